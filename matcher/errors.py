@@ -1,0 +1,90 @@
+"""Exception tree for fostermatch.
+
+Every error the engine raises on purpose derives from :class:`MatcherError`.
+The CLI maps each class to an exit code (see :data:`EXIT_CODES`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One problem found in an input.
+
+    Parameters
+    ----------
+    source
+        File or table name the problem was found in.
+    message
+        What is wrong, and how to fix it.
+    row
+        1-based data row (header excluded), or ``None`` for table-level problems.
+    column
+        Column name, or ``None`` when the problem is not about one column.
+    """
+
+    source: str
+    message: str
+    row: int | None = None
+    column: str | None = None
+
+    def __str__(self) -> str:
+        where = self.source
+        if self.row is not None:
+            where += f", row {self.row}"
+        if self.column is not None:
+            where += f", column '{self.column}'"
+        return f"{where}: {self.message}"
+
+
+class MatcherError(Exception):
+    """Base class of all fostermatch errors."""
+
+    exit_code: int = 1
+
+
+class InputError(MatcherError):
+    """Bad input: a file, a table or an option that cannot be used as given.
+
+    Parameters
+    ----------
+    message
+        Summary of what is wrong.
+    problems
+        Every individual problem found, so that all of them can be reported at once.
+    """
+
+    exit_code = 2
+
+    def __init__(self, message: str, problems: Iterable[Problem] = ()) -> None:
+        self.problems: tuple[Problem, ...] = tuple(problems)
+        self.summary = message
+        lines = [message] + [f"  - {p}" for p in self.problems]
+        super().__init__("\n".join(lines))
+
+
+class InfeasibleError(MatcherError):
+    """The model has no feasible solution, or the solver could not solve it."""
+
+    exit_code = 3
+
+
+class StoreUnavailableError(MatcherError):
+    """The data store (GeoPackage or PostGIS) cannot be reached."""
+
+    exit_code = 4
+
+
+class LockedError(MatcherError):
+    """Another run holds the store's lock."""
+
+    exit_code = 5
+
+
+def raise_if_problems(message: str, problems: list[Problem]) -> None:
+    """Raise :class:`InputError` listing every problem, if there are any."""
+    if problems:
+        raise InputError(f"{message} ({len(problems)} problem(s))", problems)
