@@ -20,7 +20,14 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from matcher.errors import InputError, Problem
 
@@ -131,6 +138,10 @@ class ScoringSettings(_Frozen):
     ----------
     weights
         Weight of each score component; the total score is the weighted mean.
+        With ``kinship_first`` the kinship weight must exceed the sum of the
+        others, so that a child's own kinship home outranks any stranger home.
+    kinship_first
+        Enforce the kinship-first rule on the weights (default True).
     bands_minutes
         Travel-time bands in minutes (ascending); also the isochrone bands.
     decay
@@ -149,13 +160,14 @@ class ScoringSettings(_Frozen):
 
     weights: dict[str, float] = Field(
         default_factory=lambda: {
-            "school": 0.30,
-            "network": 0.20,
-            "parents": 0.15,
-            "municipality": 0.15,
-            "kinship": 0.20,
+            "school": 0.16,
+            "network": 0.10,
+            "parents": 0.08,
+            "municipality": 0.08,
+            "kinship": 0.58,
         }
     )
+    kinship_first: bool = True
     bands_minutes: tuple[float, ...] = (15.0, 30.0, 45.0, 60.0)
     decay: Literal["band", "smooth"] = "band"
     half_life_minutes: float = Field(default=30.0, gt=0.0)
@@ -191,6 +203,18 @@ class ScoringSettings(_Frozen):
         if not value or any(b <= 0 for b in value) or list(value) != sorted(set(value)):
             raise ValueError("bands_minutes must be positive and strictly ascending")
         return value
+
+    @model_validator(mode="after")
+    def _kinship_first(self) -> ScoringSettings:
+        if self.kinship_first:
+            others = sum(v for k, v in self.weights.items() if k != "kinship")
+            if not self.weights.get("kinship", 0.0) > others:
+                raise ValueError(
+                    f"kinship first: weights.kinship ({self.weights.get('kinship', 0.0)}) must "
+                    f"exceed the sum of the other weights ({others:g}); raise it or set "
+                    "kinship_first = false"
+                )
+        return self
 
 
 class AssignmentSettings(_Frozen):
