@@ -20,10 +20,10 @@ Ferries
 A ``route=ferry`` way is drivable when ``motor_vehicle`` or ``motorcar`` is
 ``yes``/``designated``, or when ``ferry=*`` names a road class such as
 ``ferry=primary`` (the OSM way of saying a ferry carries a road), unless
-``motor_vehicle``/``motorcar`` is ``no``. Its total time is ``duration`` (``mm``, ``hh:mm`` or ``hh:mm:ss``) or
-``length / ferry_kmh``, plus ``ferry_wait_minutes``; each segment of the way
-carries its length share of that total, so a full crossing costs exactly
-``duration + wait``.
+``motor_vehicle``/``motorcar`` is ``no``. Its total time is ``duration``
+(``mm``, ``hh:mm`` or ``hh:mm:ss``) or ``length / ferry_kmh``, plus
+``ferry_wait_minutes``; each segment of the way carries its length share of
+that total, so a full crossing costs exactly ``duration + wait``.
 """
 
 from __future__ import annotations
