@@ -6,12 +6,21 @@ search limit are unreachable and hold ``inf`` (never 0).
 
 from __future__ import annotations
 
+import multiprocessing as mp
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from pyproj import Transformer
+from scipy import sparse
+from scipy.sparse.csgraph import dijkstra
+from scipy.spatial import cKDTree
 
-from matcher.errors import InputError, Problem
+from matcher.config import TravelSettings
+from matcher.errors import InputError, Problem, raise_if_problems
+from matcher.network import Network
 
 
 @dataclass(frozen=True)
@@ -118,3 +127,216 @@ class TimeTable:
         ok_d = d_pos >= 0
         out[np.ix_(ok_o, ok_d)] = self.minutes[np.ix_(o_pos[ok_o], d_pos[ok_d])]
         return TimeTable(o_ids, d_ids, out)
+
+
+# --------------------------------------------------------------------------- snapping
+
+
+@dataclass(frozen=True)
+class Snapped:
+    """Points snapped to their nearest network node.
+
+    Attributes
+    ----------
+    ids
+        Point ids (strings), in input order.
+    node
+        Position of the nearest network node of each point.
+    access_minutes
+        Off-network leg in minutes: straight-line distance to the node (metres,
+        network CRS) at ``TravelSettings.access_kmh``.
+    distance_m
+        That straight-line distance in metres.
+    """
+
+    ids: np.ndarray
+    node: np.ndarray
+    access_minutes: np.ndarray
+    distance_m: np.ndarray
+
+
+def snap(net: Network, ids: np.ndarray | list[str], lon: np.ndarray, lat: np.ndarray,
+         settings: TravelSettings | None = None, *, source: str = "points") -> Snapped:
+    """Snap WGS84 points to the nearest network node with a KD-tree.
+
+    Parameters
+    ----------
+    net
+        The network; nearest nodes are found in its projected CRS (metres).
+    ids, lon, lat
+        Point ids and coordinates in degrees (EPSG:4326).
+    settings
+        ``access_kmh`` and ``max_snap_metres``.
+    source
+        Name of the input, for error messages.
+
+    Raises
+    ------
+    InputError
+        Listing every point farther than ``max_snap_metres`` from the network
+        or with missing coordinates (by id, never by coordinates).
+    """
+    settings = settings or TravelSettings()
+    ids_arr = np.asarray(ids, dtype=object).astype(str).astype(object)
+    lon = np.asarray(lon, dtype=float)
+    lat = np.asarray(lat, dtype=float)
+    problems: list[Problem] = []
+    finite = np.isfinite(lon) & np.isfinite(lat)
+    for i in np.flatnonzero(~finite):
+        problems.append(Problem(source, f"point '{ids_arr[i]}' has no coordinates; fill lon/lat",
+                                row=int(i) + 1))
+    x, y = _to_crs(lon, lat, net.crs)
+    dist = np.full(len(ids_arr), np.inf)
+    node = np.zeros(len(ids_arr), dtype=np.int64)
+    if finite.any():
+        d, n = _tree(net).query(np.column_stack([x[finite], y[finite]]))
+        dist[finite] = d
+        node[finite] = n
+    far = finite & (dist > settings.max_snap_metres)
+    for i in np.flatnonzero(far):
+        problems.append(Problem(
+            source,
+            f"point '{ids_arr[i]}' is {dist[i] / 1000:.1f} km from the nearest road of the network "
+            f"(limit {settings.max_snap_metres / 1000:.1f} km); check its coordinates or use a "
+            "network that covers it",
+            row=int(i) + 1,
+        ))
+    raise_if_problems(f"{source}: points cannot be placed on the road network", problems)
+    access = dist / (settings.access_kmh * 1000.0 / 60.0)
+    return Snapped(ids=ids_arr, node=node, access_minutes=access, distance_m=dist)
+
+
+def _to_crs(lon: np.ndarray, lat: np.ndarray, crs: str) -> tuple[np.ndarray, np.ndarray]:
+    transformer = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
+    x, y = transformer.transform(np.nan_to_num(lon), np.nan_to_num(lat))
+    return np.asarray(x, float), np.asarray(y, float)
+
+
+_TREES: dict[int, tuple[Network, cKDTree]] = {}
+
+
+def _tree(net: Network) -> cKDTree:
+    """KD-tree over the network nodes (memoised per network object)."""
+    hit = _TREES.get(id(net))
+    if hit is not None and hit[0] is net:
+        return hit[1]
+    tree = cKDTree(np.column_stack([net.x, net.y]))
+    _TREES.clear()
+    _TREES[id(net)] = (net, tree)
+    return tree
+
+
+# --------------------------------------------------------------------------- matrix
+
+ProgressFn = Callable[[int, int], None]
+_WORKER_GRAPH: list[sparse.csr_matrix] = []
+
+
+def node_matrix(graph: sparse.csr_matrix, sources: np.ndarray, targets: np.ndarray, *,
+                limit_minutes: float, memory_mb: int = 512, workers: int = 1,
+                progress: ProgressFn | None = None) -> np.ndarray:
+    """Shortest-path minutes from every source node to every target node.
+
+    Runs ``scipy.sparse.csgraph.dijkstra`` once per *unique* source node, in
+    chunks whose dense ``chunk x n`` block stays within ``memory_mb`` MiB,
+    optionally over ``workers`` processes.
+
+    Parameters
+    ----------
+    graph
+        CSR matrix of edge minutes.
+    sources, targets
+        Node positions.
+    limit_minutes
+        Searches stop here; farther pairs are ``inf``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(len(sources), len(targets))`` minutes, ``inf`` if unreachable.
+    """
+    n = graph.shape[0]
+    uniq, inverse = np.unique(np.asarray(sources, dtype=np.int64), return_inverse=True)
+    targets = np.asarray(targets, dtype=np.int64)
+    chunk = max(1, min(256, (memory_mb * 2**20) // (8 * max(n, 1))))
+    chunks = [uniq[i:i + chunk] for i in range(0, len(uniq), chunk)]
+    out = np.empty((len(uniq), len(targets)))
+    done = 0
+    say = progress or (lambda _d, _t: None)
+    say(0, len(uniq))
+    if workers <= 1 or len(chunks) < 2 or not _can_fork():
+        for k, part in enumerate(chunks):
+            out[k * chunk:k * chunk + len(part)] = _dijkstra_block(graph, part, targets,
+                                                                   limit_minutes)
+            done += len(part)
+            say(done, len(uniq))
+    else:
+        ctx = mp.get_context("fork")
+        with ProcessPoolExecutor(max_workers=min(workers, len(chunks)), mp_context=ctx,
+                                 initializer=_init_worker, initargs=(graph,)) as pool:
+            futures = [pool.submit(_worker_block, part, targets, limit_minutes)
+                       for part in chunks]
+            for k, fut in enumerate(futures):
+                out[k * chunk:k * chunk + len(chunks[k])] = fut.result()
+                done += len(chunks[k])
+                say(done, len(uniq))
+    return out[inverse]
+
+
+def _can_fork() -> bool:
+    return "fork" in mp.get_all_start_methods()
+
+
+def _dijkstra_block(graph: sparse.csr_matrix, part: np.ndarray, targets: np.ndarray,
+                    limit: float) -> np.ndarray:
+    dist = dijkstra(graph, directed=True, indices=part, limit=limit)
+    return np.asarray(dist[:, targets], dtype=float)
+
+
+def _init_worker(graph: sparse.csr_matrix) -> None:
+    _WORKER_GRAPH[:] = [graph]
+
+
+def _worker_block(part: np.ndarray, targets: np.ndarray, limit: float) -> np.ndarray:
+    return _dijkstra_block(_WORKER_GRAPH[0], part, targets, limit)
+
+
+def matrix(net: Network, origins: Snapped, destinations: Snapped,
+           settings: TravelSettings | None = None, *,
+           progress: ProgressFn | None = None) -> TimeTable:
+    """Many-to-many travel times from origins to destinations, in minutes.
+
+    Time = origin access leg + network shortest path + destination access leg.
+    The searches run from the smaller side: from the destinations on the
+    reversed graph when there are fewer destination nodes than origin nodes.
+
+    Parameters
+    ----------
+    net
+        The road network.
+    origins, destinations
+        Snapped points (see :func:`snap`).
+    settings
+        ``limit_minutes`` (pairs beyond are ``inf``, never 0), ``memory_mb``
+        and ``workers``.
+    progress
+        Called with ``(searches done, searches total)``.
+
+    Returns
+    -------
+    TimeTable
+        Rows are origins, columns destinations (input order).
+    """
+    settings = settings or TravelSettings()
+    limit = settings.limit_minutes
+    n_src = len(np.unique(origins.node))
+    n_dst = len(np.unique(destinations.node))
+    kwargs = {"limit_minutes": limit, "memory_mb": settings.memory_mb,
+              "workers": settings.workers, "progress": progress}
+    if n_dst < n_src:
+        core = node_matrix(net.reverse, destinations.node, origins.node, **kwargs).T
+    else:
+        core = node_matrix(net.graph, origins.node, destinations.node, **kwargs)
+    total = core + origins.access_minutes[:, None] + destinations.access_minutes[None, :]
+    total[~(total <= limit)] = np.inf
+    return TimeTable(origins.ids, destinations.ids, total)

@@ -1,0 +1,149 @@
+"""Isochrones: the area reachable from a point within travel-time bands.
+
+Each polygon covers the *reached* road edges (both ends within the band;
+ferries excluded, since nobody lives on the fjord) widened by
+``buffer_metres``, on a grid aligned to ``cell_metres``. A band's cells are a
+superset of the previous band's, so 15 min lies inside 30 min inside 45 min
+by construction.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+
+import geopandas as gpd
+import numpy as np
+import shapely
+from scipy.sparse.csgraph import dijkstra
+
+from matcher.errors import InputError
+from matcher.network import Network
+from matcher.traveltime import Snapped
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_BANDS_MINUTES: tuple[float, ...] = (15.0, 30.0, 45.0, 60.0)
+
+
+def reached_minutes(net: Network, points: Snapped, *, limit_minutes: float) -> np.ndarray:
+    """Minutes from each point to every node (``inf`` beyond the limit).
+
+    Includes the point's access leg. Shape ``(len(points.ids), net.n_nodes)``.
+    """
+    dist = dijkstra(net.graph, directed=True, indices=points.node, limit=limit_minutes)
+    dist = np.atleast_2d(dist) + points.access_minutes[:, None]
+    dist[~(dist <= limit_minutes)] = np.inf
+    return dist
+
+
+def isochrones(net: Network, points: Snapped,
+               bands_minutes: Sequence[float] = DEFAULT_BANDS_MINUTES,
+               *, buffer_metres: float = 150.0, cell_metres: float = 100.0,
+               progress: Callable[[int, int], None] | None = None) -> gpd.GeoDataFrame:
+    """Build nested isochrone polygons for each point.
+
+    Reached roads are sampled every half cell, the grid cells they touch are
+    dilated by ``buffer_metres`` and merged with a coverage union. This is a
+    rasterised "buffer the reached edges and union them": much faster than
+    unioning thousands of buffers, and exactly nested because a band's cells
+    are a superset of the previous band's cells.
+
+    Parameters
+    ----------
+    net
+        Road network; polygons are in its CRS (metres, EPSG:25833 by default).
+    points
+        Snapped points (:func:`matcher.traveltime.snap`).
+    bands_minutes
+        Ascending travel-time bands in minutes, e.g. ``(15, 30, 45, 60)``.
+    buffer_metres
+        Half-width of the corridor around each reached road, in metres.
+    cell_metres
+        Grid resolution in metres; the grid is aligned to multiples of it, as
+        SSB's statistical grids are.
+    progress
+        Called with ``(points done, points total)``.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Columns ``id, minutes, geometry``; one row per point and band, in
+        point order then band order. An unreachable band is an empty polygon.
+
+    Raises
+    ------
+    InputError
+        If the bands are not positive and strictly ascending, or the sizes are not positive.
+    """
+    bands = [float(b) for b in bands_minutes]
+    if not bands or any(b <= 0 for b in bands) or bands != sorted(set(bands)):
+        raise InputError(f"isochrone bands {bands} must be positive and strictly ascending, "
+                         "e.g. 15,30,45,60")
+    if not (buffer_metres > 0 and cell_metres > 0):
+        raise InputError("buffer_metres and cell_metres must be > 0 metres")
+    sample_edge, sx, sy = _edge_samples(net, cell_metres / 2)
+    u = net.edges["u"].to_numpy()
+    v = net.edges["v"].to_numpy()
+    radius = int(np.ceil(buffer_metres / cell_metres))
+    kernel = np.array([(a, b) for a in range(-radius, radius + 1)
+                       for b in range(-radius, radius + 1)
+                       if (max(abs(a) - 0.5, 0) ** 2 + max(abs(b) - 0.5, 0) ** 2) * cell_metres**2
+                       <= buffer_metres**2], dtype=np.int64)
+    sample_key = _cell_key(sx, sy, cell_metres)
+    rows: list[tuple[str, float, shapely.Geometry]] = []
+    total = len(points.ids)
+    for k in range(total):
+        one = Snapped(points.ids[k:k + 1], points.node[k:k + 1],
+                      points.access_minutes[k:k + 1], points.distance_m[k:k + 1])
+        t = reached_minutes(net, one, limit_minutes=bands[-1])[0]
+        sample_t = np.maximum(t[u], t[v])[sample_edge]
+        node = points.node[k]
+        own = _cell_key(net.x[node:node + 1], net.y[node:node + 1], cell_metres)
+        cells = np.empty(0, dtype=np.int64)
+        for band in bands:
+            if t[node] > band:  # the access leg alone exceeds the band
+                rows.append((str(points.ids[k]), band, shapely.Polygon()))
+                continue
+            base = np.unique(np.concatenate([own, sample_key[sample_t <= band]]))
+            bx, by = np.divmod(base, _KEY)
+            grown = ((bx[:, None] + kernel[None, :, 0]) * _KEY + by[:, None] + kernel[None, :, 1])
+            cells = np.union1d(cells, grown.ravel())
+            gx, gy = np.divmod(cells, _KEY)
+            gx = (gx - _OFFSET) * cell_metres
+            gy = (gy - _OFFSET) * cell_metres
+            boxes = shapely.box(gx, gy, gx + cell_metres, gy + cell_metres)
+            rows.append((str(points.ids[k]), band, shapely.coverage_union_all(boxes)))
+        if progress:
+            progress(k + 1, total)
+    logger.info("isochrones: %d points x %d bands", total, len(bands))
+    return gpd.GeoDataFrame(
+        {"id": [r[0] for r in rows], "minutes": [r[1] for r in rows]},
+        geometry=[r[2] for r in rows], crs=net.crs,
+    )
+
+
+_OFFSET = 1 << 20
+_KEY = 1 << 22
+
+
+def _cell_key(x: np.ndarray, y: np.ndarray, cell_metres: float) -> np.ndarray:
+    """Encode grid cells as one int64 each (offset so that keys stay positive)."""
+    cx = np.floor(np.asarray(x) / cell_metres).astype(np.int64) + _OFFSET
+    cy = np.floor(np.asarray(y) / cell_metres).astype(np.int64) + _OFFSET
+    return cx * _KEY + cy
+
+
+def _edge_samples(net: Network, step_metres: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Points every ``step_metres`` along each non-ferry edge: (edge index, x, y)."""
+    road = np.flatnonzero(~net.edges["ferry"].to_numpy())
+    u = net.edges["u"].to_numpy()[road]
+    v = net.edges["v"].to_numpy()[road]
+    dx = net.x[v] - net.x[u]
+    dy = net.y[v] - net.y[u]
+    pieces = np.maximum(1, np.ceil(np.hypot(dx, dy) / step_metres)).astype(np.int64)
+    counts = pieces + 1
+    edge = np.repeat(np.arange(len(road)), counts)
+    starts = np.repeat(np.cumsum(counts) - counts, counts)
+    frac = (np.arange(counts.sum()) - starts) / np.repeat(pieces, counts)
+    return road[edge], net.x[u][edge] + frac * dx[edge], net.y[u][edge] + frac * dy[edge]

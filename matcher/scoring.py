@@ -1,0 +1,736 @@
+r"""Pair feasibility, scores with explanations, and shortlists.
+
+A pair is a child *c* and a home *h*. Travel times come from a
+:class:`~matcher.traveltime.TimeTable` whose origins are ``home_id`` and whose
+destinations are anchor ids (see :func:`matcher.schema.anchors`), in minutes.
+
+Hard filters (all must hold; the "funnel" order used in diagnoses)
+------------------------------------------------------------------
+1. ``capacity``: the home has ``capacity > 0``, or the pair is a locked placement.
+2. ``kind``: a kinship home only for its own child or sibling group
+   (``kin_of`` equals ``child_id`` or the child's ``sibling_group``); an
+   emergency home only for ``acute`` children. General and specialized homes
+   have no kind rule.
+3. ``age``: ``min_age <= age <= max_age``.
+4. ``competences``: every need is met by a home competence in
+   ``need_competences[need]`` (or the need itself, if it is a competence tag).
+   A need in ``trainable_needs`` may instead be met by training: the pair
+   stays feasible, ``n_training`` counts such needs and ``training_needs``
+   lists them.
+5. ``school``: school travel ``<= max_school_minutes`` (the child's own, else
+   ``settings.default_max_school_minutes``); unreachable (``inf``) fails.
+   A child without a school anchor skips this filter.
+6. ``veto``: the pair is not vetoed.
+
+Score
+-----
+Each component lies in [0, 1]; with decay :math:`d` (``settings.decay``):
+
+.. math::
+
+   d_\text{band}(t) = 1 - i(t)/B, \quad i(t) = \min\{i : t \le b_i\}
+   \text{ (0-based; } i = B \text{ past the last band)}, \qquad
+   d_\text{smooth}(t) = \exp(-\ln 2 \cdot t / t_{1/2})
+
+* ``school`` :math:`= d(t_\text{school})`; 0.5 (neutral) without a school anchor.
+* ``network`` :math:`= \sum_j w_j d(t_j) / \sum_j w_j` over contacts of kind
+  relative, friend or activity; 0.5 (neutral) without such contacts.
+* ``parents`` :math:`= d(\sum_j w_j t_j / \sum_j w_j)` over ``parent``
+  contacts (decay of the weighted mean time: the travel burden of contact
+  visits); 0.5 (neutral) without parent contacts.
+* ``municipality`` = 1 if the home is in the child's municipality, else 0.
+* ``kinship`` = 1 for the child's own kinship home, else 0.
+
+.. math::
+
+   \text{score}_{ch} = \frac{\sum_k W_k \, s_{k,ch}}{\sum_k W_k}
+
+with :math:`W` = ``settings.weights`` (missing components weigh 0). The
+training penalty is *not* part of the score; the assignment applies it.
+``*_minutes`` columns hold the school time and the weighted mean network and
+parent times (NaN without anchors, ``inf`` when any anchor is unreachable);
+``*_band`` labels place those minutes in ``settings.bands_minutes``.
+
+The neutral 0.5 keeps a missing anchor from rewarding or punishing any home:
+it is the same for all homes of the child, so it never changes the child's
+ranking.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import pairwise
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import scipy.sparse as sp
+
+from matcher.config import ScoringSettings
+from matcher.errors import InputError
+from matcher.schema import Inputs
+from matcher.traveltime import TimeTable
+
+log = logging.getLogger(__name__)
+
+FILTERS: tuple[str, ...] = ("capacity", "kind", "age", "competences", "school", "veto")
+"""Hard filters, in funnel order."""
+
+COMPONENTS: tuple[str, ...] = ("school", "network", "parents", "municipality", "kinship")
+"""Score components, each in [0, 1]."""
+
+NEUTRAL = 0.5
+"""Component value when a child has no anchor of that kind."""
+
+NETWORK_KINDS: tuple[str, ...] = ("relative", "friend", "activity")
+PAIR_COLUMNS: tuple[str, ...] = (
+    "child_id", "home_id", "score", *COMPONENTS, "school_minutes", "network_minutes",
+    "parent_minutes", "school_band", "network_band", "parent_band", "n_training",
+    "training_needs", "locked", "feasible", "explanation",
+)
+FUNNEL_COLUMNS: tuple[str, ...] = (
+    "child_id", "n_homes", *(f"after_{f}" for f in FILTERS), "n_feasible", "n_locked",
+    "school_limit_minutes", "nearest_school_minutes", "binding", "reason",
+)
+_CHUNK_PAIRS = 500_000
+
+
+@dataclass(frozen=True)
+class Scored:
+    """Scores of every feasible (or locked) pair and a per-child diagnosis.
+
+    Attributes
+    ----------
+    pairs
+        One row per feasible pair plus every locked pair (``locked=True``,
+        ``feasible`` False when it fails a filter), sorted by ``child_id``,
+        ``home_id``. Columns: :data:`PAIR_COLUMNS`.
+    funnel
+        One row per child, sorted by ``child_id``: ``n_homes``; ``after_<filter>``
+        = homes passing that filter and all before it (:data:`FILTERS` order);
+        ``n_feasible``; ``n_locked``; ``school_limit_minutes`` (NaN without
+        school); ``nearest_school_minutes`` = least school time among homes
+        passing every other filter; ``binding`` = ``;``-joined filters that
+        alone exclude every remaining home; ``reason`` = plain-language
+        diagnosis ('' when the child has a feasible home).
+    """
+
+    pairs: pd.DataFrame
+    funnel: pd.DataFrame
+
+    def explain_infeasible(self, child_id: str) -> str:
+        """Return why a child has no feasible home, in plain language with numbers.
+
+        Returns a short note instead if the child has feasible homes.
+
+        Raises
+        ------
+        InputError
+            If ``child_id`` is not a scored child.
+        """
+        row = self.funnel.loc[self.funnel["child_id"] == child_id]
+        if row.empty:
+            raise InputError(f"unknown child_id '{child_id}'; it is not in the children table")
+        rec = row.iloc[0]
+        if rec["n_feasible"] > 0:
+            return f"child {child_id} has {_n(int(rec['n_feasible']), 'feasible home')}"
+        return f"child {child_id}: {rec['reason']}"
+
+    @property
+    def unmatched(self) -> list[str]:
+        """Ids of children without any feasible home."""
+        return self.funnel.loc[self.funnel["n_feasible"] == 0, "child_id"].tolist()
+
+
+def decay(minutes: np.ndarray, settings: ScoringSettings) -> np.ndarray:
+    """Return the travel-time decay in [0, 1] of travel times in minutes.
+
+    ``band``: ``1 - i/len(bands)`` in band *i* (0-based, upper bound inclusive),
+    0 past the last band. ``smooth``: ``exp(-ln 2 * minutes / half_life)``.
+    ``inf`` (unreachable) gives 0; NaN stays NaN.
+    """
+    t = np.asarray(minutes, dtype=float)
+    if settings.decay == "band":
+        bands = np.asarray(settings.bands_minutes, dtype=float)
+        out = 1.0 - np.searchsorted(bands, t, side="left") / len(bands)
+        return np.where(np.isnan(t), np.nan, out)
+    return np.exp(-np.log(2.0) * t / settings.half_life_minutes)
+
+
+def band_labels(settings: ScoringSettings) -> list[str]:
+    """Return the band labels ``['<=15', '15-30', ..., '>60']`` of the settings."""
+    b = [f"{x:g}" for x in settings.bands_minutes]
+    return [f"<={b[0]}"] + [f"{lo}-{hi}" for lo, hi in pairwise(b)] + [f">{b[-1]}"]
+
+
+def score_pairs(
+    inputs: Inputs,
+    times: TimeTable,
+    settings: ScoringSettings,
+    *,
+    trainable_needs: tuple[str, ...],
+    chunk_pairs: int = _CHUNK_PAIRS,
+) -> Scored:
+    """Apply the hard filters and score every child x home pair.
+
+    Parameters
+    ----------
+    inputs
+        Validated inputs (:func:`matcher.schema.read_inputs`).
+    times
+        Travel times in minutes, origins ``home_id``, destinations anchor ids.
+        Missing homes or anchors count as unreachable.
+    settings
+        Weights, bands, decay and school limit.
+    trainable_needs
+        Needs that may be met by training instead of competence.
+    chunk_pairs
+        Pairs per processing chunk (memory bound; results do not depend on it).
+
+    Returns
+    -------
+    Scored
+        Feasible and locked pairs with components, minutes, bands and
+        explanations, plus the per-child funnel.
+    """
+    ctx = _Context.build(inputs, times, settings, trainable_needs)
+    n_c, n_h = len(ctx.child_ids), len(ctx.home_ids)
+    step = max(1, min(n_c, chunk_pairs // max(n_h, 1)))
+    parts: list[dict[str, np.ndarray]] = []
+    funnels: list[dict[str, np.ndarray]] = []
+    for start in range(0, n_c, step):
+        part, funnel = _score_chunk(ctx, start, min(n_c, start + step))
+        parts.append(part)
+        funnels.append(funnel)
+    cols = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    pairs = _assemble_pairs(ctx, cols)
+    funnel = pd.DataFrame({k: np.concatenate([f[k] for f in funnels]) for k in funnels[0]})
+    funnel = funnel.astype({"child_id": "str", "binding": "str", "reason": "str"})
+    log.info("scored %d children x %d homes: %d feasible pairs, %d locked, %d children "
+             "without a feasible home", n_c, n_h, int(pairs["feasible"].sum()),
+             int(pairs["locked"].sum()), int((funnel["n_feasible"] == 0).sum()))
+    return Scored(pairs=pairs, funnel=funnel[list(FUNNEL_COLUMNS)])
+
+
+def shortlist(scored: Scored, k: int) -> pd.DataFrame:
+    """Return the top-``k`` feasible homes per child.
+
+    Ranked by ``score`` (descending), ties broken by ``home_id`` (ascending).
+
+    Parameters
+    ----------
+    scored
+        Result of :func:`score_pairs`.
+    k
+        Homes per child (>= 1).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``child_id, rank`` (1-based), then the pair columns
+        (without ``feasible``); sorted by ``child_id, rank``.
+    """
+    if k < 1:
+        raise InputError(f"shortlist size k={k} must be >= 1")
+    feasible = scored.pairs[scored.pairs["feasible"]]
+    ordered = feasible.assign(_key=-feasible["score"].round(12)).sort_values(
+        ["child_id", "_key", "home_id"], kind="stable")
+    top = ordered.groupby("child_id", sort=False).head(k).drop(columns=["_key", "feasible"])
+    top.insert(1, "rank", top.groupby("child_id", sort=False).cumcount().to_numpy() + 1)
+    return top.reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- internals
+
+
+@dataclass(frozen=True)
+class _Context:
+    """Per-run arrays shared by all chunks (children and homes sorted by id)."""
+
+    settings: ScoringSettings
+    child_ids: np.ndarray
+    home_ids: np.ndarray
+    # children
+    age: np.ndarray
+    acute: np.ndarray
+    child_muni: np.ndarray
+    child_kin: np.ndarray  # code of child_id in the kin namespace
+    group_kin: np.ndarray  # code of sibling_group, -2 when none
+    school_col: np.ndarray  # column in times, -1 when absent from times, -2 without school
+    school_limit: np.ndarray
+    hard_needs: np.ndarray  # (n_c, N) bool
+    train_needs: np.ndarray  # (n_c, N) bool
+    need_names: tuple[str, ...]
+    need_meets: np.ndarray  # (N, n_h) bool
+    need_text: tuple[str, ...]  # accepted competences per need, for messages
+    # homes
+    cap_ok: np.ndarray
+    is_kin: np.ndarray
+    is_em: np.ndarray
+    kin_code: np.ndarray
+    home_muni: np.ndarray
+    min_age: np.ndarray
+    max_age: np.ndarray
+    # times
+    home_rows: np.ndarray  # row in times per home, -1 when absent
+    minutes: np.ndarray
+    # contacts: CSR-like per child, positions of columns in times
+    net_ptr: np.ndarray
+    net_col: np.ndarray
+    net_w: np.ndarray
+    par_ptr: np.ndarray
+    par_col: np.ndarray
+    par_w: np.ndarray
+    # locked and vetoed pairs as (child position, home position), sorted by child
+    locked: tuple[np.ndarray, np.ndarray]
+    vetoed: tuple[np.ndarray, np.ndarray]
+
+    @classmethod
+    def build(cls, inputs: Inputs, times: TimeTable, settings: ScoringSettings,
+              trainable_needs: tuple[str, ...]) -> _Context:
+        ch = inputs.children.sort_values("child_id", kind="stable").reset_index(drop=True)
+        ho = inputs.homes.sort_values("home_id", kind="stable").reset_index(drop=True)
+        child_ids = ch["child_id"].to_numpy(dtype=object)
+        home_ids = ho["home_id"].to_numpy(dtype=object)
+
+        home_rows = pd.Index(times.origin_ids).get_indexer(home_ids)
+        dest = pd.Index(times.destination_ids)
+        if (home_rows < 0).any():
+            log.warning("%d of %d homes are not in the travel-time table; treated as "
+                        "unreachable", int((home_rows < 0).sum()), len(home_ids))
+
+        has_school = ch["school_lon"].notna().to_numpy()
+        school_col = dest.get_indexer(ch["child_id"] + ":school")
+        school_col = np.where(has_school, school_col, -2)
+        if (school_col == -1).any():
+            log.warning("%d school anchors are not in the travel-time table; treated as "
+                        "unreachable", int((school_col == -1).sum()))
+        limit = ch["max_school_minutes"].fillna(settings.default_max_school_minutes)
+        school_limit = np.where(has_school, limit.to_numpy(dtype=float), np.nan)
+
+        kin_codes, _ = pd.factorize(pd.concat(
+            [ch["child_id"], ch["sibling_group"], ho["kin_of"]], ignore_index=True))
+        n_c = len(ch)
+        child_kin = kin_codes[:n_c]
+        group_kin = np.where(ch["sibling_group"].notna().to_numpy(), kin_codes[n_c:2 * n_c], -2)
+        kin_code = kin_codes[2 * n_c:]
+
+        muni_codes, _ = pd.factorize(pd.concat([ch["municipality"], ho["municipality"]],
+                                               ignore_index=True))
+
+        need_names = tuple(sorted({n for needs in ch["needs"] for n in needs}))
+        accepted = [_accepted(n, settings) for n in need_names]
+        home_comps = ho["competences"].tolist()
+        need_meets = np.array([[bool(set(acc) & set(comps)) for comps in home_comps]
+                               for acc in accepted], dtype=bool).reshape(len(need_names),
+                                                                          len(ho))
+        has_need = np.array([[n in needs for n in need_names] for needs in ch["needs"]],
+                            dtype=bool).reshape(n_c, len(need_names))
+        trainable = np.array([n in trainable_needs for n in need_names], dtype=bool)
+
+        def contacts_of(kinds: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            co = inputs.contacts[inputs.contacts["kind"].isin(kinds)]
+            pos = pd.Index(child_ids).get_indexer(co["child_id"])
+            order = np.argsort(pos, kind="stable")
+            pos = pos[order]
+            cols = dest.get_indexer(co["anchor_id"].to_numpy(dtype=object)[order])
+            if (cols < 0).any():
+                log.warning("%d contact anchors are not in the travel-time table; treated "
+                            "as unreachable", int((cols < 0).sum()))
+            ptr = np.searchsorted(pos, np.arange(n_c + 1), side="left")
+            return ptr, cols, co["weight"].to_numpy(dtype=float)[order]
+
+        net_ptr, net_col, net_w = contacts_of(NETWORK_KINDS)
+        par_ptr, par_col, par_w = contacts_of(("parent",))
+
+        def pair_positions(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+            c = pd.Index(child_ids).get_indexer(frame["child_id"])
+            h = pd.Index(home_ids).get_indexer(frame["home_id"])
+            ok = (c >= 0) & (h >= 0)
+            order = np.argsort(c[ok], kind="stable")
+            return c[ok][order], h[ok][order]
+
+        return cls(
+            settings=settings, child_ids=child_ids, home_ids=home_ids,
+            age=ch["age"].to_numpy(dtype=np.int64),
+            acute=(ch["urgency"] == "acute").to_numpy(),
+            child_muni=muni_codes[:n_c], child_kin=child_kin, group_kin=group_kin,
+            school_col=school_col, school_limit=school_limit,
+            hard_needs=has_need & ~trainable[None, :], train_needs=has_need & trainable[None, :],
+            need_names=need_names, need_meets=need_meets,
+            need_text=tuple(_or(acc) for acc in accepted),
+            cap_ok=(ho["capacity"] > 0).to_numpy(),
+            is_kin=(ho["kind"] == "kinship").to_numpy(),
+            is_em=(ho["kind"] == "emergency").to_numpy(),
+            kin_code=kin_code, home_muni=muni_codes[n_c:],
+            min_age=ho["min_age"].to_numpy(dtype=np.int64),
+            max_age=ho["max_age"].to_numpy(dtype=np.int64),
+            home_rows=home_rows, minutes=times.minutes,
+            net_ptr=net_ptr, net_col=net_col, net_w=net_w,
+            par_ptr=par_ptr, par_col=par_col, par_w=par_w,
+            locked=pair_positions(inputs.placements), vetoed=pair_positions(inputs.vetoes),
+        )
+
+    def gather(self, cols: np.ndarray) -> np.ndarray:
+        """Minutes of shape ``(len(cols), n_homes)``; ``inf`` for absent ids."""
+        out = np.full((len(cols), len(self.home_ids)), np.inf)
+        ok_c, ok_h = cols >= 0, self.home_rows >= 0
+        if ok_c.any() and ok_h.any():
+            out[np.ix_(ok_c, ok_h)] = self.minutes[np.ix_(self.home_rows[ok_h], cols[ok_c])].T
+        return out
+
+    def pair_mask(self, pairs: tuple[np.ndarray, np.ndarray], start: int, stop: int) -> np.ndarray:
+        c, h = pairs
+        lo, hi = np.searchsorted(c, [start, stop])
+        mask = np.zeros((stop - start, len(self.home_ids)), dtype=bool)
+        mask[c[lo:hi] - start, h[lo:hi]] = True
+        return mask
+
+
+def _accepted(need: str, settings: ScoringSettings) -> tuple[str, ...]:
+    accepted = list(settings.need_competences.get(need, ()))
+    if need in settings.competences and need not in accepted:
+        accepted.append(need)
+    return tuple(accepted)
+
+
+def _or(items: Sequence[str]) -> str:
+    items = list(items)
+    if not items:
+        return "(no competence defined)"
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " or " + items[-1]
+
+
+def _n(k: int, noun: str) -> str:
+    """``'1 home'``, ``'3 homes'``."""
+    return f"{k} {noun}" if k == 1 else f"{k} {noun}s"
+
+
+def _weighted(ctx: _Context, ptr: np.ndarray, cols: np.ndarray, weights: np.ndarray,
+              start: int, stop: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per pair: weighted mean decay, weighted mean minutes, and whether contacts exist."""
+    lo, hi = ptr[start], ptr[stop]
+    m, n_h = stop - start, len(ctx.home_ids)
+    has = (ptr[start + 1:stop + 1] - ptr[start:stop]) > 0
+    if hi == lo:
+        return np.zeros((m, n_h)), np.full((m, n_h), np.nan), has
+    t = ctx.gather(cols[lo:hi])
+    w = weights[lo:hi]
+    owner = np.repeat(np.arange(m), np.diff(ptr[start:stop + 1]))
+    wmat = sp.csr_array((w, (owner, np.arange(hi - lo))), shape=(m, hi - lo))
+    inf = np.isinf(t)
+    wsum = np.bincount(owner, weights=w, minlength=m)[:, None]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_decay = (wmat @ decay(t, ctx.settings)) / wsum
+        mean_min = (wmat @ np.where(inf, 0.0, t)) / wsum
+    unreachable = (wmat @ inf.astype(float)) > 0
+    mean_min = np.where(unreachable, np.inf, mean_min)
+    return mean_decay, np.where(has[:, None], mean_min, np.nan), has
+
+
+def _score_chunk(ctx: _Context, start: int, stop: int) -> tuple[dict[str, np.ndarray],
+                                                                 dict[str, np.ndarray]]:
+    s = ctx.settings
+    sl = slice(start, stop)
+    m = stop - start
+
+    locked = ctx.pair_mask(ctx.locked, start, stop)
+    kin_match = ctx.is_kin[None, :] & (
+        (ctx.kin_code[None, :] == ctx.child_kin[sl, None])
+        | (ctx.kin_code[None, :] == ctx.group_kin[sl, None]))
+    unmet = ~ctx.need_meets.astype(bool)
+    n_hard = ctx.hard_needs[sl].astype(float) @ unmet.astype(float)
+    n_train = ctx.train_needs[sl].astype(float) @ unmet.astype(float)
+    bits = np.where(ctx.train_needs[sl], 2.0 ** np.arange(len(ctx.need_names)), 0.0)
+    train_code = np.rint(bits @ unmet.astype(float)).astype(np.int64)
+
+    school_cols = ctx.school_col[sl]
+    has_school = school_cols != -2
+    school_min = ctx.gather(np.where(has_school, school_cols, -1))
+    school_min[~has_school] = np.nan
+    limit = ctx.school_limit[sl, None]
+
+    masks = {
+        "capacity": ctx.cap_ok[None, :] | False,
+        "kind": np.where(ctx.is_kin[None, :], kin_match, True)
+        & (~ctx.is_em[None, :] | ctx.acute[sl, None]),
+        "age": (ctx.min_age[None, :] <= ctx.age[sl, None])
+        & (ctx.age[sl, None] <= ctx.max_age[None, :]),
+        "competences": n_hard < 0.5,
+        "school": ~has_school[:, None] | (school_min <= limit),
+        "veto": ~ctx.pair_mask(ctx.vetoed, start, stop),
+    }
+    feasible = np.logical_and.reduce([masks[f] for f in FILTERS])
+
+    # --- components
+    school = np.where(has_school[:, None], decay(school_min, s), NEUTRAL)
+    net_decay, net_min, has_net = _weighted(ctx, ctx.net_ptr, ctx.net_col, ctx.net_w,
+                                            start, stop)
+    network = np.where(has_net[:, None], net_decay, NEUTRAL)
+    _, par_min, has_par = _weighted(ctx, ctx.par_ptr, ctx.par_col, ctx.par_w, start, stop)
+    parents = np.where(has_par[:, None], decay(par_min, s), NEUTRAL)
+    municipality = (ctx.child_muni[sl, None] == ctx.home_muni[None, :]).astype(float)
+    kinship = kin_match.astype(float)
+    comps = {"school": school, "network": network, "parents": parents,
+             "municipality": municipality, "kinship": kinship}
+    wsum = sum(s.weights.get(k, 0.0) for k in COMPONENTS)
+    score = sum(s.weights.get(k, 0.0) * comps[k] for k in COMPONENTS) / wsum
+
+    ci, hi = np.nonzero(feasible | locked)
+    fail_code = np.zeros(len(ci), dtype=np.int64)
+    for bit, f in enumerate(FILTERS):
+        fail_code |= np.where(masks[f][ci, hi], 0, 1 << bit)
+    part = {
+        "child": ci + start, "home": hi, "score": score[ci, hi],
+        **{k: comps[k][ci, hi] for k in COMPONENTS},
+        "school_minutes": school_min[ci, hi], "network_minutes": net_min[ci, hi],
+        "parent_minutes": par_min[ci, hi],
+        "n_training": np.rint(n_train[ci, hi]).astype(np.int64),
+        "train_code": train_code[ci, hi], "locked": locked[ci, hi],
+        "feasible": feasible[ci, hi], "fail_code": fail_code,
+    }
+
+    # --- funnel
+    cum = np.ones((m, len(ctx.home_ids)), dtype=bool)
+    funnel: dict[str, np.ndarray] = {"child_id": ctx.child_ids[sl],
+                                     "n_homes": np.full(m, len(ctx.home_ids))}
+    for f in FILTERS:
+        cum &= masks[f]
+        funnel[f"after_{f}"] = cum.sum(axis=1)
+    funnel["n_feasible"] = feasible.sum(axis=1)
+    funnel["n_locked"] = locked.sum(axis=1)
+    others_school = np.logical_and.reduce([masks[f] for f in FILTERS if f != "school"])
+    nearest = np.where(others_school, school_min, np.inf).min(axis=1, initial=np.inf)
+    nearest = np.where(has_school, nearest, np.nan)
+    funnel["school_limit_minutes"] = ctx.school_limit[sl]
+    funnel["nearest_school_minutes"] = nearest
+    binding = np.full(m, "", dtype=object)
+    reason = np.full(m, "", dtype=object)
+    for r in np.flatnonzero(funnel["n_feasible"] == 0):
+        binding[r], reason[r] = _diagnose(ctx, start + r, {f: masks[f][r] for f in FILTERS},
+                                          school_min[r])
+    funnel["binding"] = binding
+    funnel["reason"] = reason
+    return part, funnel
+
+
+# --------------------------------------------------------------------------- diagnosis
+
+
+def _diagnose(ctx: _Context, c: int, masks: dict[str, np.ndarray],
+              school_min: np.ndarray) -> tuple[str, str]:
+    """Return ``(binding filters, reason)`` for a child without feasible homes.
+
+    A filter is *binding* when relaxing it alone would give the child a home.
+    Without a binding filter, the reason walks the funnel to the first filter
+    that leaves no home.
+    """
+    loo = {f: np.logical_and.reduce([masks[g] for g in FILTERS if g != f]) for f in FILTERS}
+    binding = [f for f in FILTERS if loo[f].any()]
+    has_school = not np.isnan(ctx.school_limit[c])
+    if binding:
+        where = ("", f" within {ctx.school_limit[c]:g} min of school") if has_school \
+            else ("otherwise suitable ", "")
+        order = sorted(binding, key=lambda f: (f != "school", FILTERS.index(f)))
+        msgs = [_why(ctx, c, f, loo[f], school_min, binding=binding, where=where,
+                     adjective=None) for f in order]
+        return ";".join(binding), "; ".join(msgs)
+    steps = {
+        "capacity": "with free capacity",
+        "kind": "open to this child by kind",
+        "age": f"approved for age {ctx.age[c]}",
+        "competences": "with the needed competence",
+        "school": (f"within {ctx.school_limit[c]:g} min of school" if has_school
+                   else "(no school anchor)"),
+        "veto": "not vetoed",
+    }
+    cum = np.ones(len(ctx.home_ids), dtype=bool)
+    chain = []
+    for f in FILTERS:  # after the loop, f is the filter that emptied the funnel
+        before, cum = cum, cum & masks[f]
+        chain.append(f"{int(cum.sum())} {steps[f]}")
+        if not cum.any():
+            break
+    text = (f"no single filter explains it; of {_n(len(ctx.home_ids), 'home')}: "
+            f"{', '.join(chain)}")
+    if before.any():
+        done = FILTERS[:FILTERS.index(f)]
+        where = ("", " left after the " + "/".join(done) + " filters") if done \
+            else ("", " in total")
+        text += "; " + _why(ctx, c, f, before, school_min, binding=[f], where=where,
+                            adjective="remaining")
+    return "", text
+
+
+def _all(n: int, noun: str, verb: str) -> str:
+    """``'the only X is'``, ``'both Xs are'``, ``'all 3 Xs are'``."""
+    if n == 1:
+        return f"the only {noun} {verb}"
+    plural = {"is": "are", "is not": "are not"}.get(verb, verb)
+    return f"{'both' if n == 2 else f'all {n}'} {noun}s {plural}"
+
+
+def _why(ctx: _Context, c: int, f: str, cand: np.ndarray, school_min: np.ndarray, *,
+         binding: Sequence[str], where: tuple[str, str], adjective: str | None) -> str:
+    """Explain why the candidate homes ``cand`` (which pass the other filters) fail ``f``.
+
+    ``where`` = (prefix, suffix) around "home(s)" describing the candidates in the
+    age and competence messages;
+    ``adjective`` (e.g. ``"remaining"``) replaces the default wording of the others.
+    """
+    n = int(cand.sum())
+    pre, post = where
+    if f == "capacity":
+        return _all(n, f"{adjective or 'otherwise suitable'} home", "is") + " full (capacity 0)"
+    if f == "kind":
+        n_kin = int((cand & ctx.is_kin).sum())
+        n_em = int((cand & ctx.is_em).sum())
+        parts = []
+        if n_kin:
+            parts.append(f"{_n(n_kin, 'kinship home')} for other children")
+        if n_em:
+            parts.append(f"{_n(n_em, 'emergency home')} (acute placements only; this child "
+                         "is planned)")
+        return (_all(n, f"{adjective or 'otherwise suitable'} home", "is")
+                + f" reserved: {', '.join(parts)}")
+    if f == "age":
+        ranges = pd.Series([f"{lo}-{hi}" for lo, hi in
+                            zip(ctx.min_age[cand], ctx.max_age[cand], strict=True)])
+        counts = ranges.value_counts(sort=True)
+        counts = counts.sort_index(kind="stable").sort_values(ascending=False, kind="stable")
+        if len(counts) == 1:
+            text = counts.index[0]
+        else:
+            shown = [f"{r} ({_n(int(k), 'home')})" for r, k in counts.iloc[:5].items()]
+            text = ", ".join(shown) + (f" and {len(counts) - 5} more" if len(counts) > 5 else "")
+        verb = "its age range is" if n == 1 else "their age ranges are"
+        homes = "home" if n == 1 else "homes"
+        return (f"no home approved for age {ctx.age[c]} ({n} {pre}{homes}{post}, but {verb} "
+                f"{text})")
+    if f == "competences":
+        needs = np.flatnonzero(ctx.hard_needs[c])
+        detail = "; ".join(
+            f"'{ctx.need_names[j]}' needs {ctx.need_text[j]}, found in "
+            f"{int((cand & ctx.need_meets[j]).sum())} of {n}" for j in needs)
+        head = (f"the only {pre}home{post} lacks a needed competence" if n == 1
+                else f"none of the {n} {pre}homes{post} has every needed competence")
+        return f"{head} ({detail})"
+    if f == "school":
+        quals = []
+        if "competences" in binding and ctx.hard_needs[c].any():
+            needs = np.flatnonzero(ctx.hard_needs[c])
+            quals.append("with competence " + " and ".join(ctx.need_text[j] for j in needs))
+        if "age" in binding:
+            quals.append(f"approved for age {ctx.age[c]}")
+        what = ("home " + " ".join(quals) if quals and adjective is None
+                else f"{adjective or 'suitable'} home")
+        nearest = float(np.min(school_min[cand], initial=np.inf))
+        near = (f"nearest such home: {nearest:.1f} min" if np.isfinite(nearest)
+                else _all(n, "such home", "is not")
+                + " reachable by road within the travel-time limit")
+        return f"no {what} within {ctx.school_limit[c]:g} min of school ({near})"
+    return _all(n, f"{adjective or 'qualifying'} home", "is") + " vetoed"
+
+
+# --------------------------------------------------------------------------- assembly
+
+
+def _assemble_pairs(ctx: _Context, cols: dict[str, np.ndarray]) -> pd.DataFrame:
+    s = ctx.settings
+    labels = band_labels(s)
+    bands = np.asarray(s.bands_minutes, dtype=float)
+
+    def band(minutes: np.ndarray) -> pa.Array:
+        idx = np.searchsorted(bands, minutes, side="left")
+        idx = np.where(np.isnan(minutes), len(labels), idx).astype(np.int32)
+        return pa.DictionaryArray.from_arrays(pa.array(idx), pa.array([*labels, "none"])) \
+            .cast(pa.string())
+
+    n = len(cols["child"])
+    train_labels = {code: ";".join(ctx.need_names[j] for j in range(len(ctx.need_names))
+                                   if code >> j & 1)
+                    for code in np.unique(cols["train_code"])}
+    codes, inverse = np.unique(cols["train_code"], return_inverse=True)
+    training = pa.DictionaryArray.from_arrays(
+        pa.array(inverse.astype(np.int32)),
+        pa.array([train_labels[int(x)] for x in codes], type=pa.string())).cast(pa.string())
+    band_cols = {"school_band": band(cols["school_minutes"]),
+                 "network_band": band(cols["network_minutes"]),
+                 "parent_band": band(cols["parent_minutes"])}
+    explanation = _explain(cols, band_cols, training) if n else pa.array([], pa.string())
+
+    frame = pd.DataFrame({
+        "child_id": pd.Series(ctx.child_ids[cols["child"]], dtype="str"),
+        "home_id": pd.Series(ctx.home_ids[cols["home"]], dtype="str"),
+        "score": cols["score"],
+        **{k: cols[k] for k in COMPONENTS},
+        "school_minutes": cols["school_minutes"],
+        "network_minutes": cols["network_minutes"],
+        "parent_minutes": cols["parent_minutes"],
+        **{k: v.to_pandas() for k, v in band_cols.items()},
+        "n_training": cols["n_training"],
+        "training_needs": training.to_pandas(),
+        "locked": cols["locked"],
+        "feasible": cols["feasible"],
+        "explanation": explanation.to_pandas(),
+    })
+    return frame[list(PAIR_COLUMNS)]
+
+
+def _fixed(values: np.ndarray, decimals: int) -> pa.Array:
+    """Format finite non-negative numbers with a fixed number of decimals."""
+    scale = 10**decimals
+    r = np.rint(np.where(np.isfinite(values), values, 0.0) * scale).astype(np.int64)
+    whole = pc.cast(pa.array(r // scale), pa.string())
+    frac = pc.utf8_lpad(pc.cast(pa.array(r % scale), pa.string()), decimals, "0")
+    return pc.binary_join_element_wise(whole, ".", frac, "")
+
+
+def _minutes_text(minutes: np.ndarray, band: pa.Array, prefix: str) -> pa.Array:
+    """``'<prefix>12.3 min (<=15)'``, ``'unreachable (>60)'`` or ``'none'``."""
+    finite = pc.binary_join_element_wise(prefix, _fixed(minutes, 1), " min (", band, ")", "")
+    text = pc.if_else(pa.array(np.isinf(minutes)),
+                      pc.binary_join_element_wise("unreachable (", band, ")", ""), finite)
+    return pc.if_else(pa.array(np.isnan(minutes)), pa.scalar("none"), text)
+
+
+def _explain(cols: dict[str, np.ndarray], bands: dict[str, pa.Array],
+             training: pa.Array) -> pa.Array:
+    """Build one explanation string per pair, vectorised with Arrow compute."""
+    minutes_of = {"school": "school_minutes", "network": "network_minutes",
+                  "parents": "parent_minutes"}
+    neutral = {k: pa.array(np.isnan(cols[v])) for k, v in minutes_of.items()}
+
+    def comp(name: str) -> pa.Array:
+        value = _fixed(cols[name], 2)
+        if name in neutral:
+            value = pc.if_else(neutral[name], pc.binary_join_element_wise(
+                value, " (neutral)", ""), value)
+        return value
+
+    same = pc.if_else(pa.array(cols["municipality"] > 0.5), pa.scalar("same"),
+                      pa.scalar("other"))
+    kin = pc.if_else(pa.array(cols["kinship"] > 0.5), pa.scalar("own kinship home"),
+                     pa.scalar("no"))
+    fail_labels = ["" if code == 0 else "; fails: " + ", ".join(
+        f for bit, f in enumerate(FILTERS) if code >> bit & 1) for code in range(1 << len(FILTERS))]
+    fails = pa.DictionaryArray.from_arrays(pa.array(cols["fail_code"].astype(np.int32)),
+                                           pa.array(fail_labels)).cast(pa.string())
+    has_training = pa.array(cols["n_training"] > 0)
+    train_text = pc.if_else(has_training, pc.binary_join_element_wise(
+        "; training needed: ", training, ""), pa.scalar(""))
+    lock_text = pc.if_else(pa.array(cols["locked"]), pa.scalar("; locked placement"),
+                           pa.scalar(""))
+    return pc.binary_join_element_wise(
+        "school ", _minutes_text(cols["school_minutes"], bands["school_band"], ""),
+        " -> ", comp("school"),
+        "; network ", _minutes_text(cols["network_minutes"], bands["network_band"], "mean "),
+        " -> ", comp("network"),
+        "; parents ", _minutes_text(cols["parent_minutes"], bands["parent_band"], "mean "),
+        " -> ", comp("parents"),
+        "; municipality ", same, " -> ", comp("municipality"),
+        "; kinship ", kin, " -> ", comp("kinship"),
+        "; score ", _fixed(cols["score"], 2), train_text, lock_text, fails, "")
