@@ -1,0 +1,275 @@
+"""Tests of matcher.network: parsing, speeds, ferries, SCC, CSR, cache, export."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from osm_builder import write_osm
+from scipy.sparse.csgraph import dijkstra
+
+from matcher import network
+from matcher.config import NetworkSettings
+from matcher.errors import InputError
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+R = 6_371_009.0
+
+
+def haversine(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
+    """Great-circle metres, written independently of the code under test."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    a = (math.sin((p2 - p1) / 2) ** 2
+         + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2)
+    return 2 * R * math.asin(math.sqrt(a))
+
+
+def node_of(net: network.Network, osmid: int) -> int:
+    return int(np.flatnonzero(net.osmid == osmid)[0])
+
+
+def shortest(net: network.Network, a: int, b: int) -> float:
+    return float(dijkstra(net.graph, indices=node_of(net, a))[node_of(net, b)])
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+@pytest.mark.parametrize(("raw", "kmh"), [
+    ("50", 50.0), ("50 km/h", 50.0), ("60kmh", 60.0), ("30 mph", 30 * 1.609344),
+    ("NO:urban", 50.0), ("NO:rural", 80.0), ("50;60", 50.0), ("walk", 7.0),
+    ("none", math.nan), ("signals", math.nan), ("", math.nan), (None, math.nan),
+    (float("nan"), math.nan), (["70", "50"], 50.0), ("0", math.nan),
+])
+def test_parse_maxspeed(raw: object, kmh: float) -> None:
+    got = network.parse_maxspeed(raw, NetworkSettings().zone_kmh)
+    assert (math.isnan(got) and math.isnan(kmh)) or got == pytest.approx(kmh)
+
+
+@pytest.mark.parametrize(("raw", "minutes"), [
+    ("00:25", 25.0), ("25", 25.0), ("1:05", 65.0), ("1:05:30", 65.5), ("PT1H5M", 65.0),
+    ("PT20M", 20.0), ("abc", math.nan), ("", math.nan), (None, math.nan),
+])
+def test_parse_duration(raw: object, minutes: float) -> None:
+    got = network.parse_duration_minutes(raw)
+    assert (math.isnan(got) and math.isnan(minutes)) or got == pytest.approx(minutes)
+
+
+@pytest.mark.parametrize(("tags", "expected"), [
+    ({"route": "ferry", "motor_vehicle": "yes"}, True),
+    ({"route": "ferry", "motorcar": "designated"}, True),
+    ({"route": "ferry", "ferry": "primary"}, True),
+    ({"route": "ferry", "ferry": "primary", "motor_vehicle": "no"}, False),
+    ({"route": "ferry", "foot": "yes", "motor_vehicle": "no"}, False),
+    ({"route": "ferry", "foot": "yes"}, False),
+    ({"route": "ferry", "ferry": "passenger"}, False),
+    ({"highway": "primary"}, False),
+])
+def test_is_car_ferry(tags: dict[str, str], expected: bool) -> None:
+    assert network.is_car_ferry(tags) is expected
+
+
+# --------------------------------------------------------------------------- ferry region
+
+LAT = 60.40
+SHORE1 = [(1, 5.300, LAT), (2, 5.310, LAT)]
+SHORE2 = [(3, 5.350, LAT), (4, 5.360, LAT)]
+MID = (9, 5.330, LAT + 0.002)  # a point of the ferry line out on the fjord
+
+
+def fjord(tmp_path: Path, *, ferry_tags: dict[str, str] | None = None,
+          with_passenger_shortcut: bool = True, with_car_ferry: bool = True) -> Path:
+    """Two shores joined only by a car ferry 2 -> 9 -> 3 (and a passenger shortcut 1 -> 4)."""
+    nodes = [*SHORE1, *SHORE2, MID]
+    ways = [
+        (100, [1, 2], {"highway": "residential"}),
+        (101, [3, 4], {"highway": "primary", "maxspeed": "80"}),
+    ]
+    if with_car_ferry:
+        tags = {"route": "ferry", "motor_vehicle": "yes", "duration": "00:25"}
+        ways.append((200, [2, 9, 3], ferry_tags if ferry_tags is not None else tags))
+    if with_passenger_shortcut:
+        ways.append((201, [1, 4], {"route": "ferry", "foot": "yes", "motor_vehicle": "no"}))
+    return write_osm(tmp_path / "fjord.osm", nodes, ways)
+
+
+def test_ferry_crossing_time_uses_duration_and_wait(tmp_path: Path) -> None:
+    settings = NetworkSettings(ferry_wait_minutes=10.0)
+    net = network.build(fjord(tmp_path), settings)
+    road1 = haversine(5.300, LAT, 5.310, LAT) / (30 * 1000 / 60)  # residential default 30
+    road2 = haversine(5.350, LAT, 5.360, LAT) / (80 * 1000 / 60)  # tagged 80
+    expected = road1 + 25.0 + 10.0 + road2
+    assert shortest(net, 1, 4) == pytest.approx(expected, abs=1e-9)
+    assert shortest(net, 4, 1) == pytest.approx(expected, abs=1e-9)  # two-way ferry
+    assert net.info.ferry_edges == 4  # 2 segments x 2 directions
+    assert net.edges.loc[net.edges["ferry"], "highway"].eq("ferry").all()
+
+
+def test_ferry_without_duration_uses_length_and_ferry_speed(tmp_path: Path) -> None:
+    tags = {"route": "ferry", "ferry": "primary"}
+    settings = NetworkSettings(ferry_kmh=20.0, ferry_wait_minutes=7.5)
+    net = network.build(fjord(tmp_path, ferry_tags=tags), settings)
+    crossing_m = haversine(5.310, LAT, *MID[1:]) + haversine(*MID[1:], 5.350, LAT)
+    ferry_edges = net.edges.loc[net.edges["ferry"]]
+    one_way = ferry_edges.loc[ferry_edges["u"].isin([node_of(net, 2), node_of(net, 9)])
+                              & ferry_edges["v"].isin([node_of(net, 9), node_of(net, 3)])]
+    assert one_way["minutes"].sum() == pytest.approx(crossing_m / (20_000 / 60) + 7.5)
+
+
+def test_passenger_ferry_is_not_driven_and_lone_shore_is_dropped(tmp_path: Path) -> None:
+    net = network.build(fjord(tmp_path, with_car_ferry=False), NetworkSettings())
+    # only one shore survives: the largest SCC; the passenger line is not an edge
+    assert net.n_nodes == 2
+    assert net.info.dropped_nodes == 2
+    assert not net.edges["ferry"].any()
+
+
+def test_oneway_and_parallel_edges_keep_minimum(tmp_path: Path) -> None:
+    nodes = [(1, 10.0, 60.0), (2, 10.01, 60.0), (3, 10.02, 60.0)]
+    ways = [
+        (1, [1, 2], {"highway": "residential"}),                        # 30 km/h
+        (2, [1, 2], {"highway": "residential", "maxspeed": "60"}),      # parallel, faster
+        (3, [2, 3], {"highway": "secondary", "oneway": "yes"}),
+        (4, [3, 1], {"highway": "tertiary", "oneway": "-1"}),           # drives 1 -> 3
+        (5, [3, 2], {"highway": "service", "access": "private"}),       # not drivable
+        (6, [2, 3], {"highway": "footway"}),                            # not a road class
+        (7, [3, 1], {"highway": "residential", "oneway": "yes"}),       # drives 3 -> 1
+    ]
+    net = network.build(write_osm(tmp_path / "x.osm", nodes, ways), NetworkSettings())
+    a, b, c = (node_of(net, i) for i in (1, 2, 3))
+    d12 = haversine(10.0, 60.0, 10.01, 60.0)
+    assert net.graph[a, b] == pytest.approx(d12 / (60 * 1000 / 60))  # min, not the sum
+    assert net.graph[b, a] == pytest.approx(d12 / (60 * 1000 / 60))
+    assert net.graph[b, c] > 0 and net.graph[c, b] == 0  # oneway=yes; private way ignored
+    d13 = haversine(10.0, 60.0, 10.02, 60.0)
+    assert net.graph[a, c] == pytest.approx(d13 / (50 * 1000 / 60))  # oneway=-1 reversed
+    assert net.graph[c, a] == pytest.approx(d13 / (30 * 1000 / 60))
+    assert net.info.edges == 5
+
+
+def test_speed_settings_change_times(tmp_path: Path) -> None:
+    path = fjord(tmp_path)
+    slow = network.build(path, NetworkSettings(highway_kmh={"residential": 15.0,
+                                                            "primary": 80.0}))
+    fast = network.build(path, NetworkSettings())
+    road1 = haversine(5.300, LAT, 5.310, LAT)
+    diff = road1 / (15_000 / 60) - road1 / (30_000 / 60)
+    assert shortest(slow, 1, 4) - shortest(fast, 1, 4) == pytest.approx(diff)
+
+
+# --------------------------------------------------------------------------- cache + export
+
+
+def test_cache_roundtrip_and_invalidation(tmp_path: Path) -> None:
+    path = fjord(tmp_path)
+    cache = tmp_path / "cache"
+    first = network.build(path, NetworkSettings(), cache_dir=cache)
+    second = network.build(path, NetworkSettings(), cache_dir=cache)
+    assert not first.info.from_cache and second.info.from_cache
+    assert (first.graph != second.graph).nnz == 0
+    np.testing.assert_array_equal(first.x, second.x)
+    pd.testing.assert_frame_equal(first.edges, second.edges)
+    assert (cache / "network.npz").stat().st_mode & 0o077 == 0
+    other = network.build(path, NetworkSettings(ferry_wait_minutes=0.0), cache_dir=cache)
+    assert not other.info.from_cache and other.info.key != first.info.key
+    path.write_text(path.read_text().replace("00:25", "00:40"))
+    changed = network.build(path, NetworkSettings(ferry_wait_minutes=0.0), cache_dir=cache)
+    assert not changed.info.from_cache
+    assert shortest(changed, 1, 4) - shortest(other, 1, 4) == pytest.approx(15.0)
+
+
+def test_gpkg_export(tmp_path: Path) -> None:
+    net = network.build(fjord(tmp_path), NetworkSettings())
+    out = network.to_gpkg(net, tmp_path / "network.gpkg")
+    edges = gpd.read_file(out, layer="edges")
+    nodes = gpd.read_file(out, layer="nodes")
+    assert {"u", "v", "length_m", "speed_kmh", "minutes", "highway", "ferry"} <= set(edges)
+    assert len(edges) == net.info.edges and len(nodes) == net.n_nodes
+    assert edges.crs.to_epsg() == 25833
+    assert edges["ferry"].astype(bool).sum() == net.info.ferry_edges
+
+
+@pytest.mark.parametrize(("name", "content", "match"), [
+    ("roads.txt", "x", "unknown OSM file type"),
+    ("broken.osm.bz2", "not bz2", "not a valid bz2"),
+    ("broken.osm.pbf", "garbage", "cannot read as OSM PBF"),
+    ("broken.osm", "<osm><way", "cannot read as OSM XML"),
+])
+def test_bad_files_raise_input_error(tmp_path: Path, name: str, content: str,
+                                     match: str) -> None:
+    path = tmp_path / name
+    path.write_text(content)
+    with pytest.raises(InputError, match=match):
+        network.build(path)
+    with pytest.raises(InputError, match="not found"):
+        network.build(tmp_path / "missing.osm")
+
+
+def test_pbf_ferry_lines_join_quays_by_coordinates() -> None:
+    nodes = pd.DataFrame({"osmid": [1, 2], "lon": [5.31, 5.35], "lat": [LAT, LAT]})
+    ferries = pd.DataFrame({
+        "id": [7, 8],
+        "route": ["ferry", "ferry"],
+        "duration": ["00:20", None],
+        "tags": ['{"motor_vehicle":"yes"}', '{"motor_vehicle":"no"}'],
+        "geometry": [shapely.LineString([(5.31, LAT), (5.33, LAT + 0.01), (5.35, LAT)]),
+                     shapely.LineString([(5.31, LAT), (5.35, LAT)])],
+    })
+    new_nodes, segs = network._pbf_ferries(ferries, nodes)
+    assert len(new_nodes) == 1 and new_nodes["osmid"].iloc[0] < 0
+    assert len(segs) == 4 and segs["ferry"].all() and (segs["way"] == 7).all()
+    assert set(map(tuple, segs[["u", "v"]].to_numpy())) == {(1, -1), (-1, 1), (-1, 2), (2, -1)}
+
+
+# --------------------------------------------------------------------------- real data
+
+
+@pytest.fixture(scope="module", params=["oslo-east-filtered.osm.pbf", "oslo-center.osm.pbf"])
+def oslo(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+         ) -> tuple[network.Network, Path]:
+    path = DATA / request.param
+    if not path.is_file():
+        pytest.skip(f"real data missing: {path} (see ../shared/data/SOURCES.md)")
+    folder = tmp_path_factory.mktemp("oslo")
+    net = network.build(path, cache_dir=folder)
+    return net, network.to_gpkg(net, folder / "network.gpkg")
+
+
+@pytest.mark.slow
+def test_oslo_matches_networkx_on_exported_graph(oslo: tuple[network.Network, Path]) -> None:
+    net, gpkg = oslo
+    edges = gpd.read_file(gpkg, layer="edges", ignore_geometry=True)
+    graph = nx.DiGraph()
+    for u, v, minutes in zip(edges["u"], edges["v"], edges["minutes"], strict=True):
+        if not graph.has_edge(u, v) or graph[u][v]["weight"] > minutes:
+            graph.add_edge(int(u), int(v), weight=float(minutes))
+    assert graph.number_of_nodes() == net.n_nodes
+    assert nx.is_strongly_connected(graph)
+    rng = np.random.default_rng(7)
+    sources = rng.choice(net.n_nodes, 15, replace=False)
+    targets = rng.choice(net.n_nodes, 20, replace=False)  # 300 pairs
+    ours = dijkstra(net.graph, indices=sources)[:, targets]
+    for i, s in enumerate(sources):
+        ref = nx.single_source_dijkstra_path_length(graph, int(s), weight="weight")
+        np.testing.assert_allclose(ours[i], [ref[int(t)] for t in targets], rtol=0, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_oslo_no_pair_faster_than_straight_line_at_110(oslo: tuple[network.Network, Path]
+                                                       ) -> None:
+    net, _ = oslo
+    rng = np.random.default_rng(3)
+    sources = rng.choice(net.n_nodes, 40, replace=False)
+    minutes = dijkstra(net.graph, indices=sources)
+    assert np.isfinite(minutes).all()  # strongly connected
+    for i, s in enumerate(sources):
+        straight = np.array([haversine(net.lon[s], net.lat[s], lo, la)
+                             for lo, la in zip(net.lon, net.lat, strict=True)])
+        assert (minutes[i] + 1e-9 >= straight / (110_000 / 60)).all()
+    assert net.info.dropped_nodes > 0 and net.edges["speed_kmh"].between(5, 110).all()
