@@ -1,0 +1,107 @@
+"""CLI tests for `matcher network build`, `traveltime` and `isochrones`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+from osm_builder import write_osm
+from typer.testing import CliRunner
+
+from matcher.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture()
+def osm(tmp_path: Path) -> Path:
+    nodes = [(r * 4 + c + 1, 5.30 + c * 0.004, 60.40 + r * 0.002) for r in range(4)
+             for c in range(4)]
+    ways = [(100 + r, [r * 4 + c + 1 for c in range(4)], {"highway": "residential"})
+            for r in range(4)]
+    ways += [(200 + c, [r * 4 + c + 1 for r in range(4)], {"highway": "secondary"})
+             for c in range(4)]
+    return write_osm(tmp_path / "grid.osm", nodes, ways)
+
+
+def points_csv(path: Path, rows: list[tuple[str, float, float]]) -> Path:
+    pd.DataFrame(rows, columns=["id", "lon", "lat"]).to_csv(path, index=False)
+    return path
+
+
+def test_network_build_then_cache(osm: Path, tmp_path: Path) -> None:
+    out = tmp_path / "net"
+    first = runner.invoke(app, ["--json", "network", "build", "--osm", str(osm), "--out", str(out)])
+    assert first.exit_code == 0, first.output
+    summary = json.loads(first.stdout)
+    assert summary["nodes"] == 16 and summary["from_cache"] is False
+    assert {"network.npz", "network.json", "network.gpkg"} <= {p.name for p in out.iterdir()}
+    assert len(gpd.read_file(out / "network.gpkg", layer="edges")) == summary["edges"]
+    second = runner.invoke(app, ["--json", "network", "build", "--osm", str(osm), "--out",
+                                 str(out)])
+    assert json.loads(second.stdout)["from_cache"] is True
+
+
+def test_traveltime_and_isochrones(osm: Path, tmp_path: Path) -> None:
+    out = tmp_path / "net"
+    assert runner.invoke(app, ["-q", "network", "build", "--osm", str(osm), "--out",
+                               str(out)]).exit_code == 0
+    o = points_csv(tmp_path / "o.csv", [("a", 5.301, 60.401), ("b", 5.311, 60.405)])
+    d = points_csv(tmp_path / "d.csv", [("x", 5.305, 60.403), ("y", 5.300, 60.400),
+                                        ("z", 5.312, 60.406)])
+    for suffix in ("csv", "parquet"):
+        target = tmp_path / f"times.{suffix}"
+        result = runner.invoke(app, ["-q", "traveltime", "--network", str(out), "--origins",
+                                     str(o), "--destinations", str(d), "--out", str(target)])
+        assert result.exit_code == 0, result.output
+        table = pd.read_csv(target) if suffix == "csv" else pd.read_parquet(target)
+        assert list(table.columns) == ["origin_id", "destination_id", "minutes"]
+        assert len(table) == 6 and (table["minutes"] > 0).all()
+        assert target.stat().st_mode & 0o077 == 0
+    iso = tmp_path / "iso.gpkg"
+    result = runner.invoke(app, ["-q", "isochrones", "--network", str(out), "--points", str(o),
+                                 "--out", str(iso), "--bands", "1,2,3"])
+    assert result.exit_code == 0, result.output
+    frame = gpd.read_file(iso, layer="isochrones")
+    assert len(frame) == 6 and set(frame["minutes"]) == {1.0, 2.0, 3.0}
+
+
+@pytest.mark.parametrize("case", ["far", "missing_column", "empty", "bad_suffix", "no_network"])
+def test_traveltime_bad_input_exit_2_and_nothing_written(osm: Path, tmp_path: Path,
+                                                         case: str) -> None:
+    out = tmp_path / "net"
+    runner.invoke(app, ["-q", "network", "build", "--osm", str(osm), "--out", str(out)])
+    o = points_csv(tmp_path / "o.csv", [("a", 5.301, 60.401)])
+    d = points_csv(tmp_path / "d.csv", [("x", 5.305, 60.403)])
+    target = tmp_path / "times.csv"
+    net_dir = out
+    if case == "far":
+        d = points_csv(tmp_path / "d.csv", [("x", 5.305, 60.403), ("child-far", 6.2, 60.4)])
+    elif case == "missing_column":
+        pd.DataFrame({"id": ["x"], "lon": [5.3]}).to_csv(d, index=False)
+    elif case == "empty":
+        d.write_text("id,lon,lat\n")
+    elif case == "bad_suffix":
+        target = tmp_path / "times.xlsx"
+    else:
+        net_dir = tmp_path / "empty-dir"
+        net_dir.mkdir()
+    result = runner.invoke(app, ["traveltime", "--network", str(net_dir), "--origins", str(o),
+                                 "--destinations", str(d), "--out", str(target)])
+    assert result.exit_code == 2, result.output
+    assert "error" in result.output and "Traceback" not in result.output
+    assert not target.exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".times")]
+    if case == "far":
+        assert "child-far" in result.output and "6.2" not in result.output
+
+
+def test_version_and_help() -> None:
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.stdout.startswith("fostermatch ")
+    for command in (["network", "build"], ["traveltime"], ["isochrones"]):
+        helped = runner.invoke(app, [*command, "--help"])
+        assert helped.exit_code == 0 and "--out" in helped.stdout

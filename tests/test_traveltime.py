@@ -1,0 +1,176 @@
+"""Tests of matcher.traveltime: snapping, matrices, limits, TimeTable."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+import pytest
+from osm_builder import write_osm
+from pyproj import Transformer
+
+from matcher import network, traveltime
+from matcher.config import NetworkSettings, TravelSettings
+from matcher.errors import InputError
+from matcher.traveltime import Snapped, TimeTable
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.fixture(scope="module")
+def town(tmp_path_factory: pytest.TempPathFactory) -> network.Network:
+    """A 5 x 5 street grid with one oneway street and a faster primary road."""
+    folder = tmp_path_factory.mktemp("town")
+    nodes = [(r * 5 + c + 1, 10.0 + c * 0.004, 60.0 + r * 0.002) for r in range(5)
+             for c in range(5)]
+    ways = []
+    wid = 1
+    for r in range(5):
+        tags = {"highway": "primary"} if r == 2 else {"highway": "residential"}
+        if r == 4:
+            tags = {"highway": "primary", "oneway": "yes"}
+        ways.append((wid, [r * 5 + c + 1 for c in range(5)], tags))
+        wid += 1
+    for c in range(5):
+        ways.append((wid, [r * 5 + c + 1 for r in range(5)], {"highway": "tertiary"}))
+        wid += 1
+    return network.build(write_osm(folder / "town.osm", nodes, ways), NetworkSettings())
+
+
+def nx_graph(net: network.Network) -> nx.DiGraph:
+    graph = nx.DiGraph()
+    for u, v, w in zip(net.edges["u"], net.edges["v"], net.edges["minutes"], strict=True):
+        graph.add_edge(int(u), int(v), weight=float(w))
+    return graph
+
+
+def brute(net: network.Network, o: Snapped, d: Snapped, limit: float) -> np.ndarray:
+    """Independent expectation: networkx Dijkstra plus the two access legs."""
+    graph = nx_graph(net)
+    out = np.full((len(o.ids), len(d.ids)), np.inf)
+    for i in range(len(o.ids)):
+        lengths = nx.single_source_dijkstra_path_length(graph, int(o.node[i]), weight="weight")
+        for j in range(len(d.ids)):
+            total = o.access_minutes[i] + lengths[int(d.node[j])] + d.access_minutes[j]
+            out[i, j] = total if total <= limit else np.inf
+    return out
+
+
+def random_points(net: network.Network, n: int, seed: int, prefix: str
+                  ) -> tuple[list[str], np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    lon = rng.uniform(net.lon.min(), net.lon.max(), n)
+    lat = rng.uniform(net.lat.min(), net.lat.max(), n)
+    return [f"{prefix}{i}" for i in range(n)], lon, lat
+
+
+def test_snap_access_leg_is_distance_at_access_speed(town: network.Network) -> None:
+    settings = TravelSettings(access_kmh=12.0)
+    ids, lon, lat = random_points(town, 20, 1, "p")
+    snapped = traveltime.snap(town, ids, lon, lat, settings)
+    x, y = Transformer.from_crs("EPSG:4326", "EPSG:25833", always_xy=True).transform(lon, lat)
+    d = np.hypot(town.x[:, None] - x[None, :], town.y[:, None] - y[None, :])
+    np.testing.assert_array_equal(snapped.node, d.argmin(axis=0))  # nearest node, brute force
+    np.testing.assert_allclose(snapped.distance_m, d.min(axis=0))
+    np.testing.assert_allclose(snapped.access_minutes, d.min(axis=0) / (12_000 / 60))
+
+
+def test_snap_reports_every_far_or_missing_point_by_id(town: network.Network) -> None:
+    lon = np.array([10.008, 10.5, np.nan, 11.0])
+    lat = np.array([60.004, 60.004, 60.0, 60.4])
+    with pytest.raises(InputError) as info:
+        traveltime.snap(town, ["ok", "far1", "nan", "far2"], lon, lat, source="homes.csv")
+    text = str(info.value)
+    assert "'far1'" in text and "'far2'" in text and "'nan'" in text and "'ok'" not in text
+    assert "row 2" in text and "limit 2.0 km" in text
+    assert "10.5" not in text  # never echo coordinates
+    assert len(info.value.problems) == 3
+
+
+@pytest.mark.parametrize("limit", [1.5, 3.0, 90.0])
+@pytest.mark.parametrize(("n_o", "n_d"), [(7, 30), (30, 7)])  # both search directions
+def test_matrix_matches_networkx_brute_force(town: network.Network, limit: float, n_o: int,
+                                             n_d: int) -> None:
+    settings = TravelSettings(limit_minutes=limit)
+    o = traveltime.snap(town, *random_points(town, n_o, 2, "o"), settings)
+    d = traveltime.snap(town, *random_points(town, n_d, 3, "d"), settings)
+    got = traveltime.matrix(town, o, d, settings)
+    expected = brute(town, o, d, limit)
+    np.testing.assert_array_equal(np.isinf(got.minutes), np.isinf(expected))
+    finite = np.isfinite(expected)
+    np.testing.assert_allclose(got.minutes[finite], expected[finite], atol=1e-9)
+    assert (got.minutes > 0).all()  # unreachable is inf, never 0
+    assert list(got.origin_ids) == o.ids.tolist() and list(got.destination_ids) == d.ids.tolist()
+
+
+def test_matrix_is_directed(town: network.Network) -> None:
+    # along the oneway top row (r=4), west -> east is direct, east -> west must detour
+    west, east = town.osmid.tolist().index(21), town.osmid.tolist().index(25)
+    lon = town.lon[[west, east]]
+    lat = town.lat[[west, east]]
+    pts = traveltime.snap(town, ["w", "e"], lon, lat)
+    table = traveltime.matrix(town, pts, pts).minutes
+    assert table[0, 1] < table[1, 0]
+    assert table[0, 0] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_chunked_and_parallel_equal_serial(town: network.Network) -> None:
+    o = traveltime.snap(town, *random_points(town, 40, 4, "o"))
+    d = traveltime.snap(town, *random_points(town, 60, 5, "d"))
+    serial = traveltime.matrix(town, o, d, TravelSettings(workers=1))
+    graph = town.graph
+    chunked = traveltime.node_matrix(graph, o.node, d.node, limit_minutes=90, memory_mb=16,
+                                     workers=2)
+    np.testing.assert_array_equal(
+        serial.minutes, np.where(chunked + o.access_minutes[:, None]
+                                 + d.access_minutes[None, :] <= 90,
+                                 chunked + o.access_minutes[:, None]
+                                 + d.access_minutes[None, :], np.inf))
+
+
+def test_progress_reports_all_searches(town: network.Network) -> None:
+    o = traveltime.snap(town, *random_points(town, 10, 6, "o"))
+    d = traveltime.snap(town, *random_points(town, 12, 7, "d"))
+    seen: list[tuple[int, int]] = []
+    traveltime.matrix(town, o, d, progress=lambda a, b: seen.append((a, b)))
+    assert seen[0][0] == 0 and seen[-1][0] == seen[-1][1] == len(np.unique(o.node))
+
+
+def test_timetable_long_roundtrip_and_select() -> None:
+    table = TimeTable(np.array(["h1", "h2"], dtype=object), np.array(["a", "b", "c"], dtype=object),
+                      np.array([[1.0, np.inf, 3.0], [4.0, 5.0, np.inf]]))
+    long = table.to_long(origin_col="home_id", destination_col="anchor_id")
+    assert len(long) == 4 and long["minutes"].tolist() == [1.0, 3.0, 4.0, 5.0]
+    back = TimeTable.from_long(long, origin_col="home_id", destination_col="anchor_id")
+    np.testing.assert_array_equal(back.minutes, table.minutes)
+    sub = table.select(["h2", "zz"], ["c", "a"])
+    np.testing.assert_array_equal(sub.minutes, [[np.inf, 4.0], [np.inf, np.inf]])
+
+
+def test_timetable_from_long_reports_all_problems() -> None:
+    frame = pd.DataFrame({"home_id": ["h1", "h1", "h2"], "anchor_id": ["a", "a", "b"],
+                          "minutes": ["3", "4", "-1"]})
+    with pytest.raises(InputError) as info:
+        TimeTable.from_long(frame, origin_col="home_id", destination_col="anchor_id",
+                            source="times.csv")
+    assert len(info.value.problems) == 2
+    with pytest.raises(InputError, match="missing column"):
+        TimeTable.from_long(frame.drop(columns="minutes"), origin_col="home_id",
+                            destination_col="anchor_id")
+
+
+@pytest.mark.slow
+def test_oslo_matrix_matches_networkx() -> None:
+    path = DATA / "oslo-center.osm.pbf"
+    if not path.is_file():
+        pytest.skip(f"real data missing: {path}")
+    net = network.build(path)
+    o = traveltime.snap(net, *random_points(net, 12, 8, "o"))
+    d = traveltime.snap(net, *random_points(net, 25, 9, "d"))  # 300 pairs
+    got = traveltime.matrix(net, o, d)
+    expected = brute(net, o, d, 90.0)
+    np.testing.assert_allclose(got.minutes, expected, atol=1e-6)
+    assert math.isfinite(float(got.minutes.max()))
