@@ -56,9 +56,11 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _main(
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q",
+                                        help="Print nothing but errors.")] = False,
     json_out: Annotated[bool, typer.Option(
-        "--json", help="Print a machine-readable JSON summary on stdout (implies --quiet).")] = False,
+        "--json", help="Print a machine-readable JSON summary on stdout (implies --quiet).",
+    )] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and debug logs.")] = False,
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
                                           help="Show the version and exit.")] = False,
@@ -147,7 +149,8 @@ ConfigOpt = Annotated[Path | None, typer.Option(
 @network_app.command("build")
 def network_build(
     osm: Annotated[Path, typer.Option("--osm", exists=True, dir_okay=False, readable=True,
-                                      help="Local OSM file: .osm, .osm.xml, .osm.bz2 or .osm.pbf.")],
+                                      help="Local OSM file: .osm, .osm.xml, .osm.bz2 or "
+                                           ".osm.pbf.")],
     out: Annotated[Path, typer.Option("--out", file_okay=False,
                                       help="Folder for network.npz/.json (the cache) and "
                                            "network.gpkg.")],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -42,7 +43,7 @@ def test_bands_nest(polygons) -> None:
         geoms = group.sort_values("minutes").geometry.tolist()
         areas = [g.area for g in geoms]
         assert areas == sorted(areas) and areas[0] > 0 and areas[-1] > areas[0]
-        for inner, outer in zip(geoms, geoms[1:], strict=False):
+        for inner, outer in itertools.pairwise(geoms):
             assert outer.covers(inner)
             assert inner.difference(outer).area == 0
 
