@@ -1,146 +1,17 @@
-"""Typer command-line interface: ``matcher ...``.
-
-Exit codes: 0 success, 1 unexpected error, 2 bad input, 3 infeasible or
-unsolved, 4 store unavailable, 5 locked. Errors print one clear message;
-``--debug`` shows the traceback.
-"""
+"""CLI commands for networks, travel times and isochrones."""
 
 from __future__ import annotations
 
-import contextlib
-import json
-import logging
-import sys
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from matcher import __version__
-from matcher import config as config_mod
-from matcher.errors import InputError, MatcherError
+from matcher.cli.common import ConfigOpt, emit, errors, load_config, progress, say, steps
+from matcher.errors import InputError
 
-app = typer.Typer(
-    name="matcher",
-    help="fostermatch: geospatial foster-home matching. The engine recommends; people decide.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
 network_app = typer.Typer(help="Build and inspect road networks.", no_args_is_help=True)
-app.add_typer(network_app, name="network")
-
-err_console = Console(stderr=True)
-
-
-@dataclass
-class _State:
-    quiet: bool = False
-    json: bool = False
-    debug: bool = False
-
-
-STATE = _State()
-
-
-def _version(value: bool) -> None:
-    if value:
-        typer.echo(f"fostermatch {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def _main(
-    quiet: Annotated[bool, typer.Option("--quiet", "-q",
-                                        help="Print nothing but errors.")] = False,
-    json_out: Annotated[bool, typer.Option(
-        "--json", help="Print a machine-readable JSON summary on stdout (implies --quiet).",
-    )] = False,
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and debug logs.")] = False,
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
-                                          help="Show the version and exit.")] = False,
-) -> None:
-    """fostermatch: geospatial foster-home matching for Norwegian child welfare."""
-    STATE.quiet = quiet or json_out
-    STATE.json = json_out
-    STATE.debug = debug
-    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s", force=True)
-
-
-@contextlib.contextmanager
-def _errors() -> Iterator[None]:
-    """Turn domain errors into one message and an exit code."""
-    try:
-        yield
-    except typer.Exit:
-        raise
-    except MatcherError as exc:
-        if STATE.debug:
-            raise
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True,
-                          soft_wrap=True)
-        raise typer.Exit(code=exc.exit_code) from None
-    except KeyboardInterrupt:
-        err_console.print("interrupted; nothing was written")
-        raise typer.Exit(code=130) from None
-    except Exception as exc:
-        if STATE.debug:
-            raise
-        err_console.print(f"[bold red]unexpected error:[/] {type(exc).__name__}: {exc} "
-                          "(run with --debug for the traceback)", highlight=False)
-        raise typer.Exit(code=1) from None
-
-
-@contextlib.contextmanager
-def _progress(description: str) -> Iterator[Callable[[int, int], None]]:
-    """Yield a ``(done, total)`` callback that drives a rich progress bar on stderr."""
-    if STATE.quiet:
-        yield lambda _d, _t: None
-        return
-    with Progress(TextColumn("{task.description}"), BarColumn(),
-                  TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
-                  console=err_console, transient=True) as bar:
-        task = bar.add_task(description, total=None)
-
-        def update(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
-        yield update
-
-
-@contextlib.contextmanager
-def _steps(description: str) -> Iterator[Callable[[str], None]]:
-    """Yield a ``(message)`` callback that shows the current step with a spinner."""
-    if STATE.quiet:
-        yield lambda _m: None
-        return
-    with err_console.status(description) as status:
-        yield lambda msg: status.update(f"{description}: {msg}")
-
-
-def _say(message: str) -> None:
-    if not STATE.quiet:
-        err_console.print(message, highlight=False)
-
-
-def _emit(summary: dict[str, Any]) -> None:
-    if STATE.json:
-        typer.echo(json.dumps(summary, sort_keys=True, default=str))
-
-
-def _config(path: Path | None) -> config_mod.Settings:
-    return config_mod.load(path)
-
-
-ConfigOpt = Annotated[Path | None, typer.Option(
-    "--config", exists=True, dir_okay=False, readable=True,
-    help="TOML settings file (speeds, limits, weights, solver). Defaults apply without it.")]
 
 
 # --------------------------------------------------------------------------- network
@@ -161,25 +32,24 @@ def network_build(
     """Build a routable drive network (Norwegian speeds, car ferries) from a local OSM file."""
     from matcher import network
 
-    with _errors():
-        settings = _config(config)
-        with _steps("building network") as step:
+    with errors():
+        settings = load_config(config)
+        with steps("building network") as step:
             net = network.build(osm, settings.network, cache_dir=out, progress=step)
             if gpkg:
                 step("exporting network.gpkg")
                 network.to_gpkg(net, out / "network.gpkg")
         info = net.info
-        _say(f"network: {info.nodes:,} nodes, {info.edges:,} edges ({info.ferry_edges} ferry), "
+        say(f"network: {info.nodes:,} nodes, {info.edges:,} edges ({info.ferry_edges} ferry), "
              f"{info.dropped_nodes:,} nodes dropped outside the largest strongly connected "
              f"component; {'loaded from cache' if info.from_cache else 'built'} in "
              f"{info.seconds:.2f} s -> {out}")
-        _emit({"command": "network build", **info.__dict__, "out": str(out)})
+        emit({"command": "network build", **info.__dict__, "out": str(out)})
 
 
 # --------------------------------------------------------------------------- travel times
 
 
-@app.command("traveltime")
 def traveltime_cmd(
     network_dir: Annotated[Path, typer.Option("--network", exists=True, file_okay=False,
                                               help="Folder written by `matcher network build`.")],
@@ -201,8 +71,8 @@ def traveltime_cmd(
     """Compute a many-to-many travel-time table in minutes (directed, origin -> destination)."""
     from matcher import network, store, traveltime
 
-    with _errors():
-        settings = _config(config)
+    with errors():
+        settings = load_config(config)
         travel = settings.travel if limit is None else settings.travel.model_copy(
             update={"limit_minutes": limit})
         write = store.output_writer(out)
@@ -213,22 +83,21 @@ def traveltime_cmd(
         sd = traveltime.snap(net, d["id"], d["lon"], d["lat"], travel,
                              source=destinations.name)
         t0 = time.perf_counter()
-        with _progress("travel times") as bar:
+        with progress("travel times") as bar:
             table = traveltime.matrix(net, so, sd, travel, progress=bar)
         seconds = time.perf_counter() - t0
         frame = table.to_long(reachable_only=not all_pairs)
         write(frame)
         reachable = int(sum(frame["minutes"] < float("inf")))
-        _say(f"{len(o):,} x {len(d):,} pairs in {seconds:.2f} s; {reachable:,} reachable within "
+        say(f"{len(o):,} x {len(d):,} pairs in {seconds:.2f} s; {reachable:,} reachable within "
              f"{travel.limit_minutes:g} min -> {out}")
-        _emit({"command": "traveltime", "origins": len(o), "destinations": len(d),
+        emit({"command": "traveltime", "origins": len(o), "destinations": len(d),
                "reachable_pairs": reachable, "seconds": seconds, "out": str(out)})
 
 
 # --------------------------------------------------------------------------- isochrones
 
 
-@app.command("isochrones")
 def isochrones_cmd(
     network_dir: Annotated[Path, typer.Option("--network", exists=True, file_okay=False,
                                               help="Folder written by `matcher network build`.")],
@@ -246,7 +115,7 @@ def isochrones_cmd(
     """Write nested isochrone polygons (id, minutes, geometry; EPSG:25833) per point."""
     from matcher import isochrones, network, store, traveltime
 
-    with _errors():
+    with errors():
         try:
             band_list = [float(b) for b in bands.split(",") if b.strip()]
         except ValueError:
@@ -255,22 +124,16 @@ def isochrones_cmd(
         if out.suffix.lower() != ".gpkg":
             raise InputError(f"{out.name}: isochrones are written to a GeoPackage; use a .gpkg "
                              "name")
-        settings = _config(config)
+        settings = load_config(config)
         net = network.load(network_dir)
         p = store.read_points(points)
         snapped = traveltime.snap(net, p["id"], p["lon"], p["lat"], settings.travel,
                                   source=points.name)
-        with _progress("isochrones") as bar:
+        with progress("isochrones") as bar:
             frame = isochrones.isochrones(net, snapped, band_list, buffer_metres=buffer,
                                           progress=bar)
         store.write_layers({"isochrones": frame}, out)
-        _say(f"{len(p):,} points x {len(band_list)} bands -> {out}")
-        _emit({"command": "isochrones", "points": len(p), "bands": band_list, "out": str(out)})
+        say(f"{len(p):,} points x {len(band_list)} bands -> {out}")
+        emit({"command": "isochrones", "points": len(p), "bands": band_list, "out": str(out)})
 
 
-def main() -> None:
-    """Console-script entry point."""
-    try:
-        app()
-    except SystemExit as exc:
-        sys.exit(exc.code)

@@ -1,0 +1,59 @@
+"""The root Typer app: global options and the command groups joined together."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Annotated
+
+import typer
+
+from matcher import __version__
+from matcher.cli import match_cmds, network_cmds
+from matcher.cli.common import STATE
+
+app = typer.Typer(
+    name="matcher",
+    help="fostermatch: geospatial foster-home matching. The engine recommends; people decide.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(network_cmds.network_app, name="network")
+app.command("traveltime")(network_cmds.traveltime_cmd)
+app.command("isochrones")(network_cmds.isochrones_cmd)
+for _name, _fn in match_cmds.COMMANDS.items():
+    app.command(_name)(_fn)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"fostermatch {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    quiet: Annotated[bool, typer.Option("--quiet", "-q",
+                                        help="Print nothing but errors.")] = False,
+    json_out: Annotated[bool, typer.Option(
+        "--json", help="Print a machine-readable JSON summary on stdout (implies --quiet).",
+    )] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and debug logs.")] = False,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Show the version and exit.")] = False,
+) -> None:
+    """fostermatch: geospatial foster-home matching for Norwegian child welfare."""
+    STATE.quiet = quiet or json_out
+    STATE.json = json_out
+    STATE.debug = debug
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s", force=True)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except SystemExit as exc:
+        sys.exit(exc.code)

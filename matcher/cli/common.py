@@ -1,0 +1,106 @@
+"""Shared pieces of the CLI: global state, error handling, progress, output.
+
+Exit codes: 0 success, 1 unexpected error, 2 bad input, 3 infeasible or
+unsolved, 4 store unavailable, 5 locked. Errors print one clear message;
+``--debug`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from matcher import config as config_mod
+from matcher.errors import MatcherError
+
+err_console = Console(stderr=True)
+
+
+@dataclass
+class _State:
+    quiet: bool = False
+    json: bool = False
+    debug: bool = False
+
+
+STATE = _State()
+
+
+@contextlib.contextmanager
+def errors() -> Iterator[None]:
+    """Turn domain errors into one message and an exit code."""
+    try:
+        yield
+    except typer.Exit:
+        raise
+    except MatcherError as exc:
+        if STATE.debug:
+            raise
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True,
+                          soft_wrap=True)
+        raise typer.Exit(code=exc.exit_code) from None
+    except KeyboardInterrupt:
+        err_console.print("interrupted; nothing was written")
+        raise typer.Exit(code=130) from None
+    except Exception as exc:
+        if STATE.debug:
+            raise
+        err_console.print(f"[bold red]unexpected error:[/] {type(exc).__name__}: {exc} "
+                          "(run with --debug for the traceback)", highlight=False)
+        raise typer.Exit(code=1) from None
+
+
+@contextlib.contextmanager
+def progress(description: str) -> Iterator[Callable[[int, int], None]]:
+    """Yield a ``(done, total)`` callback that drives a rich progress bar on stderr."""
+    if STATE.quiet:
+        yield lambda _d, _t: None
+        return
+    with Progress(TextColumn("{task.description}"), BarColumn(),
+                  TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
+                  console=err_console, transient=True) as bar:
+        task = bar.add_task(description, total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
+@contextlib.contextmanager
+def steps(description: str) -> Iterator[Callable[[str], None]]:
+    """Yield a ``(message)`` callback that shows the current step with a spinner."""
+    if STATE.quiet:
+        yield lambda _m: None
+        return
+    with err_console.status(description) as status:
+        yield lambda msg: status.update(f"{description}: {msg}")
+
+
+def say(message: str) -> None:
+    if not STATE.quiet:
+        err_console.print(message, highlight=False)
+
+
+def emit(summary: dict[str, Any]) -> None:
+    if STATE.json:
+        typer.echo(json.dumps(summary, sort_keys=True, default=str))
+
+
+def load_config(path: Path | None) -> config_mod.Settings:
+    return config_mod.load(path)
+
+
+ConfigOpt = Annotated[Path | None, typer.Option(
+    "--config", exists=True, dir_okay=False, readable=True,
+    help="TOML settings file (speeds, limits, weights, solver). Defaults apply without it.")]
+
+

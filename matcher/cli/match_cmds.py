@@ -1,0 +1,308 @@
+"""CLI commands for matching: sample, demo, validate, match, shortlist."""
+
+from __future__ import annotations
+
+import datetime
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import pandas as pd
+import typer
+from rich.table import Table
+
+from matcher import config as config_mod
+from matcher.cli.common import (
+    STATE,
+    ConfigOpt,
+    emit,
+    err_console,
+    errors,
+    load_config,
+    progress,
+    say,
+    steps,
+)
+from matcher.errors import InputError
+
+InFile = Annotated[Path, typer.Option(exists=True, dir_okay=False, readable=True)]
+
+ChildrenOpt = Annotated[Path, typer.Option(
+    "--children", exists=True, dir_okay=False, readable=True,
+    help="Children table (.csv, .geojson or .gpkg[:layer]); columns in the README.")]
+HomesOpt = Annotated[Path, typer.Option(
+    "--homes", exists=True, dir_okay=False, readable=True,
+    help="Foster homes table (.csv, .geojson or .gpkg[:layer]).")]
+ContactsOpt = Annotated[Path | None, typer.Option(
+    "--contacts", exists=True, dir_okay=False, readable=True,
+    help="Contacts table: the child's relatives, friends, activities and parents.")]
+PlacementsOpt = Annotated[Path | None, typer.Option(
+    "--placements", exists=True, dir_okay=False, readable=True,
+    help="Locked placements (child_id, home_id): they stay and use capacity.")]
+VetoesOpt = Annotated[Path | None, typer.Option(
+    "--vetoes", exists=True, dir_okay=False, readable=True,
+    help="Caseworker vetoes (child_id, home_id) that may never be matched.")]
+
+
+def _read(children: Path, homes: Path, contacts: Path | None, placements: Path | None,
+          vetoes: Path | None, settings: config_mod.Settings) -> Any:
+    from matcher import schema
+
+    return schema.read_inputs(children, homes, contacts, placements, vetoes,
+                              settings=settings.scoring)
+
+
+def validate(children: ChildrenOpt, homes: HomesOpt, contacts: ContactsOpt = None,
+             placements: PlacementsOpt = None, vetoes: VetoesOpt = None,
+             config: ConfigOpt = None) -> None:
+    """Check the input tables and the configuration only; write nothing.
+
+    Every problem is listed at once with file, row, column and the fix (exit code 2).
+    """
+    with errors():
+        settings = load_config(config)
+        inputs = _read(children, homes, contacts, placements, vetoes, settings)
+        counts = {"children": len(inputs.children), "homes": len(inputs.homes),
+                  "contacts": len(inputs.contacts), "placements": len(inputs.placements),
+                  "vetoes": len(inputs.vetoes)}
+        say("inputs are valid: " + ", ".join(f"{v:,} {k}" for k, v in counts.items()))
+        emit({"command": "validate", "valid": True, **counts})
+
+
+def _parse_date(value: str | None) -> datetime.date:
+    if value is None:
+        return datetime.date.today()
+    try:
+        return datetime.date.fromisoformat(value)
+    except ValueError:
+        raise InputError(f"--as-of '{value}': use a date like 2026-11-23") from None
+
+
+def match(
+    children: ChildrenOpt,
+    homes: HomesOpt,
+    out: Annotated[Path, typer.Option("--out", file_okay=False,
+                                      help="Run folder to write (replaced atomically).")],
+    contacts: ContactsOpt = None,
+    placements: PlacementsOpt = None,
+    vetoes: VetoesOpt = None,
+    network_dir: Annotated[Path | None, typer.Option(
+        "--network", exists=True, file_okay=False,
+        help="Network folder from `matcher network build`.")] = None,
+    osm: Annotated[Path | None, typer.Option(
+        "--osm", exists=True, dir_okay=False,
+        help="OSM file to build the network from (cached beside the run folder).")] = None,
+    travel_times: Annotated[Path | None, typer.Option(
+        "--travel-times", exists=True, dir_okay=False,
+        help="Long table home_id,anchor_id,minutes from another router; anchor ids are "
+             "<child_id>:school and <child_id>:contact:<k>.")] = None,
+    config: ConfigOpt = None,
+    as_of: Annotated[str | None, typer.Option(
+        "--as-of", help="Run date YYYY-MM-DD for waiting times (default today).")] = None,
+    privacy: Annotated[str, typer.Option(
+        help="Child locations in shared maps: 'exact' or 'coarse' (250 m grid).")] = "exact",
+) -> None:
+    """Match all waiting children to foster homes and write a run folder.
+
+    Writes assignments.csv, pairs.csv, shortlist.csv, summary.json and, where
+    available, the maps and report. Exit code 3 if the model cannot be solved.
+    """
+    from matcher import schema
+
+    with errors():
+        sources = [s for s in (network_dir, osm, travel_times) if s is not None]
+        if len(sources) != 1:
+            raise InputError("give exactly one of --network DIR, --osm FILE or "
+                             "--travel-times FILE")
+        if privacy not in ("exact", "coarse"):
+            raise InputError(f"--privacy '{privacy}': use 'exact' or 'coarse'")
+        run_date = _parse_date(as_of)
+        settings = load_config(config)
+        with steps("reading inputs") as step:
+            inputs = _read(children, homes, contacts, placements, vetoes, settings)
+            times = schema.read_times(travel_times, inputs) if travel_times else None
+            net = _network(network_dir, osm, out, settings, step)
+        result = _run(inputs, settings, times, net, run_date)
+        _write(result, out, privacy=privacy)
+        _print_summary(result.summary, out)
+
+
+def _network(network_dir: Path | None, osm: Path | None, out: Path, settings: config_mod.Settings,
+             step: Callable[[str], None]) -> Any:
+    from matcher import network
+
+    if network_dir is not None:
+        step("loading network")
+        return network.load(network_dir)
+    if osm is not None:
+        cache = out.parent / f".{out.name}.network-cache"
+        return network.build(osm, settings.network, cache_dir=cache, progress=step)
+    return None
+
+
+def _run(inputs: Any, settings: config_mod.Settings, times: Any, net: Any,
+         run_date: datetime.date) -> Any:
+    from matcher import pipeline
+
+    extra = {"network": net.info.key} if net is not None else {}
+    with progress("travel times") as bar, steps("matching") as step:
+        return pipeline.run(inputs, settings, times=times, net=net, as_of=run_date, step=step,
+                            progress=bar, extra_sources=extra)
+
+
+def _write(result: Any, out: Path, *, privacy: Literal["exact", "coarse"] | str) -> None:
+    from matcher import pipeline
+
+    extra = None
+    try:
+        from matcher import report
+    except ImportError:  # the report module is optional in minimal installs
+        report = None  # type: ignore[assignment]
+    if report is not None and hasattr(report, "write_outputs"):
+        def extra(folder: Path) -> None:
+            report.write_outputs(result, folder, privacy=privacy)
+    pipeline.write_run(result, out, extra=extra)
+
+
+def _print_summary(summary: dict[str, Any], out: Path) -> None:
+    emit({"command": "match", "out": str(out), **summary})
+    if STATE.quiet:
+        return
+    table = Table(title=f"fostermatch run -> {out}", show_header=True)
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    share = summary.get("share_kept_in_home_municipality")
+    median = summary.get("median_school_minutes")
+    rows = [
+        ("status / solver", f"{summary['status']} / {summary['solver']}"),
+        ("MIP gap", f"{summary['mip_gap']:.2%}" if summary["mip_gap"] is not None else "n/a"),
+        ("children", f"{summary['children']:,}"),
+        ("homes", f"{summary['homes']:,}"),
+        ("placed", f"{summary['placed']:,}"),
+        ("  acute placed", "{placed}/{children}".format(**summary["by_urgency"]["acute"])),
+        ("  planned placed", "{placed}/{children}".format(**summary["by_urgency"]["planned"])),
+        ("unmatched (see assignments.csv reason)", f"{summary['unmatched']:,}"),
+        ("kept in home municipality", f"{share:.0%}" if share is not None else "n/a"),
+        ("kinship placements", f"{summary['kinship_placements']:,}"),
+        ("median school travel", f"{median:.1f} min" if median is not None else "n/a"),
+        ("with training needs", f"{summary['children_with_training_needs']:,}"),
+    ]
+    for key, value in rows:
+        table.add_row(key, value)
+    err_console.print(table)
+
+
+def shortlist(
+    run: Annotated[Path, typer.Option("--run", exists=True, file_okay=False,
+                                      help="Run folder written by `matcher match`.")],
+    child: Annotated[str, typer.Option("--child", help="Pseudonymous child_id.")],
+    k: Annotated[int, typer.Option("--k", min=1, max=100, help="Homes to list.")] = 10,
+) -> None:
+    """List the best feasible homes for one child, ranked, with explanations.
+
+    For the dialogue meeting between the municipality and Bufetat: it lists
+    homes whether or not the optimiser chose them.
+    """
+    with errors():
+        pairs_path = run / "pairs.csv"
+        if not pairs_path.is_file():
+            raise InputError(f"{run}: no pairs.csv; is this a run folder from `matcher match`?")
+        pairs = pd.read_csv(pairs_path, dtype={"child_id": str, "home_id": str,
+                                                 "training_needs": str})
+        assigned = pd.read_csv(run / "assignments.csv", dtype=str)
+        mine = pairs[pairs["child_id"] == child]
+        if child not in set(assigned["child_id"]):
+            raise InputError(f"unknown child_id '{child}' in {run}/assignments.csv")
+        chosen = assigned.loc[assigned["child_id"] == child, "home_id"].iloc[0]
+        ranked = mine.assign(_key=-mine["score"]).sort_values(["_key", "home_id"]).head(k)
+        rows = [{"rank": i + 1, "home_id": r.home_id, "score": round(float(r.score), 4),
+                 "chosen": r.home_id == chosen, "explanation": r.explanation}
+                for i, r in enumerate(ranked.itertuples())]
+        emit({"command": "shortlist", "child_id": child, "homes": rows})
+        if STATE.quiet:
+            return
+        if not rows:
+            reason = assigned.loc[assigned["child_id"] == child, "reason"].iloc[0]
+            say(f"{child}: no feasible home. {reason}")
+            return
+        chosen_text = chosen if isinstance(chosen, str) else "none"
+        table = Table(title=f"shortlist for {child} (chosen: {chosen_text})")
+        for col in ("rank", "home", "score", "chosen", "explanation"):
+            table.add_column(col)
+        for r in rows:
+            table.add_row(str(r["rank"]), r["home_id"], f"{r['score']:.3f}",
+                          "yes" if r["chosen"] else "", r["explanation"])
+        err_console.print(table)
+
+
+def sample(
+    out: Annotated[Path, typer.Option("--out", file_okay=False,
+                                      help="Folder for the synthetic scenario.")],
+    seed: Annotated[int, typer.Option(help="Random seed; same seed, same bytes.")] = 1,
+    size: Annotated[str, typer.Option(
+        help="small (~60 children), region (300 children, 2,000 homes) or national "
+             "(>= 500,000 road nodes, 1,000 children, 10,000 homes).")] = "small",
+) -> None:
+    """Write a synthetic sample region (roads with a car ferry, municipalities, children, homes)."""
+    from matcher import sample as sample_mod
+
+    with errors():
+        if size not in ("small", "region", "national"):
+            raise InputError(f"--size '{size}': use small, region or national")
+        with steps(f"generating {size} sample"):
+            manifest = sample_mod.generate(out, seed=seed, size=size)  # type: ignore[arg-type]
+        say(f"synthetic {size} sample (seed {seed}) -> {out}")
+        emit({"command": "sample", "out": str(out), "seed": seed, "size": size,
+              **{k: v for k, v in vars(manifest).items() if isinstance(v, int | str | float)}})
+
+
+def demo(
+    out: Annotated[Path | None, typer.Option(
+        "--out", file_okay=False,
+        help="Folder for the sample and the run (default: a new temporary folder).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the synthetic sample.")] = 1,
+) -> None:
+    """Run the whole pipeline on the built-in synthetic sample region.
+
+    Generates the small sample, builds the network (with its car ferry), matches
+    and writes the run folder, then prints a summary table.
+    """
+    from matcher import network, schema
+    from matcher import sample as sample_mod
+
+    with errors():
+        folder = out or Path(tempfile.mkdtemp(prefix="fostermatch-demo-"))
+        sample_dir = folder / "sample"
+        run_dir = folder / "run"
+        settings = config_mod.Settings()
+        with steps("demo") as step:
+            step("generating the synthetic sample")
+            if sample_dir.exists():
+                shutil.rmtree(sample_dir)
+            sample_mod.generate(sample_dir, seed=seed, size="small")
+            step("building the road network")
+            net = network.build(sample_dir / "roads.osm", settings.network,
+                                cache_dir=folder / "network", progress=step)
+            network.to_gpkg(net, folder / "network" / "network.gpkg")
+            inputs = schema.read_inputs(
+                sample_dir / "children.csv", sample_dir / "homes.csv",
+                sample_dir / "contacts.csv", sample_dir / "placements.csv",
+                sample_dir / "vetoes.csv", settings=settings.scoring)
+        run_date = datetime.date.fromisoformat(sample_mod.REFERENCE_DATE)
+        result = _run(inputs, settings, None, net, run_date)
+        _write(result, run_dir, privacy="exact")
+        _print_summary(result.summary, run_dir)
+        say(f"network: {net.info.nodes:,} nodes, {net.info.ferry_edges} ferry edges; "
+            f"sample: {sample_dir}")
+
+
+COMMANDS: dict[str, Callable[..., None]] = {
+    "sample": sample,
+    "demo": demo,
+    "validate": validate,
+    "match": match,
+    "shortlist": shortlist,
+}
+"""Top-level commands of this module, registered by :mod:`matcher.cli.app`."""

@@ -1,0 +1,321 @@
+"""One matching run, end to end: inputs -> travel times -> scores -> assignment -> run folder.
+
+The run is pure up to :func:`write_run`, which writes the run folder
+atomically: everything is written into a temporary sibling folder that is
+renamed into place only when complete, so a failed run leaves no partial
+output (and an earlier run folder of the same name intact).
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from matcher import __version__, assignment, schema, scoring, traveltime
+from matcher import network as network_mod
+from matcher.config import Settings
+from matcher.errors import InputError
+from matcher.schema import Inputs
+from matcher.traveltime import TimeTable
+
+logger = logging.getLogger(__name__)
+
+Step = Callable[[str], None]
+ASSIGNMENT_COLUMNS: tuple[str, ...] = (
+    "child_id", "home_id", "score", "school_minutes", "network_minutes", "parent_minutes",
+    "municipality_match", "kinship", "training_needs", "locked", "split", "urgency",
+    "municipality", "home_municipality", "reason",
+)
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """Everything a report needs about one matching run.
+
+    Attributes
+    ----------
+    inputs
+        The validated inputs.
+    times
+        Travel times home -> anchor, in minutes (``inf`` = unreachable).
+    scored
+        Feasible pairs with scores and explanations, and the per-child funnel.
+    result
+        The solved assignment (status, objectives, gap, timings).
+    assignments
+        One row per child: :data:`ASSIGNMENT_COLUMNS`.
+    shortlist
+        Top-k feasible homes per child with explanations.
+    summary
+        JSON-ready run summary (status, counts, shares, timings, fingerprints).
+    network
+        The road network, when travel times were computed here.
+    """
+
+    inputs: Inputs
+    times: TimeTable
+    scored: scoring.Scored
+    result: assignment.AssignmentResult
+    assignments: pd.DataFrame
+    shortlist: pd.DataFrame
+    summary: dict[str, Any]
+    network: network_mod.Network | None = field(default=None, repr=False)
+
+
+def travel_times(inputs: Inputs, net: network_mod.Network, settings: Settings, *,
+                 progress: Callable[[int, int], None] | None = None) -> TimeTable:
+    """Compute minutes from every home to every child anchor on the network.
+
+    Raises
+    ------
+    InputError
+        Naming every home or anchor too far from the network.
+    """
+    homes = inputs.homes
+    anchors = schema.anchors(inputs, include_home=False)
+    problems = []
+    snapped: list[traveltime.Snapped] = []
+    for frame, ids, source in ((homes, homes["home_id"], "homes"),
+                               (anchors, anchors["anchor_id"], "children/contacts anchors")):
+        try:
+            snapped.append(traveltime.snap(net, ids, frame["lon"], frame["lat"], settings.travel,
+                                           source=source))
+        except InputError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise InputError("some places cannot be reached from the road network "
+                         f"({len(problems)} problem(s))", problems)
+    return traveltime.matrix(net, snapped[0], snapped[1], settings.travel, progress=progress)
+
+
+def run(inputs: Inputs, settings: Settings, *, times: TimeTable | None = None,
+        net: network_mod.Network | None = None, as_of: datetime.date | None = None,
+        step: Step | None = None, progress: Callable[[int, int], None] | None = None,
+        extra_sources: dict[str, str] | None = None) -> RunResult:
+    """Run one matching: travel times, scores, two-stage assignment, diagnosis.
+
+    Parameters
+    ----------
+    inputs
+        Validated inputs (:func:`matcher.schema.read_inputs`).
+    settings
+        All settings.
+    times
+        Precomputed travel times (origins ``home_id``, destinations anchor ids).
+    net
+        Road network, used when ``times`` is not given.
+    as_of
+        Run date for waiting times (default: today). Recorded in the summary.
+    step
+        Called with a short message before each step.
+    progress
+        ``(done, total)`` callback for the travel-time searches.
+    extra_sources
+        More input fingerprints for the summary (e.g. the network key).
+
+    Raises
+    ------
+    InputError
+        If neither ``times`` nor ``net`` is given, or inputs are invalid.
+    InfeasibleError
+        If the solver cannot solve the model.
+    """
+    say = step or (lambda _m: None)
+    as_of = as_of or datetime.date.today()
+    timings: dict[str, float] = {}
+    if times is None:
+        if net is None:
+            raise InputError("give a road network (--network/--osm) or a travel-time table "
+                             "(--travel-times)")
+        say("travel times")
+        t0 = time.perf_counter()
+        times = travel_times(inputs, net, settings, progress=progress)
+        timings["travel_times"] = time.perf_counter() - t0
+
+    say("scoring pairs")
+    t0 = time.perf_counter()
+    scored = scoring.score_pairs(inputs, times, settings.scoring,
+                                 trainable_needs=settings.assignment.trainable_needs)
+    timings["scoring"] = time.perf_counter() - t0
+
+    say("building and solving the assignment")
+    t0 = time.perf_counter()
+    pairs = scored.pairs[scored.pairs["feasible"].to_numpy() | scored.pairs["locked"].to_numpy()]
+    problem = assignment.AssignmentProblem.build(
+        children=inputs.children, homes=inputs.homes, pairs=pairs, locked=inputs.placements,
+        settings=settings.assignment, as_of=as_of,
+    )
+    result = assignment.solve(problem, settings.assignment, progress=say)
+    timings["assignment"] = time.perf_counter() - t0
+
+    say("diagnosis and shortlist")
+    reasons = assignment.diagnose(problem, result)
+    funnel_reason = scored.funnel.set_index("child_id")["reason"]
+    table = _assignments(inputs, scored, result, reasons, funnel_reason)
+    shortlist = scoring.shortlist(scored, settings.assignment.shortlist_k)
+    sources = dict(inputs.sources)
+    sources.update(extra_sources or {})
+    summary = _summary(inputs, table, result, settings, as_of, timings, sources)
+    logger.info("run: %d children, %d placed, %d unmatched", len(table),
+                summary["placed"], summary["unmatched"])
+    return RunResult(inputs=inputs, times=times, scored=scored, result=result,
+                     assignments=table, shortlist=shortlist, summary=summary, network=net)
+
+
+def _assignments(inputs: Inputs, scored: scoring.Scored, result: assignment.AssignmentResult,
+                 reasons: dict[str, str], funnel_reason: pd.Series) -> pd.DataFrame:
+    children = inputs.children.set_index("child_id")
+    homes = inputs.homes.set_index("home_id")
+    a = result.assignments.copy()
+    pairs = scored.pairs.set_index(["child_id", "home_id"])
+    placed = a["home_id"].notna().to_numpy()
+    keys = list(zip(a["child_id"], a["home_id"], strict=True))
+    found = pairs.index.get_indexer([k for k, p in zip(keys, placed, strict=True) if p])
+    pair_rows = pairs.iloc[np.where(found >= 0, found, 0)]
+
+    def from_pairs(column: str, fill: object) -> np.ndarray:
+        out = np.full(len(a), fill, dtype=object)
+        values = pair_rows[column].to_numpy(dtype=object)
+        out[np.flatnonzero(placed)] = np.where(found >= 0, values, fill)
+        return out
+
+    out = pd.DataFrame({"child_id": a["child_id"].to_numpy(dtype=object)})
+    out["home_id"] = a["home_id"].to_numpy(dtype=object)
+    out["score"] = pd.to_numeric(from_pairs("score", np.nan))
+    for col in ("school_minutes", "network_minutes", "parent_minutes"):
+        out[col] = pd.to_numeric(from_pairs(col, np.nan))
+    out["municipality"] = children.loc[out["child_id"], "municipality"].to_numpy(dtype=object)
+    home_muni = np.full(len(a), None, dtype=object)
+    home_muni[placed] = homes.loc[a.loc[placed, "home_id"], "municipality"].to_numpy(dtype=object)
+    out["home_municipality"] = home_muni
+    out["municipality_match"] = placed & (home_muni == out["municipality"].to_numpy(dtype=object))
+    out["kinship"] = from_pairs("kinship", 0.0).astype(float) >= 1.0
+    out["training_needs"] = from_pairs("training_needs", "")
+    out["locked"] = a["locked"].to_numpy(dtype=bool)
+    out["split"] = a["split"].to_numpy(dtype=bool)
+    out["urgency"] = children.loc[out["child_id"], "urgency"].to_numpy(dtype=object)
+    reason = np.full(len(a), "", dtype=object)
+    for i in np.flatnonzero(~placed):
+        cid = out.at[i, "child_id"]
+        reason[i] = reasons.get(cid) or funnel_reason.get(cid, "") or "not placed"
+    out["reason"] = reason
+    return out[list(ASSIGNMENT_COLUMNS)].sort_values("child_id", kind="stable").reset_index(
+        drop=True)
+
+
+def _summary(inputs: Inputs, table: pd.DataFrame, result: assignment.AssignmentResult,
+             settings: Settings, as_of: datetime.date, timings: dict[str, float],
+             sources: dict[str, str]) -> dict[str, Any]:
+    placed = table["home_id"].notna()
+    by_urgency = {
+        u: {"children": int((table["urgency"] == u).sum()),
+            "placed": int(((table["urgency"] == u) & placed).sum())}
+        for u in ("acute", "planned")
+    }
+    school = table.loc[placed, "school_minutes"].to_numpy(dtype=float)
+    school = school[np.isfinite(school)]
+    n_placed = int(placed.sum())
+    return {
+        "software": f"fostermatch {__version__}",
+        "as_of": as_of.isoformat(),
+        "status": result.status,
+        "solver": result.solver,
+        "sibling_policy": result.sibling_policy,
+        "mip_gap": _finite(result.mip_gap),
+        "objective_stage1": _finite(result.objective_stage1),
+        "objective_stage2": _finite(result.objective_stage2),
+        "children": len(table),
+        "homes": len(inputs.homes),
+        "placed": n_placed,
+        "unmatched": int((~placed).sum()),
+        "locked": int(table["locked"].sum()),
+        "split_children": int(table["split"].sum()),
+        "by_urgency": by_urgency,
+        "kept_in_home_municipality": int(table["municipality_match"].sum()),
+        "share_kept_in_home_municipality": (
+            round(float(table["municipality_match"].sum()) / n_placed, 4) if n_placed else None),
+        "kinship_placements": int(table["kinship"].sum()),
+        "median_school_minutes": round(float(np.median(school)), 2) if len(school) else None,
+        "children_with_training_needs": int((table["training_needs"] != "").sum()),
+        "timings_seconds": {**{k: round(v, 3) for k, v in timings.items()},
+                            **{f"solver_{k}": round(float(v), 3)
+                               for k, v in result.timings.items()}},
+        "inputs_sha256": dict(sorted(sources.items())),
+        "config_hash": settings.fingerprint(),
+    }
+
+
+def _finite(value: float) -> float | None:
+    return round(float(value), 9) if np.isfinite(value) else None
+
+
+# --------------------------------------------------------------------------- run folder
+
+
+def write_run(run_result: RunResult, out: str | Path, *,
+              extra: Callable[[Path], None] | None = None) -> Path:
+    """Write the run folder atomically (owner-only files).
+
+    Files: ``assignments.csv``, ``pairs.csv``, ``shortlist.csv``,
+    ``summary.json``. ``extra`` may add more files (maps, report) into the
+    temporary folder before it is moved into place.
+
+    Returns
+    -------
+    pathlib.Path
+        The run folder.
+    """
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
+    try:
+        os.chmod(tmp, 0o700)
+        _csv(run_result.assignments, tmp / "assignments.csv")
+        pairs = run_result.scored.pairs.drop(columns=["feasible"], errors="ignore")
+        _csv(pairs, tmp / "pairs.csv")
+        _csv(run_result.shortlist, tmp / "shortlist.csv")
+        (tmp / "summary.json").write_text(json.dumps(run_result.summary, indent=2,
+                                                     sort_keys=True) + "\n")
+        if extra is not None:
+            extra(tmp)
+        for path in tmp.rglob("*"):
+            if path.is_file():
+                os.chmod(path, 0o600)
+        _swap_into_place(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def _csv(frame: pd.DataFrame, path: Path) -> None:
+    frame.to_csv(path, index=False, lineterminator="\n", float_format="%.6g")
+
+
+def _swap_into_place(tmp: Path, out: Path) -> None:
+    """Rename ``tmp`` to ``out``; an existing ``out`` is replaced only after success."""
+    if not out.exists():
+        os.replace(tmp, out)
+        return
+    if not out.is_dir():
+        raise InputError(f"{out}: exists and is not a folder; choose another --out")
+    old = out.with_name(f".{out.name}.old-{os.getpid()}")
+    os.replace(out, old)
+    try:
+        os.replace(tmp, out)
+    except BaseException:
+        os.replace(old, out)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
