@@ -34,16 +34,19 @@ Constraints (one ``add_*`` function each):
 .. math::
 
     \sum_{h : (u,h) \in E} y_{uh} \le 1 \quad \forall u
-        && \text{(one home; add\_one\_home\_constraints)} \\
+        \qquad \text{(one home: add\_one\_home\_constraints)} \\
     \sum_{u : (u,h) \in E} |u|\, y_{uh} \le r_h \quad \forall h
-        && \text{(capacity; add\_capacity\_constraints)} \\
-    \sum_{c \in M_g} y_{ch} \le 1 - \lambda_{gh} \quad \forall g,\ h : a_h = 0
-        && \text{(add\_sibling\_home\_constraints)}
+        \qquad \text{(capacity: add\_capacity\_constraints)} \\
+    \sum_{c \in M_g} y_{ch} \le 1 \quad \forall g,\ h : a_h = 0
+        \qquad \text{(add\_sibling\_home\_constraints)}
 
-where :math:`\lambda_{gh} = 1` if a member of :math:`g` is locked in :math:`h`
-(then the variables are not created at all). Under ``prefer_together``, with
-:math:`z_{gh} \in [0, 1]` "group :math:`g` uses home :math:`h`" and
-:math:`v_g \in [0, 1]` "group :math:`g` is placed" (add\_split\_constraints):
+The last rule (a home that does not take sibling groups takes at most one child
+of any group of two or more) is a property of the home and holds under every
+policy; a home already holding a locked member of :math:`g` gets no variables
+for the rest of :math:`g`. Group units never use such homes. Under
+``prefer_together``, with :math:`z_{gh} \in [0, 1]` "group :math:`g` uses home
+:math:`h`" and :math:`v_g \in [0, 1]` "group :math:`g` is placed"
+(add\_split\_constraints):
 
 .. math::
 
@@ -61,30 +64,44 @@ Objectives, solved lexicographically by two solves (no big-M blend):
 .. math::
 
     \text{stage 1:}\quad z_1^* = \max \sum_{(u,h) \in E} p_u\, y_{uh}
-        \; \Big(+ \sum_{(c,h) \in L} p_c\Big)
-
-.. math::
-
-    \text{stage 2:}\quad \max \sum_{(u,h) \in E} (w_{uh} + \varepsilon\, t_{uh})\, y_{uh}
-        - \pi \sum_g \mathrm{extra}_g
+        \; \Big(+ \sum_{(c,h) \in L} p_c\Big) \\
+    \text{stage 2:}\quad \max \sum_{(u,h) \in E} w_{uh}\, y_{uh}
+        - \sigma \sum_g \mathrm{extra}_g
     \quad \text{s.t.}\quad \sum_{(u,h) \in E} p_u\, y_{uh} \ge z_1^* - \delta
-        && \text{(add\_priority\_floor)}
+        \qquad \text{(add\_priority\_floor)}
 
-with :math:`\pi` = ``split_penalty`` (``prefer_together`` only) and the stage-one
+with :math:`\sigma` = ``split_penalty`` (``prefer_together`` only) and the stage-one
 tolerance :math:`\delta = 10^{-6} + 10^{-9} |z_1^*|`, far below one day of waiting
 (:math:`0.5 / 365.25 \approx 1.4 \cdot 10^{-3}` at the default weight) yet above
 the solvers' primal feasibility tolerance (:math:`10^{-7}`), so the stage-one
-incumbent is always feasible for stage two (it is also passed as a warm start).
+incumbent is always feasible for stage two (it is also passed as a MIP start).
+
+Stage-two restriction. The floor is one dense row over all variables, which
+slows branch and bound badly. Before stage two, the LP relaxation of stage one
+is solved for its duals :math:`\pi`, and add\_reduced\_cost\_fixing uses the exact
+Lagrangian bound to fix variables and make rows tight that no solution within
+:math:`\delta` of :math:`z_1^*` can change. When what remains cannot lose more
+than :math:`\delta` (the usual case: the relaxation is tight), the floor is
+implied and left out, and stage two keeps only sparse rows. The bound is
+recomputed from :math:`\pi` in numpy, so it is valid whatever the LP returned.
 
 Ties. The model is built in sorted ``(child_id, home_id)`` order, so the same
 inputs in any row order give the same model, and both solvers are deterministic
-on the same model. On top of that, :math:`t_{uh} = 1 - \mathrm{rank}(u, h) / |E|`
-(rank in that sorted order) with :math:`\varepsilon = 10^{-7}` expresses the rule
-"among equal optima prefer lower child ids, then lower home ids". It costs at most
-:math:`10^{-7}` of stage-two value per placed child; where two optima differ by
-less than the solver tolerances, the canonical order still decides the same way
-on every run. Reported objectives are recomputed from the rounded assignment
-without :math:`\varepsilon`.
+on the same model. The solver's optimum is then made canonical by id
+(:func:`_canonical`, a post-process in exact arithmetic, no perturbation of the
+objective): while some move leaves both objective values unchanged (within
+:math:`10^{-9}`) and all rules satisfied, apply it, where a move is
+
+* *relocate*: a placed unit moves to a lower home id;
+* *replace*: an unmatched unit of equal priority takes the place of a placed
+  unit with a higher id;
+* *exchange*: two placed units swap homes so that the lower id gets the lower
+  home id.
+
+Each move makes the list "home of each unit, by unit id" lexicographically
+smaller, so this ends. Ties that only a rotation of three or more units could
+resolve are left as the solver returned them (still the same on every run).
+Reported objectives are recomputed from the final assignment.
 """
 
 from __future__ import annotations
@@ -117,8 +134,8 @@ __all__ = [
     "solve",
 ]
 
-TIE_EPSILON = 1e-7
-"""Weight of the by-id tie-break term per pair variable (stage two)."""
+TIE_TOL = 1e-9
+"""Objective changes below this count as ties in the canonicalisation."""
 
 STAGE1_ABS_TOL = 1e-6
 STAGE1_REL_TOL = 1e-9
@@ -812,32 +829,50 @@ def add_priority_floor(
     model.prob.addConstraint(pulp.LpConstraint(expr, pulp.LpConstraintGE, "priority_floor", floor))
 
 
-def fix_by_reduced_cost(
-    model: _Model, cand: _Candidates, duals: np.ndarray, z1: float, delta: float
-) -> tuple[np.ndarray, np.ndarray]:
-    r"""Fix pair variables that no solution within ``delta`` of ``z1`` can change.
+@dataclass(frozen=True)
+class _Face:
+    """What the stage-one bound fixed: variables at 0 and 1, rows made tight."""
 
-    For any multipliers :math:`\pi \ge 0` on the ``<=`` rows
-    :math:`A y \le b`, every feasible :math:`y` satisfies
-    :math:`p^\top y \le \pi^\top b + \bar p^\top y` with reduced costs
-    :math:`\bar p = p - A^\top \pi`. With the bound
-    :math:`U = \pi^\top b + \sum_j \max(\bar p_j, 0)`, the stage-two floor
-    :math:`p^\top y \ge z_1 - \delta` implies
-    :math:`\sum_{\bar p_j < 0} |\bar p_j|\, y_j + \sum_{\bar p_j > 0} \bar p_j (1 - y_j)
-    \le \Gamma = U - z_1 + \delta`, so :math:`y_j = 0` if :math:`\bar p_j < -\Gamma` and
-    :math:`y_j = 1` if :math:`\bar p_j > \Gamma`. The argument holds for any
-    :math:`\pi \ge 0` (the stage-one LP duals make it strong), and the reduced
-    costs are recomputed here, so solver tolerances cannot make it cut off a solution.
+    zero: np.ndarray
+    one: np.ndarray
+    tight_rows: int
+    floor_implied: bool
+
+
+def add_reduced_cost_fixing(
+    model: _Model, cand: _Candidates, duals: np.ndarray, z1: float, delta: float
+) -> _Face:
+    r"""Restrict stage two to solutions that can keep stage one within ``delta``.
+
+    For any multipliers :math:`\pi \ge 0` on the ``<=`` rows :math:`A y \le b`
+    (slack :math:`s = b - A y \ge 0`, integral because :math:`A, b` are), every
+    feasible :math:`y` satisfies, with reduced costs :math:`\bar p = p - A^\top \pi`
+    and the bound :math:`U = \pi^\top b + \sum_j \max(\bar p_j, 0)`,
+
+    .. math::
+
+        p^\top y = U - \Big[\sum_{\bar p_j < 0} |\bar p_j|\, y_j
+            + \sum_{\bar p_j > 0} \bar p_j (1 - y_j) + \pi^\top s\Big].
+
+    The floor :math:`p^\top y \ge z_1 - \delta` therefore bounds the bracket by
+    :math:`\Gamma = U - z_1 + \delta`, so :math:`y_j = 0` if :math:`\bar p_j < -\Gamma`,
+    :math:`y_j = 1` if :math:`\bar p_j > \Gamma` and row :math:`i` is tight if
+    :math:`\pi_i > \Gamma`. If what is left of the bracket cannot exceed
+    :math:`\Gamma` (:math:`\sum |\bar p_j| + \sum \pi_i b_i` over the free variables
+    and non-tight rows), the floor itself is implied and need not be added:
+    stage two keeps only sparse rows. This holds for any :math:`\pi \ge 0`;
+    :math:`U` and :math:`\bar p` are recomputed here, so solver tolerances cannot
+    make it cut off a solution (the stage-one LP duals just make it strong).
 
     Parameters
     ----------
     model
-        The model; fixed variables get their bounds changed.
+        The model; fixed variables get new bounds, tight rows become equalities.
     cand
         Candidate variables.
     duals
-        One multiplier per row of ``model.rows`` (any sign; both orientations
-        are tried and the tighter bound is used).
+        One multiplier per row of ``model.rows`` (any sign convention: both
+        orientations are tried and the tighter bound is used).
     z1
         Stage-one value over the pair variables (locked placements excluded).
     delta
@@ -845,35 +880,45 @@ def fix_by_reduced_cost(
 
     Returns
     -------
-    tuple of numpy.ndarray
-        Boolean masks of the variables fixed to 0 and to 1.
+    _Face
+        Masks of the variables fixed to 0 and 1, the number of rows made tight
+        and whether the floor is implied.
     """
     n = cand.n_vars
     prio = cand.unit_priority[cand.var_unit]
-    idx = np.concatenate([r[1] for r in model.rows]) if model.rows else np.zeros(0, int)
-    coef = np.concatenate([r[2] for r in model.rows]) if model.rows else np.zeros(0)
+    idx = np.concatenate([r[1] for r in model.rows]).astype(np.int64)
+    coef = np.concatenate([r[2] for r in model.rows])
     rhs = np.array([r[3] for r in model.rows], dtype=float)
     lengths = np.array([len(r[1]) for r in model.rows], dtype=np.int64)
-    best: tuple[float, np.ndarray] | None = None
+    best: tuple[float, np.ndarray, np.ndarray] | None = None
     for sign in (1.0, -1.0):
         pi = np.maximum(sign * np.nan_to_num(duals), 0.0)
         reduced = prio - np.bincount(idx, weights=coef * np.repeat(pi, lengths), minlength=n)
         bound = float(pi @ rhs + np.maximum(reduced, 0.0).sum())
         if best is None or bound < best[0]:
-            best = (bound, reduced)
+            best = (bound, reduced, pi)
     assert best is not None
-    bound, reduced = best
+    bound, reduced, pi = best
     gamma = bound - z1 + delta
-    gamma += 1e-9 * (1.0 + abs(bound))  # rounding of the sums above
-    zero = reduced < -gamma
-    one = reduced > gamma
+    margin = 1e-9 * (1.0 + abs(bound))  # rounding in the sums, always to the safe side
+    zero = reduced < -(gamma + margin)
+    one = reduced > gamma + margin
+    tight = pi > gamma + margin
     for i in np.flatnonzero(zero):
         model.y[i].upBound = 0
     for i in np.flatnonzero(one):
         model.y[i].lowBound = 1
-    logger.info("reduced-cost fixing (bound %.6f, gamma %.3g): %d variables fixed to 0, %d to 1",
-                bound, gamma, int(zero.sum()), int(one.sum()))
-    return zero, one
+    for r in np.flatnonzero(tight):
+        model.prob.get_constraint_by_name(model.rows[r][0]).sense = pulp.LpConstraintEQ
+    free = ~(zero | one)
+    rest = float(np.abs(reduced[free]).sum() + (pi[~tight] * rhs[~tight]).sum())
+    implied = rest <= gamma - margin
+    logger.info(
+        "stage-one bound %.6f (gamma %.3g): %d variables fixed to 0, %d to 1, %d rows tight; "
+        "floor %s", bound, gamma, int(zero.sum()), int(one.sum()), int(tight.sum()),
+        "implied" if implied else "kept",
+    )
+    return _Face(zero=zero, one=one, tight_rows=int(tight.sum()), floor_implied=implied)
 
 
 def _build(inst: _Instance, cand: _Candidates, settings: AssignmentSettings) -> tuple[
@@ -896,9 +941,9 @@ def _build(inst: _Instance, cand: _Candidates, settings: AssignmentSettings) -> 
     stage1 = pulp.LpAffineExpression(
         [(v, float(p)) for v, p in zip(y, cand.unit_priority[cand.var_unit], strict=True)]
     )
-    tie = 1.0 - np.arange(cand.n_vars) / max(cand.n_vars, 1)
-    coef = cand.var_weight + TIE_EPSILON * tie
-    stage2 = pulp.LpAffineExpression([(v, float(c)) for v, c in zip(y, coef, strict=True)])
+    stage2 = pulp.LpAffineExpression(
+        [(v, float(c)) for v, c in zip(y, cand.var_weight, strict=True)]
+    )
     for var, c in penalty.items():
         stage2[var] = -c
     return model, stage1, stage2
@@ -956,7 +1001,8 @@ def _run(
         has_solution = info.primal_solution_status == highspy.SolutionStatus.kSolutionStatusFeasible
         gap = float(info.mip_gap) if math.isfinite(info.mip_gap) else math.nan
         if status == highspy.HighsModelStatus.kOptimal and has_solution:
-            return _Outcome("optimal", 0.0 if gap <= settings.mip_gap else gap, seconds)
+            # Proven optimal: report the remaining gap only if one was allowed.
+            return _Outcome("optimal", 0.0 if math.isnan(gap) or gap < 1e-9 else gap, seconds)
         limited = {
             highspy.HighsModelStatus.kTimeLimit,
             highspy.HighsModelStatus.kIterationLimit,
@@ -1120,12 +1166,15 @@ def solve(
         say(f"stage 2: maximising match quality ({solver})")
         t2 = time.perf_counter()
         fixed_zero = np.zeros(cand.n_vars, dtype=bool)
+        face = None
         if duals is not None:
-            fixed_zero, _ = fix_by_reduced_cost(model, cand, duals, z1, delta)
-        add_priority_floor(model, cand, z1 - delta, fixed_zero)
+            face = add_reduced_cost_fixing(model, cand, duals, z1, delta)
+            fixed_zero = face.zero
+        if face is None or not face.floor_implied:
+            add_priority_floor(model, cand, z1 - delta, fixed_zero)
         model.prob.setObjective(stage2)
         second = _run(model, settings, solver, "stage 2", _start(model, cand, inst, chosen1))
-        chosen = _chosen(model)
+        chosen = _canonical(inst, cand, _chosen(model), settings)
         _verify(inst, cand, chosen, z1 - delta)
         outcomes = [first, second]
         timings["stage2"] = time.perf_counter() - t2
@@ -1187,6 +1236,133 @@ def _start(
     for g, v in model.v.items():
         start[v] = 1.0 if g in groups_used else 0.0
     return start
+
+
+def _canonical(
+    inst: _Instance, cand: _Candidates, chosen: np.ndarray, settings: AssignmentSettings
+) -> np.ndarray:
+    """Apply objective-neutral relocate/replace/exchange moves towards lower ids.
+
+    See the module docstring. Returns the new boolean mask of chosen variables.
+    """
+    n_units = len(cand.unit_members)
+    size = cand.unit_size
+    prio = cand.unit_priority
+    weight = cand.var_weight
+    key = np.array([m[0] for m in cand.unit_members], dtype=np.int64)
+    pairs = zip(cand.var_unit.tolist(), cand.var_home.tolist(), strict=True)
+    var_of = {uh: i for i, uh in enumerate(pairs)}
+    vars_of_unit = {int(cand.var_unit[ix[0]]): ix.tolist() for ix in _groups_by(cand.var_unit)}
+    units_at = {int(cand.var_home[ix[0]]): cand.var_unit[ix].tolist()
+                for ix in _groups_by(cand.var_home)}
+    current = np.full(n_units, -1, dtype=np.int64)
+    current[cand.var_unit[chosen]] = np.flatnonzero(chosen)
+    free = inst.residual.astype(np.int64).copy()
+    np.subtract.at(free, cand.var_home[chosen], size[cand.var_unit[chosen]])
+    occupants: dict[int, set[int]] = {}
+    for u in np.flatnonzero(current >= 0).tolist():
+        occupants.setdefault(int(cand.var_home[current[u]]), set()).add(u)
+
+    # Members of each sibling group (>= 2 children) per home, locked ones included.
+    unit_group = np.full(n_units, -1, dtype=np.int64)
+    single = cand.var_child >= 0
+    unit_group[cand.var_unit[single]] = inst.group[cand.var_child[single]]
+    at: dict[int, dict[int, int]] = {}
+    for c in np.flatnonzero((inst.locked_home >= 0) & (inst.group >= 0)).tolist():
+        homes = at.setdefault(int(inst.group[c]), {})
+        homes[int(inst.locked_home[c])] = homes.get(int(inst.locked_home[c]), 0) + 1
+    for u in np.flatnonzero((current >= 0) & (unit_group >= 0)).tolist():
+        homes = at.setdefault(int(unit_group[u]), {})
+        h = int(cand.var_home[current[u]])
+        homes[h] = homes.get(h, 0) + 1
+    split = settings.split_penalty if settings.sibling_policy == "prefer_together" else 0.0
+
+    def neutral(changes: list[tuple[int, int, int]]) -> bool:
+        """True if the changes ``(unit, old var, new var)`` keep rules and objectives."""
+        load: dict[int, int] = {}
+        d_prio = d_weight = 0.0
+        d_at: dict[int, dict[int, int]] = {}
+        for u, old, new in changes:
+            for v, sign in ((old, -1), (new, 1)):
+                if v < 0:
+                    continue
+                h = int(cand.var_home[v])
+                load[h] = load.get(h, 0) + sign * int(size[u])
+                d_prio += sign * prio[u]
+                d_weight += sign * weight[v]
+                if unit_group[u] >= 0:
+                    dg = d_at.setdefault(int(unit_group[u]), {})
+                    dg[h] = dg.get(h, 0) + sign
+        if any(free[h] < d for h, d in load.items()):
+            return False
+        for g, dg in d_at.items():
+            now = at.get(g, {})
+            after = {h: now.get(h, 0) + dg.get(h, 0) for h in now.keys() | dg.keys()}
+            if any(n > 1 and not inst.accepts[h] for h, n in after.items()):
+                return False
+            if split:
+                used_before = sum(1 for n in now.values() if n > 0)
+                used_after = sum(1 for n in after.values() if n > 0)
+                d_weight -= split * (max(used_after - 1, 0) - max(used_before - 1, 0))
+        return abs(d_prio) <= TIE_TOL and abs(d_weight) <= TIE_TOL
+
+    def apply(changes: list[tuple[int, int, int]]) -> None:
+        for u, old, new in changes:
+            for v, sign in ((old, -1), (new, 1)):
+                if v < 0:
+                    continue
+                h = int(cand.var_home[v])
+                free[h] -= sign * int(size[u])
+                if sign > 0:
+                    occupants.setdefault(h, set()).add(u)
+                else:
+                    occupants[h].discard(u)
+                if unit_group[u] >= 0:
+                    homes = at.setdefault(int(unit_group[u]), {})
+                    homes[h] = homes.get(h, 0) + sign
+            current[u] = new
+
+    def improve(u: int) -> bool:
+        """Apply the first neutral move that gives unit ``u`` a lower home or a place."""
+        v = int(current[u])
+        h = int(cand.var_home[v])
+        for w in vars_of_unit[u]:
+            h2 = int(cand.var_home[w])
+            if h2 >= h:
+                break  # a unit's candidates are sorted by home
+            moves = [[(u, v, w)]]  # relocate
+            moves += [  # exchange with a higher id placed in the lower home
+                [(u, v, w), (u2, int(current[u2]), var_of[(u2, h)])]
+                for u2 in sorted(occupants.get(h2, ()))
+                if key[u2] > key[u] and (u2, h) in var_of
+            ]
+            for change in moves:
+                if neutral(change):
+                    apply(change)
+                    return True
+        for u2 in units_at.get(h, ()):  # replace by a lower id without a place
+            if current[u2] < 0 and key[u2] < key[u]:
+                change = [(u, v, -1), (u2, -1, var_of[(u2, h)])]
+                if neutral(change):
+                    apply(change)
+                    return True
+        return False
+
+    order = np.argsort(key, kind="stable").tolist()
+    total = 0
+    for _ in range(n_units + 10):  # each pass that moves lowers the potential
+        moved = 0
+        for u in order:
+            while current[u] >= 0 and improve(u):
+                moved += 1
+        total += moved
+        if not moved:
+            break
+    if total:
+        logger.info("canonicalisation by id: %d tie-breaking move(s)", total)
+    out = np.zeros(cand.n_vars, dtype=bool)
+    out[current[current >= 0]] = True
+    return out
 
 
 def _verify(inst: _Instance, cand: _Candidates, chosen: np.ndarray, floor: float) -> None:

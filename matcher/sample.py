@@ -90,6 +90,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -104,6 +105,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import minimum_spanning_tree
 from scipy.spatial import Delaunay
 
+from matcher.config import ScoringSettings
 from matcher.errors import InputError, Problem
 
 log = logging.getLogger(__name__)
@@ -162,11 +164,14 @@ _ACUTE_SHARE = 0.20
 _MAX_SCHOOL_SHARE = 0.10
 _CONTACTS_P = (0.08, 0.20, 0.27, 0.22, 0.15, 0.08)  # 1..6 contacts
 _HAS_PARENTS = 0.85
-_KIND_SHARES = {"general": None, "kinship": 0.10, "emergency": 0.08, "specialized": 0.12}
-_KINSHIP_MAX_FAMILY_SHARE = 0.30
+_KINSHIP_SHARE = 0.10
+_EMERGENCY_SHARE = 0.08
+_SPECIALIZED_SHARE = 0.12
+_KINSHIP_MAX_FAMILY_SHARE = 0.20
 _RURAL_HOME_SHARE = 0.25
 _NORTH_HOME_FACTOR = 0.6
 _NORTH_CHILD_FACTOR = 1.2
+_FREE_PLACES_PER_CHILD = 2.5
 _CAPACITY_P = {
     "general": (0.15, 0.50, 0.27, 0.08),
     "emergency": (0.25, 0.50, 0.25, 0.0),
@@ -186,16 +191,6 @@ _AGE_RANGES = {
     "specialized": (((6, 17), (10, 17), (13, 17)), (0.40, 0.35, 0.25)),
 }
 _SIBLING_ACCEPT_P = {"general": 0.60, "emergency": 0.50, "specialized": 0.10}
-
-# Which competences meet a need (mirrors ScoringSettings.need_competences defaults).
-_MEETS = {
-    "trauma": ("trygg-base", "TBO-F", "EFST"),
-    "behaviour": ("TBO-F",),
-    "attachment": ("trygg-base", "EFST"),
-    "disability": ("disability",),
-    "teen": ("teen", "TBO-F"),
-    "substance": ("TBO-F",),
-}
 
 DISTRIBUTIONS = __doc__.split("Distributions\n-------------\n", 1)[1] if __doc__ else ""
 """The "Distributions" section of this docstring, copied into each scenario's README."""
@@ -247,6 +242,7 @@ _PROFILES: dict[str, _Profile] = {
 }
 
 Tags = tuple[tuple[str, str], ...]
+_Attach = Callable[[int, float, float], int]  # (town, x, y) -> nearest node of that town
 
 
 @dataclass(frozen=True)
@@ -608,7 +604,7 @@ def _layout(p: _Profile, rng: np.random.Generator) -> _Geo:
                 cx[i], cy[i] = cand_x[j], cand_y[j]
                 break
         else:  # pragma: no cover - profiles are sized to leave room
-            raise RuntimeError(f"no room for town {i} in the '{p}' profile; lower n_towns")
+            raise RuntimeError(f"no room for town {i} of {n}; lower n_towns or town_gap_m")
 
     names = _place_names(n, rng)
     muni = _group_towns(cx, cy, p.n_municipalities)
@@ -721,19 +717,22 @@ def _roads(geo: _Geo, p: _Profile, rng: np.random.Generator) -> _Roads:
     rural: list[np.ndarray] = []
     big = geo.side >= np.quantile(geo.side, 0.6)
     roundabout_done = False
+    n_primary = 0
     for shore in (False, True):
         towns = np.flatnonzero(geo.north == shore)
         for i, j, in_tree in _town_links(geo, towns, rng):
-            if in_tree:
-                cls = "primary" if big[i] and big[j] else "secondary"
+            if j == 0:
+                i, j = j, i
+            if in_tree and ((big[i] and big[j]) or i == 0):
+                cls = "primary"
+                # every other primary road is signed 80 km/h, the rest carry no maxspeed
+                tags = _hw(cls, ("maxspeed", "80")) if n_primary % 2 == 0 else _hw(cls)
+                n_primary += 1
             else:
-                cls = "secondary" if rng.random() < 0.4 else "tertiary"
-            tags = _rural_tags(cls, rng)
+                cls = "secondary" if in_tree or rng.random() < 0.4 else "tertiary"
+                tags = _rural_tags(cls, rng)
             a = attach(i, geo.cx[j], geo.cy[j])
-            if not roundabout_done and cls == "primary" and 0 in (i, j):
-                if j == 0:
-                    i, j = j, i
-                    a = attach(i, geo.cx[j], geo.cy[j])
+            if not roundabout_done and i == 0:  # town 0 is on the south shore
                 a = _roundabout(b, a, geo.cx[j], geo.cy[j], cls, rng)
                 roundabout_done = True
             c = attach(j, b.x[a], b.y[a])
@@ -747,8 +746,6 @@ def _roads(geo: _Geo, p: _Profile, rng: np.random.Generator) -> _Roads:
 
 def _rural_tags(cls: str, rng: np.random.Generator) -> Tags:
     u = rng.random()
-    if cls == "primary":
-        return _hw(cls, ("maxspeed", "80")) if u < 0.5 else _hw(cls)
     if cls == "secondary":
         return _hw(cls, ("maxspeed", "60")) if u < 0.3 else _hw(cls)
     if u < 0.15:
@@ -855,7 +852,8 @@ def _roundabout(b: _RoadBuilder, a: int, tx: float, ty: float, cls: str,
     return int(ring[4])  # faces (tx, ty)
 
 
-def _motorway(b: _RoadBuilder, geo: _Geo, p: _Profile, attach, rng: np.random.Generator) -> None:
+def _motorway(b: _RoadBuilder, geo: _Geo, p: _Profile, attach: _Attach,
+              rng: np.random.Generator) -> None:
     """Two oneway carriageways between the two largest south-shore towns, with ramps."""
     south = np.flatnonzero(~geo.north)
     a, z = int(south[0]), int(south[1])
@@ -882,7 +880,8 @@ def _motorway(b: _RoadBuilder, geo: _Geo, p: _Profile, attach, rng: np.random.Ge
     b.line(at_z, int(back[0]), step=150.0, tags=link, rng=rng, bow_m=60.0)
 
 
-def _ferries(b: _RoadBuilder, geo: _Geo, p: _Profile, attach, rng: np.random.Generator) -> None:
+def _ferries(b: _RoadBuilder, geo: _Geo, p: _Profile, attach: _Attach,
+             rng: np.random.Generator) -> None:
     """The car ferry (the only car link across the fjord) and a passenger-only ferry."""
     xmin, _, xmax, _ = geo.box
     width = xmax - xmin
@@ -916,7 +915,7 @@ def _ferries(b: _RoadBuilder, geo: _Geo, p: _Profile, attach, rng: np.random.Gen
         ("name", f"Snøggbåten {geo.names[car_town]} (syntetisk)")))
 
 
-def _crossing(b: _RoadBuilder, geo: _Geo, xs: float, xn: float, *, step: float, attach,
+def _crossing(b: _RoadBuilder, geo: _Geo, xs: float, xn: float, *, step: float, attach: _Attach,
               south: np.ndarray, north: np.ndarray, rng: np.random.Generator,
               road: str) -> tuple[int, int]:
     """Add two quays at the shores (x = xs south, xn north) with roads to the nearest towns."""
@@ -946,7 +945,7 @@ def _municipalities(geo: _Geo, p: _Profile) -> list[shapely.Geometry]:
             for k in range(p.n_municipalities)]
 
 
-def _near_town(geo: _Geo, roads: _Roads, town: np.ndarray, radius_m: float,
+def _near_town(roads: _Roads, town: np.ndarray, radius_m: float,
                rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Random points within ``radius_m`` metres of a random road node of each ``town``."""
     lo = roads.town_start[town]
@@ -996,7 +995,7 @@ def _schools(geo: _Geo, roads: _Roads, rng: np.random.Generator) -> _Schools:
         near = cand[np.argmin(np.hypot(geo.cx[cand] - geo.cx[t], geo.cy[cand] - geo.cy[t]))]
         by_level[t, 2] = by_level[near, 2]
     town = np.array([t for t, _ in rows], dtype=np.int64)
-    x, y = _near_town(geo, roads, town, 25.0, rng)
+    x, y = _near_town(roads, town, 25.0, rng)
     names = tuple(f"{geo.names[t]} {kind} (syntetisk)" for t, kind in rows)
     return _Schools(x=x, y=y, town=town, name=names, by_level=by_level)
 
@@ -1031,7 +1030,7 @@ def _children(geo: _Geo, roads: _Roads, schools: _Schools, p: _Profile,
     weight = (roads.town_start[1:] - roads.town_start[:-1]) * np.where(
         geo.north, _NORTH_CHILD_FACTOR, 1.0)
     fam_town = rng.choice(len(geo.cx), p=weight / weight.sum(), size=n_fam)
-    fam_x, fam_y = _near_town(geo, roads, fam_town, 150.0, rng)
+    fam_x, fam_y = _near_town(roads, fam_town, 150.0, rng)
     fam_urgent = rng.random(n_fam) < _ACUTE_SHARE
     fam_wait = np.where(fam_urgent, rng.integers(0, 31, n_fam), rng.integers(14, 301, n_fam))
     fam_group = np.zeros(n_fam, dtype=int)
@@ -1091,7 +1090,7 @@ def _contacts(geo: _Geo, roads: _Roads, people: _People, rng: np.random.Generato
     other = (people.family_town[:, None] + 1
              + np.floor(rng.random((n_fam, 2)) * (n_towns - 1)).astype(int)) % n_towns
     ptown = np.where(away, other, people.family_town[:, None])
-    px, py = _near_town(geo, roads, ptown.ravel(), 150.0, rng)
+    px, py = _near_town(roads, ptown.ravel(), 150.0, rng)
     px, py = px.reshape(n_fam, 2), py.reshape(n_fam, 2)
 
     total = rng.choice(np.arange(1, 7), p=_CONTACTS_P, size=n)
@@ -1104,7 +1103,7 @@ def _contacts(geo: _Geo, roads: _Roads, people: _People, rng: np.random.Generato
     ctown = people.town[child]
     shift = 1 + np.floor(rng.random(len(child)) * (n_towns - 1)).astype(int)
     ctown = np.where(rng.random(len(child)) < away_p, (ctown + shift) % n_towns, ctown)
-    x, y = _near_town(geo, roads, ctown, 150.0, rng)
+    x, y = _near_town(roads, ctown, 150.0, rng)
     fam = people.family[child]
     pslot = np.minimum(slot, 1)
     x = np.where(is_par, px[fam, pslot], x)
@@ -1132,9 +1131,9 @@ def _homes(geo: _Geo, roads: _Roads, people: _People, munis: list[shapely.Geomet
            p: _Profile, rng: np.random.Generator) -> _Homes:
     h = p.n_homes
     n_fam, n_towns = len(people.family_size), len(geo.cx)
-    n_kin = min(round(_KIND_SHARES["kinship"] * h), round(_KINSHIP_MAX_FAMILY_SHARE * n_fam))
-    n_em = round(_KIND_SHARES["emergency"] * h)
-    n_sp = round(_KIND_SHARES["specialized"] * h)
+    n_kin = min(round(_KINSHIP_SHARE * h), round(_KINSHIP_MAX_FAMILY_SHARE * n_fam))
+    n_em = round(_EMERGENCY_SHARE * h)
+    n_sp = round(_SPECIALIZED_SHARE * h)
     n_gen = h - n_kin - n_em - n_sp
     kinds = np.repeat(np.array(HOME_KINDS), [n_gen, n_kin, n_em, n_sp])
 
@@ -1143,7 +1142,7 @@ def _homes(geo: _Geo, roads: _Roads, people: _People, munis: list[shapely.Geomet
     weight = (roads.town_start[1:] - roads.town_start[:-1]) * np.where(
         geo.north, _NORTH_HOME_FACTOR, 1.0)
     town = rng.choice(n_towns, p=weight / weight.sum(), size=n_other)
-    tx, ty = _near_town(geo, roads, town, 150.0, rng)
+    tx, ty = _near_town(roads, town, 150.0, rng)
     anchor = roads.rural[rng.integers(0, len(roads.rural), size=n_other)]
     rx, ry = _jitter(roads.x[anchor], roads.y[anchor], 150.0, rng)
     is_rural = rng.random(n_other) < _RURAL_HOME_SHARE
@@ -1162,7 +1161,7 @@ def _homes(geo: _Geo, roads: _Roads, people: _People, munis: list[shapely.Geomet
                 ktown[i] = same[rng.integers(0, len(same))]
         elif where[i] == 2:
             ktown[i] = (own + 1 + rng.integers(0, n_towns - 1)) % n_towns
-    kx, ky = _near_town(geo, roads, ktown, 150.0, rng)
+    kx, ky = _near_town(roads, ktown, 150.0, rng)
 
     x = np.concatenate([ox[:n_gen], kx, ox[n_gen:]])
     y = np.concatenate([oy[:n_gen], ky, oy[n_gen:]])
@@ -1174,7 +1173,8 @@ def _homes(geo: _Geo, roads: _Roads, people: _People, munis: list[shapely.Geomet
     accepts = np.zeros(h, dtype=bool)
     for kind in ("general", "emergency", "specialized"):
         sel = np.flatnonzero(kinds == kind)
-        capacity[sel] = rng.choice(4, p=_CAPACITY_P[kind], size=len(sel))
+        capacity[sel] = rng.choice(4, p=_capacity_p(kind, p.n_children, n_gen + n_sp),
+                                   size=len(sel))
         ranges, probs = _AGE_RANGES[kind]
         pick = rng.choice(len(ranges), p=probs, size=len(sel))
         min_age[sel] = np.array(ranges)[pick, 0]
@@ -1192,6 +1192,19 @@ def _homes(geo: _Geo, roads: _Roads, people: _People, munis: list[shapely.Geomet
                   capacity=capacity[order], competences=tuple(competences[i] for i in order),
                   min_age=min_age[order], max_age=max_age[order],
                   kin_family=kin_family[order], accepts_siblings=accepts[order])
+
+
+def _capacity_p(kind: str, n_children: int, n_homes: int) -> np.ndarray:
+    """Capacity 0..3 probabilities; general and specialized homes are full (0) often enough
+    that their free places number about ``_FREE_PLACES_PER_CHILD`` per child."""
+    p = np.array(_CAPACITY_P[kind])
+    if kind == "emergency":
+        return p
+    mean_free = (p[1:] * np.arange(1, 4)).sum() / p[1:].sum()
+    full = 1 - _FREE_PLACES_PER_CHILD * n_children / (mean_free * n_homes)
+    if full <= p[0]:
+        return p
+    return np.concatenate(([full], p[1:] / p[1:].sum() * (1 - full)))
 
 
 def _draw_competences(kinds: np.ndarray, rng: np.random.Generator) -> list[str]:
@@ -1219,15 +1232,16 @@ def _locate(x: np.ndarray, y: np.ndarray, munis: list[shapely.Geometry], geo: _G
     return np.where(inside.any(axis=0), np.argmax(inside, axis=0), geo.muni[nearest])
 
 
-def _meets(needs: str, competences: str) -> bool:
+def _meets(needs: str, competences: str, meets: dict[str, tuple[str, ...]]) -> bool:
     have = set(competences.split(";")) if competences else set()
-    return all(have & set(_MEETS[need]) for need in needs.split(";") if need)
+    return all(have & set(meets[need]) for need in needs.split(";") if need)
 
 
 def _locks(people: _People, homes: _Homes, child_muni: np.ndarray, p: _Profile,
            rng: np.random.Generator) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
     """Locked placements and vetoes as (child index, home index) pairs."""
     n = len(people.age)
+    meets = ScoringSettings().need_competences
     locked: list[tuple[int, int]] = []
     used: set[int] = set()
     for c in rng.permutation(n).tolist():
@@ -1239,7 +1253,8 @@ def _locks(people: _People, homes: _Homes, child_muni: np.ndarray, p: _Profile,
             k for k in range(len(homes.kind))
             if homes.kind[k] in ("general", "specialized") and homes.capacity[k] >= 1
             and homes.min_age[k] <= people.age[c] <= homes.max_age[k] and k not in used
-            and homes.muni[k] == child_muni[c] and _meets(people.needs[c], homes.competences[k])
+            and homes.muni[k] == child_muni[c]
+            and _meets(people.needs[c], homes.competences[k], meets)
         ]
         if ok:
             k = ok[int(rng.integers(0, len(ok)))]

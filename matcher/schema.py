@@ -831,7 +831,7 @@ def _check(frames: Mapping[str, pd.DataFrame | None], *, settings: ScoringSettin
         lon, lat = t.coordinates("lon", "lat", optional=False)
         municipality = t.municipalities("municipality")
         capacity = t.integers("capacity", low=0, high=None,
-                              hint=" (free places; 0 takes no new child)")
+                              hint=" (free places, locked placements included)")
         comps = t.tags("competences", competences, "competence")
         min_age = t.integers("min_age", low=0, high=None)
         max_age = t.integers("max_age", low=0, high=None)

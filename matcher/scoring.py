@@ -454,7 +454,7 @@ def _score_chunk(ctx: _Context, start: int, stop: int) -> tuple[dict[str, np.nda
     limit = ctx.school_limit[sl, None]
 
     masks = {
-        "capacity": ctx.cap_ok[None, :] | False,
+        "capacity": ctx.cap_ok[None, :] | locked,
         "kind": np.where(ctx.is_kin[None, :], kin_match, True)
         & (~ctx.is_em[None, :] | ctx.acute[sl, None]),
         "age": (ctx.min_age[None, :] <= ctx.age[sl, None])

@@ -128,7 +128,10 @@ def test_tiny_hand_computed_band_scores() -> None:
 def test_tiny_hand_computed_smooth_scores() -> None:
     settings = ScoringSettings(decay="smooth", half_life_minutes=30.0)
     a1 = _pair(_tiny(settings), "a", "h1")
-    half = lambda t: 2.0 ** (-t / 30.0)  # noqa: E731
+
+    def half(minutes: float) -> float:
+        return 2.0 ** (-minutes / 30.0)
+
     assert a1["school"] == pytest.approx(half(12))
     assert a1["network"] == pytest.approx((half(20) + 3 * half(50)) / 4)
     assert a1["parents"] == pytest.approx(half(25))
@@ -532,7 +535,7 @@ def test_shortlist_order_ties_and_k() -> None:
     scored = _scored_from([
         ("x", "h3", 0.5, True), ("x", "h1", 0.5, True), ("x", "h2", 0.9, True),
         ("x", "h0", 0.99, False), ("x", "h4", 0.1, True), ("w", "h9", 0.2, True),
-        ("x", "h5", 0.1 + 0.2, True), ("x", "h6", 0.3, True)])
+        ("x", "h6", 0.1 + 0.2, True), ("x", "h5", 0.3, True)])
     top = scoring.shortlist(scored, 3)
     assert list(zip(top["child_id"], top["rank"], top["home_id"], strict=True)) == [
         ("w", 1, "h9"), ("x", 1, "h2"), ("x", 2, "h1"), ("x", 3, "h3")]

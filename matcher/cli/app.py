@@ -22,8 +22,14 @@ app = typer.Typer(
 app.add_typer(network_cmds.network_app, name="network")
 app.command("traveltime")(network_cmds.traveltime_cmd)
 app.command("isochrones")(network_cmds.isochrones_cmd)
-for _name, _fn in match_cmds.COMMANDS.items():
-    app.command(_name)(_fn)
+
+# Each command module exposes COMMANDS: dict[name, function]; one line per module here.
+_MODULES = [
+    match_cmds,
+]
+for _module in _MODULES:
+    for _name, _fn in _module.COMMANDS.items():
+        app.command(_name)(_fn)
 
 
 def _version(value: bool) -> None:
