@@ -78,13 +78,16 @@ def travel_times(inputs: Inputs, net: network_mod.Network, settings: Settings, *
                  progress: Callable[[int, int], None] | None = None) -> TimeTable:
     """Compute minutes from every home to every child anchor on the network.
 
+    Anchors are each child's former home, school and contacts; all are snapped,
+    so a child whose coordinates lie far off the road network is reported.
+
     Raises
     ------
     InputError
         Naming every home or anchor too far from the network.
     """
     homes = inputs.homes
-    anchors = schema.anchors(inputs, include_home=False)
+    anchors = schema.anchors(inputs, include_home=True)
     problems = []
     snapped: list[traveltime.Snapped] = []
     for frame, ids, source in ((homes, homes["home_id"], "homes"),
