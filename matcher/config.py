@@ -236,6 +236,9 @@ class AssignmentSettings(_Frozen):
         Score penalty per additional home used by a sibling group.
     trainable_needs
         Needs that may be met by training after placement (at ``training_penalty``).
+    kinship_training
+        A child's own kinship home may meet every need by training after
+        placement (default True: network first, as Norwegian practice asks).
     training_penalty
         Score penalty per need met by training instead of competence.
     urgency_weight
@@ -252,6 +255,7 @@ class AssignmentSettings(_Frozen):
     sibling_policy: Literal["together", "prefer_together", "independent"] = "together"
     split_penalty: float = Field(default=0.25, ge=0.0)
     trainable_needs: tuple[str, ...] = ("teen",)
+    kinship_training: bool = True
     training_penalty: float = Field(default=0.10, ge=0.0)
     urgency_weight: dict[Literal["acute", "planned"], float] = Field(
         default_factory=lambda: {"acute": 2.0, "planned": 1.0}

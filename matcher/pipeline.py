@@ -150,7 +150,8 @@ def run(inputs: Inputs, settings: Settings, *, times: TimeTable | None = None,
     say("scoring pairs")
     t0 = time.perf_counter()
     scored = scoring.score_pairs(inputs, times, settings.scoring,
-                                 trainable_needs=settings.assignment.trainable_needs)
+                                 trainable_needs=settings.assignment.trainable_needs,
+                                 kinship_training=settings.assignment.kinship_training)
     timings["scoring"] = time.perf_counter() - t0
 
     say("building and solving the assignment")

@@ -172,6 +172,7 @@ def score_pairs(
     settings: ScoringSettings,
     *,
     trainable_needs: tuple[str, ...],
+    kinship_training: bool = False,
     chunk_pairs: int = _CHUNK_PAIRS,
 ) -> Scored:
     """Apply the hard filters and score every child x home pair.
@@ -187,6 +188,10 @@ def score_pairs(
         Weights, bands, decay and school limit.
     trainable_needs
         Needs that may be met by training instead of competence.
+    kinship_training
+        When True, a child's own kinship home may meet *every* need by
+        training (listed in ``training_needs``): network placements come first
+        and kinship homes get tailored training after placement.
     chunk_pairs
         Pairs per processing chunk (memory bound; results do not depend on it).
 
@@ -196,7 +201,7 @@ def score_pairs(
         Feasible and locked pairs with components, minutes, bands and
         explanations, plus the per-child funnel.
     """
-    ctx = _Context.build(inputs, times, settings, trainable_needs)
+    ctx = _Context.build(inputs, times, settings, trainable_needs, kinship_training)
     n_c, n_h = len(ctx.child_ids), len(ctx.home_ids)
     step = max(1, min(n_c, chunk_pairs // max(n_h, 1)))
     parts: list[dict[str, np.ndarray]] = []
@@ -287,10 +292,11 @@ class _Context:
     # locked and vetoed pairs as (child position, home position), sorted by child
     locked: tuple[np.ndarray, np.ndarray]
     vetoed: tuple[np.ndarray, np.ndarray]
+    kinship_training: bool = False
 
     @classmethod
     def build(cls, inputs: Inputs, times: TimeTable, settings: ScoringSettings,
-              trainable_needs: tuple[str, ...]) -> _Context:
+              trainable_needs: tuple[str, ...], kinship_training: bool = False) -> _Context:
         ch = inputs.children.sort_values("child_id", kind="stable").reset_index(drop=True)
         ho = inputs.homes.sort_values("home_id", kind="stable").reset_index(drop=True)
         child_ids = ch["child_id"].to_numpy(dtype=object)
@@ -372,6 +378,7 @@ class _Context:
             net_ptr=net_ptr, net_col=net_col, net_w=net_w,
             par_ptr=par_ptr, par_col=par_col, par_w=par_w,
             locked=pair_positions(inputs.placements), vetoed=pair_positions(inputs.vetoes),
+            kinship_training=kinship_training,
         )
 
     def gather(self, cols: np.ndarray) -> np.ndarray:
@@ -446,6 +453,14 @@ def _score_chunk(ctx: _Context, start: int, stop: int) -> tuple[dict[str, np.nda
     n_train = ctx.train_needs[sl].astype(float) @ unmet.astype(float)
     bits = np.where(ctx.train_needs[sl], 2.0 ** np.arange(len(ctx.need_names)), 0.0)
     train_code = np.rint(bits @ unmet.astype(float)).astype(np.int64)
+    if ctx.kinship_training:
+        # a child's own kinship home may meet every need by training (network first)
+        every = ctx.hard_needs[sl] | ctx.train_needs[sl]
+        all_bits = np.where(every, 2.0 ** np.arange(len(ctx.need_names)), 0.0)
+        n_hard = np.where(kin_match, 0.0, n_hard)
+        n_train = np.where(kin_match, every.astype(float) @ unmet.astype(float), n_train)
+        train_code = np.where(kin_match, np.rint(all_bits @ unmet.astype(float)).astype(np.int64),
+                              train_code)
 
     school_cols = ctx.school_col[sl]
     has_school = school_cols != -2

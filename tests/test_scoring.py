@@ -555,3 +555,21 @@ def test_shortlist_of_scored_pairs() -> None:
     assert top[["child_id", "home_id", "rank"]].values.tolist() == [["a", "h1", 1],
                                                                     ["b", "h2", 1]]
     assert top.loc[1, "explanation"] == _pair(scored, "b", "h2")["explanation"]
+
+
+def test_kinship_home_may_meet_every_need_by_training() -> None:
+    """Child a needs trauma competence; its group's kinship home h2 has none."""
+    frames = _tiny_frames()
+    inputs = schema.validate(**frames, settings=SETTINGS)
+    times = _table(TINY_TIMES)
+    strict = scoring.score_pairs(inputs, times, SETTINGS, trainable_needs=TRAIN)
+    assert ("a", "h2") not in set(zip(strict.pairs["child_id"], strict.pairs["home_id"],
+                                      strict=True))
+    lenient = scoring.score_pairs(inputs, times, SETTINGS, trainable_needs=TRAIN,
+                                  kinship_training=True)
+    a2 = _pair(lenient, "a", "h2")
+    assert a2["n_training"] == 1 and a2["training_needs"] == "trauma"
+    assert "training needed: trauma" in a2["explanation"]
+    # strangers do not get the same leniency: c still has no home, a still lacks h3/h4
+    got = set(zip(lenient.pairs["child_id"], lenient.pairs["home_id"], strict=True))
+    assert got == {("a", "h1"), ("a", "h2"), ("b", "h1"), ("b", "h2")}
