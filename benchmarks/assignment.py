@@ -4,12 +4,13 @@ Instances are generated with numpy (seeded) on a unit square: children cluster
 in a few towns more than homes do, so local shortages arise. Each child's
 feasible homes are a random ~77 % of its 130 nearest homes (about 100); siblings
 share a location, so their feasible sets overlap. Scores fall in 0.05 steps by
-distance band (many ties), a few needs are met by training, some homes take no
-sibling groups, most have no free place, and 1 % of children are locked.
+distance band (many ties), a few needs are met by training, 65 % of homes take
+no sibling groups, most have no free place (about one place per child overall;
+``--ample`` gives about three), and 1 % of children are locked.
 
 Usage::
 
-    python benchmarks/assignment.py [--quick] [--cbc-limit SECONDS]
+    python benchmarks/assignment.py [--quick] [--ample] [--cbc-limit SECONDS] [--policy POLICY]
 
 ``--quick`` runs the regional instance only (300 children x 2,000 homes);
 the full run adds the national one (1,000 x 10,000). Each solver runs the
@@ -33,6 +34,10 @@ from matcher.config import AssignmentSettings
 from matcher.errors import InfeasibleError
 
 AS_OF = datetime.date(2025, 1, 1)
+SHORTAGE = (0.92, 0.06, 0.015, 0.005)
+"""Free places per home (0-3): about one place per child overall, short locally."""
+AMPLE = (0.75, 0.20, 0.04, 0.01)
+"""About three places per child: stage one places almost everyone who fits."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,7 @@ def generate(
     feasible_per_child: int = 100,
     sibling_share: float = 0.15,
     locked_share: float = 0.01,
+    capacity_p: tuple[float, float, float, float] = SHORTAGE,
     seed: int = 0,
 ) -> Instance:
     """Generate a synthetic instance.
@@ -67,6 +73,8 @@ def generate(
         Share of children in sibling groups of 2-3.
     locked_share
         Share of children (outside sibling groups) already placed.
+    capacity_p
+        Probabilities of 0, 1, 2 and 3 free places per home.
     seed
         Seed of ``numpy.random.default_rng``.
     """
@@ -97,7 +105,7 @@ def generate(
     sizes_arr = sizes_arr[sizes_arr > 0]
     family = np.repeat(np.arange(len(sizes_arr)), sizes_arr)
     family_xy = place(len(sizes_arr), 0.7)
-    child_xy = family_xy[family]
+    family_xy[family]
     child_ids = np.array([f"C{i:05d}" for i in range(n_children)], dtype=object)
     group = np.array(
         [f"G{f:05d}" if sizes_arr[f] >= 2 else None for f in family], dtype=object
@@ -118,13 +126,13 @@ def generate(
     homes = pd.DataFrame(
         {
             "home_id": np.array([f"H{i:05d}" for i in range(n_homes)], dtype=object),
-            "capacity": rng.choice([0, 1, 2, 3], n_homes, p=[0.75, 0.2, 0.04, 0.01]),
+            "capacity": rng.choice([0, 1, 2, 3], n_homes, p=list(capacity_p)),
             "accepts_sibling_groups": rng.random(n_homes) < 0.35,
         }
     )
 
     # Feasible pairs: a random subset of each family's nearest homes.
-    near = int(round(feasible_per_child / 0.77))
+    near = round(feasible_per_child / 0.77)
     pc, ph, dist = [], [], []
     for start in range(0, len(sizes_arr), 256):
         block = family_xy[start : start + 256]
@@ -174,9 +182,13 @@ def generate(
     return Instance(name, problem)
 
 
-def run(instance: Instance, solver: str, limit: float) -> assignment.AssignmentResult | None:
-    """Solve once and print one line of figures."""
-    settings = AssignmentSettings(solver=solver, time_limit_seconds=limit)  # type: ignore[arg-type]
+def run(
+    instance: Instance, solver: str, limit: float, policy: str
+) -> assignment.AssignmentResult | None:
+    """Solve once and print one line of figures (times in seconds)."""
+    settings = AssignmentSettings(
+        solver=solver, time_limit_seconds=limit, sibling_policy=policy  # type: ignore[arg-type]
+    )
     t0 = time.perf_counter()
     try:
         result = assignment.solve(instance.problem, settings)
@@ -199,6 +211,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="regional instance only")
     parser.add_argument("--cbc-limit", type=float, default=None,
                         help="CBC time limit per stage in seconds (default 60, quick 30)")
+    parser.add_argument("--ample", action="store_true",
+                        help="about three free places per child instead of one")
+    parser.add_argument("--policy", default="together",
+                        choices=["together", "prefer_together", "independent"],
+                        help="sibling policy (default: together)")
     args = parser.parse_args(argv)
     cbc_limit = args.cbc_limit or (30.0 if args.quick else 60.0)
 
@@ -207,17 +224,18 @@ def main(argv: list[str] | None = None) -> int:
         specs.append(("national 1,000 x 10,000", 1_000, 10_000, 2))
     for label, n_c, n_h, seed in specs:
         t0 = time.perf_counter()
-        inst = generate(label, n_c, n_h, seed=seed)
+        inst = generate(label, n_c, n_h, seed=seed,
+                        capacity_p=AMPLE if args.ample else SHORTAGE)
         p = inst.problem
         n_groups = p.children["sibling_group"].dropna().nunique()
         print(
             f"{label}: {len(p.pairs):,} feasible pairs "
             f"({len(p.pairs) / len(p.children):.0f} per child), {n_groups} sibling groups, "
             f"{int(p.homes['capacity'].sum()):,} places, {len(p.locked)} locked; "
-            f"generated in {time.perf_counter() - t0:.1f} s"
+            f"generated in {time.perf_counter() - t0:.1f} s; policy {args.policy}"
         )
-        highs = run(inst, "highs", 600.0)
-        cbc = run(inst, "cbc", cbc_limit)
+        highs = run(inst, "highs", 600.0, args.policy)
+        cbc = run(inst, "cbc", cbc_limit, args.policy)
         if highs is not None and cbc is not None:
             ratio = cbc.timings["total"] / highs.timings["total"]
             same = (

@@ -112,9 +112,10 @@ import math
 import re
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Literal
 
 import numpy as np
@@ -230,7 +231,7 @@ def priority(
     return (weights + settings.waiting_weight_per_year * years).rename("priority")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class AssignmentProblem:
     """The inputs of one assignment, validated on construction.
 
@@ -402,7 +403,7 @@ def _validate(problem: AssignmentProblem) -> None:
 # --------------------------------------------------------------------------- result
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class AssignmentResult:
     """The outcome of :func:`solve`.
 
@@ -422,12 +423,15 @@ class AssignmentResult:
         Sum of ``score - training_penalty * n_training`` over placed children
         (locked included) minus split penalties (dimensionless).
     mip_gap
-        Largest relative MIP gap of the two stages (0 when proven optimal,
-        ``nan`` if the solver does not report it).
+        Largest relative MIP gap of the two stages: 0 when proven optimal with
+        ``mip_gap = 0``; from the solver otherwise (for CBC stopped within an
+        allowed gap without a reported bound: that allowed gap, an upper bound;
+        ``nan`` if unknown).
     stage_gaps
         Relative gap of each stage: ``{"stage1": ..., "stage2": ...}``.
     timings
-        Wall-clock seconds: ``build``, ``stage1``, ``stage2``, ``total``.
+        Wall-clock seconds: ``build`` (tables to PuLP model), ``stage1`` (LP bound
+        and MIP), ``stage2`` (restriction, MIP and canonicalisation), ``total``.
     assignments
         One row per child sorted by ``child_id``: ``child_id``, ``home_id``
         (``None`` if unmatched), ``score`` and ``n_training`` (missing if
@@ -564,8 +568,9 @@ def _check_locked(inst: _Instance) -> None:
         raise InfeasibleError(f"locked placements are infeasible before solving:\n{listed}")
 
 
-def _ids(ids: object, limit: int = 6) -> str:
-    items = sorted(str(i) for i in ids)  # type: ignore[attr-defined]
+def _ids(ids: Iterable[object], limit: int = 6) -> str:
+    """Join ids for a message: sorted, at most ``limit``, then a count."""
+    items = sorted(str(i) for i in ids)
     if len(items) > limit:
         return ", ".join(items[:limit]) + f" and {len(items) - limit} more"
     return ", ".join(items)
@@ -960,15 +965,23 @@ class _Outcome:
 
 
 def _solver_name(settings: AssignmentSettings) -> str:
+    """``cbc``, ``highs`` (in-process API) or ``highs_cmd`` (HiGHS executable)."""
     if settings.solver == "cbc":
         return "cbc"
-    return "highs" if pulp.HiGHS().available() else "highs_cmd"
+    if pulp.HiGHS().available():
+        return "highs"
+    if pulp.HiGHS_CMD(msg=False).available():
+        return "highs_cmd"
+    raise InputError("HiGHS is not available; install highspy (pip install highspy) or set "
+                     "solver = 'cbc'")
 
 
 class _HiGHSWarm(pulp.HiGHS):  # type: ignore[misc, valid-type]
     """``pulp.HiGHS`` that passes a MIP start to HiGHS before running."""
 
-    def __init__(self, start: Mapping[pulp.LpVariable, float] | None = None, **kwargs: object):
+    def __init__(
+        self, start: Mapping[pulp.LpVariable, float] | None = None, **kwargs: object
+    ) -> None:
         super().__init__(**kwargs)
         self._start = start
 
@@ -1030,7 +1043,10 @@ def _run(
         seconds = time.perf_counter() - t0
         log_text = log_path.read_text(errors="replace") if log_path.exists() else ""
     if prob.status == pulp.LpStatusOptimal and prob.sol_status == pulp.LpSolutionOptimal:
-        return _Outcome("optimal", 0.0, seconds)
+        if settings.mip_gap == 0:
+            return _Outcome("optimal", 0.0, seconds)
+        gap = _cbc_gap(log_text)  # optimal within the allowed gap: at most mip_gap
+        return _Outcome("optimal", settings.mip_gap if math.isnan(gap) else gap, seconds)
     if prob.status == pulp.LpStatusOptimal and prob.sol_status == pulp.LpSolutionIntegerFeasible:
         return _Outcome("time_limit_feasible", _cbc_gap(log_text), seconds)
     raise InfeasibleError(
@@ -1089,16 +1105,19 @@ def _lp_duals(model: _Model, settings: AssignmentSettings, solver: str) -> np.nd
 
 
 def _cbc_gap(log_text: str) -> float:
-    """Relative gap of a CBC run stopped at its limit, from its log (nan if absent)."""
-    found = re.search(r"^Gap:\s+([-+0-9.eE]+)", log_text, flags=re.MULTILINE)
-    if found:
-        return abs(float(found.group(1)))
-    obj = re.search(r"^Objective value:\s+([-+0-9.eE]+)", log_text, flags=re.MULTILINE)
-    bound = re.search(r"^(?:Lower|Upper) bound:\s+([-+0-9.eE]+)", log_text, flags=re.MULTILINE)
+    """Relative gap of a CBC run stopped at its limit, from its log (nan if absent).
+
+    Computed from the ``Objective value`` and ``Upper/Lower bound`` lines (CBC's
+    own ``Gap`` line has only two decimals, used as a fallback).
+    """
+    number = r"\s+([-+0-9.eE]+)"
+    obj = re.search(r"^Objective value:" + number, log_text, flags=re.MULTILINE)
+    bound = re.search(r"^(?:Lower|Upper) bound:" + number, log_text, flags=re.MULTILINE)
     if obj and bound:
         o, b = float(obj.group(1)), float(bound.group(1))
         return abs(b - o) / max(abs(o), 1e-9)
-    return math.nan
+    found = re.search(r"^Gap:" + number, log_text, flags=re.MULTILINE)
+    return abs(float(found.group(1))) if found else math.nan
 
 
 # --------------------------------------------------------------------------- solve
@@ -1195,8 +1214,8 @@ def solve(
         objective_stage1=obj1,
         objective_stage2=obj2,
         mip_gap=max(gaps.values()) if not any(math.isnan(g) for g in gaps.values()) else math.nan,
-        stage_gaps=gaps,
-        timings=timings,
+        stage_gaps=MappingProxyType(gaps),
+        timings=MappingProxyType(timings),
         assignments=assignments,
     )
     logger.info(
@@ -1375,6 +1394,14 @@ def _verify(inst: _Instance, cand: _Candidates, chosen: np.ndarray, floor: float
                        minlength=len(inst.home_ids))
     if (load > inst.residual + 1e-9).any():
         errors.append(f"{int((load > inst.residual).sum())} home(s) over capacity")
+    home = inst.locked_home.copy()
+    for i in np.flatnonzero(chosen):
+        home[cand.unit_members[cand.var_unit[i]]] = cand.var_home[i]
+    in_group = (home >= 0) & (inst.group >= 0) & ~inst.accepts[np.maximum(home, 0)]
+    _, counts = np.unique(np.stack([inst.group[in_group], home[in_group]]), axis=1,
+                          return_counts=True)
+    if (counts > 1).any():
+        errors.append(f"{int((counts > 1).sum())} home(s) without sibling groups take siblings")
     z1 = float(cand.unit_priority[cand.var_unit[chosen]].sum())
     if z1 < floor - 1e-6:
         errors.append(f"stage-one value fell from {floor:.6f} to {z1:.6f}")
@@ -1518,9 +1545,11 @@ class _Diagnosis:
             return "empty", []
         movable = [o for o in held if inst.locked_home[o] < 0]
         units: dict[tuple[str, int], tuple[float, int]] = {}
+        cost_of: dict[int, float] = {}
         for o in movable:
             key, cost, size = self._unit(o)
             units[key] = (cost, size)
+            cost_of[o] = cost
         best = math.inf
         items = list(units.values())
         for mask in range(1, 2 ** min(len(items), 12)):
@@ -1533,52 +1562,63 @@ class _Diagnosis:
         if best > own + tol:
             return "higher", movable
         if best >= own - tol:
-            return "equal", movable
-        return "lower", movable
+            return "equal", [o for o in movable if cost_of[o] <= own + tol]
+        return "lower", [o for o in movable if cost_of[o] < own - tol]
 
     def _blocked(self, homes: list[int], need: int, own: float) -> str:
-        """Describe why none of ``homes`` takes the child (``need == 1``) or the group."""
+        """Describe why none of ``homes`` takes the child (``need == 1``) or the group.
+
+        ``own`` is the priority of the child, or the combined priority of the group.
+        """
         inst = self.inst
         by_state: dict[str, list[tuple[int, list[int]]]] = {}
         for h in homes:
             state, kids = self._home_state(h, need, own)
             by_state.setdefault(state, []).append((h, kids))
 
-        def kids(state: str) -> str:
-            return _ids(inst.child_ids[sorted({k for _, ks in by_state[state] for k in ks})])
+        def who(state: str) -> str:
+            ids = _ids(inst.child_ids[sorted({k for _, ks in by_state[state] for k in ks})])
+            if need == 1:
+                relation = {"higher": "of higher priority", "equal": "of equal priority",
+                            "lower": "of lower priority"}[state]
+            else:
+                relation = {"higher": "whose priority exceeds", "equal": "whose priority equals",
+                            "lower": "of less priority than"}[state]
+                relation += f" the group's combined {own:.2f}"
+            return f"children {relation} ({ids})"
 
-        prio = "priority" if need == 1 else "combined priority"
+        def locked() -> str:
+            ids = {k for _, ks in by_state["locked"] for k in ks}
+            return f"placements already made ({_ids(inst.child_ids[sorted(ids)])})"
+
+        ties = "ties are broken by match score, then by id"
         early = (f"the solve stopped early (status {self.result.status}, gap "
                  f"{self.result.mip_gap:.3g}); raise time_limit_seconds or lower mip_gap")
         if len(by_state) == 1:
             state = next(iter(by_state))
             its = "its" if len(homes) == 1 else "their"
-            who = "this child" if need == 1 else "the group"
+            subject = "this child" if need == 1 else "the group"
             return {
-                "higher": lambda: f"all {its} capacity is taken by children of higher {prio} "
-                                  f"({kids('higher')})",
-                "locked": lambda: f"all {its} capacity is taken by placements already made "
-                                  f"({kids('locked')})",
+                "higher": lambda: (f"all {its} capacity is taken by {who('higher')}"
+                                   if need == 1 else f"{its} places are held by {who('higher')}"),
+                "locked": lambda: f"all {its} capacity is taken by {locked()}",
                 "empty": lambda: ("it has no free places" if len(homes) == 1
                                   else "none of them has free places"),
-                "equal": lambda: f"placing {who} would displace children of equal {prio} "
-                                 f"({kids('equal')}); ties are broken by match score, then by id",
-                "lower": lambda: f"{its} places are held by children of lower {prio} "
-                                 f"({kids('lower')}), which an optimal solution would not do; "
-                                 + early,
-                "free": lambda: f"{its} places are not all taken, yet {who} is unmatched; "
+                "equal": lambda: f"placing {subject} would displace {who('equal')}; {ties}",
+                "lower": lambda: f"{its} places are held by {who('lower')}, which an optimal "
+                                 f"solution would not do; {early}",
+                "free": lambda: f"{its} places are not all taken, yet {subject} is unmatched; "
                                 + early,
             }[state]()
         parts = []
         for state, text in (
-            ("higher", lambda: f"full with children of higher {prio} ({kids('higher')})"),
-            ("locked", lambda: f"full with placements already made ({kids('locked')})"),
+            ("higher", lambda: f"full with {who('higher')}"),
+            ("locked", lambda: f"full with {locked()}"),
             ("empty", lambda: "without free places"),
-            ("equal", lambda: f"full with children of equal {prio} ({kids('equal')}; ties are "
-                              "broken by match score, then by id)"),
-            ("lower", lambda: f"held by children of lower {prio} ({kids('lower')}), which an "
-                              "optimal solution would not do; " + early),
-            ("free", lambda: "not full, yet unused; " + early),
+            ("equal", lambda: f"full with {who('equal')} ({ties})"),
+            ("lower", lambda: f"held by {who('lower')}, which an optimal solution would not "
+                              f"do; {early}"),
+            ("free", lambda: f"not full, yet unused; {early}"),
         ):
             if state in by_state:
                 n = len(by_state[state])
@@ -1620,7 +1660,7 @@ class _Diagnosis:
             takes = [h for h in mine if inst.accepts[h]]
             if not takes:
                 return head + f"{_ids(inst.home_ids[mine])} does not take sibling groups"
-            return head + "but " + self._blocked(takes, 1, float(inst.priority[c]))
+            return head + self._blocked(takes, 1, float(inst.priority[c]))
         sets = [set(self.feasible.get(int(m), np.zeros(0, dtype=np.int64)).tolist())
                 for m in members]
         common = sorted(set.intersection(*sets))
