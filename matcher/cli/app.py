@@ -9,8 +9,8 @@ from typing import Annotated
 import typer
 
 from matcher import __version__
-from matcher.cli import match_cmds, network_cmds
-from matcher.cli.common import STATE
+from matcher.cli import match_cmds, network_cmds, nightly_cmds, planning_cmds, report_cmds
+from matcher.cli.common import STATE, protect_stdout
 
 app = typer.Typer(
     name="matcher",
@@ -26,6 +26,9 @@ app.command("isochrones")(network_cmds.isochrones_cmd)
 # Each command module exposes COMMANDS: dict[name, function]; one line per module here.
 _MODULES = [
     match_cmds,
+    nightly_cmds,
+    planning_cmds,
+    report_cmds,
 ]
 for _module in _MODULES:
     for _name, _fn in _module.COMMANDS.items():
@@ -53,6 +56,8 @@ def _main(
     STATE.quiet = quiet or json_out
     STATE.json = json_out
     STATE.debug = debug
+    if json_out:
+        protect_stdout()
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s", force=True)
 

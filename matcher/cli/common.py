@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +30,7 @@ err_console = Console(stderr=True)
 class _State:
     quiet: bool = False
     json: bool = False
+    json_fd: int | None = None
     debug: bool = False
 
 
@@ -91,8 +94,34 @@ def say(message: str) -> None:
 
 
 def emit(summary: dict[str, Any]) -> None:
-    if STATE.json:
-        typer.echo(json.dumps(summary, sort_keys=True, default=str))
+    """Print the machine-readable summary on stdout when ``--json`` is on."""
+    if not STATE.json:
+        return
+    text = json.dumps(summary, sort_keys=True, default=str)
+    if STATE.json_fd is not None:
+        sys.stdout.flush()
+        os.write(STATE.json_fd, (text + "\n").encode())
+    else:
+        typer.echo(text)
+
+
+def protect_stdout() -> None:
+    """Keep stdout for the JSON summary only.
+
+    Native libraries (the HiGHS banner, GDAL) may print to file descriptor 1;
+    with ``--json`` that would corrupt the output a script parses. This sends
+    fd 1 to stderr and keeps a private copy of the real stdout for :func:`emit`.
+    Does nothing when stdout is not a real file (e.g. under a test runner).
+    """
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return
+    if fd != 1 or STATE.json_fd is not None:
+        return
+    sys.stdout.flush()
+    STATE.json_fd = os.dup(1)
+    os.dup2(2, 1)
 
 
 def load_config(path: Path | None) -> config_mod.Settings:
