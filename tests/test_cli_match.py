@@ -208,3 +208,18 @@ def test_demo_runs_to_a_finished_folder(tmp_path: Path) -> None:
         p.name for p in run.iterdir()}
     assert "placed" in result.output
     shutil.rmtree(tmp_path / "demo")
+
+
+def test_json_stdout_is_clean_in_a_real_process(scenario: tuple[Path, Path],
+                                                tmp_path: Path) -> None:
+    """Native solver banners must not corrupt `--json` output; the checkout shim works."""
+    import subprocess
+    import sys
+
+    sample_dir, net = scenario
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.run([sys.executable, str(root / "cli.py"), "--json",
+                           *match_args(sample_dir, net, tmp_path / "run")],
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["status"] == "optimal"
