@@ -1,0 +1,498 @@
+"""CLI commands for recruitment and support planning: gaps, whatif, recruit, coverage,
+resource-families.
+
+Each command reads the same input tables as ``matcher match`` (``--children``,
+``--homes`` ...), a road network (``--network DIR`` or ``--osm FILE``) and
+writes its files into the ``--out`` folder (created if missing; each file is
+written atomically and owner-only).
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import pandas as pd
+import typer
+
+from matcher import config as config_mod
+from matcher.cli.common import (
+    ConfigOpt,
+    emit,
+    errors,
+    load_config,
+    progress,
+    say,
+    steps,
+)
+from matcher.cli.match_cmds import (
+    ChildrenOpt,
+    ContactsOpt,
+    HomesOpt,
+    PlacementsOpt,
+    VetoesOpt,
+)
+from matcher.errors import InputError
+
+OutOpt = Annotated[Path, typer.Option("--out", file_okay=False,
+                                      help="Folder for the output files (created if missing).")]
+NetworkOpt = Annotated[Path | None, typer.Option(
+    "--network", exists=True, file_okay=False,
+    help="Network folder from `matcher network build`.")]
+OsmOpt = Annotated[Path | None, typer.Option(
+    "--osm", exists=True, dir_okay=False,
+    help="OSM file to build the network from (cached beside --out).")]
+MunicipalitiesOpt = Annotated[Path | None, typer.Option(
+    "--municipalities", exists=True, dir_okay=False,
+    help="Municipality polygons (GeoJSON/GeoPackage with kommunenummer, kommunenavn).")]
+PopulationOpt = Annotated[Path | None, typer.Option(
+    "--population", exists=True, dir_okay=False,
+    help="Population grid (SSB 250 m GeoPackage: ru250m, pop_tot).")]
+MinutesOpt = Annotated[float, typer.Option(
+    "--minutes", help="Catchment T in minutes (home -> child's anchor).")]
+AnchorOpt = Annotated[str, typer.Option(
+    "--anchor", help="Child's point: 'school' (home if the child has none) or 'home'.")]
+
+
+def _inputs(children: Path, homes: Path, contacts: Path | None, placements: Path | None,
+            vetoes: Path | None, settings: config_mod.Settings) -> Any:
+    from matcher import schema
+
+    return schema.read_inputs(children, homes, contacts, placements, vetoes,
+                              settings=settings.scoring)
+
+
+def _network(network_dir: Path | None, osm: Path | None, out: Path,
+             settings: config_mod.Settings, step: Callable[[str], None]) -> Any:
+    from matcher import network
+
+    if (network_dir is None) == (osm is None):
+        raise InputError("give exactly one of --network DIR or --osm FILE")
+    if network_dir is not None:
+        step("loading network")
+        return network.load(network_dir)
+    assert osm is not None
+    cache = out.parent / f".{out.name}.network-cache"
+    return network.build(osm, settings.network, cache_dir=cache, progress=step)
+
+
+def _municipalities(path: Path | None) -> Any:
+    from matcher import planning
+
+    return planning.read_municipalities(path) if path is not None else None
+
+
+def _population(path: Path | None) -> Any:
+    from matcher import planning
+
+    return planning.read_population(path) if path is not None else None
+
+
+def _check_anchor(anchor: str) -> Any:
+    from matcher import planning
+
+    if anchor not in planning.ANCHORS:
+        raise InputError(f"--anchor '{anchor}': use one of {', '.join(planning.ANCHORS)}")
+    return anchor
+
+
+def _check_positive(name: str, value: float) -> None:
+    if not value > 0:
+        raise InputError(f"{name} {value:g} must be > 0")
+
+
+def _write_csv(frame: pd.DataFrame, path: Path) -> Path:
+    from matcher import store
+
+    return store.write_table(frame, path)
+
+
+def _as_of(value: str | None) -> datetime.date:
+    if value is None:
+        return datetime.date.today()
+    try:
+        return datetime.date.fromisoformat(value)
+    except ValueError:
+        raise InputError(f"--as-of '{value}': use a date like 2026-11-23") from None
+
+
+# --------------------------------------------------------------------------- gaps
+
+
+def gaps(
+    children: ChildrenOpt,
+    homes: HomesOpt,
+    out: OutOpt,
+    contacts: ContactsOpt = None,
+    placements: PlacementsOpt = None,
+    vetoes: VetoesOpt = None,
+    network_dir: NetworkOpt = None,
+    osm: OsmOpt = None,
+    municipalities: MunicipalitiesOpt = None,
+    config: ConfigOpt = None,
+    areas: Annotated[str | None, typer.Option(
+        "--areas", help="municipality (needs --municipalities), hex or square "
+                        "[default: municipality with --municipalities, else hex].")] = None,
+    cell_metres: Annotated[float, typer.Option(
+        "--cell-metres", help="Grid cell size in metres (EPSG:25833) for hex/square.")] = 1000.0,
+    minutes: MinutesOpt = 30.0,
+    anchor: AnchorOpt = "school",
+    run: Annotated[Path | None, typer.Option(
+        "--run", exists=True, file_okay=False,
+        help="Run folder of `matcher match` whose unmatched children to count.")] = None,
+    match: Annotated[bool, typer.Option(
+        "--match/--no-match", help="Without --run: run the match to find unmatched "
+                                   "children.")] = True,
+    as_of: Annotated[str | None, typer.Option(
+        "--as-of", help="Run date YYYY-MM-DD for waiting times (with --match).")] = None,
+) -> None:
+    """Rank areas by waiting children without a suitable home within --minutes.
+
+    Writes gaps.csv (ranked areas; counts per missing need; mean 2SFCA
+    accessibility), gaps_by_need.csv, gaps.png (choropleth) and gaps.gpkg
+    (layer 'gaps', EPSG:25833).
+    """
+    from matcher import pipeline, planning, store
+
+    with errors():
+        kind = areas or ("municipality" if municipalities is not None else "hex")
+        if kind not in planning.AREA_KINDS:
+            raise InputError(f"--areas '{kind}': use one of {', '.join(planning.AREA_KINDS)}")
+        if kind == "municipality" and municipalities is None:
+            raise InputError("--areas municipality needs --municipalities FILE; or use "
+                             "--areas hex or --areas square")
+        _check_positive("--minutes", minutes)
+        _check_positive("--cell-metres", cell_metres)
+        anchor_kind = _check_anchor(anchor)
+        run_date = _as_of(as_of)
+        settings = load_config(config)
+        with steps("gaps") as step:
+            inputs = _inputs(children, homes, contacts, placements, vetoes, settings)
+            polys = _municipalities(municipalities)
+            net = _network(network_dir, osm, out, settings, step)
+            unmatched = None
+            if run is not None:
+                unmatched = _unmatched_from_run(run)
+            elif match:
+                step("matching")
+                result = pipeline.run(inputs, settings, net=net, as_of=run_date, step=step)
+                unmatched = set(result.assignments.loc[result.assignments["home_id"].isna(),
+                                                       "child_id"])
+        with progress("travel times") as bar:
+            res = planning.gaps(inputs, settings=settings.scoring, areas=polys,
+                                area_kind=kind, cell_metres=cell_metres,  # type: ignore[arg-type]
+                                minutes=minutes, anchor=anchor_kind, unmatched=unmatched,
+                                net=net, travel=settings.travel, progress=bar)
+        out.mkdir(parents=True, exist_ok=True)
+        _write_csv(res.table, out / "gaps.csv")
+        _write_csv(res.by_need, out / "gaps_by_need.csv")
+        store.write_bytes(out / "gaps.png", planning.gaps_map(res))
+        store.write_layers({"gaps": res.areas}, out / "gaps.gpkg")
+        summary = res.summary()
+        say(f"{summary['children']:,} waiting children, {summary['uncovered']:,} without a "
+            f"suitable home within {minutes:g} min in {summary['areas']:,} {kind} areas "
+            f"(top: {', '.join(summary['top_areas'][:3]) or 'none'}) -> {out}")
+        emit({"command": "gaps", "out": str(out), **summary})
+
+
+def _unmatched_from_run(run: Path) -> set[str]:
+    path = run / "assignments.csv"
+    if not path.is_file():
+        raise InputError(f"{run}: no assignments.csv; is this a run folder from `matcher match`?")
+    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    if not {"child_id", "home_id"} <= set(table.columns):
+        raise InputError(f"{path}: needs columns child_id and home_id")
+    return set(table.loc[table["home_id"] == "", "child_id"])
+
+
+# --------------------------------------------------------------------------- whatif
+
+
+def whatif(
+    children: ChildrenOpt,
+    homes: HomesOpt,
+    out: OutOpt,
+    add: Annotated[list[str], typer.Option(
+        "--add", help="AREA:COMPETENCES:COUNT[:CAPACITY], e.g. 4631:TBO-F:3 or "
+                      "0301:TBO-F+teen:2:2; repeatable.")],
+    municipalities: MunicipalitiesOpt = None,
+    contacts: ContactsOpt = None,
+    placements: PlacementsOpt = None,
+    vetoes: VetoesOpt = None,
+    network_dir: NetworkOpt = None,
+    osm: OsmOpt = None,
+    population: PopulationOpt = None,
+    config: ConfigOpt = None,
+    as_of: Annotated[str | None, typer.Option(
+        "--as-of", help="Run date YYYY-MM-DD for waiting times (default today).")] = None,
+) -> None:
+    """Add hypothetical homes, rerun the match and report the difference.
+
+    Homes go inside their municipality polygon at population-weighted cell
+    centres (--population) or road nodes, deterministically. Writes
+    whatif.csv (measure, baseline, scenario, change), whatif_homes.csv and
+    whatif_assignments.csv (child_id, baseline and scenario home).
+    """
+    from matcher import planning
+
+    with errors():
+        settings = load_config(config)
+        if not add:
+            raise InputError("give at least one --add AREA:COMPETENCES:COUNT")
+        if municipalities is None:
+            raise InputError("--municipalities FILE is required to place the new homes")
+        additions = [planning.parse_addition(text, settings.scoring) for text in add]
+        run_date = _as_of(as_of)
+        with steps("what-if") as step:
+            inputs = _inputs(children, homes, contacts, placements, vetoes, settings)
+            polys = _municipalities(municipalities)
+            pop = _population(population)
+            net = _network(network_dir, osm, out, settings, step)
+            res = planning.whatif(inputs, additions, settings=settings, net=net, areas=polys,
+                                  population=pop, as_of=run_date, step=step)
+        out.mkdir(parents=True, exist_ok=True)
+        _write_csv(res.diff, out / "whatif.csv")
+        added = res.added_homes.assign(competences=[";".join(c)
+                                                    for c in res.added_homes["competences"]])
+        _write_csv(added, out / "whatif_homes.csv")
+        both = res.baseline.assignments[["child_id", "home_id"]].merge(
+            res.scenario.assignments[["child_id", "home_id"]], on="child_id",
+            suffixes=("_baseline", "_scenario"))
+        _write_csv(both, out / "whatif_assignments.csv")
+        rows = {r.measure: r for r in res.diff.itertuples()}
+        placed = rows["placed"]
+        say(f"{len(res.added_homes)} hypothetical homes: placed {placed.baseline} -> "
+            f"{placed.scenario} ({placed.change:+d}); kept in municipality "
+            f"{rows['kept_in_home_municipality'].baseline} -> "
+            f"{rows['kept_in_home_municipality'].scenario}; median school minutes "
+            f"{rows['median_school_minutes'].baseline} -> "
+            f"{rows['median_school_minutes'].scenario} -> {out}")
+        emit({"command": "whatif", "out": str(out), "added_homes": len(res.added_homes),
+              "newly_placed": len(res.newly_placed),
+              "diff": res.diff.to_dict("records")})
+
+
+# --------------------------------------------------------------------------- recruit
+
+
+def recruit(
+    children: ChildrenOpt,
+    homes: HomesOpt,
+    out: OutOpt,
+    competence: Annotated[str, typer.Option(
+        "--competence", help="Competence of the new homes, e.g. TBO-F.")],
+    k: Annotated[int, typer.Option("--k", help="Number of sites to choose.")] = 5,
+    contacts: ContactsOpt = None,
+    placements: PlacementsOpt = None,
+    vetoes: VetoesOpt = None,
+    network_dir: NetworkOpt = None,
+    osm: OsmOpt = None,
+    population: PopulationOpt = None,
+    config: ConfigOpt = None,
+    minutes: MinutesOpt = 30.0,
+    anchor: AnchorOpt = "school",
+    cell_metres: Annotated[float, typer.Option(
+        "--cell-metres", help="Without --population: candidate grid cell size, metres.")]
+    = 500.0,
+    max_candidates: Annotated[int, typer.Option(
+        "--max-candidates", help="Keep the most populous candidate sites.")] = 400,
+) -> None:
+    """Choose the k sites for new homes that bring the most children within --minutes.
+
+    A maximal covering location problem solved exactly (PuLP + HiGHS) over
+    populated cells (--population) or road-node grid cells. Writes
+    recruit.csv (chosen sites, ranked) and recruit.gpkg (layers 'sites' and
+    'candidates', EPSG:25833).
+    """
+    from matcher import planning, store
+
+    with errors():
+        settings = load_config(config)
+        if competence not in settings.scoring.competences:
+            raise InputError(f"--competence '{competence}': use one of "
+                             f"{', '.join(settings.scoring.competences)}")
+        if k < 1:
+            raise InputError(f"--k {k} must be >= 1")
+        if max_candidates < 1:
+            raise InputError(f"--max-candidates {max_candidates} must be >= 1")
+        _check_positive("--minutes", minutes)
+        _check_positive("--cell-metres", cell_metres)
+        anchor_kind = _check_anchor(anchor)
+        with steps("recruit") as step:
+            inputs = _inputs(children, homes, contacts, placements, vetoes, settings)
+            pop = _population(population)
+            net = _network(network_dir, osm, out, settings, step)
+            step("solving the covering model")
+            res = planning.recruit(inputs, competence=competence, k=k, settings=settings,
+                                   minutes=minutes, anchor=anchor_kind, net=net, population=pop,
+                                   max_candidates=max_candidates, cell_metres=cell_metres)
+        out.mkdir(parents=True, exist_ok=True)
+        _write_csv(res.sites, out / "recruit.csv")
+        store.write_layers({"sites": _points(res.sites), "candidates": _points(res.candidates)},
+                           out / "recruit.gpkg")
+        summary = res.summary()
+        say(f"{competence}: {k} sites cover {res.newly_covered:,} more children within "
+            f"{minutes:g} min ({res.covered_before:,} of {res.suited:,} suited children were "
+            f"covered already; {res.coverable:,} coverable) -> {out}")
+        emit({"command": "recruit", "out": str(out), **summary})
+
+
+def _points(frame: pd.DataFrame) -> Any:
+    import geopandas as gpd
+
+    gdf = gpd.GeoDataFrame(frame.copy(), geometry=gpd.points_from_xy(frame["lon"], frame["lat"]),
+                           crs="EPSG:4326")
+    return gdf.to_crs("EPSG:25833")
+
+
+# --------------------------------------------------------------------------- coverage
+
+
+def coverage(
+    children: ChildrenOpt,
+    homes: HomesOpt,
+    out: OutOpt,
+    contacts: ContactsOpt = None,
+    placements: PlacementsOpt = None,
+    vetoes: VetoesOpt = None,
+    network_dir: NetworkOpt = None,
+    osm: OsmOpt = None,
+    municipalities: MunicipalitiesOpt = None,
+    population: PopulationOpt = None,
+    config: ConfigOpt = None,
+    bands: Annotated[str, typer.Option(
+        "--bands", help="Comma-separated bands in minutes, ascending.")] = "30,45",
+    anchor: Annotated[str, typer.Option(
+        "--anchor", help="Child's point: 'home' or 'school'.")] = "home",
+) -> None:
+    """Share of children (or population) within each band of an available emergency home.
+
+    Per municipality. Emergency homes are kind=emergency with free places.
+    Writes coverage.csv, coverage_cells.csv, coverage.png (map of uncovered
+    areas) and coverage.gpkg (layers 'coverage' and 'cells', EPSG:25833).
+    """
+    from matcher import planning, store
+
+    with errors():
+        try:
+            band_list = [float(b) for b in bands.split(",") if b.strip()]
+        except ValueError:
+            raise InputError(f"--bands '{bands}': give minutes, e.g. 30,45") from None
+        anchor_kind = _check_anchor(anchor)
+        settings = load_config(config)
+        if population is not None and municipalities is None:
+            say("no --municipalities: the population is reported as one area 'all'")
+        with steps("coverage") as step:
+            inputs = _inputs(children, homes, contacts, placements, vetoes, settings)
+            polys = _municipalities(municipalities)
+            pop = _population(population)
+            net = _network(network_dir, osm, out, settings, step)
+        with progress("travel times") as bar:
+            res = planning.emergency_coverage(inputs, bands=band_list, areas=polys,
+                                              population=pop, anchor=anchor_kind, net=net,
+                                              travel=settings.travel, progress=bar)
+        out.mkdir(parents=True, exist_ok=True)
+        _write_csv(res.table, out / "coverage.csv")
+        _write_csv(pd.DataFrame(res.cells.drop(columns="geometry")), out / "coverage_cells.csv")
+        store.write_bytes(out / "coverage.png", planning.coverage_map(res))
+        layers = {"cells": res.cells}
+        if polys is not None and len(res.table):
+            layer = polys.merge(res.table.drop(columns="name"), on="area_id", how="inner")
+            layers = {"coverage": layer, **layers}
+        store.write_layers(layers, out / "coverage.gpkg")
+        summary = res.summary()
+        shares = ", ".join(f"{summary[f'share_{b:g}']:.1%} within {b:g} min"
+                           if summary[f"share_{b:g}"] is not None else f"n/a within {b:g} min"
+                           for b in res.bands)
+        say(f"{res.emergency_homes} available emergency homes; {summary['basis']}: {shares} "
+            f"-> {out}")
+        emit({"command": "coverage", "out": str(out), **summary})
+
+
+# --------------------------------------------------------------------------- resource families
+
+
+def resource_families(
+    children: ChildrenOpt,
+    homes: HomesOpt,
+    out: OutOpt,
+    families: Annotated[Path, typer.Option(
+        "--resource-families", exists=True, dir_okay=False,
+        help="Resource families: resource_id, lon, lat, municipality[, cooperation, "
+             "max_homes] (.csv, .geojson or .gpkg).")],
+    contacts: ContactsOpt = None,
+    placements: PlacementsOpt = None,
+    vetoes: VetoesOpt = None,
+    network_dir: NetworkOpt = None,
+    osm: OsmOpt = None,
+    config: ConfigOpt = None,
+    cooperations: Annotated[Path | None, typer.Option(
+        "--cooperations", exists=True, dir_okay=False,
+        help="CSV municipality,cooperation (municipality cooperations).")] = None,
+    max_homes: Annotated[int, typer.Option(
+        "--max-homes", help="Homes a resource family supports at most.")] = 5,
+    any_cooperation: Annotated[bool, typer.Option(
+        "--any-cooperation", help="Allow a family outside the home's cooperation.")] = False,
+    max_minutes: Annotated[float | None, typer.Option(
+        "--max-minutes", help="Longest home -> family travel time, minutes.")] = None,
+    network_size: Annotated[int, typer.Option(
+        "--network-size", help="Largest local network of foster homes.")] = 6,
+) -> None:
+    """Assign foster homes to resource families and group them into local networks.
+
+    Writes resource_families.csv (home -> family, minutes, reason),
+    resource_family_load.csv, local_networks.csv and cafes.csv (each
+    municipality's fosterhjemskafé host).
+    """
+    from matcher import planning, store
+
+    with errors():
+        settings = load_config(config)
+        if max_homes < 0:
+            raise InputError(f"--max-homes {max_homes} must be >= 0")
+        if network_size < 1:
+            raise InputError(f"--network-size {network_size} must be >= 1")
+        if max_minutes is not None:
+            _check_positive("--max-minutes", max_minutes)
+        with steps("resource families") as step:
+            inputs = _inputs(children, homes, contacts, placements, vetoes, settings)
+            fam = store.read_frame(families)
+            mapping = None
+            if cooperations is not None:
+                table = store.read_frame(cooperations)
+                if not {"municipality", "cooperation"} <= set(table.columns):
+                    raise InputError(f"{cooperations.name}: needs columns municipality, "
+                                     "cooperation")
+                mapping = {str(m).zfill(4): str(c) for m, c in
+                           zip(table["municipality"], table["cooperation"], strict=True)}
+            net = _network(network_dir, osm, out, settings, step)
+            step("solving")
+            plan = planning.support_plan(inputs.homes, fam, net=net, travel=settings.travel,
+                                         max_homes=max_homes,
+                                         same_cooperation=not any_cooperation,
+                                         cooperations=mapping, max_minutes=max_minutes,
+                                         network_size=network_size,
+                                         time_limit_seconds=settings.assignment
+                                         .time_limit_seconds)
+        out.mkdir(parents=True, exist_ok=True)
+        _write_csv(plan.families.assignments, out / "resource_families.csv")
+        _write_csv(plan.families.load, out / "resource_family_load.csv")
+        _write_csv(plan.networks, out / "local_networks.csv")
+        _write_csv(plan.cafes, out / "cafes.csv")
+        summary = plan.summary()
+        say(f"{summary['assigned']:,} of {summary['homes']:,} homes have a resource family "
+            f"({summary['unassigned']:,} without; see resource_families.csv reason); "
+            f"{summary['networks']:,} local networks, {summary['cafes']:,} cafés -> {out}")
+        emit({"command": "resource-families", "out": str(out), **summary})
+
+
+COMMANDS: dict[str, Callable[..., None]] = {
+    "gaps": gaps,
+    "whatif": whatif,
+    "recruit": recruit,
+    "coverage": coverage,
+    "resource-families": resource_families,
+}
+"""Top-level commands of this module, registered by :mod:`matcher.cli.app`."""

@@ -1,0 +1,682 @@
+"""Tests of matcher.planning: gaps, 2SFCA, MCLP, what-if, coverage, resource families, CLI.
+
+Expectations are computed independently with plain Python loops over the same
+travel-time matrices (brute force), never with the code under test.
+"""
+
+from __future__ import annotations
+
+import datetime
+import itertools
+import json
+import math
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from typer.testing import CliRunner
+
+from matcher import network, planning, sample, schema
+from matcher.cli import app
+from matcher.config import ScoringSettings, Settings
+from matcher.errors import InputError
+from matcher.traveltime import TimeTable
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+SETTINGS = Settings()
+runner = CliRunner()
+
+
+# --------------------------------------------------------------------------- brute force
+
+
+def accepted(need: str, settings: ScoringSettings) -> set[str]:
+    out = set(settings.need_competences.get(need, ()))
+    if need in settings.competences:
+        out.add(need)
+    return out
+
+
+def base_ok(child: dict, home: dict, free: int) -> bool:
+    """Free place, age and kind rule, written out by hand."""
+    if free <= 0 or not (home["min_age"] <= child["age"] <= home["max_age"]):
+        return False
+    if home["kind"] == "kinship":
+        return home["kin_of"] in (child["child_id"], child["sibling_group"])
+    if home["kind"] == "emergency":
+        return child["urgency"] == "acute"
+    return True
+
+
+def meets(need: str, home: dict, settings: ScoringSettings) -> bool:
+    return any(c in accepted(need, settings) for c in home["competences"])
+
+
+def brute_gaps(inputs: schema.Inputs, times: TimeTable, minutes: float,
+               settings: ScoringSettings) -> dict[str, dict]:
+    """Per waiting child: covered, no_home and missing needs (loops)."""
+    locked = list(inputs.placements["child_id"])
+    used: dict[str, int] = {}
+    for h in inputs.placements["home_id"]:
+        used[h] = used.get(h, 0) + 1
+    homes = inputs.homes.to_dict("records")
+    out = {}
+    for child in inputs.children.to_dict("records"):
+        if child["child_id"] in locked:
+            continue
+        kind = "school" if not math.isnan(child["school_lon"]) else "home"
+        col = list(times.destination_ids).index(f"{child['child_id']}:{kind}")
+        reach = []
+        for home in homes:
+            row = list(times.origin_ids).index(home["home_id"])
+            free = home["capacity"] - used.get(home["home_id"], 0)
+            if base_ok(child, home, free) and times.minutes[row, col] <= minutes:
+                reach.append(home)
+        covered = any(all(meets(n, h, settings) for n in child["needs"]) for h in reach)
+        missing = [] if covered or not reach else [
+            n for n in child["needs"] if not any(meets(n, h, settings) for h in reach)]
+        out[child["child_id"]] = {"covered": covered, "no_home": not reach, "missing": missing}
+    return out
+
+
+# --------------------------------------------------------------------------- 2SFCA
+
+
+def test_two_step_fca_hand_computed_2x3() -> None:
+    # two homes (supply 2 and 1 places) x three children, catchment 30 min:
+    # home 0 reaches children 0, 1 (demand 1 + 2 = 3): R0 = 2/3
+    # home 1 reaches children 1, 2 (demand 2 + 1 = 3): R1 = 1/3
+    # A = (R0, R0 + R1, R1) = (2/3, 1, 1/3)
+    minutes = np.array([[10.0, 20.0, 40.0], [50.0, 25.0, 5.0]])
+    res = planning.two_step_fca(minutes, np.array([2.0, 1.0]), np.array([1.0, 2.0, 1.0]),
+                                catchment_minutes=30.0)
+    np.testing.assert_allclose(res.ratio, [2 / 3, 1 / 3])
+    np.testing.assert_allclose(res.access, [2 / 3, 1.0, 1 / 3])
+
+
+def test_two_step_fca_unreachable_and_boundary() -> None:
+    minutes = np.array([[30.0, np.inf, np.nan], [np.inf, np.inf, 31.0]])
+    res = planning.two_step_fca(minutes, np.array([3.0, 5.0]), np.array([2.0, 1.0, 1.0]),
+                                catchment_minutes=30.0)
+    np.testing.assert_allclose(res.ratio, [1.5, 0.0])  # 30 is inside; home 1 reaches nobody
+    np.testing.assert_allclose(res.access, [1.5, 0.0, 0.0])
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"minutes": np.zeros((2, 2)), "supply": np.ones(3), "demand": np.ones(2)},
+    {"minutes": np.zeros((1, 1)), "supply": np.array([-1.0]), "demand": np.ones(1)},
+])
+def test_two_step_fca_rejects_bad_input(kwargs: dict) -> None:
+    with pytest.raises(InputError):
+        planning.two_step_fca(catchment_minutes=30.0, **kwargs)
+
+
+# --------------------------------------------------------------------------- gaps (hand-made)
+
+
+def hand_inputs() -> schema.Inputs:
+    children = pd.DataFrame({
+        "child_id": ["C1", "C2", "C3", "C4", "C5", "C6", "C7"],
+        "lon": [10.70, 10.71, 10.80, 10.81, 10.82, 10.72, 10.79],
+        "lat": [59.90, 59.91, 59.90, 59.91, 59.92, 59.93, 59.94],
+        "school_lon": ["10.701", "", "10.801", "10.811", "10.821", "10.721", "10.791"],
+        "school_lat": ["59.901", "", "59.901", "59.911", "59.921", "59.931", "59.941"],
+        "municipality": "0301",
+        "age": [9, 4, 14, 15, 11, 8, 16],
+        "needs": ["trauma", "", "behaviour;teen", "disability", "attachment", "", "teen"],
+        "sibling_group": "",
+        "urgency": ["acute", "planned", "planned", "acute", "planned", "planned", "planned"],
+        "waiting_since": "2026-10-01",
+    })
+    homes = pd.DataFrame({
+        "home_id": ["H1", "H2", "H3", "H4", "H5", "H6"],
+        "lon": [10.70, 10.72, 10.80, 10.81, 10.83, 10.74],
+        "lat": [59.90, 59.92, 59.91, 59.92, 59.93, 59.92],
+        "municipality": "0301",
+        "capacity": [2, 1, 1, 0, 1, 1],
+        "competences": ["trygg-base", "PRIDE", "TBO-F", "disability", "EFST", "PRIDE"],
+        "min_age": [0, 0, 10, 0, 0, 0],
+        "max_age": [17, 17, 17, 17, 12, 17],
+        "kind": ["general", "kinship", "specialized", "general", "emergency", "general"],
+        "kin_of": ["", "C2", "", "", "", ""],
+    })
+    placements = pd.DataFrame({"child_id": ["C6"], "home_id": ["H6"]})
+    return schema.validate(children, homes, placements=placements, settings=SETTINGS.scoring)
+
+
+def hand_times(inputs: schema.Inputs, seed: int) -> TimeTable:
+    rng = np.random.default_rng(seed)
+    anchors = [f"{c}:school" if not math.isnan(s) else f"{c}:home"
+               for c, s in zip(inputs.children["child_id"], inputs.children["school_lon"],
+                               strict=True)]
+    minutes = rng.uniform(1.0, 50.0, (len(inputs.homes), len(anchors)))
+    minutes[rng.random(minutes.shape) < 0.15] = np.inf
+    return TimeTable(inputs.homes["home_id"].to_numpy(dtype=object),
+                     np.array(anchors, dtype=object), minutes)
+
+
+def two_areas() -> gpd.GeoDataFrame:
+    """West and east of lon 10.76 in Oslo, as EPSG:25833 polygons."""
+    west = shapely.box(10.6, 59.8, 10.76, 60.0)
+    east = shapely.box(10.76, 59.8, 10.9, 60.0)
+    frame = gpd.GeoDataFrame({"kommunenummer": ["0001", "0002"], "kommunenavn": ["W", "E"]},
+                             geometry=[west, east], crs="EPSG:4326")
+    return planning.municipality_areas(frame)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_gaps_match_brute_force(seed: int) -> None:
+    inputs = hand_inputs()
+    times = hand_times(inputs, seed)
+    areas = two_areas()
+    unmatched = {"C1", "C3"}
+    res = planning.gaps(inputs, settings=SETTINGS.scoring, areas=areas, times=times,
+                        minutes=25.0, unmatched=unmatched)
+    expected = brute_gaps(inputs, times, 25.0, SETTINGS.scoring)
+    assert "C6" not in set(res.children["child_id"])  # locked: not waiting
+    got = res.children.set_index("child_id")
+    for cid, exp in expected.items():
+        assert bool(got.loc[cid, "covered"]) == exp["covered"], cid
+        assert got.loc[cid, "missing_needs"] == ";".join(exp["missing"]), cid
+    # per area, by hand: anchor west or east of 10.76
+    lon = {r["child_id"]: (r["school_lon"] if not math.isnan(r["school_lon"]) else r["lon"])
+           for r in inputs.children.to_dict("records")}
+    for row in res.table.to_dict("records"):
+        mine = [c for c in expected if (lon[c] < 10.76) == (row["area_id"] == "0001")]
+        assert row["children"] == len(mine)
+        assert row["uncovered"] == sum(not expected[c]["covered"] for c in mine)
+        assert row["no_home"] == sum(expected[c]["no_home"] for c in mine)
+        assert row["unmatched"] == sum(c in unmatched for c in mine)
+        assert row["unmatched_uncovered"] == sum(c in unmatched and not expected[c]["covered"]
+                                                 for c in mine)
+        for need in SETTINGS.scoring.need_competences:
+            assert row[f"need:{need}"] == sum(need in expected[c]["missing"] for c in mine)
+    ranks = res.table["uncovered"].to_numpy()
+    assert list(ranks) == sorted(ranks, reverse=True)
+    assert list(res.table["rank"]) == list(range(1, len(res.table) + 1))
+
+
+def test_gaps_need_breakdown_names_the_missing_competence() -> None:
+    inputs = hand_inputs()
+    times = TimeTable(inputs.homes["home_id"].to_numpy(dtype=object),
+                      hand_times(inputs, 1).destination_ids,
+                      np.full((6, 7), 5.0))
+    res = planning.gaps(inputs, settings=SETTINGS.scoring, area_kind="square",
+                        cell_metres=50_000, times=times, minutes=30.0)
+    # C4 (15, disability) has only H4 with that competence, and H4 has no free place
+    c4 = res.children.set_index("child_id").loc["C4"]
+    assert not c4["covered"] and c4["missing_needs"] == "disability"
+    row = res.by_need[res.by_need["need"] == "disability"].iloc[0]
+    assert row["competences"] == "disability" and row["uncovered"] >= 1
+    assert res.table["unmatched"].isna().all()  # no run given
+
+
+def test_gaps_options_are_checked() -> None:
+    inputs = hand_inputs()
+    times = hand_times(inputs, 1)
+    with pytest.raises(InputError, match="municipality, hex, square"):
+        planning.gaps(inputs, settings=SETTINGS.scoring, area_kind="circle",  # type: ignore
+                      times=times)
+    with pytest.raises(InputError, match="--municipalities"):
+        planning.gaps(inputs, settings=SETTINGS.scoring, times=times)
+    with pytest.raises(InputError, match="school, home"):
+        planning.gaps(inputs, settings=SETTINGS.scoring, area_kind="hex", times=times,
+                      anchor="work")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("shape", ["hex", "square"])
+def test_grid_cells_cover_points_once(shape: str) -> None:
+    rng = np.random.default_rng(5)
+    x = rng.uniform(250_000, 262_000, 300)
+    y = rng.uniform(6_640_000, 6_650_000, 300)
+    grid = planning.grid_areas((x.min(), y.min(), x.max(), y.max()), cell_metres=1000.0,
+                               shape=shape)  # type: ignore[arg-type]
+    assert grid["area_id"].is_unique and grid.crs == "EPSG:25833"
+    area = shapely.area(grid.geometry.to_numpy())
+    expected = 1e6 if shape == "square" else math.sqrt(3) / 2 * 1e6
+    np.testing.assert_allclose(area, expected, rtol=1e-9)
+    got = planning.locate(x, y, grid)
+    for i in range(0, 300, 7):  # brute force: the containing cell
+        p = shapely.Point(x[i], y[i])
+        holders = [a for a, g in zip(grid["area_id"], grid.geometry, strict=True)
+                   if g.intersects(p)]
+        assert got[i] == min(holders)
+    # only the cells holding points: the same cells, found without the full grid
+    cells = planning.grid_cells(x, y, cell_metres=1000.0, shape=shape)  # type: ignore[arg-type]
+    assert set(cells["area_id"]) == set(got)
+    assert list(planning.locate(x, y, cells)) == list(got)
+    # same cell size -> same cells, whatever the bounds
+    again = planning.grid_areas((x.min() - 3000, y.min(), x.max(), y.max() + 2000),
+                                cell_metres=1000.0, shape=shape)  # type: ignore[arg-type]
+    assert set(grid["area_id"]) <= set(again["area_id"])
+
+
+# --------------------------------------------------------------------------- MCLP
+
+
+def brute_mclp(cover: np.ndarray, w: np.ndarray, q: np.ndarray, k: int) -> tuple[float, float]:
+    """Best covered weight and, among best sets, the best preference sum."""
+    best, best_q = -1.0, -1.0
+    for combo in itertools.combinations(range(cover.shape[0]), k):
+        covered = 0.0
+        for i in range(cover.shape[1]):
+            if any(cover[j, i] for j in combo):
+                covered += w[i]
+        pref = sum(q[j] for j in combo)
+        if covered > best or (covered == best and pref > best_q):
+            best, best_q = covered, pref
+    return best, best_q
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_mclp_matches_exhaustive_search(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n_sites, n_dem = int(rng.integers(4, 9)), int(rng.integers(5, 16))
+    minutes = rng.uniform(0.0, 60.0, (n_sites, n_dem))
+    minutes[rng.random(minutes.shape) < 0.1] = np.inf
+    w = rng.integers(0, 4, n_dem).astype(float)
+    q = rng.uniform(0.0, 1.0, n_sites)
+    k = int(rng.integers(1, min(4, n_sites) + 1))
+    sol = planning.mclp(minutes, k, catchment_minutes=20.0, weights=w, preference=q)
+    best, best_q = brute_mclp(minutes <= 20.0, w, q / q.max(), k)
+    assert sol.status == "optimal"
+    assert len(sol.chosen) == k
+    assert sol.covered_weight == pytest.approx(best)
+    assert sum(q[sol.chosen] / q.max()) == pytest.approx(best_q, abs=1e-6)
+    covered = [any(minutes[j, i] <= 20.0 for j in sol.chosen) for i in range(n_dem)]
+    assert list(sol.covered) == covered
+
+
+def test_mclp_checks_k_before_solving() -> None:
+    with pytest.raises(InputError, match=r"k=4 must be a whole number in 1\.\.3"):
+        planning.mclp(np.zeros((3, 2)), 4, catchment_minutes=10.0)
+
+
+# --------------------------------------------------------------------------- resource families
+
+
+def brute_families(h_coop: list[str], f_coop: list[str], cap: list[int], t: np.ndarray,
+                   same: bool) -> tuple[int, float]:
+    """Most homes assigned, then least total minutes, over every assignment."""
+    n_h, n_f = t.shape
+    best = (-1, math.inf)
+    for combo in itertools.product(range(-1, n_f), repeat=n_h):
+        load = [0] * n_f
+        ok, total, count = True, 0.0, 0
+        for h, f in enumerate(combo):
+            if f < 0:
+                continue
+            if not math.isfinite(t[h, f]) or (same and h_coop[h] != f_coop[f]):
+                ok = False
+                break
+            load[f] += 1
+            total += t[h, f]
+            count += 1
+        if not ok or any(load[f] > cap[f] for f in range(n_f)):
+            continue
+        if count > best[0] or (count == best[0] and total < best[1] - 1e-12):
+            best = (count, total)
+    return best
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_resource_families_match_brute_force(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n_h, n_f = int(rng.integers(3, 7)), int(rng.integers(1, 4))
+    h_coop = list(rng.choice(["A", "B"], n_h))
+    f_coop = list(rng.choice(["A", "B"], n_f))
+    cap = [int(c) for c in rng.integers(0, 3, n_f)]
+    t = rng.uniform(1.0, 40.0, (n_h, n_f))
+    t[rng.random(t.shape) < 0.15] = np.inf
+    families = pd.DataFrame({"resource_id": [f"R{j}" for j in range(n_f)], "lon": 10.0,
+                             "lat": 60.0, "municipality": "0301", "cooperation": f_coop,
+                             "max_homes": cap})
+    fam = planning.validate_families(families)
+    for same in (True, False):
+        res = planning.assign_resource_families([f"H{i}" for i in range(n_h)], h_coop, fam, t,
+                                                same_cooperation=same)
+        count, total = brute_families(h_coop, f_coop, cap, t, same)
+        assert res.assigned == count
+        assert res.total_minutes == pytest.approx(total if count else 0.0)
+        a = res.assignments
+        assert (a["reason"] == "").sum() == count
+        assert all(a.loc[a["resource_id"].isna(), "reason"] != "")
+        load = a["resource_id"].value_counts()
+        for rid, c in zip(fam["resource_id"], cap, strict=True):
+            assert load.get(rid, 0) <= c
+        if same:
+            coop = dict(zip(fam["resource_id"], fam["cooperation"], strict=True))
+            placed = a[a["resource_id"].notna()]
+            assert all(coop[r] == c for r, c in zip(placed["resource_id"],
+                                                    placed["cooperation"], strict=True))
+
+
+def test_resource_family_table_problems_are_listed() -> None:
+    bad = pd.DataFrame({"resource_id": ["R1", "R1"], "lon": [10.0, 500.0], "lat": [60.0, 60.0],
+                        "municipality": ["301", "oslo"], "colour": ["x", "y"]})
+    with pytest.raises(InputError, match="unknown column 'colour'"):
+        planning.validate_families(bad)
+    with pytest.raises(InputError) as info:
+        planning.validate_families(bad.drop(columns="colour"))
+    text = str(info.value)
+    assert "duplicate resource_id 'R1'" in text and "kommunenummer" in text and "WGS84" in text
+
+
+def test_group_homes_sizes_hosts_and_determinism() -> None:
+    rng = np.random.default_rng(3)
+    pts = rng.uniform(0, 10, (13, 2))
+    minutes = np.hypot(*(pts[:, None, :] - pts[None, :, :]).transpose(2, 0, 1))
+    host, to_host = planning.group_homes(minutes, size=4)
+    groups = {h: np.flatnonzero(host == h) for h in set(host)}
+    assert len(groups) == math.ceil(13 / 4)
+    assert all(len(g) <= 4 for g in groups.values())
+    assert all(host[h] == h for h in groups)  # a host belongs to its own network
+    np.testing.assert_allclose(to_host, [0.0 if host[i] == i else minutes[i, host[i]]
+                                         for i in range(13)])
+    # each host is its group's 1-median (brute force)
+    for h, members in groups.items():
+        sums = {j: sum(minutes[i, j] for i in members) for j in members}
+        assert sums[h] == pytest.approx(min(sums.values()))
+    again, _ = planning.group_homes(minutes, size=4)
+    assert list(again) == list(host)
+
+
+# --------------------------------------------------------------------------- what-if
+
+
+def test_parse_addition() -> None:
+    add = planning.parse_addition("4631:TBO-F+teen:3:2", SETTINGS.scoring)
+    assert add == planning.Addition("4631", ("TBO-F", "teen"), 3, 2)
+    assert planning.parse_addition("301::1", SETTINGS.scoring).area == "0301"
+    with pytest.raises(InputError, match="allowed: TBO-F"):
+        planning.parse_addition("4631:TBOF:3", SETTINGS.scoring)
+    with pytest.raises(InputError, match="AREA:COMPETENCES:COUNT"):
+        planning.parse_addition("4631-TBO-F-3", SETTINGS.scoring)
+    with pytest.raises(InputError, match="count '0'"):
+        planning.parse_addition("4631:TBO-F:0", SETTINGS.scoring)
+
+
+@pytest.fixture(scope="module")
+def region(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The synthetic small sample: files, inputs, network and municipality polygons."""
+    folder = tmp_path_factory.mktemp("sample")
+    manifest = sample.generate(folder, seed=1, size="small")
+    net_dir = folder / "net"
+    net = network.build(manifest.roads, SETTINGS.network, cache_dir=net_dir)
+    inputs = schema.read_inputs(manifest.children, manifest.homes, manifest.contacts,
+                                manifest.placements, manifest.vetoes,
+                                settings=SETTINGS.scoring)
+    return {"manifest": manifest, "net": net, "net_dir": net_dir, "inputs": inputs,
+            "areas": planning.read_municipalities(manifest.municipalities),
+            "as_of": datetime.date.fromisoformat(sample.REFERENCE_DATE)}
+
+
+def test_place_additions_is_deterministic_and_inside(region: dict) -> None:
+    adds = [planning.Addition("4692", ("TBO-F",), 3), planning.Addition("4691", (), 2, 2)]
+    first = planning.place_additions(adds, region["areas"], net=region["net"])
+    again = planning.place_additions(adds, region["areas"], net=region["net"])
+    pd.testing.assert_frame_equal(first, again)
+    assert list(first["home_id"]) == ["WHATIF-4691-001", "WHATIF-4691-002", "WHATIF-4692-001",
+                                      "WHATIF-4692-002", "WHATIF-4692-003"]
+    x, y = planning._xy(first["lon"], first["lat"])
+    located = planning.locate(x, y, region["areas"])
+    assert list(located) == list(first["municipality"])
+    assert len(set(zip(first["lon"], first["lat"], strict=True))) == 5  # spread out
+    with pytest.raises(InputError, match="'9999' is not in the municipality polygons"):
+        planning.place_additions([planning.Addition("9999", (), 1)], region["areas"],
+                                 net=region["net"])
+
+
+@pytest.fixture(scope="module")
+def baseline(region: dict) -> object:
+    from matcher import pipeline
+
+    return pipeline.run(region["inputs"], SETTINGS, net=region["net"], as_of=region["as_of"])
+
+
+@pytest.mark.parametrize("adds", [
+    ["4692:TBO-F:2"],
+    ["4691:trygg-base:1", "4694:disability+teen:2:2"],
+    ["4693::3", "4692:EFST+TBO-F:1"],
+])
+def test_whatif_never_reduces_placements(region: dict, baseline: object, adds: list[str]) -> None:
+    additions = [planning.parse_addition(a, SETTINGS.scoring) for a in adds]
+    res = planning.whatif(region["inputs"], additions, settings=SETTINGS, net=region["net"],
+                          areas=region["areas"], baseline=baseline, as_of=region["as_of"])
+    diff = res.diff.set_index("measure")
+    assert diff.loc["placed", "scenario"] >= diff.loc["placed", "baseline"]
+    assert diff.loc["priority_placed", "scenario"] >= diff.loc["priority_placed", "baseline"] - 1e-6
+    assert diff.loc["placed", "change"] == diff.loc["placed", "scenario"] - \
+        diff.loc["placed", "baseline"]
+    assert len(res.added_homes) == sum(a.count for a in additions)
+    assert set(res.added_homes["home_id"]) <= set(res.scenario.inputs.homes["home_id"])
+    assert list(diff.index) == list(planning.DIFF_MEASURES)
+
+
+# --------------------------------------------------------------------------- Oslo demonstration
+
+
+@pytest.fixture(scope="module")
+def oslo() -> planning.OsloScenario:
+    missing = [f for f in planning.OSLO_FILES.values() if not (DATA / f).is_file()]
+    if missing:
+        pytest.skip(f"real data missing in {DATA}: {', '.join(missing)}")
+    return planning.oslo_scenario(DATA, seed=7)
+
+
+def test_oslo_scenario_tables_validate_from_csv(oslo: planning.OsloScenario,
+                                                tmp_path: Path) -> None:
+    oslo.children.to_csv(tmp_path / "children.csv", index=False)
+    oslo.homes.to_csv(tmp_path / "homes.csv", index=False)
+    inputs = schema.read_inputs(tmp_path / "children.csv", tmp_path / "homes.csv",
+                                settings=SETTINGS.scoring)
+    assert len(inputs.children) == 150 and len(inputs.homes) == 60
+    assert set(inputs.children["municipality"]) == {"0301"}
+    # children sit on real populated cells and real schools
+    x, y = planning._xy(inputs.children["lon"], inputs.children["lat"])
+    cx, cy = planning._centres(oslo.population)
+    dist = np.hypot(x[:, None] - cx[None, :], y[:, None] - cy[None, :]).min(axis=1)
+    assert dist.max() < 0.5
+    schools = pd.read_csv(DATA / "grunnskoler_norge_geocoded.csv", sep=";")
+    with_school = inputs.children.dropna(subset=["school_lon"])
+    assert (inputs.children["age"] >= 6).sum() == len(with_school)
+    gap = np.hypot(with_school["school_lon"].to_numpy()[:, None] - schools["lng"].to_numpy(),
+                   with_school["school_lat"].to_numpy()[:, None] - schools["lat"].to_numpy())
+    assert gap.min(axis=1).max() < 1e-6  # each school is a real school position
+    again = planning.oslo_scenario(DATA, seed=7)
+    pd.testing.assert_frame_equal(again.children, oslo.children)
+
+
+def test_oslo_gaps_match_brute_force(oslo: planning.OsloScenario) -> None:
+    inputs = oslo.inputs
+    points = planning.anchor_points(planning.waiting(inputs), "school")
+    times = planning.travel_times(oslo.net, inputs.homes, points, origin_id="home_id",
+                                  destination_id="anchor_id")
+    # Oslo east is compact (every pair within ~16 min at the speed limits): an urban catchment
+    # of 5 minutes leaves gaps, the default 30 minutes covers everyone with a suitable home
+    by_minutes = {}
+    for minutes in (5.0, 30.0):
+        res = planning.gaps(inputs, settings=SETTINGS.scoring, areas=oslo.municipalities,
+                            times=times, minutes=minutes)
+        expected = brute_gaps(inputs, times, minutes, SETTINGS.scoring)
+        row = res.table.set_index("area_id").loc["0301"]
+        assert row["children"] == len(expected) == 150
+        assert row["uncovered"] == sum(not e["covered"] for e in expected.values())
+        assert row["no_home"] == sum(e["no_home"] for e in expected.values())
+        for need in SETTINGS.scoring.need_competences:
+            assert row[f"need:{need}"] == sum(need in e["missing"] for e in expected.values())
+        # 2SFCA by loops: supply = free places of non-kinship homes, demand = 1 per child
+        homes = inputs.homes.to_dict("records")
+        ratio = []
+        for j, home in enumerate(homes):
+            inside = sum(1 for k in range(len(points)) if times.minutes[j, k] <= minutes)
+            ratio.append(home["capacity"] / inside if inside else 0.0)
+        access = [sum(ratio[j] for j in range(len(homes)) if times.minutes[j, k] <= minutes)
+                  for k in range(len(points))]
+        assert row["access_2sfca"] == pytest.approx(sum(access) / len(access))
+        by_minutes[minutes] = int(row["uncovered"])
+    assert by_minutes[5.0] > 0 and by_minutes[5.0] >= by_minutes[30.0]
+    hexes = planning.gaps(inputs, settings=SETTINGS.scoring, area_kind="hex", cell_metres=1000,
+                          times=times, minutes=5.0)
+    assert hexes.table["children"].sum() == 150
+    assert hexes.table["uncovered"].sum() == by_minutes[5.0]
+    png = planning.gaps_map(hexes)
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_oslo_emergency_coverage_matches_brute_force(oslo: planning.OsloScenario) -> None:
+    inputs = oslo.inputs
+    em = [h for h in inputs.homes.to_dict("records") if h["kind"] == "emergency"
+          and h["capacity"] > 0]
+    assert em, "the scenario should have available emergency homes"
+    children = inputs.children.to_dict("records")
+    points = pd.DataFrame({"id": [f"{c['child_id']}:home" for c in children],
+                           "lon": [c["lon"] for c in children],
+                           "lat": [c["lat"] for c in children]})
+    times = planning.travel_times(oslo.net, inputs.homes, points, origin_id="home_id",
+                                  destination_id="id")
+    bands = (3.0, 5.0)
+    res = planning.emergency_coverage(inputs, bands=bands, areas=oslo.municipalities,
+                                      times=times)
+    rows = {h: i for i, h in enumerate(times.origin_ids)}
+    nearest = []
+    for k in range(len(children)):
+        best = math.inf
+        for home in em:
+            best = min(best, times.minutes[rows[home["home_id"]], k])
+        nearest.append(best)
+    row = res.table.set_index("area_id").loc["0301"]
+    assert row["total"] == 150
+    for b in bands:
+        within = sum(1 for m in nearest if m <= b)
+        assert row[f"within_{b:g}"] == within
+        assert row[f"share_{b:g}"] == pytest.approx(within / 150)
+    assert row["beyond_5"] == sum(1 for m in nearest if not m <= 5.0)
+    assert res.cells["total"].sum() == 150  # children aggregated to 250 m cells
+    assert res.cells["uncovered"].sum() == row["beyond_5"]
+
+    # population basis: weights are the persons of each cell, by loops
+    cells = oslo.population
+    cx, cy = planning._centres(cells)
+    lon, lat = planning._lonlat(cx, cy)
+    cell_pts = pd.DataFrame({"id": "cell:" + cells["cell_id"], "lon": lon, "lat": lat})
+    ctimes = planning.travel_times(oslo.net, inputs.homes, cell_pts, origin_id="home_id",
+                                   destination_id="id")
+    pop = planning.emergency_coverage(inputs, bands=bands, areas=oslo.municipalities,
+                                      population=cells, times=ctimes)
+    persons = cells["population"].tolist()
+    total = within5 = 0.0
+    for k, people in enumerate(persons):
+        best = min(ctimes.minutes[rows[h["home_id"]], k] for h in em)
+        total += people
+        within5 += people if best <= 5.0 else 0.0
+    prow = pop.table.set_index("area_id").loc["0301"]
+    assert prow["total"] == pytest.approx(total)
+    assert prow["within_5"] == pytest.approx(within5)
+    assert planning.coverage_map(pop)[:4] == b"\x89PNG"
+
+
+def test_oslo_recruit_and_support(oslo: planning.OsloScenario) -> None:
+    res = planning.recruit(oslo.inputs, competence="disability", k=2, settings=SETTINGS,
+                           net=oslo.net, population=oslo.population, minutes=5.0,
+                           max_candidates=150)
+    assert res.solution.status == "optimal" and len(res.sites) == 2
+    assert res.newly_covered <= res.coverable <= res.suited - res.covered_before
+    plan = planning.support_plan(oslo.inputs.homes, oslo.resource_families, net=oslo.net)
+    assert plan.families.assigned == min(len(oslo.inputs.homes),
+                                         5 * len(oslo.resource_families))
+    assert plan.networks["network_id"].nunique() == math.ceil(len(oslo.inputs.homes) / 6)
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def _common(region: dict) -> list[str]:
+    m = region["manifest"]
+    return ["--children", str(m.children), "--homes", str(m.homes), "--placements",
+            str(m.placements), "--network", str(region["net_dir"])]
+
+
+def test_cli_gaps(region: dict, tmp_path: Path) -> None:
+    out = tmp_path / "gaps"
+    args = ["--json", "gaps", *_common(region), "--municipalities",
+            str(region["manifest"].municipalities), "--minutes", "20", "--out", str(out)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["command"] == "gaps" and summary["unmatched"] is not None
+    table = pd.read_csv(out / "gaps.csv", dtype={"area_id": str})
+    assert summary["uncovered"] == table["uncovered"].sum()
+    assert (out / "gaps.png").read_bytes()[:4] == b"\x89PNG"
+    layer = gpd.read_file(out / "gaps.gpkg", layer="gaps")
+    assert len(layer) == len(table) and layer.crs.to_epsg() == 25833
+    bad = runner.invoke(app, ["gaps", *_common(region), "--areas", "circle", "--out",
+                              str(tmp_path / "x")])
+    assert bad.exit_code == 2 and "municipality, hex, square" in bad.output
+
+
+def test_cli_whatif(region: dict, tmp_path: Path) -> None:
+    out = tmp_path / "whatif"
+    args = ["whatif", *_common(region), "--municipalities",
+            str(region["manifest"].municipalities), "--add", "4692:TBO-F:2", "--as-of",
+            sample.REFERENCE_DATE, "--out", str(out)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    diff = pd.read_csv(out / "whatif.csv").set_index("measure")
+    assert diff.loc["placed", "scenario"] >= diff.loc["placed", "baseline"]
+    assert len(pd.read_csv(out / "whatif_homes.csv")) == 2
+    bad = runner.invoke(app, [*args[:-2], "--add", "4692:TBOF:2", "--out", str(out)])
+    assert bad.exit_code == 2 and "allowed: TBO-F" in bad.output
+
+
+def test_cli_recruit(region: dict, tmp_path: Path) -> None:
+    out = tmp_path / "recruit"
+    result = runner.invoke(app, ["--json", "recruit", *_common(region), "--competence",
+                                 "TBO-F", "--k", "2", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["status"] == "optimal" and len(summary["sites"]) == 2
+    assert len(gpd.read_file(out / "recruit.gpkg", layer="sites")) == 2
+    bad = runner.invoke(app, ["recruit", *_common(region), "--competence", "tbo-f", "--out",
+                              str(out)])
+    assert bad.exit_code == 2 and "TBO-F, trygg-base" in bad.output
+
+
+def test_cli_coverage(region: dict, tmp_path: Path) -> None:
+    out = tmp_path / "coverage"
+    result = runner.invoke(app, ["--json", "coverage", *_common(region), "--municipalities",
+                                 str(region["manifest"].municipalities), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(out / "coverage.csv", dtype={"area_id": str})
+    assert set(table.columns) >= {"within_30", "share_30", "within_45", "share_45"}
+    assert {"coverage", "cells"} <= set(gpd.list_layers(out / "coverage.gpkg")["name"])
+    assert (out / "coverage.png").read_bytes()[:4] == b"\x89PNG"
+    bad = runner.invoke(app, ["coverage", *_common(region), "--bands", "45,30", "--out",
+                              str(out)])
+    assert bad.exit_code == 2 and "ascending" in bad.output
+
+
+def test_cli_resource_families(region: dict, tmp_path: Path) -> None:
+    homes = region["inputs"].homes
+    fam = homes.iloc[::25][["lon", "lat", "municipality"]].reset_index(drop=True)
+    fam.insert(0, "resource_id", [f"R{i}" for i in range(len(fam))])
+    fam.to_csv(tmp_path / "families.csv", index=False)
+    out = tmp_path / "support"
+    result = runner.invoke(app, ["--json", "resource-families", *_common(region),
+                                 "--resource-families", str(tmp_path / "families.csv"),
+                                 "--network-size", "5", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    table = pd.read_csv(out / "resource_families.csv", dtype=str, keep_default_na=False)
+    assert summary["assigned"] == (table["resource_id"] != "").sum() <= 5 * len(fam)
+    assert (table.loc[table["resource_id"] == "", "reason"] != "").all()
+    networks = pd.read_csv(out / "local_networks.csv")
+    assert networks.groupby("network_id").size().max() <= 5
+    assert len(pd.read_csv(out / "cafes.csv")) == homes["municipality"].nunique()
+    fam.drop(columns="municipality").to_csv(tmp_path / "bad.csv", index=False)
+    bad = runner.invoke(app, ["resource-families", *_common(region), "--resource-families",
+                              str(tmp_path / "bad.csv"), "--out", str(out)])
+    assert bad.exit_code == 2 and "missing required column 'municipality'" in bad.output
