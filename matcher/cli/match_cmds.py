@@ -103,6 +103,10 @@ def match(
         "--as-of", help="Run date YYYY-MM-DD for waiting times (default today).")] = None,
     privacy: Annotated[str, typer.Option(
         help="Child locations in shared maps: 'exact' or 'coarse' (250 m grid).")] = "exact",
+    municipalities: Annotated[Path | None, typer.Option(
+        "--municipalities", exists=True, dir_okay=False,
+        help="Municipality polygons (GeoJSON/GeoPackage, with kommunenummer) for the maps.")]
+    = None,
 ) -> None:
     """Match all waiting children to foster homes and write a run folder.
 
@@ -124,8 +128,9 @@ def match(
             inputs = _read(children, homes, contacts, placements, vetoes, settings)
             times = schema.read_times(travel_times, inputs) if travel_times else None
             net = _network(network_dir, osm, out, settings, step)
+        areas = _municipalities(municipalities)
         result = _run(inputs, settings, times, net, run_date)
-        _write(result, out, privacy=privacy)
+        _write(result, out, privacy=privacy, municipalities=areas, settings=settings)
         _print_summary(result.summary, out)
 
 
@@ -152,17 +157,23 @@ def _run(inputs: Any, settings: config_mod.Settings, times: Any, net: Any,
                             progress=bar, extra_sources=extra)
 
 
-def _write(result: Any, out: Path, *, privacy: Literal["exact", "coarse"] | str) -> None:
-    from matcher import pipeline
+def _municipalities(path: Path | None) -> Any:
+    if path is None:
+        return None
+    from matcher import planning
 
-    extra = None
-    try:
-        from matcher import report
-    except ImportError:  # the report module is optional in minimal installs
-        report = None  # type: ignore[assignment]
-    if report is not None and hasattr(report, "write_outputs"):
-        def extra(folder: Path) -> None:
-            report.write_outputs(result, folder, privacy=privacy)
+    return planning.read_municipalities(path)
+
+
+def _write(result: Any, out: Path, *, privacy: Literal["exact", "coarse"] | str,
+           municipalities: Any = None, settings: config_mod.Settings | None = None) -> None:
+    """Write the run folder with its maps and report (all or nothing)."""
+    from matcher import pipeline, report
+
+    def extra(folder: Path) -> None:
+        report.write_outputs(result, folder, privacy=privacy,  # type: ignore[arg-type]
+                             municipalities=municipalities, settings=settings)
+
     pipeline.write_run(result, out, extra=extra)
 
 
@@ -291,8 +302,9 @@ def demo(
                 sample_dir / "contacts.csv", sample_dir / "placements.csv",
                 sample_dir / "vetoes.csv", settings=settings.scoring)
         run_date = datetime.date.fromisoformat(sample_mod.REFERENCE_DATE)
+        areas = _municipalities(sample_dir / "municipalities.geojson")
         result = _run(inputs, settings, None, net, run_date)
-        _write(result, run_dir, privacy="exact")
+        _write(result, run_dir, privacy="exact", municipalities=areas, settings=settings)
         _print_summary(result.summary, run_dir)
         say(f"network: {net.info.nodes:,} nodes, {net.info.ferry_edges} ferry edges; "
             f"sample: {sample_dir}")
