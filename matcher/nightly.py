@@ -1,0 +1,699 @@
+"""The nightly batch job: read the store, match with the pipeline, write results back.
+
+One run (:func:`run_nightly`):
+
+1. connect to the store (GeoPackage file or PostGIS) and take its run lock
+   (:class:`~matcher.errors.StoreUnavailableError` exit 4,
+   :class:`~matcher.errors.LockedError` exit 5);
+2. mark runs left ``running`` by a killed job as failed, then record this run
+   as ``running``;
+3. read and validate the five input tables (every problem at once, exit 2);
+4. fingerprint the run: the tables' contents, the OSM file, the settings and
+   the run date. When the latest successful run has the same fingerprint the
+   run is recorded as "unchanged, skipped" (unless ``force``);
+5. build the road network, or load it from ``cache_dir`` when the OSM file
+   and speed settings are unchanged;
+6. match with :func:`matcher.pipeline.run`, the engine of ``matcher match``
+   (:class:`~matcher.errors.InfeasibleError` exit 3);
+7. write the run row, one ``match_results`` row per child and one
+   ``match_unmatched`` row per unmatched child, and delete runs beyond
+   ``retention_runs``, all in ONE transaction.
+
+Any failure after step 2 is recorded in ``match_runs`` (status ``failed``,
+``error``, ``exit_code``) and leaves the previous results untouched. Events
+are logged to the ``matcher.nightly`` logger with ``run_id``, ``step``,
+``duration_s`` and counts in ``record.fields``; they never hold coordinates,
+names or free text from the inputs.
+
+Configuration (TOML)
+--------------------
+``[store]``: ``url`` (``.gpkg`` path or ``postgresql+psycopg://user@host:port/db``),
+``password_env`` or ``password_file`` (mode 0600), ``schema`` (PostgreSQL,
+default ``public``). ``[network]``: ``osm`` and ``cache_dir`` besides the
+speed keys of :class:`matcher.config.NetworkSettings`. ``[job]``:
+``retention_runs`` (default 30), ``as_of`` (default: the run day),
+``log_file`` (default: stderr). ``[travel]``, ``[scoring]`` and
+``[assignment]`` as in :mod:`matcher.config`. Relative paths are relative to
+the configuration file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import dataclasses
+import datetime
+import hashlib
+import json
+import logging
+import os
+import secrets
+import signal
+import time
+import tomllib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from matcher import __version__, pipeline, schema, stores
+from matcher import network as network_mod
+from matcher.config import Settings
+from matcher.errors import (
+    InfeasibleError,
+    InputError,
+    MatcherError,
+    Problem,
+)
+
+logger = logging.getLogger(__name__)
+
+FAULT_ENV = "FOSTERMATCH_NIGHTLY_FAULT"
+"""Test hook: ``kill:<point>`` (SIGKILL itself) or ``sleep:<point>:<seconds>``, where the
+point is ``locked`` (lock taken), ``running`` (run row committed) or ``mid-write``
+(inside the write transaction, after the run row and before the results)."""
+
+_RUN_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar("nightly_run_id",
+                                                                    default=None)
+_NETWORK_KEYS = ("osm", "cache_dir")
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+
+class StoreOptions(_Frozen):
+    """``[store]``: where the inputs are read and the results written.
+
+    Attributes
+    ----------
+    url
+        GeoPackage path (``.gpkg``) or ``postgresql+psycopg://user@host:port/db``.
+        Never holds a password.
+    password_env
+        Environment variable holding the database password.
+    password_file
+        File holding the password; must be owner-only (mode 0600).
+    db_schema
+        PostgreSQL schema of the tables (TOML key ``schema``, default ``public``).
+    """
+
+    url: str = Field(min_length=1)
+    password_env: str | None = None
+    password_file: Path | None = None
+    db_schema: str = Field(default="public", alias="schema",
+                           pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+
+    @field_validator("url")
+    @classmethod
+    def _no_secret(cls, value: str) -> str:
+        if "://" in value and "@" in value.split("://", 1)[1].split("/", 1)[0]:
+            userinfo = value.split("://", 1)[1].split("@", 1)[0]
+            if ":" in userinfo:
+                raise ValueError("the url holds a password; remove it and use password_env "
+                                 "or password_file")
+        if "password=" in value.lower():
+            raise ValueError("the url holds a password parameter; remove it and use "
+                             "password_env or password_file")
+        return value
+
+
+class NetworkOptions(_Frozen):
+    """``[network]`` keys of the job (speed keys go to :class:`NetworkSettings`).
+
+    Attributes
+    ----------
+    osm
+        OSM file (``.osm``, ``.osm.bz2``, ``.osm.pbf``...).
+    cache_dir
+        Folder of the cached network (default: ``network-cache`` beside the OSM file).
+    """
+
+    osm: Path
+    cache_dir: Path | None = None
+
+    @property
+    def cache(self) -> Path:
+        """The cache folder in use."""
+        return self.cache_dir or self.osm.parent / "network-cache"
+
+
+class JobOptions(_Frozen):
+    """``[job]``: retention, run date and logging.
+
+    Attributes
+    ----------
+    retention_runs
+        Runs kept in ``match_runs`` (with their results); the latest
+        successful run is always kept.
+    as_of
+        Run date for waiting times (default: the day the job runs).
+    log_file
+        JSON-lines log file (default: stderr).
+    """
+
+    retention_runs: int = Field(default=30, ge=1)
+    as_of: datetime.date | None = None
+    log_file: Path | None = None
+
+
+class NightlyConfig(_Frozen):
+    """Everything one nightly run needs (see the module docstring for the TOML)."""
+
+    store: StoreOptions
+    network: NetworkOptions
+    job: JobOptions = Field(default_factory=JobOptions)
+    settings: Settings = Field(default_factory=Settings)
+
+    def config_hash(self) -> str:
+        """Return the hash of the matching settings (recorded as ``config_hash``)."""
+        return self.settings.fingerprint()
+
+
+@dataclass(frozen=True)
+class NightlyOutcome:
+    """What one nightly run did (failures raise instead).
+
+    Attributes
+    ----------
+    run_id
+        Id of the run in ``match_runs``.
+    status
+        ``"success"`` or ``"skipped"`` (inputs and configuration unchanged).
+    note
+        Human-readable note stored with the run.
+    store
+        Where the store is (no secrets).
+    input_fingerprint, config_hash
+        Hashes recorded with the run.
+    previous_run_id
+        For a skipped run, the successful run it matches.
+    counts
+        ``children``, ``homes``, ``placed``, ``unmatched``, ``locked``,
+        ``results_written``, ``unmatched_written``.
+    solver_status, mip_gap
+        From the assignment (``None`` when skipped).
+    timings
+        Seconds per step: ``read``, ``network``, ``travel_times``, ``scoring``,
+        ``assignment``, ``write``, ``total``.
+    deleted_runs, interrupted_runs
+        Runs removed by retention; runs of killed jobs marked failed.
+    summary
+        The pipeline summary (``None`` when skipped).
+    """
+
+    run_id: str
+    status: Literal["success", "skipped"]
+    note: str
+    store: str
+    input_fingerprint: str
+    config_hash: str
+    previous_run_id: str | None
+    counts: dict[str, int]
+    solver_status: str | None
+    mip_gap: float | None
+    timings: dict[str, float]
+    deleted_runs: int
+    interrupted_runs: int
+    summary: dict[str, Any] | None = field(default=None, repr=False)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready summary (without the pipeline summary)."""
+        return {k: v for k, v in self.__dict__.items() if k != "summary"}
+
+
+# --------------------------------------------------------------------------- configuration
+
+
+def load_config(path: str | Path) -> NightlyConfig:
+    """Load the nightly configuration from TOML.
+
+    Parameters
+    ----------
+    path
+        TOML file with ``[store]``, ``[network]`` (``osm``, ``cache_dir`` and
+        speed keys), ``[job]`` and the matcher sections ``[travel]``,
+        ``[scoring]``, ``[assignment]``. Relative paths are taken from the
+        file's folder.
+
+    Raises
+    ------
+    InputError
+        Listing every unknown key and bad value at once.
+    """
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"{path}: configuration file not found; check the --config path"
+                         ) from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: not valid TOML ({exc}); fix the syntax") from None
+    return config_from_dict(data, base=path.resolve().parent, source=str(path))
+
+
+def config_from_dict(data: dict[str, Any], *, base: Path | None = None,
+                     source: str = "config") -> NightlyConfig:
+    """Build a :class:`NightlyConfig` from parsed TOML (see :func:`load_config`).
+
+    Parameters
+    ----------
+    data
+        The TOML document as a dict.
+    base
+        Folder that relative paths are relative to (default: the working folder).
+    source
+        Name used in problem messages.
+
+    Raises
+    ------
+    InputError
+        Listing every problem.
+    """
+    data = {k: (dict(v) if isinstance(v, dict) else v) for k, v in data.items()}
+    problems: list[Problem] = []
+    net = data.pop("network", {})
+    job_net = {k: net.pop(k) for k in _NETWORK_KEYS if isinstance(net, dict) and k in net}
+    if "store" not in data:
+        problems.append(Problem(source, "missing store section; add one with url = "
+                                        "\"file.gpkg\" or a postgresql+psycopg:// url",
+                                column="store"))
+    if "osm" not in job_net:
+        problems.append(Problem(source, "missing network.osm (e.g. osm = \"roads.osm.pbf\"); "
+                                        "the nightly job builds the network from it",
+                                column="network.osm"))
+    payload = {
+        "store": _resolve(data.pop("store", {}), base, ("password_file",), url_key="url"),
+        "network": _resolve(job_net, base, _NETWORK_KEYS),
+        "job": _resolve(data.pop("job", {}), base, ("log_file",)),
+        "settings": {**data, **({"network": net} if net else {})},
+    }
+    try:
+        config = NightlyConfig.model_validate(payload)
+    except ValidationError as exc:
+        for err in exc.errors():
+            loc = [str(p) for p in err["loc"]]
+            if loc and loc[0] == "settings":
+                loc = loc[1:]
+            elif loc and loc[0] == "store" and loc[1:2] == ["db_schema"]:
+                loc = ["store", "schema"]
+            where = ".".join(loc)
+            if where in ("network.osm", "store") and any(p.column == where for p in problems):
+                continue
+            problems.append(Problem(source, f"{err['msg']}; fix or remove this key",
+                                    column=where))
+        raise InputError(f"{source}: invalid nightly configuration ({len(problems)} "
+                         "problem(s))", problems) from None
+    if problems:
+        raise InputError(f"{source}: invalid nightly configuration ({len(problems)} "
+                         "problem(s))", problems)
+    return config
+
+
+def _resolve(section: Any, base: Path | None, keys: tuple[str, ...], *,
+             url_key: str | None = None) -> Any:
+    """Make the path keys of a section absolute against ``base``."""
+    if not isinstance(section, dict) or base is None:
+        return section
+    out = dict(section)
+    for key in keys:
+        if isinstance(out.get(key), str) and not Path(out[key]).expanduser().is_absolute():
+            out[key] = str(base / Path(out[key]).expanduser())
+    if url_key and isinstance(out.get(url_key), str) and "://" not in out[url_key]:
+        url = Path(out[url_key]).expanduser()
+        out[url_key] = str(url if url.is_absolute() else base / url)
+    return out
+
+
+def open_store(options: StoreOptions) -> stores.Store:
+    """Return the configured store (resolving the password; not yet connected).
+
+    Raises
+    ------
+    InputError
+        On a bad URL or an unusable password source.
+    """
+    password = None
+    if "://" in options.url:
+        password = stores.resolve_password(password_env=options.password_env,
+                                           password_file=options.password_file)
+    return stores.open_store(options.url, password=password, db_schema=options.db_schema)
+
+
+def current_run_id() -> str | None:
+    """Return the id of the run in progress in this context (for log formatters)."""
+    return _RUN_ID.get()
+
+
+# --------------------------------------------------------------------------- the run
+
+
+@dataclass
+class _Known:
+    """What is known about the run so far (recorded if it fails)."""
+
+    fields: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def run_nightly(config: NightlyConfig, *, force: bool = False) -> NightlyOutcome:
+    """Run the nightly job once (see the module docstring for the steps).
+
+    Parameters
+    ----------
+    config
+        The job configuration (:func:`load_config`).
+    force
+        Match and write even when inputs and configuration are unchanged.
+
+    Returns
+    -------
+    NightlyOutcome
+        The recorded run (``success`` or ``skipped``).
+
+    Raises
+    ------
+    StoreUnavailableError
+        The store cannot be reached (exit 4); nothing is recorded.
+    LockedError
+        Another run holds the lock (exit 5); nothing is recorded.
+    InputError
+        Bad configuration (nothing recorded) or bad input tables (recorded as failed).
+    InfeasibleError
+        The assignment cannot be solved (recorded as failed).
+    """
+    started = datetime.datetime.now(datetime.UTC)
+    run_id = f"{started:%Y%m%dT%H%M%SZ}-{secrets.token_hex(4)}"
+    token = _RUN_ID.set(run_id)
+    try:
+        return _run(config, run_id, started, force=force)
+    finally:
+        _RUN_ID.reset(token)
+
+
+def _run(config: NightlyConfig, run_id: str, started: datetime.datetime, *,
+         force: bool) -> NightlyOutcome:
+    t_start = time.perf_counter()
+    store = open_store(config.store)
+    as_of = config.job.as_of or datetime.date.today()  # the machine's local day
+    with store, store.lock():
+        _fault("locked")
+        store.ensure_schema()
+        interrupted = store.mark_interrupted(finished_at=started)
+        store.begin_run({"run_id": run_id, "started_at": stores.stamp(started),
+                         "status": "running", "software_version": f"fostermatch {__version__}",
+                         "config_hash": config.config_hash(), "as_of": as_of.isoformat()})
+        _event("run started", step="start", store=store.display, store_kind=store.kind,
+               force=force, interrupted_runs=interrupted, as_of=as_of.isoformat())
+        known = _Known()
+        try:
+            _fault("running")
+            outcome = _work(config, store, run_id, as_of, known, force=force,
+                            interrupted=interrupted)
+        except BaseException as exc:
+            _record_failure(store, run_id, exc, known, keep=config.job.retention_runs)
+            raise _public_error(exc, run_id) from None
+    total = time.perf_counter() - t_start
+    timings = {**outcome.timings, "total": round(total, 3)}
+    _event("run finished", step="done", status=outcome.status, duration_s=round(total, 3),
+           counts=outcome.counts)
+    return dataclasses.replace(outcome, timings=timings)
+
+
+def _work(config: NightlyConfig, store: stores.Store, run_id: str, as_of: datetime.date,
+          known: _Known, *, force: bool, interrupted: int) -> NightlyOutcome:
+    settings = config.settings
+    with _step("read", known) as counts:
+        frames, problems = store.read_tables()
+        counts.update({name: len(f) for name, f in frames.items() if f is not None})
+    with _step("validate", known) as counts:
+        inputs = _validate(frames, problems, settings)
+        counts.update({"children": len(inputs.children), "homes": len(inputs.homes),
+                       "contacts": len(inputs.contacts),
+                       "placements": len(inputs.placements), "vetoes": len(inputs.vetoes)})
+    known.fields.update(n_children=len(inputs.children), n_homes=len(inputs.homes))
+
+    osm = config.network.osm
+    if not osm.is_file():
+        raise InputError(f"{osm}: OSM file not found; check network.osm")
+    network_key = network_mod.file_key(osm, settings.network)
+    config_hash = config.config_hash()
+    fingerprint = input_fingerprint(inputs.sources, network_key=network_key,
+                                    config_hash=config_hash, as_of=as_of)
+    known.fields.update(input_fingerprint=fingerprint, network_key=network_key)
+    base_counts = {"children": len(inputs.children), "homes": len(inputs.homes)}
+
+    last = store.last_success()
+    if last is not None and last.input_fingerprint == fingerprint and not force:
+        note = f"unchanged, skipped (same inputs and configuration as run {last.run_id})"
+        fields = {**known.fields, "status": "skipped", "note": note, "exit_code": 0,
+                  "finished_at": stores.stamp(datetime.datetime.now(datetime.UTC))}
+        with _step("write", known) as counts:
+            written = store.finish_run(run_id, fields, keep_runs=config.job.retention_runs)
+            counts["deleted_runs"] = written.deleted_runs
+        _event("inputs unchanged, skipped", step="skip", previous_run_id=last.run_id)
+        return NightlyOutcome(
+            run_id=run_id, status="skipped", note=note, store=store.display,
+            input_fingerprint=fingerprint, config_hash=config_hash,
+            previous_run_id=last.run_id, counts=base_counts, solver_status=None, mip_gap=None,
+            timings={k: round(v, 3) for k, v in known.timings.items()},
+            deleted_runs=written.deleted_runs, interrupted_runs=interrupted)
+
+    with _step("network", known) as counts:
+        net = network_mod.build(osm, settings.network, cache_dir=config.network.cache)
+        counts.update(nodes=net.info.nodes, edges=net.info.edges,
+                      from_cache=int(net.info.from_cache))
+
+    t0 = time.perf_counter()
+    result = pipeline.run(inputs, settings, net=net, as_of=as_of,
+                          extra_sources={"network": network_key})
+    summary = result.summary
+    for name in ("travel_times", "scoring", "assignment"):
+        known.timings[name] = float(summary["timings_seconds"].get(name, 0.0))
+    counts_out = {**base_counts, "placed": summary["placed"], "unmatched": summary["unmatched"],
+                  "locked": summary["locked"]}
+    _event("matched", step="match", duration_s=round(time.perf_counter() - t0, 3),
+           counts=counts_out, solver_status=summary["status"],
+           timings={k: round(v, 3) for k, v in known.timings.items()
+                    if k in ("travel_times", "scoring", "assignment")})
+
+    table = result.assignments
+    unmatched = table.loc[table["home_id"].isna(), ["child_id", "reason"]]
+    note = "forced re-run" if force and last is not None and \
+        last.input_fingerprint == fingerprint else "matched"
+    fields = {**known.fields, "status": "success", "note": note, "exit_code": 0,
+              "solver_status": summary["status"], "mip_gap": summary["mip_gap"],
+              "n_placed": summary["placed"], "n_unmatched": summary["unmatched"],
+              "n_locked": summary["locked"],
+              "summary_json": json.dumps(summary, sort_keys=True, default=str)}
+    with _step("write", known) as counts:
+        fields["finished_at"] = stores.stamp(datetime.datetime.now(datetime.UTC))
+        written = store.finish_run(run_id, fields, results=table, unmatched=unmatched,
+                                   keep_runs=config.job.retention_runs,
+                                   between=lambda: _fault("mid-write"))
+        counts.update(results=written.results, unmatched=written.unmatched,
+                      deleted_runs=written.deleted_runs)
+    return NightlyOutcome(
+        run_id=run_id, status="success", note=note, store=store.display,
+        input_fingerprint=fingerprint, config_hash=config_hash, previous_run_id=None,
+        counts={**counts_out, "results_written": written.results,
+                "unmatched_written": written.unmatched},
+        solver_status=summary["status"], mip_gap=summary["mip_gap"],
+        timings={k: round(v, 3) for k, v in known.timings.items()},
+        deleted_runs=written.deleted_runs, interrupted_runs=interrupted, summary=summary)
+
+
+def _validate(frames: dict[str, Any], problems: list[Problem],
+              settings: Settings) -> schema.Inputs:
+    """Validate the frames read; raise once with the read and validation problems."""
+    if frames.get("children") is None or frames.get("homes") is None:
+        raise InputError(f"invalid inputs: {len(problems)} problem(s) reading the store",
+                         problems)
+    try:
+        inputs = schema.validate(frames["children"], frames["homes"], frames.get("contacts"),
+                                 frames.get("placements"), frames.get("vetoes"),
+                                 settings=settings.scoring)
+    except InputError as exc:
+        all_problems = [*problems, *exc.problems]
+        raise InputError(f"invalid inputs: {len(all_problems)} problem(s)", all_problems
+                         ) from None
+    if problems:
+        raise InputError(f"invalid inputs: {len(problems)} problem(s)", problems)
+    return inputs
+
+
+def input_fingerprint(sources: dict[str, str], *, network_key: str, config_hash: str,
+                      as_of: datetime.date) -> str:
+    """Return the run fingerprint: table digests, OSM file key, settings hash and run date.
+
+    Parameters
+    ----------
+    sources
+        Table name -> SHA-256 of the table's contents (``Inputs.sources``).
+    network_key
+        :func:`matcher.network.file_key` of the OSM file (its bytes and speed settings).
+    config_hash
+        :meth:`matcher.config.Settings.fingerprint`.
+    as_of
+        Run date (waiting times depend on it).
+    """
+    payload = {"tables": dict(sorted(sources.items())), "osm": network_key,
+               "config": config_hash, "as_of": as_of.isoformat()}
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _record_failure(store: stores.Store, run_id: str, exc: BaseException, known: _Known, *,
+                    keep: int) -> None:
+    """Record the failed run; log its type, exit code and problem locations only."""
+    exit_code = _exit_code(exc)
+    solver_status = "infeasible" if isinstance(exc, InfeasibleError) else None
+    if isinstance(exc, SystemExit | KeyboardInterrupt):
+        error = (f"terminated (exit code {exit_code}: SIGTERM, e.g. a systemd stop or timeout, "
+                 "or Ctrl-C); nothing of this run was written")
+    else:
+        error = f"{type(exc).__name__}: {exc}"
+    fields = {**known.fields, "status": "failed", "exit_code": exit_code,
+              "error": error, "solver_status": solver_status,
+              "finished_at": stores.stamp(datetime.datetime.now(datetime.UTC))}
+    recorded = True
+    try:
+        store.finish_run(run_id, fields, keep_runs=keep)
+    except Exception as record_exc:  # the store may be what failed
+        recorded = False
+        logger.warning("could not record the failed run", extra={"fields": {
+            "step": "record_failure", "error_type": type(record_exc).__name__}})
+    extra: dict[str, Any] = {"step": "failed", "error_type": type(exc).__name__,
+                             "exit_code": exit_code, "recorded": recorded}
+    if isinstance(exc, InputError):
+        extra["problems"] = len(exc.problems)
+        extra["where"] = [_where(p) for p in exc.problems[:50]]
+    elif isinstance(exc, MatcherError) and not isinstance(exc, InputError):
+        extra["message"] = str(exc).splitlines()[0][:300]
+    logger.error("run failed", extra={"fields": extra})
+
+
+def _exit_code(exc: BaseException) -> int:
+    if isinstance(exc, MatcherError):
+        return exc.exit_code
+    if isinstance(exc, KeyboardInterrupt):
+        return 130
+    if isinstance(exc, SystemExit) and isinstance(exc.code, int):
+        return exc.code
+    return 1
+
+
+def _where(problem: Problem) -> str:
+    where = problem.source
+    if problem.row is not None:
+        where += f" row {problem.row}"
+    if problem.column is not None:
+        where += f" column '{problem.column}'"
+    return where
+
+
+def _public_error(exc: BaseException, run_id: str) -> BaseException:
+    """Return the error to show: input problems by location only (no input values)."""
+    if isinstance(exc, InputError) and exc.problems:
+        places = [_where(p) for p in exc.problems]
+        shown = "; ".join(places[:20]) + (f"; and {len(places) - 20} more"
+                                          if len(places) > 20 else "")
+        return InputError(f"{exc.summary} at: {shown}. Run {run_id} is recorded as failed; "
+                          "match_runs.error holds each problem and its fix")
+    if isinstance(exc, MatcherError):
+        return type(exc)(f"{exc} (run {run_id} recorded as failed)")
+    return exc
+
+
+# --------------------------------------------------------------------------- loading inputs
+
+
+def load_inputs(config: NightlyConfig, folder: str | Path) -> dict[str, int]:
+    """Validate the CSV tables of a folder and store them as the input tables.
+
+    Reads ``children.csv`` and ``homes.csv`` and, when present,
+    ``contacts.csv``, ``placements.csv`` and ``vetoes.csv`` (the layout of
+    ``matcher sample``), validates them with :func:`matcher.schema.read_inputs`
+    and replaces the store's input tables while holding the run lock. A
+    missing GeoPackage is created.
+
+    Returns
+    -------
+    dict
+        Rows stored per table.
+
+    Raises
+    ------
+    InputError
+        If the tables are invalid (nothing is stored).
+    StoreUnavailableError, LockedError
+        If the store cannot be reached or a run holds it.
+    """
+    folder = Path(folder)
+    paths = {name: folder / f"{name}.csv" for name in schema.TABLES}
+    for name in ("children", "homes"):
+        if not paths[name].is_file():
+            raise InputError(f"{paths[name]}: not found; the folder needs children.csv and "
+                             "homes.csv (see `matcher sample`)")
+    optional = {n: (p if p.is_file() else None) for n, p in paths.items()
+                if n not in ("children", "homes")}
+    inputs = schema.read_inputs(paths["children"], paths["homes"], optional["contacts"],
+                                optional["placements"], optional["vetoes"],
+                                settings=config.settings.scoring)
+    tables = stores.export_inputs(inputs)
+    tables = {n: t for n, t in tables.items() if n in ("children", "homes")
+              or optional.get(n) is not None}
+    store = open_store(config.store)
+    store.connect(create=True)
+    try:
+        with store.lock():
+            store.write_inputs(tables)
+            store.ensure_schema()
+    finally:
+        store.close()
+    counts = {name: len(frame) for name, frame in tables.items()}
+    logger.info("stored input tables", extra={"fields": {"step": "load", "counts": counts,
+                                                         "store": store.display}})
+    return counts
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+@contextlib.contextmanager
+def _step(name: str, known: _Known) -> Iterator[dict[str, int]]:
+    """Time a step, keep its duration in ``known`` and log it with its counts."""
+    counts: dict[str, int] = {}
+    t0 = time.perf_counter()
+    try:
+        yield counts
+    finally:
+        seconds = time.perf_counter() - t0
+        known.timings[name] = known.timings.get(name, 0.0) + seconds
+    _event(f"{name} done", step=name, duration_s=round(seconds, 3), counts=counts)
+
+
+def _event(message: str, **fields: Any) -> None:
+    logger.info(message, extra={"fields": fields})
+
+
+def _fault(point: str) -> None:
+    """Act on the :data:`FAULT_ENV` test hook at ``point`` (no-op when unset)."""
+    spec = os.environ.get(FAULT_ENV, "")
+    if not spec:
+        return
+    action, _, rest = spec.partition(":")
+    where, _, seconds = rest.partition(":")
+    if where != point:
+        return
+    logger.warning("test fault hook active", extra={"fields": {"step": point,
+                                                               "fault": action}})
+    if action == "kill":
+        for handler in logging.getLogger("matcher").handlers:
+            handler.flush()
+        os.kill(os.getpid(), signal.SIGKILL)
+    elif action == "sleep":
+        time.sleep(float(seconds or "5"))
+
