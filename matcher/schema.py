@@ -1,7 +1,7 @@
 """Input tables and their validation.
 
 Five tables describe one matching run; their column names are the contract
-(see ``docs/inputs.md``):
+(see the README's "Input tables"):
 
 ``children`` (required, at least one row)
     ``child_id, lon, lat, school_lon, school_lat, municipality, age, needs,
@@ -417,7 +417,7 @@ def _read_csv(data: bytes, label: str) -> tuple[pd.DataFrame | None, list[Proble
     first = text.lstrip().partition("\n")[0]
     if not first.strip():
         return None, [Problem(label, "file is empty; it needs a header row with the column "
-                                     "names (see docs/inputs.md)")]
+                                     "names (see README.md, 'Input tables')")]
     # Excel with a Norwegian locale writes ';'-delimited CSV.
     sep = ";" if ";" in first and "," not in first else ","
     try:

@@ -26,7 +26,7 @@ Input tables
 point geometry column (GeoPackage geometry or PostGIS ``geometry``, any
 SRID, reprojected to EPSG:4326) or as ``lon``/``lat`` columns in WGS84
 degrees; when a geometry column exists it wins. ``placements`` and
-``vetoes`` are plain tables. Every other column is as in ``docs/inputs.md``
+``vetoes`` are plain tables. Every other column is as in the README's "Input tables"
 (names are the contract; a column starting with ``_`` is ignored). An
 integer primary key that is not a schema column (``fid``, ``ogc_fid``...) is
 dropped and fixes the row order, which numbers each child's contacts.
@@ -332,7 +332,7 @@ class Store(abc.ABC):
         Parameters
         ----------
         tables
-            Table name -> frame with the columns of ``docs/inputs.md``;
+            Table name -> frame with the columns of the README's "Input tables";
             ``children``, ``homes`` and ``contacts`` give ``lon``/``lat`` in
             EPSG:4326, stored as point geometry.
         """
