@@ -35,9 +35,7 @@ import itertools
 import json
 import logging
 import math
-import os
 import re
-import tempfile
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -53,6 +51,7 @@ from scipy.sparse import csgraph
 
 from matcher.config import NetworkSettings
 from matcher.errors import InputError, Problem
+from matcher.store import atomic_path
 
 logger = logging.getLogger(__name__)
 
@@ -679,22 +678,10 @@ def save(net: Network, folder: Path) -> None:
         "highway_names": np.asarray(highway_names, dtype=str),
     }
     meta = {"format": FORMAT_VERSION, "crs": net.crs, "info": net.info.__dict__}
-    _atomic_write(folder / "network.npz", lambda fh: np.savez(fh, **arrays))
-    _atomic_write(folder / "network.json",
-                  lambda fh: fh.write(json.dumps(meta, indent=2).encode()))
-
-
-def _atomic_write(target: Path, write: Callable[[Any], object]) -> None:
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    with atomic_path(folder / "network.npz") as tmp, open(tmp, "wb") as fh:
+        np.savez(fh, **arrays)
+    with atomic_path(folder / "network.json") as tmp:
+        tmp.write_text(json.dumps(meta, indent=2))
 
 
 def _try_load(folder: Path, key: str) -> Network | None:
@@ -773,20 +760,10 @@ def to_geodataframes(net: Network) -> tuple[Any, Any]:
 def to_gpkg(net: Network, path: str | Path) -> Path:
     """Export nodes and edges to a GeoPackage (layers ``nodes``, ``edges``), atomically."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     nodes, edges = to_geodataframes(net)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".gpkg")
-    os.close(fd)
-    os.unlink(tmp)
-    try:
+    with atomic_path(path) as tmp:
         nodes.to_file(tmp, layer="nodes", driver="GPKG", engine="pyogrio")
-        edges.to_file(tmp, layer="edges", driver="GPKG", engine="pyogrio", append=False)
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+        edges.to_file(tmp, layer="edges", driver="GPKG", engine="pyogrio")
     return path
 
 

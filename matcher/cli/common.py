@@ -8,6 +8,7 @@ unsolved, 4 store unavailable, 5 locked. Errors print one clear message;
 from __future__ import annotations
 
 import contextlib
+import datetime
 import json
 import os
 import sys
@@ -21,7 +22,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from matcher import config as config_mod
-from matcher.errors import MatcherError
+from matcher.errors import InputError, MatcherError
 
 err_console = Console(stderr=True)
 
@@ -122,6 +123,16 @@ def protect_stdout() -> None:
     sys.stdout.flush()
     STATE.json_fd = os.dup(1)
     os.dup2(2, 1)
+
+
+def parse_date(value: str | None, option: str = "--as-of") -> datetime.date:
+    """Parse an ISO date option; ``None`` gives today."""
+    if value is None:
+        return datetime.date.today()
+    try:
+        return datetime.date.fromisoformat(value)
+    except ValueError:
+        raise InputError(f"{option} '{value}': use a date like 2026-11-23") from None
 
 
 def load_config(path: Path | None) -> config_mod.Settings:

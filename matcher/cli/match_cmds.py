@@ -21,6 +21,7 @@ from matcher.cli.common import (
     err_console,
     errors,
     load_config,
+    parse_date,
     progress,
     say,
     steps,
@@ -71,15 +72,6 @@ def validate(children: ChildrenOpt, homes: HomesOpt, contacts: ContactsOpt = Non
         emit({"command": "validate", "valid": True, **counts})
 
 
-def _parse_date(value: str | None) -> datetime.date:
-    if value is None:
-        return datetime.date.today()
-    try:
-        return datetime.date.fromisoformat(value)
-    except ValueError:
-        raise InputError(f"--as-of '{value}': use a date like 2026-11-23") from None
-
-
 def match(
     children: ChildrenOpt,
     homes: HomesOpt,
@@ -122,7 +114,7 @@ def match(
                              "--travel-times FILE")
         if privacy not in ("exact", "coarse"):
             raise InputError(f"--privacy '{privacy}': use 'exact' or 'coarse'")
-        run_date = _parse_date(as_of)
+        run_date = parse_date(as_of)
         settings = load_config(config)
         with steps("reading inputs") as step:
             inputs = _read(children, homes, contacts, placements, vetoes, settings)

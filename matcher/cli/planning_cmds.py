@@ -9,7 +9,6 @@ written atomically and owner-only).
 
 from __future__ import annotations
 
-import datetime
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -23,6 +22,7 @@ from matcher.cli.common import (
     emit,
     errors,
     load_config,
+    parse_date,
     progress,
     say,
     steps,
@@ -109,15 +109,6 @@ def _write_csv(frame: pd.DataFrame, path: Path) -> Path:
     return store.write_table(frame, path)
 
 
-def _as_of(value: str | None) -> datetime.date:
-    if value is None:
-        return datetime.date.today()
-    try:
-        return datetime.date.fromisoformat(value)
-    except ValueError:
-        raise InputError(f"--as-of '{value}': use a date like 2026-11-23") from None
-
-
 # --------------------------------------------------------------------------- gaps
 
 
@@ -166,7 +157,7 @@ def gaps(
         _check_positive("--minutes", minutes)
         _check_positive("--cell-metres", cell_metres)
         anchor_kind = _check_anchor(anchor)
-        run_date = _as_of(as_of)
+        run_date = parse_date(as_of)
         settings = load_config(config)
         with steps("gaps") as step:
             inputs = _inputs(children, homes, contacts, placements, vetoes, settings)
@@ -244,7 +235,7 @@ def whatif(
         if municipalities is None:
             raise InputError("--municipalities FILE is required to place the new homes")
         additions = [planning.parse_addition(text, settings.scoring) for text in add]
-        run_date = _as_of(as_of)
+        run_date = parse_date(as_of)
         with steps("what-if") as step:
             inputs = _inputs(children, homes, contacts, placements, vetoes, settings)
             polys = _municipalities(municipalities)
