@@ -17,9 +17,11 @@ Files
 ``roads.osm``
     OSM XML 0.6: town street grids (residential, ``maxspeed=30`` on some,
     oneway rows, one ``oneway=-1`` row), main streets (secondary/tertiary),
-    primary/secondary/tertiary roads between towns, one motorway (two oneway
-    carriageways with ``motorway_link`` ramps), one roundabout, footways, the
-    car ferry and the passenger ferry. Loads with
+    primary (every other one ``maxspeed=80``), secondary and tertiary roads
+    (some ``maxspeed=NO:rural``) between towns, one motorway between two
+    large towns 12–60 km apart (two oneway carriageways, ``maxspeed=110``,
+    with ``motorway_link`` ramps), one roundabout, footways, the car ferry and
+    the passenger ferry. Loads with
     ``osmnx.graph_from_xml(path, simplify=False, retain_all=True)``.
 ``municipalities.geojson``
     Municipality polygons (EPSG:4326, fjord cut out): ``kommunenummer``
@@ -41,9 +43,16 @@ Files
 
 Distributions
 -------------
+- Sizes: ``small`` 6 towns (2 north of the fjord), 4 municipalities, 60
+  children, 150 homes; ``region`` 30 towns (8 north), 5 municipalities, 300
+  children, 2,000 homes; ``national`` 300 towns (75 north), 9 municipalities,
+  1,000 children, 10,000 homes. Town grids have 13–27 (small), 19–47
+  (region) or 21–61 (national) nodes a side, 80–125 m apart; roads between
+  towns have a node every 150, 40 or 40 m.
 - Children: ages 0–5 5 %, 6–12 40 %, 13–17 55 % (uniform within a band).
-  Under-6s (school starts at 6) have no school; the others attend a school of
-  their own town (so of their municipality).
+  Under-6s (school starts at 6) have no school. Ages 6–12 attend the
+  barneskule (or combined skule) of their town, 13–15 its ungdomsskule (or
+  skule), 16–17 the nearest vidaregåande skule of their municipality.
 - Needs (``;``-joined, independent draws): trauma 40 %; attachment 30 % under
   10 years, 12 % from 10; behaviour 6 % under 8 years, 22 % from 8;
   disability 5 %; teen 65 % from 13; substance 15 % from 14.
@@ -55,21 +64,26 @@ Distributions
 - ``max_school_minutes``: empty for 90 %; otherwise 20, 25, 30 (young
   children) or 60 minutes.
 - Children live within 150 m of a town road node, in towns drawn by town size
-  (north-shore towns x1.2).
+  (number of road nodes).
 - Contacts: 1–6 per child (probabilities 8, 20, 27, 22, 15, 8 %). 85 % of
   families have parents (1 parent 60 %, 2 parents 40 %); parents live in the
   child's town (70 %) or another town (30 %). Other contacts are relative,
   friend or activity (35/35/30 %), in the child's town except relatives 35 %,
   friends and activities 5 % in another town. Weights: parent 1.00, relative
   0.60–0.90, friend 0.40–0.70, activity 0.30–0.60.
-- Homes: kinship = min(10 % of homes, 30 % of child families), one per chosen
+- Homes: kinship = min(10 % of homes, 20 % of child families), one per chosen
   family (``kin_of`` = the child id, or the sibling group id), in the child's
   town 65 %, another town of the same municipality 20 %, anywhere 15 %;
   emergency 8 %, specialized 12 %, general the rest. Non-kinship homes lie
   in towns (75 %, by town size, north shore x0.6) or along rural roads
   (25 %), within 150 m of a road node.
 - Capacity: general 0/1/2/3 = 15/50/27/8 %, emergency 0/1/2 = 25/50/25 %,
-  specialized 0/1/2 = 20/65/15 %, kinship = size of the child's group.
+  specialized 0/1/2 = 20/65/15 %, kinship = size of the child's group. Where
+  general and specialized homes would offer more than 2.5 (``small``) or 1.0
+  (``region``, ``national``) free places per child, more of them are full
+  (capacity 0; for general homes about 19 % in ``small``, 89 % in ``region``
+  and 92 % in ``national``), so that competent free homes stay scarce at
+  every size, as in practice, where most foster homes already have a child.
 - Competences: general PRIDE 85, trygg-base 25, teen 10, EFST 4,
   disability 4, TBO-F 1 %; emergency PRIDE 90, trygg-base 50, TBO-F 10,
   teen 15 %; specialized TBO-F 60 % or else EFST, the other one 15 %,
@@ -81,9 +95,10 @@ Distributions
 - Sibling groups accepted by: general and emergency homes with capacity >= 2
   (60 % and 50 %), specialized 10 %, kinship homes of sibling groups.
 - Locked placements: 2 (small) or 3 children without siblings, each in a
-  distinct general or specialized home with a free place, the right ages and
-  every needed competence. Vetoes: one kinship home of its own child, the
-  others random homes of the child's municipality.
+  distinct general or specialized home of the child's municipality with a
+  free place, the right ages and every needed competence. Vetoes (4, 10 or
+  25): one kinship home of its own child, the others random homes of the
+  child's municipality.
 """
 
 from __future__ import annotations
@@ -97,6 +112,7 @@ from pathlib import Path
 from typing import Literal
 from xml.sax.saxutils import quoteattr
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
@@ -107,6 +123,12 @@ from scipy.spatial import Delaunay
 
 from matcher.config import ScoringSettings
 from matcher.errors import InputError, Problem
+
+__all__ = [
+    "CHILD_COLUMNS", "CONTACT_COLUMNS", "DISTRIBUTIONS", "HOME_COLUMNS", "PAIR_COLUMNS",
+    "REFERENCE_DATE", "SCHOOL_COLUMNS", "SIZES", "RoadNetwork", "SampleManifest", "Scenario",
+    "build", "generate", "write",
+]
 
 log = logging.getLogger(__name__)
 
@@ -170,8 +192,6 @@ _SPECIALIZED_SHARE = 0.12
 _KINSHIP_MAX_FAMILY_SHARE = 0.20
 _RURAL_HOME_SHARE = 0.25
 _NORTH_HOME_FACTOR = 0.6
-_NORTH_CHILD_FACTOR = 1.2
-_FREE_PLACES_PER_CHILD = 2.5
 _CAPACITY_P = {
     "general": (0.15, 0.50, 0.27, 0.08),
     "emergency": (0.25, 0.50, 0.25, 0.0),
@@ -213,6 +233,7 @@ class _Profile:
     n_municipalities: int
     n_children: int
     n_homes: int
+    free_places_per_child: float  # cap on free places in general + specialized homes
     n_locked: int
     n_vetoes: int
 
@@ -223,21 +244,21 @@ _PROFILES: dict[str, _Profile] = {
         spacing_m=(95.0, 125.0), town_gap_m=6000.0, rural_step_m=150.0, motorway_step_m=250.0,
         fjord_rel_y=0.64, fjord_width_m=3000.0, fjord_amplitude_m=1500.0,
         fjord_wavelength_m=45000.0, n_municipalities=4, n_children=60, n_homes=150,
-        n_locked=2, n_vetoes=4,
+        free_places_per_child=2.5, n_locked=2, n_vetoes=4,
     ),
     "region": _Profile(
         bbox=(5.0, 60.2, 6.5, 60.9), n_towns=30, n_north=8, side=(19, 47),
         spacing_m=(85.0, 115.0), town_gap_m=4000.0, rural_step_m=40.0, motorway_step_m=100.0,
         fjord_rel_y=0.66, fjord_width_m=3000.0, fjord_amplitude_m=1500.0,
         fjord_wavelength_m=45000.0, n_municipalities=5, n_children=300, n_homes=2000,
-        n_locked=3, n_vetoes=10,
+        free_places_per_child=1.0, n_locked=3, n_vetoes=10,
     ),
     "national": _Profile(
         bbox=(4.9, 59.4, 9.0, 62.3), n_towns=300, n_north=75, side=(21, 61),
         spacing_m=(80.0, 110.0), town_gap_m=4000.0, rural_step_m=40.0, motorway_step_m=50.0,
         fjord_rel_y=0.70, fjord_width_m=4000.0, fjord_amplitude_m=4000.0,
         fjord_wavelength_m=90000.0, n_municipalities=9, n_children=1000, n_homes=10000,
-        n_locked=3, n_vetoes=25,
+        free_places_per_child=1.0, n_locked=3, n_vetoes=25,
     ),
 }
 
@@ -286,8 +307,8 @@ class Scenario:
     roads
         The road network (EPSG:4326).
     municipalities
-        ``kommunenummer``, ``kommunenavn`` and ``geometry`` (shapely polygons
-        in EPSG:4326 degrees).
+        ``kommunenummer``, ``kommunenavn`` and ``geometry`` (polygons, CRS
+        EPSG:4326).
     schools, children, contacts, homes, placements, vetoes
         The tables, with exactly the columns written to the CSV files.
         Coordinates are EPSG:4326 degrees rounded to 7 decimals; empty values
@@ -297,7 +318,7 @@ class Scenario:
     seed: int
     size: str
     roads: RoadNetwork
-    municipalities: pd.DataFrame
+    municipalities: gpd.GeoDataFrame
     schools: pd.DataFrame
     children: pd.DataFrame
     contacts: pd.DataFrame
@@ -370,7 +391,7 @@ def generate(out_dir: Path, *, seed: int = 1, size: Size = "small") -> SampleMan
         give byte-identical files.
     size
         ``"small"`` (about 3,000 road nodes, 60 children, 150 homes),
-        ``"region"`` (about 40,000 nodes, 300 children, 2,000 homes) or
+        ``"region"`` (about 35,000 nodes, 300 children, 2,000 homes) or
         ``"national"`` (over 500,000 nodes, 1,000 children, 10,000 homes).
 
     Returns
@@ -416,12 +437,13 @@ def build(*, seed: int = 1, size: Size = "small") -> Scenario:
     problems = _check_options(seed, size)
     if problems:
         raise InputError("cannot build the sample scenario", problems)
+    seed = int(seed)
     profile = _PROFILES[size]
     rng = np.random.default_rng(seed)
 
     geo = _layout(profile, rng)
     roads = _roads(geo, profile, rng)
-    munis = _municipalities(geo, profile)
+    munis = _municipalities(geo)
     schools = _schools(geo, roads, rng)
     people = _children(geo, roads, schools, profile, rng)
     contacts = _contacts(geo, roads, people, rng)
@@ -437,7 +459,7 @@ def build(*, seed: int = 1, size: Size = "small") -> Scenario:
         schools=_school_frame(schools, geo, to_lonlat),
         children=_child_frame(people, schools, geo, to_lonlat),
         contacts=_contact_frame(contacts, people, to_lonlat),
-        homes=_home_frame(homes, people, geo, to_lonlat),
+        homes=_home_frame(homes, people, to_lonlat),
         placements=_pair_frame(placements, people, homes),
         vetoes=_pair_frame(vetoes, people, homes),
     )
@@ -621,18 +643,25 @@ def _place_names(n: int, rng: np.random.Generator) -> tuple[str, ...]:
 
 
 def _group_towns(cx: np.ndarray, cy: np.ndarray, k: int) -> np.ndarray:
-    """Group towns into ``k`` municipalities (farthest-point seeds, nearest seed)."""
+    """Group towns into ``k`` compact municipalities: farthest-point seeds, then k-means."""
     seeds = [0]
     d = np.hypot(cx - cx[0], cy - cy[0])
     for _ in range(1, k):
         j = int(np.argmax(d))
         seeds.append(j)
         d = np.minimum(d, np.hypot(cx - cx[j], cy - cy[j]))
-    seeds_arr = np.array(seeds)
-    nearest = np.argmin(np.hypot(cx[:, None] - cx[seeds_arr], cy[:, None] - cy[seeds_arr]), axis=1)
-    # number municipalities west to east
-    rank = np.argsort(np.argsort(cx[seeds_arr], kind="stable"), kind="stable")
-    return rank[nearest]
+    kx, ky = cx[seeds].copy(), cy[seeds].copy()
+    for _ in range(20):
+        group = np.argmin(np.hypot(cx[:, None] - kx, cy[:, None] - ky), axis=1)
+        for g in range(k):
+            if (group == g).any():
+                kx[g], ky[g] = cx[group == g].mean(), cy[group == g].mean()
+    group = np.argmin(np.hypot(cx[:, None] - kx, cy[:, None] - ky), axis=1)
+    present = np.unique(group)  # drop any emptied group; number the others west to east
+    order = present[np.argsort(kx[present], kind="stable")]
+    rank = np.empty(k, dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    return rank[group]
 
 
 # --------------------------------------------------------------------------------------------
@@ -705,10 +734,16 @@ def _roads(geo: _Geo, p: _Profile, rng: np.random.Generator) -> _Roads:
     n = len(geo.cx)
     town_start = np.zeros(n + 1, dtype=np.int64)
     reversed_done = False
+    paths = []
     for t in range(n):
         town_start[t] = b.n
-        reversed_done |= _town_grid(b, geo, t, rng, reversed_row=not reversed_done)
+        has_reversed, path = _town_grid(b, geo, t, rng, reversed_row=not reversed_done)
+        reversed_done |= has_reversed
+        paths.append(path)
     town_start[n] = b.n
+    for (a, z), s in zip(paths, geo.spacing.tolist(), strict=True):
+        # a footway across one block from each town centre (not drivable)
+        b.line(a, z, step=s / 2.5, tags=_hw("footway"), rng=rng, bow_m=s * 0.2)
 
     def attach(t: int, px: float, py: float) -> int:
         lo, hi = town_start[t], town_start[t + 1]
@@ -754,9 +789,12 @@ def _rural_tags(cls: str, rng: np.random.Generator) -> Tags:
 
 
 def _town_grid(b: _RoadBuilder, geo: _Geo, t: int, rng: np.random.Generator, *,
-               reversed_row: bool) -> bool:
-    """Add town ``t``'s street grid (an ellipse of rows and columns); return True if it
-    holds a ``oneway=-1`` row."""
+               reversed_row: bool) -> tuple[bool, tuple[int, int]]:
+    """Add town ``t``'s street grid (an ellipse of rows and columns).
+
+    Returns whether it holds a ``oneway=-1`` row, and two nodes one block apart near the
+    centre (for a footway).
+    """
     n = int(geo.side[t])
     s = float(geo.spacing[t])
     c = (n - 1) // 2
@@ -797,10 +835,7 @@ def _town_grid(b: _RoadBuilder, geo: _Geo, t: int, rng: np.random.Generator, *,
         else:
             b.way(refs, _hw("residential", ("maxspeed", "30")) if slow[n + col]
                   else _hw("residential"))
-    # a footway across one block from the centre (not drivable)
-    a, z = int(idx[c, c]), int(idx[c + 1, c + 2])
-    b.line(a, z, step=s / 2.5, tags=_hw("footway"), rng=rng, bow_m=s * 0.2)
-    return has_reversed
+    return has_reversed, (int(idx[c, c]), int(idx[c + 1, c + 2]))
 
 
 def _town_links(geo: _Geo, towns: np.ndarray,
@@ -854,9 +889,12 @@ def _roundabout(b: _RoadBuilder, a: int, tx: float, ty: float, cls: str,
 
 def _motorway(b: _RoadBuilder, geo: _Geo, p: _Profile, attach: _Attach,
               rng: np.random.Generator) -> None:
-    """Two oneway carriageways between the two largest south-shore towns, with ramps."""
-    south = np.flatnonzero(~geo.north)
-    a, z = int(south[0]), int(south[1])
+    """Two oneway carriageways between two large south-shore towns 12-60 km apart, with
+    ramps at both ends."""
+    south = np.flatnonzero(~geo.north)  # largest first
+    pairs = [(int(i), int(j)) for k, i in enumerate(south[:8]) for j in south[k + 1:8]
+             if 12_000 <= np.hypot(geo.cx[i] - geo.cx[j], geo.cy[i] - geo.cy[j]) <= 60_000]
+    a, z = pairs[0] if pairs else (int(south[0]), int(south[1]))
     ca, cz = np.array([geo.cx[a], geo.cy[a]]), np.array([geo.cx[z], geo.cy[z]])
     d = (cz - ca) / np.hypot(*(cz - ca))
     left = np.array([-d[1], d[0]]) * (1 if rng.random() < 0.5 else -1)
@@ -893,47 +931,63 @@ def _ferries(b: _RoadBuilder, geo: _Geo, p: _Profile, attach: _Attach,
                        xmin + 0.1 * width, xmax - 0.1 * width))
     xn = float(np.clip(xs + rng.choice([-1, 1]) * rng.uniform(3000, 5000),
                        xmin + 0.05 * width, xmax - 0.05 * width))
-    far = [int(t) for t in north if t != car_town]
-    if far:
-        xp = float(geo.cx[far[int(np.argmax(np.abs(geo.cx[far] - xs)))]])
+    # passenger ferry: away from the car ferry, where towns on both shores are closest
+    cand = geo.cx[(np.abs(geo.cx - xs) >= 0.2 * width) & (geo.cx > xmin + 0.1 * width)
+                  & (geo.cx < xmax - 0.1 * width)]
+    if len(cand):
+        shore = geo.fjord_y(cand)
+        reach = (np.hypot(geo.cx[south, None] - cand, geo.cy[south, None] - shore).min(axis=0)
+                 + np.hypot(geo.cx[north, None] - cand, geo.cy[north, None] - shore).min(axis=0))
+        xp = float(cand[np.argmin(reach)])
     else:
-        xp = xmin + 0.2 * width if xs > (xmin + xmax) / 2 else xmax - 0.2 * width
-    if abs(xp - xs) < 0.2 * width:
         xp = xmin + 0.15 * width if xs > (xmin + xmax) / 2 else xmax - 0.15 * width
 
-    car = _crossing(b, geo, xs, xn, step=p.rural_step_m, attach=attach, south=south,
-                    north=north, rng=rng, road="secondary")
-    b.line(car[0], car[1], step=1500.0, rng=rng, bow_m=300.0, tags=(
+    qs, qn, ts, tn = _crossing(b, geo, xs, xn, step=p.rural_step_m, attach=attach,
+                               south=south, north=north, rng=rng, road="secondary")
+    b.line(qs, qn, step=1500.0, rng=rng, bow_m=300.0, tags=(
         ("route", "ferry"), ("motor_vehicle", "yes"), ("foot", "yes"),
         ("duration", CAR_FERRY_DURATION),
-        ("name", f"{geo.names[car_town]}ferja (syntetisk)")))
-    pax = _crossing(b, geo, xp, xp + rng.uniform(-400, 400), step=p.rural_step_m,
-                    attach=attach, south=south, north=north, rng=rng, road="tertiary")
-    b.line(pax[0], pax[1], step=1000.0, rng=rng, tags=(
+        ("name", f"{geo.names[ts]}–{geo.names[tn]} (syntetisk)")))
+    qs, qn, ts, tn = _crossing(b, geo, xp, xp + rng.uniform(-400, 400), step=p.rural_step_m,
+                               attach=attach, south=south, north=north, rng=rng,
+                               road="tertiary")
+    b.line(qs, qn, step=1000.0, rng=rng, tags=(
         ("route", "ferry"), ("foot", "yes"), ("bicycle", "yes"), ("motor_vehicle", "no"),
         ("duration", PASSENGER_FERRY_DURATION),
-        ("name", f"Snøggbåten {geo.names[car_town]} (syntetisk)")))
+        ("name", f"Snøggbåt {geo.names[ts]}–{geo.names[tn]} (syntetisk)")))
 
 
 def _crossing(b: _RoadBuilder, geo: _Geo, xs: float, xn: float, *, step: float, attach: _Attach,
               south: np.ndarray, north: np.ndarray, rng: np.random.Generator,
-              road: str) -> tuple[int, int]:
-    """Add two quays at the shores (x = xs south, xn north) with roads to the nearest towns."""
-    quays = []
+              road: str) -> tuple[int, int, int, int]:
+    """Add two quays at the shores (x = xs south, xn north) with roads to the nearest towns.
+
+    Returns the south and north quay nodes and the two towns they serve.
+
+    A quay road runs along the shore at the town's level, then straight to the water, so it
+    never crosses the fjord (towns keep clear of the band the fjord meanders in).
+    """
+    quays, served = [], []
     for x, towns, sign in ((xs, south, -1.0), (xn, north, 1.0)):
         y = float(geo.fjord_y(np.array([x]))[0] + sign * (geo.fjord_half(np.array([x]))[0] + 40))
         q = int(b.nodes(x, y)[0])
         t = int(towns[np.argmin(np.hypot(geo.cx[towns] - x, geo.cy[towns] - y))])
-        b.line(attach(t, x, y), q, step=step, tags=_hw(road), rng=rng, wiggle=0.03)
+        a = attach(t, x, geo.cy[t])
+        if abs(b.x[a] - x) > 2 * step:
+            corner = int(b.nodes(x, b.y[a])[0])
+            b.line(a, corner, step=step, tags=_hw(road), rng=rng, wiggle=0.01)
+            a = corner
+        b.line(a, q, step=step, tags=_hw(road), rng=rng, wiggle=0.03)
         quays.append(q)
-    return quays[0], quays[1]
+        served.append(t)
+    return quays[0], quays[1], served[0], served[1]
 
 
 # --------------------------------------------------------------------------------------------
 # municipalities, schools, people, homes
 
 
-def _municipalities(geo: _Geo, p: _Profile) -> list[shapely.Geometry]:
+def _municipalities(geo: _Geo) -> list[shapely.Geometry]:
     pts = shapely.points(geo.cx, geo.cy)
     cells = shapely.get_parts(shapely.voronoi_polygons(shapely.multipoints(pts),
                                                        extend_to=geo.region))
@@ -942,7 +996,7 @@ def _municipalities(geo: _Geo, p: _Profile) -> list[shapely.Geometry]:
     town_cell[owner] = cells
     land = shapely.difference(geo.region, geo.fjord)
     return [shapely.intersection(shapely.union_all(town_cell[geo.muni == k]), land)
-            for k in range(p.n_municipalities)]
+            for k in range(int(geo.muni.max()) + 1)]
 
 
 def _near_town(roads: _Roads, town: np.ndarray, radius_m: float,
@@ -1027,8 +1081,7 @@ def _children(geo: _Geo, roads: _Roads, schools: _Schools, p: _Profile,
     sizes = sizes[np.cumsum(sizes) <= n]
     fam_size = rng.permutation(np.concatenate([sizes, np.ones(n - sizes.sum(), dtype=int)]))
     n_fam = len(fam_size)
-    weight = (roads.town_start[1:] - roads.town_start[:-1]) * np.where(
-        geo.north, _NORTH_CHILD_FACTOR, 1.0)
+    weight = roads.town_start[1:] - roads.town_start[:-1]
     fam_town = rng.choice(len(geo.cx), p=weight / weight.sum(), size=n_fam)
     fam_x, fam_y = _near_town(roads, fam_town, 150.0, rng)
     fam_urgent = rng.random(n_fam) < _ACUTE_SHARE
@@ -1173,8 +1226,8 @@ def _homes(geo: _Geo, roads: _Roads, people: _People, munis: list[shapely.Geomet
     accepts = np.zeros(h, dtype=bool)
     for kind in ("general", "emergency", "specialized"):
         sel = np.flatnonzero(kinds == kind)
-        capacity[sel] = rng.choice(4, p=_capacity_p(kind, p.n_children, n_gen + n_sp),
-                                   size=len(sel))
+        probs_cap = _capacity_p(kind, p.free_places_per_child * p.n_children, n_gen + n_sp)
+        capacity[sel] = rng.choice(4, p=probs_cap, size=len(sel))
         ranges, probs = _AGE_RANGES[kind]
         pick = rng.choice(len(ranges), p=probs, size=len(sel))
         min_age[sel] = np.array(ranges)[pick, 0]
@@ -1194,14 +1247,14 @@ def _homes(geo: _Geo, roads: _Roads, people: _People, munis: list[shapely.Geomet
                   kin_family=kin_family[order], accepts_siblings=accepts[order])
 
 
-def _capacity_p(kind: str, n_children: int, n_homes: int) -> np.ndarray:
-    """Capacity 0..3 probabilities; general and specialized homes are full (0) often enough
-    that their free places number about ``_FREE_PLACES_PER_CHILD`` per child."""
+def _capacity_p(kind: str, free_places: float, n_homes: int) -> np.ndarray:
+    """Capacity 0..3 probabilities; general and specialized homes are full (capacity 0)
+    often enough that ``n_homes`` of them offer at most about ``free_places`` places."""
     p = np.array(_CAPACITY_P[kind])
     if kind == "emergency":
         return p
     mean_free = (p[1:] * np.arange(1, 4)).sum() / p[1:].sum()
-    full = 1 - _FREE_PLACES_PER_CHILD * n_children / (mean_free * n_homes)
+    full = 1 - free_places / (mean_free * n_homes)
     if full <= p[0]:
         return p
     return np.concatenate(([full], p[1:] / p[1:].sum() * (1 - full)))
@@ -1314,7 +1367,7 @@ def _ids(prefix: str, n: int, width: int) -> np.ndarray:
 
 
 def _municipality_frame(munis: list[shapely.Geometry], geo: _Geo,
-                        to_lonlat: Transformer) -> pd.DataFrame:
+                        to_lonlat: Transformer) -> gpd.GeoDataFrame:
     def project(xy: np.ndarray) -> np.ndarray:
         lon, lat = _lonlat(to_lonlat, xy[:, 0], xy[:, 1])
         return np.column_stack([lon, lat])
@@ -1322,12 +1375,11 @@ def _municipality_frame(munis: list[shapely.Geometry], geo: _Geo,
     geoms = [shapely.orient_polygons(shapely.transform(shapely.segmentize(m, 250.0), project))
              for m in munis]
     largest = [int(np.flatnonzero(geo.muni == k)[0]) for k in range(len(munis))]
-    return pd.DataFrame({
+    return gpd.GeoDataFrame({
         "kommunenummer": pd.array(_code(np.arange(len(munis))), dtype="string"),
         "kommunenavn": pd.array([f"{geo.names[t]} (syntetisk)" for t in largest],
                                 dtype="string"),
-        "geometry": geoms,
-    })
+    }, geometry=geoms, crs="EPSG:4326")
 
 
 def _school_frame(s: _Schools, geo: _Geo, to_lonlat: Transformer) -> pd.DataFrame:
@@ -1388,8 +1440,7 @@ def _contact_frame(c: _Contacts, people: _People, to_lonlat: Transformer) -> pd.
     })
 
 
-def _home_frame(homes: _Homes, people: _People, geo: _Geo,
-                to_lonlat: Transformer) -> pd.DataFrame:
+def _home_frame(homes: _Homes, people: _People, to_lonlat: Transformer) -> pd.DataFrame:
     lon, lat = _lonlat(to_lonlat, homes.x, homes.y)
     is_kin = homes.kin_family >= 0
     first = np.searchsorted(people.family, np.maximum(homes.kin_family, 0))

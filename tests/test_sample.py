@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import re
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import geopandas as gpd
@@ -52,14 +51,18 @@ def munis(small: sample.SampleManifest) -> gpd.GeoDataFrame:
     return gpd.read_file(small.municipalities)
 
 
-@pytest.fixture(scope="module")
-def graph(small: sample.SampleManifest) -> Iterator[nx.MultiDiGraph]:
+def _load(path: Path) -> nx.MultiDiGraph:
     saved = list(ox.settings.useful_tags_way)
     ox.settings.useful_tags_way = saved + FERRY_TAGS
     try:
-        yield ox.graph_from_xml(small.roads, simplify=False, retain_all=True)
+        return ox.graph_from_xml(path, simplify=False, retain_all=True)
     finally:
         ox.settings.useful_tags_way = saved
+
+
+@pytest.fixture(scope="module")
+def graph(small: sample.SampleManifest) -> nx.MultiDiGraph:
+    return _load(small.roads)
 
 
 def _car_graph(graph: nx.MultiDiGraph) -> nx.MultiDiGraph:
@@ -174,6 +177,17 @@ def test_references_are_consistent(tables: dict[str, pd.DataFrame]) -> None:
     assert kin["kin_of"].isin(set(lonely) | groups).all()
 
 
+def test_kinship_homes_are_mostly_in_the_childs_municipality(
+    tables: dict[str, pd.DataFrame],
+) -> None:
+    c, h = tables["children"], tables["homes"]
+    muni_of = dict(zip(c["child_id"], c["municipality"], strict=True))
+    muni_of |= dict(zip(c["sibling_group"], c["municipality"], strict=True))
+    kin = h[h["kind"] == "kinship"]
+    same = (kin["kin_of"].map(muni_of) == kin["municipality"]).mean()
+    assert same >= 0.5
+
+
 def test_osm_ids_positive_and_unique(small: sample.SampleManifest) -> None:
     text = small.roads.read_text(encoding="utf-8")
     nodes = np.array(re.findall(r'<node id="(\d+)"', text), dtype=np.int64)
@@ -253,6 +267,11 @@ def test_placements_fit_capacity_and_ages(tables: dict[str, pd.DataFrame]) -> No
     age = c.loc[p["child_id"], "age"].astype(int).to_numpy()
     home = h.loc[p["home_id"]]
     assert ((home["min_age"].astype(int) <= age) & (age <= home["max_age"].astype(int))).all()
+    meets = ScoringSettings().need_competences
+    for needs, competences in zip(c.loc[p["child_id"], "needs"], home["competences"],
+                                  strict=True):
+        have = set(competences.split(";"))
+        assert all(have & set(meets[n]) for n in needs.split(";") if n)
     locked = set(zip(p["child_id"], p["home_id"], strict=True))
     vetoed = set(zip(tables["vetoes"]["child_id"], tables["vetoes"]["home_id"], strict=True))
     assert not locked & vetoed
@@ -310,6 +329,7 @@ def test_no_real_municipality_names(munis: gpd.GeoDataFrame,
         pytest.skip(f"{REAL_MUNICIPALITIES} not available")
     real = set(gpd.read_file(REAL_MUNICIPALITIES)["kommunenavn"])
     assert real.isdisjoint(munis["kommunenavn"].str.removesuffix(" (syntetisk)"))
+    assert real.isdisjoint(tables["schools"]["name"].str.split(" ").str[0])
     real_codes = set(gpd.read_file(REAL_MUNICIPALITIES)["kommunenummer"])
     assert real_codes.isdisjoint(munis["kommunenummer"])
 
@@ -365,6 +385,35 @@ def test_removing_car_ferry_splits_the_shores(graph: nx.MultiDiGraph) -> None:
     assert not nx.has_path(cars, south, north) and not nx.has_path(cars, north, south)
 
 
+def test_roads_stay_on_land_and_ferries_cross_water(graph: nx.MultiDiGraph,
+                                                    munis: gpd.GeoDataFrame) -> None:
+    land = shapely.union_all(munis.geometry.to_numpy())
+    on_water = {n for n in graph if all(d.get("route") == "ferry"
+                                        for *_, d in graph.edges(n, data=True))}
+    lon = np.array([d["x"] for _, d in graph.nodes(data=True)])
+    lat = np.array([d["y"] for _, d in graph.nodes(data=True)])
+    water = np.array([n in on_water for n in graph])
+    assert water.sum() >= 2
+    assert shapely.contains_xy(land, lon[~water], lat[~water]).all()
+    assert not shapely.contains_xy(land, lon[water], lat[water]).any()
+
+
+@pytest.mark.parametrize("seed", [2, 3, 16, 29])
+def test_other_seeds_keep_the_network_invariants(tmp_path: Path, seed: int) -> None:
+    manifest = sample.generate(tmp_path, seed=seed)
+    graph = _load(manifest.roads)
+    cars = _car_graph(graph)
+    assert nx.number_strongly_connected_components(cars) == 1
+    cars.remove_edges_from([(u, v, k) for u, v, k, d in cars.edges(keys=True, data=True)
+                            if d.get("route") == "ferry"])
+    cars.remove_nodes_from([n for n in list(cars) if cars.degree(n) == 0])
+    assert nx.number_strongly_connected_components(cars) == 2
+    land = shapely.union_all(gpd.read_file(manifest.municipalities).geometry.to_numpy())
+    roads = [d for n, d in graph.nodes(data=True)
+             if any(e.get("route") != "ferry" for *_, e in graph.edges(n, data=True))]
+    assert shapely.contains_xy(land, [d["x"] for d in roads], [d["y"] for d in roads]).all()
+
+
 def test_one_way_streets_present(graph: nx.MultiDiGraph) -> None:
     residential_oneway = [d for *_, d in graph.edges(data=True)
                           if d.get("highway") == "residential" and d["oneway"]]
@@ -390,6 +439,12 @@ def test_bad_options_are_all_reported(tmp_path: Path) -> None:
     with pytest.raises(InputError) as info:
         sample.generate(target, seed=-1, size="tiny")  # type: ignore[arg-type]
     assert len(info.value.problems) == 3
+
+
+def test_region_is_deterministic_too(tmp_path: Path) -> None:
+    first = sample.generate(tmp_path / "a", seed=5, size="region")
+    second = sample.generate(tmp_path / "b", seed=5, size="region")
+    assert _digests(first.out_dir) == _digests(second.out_dir)
 
 
 def test_region_size_counts() -> None:
