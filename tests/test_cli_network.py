@@ -105,3 +105,28 @@ def test_version_and_help() -> None:
     for command in (["network", "build"], ["traveltime"], ["isochrones"]):
         helped = runner.invoke(app, [*command, "--help"])
         assert helped.exit_code == 0 and "--out" in helped.stdout
+
+
+def test_traveltime_reads_geojson_and_gpkg_points_in_any_crs(osm: Path, tmp_path: Path) -> None:
+    out = tmp_path / "net"
+    assert runner.invoke(app, ["-q", "network", "build", "--osm", str(osm), "--out",
+                               str(out)]).exit_code == 0
+    rows = [("a", 5.301, 60.401), ("b", 5.311, 60.405)]
+    o_csv = points_csv(tmp_path / "o.csv", rows)
+    frame = gpd.GeoDataFrame({"id": [r[0] for r in rows]},
+                             geometry=gpd.points_from_xy([r[1] for r in rows],
+                                                         [r[2] for r in rows]), crs="EPSG:4326")
+    o_geojson = tmp_path / "o.geojson"
+    frame.to_file(o_geojson, driver="GeoJSON")
+    o_gpkg = tmp_path / "o.gpkg"
+    frame.to_crs("EPSG:25833").to_file(o_gpkg, driver="GPKG")
+    tables = []
+    for origins in (o_csv, o_geojson, o_gpkg):
+        target = tmp_path / f"t-{origins.suffix[1:]}.csv"
+        result = runner.invoke(app, ["-q", "traveltime", "--network", str(out), "--origins",
+                                     str(origins), "--destinations", str(o_csv), "--out",
+                                     str(target)])
+        assert result.exit_code == 0, result.output
+        tables.append(pd.read_csv(target))
+    for other in tables[1:]:
+        pd.testing.assert_frame_equal(tables[0], other, atol=1e-6)
