@@ -8,6 +8,7 @@ output (and an earlier run folder of the same name intact).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
 import logging
@@ -76,31 +77,61 @@ class RunResult:
 
 def travel_times(inputs: Inputs, net: network_mod.Network, settings: Settings, *,
                  progress: Callable[[int, int], None] | None = None) -> TimeTable:
-    """Compute minutes from every home to every child anchor on the network.
+    """Compute minutes from every home to every school and contact anchor.
 
-    Anchors are each child's former home, school and contacts; all are snapped,
-    so a child whose coordinates lie far off the road network is reported.
+    Every place is snapped first (foster homes, each child's former home,
+    schools and contacts), so that a place far off the road network is
+    reported by table, row, column and id, all at once. The former home is
+    only checked: scoring does not use it, so it is left out of the matrix.
 
     Raises
     ------
     InputError
-        Naming every home or anchor too far from the network.
+        Naming every place too far from the network.
     """
     homes = inputs.homes
+    children = inputs.children.reset_index(drop=True)
     anchors = schema.anchors(inputs, include_home=True)
+    child_row = pd.Series(np.arange(1, len(children) + 1), index=children["child_id"])
+    contact_row = pd.Series(np.arange(1, len(inputs.contacts) + 1),
+                            index=inputs.contacts["anchor_id"].to_numpy())
     problems = []
-    snapped: list[traveltime.Snapped] = []
-    for frame, ids, source in ((homes, homes["home_id"], "homes"),
-                               (anchors, anchors["anchor_id"], "children/contacts anchors")):
+    snapped: dict[str, traveltime.Snapped] = {}
+    groups = {
+        "homes": (homes["home_id"], homes["lon"], homes["lat"], "homes",
+                  np.arange(1, len(homes) + 1), "lon/lat"),
+    }
+    for kind, source, column in (("home", "children", "lon/lat"),
+                                 ("school", "children", "school_lon/school_lat"),
+                                 ("contact", "contacts", "lon/lat")):
+        part = anchors[anchors["kind"] == kind] if kind != "contact" else \
+            anchors[~anchors["kind"].isin(["home", "school"])]
+        rows = (child_row.reindex(part["child_id"]).to_numpy() if source == "children"
+                else contact_row.reindex(part["anchor_id"]).to_numpy())
+        groups[kind] = (part["anchor_id"], part["lon"], part["lat"], source, rows, column)
+    for name, (ids, lon, lat, source, rows, column) in groups.items():
         try:
-            snapped.append(traveltime.snap(net, ids, frame["lon"], frame["lat"], settings.travel,
-                                           source=source))
+            snapped[name] = traveltime.snap(net, ids, lon, lat, settings.travel, source=source)
         except InputError as exc:
-            problems.extend(exc.problems)
+            for problem in exc.problems:
+                row = rows[problem.row - 1] if problem.row is not None else None
+                problems.append(dataclasses.replace(problem, row=int(row) if row else None,
+                                                    column=column))
     if problems:
         raise InputError("some places cannot be reached from the road network "
                          f"({len(problems)} problem(s))", problems)
-    return traveltime.matrix(net, snapped[0], snapped[1], settings.travel, progress=progress)
+    destinations = _concat(snapped["school"], snapped["contact"])
+    return traveltime.matrix(net, snapped["homes"], destinations, settings.travel,
+                             progress=progress)
+
+
+def _concat(*parts: traveltime.Snapped) -> traveltime.Snapped:
+    return traveltime.Snapped(
+        ids=np.concatenate([p.ids for p in parts]),
+        node=np.concatenate([p.node for p in parts]),
+        access_minutes=np.concatenate([p.access_minutes for p in parts]),
+        distance_m=np.concatenate([p.distance_m for p in parts]),
+    )
 
 
 def run(inputs: Inputs, settings: Settings, *, times: TimeTable | None = None,
