@@ -138,11 +138,21 @@ class Network:
     crs: str
     info: BuildInfo
     _reverse: list[sparse.csr_matrix] = field(default_factory=list, repr=False, compare=False)
+    _kdtree: list[Any] = field(default_factory=list, repr=False, compare=False)
 
     @property
     def n_nodes(self) -> int:
         """Number of nodes."""
         return int(self.graph.shape[0])
+
+    @property
+    def kdtree(self) -> Any:
+        """A ``scipy.spatial.cKDTree`` over the node coordinates (metres), built once."""
+        if not self._kdtree:
+            from scipy.spatial import cKDTree
+
+            self._kdtree.append(cKDTree(np.column_stack([self.x, self.y])))
+        return self._kdtree[0]
 
     @property
     def reverse(self) -> sparse.csr_matrix:

@@ -16,7 +16,6 @@ import pandas as pd
 from pyproj import Transformer
 from scipy import sparse
 from scipy.sparse.csgraph import dijkstra
-from scipy.spatial import cKDTree
 
 from matcher.config import TravelSettings
 from matcher.errors import InputError, Problem, raise_if_problems
@@ -189,7 +188,7 @@ def snap(net: Network, ids: np.ndarray | list[str], lon: np.ndarray, lat: np.nda
     dist = np.full(len(ids_arr), np.inf)
     node = np.zeros(len(ids_arr), dtype=np.int64)
     if finite.any():
-        d, n = _tree(net).query(np.column_stack([x[finite], y[finite]]))
+        d, n = net.kdtree.query(np.column_stack([x[finite], y[finite]]))
         dist[finite] = d
         node[finite] = n
     far = finite & (dist > settings.max_snap_metres)
@@ -210,20 +209,6 @@ def _to_crs(lon: np.ndarray, lat: np.ndarray, crs: str) -> tuple[np.ndarray, np.
     transformer = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
     x, y = transformer.transform(np.nan_to_num(lon), np.nan_to_num(lat))
     return np.asarray(x, float), np.asarray(y, float)
-
-
-_TREES: dict[int, tuple[Network, cKDTree]] = {}
-
-
-def _tree(net: Network) -> cKDTree:
-    """KD-tree over the network nodes (memoised per network object)."""
-    hit = _TREES.get(id(net))
-    if hit is not None and hit[0] is net:
-        return hit[1]
-    tree = cKDTree(np.column_stack([net.x, net.y]))
-    _TREES.clear()
-    _TREES[id(net)] = (net, tree)
-    return tree
 
 
 # --------------------------------------------------------------------------- matrix
