@@ -214,6 +214,8 @@ def _to_crs(lon: np.ndarray, lat: np.ndarray, crs: str) -> tuple[np.ndarray, np.
 # --------------------------------------------------------------------------- matrix
 
 ProgressFn = Callable[[int, int], None]
+_CONTRACT_WORTH = 0.8
+"""Use the contracted graph only when it has fewer than this share of the nodes."""
 _WORKER_GRAPH: list[sparse.csr_matrix] = []
 
 
@@ -268,6 +270,41 @@ def node_matrix(graph: sparse.csr_matrix, sources: np.ndarray, targets: np.ndarr
     return out[inverse]
 
 
+def shortest_minutes(graph: sparse.csr_matrix, sources: np.ndarray, targets: np.ndarray, *,
+                     limit_minutes: float, memory_mb: int = 512, workers: int = 1,
+                     contract_chains: bool = True,
+                     progress: ProgressFn | None = None) -> np.ndarray:
+    """Shortest-path minutes between nodes, on the chain-contracted graph when it pays.
+
+    Same as :func:`node_matrix`, but first contracts chains of pass-through
+    nodes (:func:`contract`, exact) when that removes at least
+    ``1 - _CONTRACT_WORTH`` of the nodes.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(len(sources), len(targets))`` minutes, ``inf`` beyond ``limit_minutes``.
+    """
+    sources = np.asarray(sources, dtype=np.int64)
+    targets = np.asarray(targets, dtype=np.int64)
+    n = graph.shape[0]
+    worth = np.count_nonzero(np.diff(_undirected(graph).indptr) == 2) > (1 - _CONTRACT_WORTH) * n
+    if contract_chains and worth:
+        small = contract(graph, np.union1d(sources, targets))
+        if len(small.kept) < _CONTRACT_WORTH * graph.shape[0]:
+            graph = small.graph
+            sources, targets = small.position[sources], small.position[targets]
+    return node_matrix(graph, sources, targets, limit_minutes=limit_minutes,
+                       memory_mb=memory_mb, workers=workers, progress=progress)
+
+
+def _undirected(graph: sparse.csr_matrix) -> sparse.csr_matrix:
+    """Sparsity pattern of ``graph`` ignoring direction (values are not meaningful)."""
+    sym = (graph + graph.T).tocsr()
+    sym.sort_indices()
+    return sym
+
+
 def _can_fork() -> bool:
     return "fork" in mp.get_all_start_methods()
 
@@ -294,6 +331,9 @@ def matrix(net: Network, origins: Snapped, destinations: Snapped,
     Time = origin access leg + network shortest path + destination access leg.
     The searches run from the smaller side: from the destinations on the
     reversed graph when there are fewer destination nodes than origin nodes.
+    With ``contract_chains`` (default) chains of pass-through nodes are first
+    contracted away (:func:`contract`), which leaves every shortest path
+    between the snapped nodes exact and makes each search cheaper.
 
     Parameters
     ----------
@@ -318,10 +358,115 @@ def matrix(net: Network, origins: Snapped, destinations: Snapped,
     n_dst = len(np.unique(destinations.node))
     kwargs = {"limit_minutes": limit, "memory_mb": settings.memory_mb,
               "workers": settings.workers, "progress": progress}
-    if n_dst < n_src:
-        core = node_matrix(net.reverse, destinations.node, origins.node, **kwargs).T
-    else:
-        core = node_matrix(net.graph, origins.node, destinations.node, **kwargs)
+    backwards = n_dst < n_src
+    graph = net.reverse if backwards else net.graph
+    sources, targets = ((destinations.node, origins.node) if backwards
+                        else (origins.node, destinations.node))
+    core = shortest_minutes(graph, sources, targets, contract_chains=settings.contract_chains,
+                            **kwargs)
+    if backwards:
+        core = core.T
     total = core + origins.access_minutes[:, None] + destinations.access_minutes[None, :]
     total[~(total <= limit)] = np.inf
     return TimeTable(origins.ids, destinations.ids, total)
+
+
+# --------------------------------------------------------------------------- chain contraction
+
+
+@dataclass(frozen=True)
+class Contracted:
+    """A graph with its chains of pass-through nodes contracted away.
+
+    Attributes
+    ----------
+    graph
+        CSR matrix of minutes over the kept nodes only.
+    kept
+        Original positions of the kept nodes (row ``i`` of ``graph`` is node ``kept[i]``).
+    position
+        ``position[v]`` is the row of original node ``v`` in ``graph``, or -1.
+    """
+
+    graph: sparse.csr_matrix
+    kept: np.ndarray
+    position: np.ndarray
+
+
+def contract(graph: sparse.csr_matrix, keep: np.ndarray) -> Contracted:
+    """Contract chains of pass-through nodes, keeping shortest paths between kept nodes exact.
+
+    A node is *pass-through* when it has exactly two distinct neighbours (in
+    either direction) and is not in ``keep``: roads drawn with many shape
+    nodes between junctions. Every chain of such nodes between two other
+    nodes ``a`` and ``b`` becomes one edge ``a -> b`` (and ``b -> a``) whose
+    time is the sum along the chain, where the chain can be driven that way
+    (one-way pieces block it). Parallel results keep the *minimum*. Shortest
+    paths between any two remaining nodes are unchanged, because a shortest
+    path can only cross a chain from one end to the other.
+
+    Parameters
+    ----------
+    graph
+        CSR matrix of edge minutes (``n x n``, no self loops).
+    keep
+        Node positions that must stay (e.g. the snapped origins and destinations).
+
+    Returns
+    -------
+    Contracted
+        The smaller graph and the node mapping.
+    """
+    n = graph.shape[0]
+    coo = graph.tocoo()
+    u, v, w = coo.row.astype(np.int64), coo.col.astype(np.int64), coo.data.astype(float)
+    sym = _undirected(graph)
+    degree = np.diff(sym.indptr)
+    passthrough = degree == 2
+    passthrough[np.asarray(keep, dtype=np.int64)] = False
+    kept_mask = ~passthrough
+    # for each edge into a pass-through node, the edge that continues the chain
+    inner = passthrough[v]
+    # the other neighbour of v (not u): neighbours of pass-through nodes, two per node
+    nb = np.full((n, 2), -1, dtype=np.int64)
+    rows = np.repeat(np.arange(n), degree)
+    first = np.zeros(len(rows), dtype=bool)
+    first[sym.indptr[:-1][degree > 0]] = True
+    sel = passthrough[rows]
+    nb[rows[sel & first], 0] = sym.indices[sel & first]
+    nb[rows[sel & ~first], 1] = sym.indices[sel & ~first]
+    other = np.where(nb[v, 0] == u, nb[v, 1], nb[v, 0])
+    edge_index = pd.Index(u * n + v)
+    nxt = np.full(len(u), -1, dtype=np.int64)
+    cont = np.flatnonzero(inner)
+    nxt[cont] = edge_index.get_indexer(v[cont] * n + other[cont])  # -1: chain is blocked
+    dead = inner & (nxt < 0)
+    nxt[dead] = -1
+    acc = w.copy()
+    end = v.copy()
+    active = nxt >= 0
+    for _ in range(int(np.ceil(np.log2(max(len(u), 2)))) + 2):
+        if not active.any():
+            break
+        idx = np.flatnonzero(active)
+        step = nxt[idx]
+        acc_new = acc[idx] + acc[step]
+        dead_new = dead[step]
+        end_new = end[step]
+        nxt_new = nxt[step]
+        acc[idx], dead[idx], end[idx], nxt[idx] = acc_new, dead_new, end_new, nxt_new
+        active = nxt >= 0
+    dead |= active  # never reached an end: a closed loop of pass-through nodes only
+    entry = kept_mask[u] & ~dead & kept_mask[end] & (u != end)
+    cu, cv, cw = u[entry], end[entry], acc[entry]
+    order = np.lexsort((cw, cv, cu))
+    cu, cv, cw = cu[order], cv[order], cw[order]
+    first_of_pair = np.ones(len(cu), dtype=bool)
+    first_of_pair[1:] = (cu[1:] != cu[:-1]) | (cv[1:] != cv[:-1])
+    kept = np.flatnonzero(kept_mask)
+    position = np.full(n, -1, dtype=np.int64)
+    position[kept] = np.arange(len(kept))
+    m = len(kept)
+    core = sparse.csr_matrix((cw[first_of_pair], (position[cu[first_of_pair]],
+                                                  position[cv[first_of_pair]])), shape=(m, m))
+    return Contracted(graph=core, kept=kept, position=position)

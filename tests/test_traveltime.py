@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from pathlib import Path
 
@@ -9,8 +10,13 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 from osm_builder import write_osm
 from pyproj import Transformer
+from scipy import sparse
+from scipy.sparse.csgraph import dijkstra
 
 from matcher import network, traveltime
 from matcher.config import NetworkSettings, TravelSettings
@@ -174,3 +180,72 @@ def test_oslo_matrix_matches_networkx() -> None:
     expected = brute(net, o, d, 90.0)
     np.testing.assert_allclose(got.minutes, expected, atol=1e-6)
     assert math.isfinite(float(got.minutes.max()))
+
+
+# --------------------------------------------------------------------------- chain contraction
+
+
+
+@st.composite
+def road_graphs(draw: st.DrawFn) -> tuple[sparse.csr_matrix, np.ndarray]:
+    """Junctions joined by chains of shape nodes, some chains one-way, plus kept nodes."""
+    n_junctions = draw(st.integers(2, 6))
+    edges: dict[tuple[int, int], float] = {}
+    n = n_junctions
+    for _ in range(draw(st.integers(1, 10))):
+        a = draw(st.integers(0, n_junctions - 1))
+        b = draw(st.integers(0, n_junctions - 1))
+        inner = draw(st.integers(0, 4))
+        path = [a, *range(n, n + inner), b]
+        n += inner
+        direction = draw(st.sampled_from(["both", "forward", "backward", "broken"]))
+        broken_at = draw(st.integers(0, len(path) - 2))
+        for i, (p, q) in enumerate(itertools.pairwise(path)):
+            if p == q:
+                continue
+            w = draw(st.floats(0.1, 10.0))
+            if direction in ("both", "forward") or (direction == "broken" and i != broken_at):
+                edges[(p, q)] = min(w, edges.get((p, q), np.inf))
+            if direction in ("both", "backward") or (direction == "broken" and i != broken_at):
+                edges[(q, p)] = min(w, edges.get((q, p), np.inf))
+    keys = list(edges)
+    graph = sparse.csr_matrix(([edges[k] for k in keys], ([k[0] for k in keys],
+                                                         [k[1] for k in keys])), shape=(n, n))
+    keep = np.array(sorted(set(draw(st.lists(st.integers(0, n - 1), min_size=1,
+                                             max_size=6)))), dtype=np.int64)
+    return graph, keep
+
+
+@hsettings(max_examples=150, deadline=None)
+@given(road_graphs())
+def test_contraction_keeps_every_shortest_path_between_kept_nodes(
+        case: tuple[sparse.csr_matrix, np.ndarray]) -> None:
+    graph, keep = case
+    small = traveltime.contract(graph, keep)
+    full = dijkstra(graph, indices=keep)[:, keep]
+    got = dijkstra(small.graph, indices=small.position[keep])[:, small.position[keep]]
+    np.testing.assert_allclose(got, full, atol=1e-9)
+    assert (small.position[keep] >= 0).all()
+    assert len(small.kept) <= graph.shape[0]
+
+
+def test_contraction_on_oslo_is_exact_and_small() -> None:
+    path = DATA / "oslo-east-filtered.osm.pbf"
+    if not path.is_file():
+        pytest.skip(f"real data missing: {path}")
+    net = network.build(path)
+    keep = np.random.default_rng(0).choice(net.n_nodes, 200, replace=False)
+    for graph in (net.graph, net.reverse):
+        small = traveltime.contract(graph, keep)
+        assert len(small.kept) < 0.25 * net.n_nodes  # OSM draws roads with many shape nodes
+        full = dijkstra(graph, indices=keep[:40])[:, keep]
+        got = dijkstra(small.graph, indices=small.position[keep[:40]])[:, small.position[keep]]
+        np.testing.assert_allclose(got, full, atol=1e-9)
+
+
+def test_matrix_with_and_without_contraction_agree(town: network.Network) -> None:
+    o = traveltime.snap(town, *random_points(town, 3, 11, "o"))
+    d = traveltime.snap(town, *random_points(town, 4, 12, "d"))
+    on = traveltime.matrix(town, o, d, TravelSettings(contract_chains=True))
+    off = traveltime.matrix(town, o, d, TravelSettings(contract_chains=False))
+    np.testing.assert_allclose(on.minutes, off.minutes, atol=1e-9)
