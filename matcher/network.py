@@ -366,9 +366,8 @@ def read_pbf(path: Path, settings: NetworkSettings) -> tuple[pd.DataFrame, pd.Da
     tags = pedges.drop(columns=["geometry"]).to_dict("records")
     keep = np.array([_is_drivable_road(t, settings) for t in tags], dtype=bool)
     e = pedges.loc[keep]
-    oneway = e["oneway"].astype("string").fillna("").str.lower().to_numpy(dtype=object)
-    junction = e["junction"].astype("string").fillna("").str.lower().to_numpy(dtype=object) \
-        if "junction" in e else np.full(len(e), "", dtype=object)
+    oneway = _lower_column(e, "oneway")
+    junction = _lower_column(e, "junction")
     highway = e["highway"].astype(str).str.split(";").str[0].to_numpy(dtype=object)
     forward_only = np.isin(oneway, ["yes", "true", "1"]) | (
         ((junction == "roundabout") | (highway == "motorway"))
@@ -395,6 +394,13 @@ def read_pbf(path: Path, settings: NetworkSettings) -> tuple[pd.DataFrame, pd.Da
         nodes = pd.concat([nodes, fnodes], ignore_index=True)
         segments = pd.concat([segments, fsegs], ignore_index=True)
     return nodes, segments
+
+
+def _lower_column(frame: pd.DataFrame, column: str) -> np.ndarray:
+    """A tag column as lower-case text ('' where missing or when no way has the tag)."""
+    if column not in frame:
+        return np.full(len(frame), "", dtype=object)
+    return frame[column].astype("string").fillna("").str.lower().to_numpy(dtype=object)
 
 
 def _pbf_ferries(ferries: pd.DataFrame, nodes: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
