@@ -28,8 +28,6 @@ from matcher.cli.common import (
 )
 from matcher.errors import InputError
 
-InFile = Annotated[Path, typer.Option(exists=True, dir_okay=False, readable=True)]
-
 ChildrenOpt = Annotated[Path, typer.Option(
     "--children", exists=True, dir_okay=False, readable=True,
     help="Children table (.csv, .geojson or .gpkg[:layer]); columns in the README.")]
@@ -47,8 +45,9 @@ VetoesOpt = Annotated[Path | None, typer.Option(
     help="Caseworker vetoes (child_id, home_id) that may never be matched.")]
 
 
-def _read(children: Path, homes: Path, contacts: Path | None, placements: Path | None,
-          vetoes: Path | None, settings: config_mod.Settings) -> Any:
+def read_tables(children: Path, homes: Path, contacts: Path | None, placements: Path | None,
+                vetoes: Path | None, settings: config_mod.Settings) -> Any:
+    """Read and validate the input tables named by the common options."""
     from matcher import schema
 
     return schema.read_inputs(children, homes, contacts, placements, vetoes,
@@ -64,7 +63,7 @@ def validate(children: ChildrenOpt, homes: HomesOpt, contacts: ContactsOpt = Non
     """
     with errors():
         settings = load_config(config)
-        inputs = _read(children, homes, contacts, placements, vetoes, settings)
+        inputs = read_tables(children, homes, contacts, placements, vetoes, settings)
         counts = {"children": len(inputs.children), "homes": len(inputs.homes),
                   "contacts": len(inputs.contacts), "placements": len(inputs.placements),
                   "vetoes": len(inputs.vetoes)}
@@ -117,17 +116,18 @@ def match(
         run_date = parse_date(as_of)
         settings = load_config(config)
         with steps("reading inputs") as step:
-            inputs = _read(children, homes, contacts, placements, vetoes, settings)
+            inputs = read_tables(children, homes, contacts, placements, vetoes, settings)
             times = schema.read_times(travel_times, inputs) if travel_times else None
-            net = _network(network_dir, osm, out, settings, step)
+            net = open_network(network_dir, osm, out, settings, step)
         areas = _municipalities(municipalities)
         result = _run(inputs, settings, times, net, run_date)
         _write(result, out, privacy=privacy, municipalities=areas, settings=settings)
         _print_summary(result.summary, out)
 
 
-def _network(network_dir: Path | None, osm: Path | None, out: Path, settings: config_mod.Settings,
-             step: Callable[[str], None]) -> Any:
+def open_network(network_dir: Path | None, osm: Path | None, out: Path,
+                 settings: config_mod.Settings, step: Callable[[str], None]) -> Any:
+    """Load a built network, or build one from OSM (cached beside ``out``), or None."""
     from matcher import network
 
     if network_dir is not None:

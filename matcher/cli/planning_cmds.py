@@ -33,6 +33,8 @@ from matcher.cli.match_cmds import (
     HomesOpt,
     PlacementsOpt,
     VetoesOpt,
+    open_network,
+    read_tables,
 )
 from matcher.errors import InputError
 
@@ -56,26 +58,12 @@ AnchorOpt = Annotated[str, typer.Option(
     "--anchor", help="Child's point: 'school' (home if the child has none) or 'home'.")]
 
 
-def _inputs(children: Path, homes: Path, contacts: Path | None, placements: Path | None,
-            vetoes: Path | None, settings: config_mod.Settings) -> Any:
-    from matcher import schema
-
-    return schema.read_inputs(children, homes, contacts, placements, vetoes,
-                              settings=settings.scoring)
-
-
 def _network(network_dir: Path | None, osm: Path | None, out: Path,
              settings: config_mod.Settings, step: Callable[[str], None]) -> Any:
-    from matcher import network
-
+    """Planning always needs a road network: exactly one of --network or --osm."""
     if (network_dir is None) == (osm is None):
         raise InputError("give exactly one of --network DIR or --osm FILE")
-    if network_dir is not None:
-        step("loading network")
-        return network.load(network_dir)
-    assert osm is not None
-    cache = out.parent / f".{out.name}.network-cache"
-    return network.build(osm, settings.network, cache_dir=cache, progress=step)
+    return open_network(network_dir, osm, out, settings, step)
 
 
 def _municipalities(path: Path | None) -> Any:
@@ -160,7 +148,7 @@ def gaps(
         run_date = parse_date(as_of)
         settings = load_config(config)
         with steps("gaps") as step:
-            inputs = _inputs(children, homes, contacts, placements, vetoes, settings)
+            inputs = read_tables(children, homes, contacts, placements, vetoes, settings)
             polys = _municipalities(municipalities)
             net = _network(network_dir, osm, out, settings, step)
             unmatched = None
@@ -237,7 +225,7 @@ def whatif(
         additions = [planning.parse_addition(text, settings.scoring) for text in add]
         run_date = parse_date(as_of)
         with steps("what-if") as step:
-            inputs = _inputs(children, homes, contacts, placements, vetoes, settings)
+            inputs = read_tables(children, homes, contacts, placements, vetoes, settings)
             polys = _municipalities(municipalities)
             pop = _population(population)
             net = _network(network_dir, osm, out, settings, step)
@@ -312,7 +300,7 @@ def recruit(
         _check_positive("--cell-metres", cell_metres)
         anchor_kind = _check_anchor(anchor)
         with steps("recruit") as step:
-            inputs = _inputs(children, homes, contacts, placements, vetoes, settings)
+            inputs = read_tables(children, homes, contacts, placements, vetoes, settings)
             pop = _population(population)
             net = _network(network_dir, osm, out, settings, step)
             step("solving the covering model")
@@ -376,7 +364,7 @@ def coverage(
         if population is not None and municipalities is None:
             say("no --municipalities: the population is reported as one area 'all'")
         with steps("coverage") as step:
-            inputs = _inputs(children, homes, contacts, placements, vetoes, settings)
+            inputs = read_tables(children, homes, contacts, placements, vetoes, settings)
             polys = _municipalities(municipalities)
             pop = _population(population)
             net = _network(network_dir, osm, out, settings, step)
@@ -448,7 +436,7 @@ def resource_families(
         if max_minutes is not None:
             _check_positive("--max-minutes", max_minutes)
         with steps("resource families") as step:
-            inputs = _inputs(children, homes, contacts, placements, vetoes, settings)
+            inputs = read_tables(children, homes, contacts, placements, vetoes, settings)
             fam = store.read_frame(families)
             mapping = None
             if cooperations is not None:
