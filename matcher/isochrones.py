@@ -26,6 +26,22 @@ logger = logging.getLogger(__name__)
 DEFAULT_BANDS_MINUTES: tuple[float, ...] = (15.0, 30.0, 45.0, 60.0)
 
 
+def check_bands(bands_minutes: Sequence[float], *,
+                example: str = "15,30,45,60") -> tuple[float, ...]:
+    """Return travel-time bands as floats, or raise if they are not usable.
+
+    Raises
+    ------
+    InputError
+        If the bands are empty, not positive or not strictly ascending (minutes).
+    """
+    bands = tuple(float(b) for b in bands_minutes)
+    if not bands or any(not b > 0 for b in bands) or list(bands) != sorted(set(bands)):
+        raise InputError(f"bands {list(bands)} must be positive minutes, strictly ascending, "
+                         f"e.g. {example}")
+    return bands
+
+
 def reached_minutes(net: Network, points: Snapped, *, limit_minutes: float) -> np.ndarray:
     """Minutes from each point to every node (``inf`` beyond the limit).
 
@@ -76,10 +92,7 @@ def isochrones(net: Network, points: Snapped,
     InputError
         If the bands are not positive and strictly ascending, or the sizes are not positive.
     """
-    bands = [float(b) for b in bands_minutes]
-    if not bands or any(b <= 0 for b in bands) or bands != sorted(set(bands)):
-        raise InputError(f"isochrone bands {bands} must be positive and strictly ascending, "
-                         "e.g. 15,30,45,60")
+    bands = list(check_bands(bands_minutes))
     if not (buffer_metres > 0 and cell_metres > 0):
         raise InputError("buffer_metres and cell_metres must be > 0 metres")
     sample_edge, sx, sy = _edge_samples(net, cell_metres / 2)

@@ -80,6 +80,7 @@ from scipy.spatial import cKDTree
 from matcher import pipeline, schema, traveltime
 from matcher.config import ScoringSettings, Settings, TravelSettings
 from matcher.errors import InfeasibleError, InputError, Problem, raise_if_problems
+from matcher.isochrones import check_bands
 from matcher.network import Network
 from matcher.schema import Inputs
 from matcher.traveltime import TimeTable
@@ -931,10 +932,7 @@ def emergency_coverage(inputs: Inputs, *, bands: Sequence[float] = DEFAULT_BANDS
     InputError
         On bad bands, or when neither ``times`` nor ``net`` is given.
     """
-    bands = tuple(float(b) for b in bands)
-    if not bands or any(not (b > 0) for b in bands) or list(bands) != sorted(set(bands)):
-        raise InputError(f"bands {list(bands)} must be positive minutes in ascending order, "
-                         "e.g. 30,45")
+    bands = check_bands(bands, example="30,45")
     travel = travel or TravelSettings()
     em = emergency_homes(inputs)
     if population is not None:

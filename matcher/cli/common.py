@@ -135,6 +135,14 @@ def parse_date(value: str | None, option: str = "--as-of") -> datetime.date:
         raise InputError(f"{option} '{value}': use a date like 2026-11-23") from None
 
 
+def parse_bands(text: str, example: str) -> list[float]:
+    """Parse a comma-separated ``--bands`` option into minutes (order checked later)."""
+    try:
+        return [float(b) for b in text.split(",") if b.strip()]
+    except ValueError:
+        raise InputError(f"--bands '{text}': give numbers in minutes, e.g. {example}") from None
+
+
 def load_config(path: Path | None) -> config_mod.Settings:
     return config_mod.load(path)
 

@@ -8,7 +8,16 @@ from typing import Annotated
 
 import typer
 
-from matcher.cli.common import ConfigOpt, emit, errors, load_config, progress, say, steps
+from matcher.cli.common import (
+    ConfigOpt,
+    emit,
+    errors,
+    load_config,
+    parse_bands,
+    progress,
+    say,
+    steps,
+)
 from matcher.errors import InputError
 
 network_app = typer.Typer(help="Build and inspect road networks.", no_args_is_help=True)
@@ -116,11 +125,7 @@ def isochrones_cmd(
     from matcher import isochrones, network, store, traveltime
 
     with errors():
-        try:
-            band_list = [float(b) for b in bands.split(",") if b.strip()]
-        except ValueError:
-            raise InputError(f"--bands '{bands}': give numbers in minutes, e.g. 15,30,45,60") \
-                from None
+        band_list = parse_bands(bands, "15,30,45,60")
         if out.suffix.lower() != ".gpkg":
             raise InputError(f"{out.name}: isochrones are written to a GeoPackage; use a .gpkg "
                              "name")

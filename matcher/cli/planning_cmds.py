@@ -22,6 +22,7 @@ from matcher.cli.common import (
     emit,
     errors,
     load_config,
+    parse_bands,
     parse_date,
     progress,
     say,
@@ -355,10 +356,7 @@ def coverage(
     from matcher import planning, store
 
     with errors():
-        try:
-            band_list = [float(b) for b in bands.split(",") if b.strip()]
-        except ValueError:
-            raise InputError(f"--bands '{bands}': give minutes, e.g. 30,45") from None
+        band_list = parse_bands(bands, "30,45")
         anchor_kind = _check_anchor(anchor)
         settings = load_config(config)
         if population is not None and municipalities is None:
