@@ -31,8 +31,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from matcher import nightly, stores
-from matcher import sample as sample_mod
+from matcher import config as config_mod
+from matcher import nightly, testing
+from matcher.scenarios import fjord as sample_mod
 
 STEPS = ("read", "validate", "network", "travel_times", "solve", "write", "total")
 
@@ -62,7 +63,7 @@ def _server(url: str | None, password_env: str | None) -> Iterator[tuple[str, st
     if url is not None:
         yield url, password_env
         return
-    with stores.temporary_postgres() as server:
+    with testing.temporary_postgres() as server:
         os.environ["FOSTERMATCH_BENCH_PASSWORD"] = server.password
         yield server.url, "FOSTERMATCH_BENCH_PASSWORD"
 
@@ -85,7 +86,7 @@ def run(size: str, seed: int, workdir: Path, url: str | None, password_env: str 
         store: dict[str, object] = {"url": store_url}
         if env:
             store["password_env"] = env
-        config = nightly.config_from_dict({
+        config = config_mod.nightly_from_dict({
             "store": store,
             "network": {"osm": str(sample_dir / "roads.osm"), "cache_dir": str(cache)},
             "job": {"as_of": sample_mod.REFERENCE_DATE},

@@ -154,7 +154,7 @@ def main() -> None:
     compare("synthetic road-like", graph, 200 if args.quick else 1000, 5000,
             5 if args.quick else 10, 90.0, seed=2)
     if args.national:
-        from matcher import sample
+        from matcher.scenarios import fjord as sample
 
         folder = Path("/tmp/fostermatch-bench-national")
         if not (folder / "roads.osm").is_file():

@@ -1,8 +1,15 @@
-"""Frozen settings: speeds, ferries, travel-time limits, score weights, solver.
+"""Frozen settings: speeds, ferries, travel-time limits, score weights, solver, planning,
+reports, and the nightly job.
 
-All settings are immutable pydantic models. Load them from TOML with
-:func:`load`; every section and key is optional and falls back to the
-defaults documented here and in the README.
+All settings are immutable pydantic models in ONE tree, :class:`Settings`,
+loaded from TOML by ONE loader, :func:`load`; every section and key is
+optional and falls back to the defaults documented here and in the README.
+The nightly job's configuration, :class:`NightlyConfig`, extends the tree
+with ``[store]``, ``[job]`` and the OSM source (:func:`load_nightly`).
+
+One working CRS, ``network.crs`` (default :data:`DEFAULT_CRS`, EPSG:25833,
+UTM 33N in metres), is used for node coordinates, areas, cells, maps and the
+synthetic scenarios.
 
 Speed defaults (km/h) follow the Norwegian rules in *Forskrift om
 kjøresatsar / fartsgrenser* (Vegtrafikkloven § 6 and "Forskrift om
@@ -14,11 +21,13 @@ OSM has no usable ``maxspeed`` tag.
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -30,6 +39,34 @@ from pydantic import (
 )
 
 from matcher.errors import InputError, Problem
+
+__all__ = [
+    "DEFAULT_BANDS_MINUTES",
+    "DEFAULT_CRS",
+    "DEFAULT_HIGHWAY_KMH",
+    "DEFAULT_ZONE_KMH",
+    "AssignmentSettings",
+    "JobOptions",
+    "NetworkSettings",
+    "NightlyConfig",
+    "OsmSource",
+    "PlanningSettings",
+    "ReportSettings",
+    "ScoringSettings",
+    "Settings",
+    "StoreOptions",
+    "TravelSettings",
+    "load",
+    "load_nightly",
+    "nightly_from_dict",
+    "settings_from_dict",
+]
+
+DEFAULT_CRS = "EPSG:25833"
+"""The working CRS: ETRS89 / UTM zone 33N, metres (Norway's national mapping CRS)."""
+
+DEFAULT_BANDS_MINUTES: tuple[float, ...] = (15.0, 30.0, 45.0, 60.0)
+"""Travel-time bands in minutes: score bands, isochrones and map legends."""
 
 DEFAULT_HIGHWAY_KMH: dict[str, float] = {
     "motorway": 110.0,
@@ -62,7 +99,7 @@ DEFAULT_ZONE_KMH: dict[str, float] = {
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
 
 class NetworkSettings(_Frozen):
@@ -91,7 +128,7 @@ class NetworkSettings(_Frozen):
     speed_factor: float = Field(default=1.0, gt=0.0, le=2.0)
     ferry_kmh: float = Field(default=18.0, gt=0.0)
     ferry_wait_minutes: float = Field(default=10.0, ge=0.0)
-    crs: str = "EPSG:25833"
+    crs: str = DEFAULT_CRS
 
     @field_validator("highway_kmh", "zone_kmh")
     @classmethod
@@ -172,7 +209,7 @@ class ScoringSettings(_Frozen):
         }
     )
     kinship_first: bool = True
-    bands_minutes: tuple[float, ...] = (15.0, 30.0, 45.0, 60.0)
+    bands_minutes: tuple[float, ...] = DEFAULT_BANDS_MINUTES
     decay: Literal["band", "smooth"] = "band"
     half_life_minutes: float = Field(default=30.0, gt=0.0)
     default_max_school_minutes: float = Field(default=45.0, gt=0.0)
@@ -268,22 +305,191 @@ class AssignmentSettings(_Frozen):
     shortlist_k: int = Field(default=5, ge=1, le=100)
 
 
+class PlanningSettings(_Frozen):
+    """Recruitment and support planning (:mod:`matcher.planning`).
+
+    Attributes
+    ----------
+    catchment_minutes
+        Default catchment ``T`` in minutes: a home within ``T`` of a child's
+        anchor can serve the child (gaps, 2SFCA, recruitment).
+    emergency_bands_minutes
+        Bands in minutes for emergency-home coverage (ascending).
+    max_homes_per_family
+        A resource family supports at most this many foster homes.
+
+    The planning models are solved with ``assignment.solver`` and
+    ``assignment.time_limit_seconds`` (:mod:`matcher.optimize`).
+    """
+
+    catchment_minutes: float = Field(default=30.0, gt=0.0)
+    emergency_bands_minutes: tuple[float, ...] = (30.0, 45.0)
+    max_homes_per_family: int = Field(default=5, ge=1)
+
+    @field_validator("emergency_bands_minutes")
+    @classmethod
+    def _bands(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        if not value or any(b <= 0 for b in value) or list(value) != sorted(set(value)):
+            raise ValueError("emergency_bands_minutes must be positive and strictly ascending")
+        return value
+
+
+class ReportSettings(_Frozen):
+    """Maps and reports of a run folder (:mod:`matcher.report`).
+
+    Attributes
+    ----------
+    privacy
+        ``"exact"`` keeps child positions; ``"coarse"`` moves them to the
+        centre of their ``grid_metres`` cell and pools school isochrones.
+    grid_metres
+        Cell size in metres of the coarse privacy grid (SSB's 250 m grid).
+    """
+
+    privacy: Literal["exact", "coarse"] = "exact"
+    grid_metres: float = Field(default=250.0, gt=0.0)
+
+
 class Settings(_Frozen):
-    """All settings of one matching run."""
+    """All settings of the engine: one frozen tree (TOML sections of the same names)."""
 
     network: NetworkSettings = Field(default_factory=NetworkSettings)
     travel: TravelSettings = Field(default_factory=TravelSettings)
     scoring: ScoringSettings = Field(default_factory=ScoringSettings)
     assignment: AssignmentSettings = Field(default_factory=AssignmentSettings)
+    planning: PlanningSettings = Field(default_factory=PlanningSettings)
+    report: ReportSettings = Field(default_factory=ReportSettings)
+
+    @property
+    def crs(self) -> str:
+        """The working CRS (``network.crs``), metres."""
+        return self.network.crs
+
+    def matching(self) -> Settings:
+        """Return the plain :class:`Settings` part (without nightly-job sections)."""
+        return Settings.model_validate(
+            {name: getattr(self, name) for name in Settings.model_fields})
 
     def fingerprint(self) -> str:
-        """Return a short stable hash of all settings."""
-        return _hash(self.model_dump(mode="json"))
+        """Return a short stable hash of the sections that change a match.
+
+        Planning and report settings do not change assignments and are left
+        out, so that a map option never invalidates a cached run.
+        """
+        return _hash(self.model_dump(mode="json", include={
+            "network", "travel", "scoring", "assignment"}))
 
 
 def _hash(payload: object) -> str:
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+# --------------------------------------------------------------------------- nightly job
+
+
+class StoreOptions(_Frozen):
+    """``[store]``: where the nightly job reads its inputs and writes its results.
+
+    Attributes
+    ----------
+    url
+        GeoPackage path (``.gpkg``) or ``postgresql+psycopg://user@host:port/db``.
+        Never holds a password.
+    password_env
+        Environment variable holding the database password.
+    password_file
+        File holding the password; must be owner-only (mode 0600).
+    db_schema
+        PostgreSQL schema of the tables (TOML key ``schema``, default ``public``).
+    """
+
+    url: str = Field(min_length=1)
+    password_env: str | None = None
+    password_file: Path | None = None
+    db_schema: str = Field(default="public", alias="schema",
+                           pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+
+    @field_validator("url")
+    @classmethod
+    def _no_secret(cls, value: str) -> str:
+        if "://" in value and "@" in value.split("://", 1)[1].split("/", 1)[0]:
+            userinfo = value.split("://", 1)[1].split("@", 1)[0]
+            if ":" in userinfo:
+                raise ValueError("the url holds a password; remove it and use password_env "
+                                 "or password_file")
+        if "password=" in value.lower():
+            raise ValueError("the url holds a password parameter; remove it and use "
+                             "password_env or password_file")
+        return value
+
+
+class OsmSource(_Frozen):
+    """``[network]`` keys of the nightly job that name files (speed keys are
+    :class:`NetworkSettings`).
+
+    Attributes
+    ----------
+    osm
+        OSM file (``.osm``, ``.osm.bz2``, ``.osm.pbf``...).
+    cache_dir
+        Folder of the cached network (default: ``network-cache`` beside the OSM file).
+    """
+
+    osm: Path
+    cache_dir: Path | None = None
+
+    @property
+    def cache(self) -> Path:
+        """The cache folder in use."""
+        return self.cache_dir or self.osm.parent / "network-cache"
+
+
+class JobOptions(_Frozen):
+    """``[job]``: retention, run date and logging.
+
+    Attributes
+    ----------
+    retention_runs
+        Runs kept in ``match_runs`` (with their results); the latest
+        successful run is always kept.
+    as_of
+        Run date for waiting times (default: the day the job runs).
+    log_file
+        JSON-lines log file (default: stderr).
+    """
+
+    retention_runs: int = Field(default=30, ge=1)
+    as_of: datetime.date | None = None
+    log_file: Path | None = None
+
+
+class NightlyConfig(Settings):
+    """The nightly job's configuration: the :class:`Settings` tree plus the job's own keys.
+
+    TOML: ``[store]`` (:class:`StoreOptions`), ``[job]`` (:class:`JobOptions`),
+    ``[network]`` with ``osm`` and ``cache_dir`` (:class:`OsmSource`) besides
+    the speed keys, and every section of :class:`Settings`.
+    """
+
+    store: StoreOptions
+    source: OsmSource
+    job: JobOptions = Field(default_factory=JobOptions)
+
+    @property
+    def settings(self) -> Settings:
+        """The matching settings of the job (the :class:`Settings` part)."""
+        return self.matching()
+
+    def config_hash(self) -> str:
+        """Return the hash of the matching settings (recorded as ``config_hash``)."""
+        return self.fingerprint()
+
+
+# --------------------------------------------------------------------------- loading
+
+_OSM_KEYS = ("osm", "cache_dir")
+_Model = TypeVar("_Model", bound=BaseModel)
 
 
 def load(path: str | Path | None = None) -> Settings:
@@ -293,7 +499,8 @@ def load(path: str | Path | None = None) -> Settings:
     ----------
     path
         TOML file with optional sections ``[network]``, ``[travel]``,
-        ``[scoring]`` and ``[assignment]``. ``None`` gives the defaults.
+        ``[scoring]``, ``[assignment]``, ``[planning]`` and ``[report]``.
+        ``None`` gives the defaults.
 
     Raises
     ------
@@ -303,22 +510,127 @@ def load(path: str | Path | None = None) -> Settings:
     """
     if path is None:
         return Settings()
+    return settings_from_dict(_read_toml(Path(path)), source=str(path))
+
+
+def settings_from_dict(data: dict[str, Any], *, source: str = "config") -> Settings:
+    """Build :class:`Settings` from parsed TOML (see :func:`load`).
+
+    Raises
+    ------
+    InputError
+        Listing every unknown key and bad value.
+    """
+    return _validate(Settings, data, source=source, what="configuration")
+
+
+def load_nightly(path: str | Path) -> NightlyConfig:
+    """Load the nightly job's configuration from TOML.
+
+    Relative paths (``network.osm``, ``network.cache_dir``, ``store.url`` of a
+    GeoPackage, ``store.password_file``, ``job.log_file``) are taken from the
+    file's folder.
+
+    Raises
+    ------
+    InputError
+        Listing every unknown key and bad value at once.
+    """
     path = Path(path)
+    return nightly_from_dict(_read_toml(path), base=path.resolve().parent, source=str(path))
+
+
+def nightly_from_dict(data: dict[str, Any], *, base: Path | None = None,
+                      source: str = "config") -> NightlyConfig:
+    """Build a :class:`NightlyConfig` from parsed TOML (see :func:`load_nightly`).
+
+    Parameters
+    ----------
+    data
+        The TOML document as a dict.
+    base
+        Folder that relative paths are relative to (default: the working folder).
+    source
+        Name used in problem messages.
+
+    Raises
+    ------
+    InputError
+        Listing every problem.
+    """
+    data = {k: (dict(v) if isinstance(v, dict) else v) for k, v in data.items()}
+    problems: list[Problem] = []
+    net = data.get("network", {})
+    osm = {k: net.pop(k) for k in _OSM_KEYS if isinstance(net, dict) and k in net}
+    if isinstance(net, dict) and not net:
+        data.pop("network", None)
+    if "store" not in data:
+        problems.append(Problem(source, "missing store section; add one with url = "
+                                        "\"file.gpkg\" or a postgresql+psycopg:// url",
+                                column="store"))
+    if "osm" not in osm:
+        problems.append(Problem(source, "missing network.osm (e.g. osm = \"roads.osm.pbf\"); "
+                                        "the nightly job builds the network from it",
+                                column="network.osm"))
+    data["store"] = _resolve(data.get("store", {}), base, ("password_file",), url_key="url")
+    data["job"] = _resolve(data.get("job", {}), base, ("log_file",))
+    data["source"] = _resolve(osm, base, _OSM_KEYS)
+
+    def rename(loc: list[str]) -> str | None:
+        if loc[:1] == ["source"]:
+            loc = ["network", *loc[1:]]
+        elif loc[:2] == ["store", "db_schema"]:
+            loc = ["store", "schema"]
+        where = ".".join(loc)
+        return None if where in ("network", "network.osm", "store") and any(
+            p.column in (where, "network.osm") for p in problems) else where
+
+    return _validate(NightlyConfig, data, source=source, what="nightly configuration",
+                     problems=problems, rename=rename)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise InputError(f"{path}: configuration file not found; check the --config path") from None
+        raise InputError(f"{path}: configuration file not found; check the path") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a folder; give the configuration file") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: not valid TOML ({exc}); fix the syntax") from None
+
+
+def _validate(model: type[_Model], data: dict[str, Any], *, source: str, what: str,
+              problems: list[Problem] | None = None,
+              rename: Callable[[list[str]], str | None] | None = None) -> _Model:
+    """Validate ``data`` as ``model``; raise one InputError with every problem."""
+    problems = list(problems or [])
+    result: _Model | None = None
     try:
-        return Settings.model_validate(data)
+        result = model.model_validate(data)
     except ValidationError as exc:
-        problems = [
-            Problem(
-                source=str(path),
-                column=".".join(str(p) for p in err["loc"]),
-                message=f"{err['msg']}; fix or remove this key",
-            )
-            for err in exc.errors()
-        ]
-        raise InputError(f"{path}: invalid configuration", problems) from None
+        for err in exc.errors():
+            loc = [str(p) for p in err["loc"]]
+            where = rename(loc) if rename else ".".join(loc)
+            if where is None:
+                continue
+            problems.append(Problem(source, f"{err['msg']}; fix or remove this key",
+                                    column=where))
+    if problems or result is None:
+        raise InputError(f"{source}: invalid {what} ({len(problems)} problem(s))", problems)
+    return result
+
+
+def _resolve(section: Any, base: Path | None, keys: tuple[str, ...], *,
+             url_key: str | None = None) -> Any:
+    """Make the path keys of a section absolute against ``base``."""
+    if not isinstance(section, dict) or base is None:
+        return section
+    out = dict(section)
+    for key in keys:
+        if isinstance(out.get(key), str) and not Path(out[key]).expanduser().is_absolute():
+            out[key] = str(base / Path(out[key]).expanduser())
+    if url_key and isinstance(out.get(url_key), str) and "://" not in out[url_key]:
+        url = Path(out[url_key]).expanduser()
+        out[url_key] = str(url if url.is_absolute() else base / url)
+    return out

@@ -14,16 +14,17 @@ from collections.abc import Callable, Sequence
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 from scipy.sparse.csgraph import dijkstra
 
+from matcher.config import DEFAULT_BANDS_MINUTES, TravelSettings
 from matcher.errors import InputError
 from matcher.network import Network
-from matcher.traveltime import Snapped
+from matcher.traveltime import Snapped, snap
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_BANDS_MINUTES: tuple[float, ...] = (15.0, 30.0, 45.0, 60.0)
 
 
 def check_bands(bands_minutes: Sequence[float], *,
@@ -42,12 +43,15 @@ def check_bands(bands_minutes: Sequence[float], *,
     return bands
 
 
-def reached_minutes(net: Network, points: Snapped, *, limit_minutes: float) -> np.ndarray:
+def reached_minutes(net: Network, points: Snapped, *, limit_minutes: float,
+                    towards: bool = False) -> np.ndarray:
     """Minutes from each point to every node (``inf`` beyond the limit).
 
     Includes the point's access leg. Shape ``(len(points.ids), net.n_nodes)``.
+    With ``towards``, minutes from every node *to* the point (the reversed graph).
     """
-    dist = dijkstra(net.graph, directed=True, indices=points.node, limit=limit_minutes)
+    graph = net.reverse if towards else net.graph
+    dist = dijkstra(graph, directed=True, indices=points.node, limit=limit_minutes)
     dist = np.atleast_2d(dist) + points.access_minutes[:, None]
     dist[~(dist <= limit_minutes)] = np.inf
     return dist
@@ -56,6 +60,7 @@ def reached_minutes(net: Network, points: Snapped, *, limit_minutes: float) -> n
 def isochrones(net: Network, points: Snapped,
                bands_minutes: Sequence[float] = DEFAULT_BANDS_MINUTES,
                *, buffer_metres: float = 150.0, cell_metres: float = 100.0,
+               towards: bool = False,
                progress: Callable[[int, int], None] | None = None) -> gpd.GeoDataFrame:
     """Build nested isochrone polygons for each point.
 
@@ -78,6 +83,9 @@ def isochrones(net: Network, points: Snapped,
     cell_metres
         Grid resolution in metres; the grid is aligned to multiples of it, as
         SSB's statistical grids are.
+    towards
+        Bands of travel time *to* each point (from every place around it)
+        instead of *from* it; the two differ on one-way roads and ferries.
     progress
         Called with ``(points done, points total)``.
 
@@ -109,7 +117,7 @@ def isochrones(net: Network, points: Snapped,
     for k in range(total):
         one = Snapped(points.ids[k:k + 1], points.node[k:k + 1],
                       points.access_minutes[k:k + 1], points.distance_m[k:k + 1])
-        t = reached_minutes(net, one, limit_minutes=bands[-1])[0]
+        t = reached_minutes(net, one, limit_minutes=bands[-1], towards=towards)[0]
         sample_t = np.maximum(t[u], t[v])[sample_edge]
         node = points.node[k]
         own = _cell_key(net.x[node:node + 1], net.y[node:node + 1], cell_metres)
@@ -134,6 +142,69 @@ def isochrones(net: Network, points: Snapped,
         {"id": [r[0] for r in rows], "minutes": [r[1] for r in rows]},
         geometry=[r[2] for r in rows], crs=net.crs,
     )
+
+
+def school_isochrones(net: Network, children: pd.DataFrame, settings: TravelSettings, *,
+                      bands_minutes: Sequence[float] = DEFAULT_BANDS_MINUTES,
+                      crs: str | None = None) -> gpd.GeoDataFrame:
+    """Reachable-area bands towards each child's school (as ``school_minutes`` are timed).
+
+    Children sharing a school share its polygons; one search runs per school.
+
+    Parameters
+    ----------
+    net
+        Road network.
+    children
+        Children indexed by ``child_id`` with ``school_lon``/``school_lat``
+        (EPSG:4326 degrees); children without a school are left out.
+    settings
+        Snapping options.
+    bands_minutes
+        Ascending bands in minutes.
+    crs
+        CRS of the result (default: the network's; metres).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``child_id``, ``minutes`` and (multi)polygons, one row per child and
+        non-empty band.
+    """
+    crs = crs or net.crs
+    children = children[children["school_lon"].notna()]
+    empty = gpd.GeoDataFrame({"child_id": pd.Series(dtype="str"),
+                              "minutes": pd.Series(dtype=float)},
+                             geometry=gpd.GeoSeries([], crs=crs), crs=crs)
+    if children.empty:
+        return empty
+    schools = children[["school_lon", "school_lat"]].drop_duplicates().reset_index(drop=True)
+    school_ids = np.array([f"school-{i + 1}" for i in range(len(schools))], dtype=object)
+    snapped = snap(net, school_ids, schools["school_lon"].to_numpy(),
+                   schools["school_lat"].to_numpy(), settings, source="schools")
+    polygons = isochrones(net, snapped, bands_minutes, towards=True).to_crs(crs)
+    school_of = pd.Series(school_ids, index=pd.MultiIndex.from_frame(schools))
+    child_school = school_of.reindex(pd.MultiIndex.from_frame(
+        children[["school_lon", "school_lat"]])).to_numpy()
+    link = pd.DataFrame({"child_id": children.index.to_numpy(dtype=object),
+                         "id": child_school})
+    out = link.merge(pd.DataFrame(polygons), on="id", how="inner", sort=False)
+    out = out[~shapely.is_empty(out["geometry"].to_numpy())]
+    logger.info("school isochrones: %d children, %d schools, %d bands", len(children),
+                len(schools), len(tuple(bands_minutes)))
+    return gpd.GeoDataFrame({"child_id": out["child_id"].astype(str).to_numpy(),
+                             "minutes": out["minutes"].to_numpy(dtype=float)},
+                            geometry=as_multi(out["geometry"].to_numpy()), crs=crs)
+
+
+def as_multi(geoms: np.ndarray) -> np.ndarray:
+    """Promote polygons and lines to their multi type, as a GeoPackage layer stores them."""
+    out = np.array(geoms, dtype=object)
+    kinds = shapely.get_type_id(out)
+    for kind, multi in ((1, shapely.MultiLineString), (3, shapely.MultiPolygon)):
+        for i in np.flatnonzero(kinds == kind):
+            out[i] = multi([out[i]])
+    return out
 
 
 _OFFSET = 1 << 20

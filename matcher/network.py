@@ -51,7 +51,7 @@ from scipy.sparse import csgraph
 
 from matcher.config import NetworkSettings
 from matcher.errors import InputError, Problem
-from matcher.store import atomic_path
+from matcher.io.files import atomic_path
 
 logger = logging.getLogger(__name__)
 

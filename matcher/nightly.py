@@ -46,130 +46,34 @@ import datetime
 import hashlib
 import json
 import logging
-import os
 import secrets
-import signal
 import time
-import tomllib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-
-from matcher import __version__, pipeline, schema, stores
+from matcher import __version__, pipeline, schema
+from matcher import config as config_mod
 from matcher import network as network_mod
-from matcher.config import Settings
+from matcher.config import NightlyConfig, Settings, StoreOptions
 from matcher.errors import (
     InfeasibleError,
     InputError,
     MatcherError,
     Problem,
 )
+from matcher.io import readers, stores
 
 logger = logging.getLogger(__name__)
 
-FAULT_ENV = "FOSTERMATCH_NIGHTLY_FAULT"
-"""Test hook: ``kill:<point>`` (SIGKILL itself) or ``sleep:<point>:<seconds>``, where the
-point is ``locked`` (lock taken), ``running`` (run row committed) or ``mid-write``
-(inside the write transaction, after the run row and before the results)."""
+Checkpoint = Callable[[str], None]
+"""Called with ``locked`` (lock taken), ``running`` (run row committed) and ``mid-write``
+(inside the write transaction, after the run row and before the results); tests pass a
+:class:`matcher.testing.Fault` to kill or stall the job there."""
 
 _RUN_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar("nightly_run_id",
                                                                     default=None)
-_NETWORK_KEYS = ("osm", "cache_dir")
-
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
-
-
-class StoreOptions(_Frozen):
-    """``[store]``: where the inputs are read and the results written.
-
-    Attributes
-    ----------
-    url
-        GeoPackage path (``.gpkg``) or ``postgresql+psycopg://user@host:port/db``.
-        Never holds a password.
-    password_env
-        Environment variable holding the database password.
-    password_file
-        File holding the password; must be owner-only (mode 0600).
-    db_schema
-        PostgreSQL schema of the tables (TOML key ``schema``, default ``public``).
-    """
-
-    url: str = Field(min_length=1)
-    password_env: str | None = None
-    password_file: Path | None = None
-    db_schema: str = Field(default="public", alias="schema",
-                           pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
-
-    @field_validator("url")
-    @classmethod
-    def _no_secret(cls, value: str) -> str:
-        if "://" in value and "@" in value.split("://", 1)[1].split("/", 1)[0]:
-            userinfo = value.split("://", 1)[1].split("@", 1)[0]
-            if ":" in userinfo:
-                raise ValueError("the url holds a password; remove it and use password_env "
-                                 "or password_file")
-        if "password=" in value.lower():
-            raise ValueError("the url holds a password parameter; remove it and use "
-                             "password_env or password_file")
-        return value
-
-
-class NetworkOptions(_Frozen):
-    """``[network]`` keys of the job (speed keys go to :class:`NetworkSettings`).
-
-    Attributes
-    ----------
-    osm
-        OSM file (``.osm``, ``.osm.bz2``, ``.osm.pbf``...).
-    cache_dir
-        Folder of the cached network (default: ``network-cache`` beside the OSM file).
-    """
-
-    osm: Path
-    cache_dir: Path | None = None
-
-    @property
-    def cache(self) -> Path:
-        """The cache folder in use."""
-        return self.cache_dir or self.osm.parent / "network-cache"
-
-
-class JobOptions(_Frozen):
-    """``[job]``: retention, run date and logging.
-
-    Attributes
-    ----------
-    retention_runs
-        Runs kept in ``match_runs`` (with their results); the latest
-        successful run is always kept.
-    as_of
-        Run date for waiting times (default: the day the job runs).
-    log_file
-        JSON-lines log file (default: stderr).
-    """
-
-    retention_runs: int = Field(default=30, ge=1)
-    as_of: datetime.date | None = None
-    log_file: Path | None = None
-
-
-class NightlyConfig(_Frozen):
-    """Everything one nightly run needs (see the module docstring for the TOML)."""
-
-    store: StoreOptions
-    network: NetworkOptions
-    job: JobOptions = Field(default_factory=JobOptions)
-    settings: Settings = Field(default_factory=Settings)
-
-    def config_hash(self) -> str:
-        """Return the hash of the matching settings (recorded as ``config_hash``)."""
-        return self.settings.fingerprint()
 
 
 @dataclass(frozen=True)
@@ -228,103 +132,8 @@ class NightlyOutcome:
 
 
 def load_config(path: str | Path) -> NightlyConfig:
-    """Load the nightly configuration from TOML.
-
-    Parameters
-    ----------
-    path
-        TOML file with ``[store]``, ``[network]`` (``osm``, ``cache_dir`` and
-        speed keys), ``[job]`` and the matcher sections ``[travel]``,
-        ``[scoring]``, ``[assignment]``. Relative paths are taken from the
-        file's folder.
-
-    Raises
-    ------
-    InputError
-        Listing every unknown key and bad value at once.
-    """
-    path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"{path}: configuration file not found; check the --config path"
-                         ) from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: not valid TOML ({exc}); fix the syntax") from None
-    return config_from_dict(data, base=path.resolve().parent, source=str(path))
-
-
-def config_from_dict(data: dict[str, Any], *, base: Path | None = None,
-                     source: str = "config") -> NightlyConfig:
-    """Build a :class:`NightlyConfig` from parsed TOML (see :func:`load_config`).
-
-    Parameters
-    ----------
-    data
-        The TOML document as a dict.
-    base
-        Folder that relative paths are relative to (default: the working folder).
-    source
-        Name used in problem messages.
-
-    Raises
-    ------
-    InputError
-        Listing every problem.
-    """
-    data = {k: (dict(v) if isinstance(v, dict) else v) for k, v in data.items()}
-    problems: list[Problem] = []
-    net = data.pop("network", {})
-    job_net = {k: net.pop(k) for k in _NETWORK_KEYS if isinstance(net, dict) and k in net}
-    if "store" not in data:
-        problems.append(Problem(source, "missing store section; add one with url = "
-                                        "\"file.gpkg\" or a postgresql+psycopg:// url",
-                                column="store"))
-    if "osm" not in job_net:
-        problems.append(Problem(source, "missing network.osm (e.g. osm = \"roads.osm.pbf\"); "
-                                        "the nightly job builds the network from it",
-                                column="network.osm"))
-    payload = {
-        "store": _resolve(data.pop("store", {}), base, ("password_file",), url_key="url"),
-        "network": _resolve(job_net, base, _NETWORK_KEYS),
-        "job": _resolve(data.pop("job", {}), base, ("log_file",)),
-        "settings": {**data, **({"network": net} if net else {})},
-    }
-    try:
-        config = NightlyConfig.model_validate(payload)
-    except ValidationError as exc:
-        for err in exc.errors():
-            loc = [str(p) for p in err["loc"]]
-            if loc and loc[0] == "settings":
-                loc = loc[1:]
-            elif loc and loc[0] == "store" and loc[1:2] == ["db_schema"]:
-                loc = ["store", "schema"]
-            where = ".".join(loc)
-            if where in ("network.osm", "store") and any(p.column == where for p in problems):
-                continue
-            problems.append(Problem(source, f"{err['msg']}; fix or remove this key",
-                                    column=where))
-        raise InputError(f"{source}: invalid nightly configuration ({len(problems)} "
-                         "problem(s))", problems) from None
-    if problems:
-        raise InputError(f"{source}: invalid nightly configuration ({len(problems)} "
-                         "problem(s))", problems)
-    return config
-
-
-def _resolve(section: Any, base: Path | None, keys: tuple[str, ...], *,
-             url_key: str | None = None) -> Any:
-    """Make the path keys of a section absolute against ``base``."""
-    if not isinstance(section, dict) or base is None:
-        return section
-    out = dict(section)
-    for key in keys:
-        if isinstance(out.get(key), str) and not Path(out[key]).expanduser().is_absolute():
-            out[key] = str(base / Path(out[key]).expanduser())
-    if url_key and isinstance(out.get(url_key), str) and "://" not in out[url_key]:
-        url = Path(out[url_key]).expanduser()
-        out[url_key] = str(url if url.is_absolute() else base / url)
-    return out
+    """Load the job's configuration (:func:`matcher.config.load_nightly`)."""
+    return config_mod.load_nightly(path)
 
 
 def open_store(options: StoreOptions) -> stores.Store:
@@ -358,7 +167,8 @@ class _Known:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def run_nightly(config: NightlyConfig, *, force: bool = False) -> NightlyOutcome:
+def run_nightly(config: NightlyConfig, *, force: bool = False,
+                checkpoint: Checkpoint | None = None) -> NightlyOutcome:
     """Run the nightly job once (see the module docstring for the steps).
 
     Parameters
@@ -367,6 +177,8 @@ def run_nightly(config: NightlyConfig, *, force: bool = False) -> NightlyOutcome
         The job configuration (:func:`load_config`).
     force
         Match and write even when inputs and configuration are unchanged.
+    checkpoint
+        Called at the job's checkpoints (see :data:`Checkpoint`); for fault tests.
 
     Returns
     -------
@@ -388,18 +200,19 @@ def run_nightly(config: NightlyConfig, *, force: bool = False) -> NightlyOutcome
     run_id = f"{started:%Y%m%dT%H%M%SZ}-{secrets.token_hex(4)}"
     token = _RUN_ID.set(run_id)
     try:
-        return _run(config, run_id, started, force=force)
+        return _run(config, run_id, started, force=force,
+                    checkpoint=checkpoint or (lambda point: None))
     finally:
         _RUN_ID.reset(token)
 
 
 def _run(config: NightlyConfig, run_id: str, started: datetime.datetime, *,
-         force: bool) -> NightlyOutcome:
+         force: bool, checkpoint: Checkpoint) -> NightlyOutcome:
     t_start = time.perf_counter()
     store = open_store(config.store)
     as_of = config.job.as_of or datetime.date.today()  # the machine's local day
     with store, store.lock():
-        _fault("locked")
+        checkpoint("locked")
         store.ensure_schema()
         interrupted = store.mark_interrupted(finished_at=started)
         store.begin_run({"run_id": run_id, "started_at": stores.stamp(started),
@@ -409,9 +222,9 @@ def _run(config: NightlyConfig, run_id: str, started: datetime.datetime, *,
                force=force, interrupted_runs=interrupted, as_of=as_of.isoformat())
         known = _Known()
         try:
-            _fault("running")
+            checkpoint("running")
             outcome = _work(config, store, run_id, as_of, known, force=force,
-                            interrupted=interrupted)
+                            interrupted=interrupted, checkpoint=checkpoint)
         except BaseException as exc:
             _record_failure(store, run_id, exc, known, keep=config.job.retention_runs)
             raise _public_error(exc, run_id) from None
@@ -423,7 +236,8 @@ def _run(config: NightlyConfig, run_id: str, started: datetime.datetime, *,
 
 
 def _work(config: NightlyConfig, store: stores.Store, run_id: str, as_of: datetime.date,
-          known: _Known, *, force: bool, interrupted: int) -> NightlyOutcome:
+          known: _Known, *, force: bool, interrupted: int,
+          checkpoint: Checkpoint) -> NightlyOutcome:
     settings = config.settings
     with _step("read", known) as counts:
         frames, problems = store.read_tables()
@@ -435,7 +249,7 @@ def _work(config: NightlyConfig, store: stores.Store, run_id: str, as_of: dateti
                        "placements": len(inputs.placements), "vetoes": len(inputs.vetoes)})
     known.fields.update(n_children=len(inputs.children), n_homes=len(inputs.homes))
 
-    osm = config.network.osm
+    osm = config.source.osm
     if not osm.is_file():
         raise InputError(f"{osm}: OSM file not found; check network.osm")
     network_key = network_mod.file_key(osm, settings.network)
@@ -462,7 +276,7 @@ def _work(config: NightlyConfig, store: stores.Store, run_id: str, as_of: dateti
             deleted_runs=written.deleted_runs, interrupted_runs=interrupted)
 
     with _step("network", known) as counts:
-        net = network_mod.build(osm, settings.network, cache_dir=config.network.cache)
+        net = network_mod.build(osm, settings.network, cache_dir=config.source.cache)
         counts.update(nodes=net.info.nodes, edges=net.info.edges,
                       from_cache=int(net.info.from_cache))
 
@@ -492,7 +306,7 @@ def _work(config: NightlyConfig, store: stores.Store, run_id: str, as_of: dateti
         fields["finished_at"] = stores.stamp(datetime.datetime.now(datetime.UTC))
         written = store.finish_run(run_id, fields, results=table, unmatched=unmatched,
                                    keep_runs=config.job.retention_runs,
-                                   between=lambda: _fault("mid-write"))
+                                   between=lambda: checkpoint("mid-write"))
         counts.update(results=written.results, unmatched=written.unmatched,
                       deleted_runs=written.deleted_runs)
     return NightlyOutcome(
@@ -615,7 +429,7 @@ def load_inputs(config: NightlyConfig, folder: str | Path) -> dict[str, int]:
 
     Reads ``children.csv`` and ``homes.csv`` and, when present,
     ``contacts.csv``, ``placements.csv`` and ``vetoes.csv`` (the layout of
-    ``matcher sample``), validates them with :func:`matcher.schema.read_inputs`
+    ``matcher sample``), validates them with :func:`matcher.io.readers.read_inputs`
     and replaces the store's input tables while holding the run lock. A
     missing GeoPackage is created.
 
@@ -639,7 +453,7 @@ def load_inputs(config: NightlyConfig, folder: str | Path) -> dict[str, int]:
                              "homes.csv (see `matcher sample`)")
     optional = {n: (p if p.is_file() else None) for n, p in paths.items()
                 if n not in ("children", "homes")}
-    inputs = schema.read_inputs(paths["children"], paths["homes"], optional["contacts"],
+    inputs = readers.read_inputs(paths["children"], paths["homes"], optional["contacts"],
                                 optional["placements"], optional["vetoes"],
                                 settings=config.settings.scoring)
     tables = stores.export_inputs(inputs)
@@ -677,23 +491,3 @@ def _step(name: str, known: _Known) -> Iterator[dict[str, int]]:
 
 def _event(message: str, **fields: Any) -> None:
     logger.info(message, extra={"fields": fields})
-
-
-def _fault(point: str) -> None:
-    """Act on the :data:`FAULT_ENV` test hook at ``point`` (no-op when unset)."""
-    spec = os.environ.get(FAULT_ENV, "")
-    if not spec:
-        return
-    action, _, rest = spec.partition(":")
-    where, _, seconds = rest.partition(":")
-    if where != point:
-        return
-    logger.warning("test fault hook active", extra={"fields": {"step": point,
-                                                               "fault": action}})
-    if action == "kill":
-        for handler in logging.getLogger("matcher").handlers:
-            handler.flush()
-        os.kill(os.getpid(), signal.SIGKILL)
-    elif action == "sleep":
-        time.sleep(float(seconds or "5"))
-

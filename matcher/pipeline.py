@@ -12,22 +12,23 @@ import dataclasses
 import datetime
 import json
 import logging
-import os
-import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from matcher import __version__, assignment, schema, scoring, traveltime
+from matcher import __version__, assignment, isochrones, schema, scoring, traveltime
 from matcher import network as network_mod
+from matcher import report as report_mod
 from matcher.config import Settings
 from matcher.errors import InputError
+from matcher.io import files
+from matcher.report import Privacy
 from matcher.schema import Inputs
 from matcher.traveltime import TimeTable
 
@@ -73,6 +74,13 @@ class RunResult:
     shortlist: pd.DataFrame
     summary: dict[str, Any]
     network: network_mod.Network | None = field(default=None, repr=False)
+
+    def write(self, folder: str | Path, *, report: bool = True, privacy: Privacy | None = None,
+              municipalities: gpd.GeoDataFrame | None = None,
+              settings: Settings | None = None, synthetic: bool | None = None) -> Path:
+        """Write this run's folder; see :func:`write_run` for the parameters."""
+        return write_run(self, folder, report=report, privacy=privacy,
+                         municipalities=municipalities, settings=settings, synthetic=synthetic)
 
 
 def travel_times(inputs: Inputs, net: network_mod.Network, settings: Settings, *,
@@ -143,7 +151,7 @@ def run(inputs: Inputs, settings: Settings, *, times: TimeTable | None = None,
     Parameters
     ----------
     inputs
-        Validated inputs (:func:`matcher.schema.read_inputs`).
+        Validated inputs (:func:`matcher.io.readers.read_inputs`).
     settings
         All settings.
     times
@@ -171,8 +179,7 @@ def run(inputs: Inputs, settings: Settings, *, times: TimeTable | None = None,
     timings: dict[str, float] = {}
     if times is None:
         if net is None:
-            raise InputError("give a road network (--network/--osm) or a travel-time table "
-                             "(--travel-times)")
+            raise InputError("give a road network (net) or a travel-time table (times)")
         say("travel times")
         t0 = time.perf_counter()
         times = travel_times(inputs, net, settings, progress=progress)
@@ -299,58 +306,70 @@ def _finite(value: float) -> float | None:
 # --------------------------------------------------------------------------- run folder
 
 
-def write_run(run_result: RunResult, out: str | Path, *,
-              extra: Callable[[Path], None] | None = None) -> Path:
-    """Write the run folder atomically (owner-only files).
+def school_isochrones(result: RunResult, settings: Settings) -> gpd.GeoDataFrame | None:
+    """Reachable-area bands towards the school of every placed child, for the maps.
+
+    Returns ``None`` when the run has no road network (travel times came
+    from a table). Polygons are in the working CRS (``settings.crs``).
+    """
+    if result.network is None:
+        logger.info("school isochrones skipped: the run has no road network (travel times "
+                    "came from a table)")
+        return None
+    placed = result.assignments.loc[result.assignments["home_id"].notna(), "child_id"]
+    children = result.inputs.children.set_index("child_id").loc[placed]
+    return isochrones.school_isochrones(result.network, children, settings.travel,
+                                        bands_minutes=settings.scoring.bands_minutes,
+                                        crs=settings.crs)
+
+
+def write_run(run_result: RunResult, out: str | Path, *, report: bool = False,
+              privacy: Privacy | None = None, municipalities: gpd.GeoDataFrame | None = None,
+              settings: Settings | None = None, synthetic: bool | None = None) -> Path:
+    """Write the run folder atomically (owner-only files; all or nothing).
 
     Files: ``assignments.csv``, ``pairs.csv``, ``shortlist.csv``,
-    ``summary.json``. ``extra`` may add more files (maps, report) into the
-    temporary folder before it is moved into place.
+    ``summary.json`` and, with ``report``, ``matches.gpkg``, ``map.html``,
+    ``map.png`` and ``report.md`` (:func:`matcher.report.write_outputs`).
+
+    Parameters
+    ----------
+    run_result
+        The run (:func:`run`).
+    out
+        The run folder; an existing one is replaced only after the new one is complete.
+    report
+        Also write the maps and the report.
+    privacy
+        ``"exact"`` or ``"coarse"`` child positions in the maps (default:
+        ``settings.report.privacy``).
+    municipalities
+        Municipality polygons (any CRS) for the maps.
+    settings
+        All settings (default: the defaults).
+    synthetic
+        Mark the maps as synthetic data (``None`` detects it).
 
     Returns
     -------
     pathlib.Path
         The run folder.
     """
+    settings = settings or Settings()
+    privacy = privacy or settings.report.privacy
+    if report:
+        report_mod.check_privacy(privacy)
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
-    try:
-        os.chmod(tmp, 0o700)
-        _csv(run_result.assignments, tmp / "assignments.csv")
+    with files.atomic_folder(out) as tmp:
+        files.write_csv(run_result.assignments, tmp / "assignments.csv")
         pairs = run_result.scored.pairs.drop(columns=["feasible"], errors="ignore")
-        _csv(pairs, tmp / "pairs.csv")
-        _csv(run_result.shortlist, tmp / "shortlist.csv")
-        (tmp / "summary.json").write_text(json.dumps(run_result.summary, indent=2,
-                                                     sort_keys=True) + "\n")
-        if extra is not None:
-            extra(tmp)
-        for path in tmp.rglob("*"):
-            if path.is_file():
-                os.chmod(path, 0o600)
-        _swap_into_place(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        files.write_csv(pairs, tmp / "pairs.csv")
+        files.write_csv(run_result.shortlist, tmp / "shortlist.csv")
+        files.write_text(tmp / "summary.json",
+                         json.dumps(run_result.summary, indent=2, sort_keys=True) + "\n")
+        if report:
+            report_mod.write_outputs(run_result, tmp, privacy=privacy,
+                                     municipalities=municipalities, settings=settings,
+                                     isochrones=school_isochrones(run_result, settings),
+                                     synthetic=synthetic)
     return out
-
-
-def _csv(frame: pd.DataFrame, path: Path) -> None:
-    frame.to_csv(path, index=False, lineterminator="\n", float_format="%.6g")
-
-
-def _swap_into_place(tmp: Path, out: Path) -> None:
-    """Rename ``tmp`` to ``out``; an existing ``out`` is replaced only after success."""
-    if not out.exists():
-        os.replace(tmp, out)
-        return
-    if not out.is_dir():
-        raise InputError(f"{out}: exists and is not a folder; choose another --out")
-    old = out.with_name(f".{out.name}.old-{os.getpid()}")
-    os.replace(out, old)
-    try:
-        os.replace(tmp, out)
-    except BaseException:
-        os.replace(old, out)
-        raise
-    shutil.rmtree(old, ignore_errors=True)

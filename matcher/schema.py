@@ -43,25 +43,19 @@ Normalised dtypes of the validated frames
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import logging
 import re
-import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import pyogrio
-import pyogrio.errors
 
 from matcher.config import ScoringSettings
 from matcher.errors import InputError, Problem
-from matcher.traveltime import TimeTable
+from matcher.timetable import TimeTable
 
 log = logging.getLogger(__name__)
 
@@ -143,70 +137,6 @@ class Inputs:
 # --------------------------------------------------------------------------- public API
 
 
-def read_inputs(
-    children: Path,
-    homes: Path,
-    contacts: Path | None = None,
-    placements: Path | None = None,
-    vetoes: Path | None = None,
-    *,
-    settings: ScoringSettings,
-) -> Inputs:
-    """Read and validate the input tables of one run.
-
-    Parameters
-    ----------
-    children, homes
-        Required tables: ``.csv``, ``.geojson``/``.json`` or ``.gpkg``. For a
-        GeoPackage, ``file.gpkg:layer`` names the layer; the first layer is
-        read otherwise.
-    contacts, placements, vetoes
-        Optional tables, same formats.
-    settings
-        Scoring settings; ``competences`` and ``need_competences`` define the
-        allowed tags.
-
-    Returns
-    -------
-    Inputs
-        The normalised tables and the SHA-256 fingerprint of each file.
-
-    Raises
-    ------
-    InputError
-        Listing every problem in every file: unreadable files, missing or
-        unknown columns, bad values and broken references between tables.
-    """
-    paths = {"children": children, "homes": homes, "contacts": contacts,
-             "placements": placements, "vetoes": vetoes}
-    frames: dict[str, pd.DataFrame | None] = {}
-    labels: dict[str, str] = {}
-    sources: dict[str, str] = {}
-    problems: list[Problem] = []
-    unreadable: set[str] = set()
-    for table, path in paths.items():
-        if path is None:
-            continue
-        frame, label, digest, read_problems = _read_table(Path(path))
-        labels[table] = label
-        problems += read_problems
-        if frame is None:
-            unreadable.add(table)
-            continue
-        frames[table] = frame
-        if digest is not None:
-            sources[table] = digest
-    inputs, more = _check(frames, settings=settings, labels=labels, unreadable=unreadable)
-    problems += more
-    _raise(problems, labels)
-    assert inputs is not None
-    log.info("read %d children, %d homes, %d contacts, %d locked placements, %d vetoes",
-             len(inputs.children), len(inputs.homes), len(inputs.contacts),
-             len(inputs.placements), len(inputs.vetoes))
-    return Inputs(inputs.children, inputs.contacts, inputs.homes, inputs.placements,
-                  inputs.vetoes, sources)
-
-
 def validate(
     children: pd.DataFrame,
     homes: pd.DataFrame,
@@ -251,8 +181,8 @@ def validate(
                                               "vetoes": vetoes}
     given = {k: v for k, v in frames.items() if v is not None}
     names = {t: (labels or {}).get(t, t) for t in TABLES}
-    inputs, problems = _check(given, settings=settings, labels=names, unreadable=set())
-    _raise(problems, names)
+    inputs, problems = check_tables(given, settings=settings, labels=names, unreadable=set())
+    raise_problems(problems, names)
     assert inputs is not None
     sources = {t: _frame_digest(f) for t, f in given.items()}
     return Inputs(inputs.children, inputs.contacts, inputs.homes, inputs.placements,
@@ -310,17 +240,22 @@ def anchors(inputs: Inputs, *, include_home: bool = True) -> pd.DataFrame:
                        "lon": "float64", "lat": "float64", "weight": "float64"})
 
 
-def read_times(path: Path, inputs: Inputs) -> TimeTable:
-    """Read a user-supplied long travel-time table ``home_id, anchor_id, minutes``.
+def validate_times(frame: pd.DataFrame, inputs: Inputs, *, label: str = "times") -> TimeTable:
+    """Validate a long travel-time table ``home_id, anchor_id, minutes`` against the inputs.
+
+    Pure: a frame in, a :class:`~matcher.timetable.TimeTable` out. Files are
+    read by :func:`matcher.io.readers.read_times`.
 
     Parameters
     ----------
-    path
-        CSV or GeoPackage attribute table. ``minutes`` is travel time in
-        minutes from the home to the anchor; ``inf`` or a missing pair means
-        unreachable.
+    frame
+        Text or typed columns ``home_id, anchor_id, minutes``. ``minutes`` is
+        travel time in minutes from the home to the anchor; ``inf`` or a
+        missing pair means unreachable.
     inputs
         Validated inputs; home and anchor ids must exist in them.
+    label
+        Name of the table in problems (the file name).
 
     Returns
     -------
@@ -330,18 +265,14 @@ def read_times(path: Path, inputs: Inputs) -> TimeTable:
     Raises
     ------
     InputError
-        On unreadable files, missing or unknown columns, unknown ids, bad
-        minutes or duplicate pairs; every problem is listed.
+        On missing or unknown columns, unknown ids, bad minutes or duplicate
+        pairs; every problem is listed.
     """
-    frame, label, _, problems = _read_table(Path(path))
-    if frame is None:
-        _raise(problems, {"times": label})
-    assert frame is not None
     geom_col = _geometry_column(frame)
     if geom_col is not None:
         frame = pd.DataFrame(frame.drop(columns=geom_col))
     allowed = dict.fromkeys(_TIME_COLUMNS, True)
-    problems += _column_problems(frame, allowed, label, "times")
+    problems = _column_problems(frame, allowed, label, "times")
     text = {c: _text(frame[c]) for c in _TIME_COLUMNS if c in frame.columns}
     if "home_id" in text:
         known = set(inputs.homes["home_id"])
@@ -359,12 +290,14 @@ def read_times(path: Path, inputs: Inputs) -> TimeTable:
         minutes = _numbers(text["minutes"])
         problems += _rows(label, "minutes", ~(minutes >= 0),
                           lambda i: "minutes must be a number >= 0 (or inf for unreachable)")
-    if problems:
-        _raise(problems, {"times": label})
+    if "home_id" in text and "anchor_id" in text:
+        pairs = pd.DataFrame({"h": text["home_id"], "a": text["anchor_id"]})
+        problems += _rows(label, None, pairs.duplicated().to_numpy(),
+                          lambda i: "duplicate home_id/anchor_id pair; keep one row per pair")
+    raise_problems(problems, {"times": label})
     long = pd.DataFrame({"home_id": text["home_id"], "anchor_id": text["anchor_id"],
                          "minutes": _numbers(text["minutes"])})
-    return TimeTable.from_long(long, origin_col="home_id", destination_col="anchor_id",
-                               source=label)
+    return TimeTable.from_long(long, origin_col="home_id", destination_col="anchor_id")
 
 
 def join_tags(tags: tuple[str, ...]) -> str:
@@ -375,85 +308,6 @@ def join_tags(tags: tuple[str, ...]) -> str:
 def split_tags(text: str) -> tuple[str, ...]:
     """Return the sorted, unique tags of a ``;``-separated text (blanks dropped)."""
     return tuple(sorted({t.strip() for t in str(text).split(";") if t.strip()}))
-
-
-# --------------------------------------------------------------------------- reading
-
-
-def _read_table(path: Path) -> tuple[pd.DataFrame | None, str, str | None, list[Problem]]:
-    """Read one table file; return ``(frame, label, sha256, problems)``."""
-    layer: str | None = None
-    if not path.exists() and ":" in path.name:
-        stem, _, maybe_layer = path.name.rpartition(":")
-        if stem.lower().endswith(".gpkg"):
-            path, layer = path.with_name(stem), maybe_layer
-    label = path.name + (f":{layer}" if layer else "")
-    if not path.exists():
-        return None, label, None, [Problem(label, f"file not found: {path}; check the path")]
-    if path.is_dir():
-        return None, label, None, [Problem(label, f"{path} is a directory; give a file")]
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        return None, label, None, [Problem(label, f"cannot read file ({exc.strerror}); "
-                                                  "check its permissions")]
-    digest = hashlib.sha256(data).hexdigest()
-    suffix = path.suffix.lower()
-    if suffix in (".csv", ".txt"):
-        frame, problems = _read_csv(data, label)
-    elif suffix in (".gpkg", ".geojson", ".json"):
-        frame, problems = _read_ogr(path, layer, label)
-    else:
-        frame, problems = None, [Problem(label, f"unsupported file type '{path.suffix}'; use "
-                                                ".csv (UTF-8), .geojson or .gpkg")]
-    return frame, label, digest, problems
-
-
-def _read_csv(data: bytes, label: str) -> tuple[pd.DataFrame | None, list[Problem]]:
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return None, [Problem(label, "not UTF-8 text; save the file as 'CSV UTF-8'")]
-    first = text.lstrip().partition("\n")[0]
-    if not first.strip():
-        return None, [Problem(label, "file is empty; it needs a header row with the column "
-                                     "names (see README.md, 'Input tables')")]
-    # Excel with a Norwegian locale writes ';'-delimited CSV.
-    sep = ";" if ";" in first and "," not in first else ","
-    try:
-        frame = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False,
-                            na_filter=False, quoting=csv.QUOTE_MINIMAL)
-    except (pd.errors.ParserError, csv.Error, ValueError) as exc:
-        return None, [Problem(label, f"not valid CSV ({exc}); check quoting and the number "
-                                     "of fields on each line")]
-    frame.columns = [str(c).strip() for c in frame.columns]
-    return frame, []
-
-
-def _read_ogr(path: Path, layer: str | None, label: str) -> tuple[pd.DataFrame | None,
-                                                                  list[Problem]]:
-    kind = "GeoPackage" if path.suffix.lower() == ".gpkg" else "GeoJSON file"
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            layers = [str(name) for name in pyogrio.list_layers(path)[:, 0]]
-            if not layers:
-                return None, [Problem(label, f"{kind} has no layers; write the table into it")]
-            if layer is None:
-                layer = layers[0]
-            elif layer not in layers:
-                return None, [Problem(label, f"no layer '{layer}'; available: "
-                                             f"{', '.join(layers)}")]
-            frame = pyogrio.read_dataframe(path, layer=layer)
-        except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError,
-                RuntimeError, OSError, ValueError) as exc:
-            reason = str(exc).split(";")[0]
-            return None, [Problem(label, f"cannot read as a {kind} ({reason}); the file is "
-                                         f"corrupt or not a {kind}: re-export it")]
-    for w in caught:
-        log.warning("%s: reader warning: %s", label, w.message)
-    frame.columns = [str(c).strip() for c in frame.columns]
-    return frame, []
 
 
 def _geometry_column(frame: pd.DataFrame) -> str | None:
@@ -471,7 +325,8 @@ def _frame_digest(frame: pd.DataFrame) -> str:
 # --------------------------------------------------------------------------- checks
 
 
-def _raise(problems: list[Problem], labels: Mapping[str, str]) -> None:
+def raise_problems(problems: list[Problem], labels: Mapping[str, str]) -> None:
+    """Raise one :class:`InputError` listing ``problems`` by table (as ``labels`` orders them)."""
     if not problems:
         return
     order = {label: i for i, label in enumerate(labels.values())}
@@ -773,10 +628,13 @@ def _optional_str(values: np.ndarray) -> pd.Series:
     return pd.Series(np.where(values == "", None, values), dtype="str")
 
 
-def _check(frames: Mapping[str, pd.DataFrame | None], *, settings: ScoringSettings,
+def check_tables(frames: Mapping[str, pd.DataFrame | None], *, settings: ScoringSettings,
            labels: Mapping[str, str], unreadable: set[str]) -> tuple[Inputs | None,
                                                                      list[Problem]]:
-    """Run every check; return normalised inputs (meaningful only without problems)."""
+    """Run every check; return normalised inputs (meaningful only without problems).
+
+    ``unreadable`` names tables whose file could not be read (not reported as missing).
+    """
     problems: list[Problem] = []
     tables: dict[str, _Table] = {}
     for name in TABLES:

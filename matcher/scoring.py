@@ -4,23 +4,12 @@ A pair is a child *c* and a home *h*. Travel times come from a
 :class:`~matcher.traveltime.TimeTable` whose origins are ``home_id`` and whose
 destinations are anchor ids (see :func:`matcher.schema.anchors`), in minutes.
 
-Hard filters (all must hold; the "funnel" order used in diagnoses)
-------------------------------------------------------------------
-1. ``capacity``: the home has ``capacity > 0``, or the pair is a locked placement.
-2. ``kind``: a kinship home only for its own child or sibling group
-   (``kin_of`` equals ``child_id`` or the child's ``sibling_group``); an
-   emergency home only for ``acute`` children. General and specialized homes
-   have no kind rule.
-3. ``age``: ``min_age <= age <= max_age``.
-4. ``competences``: every need is met by a home competence in
-   ``need_competences[need]`` (or the need itself, if it is a competence tag).
-   A need in ``trainable_needs`` may instead be met by training: the pair
-   stays feasible, ``n_training`` counts such needs and ``training_needs``
-   lists them.
-5. ``school``: school travel ``<= max_school_minutes`` (the child's own, else
-   ``settings.default_max_school_minutes``); unreachable (``inf``) fails.
-   A child without a school anchor skips this filter.
-6. ``veto``: the pair is not vetoed.
+Hard filters
+------------
+The filters (capacity, kind, age, competences, school, veto) are the rules
+of :mod:`matcher.rules`, in its funnel order (:data:`matcher.rules.FILTERS`);
+scoring counts ``capacity`` (not free places: the assignment subtracts locked
+placements) and lets locked pairs pass it.
 
 Score
 -----
@@ -71,12 +60,12 @@ import scipy.sparse as sp
 
 from matcher.config import ScoringSettings
 from matcher.errors import InputError
+from matcher.rules import FILTERS, Eligibility, school_ok
 from matcher.schema import Inputs
-from matcher.traveltime import TimeTable
+from matcher.timetable import TimeTable
 
 log = logging.getLogger(__name__)
 
-FILTERS: tuple[str, ...] = ("capacity", "kind", "age", "competences", "school", "veto")
 """Hard filters, in funnel order."""
 
 COMPONENTS: tuple[str, ...] = ("school", "network", "parents", "municipality", "kinship")
@@ -180,7 +169,7 @@ def score_pairs(
     Parameters
     ----------
     inputs
-        Validated inputs (:func:`matcher.schema.read_inputs`).
+        Validated inputs (:func:`matcher.io.readers.read_inputs`).
     times
         Travel times in minutes, origins ``home_id``, destinations anchor ids.
         Missing homes or anchors count as unreachable.
@@ -258,27 +247,15 @@ class _Context:
     settings: ScoringSettings
     child_ids: np.ndarray
     home_ids: np.ndarray
+    rules: Eligibility  # the hard rules' data, in this context's (sorted) order
+    capacity: np.ndarray
     # children
-    age: np.ndarray
-    acute: np.ndarray
     child_muni: np.ndarray
-    child_kin: np.ndarray  # code of child_id in the kin namespace
-    group_kin: np.ndarray  # code of sibling_group, -2 when none
     school_col: np.ndarray  # column in times, -1 when absent from times, -2 without school
     school_limit: np.ndarray
-    hard_needs: np.ndarray  # (n_c, N) bool
-    train_needs: np.ndarray  # (n_c, N) bool
-    need_names: tuple[str, ...]
-    need_meets: np.ndarray  # (N, n_h) bool
     need_text: tuple[str, ...]  # accepted competences per need, for messages
     # homes
-    cap_ok: np.ndarray
-    is_kin: np.ndarray
-    is_em: np.ndarray
-    kin_code: np.ndarray
     home_muni: np.ndarray
-    min_age: np.ndarray
-    max_age: np.ndarray
     # times
     home_rows: np.ndarray  # row in times per home, -1 when absent
     minutes: np.ndarray
@@ -292,7 +269,16 @@ class _Context:
     # locked and vetoed pairs as (child position, home position), sorted by child
     locked: tuple[np.ndarray, np.ndarray]
     vetoed: tuple[np.ndarray, np.ndarray]
-    kinship_training: bool = False
+
+    # rule data used by the diagnosis messages
+    age = property(lambda self: self.rules.age)
+    is_kin = property(lambda self: self.rules.is_kin)
+    is_em = property(lambda self: self.rules.is_em)
+    min_age = property(lambda self: self.rules.min_age)
+    max_age = property(lambda self: self.rules.max_age)
+    hard_needs = property(lambda self: self.rules.hard_needs)
+    need_names = property(lambda self: self.rules.need_names)
+    need_meets = property(lambda self: self.rules.need_meets)
 
     @classmethod
     def build(cls, inputs: Inputs, times: TimeTable, settings: ScoringSettings,
@@ -317,25 +303,11 @@ class _Context:
         limit = ch["max_school_minutes"].fillna(settings.default_max_school_minutes)
         school_limit = np.where(has_school, limit.to_numpy(dtype=float), np.nan)
 
-        kin_codes, _ = pd.factorize(pd.concat(
-            [ch["child_id"], ch["sibling_group"], ho["kin_of"]], ignore_index=True))
+        rules = Eligibility.build(ch, ho, settings, trainable_needs=trainable_needs,
+                                  kinship_training=kinship_training)
         n_c = len(ch)
-        child_kin = kin_codes[:n_c]
-        group_kin = np.where(ch["sibling_group"].notna().to_numpy(), kin_codes[n_c:2 * n_c], -2)
-        kin_code = kin_codes[2 * n_c:]
-
         muni_codes, _ = pd.factorize(pd.concat([ch["municipality"], ho["municipality"]],
                                                ignore_index=True))
-
-        need_names = tuple(sorted({n for needs in ch["needs"] for n in needs}))
-        accepted = [_accepted(n, settings) for n in need_names]
-        home_comps = ho["competences"].tolist()
-        need_meets = np.array([[bool(set(acc) & set(comps)) for comps in home_comps]
-                               for acc in accepted], dtype=bool).reshape(len(need_names),
-                                                                          len(ho))
-        has_need = np.array([[n in needs for n in need_names] for needs in ch["needs"]],
-                            dtype=bool).reshape(n_c, len(need_names))
-        trainable = np.array([n in trainable_needs for n in need_names], dtype=bool)
 
         def contacts_of(kinds: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             co = inputs.contacts[inputs.contacts["kind"].isin(kinds)]
@@ -360,25 +332,15 @@ class _Context:
             return c[ok][order], h[ok][order]
 
         return cls(
-            settings=settings, child_ids=child_ids, home_ids=home_ids,
-            age=ch["age"].to_numpy(dtype=np.int64),
-            acute=(ch["urgency"] == "acute").to_numpy(),
-            child_muni=muni_codes[:n_c], child_kin=child_kin, group_kin=group_kin,
-            school_col=school_col, school_limit=school_limit,
-            hard_needs=has_need & ~trainable[None, :], train_needs=has_need & trainable[None, :],
-            need_names=need_names, need_meets=need_meets,
-            need_text=tuple(_or(acc) for acc in accepted),
-            cap_ok=(ho["capacity"] > 0).to_numpy(),
-            is_kin=(ho["kind"] == "kinship").to_numpy(),
-            is_em=(ho["kind"] == "emergency").to_numpy(),
-            kin_code=kin_code, home_muni=muni_codes[n_c:],
-            min_age=ho["min_age"].to_numpy(dtype=np.int64),
-            max_age=ho["max_age"].to_numpy(dtype=np.int64),
+            settings=settings, child_ids=child_ids, home_ids=home_ids, rules=rules,
+            capacity=ho["capacity"].to_numpy(dtype=np.int64),
+            child_muni=muni_codes[:n_c], school_col=school_col, school_limit=school_limit,
+            need_text=tuple(_or(acc) for acc in rules.accepted),
+            home_muni=muni_codes[n_c:],
             home_rows=home_rows, minutes=times.minutes,
             net_ptr=net_ptr, net_col=net_col, net_w=net_w,
             par_ptr=par_ptr, par_col=par_col, par_w=par_w,
             locked=pair_positions(inputs.placements), vetoed=pair_positions(inputs.vetoes),
-            kinship_training=kinship_training,
         )
 
     def gather(self, cols: np.ndarray) -> np.ndarray:
@@ -395,13 +357,6 @@ class _Context:
         mask = np.zeros((stop - start, len(self.home_ids)), dtype=bool)
         mask[c[lo:hi] - start, h[lo:hi]] = True
         return mask
-
-
-def _accepted(need: str, settings: ScoringSettings) -> tuple[str, ...]:
-    accepted = list(settings.need_competences.get(need, ()))
-    if need in settings.competences and need not in accepted:
-        accepted.append(need)
-    return tuple(accepted)
 
 
 def _or(items: Sequence[str]) -> str:
@@ -445,39 +400,16 @@ def _score_chunk(ctx: _Context, start: int, stop: int) -> tuple[dict[str, np.nda
     m = stop - start
 
     locked = ctx.pair_mask(ctx.locked, start, stop)
-    kin_match = ctx.is_kin[None, :] & (
-        (ctx.kin_code[None, :] == ctx.child_kin[sl, None])
-        | (ctx.kin_code[None, :] == ctx.group_kin[sl, None]))
-    unmet = ~ctx.need_meets.astype(bool)
-    n_hard = ctx.hard_needs[sl].astype(float) @ unmet.astype(float)
-    n_train = ctx.train_needs[sl].astype(float) @ unmet.astype(float)
-    bits = np.where(ctx.train_needs[sl], 2.0 ** np.arange(len(ctx.need_names)), 0.0)
-    train_code = np.rint(bits @ unmet.astype(float)).astype(np.int64)
-    if ctx.kinship_training:
-        # a child's own kinship home may meet every need by training (network first)
-        every = ctx.hard_needs[sl] | ctx.train_needs[sl]
-        all_bits = np.where(every, 2.0 ** np.arange(len(ctx.need_names)), 0.0)
-        n_hard = np.where(kin_match, 0.0, n_hard)
-        n_train = np.where(kin_match, every.astype(float) @ unmet.astype(float), n_train)
-        train_code = np.where(kin_match, np.rint(all_bits @ unmet.astype(float)).astype(np.int64),
-                              train_code)
+    masks, needs = ctx.rules.masks(sl, places=ctx.capacity, locked=locked)
+    kin_match = ctx.rules.kin_match(sl)
 
     school_cols = ctx.school_col[sl]
     has_school = school_cols != -2
     school_min = ctx.gather(np.where(has_school, school_cols, -1))
     school_min[~has_school] = np.nan
-    limit = ctx.school_limit[sl, None]
 
-    masks = {
-        "capacity": ctx.cap_ok[None, :] | locked,
-        "kind": np.where(ctx.is_kin[None, :], kin_match, True)
-        & (~ctx.is_em[None, :] | ctx.acute[sl, None]),
-        "age": (ctx.min_age[None, :] <= ctx.age[sl, None])
-        & (ctx.age[sl, None] <= ctx.max_age[None, :]),
-        "competences": n_hard < 0.5,
-        "school": ~has_school[:, None] | (school_min <= limit),
-        "veto": ~ctx.pair_mask(ctx.vetoed, start, stop),
-    }
+    masks["school"] = school_ok(school_min, ctx.school_limit[sl], has_school)
+    masks["veto"] = ~ctx.pair_mask(ctx.vetoed, start, stop)
     feasible = np.logical_and.reduce([masks[f] for f in FILTERS])
 
     # --- components
@@ -503,8 +435,8 @@ def _score_chunk(ctx: _Context, start: int, stop: int) -> tuple[dict[str, np.nda
         **{k: comps[k][ci, hi] for k in COMPONENTS},
         "school_minutes": school_min[ci, hi], "network_minutes": net_min[ci, hi],
         "parent_minutes": par_min[ci, hi],
-        "n_training": np.rint(n_train[ci, hi]).astype(np.int64),
-        "train_code": train_code[ci, hi], "locked": locked[ci, hi],
+        "n_training": np.rint(needs.training[ci, hi]).astype(np.int64),
+        "train_code": needs.training_code[ci, hi], "locked": locked[ci, hi],
         "feasible": feasible[ci, hi], "fail_code": fail_code,
     }
 

@@ -521,29 +521,6 @@ def test_missing_columns_are_reported() -> None:
         )
 
 
-def test_solver_without_a_solution_raises(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Make HiGHS stop before it finds anything: the result must not be reported.
-    original = assignment._HiGHSWarm.callSolver
-
-    def stop_at_once(self: assignment._HiGHSWarm, lp: object) -> None:
-        lp.solverModel.setOptionValue("time_limit", 0.0)  # type: ignore[attr-defined]
-        lp.solverModel.setOptionValue("presolve", "off")  # type: ignore[attr-defined]
-        self._start = None
-        original(self, lp)
-
-    monkeypatch.setattr(assignment._HiGHSWarm, "callSolver", stop_at_once)
-    problem = tie_heavy_tables(3).problem()
-    with pytest.raises(InfeasibleError, match="HiGHS found no usable solution in stage 1"):
-        assignment.solve(problem, AssignmentSettings(time_limit_seconds=5))
-
-
-def test_cbc_gap_is_read_from_its_log() -> None:
-    log = "Result - Stopped on time limit\n\nObjective value:                10.0\n" \
-          "Upper bound:                    12.5\nGap:                            0.25\n"
-    assert assignment._cbc_gap(log) == pytest.approx(0.25)
-    assert math.isnan(assignment._cbc_gap("nothing"))
-
-
 # --------------------------------------------------------------------------- priority
 
 

@@ -10,8 +10,9 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from matcher import sample
 from matcher.cli import app
+from matcher.io import readers
+from matcher.scenarios import fjord as sample
 
 runner = CliRunner()
 AS_OF = "2026-11-01"
@@ -91,10 +92,10 @@ def test_match_with_travel_times_table(scenario: tuple[Path, Path], tmp_path: Pa
     sample_dir, net = scenario
     base = tmp_path / "base"
     assert runner.invoke(app, ["-q", *match_args(sample_dir, net, base)]).exit_code == 0
-    from matcher import config, network, pipeline, schema
+    from matcher import config, network, pipeline
 
     settings = config.Settings()
-    inputs = schema.read_inputs(sample_dir / "children.csv", sample_dir / "homes.csv",
+    inputs = readers.read_inputs(sample_dir / "children.csv", sample_dir / "homes.csv",
                                 sample_dir / "contacts.csv", settings=settings.scoring)
     table = pipeline.travel_times(inputs, network.load(net), settings)
     long = table.to_long(origin_col="home_id", destination_col="anchor_id")

@@ -26,12 +26,14 @@ from pathlib import Path
 import pandas as pd
 import pyogrio
 import pytest
+from conftest import Sample
 from typer.testing import CliRunner
 
-from matcher import config, network, nightly, pipeline, schema, stores
-from matcher import sample as sample_mod
+from matcher import config, network, nightly, pipeline, schema, testing
 from matcher.cli import app
 from matcher.errors import InputError, StoreUnavailableError
+from matcher.io import readers, stores
+from matcher.scenarios import fjord as sample_mod
 
 runner = CliRunner()
 AS_OF = sample_mod.REFERENCE_DATE
@@ -56,9 +58,9 @@ def _unavailable(reason: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def postgres() -> Iterator[stores.TemporaryPostgres]:
+def postgres() -> Iterator[testing.TemporaryPostgres]:
     """One throwaway PostgreSQL + PostGIS server for the whole session."""
-    ctx = stores.temporary_postgres()
+    ctx = testing.temporary_postgres()
     try:
         server = ctx.__enter__()
     except StoreUnavailableError as exc:
@@ -71,17 +73,13 @@ def postgres() -> Iterator[stores.TemporaryPostgres]:
 
 
 @pytest.fixture(scope="session")
-def sample_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("sample")
-    sample_mod.generate(folder, seed=1, size="small")
-    return folder
+def sample_dir(small_sample: Sample) -> Path:
+    return small_sample.folder
 
 
 @pytest.fixture(scope="session")
-def network_cache(sample_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("network-cache")
-    network.build(sample_dir / "roads.osm", config.NetworkSettings(), cache_dir=folder)
-    return folder
+def network_cache(small_sample: Sample) -> Path:
+    return small_sample.net_dir
 
 
 @dataclass
@@ -92,7 +90,7 @@ class Backend:
     folder: Path
     sample_dir: Path
     cache: Path
-    server: stores.TemporaryPostgres | None = None
+    server: testing.TemporaryPostgres | None = None
     db_schema: str = "public"
 
     @property
@@ -193,7 +191,7 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path, sample_dir: Path,
     if request.param == "geopackage":
         yield Backend("geopackage", tmp_path, sample_dir, network_cache)
         return
-    server: stores.TemporaryPostgres = request.getfixturevalue("postgres")
+    server: testing.TemporaryPostgres = request.getfixturevalue("postgres")
     schema_name = f"t_{uuid.uuid4().hex[:12]}"
     item = Backend("postgis", tmp_path, sample_dir, network_cache, server, schema_name)
     item.sql(f"CREATE SCHEMA {schema_name}")
@@ -216,9 +214,9 @@ def run_ok(cfg: Path, *args: str) -> dict[str, object]:
 
 
 def subprocess_run(cfg: Path, fault: str, *args: str) -> subprocess.Popen[bytes]:
-    env = {**os.environ, nightly.FAULT_ENV: fault}
-    return subprocess.Popen([*CLI, "-q", "nightly", "--config", str(cfg), *args], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    """Run the nightly job in its own process with a :class:`matcher.testing.Fault`."""
+    return subprocess.Popen([sys.executable, "-m", "matcher.testing", fault, "--config",
+                             str(cfg), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = 90.0) -> None:
@@ -262,7 +260,7 @@ def test_nightly_writes_runs_results_and_unmatched_like_match(backend: Backend) 
 
     # The same engine as `matcher match`: identical assignments on the same inputs.
     csv = {t: backend.sample_dir / f"{t}.csv" for t in schema.TABLES}
-    inputs = schema.read_inputs(csv["children"], csv["homes"], csv["contacts"],
+    inputs = readers.read_inputs(csv["children"], csv["homes"], csv["contacts"],
                                 csv["placements"], csv["vetoes"], settings=settings.scoring)
     net = network.build(backend.sample_dir / "roads.osm", settings.network,
                         cache_dir=backend.cache)
@@ -474,7 +472,7 @@ def test_infeasible_exits_3_and_keeps_previous_results(backend: Backend) -> None
 
 
 def test_postgis_geometry_in_another_srid_and_password_from_env(
-        postgres: stores.TemporaryPostgres, tmp_path: Path, sample_dir: Path,
+        postgres: testing.TemporaryPostgres, tmp_path: Path, sample_dir: Path,
         network_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     schema_name = f"t_{uuid.uuid4().hex[:12]}"
     item = Backend("postgis", tmp_path, sample_dir, network_cache, postgres, schema_name)
@@ -523,7 +521,7 @@ def test_password_file_must_be_owner_only(tmp_path: Path,
     pw = tmp_path / "pw"
     pw.write_text("s3cret\n")
     pw.chmod(0o644)
-    options = nightly.StoreOptions(url="postgresql+psycopg://u@127.0.0.1:5432/db",
+    options = config.StoreOptions(url="postgresql+psycopg://u@127.0.0.1:5432/db",
                                    password_file=pw)
     with pytest.raises(InputError, match="chmod 600"):
         nightly.open_store(options)
@@ -531,7 +529,7 @@ def test_password_file_must_be_owner_only(tmp_path: Path,
     assert nightly.open_store(options).display == "postgresql://u@127.0.0.1:5432/db"
     monkeypatch.delenv("NO_SUCH_PW", raising=False)
     with pytest.raises(InputError, match="NO_SUCH_PW"):
-        nightly.open_store(nightly.StoreOptions(url="postgresql://u@h/db",
+        nightly.open_store(config.StoreOptions(url="postgresql://u@h/db",
                                                 password_env="NO_SUCH_PW"))
     with pytest.raises(InputError, match="not both"):
         stores.resolve_password(password_env="X", password_file=pw)

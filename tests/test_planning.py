@@ -6,7 +6,6 @@ travel-time matrices (brute force), never with the code under test.
 
 from __future__ import annotations
 
-import datetime
 import itertools
 import json
 import math
@@ -17,13 +16,20 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from conftest import Sample
 from typer.testing import CliRunner
 
-from matcher import network, planning, sample, schema
+from matcher import planning, schema
 from matcher.cli import app
+from matcher.cli.planning_cmds import parse_addition
 from matcher.config import ScoringSettings, Settings
 from matcher.errors import InputError
-from matcher.traveltime import TimeTable
+from matcher.io import readers
+from matcher.planning import areas as planning_areas
+from matcher.planning import common as planning_common
+from matcher.scenarios import fjord as sample
+from matcher.scenarios import oslo as oslo_mod
+from matcher.timetable import TimeTable
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 SETTINGS = Settings()
@@ -220,7 +226,7 @@ def test_gaps_options_are_checked() -> None:
     with pytest.raises(InputError, match="municipality, hex, square"):
         planning.gaps(inputs, settings=SETTINGS.scoring, area_kind="circle",  # type: ignore
                       times=times)
-    with pytest.raises(InputError, match="--municipalities"):
+    with pytest.raises(InputError, match="municipality areas need polygons"):
         planning.gaps(inputs, settings=SETTINGS.scoring, times=times)
     with pytest.raises(InputError, match="school, home"):
         planning.gaps(inputs, settings=SETTINGS.scoring, area_kind="hex", times=times,
@@ -388,30 +394,23 @@ def test_group_homes_sizes_hosts_and_determinism() -> None:
 
 
 def test_parse_addition() -> None:
-    add = planning.parse_addition("4631:TBO-F+teen:3:2", SETTINGS.scoring)
+    add = parse_addition("4631:TBO-F+teen:3:2", SETTINGS.scoring)
     assert add == planning.Addition("4631", ("TBO-F", "teen"), 3, 2)
-    assert planning.parse_addition("301::1", SETTINGS.scoring).area == "0301"
+    assert parse_addition("301::1", SETTINGS.scoring).area == "0301"
     with pytest.raises(InputError, match="allowed: TBO-F"):
-        planning.parse_addition("4631:TBOF:3", SETTINGS.scoring)
+        parse_addition("4631:TBOF:3", SETTINGS.scoring)
     with pytest.raises(InputError, match="AREA:COMPETENCES:COUNT"):
-        planning.parse_addition("4631-TBO-F-3", SETTINGS.scoring)
+        parse_addition("4631-TBO-F-3", SETTINGS.scoring)
     with pytest.raises(InputError, match="count '0'"):
-        planning.parse_addition("4631:TBO-F:0", SETTINGS.scoring)
+        parse_addition("4631:TBO-F:0", SETTINGS.scoring)
 
 
 @pytest.fixture(scope="module")
-def region(tmp_path_factory: pytest.TempPathFactory) -> dict:
+def region(small_sample: Sample) -> dict:
     """The synthetic small sample: files, inputs, network and municipality polygons."""
-    folder = tmp_path_factory.mktemp("sample")
-    manifest = sample.generate(folder, seed=1, size="small")
-    net_dir = folder / "net"
-    net = network.build(manifest.roads, SETTINGS.network, cache_dir=net_dir)
-    inputs = schema.read_inputs(manifest.children, manifest.homes, manifest.contacts,
-                                manifest.placements, manifest.vetoes,
-                                settings=SETTINGS.scoring)
-    return {"manifest": manifest, "net": net, "net_dir": net_dir, "inputs": inputs,
-            "areas": planning.read_municipalities(manifest.municipalities),
-            "as_of": datetime.date.fromisoformat(sample.REFERENCE_DATE)}
+    return {"manifest": small_sample.manifest, "net": small_sample.net,
+            "net_dir": small_sample.net_dir, "inputs": small_sample.inputs,
+            "areas": small_sample.areas, "as_of": small_sample.as_of}
 
 
 def test_place_additions_is_deterministic_and_inside(region: dict) -> None:
@@ -421,7 +420,7 @@ def test_place_additions_is_deterministic_and_inside(region: dict) -> None:
     pd.testing.assert_frame_equal(first, again)
     assert list(first["home_id"]) == ["WHATIF-4691-001", "WHATIF-4691-002", "WHATIF-4692-001",
                                       "WHATIF-4692-002", "WHATIF-4692-003"]
-    x, y = planning._xy(first["lon"], first["lat"])
+    x, y = planning_common._xy(first["lon"], first["lat"])
     located = planning.locate(x, y, region["areas"])
     assert list(located) == list(first["municipality"])
     assert len(set(zip(first["lon"], first["lat"], strict=True))) == 5  # spread out
@@ -443,7 +442,7 @@ def baseline(region: dict) -> object:
     ["4693::3", "4692:EFST+TBO-F:1"],
 ])
 def test_whatif_never_reduces_placements(region: dict, baseline: object, adds: list[str]) -> None:
-    additions = [planning.parse_addition(a, SETTINGS.scoring) for a in adds]
+    additions = [parse_addition(a, SETTINGS.scoring) for a in adds]
     res = planning.whatif(region["inputs"], additions, settings=SETTINGS, net=region["net"],
                           areas=region["areas"], baseline=baseline, as_of=region["as_of"])
     diff = res.diff.set_index("measure")
@@ -460,24 +459,24 @@ def test_whatif_never_reduces_placements(region: dict, baseline: object, adds: l
 
 
 @pytest.fixture(scope="module")
-def oslo() -> planning.OsloScenario:
-    missing = [f for f in planning.OSLO_FILES.values() if not (DATA / f).is_file()]
+def oslo() -> oslo_mod.OsloScenario:
+    missing = [f for f in oslo_mod.OSLO_FILES.values() if not (DATA / f).is_file()]
     if missing:
         pytest.skip(f"real data missing in {DATA}: {', '.join(missing)}")
-    return planning.oslo_scenario(DATA, seed=7)
+    return oslo_mod.oslo_scenario(DATA, seed=7)
 
 
-def test_oslo_scenario_tables_validate_from_csv(oslo: planning.OsloScenario,
+def test_oslo_scenario_tables_validate_from_csv(oslo: oslo_mod.OsloScenario,
                                                 tmp_path: Path) -> None:
     oslo.children.to_csv(tmp_path / "children.csv", index=False)
     oslo.homes.to_csv(tmp_path / "homes.csv", index=False)
-    inputs = schema.read_inputs(tmp_path / "children.csv", tmp_path / "homes.csv",
+    inputs = readers.read_inputs(tmp_path / "children.csv", tmp_path / "homes.csv",
                                 settings=SETTINGS.scoring)
     assert len(inputs.children) == 150 and len(inputs.homes) == 60
     assert set(inputs.children["municipality"]) == {"0301"}
     # children sit on real populated cells and real schools
-    x, y = planning._xy(inputs.children["lon"], inputs.children["lat"])
-    cx, cy = planning._centres(oslo.population)
+    x, y = planning_common._xy(inputs.children["lon"], inputs.children["lat"])
+    cx, cy = planning_areas._centres(oslo.population)
     dist = np.hypot(x[:, None] - cx[None, :], y[:, None] - cy[None, :]).min(axis=1)
     assert dist.max() < 0.5
     schools = pd.read_csv(DATA / "grunnskoler_norge_geocoded.csv", sep=";")
@@ -486,11 +485,11 @@ def test_oslo_scenario_tables_validate_from_csv(oslo: planning.OsloScenario,
     gap = np.hypot(with_school["school_lon"].to_numpy()[:, None] - schools["lng"].to_numpy(),
                    with_school["school_lat"].to_numpy()[:, None] - schools["lat"].to_numpy())
     assert gap.min(axis=1).max() < 1e-6  # each school is a real school position
-    again = planning.oslo_scenario(DATA, seed=7)
+    again = oslo_mod.oslo_scenario(DATA, seed=7)
     pd.testing.assert_frame_equal(again.children, oslo.children)
 
 
-def test_oslo_gaps_match_brute_force(oslo: planning.OsloScenario) -> None:
+def test_oslo_gaps_match_brute_force(oslo: oslo_mod.OsloScenario) -> None:
     inputs = oslo.inputs
     points = planning.anchor_points(planning.waiting(inputs), "school")
     times = planning.travel_times(oslo.net, inputs.homes, points, origin_id="home_id",
@@ -527,7 +526,7 @@ def test_oslo_gaps_match_brute_force(oslo: planning.OsloScenario) -> None:
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_oslo_emergency_coverage_matches_brute_force(oslo: planning.OsloScenario) -> None:
+def test_oslo_emergency_coverage_matches_brute_force(oslo: oslo_mod.OsloScenario) -> None:
     inputs = oslo.inputs
     em = [h for h in inputs.homes.to_dict("records") if h["kind"] == "emergency"
           and h["capacity"] > 0]
@@ -560,8 +559,8 @@ def test_oslo_emergency_coverage_matches_brute_force(oslo: planning.OsloScenario
 
     # population basis: weights are the persons of each cell, by loops
     cells = oslo.population
-    cx, cy = planning._centres(cells)
-    lon, lat = planning._lonlat(cx, cy)
+    cx, cy = planning_areas._centres(cells)
+    lon, lat = planning_common._lonlat(cx, cy)
     cell_pts = pd.DataFrame({"id": "cell:" + cells["cell_id"], "lon": lon, "lat": lat})
     ctimes = planning.travel_times(oslo.net, inputs.homes, cell_pts, origin_id="home_id",
                                    destination_id="id")
@@ -579,7 +578,7 @@ def test_oslo_emergency_coverage_matches_brute_force(oslo: planning.OsloScenario
     assert planning.coverage_map(pop)[:4] == b"\x89PNG"
 
 
-def test_oslo_recruit_and_support(oslo: planning.OsloScenario) -> None:
+def test_oslo_recruit_and_support(oslo: oslo_mod.OsloScenario) -> None:
     res = planning.recruit(oslo.inputs, competence="disability", k=2, settings=SETTINGS,
                            net=oslo.net, population=oslo.population, minutes=5.0,
                            max_candidates=150)

@@ -22,9 +22,11 @@ import pytest
 import shapely
 from typer.testing import CliRunner
 
-from matcher import config, network, pipeline, report, sample, schema
+from matcher import config, network, pipeline, report, schema
 from matcher.cli import app
 from matcher.errors import InputError
+from matcher.io import readers
+from matcher.scenarios import fjord as sample
 
 runner = CliRunner()
 AS_OF = datetime.date(2026, 11, 1)
@@ -48,14 +50,13 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
     sample.generate(sample_dir, seed=1, size="small")
     settings = config.Settings()
     net = network.build(sample_dir / "roads.osm", settings.network, cache_dir=root / "net")
-    inputs = schema.read_inputs(*(sample_dir / f"{t}.csv" for t in schema.TABLES),
+    inputs = readers.read_inputs(*(sample_dir / f"{t}.csv" for t in schema.TABLES),
                                 settings=settings.scoring)
     result = pipeline.run(inputs, settings, net=net, as_of=AS_OF)
     municipalities = gpd.read_file(sample_dir / "municipalities.geojson")
-    exact = pipeline.write_run(result, root / "exact", extra=lambda f: report.write_outputs(
-        result, f, privacy="exact", municipalities=municipalities, settings=settings))
-    coarse = pipeline.write_run(result, root / "coarse", extra=lambda f: report.write_outputs(
-        result, f, privacy="coarse"))
+    exact = result.write(root / "exact", privacy="exact", municipalities=municipalities,
+                         settings=settings)
+    coarse = pipeline.write_run(result, root / "coarse", report=True, privacy="coarse")
     return Run(sample_dir, result, exact, coarse)
 
 
@@ -138,7 +139,8 @@ def test_no_network_skips_isochrones_with_a_note(run: Run, tmp_path: Path,
     settings = config.Settings()
     result = pipeline.run(run.result.inputs, settings, times=run.result.times, as_of=AS_OF)
     assert result.network is None
-    with caplog.at_level(logging.INFO, logger="matcher.report"):
+    with caplog.at_level(logging.INFO, logger="matcher.pipeline"):
+        assert pipeline.school_isochrones(result, settings) is None
         report.write_outputs(result, tmp_path)
     layers = {str(name) for name, _ in pyogrio.list_layers(tmp_path / "matches.gpkg")}
     assert layers == {"children", "homes", "match_lines"}

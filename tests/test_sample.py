@@ -14,12 +14,14 @@ import osmnx as ox
 import pandas as pd
 import pytest
 import shapely
+from conftest import Sample
 from pyproj import Transformer
 from scipy.spatial import cKDTree
 
-from matcher import sample
 from matcher.config import ScoringSettings
 from matcher.errors import InputError
+from matcher.scenarios import fjord as sample
+from matcher.scenarios import tables as vocab
 
 REAL_MUNICIPALITIES = Path(__file__).resolve().parents[2] / "shared" / "data" / (
     "kommuner_2024_S.geojson"
@@ -36,8 +38,8 @@ def _digests(folder: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def small(tmp_path_factory: pytest.TempPathFactory) -> sample.SampleManifest:
-    return sample.generate(tmp_path_factory.mktemp("small"), seed=1)
+def small(small_sample: Sample) -> sample.SampleManifest:
+    return small_sample.manifest
 
 
 @pytest.fixture(scope="module")
@@ -207,7 +209,7 @@ def test_children_values(tables: dict[str, pd.DataFrame]) -> None:
     age = c["age"].astype(int)
     assert age.between(0, 17).all()
     needs = {t for v in c["needs"] if v for t in v.split(";")}
-    assert needs <= set(ScoringSettings().need_competences) and needs <= set(sample.NEED_TAGS)
+    assert needs <= set(ScoringSettings().need_competences) and needs <= set(vocab.NEED_TAGS)
     assert set(c["urgency"]) <= {"acute", "planned"} and (c["urgency"] == "acute").any()
     waiting = pd.to_datetime(c["waiting_since"])
     assert (waiting.dt.year == 2026).all()
@@ -233,7 +235,7 @@ def test_sibling_groups_share_municipality_and_home(tables: dict[str, pd.DataFra
 
 def test_homes_values(tables: dict[str, pd.DataFrame]) -> None:
     h = tables["homes"]
-    assert set(h["kind"]) == set(sample.HOME_KINDS)
+    assert set(h["kind"]) == set(vocab.HOME_KINDS)
     assert h["capacity"].astype(int).between(0, 3).all() and (h["capacity"] == "0").any()
     lo, hi = h["min_age"].astype(int), h["max_age"].astype(int)
     assert (lo <= hi).all() and lo.between(0, 17).all() and hi.between(0, 17).all()
@@ -251,7 +253,7 @@ def test_contacts_values(tables: dict[str, pd.DataFrame]) -> None:
     per_child = k.groupby("child_id").size()
     assert len(per_child) == len(tables["children"])
     assert per_child.between(1, 6).all()
-    assert set(k["kind"]) <= set(sample.CONTACT_KINDS)
+    assert set(k["kind"]) <= set(vocab.CONTACT_KINDS)
     assert k["weight"].astype(float).between(0.0, 1.0, inclusive="right").all()
     with_parent = k.loc[k["kind"] == "parent", "child_id"].nunique()
     assert with_parent / len(per_child) >= 0.6

@@ -15,6 +15,7 @@ import pytest
 from matcher import schema
 from matcher.config import ScoringSettings
 from matcher.errors import InputError, Problem
+from matcher.io import readers
 
 SETTINGS = ScoringSettings()
 
@@ -86,7 +87,7 @@ def _write_csv(tmp_path: Path, frames: dict[str, pd.DataFrame]) -> dict[str, Pat
 
 
 def _read(paths: dict[str, Path], settings: ScoringSettings = SETTINGS) -> schema.Inputs:
-    return schema.read_inputs(paths["children"], paths["homes"], paths.get("contacts"),
+    return readers.read_inputs(paths["children"], paths["homes"], paths.get("contacts"),
                               paths.get("placements"), paths.get("vetoes"), settings=settings)
 
 
@@ -170,7 +171,7 @@ def test_semicolon_csv_with_decimal_comma_and_bom(tmp_path: Path) -> None:
         children[column] = children[column].str.replace(".", ",")
     path = tmp_path / "children_semicolon.csv"
     path.write_bytes(b"\xef\xbb\xbf" + children.to_csv(index=False, sep=";").encode())
-    inputs = schema.read_inputs(path, tmp_path / "homes.csv", settings=SETTINGS)
+    inputs = readers.read_inputs(path, tmp_path / "homes.csv", settings=SETTINGS)
     pd.testing.assert_frame_equal(inputs.children, base.children)
 
 
@@ -208,7 +209,7 @@ def test_round_trip_geojson_and_gpkg(tmp_path: Path) -> None:
     for name in ("children", "homes", "contacts"):
         gj[name] = tmp_path / f"{name}.geojson"
         _points(frames[name]).to_file(gj[name])
-    got = schema.read_inputs(gj["children"], gj["homes"], gj["contacts"],
+    got = readers.read_inputs(gj["children"], gj["homes"], gj["contacts"],
                              tmp_path / "placements.csv", tmp_path / "vetoes.csv",
                              settings=SETTINGS)
     _assert_same_inputs(got, want)
@@ -220,12 +221,12 @@ def test_round_trip_geojson_and_gpkg(tmp_path: Path) -> None:
     _points(frames["contacts"]).to_file(gpkg, layer="contacts")
     for name in ("placements", "vetoes"):
         pyogrio.write_dataframe(frames[name], gpkg, layer=name)
-    got = schema.read_inputs(Path(f"{gpkg}:children"), Path(f"{gpkg}:homes"),
+    got = readers.read_inputs(Path(f"{gpkg}:children"), Path(f"{gpkg}:homes"),
                              Path(f"{gpkg}:contacts"), Path(f"{gpkg}:placements"),
                              Path(f"{gpkg}:vetoes"), settings=SETTINGS)
     _assert_same_inputs(got, want)
     # Without a layer name the first layer is read.
-    first = schema.read_inputs(gpkg, Path(f"{gpkg}:homes"), settings=SETTINGS)
+    first = readers.read_inputs(gpkg, Path(f"{gpkg}:homes"), settings=SETTINGS)
     _assert_same_inputs(schema.Inputs(first.children, want.contacts, first.homes,
                                       want.placements, want.vetoes), want)
 
@@ -388,7 +389,7 @@ def test_unreadable_files(tmp_path: Path) -> None:
         "vetoes": (tmp_path / "broken.gpkg", "cannot read as a GeoPackage"),
     }
     with pytest.raises(InputError) as info:
-        schema.read_inputs(paths["children"], tmp_path / "nowhere.csv",
+        readers.read_inputs(paths["children"], tmp_path / "nowhere.csv",
                            cases["contacts"][0], cases["placements"][0], cases["vetoes"][0],
                            settings=SETTINGS)
     problems = info.value.problems
@@ -396,11 +397,11 @@ def test_unreadable_files(tmp_path: Path) -> None:
     for path, text in cases.values():
         assert _has(problems, path.name, None, None, text), "\n".join(map(str, problems))
     with pytest.raises(InputError, match=r"unsupported file type '\.xlsx'"):
-        schema.read_inputs(tmp_path / "sheet.xlsx", paths["homes"], settings=SETTINGS)
+        readers.read_inputs(tmp_path / "sheet.xlsx", paths["homes"], settings=SETTINGS)
     with pytest.raises(InputError, match="no layer 'nope'"):
         gpkg = tmp_path / "h.gpkg"
         _points(_homes()).to_file(gpkg, layer="homes")
-        schema.read_inputs(paths["children"], Path(f"{gpkg}:nope"), settings=SETTINGS)
+        readers.read_inputs(paths["children"], Path(f"{gpkg}:nope"), settings=SETTINGS)
 
 
 def test_geometry_problems(tmp_path: Path) -> None:
@@ -413,7 +414,7 @@ def test_geometry_problems(tmp_path: Path) -> None:
     poly = tmp_path / "children_poly.gpkg"
     children.to_file(poly)
     with pytest.raises(InputError) as info:
-        schema.read_inputs(poly, no_crs, settings=SETTINGS)
+        readers.read_inputs(poly, no_crs, settings=SETTINGS)
     problems = info.value.problems
     assert _has(problems, "homes_nocrs.gpkg", None, None, "layer has no CRS")
     assert _has(problems, "children_poly.gpkg", 2, "geometry", "geometry is a Polygon")
@@ -437,7 +438,7 @@ def test_all_problems_in_all_files_reported_once(tmp_path: Path) -> None:
     paths = _write_csv(tmp_path, {"children": children, "homes": homes, "contacts": contacts,
                                   "placements": _placements()})
     with pytest.raises(InputError) as info:
-        schema.read_inputs(paths["children"], paths["homes"], paths["contacts"],
+        readers.read_inputs(paths["children"], paths["homes"], paths["contacts"],
                            paths["placements"], tmp_path / "vetoes.gpkg", settings=SETTINGS)
     problems = info.value.problems
     assert {p.source for p in problems} == {"children.csv", "homes.csv", "contacts.csv",
@@ -483,7 +484,7 @@ def test_read_times(tmp_path: Path) -> None:
                          "anchor_id": ["c1:school", "c1:school", "c3:contact:1"],
                          "minutes": ["12.5", "inf", "40"]})
     long.to_csv(tmp_path / "times.csv", index=False)
-    table = schema.read_times(tmp_path / "times.csv", inputs)
+    table = readers.read_times(tmp_path / "times.csv", inputs)
     sub = table.select(["h1", "h2", "h3"], ["c1:school", "c3:contact:1"]).minutes
     np.testing.assert_array_equal(sub, [[12.5, 40.0], [np.inf, np.inf], [np.inf, np.inf]])
 
@@ -491,7 +492,7 @@ def test_read_times(tmp_path: Path) -> None:
                         "minutes": ["-1", "3"], "extra": ["", ""]})
     bad.to_csv(tmp_path / "bad_times.csv", index=False)
     with pytest.raises(InputError) as info:
-        schema.read_times(tmp_path / "bad_times.csv", inputs)
+        readers.read_times(tmp_path / "bad_times.csv", inputs)
     problems = info.value.problems
     assert _has(problems, "bad_times.csv", 1, "anchor_id", "unknown anchor_id 'c1:contact:9'")
     assert _has(problems, "bad_times.csv", 2, "home_id", "unknown home_id 'hx'")

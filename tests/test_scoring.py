@@ -12,7 +12,7 @@ import pytest
 from matcher import schema, scoring
 from matcher.config import ScoringSettings
 from matcher.errors import InputError
-from matcher.traveltime import TimeTable
+from matcher.timetable import TimeTable
 
 SETTINGS = ScoringSettings()
 TRAIN = ("teen",)

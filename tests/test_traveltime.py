@@ -21,7 +21,8 @@ from scipy.sparse.csgraph import dijkstra
 from matcher import network, traveltime
 from matcher.config import NetworkSettings, TravelSettings
 from matcher.errors import InputError
-from matcher.traveltime import Snapped, TimeTable
+from matcher.timetable import TimeTable
+from matcher.traveltime import Snapped
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -156,16 +157,18 @@ def test_timetable_long_roundtrip_and_select() -> None:
     np.testing.assert_array_equal(sub.minutes, [[np.inf, 4.0], [np.inf, np.inf]])
 
 
-def test_timetable_from_long_reports_all_problems() -> None:
+def test_timetable_from_long_refuses_invalid_frames() -> None:
+    """The leaf constructor refuses what the readers would report (see test_io)."""
     frame = pd.DataFrame({"home_id": ["h1", "h1", "h2"], "anchor_id": ["a", "a", "b"],
-                          "minutes": ["3", "4", "-1"]})
-    with pytest.raises(InputError) as info:
-        TimeTable.from_long(frame, origin_col="home_id", destination_col="anchor_id",
-                            source="times.csv")
-    assert len(info.value.problems) == 2
-    with pytest.raises(InputError, match="missing column"):
+                          "minutes": ["3", "4", "1"]})
+    with pytest.raises(ValueError, match="duplicate"):
+        TimeTable.from_long(frame, origin_col="home_id", destination_col="anchor_id")
+    with pytest.raises(ValueError, match="missing column"):
         TimeTable.from_long(frame.drop(columns="minutes"), origin_col="home_id",
                             destination_col="anchor_id")
+    with pytest.raises(ValueError, match=">= 0"):
+        TimeTable.from_long(frame.assign(minutes=["-1", "2", "3"]).iloc[[0, 2]],
+                            origin_col="home_id", destination_col="anchor_id")
 
 
 @pytest.mark.slow

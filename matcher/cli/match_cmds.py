@@ -48,10 +48,10 @@ VetoesOpt = Annotated[Path | None, typer.Option(
 def read_tables(children: Path, homes: Path, contacts: Path | None, placements: Path | None,
                 vetoes: Path | None, settings: config_mod.Settings) -> Any:
     """Read and validate the input tables named by the common options."""
-    from matcher import schema
+    from matcher.io import readers
 
-    return schema.read_inputs(children, homes, contacts, placements, vetoes,
-                              settings=settings.scoring)
+    return readers.read_inputs(children, homes, contacts, placements, vetoes,
+                               settings=settings.scoring)
 
 
 def validate(children: ChildrenOpt, homes: HomesOpt, contacts: ContactsOpt = None,
@@ -104,7 +104,7 @@ def match(
     Writes assignments.csv, pairs.csv, shortlist.csv, summary.json and, where
     available, the maps and report. Exit code 3 if the model cannot be solved.
     """
-    from matcher import schema
+    from matcher.io import readers
 
     with errors():
         sources = [s for s in (network_dir, osm, travel_times) if s is not None]
@@ -117,7 +117,7 @@ def match(
         settings = load_config(config)
         with steps("reading inputs") as step:
             inputs = read_tables(children, homes, contacts, placements, vetoes, settings)
-            times = schema.read_times(travel_times, inputs) if travel_times else None
+            times = readers.read_times(travel_times, inputs) if travel_times else None
             net = open_network(network_dir, osm, out, settings, step)
         areas = _municipalities(municipalities)
         result = _run(inputs, settings, times, net, run_date)
@@ -160,13 +160,8 @@ def _municipalities(path: Path | None) -> Any:
 def _write(result: Any, out: Path, *, privacy: Literal["exact", "coarse"] | str,
            municipalities: Any = None, settings: config_mod.Settings | None = None) -> None:
     """Write the run folder with its maps and report (all or nothing)."""
-    from matcher import pipeline, report
-
-    def extra(folder: Path) -> None:
-        report.write_outputs(result, folder, privacy=privacy,  # type: ignore[arg-type]
-                             municipalities=municipalities, settings=settings)
-
-    pipeline.write_run(result, out, extra=extra)
+    result.write(out, report=True, privacy=privacy, municipalities=municipalities,
+                 settings=settings)
 
 
 def _print_summary(summary: dict[str, Any], out: Path) -> None:
@@ -249,7 +244,7 @@ def sample(
              "(>= 500,000 road nodes, 1,000 children, 10,000 homes).")] = "small",
 ) -> None:
     """Write a synthetic sample region (roads with a car ferry, municipalities, children, homes)."""
-    from matcher import sample as sample_mod
+    from matcher.scenarios import fjord as sample_mod
 
     with errors():
         if size not in ("small", "region", "national"):
@@ -272,8 +267,9 @@ def demo(
     Generates the small sample, builds the network (with its car ferry), matches
     and writes the run folder, then prints a summary table.
     """
-    from matcher import network, schema
-    from matcher import sample as sample_mod
+    from matcher import network
+    from matcher.io import readers
+    from matcher.scenarios import fjord as sample_mod
 
     with errors():
         folder = out or Path(tempfile.mkdtemp(prefix="fostermatch-demo-"))
@@ -289,7 +285,7 @@ def demo(
             net = network.build(sample_dir / "roads.osm", settings.network,
                                 cache_dir=folder / "network", progress=step)
             network.to_gpkg(net, folder / "network" / "network.gpkg")
-            inputs = schema.read_inputs(
+            inputs = readers.read_inputs(
                 sample_dir / "children.csv", sample_dir / "homes.csv",
                 sample_dir / "contacts.csv", sample_dir / "placements.csv",
                 sample_dir / "vetoes.csv", settings=settings.scoring)

@@ -78,16 +78,17 @@ def traveltime_cmd(
         "--all-pairs", help="Also write unreachable pairs (minutes = inf).")] = False,
 ) -> None:
     """Compute a many-to-many travel-time table in minutes (directed, origin -> destination)."""
-    from matcher import network, store, traveltime
+    from matcher import network, traveltime
+    from matcher.io import files, readers
 
     with errors():
         settings = load_config(config)
         travel = settings.travel if limit is None else settings.travel.model_copy(
             update={"limit_minutes": limit})
-        write = store.output_writer(out)
+        write = files.output_writer(out)
         net = network.load(network_dir)
-        o = store.read_points(origins)
-        d = store.read_points(destinations)
+        o = readers.read_points(origins)
+        d = readers.read_points(destinations)
         so = traveltime.snap(net, o["id"], o["lon"], o["lat"], travel, source=origins.name)
         sd = traveltime.snap(net, d["id"], d["lon"], d["lat"], travel,
                              source=destinations.name)
@@ -122,7 +123,8 @@ def isochrones_cmd(
     config: ConfigOpt = None,
 ) -> None:
     """Write nested isochrone polygons (id, minutes, geometry; EPSG:25833) per point."""
-    from matcher import isochrones, network, store, traveltime
+    from matcher import isochrones, network, traveltime
+    from matcher.io import files, readers
 
     with errors():
         band_list = parse_bands(bands, "15,30,45,60")
@@ -131,13 +133,13 @@ def isochrones_cmd(
                              "name")
         settings = load_config(config)
         net = network.load(network_dir)
-        p = store.read_points(points)
+        p = readers.read_points(points)
         snapped = traveltime.snap(net, p["id"], p["lon"], p["lat"], settings.travel,
                                   source=points.name)
         with progress("isochrones") as bar:
             frame = isochrones.isochrones(net, snapped, band_list, buffer_metres=buffer,
                                           progress=bar)
-        store.write_layers({"isochrones": frame}, out)
+        files.write_layers({"isochrones": frame}, out)
         say(f"{len(p):,} points x {len(band_list)} bands -> {out}")
         emit({"command": "isochrones", "points": len(p), "bands": band_list, "out": str(out)})
 

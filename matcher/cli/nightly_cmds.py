@@ -84,7 +84,7 @@ def json_logging(log_file: Path | None, *, level: int = logging.INFO) -> Iterato
 
 
 @contextlib.contextmanager
-def _sigterm_as_exit() -> Iterator[None]:
+def sigterm_as_exit() -> Iterator[None]:
     """Turn SIGTERM (systemd stop, timeout) into SystemExit so the failure is recorded."""
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -119,7 +119,7 @@ def nightly(
 
     with errors():
         cfg = nightly_mod.load_config(config)
-        with json_logging(cfg.job.log_file), _sigterm_as_exit():
+        with json_logging(cfg.job.log_file), sigterm_as_exit():
             outcome = nightly_mod.run_nightly(cfg, force=force)
         emit({"command": "nightly", **outcome.as_dict()})
         counts = outcome.counts

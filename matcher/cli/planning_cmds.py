@@ -74,9 +74,58 @@ def _municipalities(path: Path | None) -> Any:
 
 
 def _population(path: Path | None) -> Any:
-    from matcher import planning
+    from matcher.io import readers
 
-    return planning.read_population(path) if path is not None else None
+    return readers.read_population(path) if path is not None else None
+
+
+def parse_addition(text: str, settings: config_mod.ScoringSettings) -> Any:
+    """Parse a ``--add`` value ``AREA:COMPETENCES:COUNT[:CAPACITY]``, e.g. ``"4631:TBO-F:3"``.
+
+    Competences are separated by ``+``, ``,`` or ``;`` (``"0301:TBO-F+teen:2"``)
+    and may be empty (``"0301::2"``).
+
+    Returns
+    -------
+    matcher.planning.Addition
+        The hypothetical homes to add.
+
+    Raises
+    ------
+    InputError
+        On a malformed text or an unknown competence (listing the allowed ones).
+    """
+    from matcher.errors import Problem, raise_if_problems
+    from matcher.planning import Addition
+
+    parts = text.split(":")
+    fmt = "use AREA:COMPETENCES:COUNT[:CAPACITY], e.g. 4631:TBO-F:3"
+    if len(parts) not in (3, 4):
+        raise InputError(f"--add '{text}': {fmt}")
+    area, comps, count = parts[0].strip(), parts[1], parts[2].strip()
+    problems = []
+    if area.isdigit() and len(area) == 3:
+        area = area.zfill(4)
+    if not (area.isdigit() and len(area) == 4):
+        problems.append(Problem("--add", f"'{text}': area '{area}' is not a 4-digit "
+                                         "kommunenummer"))
+    tags = tuple(sorted({t.strip() for t in comps.replace("+", ";").replace(",", ";").split(";")
+                         if t.strip()}))
+    unknown = [t for t in tags if t not in settings.competences]
+    if unknown:
+        problems.append(Problem("--add", f"'{text}': unknown competence(s) {unknown}; allowed: "
+                                         f"{', '.join(settings.competences)}"))
+    numbers = []
+    for label, value in (("count", count), ("capacity", parts[3].strip() if len(parts) == 4
+                                            else "1")):
+        if not (value.isdigit() and int(value) >= 1):
+            problems.append(Problem("--add", f"'{text}': {label} '{value}' must be a whole "
+                                             "number >= 1"))
+            numbers.append(1)
+        else:
+            numbers.append(int(value))
+    raise_if_problems(f"--add '{text}': {fmt}", problems)
+    return Addition(area=area, competences=tags, count=numbers[0], capacity=numbers[1])
 
 
 def _check_anchor(anchor: str) -> Any:
@@ -93,9 +142,9 @@ def _check_positive(name: str, value: float) -> None:
 
 
 def _write_csv(frame: pd.DataFrame, path: Path) -> Path:
-    from matcher import store
+    from matcher.io import files
 
-    return store.write_table(frame, path)
+    return files.write_table(frame, path)
 
 
 # --------------------------------------------------------------------------- gaps
@@ -134,7 +183,8 @@ def gaps(
     accessibility), gaps_by_need.csv, gaps.png (choropleth) and gaps.gpkg
     (layer 'gaps', EPSG:25833).
     """
-    from matcher import pipeline, planning, store
+    from matcher import pipeline, planning
+    from matcher.io import files
 
     with errors():
         kind = areas or ("municipality" if municipalities is not None else "hex")
@@ -168,8 +218,8 @@ def gaps(
         out.mkdir(parents=True, exist_ok=True)
         _write_csv(res.table, out / "gaps.csv")
         _write_csv(res.by_need, out / "gaps_by_need.csv")
-        store.write_bytes(out / "gaps.png", planning.gaps_map(res))
-        store.write_layers({"gaps": res.areas}, out / "gaps.gpkg")
+        files.write_bytes(out / "gaps.png", planning.gaps_map(res))
+        files.write_layers({"gaps": res.areas}, out / "gaps.gpkg")
         summary = res.summary()
         say(f"{summary['children']:,} waiting children, {summary['uncovered']:,} without a "
             f"suitable home within {minutes:g} min in {summary['areas']:,} {kind} areas "
@@ -223,7 +273,7 @@ def whatif(
             raise InputError("give at least one --add AREA:COMPETENCES:COUNT")
         if municipalities is None:
             raise InputError("--municipalities FILE is required to place the new homes")
-        additions = [planning.parse_addition(text, settings.scoring) for text in add]
+        additions = [parse_addition(text, settings.scoring) for text in add]
         run_date = parse_date(as_of)
         with steps("what-if") as step:
             inputs = read_tables(children, homes, contacts, placements, vetoes, settings)
@@ -286,7 +336,8 @@ def recruit(
     recruit.csv (chosen sites, ranked) and recruit.gpkg (layers 'sites' and
     'candidates', EPSG:25833).
     """
-    from matcher import planning, store
+    from matcher import planning
+    from matcher.io import files
 
     with errors():
         settings = load_config(config)
@@ -310,7 +361,7 @@ def recruit(
                                    max_candidates=max_candidates, cell_metres=cell_metres)
         out.mkdir(parents=True, exist_ok=True)
         _write_csv(res.sites, out / "recruit.csv")
-        store.write_layers({"sites": _points(res.sites), "candidates": _points(res.candidates)},
+        files.write_layers({"sites": _points(res.sites), "candidates": _points(res.candidates)},
                            out / "recruit.gpkg")
         summary = res.summary()
         say(f"{competence}: {k} sites cover {res.newly_covered:,} more children within "
@@ -353,7 +404,8 @@ def coverage(
     Writes coverage.csv, coverage_cells.csv, coverage.png (map of uncovered
     areas) and coverage.gpkg (layers 'coverage' and 'cells', EPSG:25833).
     """
-    from matcher import planning, store
+    from matcher import planning
+    from matcher.io import files
 
     with errors():
         band_list = parse_bands(bands, "30,45")
@@ -373,12 +425,12 @@ def coverage(
         out.mkdir(parents=True, exist_ok=True)
         _write_csv(res.table, out / "coverage.csv")
         _write_csv(pd.DataFrame(res.cells.drop(columns="geometry")), out / "coverage_cells.csv")
-        store.write_bytes(out / "coverage.png", planning.coverage_map(res))
+        files.write_bytes(out / "coverage.png", planning.coverage_map(res))
         layers = {"cells": res.cells}
         if polys is not None and len(res.table):
             layer = polys.merge(res.table.drop(columns="name"), on="area_id", how="inner")
             layers = {"coverage": layer, **layers}
-        store.write_layers(layers, out / "coverage.gpkg")
+        files.write_layers(layers, out / "coverage.gpkg")
         summary = res.summary()
         shares = ", ".join(f"{summary[f'share_{b:g}']:.1%} within {b:g} min"
                            if summary[f"share_{b:g}"] is not None else f"n/a within {b:g} min"
@@ -423,7 +475,8 @@ def resource_families(
     resource_family_load.csv, local_networks.csv and cafes.csv (each
     municipality's fosterhjemskafé host).
     """
-    from matcher import planning, store
+    from matcher import planning
+    from matcher.io import readers
 
     with errors():
         settings = load_config(config)
@@ -435,10 +488,10 @@ def resource_families(
             _check_positive("--max-minutes", max_minutes)
         with steps("resource families") as step:
             inputs = read_tables(children, homes, contacts, placements, vetoes, settings)
-            fam = store.read_frame(families)
+            fam = readers.read_frame(families)
             mapping = None
             if cooperations is not None:
-                table = store.read_frame(cooperations)
+                table = readers.read_frame(cooperations)
                 if not {"municipality", "cooperation"} <= set(table.columns):
                     raise InputError(f"{cooperations.name}: needs columns municipality, "
                                      "cooperation")
@@ -452,7 +505,8 @@ def resource_families(
                                          cooperations=mapping, max_minutes=max_minutes,
                                          network_size=network_size,
                                          time_limit_seconds=settings.assignment
-                                         .time_limit_seconds)
+                                         .time_limit_seconds,
+                                         solver=settings.assignment.solver)
         out.mkdir(parents=True, exist_ok=True)
         _write_csv(plan.families.assignments, out / "resource_families.csv")
         _write_csv(plan.families.load, out / "resource_family_load.csv")

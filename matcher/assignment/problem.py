@@ -1,0 +1,360 @@
+"""The inputs and the result of the assignment: priorities, validated pairs, result object."""
+
+from __future__ import annotations
+
+import datetime
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from matcher import optimize
+from matcher.config import AssignmentSettings
+from matcher.errors import Problem, raise_if_problems
+
+__all__ = [
+    "DAYS_PER_YEAR",
+    "STAGE1_ABS_TOL",
+    "STAGE1_REL_TOL",
+    "TIE_TOL",
+    "AssignmentProblem",
+    "AssignmentResult",
+    "Status",
+    "priority",
+]
+
+TIE_TOL = 1e-9
+"""Objective changes below this count as ties in the canonicalisation."""
+
+STAGE1_ABS_TOL = 1e-6
+STAGE1_REL_TOL = 1e-9
+"""Stage two keeps stage one at ``>= z1 - (STAGE1_ABS_TOL + STAGE1_REL_TOL * |z1|)``."""
+
+DAYS_PER_YEAR = 365.25
+
+_URGENCIES = ("acute", "planned")
+_MAX_LISTED = 20  # problems listed per check before summarising
+
+Status = optimize.Status
+
+
+def priority(
+    children: pd.DataFrame, settings: AssignmentSettings, as_of: datetime.date
+) -> pd.Series:
+    """Compute each child's stage-one priority.
+
+    ``priority = urgency_weight[urgency] + waiting_weight_per_year * years waited``,
+    with years counted from ``waiting_since`` to ``as_of`` (365.25 days a year);
+    a missing ``waiting_since`` (NaT) counts as 0 years.
+
+    Parameters
+    ----------
+    children
+        Table with columns ``urgency`` (``"acute"`` or ``"planned"``) and
+        ``waiting_since`` (dates).
+    settings
+        Assignment settings (``urgency_weight``, ``waiting_weight_per_year``).
+    as_of
+        Run date; ``waiting_since`` after it is an error.
+
+    Returns
+    -------
+    pandas.Series
+        Float priorities (dimensionless, > 0 for valid settings), named
+        ``priority``, with the index of ``children``.
+
+    Raises
+    ------
+    InputError
+        On missing columns, unknown urgency, unreadable or future dates; every
+        problem is listed.
+    """
+    source = "children"
+    problems: list[Problem] = []
+    missing = [c for c in ("urgency", "waiting_since") if c not in children.columns]
+    for col in missing:
+        problems.append(Problem(source, "required column is missing; add it", column=col))
+    raise_if_problems("cannot compute priorities", problems)
+
+    urgency = children["urgency"]
+    weights = urgency.map(lambda u: settings.urgency_weight.get(u, math.nan)).astype(float)
+    for pos in np.flatnonzero(weights.isna().to_numpy()):
+        problems.append(
+            Problem(
+                source,
+                f"unknown urgency {urgency.iloc[pos]!r}; allowed: {', '.join(_URGENCIES)}",
+                row=int(pos) + 1,
+                column="urgency",
+            )
+        )
+    raw = children["waiting_since"]
+    since = pd.to_datetime(raw, errors="coerce", format="ISO8601")
+    unreadable = since.isna().to_numpy() & raw.notna().to_numpy()
+    for pos in np.flatnonzero(unreadable):
+        problems.append(
+            Problem(
+                source,
+                f"cannot read date {raw.iloc[pos]!r}; use YYYY-MM-DD or leave it empty",
+                row=int(pos) + 1,
+                column="waiting_since",
+            )
+        )
+    run_day = pd.Timestamp(as_of)
+    days = (run_day - since).dt.days.astype(float)
+    for pos in np.flatnonzero((days < 0).to_numpy()):
+        problems.append(
+            Problem(
+                source,
+                f"waiting_since {since.iloc[pos].date()} is after the run date {as_of}; "
+                "fix the date",
+                row=int(pos) + 1,
+                column="waiting_since",
+            )
+        )
+    raise_if_problems("cannot compute priorities", _capped(problems))
+    years = days.fillna(0.0) / DAYS_PER_YEAR
+    return (weights + settings.waiting_weight_per_year * years).rename("priority")
+
+
+@dataclass(frozen=True, eq=False)
+class AssignmentProblem:
+    """The inputs of one assignment, validated on construction.
+
+    Attributes
+    ----------
+    children
+        One row per waiting child: ``child_id`` (str, unique), ``sibling_group``
+        (str or missing), ``urgency`` (``"acute"`` | ``"planned"``) and
+        ``priority`` (float > 0, stage-one weight).
+    homes
+        ``home_id`` (str, unique), ``capacity`` (int >= 0: free places before
+        the locked placements are counted) and ``accepts_sibling_groups`` (bool).
+    pairs
+        Feasible pairs only: ``child_id``, ``home_id``, ``score`` (float in
+        [0, 1]) and ``n_training`` (int >= 0). Other columns are ignored.
+    locked
+        Placements already made: ``child_id``, ``home_id`` (may be empty).
+
+    Raises
+    ------
+    InputError
+        If a column is missing or a value is invalid; every problem is listed.
+    """
+
+    children: pd.DataFrame
+    homes: pd.DataFrame
+    pairs: pd.DataFrame
+    locked: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame({"child_id": [], "home_id": []}, dtype=object)
+    )
+
+    def __post_init__(self) -> None:
+        _validate(self)
+
+    @classmethod
+    def build(
+        cls,
+        children: pd.DataFrame,
+        homes: pd.DataFrame,
+        pairs: pd.DataFrame,
+        locked: pd.DataFrame | None,
+        settings: AssignmentSettings,
+        as_of: datetime.date,
+    ) -> AssignmentProblem:
+        """Validate the tables and compute priorities from ``waiting_since``.
+
+        Parameters
+        ----------
+        children
+            Children table with ``child_id``, ``sibling_group``, ``urgency`` and
+            ``waiting_since``; any ``priority`` column is replaced.
+        homes, pairs
+            As in the class attributes.
+        locked
+            Placements already made, or ``None`` for none.
+        settings
+            Assignment settings (priority weights).
+        as_of
+            Run date for the waiting time.
+
+        Raises
+        ------
+        InputError
+            On any invalid input; every problem is listed.
+        """
+        children = children.assign(priority=priority(children, settings, as_of))
+        if locked is None:
+            locked = pd.DataFrame({"child_id": [], "home_id": []}, dtype=object)
+        return cls(children=children, homes=homes, pairs=pairs, locked=locked)
+
+
+def _capped(problems: list[Problem]) -> list[Problem]:
+    if len(problems) <= _MAX_LISTED:
+        return problems
+    rest = len(problems) - _MAX_LISTED
+    return [*problems[:_MAX_LISTED], Problem(problems[0].source, f"... and {rest} more")]
+
+
+def _require(frame: pd.DataFrame, source: str, columns: tuple[str, ...]) -> list[Problem]:
+    return [
+        Problem(source, "required column is missing; add it", column=c)
+        for c in columns
+        if c not in frame.columns
+    ]
+
+
+def _bad_rows(source: str, column: str, mask: np.ndarray, message: str) -> list[Problem]:
+    return [
+        Problem(source, message, row=int(pos) + 1, column=column)
+        for pos in np.flatnonzero(mask)[: _MAX_LISTED + 1]
+    ]
+
+
+def _not_text(values: pd.Series, *, allow_missing: bool) -> np.ndarray:
+    bad = np.array([not (isinstance(v, str) and v != "") for v in values], dtype=bool)
+    return bad & ~values.isna().to_numpy(dtype=bool) if allow_missing else bad
+
+
+def _not_int(values: pd.Series, *, minimum: int) -> np.ndarray:
+    numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    with np.errstate(invalid="ignore"):
+        ok = np.isfinite(numbers) & (numbers == np.round(numbers)) & (numbers >= minimum)
+    return ~ok
+
+
+def _validate(problem: AssignmentProblem) -> None:
+    """Collect every structural problem of ``problem`` and raise once."""
+    problems: list[Problem] = []
+    children, homes, pairs, locked = problem.children, problem.homes, problem.pairs, problem.locked
+    problems += _require(children, "children", ("child_id", "sibling_group", "urgency", "priority"))
+    problems += _require(homes, "homes", ("home_id", "capacity", "accepts_sibling_groups"))
+    problems += _require(pairs, "pairs", ("child_id", "home_id", "score", "n_training"))
+    problems += _require(locked, "locked", ("child_id", "home_id"))
+    raise_if_problems("invalid assignment input", problems)
+
+    cid = children["child_id"]
+    problems += _bad_rows("children", "child_id", _not_text(cid, allow_missing=False),
+                          "child_id must be non-empty text")
+    problems += _bad_rows("children", "child_id", cid.duplicated().to_numpy(),
+                          "duplicate child_id; each child must appear once")
+    problems += _bad_rows("children", "sibling_group",
+                          _not_text(children["sibling_group"], allow_missing=True),
+                          "sibling_group must be text, or empty for no group")
+    problems += _bad_rows("children", "urgency",
+                          ~children["urgency"].isin(_URGENCIES).to_numpy(dtype=bool),
+                          f"urgency must be one of {', '.join(_URGENCIES)}")
+    prio = pd.to_numeric(children["priority"], errors="coerce").to_numpy(float, na_value=np.nan)
+    with np.errstate(invalid="ignore"):
+        problems += _bad_rows("children", "priority", ~(np.isfinite(prio) & (prio > 0)),
+                              "priority must be a number > 0; check settings.urgency_weight")
+
+    hid = homes["home_id"]
+    problems += _bad_rows("homes", "home_id", _not_text(hid, allow_missing=False),
+                          "home_id must be non-empty text")
+    problems += _bad_rows("homes", "home_id", hid.duplicated().to_numpy(),
+                          "duplicate home_id; each home must appear once")
+    problems += _bad_rows("homes", "capacity", _not_int(homes["capacity"], minimum=0),
+                          "capacity must be a whole number >= 0 (free places)")
+    acc = homes["accepts_sibling_groups"]
+    problems += _bad_rows("homes", "accepts_sibling_groups",
+                          ~acc.map(lambda v: isinstance(v, bool | np.bool_)).to_numpy(dtype=bool),
+                          "accepts_sibling_groups must be true or false")
+
+    known_children = set(cid.dropna())
+    known_homes = set(hid.dropna())
+    problems += _bad_rows("pairs", "child_id", ~pairs["child_id"].isin(known_children).to_numpy(),
+                          "child_id is not in the children table; drop the pair or add the child")
+    problems += _bad_rows("pairs", "home_id", ~pairs["home_id"].isin(known_homes).to_numpy(),
+                          "home_id is not in the homes table; drop the pair or add the home")
+    problems += _bad_rows("pairs", "home_id",
+                          pairs.duplicated(["child_id", "home_id"]).to_numpy(),
+                          "duplicate (child_id, home_id) pair; keep one row per pair")
+    score = pd.to_numeric(pairs["score"], errors="coerce").to_numpy(float, na_value=np.nan)
+    with np.errstate(invalid="ignore"):
+        problems += _bad_rows("pairs", "score", ~((score >= 0) & (score <= 1)),
+                              "score must be a number in [0, 1]")
+    problems += _bad_rows("pairs", "n_training", _not_int(pairs["n_training"], minimum=0),
+                          "n_training must be a whole number >= 0")
+
+    problems += _bad_rows("locked", "child_id", ~locked["child_id"].isin(known_children).to_numpy(),
+                          "locked child is not in the children table; add the child")
+    problems += _bad_rows("locked", "home_id", ~locked["home_id"].isin(known_homes).to_numpy(),
+                          "locked home is not in the homes table; add the home")
+    problems += _bad_rows("locked", "child_id", locked["child_id"].duplicated().to_numpy(),
+                          "child is locked more than once; keep one placement per child")
+    raise_if_problems("invalid assignment input", _capped(problems))
+
+
+@dataclass(frozen=True, eq=False)
+class AssignmentResult:
+    """The outcome of :func:`solve`.
+
+    Attributes
+    ----------
+    status
+        ``"optimal"`` (both stages proven within ``mip_gap``) or
+        ``"time_limit_feasible"`` (a stage stopped at its time limit with a
+        feasible incumbent; see ``mip_gap``).
+    solver
+        ``"highs"``, ``"highs_cmd"`` or ``"cbc"``.
+    sibling_policy
+        The policy the model was built with.
+    objective_stage1
+        Total priority of placed children, locked ones included (dimensionless).
+    objective_stage2
+        Sum of ``score - training_penalty * n_training`` over placed children
+        (locked included) minus split penalties (dimensionless).
+    mip_gap
+        Largest relative MIP gap of the two stages: 0 when proven optimal with
+        ``mip_gap = 0``; from the solver otherwise (for CBC stopped within an
+        allowed gap without a reported bound: that allowed gap, an upper bound;
+        ``nan`` if unknown).
+    stage_gaps
+        Relative gap of each stage: ``{"stage1": ..., "stage2": ...}``.
+    timings
+        Wall-clock seconds: ``build`` (tables to PuLP model), ``stage1`` (LP bound
+        and MIP), ``stage2`` (restriction, MIP and canonicalisation), ``total``.
+    assignments
+        One row per child sorted by ``child_id``: ``child_id``, ``home_id``
+        (``None`` if unmatched), ``score`` and ``n_training`` (missing if
+        unmatched; 0 for a locked pair that is not feasible), ``locked``,
+        ``split`` (True for every member of a sibling group whose placed
+        members use two or more homes).
+    """
+
+    status: Status
+    solver: str
+    sibling_policy: str
+    objective_stage1: float
+    objective_stage2: float
+    mip_gap: float
+    stage_gaps: Mapping[str, float]
+    timings: Mapping[str, float]
+    assignments: pd.DataFrame
+
+    @property
+    def placed_count(self) -> int:
+        """Number of children with a home (locked ones included)."""
+        return int(self.assignments["home_id"].notna().sum())
+
+    @property
+    def unmatched_count(self) -> int:
+        """Number of children without a home."""
+        return int(self.assignments["home_id"].isna().sum())
+
+    @property
+    def locked_count(self) -> int:
+        """Number of placements that were already made."""
+        return int(self.assignments["locked"].sum())
+
+    @property
+    def split_count(self) -> int:
+        """Number of children in a sibling group that is split across homes."""
+        return int(self.assignments["split"].sum())
+
+    @property
+    def unmatched_ids(self) -> list[str]:
+        """Ids of the children without a home, sorted."""
+        return self.assignments.loc[self.assignments["home_id"].isna(), "child_id"].tolist()

@@ -1,0 +1,374 @@
+"""The one reader of geodata and tables: inputs, points, polygons, population, time tables.
+
+Tables are read from CSV (UTF-8, ``,`` or ``;`` delimited), GeoJSON or
+GeoPackage (``file.gpkg:layer`` names a layer; the first layer is read
+otherwise). Reading never validates the domain: it returns frames and
+problems, and :mod:`matcher.schema` checks them. Every problem names the file
+(and, where it applies, the row and column) and how to fix it.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import logging
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import pyogrio.errors
+
+from matcher import schema
+from matcher.config import DEFAULT_CRS, ScoringSettings
+from matcher.errors import InputError, Problem, raise_if_problems
+from matcher.schema import Inputs
+from matcher.timetable import TimeTable
+
+__all__ = [
+    "POINT_SUFFIXES",
+    "TableRead",
+    "read_frame",
+    "read_inputs",
+    "read_points",
+    "read_polygons",
+    "read_population",
+    "read_table",
+    "read_times",
+]
+
+log = logging.getLogger(__name__)
+
+POINT_SUFFIXES = (".csv", ".geojson", ".json", ".gpkg")
+"""Suffixes of the files the readers accept."""
+
+
+@dataclass(frozen=True)
+class TableRead:
+    """One table file as read, before any domain check.
+
+    Attributes
+    ----------
+    frame
+        The table (text columns for CSV; typed columns and geometry for
+        GeoJSON/GeoPackage), or ``None`` when it could not be read.
+    label
+        ``file name`` or ``file name:layer``, used as the source of problems.
+    sha256
+        SHA-256 hex digest of the file's bytes (``None`` when unreadable).
+    problems
+        What prevented reading; empty on success.
+    """
+
+    frame: pd.DataFrame | None
+    label: str
+    sha256: str | None
+    problems: tuple[Problem, ...] = ()
+
+
+def read_table(path: str | Path) -> TableRead:
+    """Read one table file (CSV, GeoJSON or GeoPackage[:layer]) without raising.
+
+    Parameters
+    ----------
+    path
+        The file; ``file.gpkg:layer`` selects a GeoPackage layer.
+
+    Returns
+    -------
+    TableRead
+        The frame, its label and digest, or the problems that prevented reading.
+    """
+    path = Path(path)
+    layer: str | None = None
+    if not path.exists() and ":" in path.name:
+        stem, _, maybe_layer = path.name.rpartition(":")
+        if stem.lower().endswith(".gpkg"):
+            path, layer = path.with_name(stem), maybe_layer
+    label = path.name + (f":{layer}" if layer else "")
+
+    def fail(message: str) -> TableRead:
+        return TableRead(None, label, None, (Problem(label, message),))
+
+    if not path.exists():
+        return fail(f"file not found: {path}; check the path")
+    if path.is_dir():
+        return fail(f"{path} is a directory; give a file")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return fail(f"cannot read file ({exc.strerror}); check its permissions")
+    digest = hashlib.sha256(data).hexdigest()
+    suffix = path.suffix.lower()
+    if suffix in (".csv", ".txt"):
+        frame, problems = _read_csv(data, label)
+    elif suffix in (".gpkg", ".geojson", ".json"):
+        frame, problems = _read_ogr(path, layer, label)
+    else:
+        return fail(f"unsupported file type '{path.suffix}'; use .csv (UTF-8), .geojson or "
+                    ".gpkg")
+    return TableRead(frame, label, digest if frame is not None else None, tuple(problems))
+
+
+def _read_csv(data: bytes, label: str) -> tuple[pd.DataFrame | None, list[Problem]]:
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return None, [Problem(label, "not UTF-8 text; save the file as 'CSV UTF-8'")]
+    first = text.lstrip().partition("\n")[0]
+    if not first.strip():
+        return None, [Problem(label, "file is empty; it needs a header row with the column "
+                                     "names (see README.md, 'Input tables')")]
+    # Excel with a Norwegian locale writes ';'-delimited CSV.
+    sep = ";" if ";" in first and "," not in first else ","
+    try:
+        frame = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False,
+                            na_filter=False, quoting=csv.QUOTE_MINIMAL)
+    except (pd.errors.ParserError, csv.Error, ValueError) as exc:
+        return None, [Problem(label, f"not valid CSV ({exc}); check quoting and the number "
+                                     "of fields on each line")]
+    frame.columns = [str(c).strip() for c in frame.columns]
+    return frame, []
+
+
+def _read_ogr(path: Path, layer: str | None, label: str) -> tuple[pd.DataFrame | None,
+                                                                  list[Problem]]:
+    kind = "GeoPackage" if path.suffix.lower() == ".gpkg" else "GeoJSON file"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            layers = [str(name) for name in pyogrio.list_layers(path)[:, 0]]
+            if not layers:
+                return None, [Problem(label, f"{kind} has no layers; write the table into it")]
+            if layer is None:
+                layer = layers[0]
+            elif layer not in layers:
+                return None, [Problem(label, f"no layer '{layer}'; available: "
+                                             f"{', '.join(layers)}")]
+            frame = pyogrio.read_dataframe(path, layer=layer)
+        except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError,
+                RuntimeError, OSError, ValueError) as exc:
+            reason = str(exc).split(";")[0]
+            return None, [Problem(label, f"cannot read as a {kind} ({reason}); the file is "
+                                         f"corrupt or not a {kind}: re-export it")]
+    for w in caught:
+        log.warning("%s: reader warning: %s", label, w.message)
+    frame.columns = [str(c).strip() for c in frame.columns]
+    return frame, []
+
+
+def read_frame(path: str | Path) -> pd.DataFrame:
+    """Read a table; point geometry becomes ``lon, lat`` (EPSG:4326), empty CSV cells NaN.
+
+    Raises
+    ------
+    InputError
+        If the file is missing, of an unknown type, or cannot be read.
+    """
+    read = read_table(path)
+    raise_if_problems(f"{read.label}: cannot read the table", list(read.problems))
+    assert read.frame is not None
+    frame = read.frame
+    if not isinstance(frame, gpd.GeoDataFrame):
+        return frame.where(frame != "", np.nan)
+    return _geometry_to_lonlat(frame, read.label)
+
+
+def _geometry_to_lonlat(frame: Any, source: str) -> pd.DataFrame:
+    if not isinstance(frame, gpd.GeoDataFrame) or frame.geometry.name not in frame:
+        return pd.DataFrame(frame)
+    geom = frame.geometry
+    if geom.crs is None:
+        raise InputError(f"{source}: layer has no CRS; set it (e.g. EPSG:4326) in the file")
+    if len(geom) and not (geom.geom_type == "Point").all():
+        raise InputError(f"{source}: only Point geometries are supported here; convert "
+                         "polygons to points (e.g. centroids) first")
+    geom = geom.to_crs("EPSG:4326")
+    out = pd.DataFrame(frame.drop(columns=frame.geometry.name))
+    out["lon"] = geom.x.to_numpy()
+    out["lat"] = geom.y.to_numpy()
+    return out
+
+
+def read_points(path: str | Path, *, id_column: str = "id") -> pd.DataFrame:
+    """Read points (``id, lon, lat``) from CSV (WGS84), GeoJSON or GeoPackage.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``id`` (str), ``lon``, ``lat`` (float, EPSG:4326 degrees).
+
+    Raises
+    ------
+    InputError
+        Listing every missing column, duplicate id and bad coordinate.
+    """
+    frame = read_frame(path)
+    source = Path(path).name
+    missing = [c for c in (id_column, "lon", "lat") if c not in frame.columns]
+    if missing:
+        raise InputError(f"{source}: missing column(s) {missing}",
+                         [Problem(source, f"add column '{c}' (points need id, lon, lat in "
+                                  "WGS84)", column=c) for c in missing])
+    if frame.empty:
+        raise InputError(f"{source}: no points; the file has a header but no rows")
+    problems: list[Problem] = []
+    ids = frame[id_column].astype("string")
+    for row in np.flatnonzero(ids.isna().to_numpy()):
+        problems.append(Problem(source, "empty id; give every point an id", int(row) + 1,
+                                id_column))
+    for row in np.flatnonzero(ids.duplicated().to_numpy() & ids.notna().to_numpy()):
+        problems.append(Problem(source, f"duplicate id '{ids.iloc[row]}'; ids must be unique",
+                                int(row) + 1, id_column))
+    coords = {}
+    for col, bound in (("lon", 180.0), ("lat", 90.0)):
+        values = pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=float)
+        coords[col] = values
+        for row in np.flatnonzero(~(np.abs(values) <= bound)):
+            problems.append(Problem(source, f"{col} must be a number in [-{bound:g}, {bound:g}] "
+                                    "(WGS84 degrees)", int(row) + 1, col))
+    raise_if_problems(f"{source}: invalid points", problems)
+    return pd.DataFrame({"id": ids.astype(str).to_numpy(dtype=object), "lon": coords["lon"],
+                         "lat": coords["lat"]})
+
+
+def read_polygons(path: str | Path, *, what: str) -> gpd.GeoDataFrame:
+    """Read a polygon layer (GeoJSON or GeoPackage) as it is, in its own CRS.
+
+    Parameters
+    ----------
+    path
+        The file (``file.gpkg:layer`` selects a layer).
+    what
+        What the layer is, for messages ("municipality polygons").
+
+    Raises
+    ------
+    InputError
+        If the file is missing, unreadable, has no geometry or no CRS.
+    """
+    read = read_table(path)
+    raise_if_problems(f"{read.label}: cannot read the {what}", list(read.problems))
+    frame = read.frame
+    if not isinstance(frame, gpd.GeoDataFrame):
+        raise InputError(f"{read.label}: the {what} have no geometry; give a GeoJSON or "
+                         "GeoPackage polygon layer")
+    if frame.crs is None:
+        raise InputError(f"{read.label}: the {what} have no CRS; set it in the file "
+                         "(e.g. EPSG:4326)")
+    return frame
+
+
+def read_population(path: str | Path, *, crs: str = DEFAULT_CRS) -> gpd.GeoDataFrame:
+    """Read an SSB population grid (``ru250m``, ``pop_tot``) as cells in ``crs``.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``cell_id`` (str), ``population`` (float, persons), ``geometry``
+        (cell polygons in ``crs``, metres), cells with population > 0 only,
+        sorted by ``cell_id``.
+
+    Raises
+    ------
+    InputError
+        If the file is missing, unreadable, has no CRS or lacks the columns.
+    """
+    frame = read_polygons(path, what="population grid")
+    if "pop_tot" not in frame.columns:
+        raise InputError(f"{Path(path).name}: population grid lacks column 'pop_tot'; an SSB "
+                         "250 m grid has ru250m and pop_tot")
+    ids = (frame["ru250m"].astype(str) if "ru250m" in frame.columns
+           else pd.Series([f"cell{i}" for i in range(len(frame))]))
+    pop = pd.to_numeric(frame["pop_tot"], errors="coerce").fillna(0.0).to_numpy(dtype=float)
+    cells = gpd.GeoDataFrame({"cell_id": ids.to_numpy(dtype=object), "population": pop},
+                             geometry=frame.geometry.to_crs(crs).to_numpy(), crs=crs)
+    cells = cells[cells["population"] > 0].astype({"cell_id": "str"})
+    return cells.sort_values("cell_id", kind="stable").reset_index(drop=True)
+
+
+def read_inputs(
+    children: str | Path,
+    homes: str | Path,
+    contacts: str | Path | None = None,
+    placements: str | Path | None = None,
+    vetoes: str | Path | None = None,
+    *,
+    settings: ScoringSettings | None = None,
+) -> Inputs:
+    """Read and validate the input tables of one run.
+
+    Parameters
+    ----------
+    children, homes
+        Required tables: ``.csv``, ``.geojson``/``.json`` or ``.gpkg``
+        (``file.gpkg:layer`` names the layer; the first layer otherwise).
+    contacts, placements, vetoes
+        Optional tables, same formats.
+    settings
+        Scoring settings; ``competences`` and ``need_competences`` define the
+        allowed tags (defaults when ``None``).
+
+    Returns
+    -------
+    Inputs
+        The normalised tables and the SHA-256 fingerprint of each file.
+
+    Raises
+    ------
+    InputError
+        Listing every problem in every file: unreadable files, missing or
+        unknown columns, bad values and broken references between tables.
+    """
+    settings = settings or ScoringSettings()
+    paths = {"children": children, "homes": homes, "contacts": contacts,
+             "placements": placements, "vetoes": vetoes}
+    frames: dict[str, pd.DataFrame | None] = {}
+    labels: dict[str, str] = {}
+    sources: dict[str, str] = {}
+    problems: list[Problem] = []
+    unreadable: set[str] = set()
+    for table, path in paths.items():
+        if path is None:
+            continue
+        read = read_table(path)
+        labels[table] = read.label
+        problems += read.problems
+        if read.frame is None:
+            unreadable.add(table)
+            continue
+        frames[table] = read.frame
+        if read.sha256 is not None:
+            sources[table] = read.sha256
+    inputs, more = schema.check_tables(frames, settings=settings, labels=labels,
+                                       unreadable=unreadable)
+    problems += more
+    schema.raise_problems(problems, labels)
+    assert inputs is not None
+    log.info("read %d children, %d homes, %d contacts, %d locked placements, %d vetoes",
+             len(inputs.children), len(inputs.homes), len(inputs.contacts),
+             len(inputs.placements), len(inputs.vetoes))
+    return Inputs(inputs.children, inputs.contacts, inputs.homes, inputs.placements,
+                  inputs.vetoes, sources)
+
+
+def read_times(path: str | Path, inputs: Inputs) -> TimeTable:
+    """Read a user-supplied long travel-time table ``home_id, anchor_id, minutes``.
+
+    See :func:`matcher.schema.validate_times` for the checks.
+
+    Raises
+    ------
+    InputError
+        On an unreadable file and every problem :func:`~matcher.schema.validate_times` finds.
+    """
+    read = read_table(path)
+    if read.frame is None:
+        schema.raise_problems(list(read.problems), {"times": read.label})
+    assert read.frame is not None
+    return schema.validate_times(read.frame, inputs, label=read.label)

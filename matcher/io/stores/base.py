@@ -1,0 +1,453 @@
+"""Data stores of the nightly job: a GeoPackage file or a PostgreSQL/PostGIS database.
+
+A store holds the five input tables of :mod:`matcher.schema` and three
+result tables written by the nightly job:
+
+``match_runs``
+    One row per run: ``run_id``, ``started_at``/``finished_at`` (UTC),
+    ``status`` (``running``, ``success``, ``skipped`` or ``failed``),
+    ``note``, ``error``, ``exit_code``, ``solver_status``, ``mip_gap``,
+    counts (``n_children``, ``n_homes``, ``n_placed``, ``n_unmatched``,
+    ``n_locked``), ``input_fingerprint``, ``config_hash``,
+    ``software_version``, ``as_of``, ``network_key`` and ``summary_json``
+    (the run summary: counts, timings, hashes; no personal data). ``seq``
+    orders the runs.
+``match_results``
+    One row per child per successful run: ``run_id`` and the columns of
+    :data:`RESULT_COLUMNS` (the same as ``assignments.csv`` of
+    ``matcher match``).
+``match_unmatched``
+    One row per unmatched child per successful run: ``run_id, child_id,
+    reason``.
+
+Input tables
+------------
+``children``, ``homes`` and ``contacts`` carry their position either as a
+point geometry column (GeoPackage geometry or PostGIS ``geometry``, any
+SRID, reprojected to EPSG:4326) or as ``lon``/``lat`` columns in WGS84
+degrees; when a geometry column exists it wins. ``placements`` and
+``vetoes`` are plain tables. Every other column is as in the README's "Input tables"
+(names are the contract; a column starting with ``_`` is ignored). An
+integer primary key that is not a schema column (``fid``, ``ogc_fid``...) is
+dropped and fixes the row order, which numbers each child's contacts.
+:meth:`Store.write_inputs` creates the tables with point geometry in
+EPSG:4326 (GeoPackage layers without a spatial index, so that plain SQL
+edits work; PostGIS ``geom geometry(Point, 4326)`` with an identity ``fid``).
+
+Transactions and locks
+----------------------
+:meth:`Store.finish_run` writes the run row, the results and the retention
+deletes in one transaction (an SQLite transaction on the GeoPackage file),
+so a crash or kill leaves the previous results untouched. One job at a time
+holds :meth:`Store.lock`: ``pg_try_advisory_lock`` in PostgreSQL (per
+schema), an ``fcntl.flock`` on ``<store>.lock`` for a GeoPackage.
+"""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+import datetime
+import logging
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from matcher import schema
+from matcher.errors import Problem
+
+logger = logging.getLogger(__name__)
+
+PG_SCHEMES: tuple[str, ...] = ("postgresql+psycopg", "postgresql", "postgres")
+"""URL schemes of a PostGIS store."""
+
+RUN_COLUMNS: dict[str, tuple[str, str]] = {
+    "run_id": ("TEXT NOT NULL UNIQUE", "text PRIMARY KEY"),
+    "started_at": ("DATETIME NOT NULL", "timestamptz NOT NULL"),
+    "finished_at": ("DATETIME", "timestamptz"),
+    "status": ("TEXT NOT NULL", "text NOT NULL"),
+    "note": ("TEXT", "text"),
+    "error": ("TEXT", "text"),
+    "exit_code": ("INTEGER", "integer"),
+    "solver_status": ("TEXT", "text"),
+    "mip_gap": ("DOUBLE", "double precision"),
+    "n_children": ("INTEGER", "integer"),
+    "n_homes": ("INTEGER", "integer"),
+    "n_placed": ("INTEGER", "integer"),
+    "n_unmatched": ("INTEGER", "integer"),
+    "n_locked": ("INTEGER", "integer"),
+    "input_fingerprint": ("TEXT", "text"),
+    "config_hash": ("TEXT", "text"),
+    "software_version": ("TEXT", "text"),
+    "as_of": ("DATE", "date"),
+    "network_key": ("TEXT", "text"),
+    "summary_json": ("TEXT", "jsonb"),
+}
+"""Columns of ``match_runs``: name -> (GeoPackage type, PostgreSQL type)."""
+
+RESULT_COLUMNS: dict[str, tuple[str, str]] = {
+    "child_id": ("TEXT NOT NULL", "text NOT NULL"),
+    "home_id": ("TEXT", "text"),
+    "score": ("DOUBLE", "double precision"),
+    "school_minutes": ("DOUBLE", "double precision"),
+    "network_minutes": ("DOUBLE", "double precision"),
+    "parent_minutes": ("DOUBLE", "double precision"),
+    "municipality_match": ("BOOLEAN", "boolean"),
+    "kinship": ("BOOLEAN", "boolean"),
+    "training_needs": ("TEXT", "text"),
+    "locked": ("BOOLEAN", "boolean"),
+    "split": ("BOOLEAN", "boolean"),
+    "urgency": ("TEXT", "text"),
+    "municipality": ("TEXT", "text"),
+    "home_municipality": ("TEXT", "text"),
+    "reason": ("TEXT", "text"),
+}
+"""Columns of ``match_results`` after ``run_id`` (as ``pipeline.ASSIGNMENT_COLUMNS``)."""
+
+UNMATCHED_COLUMNS: dict[str, tuple[str, str]] = {
+    "child_id": ("TEXT NOT NULL", "text NOT NULL"),
+    "reason": ("TEXT NOT NULL", "text NOT NULL"),
+}
+"""Columns of ``match_unmatched`` after ``run_id``."""
+
+RESULT_TABLES: tuple[str, ...] = ("match_runs", "match_results", "match_unmatched")
+
+INPUT_TYPES: dict[str, dict[str, str]] = {
+    "children": {"child_id": "text", "school_lon": "double precision",
+                 "school_lat": "double precision", "municipality": "text", "age": "integer",
+                 "needs": "text", "sibling_group": "text", "urgency": "text",
+                 "waiting_since": "date", "max_school_minutes": "double precision"},
+    "homes": {"home_id": "text", "municipality": "text", "capacity": "integer",
+              "competences": "text", "min_age": "integer", "max_age": "integer",
+              "kind": "text", "kin_of": "text", "accepts_sibling_groups": "boolean"},
+    "contacts": {"child_id": "text", "kind": "text", "weight": "double precision"},
+    "placements": {"child_id": "text", "home_id": "text"},
+    "vetoes": {"child_id": "text", "home_id": "text"},
+}
+"""PostgreSQL column types of the input tables written by :meth:`Store.write_inputs`
+(point tables also get ``geom geometry(Point, 4326)``)."""
+
+POINT_TABLES: tuple[str, ...] = ("children", "homes", "contacts")
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
+_INTERRUPTED = ("interrupted: the job stopped before finishing (killed, crashed or lost the "
+                "store); nothing of this run was written")
+
+
+@dataclass(frozen=True)
+class LastRun:
+    """The latest successful run of a store (for the unchanged-input check).
+
+    Attributes
+    ----------
+    run_id
+        Its id.
+    input_fingerprint
+        Hash of its inputs, OSM file and configuration.
+    """
+
+    run_id: str
+    input_fingerprint: str
+
+
+@dataclass(frozen=True)
+class WriteCounts:
+    """What :meth:`Store.finish_run` wrote and deleted.
+
+    Attributes
+    ----------
+    results, unmatched
+        Rows inserted into ``match_results`` and ``match_unmatched``.
+    deleted_runs
+        Older runs removed by retention (with their results).
+    """
+
+    results: int
+    unmatched: int
+    deleted_runs: int
+
+
+# --------------------------------------------------------------------------- base class
+
+
+class Store(abc.ABC):
+    """A place that holds the input tables and receives the nightly results.
+
+    Use it as a context manager to connect; :meth:`lock` then gives the job
+    exclusive use. All writes of one run happen in :meth:`finish_run`.
+    """
+
+    kind: ClassVar[str]
+    display: str
+    """Where the store is, without secrets (safe for logs)."""
+
+    # ---- connection primitives (per backend) ---------------------------------------
+
+    @abc.abstractmethod
+    def connect(self, *, create: bool = False) -> None:
+        """Open the connection; raise :class:`StoreUnavailableError` if impossible.
+
+        ``create`` makes an empty GeoPackage when the file is missing (a
+        PostgreSQL database must exist).
+        """
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Close the connection (releasing any lock)."""
+
+    @abc.abstractmethod
+    def lock(self) -> contextlib.AbstractContextManager[None]:
+        """Hold the store's run lock; raise :class:`LockedError` if another job has it."""
+
+    @abc.abstractmethod
+    def _transaction(self) -> contextlib.AbstractContextManager[None]:
+        """Run the block in one transaction (commit on success, roll back on error)."""
+
+    @abc.abstractmethod
+    def _execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Execute one statement with ``?`` placeholders; return fetched rows (if any)."""
+
+    @abc.abstractmethod
+    def _execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Execute one statement with ``?`` placeholders for many rows."""
+
+    @abc.abstractmethod
+    def _columns_of(self, sql: str, params: Sequence[Any] = ()) -> tuple[list[str],
+                                                                          list[tuple[Any, ...]]]:
+        """Run a query; return column names and rows."""
+
+    @abc.abstractmethod
+    def _create_result_tables(self) -> None:
+        """Create the result tables if missing."""
+
+    @abc.abstractmethod
+    def read_tables(self) -> tuple[dict[str, pd.DataFrame | None], list[Problem]]:
+        """Read the input tables as stored (``None`` for a missing optional table).
+
+        Returns
+        -------
+        tuple
+            Table name -> raw frame (geometry as a GeoDataFrame where stored),
+            and the problems met while reading (missing required tables,
+            unreadable layers), to be reported with the validation problems.
+        """
+
+    @abc.abstractmethod
+    def write_inputs(self, tables: Mapping[str, pd.DataFrame]) -> None:
+        """Replace the input tables in one step.
+
+        Parameters
+        ----------
+        tables
+            Table name -> frame with the columns of the README's "Input tables";
+            ``children``, ``homes`` and ``contacts`` give ``lon``/``lat`` in
+            EPSG:4326, stored as point geometry.
+        """
+
+    # ---- shared logic --------------------------------------------------------------
+
+    def __enter__(self) -> Store:
+        self.connect()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def ensure_schema(self) -> None:
+        """Create ``match_runs``, ``match_results`` and ``match_unmatched`` if missing."""
+        self._create_result_tables()
+
+    def mark_interrupted(self, *, finished_at: datetime.datetime) -> int:
+        """Mark runs left ``running`` by a killed job as failed; return how many.
+
+        Call only while holding :meth:`lock`: then no other job is running.
+        """
+        with self._transaction():
+            stale = self._execute("SELECT run_id FROM match_runs WHERE status = 'running'")
+            if stale:
+                self._execute("UPDATE match_runs SET status = 'failed', finished_at = ?, "
+                              "error = ?, exit_code = ? WHERE status = 'running'",
+                              (stamp(finished_at), _INTERRUPTED, 1))
+        return len(stale)
+
+    def begin_run(self, run: Mapping[str, Any]) -> None:
+        """Insert the run row (status ``running``) in its own transaction."""
+        columns = _checked(run, RUN_COLUMNS)
+        with self._transaction():
+            self._execute(f"INSERT INTO match_runs ({', '.join(columns)}) VALUES "
+                          f"({', '.join('?' * len(columns))})",
+                          [_native(run[c]) for c in columns])
+
+    def last_success(self) -> LastRun | None:
+        """Return the latest successful run, or ``None``."""
+        rows = self._execute("SELECT run_id, input_fingerprint FROM match_runs "
+                             "WHERE status = 'success' ORDER BY seq DESC LIMIT 1")
+        return LastRun(rows[0][0], rows[0][1] or "") if rows else None
+
+    def finish_run(self, run_id: str, fields: Mapping[str, Any], *,
+                   results: pd.DataFrame | None = None, unmatched: pd.DataFrame | None = None,
+                   keep_runs: int, between: Callable[[], None] | None = None) -> WriteCounts:
+        """Write a run's final row, its results and the retention deletes in ONE transaction.
+
+        Parameters
+        ----------
+        run_id
+            The run, inserted earlier by :meth:`begin_run`.
+        fields
+            ``match_runs`` columns to set (``status``, ``finished_at``...).
+        results
+            One row per child with :data:`RESULT_COLUMNS`, or ``None``.
+        unmatched
+            ``child_id, reason`` per unmatched child, or ``None``.
+        keep_runs
+            Keep this many newest runs (this one included) and always the
+            latest successful one; delete older runs and their rows.
+        between
+            Called after the run row is updated and before the results are
+            inserted (a test hook for crashes mid-write).
+        """
+        columns = _checked(fields, RUN_COLUMNS)
+        result_rows = _rows(results, ["run_id", *RESULT_COLUMNS], run_id)
+        unmatched_rows = _rows(unmatched, ["run_id", *UNMATCHED_COLUMNS], run_id)
+        with self._transaction():
+            self._execute(f"UPDATE match_runs SET {', '.join(f'{c} = ?' for c in columns)} "
+                          "WHERE run_id = ?", [*(_native(fields[c]) for c in columns), run_id])
+            if between is not None:
+                between()
+            if result_rows:
+                self._execute_many(_insert("match_results", ["run_id", *RESULT_COLUMNS]),
+                                   result_rows)
+            if unmatched_rows:
+                self._execute_many(_insert("match_unmatched", ["run_id", *UNMATCHED_COLUMNS]),
+                                   unmatched_rows)
+            deleted = self._retain(keep_runs)
+        return WriteCounts(len(result_rows), len(unmatched_rows), deleted)
+
+    def _retain(self, keep_runs: int) -> int:
+        rows = self._execute("SELECT run_id, status FROM match_runs ORDER BY seq DESC")
+        keep = {r[0] for r in rows[:keep_runs]}
+        latest_success = next((r[0] for r in rows if r[1] == "success"), None)
+        if latest_success is not None:
+            keep.add(latest_success)
+        doomed = [(r[0],) for r in rows if r[0] not in keep]
+        if doomed:
+            for table in ("match_results", "match_unmatched", "match_runs"):
+                self._execute_many(f"DELETE FROM {table} WHERE run_id = ?", doomed)
+        return len(doomed)
+
+    def runs(self) -> pd.DataFrame:
+        """Return ``match_runs`` ordered from oldest to newest."""
+        return self._frame("SELECT * FROM match_runs ORDER BY seq")
+
+    def results(self, run_id: str | None = None) -> pd.DataFrame:
+        """Return ``match_results`` (of one run, or all) ordered by run and child."""
+        return self._table_of("match_results", run_id)
+
+    def unmatched(self, run_id: str | None = None) -> pd.DataFrame:
+        """Return ``match_unmatched`` (of one run, or all) ordered by run and child."""
+        return self._table_of("match_unmatched", run_id)
+
+    def latest_results(self) -> pd.DataFrame:
+        """Return the results of the latest successful run (empty if none)."""
+        last = self.last_success()
+        return self.results(last.run_id if last else "")
+
+    def _table_of(self, table: str, run_id: str | None) -> pd.DataFrame:
+        columns = ["run_id", *(RESULT_COLUMNS if table == "match_results"
+                               else UNMATCHED_COLUMNS)]
+        where, params = ("WHERE run_id = ?", (run_id,)) if run_id is not None else ("", ())
+        return self._frame(f"SELECT {', '.join(columns)} FROM {table} {where} "
+                           "ORDER BY run_id, child_id", params)
+
+    def _frame(self, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
+        names, rows = self._columns_of(sql, params)
+        return pd.DataFrame.from_records(rows, columns=names)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def export_inputs(inputs: schema.Inputs) -> dict[str, pd.DataFrame]:
+    """Return validated inputs as the tables :meth:`Store.write_inputs` stores.
+
+    Tags are joined with ``;``, dates are ISO text, missing values are ``None``,
+    ``contacts`` loses its derived ``anchor_id``.
+    """
+    out: dict[str, pd.DataFrame] = {}
+    children = inputs.children.copy()
+    children["needs"] = children["needs"].map(schema.join_tags)
+    children["waiting_since"] = [None if pd.isna(d) else pd.Timestamp(d).date().isoformat()
+                                 for d in children["waiting_since"]]
+    out["children"] = children
+    homes = inputs.homes.copy()
+    homes["competences"] = homes["competences"].map(schema.join_tags)
+    out["homes"] = homes
+    out["contacts"] = inputs.contacts.drop(columns=["anchor_id"])
+    out["placements"] = inputs.placements.copy()
+    out["vetoes"] = inputs.vetoes.copy()
+    return out
+
+
+def _checked(values: Mapping[str, Any], allowed: Mapping[str, Any]) -> list[str]:
+    unknown = sorted(set(values) - set(allowed))
+    if unknown:
+        raise ValueError(f"unknown match_runs column(s) {unknown}")
+    return [c for c in allowed if c in values]
+
+
+def _rows(frame: pd.DataFrame | None, columns: list[str], run_id: str) -> list[list[Any]]:
+    if frame is None or frame.empty:
+        return []
+    body = frame[columns[1:]].to_numpy(dtype=object).tolist()
+    return [[run_id, *(_native(v) for v in row)] for row in body]
+
+
+def _native(value: Any) -> Any:
+    """Return a value the database drivers bind: Python scalars, ``None`` for missing."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    if isinstance(value, datetime.datetime):
+        return value.isoformat()
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    return value
+
+
+def stamp(moment: datetime.datetime) -> str:
+    """Format a moment as the stores' UTC text (``2026-11-01T02:30:00.000Z``)."""
+    return moment.astimezone(datetime.UTC).isoformat(timespec="milliseconds").replace(
+        "+00:00", "Z")
+
+
+def _insert(table: str, columns: Sequence[str]) -> str:
+    return (f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
+            f"({', '.join('?' * len(columns))})")
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def _records(rows: Sequence[Sequence[Any]], columns: list[str]) -> pd.DataFrame:
+    if not rows:
+        return pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
+    return pd.DataFrame.from_records([tuple(r) for r in rows], columns=columns)
+
+
+def _missing_table(name: str, where: str) -> Problem:
+    return Problem(name, f"no table '{name}' in {where}; load the inputs (e.g. "
+                         "`matcher nightly-load --config FILE --from FOLDER`)")
+
+

@@ -1,0 +1,214 @@
+"""Shared pieces of planning: waiting children, free places, anchors, travel times, the
+strict eligibility of :mod:`matcher.rules`, and option checks."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import pulp
+from pyproj import Transformer
+
+from matcher import optimize, schema, traveltime
+from matcher.config import DEFAULT_CRS, PlanningSettings, ScoringSettings, TravelSettings
+from matcher.errors import InputError, Problem, raise_if_problems
+from matcher.network import Network
+from matcher.rules import Eligibility
+from matcher.schema import Inputs
+from matcher.timetable import TimeTable
+
+__all__ = [
+    "ANCHORS",
+    "ATTRIBUTION",
+    "DEFAULT_BANDS",
+    "DEFAULT_MINUTES",
+    "MAX_HOMES_PER_FAMILY",
+    "WORK_CRS",
+    "Anchor",
+    "Step",
+    "anchor_points",
+    "free_places",
+    "need_tags",
+    "travel_times",
+    "waiting",
+]
+
+
+logger = logging.getLogger(__name__)
+
+WORK_CRS = DEFAULT_CRS
+"""Projected CRS of areas, cells and candidate sites (the working CRS, metres)."""
+ANCHORS: tuple[str, ...] = ("school", "home")
+DEFAULT_MINUTES = PlanningSettings().catchment_minutes
+"""Default catchment ``T`` in minutes (``planning.catchment_minutes``)."""
+DEFAULT_BANDS: tuple[float, ...] = PlanningSettings().emergency_bands_minutes
+"""Default emergency-coverage bands in minutes (``planning.emergency_bands_minutes``)."""
+MAX_HOMES_PER_FAMILY = PlanningSettings().max_homes_per_family
+"""A resource family supports at most this many foster homes (``planning.max_homes_per_family``)."""
+ATTRIBUTION = ("Road data © OpenStreetMap contributors (ODbL 1.0). Municipalities: Kartverket. "
+               "Population: SSB 250 m grid. Children and homes are synthetic.")
+Anchor = Literal["school", "home"]
+Step = Callable[[str], None]
+
+
+# =========================================================================== shared pieces
+
+
+_TO_WORK = Transformer.from_crs("EPSG:4326", WORK_CRS, always_xy=True)
+_TO_LONLAT = Transformer.from_crs(WORK_CRS, "EPSG:4326", always_xy=True)
+
+
+def _xy(lon: Any, lat: Any) -> tuple[np.ndarray, np.ndarray]:
+    x, y = _TO_WORK.transform(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
+    return np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+
+
+def _lonlat(x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
+    lon, lat = _TO_LONLAT.transform(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
+    return np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+
+
+def waiting(inputs: Inputs) -> pd.DataFrame:
+    """Return the waiting children (without a locked placement), in table order."""
+    locked = set(inputs.placements["child_id"])
+    return inputs.children[~inputs.children["child_id"].isin(locked)].reset_index(drop=True)
+
+
+def free_places(inputs: Inputs) -> np.ndarray:
+    """Return each home's free places: ``capacity`` minus its locked placements (>= 0)."""
+    used = inputs.placements["home_id"].value_counts()
+    taken = inputs.homes["home_id"].map(used).fillna(0).to_numpy(dtype=np.int64)
+    return np.maximum(inputs.homes["capacity"].to_numpy(dtype=np.int64) - taken, 0)
+
+
+def anchor_points(children: pd.DataFrame, anchor: Anchor = "school") -> pd.DataFrame:
+    """Return one anchor point per child: ``anchor_id, child_id, kind, lon, lat``.
+
+    ``anchor="school"`` uses the school position, and the home the child lived
+    in for children without one; ``anchor="home"`` always uses the home.
+    Coordinates are EPSG:4326 degrees.
+    """
+    _check_choice("anchor", anchor, ANCHORS)
+    has_school = children["school_lon"].notna().to_numpy() if anchor == "school" else \
+        np.zeros(len(children), dtype=bool)
+    kind = np.where(has_school, "school", "home")
+    return pd.DataFrame({
+        "anchor_id": (children["child_id"] + ":" + kind).to_numpy(dtype=object),
+        "child_id": children["child_id"].to_numpy(dtype=object),
+        "kind": kind.astype(object),
+        "lon": np.where(has_school, children["school_lon"], children["lon"]).astype(float),
+        "lat": np.where(has_school, children["school_lat"], children["lat"]).astype(float),
+    })
+
+
+def travel_times(net: Network, origins: pd.DataFrame, destinations: pd.DataFrame,
+                 settings: TravelSettings | None = None, *, origin_id: str = "id",
+                 destination_id: str = "id",
+                 progress: Callable[[int, int], None] | None = None) -> TimeTable:
+    """Snap two point tables (EPSG:4326) and return origin -> destination minutes.
+
+    Raises
+    ------
+    InputError
+        Naming every point too far from the network (by id).
+    """
+    settings = settings or TravelSettings()
+    problems: list[Problem] = []
+    snapped: list[traveltime.Snapped] = []
+    for frame, col, source in ((origins, origin_id, "origins"),
+                               (destinations, destination_id, "destinations")):
+        try:
+            snapped.append(traveltime.snap(net, frame[col].astype(str).to_numpy(dtype=object),
+                                           frame["lon"], frame["lat"], settings, source=source))
+        except InputError as exc:
+            problems.extend(exc.problems)
+    raise_if_problems("some points cannot be placed on the road network", problems)
+    return traveltime.matrix(net, snapped[0], snapped[1], settings, progress=progress)
+
+
+def need_tags(settings: ScoringSettings, children: pd.DataFrame | None = None) -> list[str]:
+    """Need tags reported in breakdowns: ``need_competences`` keys, then any others present."""
+    tags = list(settings.need_competences)
+    if children is not None:
+        seen = sorted({n for needs in children["needs"] for n in needs} - set(tags))
+        tags += seen
+    return tags
+
+
+@dataclass(frozen=True)
+class _Fit:
+    """Which homes each child may use, by the rules of :mod:`matcher.rules` (strict).
+
+    ``base``: free place, kind and age, before travel time; ``meets``: need ->
+    homes with an accepted competence; ``suitable``: ``base`` and every need met
+    (planning counts trainable needs as needs: recruitment is about the
+    competence that is missing).
+    """
+
+    base: np.ndarray  # (n_children, n_homes)
+    meets: dict[str, np.ndarray]  # need -> (n_homes,)
+    competent: np.ndarray  # (n_children, n_homes): every need met
+    needs: list[tuple[str, ...]]  # per child
+
+    def suitable(self) -> np.ndarray:
+        """``base`` and every need of the child met by the home."""
+        return self.base & self.competent
+
+
+def _fit(children: pd.DataFrame, homes: pd.DataFrame, free: np.ndarray,
+         settings: ScoringSettings) -> _Fit:
+    rules = Eligibility.build(children, homes, settings)
+    masks, _ = rules.masks(slice(None), places=free)
+    meets = {n: rules.need_meets[j] for j, n in enumerate(rules.need_names)}
+    return _Fit(base=masks["capacity"] & masks["kind"] & masks["age"], meets=meets,
+                competent=masks["competences"], needs=[tuple(n) for n in children["needs"]])
+
+
+def _check_choice(name: str, value: object, allowed: Sequence[str]) -> None:
+    if value not in allowed:
+        raise InputError(f"{name} '{value}' is unknown; use one of {', '.join(allowed)}")
+
+
+def _check_minutes(name: str, value: float) -> None:
+    if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
+        raise InputError(f"{name} {value!r} must be a number of minutes > 0")
+
+
+def _times(times: TimeTable | None, net: Network | None, origins: pd.DataFrame,
+           destinations: pd.DataFrame, settings: TravelSettings, *, origin_id: str,
+           destination_id: str, progress: Callable[[int, int], None] | None) -> TimeTable:
+    """Given times restricted to the points, or times computed on the network."""
+    if times is None:
+        if net is None:
+            raise InputError("give a road network (net) or a travel-time table (times)")
+        return travel_times(net, origins, destinations, settings, origin_id=origin_id,
+                            destination_id=destination_id, progress=progress)
+    return times.select(origins[origin_id].astype(str).to_numpy(dtype=object),
+                        destinations[destination_id].astype(str).to_numpy(dtype=object))
+
+
+def _number(value: float) -> float | int:
+    """Round to 6 decimals; whole numbers become ``int`` (for tidy tables)."""
+    value = round(value, 6)
+    return int(value) if float(value).is_integer() else value
+
+
+def _anchor_lonlat(inputs: Inputs, anchor_ids: np.ndarray) -> dict[str, np.ndarray]:
+    """Positions (EPSG:4326) of anchor ids, from :func:`matcher.schema.anchors`."""
+    table = schema.anchors(inputs, include_home=True).set_index("anchor_id")
+    found = table.reindex(pd.Index(anchor_ids, dtype=object))
+    return {"lon": found["lon"].to_numpy(dtype=float), "lat": found["lat"].to_numpy(dtype=float)}
+
+
+def _solve(prob: pulp.LpProblem, *, solver: Literal["highs", "cbc"],
+           time_limit_seconds: float, what: str) -> str:
+    """Solve to optimality with the configured solver (:mod:`matcher.optimize`)."""
+    outcome = optimize.solve(prob, solver=optimize.solver_name(solver),
+                             time_limit_seconds=time_limit_seconds, mip_gap=0.0, what=what,
+                             fix="raise the time limit")
+    return outcome.status

@@ -1,0 +1,226 @@
+"""Emergency-home coverage: the share of children (or of the population) within each band of
+an available emergency home."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from scipy.spatial import cKDTree
+
+from matcher.config import TravelSettings
+from matcher.isochrones import check_bands
+from matcher.network import Network
+from matcher.planning.areas import _centres, locate
+from matcher.planning.common import (
+    DEFAULT_BANDS,
+    WORK_CRS,
+    Anchor,
+    _lonlat,
+    _times,
+    _xy,
+    anchor_points,
+    free_places,
+    waiting,
+)
+from matcher.schema import Inputs
+from matcher.timetable import TimeTable
+
+__all__ = ["CoverageResult", "emergency_coverage", "emergency_homes", "within_network"]
+
+logger = logging.getLogger(__name__)
+
+# =========================================================================== emergency coverage
+
+
+@dataclass(frozen=True)
+class CoverageResult:
+    """Emergency-home coverage per municipality.
+
+    Attributes
+    ----------
+    table
+        Per area: ``area_id, name, basis`` (``children``/``population``),
+        ``total`` (children or persons), and per band ``b`` ``within_<b>``
+        and ``share_<b>``; ``beyond_<last>``. Sorted by ``area_id``.
+    points
+        Per demand point: ``id`` (anchor id or ``cell:<id>``), ``area_id``,
+        ``weight`` and ``minutes`` to the nearest available emergency home
+        (``inf`` if none within the search limit).
+    cells
+        250 m cells (EPSG:25833) with ``total``, ``uncovered`` (beyond the
+        last band) and ``band`` (``<=30``, ``30-45``, ``>45``): population
+        cells, or children aggregated to 250 m (never a child's position).
+    bands
+        The bands in minutes.
+    emergency_homes
+        Number of available emergency homes (kind emergency, free places > 0).
+    """
+
+    table: pd.DataFrame
+    points: pd.DataFrame
+    cells: gpd.GeoDataFrame
+    bands: tuple[float, ...]
+    emergency_homes: int
+    areas: gpd.GeoDataFrame | None = field(default=None, repr=False)
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-ready totals."""
+        total = float(self.table["total"].sum())
+        out: dict[str, Any] = {"basis": self.table["basis"].iloc[0] if len(self.table) else None,
+                               "total": total, "emergency_homes": self.emergency_homes,
+                               "areas": len(self.table)}
+        for b in self.bands:
+            within = float(self.table[f"within_{b:g}"].sum())
+            out[f"share_{b:g}"] = round(within / total, 4) if total else None
+        return out
+
+
+def emergency_homes(inputs: Inputs) -> pd.DataFrame:
+    """Return the available emergency homes: kind ``emergency`` with free places > 0."""
+    ok = (inputs.homes["kind"] == "emergency").to_numpy() & (free_places(inputs) > 0)
+    return inputs.homes[ok].reset_index(drop=True)
+
+
+def emergency_coverage(inputs: Inputs, *, bands: Sequence[float] = DEFAULT_BANDS,
+                       areas: gpd.GeoDataFrame | None = None,
+                       population: gpd.GeoDataFrame | None = None, anchor: Anchor = "home",
+                       times: TimeTable | None = None, net: Network | None = None,
+                       travel: TravelSettings | None = None,
+                       progress: Callable[[int, int], None] | None = None) -> CoverageResult:
+    """Share of waiting children (or people) within each band of an available emergency home.
+
+    Parameters
+    ----------
+    inputs
+        Validated inputs; waiting children are the demand unless ``population``.
+    bands
+        Ascending bands in minutes (default 30 and 45).
+    areas
+        Municipality polygons (EPSG:25833). Without them children are grouped
+        by their ``municipality`` column; a population grid needs them (or
+        forms one area ``all``).
+    population
+        Population cells (:func:`matcher.io.readers.read_population`). When given, the demand is
+        the population at the cell centres instead of the children; cells
+        farther than ``max_snap_metres`` from ``net`` are left out.
+    anchor
+        Children's point: ``home`` (default) or ``school``.
+    times
+        Travel times, origins ``home_id``, destinations the demand point ids;
+        computed on ``net`` when not given.
+    net, travel
+        Road network and travel settings.
+
+    Raises
+    ------
+    InputError
+        On bad bands, or when neither ``times`` nor ``net`` is given.
+    """
+    bands = check_bands(bands, example="30,45")
+    travel = travel or TravelSettings()
+    em = emergency_homes(inputs)
+    if population is not None:
+        cells = population
+        if net is not None:
+            cells = within_network(cells, net, travel.max_snap_metres)
+        cx, cy = _centres(cells)
+        lon, lat = _lonlat(cx, cy)
+        demand = pd.DataFrame({"id": "cell:" + cells["cell_id"].astype(str).to_numpy(dtype=object),
+                               "lon": lon, "lat": lat,
+                               "weight": cells["population"].to_numpy(dtype=float)})
+        if areas is not None:
+            area = locate(cx, cy, areas)
+        else:
+            area = np.full(len(cells), "all", dtype=object)
+        basis = "population"
+    else:
+        children = waiting(inputs)
+        pts = anchor_points(children, anchor)
+        demand = pd.DataFrame({"id": pts["anchor_id"], "lon": pts["lon"], "lat": pts["lat"],
+                               "weight": 1.0})
+        if areas is not None:
+            area = locate(*_xy(pts["lon"], pts["lat"]), areas)
+        else:
+            area = children["municipality"].to_numpy(dtype=object)
+        basis = "children"
+    if len(em) and len(demand):
+        table = _times(times, net, em, demand, travel, origin_id="home_id", destination_id="id",
+                       progress=progress)
+        nearest = table.minutes.min(axis=0)
+    else:
+        nearest = np.full(len(demand), np.inf)
+    pts_frame = pd.DataFrame({"id": demand["id"].to_numpy(dtype=object), "area_id": area,
+                              "weight": demand["weight"].to_numpy(dtype=float),
+                              "minutes": nearest})
+    names = dict(zip(areas["area_id"], areas["name"], strict=True)) if areas is not None else {}
+    rows = []
+    for a in sorted({x for x in area if x is not None}):
+        mine = pts_frame["area_id"].to_numpy(dtype=object) == a
+        w = pts_frame["weight"].to_numpy(dtype=float)[mine]
+        m = nearest[mine]
+        row: dict[str, Any] = {"area_id": a, "name": names.get(a, a), "basis": basis,
+                               "total": float(w.sum())}
+        for b in bands:
+            within = float(w[m <= b].sum())
+            row[f"within_{b:g}"] = within
+            row[f"share_{b:g}"] = within / row["total"] if row["total"] else np.nan
+        row[f"beyond_{bands[-1]:g}"] = float(w[~(m <= bands[-1])].sum())
+        rows.append(row)
+    out = pd.DataFrame(rows)
+    if population is not None:
+        cell_frame = gpd.GeoDataFrame(
+            {"cell_id": cells["cell_id"].to_numpy(dtype=object),
+             "total": demand["weight"].to_numpy(dtype=float),
+             "uncovered": np.where(nearest <= bands[-1], 0.0, demand["weight"]),
+             "minutes": nearest},
+            geometry=cells.geometry.to_numpy(), crs=WORK_CRS)
+    else:
+        cell_frame = _child_cells(demand, nearest, bands[-1])
+    cell_frame["band"] = _band_labels(cell_frame["minutes"].to_numpy(dtype=float), bands)
+    logger.info("emergency coverage (%s): %d emergency homes, %d demand points, %d areas",
+                basis, len(em), len(demand), len(out))
+    return CoverageResult(table=out, points=pts_frame, cells=cell_frame, bands=bands,
+                          emergency_homes=len(em), areas=areas)
+
+
+def _band_labels(minutes: np.ndarray, bands: tuple[float, ...]) -> np.ndarray:
+    edges = [f"<={bands[0]:g}"] + [f"{a:g}-{b:g}" for a, b in itertools.pairwise(bands)]
+    edges.append(f">{bands[-1]:g}")
+    idx = np.searchsorted(np.asarray(bands), minutes, side="left")
+    return np.array(edges, dtype=object)[idx]
+
+
+def within_network(cells: gpd.GeoDataFrame, net: Network, max_metres: float) -> gpd.GeoDataFrame:
+    """Return the cells whose centre lies within ``max_metres`` of a network node."""
+    cx, cy = _centres(cells)
+    dist, _ = cKDTree(np.column_stack([net.x, net.y])).query(np.column_stack([cx, cy]))
+    keep = dist <= max_metres
+    if (~keep).any():
+        logger.info("%d of %d cells lie beyond %g m of the road network; left out",
+                    int((~keep).sum()), len(cells), max_metres)
+    return cells[keep].reset_index(drop=True)
+
+
+def _child_cells(demand: pd.DataFrame, nearest: np.ndarray, limit: float) -> gpd.GeoDataFrame:
+    """Children aggregated to 250 m cells (EPSG:25833); the worst time per cell."""
+    x, y = _xy(demand["lon"], demand["lat"])
+    ci, ri = np.floor(x / 250.0).astype(np.int64), np.floor(y / 250.0).astype(np.int64)
+    frame = pd.DataFrame({"cell_id": [f"sq_{a}_{b}" for a, b in zip(ci, ri, strict=True)],
+                          "ci": ci, "ri": ri, "total": demand["weight"].to_numpy(dtype=float),
+                          "uncovered": np.where(nearest <= limit, 0.0, demand["weight"]),
+                          "minutes": nearest})
+    agg = frame.groupby("cell_id", sort=True).agg(ci=("ci", "first"), ri=("ri", "first"),
+                                                  total=("total", "sum"),
+                                                  uncovered=("uncovered", "sum"),
+                                                  minutes=("minutes", "max")).reset_index()
+    geoms = shapely.box(agg["ci"] * 250.0, agg["ri"] * 250.0, (agg["ci"] + 1) * 250.0,
+                        (agg["ri"] + 1) * 250.0)
+    return gpd.GeoDataFrame(agg.drop(columns=["ci", "ri"]), geometry=geoms, crs=WORK_CRS)

@@ -1,0 +1,499 @@
+"""Support for foster homes: resource families (an assignment model), local networks and cafés."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import pulp
+from scipy.optimize import linear_sum_assignment
+
+from matcher.config import TravelSettings
+from matcher.errors import InputError, Problem, raise_if_problems
+from matcher.network import Network
+from matcher.planning.common import MAX_HOMES_PER_FAMILY, _solve, travel_times
+
+__all__ = [
+    "FAMILY_COLUMNS",
+    "SupportAssignment",
+    "SupportPlan",
+    "add_cardinality_floor",
+    "add_family_capacity_constraints",
+    "add_one_family_constraints",
+    "assign_resource_families",
+    "cafes",
+    "cooperation_of",
+    "group_homes",
+    "local_networks",
+    "support_plan",
+    "validate_families",
+]
+
+logger = logging.getLogger(__name__)
+
+# =========================================================================== resource families
+
+
+FAMILY_COLUMNS: dict[str, bool] = {"resource_id": True, "lon": True, "lat": True,
+                                   "municipality": True, "cooperation": False,
+                                   "max_homes": False}
+"""Columns of the resource-family table, mapped to whether required."""
+
+
+def validate_families(frame: pd.DataFrame, *, max_homes: int = MAX_HOMES_PER_FAMILY,
+                      source: str = "resource families") -> pd.DataFrame:
+    """Check and normalise a resource-family table.
+
+    Columns: ``resource_id`` (unique), ``lon, lat`` (EPSG:4326 degrees),
+    ``municipality`` (4-digit code), optional ``cooperation`` (municipality
+    cooperation, *interkommunalt samarbeid*; default: the municipality) and
+    optional ``max_homes`` (default ``max_homes``).
+
+    Raises
+    ------
+    InputError
+        Listing every problem.
+    """
+    problems: list[Problem] = []
+    for col, required in FAMILY_COLUMNS.items():
+        if required and col not in frame.columns:
+            problems.append(Problem(source, f"missing required column '{col}'; columns: "
+                                            f"{', '.join(FAMILY_COLUMNS)}", column=col))
+    unknown = [c for c in frame.columns if c not in FAMILY_COLUMNS and not str(c).startswith("_")]
+    for col in unknown:
+        problems.append(Problem(source, f"unknown column '{col}'; allowed: "
+                                        f"{', '.join(FAMILY_COLUMNS)}", column=str(col)))
+    raise_if_problems(f"{source}: invalid table", problems)
+    if frame.empty:
+        raise InputError(f"{source}: no rows; give at least one resource family")
+    ids = frame["resource_id"].astype("string").str.strip()
+    muni = frame["municipality"].astype("string").str.strip().fillna("")
+    muni = muni.where(~(muni.str.isdigit() & (muni.str.len() == 3)), muni.str.zfill(4))
+    lon = pd.to_numeric(frame["lon"], errors="coerce").to_numpy(dtype=float)
+    lat = pd.to_numeric(frame["lat"], errors="coerce").to_numpy(dtype=float)
+    coop = (frame["cooperation"].astype("string").str.strip().fillna("")
+            if "cooperation" in frame.columns else pd.Series([""] * len(frame), dtype="string"))
+    cap = (pd.to_numeric(frame["max_homes"], errors="coerce")
+           if "max_homes" in frame.columns else pd.Series(np.nan, index=frame.index))
+    cap = cap.fillna(max_homes).to_numpy(dtype=float)
+    for i in range(len(frame)):
+        row = i + 1
+        if pd.isna(ids.iloc[i]) or ids.iloc[i] == "":
+            problems.append(Problem(source, "empty resource_id", row, "resource_id"))
+        if not (abs(lon[i]) <= 180 and abs(lat[i]) <= 90):
+            problems.append(Problem(source, "lon/lat must be WGS84 degrees (EPSG:4326)", row,
+                                    "lon"))
+        m = muni.iloc[i]
+        if not (m.isdigit() and len(m) == 4):
+            problems.append(Problem(source, f"'{m}' is not a 4-digit kommunenummer", row,
+                                    "municipality"))
+        if not (cap[i] >= 0 and cap[i] == round(cap[i])):
+            problems.append(Problem(source, "max_homes must be a whole number >= 0", row,
+                                    "max_homes"))
+    dup = ids.duplicated() & ids.notna()
+    for i in np.flatnonzero(dup.to_numpy()):
+        problems.append(Problem(source, f"duplicate resource_id '{ids.iloc[i]}'", int(i) + 1,
+                                "resource_id"))
+    raise_if_problems(f"{source}: invalid rows", problems)
+    coop = coop.where(coop != "", muni)
+    return pd.DataFrame({"resource_id": ids.astype(str).to_numpy(dtype=object),
+                         "lon": lon, "lat": lat, "municipality": muni.to_numpy(dtype=object),
+                         "cooperation": coop.to_numpy(dtype=object),
+                         "max_homes": cap.astype(np.int64)})
+
+
+def cooperation_of(families: pd.DataFrame,
+                   mapping: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Municipality -> cooperation: ``mapping`` first, then the families' own pairs."""
+    out = dict(zip(families["municipality"], families["cooperation"], strict=True))
+    out.update(mapping or {})
+    return out
+
+
+@dataclass(frozen=True)
+class SupportAssignment:
+    """Foster homes assigned to resource families.
+
+    Attributes
+    ----------
+    assignments
+        One row per home: ``home_id, cooperation, resource_id`` (missing when
+        none), ``minutes`` (home -> family) and ``reason`` ('' when assigned).
+    load
+        Per family: ``resource_id, cooperation, max_homes, homes``.
+    status
+        Solver status (``optimal`` or ``time_limit_feasible``).
+    assigned
+        Homes with a family (the stage-one optimum).
+    total_minutes
+        Sum of minutes over assigned homes (the stage-two optimum).
+    """
+
+    assignments: pd.DataFrame
+    load: pd.DataFrame
+    status: str
+    assigned: int
+    total_minutes: float
+
+    @property
+    def unassigned(self) -> list[str]:
+        """Ids of homes left without a resource family."""
+        return self.assignments.loc[self.assignments["resource_id"].isna(), "home_id"].tolist()
+
+
+def add_one_family_constraints(prob: pulp.LpProblem, x: Mapping[tuple[int, int], pulp.LpVariable],
+                               n_homes: int) -> int:
+    r"""Add :math:`\sum_f x_{hf} \le 1` for every home with a variable."""
+    rows = 0
+    by_home: dict[int, list[pulp.LpVariable]] = {}
+    for (h, _f), var in x.items():
+        by_home.setdefault(h, []).append(var)
+    for h in range(n_homes):
+        if h in by_home:
+            prob.addConstraint(pulp.lpSum(by_home[h]) <= 1, f"one_family_{h}")
+            rows += 1
+    return rows
+
+
+def add_family_capacity_constraints(prob: pulp.LpProblem,
+                                    x: Mapping[tuple[int, int], pulp.LpVariable],
+                                    capacity: np.ndarray) -> int:
+    r"""Add :math:`\sum_h x_{hf} \le m_f` for every family with a variable."""
+    rows = 0
+    by_family: dict[int, list[pulp.LpVariable]] = {}
+    for (_h, f), var in x.items():
+        by_family.setdefault(f, []).append(var)
+    for f, vars_ in sorted(by_family.items()):
+        prob.addConstraint(pulp.lpSum(vars_) <= int(capacity[f]), f"capacity_{f}")
+        rows += 1
+    return rows
+
+
+def add_cardinality_floor(prob: pulp.LpProblem, x: Mapping[tuple[int, int], pulp.LpVariable],
+                          floor: int) -> int:
+    r"""Add :math:`\sum_{h,f} x_{hf} \ge n^*` (keep the stage-one number assigned)."""
+    prob.addConstraint(pulp.lpSum(x.values()) >= floor, "assigned_floor")
+    return 1
+
+
+def assign_resource_families(home_ids: Sequence[str], home_cooperation: Sequence[str],
+                             families: pd.DataFrame, minutes: np.ndarray, *,
+                             same_cooperation: bool = True, max_minutes: float | None = None,
+                             time_limit_seconds: float = 60.0,
+                             solver: Literal["highs", "cbc"] = "highs") -> SupportAssignment:
+    r"""Assign foster homes to resource families: most homes, then least travel.
+
+    A transportation problem solved lexicographically by two HiGHS solves.
+    With homes :math:`H`, families :math:`F`, capacity :math:`m_f`
+    (``max_homes``, default 5), minutes :math:`t_{hf}` (home -> family) and
+    allowed pairs :math:`E` (finite time, within ``max_minutes`` and, with
+    ``same_cooperation``, the same municipality cooperation):
+
+    .. math::
+
+        \text{stage 1:}\quad n^* = \max \sum_{(h,f) \in E} x_{hf} \qquad
+        \text{stage 2:}\quad \min \sum_{(h,f) \in E} t_{hf} x_{hf}
+            \;\text{ s.t. }\; \sum_{(h,f) \in E} x_{hf} \ge n^*
+            \quad \text{(add\_cardinality\_floor)} \\
+        \sum_{f : (h,f) \in E} x_{hf} \le 1 \;\forall h
+            \quad \text{(add\_one\_family\_constraints)}, \qquad
+        \sum_{h : (h,f) \in E} x_{hf} \le m_f \;\forall f
+            \quad \text{(add\_family\_capacity\_constraints)}, \qquad
+        x_{hf} \in \{0, 1\}.
+
+    Minimising time alone would assign nobody, hence stage one.
+
+    Parameters
+    ----------
+    home_ids, home_cooperation
+        Ids of the homes and their cooperation (see :func:`cooperation_of`).
+    families
+        Validated families (:func:`validate_families`).
+    minutes
+        ``(n_homes, n_families)`` minutes home -> family (``inf`` = unreachable).
+    same_cooperation
+        Only pair a home with a family of its own cooperation (default).
+    max_minutes
+        Optional limit on the travel time of a pair.
+
+    Raises
+    ------
+    InputError
+        On mismatched shapes.
+    InfeasibleError
+        If the solver finds no solution.
+    """
+    t = np.asarray(minutes, dtype=float)
+    n_h, n_f = len(home_ids), len(families)
+    if t.shape != (n_h, n_f):
+        raise InputError(f"minutes has shape {t.shape}; expected ({n_h}, {n_f}) = (homes, "
+                         "resource families)")
+    h_coop = np.asarray(home_cooperation, dtype=object)
+    f_coop = families["cooperation"].to_numpy(dtype=object)
+    cap = families["max_homes"].to_numpy(dtype=np.int64)
+    allowed = np.isfinite(t)
+    if max_minutes is not None:
+        allowed &= t <= max_minutes
+    same = h_coop[:, None] == f_coop[None, :]
+    if same_cooperation:
+        allowed &= same
+    allowed &= (cap > 0)[None, :]
+    pairs = [(int(h), int(f)) for h, f in zip(*np.nonzero(allowed), strict=True)]
+    chosen: list[tuple[int, int]] = []
+    status = "optimal"
+    if pairs:
+        prob = pulp.LpProblem("resource_families", pulp.LpMaximize)
+        x = {p: prob.add_variable(f"x_{p[0]}_{p[1]}", 0, 1, pulp.LpBinary) for p in pairs}
+        add_one_family_constraints(prob, x, n_h)
+        add_family_capacity_constraints(prob, x, cap)
+        prob.setObjective(pulp.lpSum(x.values()))
+        status = _solve(prob, solver=solver, time_limit_seconds=time_limit_seconds,
+                        what="the resource-family model (stage 1)")
+        n_star = round(sum(v.value() or 0.0 for v in x.values()))
+        add_cardinality_floor(prob, x, n_star)
+        prob.sense = pulp.LpMinimize
+        prob.setObjective(pulp.lpSum(float(t[h, f]) * v for (h, f), v in x.items()))
+        second = _solve(prob, solver=solver, time_limit_seconds=time_limit_seconds,
+                        what="the resource-family model (stage 2)")
+        status = status if second == "optimal" else second
+        chosen = [p for p, v in x.items() if (v.value() or 0.0) > 0.5]
+    family_of = np.full(n_h, -1, dtype=np.int64)
+    for h, f in chosen:
+        family_of[h] = f
+    load = np.bincount(family_of[family_of >= 0], minlength=n_f)
+    ids = families["resource_id"].to_numpy(dtype=object)
+    reasons = []
+    for h in range(n_h):
+        if family_of[h] >= 0:
+            reasons.append("")
+            continue
+        mine = same[h] if same_cooperation else np.ones(n_f, dtype=bool)
+        if not mine.any():
+            reasons.append(f"no resource family in cooperation {h_coop[h]}")
+        elif not allowed[h].any():
+            limit = f" within {max_minutes:g} min" if max_minutes is not None else ""
+            reasons.append(f"no resource family of cooperation {h_coop[h]} reachable{limit}")
+        else:
+            reasons.append(f"all {int(allowed[h].sum())} resource families within reach are "
+                           "full")
+    assignments = pd.DataFrame({
+        "home_id": np.asarray(home_ids, dtype=object), "cooperation": h_coop,
+        "resource_id": np.where(family_of >= 0, ids[np.maximum(family_of, 0)], None),
+        "minutes": np.where(family_of >= 0, t[np.arange(n_h), np.maximum(family_of, 0)],
+                            np.nan),
+        "reason": reasons})
+    load_frame = pd.DataFrame({"resource_id": ids, "cooperation": f_coop, "max_homes": cap,
+                               "homes": load.astype(np.int64)})
+    total = float(assignments["minutes"].sum())
+    logger.info("resource families: %d of %d homes assigned to %d families", len(chosen), n_h,
+                n_f)
+    return SupportAssignment(assignments=assignments, load=load_frame, status=status,
+                             assigned=len(chosen), total_minutes=total)
+
+
+def group_homes(minutes: np.ndarray, *, size: int, max_iterations: int = 20) -> tuple[
+        np.ndarray, np.ndarray]:
+    """Partition homes into groups of at most ``size`` around host homes.
+
+    Capacitated k-medoids, deterministic: ``g = ceil(n / size)`` hosts are
+    chosen greedily (first the home with the least total travel from all
+    others, then the one that cuts the total most, ties by position), homes
+    are assigned to hosts with at most ``size`` per group by an exact
+    assignment (:func:`scipy.optimize.linear_sum_assignment` on the hosts'
+    places), then each group's host becomes the member with the least total
+    travel from its group; repeated until the hosts stop changing.
+
+    Parameters
+    ----------
+    minutes
+        ``(n, n)`` minutes from home ``i`` to home ``j`` (``inf`` allowed).
+    size
+        Largest group size (>= 1).
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        Group host position of each home and the minutes to it.
+    """
+    if not (isinstance(size, int | np.integer) and size >= 1):
+        raise InputError(f"network size {size!r} must be a whole number >= 1")
+    t = np.asarray(minutes, dtype=float)
+    n = t.shape[0]
+    if n == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0)
+    big = 1e6
+    cost = np.where(np.isfinite(t), t, big)
+    np.fill_diagonal(cost, 0.0)
+    g = math.ceil(n / size)
+    hosts = [int(np.argmin(cost.sum(axis=0)))]
+    while len(hosts) < g:
+        current = cost[:, hosts].min(axis=1)
+        gain = np.maximum(current[:, None] - cost, 0.0).sum(axis=0)
+        gain[hosts] = -1.0
+        hosts.append(int(np.argmax(gain)))
+    assign = np.zeros(n, dtype=np.int64)
+    for _ in range(max_iterations):
+        slots = np.repeat(np.arange(len(hosts)), size)
+        c = cost[:, np.asarray(hosts)][:, slots]
+        for k, hst in enumerate(hosts):
+            c[hst, slots != k] = big * 10  # a host stays in its own group
+        rows, cols = linear_sum_assignment(c)
+        assign[rows] = slots[cols]
+        new_hosts = []
+        for k in range(len(hosts)):
+            members = np.flatnonzero(assign == k)
+            within = cost[np.ix_(members, members)].sum(axis=0)
+            new_hosts.append(int(members[np.argmin(within)]))
+        if new_hosts == hosts:
+            break
+        hosts = new_hosts
+    host_of = np.asarray(hosts, dtype=np.int64)[assign]
+    to_host = t[np.arange(n), host_of]
+    return host_of, np.where(host_of == np.arange(n), 0.0, to_host)
+
+
+def local_networks(homes: pd.DataFrame, *, size: int = 6,
+                   minutes_between: Callable[[pd.DataFrame], np.ndarray]) -> pd.DataFrame:
+    """Group foster homes of each municipality into local networks of at most ``size``.
+
+    Parameters
+    ----------
+    homes
+        ``home_id, municipality`` (and whatever ``minutes_between`` needs).
+    size
+        Largest network size.
+    minutes_between
+        Returns the ``(n, n)`` minutes between the given homes (row order).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``home_id, municipality, network_id`` (``<municipality>-N<k>``, numbered
+        by host id), ``host_home_id`` (the meeting host) and ``minutes_to_host``.
+    """
+    parts = []
+    for muni, group in homes.sort_values("home_id", kind="stable").groupby("municipality",
+                                                                          sort=True):
+        group = group.reset_index(drop=True)
+        host, mins = group_homes(minutes_between(group), size=size)
+        ids = group["home_id"].to_numpy(dtype=object)
+        host_ids = ids[host]
+        number = {h: k + 1 for k, h in enumerate(sorted(set(host_ids)))}
+        parts.append(pd.DataFrame({"home_id": ids, "municipality": muni,
+                                   "network_id": [f"{muni}-N{number[h]:02d}" for h in host_ids],
+                                   "host_home_id": host_ids, "minutes_to_host": mins}))
+    if not parts:
+        return pd.DataFrame(columns=["home_id", "municipality", "network_id", "host_home_id",
+                                     "minutes_to_host"])
+    return pd.concat(parts, ignore_index=True)
+
+
+def cafes(homes: pd.DataFrame, *,
+          minutes_between: Callable[[pd.DataFrame], np.ndarray]) -> pd.DataFrame:
+    """Pick each municipality's *fosterhjemskafé* host: the 1-median home.
+
+    The host is the home with the least total travel time from all homes of
+    its municipality (ties by ``home_id``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``municipality, host_home_id, homes, mean_minutes, max_minutes``
+        (to the host; unreachable homes make them ``inf``).
+    """
+    rows = []
+    for muni, group in homes.sort_values("home_id", kind="stable").groupby("municipality",
+                                                                          sort=True):
+        t = np.asarray(minutes_between(group.reset_index(drop=True)), dtype=float)
+        cost = np.where(np.isfinite(t), t, 1e6)
+        np.fill_diagonal(cost, 0.0)
+        j = int(np.argmin(cost.sum(axis=0)))
+        to_host = t[:, j].copy()
+        to_host[j] = 0.0
+        rows.append({"municipality": muni, "host_home_id": group["home_id"].iloc[j],
+                     "homes": len(group), "mean_minutes": float(to_host.mean()),
+                     "max_minutes": float(to_host.max())})
+    return pd.DataFrame(rows, columns=["municipality", "host_home_id", "homes", "mean_minutes",
+                                       "max_minutes"])
+
+
+@dataclass(frozen=True)
+class SupportPlan:
+    """Resource families, local networks and cafés for the foster homes.
+
+    Attributes
+    ----------
+    families
+        :class:`SupportAssignment`.
+    networks
+        :func:`local_networks` table.
+    cafes
+        :func:`cafes` table.
+    """
+
+    families: SupportAssignment
+    networks: pd.DataFrame
+    cafes: pd.DataFrame
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-ready counts."""
+        return {"homes": len(self.families.assignments), "assigned": self.families.assigned,
+                "unassigned": len(self.families.unassigned),
+                "total_minutes": round(self.families.total_minutes, 3),
+                "status": self.families.status,
+                "networks": int(self.networks["network_id"].nunique()),
+                "cafes": len(self.cafes)}
+
+
+def support_plan(homes: pd.DataFrame, families: pd.DataFrame, *, net: Network,
+                 travel: TravelSettings | None = None, max_homes: int = MAX_HOMES_PER_FAMILY,
+                 same_cooperation: bool = True,
+                 cooperations: Mapping[str, str] | None = None,
+                 max_minutes: float | None = None, network_size: int = 6,
+                 time_limit_seconds: float = 60.0,
+                 solver: Literal["highs", "cbc"] = "highs") -> SupportPlan:
+    """Resource families for every foster home, plus local networks and cafés.
+
+    Parameters
+    ----------
+    homes
+        Normalised homes table (``home_id, lon, lat, municipality``).
+    families
+        Resource-family table (validated here, see :func:`validate_families`).
+    net, travel
+        Road network and travel settings (minutes home -> family, home -> home).
+    max_homes
+        Default capacity of a family.
+    same_cooperation
+        Only within the home's municipality cooperation (default True).
+    cooperations
+        Municipality -> cooperation (adds to the families' own pairs; a
+        municipality in neither is its own cooperation).
+    max_minutes
+        Optional limit on home -> family minutes.
+    network_size
+        Largest local network.
+    """
+    travel = travel or TravelSettings()
+    fam = validate_families(families, max_homes=max_homes)
+    coop = cooperation_of(fam, cooperations)
+    home_coop = [coop.get(m, m) for m in homes["municipality"]]
+    t = travel_times(net, homes, fam, travel, origin_id="home_id", destination_id="resource_id")
+    assigned = assign_resource_families(homes["home_id"].tolist(), home_coop, fam, t.minutes,
+                                        same_cooperation=same_cooperation,
+                                        max_minutes=max_minutes,
+                                        time_limit_seconds=time_limit_seconds,
+                                        solver=solver)
+
+    def between(group: pd.DataFrame) -> np.ndarray:
+        return travel_times(net, group, group, travel, origin_id="home_id",
+                            destination_id="home_id").minutes
+
+    networks = local_networks(homes, size=network_size, minutes_between=between)
+    return SupportPlan(families=assigned, networks=networks,
+                       cafes=cafes(homes, minutes_between=between))

@@ -1,0 +1,204 @@
+"""Run reports: GeoPackage layers, an offline interactive map, a static map and a summary.
+
+:func:`write_outputs` adds to a run folder (see :func:`matcher.pipeline.write_run`):
+
+``matches.gpkg`` (EPSG:25833)
+    ``children`` (points), ``homes`` (points), ``match_lines`` (child -> home),
+    ``school_isochrones`` (when the run had a road network), ``municipalities``
+    (when given) and ``roads`` (a light base map drawn from the road network).
+``map.html``
+    An interactive Leaflet map made with folium that works offline: no tile
+    layer, and Leaflet's JavaScript and CSS (from the ``xstatic-leaflet``
+    package) are inlined, so the file loads nothing from the network.
+``map.png``
+    A static overview of the same content (matplotlib, Agg).
+``report.md``
+    Placements by urgency, home-municipality share, school travel bands,
+    unmatched children with reasons, the training support plan, solver
+    status and input fingerprints.
+
+:func:`rerender` makes the last three again from the files of a run folder.
+
+Privacy: with ``privacy="coarse"`` each child's position is moved to the
+centre of its SSB-style 250 m grid cell (cells aligned to multiples of 250 m
+in EPSG:25833) in every output. Child ids are pseudonymous; nothing here logs
+coordinates or names.
+
+Modules: :mod:`~matcher.report.layers` (GeoPackage layers),
+:mod:`~matcher.report.webmap` (``map.html``), :mod:`~matcher.report.staticmap`
+(``map.png``) and :mod:`~matcher.report.markdown` (``report.md``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import geopandas as gpd
+import pandas as pd
+
+from matcher.config import Settings
+from matcher.errors import InputError, Problem
+from matcher.io import files
+from matcher.report.common import (
+    CRS,
+    GPKG,
+    GRID_METRES,
+    LAYERS,
+    MAP_HTML,
+    MAP_PNG,
+    PRIVACY_MODES,
+    REPORT_MD,
+    SCHOOL_BANDS_MINUTES,
+    SYNTHETIC_KOMMUNENUMMER,
+    Privacy,
+    check_privacy,
+)
+from matcher.report.layers import (
+    _looks_synthetic,
+    _read_gpkg,
+    _write_gpkg,
+    build_layers,
+    coarsen,
+    read_assignments,
+)
+from matcher.report.markdown import _markdown, school_bands
+from matcher.report.staticmap import _map_png
+from matcher.report.webmap import _map_html
+
+if TYPE_CHECKING:
+    from matcher.pipeline import RunResult
+
+__all__ = [
+    "CRS",
+    "GPKG",
+    "GRID_METRES",
+    "LAYERS",
+    "MAP_HTML",
+    "MAP_PNG",
+    "PRIVACY_MODES",
+    "REPORT_MD",
+    "SCHOOL_BANDS_MINUTES",
+    "SYNTHETIC_KOMMUNENUMMER",
+    "Privacy",
+    "build_layers",
+    "check_privacy",
+    "coarsen",
+    "read_assignments",
+    "rerender",
+    "school_bands",
+    "write_outputs",
+]
+
+
+logger = logging.getLogger(__name__)
+
+
+def write_outputs(result: RunResult, folder: Path, *, privacy: Privacy = "exact",
+                  municipalities: gpd.GeoDataFrame | None = None,
+                  isochrones: gpd.GeoDataFrame | None = None,
+                  settings: Settings | None = None, synthetic: bool | None = None) -> None:
+    """Write ``matches.gpkg``, ``map.html``, ``map.png`` and ``report.md`` into a run folder.
+
+    Called by :func:`matcher.pipeline.write_run` (``report=True``). Every file
+    is written atomically and owner-only (``0o600``). Renders what the
+    pipeline computed; it never routes.
+
+    Parameters
+    ----------
+    result
+        The run (:func:`matcher.pipeline.run`).
+    folder
+        The (temporary) run folder.
+    privacy
+        ``"exact"`` or ``"coarse"`` (child positions at 250 m grid-cell centres).
+    municipalities
+        Municipality polygons (any CRS) for the base map and the GeoPackage.
+    isochrones
+        School isochrones (:func:`matcher.pipeline.school_isochrones`), or ``None``.
+    settings
+        The working CRS and report options (defaults without it).
+    synthetic
+        Mark the outputs as synthetic data. ``None`` detects it: municipality
+        names containing "syntetisk", or every child in a fictional
+        :data:`SYNTHETIC_KOMMUNENUMMER` municipality.
+
+    Raises
+    ------
+    InputError
+        If ``privacy`` is unknown or ``municipalities`` has no CRS.
+    """
+    folder = Path(folder)
+    layers = build_layers(result, privacy=privacy, municipalities=municipalities,
+                          isochrones=isochrones, settings=settings)
+    if synthetic is None:
+        synthetic = _looks_synthetic(result.inputs.children, municipalities)
+    meta = {"privacy": privacy, "synthetic": bool(synthetic),
+            "osm": result.network is not None or "network" in result.summary.get(
+                "inputs_sha256", {})}
+    _write_gpkg(layers, folder / GPKG, meta)
+    _write_rendered(folder, _render(layers, result.assignments, result.summary, meta))
+    logger.info("report: %d children, %d homes, %d match lines, layers %s",
+                len(layers["children"]), len(layers["homes"]), len(layers["match_lines"]),
+                ", ".join(layers))
+
+
+def rerender(run_dir: Path) -> None:
+    """Re-render ``map.html``, ``map.png`` and ``report.md`` from a run folder's files.
+
+    Reads ``matches.gpkg``, ``summary.json`` and ``assignments.csv``; each
+    output is written atomically and owner-only, and only after all three
+    have rendered, so a failure leaves the folder as it was.
+
+    Parameters
+    ----------
+    run_dir
+        A run folder written by ``matcher match``.
+
+    Raises
+    ------
+    InputError
+        Listing every missing or unreadable file or layer.
+    """
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise InputError(f"{run_dir}: not a folder; give a run folder from `matcher match`")
+    problems = [Problem(str(run_dir), f"missing {name}; is this a run folder written by "
+                                      "`matcher match` (with the report module installed)?")
+                for name in (GPKG, "summary.json", "assignments.csv")
+                if not (run_dir / name).is_file()]
+    if problems:
+        raise InputError(f"{run_dir}: cannot re-render the report", problems)
+    layers, meta = _read_gpkg(run_dir / GPKG)
+    try:
+        summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+        assignments = read_assignments(run_dir / "assignments.csv")
+    except (ValueError, KeyError, OSError) as exc:
+        raise InputError(f"{run_dir}: cannot read summary.json or assignments.csv "
+                         f"({type(exc).__name__}: {exc}); re-run `matcher match`") from None
+    _write_rendered(run_dir, _render(layers, assignments, summary, meta))
+    logger.info("report re-rendered: %d children", len(assignments))
+
+
+@dataclasses.dataclass(frozen=True)
+class _Rendered:
+    html: str
+    png: bytes
+    markdown: str
+
+
+def _render(layers: Mapping[str, gpd.GeoDataFrame], assignments: pd.DataFrame,
+            summary: Mapping[str, Any], meta: Mapping[str, Any]) -> _Rendered:
+    return _Rendered(html=_map_html(layers, summary, meta),
+                     png=_map_png(layers, summary, meta),
+                     markdown=_markdown(assignments, summary, meta))
+
+
+def _write_rendered(folder: Path, rendered: _Rendered) -> None:
+    files.write_bytes(folder / MAP_HTML, rendered.html.encode("utf-8"))
+    files.write_bytes(folder / MAP_PNG, rendered.png)
+    files.write_bytes(folder / REPORT_MD, rendered.markdown.encode("utf-8"))

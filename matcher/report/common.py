@@ -1,0 +1,96 @@
+"""Names, constants, colours and notes shared by every report output."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Literal
+
+from matcher.config import DEFAULT_CRS
+from matcher.errors import InputError
+
+if TYPE_CHECKING:
+    pass
+
+__all__ = [
+    "CRS",
+    "GPKG",
+    "GRID_METRES",
+    "LAYERS",
+    "MAP_HTML",
+    "MAP_PNG",
+    "OSM_ATTRIBUTION",
+    "PRIVACY_MODES",
+    "REPORT_MD",
+    "REQUIRED_LAYERS",
+    "SCHOOL_BANDS_MINUTES",
+    "SYNTHETIC_KOMMUNENUMMER",
+    "SYNTHETIC_NOTE",
+    "Privacy",
+    "check_privacy",
+]
+
+logger = logging.getLogger(__name__)
+
+Privacy = Literal["exact", "coarse"]
+PRIVACY_MODES: tuple[str, ...] = ("exact", "coarse")
+CRS = DEFAULT_CRS
+"""Default CRS of the layers in ``matches.gpkg`` (the working CRS, ``network.crs``)."""
+GRID_METRES = 250.0
+"""Cell size of the SSB statistical grid used to coarsen child positions, in metres
+(the default of ``report.grid_metres``)."""
+SCHOOL_BANDS_MINUTES: tuple[float, ...] = (15.0, 30.0, 45.0, 60.0)
+"""Upper edges of the school-travel bands in report.md, in minutes (last band: above 60)."""
+OSM_ATTRIBUTION = "© OpenStreetMap contributors (ODbL)"
+SYNTHETIC_NOTE = "SYNTHETIC data: fictional places, no real people"
+SYNTHETIC_KOMMUNENUMMER = range(4691, 4700)
+"""Fictional municipality numbers of :mod:`matcher.scenarios.fjord` (no real kommune has them)."""
+
+GPKG = "matches.gpkg"
+MAP_HTML = "map.html"
+MAP_PNG = "map.png"
+REPORT_MD = "report.md"
+LAYERS: tuple[str, ...] = ("children", "homes", "match_lines", "school_isochrones",
+                           "municipalities", "roads")
+"""Layer names of ``matches.gpkg``, in writing order (absent layers are skipped)."""
+REQUIRED_LAYERS: tuple[str, ...] = ("children", "homes", "match_lines")
+
+_GEOMETRY_TYPES = {"children": "Point", "homes": "Point", "match_lines": "LineString",
+                   "school_isochrones": "MultiPolygon", "municipalities": "MultiPolygon",
+                   "roads": "MultiLineString"}
+_META_KEY = "FOSTERMATCH_REPORT"
+_MAX_MINOR_ROAD_SEGMENTS = 20_000
+"""Above this many road segments, the base map shows major roads and ferries only."""
+_ISOCHRONE_SIMPLIFY_METRES = 50.0
+"""Tolerance for isochrone outlines in map.html, in metres (half the isochrone grid cell)."""
+_MAJOR_ROADS = frozenset({"motorway", "motorway_link", "trunk", "trunk_link", "primary",
+                          "primary_link", "secondary", "secondary_link"})
+
+# colours shared by map.html and map.png
+_COLOURS = {"placed": "#1b7837", "unmatched": "#d6604d", "home": "#5e3c99",
+            "home_used": "#5e3c99", "match": "#1b7837", "kinship": "#e08214",
+            "municipality_fill": "#f4f1ea", "municipality_edge": "#7a6a8a",
+            "major": "#969696", "minor": "#c8c8c8", "ferry": "#4393c3",
+            "isochrone": "#92c5de"}
+
+
+def check_privacy(privacy: str) -> None:
+    """Raise :class:`InputError` unless ``privacy`` is one of :data:`PRIVACY_MODES`."""
+    if privacy not in PRIVACY_MODES:
+        raise InputError(f"privacy '{privacy}': use one of {', '.join(PRIVACY_MODES)}")
+
+
+def _notes(meta: Mapping[str, Any]) -> list[str]:
+    notes = []
+    if meta.get("synthetic"):
+        notes.append(SYNTHETIC_NOTE)
+    if meta.get("privacy") == "coarse":
+        notes.append("child positions: 250 m grid-cell centres")
+    if meta.get("osm", True):
+        notes.append(f"roads {OSM_ATTRIBUTION}")
+    return notes
+
+
+def _title(summary: Mapping[str, Any]) -> str:
+    return (f"fostermatch run {summary.get('as_of', '')}: {summary.get('placed', 0)} of "
+            f"{summary.get('children', 0)} children placed")

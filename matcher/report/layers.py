@@ -1,0 +1,297 @@
+"""The layers of ``matches.gpkg`` (children, homes, match lines, isochrones, roads,
+municipalities), built from a run in the working CRS; writing and reading them."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import shapely
+
+from matcher import isochrones as isochrones_mod
+from matcher import schema
+from matcher.config import Settings
+from matcher.errors import InputError
+from matcher.io import files
+from matcher.report.common import (
+    _GEOMETRY_TYPES,
+    _MAJOR_ROADS,
+    _MAX_MINOR_ROAD_SEGMENTS,
+    _META_KEY,
+    CRS,
+    GRID_METRES,
+    LAYERS,
+    REQUIRED_LAYERS,
+    SYNTHETIC_KOMMUNENUMMER,
+    Privacy,
+    check_privacy,
+)
+
+if TYPE_CHECKING:
+    from matcher.network import Network
+    from matcher.pipeline import RunResult
+
+__all__ = ["build_layers", "coarsen", "read_assignments"]
+
+logger = logging.getLogger(__name__)
+
+
+def coarsen(x: np.ndarray | Sequence[float], y: np.ndarray | Sequence[float], *,
+            cell_metres: float = GRID_METRES) -> tuple[np.ndarray, np.ndarray]:
+    """Move points to the centre of their grid cell.
+
+    Parameters
+    ----------
+    x, y
+        Coordinates in metres in EPSG:25833.
+    cell_metres
+        Cell size in metres; cells are aligned to multiples of it, as SSB's
+        statistical grids are (250 m: ``x ≡ 125 (mod 250)`` after coarsening).
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        The cell-centre coordinates, in metres (EPSG:25833).
+    """
+    if not cell_metres > 0:
+        raise InputError(f"cell_metres {cell_metres} must be > 0 metres")
+    half = cell_metres / 2.0
+    cx = np.floor(np.asarray(x, dtype=float) / cell_metres) * cell_metres + half
+    cy = np.floor(np.asarray(y, dtype=float) / cell_metres) * cell_metres + half
+    return cx, cy
+
+
+def build_layers(result: RunResult, *, privacy: Privacy = "exact",
+                 municipalities: gpd.GeoDataFrame | None = None,
+                 isochrones: gpd.GeoDataFrame | None = None,
+                 settings: Settings | None = None) -> dict[str, gpd.GeoDataFrame]:
+    """Build the layers of ``matches.gpkg`` from a run, in EPSG:25833.
+
+    Parameters
+    ----------
+    result
+        The run (:func:`matcher.pipeline.run`).
+    privacy
+        ``"exact"`` keeps child positions; ``"coarse"`` moves them (and the
+        start of their match lines) to the centre of their 250 m grid cell,
+        and pools school isochrones per school without child ids.
+    municipalities
+        Municipality polygons in any CRS, with ``kommunenummer`` (or
+        ``municipality``) and optionally ``kommunenavn``.
+    isochrones
+        School isochrones of the placed children (``child_id``, ``minutes``,
+        polygons), as :func:`matcher.pipeline.school_isochrones` computes them.
+    settings
+        The working CRS (``network.crs``) and the coarse grid
+        (``report.grid_metres``); the defaults apply without it.
+
+    Returns
+    -------
+    dict of str to geopandas.GeoDataFrame
+        Layer name -> frame, for the names in :data:`LAYERS` that apply:
+        ``school_isochrones`` needs ``isochrones``, ``roads`` needs
+        ``result.network`` and ``municipalities`` needs ``municipalities``.
+
+    Raises
+    ------
+    InputError
+        If ``privacy`` is unknown or ``municipalities`` has no CRS.
+    """
+    check_privacy(privacy)
+    settings = settings or Settings()
+    crs = settings.crs
+    inputs = result.inputs
+    table = result.assignments
+    placed = table["home_id"].notna().to_numpy()
+
+    children = inputs.children.set_index("child_id").loc[table["child_id"]]
+    cx, cy = _project(children["lon"].to_numpy(), children["lat"].to_numpy(), crs)
+    if privacy == "coarse":
+        cx, cy = coarsen(cx, cy, cell_metres=settings.report.grid_metres)
+    child_layer = gpd.GeoDataFrame({
+        "child_id": table["child_id"].astype(str).to_numpy(),
+        "urgency": table["urgency"].astype(str).to_numpy(),
+        "placed": placed,
+        "home_id": pd.Series(table["home_id"].to_numpy(dtype=object), dtype="str"),
+        "reason": table["reason"].fillna("").astype(str).to_numpy(),
+    }, geometry=shapely.points(cx, cy), crs=crs)
+
+    homes = inputs.homes
+    hx, hy = _project(homes["lon"].to_numpy(), homes["lat"].to_numpy(), crs)
+    n_assigned = table.loc[placed, "home_id"].value_counts()
+    home_layer = gpd.GeoDataFrame({
+        "home_id": homes["home_id"].astype(str).to_numpy(),
+        "kind": homes["kind"].astype(str).to_numpy(),
+        "capacity": homes["capacity"].to_numpy(dtype=np.int64),
+        "competences": [schema.join_tags(tuple(c)) for c in homes["competences"]],
+        "n_assigned": n_assigned.reindex(homes["home_id"]).fillna(0).to_numpy(dtype=np.int64),
+    }, geometry=shapely.points(hx, hy), crs=crs)
+
+    rows = table.loc[placed]
+    home_pos = pd.Index(home_layer["home_id"]).get_indexer(rows["home_id"])
+    starts = np.column_stack([cx[placed], cy[placed]])
+    ends = np.column_stack([hx[home_pos], hy[home_pos]])
+    pairs = result.scored.pairs.set_index(["child_id", "home_id"])["explanation"]
+    keys = pd.MultiIndex.from_arrays([rows["child_id"], rows["home_id"]])
+    explanation = pairs.reindex(keys).fillna("locked placement (not scored)").to_numpy()
+    line_layer = gpd.GeoDataFrame({
+        "child_id": rows["child_id"].astype(str).to_numpy(),
+        "home_id": rows["home_id"].astype(str).to_numpy(),
+        "score": rows["score"].to_numpy(dtype=float),
+        "school_minutes": rows["school_minutes"].to_numpy(dtype=float),
+        "municipality_match": rows["municipality_match"].to_numpy(dtype=bool),
+        "kinship": rows["kinship"].to_numpy(dtype=bool),
+        "explanation": explanation.astype(str),
+    }, geometry=shapely.linestrings(np.stack([starts, ends], axis=1).reshape(-1, 2, 2)),
+        crs=crs)
+
+    layers = {"children": child_layer, "homes": home_layer, "match_lines": line_layer}
+    if isochrones is not None:
+        iso = isochrones.to_crs(crs)
+        layers["school_isochrones"] = _pooled(iso) if privacy == "coarse" else iso
+    if result.network is not None:
+        layers["roads"] = _roads(result.network, crs)
+    if municipalities is not None:
+        layers["municipalities"] = _municipalities(municipalities, crs)
+    return layers
+
+
+def read_assignments(path: Path) -> pd.DataFrame:
+    """Read ``assignments.csv`` with the dtypes of :func:`matcher.pipeline.run`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Ids, urgency, municipalities, reason and training_needs as ``str``
+        (``''`` when empty; ``home_id`` missing when unmatched), minutes and
+        score as ``float``, flags as ``bool``.
+    """
+    text = {c: str for c in ("child_id", "home_id", "urgency", "municipality",
+                             "home_municipality", "reason", "training_needs")}
+    frame = pd.read_csv(path, dtype=text, keep_default_na=False, na_values={"home_id": [""]})
+    for column in ("score", "school_minutes", "network_minutes", "parent_minutes"):
+        frame[column] = pd.to_numeric(frame[column].replace("", np.nan))
+    for column in ("municipality_match", "kinship", "locked", "split"):
+        frame[column] = frame[column].astype(str).str.lower().isin(["true", "1"])
+    return frame
+
+
+def _project(lon: np.ndarray, lat: np.ndarray, crs: str) -> tuple[np.ndarray, np.ndarray]:
+    points = gpd.GeoSeries(gpd.points_from_xy(lon, lat), crs="EPSG:4326").to_crs(crs)
+    return points.x.to_numpy(), points.y.to_numpy()
+
+
+def _pooled(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Pool school isochrones per school and band, without child ids (coarse privacy).
+
+    A school polygon linked to a child id would reveal the child's school in a
+    map meant for sharing; pooled, the ``child_id`` column says only how many
+    placed children attend that school.
+    """
+    if frame.empty:
+        return frame
+    key = pd.DataFrame({"minutes": frame["minutes"].to_numpy(),
+                        "wkb": shapely.to_wkb(frame.geometry.to_numpy())})
+    counts = key.groupby(["minutes", "wkb"], sort=True).size().reset_index(name="n")
+    return gpd.GeoDataFrame(
+        {"child_id": [f"{n} placed children" for n in counts["n"]],
+         "minutes": counts["minutes"].to_numpy(dtype=float)},
+        geometry=shapely.from_wkb(counts["wkb"].to_numpy()), crs=frame.crs)
+
+
+def _roads(net: Network, crs: str) -> gpd.GeoDataFrame:
+    """A light base map: merged road lines by class (major, minor, ferry), EPSG:25833."""
+    edges = net.edges
+    u = edges["u"].to_numpy()
+    v = edges["v"].to_numpy()
+    keep = ~pd.DataFrame({"a": np.minimum(u, v), "b": np.maximum(u, v)}).duplicated().to_numpy()
+    ferry = edges["ferry"].to_numpy(dtype=bool)
+    major = edges["highway"].astype(str).isin(_MAJOR_ROADS).to_numpy()
+    road_class = np.where(ferry, "ferry", np.where(major, "major", "minor"))
+    if keep.sum() > _MAX_MINOR_ROAD_SEGMENTS:
+        keep &= road_class != "minor"
+    names, geoms = [], []
+    for name in ("minor", "major", "ferry"):
+        sel = np.flatnonzero(keep & (road_class == name))
+        if not len(sel):
+            continue
+        coords = np.stack([np.column_stack([net.x[u[sel]], net.y[u[sel]]]),
+                           np.column_stack([net.x[v[sel]], net.y[v[sel]]])], axis=1)
+        merged = shapely.line_merge(shapely.multilinestrings(shapely.linestrings(coords)))
+        names.append(name)
+        geoms.append(merged)
+    roads = gpd.GeoSeries(isochrones_mod.as_multi(np.array(geoms, dtype=object)),
+                          crs=net.crs).to_crs(crs)
+    return gpd.GeoDataFrame({"road_class": pd.Series(names, dtype="str")}, geometry=roads,
+                            crs=crs)
+
+
+def _municipalities(frame: gpd.GeoDataFrame, crs: str) -> gpd.GeoDataFrame:
+    if frame.crs is None:
+        raise InputError("municipalities: the layer has no CRS; set it (e.g. with "
+                         "`set_crs('EPSG:4326')`)")
+    number = next((c for c in ("kommunenummer", "municipality") if c in frame.columns), None)
+    out = gpd.GeoDataFrame({
+        "kommunenummer": (frame[number].astype(str).to_numpy() if number
+                          else np.full(len(frame), "", dtype=object)),
+        "kommunenavn": (frame["kommunenavn"].astype(str).to_numpy()
+                        if "kommunenavn" in frame.columns
+                        else np.full(len(frame), "", dtype=object)),
+    }, geometry=isochrones_mod.as_multi(frame.geometry.to_crs(crs).to_numpy()), crs=crs)
+    return out
+
+
+def _looks_synthetic(children: pd.DataFrame, municipalities: gpd.GeoDataFrame | None) -> bool:
+    if municipalities is not None and "kommunenavn" in municipalities.columns and \
+            municipalities["kommunenavn"].astype(str).str.contains("syntetisk").any():
+        return True
+    codes = pd.to_numeric(children["municipality"], errors="coerce")
+    return bool(len(codes)) and bool(codes.isin(SYNTHETIC_KOMMUNENUMMER).all())
+
+
+def _write_gpkg(layers: Mapping[str, gpd.GeoDataFrame], target: Path,
+                meta: Mapping[str, Any]) -> None:
+    names = [n for n in LAYERS if n in layers]
+    with files.atomic_path(target) as tmp:
+        for name in names:
+            # Layer metadata lives inside the GeoPackage (dataset metadata would go to a
+            # world-readable .aux.xml sidecar).
+            pyogrio.write_dataframe(
+                layers[name], tmp, layer=name, driver="GPKG",
+                geometry_type=_GEOMETRY_TYPES[name],
+                promote_to_multi=_GEOMETRY_TYPES[name].startswith("Multi"),
+                layer_metadata={_META_KEY: json.dumps(dict(meta), sort_keys=True)}
+                if name == "children" else None)
+
+
+def _read_gpkg(path: Path) -> tuple[dict[str, gpd.GeoDataFrame], dict[str, Any]]:
+    try:
+        present = {str(name) for name, _ in pyogrio.list_layers(path)}
+        missing = [n for n in REQUIRED_LAYERS if n not in present]
+        if missing:
+            raise InputError(f"{path}: missing layer(s) {', '.join(missing)}; re-run "
+                             "`matcher match` to rewrite the run folder")
+        layers = {n: pyogrio.read_dataframe(path, layer=n) for n in LAYERS if n in present}
+        info = pyogrio.read_info(path, layer=REQUIRED_LAYERS[0])
+    except InputError:
+        raise
+    except Exception as exc:  # GDAL raises many kinds on a damaged file
+        raise InputError(f"{path}: cannot read ({type(exc).__name__}: {exc}); re-run "
+                         "`matcher match`") from None
+    meta: dict[str, Any] = {}
+    raw = (info.get("layer_metadata") or {}).get(_META_KEY)
+    if raw:
+        try:
+            meta = json.loads(raw)
+        except ValueError:
+            logger.warning("%s: unreadable report metadata; using defaults", path.name)
+    for name, frame in list(layers.items()):
+        layers[name] = frame.set_crs(CRS) if frame.crs is None else frame
+    return layers, meta

@@ -1,0 +1,154 @@
+"""``report.md``: placements, school travel bands, unmatched children, training plan,
+solver status and fingerprints."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from matcher import schema
+from matcher.report.common import (
+    OSM_ATTRIBUTION,
+    SCHOOL_BANDS_MINUTES,
+    SYNTHETIC_NOTE,
+    _notes,
+    _title,
+)
+
+if TYPE_CHECKING:
+    pass
+
+__all__ = ["school_bands"]
+
+# ---- report.md
+
+
+def school_bands(minutes: np.ndarray | Sequence[float], *,
+                 edges_minutes: Sequence[float] = SCHOOL_BANDS_MINUTES) -> list[tuple[str, int]]:
+    """Count school travel times per band.
+
+    Parameters
+    ----------
+    minutes
+        Travel times in minutes; non-finite values are ignored.
+    edges_minutes
+        Ascending upper band edges in minutes; a band holds ``lower < t <= upper``
+        and the last band everything above the last edge.
+
+    Returns
+    -------
+    list of (str, int)
+        Band label (``"<= 15"``, ``"15-30"``, ..., ``"> 60"``) and count.
+    """
+    t = np.asarray(minutes, dtype=float)
+    t = t[np.isfinite(t)]
+    edges = [float(e) for e in edges_minutes]
+    out = [(f"<= {edges[0]:g}", int((t <= edges[0]).sum()))]
+    for lo, hi in itertools.pairwise(edges):
+        out.append((f"{lo:g}-{hi:g}", int(((t > lo) & (t <= hi)).sum())))
+    out.append((f"> {edges[-1]:g}", int((t > edges[-1]).sum())))
+    return out
+
+
+def _cell(value: object) -> str:
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
+    return lines
+
+
+def _pct(part: float, whole: float) -> str:
+    return f"{100.0 * part / whole:.1f} %" if whole else "n/a"
+
+
+def _markdown(assignments: pd.DataFrame, summary: Mapping[str, Any],
+              meta: Mapping[str, Any]) -> str:
+    a = assignments
+    placed = a["home_id"].notna().to_numpy()
+    n_placed = int(placed.sum())
+    out = [f"# {_title(summary)}", ""]
+    if meta.get("synthetic"):
+        out += [f"> **{SYNTHETIC_NOTE}.** Do not use for casework.", ""]
+    out += ["The engine recommends; people decide. Child and home ids are pseudonymous; "
+            "this report holds no names or addresses.", ""]
+    if meta.get("privacy") == "coarse":
+        out += ["Child positions in the maps and `matches.gpkg` are coarsened to the centre "
+                "of their 250 m grid cell (EPSG:25833).", ""]
+
+    out += ["## Placements by urgency", ""]
+    rows = []
+    for urgency in (*schema.URGENCIES, *sorted(set(a["urgency"]) - set(schema.URGENCIES))):
+        sel = (a["urgency"] == urgency).to_numpy()
+        rows.append((urgency, int(sel.sum()), int((sel & placed).sum()),
+                     int((sel & ~placed).sum())))
+    rows.append(("all", len(a), n_placed, len(a) - n_placed))
+    out += [*_table(("urgency", "children", "placed", "unmatched"), rows), ""]
+    locked = int(a["locked"].sum())
+    if locked:
+        out += [f"Locked placements kept: {locked}.", ""]
+
+    kept = int((a["municipality_match"].to_numpy(dtype=bool) & placed).sum())
+    out += ["## Home municipality", "",
+            f"Kept in their home municipality: {kept} of {n_placed} placed children "
+            f"({_pct(kept, n_placed)}). Kinship placements: "
+            f"{int((a['kinship'].to_numpy(dtype=bool) & placed).sum())}.", ""]
+
+    school = a.loc[placed, "school_minutes"].to_numpy(dtype=float)
+    school = school[np.isfinite(school)]
+    out += ["## School travel time", "",
+            f"Placed children with a school: {len(school)} (car, foster home to school, "
+            "minutes).", ""]
+    bands = school_bands(school)
+    out += [*_table(("minutes", "children", "share"),
+                    [(label, n, _pct(n, len(school))) for label, n in bands]), ""]
+    median = f"{float(np.median(school)):.1f} min" if len(school) else "n/a"
+    out += [f"Median: {median}.", ""]
+
+    out += ["## Unmatched children", ""]
+    unmatched = a.loc[~placed]
+    if unmatched.empty:
+        out += ["None: every child has a recommended home.", ""]
+    else:
+        out += [*_table(("child_id", "urgency", "reason"),
+                        [(r.child_id, r.urgency, r.reason or "not placed")
+                         for r in unmatched.itertuples()]), ""]
+
+    out += ["## Support plan: training needs", ""]
+    needs = a["training_needs"].fillna("").astype(str).to_numpy()
+    train = a.loc[placed & (needs != "")]
+    if train.empty:
+        out += ["No placed child needs training of the foster home.", ""]
+    else:
+        out += ["These homes lack a competence the child needs; plan the training before "
+                "or soon after the move.", ""]
+        out += [*_table(("child_id", "home_id", "needs to train"),
+                        [(r.child_id, r.home_id, ", ".join(schema.split_tags(r.training_needs)))
+                         for r in train.itertuples()]), ""]
+
+    out += ["## Solver", ""]
+    gap = summary.get("mip_gap")
+    rows = [("status", summary.get("status", "n/a")), ("solver", summary.get("solver", "n/a")),
+            ("sibling policy", summary.get("sibling_policy", "n/a")),
+            ("MIP gap", f"{100 * gap:.2f} %" if isinstance(gap, int | float) else "n/a"),
+            ("objective, stage 1 (priority)", summary.get("objective_stage1", "n/a")),
+            ("objective, stage 2 (score)", summary.get("objective_stage2", "n/a"))]
+    rows += [(f"time: {k} (s)", v)
+             for k, v in sorted(summary.get("timings_seconds", {}).items())]
+    out += [*_table(("measure", "value"), rows), ""]
+
+    out += ["## Inputs", ""]
+    sources = summary.get("inputs_sha256", {})
+    out += [*_table(("input", "sha256"), [(k, f"`{v}`") for k, v in sources.items()]), ""]
+    out += [f"Configuration hash: `{summary.get('config_hash', 'n/a')}`; software: "
+            f"{summary.get('software', 'n/a')}; run date: {summary.get('as_of', 'n/a')}.", ""]
+    notes = [n for n in _notes(meta) if n.startswith("roads")]
+    if notes:
+        out += [f"Road data {OSM_ATTRIBUTION}.", ""]
+    return "\n".join(out)

@@ -1,0 +1,276 @@
+"""``map.html``: an offline interactive Leaflet map made with folium (no tiles, Leaflet
+inlined), rendered from the layers."""
+
+from __future__ import annotations
+
+import base64
+import functools
+import html
+import json
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from jinja2 import Template
+
+from matcher.errors import MatcherError
+from matcher.report.common import (
+    _COLOURS,
+    _ISOCHRONE_SIMPLIFY_METRES,
+    OSM_ATTRIBUTION,
+    SYNTHETIC_NOTE,
+    _notes,
+    _title,
+)
+
+if TYPE_CHECKING:
+    pass
+
+__all__: list[str] = []
+
+# ---- map.html
+
+
+@functools.cache
+def _leaflet_assets() -> tuple[str, str]:
+    """Leaflet's JS and CSS (images inlined as data URIs), from ``xstatic-leaflet``."""
+    try:
+        from xstatic.pkg import leaflet
+    except ImportError:  # pragma: no cover - a hard dependency
+        raise MatcherError("map.html needs the package xstatic-leaflet (Leaflet's JS and CSS "
+                         "for offline maps); install it with `pip install xstatic-leaflet`"
+                         ) from None
+    base = Path(leaflet.BASE_DIR)
+    js = (base / "leaflet.js").read_text(encoding="utf-8")
+    js = re.sub(r"//# sourceMappingURL=\S+", "", js).replace("</script", "<\\/script")
+    css = (base / "leaflet.css").read_text(encoding="utf-8")
+
+    def inline(match: re.Match[str]) -> str:
+        data = base64.b64encode((base / "images" / match.group(1)).read_bytes()).decode()
+        return f"url(data:image/png;base64,{data})"
+
+    css = re.sub(r"url\(images/([\w.-]+\.png)\)", inline, css)
+    return js, css
+
+
+def _raw(code: str) -> Any:
+    from branca.element import Element
+
+    element = Element("{{ this.code }}")
+    element.code = code
+    return element
+
+
+def _features(frame: gpd.GeoDataFrame, columns: Sequence[str]) -> dict[str, Any]:
+    """GeoJSON (EPSG:4326) with text properties HTML-escaped (popups use innerHTML)."""
+    wgs = frame.to_crs("EPSG:4326")
+    features = []
+    for geom, record in zip(shapely.to_geojson(shapely.set_precision(
+            wgs.geometry.to_numpy(), 1e-6)), wgs[list(columns)].to_dict("records"),
+            strict=True):
+        props = {k: _clean(v) for k, v in record.items()}
+        features.append({"type": "Feature", "geometry": json.loads(geom), "properties": props})
+    return {"type": "FeatureCollection", "features": features}
+
+
+def _clean(value: Any) -> Any:
+    if value is None or (isinstance(value, float) and not np.isfinite(value)):
+        return ""
+    if isinstance(value, bool | np.bool_):
+        return "yes" if value else "no"
+    if isinstance(value, int | np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        return round(float(value), 2)
+    return html.escape(str(value))
+
+
+def _map_html(layers: Mapping[str, gpd.GeoDataFrame], summary: Mapping[str, Any],
+              meta: Mapping[str, Any]) -> str:
+    import folium
+    from branca.element import MacroElement
+
+    children = layers["children"]
+    homes = layers["homes"]
+    lines = layers["match_lines"]
+    parts = [f for f in (children, homes) if len(f)]
+    bounds = gpd.GeoSeries(pd.concat([f.geometry for f in parts]), crs=children.crs).to_crs(
+        "EPSG:4326").total_bounds if parts else np.array([4.5, 57.9, 31.2, 71.2])
+
+    fmap = folium.Map(location=None, tiles=None, control_scale=True, zoom_start=9)
+    fmap.default_js = []
+    fmap.default_css = []
+    js, css = _leaflet_assets()
+    header = fmap.get_root().header
+    header.add_child(_raw(f"<style>{css}</style>"), name="leaflet_css")
+    header.add_child(_raw(f"<script>{js}</script>"), name="leaflet_js")
+    fmap.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
+
+    if "municipalities" in layers:
+        folium.GeoJson(
+            _features(layers["municipalities"], ["kommunenummer", "kommunenavn"]),
+            name="municipalities",
+            style_function=lambda _f: {"color": _COLOURS["municipality_edge"], "weight": 1,
+                                       "dashArray": "6 2 1 2",
+                                       "fillColor": _COLOURS["municipality_fill"],
+                                       "fillOpacity": 0.6},
+            tooltip=folium.GeoJsonTooltip(["kommunenummer", "kommunenavn"],
+                                          aliases=["kommune", "name"]),
+        ).add_to(fmap)
+    if "roads" in layers:
+        folium.GeoJson(
+            _features(layers["roads"], ["road_class"]), name="roads",
+            style_function=lambda f: {
+                "color": _COLOURS[f["properties"]["road_class"]],
+                "weight": {"major": 2, "minor": 1, "ferry": 2}[f["properties"]["road_class"]],
+                "dashArray": "6 4" if f["properties"]["road_class"] == "ferry" else None,
+                "interactive": False},
+        ).add_to(fmap)
+    if "school_isochrones" in layers and len(layers["school_isochrones"]):
+        folium.GeoJson(
+            _features(_per_school(layers["school_isochrones"]), ["children", "minutes"]),
+            name="school isochrones", show=False,
+            style_function=lambda _f: {"color": _COLOURS["isochrone"], "weight": 0.5,
+                                       "fillOpacity": 0.08},
+            tooltip=folium.GeoJsonTooltip(["children", "minutes"],
+                                          aliases=["school of", "minutes"]),
+        ).add_to(fmap)
+    folium.GeoJson(
+        _features(homes, ["home_id", "kind", "capacity", "competences", "n_assigned"]),
+        name="foster homes",
+        marker=folium.CircleMarker(radius=4, fill=True),
+        style_function=lambda f: {"color": _COLOURS["home"], "weight": 1,
+                                  "fillColor": _COLOURS["home"],
+                                  "fillOpacity": 0.9 if f["properties"]["n_assigned"] else 0.1},
+        popup=folium.GeoJsonPopup(["home_id", "kind", "capacity", "competences",
+                                   "n_assigned"],
+                                  aliases=["home", "kind", "capacity", "competences",
+                                           "children assigned"]),
+    ).add_to(fmap)
+    if len(lines):
+        folium.GeoJson(
+            _features(lines, ["child_id", "home_id", "score", "school_minutes",
+                              "municipality_match", "kinship", "explanation"]),
+            name="matches",
+            style_function=lambda f: {
+                "className": "fm-match", "weight": 2.5, "opacity": 0.85,
+                "color": _COLOURS["kinship" if f["properties"]["kinship"] == "yes"
+                                  else "match"]},
+            popup=folium.GeoJsonPopup(
+                ["child_id", "home_id", "score", "school_minutes", "municipality_match",
+                 "kinship", "explanation"],
+                aliases=["child", "home", "score", "school (min)", "same municipality",
+                         "kinship", "why"], max_width=420),
+        ).add_to(fmap)
+    else:  # keep the layer listed, so every map has the same switches
+        folium.FeatureGroup(name="matches").add_to(fmap)
+    placed = children[children["placed"].astype(bool)]
+    unmatched = children[~children["placed"].astype(bool)]
+    if len(placed):
+        folium.GeoJson(
+            _features(placed, ["child_id", "urgency", "home_id"]), name="children",
+            marker=folium.CircleMarker(radius=5, fill=True),
+            style_function=lambda _f: {"color": "#ffffff", "weight": 1,
+                                       "fillColor": _COLOURS["placed"], "fillOpacity": 1},
+            popup=folium.GeoJsonPopup(["child_id", "urgency", "home_id"],
+                                      aliases=["child", "urgency", "home"]),
+        ).add_to(fmap)
+    else:
+        folium.FeatureGroup(name="children").add_to(fmap)
+    if len(unmatched):
+        folium.GeoJson(
+            _features(unmatched, ["child_id", "urgency", "reason"]),
+            name="unmatched children",
+            marker=folium.CircleMarker(radius=6, fill=True),
+            style_function=lambda _f: {"color": "#ffffff", "weight": 1,
+                                       "fillColor": _COLOURS["unmatched"], "fillOpacity": 1,
+                                       "className": "fm-unmatched"},
+            popup=folium.GeoJsonPopup(["child_id", "urgency", "reason"],
+                                      aliases=["child", "urgency", "why unmatched"],
+                                      max_width=420),
+        ).add_to(fmap)
+    else:
+        folium.FeatureGroup(name="unmatched children").add_to(fmap)
+    folium.LayerControl(collapsed=False).add_to(fmap)
+
+    extras = MacroElement()
+    extras._template = _MAP_SCRIPT
+    extras.attribution = " | ".join(
+        html.escape(n) for n in (OSM_ATTRIBUTION if meta.get("osm", True) else "",
+                                 SYNTHETIC_NOTE if meta.get("synthetic") else "") if n)
+    extras.legend = _legend_html(summary, meta)
+    fmap.add_child(extras)
+    fmap.get_root().title = html.escape(_title(summary))
+    page = fmap.get_root().render()
+    return _stable_ids(page)
+
+
+def _per_school(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """One simplified polygon per school and band (children of one school share it)."""
+    key = pd.DataFrame({"minutes": frame["minutes"].to_numpy(),
+                        "wkb": shapely.to_wkb(frame.geometry.to_numpy()),
+                        "child_id": frame["child_id"].astype(str).to_numpy()})
+    grouped = key.groupby(["minutes", "wkb"], sort=False)["child_id"].agg(", ".join)
+    grouped = grouped.reset_index().sort_values("minutes", ascending=False, kind="stable")
+    geoms = shapely.simplify(shapely.from_wkb(grouped["wkb"].to_numpy()),
+                             _ISOCHRONE_SIMPLIFY_METRES, preserve_topology=True)
+    return gpd.GeoDataFrame({"children": grouped["child_id"].to_numpy(),
+                             "minutes": grouped["minutes"].to_numpy()}, geometry=geoms,
+                            crs=frame.crs)
+
+
+def _legend_html(summary: Mapping[str, Any], meta: Mapping[str, Any]) -> str:
+    def key(colour: str, label: str, *, line: bool = False) -> str:
+        shape = ("width:18px;height:3px" if line
+                 else "width:10px;height:10px;border-radius:50%")
+        return (f'<div><span style="display:inline-block;{shape};background:{colour};'
+                f'margin-right:6px;vertical-align:middle"></span>{html.escape(label)}</div>')
+
+    notes = "".join(f"<div style='color:#555'>{html.escape(n)}</div>"
+                    for n in _notes(meta) if not n.startswith("roads"))
+    return (
+        "<details open style='font:12px/1.4 sans-serif;padding:6px 8px;max-width:300px'>"
+        f"<summary style='font-weight:bold;cursor:pointer'>{html.escape(_title(summary))}"
+        "</summary>"
+        + key(_COLOURS["placed"], "child, placed")
+        + key(_COLOURS["unmatched"], "child, unmatched (click for the reason)")
+        + key(_COLOURS["home"], "foster home (filled: children assigned)")
+        + key(_COLOURS["match"], "match (click for the explanation)", line=True)
+        + key(_COLOURS["kinship"], "kinship match", line=True)
+        + notes
+        + "<div style='color:#555'>The engine recommends; people decide.</div></details>")
+
+
+_MAP_SCRIPT = Template("""{% macro script(this, kwargs) %}
+(function () {
+    var map = {{ this._parent.get_name() }};
+    map.attributionControl.addAttribution({{ this.attribution | tojson }});
+    var legend = L.control({position: "bottomleft"});
+    legend.onAdd = function () {
+        var div = L.DomUtil.create("div", "fm-legend leaflet-control-layers");
+        div.innerHTML = {{ this.legend | tojson }};
+        L.DomEvent.disableClickPropagation(div);
+        L.DomEvent.disableScrollPropagation(div);
+        return div;
+    };
+    legend.addTo(map);
+})();
+{% endmacro %}""")
+
+
+_FOLIUM_ID = re.compile(r"(?<=_)[0-9a-f]{32}(?![0-9a-fA-F])")
+
+
+def _stable_ids(page: str) -> str:
+    """Replace folium's random element ids with counters, so equal runs give equal files."""
+    seen: dict[str, str] = {}
+
+    def number(match: re.Match[str]) -> str:
+        return seen.setdefault(match.group(0), f"fm{len(seen) + 1}")
+
+    return _FOLIUM_ID.sub(number, page)

@@ -1,0 +1,214 @@
+"""Eligibility: which child may be placed in which home. The one home of the hard rules.
+
+Matching (:mod:`matcher.scoring`, and through it the assignment and its
+diagnosis) and planning (:mod:`matcher.planning`) both ask this module, so
+they cannot disagree about a pair.
+
+Filters, in the "funnel" order used in diagnoses (:data:`FILTERS`):
+
+1. ``capacity``: the home has a free place (``places > 0``), or the pair is
+   a locked placement. Matching counts ``capacity``; planning counts free
+   places (capacity minus locked placements).
+2. ``kind``: a kinship home only for its own child or sibling group
+   (``kin_of`` equals ``child_id`` or the child's ``sibling_group``); an
+   emergency home only for ``acute`` children. General and specialized homes
+   have no kind rule.
+3. ``age``: ``min_age <= age <= max_age`` (years).
+4. ``competences``: every need is met by a home competence in
+   :func:`accepted_competences`. A need in ``trainable_needs`` may instead be
+   met by training (the pair stays eligible and the need is counted), and with
+   ``kinship_training`` a child's own kinship home may meet every need by
+   training. Planning passes neither: recruitment is about the competence
+   that is missing.
+5. ``school``: school travel ``<= max_school_minutes`` (the child's own, else
+   the default limit); unreachable (``inf``) fails; a child without a school
+   anchor passes (:func:`school_ok`).
+6. ``veto``: the pair is not vetoed by a caseworker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from matcher.config import ScoringSettings
+
+__all__ = ["FILTERS", "Eligibility", "NeedCounts", "accepted_competences", "school_ok"]
+
+FILTERS: tuple[str, ...] = ("capacity", "kind", "age", "competences", "school", "veto")
+"""The hard filters, in funnel order."""
+
+
+def accepted_competences(need: str, settings: ScoringSettings) -> tuple[str, ...]:
+    """Return the competence tags that meet ``need`` (any one suffices).
+
+    ``need_competences[need]``, plus the need itself when it is a known
+    competence tag.
+    """
+    accepted = list(settings.need_competences.get(need, ()))
+    if need in settings.competences and need not in accepted:
+        accepted.append(need)
+    return tuple(accepted)
+
+
+def school_ok(school_minutes: np.ndarray, limit_minutes: np.ndarray,
+              has_school: np.ndarray) -> np.ndarray:
+    """The school filter: within the limit (minutes), or no school anchor.
+
+    ``school_minutes`` is ``(m, n_homes)``; ``limit_minutes`` and ``has_school``
+    are per child ``(m,)``. Unreachable (``inf``) or unknown (NaN) minutes fail.
+    """
+    return ~has_school[:, None] | (school_minutes <= limit_minutes[:, None])
+
+
+@dataclass(frozen=True)
+class NeedCounts:
+    """Needs of each pair that no competence of the home meets.
+
+    Attributes
+    ----------
+    hard
+        ``(m, n_homes)``: unmet needs that cannot be trained (the pair fails
+        ``competences`` when > 0).
+    training
+        ``(m, n_homes)``: unmet needs that will be met by training.
+    training_code
+        ``(m, n_homes)`` bit set over :attr:`Eligibility.need_names` of the
+        needs met by training.
+    """
+
+    hard: np.ndarray
+    training: np.ndarray
+    training_code: np.ndarray
+
+
+@dataclass(frozen=True)
+class Eligibility:
+    """The rule data of children and homes, in the order given.
+
+    Build it with :meth:`build`; ask it per block of children with
+    :meth:`masks`. Arrays are indexed by child position (rows) and home
+    position (columns).
+    """
+
+    age: np.ndarray
+    acute: np.ndarray
+    child_kin: np.ndarray
+    group_kin: np.ndarray
+    min_age: np.ndarray
+    max_age: np.ndarray
+    is_kin: np.ndarray
+    is_em: np.ndarray
+    kin_code: np.ndarray
+    need_names: tuple[str, ...]
+    accepted: tuple[tuple[str, ...], ...]
+    need_meets: np.ndarray  # (N, n_homes)
+    hard_needs: np.ndarray  # (n_children, N)
+    train_needs: np.ndarray  # (n_children, N)
+    kinship_training: bool
+
+    @classmethod
+    def build(cls, children: pd.DataFrame, homes: pd.DataFrame, settings: ScoringSettings, *,
+              trainable_needs: Sequence[str] = (), kinship_training: bool = False
+              ) -> Eligibility:
+        """Collect the rule data of validated children and homes (:mod:`matcher.schema`).
+
+        Parameters
+        ----------
+        children, homes
+            Validated frames, in the order the caller indexes them.
+        settings
+            ``need_competences`` and ``competences`` define which competence
+            meets which need.
+        trainable_needs
+            Needs that may be met by training (matching); ``()`` for planning.
+        kinship_training
+            A child's own kinship home may meet every need by training.
+        """
+        kin_codes, _ = pd.factorize(pd.concat(
+            [children["child_id"], children["sibling_group"], homes["kin_of"]],
+            ignore_index=True))
+        n_c = len(children)
+        has_group = children["sibling_group"].notna().to_numpy()
+        need_names = tuple(sorted({n for needs in children["needs"] for n in needs}))
+        accepted = tuple(accepted_competences(n, settings) for n in need_names)
+        home_comps = [set(c) for c in homes["competences"]]
+        need_meets = np.array([[bool(set(acc) & comps) for comps in home_comps]
+                               for acc in accepted], dtype=bool).reshape(len(need_names),
+                                                                          len(homes))
+        has_need = np.array([[n in needs for n in need_names] for needs in children["needs"]],
+                            dtype=bool).reshape(n_c, len(need_names))
+        trainable = np.array([n in trainable_needs for n in need_names], dtype=bool)
+        return cls(
+            age=children["age"].to_numpy(dtype=np.int64),
+            acute=(children["urgency"] == "acute").to_numpy(),
+            child_kin=kin_codes[:n_c],
+            group_kin=np.where(has_group, kin_codes[n_c:2 * n_c], -2),
+            min_age=homes["min_age"].to_numpy(dtype=np.int64),
+            max_age=homes["max_age"].to_numpy(dtype=np.int64),
+            is_kin=(homes["kind"] == "kinship").to_numpy(),
+            is_em=(homes["kind"] == "emergency").to_numpy(),
+            kin_code=kin_codes[2 * n_c:],
+            need_names=need_names, accepted=accepted, need_meets=need_meets,
+            hard_needs=has_need & ~trainable[None, :],
+            train_needs=has_need & trainable[None, :],
+            kinship_training=kinship_training,
+        )
+
+    def kin_match(self, rows: slice) -> np.ndarray:
+        """``(m, n_homes)``: the home is the child's own kinship home (or its group's)."""
+        return self.is_kin[None, :] & (
+            (self.kin_code[None, :] == self.child_kin[rows, None])
+            | (self.kin_code[None, :] == self.group_kin[rows, None]))
+
+    def needs(self, rows: slice, kin_match: np.ndarray | None = None) -> NeedCounts:
+        """Count the unmet needs of each pair (see :class:`NeedCounts`)."""
+        unmet = (~self.need_meets).astype(float)
+        bits = 2.0 ** np.arange(len(self.need_names))
+        hard = self.hard_needs[rows].astype(float) @ unmet
+        training = self.train_needs[rows].astype(float) @ unmet
+        code = np.rint(np.where(self.train_needs[rows], bits, 0.0) @ unmet).astype(np.int64)
+        if self.kinship_training:
+            kin = self.kin_match(rows) if kin_match is None else kin_match
+            every = self.hard_needs[rows] | self.train_needs[rows]
+            hard = np.where(kin, 0.0, hard)
+            training = np.where(kin, every.astype(float) @ unmet, training)
+            code = np.where(kin, np.rint(np.where(every, bits, 0.0) @ unmet).astype(np.int64),
+                            code)
+        return NeedCounts(hard=hard, training=training, training_code=code)
+
+    def masks(self, rows: slice, *, places: np.ndarray,
+              locked: np.ndarray | None = None) -> tuple[dict[str, np.ndarray], NeedCounts]:
+        """Evaluate ``capacity``, ``kind``, ``age`` and ``competences`` for a block of children.
+
+        Parameters
+        ----------
+        rows
+            The block of children (a slice of positions).
+        places
+            Places per home that the capacity rule counts (capacity, or free places).
+        locked
+            ``(m, n_homes)`` locked pairs, which pass ``capacity`` (``None``: none).
+
+        Returns
+        -------
+        tuple
+            Filter name -> ``(m, n_homes)`` bool mask, and the need counts.
+        """
+        kin = self.kin_match(rows)
+        counts = self.needs(rows, kin)
+        capacity = np.broadcast_to((np.asarray(places) > 0)[None, :], kin.shape)
+        if locked is not None:
+            capacity = capacity | locked
+        masks = {
+            "capacity": np.array(capacity, dtype=bool),
+            "kind": np.where(self.is_kin[None, :], kin, True)
+            & (~self.is_em[None, :] | self.acute[rows, None]),
+            "age": (self.min_age[None, :] <= self.age[rows, None])
+            & (self.age[rows, None] <= self.max_age[None, :]),
+            "competences": counts.hard < 0.5,
+        }
+        return masks, counts

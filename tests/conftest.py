@@ -1,0 +1,69 @@
+"""Session fixtures shared by the test modules.
+
+* the small synthetic fjord sample (seed 1): its files, validated inputs,
+  municipality areas and built road network, made once per session;
+* the repository's real open data (``data/``, see ``data/SOURCES.md``).
+
+Fixtures hand out frozen objects; a test that needs to change a file copies it first.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas as gpd
+import pytest
+
+from matcher import config, network, planning
+from matcher.io import readers
+from matcher.scenarios import fjord
+from matcher.schema import Inputs
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def data_path(name: str) -> Path:
+    """A real open-data file of the repository's ``data/`` folder (see data/SOURCES.md).
+
+    Falls back to ``../shared/data`` beside the checkout while a file has not
+    been copied yet.
+    """
+    for folder in (ROOT / "data", ROOT.parent / "shared" / "data"):
+        if (folder / name).is_file():
+            return folder / name
+    return ROOT / "data" / name
+
+
+@dataclass(frozen=True)
+class Sample:
+    """The small synthetic sample (seed 1) and what the engine makes of it."""
+
+    manifest: fjord.SampleManifest
+    settings: config.Settings
+    net: network.Network
+    net_dir: Path
+    inputs: Inputs
+    areas: gpd.GeoDataFrame
+    as_of: datetime.date
+
+    @property
+    def folder(self) -> Path:
+        """The folder of the sample's files (children.csv, homes.csv, roads.osm...)."""
+        return self.manifest.out_dir
+
+
+@pytest.fixture(scope="session")
+def small_sample(tmp_path_factory: pytest.TempPathFactory) -> Sample:
+    """The small synthetic sample: files, validated inputs, areas and built network."""
+    folder = tmp_path_factory.mktemp("small-sample")
+    manifest = fjord.generate(folder / "sample", seed=1, size="small")
+    settings = config.Settings()
+    net_dir = folder / "net"
+    net = network.build(manifest.roads, settings.network, cache_dir=net_dir)
+    inputs = readers.read_inputs(manifest.children, manifest.homes, manifest.contacts,
+                                 manifest.placements, manifest.vetoes, settings=settings.scoring)
+    return Sample(manifest=manifest, settings=settings, net=net, net_dir=net_dir, inputs=inputs,
+                  areas=planning.read_municipalities(manifest.municipalities),
+                  as_of=datetime.date.fromisoformat(fjord.REFERENCE_DATE))

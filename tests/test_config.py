@@ -1,0 +1,80 @@
+"""Tests of matcher.config: one settings tree, one TOML loader, the nightly extension."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from matcher import config
+from matcher.errors import InputError
+
+
+def write(tmp_path: Path, text: str, name: str = "c.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_defaults_and_one_working_crs() -> None:
+    settings = config.load(None)
+    assert settings == config.Settings()
+    assert settings.crs == config.DEFAULT_CRS == "EPSG:25833"
+    assert settings.scoring.bands_minutes == config.DEFAULT_BANDS_MINUTES == (15, 30, 45, 60)
+    assert settings.planning.catchment_minutes == 30.0
+    assert settings.report.privacy == "exact"
+
+
+def test_every_section_loads_and_fingerprint_ignores_reports(tmp_path: Path) -> None:
+    path = write(tmp_path, '[network]\ncrs = "EPSG:25832"\n[travel]\nworkers = 1\n'
+                           '[planning]\ncatchment_minutes = 45\n[report]\nprivacy = "coarse"\n')
+    settings = config.load(path)
+    assert settings.crs == "EPSG:25832" and settings.travel.workers == 1
+    assert settings.planning.catchment_minutes == 45 and settings.report.privacy == "coarse"
+    only_report = config.settings_from_dict({"report": {"privacy": "coarse"}})
+    assert only_report.fingerprint() == config.Settings().fingerprint()
+    assert settings.fingerprint() != config.Settings().fingerprint()
+
+
+def test_all_problems_reported_at_once(tmp_path: Path) -> None:
+    path = write(tmp_path, '[travel]\nworkers = 0\nspeed = 3\n[report]\nprivacy = "fuzzy"\n'
+                           '[nonsense]\nx = 1\n')
+    with pytest.raises(InputError) as info:
+        config.load(path)
+    columns = {p.column for p in info.value.problems}
+    assert {"travel.workers", "travel.speed", "report.privacy", "nonsense"} <= columns
+    assert all("fix or remove this key" in p.message for p in info.value.problems)
+
+
+@pytest.mark.parametrize(("text", "match"), [
+    ("[travel\n", "not valid TOML"),
+    (None, "configuration file not found"),
+])
+def test_unreadable_files(tmp_path: Path, text: str | None, match: str) -> None:
+    path = write(tmp_path, text) if text is not None else tmp_path / "missing.toml"
+    with pytest.raises(InputError, match=match):
+        config.load(path)
+
+
+def test_nightly_extends_the_tree_and_resolves_paths(tmp_path: Path) -> None:
+    path = write(tmp_path, '[store]\nurl = "store.gpkg"\n[network]\nosm = "roads.osm"\n'
+                           'ferry_kmh = 20\n[job]\nretention_runs = 3\n[travel]\nworkers = 1\n')
+    cfg = config.load_nightly(path)
+    assert isinstance(cfg, config.Settings)  # the nightly configuration IS a Settings tree
+    assert cfg.store.url == str(tmp_path / "store.gpkg")
+    assert cfg.source.osm == tmp_path / "roads.osm"
+    assert cfg.source.cache == tmp_path / "network-cache"
+    assert cfg.network.ferry_kmh == 20 and cfg.travel.workers == 1
+    assert cfg.job.retention_runs == 3
+    plain = config.settings_from_dict({"network": {"ferry_kmh": 20}, "travel": {"workers": 1}})
+    assert cfg.settings == plain and cfg.config_hash() == plain.fingerprint()
+
+
+def test_nightly_problems_use_toml_names(tmp_path: Path) -> None:
+    path = write(tmp_path, '[store]\nurl = "postgresql://u:secret@h/db"\nschema = "bad name"\n'
+                           '[job]\nretention_runs = 0\n')
+    with pytest.raises(InputError) as info:
+        config.load_nightly(path)
+    columns = {p.column for p in info.value.problems}
+    assert {"network.osm", "store.url", "store.schema", "job.retention_runs"} <= columns
+    assert "secret" not in str(info.value)

@@ -1,0 +1,130 @@
+"""Tests of matcher.io: atomic owner-only writes, the one CSV format, the one reader."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from conftest import Sample
+
+from matcher.errors import InputError
+from matcher.io import files, readers
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_csv_floats_round_trip_at_full_precision(tmp_path: Path) -> None:
+    values = np.array([0.1 + 0.2, 1 / 3, 41.38803271771007, np.inf, np.nan, 1e-12])
+    frame = pd.DataFrame({"id": list("abcdef"), "minutes": values})
+    target = files.write_csv(frame, tmp_path / "t.csv")
+    back = pd.read_csv(target)
+    np.testing.assert_array_equal(back["minutes"].to_numpy(), values)
+    assert mode(target) == 0o600
+    assert target.read_bytes().endswith(b"\n") and b"\r" not in target.read_bytes()
+
+
+def test_table_writer_checks_the_suffix_before_work(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match=r"unknown output type '\.xlsx'; use one of \.csv"):
+        files.output_writer(tmp_path / "t.xlsx")
+    write = files.output_writer(tmp_path / "t.parquet")
+    pd.testing.assert_frame_equal(pd.read_parquet(write(pd.DataFrame({"a": [1.5]}))),
+                                  pd.DataFrame({"a": [1.5]}))
+
+
+def test_atomic_path_leaves_the_old_file_on_failure(tmp_path: Path) -> None:
+    target = files.write_bytes(tmp_path / "keep.txt", b"old")
+    with pytest.raises(RuntimeError), files.atomic_path(target) as tmp:
+        tmp.write_bytes(b"half")
+        raise RuntimeError("crash")
+    assert target.read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.txt"]
+
+
+def test_atomic_folder_replaces_only_when_complete(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    with files.atomic_folder(out) as tmp:
+        files.write_text(tmp / "a.txt", "one")
+    assert (out / "a.txt").read_text() == "one" and mode(out) == 0o700
+    with pytest.raises(ValueError), files.atomic_folder(out) as tmp:
+        files.write_text(tmp / "a.txt", "two")
+        raise ValueError("fails half-way")
+    assert (out / "a.txt").read_text() == "one"
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(InputError, match="exists and is not a folder"), \
+            files.atomic_folder(tmp_path / "file"):
+        pass
+
+
+def test_one_reader_for_csv_geojson_and_geopackage(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"id": ["a", "b"], "lon": [10.75, 10.8], "lat": [59.9, 59.95]})
+    frame.to_csv(tmp_path / "p.csv", index=False, sep=";")  # Excel's Norwegian CSV
+    gdf = gpd.GeoDataFrame({"id": ["a", "b"]}, geometry=shapely.points(
+        frame["lon"], frame["lat"]), crs="EPSG:4326").to_crs("EPSG:25833")
+    gdf.to_file(tmp_path / "p.geojson", driver="GeoJSON")
+    gdf.to_file(tmp_path / "p.gpkg", layer="points", driver="GPKG")
+    for name in ("p.csv", "p.geojson", "p.gpkg", "p.gpkg:points"):
+        got = readers.read_points(tmp_path / name)
+        np.testing.assert_allclose(got[["lon", "lat"]].to_numpy(),
+                                   frame[["lon", "lat"]].to_numpy(), atol=1e-9)
+    read = readers.read_table(tmp_path / "p.gpkg:nope")
+    assert read.frame is None and "no layer 'nope'; available: points" in read.problems[0].message
+
+
+def test_reader_problems_name_the_file_and_fix(tmp_path: Path) -> None:
+    (tmp_path / "latin1.csv").write_bytes("id,lon,lat\nø,1,2\n".encode("latin-1"))
+    (tmp_path / "sheet.xlsx").write_bytes(b"PK")
+    for name, text in (("latin1.csv", "save the file as 'CSV UTF-8'"),
+                       ("sheet.xlsx", "unsupported file type '.xlsx'"),
+                       ("missing.csv", "file not found")):
+        read = readers.read_table(tmp_path / name)
+        assert read.frame is None and text in read.problems[0].message
+        assert read.problems[0].source == name
+
+
+def test_read_polygons_and_population(tmp_path: Path) -> None:
+    cells = gpd.GeoDataFrame({"ru250m": ["2", "1", "3"], "pop_tot": [5, 0, 7]},
+                             geometry=[shapely.box(0, 0, 250, 250), shapely.box(250, 0, 500, 250),
+                                       shapely.box(0, 250, 250, 500)], crs="EPSG:25833")
+    cells.to_file(tmp_path / "pop.gpkg", driver="GPKG")
+    got = readers.read_population(tmp_path / "pop.gpkg")
+    assert got["cell_id"].tolist() == ["2", "3"] and got["population"].tolist() == [5.0, 7.0]
+    assert got.crs == "EPSG:25833"
+    pd.DataFrame({"a": [1]}).to_csv(tmp_path / "flat.csv", index=False)
+    with pytest.raises(InputError, match="have no geometry"):
+        readers.read_polygons(tmp_path / "flat.csv", what="municipality polygons")
+
+
+def test_read_times_checks_ids_minutes_and_duplicates(small_sample: Sample,
+                                                      tmp_path: Path) -> None:
+    inputs = small_sample.inputs
+    home = inputs.homes["home_id"].iloc[0]
+    child = inputs.children.loc[inputs.children["school_lon"].notna(), "child_id"].iloc[0]
+    pd.DataFrame({"home_id": [home, home, "nobody", home],
+                  "anchor_id": [f"{child}:school"] * 2 + ["x:school", "y"],
+                  "minutes": ["3", "4", "-1", "2"]}).to_csv(tmp_path / "t.csv", index=False)
+    with pytest.raises(InputError) as info:
+        readers.read_times(tmp_path / "t.csv", inputs)
+    where = {(p.row, p.column) for p in info.value.problems}
+    assert {(2, None), (3, "home_id"), (3, "anchor_id"), (3, "minutes"), (4, "anchor_id")} == where
+    pd.DataFrame({"home_id": [home], "anchor_id": [f"{child}:school"],
+                  "minutes": ["12.5"]}).to_csv(tmp_path / "ok.csv", index=False)
+    table = readers.read_times(tmp_path / "ok.csv", inputs)
+    assert table.minutes.tolist() == [[12.5]]
+
+
+def test_no_file_is_group_or_world_readable(tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        path = files.write_table(pd.DataFrame({"a": [1]}), tmp_path / "t.csv")
+    finally:
+        os.umask(old)
+    assert mode(path) == 0o600

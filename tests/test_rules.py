@@ -1,0 +1,147 @@
+"""Tests of matcher.rules: matching and planning ask the same rules and agree on every pair."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from matcher import schema, scoring
+from matcher.config import ScoringSettings
+from matcher.planning import common as planning_common
+from matcher.rules import FILTERS, Eligibility, accepted_competences, school_ok
+from matcher.timetable import TimeTable
+
+SETTINGS = ScoringSettings()
+NEEDS = ["", "trauma", "teen", "behaviour;teen", "disability", "attachment;trauma", "PRIDE",
+         "substance"]
+COMPETENCES = ["", "TBO-F", "trygg-base", "EFST;disability", "teen", "PRIDE", "TBO-F;teen"]
+
+
+def random_inputs(seed: int, *, placements: bool) -> schema.Inputs:
+    rng = np.random.default_rng(seed)
+    n_c, n_h = int(rng.integers(1, 9)), int(rng.integers(1, 12))
+    ids = [f"c{i}" for i in range(n_c)]
+    groups = rng.choice(["", "", "G1"], n_c)
+    children = pd.DataFrame({
+        "child_id": ids, "lon": 10.0, "lat": 60.0, "school_lon": np.nan, "school_lat": np.nan,
+        "municipality": "0301", "age": rng.integers(0, 19, n_c),
+        "needs": rng.choice(NEEDS, n_c), "sibling_group": groups,
+        "urgency": rng.choice(["acute", "planned"], n_c)})
+    kind = rng.choice(["general", "kinship", "emergency", "specialized"], n_h)
+    kin_pool = np.array([*ids, *sorted({g for g in groups if g})], dtype=object)
+    homes = pd.DataFrame({
+        "home_id": [f"h{j:02d}" for j in range(n_h)], "lon": 10.0, "lat": 60.0,
+        "municipality": "0301", "capacity": rng.choice([0, 1, 2], n_h),
+        "competences": rng.choice(COMPETENCES, n_h),
+        "min_age": rng.integers(0, 9, n_h), "max_age": rng.integers(8, 19, n_h),
+        "kind": kind, "kin_of": np.where(kind == "kinship", rng.choice(kin_pool, n_h), "")})
+    locks = None
+    if placements and n_c > 1:
+        c = rng.choice(n_c, size=1)[0]
+        locks = pd.DataFrame({"child_id": [ids[c]], "home_id": [homes["home_id"][0]]})
+    return schema.validate(children, homes, placements=locks, settings=SETTINGS)
+
+
+def brute(inputs: schema.Inputs, children: pd.DataFrame, places: np.ndarray
+          ) -> dict[str, np.ndarray]:
+    """Each rule written out per pair from the raw tables (the independent expectation)."""
+    out = {f: np.zeros((len(children), len(inputs.homes)), dtype=bool)
+           for f in ("capacity", "kind", "age", "competences")}
+    for i, ch in enumerate(children.itertuples()):
+        group = None if pd.isna(ch.sibling_group) else ch.sibling_group
+        for j, ho in enumerate(inputs.homes.itertuples()):
+            out["capacity"][i, j] = places[j] > 0
+            own = ho.kind == "kinship" and ho.kin_of in (ch.child_id, group)
+            out["kind"][i, j] = (ho.kind != "kinship" or own) and (
+                ho.kind != "emergency" or ch.urgency == "acute")
+            out["age"][i, j] = ho.min_age <= ch.age <= ho.max_age
+            out["competences"][i, j] = all(
+                (set(SETTINGS.need_competences.get(n, ())) | ({n} & set(SETTINGS.competences)))
+                & set(ho.competences) for n in ch.needs)
+    return out
+
+
+def matching_feasible(inputs: schema.Inputs) -> np.ndarray:
+    """Feasible pairs of scoring (strict: no training), children x homes in table order."""
+    anchors = schema.anchors(inputs)["anchor_id"].to_numpy(dtype=object)
+    times = TimeTable(inputs.homes["home_id"].to_numpy(dtype=object), anchors,
+                      np.zeros((len(inputs.homes), len(anchors))))
+    scored = scoring.score_pairs(inputs, times, SETTINGS, trainable_needs=(),
+                                 kinship_training=False)
+    pairs = scored.pairs[scored.pairs["feasible"]]
+    out = np.zeros((len(inputs.children), len(inputs.homes)), dtype=bool)
+    c = pd.Index(inputs.children["child_id"]).get_indexer(pairs["child_id"])
+    h = pd.Index(inputs.homes["home_id"]).get_indexer(pairs["home_id"])
+    out[c, h] = True
+    return out
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_planning_and_matching_agree_on_every_pair(seed: int) -> None:
+    inputs = random_inputs(seed, placements=False)
+    expected = brute(inputs, inputs.children, inputs.homes["capacity"].to_numpy())
+    want = np.logical_and.reduce(list(expected.values()))
+    fit = planning_common._fit(inputs.children, inputs.homes,
+                               planning_common.free_places(inputs), SETTINGS)
+    np.testing.assert_array_equal(fit.suitable(), want)
+    np.testing.assert_array_equal(matching_feasible(inputs), want)
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_each_rule_matches_the_brute_force(seed: int) -> None:
+    inputs = random_inputs(seed, placements=True)
+    free = planning_common.free_places(inputs)
+    masks, _ = Eligibility.build(inputs.children, inputs.homes, SETTINGS).masks(
+        slice(None), places=free)
+    for name, expected in brute(inputs, inputs.children, free).items():
+        np.testing.assert_array_equal(masks[name], expected, err_msg=name)
+
+
+def test_training_and_kinship_training_count_needs() -> None:
+    children = pd.DataFrame({"child_id": ["a", "b"], "age": [14, 14], "urgency": "planned",
+                             "needs": [("teen", "trauma"), ("teen",)],
+                             "sibling_group": [None, None]})
+    homes = pd.DataFrame({"home_id": ["k", "g"], "kind": ["kinship", "general"],
+                          "kin_of": ["a", None], "competences": [(), ("trygg-base",)],
+                          "min_age": 0, "max_age": 17, "capacity": 1})
+    plain = Eligibility.build(children, homes, SETTINGS, trainable_needs=("teen",))
+    masks, counts = plain.masks(slice(None), places=np.ones(2))
+    # a: trauma is hard and unmet in k; met by trygg-base in g; teen is trained in both
+    assert masks["competences"].tolist() == [[False, True], [True, True]]
+    assert counts.training.tolist() == [[1, 1], [1, 1]]
+    kin = Eligibility.build(children, homes, SETTINGS, trainable_needs=("teen",),
+                            kinship_training=True)
+    masks, counts = kin.masks(slice(None), places=np.ones(2))
+    assert masks["competences"].tolist() == [[True, True], [True, True]]
+    assert counts.training.tolist() == [[2, 1], [1, 1]]  # own kinship home trains every need
+
+
+def test_accepted_competences_and_school_rule() -> None:
+    assert accepted_competences("teen", SETTINGS) == ("teen", "TBO-F")
+    assert accepted_competences("PRIDE", SETTINGS) == ("PRIDE",)  # a competence as a need
+    assert accepted_competences("unknown", SETTINGS) == ()
+    minutes = np.array([[10.0, np.inf], [50.0, np.nan]])
+    ok = school_ok(minutes, np.array([45.0, 45.0]), np.array([True, False]))
+    assert ok.tolist() == [[True, False], [True, True]]
+    assert FILTERS == ("capacity", "kind", "age", "competences", "school", "veto")
+
+
+@pytest.mark.parametrize("bad", ["capacity", "kind", "age", "competences"])
+def test_the_brute_force_itself_can_fail(bad: str) -> None:
+    """Sanity: flipping one expected rule breaks the agreement (the test is not vacuous)."""
+    for seed in range(200):
+        inputs = random_inputs(seed, placements=False)
+        expected = brute(inputs, inputs.children, inputs.homes["capacity"].to_numpy())
+        if expected[bad].all() or not np.logical_and.reduce(
+                [v for k, v in expected.items() if k != bad]).any():
+            continue
+        expected[bad] = ~expected[bad]
+        want = np.logical_and.reduce(list(expected.values()))
+        if (matching_feasible(inputs) != want).any():
+            return
+    pytest.fail(f"no instance distinguishes a wrong '{bad}' rule")
