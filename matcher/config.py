@@ -258,6 +258,9 @@ class ScoringSettings(_Frozen):
         return self
 
 
+_URGENCY_WEIGHTS: dict[Literal["acute", "planned"], float] = {"acute": 2.0, "planned": 1.0}
+
+
 class AssignmentSettings(_Frozen):
     """Solver and policy options for the assignment model.
 
@@ -299,7 +302,7 @@ class AssignmentSettings(_Frozen):
     kinship_training: bool = True
     training_penalty: float = Field(default=0.10, ge=0.0)
     urgency_weight: dict[Literal["acute", "planned"], float] = Field(
-        default_factory=lambda: {"acute": 2.0, "planned": 1.0}
+        default_factory=lambda: _URGENCY_WEIGHTS.copy()
     )
     waiting_weight_per_year: float = Field(default=0.5, ge=0.0)
     shortlist_k: int = Field(default=5, ge=1, le=100)

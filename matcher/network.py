@@ -178,9 +178,9 @@ def parse_maxspeed(value: object, zone_kmh: dict[str, float]) -> float:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return math.nan
     if isinstance(value, list | tuple):
-        speeds = [parse_maxspeed(v, zone_kmh) for v in value]
-        speeds = [s for s in speeds if not math.isnan(s)]
-        return min(speeds) if speeds else math.nan
+        parsed = [parse_maxspeed(v, zone_kmh) for v in value]
+        usable = [s for s in parsed if not math.isnan(s)]
+        return min(usable) if usable else math.nan
     text = str(value).strip()
     if not text:
         return math.nan
@@ -318,7 +318,7 @@ def _first_int(value: object) -> int:
     if isinstance(value, list | tuple):
         value = value[0]
     try:
-        return int(value)  # type: ignore[arg-type]
+        return int(value)  # type: ignore[call-overload]
     except (TypeError, ValueError):
         return -1
 
@@ -652,7 +652,7 @@ def build(osm: str | Path, settings: NetworkSettings | None = None, *,
     settings = settings or NetworkSettings()
     path = Path(osm)
     if not path.is_file():
-        raise InputError(f"{path}: OSM file not found; check the --osm path")
+        raise InputError(f"{path}: OSM file not found; check the path")
     say = progress or (lambda _msg: None)
     t0 = time.perf_counter()
     say("hashing input")
@@ -728,8 +728,8 @@ def load(folder: str | Path) -> Network:
         with np.load(folder / "network.npz", allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
     except FileNotFoundError:
-        raise InputError(f"{folder}: no network here; run `matcher network build --osm FILE "
-                         f"--out {folder}` first") from None
+        raise InputError(f"{folder}: no network here; build one into this folder first "
+                         "(network.build with cache_dir, or `matcher network build`)") from None
     except (OSError, ValueError, json.JSONDecodeError) as exc:
         raise InputError(f"{folder}: damaged network files ({exc}); rebuild with "
                          "`matcher network build`") from None

@@ -1,7 +1,7 @@
 """Solver choice, warm starts and solver status for every PuLP model of the engine.
 
 The assignment (:mod:`matcher.assignment`) and the planning models
-(:mod:`matcher.planning.recruit`, :mod:`matcher.planning.support`) solve
+(:mod:`matcher.planning.recruitment`, :mod:`matcher.planning.support`) solve
 through :func:`solve`, so that one setting (``assignment.solver``) picks
 the solver for all of them and one place turns solver status into results
 or :class:`~matcher.errors.InfeasibleError`.
@@ -77,7 +77,7 @@ def solver_name(solver: Literal["highs", "cbc"]) -> str:
                      "solver = 'cbc'")
 
 
-class _HiGHSWarm(pulp.HiGHS):  # type: ignore[misc, valid-type]
+class _HiGHSWarm(pulp.HiGHS):
     """``pulp.HiGHS`` that passes a MIP start to HiGHS before running."""
 
     def __init__(

@@ -230,7 +230,7 @@ def _assignments(inputs: Inputs, scored: scoring.Scored, result: assignment.Assi
     def from_pairs(column: str, fill: object) -> np.ndarray:
         out = np.full(len(a), fill, dtype=object)
         values = pair_rows[column].to_numpy(dtype=object)
-        out[np.flatnonzero(placed)] = np.where(found >= 0, values, fill)
+        out[np.flatnonzero(placed)] = np.where(found >= 0, values, np.array(fill, dtype=object))
         return out
 
     out = pd.DataFrame({"child_id": a["child_id"].to_numpy(dtype=object)})

@@ -43,6 +43,7 @@ Normalised dtypes of the validated frames
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import re
@@ -452,13 +453,13 @@ class _Table:
         for col, text, values, limit in ((lon_col, lon_text, lon, 180.0),
                                          (lat_col, lat_text, lat, 90.0)):
             empty = (text == "") & ~skip
-            self.add(col, empty, lambda i, c=col: f"empty {c}; give WGS84 degrees (EPSG:4326)")
+            self.add(col, empty, _same(f"empty {col}; give WGS84 degrees (EPSG:4326)"))
             bad_number = (text != "") & np.isnan(values) & ~skip
             self.add(col, bad_number,
-                     lambda i, c=col: f"{c} is not a number; give WGS84 degrees (EPSG:4326)")
+                     _same(f"{col} is not a number; give WGS84 degrees (EPSG:4326)"))
             out = np.isfinite(values) | np.isinf(values)
             out &= ~(np.abs(values) <= limit) & ~skip
-            self.add(col, out, lambda i, c=col, v=values, lim=limit:
+            self.add(col, out, lambda i, c=col, v=values, lim=limit:  # type: ignore[misc]
                      f"{c} is outside -{lim:g}..{lim:g}{note}; "
                      + ("looks like projected metres: convert to WGS84 degrees (EPSG:4326)"
                         if np.isfinite(v[i]) and abs(v[i]) > 1000
@@ -544,7 +545,7 @@ class _Table:
 
     def dates(self, column: str) -> np.ndarray:
         text = self.text(column)
-        parsed = pd.to_datetime(pd.Series(np.where(text == "", None, text), dtype=object),
+        parsed = pd.to_datetime(pd.Series(np.where(text == "", np.array(None), text), dtype=object),
                                 format="ISO8601", errors="coerce")
         bad = (text != "") & parsed.isna().to_numpy()
         self.add(column, bad, lambda i: f"'{text[i]}' is not an ISO date; write YYYY-MM-DD")
@@ -620,12 +621,21 @@ def _rows(label: str, column: str | None, bad: np.ndarray,
             for i in np.flatnonzero(bad)]
 
 
+def _same(message: str) -> Callable[[int], str]:
+    """A row message that is the same for every row."""
+    return lambda _row: message
+
+
+def _locked_twice(i: int, *, first: np.ndarray, ids: np.ndarray) -> str:
+    return f"child '{ids[i]}' is already locked at row {first[i] + 1}; lock each child to one home"
+
+
 def _empty(columns: dict[str, str]) -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=d) for c, d in columns.items()})
 
 
 def _optional_str(values: np.ndarray) -> pd.Series:
-    return pd.Series(np.where(values == "", None, values), dtype="str")
+    return pd.Series(np.where(values == "", np.array(None), values), dtype="str")
 
 
 def check_tables(frames: Mapping[str, pd.DataFrame | None], *, settings: ScoringSettings,
@@ -756,8 +766,7 @@ def check_tables(frames: Mapping[str, pd.DataFrame | None], *, settings: Scoring
         if name == "placements":
             first = _first_rows(c_ids)
             t.add("child_id", (first != np.arange(t.n)) & (c_ids != ""),
-                  lambda i, f=first, c=c_ids: f"child '{c[i]}' is already locked at row "
-                                              f"{f[i] + 1}; lock each child to one home")
+                  functools.partial(_locked_twice, first=first, ids=c_ids))
         else:
             frame = frame.drop_duplicates(ignore_index=True)  # a veto set; repeats are harmless
         out[name] = frame

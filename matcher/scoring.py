@@ -457,7 +457,7 @@ def _score_chunk(ctx: _Context, start: int, stop: int) -> tuple[dict[str, np.nda
     binding = np.full(m, "", dtype=object)
     reason = np.full(m, "", dtype=object)
     for r in np.flatnonzero(funnel["n_feasible"] == 0):
-        binding[r], reason[r] = _diagnose(ctx, start + r, {f: masks[f][r] for f in FILTERS},
+        binding[r], reason[r] = _diagnose(ctx, start + int(r), {f: masks[f][r] for f in FILTERS},
                                           school_min[r])
     funnel["binding"] = binding
     funnel["reason"] = reason

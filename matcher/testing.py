@@ -28,7 +28,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from matcher.errors import InputError, StoreUnavailableError
 from matcher.io.stores.base import _first_line
@@ -155,7 +155,7 @@ class TemporaryPostgres:
         """The store URL (no password)."""
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{self.dbname}"
 
-    def conninfo(self, dbname: str | None = None) -> dict[str, str]:
+    def conninfo(self, dbname: str | None = None) -> dict[str, Any]:
         """libpq parameters, password included (for the caller's own connections)."""
         return {"host": "127.0.0.1", "port": str(self.port), "user": "postgres",
                 "password": self.password, "dbname": dbname or self.dbname}

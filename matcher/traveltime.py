@@ -250,14 +250,13 @@ def matrix(net: Network, origins: Snapped, destinations: Snapped,
     limit = settings.limit_minutes
     n_src = len(np.unique(origins.node))
     n_dst = len(np.unique(destinations.node))
-    kwargs = {"limit_minutes": limit, "memory_mb": settings.memory_mb,
-              "workers": settings.workers, "progress": progress}
     backwards = n_dst < n_src
     graph = net.reverse if backwards else net.graph
     sources, targets = ((destinations.node, origins.node) if backwards
                         else (origins.node, destinations.node))
     core = shortest_minutes(graph, sources, targets, contract_chains=settings.contract_chains,
-                            **kwargs)
+                            limit_minutes=limit, memory_mb=settings.memory_mb,
+                            workers=settings.workers, progress=progress)
     if backwards:
         core = core.T
     total = core + origins.access_minutes[:, None] + destinations.access_minutes[None, :]

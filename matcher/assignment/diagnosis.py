@@ -35,8 +35,8 @@ def diagnose(problem: AssignmentProblem, result: AssignmentResult) -> dict[str, 
     home_of[assign.isna().to_numpy()] = -1
     ctx = _Diagnosis(inst, home_of, result)
     reasons: dict[str, str] = {}
-    for c in np.flatnonzero(home_of < 0):
-        c = int(c)
+    for pos in np.flatnonzero(home_of < 0):
+        c = int(pos)
         if c not in ctx.feasible:
             continue
         g = int(inst.group[c])

@@ -166,7 +166,7 @@ def _candidates(inst: _Instance, settings: AssignmentSettings) -> _Candidates:
     pgroup = inst.group[pc]
     if locked_groups_homes:
         in_locked_group = np.isin(pgroup, list(locked_groups_homes))
-        lg_pairs = set()
+        lg_pairs: set[tuple[int, int]] = set()
         for g, hs in locked_groups_homes.items():
             lg_pairs.update((g, int(h)) for h in hs)
         sibling_there = np.array(

@@ -50,8 +50,8 @@ Functions
 The Oslo demonstration on real data is :func:`matcher.scenarios.oslo.oslo_scenario`.
 
 Modules: :mod:`~matcher.planning.areas`, :mod:`~matcher.planning.access`
-(2SFCA), :mod:`~matcher.planning.gaps`, :mod:`~matcher.planning.coverage`,
-:mod:`~matcher.planning.whatif`, :mod:`~matcher.planning.recruit` (MCLP),
+(2SFCA), :mod:`~matcher.planning.gap_analysis`, :mod:`~matcher.planning.coverage`,
+:mod:`~matcher.planning.what_if`, :mod:`~matcher.planning.recruitment` (MCLP),
 :mod:`~matcher.planning.support` (resource families) and
 :mod:`~matcher.planning.maps`; shared pieces in :mod:`~matcher.planning.common`.
 Eligibility comes from :mod:`matcher.rules`, like the matching's.
@@ -91,9 +91,9 @@ from matcher.planning.coverage import (
     emergency_homes,
     within_network,
 )
-from matcher.planning.gaps import GapResult, gaps
+from matcher.planning.gap_analysis import GapResult, gaps
 from matcher.planning.maps import coverage_map, gaps_map
-from matcher.planning.recruit import (
+from matcher.planning.recruitment import (
     MCLPSolution,
     RecruitResult,
     add_coverage_constraints,
@@ -117,7 +117,7 @@ from matcher.planning.support import (
     support_plan,
     validate_families,
 )
-from matcher.planning.whatif import DIFF_MEASURES, Addition, WhatIfResult, place_additions, whatif
+from matcher.planning.what_if import DIFF_MEASURES, Addition, WhatIfResult, place_additions, whatif
 
 __all__ = [
     "ANCHORS",

@@ -12,7 +12,7 @@ import pandas as pd
 
 from matcher.planning.common import ATTRIBUTION, _check_choice
 from matcher.planning.coverage import CoverageResult
-from matcher.planning.gaps import GapResult
+from matcher.planning.gap_analysis import GapResult
 
 __all__ = ["coverage_map", "gaps_map"]
 

@@ -96,8 +96,8 @@ def validate_families(frame: pd.DataFrame, *, max_homes: int = MAX_HOMES_PER_FAM
             problems.append(Problem(source, "max_homes must be a whole number >= 0", row,
                                     "max_homes"))
     dup = ids.duplicated() & ids.notna()
-    for i in np.flatnonzero(dup.to_numpy()):
-        problems.append(Problem(source, f"duplicate resource_id '{ids.iloc[i]}'", int(i) + 1,
+    for pos in np.flatnonzero(dup.to_numpy()):
+        problems.append(Problem(source, f"duplicate resource_id '{ids.iloc[pos]}'", int(pos) + 1,
                                 "resource_id"))
     raise_if_problems(f"{source}: invalid rows", problems)
     coop = coop.where(coop != "", muni)

@@ -134,14 +134,15 @@ def _markdown(assignments: pd.DataFrame, summary: Mapping[str, Any],
 
     out += ["## Solver", ""]
     gap = summary.get("mip_gap")
-    rows = [("status", summary.get("status", "n/a")), ("solver", summary.get("solver", "n/a")),
+    solver_rows: list[tuple[object, ...]] = [
+            ("status", summary.get("status", "n/a")), ("solver", summary.get("solver", "n/a")),
             ("sibling policy", summary.get("sibling_policy", "n/a")),
             ("MIP gap", f"{100 * gap:.2f} %" if isinstance(gap, int | float) else "n/a"),
             ("objective, stage 1 (priority)", summary.get("objective_stage1", "n/a")),
             ("objective, stage 2 (score)", summary.get("objective_stage2", "n/a"))]
-    rows += [(f"time: {k} (s)", v)
-             for k, v in sorted(summary.get("timings_seconds", {}).items())]
-    out += [*_table(("measure", "value"), rows), ""]
+    solver_rows += [(f"time: {k} (s)", v)
+                    for k, v in sorted(summary.get("timings_seconds", {}).items())]
+    out += [*_table(("measure", "value"), solver_rows), ""]
 
     out += ["## Inputs", ""]
     sources = summary.get("inputs_sha256", {})

@@ -62,7 +62,7 @@ def _raw(code: str) -> Any:
     from branca.element import Element
 
     element = Element("{{ this.code }}")
-    element.code = code
+    element.code = code  # type: ignore[attr-defined]
     return element
 
 
@@ -106,7 +106,7 @@ def _map_html(layers: Mapping[str, gpd.GeoDataFrame], summary: Mapping[str, Any]
     fmap.default_js = []
     fmap.default_css = []
     js, css = _leaflet_assets()
-    header = fmap.get_root().header
+    header = fmap.get_root().header  # type: ignore[attr-defined]
     header.add_child(_raw(f"<style>{css}</style>"), name="leaflet_css")
     header.add_child(_raw(f"<script>{js}</script>"), name="leaflet_js")
     fmap.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
@@ -200,12 +200,12 @@ def _map_html(layers: Mapping[str, gpd.GeoDataFrame], summary: Mapping[str, Any]
 
     extras = MacroElement()
     extras._template = _MAP_SCRIPT
-    extras.attribution = " | ".join(
+    extras.attribution = " | ".join(  # type: ignore[attr-defined]
         html.escape(n) for n in (OSM_ATTRIBUTION if meta.get("osm", True) else "",
                                  SYNTHETIC_NOTE if meta.get("synthetic") else "") if n)
-    extras.legend = _legend_html(summary, meta)
+    extras.legend = _legend_html(summary, meta)  # type: ignore[attr-defined]
     fmap.add_child(extras)
-    fmap.get_root().title = html.escape(_title(summary))
+    fmap.get_root().title = html.escape(_title(summary))  # type: ignore[attr-defined]
     page = fmap.get_root().render()
     return _stable_ids(page)
 

@@ -452,11 +452,11 @@ def _crossing(b: _RoadBuilder, geo: _Geo, xs: float, xn: float, *, step: float, 
     quays, served = [], []
     for x, towns, sign in ((xs, south, -1.0), (xn, north, 1.0)):
         y = float(geo.fjord_y(np.array([x]))[0] + sign * (geo.fjord_half(np.array([x]))[0] + 40))
-        q = int(b.nodes(x, y)[0])
+        q = int(b.nodes(np.array([x]), np.array([y]))[0])
         t = int(towns[np.argmin(np.hypot(geo.cx[towns] - x, geo.cy[towns] - y))])
         a = attach(t, x, geo.cy[t])
         if abs(b.x[a] - x) > 2 * step:
-            corner = int(b.nodes(x, b.y[a])[0])
+            corner = int(b.nodes(np.array([x]), np.array([b.y[a]]))[0])
             b.line(a, corner, step=step, tags=_hw(road), rng=rng, wiggle=0.01)
             a = corner
         b.line(a, q, step=step, tags=_hw(road), rng=rng, wiggle=0.03)

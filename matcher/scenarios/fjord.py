@@ -497,7 +497,7 @@ def _school_frame(s: _Schools, geo: _Geo, to_lonlat: Transformer) -> pd.DataFram
 
 
 def _na_strings(values: np.ndarray, present: np.ndarray) -> pd.arrays.StringArray:
-    return pd.array(np.where(present, values.astype(object), None), dtype="string")
+    return pd.array(np.where(present, values.astype(object), np.array(None)), dtype="string")
 
 
 def _child_ids(people: _People) -> np.ndarray:
@@ -527,7 +527,8 @@ def _child_frame(people: _People, schools: _Schools, geo: _Geo,
         "sibling_group": _na_strings(_group_ids(people.group), people.group > 0),
         "urgency": pd.array(np.where(people.urgent, "acute", "planned"), dtype="string"),
         "waiting_since": pd.array(waiting.astype(str), dtype="string"),
-        "max_school_minutes": pd.array(np.where(people.max_school > 0, people.max_school, None),
+        "max_school_minutes": pd.array(np.where(people.max_school > 0, people.max_school,
+                                                np.array(None)),
                                        dtype="Int64"),
     })
 

@@ -447,7 +447,7 @@ def _records(rows: Sequence[Sequence[Any]], columns: list[str]) -> pd.DataFrame:
 
 
 def _missing_table(name: str, where: str) -> Problem:
-    return Problem(name, f"no table '{name}' in {where}; load the inputs (e.g. "
-                         "`matcher nightly-load --config FILE --from FOLDER`)")
+    return Problem(name, f"no table '{name}' in {where}; load the input tables first "
+                         "(matcher.nightly.load_inputs, or `matcher nightly-load`)")
 
 

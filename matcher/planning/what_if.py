@@ -178,6 +178,10 @@ def _measures(run: pipeline.RunResult) -> dict[str, float | None]:
             "priority_placed": round(float(run.result.objective_stage1), 6)}
 
 
+def _difference(before: float | None, after: float | None) -> float | int | None:
+    return None if before is None or after is None else _number(float(after) - float(before))
+
+
 def whatif(inputs: Inputs, additions: Sequence[Addition] | pd.DataFrame, *, settings: Settings,
            net: Network, areas: gpd.GeoDataFrame | None = None,
            population: gpd.GeoDataFrame | None = None,
@@ -249,8 +253,7 @@ def whatif(inputs: Inputs, additions: Sequence[Addition] | pd.DataFrame, *, sett
     scenario = pipeline.run(scenario_inputs, settings, times=times, net=net, as_of=as_of,
                             step=step, extra_sources={"whatif_homes": digest})
     b, s = _measures(baseline), _measures(scenario)
-    change = [None if (b[m] is None or s[m] is None) else _number(float(s[m]) - float(b[m]))
-              for m in DIFF_MEASURES]
+    change = [_difference(b[m], s[m]) for m in DIFF_MEASURES]
     diff = pd.DataFrame({"measure": pd.Series(DIFF_MEASURES, dtype="str"),
                          "baseline": pd.Series([b[m] for m in DIFF_MEASURES], dtype=object),
                          "scenario": pd.Series([s[m] for m in DIFF_MEASURES], dtype=object),

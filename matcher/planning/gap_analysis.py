@@ -159,7 +159,7 @@ def gaps(inputs: Inputs, *, settings: ScoringSettings, areas: gpd.GeoDataFrame |
     fit = _fit(children, homes, free, settings)
     reach = fit.base & (t <= minutes)
     suitable = fit.suitable() & (t <= minutes)
-    covered = suitable.any(axis=1)
+    covered: np.ndarray = np.asarray(suitable.any(axis=1))
     tags = need_tags(settings, children)
     missing: list[tuple[str, ...]] = []
     for c, needs in enumerate(fit.needs):
@@ -179,7 +179,7 @@ def gaps(inputs: Inputs, *, settings: ScoringSettings, areas: gpd.GeoDataFrame |
         polys = areas
     else:
         polys = grid_cells(np.concatenate([ax, hx]), np.concatenate([ay, hy]),
-                           cell_metres=cell_metres, shape=area_kind)  # type: ignore[arg-type]
+                           cell_metres=cell_metres, shape=area_kind)
     child_area = locate(ax, ay, polys)
     home_area = locate(hx, hy, polys)
     unmatched_set = set(unmatched) if unmatched is not None else None

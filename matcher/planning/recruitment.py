@@ -32,7 +32,7 @@ from matcher.planning.common import (
     waiting,
 )
 from matcher.planning.coverage import within_network
-from matcher.planning.whatif import _homes_frame
+from matcher.planning.what_if import _homes_frame
 from matcher.schema import Inputs
 from matcher.timetable import TimeTable
 
@@ -88,7 +88,7 @@ def add_coverage_constraints(prob: pulp.LpProblem, x: Sequence[pulp.LpVariable],
     """
     for i, zi in z.items():
         sites = np.flatnonzero(cover[:, i])
-        prob.addConstraint(zi <= pulp.lpSum(x[j] for j in sites), f"cover_{i}")
+        prob.addConstraint(zi <= pulp.lpSum(x[int(j)] for j in sites), f"cover_{i}")
     return len(z)
 
 
@@ -186,7 +186,8 @@ def mclp(minutes: np.ndarray, k: int, *, catchment_minutes: float,
     status = _solve(prob, solver=solver, time_limit_seconds=time_limit_seconds,
                     what="the covering model")
     chosen = np.array([j for j in range(n_sites) if (x[j].value() or 0.0) > 0.5], dtype=np.int64)
-    covered = cover[chosen].any(axis=0) if len(chosen) else np.zeros(n_dem, dtype=bool)
+    covered: np.ndarray = (np.asarray(cover[chosen].any(axis=0)) if len(chosen)
+                           else np.zeros(n_dem, dtype=bool))
     return MCLPSolution(status=status, chosen=chosen, covered=covered,
                         covered_weight=float(w[covered].sum()),
                         objective=float(pulp.value(prob.objective) or 0.0),
