@@ -269,7 +269,10 @@ def build_register(frame: pd.DataFrame, *, source: str = "address register") -> 
         raise InputError(f"{source}: no usable address rows (street name, number, postnummer "
                          "and Nord/Øst); check that this is a Matrikkelen adresse CSV")
     rows = np.flatnonzero(usable)
-    name_id, pc_id = name_id[rows], pc_id[rows]
+    # '155' and '0155' are one postnummer: factorize the normalised texts
+    pc_norm_id, pc_text = pd.factorize(pc_text)
+    pc_text = np.asarray(pc_text, dtype=object)
+    name_id, pc_id = name_id[rows], pc_norm_id[pc_id[rows]]
     # street = (postnummer, normalised name); different spellings may share one street
     key_id, keys = pd.factorize(name_keys[name_id])
     pair = pc_id.astype(np.int64) * len(keys) + key_id
