@@ -252,6 +252,7 @@ def resolve_schools(values: ArrayLike, schools: SchoolRegister, *, source: str =
                 else:
                     index[i] = j
 
+    problems.sort(key=lambda p: p.row or 0)
     ok = index >= 0
     lon = np.where(ok, schools.lon[np.maximum(index, 0)], np.nan) if len(schools) else \
         np.full(n, np.nan)
@@ -509,7 +510,8 @@ def translate_municipalities(codes: ArrayLike, mapping: pd.DataFrame, *,
                              column: str = "municipality") -> Translation:
     """Check municipality numbers against the 2024 list and translate old ones.
 
-    * a 2024 number is kept;
+    * a 2024 number is kept (even when ``suggest`` names another: the
+      responsible municipality need not be the one where the point lies);
     * a pre-2024 number with one successor (``one_to_one`` or ``merged``) is
       translated, with a warning naming both numbers;
     * a split number is an error listing the successors (and the one holding the
