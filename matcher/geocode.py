@@ -280,11 +280,14 @@ def build_register(frame: pd.DataFrame, *, source: str = "address register") -> 
     streets = pd.Index(pc_text[pair_uniques // len(keys)] + "|"
                        + np.asarray(keys, dtype=object)[pair_uniques % len(keys)])
 
-    letter_text = (pd.Series(frame["bokstav"].to_numpy()[rows], dtype=object).fillna("")
-                   .astype(str).str.strip().str.upper().to_numpy(dtype=object))
+    letter_id, letters = pd.factorize(frame["bokstav"], use_na_sentinel=True)
+    letters = pd.Series(np.append(np.asarray(letters, dtype=object), ""), dtype=object)
+    letters = letters.fillna("").astype(str).str.strip().str.upper().to_numpy(dtype=object)
+    letter_id = letter_id[rows]  # -1 (missing) picks the appended ""
+    letter_text = letters[letter_id]
     num = number[rows].astype(np.int64)
     code = ((street_id.astype(np.int64) << _STREET_SHIFT) | (num << _NUMBER_SHIFT)
-            | _letter_codes(letter_text))
+            | _letter_codes(letters)[letter_id])
     order = np.argsort(code, kind="stable")
     code = code[order]
     first = np.ones(len(code), dtype=bool)

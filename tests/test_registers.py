@@ -144,12 +144,10 @@ def test_mapping_agrees_with_both_polygon_editions(polygons: gpd.GeoDataFrame,
     old = polygons_2020.set_index("code")
     lon, lat = _lonlat(old.geometry.representative_point())
     located = registers.municipality_of(lon, lat, polygons)
-    successor = dict(zip(located.codes, old.index, strict=True))
     got = dict(zip(old.index, located.codes, strict=True))
     single = mapping[mapping["kind"] == "one_to_one"]
     agree = np.mean([got[o] == n for o, n in zip(single["old"], single["new"], strict=True)])
     assert agree > 0.99
-    assert successor  # the split's point lies in one of its successors:
     assert got["1507"] in {"1508", "1580"}
 
 
