@@ -41,7 +41,6 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -59,8 +58,6 @@ REGISTER_COLUMNS: tuple[str, ...] = ("adressenavn", "nummer", "bokstav", "postnu
 """Columns of the Matrikkelen adresse CSV that geocoding reads."""
 
 MATCH_KINDS: tuple[str, ...] = ("exact", "approximate", "none")
-
-Match = Literal["exact", "approximate", "none"]
 
 _LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZÆØÅ"
 _NUMBER_SHIFT = 6          # 6 bits for the house letter (0 = none, 1..29 = A..Å, 63 = other)
