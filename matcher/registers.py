@@ -30,7 +30,7 @@ import logging
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, TypeAlias
 
 import geopandas as gpd
 import numpy as np
@@ -53,7 +53,7 @@ MAPPING_KINDS: tuple[str, ...] = ("one_to_one", "merged", "split")
 else is; ``merged``: it is (almost) all inside one new one that also holds
 others; ``split``: it is spread over several new ones (one row per successor)."""
 
-ArrayLike = Sequence[object] | np.ndarray | pd.Series
+ArrayLike: TypeAlias = Sequence[object] | np.ndarray | pd.Series
 
 
 def _text(values: ArrayLike) -> np.ndarray:
@@ -172,14 +172,14 @@ def read_schools(path: str | Path) -> SchoolRegister:
 class SchoolMatches(NamedTuple):
     """Outcome of :func:`resolve_schools`, one entry per value.
 
-    ``lon``/``lat`` are WGS84 degrees (NaN where unresolved or empty); ``index``
-    is the school's row in the register (-1 where none); ``problems`` lists
+    ``lon``/``lat`` are WGS84 degrees (NaN where unresolved or empty);
+    ``register_row`` is the school's 0-based row in the register (-1 where none); ``problems`` lists
     every value that could not be resolved.
     """
 
     lon: np.ndarray
     lat: np.ndarray
-    index: np.ndarray
+    register_row: np.ndarray
     problems: tuple[Problem, ...]
 
 
@@ -258,7 +258,7 @@ def resolve_schools(values: ArrayLike, schools: SchoolRegister, *, source: str =
         np.full(n, np.nan)
     lat = np.where(ok, schools.lat[np.maximum(index, 0)], np.nan) if len(schools) else \
         np.full(n, np.nan)
-    return SchoolMatches(lon=lon, lat=lat, index=index, problems=tuple(problems))
+    return SchoolMatches(lon=lon, lat=lat, register_row=index, problems=tuple(problems))
 
 
 # --- municipality polygons --------------------------------------------------------------------

@@ -205,7 +205,7 @@ def test_read_mapping_rejects_other_tables(tmp_path: Path) -> None:
 def test_school_by_exact_name(schools: registers.SchoolRegister) -> None:
     result = registers.resolve_schools(["Asdal Skole", "  asdal   SKOLE ", "", None], schools)
     assert result.problems == ()
-    assert list(result.index[:2]) == [1, 1] and list(result.index[2:]) == [-1, -1]
+    assert list(result.register_row[:2]) == [1, 1] and list(result.register_row[2:]) == [-1, -1]
     assert result.lon[0] == pytest.approx(8.694807) and result.lat[0] == pytest.approx(58.435024)
     assert np.isnan(result.lon[2:]).all()
 
@@ -214,7 +214,7 @@ def test_ambiguous_school_name_lists_candidates_with_municipality(
         schools: registers.SchoolRegister) -> None:
     result = registers.resolve_schools(["Asdal Skole", "Flå Skole", "Bø Ungdomsskole"],
                                        schools, source="children.csv")
-    assert list(result.index) == [1, -1, -1]
+    assert list(result.register_row) == [1, -1, -1]
     assert [(p.source, p.row, p.column) for p in result.problems] == [
         ("children.csv", 2, "school_id"), ("children.csv", 3, "school_id")]
     assert "names 2 schools" in result.problems[0].message
@@ -228,7 +228,7 @@ def test_unknown_school_and_org_number_without_register_column(
         schools: registers.SchoolRegister) -> None:
     assert schools.org_number is None  # data/ has names only
     result = registers.resolve_schools(["Hogwarts Skole", "974589095"], schools)
-    assert list(result.index) == [-1, -1]
+    assert list(result.register_row) == [-1, -1]
     assert "no school named" in result.problems[0].message
     assert "no organisation numbers" in result.problems[1].message
 
@@ -241,7 +241,7 @@ def test_school_by_org_number_when_the_register_has_them() -> None:
     schools = registers.schools_from_frame(frame)
     result = registers.resolve_schools(["974589095", "987654321", "111111111", "B skole"],
                                        schools)
-    assert list(result.index) == [0, 2, -1, -1]
+    assert list(result.register_row) == [0, 2, -1, -1]
     assert result.lon[1] == pytest.approx(5.3)
     assert [p.row for p in result.problems] == [3, 4]
     assert "B skole (Asker); B skole (Bergen)" in result.problems[1].message
