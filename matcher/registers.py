@@ -187,7 +187,7 @@ def resolve_schools(values: ArrayLike, schools: SchoolRegister, *, source: str =
                     column: str = "school_id") -> SchoolMatches:
     """Look schools up by organisation number or exact name.
 
-    A value of 9 digits is an organisation number; anything else is a name,
+    A value of 9 digits (spaces allowed) is an organisation number; anything else is a name,
     compared case-insensitively with runs of spaces collapsed but otherwise
     exactly. Empty values are left unresolved without a problem (the caller
     decides whether the row needs a school).
@@ -212,7 +212,9 @@ def resolve_schools(values: ArrayLike, schools: SchoolRegister, *, source: str =
     n = len(text)
     index = np.full(n, -1, dtype=np.int64)
     problems: list[Problem] = []
-    is_org = pd.Series(text, dtype=object).str.fullmatch(r"\d{9}").to_numpy(dtype=bool)
+    org_text = pd.Series(text, dtype=object).str.replace(r"\s", "", regex=True)
+    is_org = org_text.str.fullmatch(r"\d{9}").to_numpy(dtype=bool)
+    org_text = org_text.to_numpy(dtype=object)
 
     keys = _name_key(schools.name)
     key_series = pd.Series(np.arange(len(keys)), index=keys)
@@ -243,11 +245,11 @@ def resolve_schools(values: ArrayLike, schools: SchoolRegister, *, source: str =
         else:
             position = pd.Series(np.arange(len(schools)), index=schools.org_number)
             position = position[~position.index.duplicated()]
-            found = position.reindex(text[is_org]).fillna(-1).astype(np.int64).to_numpy()
+            found = position.reindex(org_text[is_org]).fillna(-1).astype(np.int64).to_numpy()
             for i, j in zip(np.flatnonzero(is_org), found, strict=True):
                 if j < 0:
                     problems.append(Problem(source, f"no school with organisation number "
-                                            f"{text[i]} in the school register; check the "
+                                            f"{org_text[i]} in the school register; check the "
                                             "number (9 digits)", int(i) + 1, column))
                 else:
                     index[i] = j
@@ -386,8 +388,10 @@ def municipality_of(lon: ArrayLike, lat: ArrayLike, polygons: gpd.GeoDataFrame, 
     rows = np.flatnonzero(has_point)
     point_idx, poly_idx = tree.query(points[rows], predicate="intersects")
     first = np.full(len(rows), -1, dtype=np.int64)
-    # polygons are sorted by code: the first hit of each point is the lowest number
-    order = np.lexsort((poly_idx, point_idx))
+    all_codes = polygons["code"].to_numpy(dtype=object)
+    code_rank = np.argsort(np.argsort(all_codes, kind="stable"), kind="stable")
+    # a point in several polygons (a shared border) takes the lowest number
+    order = np.lexsort((code_rank[poly_idx], point_idx))
     point_idx, poly_idx = point_idx[order], poly_idx[order]
     keep = np.ones(len(point_idx), dtype=bool)
     keep[1:] = point_idx[1:] != point_idx[:-1]
@@ -398,7 +402,6 @@ def municipality_of(lon: ArrayLike, lat: ArrayLike, polygons: gpd.GeoDataFrame, 
                                                 max_distance=max_distance_metres,
                                                 all_matches=False)
         first[outside[near_in]] = near_poly
-    all_codes = polygons["code"].to_numpy(dtype=object)
     codes[rows[first >= 0]] = all_codes[first[first >= 0]]
 
     problems = [Problem(source, "no point (lon/lat); give lon/lat or the municipality number",

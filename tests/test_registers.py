@@ -239,7 +239,7 @@ def test_school_by_org_number_when_the_register_has_them() -> None:
                           "lng": ["10.7", "10.4", "5.3"],
                           "Organisasjonsnummer": ["974 589 095", "123456789", "987654321"]})
     schools = registers.schools_from_frame(frame)
-    result = registers.resolve_schools(["974589095", "987654321", "111111111", "B skole"],
+    result = registers.resolve_schools(["974589095", "987 654 321", "111111111", "B skole"],
                                        schools)
     assert list(result.register_row) == [0, 2, -1, -1]
     assert result.lon[1] == pytest.approx(5.3)
