@@ -25,6 +25,14 @@ Timed, in one run:
   as ours on that subset, and is extrapolated per register row and per address.
 
 Usage: ``python benchmarks/geocode.py [--rows N] [--addresses N] [--keep DIR]``
+
+Figures on the project's 2-core machine (2026-11-27, pyarrow 26, pandas 3.1), 3,000,000
+register rows (0.95 GB) and 100,000 addresses:
+
+* ours: read + index the register 9.6 s, match 2.1 s, total 11.6 s (target: < 60 s);
+  the whole command with reading the addresses and writing the output 13.1 s;
+* naive, measured on 299,470 rows and 10,083 addresses (5.1 s, same answers),
+  extrapolated: 51 s; ratio 4.4x.
 """
 
 from __future__ import annotations
