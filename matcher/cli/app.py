@@ -9,7 +9,14 @@ from typing import Annotated
 import typer
 
 from matcher import __version__
-from matcher.cli import match_cmds, network_cmds, nightly_cmds, planning_cmds, report_cmds
+from matcher.cli import (
+    geocode_cmds,
+    match_cmds,
+    network_cmds,
+    nightly_cmds,
+    planning_cmds,
+    report_cmds,
+)
 from matcher.cli.common import STATE, protect_stdout
 
 app = typer.Typer(
@@ -25,6 +32,7 @@ app.command("isochrones")(network_cmds.isochrones_cmd)
 
 # Each command module exposes COMMANDS: dict[name, function]; one line per module here.
 _MODULES = [
+    geocode_cmds,
     match_cmds,
     nightly_cmds,
     planning_cmds,
