@@ -14,7 +14,7 @@ script checks that every outcome is the expected one (exact / approximate / none
 
 Timed, in one run:
 
-* ours: :func:`matcher.geocode.read_register` plus :func:`matcher.geocode.geocode`
+* ours: :func:`matcher.io.registers.read_address_register` plus :func:`matcher.geocode.geocode`
   (the issue's target: under a minute), and the whole command (``matcher
   geocode``: reading both files, matching, writing the output);
 * a naive baseline: ``csv.reader`` row by row, the same normalisation with
@@ -56,6 +56,7 @@ from typer.testing import CliRunner
 
 from matcher import geocode
 from matcher.cli import app
+from matcher.io import registers as io_registers
 
 HEADER: tuple[str, ...] = (
     "lokalid", "kommunenummer", "kommunenavn", "adressetype", "adressetilleggsnavn",
@@ -287,7 +288,7 @@ def main() -> None:
               f"{time.perf_counter() - t0:.1f} s")
 
         t0 = time.perf_counter()
-        register = geocode.read_register(reg_path)
+        register = io_registers.read_address_register(reg_path)
         t_read = time.perf_counter() - t0
         t0 = time.perf_counter()
         result = geocode.geocode(addresses, register)

@@ -30,8 +30,8 @@ Everything here is vectorised: streets are matched with a hash index on
 int64 code per address, so 100,000 addresses against a 3-million-row register
 take seconds (``benchmarks/geocode.py``).
 
-Entry points: :func:`read_register` (the file edge; it moves to ``matcher.io``
-with issue 9), :func:`build_register` (pure, from a frame) and :func:`geocode`.
+Entry points: :func:`build_register` (pure, from a frame) and :func:`geocode`;
+the file edge is :func:`matcher.io.registers.read_address_register`.
 """
 
 from __future__ import annotations
@@ -40,7 +40,6 @@ import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -178,7 +177,8 @@ def _letter_codes(letters: np.ndarray) -> np.ndarray:
 class AddressRegister:
     """An address register prepared for vectorised matching.
 
-    Build it with :func:`build_register` or :func:`read_register`. Addresses are
+    Build it with :func:`build_register` or
+    :func:`matcher.io.registers.read_address_register`. Addresses are
     sorted by ``code = street_id << 32 | number << 6 | letter``; each street
     (one postnummer and one normalised name) is a contiguous block.
 
@@ -230,7 +230,8 @@ def build_register(frame: pd.DataFrame, *, source: str = "address register") -> 
         Table with the columns :data:`REGISTER_COLUMNS`: ``adressenavn`` (str),
         ``nummer`` (int), ``bokstav`` (str, empty when none), ``postnummer``
         (str or int), ``Nord`` and ``Øst`` (EPSG:25833, metres). Categorical
-        columns (as :func:`read_register` gives) are fastest. Rows without a
+        columns (as :func:`matcher.io.registers.read_address_register` gives) are fastest.
+        Rows without a
         street name, number, postnummer or point (e.g. ``matrikkeladresse`` rows)
         are left out.
     source
@@ -311,68 +312,6 @@ def build_register(frame: pd.DataFrame, *, source: str = "address register") -> 
     )
 
 
-def read_register(path: str | Path) -> AddressRegister:
-    """Read a Matrikkelen adresse CSV and prepare it for :func:`geocode`.
-
-    Only the columns in :data:`REGISTER_COLUMNS` (and ``EPSG-kode`` when present)
-    are parsed, with pyarrow's multi-threaded CSV reader into dictionary-encoded
-    columns: the national file (about 3 million rows) reads in seconds.
-
-    Parameters
-    ----------
-    path
-        ``;``-separated UTF-8 file (a byte-order mark is allowed) with ``Nord``/``Øst``
-        in EPSG:25833.
-
-    Returns
-    -------
-    AddressRegister
-
-    Raises
-    ------
-    InputError
-        If the file is missing, lacks a column, cannot be parsed, or declares
-        another EPSG code than 25833.
-    """
-    import pyarrow as pa
-    from pyarrow import csv as pacsv
-
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: address register not found; check the path")
-    with open(path, encoding="utf-8-sig", errors="replace") as fh:
-        header = fh.readline().rstrip("\r\n").split(";")
-    missing = [c for c in REGISTER_COLUMNS if c not in header]
-    if missing:
-        raise InputError(
-            f"{path.name}: missing column(s) {', '.join(missing)}; give Kartverket's "
-            "Matrikkelen adresse CSV (';'-separated, with adressenavn, nummer, bokstav, "
-            "postnummer, Nord, Øst)")
-    dictionary = pa.dictionary(pa.int32(), pa.string())
-    types = {"adressenavn": dictionary, "bokstav": dictionary, "postnummer": dictionary,
-             "nummer": pa.float64(), "Nord": pa.float64(), "Øst": pa.float64()}
-    columns = list(REGISTER_COLUMNS)
-    if "EPSG-kode" in header:
-        columns.append("EPSG-kode")
-        types["EPSG-kode"] = dictionary
-    try:
-        table = pacsv.read_csv(
-            path,
-            parse_options=pacsv.ParseOptions(delimiter=";"),
-            convert_options=pacsv.ConvertOptions(include_columns=columns, column_types=types,
-                                                 strings_can_be_null=True),
-        )
-    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
-        raise InputError(f"{path.name}: cannot parse the address register ({exc}); check that "
-                         "it is a complete ';'-separated UTF-8 file") from None
-    frame = table.to_pandas()
-    if "EPSG-kode" in frame:
-        codes = {str(c) for c in frame["EPSG-kode"].dropna().unique()}
-        if codes - {"25833"}:
-            raise InputError(f"{path.name}: EPSG-kode {', '.join(sorted(codes))}; only the "
-                             "EPSG:25833 edition of Matrikkelen adresse is supported, download "
-                             "that one")
-    return build_register(frame, source=path.name)
 
 
 # --- matching ---------------------------------------------------------------------------------
@@ -429,7 +368,7 @@ def geocode(frame: pd.DataFrame, register: AddressRegister, *, address_column: s
         Table with an address text column (``"Storgata 12B"``) and a postnummer
         column; other columns are ignored.
     register
-        From :func:`read_register` or :func:`build_register`.
+        From :func:`matcher.io.registers.read_address_register` or :func:`build_register`.
     address_column, postcode_column
         Column names in ``frame``.
     source

@@ -64,6 +64,7 @@ from matcher.errors import (
     Problem,
 )
 from matcher.io import readers, stores
+from matcher.io import registers as io_registers
 
 logger = logging.getLogger(__name__)
 
@@ -328,7 +329,8 @@ def _validate(frames: dict[str, Any], problems: list[Problem],
     try:
         inputs = schema.validate(frames["children"], frames["homes"], frames.get("contacts"),
                                  frames.get("placements"), frames.get("vetoes"),
-                                 settings=settings.scoring)
+                                 settings=settings.scoring,
+                                 registers=io_registers.default_registers())
     except InputError as exc:
         all_problems = [*problems, *exc.problems]
         raise InputError(f"invalid inputs: {len(all_problems)} problem(s)", all_problems

@@ -19,9 +19,8 @@ The old -> new table is derived from the 2020 and 2024 polygons by
 ``data/kommunenummer_2020_2024.csv``).
 
 All functions here are pure (frames and arrays in, arrays and problems out)
-except the ``read_*`` functions at the end of each section, which read the files
-in ``data/``; they move to ``matcher.io`` with issue 9. Problems never contain a
-coordinate.
+(the files of ``data/`` are read by :mod:`matcher.io.registers`). Problems
+never contain a coordinate.
 """
 
 from __future__ import annotations
@@ -29,7 +28,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import NamedTuple, TypeAlias
 
 import geopandas as gpd
@@ -38,11 +36,12 @@ import pandas as pd
 import shapely
 from pyproj import Transformer
 
+from matcher.config import DEFAULT_CRS
 from matcher.errors import InputError, Problem
 
 log = logging.getLogger(__name__)
 
-WORK_CRS = "EPSG:25833"
+WORK_CRS = DEFAULT_CRS
 """CRS of the municipality polygons after reading (UTM zone 33N, metres)."""
 
 MAPPING_COLUMNS: tuple[str, ...] = ("old", "new", "name", "kind", "old_name", "share_of_old")
@@ -62,7 +61,8 @@ def _text(values: ArrayLike) -> np.ndarray:
     return s.where(s.notna(), "").astype(str).str.strip().to_numpy(dtype=object)
 
 
-def _codes(values: ArrayLike) -> np.ndarray:
+def as_codes(values: ArrayLike) -> np.ndarray:
+    """Municipality numbers as 4-digit text (zero-padded; '' when empty)."""
     """Municipality numbers as 4-digit text: ``301`` and ``301.0`` become ``0301``."""
     s = pd.Series(_text(values), dtype=object).str.replace(r"\.0$", "", regex=True)
     return s.where(~s.str.fullmatch(r"\d{3}"), s.str.zfill(4)).to_numpy(dtype=object)
@@ -149,24 +149,6 @@ def schools_from_frame(frame: pd.DataFrame, *, name: str = "EnhetNavn",
                           lon=x, lat=y, org_number=orgs)
 
 
-def read_schools(path: str | Path) -> SchoolRegister:
-    """Read a ``;``-separated school register (``data/grunnskoler_norge_geocoded.csv``).
-
-    Parameters
-    ----------
-    path
-        CSV with ``EnhetNavn``, ``Kommune``, ``lat``, ``lng`` (WGS84 degrees) and
-        optionally ``Organisasjonsnummer``.
-
-    Returns
-    -------
-    SchoolRegister
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: school register not found; check the path")
-    frame = pd.read_csv(path, sep=";", dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    return schools_from_frame(frame, source=path.name)
 
 
 class SchoolMatches(NamedTuple):
@@ -197,7 +179,7 @@ def resolve_schools(values: ArrayLike, schools: SchoolRegister, *, source: str =
     values
         One ``school_id`` per row.
     schools
-        The register (:func:`read_schools`).
+        The register (:func:`matcher.io.registers.read_schools`).
     source, column
         Table and column named in problems.
 
@@ -301,7 +283,7 @@ def municipalities_from_frame(frame: gpd.GeoDataFrame, *, code: str = "kommunenu
                          "navn or name)")
     geometry = shapely.make_valid(np.asarray(frame.geometry.values))
     geometry = np.array([_polygonal(g) for g in geometry], dtype=object)
-    out = gpd.GeoDataFrame({"code": _codes(frame[code]), "name": _text(frame[name])},
+    out = gpd.GeoDataFrame({"code": as_codes(frame[code]), "name": _text(frame[name])},
                            geometry=geometry, crs=frame.crs).to_crs(WORK_CRS)
     out = out[~out.geometry.is_empty]
     if out["code"].duplicated().any():
@@ -318,24 +300,6 @@ def _polygonal(geom: shapely.Geometry) -> shapely.Geometry:
     return shapely.union_all(parts) if parts else shapely.Polygon()
 
 
-def read_municipalities(path: str | Path) -> gpd.GeoDataFrame:
-    """Read municipality polygons (``data/kommuner_2024_S.geojson``) for lookups.
-
-    Parameters
-    ----------
-    path
-        Any vector file GDAL reads, with ``kommunenummer`` and a name column.
-
-    Returns
-    -------
-    geopandas.GeoDataFrame
-        As :func:`municipalities_from_frame`: ``code``, ``name``, valid polygons
-        in EPSG:25833.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: municipality polygons not found; check the path")
-    return municipalities_from_frame(gpd.read_file(path, engine="pyogrio"), source=path.name)
 
 
 class Located(NamedTuple):
@@ -376,7 +340,8 @@ def municipality_of(lon: ArrayLike, lat: ArrayLike, polygons: gpd.GeoDataFrame, 
         raise ValueError("lon and lat differ in length")
     if polygons.crs is None or polygons.crs.to_epsg() != 25833:
         raise InputError("municipality polygons must be in EPSG:25833; prepare them with "
-                         "registers.read_municipalities or municipalities_from_frame")
+                         "matcher.io.registers.read_municipality_polygons or "
+                         "municipalities_from_frame")
     n = len(x)
     codes = np.full(n, "", dtype=object)
     has_point = np.isfinite(x) & np.isfinite(y)
@@ -471,27 +436,6 @@ def derive_mapping(old: gpd.GeoDataFrame, new: gpd.GeoDataFrame, *, min_share: f
     return out[list(MAPPING_COLUMNS)].reset_index(drop=True)
 
 
-def read_mapping(path: str | Path) -> pd.DataFrame:
-    """Read ``data/kommunenummer_2020_2024.csv`` (``;``-separated, see :data:`MAPPING_COLUMNS`).
-
-    Returns
-    -------
-    pandas.DataFrame
-        The table with 4-digit text codes.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: municipality mapping not found; check the path")
-    frame = pd.read_csv(path, sep=";", dtype=str, keep_default_na=False)
-    missing = [c for c in MAPPING_COLUMNS if c not in frame.columns]
-    bad_kinds = sorted(set(frame.get("kind", pd.Series(dtype=str))) - set(MAPPING_KINDS))
-    if missing or bad_kinds:
-        raise InputError(f"{path.name}: not a municipality mapping (missing columns "
-                         f"{missing}, unknown kinds {bad_kinds}); regenerate it with "
-                         "scripts/make_kommune_mapping.py")
-    frame["old"], frame["new"] = _codes(frame["old"]), _codes(frame["new"])
-    frame["share_of_old"] = frame["share_of_old"].astype(float)
-    return frame
 
 
 class Translation(NamedTuple):
@@ -528,7 +472,7 @@ def translate_municipalities(codes: ArrayLike, mapping: pd.DataFrame, *,
     codes
         One number per row (text or int; ``301`` means ``0301``).
     mapping
-        From :func:`read_mapping` or :func:`derive_mapping`.
+        From :func:`matcher.io.registers.read_mapping` or :func:`derive_mapping`.
     current
         The valid 2024 numbers; defaults to the mapping's successors (which
         lacks municipalities missing from the old polygons, such as small
@@ -545,9 +489,9 @@ def translate_municipalities(codes: ArrayLike, mapping: pd.DataFrame, *,
     -------
     Translation
     """
-    text = _codes(codes)
+    text = as_codes(codes)
     n = len(text)
-    hint = _codes(suggest) if suggest is not None else np.full(n, "", dtype=object)
+    hint = as_codes(suggest) if suggest is not None else np.full(n, "", dtype=object)
     current_set = set(current) if current is not None else set(mapping["new"])
     names = dict(names or {}) or dict(zip(mapping["new"], mapping["name"], strict=True))
     single = mapping[mapping["kind"].isin(["one_to_one", "merged"])]
@@ -609,7 +553,7 @@ def resolve_municipalities(codes: ArrayLike | None, lon: ArrayLike, lat: ArrayLi
     polygons
         2024 municipalities from :func:`read_municipalities`.
     mapping
-        Old -> new table from :func:`read_mapping`.
+        Old -> new table from :func:`matcher.io.registers.read_mapping`.
     source, column
         Table and column named in warnings and problems.
     max_distance_metres
@@ -624,7 +568,7 @@ def resolve_municipalities(codes: ArrayLike | None, lon: ArrayLike, lat: ArrayLi
     located = municipality_of(lon, lat, polygons, source=source, column=column,
                               max_distance_metres=max_distance_metres)
     n = len(located.codes)
-    text = _codes(codes) if codes is not None else np.full(n, "", dtype=object)
+    text = as_codes(codes) if codes is not None else np.full(n, "", dtype=object)
     if len(text) != n:
         raise ValueError("codes, lon and lat differ in length")
     names = dict(zip(polygons["code"], polygons["name"], strict=True))

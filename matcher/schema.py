@@ -43,6 +43,7 @@ Normalised dtypes of the validated frames
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import logging
@@ -54,8 +55,10 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from matcher import lookup
 from matcher.config import ScoringSettings
 from matcher.errors import InputError, Problem
+from matcher.lookup import Registers
 from matcher.timetable import TimeTable
 
 log = logging.getLogger(__name__)
@@ -125,6 +128,9 @@ class Inputs:
     sources
         Table name -> SHA-256 hex digest of the file read (or of the frame's
         CSV text when validated from frames); absent tables have no entry.
+    warnings
+        What was changed on the way in and should be listed by the run, e.g.
+        pre-2024 municipality numbers translated to their successor.
     """
 
     children: pd.DataFrame
@@ -133,6 +139,7 @@ class Inputs:
     placements: pd.DataFrame
     vetoes: pd.DataFrame
     sources: dict[str, str] = field(default_factory=dict)
+    warnings: tuple[Problem, ...] = ()
 
 
 # --------------------------------------------------------------------------- public API
@@ -147,6 +154,7 @@ def validate(
     *,
     settings: ScoringSettings,
     labels: Mapping[str, str] | None = None,
+    registers: Registers | None = None,
 ) -> Inputs:
     """Validate input frames and return them normalised.
 
@@ -165,6 +173,9 @@ def validate(
         Scoring settings defining the allowed competence and need tags.
     labels
         Table name -> name used as ``Problem.source`` (default: table name).
+    registers
+        Registers for tables that give addresses, school ids or no municipality
+        (:mod:`matcher.lookup`); ``None`` consults none.
 
     Returns
     -------
@@ -182,12 +193,12 @@ def validate(
                                               "vetoes": vetoes}
     given = {k: v for k, v in frames.items() if v is not None}
     names = {t: (labels or {}).get(t, t) for t in TABLES}
-    inputs, problems = check_tables(given, settings=settings, labels=names, unreadable=set())
+    inputs, problems = check_tables(given, settings=settings, labels=names, unreadable=set(),
+                                    registers=registers)
     raise_problems(problems, names)
     assert inputs is not None
     sources = {t: _frame_digest(f) for t, f in given.items()}
-    return Inputs(inputs.children, inputs.contacts, inputs.homes, inputs.placements,
-                  inputs.vetoes, sources)
+    return dataclasses.replace(inputs, sources=sources)
 
 
 def anchors(inputs: Inputs, *, include_home: bool = True) -> pd.DataFrame:
@@ -639,13 +650,17 @@ def _optional_str(values: np.ndarray) -> pd.Series:
 
 
 def check_tables(frames: Mapping[str, pd.DataFrame | None], *, settings: ScoringSettings,
-           labels: Mapping[str, str], unreadable: set[str]) -> tuple[Inputs | None,
-                                                                     list[Problem]]:
+                 labels: Mapping[str, str], unreadable: set[str],
+                 registers: Registers | None = None) -> tuple[Inputs | None, list[Problem]]:
     """Run every check; return normalised inputs (meaningful only without problems).
 
-    ``unreadable`` names tables whose file could not be read (not reported as missing).
+    ``unreadable`` names tables whose file could not be read (not reported as
+    missing). With ``registers``, addresses, school ids and municipality numbers
+    are completed first (:func:`matcher.lookup.complete`).
     """
-    problems: list[Problem] = []
+    completed = lookup.complete(frames, registers or Registers(), labels=labels)
+    frames = completed.frames
+    problems: list[Problem] = list(completed.problems)
     tables: dict[str, _Table] = {}
     for name in TABLES:
         frame = frames.get(name)
@@ -783,7 +798,7 @@ def check_tables(frames: Mapping[str, pd.DataFrame | None], *, settings: Scoring
     if problems or "children" not in out or "homes" not in out:
         return None, problems
     return Inputs(out["children"], out["contacts"], out["homes"], out["placements"],
-                  out["vetoes"]), []
+                  out["vetoes"], warnings=completed.warnings), []
 
 
 def _check_refs(t: _Table, column: str, ids: np.ndarray, known: set[str] | None,

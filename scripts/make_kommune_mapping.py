@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 
 from matcher import registers
+from matcher.io import registers as io_registers
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 
@@ -29,8 +30,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=DATA / "kommunenummer_2020_2024.csv")
     args = parser.parse_args()
 
-    old = registers.read_municipalities(args.old)
-    new = registers.read_municipalities(args.new)
+    old = io_registers.read_municipality_polygons(args.old)
+    new = io_registers.read_municipality_polygons(args.new)
     table = registers.derive_mapping(old, new)
     fd, tmp = tempfile.mkstemp(dir=args.out.parent, prefix=f".{args.out.name}.")
     os.close(fd)

@@ -24,16 +24,8 @@ from matcher.schema import Inputs
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def data_path(name: str) -> Path:
-    """A real open-data file of the repository's ``data/`` folder (see data/SOURCES.md).
-
-    Falls back to ``../shared/data`` beside the checkout while a file has not
-    been copied yet.
-    """
-    for folder in (ROOT / "data", ROOT.parent / "shared" / "data"):
-        if (folder / name).is_file():
-            return folder / name
-    return ROOT / "data" / name
+DATA = ROOT / "data"
+"""The repository's real open data (see data/SOURCES.md); tests never skip for it."""
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from matcher import geocode
 from matcher.cli import app
 from matcher.errors import InputError
+from matcher.io import registers as io_registers
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 REGISTER = DATA / "matrikkelen_adresse_3420_elverum.csv"
@@ -28,7 +29,7 @@ def raw() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def register() -> geocode.AddressRegister:
-    return geocode.read_register(REGISTER)
+    return io_registers.read_address_register(REGISTER)
 
 
 def _respell(name: str, form: int) -> str:
@@ -183,13 +184,13 @@ def test_read_register_rejects_other_crs_and_missing_columns(tmp_path: Path) -> 
     utm32.write_text("\n".join([header[0]] + [h.replace(";25833;", ";25832;")
                                               for h in header[1:]]), encoding="utf-8-sig")
     with pytest.raises(InputError, match="EPSG:25833"):
-        geocode.read_register(utm32)
+        io_registers.read_address_register(utm32)
     wrong = tmp_path / "wrong.csv"
     wrong.write_text("a;b\n1;2\n", encoding="utf-8")
     with pytest.raises(InputError, match="missing column"):
-        geocode.read_register(wrong)
+        io_registers.read_address_register(wrong)
     with pytest.raises(InputError, match="not found"):
-        geocode.read_register(tmp_path / "absent.csv")
+        io_registers.read_address_register(tmp_path / "absent.csv")
 
 
 def test_geocode_needs_its_columns(register: geocode.AddressRegister) -> None:
@@ -211,7 +212,7 @@ def test_cli_writes_owner_only_output_and_lists_unresolved_rows(tmp_path: Path) 
     assert "row 2" in output and "id c2" in output
     assert "Nowhere" not in output
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
-    table = pd.read_csv(out, sep=";", dtype=str)
+    table = pd.read_csv(out, dtype=str)  # the engine's one CSV format
     assert list(table.columns) == ["id", "address", "postnummer", "lon", "lat", "match",
                                    "matched_address"]
     assert list(table["match"]) == ["exact", "none", "approximate"]

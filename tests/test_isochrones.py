@@ -12,14 +12,13 @@ import shapely
 from matcher import isochrones, network, traveltime
 from matcher.errors import InputError
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = Path(__file__).resolve().parents[1] / "data"
 
 
 @pytest.fixture(scope="module")
 def oslo() -> network.Network:
     path = DATA / "oslo-center.osm.pbf"
-    if not path.is_file():
-        pytest.skip(f"real data missing: {path}")
+    assert path.is_file(), f"real data missing: {path} (see data/SOURCES.md)"
     return network.build(path)
 
 

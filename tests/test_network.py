@@ -18,7 +18,7 @@ from matcher import network
 from matcher.config import NetworkSettings
 from matcher.errors import InputError
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = Path(__file__).resolve().parents[1] / "data"
 R = 6_371_009.0
 
 
@@ -234,8 +234,7 @@ def test_pbf_ferry_lines_join_quays_by_coordinates() -> None:
 def oslo(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
          ) -> tuple[network.Network, Path]:
     path = DATA / request.param
-    if not path.is_file():
-        pytest.skip(f"real data missing: {path} (see ../shared/data/SOURCES.md)")
+    assert path.is_file(), f"real data missing: {path} (see data/SOURCES.md)"
     folder = tmp_path_factory.mktemp("oslo")
     net = network.build(path, cache_dir=folder)
     return net, network.to_gpkg(net, folder / "network.gpkg")

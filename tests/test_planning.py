@@ -31,7 +31,7 @@ from matcher.scenarios import fjord as sample
 from matcher.scenarios import oslo as oslo_mod
 from matcher.timetable import TimeTable
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = Path(__file__).resolve().parents[1] / "data"
 SETTINGS = Settings()
 runner = CliRunner()
 
@@ -461,8 +461,7 @@ def test_whatif_never_reduces_placements(region: dict, baseline: object, adds: l
 @pytest.fixture(scope="module")
 def oslo() -> oslo_mod.OsloScenario:
     missing = [f for f in oslo_mod.OSLO_FILES.values() if not (DATA / f).is_file()]
-    if missing:
-        pytest.skip(f"real data missing in {DATA}: {', '.join(missing)}")
+    assert not missing, f"real data missing in {DATA}: {missing} (see data/SOURCES.md)"
     return oslo_mod.oslo_scenario(DATA, seed=7)
 
 

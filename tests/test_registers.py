@@ -11,8 +11,9 @@ import pytest
 import shapely
 from pyproj import Transformer
 
-from matcher import geocode, registers
+from matcher import registers
 from matcher.errors import InputError
+from matcher.io import registers as io_registers
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 TO_WGS84 = Transformer.from_crs("EPSG:25833", "EPSG:4326", always_xy=True)
@@ -20,22 +21,22 @@ TO_WGS84 = Transformer.from_crs("EPSG:25833", "EPSG:4326", always_xy=True)
 
 @pytest.fixture(scope="module")
 def polygons() -> gpd.GeoDataFrame:
-    return registers.read_municipalities(DATA / "kommuner_2024_S.geojson")
+    return io_registers.read_municipality_polygons(DATA / "kommuner_2024_S.geojson")
 
 
 @pytest.fixture(scope="module")
 def polygons_2020() -> gpd.GeoDataFrame:
-    return registers.read_municipalities(DATA / "kommuner_2020_small.geojson")
+    return io_registers.read_municipality_polygons(DATA / "kommuner_2020_small.geojson")
 
 
 @pytest.fixture(scope="module")
 def mapping() -> pd.DataFrame:
-    return registers.read_mapping(DATA / "kommunenummer_2020_2024.csv")
+    return io_registers.read_mapping(DATA / "kommunenummer_2020_2024.csv")
 
 
 @pytest.fixture(scope="module")
 def schools() -> registers.SchoolRegister:
-    return registers.read_schools(DATA / "grunnskoler_norge_geocoded.csv")
+    return io_registers.read_schools(DATA / "grunnskoler_norge_geocoded.csv")
 
 
 def _lonlat(points: gpd.GeoSeries) -> tuple[np.ndarray, np.ndarray]:
@@ -71,7 +72,7 @@ def test_derived_municipality_is_the_polygon_holding_the_point(
 
 
 def test_elverum_addresses_lie_in_elverum(polygons: gpd.GeoDataFrame) -> None:
-    register = geocode.read_register(DATA / "matrikkelen_adresse_3420_elverum.csv")
+    register = io_registers.read_address_register(DATA / "matrikkelen_adresse_3420_elverum.csv")
     lon, lat = TO_WGS84.transform(register.east, register.north)
     located = registers.municipality_of(lon, lat, polygons)
     assert located.problems == ()
@@ -197,7 +198,7 @@ def test_read_mapping_rejects_other_tables(tmp_path: Path) -> None:
     bad = tmp_path / "m.csv"
     bad.write_text("old;new\n3025;3203\n", encoding="utf-8")
     with pytest.raises(InputError, match="make_kommune_mapping"):
-        registers.read_mapping(bad)
+        io_registers.read_mapping(bad)
 
 
 # --- schools ----------------------------------------------------------------------------------

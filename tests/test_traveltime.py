@@ -24,7 +24,7 @@ from matcher.errors import InputError
 from matcher.timetable import TimeTable
 from matcher.traveltime import Snapped
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = Path(__file__).resolve().parents[1] / "data"
 
 
 @pytest.fixture(scope="module")
@@ -174,8 +174,7 @@ def test_timetable_from_long_refuses_invalid_frames() -> None:
 @pytest.mark.slow
 def test_oslo_matrix_matches_networkx() -> None:
     path = DATA / "oslo-center.osm.pbf"
-    if not path.is_file():
-        pytest.skip(f"real data missing: {path}")
+    assert path.is_file(), f"real data missing: {path} (see data/SOURCES.md)"
     net = network.build(path)
     o = traveltime.snap(net, *random_points(net, 12, 8, "o"))
     d = traveltime.snap(net, *random_points(net, 25, 9, "d"))  # 300 pairs
@@ -234,8 +233,7 @@ def test_contraction_keeps_every_shortest_path_between_kept_nodes(
 
 def test_contraction_on_oslo_is_exact_and_small() -> None:
     path = DATA / "oslo-east-filtered.osm.pbf"
-    if not path.is_file():
-        pytest.skip(f"real data missing: {path}")
+    assert path.is_file(), f"real data missing: {path} (see data/SOURCES.md)"
     net = network.build(path)
     keep = np.random.default_rng(0).choice(net.n_nodes, 200, replace=False)
     for graph in (net.graph, net.reverse):

@@ -2,72 +2,25 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
-import pandas as pd
 import typer
 
 from matcher.cli.common import emit, errors, say, steps
-from matcher.errors import InputError
+from matcher.io import files, readers
+from matcher.io import registers as io_registers
 
 OUTPUT_SUFFIXES = (".csv", ".parquet")
 _SHOWN = 50
 
 
-def _read_addresses(path: Path) -> tuple[pd.DataFrame, str]:
-    """Read the address table (CSV with ``,`` or ``;``, or Parquet) as text columns."""
-    if path.suffix.lower() == ".parquet":
-        return pd.read_parquet(path), ","
-    try:
-        with open(path, encoding="utf-8-sig") as fh:
-            header = fh.readline()
-        sep = ";" if header.count(";") > header.count(",") else ","
-        frame = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, na_values=[""],
-                            encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        raise InputError(f"{path.name}: not UTF-8 text; save the file as 'CSV UTF-8'") from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise InputError(f"{path.name}: cannot read the table ({exc}); check that it is a "
-                         "complete CSV with a header row") from None
-    return frame, sep
-
-
-def _check_suffix(target: Path) -> str:
-    suffix = target.suffix.lower()
-    if suffix not in OUTPUT_SUFFIXES:
-        raise InputError(f"--out {target.name}: unknown output type '{suffix}'; use one of "
-                         f"{', '.join(OUTPUT_SUFFIXES)}")
-    return suffix
-
-
-def _write_atomic(frame: pd.DataFrame, target: Path, sep: str) -> None:
-    """Write CSV or Parquet to a temporary file, make it owner-only, rename it into place."""
-    suffix = _check_suffix(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=suffix)
-    os.close(fd)
-    try:
-        os.chmod(tmp, 0o600)
-        if suffix == ".csv":
-            frame.to_csv(tmp, sep=sep, index=False, lineterminator="\n", float_format="%.7f")
-        else:
-            frame.to_parquet(tmp, index=False)
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
 def geocode(
     addresses: Annotated[Path, typer.Option(
         "--addresses", exists=True, dir_okay=False, readable=True,
-        help="Table (.csv with ',' or ';', or .parquet) with 'address' (e.g. 'Storgata 12B') "
+        help="Table (.csv with ',' or ';', .geojson or .gpkg) with 'address' (e.g. "
+             "'Storgata 12B') "
              "and 'postnummer'; 'id' is used to name unresolved rows.")],
     register: Annotated[Path, typer.Option(
         "--register", exists=True, dir_okay=False, readable=True,
@@ -86,15 +39,15 @@ def geocode(
     from matcher import geocode as geocode_mod
 
     with errors():
-        _check_suffix(out)
-        frame, sep = _read_addresses(addresses)
+        write = files.output_writer(out)
+        frame = readers.read_frame(addresses)
         with steps("geocoding") as step:
             step("reading the address register")
-            reg = geocode_mod.read_register(register)
+            reg = io_registers.read_address_register(register)
             step(f"matching {len(frame):,} addresses")
             result = geocode_mod.geocode(frame, reg, source=addresses.name)
             step("writing")
-            _write_atomic(result.to_frame(frame), out, sep)
+            write(result.to_frame(frame))
         counts = result.counts()
         rows = result.unresolved_rows
         say(f"geocoded {len(frame):,} addresses against {len(reg):,} register addresses: "

@@ -45,25 +45,45 @@ VetoesOpt = Annotated[Path | None, typer.Option(
     help="Caseworker vetoes (child_id, home_id) that may never be matched.")]
 
 
-def read_tables(children: Path, homes: Path, contacts: Path | None, placements: Path | None,
-                vetoes: Path | None, settings: config_mod.Settings) -> Any:
-    """Read and validate the input tables named by the common options."""
-    from matcher.io import readers
+AddressRegisterOpt = Annotated[Path | None, typer.Option(
+    "--address-register", exists=True, dir_okay=False, readable=True,
+    help="Kartverket's Matrikkelen adresse CSV: tables may then give 'address' and "
+         "'postnummer' instead of lon/lat (geocoded offline; unresolved rows exit 2).")]
 
-    return readers.read_inputs(children, homes, contacts, placements, vetoes,
-                               settings=settings.scoring)
+
+def read_tables(children: Path, homes: Path, contacts: Path | None, placements: Path | None,
+                vetoes: Path | None, settings: config_mod.Settings, *,
+                address_register: Path | None = None,
+                municipalities: Path | None = None) -> Any:
+    """Read and validate the input tables named by the common options.
+
+    The registers of ``data/`` complete the tables: schools by ``school_id``,
+    municipalities from the map, old municipality numbers translated (with a
+    warning that is printed), and addresses with ``--address-register``.
+    """
+    from matcher.io import readers
+    from matcher.io import registers as io_registers
+
+    registers = io_registers.default_registers(address_register=address_register,
+                                               municipalities=municipalities)
+    inputs = readers.read_inputs(children, homes, contacts, placements, vetoes,
+                                 settings=settings.scoring, registers=registers)
+    for warning in inputs.warnings:
+        say(f"note: {warning}")
+    return inputs
 
 
 def validate(children: ChildrenOpt, homes: HomesOpt, contacts: ContactsOpt = None,
              placements: PlacementsOpt = None, vetoes: VetoesOpt = None,
-             config: ConfigOpt = None) -> None:
+             config: ConfigOpt = None, address_register: AddressRegisterOpt = None) -> None:
     """Check the input tables and the configuration only; write nothing.
 
     Every problem is listed at once with file, row, column and the fix (exit code 2).
     """
     with errors():
         settings = load_config(config)
-        inputs = read_tables(children, homes, contacts, placements, vetoes, settings)
+        inputs = read_tables(children, homes, contacts, placements, vetoes, settings,
+                             address_register=address_register)
         counts = {"children": len(inputs.children), "homes": len(inputs.homes),
                   "contacts": len(inputs.contacts), "placements": len(inputs.placements),
                   "vetoes": len(inputs.vetoes)}
@@ -96,8 +116,10 @@ def match(
         help="Child locations in shared maps: 'exact' or 'coarse' (250 m grid).")] = "exact",
     municipalities: Annotated[Path | None, typer.Option(
         "--municipalities", exists=True, dir_okay=False,
-        help="Municipality polygons (GeoJSON/GeoPackage, with kommunenummer) for the maps.")]
+        help="Municipality polygons (GeoJSON/GeoPackage, with kommunenummer) for the maps "
+             "and for empty municipality cells (default: data/'s 2024 polygons).")]
     = None,
+    address_register: AddressRegisterOpt = None,
 ) -> None:
     """Match all waiting children to foster homes and write a run folder.
 
@@ -116,7 +138,9 @@ def match(
         run_date = parse_date(as_of)
         settings = load_config(config)
         with steps("reading inputs") as step:
-            inputs = read_tables(children, homes, contacts, placements, vetoes, settings)
+            inputs = read_tables(children, homes, contacts, placements, vetoes, settings,
+                                 address_register=address_register,
+                                 municipalities=municipalities)
             times = readers.read_times(travel_times, inputs) if travel_times else None
             net = open_network(network_dir, osm, out, settings, step)
         areas = _municipalities(municipalities)

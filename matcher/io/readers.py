@@ -10,6 +10,7 @@ problems, and :mod:`matcher.schema` checks them. Every problem names the file
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import io
 import logging
@@ -27,6 +28,7 @@ import pyogrio.errors
 from matcher import schema
 from matcher.config import DEFAULT_CRS, ScoringSettings
 from matcher.errors import InputError, Problem, raise_if_problems
+from matcher.lookup import Registers
 from matcher.schema import Inputs
 from matcher.timetable import TimeTable
 
@@ -300,6 +302,7 @@ def read_inputs(
     vetoes: str | Path | None = None,
     *,
     settings: ScoringSettings | None = None,
+    registers: Registers | None = None,
 ) -> Inputs:
     """Read and validate the input tables of one run.
 
@@ -313,6 +316,9 @@ def read_inputs(
     settings
         Scoring settings; ``competences`` and ``need_competences`` define the
         allowed tags (defaults when ``None``).
+    registers
+        Registers for addresses, school ids and municipality numbers
+        (:func:`matcher.io.registers.default_registers`); ``None`` consults none.
 
     Returns
     -------
@@ -346,15 +352,16 @@ def read_inputs(
         if read.sha256 is not None:
             sources[table] = read.sha256
     inputs, more = schema.check_tables(frames, settings=settings, labels=labels,
-                                       unreadable=unreadable)
+                                       unreadable=unreadable, registers=registers)
     problems += more
     schema.raise_problems(problems, labels)
     assert inputs is not None
     log.info("read %d children, %d homes, %d contacts, %d locked placements, %d vetoes",
              len(inputs.children), len(inputs.homes), len(inputs.contacts),
              len(inputs.placements), len(inputs.vetoes))
-    return Inputs(inputs.children, inputs.contacts, inputs.homes, inputs.placements,
-                  inputs.vetoes, sources)
+    for warning in inputs.warnings:
+        log.warning("%s", warning)
+    return dataclasses.replace(inputs, sources=sources)
 
 
 def read_times(path: str | Path, inputs: Inputs) -> TimeTable:
