@@ -202,14 +202,28 @@ def test_match_needs_exactly_one_time_source(scenario: tuple[Path, Path], tmp_pa
     assert result.exit_code == 2 and "exactly one" in result.output
 
 
-def test_demo_runs_to_a_finished_folder(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["demo", "--out", str(tmp_path / "demo")])
+@pytest.mark.parametrize("region", ["oslo", "fjord"])
+def test_demo_runs_to_a_finished_folder(region: str, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["demo", "--region", region, "--out", str(tmp_path / "demo")])
     assert result.exit_code == 0, result.output
     run = tmp_path / "demo" / "run"
-    assert {"assignments.csv", "pairs.csv", "shortlist.csv", "summary.json"} <= {
-        p.name for p in run.iterdir()}
-    assert "placed" in result.output
+    assert {"assignments.csv", "pairs.csv", "shortlist.csv", "summary.json", "map.html",
+            "report.md"} <= {p.name for p in run.iterdir()}
+    assert "placed" in result.output and "SYNTHETIC" in result.output
+    assert "SYNTHETIC" in (run / "map.html").read_text(encoding="utf-8")
+    assert "SYNTHETIC" in (run / "report.md").read_text(encoding="utf-8")
+    children = pd.read_csv(run / "assignments.csv", dtype=str)
+    if region == "oslo":  # real Oslo geography: every child in municipality 0301
+        assert set(children["municipality"]) == {"0301"}
+        assert "SYNTHETIC" in (tmp_path / "demo" / "sample" / "README.md").read_text()
+    else:
+        assert set(children["municipality"]) <= {f"{n}" for n in range(4691, 4700)}
     shutil.rmtree(tmp_path / "demo")
+
+
+def test_demo_rejects_an_unknown_region() -> None:
+    result = runner.invoke(app, ["demo", "--region", "bergen"])
+    assert result.exit_code == 2 and "use oslo or fjord" in result.output
 
 
 def test_json_stdout_is_clean_in_a_real_process(scenario: tuple[Path, Path],

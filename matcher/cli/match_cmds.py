@@ -284,42 +284,79 @@ def demo(
     out: Annotated[Path | None, typer.Option(
         "--out", file_okay=False,
         help="Folder for the sample and the run (default: a new temporary folder).")] = None,
-    seed: Annotated[int, typer.Option(help="Seed of the synthetic sample.")] = 1,
+    seed: Annotated[int, typer.Option(help="Seed of the synthetic children and homes.")] = 1,
+    region: Annotated[str, typer.Option(
+        "--region", help="oslo: real Oslo roads, schools and population cells from data/, "
+                         "with synthetic children and homes (default); fjord: the fictional "
+                         "fjord region with its car ferry.")] = "oslo",
 ) -> None:
-    """Run the whole pipeline on the built-in synthetic sample region.
+    """Run the whole pipeline on synthetic children and homes, and print a summary.
 
-    Generates the small sample, builds the network (with its car ferry), matches
-    and writes the run folder, then prints a summary table.
+    The children and homes are always SYNTHETIC (fictional people). By default
+    they live on real Oslo geography from data/; --region fjord uses the
+    fictional fjord sample. Writes the tables to OUT/sample and the run folder
+    to OUT/run.
     """
-    from matcher import network
-    from matcher.io import readers
-    from matcher.scenarios import fjord as sample_mod
-
+    if region not in ("oslo", "fjord"):
+        raise typer.BadParameter(f"'{region}': use oslo or fjord", param_hint="--region")
     with errors():
         folder = out or Path(tempfile.mkdtemp(prefix="fostermatch-demo-"))
-        sample_dir = folder / "sample"
-        run_dir = folder / "run"
         settings = config_mod.Settings()
-        with steps("demo") as step:
-            step("generating the synthetic sample")
-            if sample_dir.exists():
-                shutil.rmtree(sample_dir)
-            sample_mod.generate(sample_dir, seed=seed, size="small")
-            step("building the road network")
-            net = network.build(sample_dir / "roads.osm", settings.network,
-                                cache_dir=folder / "network", progress=step)
-            network.to_gpkg(net, folder / "network" / "network.gpkg")
-            inputs = readers.read_inputs(
-                sample_dir / "children.csv", sample_dir / "homes.csv",
-                sample_dir / "contacts.csv", sample_dir / "placements.csv",
-                sample_dir / "vetoes.csv", settings=settings.scoring)
-        run_date = datetime.date.fromisoformat(sample_mod.REFERENCE_DATE)
-        areas = _municipalities(sample_dir / "municipalities.geojson")
-        result = _run(inputs, settings, None, net, run_date)
-        _write(result, run_dir, privacy="exact", municipalities=areas, settings=settings)
+        if region == "fjord":
+            result, areas, net, sample_dir = _fjord_demo(folder, seed, settings)
+        else:
+            result, areas, net, sample_dir = _oslo_demo(folder, seed, settings)
+        run_dir = folder / "run"
+        result.write(run_dir, report=True, privacy="exact", municipalities=areas,
+                     settings=settings, synthetic=True)
         _print_summary(result.summary, run_dir)
-        say(f"network: {net.info.nodes:,} nodes, {net.info.ferry_edges} ferry edges; "
-            f"sample: {sample_dir}")
+        say(f"SYNTHETIC children and homes ({region}); network: {net.info.nodes:,} nodes, "
+            f"{net.info.ferry_edges} ferry edges; tables: {sample_dir}")
+
+
+def _fjord_demo(folder: Path, seed: int, settings: config_mod.Settings) -> tuple[Any, ...]:
+    """The fictional fjord sample: generate, build its network, match."""
+    from matcher import network
+    from matcher.io import readers
+    from matcher.scenarios import fjord
+
+    sample_dir = folder / "sample"
+    with steps("demo (fjord)") as step:
+        step("generating the synthetic sample")
+        if sample_dir.exists():
+            shutil.rmtree(sample_dir)
+        fjord.generate(sample_dir, seed=seed, size="small")
+        step("building the road network")
+        net = network.build(sample_dir / "roads.osm", settings.network,
+                            cache_dir=folder / "network", progress=step)
+        network.to_gpkg(net, folder / "network" / "network.gpkg")
+        inputs = readers.read_inputs(
+            sample_dir / "children.csv", sample_dir / "homes.csv",
+            sample_dir / "contacts.csv", sample_dir / "placements.csv",
+            sample_dir / "vetoes.csv", settings=settings.scoring)
+    areas = _municipalities(sample_dir / "municipalities.geojson")
+    run_date = datetime.date.fromisoformat(fjord.REFERENCE_DATE)
+    return _run(inputs, settings, None, net, run_date), areas, net, sample_dir
+
+
+def _oslo_demo(folder: Path, seed: int, settings: config_mod.Settings) -> tuple[Any, ...]:
+    """Synthetic children and homes on real Oslo roads, schools and population cells."""
+    from matcher.io import files
+    from matcher.io import registers as io_registers
+    from matcher.scenarios import oslo
+
+    sample_dir = folder / "sample"
+    with steps("demo (Oslo)") as step:
+        step("drawing synthetic children and homes on real Oslo data")
+        scenario = oslo.oslo_scenario(io_registers.DATA_DIR, seed=seed, settings=settings,
+                                      cache_dir=folder / "network")
+        files.write_csv(scenario.children, sample_dir / "children.csv")
+        files.write_csv(scenario.homes, sample_dir / "homes.csv")
+        files.write_text(sample_dir / "README.md", oslo.README)
+    areas = scenario.municipalities.rename(columns={"area_id": "kommunenummer",
+                                                    "name": "kommunenavn"})
+    return (_run(scenario.inputs, settings, None, scenario.net, scenario.as_of), areas,
+            scenario.net, sample_dir)
 
 
 COMMANDS: dict[str, Callable[..., None]] = {

@@ -52,6 +52,16 @@ OSLO_FILES: dict[str, str] = {
 """Files of the data folder used by :func:`oslo_scenario`."""
 OSLO_REFERENCE_DATE = "2026-11-01"
 
+README = """# SYNTHETIC children and homes on real Oslo data
+
+Every child and foster home in `children.csv` and `homes.csv` is **fictional**
+(SYNTHETIC), drawn by `matcher.scenarios.oslo.oslo_scenario` on real open data:
+the Oslo road network (© OpenStreetMap contributors, ODbL 1.0), the SSB 250 m
+population grid, the 2024 municipality polygons (based on Kartverket data) and
+the Norwegian primary schools. See data/SOURCES.md in the repository.
+"""
+"""Written beside the demo's tables."""
+
 
 @dataclass(frozen=True)
 class OsloScenario:
