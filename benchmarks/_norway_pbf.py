@@ -605,7 +605,7 @@ def generate(path: str | Path, *, scale: float = 1.0, other_scale: float | None 
 
     # ---- what a correct build keeps: the largest strongly connected part
     fwd = seg_oneway != "-1"
-    bwd = seg_oneway == ""
+    bwd = seg_oneway != "yes"
     car_a = np.array([e[0] for e in ferry_ends[:n_car_ferries]], np.int64)
     car_b = np.array([e[1] for e in ferry_ends[:n_car_ferries]], np.int64)
     u = np.concatenate([a[fwd], b[bwd], car_a, car_b])
