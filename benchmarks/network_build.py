@@ -15,11 +15,14 @@ folder, then times, in the same run and each in a child process:
 4. **a 1,000 x 5,000 travel-time matrix** (90-minute limit) on the built
    network, through ``matcher.network.load`` and ``matcher.traveltime.matrix``.
 
-For each it prints wall time, peak resident memory of the child (``wait4``
-rusage; the process tree's summed RSS is also sampled), the ratio to the
-floor, and the issue's target. The CLI runs as a subprocess, so the figures
-hold for whichever PBF reader is installed. A child that passes ``--timeout``
-seconds or ``--max-memory-gb`` is killed and recorded as such.
+For each it prints wall time, peak memory of the child (``wait4`` rusage,
+and the summed proportional set size of its process tree, sampled), the
+ratio to the floor, and the issue's target. The file is generated in a child
+process too, so that this process stays small: on Linux a child's
+``ru_maxrss`` starts from its parent's peak when it is spawned. The CLI runs
+as a subprocess, so the figures hold for whichever PBF reader is installed.
+A child that runs past ``--timeout`` seconds or holds more than
+``--max-memory-gb`` is killed, and the run records it as such.
 
 Usage::
 
@@ -32,12 +35,15 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import multiprocessing as mp
 import os
+import resource
 import signal
 import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,8 +77,9 @@ class ChildRun:
     seconds
         Wall time in seconds.
     peak_mb
-        Peak resident memory in MiB: the larger of the child's ``ru_maxrss``
-        (``wait4``) and the summed RSS of its process tree, sampled every 0.2 s.
+        Peak memory in MiB: the larger of the child's ``ru_maxrss`` (``wait4``:
+        its own peak, or its largest reaped descendant's) and the summed
+        proportional set size of its process tree, sampled every 0.25 s.
     stdout
         Everything the child printed on stdout.
     stderr_tail
@@ -106,8 +113,13 @@ class ChildRun:
             return {}
 
 
-def _tree_rss_mb(pid: int) -> float:
-    """Summed resident memory (MiB) of ``pid`` and all its descendants, from ``/proc``."""
+def _tree_memory_mb(pid: int) -> float:
+    """Memory (MiB) of ``pid`` and all its descendants, from ``/proc``.
+
+    Sums the proportional set size (``Pss`` of ``smaps_rollup``), so pages
+    that forked workers share with their parent are counted once; falls back
+    to the resident set size where ``smaps_rollup`` cannot be read.
+    """
     parents: dict[int, list[int]] = {}
     rss: dict[int, int] = {}
     page = os.sysconf("SC_PAGE_SIZE")
@@ -125,9 +137,20 @@ def _tree_rss_mb(pid: int) -> float:
     total, todo = 0, [pid]
     while todo:
         p = todo.pop()
-        total += rss.get(p, 0)
+        total += _pss_bytes(p, rss.get(p, 0))
         todo.extend(parents.get(p, []))
     return total / 2**20
+
+
+def _pss_bytes(pid: int, fallback: int) -> int:
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as fh:
+            for line in fh:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return fallback
 
 
 def run_child(cmd: list[str], *, timeout_s: float, max_memory_gb: float,
@@ -152,7 +175,7 @@ def run_child(cmd: list[str], *, timeout_s: float, max_memory_gb: float,
                 code = os.waitstatus_to_exitcode(wait_status)
                 proc.returncode = code
                 break
-            sampled = max(sampled, _tree_rss_mb(proc.pid))
+            sampled = max(sampled, _tree_memory_mb(proc.pid))
             elapsed = time.perf_counter() - t0
             if elapsed > timeout_s or sampled > max_memory_gb * 1024:
                 status = "timeout" if elapsed > timeout_s else "memory"
@@ -162,7 +185,7 @@ def run_child(cmd: list[str], *, timeout_s: float, max_memory_gb: float,
                 code = os.waitstatus_to_exitcode(wait_status)
                 proc.returncode = code
                 break
-            time.sleep(0.2)
+            time.sleep(0.25)
         seconds = time.perf_counter() - t0
     if status == "ok" and code != 0:
         status = "failed"
@@ -340,10 +363,15 @@ def run(args: argparse.Namespace, tmp: Path) -> None:
     pbf = tmp / "norway-synthetic.osm.pbf"
     print(f"== generating scale {args.scale:g} (seed {args.seed}) with pyosmium's writer ...",
           flush=True)
-    design = _norway_pbf.generate(pbf, scale=args.scale, seed=args.seed)
+    # in a child process, so that this one stays small while the others are measured
+    with ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("fork")) as pool:
+        design = pool.submit(_norway_pbf.generate, pbf, scale=args.scale,
+                             seed=args.seed).result()
+    generator_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(f"file: {design.bytes / 1e6:,.1f} MB, {design.total_nodes:,} nodes, "
           f"{design.total_ways:,} ways, generated in {design.seconds:.1f} s "
-          f"({design.seconds / design.total_nodes * 1e6:.2f} us/node)")
+          f"({design.seconds / design.total_nodes * 1e6:.2f} us/node), "
+          f"generator peak {_gb(generator_mb)}")
     print(f"  drivable roads: {design.road_nodes:,} nodes in {design.road_ways:,} ways "
           f"(grid spacing {design.spacing_km:.2f} km, {len(design.junction_ids):,} junctions)")
     print(f"  car ferries: {design.ferry_ways} ways, {design.ferry_nodes:,} sea nodes; "
