@@ -14,7 +14,8 @@ size, so that a PBF reader can be timed on it:
   car ferries (``route=ferry`` + ``motor_vehicle=yes`` or ``ferry=primary``,
   some with ``duration``), and one passenger-only ferry;
 * ways that a drive network must drop: ``access=private`` spurs and
-  ``highway=footway`` paths, each with nodes of their own;
+  ``highway=footway`` paths, each with nodes of their own; and one-way
+  dead-end stubs, drivable but outside the strongly connected network;
 * the bulk of the file, as in real OSM: buildings (small closed 4-node rings)
   and land-cover polygons (closed rings of 60 nodes).
 

@@ -38,6 +38,7 @@ import json
 import multiprocessing as mp
 import os
 import resource
+import shutil
 import signal
 import subprocess
 import sys
@@ -359,7 +360,15 @@ def main() -> None:
 
 
 def run(args: argparse.Namespace, tmp: Path) -> None:
-    """Run every step of the benchmark in ``tmp``; see the module docstring."""
+    """Run every step of the benchmark and print the figures; see the module docstring.
+
+    Parameters
+    ----------
+    args
+        The parsed command line.
+    tmp
+        Folder for the generated file, the networks and the children's logs.
+    """
     pbf = tmp / "norway-synthetic.osm.pbf"
     print(f"== generating scale {args.scale:g} (seed {args.seed}) with pyosmium's writer ...",
           flush=True)
@@ -385,8 +394,6 @@ def run(args: argparse.Namespace, tmp: Path) -> None:
           f"({len(design.kept_road_ids):,} road + {design.ferry_nodes:,} ferry)")
     if args.keep:
         args.keep.parent.mkdir(parents=True, exist_ok=True)
-        import shutil
-
         shutil.copyfile(pbf, args.keep)
         print(f"  kept a copy at {args.keep}")
     limits = {"timeout_s": args.timeout, "max_memory_gb": args.max_memory_gb, "log_dir": tmp}
@@ -449,6 +456,11 @@ def run(args: argparse.Namespace, tmp: Path) -> None:
 
 def _report_build(label: str, run: ChildRun, floor_s: float, expected: int | None,
                   target_s: float) -> None:
+    """Print a build's time, memory, ratio to the floor, targets and node count.
+
+    ``expected`` is the node count a correct whole build has (``None`` for a
+    clipped build, which is also not held to the floor ratio).
+    """
     if not run.ok:
         _print_failure(run)
         print(f"  target <= {target_s:g} s: NOT met")

@@ -179,3 +179,10 @@ def test_clipped_build_keeps_a_part_of_the_whole(design: Any, tmp_path: Path) ->
     assert 0 < clip.n_nodes < whole.n_nodes
     kept = set(clip.osmid[clip.osmid > 0].tolist())
     assert kept <= set(whole.osmid.tolist())
+
+
+def test_a_child_past_its_timeout_is_killed_and_recorded(tmp_path: Path) -> None:
+    run = bench.run_child([sys.executable, "-c", "import time; time.sleep(60)"], timeout_s=1.0,
+                          max_memory_gb=4.0, log_dir=tmp_path, name="sleeper")
+    assert run.status == "timeout" and not run.ok
+    assert run.seconds < 30 and run.returncode < 0
