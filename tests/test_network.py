@@ -211,22 +211,6 @@ def test_bad_files_raise_input_error(tmp_path: Path, name: str, content: str,
         network.build(tmp_path / "missing.osm")
 
 
-def test_pbf_ferry_lines_join_quays_by_coordinates() -> None:
-    nodes = pd.DataFrame({"osmid": [1, 2], "lon": [5.31, 5.35], "lat": [LAT, LAT]})
-    ferries = pd.DataFrame({
-        "id": [7, 8],
-        "route": ["ferry", "ferry"],
-        "duration": ["00:20", None],
-        "tags": ['{"motor_vehicle":"yes"}', '{"motor_vehicle":"no"}'],
-        "geometry": [shapely.LineString([(5.31, LAT), (5.33, LAT + 0.01), (5.35, LAT)]),
-                     shapely.LineString([(5.31, LAT), (5.35, LAT)])],
-    })
-    new_nodes, segs = network._pbf_ferries(ferries, nodes)
-    assert len(new_nodes) == 1 and new_nodes["osmid"].iloc[0] < 0
-    assert len(segs) == 4 and segs["ferry"].all() and (segs["way"] == 7).all()
-    assert set(map(tuple, segs[["u", "v"]].to_numpy())) == {(1, -1), (-1, 1), (-1, 2), (2, -1)}
-
-
 # --------------------------------------------------------------------------- real data
 
 
