@@ -10,7 +10,6 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 import pytest
-import shapely
 from osm_builder import write_osm
 from scipy.sparse.csgraph import dijkstra
 
