@@ -60,7 +60,8 @@ from matcher.store import atomic_path
 __all__ = [
     "BuildInfo", "ClipArea", "ClipReport", "Network", "StepTiming", "build", "check_problems",
     "clip_from_municipalities", "compile_roads", "download", "file_key", "is_car_ferry", "load",
-    "parse_duration_minutes", "parse_maxspeed", "read", "save", "to_geodataframes", "to_gpkg",
+    "parse_duration_minutes", "parse_maxspeed", "peak_memory_mb", "read", "save",
+    "to_geodataframes", "to_gpkg",
 ]
 
 logger = logging.getLogger(__name__)
