@@ -43,7 +43,6 @@ import os
 import re
 import threading
 import warnings
-from array import array
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -483,9 +482,6 @@ def read_osmnx_graph(graph: Any, settings: NetworkSettings) -> OsmRoads:
 # --------------------------------------------------------------------------- PBF (pyosmium)
 
 
-_UNDEFINED_COORDINATE = 2_147_483_647  # libosmium's invalid fixed-point coordinate
-
-
 class _ByteProgress:
     """Poll how far libosmium has read a file (Linux ``/proc/self/fdinfo``).
 
@@ -551,8 +547,9 @@ def read_pbf(path: Path, settings: NetworkSettings, *, keep: NodeFilter | None =
     (``location_index``: ``flex_mem`` in memory, or
     ``sparse_file_array,PATH`` on disk) and passes on only ways carrying
     ``highway`` or ``route``; their tags are interpreted here and the driven
-    ones keep their node ids and fixed-point locations in flat arrays. No
-    Python object is made per node of the file.
+    ones keep their node ids and locations (decoded in batches from
+    libosmium's WKB) in flat arrays. No Python object is made per node of
+    the file.
 
     Parameters
     ----------
@@ -567,7 +564,7 @@ def read_pbf(path: Path, settings: NetworkSettings, *, keep: NodeFilter | None =
 
     rules = WayRules(settings)
     ways = _WayCollector()
-    xs, ys = array("q"), array("q")
+    coordinates = _Coordinates(osmium)
     progress = _ByteProgress(path, on_bytes, passes=1)
     try:
         with progress.one_pass():
@@ -580,19 +577,61 @@ def read_pbf(path: Path, settings: NetworkSettings, *, keep: NodeFilter | None =
                 if rule is not None:
                     nodes = way.nodes
                     ways.add(way.id, rule, [n.ref for n in nodes])
-                    xs.extend(n.x for n in nodes)
-                    ys.extend(n.y for n in nodes)
+                    coordinates.add(nodes)
     except (RuntimeError, ValueError, OSError) as exc:
         raise InputError(
             f"{path.name}: cannot read as OSM PBF ({type(exc).__name__}: {exc}); "
             "check that it is an uncorrupted .osm.pbf file"
         ) from None
     refs = np.asarray(ways.refs, dtype=np.int64)
-    x = np.frombuffer(xs, dtype=np.int64)
-    y = np.frombuffer(ys, dtype=np.int64)
-    located = (x != _UNDEFINED_COORDINATE) & (y != _UNDEFINED_COORDINATE)
+    lonlat = coordinates.array()
+    located = ~np.isnan(lonlat[:, 0])
     ids, first = np.unique(refs[located], return_index=True)
-    # the same doubles as float("59.9123456") in XML: fixed-point / 1e7, correctly rounded
-    lon = x[located][first] / 1e7
-    lat = y[located][first] / 1e7
-    return ways.assemble(ids, lon, lat, keep)
+    return ways.assemble(ids, lonlat[located, 0][first], lonlat[located, 1][first], keep)
+
+
+class _Coordinates:
+    """Node coordinates of streamed ways, built in libosmium as WKB and decoded in batches.
+
+    ``WKBFactory`` writes a way's locations as doubles (``fixed-point / 1e7``,
+    the same doubles as parsing the 7-decimal XML text) without a Python
+    object per node; ways with a missing location fall back to one node at a
+    time, with ``nan`` for the missing ones.
+    """
+
+    _BATCH = 1 << 16
+
+    def __init__(self, osmium: Any) -> None:
+        self._wkb = osmium.geom.WKBFactory()
+        self._all = osmium.geom.use_nodes.ALL
+        self._missing = (osmium.InvalidLocationError, RuntimeError)
+        self._hex: list[str] = []
+        self._parts: list[np.ndarray] = []
+
+    def add(self, nodes: Any) -> None:
+        try:
+            # skip the 9-byte header: byte order, geometry type, point count
+            self._hex.append(self._wkb.create_linestring(nodes, self._all)[18:])
+        except self._missing:
+            self._hex.append(self._one_by_one(nodes))
+        if len(self._hex) >= self._BATCH:
+            self._flush()
+
+    def _one_by_one(self, nodes: Any) -> str:
+        values: list[float] = []
+        for node in nodes:
+            location = node.location
+            values.extend((location.lon, location.lat) if location.valid()
+                          else (math.nan, math.nan))
+        return np.asarray(values, dtype="<f8").tobytes().hex()
+
+    def _flush(self) -> None:
+        if self._hex:
+            self._parts.append(np.frombuffer(bytes.fromhex("".join(self._hex)), dtype="<f8"))
+            self._hex = []
+
+    def array(self) -> np.ndarray:
+        """``(n, 2)`` lon, lat in degrees (EPSG:4326), ``nan`` where a location is missing."""
+        self._flush()
+        flat = np.concatenate(self._parts) if self._parts else np.empty(0)
+        return flat.reshape(-1, 2)
