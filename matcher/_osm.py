@@ -97,9 +97,9 @@ def parse_maxspeed(value: object, zone_kmh: dict[str, float]) -> float:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return math.nan
     if isinstance(value, list | tuple):
-        speeds = [parse_maxspeed(v, zone_kmh) for v in value]
-        speeds = [s for s in speeds if not math.isnan(s)]
-        return min(speeds) if speeds else math.nan
+        parsed = [parse_maxspeed(v, zone_kmh) for v in value]
+        usable = [s for s in parsed if not math.isnan(s)]
+        return min(usable) if usable else math.nan
     text = str(value).strip()
     if not text:
         return math.nan
@@ -572,6 +572,7 @@ def read_pbf(path: Path, settings: NetworkSettings, *, keep: NodeFilter | None =
                       .with_locations(location_index)
                       .with_filter(osmium.filter.EntityFilter(osmium.osm.WAY))
                       .with_filter(osmium.filter.KeyFilter("highway", "route")))
+            way: Any
             for way in source:
                 rule = rules.interpret(way.tags)
                 if rule is not None:

@@ -614,8 +614,8 @@ def build(osm: str | Path, settings: NetworkSettings | None = None, *,
         clip_report = ClipReport(
             area=clip.label, buffer_km=clip.buffer_metres / 1000.0, nodes_read=roads.nodes_read,
             nodes_kept=kept, share_kept=kept / roads.nodes_read if roads.nodes_read else 0.0,
-            bbox=tuple(round(float(b), 3) for b in (net.lon.min(), net.lat.min(),  # type: ignore[arg-type]
-                                                    net.lon.max(), net.lat.max())))
+            bbox=(round(float(net.lon.min()), 3), round(float(net.lat.min()), 3),
+                  round(float(net.lon.max()), 3), round(float(net.lat.max()), 3)))
     if cache_dir is not None:
         steps.start("cache", "writing cache")
         net = _replace_info(net, dataclasses.replace(net.info, clip=clip_report))
