@@ -515,10 +515,15 @@ class _ByteProgress:
         return None
 
     def _run(self) -> None:
+        opened = False
         while not self._stop.wait(0.25):
             offset = self._offset()
             if offset is not None:
+                opened = True
                 self._emit(min(offset, self.size))
+            elif opened:  # libosmium has read the whole file and closed it
+                self._emit(self.size)
+                return
 
     @contextlib.contextmanager
     def one_pass(self) -> Iterator[None]:
