@@ -2,9 +2,13 @@
 
 The build has four pure steps and one disk step:
 
-1. **read** a local OSM file into a table of directed segments (``.osm``,
-   ``.osm.xml``, ``.osm.bz2`` through osmnx; ``.osm.pbf`` through pyrosm), or
-   download by place/polygon through osmnx for users who have internet;
+1. **read** a local OSM file into driven ways as drawn (``.osm``,
+   ``.osm.xml``, ``.osm.bz2`` parsed by osmnx; ``.osm.pbf`` streamed by
+   pyosmium in two passes), optionally clipped to an area plus a buffer
+   (:class:`ClipArea`), or download by place/polygon through osmnx for users
+   who have internet. Every reader hands each way's raw tags to one rule
+   function (:meth:`matcher._osm.WayRules.interpret`), which decides
+   drivability, direction, speed and car ferries;
 2. **time** each segment with the Norwegian speed model
    (:class:`matcher.config.NetworkSettings`): a parsed ``maxspeed`` where
    tagged, else a default by ``highway`` class; car ferries get the OSM
@@ -13,7 +17,7 @@ The build has four pure steps and one disk step:
 4. **compile** a ``scipy.sparse`` CSR matrix of minutes, keeping the *minimum*
    over parallel edges, with node coordinates in a projected CRS (metres);
 5. **cache** the result on disk keyed by the input file's hash, the speed
-   settings and the format version.
+   settings, the clip area and the format version.
 
 Ferries
 -------
@@ -29,16 +33,14 @@ that total, so a full crossing costs exactly ``duration + wait``.
 from __future__ import annotations
 
 import bz2
-import contextlib
+import dataclasses
 import hashlib
-import itertools
 import json
 import logging
-import math
-import re
+import resource
+import sys
 import time
-import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,27 +51,83 @@ from pyproj import Transformer
 from scipy import sparse
 from scipy.sparse import csgraph
 
+from matcher import _osm
+from matcher._osm import OsmRoads, is_car_ferry, parse_duration_minutes, parse_maxspeed
 from matcher.config import NetworkSettings
 from matcher.errors import InputError, Problem
 from matcher.io.files import atomic_path
 
+__all__ = [
+    "BuildInfo", "ClipArea", "ClipReport", "Network", "StepTiming", "build", "check_problems",
+    "clip_from_municipalities", "compile_roads", "download", "file_key", "is_car_ferry", "load",
+    "parse_duration_minutes", "parse_maxspeed", "peak_memory_mb", "read", "save",
+    "to_geodataframes", "to_gpkg",
+]
+
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
-"""Bump when the cached file layout or the build semantics change."""
+FORMAT_VERSION = 2
+"""Bump when the cached file layout or the build semantics change.
+
+2: one tag-rule function for every reader (motorway_link implied one-way,
+reversible ways dropped), pyosmium PBF reader, clip area in the key, step
+timings in the metadata.
+"""
 
 _XML_SUFFIXES = (".osm", ".xml", ".osm.xml", ".osm.bz2", ".xml.bz2")
 _PBF_SUFFIXES = (".pbf", ".osm.pbf")
-_NO = {"no", "private"}
-_FERRY_ROAD_CLASSES = {"motorway", "trunk", "primary", "secondary", "tertiary", "unclassified",
-                       "residential"}
-_YES = {"yes", "designated", "permissive", "destination"}
-_WAY_TAGS = (
-    "highway", "maxspeed", "oneway", "junction", "access", "motor_vehicle", "motorcar",
-    "route", "duration", "ferry", "area", "service",
-)
 
 Progress = Callable[[str], None]
+BytesProgress = _osm.BytesProgress
+
+
+@dataclass(frozen=True)
+class StepTiming:
+    """Wall time and peak memory of one build step.
+
+    Attributes
+    ----------
+    step
+        Short name (``hash``, ``read``, ``compile``, ``cache``...).
+    seconds
+        Wall time of the step in seconds.
+    peak_mb
+        Peak resident memory of the process at the end of the step, in MiB
+        (``ru_maxrss``: the high-water mark since the process started).
+    """
+
+    step: str
+    seconds: float
+    peak_mb: float
+
+
+@dataclass(frozen=True)
+class ClipReport:
+    """What a clip kept (counts and an extent, never individual places).
+
+    Attributes
+    ----------
+    area
+        What the clip was made from (municipality numbers or a file name).
+    buffer_km
+        Buffer around the area in kilometres.
+    nodes_read
+        Road and ferry nodes found in the file.
+    nodes_kept
+        Those inside the buffered area.
+    share_kept
+        ``nodes_kept / nodes_read``.
+    bbox
+        ``(west, south, east, north)`` of the compiled network in degrees
+        (EPSG:4326), rounded to 3 decimals.
+    """
+
+    area: str
+    buffer_km: float
+    nodes_read: int
+    nodes_kept: int
+    share_kept: float
+    bbox: tuple[float, float, float, float]
 
 
 @dataclass(frozen=True)
@@ -81,7 +139,8 @@ class BuildInfo:
     source
         File name of the OSM input (no directory).
     key
-        Cache key: hash of the input file, the speed settings and the format.
+        Cache key: hash of the input file, the speed settings, the clip and
+        the format.
     nodes, edges
         Size of the compiled graph (edges after merging parallel ones).
     dropped_nodes
@@ -92,6 +151,10 @@ class BuildInfo:
         Wall time of the build or of the cache load, in seconds.
     from_cache
         True when the network was loaded from the cache.
+    steps
+        Time and peak memory per step of this build (or of the cache load).
+    clip
+        What the clip kept, when the build was clipped.
     """
 
     source: str
@@ -102,6 +165,21 @@ class BuildInfo:
     ferry_edges: int
     seconds: float
     from_cache: bool
+    steps: tuple[StepTiming, ...] = ()
+    clip: ClipReport | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict (steps and clip as nested dicts)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> BuildInfo:
+        """Rebuild from :meth:`to_dict` output."""
+        clip = data.get("clip")
+        return cls(**{**data,
+                      "steps": tuple(StepTiming(**s) for s in data.get("steps", ())),
+                      "clip": None if clip is None else ClipReport(
+                          **{**clip, "bbox": tuple(clip["bbox"])})})
 
 
 @dataclass(frozen=True)
@@ -162,103 +240,104 @@ class Network:
         return self._reverse[0]
 
 
-# --------------------------------------------------------------------------- parsing
+
+# --------------------------------------------------------------------------- clip
 
 
-_NUMBER = re.compile(r"(\d+(?:[.,]\d+)?)\s*(mph|knots)?")
+@dataclass(frozen=True)
+class ClipArea:
+    """An area (plus a buffer) that a build keeps; roads outside are dropped while reading.
 
-
-def parse_maxspeed(value: object, zone_kmh: dict[str, float]) -> float:
-    """Parse an OSM ``maxspeed`` value to km/h.
-
-    Handles ``"50"``, ``"50 km/h"``, ``"30 mph"``, ``"NO:urban"``, ``"walk"``
-    and lists (``"50;60"``, lowest wins). Returns ``nan`` when there is no
-    usable value (missing, ``none``, ``signals``...), so the class default applies.
+    Attributes
+    ----------
+    polygon
+        A shapely (multi)polygon in degrees (EPSG:4326).
+    buffer_metres
+        Buffer around the polygon in metres, applied in the network CRS.
+    label
+        What the area is, for reports (``"kommune 4626,4631"``, a file name).
     """
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return math.nan
-    if isinstance(value, list | tuple):
-        parsed = [parse_maxspeed(v, zone_kmh) for v in value]
-        usable = [s for s in parsed if not math.isnan(s)]
-        return min(usable) if usable else math.nan
-    text = str(value).strip()
-    if not text:
-        return math.nan
-    speeds: list[float] = []
-    for part in re.split(r"[;|]", text):
-        part = part.strip()
-        if part in zone_kmh:
-            speeds.append(zone_kmh[part])
-            continue
-        match = _NUMBER.fullmatch(part.lower().replace("km/h", "").replace("kmh", "").strip())
-        if match:
-            speed = float(match.group(1).replace(",", "."))
-            if match.group(2) == "mph":
-                speed *= 1.609344
-            elif match.group(2) == "knots":
-                speed *= 1.852
-            if speed > 0:
-                speeds.append(speed)
-    return min(speeds) if speeds else math.nan
+
+    polygon: Any
+    buffer_metres: float = 0.0
+    label: str = "polygon"
+
+    def fingerprint(self) -> str:
+        """Return a short stable hash of the area and buffer (for cache keys)."""
+        import shapely
+
+        digest = hashlib.sha256(shapely.to_wkb(shapely.normalize(self.polygon)))
+        digest.update(f"{self.buffer_metres:.3f}".encode())
+        return digest.hexdigest()[:16]
+
+    def node_filter(self, crs: str) -> _osm.NodeFilter:
+        """Return a vectorised ``(lon, lat) -> inside`` mask over the buffered area.
+
+        The polygon is projected to ``crs`` (metres), buffered there and
+        prepared; nodes are projected and tested with ``shapely.contains_xy``.
+        """
+        import shapely
+
+        to_m = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
+        projected = shapely.transform(self.polygon, lambda xy: np.column_stack(
+            to_m.transform(xy[:, 0], xy[:, 1])))
+        area = shapely.buffer(projected, self.buffer_metres) if self.buffer_metres else projected
+        shapely.prepare(area)
+
+        def inside(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+            x, y = to_m.transform(lon, lat)
+            return shapely.contains_xy(area, np.asarray(x), np.asarray(y))
+
+        return inside
 
 
-def parse_duration_minutes(value: object) -> float:
-    """Parse an OSM ``duration`` tag (``mm``, ``hh:mm``, ``hh:mm:ss``, ISO ``PT1H5M``).
+def clip_from_municipalities(municipalities: Any, numbers: Iterable[str], *,
+                             buffer_km: float = 0.0,
+                             column: str = "kommunenummer") -> ClipArea:
+    """Make a :class:`ClipArea` from municipality polygons.
 
-    Returns minutes, or ``nan`` if the value is missing or unreadable.
+    Parameters
+    ----------
+    municipalities
+        GeoDataFrame of municipality polygons (any CRS; reprojected to EPSG:4326).
+    numbers
+        Municipality numbers (``kommunenummer``, 2024), e.g. ``["4626", "4631"]``.
+    buffer_km
+        Buffer around their union in kilometres.
+    column
+        Column holding the municipality number.
+
+    Raises
+    ------
+    InputError
+        If the column is missing, a number is unknown, or the buffer is negative.
     """
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return math.nan
-    text = str(value).strip()
-    if not text:
-        return math.nan
-    iso = re.fullmatch(r"PT(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?", text.upper())
-    if iso and any(iso.groups()):
-        h, m, s = (float(g) if g else 0.0 for g in iso.groups())
-        return h * 60 + m + s / 60
-    parts = text.split(":")
-    try:
-        numbers = [float(p) for p in parts]
-    except ValueError:
-        return math.nan
-    if len(numbers) == 1:
-        return numbers[0]
-    if len(numbers) == 2:
-        return numbers[0] * 60 + numbers[1]
-    if len(numbers) == 3:
-        return numbers[0] * 60 + numbers[1] + numbers[2] / 60
-    return math.nan
+    import shapely
+
+    wanted = [str(n).strip().zfill(4) for n in numbers if str(n).strip()]
+    problems: list[str] = []
+    if not wanted:
+        problems.append("no municipality numbers given; use e.g. --clip-municipalities 4626,4631")
+    if buffer_km < 0:
+        problems.append(f"buffer {buffer_km:g} km is negative; use 0 or more")
+    if column not in municipalities:
+        problems.append(f"the municipality file has no '{column}' column; use the 2024 "
+                        "municipality polygons (kommuner_2024_S.geojson)")
+    if problems:
+        raise InputError("; ".join(problems))
+    frame = municipalities if municipalities.crs is None else municipalities.to_crs("EPSG:4326")
+    numbers_in_file = frame[column].astype(str).str.strip().str.zfill(4)
+    unknown = sorted(set(wanted) - set(numbers_in_file))
+    if unknown:
+        raise InputError(f"unknown municipality number(s) {', '.join(unknown)}: not in the 2024 "
+                         f"municipality polygons ({len(frame)} municipalities); use 2024 "
+                         "kommunenummer such as 0301 (Oslo) or 4626 (Øygarden)")
+    polygon = shapely.union_all(frame.geometry[numbers_in_file.isin(wanted)].to_numpy())
+    return ClipArea(polygon=polygon, buffer_metres=buffer_km * 1000.0,
+                    label="kommune " + ",".join(wanted))
 
 
-def _tag(tags: dict[str, Any], key: str) -> str:
-    value = tags.get(key)
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    if isinstance(value, list | tuple):
-        value = value[0] if value else ""
-    return str(value).strip().lower()
-
-
-def is_car_ferry(tags: dict[str, Any]) -> bool:
-    """Return True if a way with these tags is a ferry that carries cars."""
-    if _tag(tags, "route") != "ferry":
-        return False
-    mv, car = _tag(tags, "motor_vehicle"), _tag(tags, "motorcar")
-    if mv == "no" or car == "no":
-        return False
-    if mv in _YES or car in _YES:
-        return True
-    return _tag(tags, "ferry") in _FERRY_ROAD_CLASSES
-
-
-def _is_drivable_road(tags: dict[str, Any], settings: NetworkSettings) -> bool:
-    highway = _tag(tags, "highway").split(";")[0]
-    if highway not in settings.highway_kmh or _tag(tags, "area") == "yes":
-        return False
-    mv, car = _tag(tags, "motor_vehicle"), _tag(tags, "motorcar")
-    if mv in _NO or car in _NO:
-        return False
-    return not (_tag(tags, "access") in _NO and mv not in _YES and car not in _YES)
+# --------------------------------------------------------------------------- compile
 
 
 def _haversine_m(lon1: np.ndarray, lat1: np.ndarray, lon2: np.ndarray,
@@ -271,232 +350,17 @@ def _haversine_m(lon1: np.ndarray, lat1: np.ndarray, lon2: np.ndarray,
     return 2 * 6_371_009.0 * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
 
 
-# --------------------------------------------------------------------------- readers
-# Each reader returns (nodes, segments): nodes has osmid, lon, lat; segments are
-# *directed* and have u, v (osmids), way (id), highway, maxspeed, ferry (bool),
-# duration (raw tag).
-
-
-@contextlib.contextmanager
-def _osmnx_way_tags() -> Iterator[None]:
-    """Temporarily ask osmnx to keep the way tags the speed and ferry model need."""
-    import osmnx as ox
-
-    saved = list(ox.settings.useful_tags_way)
-    ox.settings.useful_tags_way = sorted(set(saved) | set(_WAY_TAGS))
-    try:
-        yield
-    finally:
-        ox.settings.useful_tags_way = saved
-
-
-def segments_from_osmnx(graph: Any, settings: NetworkSettings) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Turn an unsimplified osmnx ``MultiDiGraph`` (EPSG:4326) into nodes and segments.
-
-    osmnx has already applied ``oneway`` (including ``-1`` and roundabouts), so
-    every graph edge is one directed segment. Non-drivable ways are dropped.
-    """
-    rows: list[tuple[int, int, int, str, object, bool, object]] = []
-    for u, v, data in graph.edges(data=True):
-        if is_car_ferry(data):
-            rows.append((u, v, _first_int(data.get("osmid")), "ferry", None, True,
-                         data.get("duration")))
-        elif _is_drivable_road(data, settings):
-            rows.append((u, v, _first_int(data.get("osmid")),
-                         _tag(data, "highway").split(";")[0], data.get("maxspeed"), False, None))
-    segments = pd.DataFrame(
-        rows, columns=["u", "v", "way", "highway", "maxspeed", "ferry", "duration"]
-    )
-    used = pd.unique(np.concatenate([segments["u"].to_numpy(), segments["v"].to_numpy()]))
-    coords = np.array([(graph.nodes[n]["x"], graph.nodes[n]["y"]) for n in used]).reshape(-1, 2)
-    nodes = pd.DataFrame({"osmid": used.astype(np.int64), "lon": coords[:, 0],
-                          "lat": coords[:, 1]})
-    return nodes, segments
-
-
-def _first_int(value: object) -> int:
-    if isinstance(value, list | tuple):
-        value = value[0]
-    try:
-        return int(value)  # type: ignore[call-overload]
-    except (TypeError, ValueError):
-        return -1
-
-
-def read_xml(path: Path, settings: NetworkSettings) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Read an OSM XML file (``.osm``, ``.osm.xml``, ``.osm.bz2``) with osmnx."""
-    import osmnx as ox
-
-    with _osmnx_way_tags(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            graph = ox.graph_from_xml(path, simplify=False, retain_all=True, bidirectional=False)
-        except Exception as exc:  # osmnx raises many kinds on a bad file
-            raise InputError(
-                f"{path.name}: cannot read as OSM XML ({type(exc).__name__}: {exc}); "
-                "check that it is an uncorrupted .osm/.osm.bz2 file"
-            ) from None
-    return segments_from_osmnx(graph, settings)
-
-
-def read_pbf(path: Path, settings: NetworkSettings) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Read an OSM PBF file with pyrosm: the driving network plus car ferries."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        from pyrosm import OSM
-
-        try:
-            osm = OSM(str(path))
-            got = osm.get_network(network_type="driving", nodes=True)
-        except Exception as exc:
-            raise InputError(
-                f"{path.name}: cannot read as OSM PBF ({type(exc).__name__}: {exc}); "
-                "check that it is an uncorrupted .osm.pbf file"
-            ) from None
-        ferries = osm.get_data_by_custom_criteria(
-            custom_filter={"route": ["ferry"]}, filter_type="keep",
-            keep_nodes=False, keep_ways=True, keep_relations=False,
-        )
-    if got is None:
-        raise InputError(f"{path.name}: no drivable roads found; is this the right area?")
-    pnodes, pedges = got
-    nodes = pd.DataFrame({"osmid": pnodes["id"].to_numpy(np.int64),
-                          "lon": pnodes["lon"].to_numpy(float),
-                          "lat": pnodes["lat"].to_numpy(float)})
-    tags = pedges.drop(columns=["geometry"]).to_dict("records")
-    keep = np.array([_is_drivable_road(t, settings) for t in tags], dtype=bool)
-    e = pedges.loc[keep]
-    oneway = _lower_column(e, "oneway")
-    junction = _lower_column(e, "junction")
-    highway = e["highway"].astype(str).str.split(";").str[0].to_numpy(dtype=object)
-    forward_only = np.isin(oneway, ["yes", "true", "1"]) | (
-        ((junction == "roundabout") | (highway == "motorway"))
-        & ~np.isin(oneway, ["no", "false", "0"])
-    )
-    backward_only = np.isin(oneway, ["-1", "reverse"])
-    u = e["u"].to_numpy(np.int64)
-    v = e["v"].to_numpy(np.int64)
-    way = e["id"].to_numpy(np.int64)
-    maxspeed = e["maxspeed"].to_numpy(dtype=object) if "maxspeed" in e else np.full(len(e), None)
-    fwd = ~backward_only
-    bwd = ~forward_only
-    segments = pd.DataFrame({
-        "u": np.concatenate([u[fwd], v[bwd]]),
-        "v": np.concatenate([v[fwd], u[bwd]]),
-        "way": np.concatenate([way[fwd], way[bwd]]),
-        "highway": np.concatenate([highway[fwd], highway[bwd]]),
-        "maxspeed": np.concatenate([maxspeed[fwd], maxspeed[bwd]]),
-        "ferry": False,
-        "duration": None,
-    })
-    if ferries is not None and len(ferries):
-        fnodes, fsegs = _pbf_ferries(ferries, nodes)
-        nodes = pd.concat([nodes, fnodes], ignore_index=True)
-        segments = pd.concat([segments, fsegs], ignore_index=True)
-    return nodes, segments
-
-
-def _lower_column(frame: pd.DataFrame, column: str) -> np.ndarray:
-    """A tag column as lower-case text ('' where missing or when no way has the tag)."""
-    if column not in frame:
-        return np.full(len(frame), "", dtype=object)
-    return frame[column].astype("string").fillna("").str.lower().to_numpy(dtype=object)
-
-
-def _pbf_ferries(ferries: pd.DataFrame, nodes: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Turn pyrosm ferry ways into segments joined to road nodes at the quays.
-
-    pyrosm gives ferry ways as geometries without node ids, so the two end
-    points are matched to road nodes by their exact coordinates (they are the
-    same OSM node); inner points get synthetic negative ids.
-    """
-    key = {(round(lo, 7), round(la, 7)): i
-           for i, lo, la in zip(nodes["osmid"], nodes["lon"], nodes["lat"], strict=True)}
-    new_nodes: list[tuple[int, float, float]] = []
-    rows: list[tuple[int, int, int, str, object, bool, object]] = []
-    next_id = -1
-    skipped = 0
-    for rec in ferries.to_dict("records"):
-        extra = rec.get("tags")
-        tags = dict(json.loads(extra)) if isinstance(extra, str) and extra else {}
-        tags.update({k: rec.get(k) for k in ("route", "ferry", "duration", "motor_vehicle",
-                                             "motorcar", "oneway") if rec.get(k) is not None})
-        if not is_car_ferry(tags):
-            continue
-        geom = rec["geometry"]
-        lines = list(getattr(geom, "geoms", [geom]))
-        for line in lines:
-            coords = list(line.coords)
-            ends = [key.get((round(c[0], 7), round(c[1], 7))) for c in (coords[0], coords[-1])]
-            if ends[0] is None or ends[1] is None:
-                skipped += 1
-                continue
-            ids = [ends[0]]
-            for lo, la in coords[1:-1]:
-                new_nodes.append((next_id, lo, la))
-                ids.append(next_id)
-                next_id -= 1
-            ids.append(ends[1])
-            way = int(rec.get("id", -1))
-            oneway = _tag(tags, "oneway") in ("yes", "true", "1")
-            for a, b in itertools.pairwise(ids):
-                rows.append((a, b, way, "ferry", None, True, tags.get("duration")))
-                if not oneway:
-                    rows.append((b, a, way, "ferry", None, True, tags.get("duration")))
-    if skipped:
-        logger.info("ferry lines not joined to the road network: %d", skipped)
-    fnodes = pd.DataFrame(new_nodes, columns=["osmid", "lon", "lat"])
-    fsegs = pd.DataFrame(rows, columns=["u", "v", "way", "highway", "maxspeed", "ferry",
-                                        "duration"])
-    return fnodes, fsegs
-
-
-def download(*, place: str | None = None, polygon: Any = None,
-             settings: NetworkSettings | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Download roads and car ferries through osmnx (needs internet).
-
-    Parameters
-    ----------
-    place
-        A place name osmnx can geocode, e.g. ``"Alver, Vestland, Norway"``.
-    polygon
-        A shapely polygon in EPSG:4326, instead of ``place``.
-    settings
-        Speed settings (which highway classes are drivable).
-    """
-    import osmnx as ox
-
-    settings = settings or NetworkSettings()
-    if (place is None) == (polygon is None):
-        raise InputError("give exactly one of place or polygon")
-    classes = "|".join(sorted(settings.highway_kmh))
-    filters = [f'["highway"~"^({classes})$"]', '["route"="ferry"]']
-    with _osmnx_way_tags():
-        if place is not None:
-            graph = ox.graph_from_place(place, custom_filter=filters, simplify=False,
-                                        retain_all=True)
-        else:
-            graph = ox.graph_from_polygon(polygon, custom_filter=filters, simplify=False,
-                                          retain_all=True)
-    return segments_from_osmnx(graph, settings)
-
-
-# --------------------------------------------------------------------------- compile
-
-
-def compile_segments(nodes: pd.DataFrame, segments: pd.DataFrame, settings: NetworkSettings, *,
-                     source: str = "network", key: str = "") -> Network:
+def compile_roads(roads: OsmRoads, settings: NetworkSettings, *, source: str = "network",
+                  key: str = "") -> Network:
     """Time segments, keep the largest strongly connected component, build the CSR.
 
     Parameters
     ----------
-    nodes
-        ``osmid, lon, lat`` (EPSG:4326).
-    segments
-        Directed: ``u, v`` (osmids), ``way``, ``highway``, ``maxspeed`` (raw),
-        ``ferry`` (bool), ``duration`` (raw ferry tag).
+    roads
+        Driven ways as drawn, with one rule per way (from a reader in
+        :mod:`matcher._osm`).
     settings
-        Speed model and projected CRS.
+        Ferry speed (km/h), boarding wait (minutes) and projected CRS.
 
     Raises
     ------
@@ -504,34 +368,32 @@ def compile_segments(nodes: pd.DataFrame, segments: pd.DataFrame, settings: Netw
         If nothing drivable remains.
     """
     t0 = time.perf_counter()
-    if segments.empty:
+    if len(roads.seg_u) == 0:
         raise InputError(f"{source}: no drivable roads or car ferries found; check the OSM "
                          "extract and the highway classes in [network].highway_kmh")
-    nodes = nodes.drop_duplicates("osmid").reset_index(drop=True)
-    index = pd.Index(nodes["osmid"].to_numpy(np.int64))
-    ui = index.get_indexer(segments["u"].to_numpy(np.int64))
-    vi = index.get_indexer(segments["v"].to_numpy(np.int64))
-    ok = (ui >= 0) & (vi >= 0) & (ui != vi)
-    seg = segments.loc[ok].reset_index(drop=True)
-    ui, vi = ui[ok], vi[ok]
-    lon = nodes["lon"].to_numpy(float)
-    lat = nodes["lat"].to_numpy(float)
-    length = _haversine_m(lon[ui], lat[ui], lon[vi], lat[vi])
-    ferry = seg["ferry"].to_numpy(bool)
-    highway = seg["highway"].astype(str).to_numpy(dtype=object)
+    u0, v0, w = roads.seg_u, roads.seg_v, roads.seg_way
+    lon, lat = roads.lon, roads.lat
+    length0 = _haversine_m(lon[u0], lat[u0], lon[v0], lat[v0])
+    ferry0 = roads.way_ferry[w]
+    speed0 = roads.way_speed_kmh[w].copy()
+    minutes0 = np.empty(len(u0))
+    road = ~ferry0
+    minutes0[road] = length0[road] / (speed0[road] * 1000.0 / 60.0)
+    if ferry0.any():
+        minutes0[ferry0], speed0[ferry0] = _ferry_minutes(
+            roads.way_id[w[ferry0]], roads.way_ferry_minutes[w[ferry0]], length0[ferry0],
+            settings)
+    fwd, bwd = roads.way_forward[w], roads.way_backward[w]
 
-    raw = seg["maxspeed"].astype("string").fillna("")
-    lookup = {m: parse_maxspeed(m, settings.zone_kmh) for m in pd.unique(raw)}
-    parsed = raw.map(lookup).to_numpy(float)
-    default = np.array([settings.highway_kmh.get(h, np.nan) for h in highway], float)
-    speed = np.where(np.isnan(parsed), default, parsed) * settings.speed_factor
-    minutes = np.empty(len(seg))
-    road = ~ferry
-    minutes[road] = length[road] / (speed[road] * 1000.0 / 60.0)
-    if ferry.any():
-        minutes[ferry], speed[ferry] = _ferry_minutes(seg.loc[ferry], length[ferry], settings)
+    def both(a: np.ndarray) -> np.ndarray:
+        return np.concatenate([a[fwd], a[bwd]])
 
-    n = len(nodes)
+    ui = np.concatenate([u0[fwd], v0[bwd]])
+    vi = np.concatenate([v0[fwd], u0[bwd]])
+    length, minutes, speed = both(length0), both(minutes0), both(speed0)
+    ferry, highway = both(ferry0), both(roads.way_highway[w])
+
+    n = len(roads.node_id)
     graph = sparse.coo_matrix((minutes, (ui, vi)), shape=(n, n))
     labels = csgraph.connected_components(graph.tocsr(), directed=True, connection="strong")[1]
     counts = np.bincount(labels)
@@ -565,55 +427,88 @@ def compile_segments(nodes: pd.DataFrame, segments: pd.DataFrame, settings: Netw
     logger.info("network %s: %d nodes, %d edges, %d ferry edges, %d nodes dropped outside the "
                 "largest strongly connected component", source, m, len(edges),
                 info.ferry_edges, dropped)
-    return Network(graph=csr, osmid=nodes["osmid"].to_numpy(np.int64)[keep_node],
-                   x=np.asarray(x, float), y=np.asarray(y, float), lon=k_lon, lat=k_lat,
-                   edges=edges, crs=settings.crs, info=info)
+    return Network(graph=csr, osmid=roads.node_id[keep_node], x=np.asarray(x, float),
+                   y=np.asarray(y, float), lon=k_lon, lat=k_lat, edges=edges, crs=settings.crs,
+                   info=info)
 
 
-def _ferry_minutes(seg: pd.DataFrame, length: np.ndarray,
+def _ferry_minutes(way_id: np.ndarray, crossing_minutes: np.ndarray, length: np.ndarray,
                    settings: NetworkSettings) -> tuple[np.ndarray, np.ndarray]:
-    """Minutes and effective speed (km/h) of ferry segments, by length share of the way."""
-    frame = pd.DataFrame({"way": seg["way"].to_numpy(), "length": length,
-                          "duration": [parse_duration_minutes(d) for d in seg["duration"]]})
-    # each direction of a two-way ferry repeats the way: the share is within one direction
-    way_len = frame.groupby("way")["length"].transform("sum").to_numpy() / _directions(seg)
+    """Minutes and effective speed (km/h) of as-drawn ferry segments, by length share."""
+    _, way = np.unique(way_id, return_inverse=True)
+    way_len = np.bincount(way, weights=length)[way]
     share = np.divide(length, way_len, out=np.ones_like(length), where=way_len > 0)
-    crossing = frame["duration"].to_numpy()
-    crossing = np.where(np.isnan(crossing), way_len / (settings.ferry_kmh * 1000 / 60), crossing)
+    crossing = np.where(np.isnan(crossing_minutes),
+                        way_len / (settings.ferry_kmh * 1000 / 60), crossing_minutes)
     minutes = (crossing + settings.ferry_wait_minutes) * share
     speed = np.divide(length / 1000.0, minutes / 60.0, out=np.zeros_like(length),
                       where=minutes > 0)
     return minutes, speed
 
 
-def _directions(seg: pd.DataFrame) -> np.ndarray:
-    """1 for one-way ferry ways, 2 for ways present in both directions."""
-    pairs = pd.DataFrame({"way": seg["way"].to_numpy(),
-                          "a": np.minimum(seg["u"].to_numpy(), seg["v"].to_numpy()),
-                          "b": np.maximum(seg["u"].to_numpy(), seg["v"].to_numpy())})
-    per_pair = pairs.groupby(["way", "a", "b"])["way"].transform("size")
-    return np.clip(pairs.assign(n=per_pair).groupby("way")["n"].transform("max").to_numpy(), 1, 2)
+# --------------------------------------------------------------------------- read + build + cache
 
 
-# --------------------------------------------------------------------------- build + cache
+def download(*, place: str | None = None, polygon: Any = None,
+             settings: NetworkSettings | None = None) -> OsmRoads:
+    """Download roads and car ferries through osmnx (needs internet).
+
+    osmnx keeps every way as drawn with its raw tags; our rules decide.
+
+    Parameters
+    ----------
+    place
+        A place name osmnx can geocode, e.g. ``"Alver, Vestland, Norway"``.
+    polygon
+        A shapely polygon in EPSG:4326, instead of ``place``.
+    settings
+        Speed settings (which highway classes are drivable).
+    """
+    import osmnx as ox
+
+    settings = settings or NetworkSettings()
+    if (place is None) == (polygon is None):
+        raise InputError("give exactly one of place or polygon")
+    classes = "|".join(sorted(settings.highway_kmh))
+    filters = [f'["highway"~"^({classes})$"]', '["route"="ferry"]']
+    with _osm.osmnx_as_drawn():
+        if place is not None:
+            graph = ox.graph_from_place(place, custom_filter=filters, simplify=False,
+                                        retain_all=True)
+        else:
+            graph = ox.graph_from_polygon(polygon, custom_filter=filters, simplify=False,
+                                          retain_all=True)
+    return _osm.read_osmnx_graph(graph, settings)
 
 
-def file_key(path: Path, settings: NetworkSettings) -> str:
-    """Cache key of an OSM file: sha256 of its bytes, the settings and the format."""
+def file_key(path: Path, settings: NetworkSettings, clip: ClipArea | None = None) -> str:
+    """Cache key of an OSM file: sha256 of its bytes, the settings, the clip and the format."""
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)
     digest.update(settings.fingerprint().encode())
+    if clip is not None:
+        digest.update(f"clip{clip.fingerprint()}".encode())
     digest.update(f"format{FORMAT_VERSION}".encode())
     return digest.hexdigest()[:24]
 
 
-def read(path: Path, settings: NetworkSettings) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Read an OSM file into nodes and directed segments, by its suffix."""
+def read(path: Path, settings: NetworkSettings, *, clip: ClipArea | None = None,
+         on_bytes: BytesProgress | None = None) -> OsmRoads:
+    """Read an OSM file into driven ways as drawn, by its suffix.
+
+    Parameters
+    ----------
+    clip
+        Keep only nodes inside this area plus its buffer.
+    on_bytes
+        ``(bytes read, total)`` progress of the PBF reader's two passes.
+    """
     name = path.name.lower()
+    keep = None if clip is None else clip.node_filter(settings.crs)
     if name.endswith(_PBF_SUFFIXES):
-        return read_pbf(path, settings)
+        return _osm.read_pbf(path, settings, keep=keep, on_bytes=on_bytes)
     if name.endswith(_XML_SUFFIXES):
         if name.endswith(".bz2"):
             try:
@@ -622,13 +517,47 @@ def read(path: Path, settings: NetworkSettings) -> tuple[pd.DataFrame, pd.DataFr
             except OSError:
                 raise InputError(f"{path.name}: not a valid bz2 file; re-download or "
                                  "decompress it") from None
-        return read_xml(path, settings)
+        size = path.stat().st_size
+        if on_bytes is not None:
+            on_bytes(0, size)
+        roads = _osm.read_xml(path, settings, keep=keep)
+        if on_bytes is not None:
+            on_bytes(size, size)
+        return roads
     raise InputError(f"{path.name}: unknown OSM file type; use .osm, .osm.xml, .osm.bz2 or "
                      ".osm.pbf")
 
 
+def peak_memory_mb() -> float:
+    """Peak resident memory of this process so far, in MiB (``ru_maxrss``)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+class _Steps:
+    """Record wall time and peak memory per build step."""
+
+    def __init__(self, say: Progress) -> None:
+        self.say = say
+        self.done: list[StepTiming] = []
+        self._name = ""
+        self._t0 = 0.0
+
+    def start(self, name: str, message: str) -> None:
+        self.stop()
+        self.say(message)
+        self._name, self._t0 = name, time.perf_counter()
+
+    def stop(self) -> None:
+        if self._name:
+            self.done.append(StepTiming(self._name, round(time.perf_counter() - self._t0, 4),
+                                        round(peak_memory_mb(), 1)))
+            self._name = ""
+
+
 def build(osm: str | Path, settings: NetworkSettings | None = None, *,
-          cache_dir: str | Path | None = None, progress: Progress | None = None) -> Network:
+          cache_dir: str | Path | None = None, progress: Progress | None = None,
+          on_bytes: BytesProgress | None = None, clip: ClipArea | None = None) -> Network:
     """Build (or load from cache) the network of a local OSM file.
 
     Parameters
@@ -639,39 +568,62 @@ def build(osm: str | Path, settings: NetworkSettings | None = None, *,
         Speed model and CRS; defaults to :class:`NetworkSettings`.
     cache_dir
         Folder holding ``network.npz`` and ``network.json``. When they were
-        built from the same file bytes and settings they are loaded instead
-        of rebuilding; otherwise they are (re)written.
+        built from the same file bytes, settings and clip they are loaded
+        instead of rebuilding; otherwise they are (re)written.
     progress
         Called with a short description before each step.
+    on_bytes
+        Called with ``(bytes read, total)`` while the file is read.
+    clip
+        Keep only the roads inside this area plus its buffer.
 
     Raises
     ------
     InputError
-        If the file is missing, unreadable or holds no drivable network.
+        If the file is missing, unreadable, holds no drivable network, or
+        the clip keeps nothing.
     """
     settings = settings or NetworkSettings()
     path = Path(osm)
     if not path.is_file():
         raise InputError(f"{path}: OSM file not found; check the path")
-    say = progress or (lambda _msg: None)
+    steps = _Steps(progress or (lambda _msg: None))
     t0 = time.perf_counter()
-    say("hashing input")
-    key = file_key(path, settings)
+    steps.start("hash", "hashing input")
+    key = file_key(path, settings, clip)
     if cache_dir is not None:
         cached = _try_load(Path(cache_dir), key)
         if cached is not None:
-            say("loaded from cache")
-            return cached
-    say(f"reading {path.name}")
-    nodes, segments = read(path, settings)
-    say("timing and compiling")
-    net = compile_segments(nodes, segments, settings, source=path.name, key=key)
-    info = BuildInfo(**{**net.info.__dict__, "seconds": time.perf_counter() - t0})
-    net = _replace_info(net, info)
+            steps.stop()
+            steps.start("load", "loaded from cache")
+            steps.stop()
+            return _replace_info(cached, dataclasses.replace(
+                cached.info, steps=tuple(steps.done), seconds=time.perf_counter() - t0))
+    steps.start("read", f"reading {path.name}")
+    roads = read(path, settings, clip=clip, on_bytes=on_bytes)
+    if clip is not None and len(roads.node_id) == 0:
+        raise InputError(
+            f"{path.name}: the clip area ({clip.label}, buffer {clip.buffer_metres / 1000:g} km) "
+            f"keeps none of the {roads.nodes_read:,} road nodes in the file; check that the "
+            "area lies inside the extract (polygons in EPSG:4326) or widen --clip-buffer-km")
+    steps.start("compile", "timing and compiling")
+    net = compile_roads(roads, settings, source=path.name, key=key)
+    clip_report = None
+    if clip is not None:
+        kept = len(roads.node_id)
+        clip_report = ClipReport(
+            area=clip.label, buffer_km=clip.buffer_metres / 1000.0, nodes_read=roads.nodes_read,
+            nodes_kept=kept, share_kept=kept / roads.nodes_read if roads.nodes_read else 0.0,
+            bbox=(round(float(net.lon.min()), 3), round(float(net.lat.min()), 3),
+                  round(float(net.lon.max()), 3), round(float(net.lat.max()), 3)))
     if cache_dir is not None:
-        say("writing cache")
+        steps.start("cache", "writing cache")
+        net = _replace_info(net, dataclasses.replace(net.info, clip=clip_report))
         save(net, Path(cache_dir))
-    return net
+    steps.stop()
+    info = dataclasses.replace(net.info, seconds=time.perf_counter() - t0,
+                               steps=tuple(steps.done), clip=clip_report)
+    return _replace_info(net, info)
 
 
 def _replace_info(net: Network, info: BuildInfo) -> Network:
@@ -693,7 +645,7 @@ def save(net: Network, folder: Path) -> None:
         "highway_code": highway_codes.astype(np.int16),
         "highway_names": np.asarray(highway_names, dtype=str),
     }
-    meta = {"format": FORMAT_VERSION, "crs": net.crs, "info": net.info.__dict__}
+    meta = {"format": FORMAT_VERSION, "crs": net.crs, "info": net.info.to_dict()}
     with atomic_path(folder / "network.npz") as tmp, open(tmp, "wb") as fh:
         np.savez(fh, **arrays)
     with atomic_path(folder / "network.json") as tmp:
@@ -744,7 +696,8 @@ def load(folder: str | Path) -> Network:
         "highway": arrays["highway_names"][arrays["highway_code"]].astype(object),
         "ferry": arrays["ferry"],
     })
-    info = BuildInfo(**{**meta["info"], "seconds": time.perf_counter() - t0, "from_cache": True})
+    info = dataclasses.replace(BuildInfo.from_dict(meta["info"]),
+                               seconds=time.perf_counter() - t0, from_cache=True)
     return Network(graph=graph, osmid=arrays["osmid"], x=arrays["x"], y=arrays["y"],
                    lon=arrays["lon"], lat=arrays["lat"], edges=edges, crs=meta["crs"], info=info)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
-from osm_builder import write_osm
+from osm_builder import data_path, write_osm, write_pbf
 from scipy.sparse.csgraph import dijkstra
 
 from matcher import network
@@ -211,22 +212,6 @@ def test_bad_files_raise_input_error(tmp_path: Path, name: str, content: str,
         network.build(tmp_path / "missing.osm")
 
 
-def test_pbf_ferry_lines_join_quays_by_coordinates() -> None:
-    nodes = pd.DataFrame({"osmid": [1, 2], "lon": [5.31, 5.35], "lat": [LAT, LAT]})
-    ferries = pd.DataFrame({
-        "id": [7, 8],
-        "route": ["ferry", "ferry"],
-        "duration": ["00:20", None],
-        "tags": ['{"motor_vehicle":"yes"}', '{"motor_vehicle":"no"}'],
-        "geometry": [shapely.LineString([(5.31, LAT), (5.33, LAT + 0.01), (5.35, LAT)]),
-                     shapely.LineString([(5.31, LAT), (5.35, LAT)])],
-    })
-    new_nodes, segs = network._pbf_ferries(ferries, nodes)
-    assert len(new_nodes) == 1 and new_nodes["osmid"].iloc[0] < 0
-    assert len(segs) == 4 and segs["ferry"].all() and (segs["way"] == 7).all()
-    assert set(map(tuple, segs[["u", "v"]].to_numpy())) == {(1, -1), (-1, 1), (-1, 2), (2, -1)}
-
-
 # --------------------------------------------------------------------------- real data
 
 
@@ -272,3 +257,127 @@ def test_oslo_no_pair_faster_than_straight_line_at_110(oslo: tuple[network.Netwo
                              for lo, la in zip(net.lon, net.lat, strict=True)])
         assert (minutes[i] + 1e-9 >= straight / (110_000 / 60)).all()
     assert net.info.dropped_nodes > 0 and net.edges["speed_kmh"].between(5, 110).all()
+
+
+# --------------------------------------------------------------------------- clip, progress, CLI
+
+
+def strip(tmp_path: Path, suffix: str = "osm.pbf") -> Path:
+    """Ten nodes 1 km apart going east at 60 N, one two-way primary road."""
+    nodes = [(i + 1, round(10.0 + i * 0.018, 7), 60.0) for i in range(10)]
+    ways = [(1, [n[0] for n in nodes], {"highway": "primary"})]
+    write = write_pbf if suffix == "osm.pbf" else write_osm
+    return write(tmp_path / f"strip.{suffix}", nodes, ways)
+
+
+def west_box(east: float = 10.05) -> shapely.Polygon:
+    return shapely.box(9.9, 59.9, east, 60.1)
+
+
+@pytest.mark.parametrize("suffix", ["osm", "osm.pbf"])
+def test_clip_keeps_area_plus_buffer(tmp_path: Path, suffix: str) -> None:
+    path = strip(tmp_path, suffix)
+    plain = network.build(path, NetworkSettings())
+    clipped = network.build(path, NetworkSettings(), clip=network.ClipArea(west_box()))
+    assert list(clipped.osmid) == [1, 2, 3]  # 10.000, 10.018, 10.036 < 10.05
+    buffered = network.build(path, NetworkSettings(),
+                             clip=network.ClipArea(west_box(), buffer_metres=500.0))
+    assert list(buffered.osmid) == [1, 2, 3, 4]  # 10.054 is 0.2 km east of the box, 10.072 1.2 km
+    report = buffered.info.clip
+    assert report is not None and (report.nodes_read, report.nodes_kept) == (10, 4)
+    assert report.share_kept == pytest.approx(0.4) and report.buffer_km == 0.5
+    assert report.bbox == (10.0, 60.0, 10.054, 60.0)
+    assert plain.info.clip is None and plain.info.key != clipped.info.key
+    assert clipped.graph[0, 1] == pytest.approx(plain.graph[0, 1])
+
+
+def test_clip_outside_the_extract_is_an_input_error(tmp_path: Path) -> None:
+    far = network.ClipArea(shapely.box(5.0, 58.0, 5.1, 58.1), label="kommune 1103")
+    with pytest.raises(InputError, match=r"keeps none of the 10 road nodes.*clip-buffer-km"):
+        network.build(strip(tmp_path), NetworkSettings(), clip=far)
+
+
+def test_clip_from_municipalities() -> None:
+    path = data_path("kommuner_2024_S.geojson")
+    frame = gpd.read_file(path)
+    clip = network.clip_from_municipalities(frame, ["301", "4626"], buffer_km=30)
+    assert clip.label == "kommune 0301,4626" and clip.buffer_metres == 30_000
+    assert clip.polygon.contains(shapely.Point(10.75, 59.91))  # Oslo sentrum
+    with pytest.raises(InputError, match=r"unknown municipality number.*9999"):
+        network.clip_from_municipalities(frame, ["0301", "9999"])
+    with pytest.raises(InputError, match="kommunenummer"):
+        network.clip_from_municipalities(frame.drop(columns="kommunenummer"), ["0301"])
+
+
+def test_progress_by_bytes_and_step_timings(tmp_path: Path) -> None:
+    path = strip(tmp_path)
+    seen: list[tuple[int, int]] = []
+    net = network.build(path, NetworkSettings(), on_bytes=lambda d, t: seen.append((d, t)))
+    size = path.stat().st_size
+    assert seen[0] == (0, size) and seen[-1] == (size, size)
+    assert all(a[0] <= b[0] for a, b in itertools.pairwise(seen))
+    assert [s.step for s in net.info.steps] == ["hash", "read", "compile"]
+    assert all(s.seconds >= 0 and s.peak_mb > 0 for s in net.info.steps)
+    cache = tmp_path / "cache"
+    network.build(path, NetworkSettings(), cache_dir=cache)
+    again = network.build(path, NetworkSettings(), cache_dir=cache)
+    assert again.info.from_cache and [s.step for s in again.info.steps] == ["hash", "load"]
+
+
+def test_cli_clip_polygon_json_and_gpkg_threshold(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from matcher.cli import app, network_cmds
+
+    area = tmp_path / "area.geojson"
+    gpd.GeoDataFrame(geometry=[west_box()], crs="EPSG:4326").to_crs("EPSG:25833").to_file(area)
+    osm, out = strip(tmp_path), tmp_path / "net"
+    monkeypatch.setattr(network_cmds, "GPKG_DEFAULT_MAX_NODES", 3)
+    result = CliRunner().invoke(app, ["--json", "network", "build", "--osm", str(osm), "--out",
+                                      str(out), "--clip-polygon", str(area),
+                                      "--clip-buffer-km", "0.5"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["nodes"] == 4 and summary["clip"]["nodes_kept"] == 4
+    assert summary["clip"]["area"] == "area.geojson"
+    assert [s["step"] for s in summary["steps"]] == ["hash", "read", "compile", "cache"]
+    assert summary["gpkg"] is False and "pass --gpkg" in summary["gpkg_note"]
+    assert not (out / "network.gpkg").exists()
+    forced = CliRunner().invoke(app, ["--json", "network", "build", "--osm", str(osm), "--out",
+                                      str(out), "--clip-polygon", str(area),
+                                      "--clip-buffer-km", "0.5", "--gpkg"])
+    assert forced.exit_code == 0 and (out / "network.gpkg").exists()
+    assert json.loads(forced.stdout)["steps"][-1]["step"] == "gpkg"
+
+
+@pytest.mark.parametrize(("extra", "match"), [
+    (["--clip-polygon", "{bad}"], "cannot read clip polygons"),
+    (["--clip-polygon", "{missing}"], "not found"),
+    (["--clip-municipalities", "0301", "--clip-polygon", "{bad}"], "not both"),
+    (["--clip-municipalities", "9999", "--municipality-file", "{kommuner}"],
+     "unknown municipality number"),
+    (["--clip-polygon", "{far}"], "keeps none"),
+    (["--clip-buffer-km", "5"], "needs --clip-municipalities or --clip-polygon"),
+])
+def test_cli_bad_clip_exit_2(tmp_path: Path, extra: list[str], match: str) -> None:
+    from typer.testing import CliRunner
+
+    from matcher.cli import app
+
+    bad = tmp_path / "bad.geojson"
+    bad.write_text("not geojson")
+    far = tmp_path / "far.geojson"
+    gpd.GeoDataFrame(geometry=[shapely.box(5.0, 58.0, 5.1, 58.1)], crs="EPSG:4326").to_file(far)
+    kommuner = tmp_path / "kommuner.geojson"
+    gpd.GeoDataFrame({"kommunenummer": ["0301"]}, geometry=[west_box()],
+                     crs="EPSG:4326").to_file(kommuner)
+    names = {"bad": bad, "missing": tmp_path / "missing.geojson", "far": far,
+             "kommuner": kommuner}
+    args = [a.format(**names) for a in extra]
+    result = CliRunner().invoke(app, ["network", "build", "--osm", str(strip(tmp_path)),
+                                      "--out", str(tmp_path / "net"), *args])
+    assert result.exit_code == 2, result.output
+    assert match in " ".join(result.output.split())

@@ -1,0 +1,643 @@
+"""OSM tag rules and readers: raw ways and nodes -> as-drawn road segments.
+
+Private helper of :mod:`matcher.network`. Every reader (OSM XML parsed by
+osmnx, ``.osm.pbf`` streamed by pyosmium, an osmnx download) hands each way's
+*raw* tags to :meth:`WayRules.interpret`, the one place that decides whether a
+way is driven, in which direction, at which speed and whether it is a car
+ferry. Readers return :class:`OsmRoads`: the segments exactly as drawn in OSM
+plus one interpretation per way; :func:`matcher.network.compile_roads` turns
+that into directed, timed edges.
+
+Rules (in :meth:`WayRules.interpret`)
+-------------------------------------
+Roads
+    ``highway`` (first value of a ``;`` list) is a class listed in
+    ``[network].highway_kmh``; not ``area=yes``; not ``motor_vehicle`` or
+    ``motorcar`` = ``no``/``private``; not ``access`` = ``no``/``private``
+    unless ``motor_vehicle``/``motorcar`` allows cars (``yes``,
+    ``designated``, ``permissive``, ``destination``). ``destination`` is
+    drivable: a destination-only street reaches the homes along it, and the
+    engine routes to homes (the same behaviour as before this module).
+Direction
+    ``oneway`` = ``yes``/``true``/``1`` forward only; ``-1``/``reverse``
+    backward only; ``reversible``/``alternating`` not driven at all (the
+    direction changes by time of day); ``no``/``false``/``0`` both ways even
+    where one-way is implied; otherwise one-way is implied on
+    ``junction=roundabout``/``circular`` and on ``highway=motorway`` and
+    ``motorway_link``; everything else is two-way.
+Speed
+    A parsed ``maxspeed`` (:func:`parse_maxspeed`) else the class default,
+    times ``speed_factor``, in km/h.
+Car ferries
+    ``route=ferry`` with ``motor_vehicle``/``motorcar`` allowing cars, or
+    ``ferry=<road class>``; never with ``motor_vehicle``/``motorcar=no``.
+    Crossing time from ``duration`` (:func:`parse_duration_minutes`), else by
+    length later. Direction by ``oneway`` as for roads (nothing implied).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import re
+import threading
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from matcher.config import NetworkSettings
+from matcher.errors import InputError
+
+BytesProgress = Callable[[int, int], None]
+"""Called with ``(bytes read, file size)`` while a file is streamed."""
+
+NodeFilter = Callable[[np.ndarray, np.ndarray], np.ndarray]
+"""Given node ``lon, lat`` (degrees, EPSG:4326) return a boolean mask of nodes to keep."""
+
+_NO = frozenset({"no", "private"})
+_YES = frozenset({"yes", "designated", "permissive", "destination"})
+_FERRY_ROAD_CLASSES = frozenset({"motorway", "trunk", "primary", "secondary", "tertiary",
+                                 "unclassified", "residential"})
+_ONEWAY_FORWARD = frozenset({"yes", "true", "1"})
+_ONEWAY_BACKWARD = frozenset({"-1", "reverse"})
+_ONEWAY_NOT_DRIVEN = frozenset({"reversible", "alternating"})
+_ONEWAY_TWO_WAY = frozenset({"no", "false", "0"})
+_ROUNDABOUT = frozenset({"roundabout", "circular"})
+_IMPLIED_ONEWAY = frozenset({"motorway", "motorway_link"})
+
+WAY_TAGS = ("highway", "maxspeed", "oneway", "junction", "access", "motor_vehicle", "motorcar",
+            "route", "duration", "ferry", "area")
+"""The way tags the rules read (osmnx is asked to keep exactly these)."""
+
+
+class Tags(Protocol):
+    """Anything with ``get(key, default)``: a dict, a pyosmium ``TagList``."""
+
+    def get(self, key: str, default: Any = None, /) -> Any: ...
+
+
+# --------------------------------------------------------------------------- value parsers
+
+
+_NUMBER = re.compile(r"(\d+(?:[.,]\d+)?)\s*(mph|knots)?")
+
+
+def parse_maxspeed(value: object, zone_kmh: dict[str, float]) -> float:
+    """Parse an OSM ``maxspeed`` value to km/h.
+
+    Handles ``"50"``, ``"50 km/h"``, ``"30 mph"``, ``"NO:urban"``, ``"walk"``
+    and lists (``"50;60"``, lowest wins). Returns ``nan`` when there is no
+    usable value (missing, ``none``, ``signals``...), so the class default applies.
+    """
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return math.nan
+    if isinstance(value, list | tuple):
+        parsed = [parse_maxspeed(v, zone_kmh) for v in value]
+        usable = [s for s in parsed if not math.isnan(s)]
+        return min(usable) if usable else math.nan
+    text = str(value).strip()
+    if not text:
+        return math.nan
+    speeds: list[float] = []
+    for part in re.split(r"[;|]", text):
+        part = part.strip()
+        if part in zone_kmh:
+            speeds.append(zone_kmh[part])
+            continue
+        match = _NUMBER.fullmatch(part.lower().replace("km/h", "").replace("kmh", "").strip())
+        if match:
+            speed = float(match.group(1).replace(",", "."))
+            if match.group(2) == "mph":
+                speed *= 1.609344
+            elif match.group(2) == "knots":
+                speed *= 1.852
+            if speed > 0:
+                speeds.append(speed)
+    return min(speeds) if speeds else math.nan
+
+
+def parse_duration_minutes(value: object) -> float:
+    """Parse an OSM ``duration`` tag (``mm``, ``hh:mm``, ``hh:mm:ss``, ISO ``PT1H5M``).
+
+    Returns minutes, or ``nan`` if the value is missing or unreadable.
+    """
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return math.nan
+    text = str(value).strip()
+    if not text:
+        return math.nan
+    iso = re.fullmatch(r"PT(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?", text.upper())
+    if iso and any(iso.groups()):
+        h, m, s = (float(g) if g else 0.0 for g in iso.groups())
+        return h * 60 + m + s / 60
+    parts = text.split(":")
+    try:
+        numbers = [float(p) for p in parts]
+    except ValueError:
+        return math.nan
+    if len(numbers) == 1:
+        return numbers[0]
+    if len(numbers) == 2:
+        return numbers[0] * 60 + numbers[1]
+    if len(numbers) == 3:
+        return numbers[0] * 60 + numbers[1] + numbers[2] / 60
+    return math.nan
+
+
+def _tag(tags: Tags, key: str) -> str:
+    value = tags.get(key, None)
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, list | tuple):
+        value = value[0] if value else ""
+    return str(value).strip().lower()
+
+
+def is_car_ferry(tags: Tags) -> bool:
+    """Return True if a way with these tags is a ferry that carries cars."""
+    if _tag(tags, "route") != "ferry":
+        return False
+    mv, car = _tag(tags, "motor_vehicle"), _tag(tags, "motorcar")
+    if mv == "no" or car == "no":
+        return False
+    if mv in _YES or car in _YES:
+        return True
+    return _tag(tags, "ferry") in _FERRY_ROAD_CLASSES
+
+
+# --------------------------------------------------------------------------- the rules
+
+
+@dataclass(frozen=True, slots=True)
+class WayRule:
+    """How one OSM way is driven.
+
+    Attributes
+    ----------
+    highway
+        Road class (first value of ``highway``), or ``"ferry"``.
+    forward, backward
+        Driven in the drawn node order / against it.
+    speed_kmh
+        Road speed in km/h (``nan`` for ferries, timed by length share later).
+    ferry
+        True for a car ferry.
+    ferry_minutes
+        Tagged crossing time in minutes (``nan``: use length at ``ferry_kmh``).
+    """
+
+    highway: str
+    forward: bool
+    backward: bool
+    speed_kmh: float
+    ferry: bool
+    ferry_minutes: float
+
+
+class WayRules:
+    """The one interpretation of OSM way tags, for every reader.
+
+    Parameters
+    ----------
+    settings
+        Drivable classes and their default speeds (km/h), zone speeds,
+        ``speed_factor``.
+    """
+
+    def __init__(self, settings: NetworkSettings) -> None:
+        self.settings = settings
+        self._maxspeed: dict[str, float] = {}
+
+    def interpret(self, tags: Tags) -> WayRule | None:
+        """Return how a way with these raw tags is driven, or None if it is not.
+
+        See the module docstring for the rules.
+        """
+        if _tag(tags, "route") == "ferry":
+            if not is_car_ferry(tags):
+                return None
+            direction = _direction(tags, "ferry")
+            if direction is None:
+                return None
+            return WayRule("ferry", direction[0], direction[1], math.nan, True,
+                           parse_duration_minutes(tags.get("duration", None)))
+        highway = _tag(tags, "highway").split(";")[0].strip()
+        default = self.settings.highway_kmh.get(highway)
+        if default is None or _tag(tags, "area") == "yes":
+            return None
+        mv, car = _tag(tags, "motor_vehicle"), _tag(tags, "motorcar")
+        if mv in _NO or car in _NO:
+            return None
+        if _tag(tags, "access") in _NO and mv not in _YES and car not in _YES:
+            return None
+        direction = _direction(tags, highway)
+        if direction is None:
+            return None
+        speed = self._speed(_tag_raw(tags, "maxspeed"))
+        kmh = (default if math.isnan(speed) else speed) * self.settings.speed_factor
+        return WayRule(highway, direction[0], direction[1], kmh, False, math.nan)
+
+    def _speed(self, raw: str) -> float:
+        got = self._maxspeed.get(raw)
+        if got is None:
+            got = self._maxspeed[raw] = parse_maxspeed(raw, self.settings.zone_kmh)
+        return got
+
+
+def _tag_raw(tags: Tags, key: str) -> str:
+    value = tags.get(key, None)
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, list | tuple):
+        return ";".join(str(v) for v in value)
+    return str(value)
+
+
+def _direction(tags: Tags, highway: str) -> tuple[bool, bool] | None:
+    """``(forward, backward)`` of a way, or None when it is not driven (reversible)."""
+    oneway = _tag(tags, "oneway")
+    if oneway in _ONEWAY_FORWARD:
+        return True, False
+    if oneway in _ONEWAY_BACKWARD:
+        return False, True
+    if oneway in _ONEWAY_NOT_DRIVEN:
+        return None
+    if oneway in _ONEWAY_TWO_WAY:
+        return True, True
+    if _tag(tags, "junction") in _ROUNDABOUT or highway in _IMPLIED_ONEWAY:
+        return True, False
+    return True, True
+
+
+def interpret_way(tags: Tags, settings: NetworkSettings) -> WayRule | None:
+    """Interpret one way's raw tags (see :class:`WayRules`)."""
+    return WayRules(settings).interpret(tags)
+
+
+# --------------------------------------------------------------------------- reader output
+
+
+@dataclass(frozen=True)
+class OsmRoads:
+    """Driven OSM ways as drawn, with one interpretation per way.
+
+    Attributes
+    ----------
+    node_id
+        OSM node ids (``int64``, sorted ascending); positions are the
+        compact node ids used by the segments.
+    lon, lat
+        Node coordinates in degrees (EPSG:4326).
+    seg_u, seg_v
+        Node positions of each segment in drawn order (``int64``).
+    seg_way
+        Position of each segment's way in the ``way_*`` arrays.
+    way_id, way_forward, way_backward, way_highway, way_speed_kmh, way_ferry, way_ferry_minutes
+        One :class:`WayRule` per way, as arrays; ways sorted by id.
+    nodes_read
+        Nodes with a location read before any clip.
+    """
+
+    node_id: np.ndarray
+    lon: np.ndarray
+    lat: np.ndarray
+    seg_u: np.ndarray
+    seg_v: np.ndarray
+    seg_way: np.ndarray
+    way_id: np.ndarray
+    way_forward: np.ndarray
+    way_backward: np.ndarray
+    way_highway: np.ndarray
+    way_speed_kmh: np.ndarray
+    way_ferry: np.ndarray
+    way_ferry_minutes: np.ndarray
+    nodes_read: int
+
+
+class _WayCollector:
+    """Gathers way ids, rules and node refs in flat arrays as ways stream past."""
+
+    def __init__(self) -> None:
+        self.ids: list[int] = []
+        self.rules: list[WayRule] = []
+        self.refs: list[int] = []
+        self.lengths: list[int] = []
+
+    def add(self, way_id: int, rule: WayRule, refs: Sequence[int]) -> None:
+        self.ids.append(way_id)
+        self.rules.append(rule)
+        before = len(self.refs)
+        self.refs.extend(refs)
+        self.lengths.append(len(self.refs) - before)
+
+    def needed_nodes(self) -> np.ndarray:
+        return np.unique(np.asarray(self.refs, dtype=np.int64))
+
+    def assemble(self, node_id: np.ndarray, lon: np.ndarray, lat: np.ndarray,
+                 keep: NodeFilter | None) -> OsmRoads:
+        """Join ways to node locations; drop segments with a missing or clipped end."""
+        order = np.argsort(node_id, kind="stable")
+        node_id, lon, lat = node_id[order], lon[order], lat[order]
+        nodes_read = len(node_id)
+        if keep is not None and nodes_read:
+            inside = np.asarray(keep(lon, lat), dtype=bool)
+            node_id, lon, lat = node_id[inside], lon[inside], lat[inside]
+        way_id = np.asarray(self.ids, dtype=np.int64)
+        lengths = np.asarray(self.lengths, dtype=np.int64)
+        refs = np.asarray(self.refs, dtype=np.int64)
+        pos = np.searchsorted(node_id, refs)
+        pos_ok = pos < len(node_id)
+        found = np.zeros(len(refs), bool)
+        found[pos_ok] = node_id[pos[pos_ok]] == refs[pos_ok]
+        pos = np.where(found, pos, -1)
+        ref_way = np.repeat(np.arange(len(way_id)), lengths)
+        starts = np.cumsum(lengths) - lengths
+        last = np.zeros(len(refs), bool)
+        last[(starts + lengths - 1)[lengths > 0]] = True
+        first = np.flatnonzero(~last)  # a segment starts at every ref but a way's last
+        u, v, seg_way = pos[first], pos[first + 1], ref_way[first]
+        ok = (u >= 0) & (v >= 0) & (u != v)
+        u, v, seg_way = u[ok], v[ok], seg_way[ok]
+        # ways by id, segments in drawn order: the same arrays whatever the file order
+        way_order = np.argsort(way_id, kind="stable")
+        rank = np.empty_like(way_order)
+        rank[way_order] = np.arange(len(way_order))
+        seg_order = np.argsort(rank[seg_way], kind="stable")
+        u, v, seg_way = u[seg_order], v[seg_order], rank[seg_way[seg_order]]
+        rules = [self.rules[i] for i in way_order]
+        return OsmRoads(
+            node_id=node_id, lon=lon, lat=lat, seg_u=u, seg_v=v, seg_way=seg_way,
+            way_id=way_id[way_order],
+            way_forward=np.array([r.forward for r in rules], dtype=bool),
+            way_backward=np.array([r.backward for r in rules], dtype=bool),
+            way_highway=np.array([r.highway for r in rules], dtype=object),
+            way_speed_kmh=np.array([r.speed_kmh for r in rules], dtype=float),
+            way_ferry=np.array([r.ferry for r in rules], dtype=bool),
+            way_ferry_minutes=np.array([r.ferry_minutes for r in rules], dtype=float),
+            nodes_read=nodes_read,
+        )
+
+
+# --------------------------------------------------------------------------- XML (osmnx)
+
+
+def read_xml(path: Path, settings: NetworkSettings, *,
+             keep: NodeFilter | None = None) -> OsmRoads:
+    """Read an OSM XML file (``.osm``, ``.osm.xml``, ``.osm.bz2``).
+
+    osmnx parses the XML into raw elements (its ``graph_from_xml`` parser);
+    the tags are interpreted here, not by osmnx, and a way's segments keep
+    the drawn node order. Unlike ``graph_from_xml`` this tolerates ways whose
+    nodes were clipped out of an extract (those segments are dropped, as in
+    the PBF reader).
+    """
+    from osmnx import _osm_xml
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            data = _osm_xml._overpass_json_from_xml(path, "utf-8")
+    except Exception as exc:  # the XML parsers raise many kinds on a bad file
+        raise InputError(
+            f"{path.name}: cannot read as OSM XML ({type(exc).__name__}: {exc}); "
+            "check that it is an uncorrupted .osm/.osm.bz2 file"
+        ) from None
+    rules = WayRules(settings)
+    ways = _WayCollector()
+    ids: list[int] = []
+    lons: list[float] = []
+    lats: list[float] = []
+    for element in data.get("elements", []):
+        kind = element.get("type")
+        if kind == "node" and "lon" in element:
+            ids.append(int(element["id"]))
+            lons.append(float(element["lon"]))
+            lats.append(float(element["lat"]))
+        elif kind == "way":
+            rule = rules.interpret(element.get("tags", {}))
+            if rule is not None:
+                ways.add(int(element["id"]), rule, element.get("nodes", []))
+    node_id = np.asarray(ids, dtype=np.int64)
+    needed = np.isin(node_id, ways.needed_nodes())
+    return ways.assemble(node_id[needed], np.asarray(lons, float)[needed],
+                         np.asarray(lats, float)[needed], keep)
+
+
+@contextlib.contextmanager
+def osmnx_as_drawn() -> Iterator[None]:
+    """Ask osmnx to keep every way as drawn with its raw tags (restored afterwards).
+
+    With ``all_oneway`` osmnx adds each way once, in node order, and keeps the
+    raw ``oneway`` tag, except that it still reverses ways tagged
+    ``oneway=-1|reverse|T``; :func:`read_osmnx_graph` undoes that.
+    """
+    import osmnx as ox
+
+    saved_tags, saved_oneway = list(ox.settings.useful_tags_way), ox.settings.all_oneway
+    ox.settings.useful_tags_way = sorted(set(saved_tags) | set(WAY_TAGS))
+    ox.settings.all_oneway = True
+    try:
+        yield
+    finally:
+        ox.settings.useful_tags_way = saved_tags
+        ox.settings.all_oneway = saved_oneway
+
+
+_OSMNX_REVERSED = frozenset({"-1", "reverse", "T"})  # osmnx.graph._add_paths, case-sensitive
+
+
+def read_osmnx_graph(graph: Any, settings: NetworkSettings) -> OsmRoads:
+    """Interpret an unsimplified osmnx graph built inside :func:`osmnx_as_drawn`."""
+    rules = WayRules(settings)
+    by_way: dict[int, tuple[WayRule, list[tuple[int, int]]]] = {}
+    skipped: set[int] = set()
+    for u, v, data in graph.edges(data=True):
+        osmid = data.get("osmid")
+        way = int(osmid[0] if isinstance(osmid, list) else osmid)
+        if way in skipped:
+            continue
+        if way not in by_way:
+            rule = rules.interpret(data)
+            if rule is None:
+                skipped.add(way)
+                continue
+            by_way[way] = (rule, [])
+        flip = str(data.get("oneway", "")) in _OSMNX_REVERSED
+        by_way[way][1].append((v, u) if flip else (u, v))
+    ways = _WayCollector()
+    for way, (rule, pairs) in by_way.items():
+        for a, b in pairs:  # one two-node entry per segment; ferry shares group by way id
+            ways.add(way, rule, (a, b))
+    needed = ways.needed_nodes()
+    lon = np.array([graph.nodes[n]["x"] for n in needed], float)
+    lat = np.array([graph.nodes[n]["y"] for n in needed], float)
+    return ways.assemble(needed, lon, lat, None)
+
+
+# --------------------------------------------------------------------------- PBF (pyosmium)
+
+
+class _ByteProgress:
+    """Poll how far libosmium has read a file (Linux ``/proc/self/fdinfo``).
+
+    pyosmium does not expose the read offset, so a thread looks up the file
+    descriptor libosmium opened for ``path`` and reads its position. Where
+    ``/proc`` is missing only the end of each pass is reported.
+    """
+
+    def __init__(self, path: Path, report: BytesProgress | None, *, passes: int) -> None:
+        self.path = os.path.realpath(path)
+        self.size = os.path.getsize(path)
+        self.report = report
+        self.passes = passes
+        self.done_passes = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _emit(self, offset: int) -> None:
+        if self.report is not None:
+            self.report(self.done_passes * self.size + offset, self.passes * self.size)
+
+    def _offset(self) -> int | None:
+        try:
+            for fd in os.listdir("/proc/self/fd"):
+                with contextlib.suppress(OSError):
+                    if os.readlink(f"/proc/self/fd/{fd}") == self.path:
+                        with open(f"/proc/self/fdinfo/{fd}") as fh:
+                            return int(fh.readline().split()[1])
+        except (OSError, ValueError, IndexError):
+            return None
+        return None
+
+    def _run(self) -> None:
+        opened = False
+        while not self._stop.wait(0.25):
+            offset = self._offset()
+            if offset is not None:
+                opened = True
+                self._emit(min(offset, self.size))
+            elif opened:  # libosmium has read the whole file and closed it
+                self._emit(self.size)
+                return
+
+    @contextlib.contextmanager
+    def one_pass(self) -> Iterator[None]:
+        if self.report is None:
+            yield
+            return
+        self._emit(0)
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="osm-progress", daemon=True)
+        self._thread.start()
+        try:
+            yield
+        finally:
+            self._stop.set()
+            self._thread.join()
+            self._emit(self.size)
+            self.done_passes += 1
+
+
+def read_pbf(path: Path, settings: NetworkSettings, *, keep: NodeFilter | None = None,
+             on_bytes: BytesProgress | None = None,
+             location_index: str = "flex_mem") -> OsmRoads:
+    """Stream an ``.osm.pbf`` with pyosmium in one pass.
+
+    libosmium stores every node location in a sparse index
+    (``location_index``: ``flex_mem`` in memory, or
+    ``sparse_file_array,PATH`` on disk) and passes on only ways carrying
+    ``highway`` or ``route``; their tags are interpreted here and the driven
+    ones keep their node ids and locations (decoded in batches from
+    libosmium's WKB) in flat arrays. No Python object is made per node of
+    the file.
+
+    Parameters
+    ----------
+    keep
+        Optional clip: a mask of nodes to keep from their ``lon, lat``.
+    on_bytes
+        Called with ``(bytes read, total)``.
+    location_index
+        A pyosmium location-index type (``osmium.index.map_types()``).
+    """
+    import osmium
+
+    rules = WayRules(settings)
+    ways = _WayCollector()
+    coordinates = _Coordinates(osmium)
+    progress = _ByteProgress(path, on_bytes, passes=1)
+    try:
+        with progress.one_pass():
+            source = (osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY)
+                      .with_locations(location_index)
+                      .with_filter(osmium.filter.EntityFilter(osmium.osm.WAY))
+                      .with_filter(osmium.filter.KeyFilter("highway", "route")))
+            way: Any
+            for way in source:
+                rule = rules.interpret(way.tags)
+                if rule is not None:
+                    nodes = way.nodes
+                    ways.add(way.id, rule, [n.ref for n in nodes])
+                    coordinates.add(nodes)
+    except (RuntimeError, ValueError, OSError) as exc:
+        raise InputError(
+            f"{path.name}: cannot read as OSM PBF ({type(exc).__name__}: {exc}); "
+            "check that it is an uncorrupted .osm.pbf file"
+        ) from None
+    refs = np.asarray(ways.refs, dtype=np.int64)
+    lonlat = coordinates.array()
+    located = ~np.isnan(lonlat[:, 0])
+    ids, first = np.unique(refs[located], return_index=True)
+    return ways.assemble(ids, lonlat[located, 0][first], lonlat[located, 1][first], keep)
+
+
+class _Coordinates:
+    """Node coordinates of streamed ways, built in libosmium as WKB and decoded in batches.
+
+    ``WKBFactory`` writes a way's locations as doubles (``fixed-point / 1e7``,
+    the same doubles as parsing the 7-decimal XML text) without a Python
+    object per node; ways with a missing location fall back to one node at a
+    time, with ``nan`` for the missing ones.
+    """
+
+    _BATCH = 1 << 16
+
+    def __init__(self, osmium: Any) -> None:
+        self._wkb = osmium.geom.WKBFactory()
+        self._all = osmium.geom.use_nodes.ALL
+        self._missing = (osmium.InvalidLocationError, RuntimeError)
+        self._hex: list[str] = []
+        self._parts: list[np.ndarray] = []
+
+    def add(self, nodes: Any) -> None:
+        try:
+            # skip the 9-byte header: byte order, geometry type, point count
+            self._hex.append(self._wkb.create_linestring(nodes, self._all)[18:])
+        except self._missing:
+            self._hex.append(self._one_by_one(nodes))
+        if len(self._hex) >= self._BATCH:
+            self._flush()
+
+    def _one_by_one(self, nodes: Any) -> str:
+        values: list[float] = []
+        for node in nodes:
+            location = node.location
+            values.extend((location.lon, location.lat) if location.valid()
+                          else (math.nan, math.nan))
+        return np.asarray(values, dtype="<f8").tobytes().hex()
+
+    def _flush(self) -> None:
+        if self._hex:
+            self._parts.append(np.frombuffer(bytes.fromhex("".join(self._hex)), dtype="<f8"))
+            self._hex = []
+
+    def array(self) -> np.ndarray:
+        """``(n, 2)`` lon, lat in degrees (EPSG:4326), ``nan`` where a location is missing."""
+        self._flush()
+        flat = np.concatenate(self._parts) if self._parts else np.empty(0)
+        return flat.reshape(-1, 2)
