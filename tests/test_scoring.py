@@ -161,7 +161,7 @@ def test_tiny_funnel_and_explanation() -> None:
     scored = _tiny()
     f = scored.funnel.set_index("child_id")
     cols = [f"after_{x}" for x in scoring.FILTERS]
-    assert f.loc["c", cols].tolist() == [3, 1, 1, 1, 0, 0]
+    assert f.loc["c", cols].tolist() == [3, 1, 1, 1, 1, 1, 1, 0, 0, 0]
     assert f.loc["c", "binding"] == "capacity;kind;school"
     assert f.loc["c", "nearest_school_minutes"] == 25
     text = scored.explain_infeasible("c")
@@ -277,7 +277,8 @@ def test_each_filter_alone(filter_name: str, change: dict[str, Any], text: str) 
     funnel = scored.funnel.set_index("child_id").loc["d"]
     assert funnel["binding"] == filter_name
     stage = scoring.FILTERS.index(filter_name)
-    assert [funnel[f"after_{f}"] for f in scoring.FILTERS] == [1] * stage + [0] * (6 - stage)
+    assert [funnel[f"after_{f}"] for f in scoring.FILTERS] == (
+        [1] * stage + [0] * (len(scoring.FILTERS) - stage))
     assert text in scored.explain_infeasible("d")
 
 
@@ -365,8 +366,7 @@ def _random_instance(seed: int) -> tuple[schema.Inputs, TimeTable]:
     ids = [f"c{i}" for i in range(n_c)]
     groups = rng.choice(["", "", "G1", "G2"], n_c)
     muni = rng.choice(["0301", "4601", "5001"], n_c)
-    for g in ("G1", "G2"):
-        muni[groups == g] = "0301" if g == "G1" else "5001"
+    # siblings may live in different municipalities
     has_school = rng.random(n_c) < 0.7
     children = pd.DataFrame({
         "child_id": ids, "lon": 10.0, "lat": 60.0,
@@ -376,7 +376,11 @@ def _random_instance(seed: int) -> tuple[schema.Inputs, TimeTable]:
         "needs": rng.choice(["", "trauma", "teen", "behaviour;teen", "disability",
                              "attachment;trauma", "PRIDE"], n_c),
         "sibling_group": groups, "urgency": rng.choice(["acute", "planned"], n_c),
-        "max_school_minutes": np.where(rng.random(n_c) < 0.3, 25.0, np.nan)})
+        "max_school_minutes": np.where(rng.random(n_c) < 0.3, 25.0, np.nan),
+        "avoid_municipalities": rng.choice(["", "", "", "4601", "0301;5001"], n_c),
+        "languages": (langs := rng.choice(["", "", "nb", "so", "nb;ar", "ar"], n_c)),
+        "language_required": np.where(langs != "", rng.choice(["yes", "no", ""], n_c), ""),
+        "culture": rng.choice(["", "", "muslim", "sami", "christian;sami"], n_c)})
     kind = rng.choice(["general", "kinship", "emergency", "specialized"], n_h)
     kin_pool = np.array([*ids, "G1", "G2"], dtype=object)
     homes = pd.DataFrame({
@@ -386,13 +390,18 @@ def _random_instance(seed: int) -> tuple[schema.Inputs, TimeTable]:
         "competences": rng.choice(["", "TBO-F", "trygg-base", "EFST;disability", "teen",
                                    "PRIDE"], n_h),
         "min_age": rng.integers(0, 8, n_h), "max_age": rng.integers(8, 19, n_h),
-        "kind": kind, "kin_of": np.where(kind == "kinship", rng.choice(kin_pool, n_h), "")})
+        "kind": kind, "kin_of": np.where(kind == "kinship", rng.choice(kin_pool, n_h), ""),
+        "languages": rng.choice(["", "nb", "nb;so", "ar", "se"], n_h),
+        "culture": rng.choice(["", "sami", "muslim", "christian"], n_h),
+        "own_children_ages": rng.choice(["", "", "3", "10;14", "7;7"], n_h)})
     n_k = 14
     contacts = pd.DataFrame({"child_id": rng.choice(ids, n_k),
                              "kind": rng.choice(["relative", "friend", "activity", "parent"],
                                                 n_k),
                              "lon": 10.0, "lat": 60.0,
-                             "weight": rng.choice([0.5, 1.0, 2.0], n_k)})
+                             "weight": rng.choice([0.5, 1.0, 2.0], n_k),
+                             "max_minutes": rng.choice([np.nan, np.nan, 20.0, 45.0, 60.0],
+                                                       n_k)})
     pairs = [(c, h) for c in ids for h in homes["home_id"]]
     pick = rng.permutation(len(pairs))[:12]
     locked = {}
@@ -427,6 +436,8 @@ def _brute(inputs: schema.Inputs, times: TimeTable, settings: ScoringSettings,
     locked = set(zip(inputs.placements["child_id"], inputs.placements["home_id"], strict=True))
     vetoed = set(zip(inputs.vetoes["child_id"], inputs.vetoes["home_id"], strict=True))
     w = settings.weights
+    any_lang = any(len(x) for x in inputs.children["languages"])
+    any_culture = any(len(x) for x in inputs.children["culture"])
     out = {}
     for ch in inputs.children.itertuples():
         group = None if pd.isna(ch.sibling_group) else ch.sibling_group
@@ -437,6 +448,14 @@ def _brute(inputs: schema.Inputs, times: TimeTable, settings: ScoringSettings,
             kin_ok = ho.kind != "kinship" or ho.kin_of in (ch.child_id, group)
             ok["kind"] = kin_ok and (ho.kind != "emergency" or ch.urgency == "acute")
             ok["age"] = ho.min_age <= ch.age <= ho.max_age
+            ok["household"] = all(abs(a - ch.age) >= settings.min_age_gap_own_children
+                                  for a in ho.own_children_ages)
+            shared_lang = set(ch.languages) & set(ho.languages)
+            ok["language"] = not ch.language_required or bool(shared_lang)
+            ok["avoid"] = ho.municipality not in ch.avoid_municipalities
+            limited = cts[cts["max_minutes"].notna()]
+            ok["contacts"] = all(t.get((ho.home_id, a), INF) <= lim for a, lim in
+                                 zip(limited["anchor_id"], limited["max_minutes"], strict=True))
             training = []
             ok["competences"] = True
             for need in ch.needs:
@@ -465,10 +484,20 @@ def _brute(inputs: schema.Inputs, times: TimeTable, settings: ScoringSettings,
                             / net["weight"].sum()) if len(net) else 0.5,
                 "parents": dec(sum(wt * x for wt, x in zip(par["weight"], par_t, strict=True))
                                / par["weight"].sum()) if len(par) else 0.5,
-                "municipality": float(ho.municipality == ch.municipality),
+                "municipality": (1.0 if ho.municipality == ch.municipality else
+                                 settings.pool_score
+                                 if settings.pool_of(ch.municipality) is not None
+                                 and settings.pool_of(ch.municipality)
+                                 == settings.pool_of(ho.municipality) else 0.0),
                 "kinship": float(ho.kind == "kinship" and ho.kin_of in (ch.child_id, group)),
+                "language": float(bool(shared_lang)) if ch.languages else 0.5,
+                "culture": float(bool(set(ch.culture) & set(ho.culture))) if ch.culture
+                else 0.5,
             }
-            score = sum(w.get(k, 0) * v for k, v in comp.items()) / sum(w.values())
+            used = {k: v for k, v in w.items()
+                    if not (k == "language" and not any_lang)
+                    and not (k == "culture" and not any_culture)}
+            score = sum(used.get(k, 0) * v for k, v in comp.items()) / sum(used.values())
             out[key] = {"ok": ok, "feasible": all(ok.values()), "locked": key in locked,
                         "comp": comp, "score": score, "training": ";".join(sorted(training))}
     return out
@@ -477,7 +506,8 @@ def _brute(inputs: schema.Inputs, times: TimeTable, settings: ScoringSettings,
 @pytest.mark.parametrize("decay", ["band", "smooth"])
 @pytest.mark.parametrize("seed", range(8))
 def test_matches_brute_force(seed: int, decay: str) -> None:
-    settings = ScoringSettings(decay=decay)
+    settings = ScoringSettings(decay=decay, pools={"p": ("0301", "4601")},
+                               min_age_gap_own_children=3.0 if seed % 2 else 0.0)
     inputs, times = _random_instance(seed)
     scored = scoring.score_pairs(inputs, times, settings, trainable_needs=TRAIN)
     ref = _brute(inputs, times, settings, TRAIN)
