@@ -502,22 +502,23 @@ def _score_chunk(ctx: _Context, start: int, stop: int) -> tuple[dict[str, np.nda
     network = np.where(has_net[:, None], net_decay, NEUTRAL)
     _, par_min, has_par = _weighted(ctx, ctx.par_ptr, ctx.par_col, ctx.par_w, start, stop)
     parents = np.where(has_par[:, None], decay(par_min, s), NEUTRAL)
-    own = ctx.child_muni[sl, None] == ctx.home_muni[None, :]
-    pooled = ~own & (ctx.child_pool[sl, None] >= 0) & (ctx.child_pool[sl, None]
+    own: np.ndarray = ctx.child_muni[sl, None] == ctx.home_muni[None, :]
+    pooled: np.ndarray = ~own & (ctx.child_pool[sl, None] >= 0) & (ctx.child_pool[sl, None]
                                                        == ctx.home_pool[None, :])
-    municipality = np.where(own, 1.0, np.where(pooled, s.pool_score, 0.0))
+    municipality: np.ndarray = np.where(own, 1.0, np.where(pooled, s.pool_score, 0.0))
     kinship = kin_match.astype(float)
     lang_shared = ctx.rules.shared_languages(sl)
-    has_lang = ctx.rules.child_lang[sl].any(axis=1)
+    has_lang = np.asarray(ctx.rules.child_lang[sl].any(axis=1), dtype=bool)
     language = np.where(has_lang[:, None], lang_shared.astype(float), NEUTRAL)
     cult_shared = (ctx.child_cult[sl].astype(float) @ ctx.home_cult.T.astype(float)) > 0.5
-    has_cult = ctx.child_cult[sl].any(axis=1)
+    has_cult = np.asarray(ctx.child_cult[sl].any(axis=1), dtype=bool)
     culture = np.where(has_cult[:, None], cult_shared.astype(float), NEUTRAL)
     comps = {"school": school, "network": network, "parents": parents,
              "municipality": municipality, "kinship": kinship, "language": language,
              "culture": culture}
     wsum = sum(ctx.weights.get(k, 0.0) for k in COMPONENTS)
-    score = sum(ctx.weights.get(k, 0.0) * comps[k] for k in COMPONENTS) / wsum
+    score = np.asarray(sum(ctx.weights.get(k, 0.0) * comps[k] for k in COMPONENTS) / wsum,
+                       dtype=float)
     own_gap = ctx.rules.own_child_gap(sl)
 
     ci, hi = np.nonzero(feasible | locked)
@@ -704,8 +705,13 @@ def _why(ctx: _Context, c: int, f: str, cand: np.ndarray, school_min: np.ndarray
                     else "unreachable by road within the travel-time limit")
             msgs.append(f"no {adjective or 'otherwise suitable'} home within {limit:g} min of "
                         f"{ctx.lim_label[lo + j]} ({near})")
-        return "; ".join(msgs) or (f"no {adjective or 'otherwise suitable'} home is within "
-                                   "every contact limit at once")
+        if msgs:
+            return "; ".join(msgs)
+        each = ", ".join(f"{ctx.lim_label[lo + j]} within {ctx.lim_limit[lo + j]:g} min "
+                         f"({_n(int((cand & (t[j] <= ctx.lim_limit[lo + j])).sum()), 'home')})"
+                         for j in range(hi - lo))
+        return (f"no {adjective or 'otherwise suitable'} home is within every contact limit "
+                f"at once ({each})")
     if f == "school":
         quals = []
         if "competences" in binding and ctx.hard_needs[c].any():
@@ -845,9 +851,10 @@ def _explain(cols: dict[str, np.ndarray], bands: dict[str, pa.Array], training: 
     required = pc.if_else(pa.array(cols["lang_required"]), pa.scalar(" (required)"),
                           pa.scalar(""))
     gap = cols["own_gap"]
+    whole_years = np.rint(np.where(np.isfinite(gap), gap, 0.0)).astype(np.int64)
     gap_text = pc.binary_join_element_wise("; household: own children at least ",
-                                           pc.cast(pa.array(np.rint(np.where(np.isfinite(gap), gap, 0.0)).astype(np.int64)),
-                pa.string()), " years apart in age", "")
+                                           pc.cast(pa.array(whole_years), pa.string()),
+                                           " years apart in age", "")
     if min_gap_years > 0:
         rule_text = pc.if_else(pa.array(gap >= min_gap_years),
                                pa.scalar(f" (rule >= {min_gap_years:g} years met)"),

@@ -603,11 +603,10 @@ def _with_voice(children: pd.DataFrame, contacts: pd.DataFrame, homes: pd.DataFr
             j = first.setdefault(g, i)
             for col in ("avoid_municipalities", "languages", "language_required", "culture"):
                 voice[col][i] = voice[col][j]
-    children = children.assign(**{c: pd.array(np.where(v == "", None, v).astype(object),
-                                               dtype="string") for c, v in voice.items()})
+    children = children.assign(**{c: _text_or_na(v) for c, v in voice.items()})
     limits = _draw_contact_limits(contacts["kind"].astype(str).to_numpy(dtype=object), rng)
     contacts = contacts.assign(max_minutes=pd.array(
-        np.where(np.isnan(limits), None, np.nan_to_num(limits)).astype(object), dtype="Int64"))
+        [None if np.isnan(x) else int(x) for x in limits], dtype="Int64"))
     household = _draw_home_household(homes["kind"].astype(str).to_numpy(dtype=object), rng)
     by_child = children.set_index("child_id")
     by_group = children.dropna(subset=["sibling_group"]).drop_duplicates("sibling_group") \
@@ -621,10 +620,13 @@ def _with_voice(children: pd.DataFrame, contacts: pd.DataFrame, homes: pd.DataFr
             langs |= set(row["languages"].split(";"))
         household["languages"][j] = ";".join(sorted(langs))
         household["culture"][j] = row["culture"] if isinstance(row["culture"], str) else ""
-    homes = homes.assign(**{c: pd.array(np.where(v == "", None, v).astype(object),
-                                        dtype="string") for c, v in household.items()})
+    homes = homes.assign(**{c: _text_or_na(v) for c, v in household.items()})
     return {"children": children[list(CHILD_COLUMNS)], "contacts": contacts[list(CONTACT_COLUMNS)],
             "homes": homes[list(HOME_COLUMNS)]}
+
+
+def _text_or_na(values: np.ndarray) -> pd.arrays.StringArray:
+    return pd.array([None if v == "" else str(v) for v in values], dtype="string")
 
 
 def _pair_frame(pairs: list[tuple[int, int]], people: _People, homes: _Homes) -> pd.DataFrame:

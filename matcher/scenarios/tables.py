@@ -285,10 +285,10 @@ def _draw_child_voice(age: np.ndarray, municipality: np.ndarray, municipalities:
     avoid = np.full(n, "", dtype=object)
     wants = rng.random(n) < _AVOID_SHARE
     other = rng.integers(0, max(len(municipalities) - 1, 1), n)
-    for i in np.flatnonzero(wants):
-        choices = [m for m in municipalities if m != municipality[i]]
+    for k in np.flatnonzero(wants):
+        choices = [m for m in municipalities if m != municipality[k]]
         if choices:
-            avoid[i] = choices[int(other[i]) % len(choices)]
+            avoid[k] = choices[int(other[k]) % len(choices)]
     state = _pick(_HEARD_P, rng, n)
     days = np.where(state == "recent", rng.integers(0, 151, n), rng.integers(181, 401, n))
     dates = (np.datetime64(reference_date) - days.astype("timedelta64[D]")).astype(str)
