@@ -445,6 +445,11 @@ def _labels(codes: np.ndarray, names: Sequence[str]) -> pa.Array:
                                           pa.array(text, type=pa.string())).cast(pa.string())
 
 
+def _years(value: float) -> str:
+    """``'1 year'``, ``'2.5 years'``."""
+    return f"{value:g} year" + ("" if value == 1 else "s")
+
+
 def _n(k: int, noun: str) -> str:
     """``'1 home'``, ``'3 homes'``."""
     return f"{k} {noun}" if k == 1 else f"{k} {noun}s"
@@ -678,12 +683,12 @@ def _why(ctx: _Context, c: int, f: str, cand: np.ndarray, school_min: np.ndarray
         gap = ctx.rules.own_child_gap(slice(c, c + 1))[0]
         closest = float(np.min(gap[cand], initial=np.inf))
         return (_all(n, f"{adjective or 'otherwise suitable'} home", "has")
-                + f" an own child closer in age than {ctx.rules.min_age_gap:g} years to this "
-                f"child (age {ctx.age[c]}; closest gap {closest:g} years; rule "
+                + f" an own child closer in age than {_years(ctx.rules.min_age_gap)} to this "
+                f"child (age {ctx.age[c]}; closest: {_years(closest)} apart; rule "
                 "min_age_gap_own_children)")
     if f == "language":
         langs = [ctx.rules.lang_names[j] for j in np.flatnonzero(ctx.rules.child_lang[c])]
-        return (f"no {adjective or 'otherwise suitable'} home speaks "
+        return (f"no {adjective + ' ' if adjective else ''}home speaks "
                 f"{' or '.join(langs)} (language required; {n} {pre}"
                 f"{'home' if n == 1 else 'homes'}{post} checked)")
     if f == "avoid":
@@ -701,10 +706,12 @@ def _why(ctx: _Context, c: int, f: str, cand: np.ndarray, school_min: np.ndarray
             if within.any():
                 continue
             nearest = float(np.min(t[j][cand], initial=np.inf))
-            near = (f"nearest such home: {nearest:.1f} min" if np.isfinite(nearest)
-                    else "unreachable by road within the travel-time limit")
-            msgs.append(f"no {adjective or 'otherwise suitable'} home within {limit:g} min of "
-                        f"{ctx.lim_label[lo + j]} ({near})")
+            such = f"{adjective or 'otherwise suitable'} home"
+            near = (f"nearest {such}: {nearest:.1f} min" if np.isfinite(nearest)
+                    else _all(n, such, "is not") + " reachable by road within the "
+                    "travel-time limit")
+            msgs.append(f"no {adjective + ' ' if adjective else ''}home within {limit:g} min "
+                        f"of {ctx.lim_label[lo + j]} ({near})")
         if msgs:
             return "; ".join(msgs)
         each = ", ".join(f"{ctx.lim_label[lo + j]} within {ctx.lim_limit[lo + j]:g} min "

@@ -221,7 +221,10 @@ def test_kinship_first_with_default_weights() -> None:
 # school) make a feasible pair. Each case breaks exactly one filter.
 
 def _solo(*, home: dict[str, Any] | None = None, child: dict[str, Any] | None = None,
-          school: float = 20.0, vetoes: pd.DataFrame | None = None) -> scoring.Scored:
+          school: float = 20.0, vetoes: pd.DataFrame | None = None,
+          contact_minutes: tuple[float, float] | None = None,
+          settings: ScoringSettings = SETTINGS) -> scoring.Scored:
+    """``contact_minutes``: d gets a relative (no limit) and an activity within 20 min."""
     children = pd.DataFrame({
         "child_id": ["d", "e"], "lon": [10.7, 10.7], "lat": [59.9, 59.9],
         "school_lon": [10.7, None], "school_lat": [59.9, None],
@@ -235,9 +238,15 @@ def _solo(*, home: dict[str, Any] | None = None, child: dict[str, Any] | None = 
         "kind": ["general"], "kin_of": [""]})
     for key, value in (home or {}).items():
         homes.loc[0, key] = value
-    inputs = schema.validate(children, homes, vetoes=vetoes, settings=SETTINGS)
-    return scoring.score_pairs(inputs, _table({"g": {"d:school": school}}), SETTINGS,
-                               trainable_needs=TRAIN)
+    contacts = None
+    times = {"d:school": school}
+    if contact_minutes is not None:
+        contacts = pd.DataFrame({"child_id": ["d", "d"], "kind": ["relative", "activity"],
+                                 "lon": [10.7, 10.7], "lat": [59.9, 59.9],
+                                 "max_minutes": [None, 20.0]})
+        times |= {"d:contact:1": contact_minutes[0], "d:contact:2": contact_minutes[1]}
+    inputs = schema.validate(children, homes, contacts, vetoes=vetoes, settings=settings)
+    return scoring.score_pairs(inputs, _table({"g": times}), settings, trainable_needs=TRAIN)
 
 
 SOLO_CASES = [
@@ -260,6 +269,21 @@ SOLO_CASES = [
      "no suitable home within 15 min of school (nearest such home: 20.0 min)"),
     ("veto", {"vetoes": pd.DataFrame({"child_id": ["d"], "home_id": ["g"]})},
      "the only qualifying home is vetoed"),
+    ("household", {"home": {"own_children_ages": "9;15"},
+                   "settings": ScoringSettings(min_age_gap_own_children=2)},
+     "the only otherwise suitable home has an own child closer in age than 2 years to this "
+     "child (age 10; closest: 1 year apart; rule min_age_gap_own_children)"),
+    ("language", {"child": {"languages": "so;ar", "language_required": "yes"},
+                  "home": {"languages": "nb"}},
+     "no home speaks ar or so (language required; 1 home within 45 min of school checked)"),
+    ("avoid", {"child": {"avoid_municipalities": "0301"}},
+     "the only otherwise suitable home is in a municipality the child does not want to live "
+     "in (0301)"),
+    ("contacts", {"contact_minutes": (5.0, 25.0)},
+     "no home within 20 min of contact 2 (activity) (nearest otherwise suitable home: "
+     "25.0 min)"),
+    ("contacts", {"contact_minutes": (5.0, INF)},
+     "the only otherwise suitable home is not reachable by road"),
 ]
 
 
@@ -603,3 +627,54 @@ def test_kinship_home_may_meet_every_need_by_training() -> None:
     # strangers do not get the same leniency: c still has no home, a still lacks h3/h4
     got = set(zip(lenient.pairs["child_id"], lenient.pairs["home_id"], strict=True))
     assert got == {("a", "h1"), ("a", "h2"), ("b", "h1"), ("b", "h2")}
+
+
+# --------------------------------------------------------------------------- issue 13
+
+
+def test_wish_rules_pass_at_their_limits_and_explain_themselves() -> None:
+    ok = _solo(contact_minutes=(70.0, 20.0),  # the limit is inclusive; relatives unlimited
+               home={"own_children_ages": "8", "languages": "nb;so"},
+               child={"languages": "so", "language_required": "yes", "culture": "muslim",
+                      "avoid_municipalities": "4601"},
+               settings=ScoringSettings(min_age_gap_own_children=2))
+    pair = _pair(ok, "d", "g")
+    assert pair["feasible"] and pair["language"] == 1.0 and pair["culture"] == 0.0
+    assert pair["shared_languages"] == "so" and pair["language_required"]
+    assert pair["own_child_gap_years"] == 2 and pair["contact_slack_minutes"] == 0
+    assert not pair["avoided_municipality"] and pair["municipality_relation"] == "own"
+    text = pair["explanation"]
+    assert "; language shared (so) -> 1.00 (required)" in text
+    assert "; culture none shared -> 0.00" in text
+    assert "; household: own children at least 2 years apart in age (rule >= 2 years met)" in text
+    assert "; contact limits met (0.0 min to spare)" in text
+
+
+def test_language_and_culture_are_neutral_for_children_who_list_none() -> None:
+    scored = _solo(child={"culture": "sami"}, home={"languages": "se", "culture": "sami"})
+    d, e = _pair(scored, "d", "g"), _pair(scored, "e", "g")
+    assert d["culture"] == 1.0 and e["culture"] == 0.5 and d["language"] == 0.5
+    assert "culture shared (sami) -> 1.00" in d["explanation"]
+    assert "culture none listed -> 0.50 (neutral)" in e["explanation"]
+    assert "language" not in d["explanation"]  # no child of the run lists a language
+    # the culture weight counts (a child lists a tag), the language weight does not
+    w = SETTINGS.weights
+    expected = (w["school"] * 0.75 + w["network"] * 0.5 + w["parents"] * 0.5
+                + w["municipality"] * 1.0 + w["culture"] * 1.0) / (
+        sum(w.values()) - w["language"])
+    assert d["score"] == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(("child_muni", "home_muni", "value", "relation", "pool"), [
+    ("4626", "4626", 1.0, "own", ""), ("4626", "4631", 0.6, "pool", "oygarden_alver"),
+    ("4626", "4601", 0.0, "other", ""), ("4601", "4626", 0.0, "other", "")])
+def test_municipality_component_with_pools(child_muni: str, home_muni: str, value: float,
+                                           relation: str, pool: str) -> None:
+    settings = ScoringSettings(pools={"oygarden_alver": ("4626", "4631")})
+    scored = _solo(child={"municipality": child_muni}, home={"municipality": home_muni},
+                   settings=settings)
+    pair = _pair(scored, "d", "g")
+    assert (pair["municipality"], pair["municipality_relation"], pair["pool"]) == (
+        value, relation, pool)
+    word = {"own": "same", "pool": "cooperation oygarden_alver", "other": "other"}[relation]
+    assert f"; municipality {word} -> {value:.2f}" in pair["explanation"]
