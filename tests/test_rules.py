@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from matcher import schema, scoring
 from matcher.config import ScoringSettings
 from matcher.planning import common as planning_common
-from matcher.rules import FILTERS, Eligibility, accepted_competences, school_ok
+from matcher.rules import FILTERS, Eligibility, accepted_competences, contacts_ok, school_ok
 from matcher.timetable import TimeTable
 
 SETTINGS = ScoringSettings(min_age_gap_own_children=2.0)
@@ -159,3 +159,22 @@ def test_the_brute_force_itself_can_fail(bad: str) -> None:
         if (matching_feasible(inputs) != want).any():
             return
     pytest.fail(f"no instance distinguishes a wrong '{bad}' rule")
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_contacts_rule_matches_the_brute_force(seed: int) -> None:
+    """Every limited contact within its max_minutes (inclusive); inf and NaN fail."""
+    rng = np.random.default_rng(seed)
+    n_c, n_h, k = int(rng.integers(1, 6)), int(rng.integers(1, 7)), int(rng.integers(0, 9))
+    owner = np.sort(rng.integers(0, n_c, k))
+    limits = rng.choice([10.0, 20.0, 45.0], k)
+    minutes = rng.choice([0.0, 10.0, 19.9, 20.0, 30.0, 45.0, np.inf, np.nan], (k, n_h))
+    ok, slack = contacts_ok(minutes, limits, owner, n_c)
+    for c in range(n_c):
+        for h in range(n_h):
+            mine = [j for j in range(k) if owner[j] == c]
+            assert ok[c, h] == all(minutes[j, h] <= limits[j] for j in mine)
+            want = min((limits[j] - (np.inf if np.isnan(minutes[j, h]) else minutes[j, h])
+                        for j in mine), default=np.inf)
+            assert slack[c, h] == want
