@@ -213,6 +213,11 @@ def _print_summary(summary: dict[str, Any], out: Path) -> None:
           if summary.get("pools") else []),
         *([("children not heard (see report.md)", f"{len(summary['children_not_heard']):,}")]
           if "children_not_heard" in summary else []),
+        *([("unmatched by a wish or household rule", ", ".join(
+            f"{k} {v}" for k, v in summary["unmatched_by_binding_rule"].items()
+            if k in ("household", "language", "avoid", "contacts")))]
+          if any(k in ("household", "language", "avoid", "contacts")
+                 for k in summary.get("unmatched_by_binding_rule", {})) else []),
         ("kinship placements", f"{summary['kinship_placements']:,}"),
         ("median school travel", f"{median:.1f} min" if median is not None else "n/a"),
         ("with training needs", f"{summary['children_with_training_needs']:,}"),
@@ -315,6 +320,9 @@ def demo(
         folder = out or Path(tempfile.mkdtemp(prefix="fostermatch-demo-"))
         settings = config_mod.Settings()
         if region == "fjord":
+            # the fjord sample's two central municipalities cooperate (issue 13)
+            settings = config_mod.Settings(scoring=config_mod.ScoringSettings(
+                pools={"fjord_cooperation": ("4692", "4693")}))
             result, areas, net, sample_dir = _fjord_demo(folder, seed, settings)
         else:
             result, areas, net, sample_dir = _oslo_demo(folder, seed, settings)
