@@ -49,14 +49,14 @@ import pandas as pd
 from matcher.config import ScoringSettings
 
 __all__ = ["FILTERS", "Eligibility", "NeedCounts", "accepted_competences", "contacts_ok",
-           "school_ok", "tag_matrix"]
+           "school_ok", "tag_matrix", "tags_of"]
 
 FILTERS: tuple[str, ...] = ("capacity", "kind", "age", "household", "competences", "language",
                             "avoid", "school", "contacts", "veto")
 """The hard filters, in funnel order."""
 
 
-def _tags(frame: pd.DataFrame, column: str) -> list[tuple[str, ...]]:
+def tags_of(frame: pd.DataFrame, column: str) -> list[tuple[str, ...]]:
     """Tag tuples of a column; ``()`` when the column is absent or a cell is empty."""
     if column not in frame.columns:
         return [()] * len(frame)
@@ -227,15 +227,15 @@ class Eligibility:
         own_ages = np.full((len(homes), max((len(a) for a in own), default=0)), np.nan)
         for j, ages in enumerate(own):
             own_ages[j, :len(ages)] = ages
-        child_lang, home_lang, lang_names = tag_matrix(_tags(children, "languages"),
-                                                       _tags(homes, "languages"))
+        child_lang, home_lang, lang_names = tag_matrix(tags_of(children, "languages"),
+                                                       tags_of(homes, "languages"))
         required = (children["language_required"].to_numpy(dtype=bool)
                     if "language_required" in children.columns else np.zeros(n_c, dtype=bool))
         home_muni_text = (homes["municipality"].astype(str).to_numpy(dtype=object)
                           if "municipality" in homes.columns
                           else np.full(len(homes), "", dtype=object))
         munis, home_muni = np.unique(home_muni_text, return_inverse=True)
-        avoid_lists = _tags(children, "avoid_municipalities")
+        avoid_lists = tags_of(children, "avoid_municipalities")
         avoid = np.array([np.isin(munis, list(a)) for a in avoid_lists],
                          dtype=bool).reshape(n_c, len(munis))
         return cls(

@@ -70,7 +70,7 @@ import scipy.sparse as sp
 
 from matcher.config import ScoringSettings
 from matcher.errors import InputError
-from matcher.rules import FILTERS, Eligibility, contacts_ok, school_ok, tag_matrix
+from matcher.rules import FILTERS, Eligibility, contacts_ok, school_ok, tag_matrix, tags_of
 from matcher.schema import Inputs
 from matcher.timetable import TimeTable
 
@@ -371,9 +371,8 @@ class _Context:
 
         pool_pos = {name: i for i, name in enumerate(settings.pools)}
         muni_pool = {m: pool_pos[p] for p, codes in settings.pools.items() for m in codes}
-        child_cult, home_cult, cult_names = tag_matrix(
-            [tuple(v) for v in ch.get("culture", pd.Series([()] * n_c))],
-            [tuple(v) for v in ho.get("culture", pd.Series([()] * len(ho)))])
+        child_cult, home_cult, cult_names = tag_matrix(tags_of(ch, "culture"),
+                                                       tags_of(ho, "culture"))
         weights = {k: v for k, v in settings.weights.items()
                    if not (k == "language" and not rules.child_lang.any())
                    and not (k == "culture" and not child_cult.any())}

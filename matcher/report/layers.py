@@ -33,6 +33,7 @@ from matcher.report.common import (
     Privacy,
     check_privacy,
 )
+from matcher.rules import tags_of
 
 if TYPE_CHECKING:
     from matcher.network import Network
@@ -132,12 +133,9 @@ def build_layers(result: RunResult, *, privacy: Privacy = "exact",
         "kind": homes["kind"].astype(str).to_numpy(),
         "capacity": homes["capacity"].to_numpy(dtype=np.int64),
         "competences": [schema.join_tags(tuple(c)) for c in homes["competences"]],
-        "languages": [schema.join_tags(tuple(c)) for c in homes.get(
-            "languages", pd.Series([()] * len(homes)))],
-        "culture": [schema.join_tags(tuple(c)) for c in homes.get(
-            "culture", pd.Series([()] * len(homes)))],
-        "own_children": [len(c) for c in homes.get(
-            "own_children_ages", pd.Series([()] * len(homes)))],
+        "languages": [schema.join_tags(c) for c in tags_of(homes, "languages")],
+        "culture": [schema.join_tags(c) for c in tags_of(homes, "culture")],
+        "own_children": [len(c) for c in tags_of(homes, "own_children_ages")],
         "n_assigned": n_assigned.reindex(homes["home_id"]).fillna(0).to_numpy(dtype=np.int64),
     }, geometry=shapely.points(hx, hy), crs=crs)
 
