@@ -197,6 +197,23 @@ class ScoringSettings(_Frozen):
         A need that is itself a known competence tag requires that tag.
     competences
         Known competence tags; anything else in the homes table is an error.
+    cultures
+        Known culture tags (``children.culture``, ``homes.culture``); anything
+        else is an error.
+    pools
+        Municipality cooperations (*interkommunalt samarbeid*): pool name ->
+        4-digit municipality numbers, e.g. ``oygarden_alver = ["4626", "4631"]``.
+        A municipality belongs to at most one pool.
+    pool_score
+        The ``municipality`` component of a home in another municipality of the
+        child's pool (1 in the child's own municipality, 0 elsewhere).
+    min_age_gap_own_children
+        Hard rule in years: a home is infeasible for a child when one of its own
+        children is closer in age than this; 0 (default) switches it off.
+
+    The ``language`` and ``culture`` components count in the weighted mean
+    only when some child of the run lists a language (a culture tag), so runs
+    without those columns score exactly as before.
     """
 
     weights: dict[str, float] = Field(
@@ -206,6 +223,8 @@ class ScoringSettings(_Frozen):
             "parents": 0.08,
             "municipality": 0.08,
             "kinship": 0.58,
+            "language": 0.06,
+            "culture": 0.04,
         }
     )
     kinship_first: bool = True
@@ -224,11 +243,42 @@ class ScoringSettings(_Frozen):
         }
     )
     competences: tuple[str, ...] = ("TBO-F", "trygg-base", "EFST", "disability", "teen", "PRIDE")
+    cultures: tuple[str, ...] = ("christian", "muslim", "jewish", "hindu", "buddhist", "sikh",
+                                 "humanist", "sami", "kven", "romani", "forest_finn")
+    pools: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    pool_score: float = Field(default=0.6, ge=0.0, le=1.0)
+    min_age_gap_own_children: float = Field(default=0.0, ge=0.0, le=25.0)
+
+    @field_validator("pools")
+    @classmethod
+    def _pools(cls, value: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        seen: dict[str, str] = {}
+        problems = []
+        for name, codes in value.items():
+            for code in codes:
+                if not (len(code) == 4 and code.isascii() and code.isdigit()):
+                    problems.append(f"pool '{name}': '{code}' is not a 4-digit kommunenummer "
+                                    "(write it as text, e.g. \"0301\")")
+                elif code in seen and seen[code] != name:
+                    problems.append(f"municipality {code} is in pools '{seen[code]}' and "
+                                    f"'{name}'; put it in one pool")
+                seen.setdefault(code, name)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return value
+
+    def pool_of(self, municipality: str) -> str | None:
+        """Return the pool holding a 4-digit municipality number, else ``None``."""
+        for name, codes in self.pools.items():
+            if municipality in codes:
+                return name
+        return None
 
     @field_validator("weights")
     @classmethod
     def _weights(cls, value: dict[str, float]) -> dict[str, float]:
-        allowed = {"school", "network", "parents", "municipality", "kinship"}
+        allowed = {"school", "network", "parents", "municipality", "kinship", "language",
+                   "culture"}
         unknown = set(value) - allowed
         if unknown:
             raise ValueError(
@@ -347,10 +397,19 @@ class ReportSettings(_Frozen):
         centre of their ``grid_metres`` cell and pools school isochrones.
     grid_metres
         Cell size in metres of the coarse privacy grid (SSB's 250 m grid).
+    hear_from_age
+        Children of this age (years) or older must have been heard
+        (``children.heard_on``); the run lists those who were not. A flag,
+        never a block.
+    heard_max_age_days
+        A hearing older than this many days (before the run date) counts as
+        not heard.
     """
 
     privacy: Literal["exact", "coarse"] = "exact"
     grid_metres: float = Field(default=250.0, gt=0.0)
+    hear_from_age: int = Field(default=7, ge=0, le=25)
+    heard_max_age_days: int = Field(default=180, ge=1)
 
 
 class Settings(_Frozen):

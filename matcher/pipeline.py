@@ -206,10 +206,12 @@ def run(inputs: Inputs, settings: Settings, *, times: TimeTable | None = None,
     reasons = assignment.diagnose(problem, result)
     funnel_reason = scored.funnel.set_index("child_id")["reason"]
     table = _assignments(inputs, scored, result, reasons, funnel_reason)
+    cooperation = _kept(inputs, table, settings)
     shortlist = scoring.shortlist(scored, settings.assignment.shortlist_k)
     sources = dict(inputs.sources)
     sources.update(extra_sources or {})
     summary = _summary(inputs, table, result, settings, as_of, timings, sources)
+    summary.update(_wishes(inputs, table, scored, settings, as_of, cooperation))
     logger.info("run: %d children, %d placed, %d unmatched", len(table),
                 summary["placed"], summary["unmatched"])
     return RunResult(inputs=inputs, times=times, scored=scored, result=result,
@@ -242,7 +244,9 @@ def _assignments(inputs: Inputs, scored: scoring.Scored, result: assignment.Assi
     home_muni = np.full(len(a), None, dtype=object)
     home_muni[placed] = homes.loc[a.loc[placed, "home_id"], "municipality"].to_numpy(dtype=object)
     out["home_municipality"] = home_muni
-    out["municipality_match"] = placed & (home_muni == out["municipality"].to_numpy(dtype=object))
+    group_munis = _group_municipalities(inputs.children)
+    out["municipality_match"] = [bool(p) and h in group_munis[c] for p, h, c in
+                                 zip(placed, home_muni, out["child_id"], strict=True)]
     out["kinship"] = from_pairs("kinship", 0.0).astype(float) >= 1.0
     out["training_needs"] = from_pairs("training_needs", "")
     out["locked"] = a["locked"].to_numpy(dtype=bool)
@@ -296,6 +300,94 @@ def _summary(inputs: Inputs, table: pd.DataFrame, result: assignment.AssignmentR
                                for k, v in result.timings.items()}},
         "inputs_sha256": dict(sorted(sources.items())),
         "config_hash": settings.fingerprint(),
+    }
+
+
+def _group_municipalities(children: pd.DataFrame) -> dict[str, set[str]]:
+    """Child id -> the municipalities that count as its own.
+
+    A child's own municipality; for a sibling, the municipality of any member
+    of its sibling group (a home there keeps the group in "its own" municipality).
+    """
+    by_group = children.dropna(subset=["sibling_group"]).groupby("sibling_group")[
+        "municipality"].agg(set).to_dict()
+    return {c: ({m} | (by_group.get(g, set()) if isinstance(g, str) else set()))
+            for c, m, g in zip(children["child_id"], children["municipality"],
+                               children["sibling_group"], strict=True)}
+
+
+def _kept(inputs: Inputs, table: pd.DataFrame, settings: Settings) -> np.ndarray:
+    """Per row of ``table``: placed in its own municipality or one of its pool.
+
+    Siblings count their group's municipalities (see :func:`_group_municipalities`).
+    """
+    pools = settings.scoring
+    own = _group_municipalities(inputs.children)
+    out = np.zeros(len(table), dtype=bool)
+    for i, (c, h, match) in enumerate(zip(table["child_id"], table["home_municipality"],
+                                          table["municipality_match"], strict=True)):
+        if h is None or pd.isna(h):
+            continue
+        home_pool = pools.pool_of(h)
+        out[i] = bool(match) or (home_pool is not None
+                                 and any(pools.pool_of(m) == home_pool for m in own[c]))
+    return out
+
+
+def not_heard(children: pd.DataFrame, *, as_of: datetime.date, hear_from_age: int,
+              heard_max_age_days: int) -> list[str]:
+    """Ids of children old enough to be heard who were not heard recently enough.
+
+    Parameters
+    ----------
+    children
+        Validated children (``age`` in years, ``heard_on`` dates).
+    as_of
+        Run date.
+    hear_from_age
+        Children of this age (years) or older must have been heard.
+    heard_max_age_days
+        A hearing more than this many days before ``as_of`` is too old.
+
+    Returns
+    -------
+    list of str
+        Sorted child ids; a flag for caseworkers, never a block.
+    """
+    if "heard_on" not in children.columns:
+        heard = pd.Series(pd.NaT, index=children.index)
+    else:
+        heard = pd.to_datetime(children["heard_on"])
+    days = (pd.Timestamp(as_of) - heard).dt.days
+    old_enough = children["age"].to_numpy() >= hear_from_age
+    stale = (heard.isna() | (days > heard_max_age_days)).to_numpy()
+    return sorted(children.loc[old_enough & stale, "child_id"].astype(str))
+
+
+def _wishes(inputs: Inputs, table: pd.DataFrame, scored: scoring.Scored, settings: Settings,
+            as_of: datetime.date, cooperation: np.ndarray) -> dict[str, Any]:
+    """Summary entries of issue 13: cooperation, unheard children, binding rules."""
+    placed = table["home_id"].notna().to_numpy()
+    n_placed = int(placed.sum())
+    kept = int(cooperation[placed].sum())
+    unheard = not_heard(inputs.children, as_of=as_of,
+                        hear_from_age=settings.report.hear_from_age,
+                        heard_max_age_days=settings.report.heard_max_age_days)
+    if unheard:
+        logger.info("%d children aged %d or more not heard within %d days", len(unheard),
+                    settings.report.hear_from_age, settings.report.heard_max_age_days)
+    funnel = scored.funnel.set_index("child_id")
+    unmatched = table.loc[~placed, "child_id"]
+    binding = funnel.reindex(unmatched)["binding"].fillna("").astype(str)
+    counts = {f: int(sum(f in b.split(";") for b in binding)) for f in scoring.FILTERS}
+    return {
+        "pools": {k: list(v) for k, v in settings.scoring.pools.items()},
+        "kept_within_cooperation": kept,
+        "share_kept_within_cooperation": round(kept / n_placed, 4) if n_placed else None,
+        "children_not_heard": unheard,
+        "hear_from_age": settings.report.hear_from_age,
+        "heard_max_age_days": settings.report.heard_max_age_days,
+        "unmatched_by_binding_rule": {k: v for k, v in counts.items() if v},
     }
 
 

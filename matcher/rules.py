@@ -14,16 +14,28 @@ Filters, in the "funnel" order used in diagnoses (:data:`FILTERS`):
    emergency home only for ``acute`` children. General and specialized homes
    have no kind rule.
 3. ``age``: ``min_age <= age <= max_age`` (years).
-4. ``competences``: every need is met by a home competence in
+4. ``household``: with ``min_age_gap_own_children`` = *g* > 0 years, no own
+   child of the home (``own_children_ages``) is closer in age to the child
+   than *g*: ``|own - age| >= g`` for every own child. Off when *g* = 0.
+5. ``competences``: every need is met by a home competence in
    :func:`accepted_competences`. A need in ``trainable_needs`` may instead be
    met by training (the pair stays eligible and the need is counted), and with
    ``kinship_training`` a child's own kinship home may meet every need by
    training. Planning passes neither: recruitment is about the competence
    that is missing.
-5. ``school``: school travel ``<= max_school_minutes`` (the child's own, else
+6. ``language``: a child with ``language_required`` shares at least one of
+   its ``languages`` (ISO 639-1) with the home.
+7. ``avoid``: the home is not in one of the child's ``avoid_municipalities``.
+8. ``school``: school travel ``<= max_school_minutes`` (the child's own, else
    the default limit); unreachable (``inf``) fails; a child without a school
    anchor passes (:func:`school_ok`).
-6. ``veto``: the pair is not vetoed by a caseworker.
+9. ``contacts``: for every contact with ``max_minutes``, home -> contact
+   travel ``<= max_minutes``; unreachable (``inf``) fails; a child without
+   such contacts passes (:func:`contacts_ok`).
+10. ``veto``: the pair is not vetoed by a caseworker.
+
+Planning asks the rules that need no travel time (all but ``school`` and
+``contacts``).
 """
 
 from __future__ import annotations
@@ -36,10 +48,69 @@ import pandas as pd
 
 from matcher.config import ScoringSettings
 
-__all__ = ["FILTERS", "Eligibility", "NeedCounts", "accepted_competences", "school_ok"]
+__all__ = ["FILTERS", "Eligibility", "NeedCounts", "accepted_competences", "contacts_ok",
+           "school_ok", "tag_matrix", "tags_of"]
 
-FILTERS: tuple[str, ...] = ("capacity", "kind", "age", "competences", "school", "veto")
+FILTERS: tuple[str, ...] = ("capacity", "kind", "age", "household", "competences", "language",
+                            "avoid", "school", "contacts", "veto")
 """The hard filters, in funnel order."""
+
+
+def tags_of(frame: pd.DataFrame, column: str) -> list[tuple[str, ...]]:
+    """Tag tuples of a column; ``()`` when the column is absent or a cell is empty."""
+    if column not in frame.columns:
+        return [()] * len(frame)
+    return [tuple(v) if isinstance(v, tuple | list) else () for v in frame[column]]
+
+
+def tag_matrix(child_tags: Sequence[tuple[str, ...]], home_tags: Sequence[tuple[str, ...]]
+               ) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
+    """Return ``(child x tag, home x tag)`` membership matrices over the children's tags.
+
+    Only tags some child lists are columns (the names, sorted, are the third
+    item): a home tag no child lists can never be shared.
+    """
+    names = tuple(sorted({t for tags in child_tags for t in tags}))
+    index = {t: j for j, t in enumerate(names)}
+    child = np.zeros((len(child_tags), len(names)), dtype=bool)
+    home = np.zeros((len(home_tags), len(names)), dtype=bool)
+    for i, tags in enumerate(child_tags):
+        child[i, [index[t] for t in tags]] = True
+    for i, tags in enumerate(home_tags):
+        home[i, [index[t] for t in tags if t in index]] = True
+    return child, home, names
+
+
+def contacts_ok(contact_minutes: np.ndarray, limit_minutes: np.ndarray, owner: np.ndarray,
+                n_children: int) -> tuple[np.ndarray, np.ndarray]:
+    """The contacts filter: every limited contact within its limit (minutes).
+
+    Parameters
+    ----------
+    contact_minutes
+        ``(k, n_homes)`` home -> contact minutes of the ``k`` contacts that have
+        a ``max_minutes``; ``inf`` (unreachable) and NaN fail.
+    limit_minutes
+        ``(k,)`` each contact's ``max_minutes``.
+    owner
+        ``(k,)`` position (``0..n_children-1``) of each contact's child, ascending.
+    n_children
+        Children in the block.
+
+    Returns
+    -------
+    tuple
+        ``(n_children, n_homes)`` pass mask, and the slack in minutes (least
+        ``max_minutes - minutes`` over the child's limited contacts; ``inf``
+        for a child without them, ``-inf`` when a contact is unreachable).
+    """
+    n_h = contact_minutes.shape[1]
+    slack = np.full((n_children, n_h), np.inf)
+    if len(owner):
+        diff = limit_minutes[:, None] - np.where(np.isnan(contact_minutes), np.inf,
+                                                 contact_minutes)
+        np.minimum.at(slack, owner, diff)
+    return slack >= 0, slack
 
 
 def accepted_competences(need: str, settings: ScoringSettings) -> tuple[str, ...]:
@@ -109,6 +180,14 @@ class Eligibility:
     hard_needs: np.ndarray  # (n_children, N)
     train_needs: np.ndarray  # (n_children, N)
     kinship_training: bool
+    own_ages: np.ndarray  # (n_homes, K) years, NaN padded
+    min_age_gap: float  # years; 0 = off
+    child_lang: np.ndarray  # (n_children, L)
+    home_lang: np.ndarray  # (n_homes, L)
+    lang_names: tuple[str, ...]
+    lang_required: np.ndarray  # (n_children,)
+    avoid: np.ndarray  # (n_children, M): child avoids municipality m
+    home_muni: np.ndarray  # (n_homes,) position in the municipalities of avoid
 
     @classmethod
     def build(cls, children: pd.DataFrame, homes: pd.DataFrame, settings: ScoringSettings, *,
@@ -142,6 +221,23 @@ class Eligibility:
         has_need = np.array([[n in needs for n in need_names] for needs in children["needs"]],
                             dtype=bool).reshape(n_c, len(need_names))
         trainable = np.array([n in trainable_needs for n in need_names], dtype=bool)
+        own = [tuple(v) if isinstance(v, tuple | list) else ()
+               for v in (homes["own_children_ages"] if "own_children_ages" in homes.columns
+                         else [()] * len(homes))]
+        own_ages = np.full((len(homes), max((len(a) for a in own), default=0)), np.nan)
+        for j, ages in enumerate(own):
+            own_ages[j, :len(ages)] = ages
+        child_lang, home_lang, lang_names = tag_matrix(tags_of(children, "languages"),
+                                                       tags_of(homes, "languages"))
+        required = (children["language_required"].to_numpy(dtype=bool)
+                    if "language_required" in children.columns else np.zeros(n_c, dtype=bool))
+        home_muni_text = (homes["municipality"].astype(str).to_numpy(dtype=object)
+                          if "municipality" in homes.columns
+                          else np.full(len(homes), "", dtype=object))
+        munis, home_muni = np.unique(home_muni_text, return_inverse=True)
+        avoid_lists = tags_of(children, "avoid_municipalities")
+        avoid = np.array([np.isin(munis, list(a)) for a in avoid_lists],
+                         dtype=bool).reshape(n_c, len(munis))
         return cls(
             age=children["age"].to_numpy(dtype=np.int64),
             acute=(children["urgency"] == "acute").to_numpy(),
@@ -156,6 +252,9 @@ class Eligibility:
             hard_needs=has_need & ~trainable[None, :],
             train_needs=has_need & trainable[None, :],
             kinship_training=kinship_training,
+            own_ages=own_ages, min_age_gap=float(settings.min_age_gap_own_children),
+            child_lang=child_lang, home_lang=home_lang, lang_names=lang_names,
+            lang_required=required, avoid=avoid, home_muni=home_muni.astype(np.int64),
         )
 
     def kin_match(self, rows: slice) -> np.ndarray:
@@ -180,9 +279,31 @@ class Eligibility:
                             code)
         return NeedCounts(hard=hard, training=training, training_code=code)
 
+    def own_child_gap(self, rows: slice) -> np.ndarray:
+        """``(m, n_homes)``: least age difference in years to the home's own children.
+
+        ``inf`` for a home without own children.
+        """
+        if self.own_ages.shape[1] == 0:
+            return np.full((len(self.age[rows]), len(self.own_ages)), np.inf)
+        diff = np.abs(self.own_ages[None, :, :] - self.age[rows, None, None].astype(float))
+        return np.nanmin(np.where(np.isnan(diff), np.inf, diff), axis=2)
+
+    def shared_languages(self, rows: slice) -> np.ndarray:
+        """``(m, n_homes)``: the home speaks at least one of the child's languages."""
+        return (self.child_lang[rows].astype(float) @ self.home_lang.T.astype(float)) > 0.5
+
+    def avoided(self, rows: slice) -> np.ndarray:
+        """``(m, n_homes)``: the home lies in a municipality the child avoids."""
+        return self.avoid[rows][:, self.home_muni]
+
     def masks(self, rows: slice, *, places: np.ndarray,
               locked: np.ndarray | None = None) -> tuple[dict[str, np.ndarray], NeedCounts]:
-        """Evaluate ``capacity``, ``kind``, ``age`` and ``competences`` for a block of children.
+        """Evaluate the rules without travel time for a block of children.
+
+        ``capacity``, ``kind``, ``age``, ``household``, ``competences``,
+        ``language`` and ``avoid`` (``school`` and ``contacts`` need travel
+        times: :func:`school_ok`, :func:`contacts_ok`).
 
         Parameters
         ----------
@@ -209,6 +330,9 @@ class Eligibility:
             & (~self.is_em[None, :] | self.acute[rows, None]),
             "age": (self.min_age[None, :] <= self.age[rows, None])
             & (self.age[rows, None] <= self.max_age[None, :]),
+            "household": self.own_child_gap(rows) >= self.min_age_gap,
             "competences": counts.hard < 0.5,
+            "language": ~self.lang_required[rows, None] | self.shared_languages(rows),
+            "avoid": ~self.avoided(rows),
         }
         return masks, counts

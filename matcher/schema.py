@@ -5,12 +5,13 @@ Five tables describe one matching run; their column names are the contract
 
 ``children`` (required, at least one row)
     ``child_id, lon, lat, school_lon, school_lat, municipality, age, needs,
-    sibling_group, urgency, waiting_since, max_school_minutes``
+    sibling_group, urgency, waiting_since, max_school_minutes,
+    avoid_municipalities, languages, language_required, culture, heard_on``
 ``homes`` (required, at least one row)
     ``home_id, lon, lat, municipality, capacity, competences, min_age, max_age,
-    kind, kin_of, accepts_sibling_groups``
+    kind, kin_of, accepts_sibling_groups, languages, culture, own_children_ages``
 ``contacts`` (optional)
-    ``child_id, kind, lon, lat, weight``
+    ``child_id, kind, lon, lat, weight, max_minutes``
 ``placements`` (optional; locked child -> home pairs)
     ``child_id, home_id``
 ``vetoes`` (optional; forbidden child -> home pairs)
@@ -34,10 +35,16 @@ Normalised dtypes of the validated frames
 * ``lon, lat, school_lon, school_lat, max_school_minutes, weight``:
   ``float64``; an empty school or limit is NaN.
 * ``age, capacity, min_age, max_age``: ``int64``.
-* ``needs`` and ``competences``: ``tuple[str, ...]`` per row (sorted, unique;
-  ``()`` when empty). Use :func:`join_tags` to write them back as ``a;b``.
-* ``waiting_since``: ``datetime64``, NaT when empty.
-* ``accepts_sibling_groups``: ``bool`` (``False`` when empty or absent).
+* ``needs``, ``competences``, ``languages`` (ISO 639-1, lower case),
+  ``culture`` and ``avoid_municipalities`` (4-digit numbers): ``tuple[str, ...]``
+  per row (sorted, unique; ``()`` when empty). Use :func:`join_tags` to write
+  them back as ``a;b``.
+* ``own_children_ages``: ``tuple[int, ...]`` per row (years, ascending, repeats
+  kept for twins; ``()`` when empty).
+* ``waiting_since`` and ``heard_on``: ``datetime64``, NaT when empty.
+* ``accepts_sibling_groups`` and ``language_required``: ``bool`` (``False``
+  when empty or absent).
+* ``max_minutes`` (contacts): ``float64``, NaN when empty (no limit).
 * ``contacts`` keeps file order and gains ``anchor_id`` (``<child_id>:contact:<k>``).
 """
 
@@ -80,6 +87,11 @@ COLUMNS: dict[str, dict[str, bool]] = {
         "urgency": True,
         "waiting_since": False,
         "max_school_minutes": False,
+        "avoid_municipalities": False,
+        "languages": False,
+        "language_required": False,
+        "culture": False,
+        "heard_on": False,
     },
     "homes": {
         "home_id": True,
@@ -93,8 +105,12 @@ COLUMNS: dict[str, dict[str, bool]] = {
         "kind": True,
         "kin_of": False,
         "accepts_sibling_groups": False,
+        "languages": False,
+        "culture": False,
+        "own_children_ages": False,
     },
-    "contacts": {"child_id": True, "kind": True, "lon": True, "lat": True, "weight": False},
+    "contacts": {"child_id": True, "kind": True, "lon": True, "lat": True, "weight": False,
+                 "max_minutes": False},
     "placements": {"child_id": True, "home_id": True},
     "vetoes": {"child_id": True, "home_id": True},
 }
@@ -554,6 +570,50 @@ class _Table:
                                 "(separate tags with ';')", row=i + 1, column=column))
         return out
 
+    def municipality_lists(self, column: str) -> list[tuple[str, ...]]:
+        """``;``-separated 4-digit municipality numbers (3 digits are zero-padded)."""
+        out = []
+        for i, text in enumerate(self.text(column)):
+            codes = [c.zfill(4) if c.isdigit() and len(c) == 3 else c for c in split_tags(text)]
+            bad = [c for c in codes if not (len(c) == 4 and c.isascii() and c.isdigit())]
+            if bad:
+                self.problems.append(Problem(
+                    self.label, f"{', '.join(repr(b) for b in bad)} not a 4-digit kommunenummer;"
+                                " separate numbers with ';' (e.g. '4626;4631')",
+                    row=i + 1, column=column))
+            out.append(tuple(sorted(set(codes))))
+        return out
+
+    def languages(self, column: str) -> list[tuple[str, ...]]:
+        """``;``-separated ISO 639-1 codes (two lower-case letters)."""
+        out = []
+        for i, tags in enumerate(split_tags(t) for t in self.text(column)):
+            bad = [x for x in tags if not (len(x) == 2 and x.isascii() and x.isalpha()
+                                           and x.islower())]
+            if bad:
+                hint = (" (codes are lower case)" if all(len(b) == 2 and b.isalpha() for b in bad)
+                        else "")
+                self.problems.append(Problem(
+                    self.label, f"{', '.join(repr(b) for b in bad)} not an ISO 639-1 language "
+                                f"code{hint}; write two letters such as 'nb', 'se', 'so', "
+                                "separated by ';'", row=i + 1, column=column))
+            out.append(tags)
+        return out
+
+    def age_lists(self, column: str) -> list[tuple[int, ...]]:
+        """``;``-separated whole ages in years (0..MAX_CHILD_AGE), ascending; repeats kept."""
+        out = []
+        for i, text in enumerate(self.text(column)):
+            parts = [p.strip() for p in str(text).split(";") if p.strip()]
+            bad = [p for p in parts if not (p.isdigit() and int(p) <= MAX_CHILD_AGE)]
+            if bad:
+                self.problems.append(Problem(
+                    self.label, f"{', '.join(repr(b) for b in bad)} not an age 0-{MAX_CHILD_AGE}"
+                                "; list whole years separated by ';' (e.g. '4;9')",
+                    row=i + 1, column=column))
+            out.append(tuple(sorted(int(p) for p in parts if p not in bad)))
+        return out
+
     def dates(self, column: str) -> np.ndarray:
         text = self.text(column)
         parsed = pd.to_datetime(pd.Series(np.where(text == "", np.array(None), text), dtype=object),
@@ -695,7 +755,15 @@ def check_tables(frames: Mapping[str, pd.DataFrame | None], *, settings: Scoring
         urgency = t.choices("urgency", URGENCIES)
         waiting = t.dates("waiting_since")
         max_school = t.floats("max_school_minutes", default=np.nan)
-        _check_groups(t, ids, group, municipality)
+        avoid = t.municipality_lists("avoid_municipalities")
+        languages = t.languages("languages")
+        required = t.booleans("language_required", default=False)
+        t.add("language_required", required & np.array([not x for x in languages], dtype=bool),
+              lambda i: "language_required is yes but languages is empty; list the child's "
+                        "languages (ISO 639-1, e.g. 'nb;so') or set it to no")
+        culture = t.tags("culture", set(settings.cultures), "culture")
+        heard = t.dates("heard_on")
+        _check_groups(t, ids, group)
         child_ids = {i for i in ids if i}
         group_ids = {g for g in group if g}
         out["children"] = pd.DataFrame({
@@ -704,7 +772,10 @@ def check_tables(frames: Mapping[str, pd.DataFrame | None], *, settings: Scoring
             "municipality": pd.Series(municipality, dtype="str"), "age": age,
             "needs": pd.Series(needs, dtype=object), "sibling_group": _optional_str(group),
             "urgency": pd.Series(urgency, dtype="str"), "waiting_since": waiting,
-            "max_school_minutes": max_school})
+            "max_school_minutes": max_school,
+            "avoid_municipalities": pd.Series(avoid, dtype=object),
+            "languages": pd.Series(languages, dtype=object), "language_required": required,
+            "culture": pd.Series(culture, dtype=object), "heard_on": heard})
     elif "children" not in unreadable:
         child_ids = set()
 
@@ -737,13 +808,19 @@ def check_tables(frames: Mapping[str, pd.DataFrame | None], *, settings: Scoring
                   lambda i: f"kin_of '{kin_of[i]}' is neither a child_id nor a sibling_group "
                             "in the children table; fix the id")
         accepts = t.booleans("accepts_sibling_groups", default=False)
+        languages = t.languages("languages")
+        culture = t.tags("culture", set(settings.cultures), "culture")
+        own_ages = t.age_lists("own_children_ages")
         home_ids = {i for i in ids if i}
         out["homes"] = pd.DataFrame({
             "home_id": pd.Series(ids, dtype="str"), "lon": lon, "lat": lat,
             "municipality": pd.Series(municipality, dtype="str"), "capacity": capacity,
             "competences": pd.Series(comps, dtype=object), "min_age": min_age,
             "max_age": max_age, "kind": pd.Series(kind, dtype="str"),
-            "kin_of": _optional_str(kin_of), "accepts_sibling_groups": accepts})
+            "kin_of": _optional_str(kin_of), "accepts_sibling_groups": accepts,
+            "languages": pd.Series(languages, dtype=object),
+            "culture": pd.Series(culture, dtype=object),
+            "own_children_ages": pd.Series(own_ages, dtype=object)})
     elif "homes" not in unreadable:
         home_ids = set()
 
@@ -754,16 +831,18 @@ def check_tables(frames: Mapping[str, pd.DataFrame | None], *, settings: Scoring
         kind = t.choices("kind", CONTACT_KINDS)
         lon, lat = t.coordinates("lon", "lat", optional=False)
         weight = t.floats("weight", default=1.0)
+        max_minutes = t.floats("max_minutes", default=np.nan)
         k = pd.Series(ids, dtype=object).groupby(ids).cumcount().to_numpy() + 1
         anchor = np.array([f"{c}:contact:{n}" for c, n in zip(ids, k, strict=True)],
                           dtype=object)
         out["contacts"] = pd.DataFrame({
             "child_id": pd.Series(ids, dtype="str"), "kind": pd.Series(kind, dtype="str"),
-            "lon": lon, "lat": lat, "weight": weight,
+            "lon": lon, "lat": lat, "weight": weight, "max_minutes": max_minutes,
             "anchor_id": pd.Series(anchor, dtype="str")})
     else:
         out["contacts"] = _empty({"child_id": "str", "kind": "str", "lon": "float64",
-                                  "lat": "float64", "weight": "float64", "anchor_id": "str"})
+                                  "lat": "float64", "weight": "float64",
+                                  "max_minutes": "float64", "anchor_id": "str"})
 
     pairs: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for name in ("placements", "vetoes"):
@@ -809,21 +888,15 @@ def _check_refs(t: _Table, column: str, ids: np.ndarray, known: set[str] | None,
           lambda i: f"unknown {column} '{ids[i]}'; it must be in the {table} table")
 
 
-def _check_groups(t: _Table, ids: np.ndarray, group: np.ndarray,
-                  municipality: np.ndarray) -> None:
-    """Siblings share one municipality; a group name may not be another child's id."""
+def _check_groups(t: _Table, ids: np.ndarray, group: np.ndarray) -> None:
+    """A group name may not be another child's id (siblings may live in different
+    municipalities: each child's municipality component uses its own)."""
     if not t.has("sibling_group"):
         return
     first_of_group: dict[str, int] = {}
     for i, g in enumerate(group):
-        if not g:
-            continue
-        j = first_of_group.setdefault(g, i)
-        if j != i and municipality[i] != municipality[j] and t.has("municipality"):
-            t.problems.append(Problem(
-                t.label, f"sibling group '{g}': municipality {municipality[i]} differs from "
-                         f"{municipality[j]} (child '{ids[j]}', row {j + 1}); siblings must "
-                         "share one municipality", row=i + 1, column="municipality"))
+        if g:
+            first_of_group.setdefault(g, i)
     members: dict[str, set[str]] = {}
     for child, g in zip(ids, group, strict=True):
         if g:

@@ -6,8 +6,9 @@ destinations are anchor ids (see :func:`matcher.schema.anchors`), in minutes.
 
 Hard filters
 ------------
-The filters (capacity, kind, age, competences, school, veto) are the rules
-of :mod:`matcher.rules`, in its funnel order (:data:`matcher.rules.FILTERS`);
+The filters (capacity, kind, age, household, competences, language, avoid,
+school, contacts, veto) are the rules of :mod:`matcher.rules`, in its funnel
+order (:data:`matcher.rules.FILTERS`);
 scoring counts ``capacity`` (not free places: the assignment subtracts locked
 placements) and lets locked pairs pass it.
 
@@ -27,15 +28,24 @@ Each component lies in [0, 1]; with decay :math:`d` (``settings.decay``):
 * ``parents`` :math:`= d(\sum_j w_j t_j / \sum_j w_j)` over ``parent``
   contacts (decay of the weighted mean time: the travel burden of contact
   visits); 0.5 (neutral) without parent contacts.
-* ``municipality`` = 1 if the home is in the child's municipality, else 0.
+* ``municipality`` = 1 if the home is in the child's municipality,
+  ``pool_score`` if it is in another municipality of the child's pool
+  (``settings.pools``), else 0. Siblings each use their own municipality.
 * ``kinship`` = 1 for the child's own kinship home, else 0.
+* ``language`` = 1 if the home speaks one of the child's languages, 0 if
+  none; 0.5 (neutral) when the child lists none.
+* ``culture`` = 1 if the home shares one of the child's culture tags, 0 if
+  none; 0.5 (neutral) when the child lists none.
 
 .. math::
 
    \text{score}_{ch} = \frac{\sum_k W_k \, s_{k,ch}}{\sum_k W_k}
 
 with :math:`W` = ``settings.weights`` (missing components weigh 0). The
-training penalty is *not* part of the score; the assignment applies it.
+``language`` (``culture``) weight counts only when some child of the run
+lists a language (a culture tag), so inputs without those columns score
+exactly as before. The training penalty is *not* part of the score; the
+assignment applies it.
 ``*_minutes`` columns hold the school time and the weighted mean network and
 parent times (NaN without anchors, ``inf`` when any anchor is unreachable);
 ``*_band`` labels place those minutes in ``settings.bands_minutes``.
@@ -60,15 +70,14 @@ import scipy.sparse as sp
 
 from matcher.config import ScoringSettings
 from matcher.errors import InputError
-from matcher.rules import FILTERS, Eligibility, school_ok
+from matcher.rules import FILTERS, Eligibility, contacts_ok, school_ok, tag_matrix, tags_of
 from matcher.schema import Inputs
 from matcher.timetable import TimeTable
 
 log = logging.getLogger(__name__)
 
-"""Hard filters, in funnel order."""
-
-COMPONENTS: tuple[str, ...] = ("school", "network", "parents", "municipality", "kinship")
+COMPONENTS: tuple[str, ...] = ("school", "network", "parents", "municipality", "kinship",
+                               "language", "culture")
 """Score components, each in [0, 1]."""
 
 NEUTRAL = 0.5
@@ -78,8 +87,19 @@ NETWORK_KINDS: tuple[str, ...] = ("relative", "friend", "activity")
 PAIR_COLUMNS: tuple[str, ...] = (
     "child_id", "home_id", "score", *COMPONENTS, "school_minutes", "network_minutes",
     "parent_minutes", "school_band", "network_band", "parent_band", "n_training",
-    "training_needs", "locked", "feasible", "explanation",
+    "training_needs", "municipality_relation", "pool", "shared_languages", "language_required",
+    "shared_culture", "own_child_gap_years", "contact_slack_minutes", "avoided_municipality",
+    "locked", "feasible", "explanation",
 )
+"""Columns of :attr:`Scored.pairs`. Rule and wish columns: ``municipality_relation``
+(``own``, ``pool``, ``other``), ``pool`` (the shared pool, '' otherwise),
+``shared_languages`` / ``shared_culture`` (``;``-joined), ``language_required``,
+``own_child_gap_years`` (least age gap to the home's own children, NaN without),
+``contact_slack_minutes`` (least ``max_minutes - minutes`` over limited contacts,
+NaN without), ``avoided_municipality``."""
+RELATIONS: tuple[str, ...] = ("other", "own", "pool")
+"""``municipality_relation`` values, by code."""
+_MAX_TAG_BITS = 62
 FUNNEL_COLUMNS: tuple[str, ...] = (
     "child_id", "n_homes", *(f"after_{f}" for f in FILTERS), "n_feasible", "n_locked",
     "school_limit_minutes", "nearest_school_minutes", "binding", "reason",
@@ -256,6 +276,21 @@ class _Context:
     need_text: tuple[str, ...]  # accepted competences per need, for messages
     # homes
     home_muni: np.ndarray
+    home_muni_text: np.ndarray  # 4-digit numbers, for messages
+    # pools: pool position per child / home municipality, -1 outside every pool
+    child_pool: np.ndarray
+    home_pool: np.ndarray
+    pool_names: tuple[str, ...]
+    # culture tags (language data lives in the rules)
+    child_cult: np.ndarray
+    home_cult: np.ndarray
+    cult_names: tuple[str, ...]
+    weights: dict[str, float]  # the weights that count in this run
+    # contacts with max_minutes: CSR-like per child
+    lim_ptr: np.ndarray
+    lim_col: np.ndarray
+    lim_limit: np.ndarray
+    lim_label: tuple[str, ...]  # "contact 2 (activity)"
     # times
     home_rows: np.ndarray  # row in times per home, -1 when absent
     minutes: np.ndarray
@@ -323,6 +358,24 @@ class _Context:
 
         net_ptr, net_col, net_w = contacts_of(NETWORK_KINDS)
         par_ptr, par_col, par_w = contacts_of(("parent",))
+        lim = inputs.contacts[inputs.contacts["max_minutes"].notna()] \
+            if "max_minutes" in inputs.contacts.columns else inputs.contacts.iloc[:0]
+        lim_pos = pd.Index(child_ids).get_indexer(lim["child_id"])
+        lim_order = np.argsort(lim_pos, kind="stable")
+        lim_ptr = np.searchsorted(lim_pos[lim_order], np.arange(n_c + 1), side="left")
+        lim_col = dest.get_indexer(lim["anchor_id"].to_numpy(dtype=object)[lim_order])
+        lim_anchor = lim["anchor_id"].to_numpy(dtype=object)[lim_order]
+        lim_kind = lim["kind"].to_numpy(dtype=object)[lim_order]
+        lim_label = tuple(f"contact {a.rsplit(':', 1)[-1]} ({k})"
+                          for a, k in zip(lim_anchor, lim_kind, strict=True))
+
+        pool_pos = {name: i for i, name in enumerate(settings.pools)}
+        muni_pool = {m: pool_pos[p] for p, codes in settings.pools.items() for m in codes}
+        child_cult, home_cult, cult_names = tag_matrix(tags_of(ch, "culture"),
+                                                       tags_of(ho, "culture"))
+        weights = {k: v for k, v in settings.weights.items()
+                   if not (k == "language" and not rules.child_lang.any())
+                   and not (k == "culture" and not child_cult.any())}
 
         def pair_positions(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
             c = pd.Index(child_ids).get_indexer(frame["child_id"])
@@ -337,6 +390,15 @@ class _Context:
             child_muni=muni_codes[:n_c], school_col=school_col, school_limit=school_limit,
             need_text=tuple(_or(acc) for acc in rules.accepted),
             home_muni=muni_codes[n_c:],
+            home_muni_text=ho["municipality"].to_numpy(dtype=object),
+            child_pool=np.array([muni_pool.get(m, -1) for m in ch["municipality"]],
+                                dtype=np.int64),
+            home_pool=np.array([muni_pool.get(m, -1) for m in ho["municipality"]],
+                               dtype=np.int64),
+            pool_names=tuple(settings.pools), child_cult=child_cult, home_cult=home_cult,
+            cult_names=cult_names, weights=weights, lim_ptr=lim_ptr, lim_col=lim_col,
+            lim_limit=lim["max_minutes"].to_numpy(dtype=float)[lim_order] if len(lim)
+            else np.zeros(0), lim_label=lim_label,
             home_rows=home_rows, minutes=times.minutes,
             net_ptr=net_ptr, net_col=net_col, net_w=net_w,
             par_ptr=par_ptr, par_col=par_col, par_w=par_w,
@@ -364,6 +426,27 @@ def _or(items: Sequence[str]) -> str:
     if not items:
         return "(no competence defined)"
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " or " + items[-1]
+
+
+def _bits(members: np.ndarray) -> np.ndarray:
+    """Bit code per row of a ``(rows, tags)`` membership matrix (the first 62 tags)."""
+    n = min(members.shape[1], _MAX_TAG_BITS)
+    weights = (np.int64(1) << np.arange(n, dtype=np.int64))
+    return (members[:, :n].astype(np.int64) * weights[None, :]).sum(axis=1).astype(np.int64)
+
+
+def _labels(codes: np.ndarray, names: Sequence[str]) -> pa.Array:
+    """``;``-joined tag names of bit codes, as an Arrow string array."""
+    uniq, inverse = np.unique(codes, return_inverse=True)
+    text = [";".join(t for j, t in enumerate(names[:_MAX_TAG_BITS]) if int(u) >> j & 1)
+            for u in uniq]
+    return pa.DictionaryArray.from_arrays(pa.array(inverse.astype(np.int32)),
+                                          pa.array(text, type=pa.string())).cast(pa.string())
+
+
+def _years(value: float) -> str:
+    """``'1 year'``, ``'2.5 years'``."""
+    return f"{value:g} year" + ("" if value == 1 else "s")
 
 
 def _n(k: int, noun: str) -> str:
@@ -409,6 +492,10 @@ def _score_chunk(ctx: _Context, start: int, stop: int) -> tuple[dict[str, np.nda
     school_min[~has_school] = np.nan
 
     masks["school"] = school_ok(school_min, ctx.school_limit[sl], has_school)
+    lo, hi = ctx.lim_ptr[start], ctx.lim_ptr[stop]
+    owner = np.repeat(np.arange(m), np.diff(ctx.lim_ptr[start:stop + 1]))
+    masks["contacts"], slack = contacts_ok(ctx.gather(ctx.lim_col[lo:hi]),
+                                           ctx.lim_limit[lo:hi], owner, m)
     masks["veto"] = ~ctx.pair_mask(ctx.vetoed, start, stop)
     feasible = np.logical_and.reduce([masks[f] for f in FILTERS])
 
@@ -419,12 +506,24 @@ def _score_chunk(ctx: _Context, start: int, stop: int) -> tuple[dict[str, np.nda
     network = np.where(has_net[:, None], net_decay, NEUTRAL)
     _, par_min, has_par = _weighted(ctx, ctx.par_ptr, ctx.par_col, ctx.par_w, start, stop)
     parents = np.where(has_par[:, None], decay(par_min, s), NEUTRAL)
-    municipality = (ctx.child_muni[sl, None] == ctx.home_muni[None, :]).astype(float)
+    own: np.ndarray = ctx.child_muni[sl, None] == ctx.home_muni[None, :]
+    pooled: np.ndarray = ~own & (ctx.child_pool[sl, None] >= 0) & (ctx.child_pool[sl, None]
+                                                       == ctx.home_pool[None, :])
+    municipality: np.ndarray = np.where(own, 1.0, np.where(pooled, s.pool_score, 0.0))
     kinship = kin_match.astype(float)
+    lang_shared = ctx.rules.shared_languages(sl)
+    has_lang = np.asarray(ctx.rules.child_lang[sl].any(axis=1), dtype=bool)
+    language = np.where(has_lang[:, None], lang_shared.astype(float), NEUTRAL)
+    cult_shared = (ctx.child_cult[sl].astype(float) @ ctx.home_cult.T.astype(float)) > 0.5
+    has_cult = np.asarray(ctx.child_cult[sl].any(axis=1), dtype=bool)
+    culture = np.where(has_cult[:, None], cult_shared.astype(float), NEUTRAL)
     comps = {"school": school, "network": network, "parents": parents,
-             "municipality": municipality, "kinship": kinship}
-    wsum = sum(s.weights.get(k, 0.0) for k in COMPONENTS)
-    score = sum(s.weights.get(k, 0.0) * comps[k] for k in COMPONENTS) / wsum
+             "municipality": municipality, "kinship": kinship, "language": language,
+             "culture": culture}
+    wsum = sum(ctx.weights.get(k, 0.0) for k in COMPONENTS)
+    score = np.asarray(sum(ctx.weights.get(k, 0.0) * comps[k] for k in COMPONENTS) / wsum,
+                       dtype=float)
+    own_gap = ctx.rules.own_child_gap(sl)
 
     ci, hi = np.nonzero(feasible | locked)
     fail_code = np.zeros(len(ci), dtype=np.int64)
@@ -437,6 +536,15 @@ def _score_chunk(ctx: _Context, start: int, stop: int) -> tuple[dict[str, np.nda
         "parent_minutes": par_min[ci, hi],
         "n_training": np.rint(needs.training[ci, hi]).astype(np.int64),
         "train_code": needs.training_code[ci, hi], "locked": locked[ci, hi],
+        "relation": np.where(own, 1, np.where(pooled, 2, 0))[ci, hi],
+        "pool_code": np.where(pooled[ci, hi], ctx.child_pool[sl][ci], -1),
+        "lang_code": _bits(ctx.rules.child_lang[sl])[ci] & _bits(ctx.rules.home_lang)[hi],
+        "has_lang": has_lang[ci],
+        "lang_required": ctx.rules.lang_required[sl][ci],
+        "cult_code": _bits(ctx.child_cult[sl])[ci] & _bits(ctx.home_cult)[hi],
+        "has_cult": has_cult[ci],
+        "own_gap": own_gap[ci, hi], "slack": slack[ci, hi],
+        "avoided": ~masks["avoid"][ci, hi],
         "feasible": feasible[ci, hi], "fail_code": fail_code,
     }
 
@@ -481,7 +589,8 @@ def _diagnose(ctx: _Context, c: int, masks: dict[str, np.ndarray],
     if binding:
         where = ("", f" within {ctx.school_limit[c]:g} min of school") if has_school \
             else ("otherwise suitable ", "")
-        order = sorted(binding, key=lambda f: (f != "school", FILTERS.index(f)))
+        order = sorted(binding, key=lambda f: (f not in ("school", "contacts"),
+                                               FILTERS.index(f)))
         msgs = [_why(ctx, c, f, loo[f], school_min, binding=binding, where=where,
                      adjective=None) for f in order]
         return ";".join(binding), "; ".join(msgs)
@@ -489,9 +598,13 @@ def _diagnose(ctx: _Context, c: int, masks: dict[str, np.ndarray],
         "capacity": "with free capacity",
         "kind": "open to this child by kind",
         "age": f"approved for age {ctx.age[c]}",
+        "household": "with no own child too close in age",
         "competences": "with the needed competence",
+        "language": "speaking a required language",
+        "avoid": "outside the municipalities the child avoids",
         "school": (f"within {ctx.school_limit[c]:g} min of school" if has_school
                    else "(no school anchor)"),
+        "contacts": "within the child's contact limits",
         "veto": "not vetoed",
     }
     cum = np.ones(len(ctx.home_ids), dtype=bool)
@@ -516,7 +629,7 @@ def _all(n: int, noun: str, verb: str) -> str:
     """``'the only X is'``, ``'both Xs are'``, ``'all 3 Xs are'``."""
     if n == 1:
         return f"the only {noun} {verb}"
-    plural = {"is": "are", "is not": "are not"}.get(verb, verb)
+    plural = {"is": "are", "is not": "are not", "has": "have"}.get(verb, verb)
     return f"{'both' if n == 2 else f'all {n}'} {noun}s {plural}"
 
 
@@ -565,6 +678,46 @@ def _why(ctx: _Context, c: int, f: str, cand: np.ndarray, school_min: np.ndarray
         head = (f"the only {pre}home{post} lacks a needed competence" if n == 1
                 else f"none of the {n} {pre}homes{post} has every needed competence")
         return f"{head} ({detail})"
+    if f == "household":
+        gap = ctx.rules.own_child_gap(slice(c, c + 1))[0]
+        closest = float(np.min(gap[cand], initial=np.inf))
+        return (_all(n, f"{adjective or 'otherwise suitable'} home", "has")
+                + f" an own child closer in age than {_years(ctx.rules.min_age_gap)} to this "
+                f"child (age {ctx.age[c]}; closest: {_years(closest)} apart; rule "
+                "min_age_gap_own_children)")
+    if f == "language":
+        langs = [ctx.rules.lang_names[j] for j in np.flatnonzero(ctx.rules.child_lang[c])]
+        return (f"no {adjective + ' ' if adjective else ''}home speaks "
+                f"{' or '.join(langs)} (language required; {n} {pre}"
+                f"{'home' if n == 1 else 'homes'}{post} checked)")
+    if f == "avoid":
+        munis = sorted(set(ctx.home_muni_text[cand]))
+        return (_all(n, f"{adjective or 'otherwise suitable'} home", "is")
+                + f" in a municipality the child does not want to live in "
+                f"({', '.join(munis)})")
+    if f == "contacts":
+        lo, hi = ctx.lim_ptr[c], ctx.lim_ptr[c + 1]
+        t = ctx.gather(ctx.lim_col[lo:hi])
+        msgs = []
+        for j in range(hi - lo):
+            limit = ctx.lim_limit[lo + j]
+            within = cand & (t[j] <= limit)
+            if within.any():
+                continue
+            nearest = float(np.min(t[j][cand], initial=np.inf))
+            such = f"{adjective or 'otherwise suitable'} home"
+            near = (f"nearest {such}: {nearest:.1f} min" if np.isfinite(nearest)
+                    else _all(n, such, "is not") + " reachable by road within the "
+                    "travel-time limit")
+            msgs.append(f"no {adjective + ' ' if adjective else ''}home within {limit:g} min "
+                        f"of {ctx.lim_label[lo + j]} ({near})")
+        if msgs:
+            return "; ".join(msgs)
+        each = ", ".join(f"{ctx.lim_label[lo + j]} within {ctx.lim_limit[lo + j]:g} min "
+                         f"({_n(int((cand & (t[j] <= ctx.lim_limit[lo + j])).sum()), 'home')})"
+                         for j in range(hi - lo))
+        return (f"no {adjective or 'otherwise suitable'} home is within every contact limit "
+                f"at once ({each})")
     if f == "school":
         quals = []
         if "competences" in binding and ctx.hard_needs[c].any():
@@ -607,7 +760,20 @@ def _assemble_pairs(ctx: _Context, cols: dict[str, np.ndarray]) -> pd.DataFrame:
     band_cols = {"school_band": band(cols["school_minutes"]),
                  "network_band": band(cols["network_minutes"]),
                  "parent_band": band(cols["parent_minutes"])}
-    explanation = _explain(cols, band_cols, training) if n else pa.array([], pa.string())
+    relation = pa.DictionaryArray.from_arrays(
+        pa.array(cols["relation"].astype(np.int32)), pa.array(list(RELATIONS))).cast(pa.string())
+    pool = pa.DictionaryArray.from_arrays(
+        pa.array((cols["pool_code"] + 1).astype(np.int32)),
+        pa.array(["", *ctx.pool_names], type=pa.string())).cast(pa.string())
+    shared_lang = _labels(cols["lang_code"], ctx.rules.lang_names)
+    shared_cult = _labels(cols["cult_code"], ctx.cult_names)
+    gap = np.where(np.isinf(cols["own_gap"]), np.nan, cols["own_gap"])
+    slack = np.where(np.isposinf(cols["slack"]), np.nan, cols["slack"])
+    text = {"relation": relation, "pool": pool, "languages": shared_lang,
+            "culture": shared_cult}
+    listed = {"language": bool(ctx.rules.child_lang.any()), "culture": bool(ctx.child_cult.any())}
+    explanation = (_explain(cols, band_cols, training, text, s.min_age_gap_own_children, listed)
+                   if n else pa.array([], pa.string()))
 
     frame = pd.DataFrame({
         "child_id": pd.Series(ctx.child_ids[cols["child"]], dtype="str"),
@@ -620,6 +786,14 @@ def _assemble_pairs(ctx: _Context, cols: dict[str, np.ndarray]) -> pd.DataFrame:
         **{k: v.to_pandas() for k, v in band_cols.items()},
         "n_training": cols["n_training"],
         "training_needs": training.to_pandas(),
+        "municipality_relation": relation.to_pandas(),
+        "pool": pool.to_pandas(),
+        "shared_languages": shared_lang.to_pandas(),
+        "language_required": cols["lang_required"].astype(bool),
+        "shared_culture": shared_cult.to_pandas(),
+        "own_child_gap_years": gap.astype(float),
+        "contact_slack_minutes": slack.astype(float),
+        "avoided_municipality": cols["avoided"].astype(bool),
         "locked": cols["locked"],
         "feasible": cols["feasible"],
         "explanation": explanation.to_pandas(),
@@ -644,9 +818,15 @@ def _minutes_text(minutes: np.ndarray, band: pa.Array, prefix: str) -> pa.Array:
     return pc.if_else(pa.array(np.isnan(minutes)), pa.scalar("none"), text)
 
 
-def _explain(cols: dict[str, np.ndarray], bands: dict[str, pa.Array],
-             training: pa.Array) -> pa.Array:
-    """Build one explanation string per pair, vectorised with Arrow compute."""
+def _explain(cols: dict[str, np.ndarray], bands: dict[str, pa.Array], training: pa.Array,
+             text: dict[str, pa.Array], min_gap_years: float,
+             listed: dict[str, bool]) -> pa.Array:
+    """Build one explanation string per pair, vectorised with Arrow compute.
+
+    ``text`` holds the per-pair ``relation``, ``pool``, shared ``languages``
+    and shared ``culture`` labels; ``listed`` says whether any child of the
+    run lists a language / culture tag (else that part is left out).
+    """
     minutes_of = {"school": "school_minutes", "network": "network_minutes",
                   "parents": "parent_minutes"}
     neutral = {k: pa.array(np.isnan(cols[v])) for k, v in minutes_of.items()}
@@ -658,8 +838,46 @@ def _explain(cols: dict[str, np.ndarray], bands: dict[str, pa.Array],
                 value, " (neutral)", ""), value)
         return value
 
-    same = pc.if_else(pa.array(cols["municipality"] > 0.5), pa.scalar("same"),
-                      pa.scalar("other"))
+    same = pc.if_else(pa.array(cols["relation"] == 1), pa.scalar("same"), pc.if_else(
+        pa.array(cols["relation"] == 2),
+        pc.binary_join_element_wise("cooperation ", text["pool"], ""), pa.scalar("other")))
+
+    def shared(name: str, label: str) -> pa.Array:
+        """``'; language shared (nb) -> 1.00'``, ``none shared``, ``none listed (neutral)``."""
+        key = name[:4]
+        if not listed[label]:
+            return pa.scalar("")
+        some = pc.binary_join_element_wise(f"; {label} shared (", text[name], ") -> ", "")
+        value = pc.if_else(pa.array(cols[label] > 0.75), some,
+                           pa.scalar(f"; {label} none shared -> "))
+        value = pc.binary_join_element_wise(value, comp(label), "")
+        return pc.if_else(pa.array(cols[f"has_{key}"]), value,
+                          pa.scalar(f"; {label} none listed -> 0.50 (neutral)"))
+
+    required = pc.if_else(pa.array(cols["lang_required"]), pa.scalar(" (required)"),
+                          pa.scalar(""))
+    gap = cols["own_gap"]
+    whole_years = np.rint(np.where(np.isfinite(gap), gap, 0.0)).astype(np.int64)
+    gap_text = pc.binary_join_element_wise("; household: own children at least ",
+                                           pc.cast(pa.array(whole_years), pa.string()),
+                                           " years apart in age", "")
+    if min_gap_years > 0:
+        rule_text = pc.if_else(pa.array(gap >= min_gap_years),
+                               pa.scalar(f" (rule >= {min_gap_years:g} years met)"),
+                               pa.scalar(f" (rule >= {min_gap_years:g} years not met)"))
+    else:
+        rule_text = pa.scalar(" (no age-gap rule)")
+    household = pc.if_else(pa.array(np.isinf(gap)), pa.scalar(""),
+                           pc.binary_join_element_wise(gap_text, rule_text, ""))
+    slack = cols["slack"]
+    contacts = pc.if_else(
+        pa.array(np.isposinf(slack)), pa.scalar(""),
+        pc.if_else(pa.array(slack >= 0),
+                   pc.binary_join_element_wise("; contact limits met (", _fixed(slack, 1),
+                                               " min to spare)", ""),
+                   pa.scalar("; contact limit exceeded")))
+    avoided = pc.if_else(pa.array(cols["avoided"]),
+                         pa.scalar("; in a municipality the child avoids"), pa.scalar(""))
     kin = pc.if_else(pa.array(cols["kinship"] > 0.5), pa.scalar("own kinship home"),
                      pa.scalar("no"))
     fail_labels = ["" if code == 0 else "; fails: " + ", ".join(
@@ -680,4 +898,6 @@ def _explain(cols: dict[str, np.ndarray], bands: dict[str, pa.Array],
         " -> ", comp("parents"),
         "; municipality ", same, " -> ", comp("municipality"),
         "; kinship ", kin, " -> ", comp("kinship"),
+        shared("languages", "language"), required, shared("culture", "culture"),
+        household, contacts, avoided,
         "; score ", _fixed(cols["score"], 2), train_text, lock_text, fails, "")

@@ -13,8 +13,10 @@ import pytest
 from conftest import Sample
 
 import matcher as fm
-from matcher import pipeline, report
+from matcher import pipeline, report, schema
+from matcher.config import ScoringSettings, Settings
 from matcher.errors import InputError
+from matcher.timetable import TimeTable
 
 
 @pytest.fixture(scope="module")
@@ -78,3 +80,88 @@ def test_school_isochrones_come_from_the_pipeline(run: pipeline.RunResult,
     placed = set(run.assignments.loc[run.assignments["home_id"].notna(), "child_id"])
     assert set(iso["child_id"]) <= placed
     assert iso.crs == small_sample.settings.crs
+
+
+# --------------------------------------------------------------------------- issue 13: golden
+
+
+def _cooperation_inputs() -> schema.Inputs:
+    """Siblings s1 (Øygarden 4626) and s2 (Alver 4631), c3 (4626), c4 (Bergen 4601).
+
+    The only home in 4626 is full, so c3 can only go to the pool (hB2, 4631) or
+    Bergen; the siblings need a home for two (hB in 4631 or hC in 4601).
+    """
+    children = pd.DataFrame({
+        "child_id": ["s1", "s2", "c3", "c4"], "lon": 5.0, "lat": 60.5,
+        "municipality": ["4626", "4631", "4626", "4601"], "age": [8, 11, 10, 12],
+        "sibling_group": ["G", "G", "", ""], "urgency": "planned",
+        "heard_on": ["", "2026-10-01", "2025-01-01", ""]})
+    homes = pd.DataFrame({
+        "home_id": ["hA", "hB", "hB2", "hC", "hC2"], "lon": 5.0, "lat": 60.5,
+        "municipality": ["4626", "4631", "4631", "4601", "4601"],
+        "capacity": [0, 2, 1, 2, 1], "min_age": 0, "max_age": 17, "kind": "general",
+        "accepts_sibling_groups": ["no", "yes", "no", "yes", "no"]})
+    return schema.validate(children, homes, settings=ScoringSettings())
+
+
+def _flat_times(inputs: schema.Inputs) -> TimeTable:
+    anchors = schema.anchors(inputs)["anchor_id"].to_numpy(dtype=object)
+    homes = inputs.homes["home_id"].to_numpy(dtype=object)
+    return TimeTable(homes, anchors, np.full((len(homes), len(anchors)), 10.0))
+
+
+@pytest.mark.parametrize("pooled", [True, False])
+def test_golden_pools_and_siblings_across_municipalities(pooled: bool) -> None:
+    inputs = _cooperation_inputs()
+    pools = {"oygarden_alver": ("4626", "4631")} if pooled else {}
+    settings = Settings(scoring=ScoringSettings(pools=pools))
+    run = fm.match(inputs, settings, times=_flat_times(inputs),
+                   as_of=pd.Timestamp("2026-11-01").date())
+    table = run.assignments.set_index("child_id")
+    assert table["home_id"].to_dict() == {"c3": "hB2", "c4": "hC", "s1": "hB", "s2": "hB"}
+    # a home in any sibling's municipality is "own" for the group
+    assert table["municipality_match"].to_dict() == {"c3": False, "c4": True, "s1": True,
+                                                     "s2": True}
+    pairs = run.scored.pairs.set_index(["child_id", "home_id"])
+    s1, s2, c3 = pairs.loc[("s1", "hB")], pairs.loc[("s2", "hB")], pairs.loc[("c3", "hB2")]
+    assert s2["municipality"] == 1.0 and s2["municipality_relation"] == "own"
+    s = run.summary
+    assert s["kept_in_home_municipality"] == 3 and s["share_kept_in_home_municipality"] == 0.75
+    if pooled:
+        # each sibling's component uses its own municipality: s1 is in the pool, not at home
+        assert (s1["municipality"], s1["municipality_relation"], s1["pool"]) == (
+            0.6, "pool", "oygarden_alver")
+        assert "municipality cooperation oygarden_alver -> 0.60" in c3["explanation"]
+        assert s["kept_within_cooperation"] == 4 and s["share_kept_within_cooperation"] == 1.0
+        assert s["pools"] == {"oygarden_alver": ["4626", "4631"]}
+    else:
+        assert (s1["municipality"], s1["municipality_relation"]) == (0.0, "other")
+        assert s["kept_within_cooperation"] == 3 and s["pools"] == {}
+    # s1 (8) and c4 (12) never heard, c3 heard too long ago, s2 heard recently
+    assert s["children_not_heard"] == ["c3", "c4", "s1"]
+
+
+def test_report_and_map_show_cooperation_and_hearing(tmp_path: Path) -> None:
+    inputs = _cooperation_inputs()
+    settings = Settings(scoring=ScoringSettings(pools={"oygarden_alver": ("4626", "4631")}))
+    run = fm.match(inputs, settings, times=_flat_times(inputs),
+                   as_of=pd.Timestamp("2026-11-01").date())
+    folder = run.write(tmp_path / "run", report=True)
+    text = (folder / "report.md").read_text(encoding="utf-8")
+    assert "Kept within the cooperation (own municipality or another municipality of its " \
+           "pool): 4 of 4 (100.0 %). Pools: oygarden_alver (4626, 4631)." in text
+    assert "Siblings count a home in any member's municipality as their own." in text
+    assert "## The child's voice" in text and "c3, c4, s1" in text
+    page = (folder / "map.html").read_text(encoding="utf-8")
+    assert "cooperation oygarden_alver" in page and "not heard" in page
+    summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    assert summary["share_kept_within_cooperation"] == 1.0
+
+
+def test_not_heard_flags_age_and_staleness() -> None:
+    children = pd.DataFrame({"child_id": ["a", "b", "c", "d", "e"], "age": [6, 7, 9, 12, 15],
+                             "heard_on": pd.to_datetime([None, None, "2026-05-05",
+                                                         "2026-05-04", "2026-10-31"])})
+    # 2026-11-01 minus 180 days is 2026-05-05: that day still counts as heard
+    assert pipeline.not_heard(children, as_of=pd.Timestamp("2026-11-01").date(),
+                              hear_from_age=7, heard_max_age_days=180) == ["b", "d"]

@@ -205,6 +205,46 @@ def test_gaps_match_brute_force(seed: int) -> None:
     assert list(res.table["rank"]) == list(range(1, len(res.table) + 1))
 
 
+@pytest.mark.parametrize("seed", [1, 2])
+def test_gaps_aggregate_by_pool(seed: int) -> None:
+    """Issue 13: a pool's row sums its municipalities' rows; the rest stay as they are."""
+    inputs = hand_inputs()
+    times = hand_times(inputs, seed)
+    by_muni = planning.gaps(inputs, settings=SETTINGS.scoring, areas=two_areas(), times=times,
+                           minutes=25.0)
+    for pools, pooled_id in (({"vest_aust": ("0001", "0002")}, "vest_aust"),
+                             ({"vest": ("0001",)}, "vest")):
+        scoring = ScoringSettings(pools=pools)
+        res = planning.gaps(inputs, settings=scoring, areas=two_areas(), times=times,
+                            minutes=25.0, area_kind="pool")
+        got = res.table.set_index("area_id")
+        members = list(pools[pooled_id])
+        want = by_muni.table.set_index("area_id").reindex(members).fillna(0)
+        for col in ("children", "uncovered", "no_home", "homes", "places"):
+            assert got.loc[pooled_id, col] == want[col].sum(), (pooled_id, col)
+        assert set(got.index) == {pooled_id} | ({"0002"} if pooled_id == "vest" else set())
+        assert res.area_kind == "pool" and len(res.areas) == len(res.table)
+    areas = planning.pool_areas(two_areas(), {"vest": ("0001",)})
+    assert areas[["area_id", "name"]].values.tolist() == [["0002", "E"], ["vest", "vest"]]
+
+
+def test_recruit_counts_by_pool() -> None:
+    inputs = hand_inputs()
+    times = hand_times(inputs, 1)
+    sites = pd.DataFrame({"site_id": ["s1", "s2"], "lon": [10.7, 10.8], "lat": [59.9, 59.9],
+                          "population": [10.0, 5.0]})
+    site_times = TimeTable(np.array(["s1", "s2"], dtype=object), times.destination_ids,
+                           np.array([[5.0] * 7, [50.0] * 7]))
+    for pools, label in (({}, "0301"), ({"oslo_pool": ("0301", "3201")}, "oslo_pool")):
+        settings = Settings(scoring=ScoringSettings(pools=pools))
+        res = planning.recruit(inputs, competence="TBO-F", k=1, settings=settings, sites=sites,
+                               site_times=site_times, home_times=times, minutes=25.0)
+        row = res.by_pool.set_index("pool").loc[label]
+        assert (row["suited"], row["covered_before"], row["newly_covered"]) == (
+            res.suited, res.covered_before, res.newly_covered)
+        assert row["children"] == 6  # C6 is locked, not waiting
+
+
 def test_gaps_need_breakdown_names_the_missing_competence() -> None:
     inputs = hand_inputs()
     times = TimeTable(inputs.homes["home_id"].to_numpy(dtype=object),
@@ -223,10 +263,12 @@ def test_gaps_need_breakdown_names_the_missing_competence() -> None:
 def test_gaps_options_are_checked() -> None:
     inputs = hand_inputs()
     times = hand_times(inputs, 1)
-    with pytest.raises(InputError, match="municipality, hex, square"):
+    with pytest.raises(InputError, match="municipality, pool, hex, square"):
         planning.gaps(inputs, settings=SETTINGS.scoring, area_kind="circle",  # type: ignore
                       times=times)
-    with pytest.raises(InputError, match="municipality areas need polygons"):
+    with pytest.raises(InputError, match="pool areas need municipality polygons"):
+        planning.gaps(inputs, settings=SETTINGS.scoring, area_kind="pool", times=times)
+    with pytest.raises(InputError, match="municipality areas need municipality polygons"):
         planning.gaps(inputs, settings=SETTINGS.scoring, times=times)
     with pytest.raises(InputError, match="school, home"):
         planning.gaps(inputs, settings=SETTINGS.scoring, area_kind="hex", times=times,
@@ -613,7 +655,7 @@ def test_cli_gaps(region: dict, tmp_path: Path) -> None:
     assert len(layer) == len(table) and layer.crs.to_epsg() == 25833
     bad = runner.invoke(app, ["gaps", *_common(region), "--areas", "circle", "--out",
                               str(tmp_path / "x")])
-    assert bad.exit_code == 2 and "municipality, hex, square" in bad.output
+    assert bad.exit_code == 2 and "municipality, pool, hex, square" in bad.output
 
 
 def test_cli_whatif(region: dict, tmp_path: Path) -> None:

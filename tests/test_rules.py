@@ -11,10 +11,10 @@ from hypothesis import strategies as st
 from matcher import schema, scoring
 from matcher.config import ScoringSettings
 from matcher.planning import common as planning_common
-from matcher.rules import FILTERS, Eligibility, accepted_competences, school_ok
+from matcher.rules import FILTERS, Eligibility, accepted_competences, contacts_ok, school_ok
 from matcher.timetable import TimeTable
 
-SETTINGS = ScoringSettings()
+SETTINGS = ScoringSettings(min_age_gap_own_children=2.0)
 NEEDS = ["", "trauma", "teen", "behaviour;teen", "disability", "attachment;trauma", "PRIDE",
          "substance"]
 COMPETENCES = ["", "TBO-F", "trygg-base", "EFST;disability", "teen", "PRIDE", "TBO-F;teen"]
@@ -25,19 +25,26 @@ def random_inputs(seed: int, *, placements: bool) -> schema.Inputs:
     n_c, n_h = int(rng.integers(1, 9)), int(rng.integers(1, 12))
     ids = [f"c{i}" for i in range(n_c)]
     groups = rng.choice(["", "", "G1"], n_c)
+    langs = rng.choice(["", "nb", "so;ar", "se"], n_c)
     children = pd.DataFrame({
         "child_id": ids, "lon": 10.0, "lat": 60.0, "school_lon": np.nan, "school_lat": np.nan,
-        "municipality": "0301", "age": rng.integers(0, 19, n_c),
+        "municipality": rng.choice(["0301", "3201"], n_c), "age": rng.integers(0, 19, n_c),
         "needs": rng.choice(NEEDS, n_c), "sibling_group": groups,
-        "urgency": rng.choice(["acute", "planned"], n_c)})
+        "urgency": rng.choice(["acute", "planned"], n_c),
+        "avoid_municipalities": rng.choice(["", "", "3201", "0301;3203"], n_c),
+        "languages": langs,
+        "language_required": np.where(langs != "", rng.choice(["yes", "no"], n_c), "no")})
     kind = rng.choice(["general", "kinship", "emergency", "specialized"], n_h)
     kin_pool = np.array([*ids, *sorted({g for g in groups if g})], dtype=object)
     homes = pd.DataFrame({
         "home_id": [f"h{j:02d}" for j in range(n_h)], "lon": 10.0, "lat": 60.0,
-        "municipality": "0301", "capacity": rng.choice([0, 1, 2], n_h),
+        "capacity": rng.choice([0, 1, 2], n_h),
         "competences": rng.choice(COMPETENCES, n_h),
         "min_age": rng.integers(0, 9, n_h), "max_age": rng.integers(8, 19, n_h),
-        "kind": kind, "kin_of": np.where(kind == "kinship", rng.choice(kin_pool, n_h), "")})
+        "kind": kind, "kin_of": np.where(kind == "kinship", rng.choice(kin_pool, n_h), ""),
+        "municipality": rng.choice(["0301", "3201", "3203"], n_h),
+        "languages": rng.choice(["", "nb", "nb;ar", "se;nb"], n_h),
+        "own_children_ages": rng.choice(["", "", "5", "9;12", "16"], n_h)})
     locks = None
     if placements and n_c > 1:
         c = rng.choice(n_c, size=1)[0]
@@ -49,7 +56,8 @@ def brute(inputs: schema.Inputs, children: pd.DataFrame, places: np.ndarray
           ) -> dict[str, np.ndarray]:
     """Each rule written out per pair from the raw tables (the independent expectation)."""
     out = {f: np.zeros((len(children), len(inputs.homes)), dtype=bool)
-           for f in ("capacity", "kind", "age", "competences")}
+           for f in ("capacity", "kind", "age", "household", "competences", "language",
+                     "avoid")}
     for i, ch in enumerate(children.itertuples()):
         group = None if pd.isna(ch.sibling_group) else ch.sibling_group
         for j, ho in enumerate(inputs.homes.itertuples()):
@@ -58,6 +66,10 @@ def brute(inputs: schema.Inputs, children: pd.DataFrame, places: np.ndarray
             out["kind"][i, j] = (ho.kind != "kinship" or own) and (
                 ho.kind != "emergency" or ch.urgency == "acute")
             out["age"][i, j] = ho.min_age <= ch.age <= ho.max_age
+            out["household"][i, j] = not any(abs(a - ch.age) < 2 for a in ho.own_children_ages)
+            out["language"][i, j] = (not ch.language_required
+                                     or bool(set(ch.languages) & set(ho.languages)))
+            out["avoid"][i, j] = ho.municipality not in ch.avoid_municipalities
             out["competences"][i, j] = all(
                 (set(SETTINGS.need_competences.get(n, ())) | ({n} & set(SETTINGS.competences)))
                 & set(ho.competences) for n in ch.needs)
@@ -128,10 +140,12 @@ def test_accepted_competences_and_school_rule() -> None:
     minutes = np.array([[10.0, np.inf], [50.0, np.nan]])
     ok = school_ok(minutes, np.array([45.0, 45.0]), np.array([True, False]))
     assert ok.tolist() == [[True, False], [True, True]]
-    assert FILTERS == ("capacity", "kind", "age", "competences", "school", "veto")
+    assert FILTERS == ("capacity", "kind", "age", "household", "competences", "language",
+                       "avoid", "school", "contacts", "veto")
 
 
-@pytest.mark.parametrize("bad", ["capacity", "kind", "age", "competences"])
+@pytest.mark.parametrize("bad", ["capacity", "kind", "age", "household", "competences",
+                                 "language", "avoid"])
 def test_the_brute_force_itself_can_fail(bad: str) -> None:
     """Sanity: flipping one expected rule breaks the agreement (the test is not vacuous)."""
     for seed in range(200):
@@ -145,3 +159,22 @@ def test_the_brute_force_itself_can_fail(bad: str) -> None:
         if (matching_feasible(inputs) != want).any():
             return
     pytest.fail(f"no instance distinguishes a wrong '{bad}' rule")
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_contacts_rule_matches_the_brute_force(seed: int) -> None:
+    """Every limited contact within its max_minutes (inclusive); inf and NaN fail."""
+    rng = np.random.default_rng(seed)
+    n_c, n_h, k = int(rng.integers(1, 6)), int(rng.integers(1, 7)), int(rng.integers(0, 9))
+    owner = np.sort(rng.integers(0, n_c, k))
+    limits = rng.choice([10.0, 20.0, 45.0], k)
+    minutes = rng.choice([0.0, 10.0, 19.9, 20.0, 30.0, 45.0, np.inf, np.nan], (k, n_h))
+    ok, slack = contacts_ok(minutes, limits, owner, n_c)
+    for c in range(n_c):
+        for h in range(n_h):
+            mine = [j for j in range(k) if owner[j] == c]
+            assert ok[c, h] == all(minutes[j, h] <= limits[j] for j in mine)
+            want = min((limits[j] - (np.inf if np.isnan(minutes[j, h]) else minutes[j, h])
+                        for j in mine), default=np.inf)
+            assert slack[c, h] == want

@@ -18,6 +18,7 @@ from conftest import Sample
 from pyproj import Transformer
 from scipy.spatial import cKDTree
 
+from matcher import schema
 from matcher.config import ScoringSettings
 from matcher.errors import InputError
 from matcher.scenarios import fjord as sample
@@ -129,8 +130,44 @@ def test_csv_columns_are_exact(small: sample.SampleManifest, name: str,
 def test_child_columns_match_brief() -> None:
     assert ",".join(sample.CHILD_COLUMNS) == (
         "child_id,lon,lat,school_lon,school_lat,municipality,age,needs,sibling_group,urgency,"
-        "waiting_since,max_school_minutes"
+        "waiting_since,max_school_minutes,avoid_municipalities,languages,language_required,"
+        "culture,heard_on"
     )
+
+
+def test_region_fills_the_voice_columns_plausibly() -> None:
+    """Issue 13: wishes, languages, culture, hearings, contact limits and households."""
+    region = sample.build(seed=1, size="region")
+    ch, ho, co = region.children, region.homes, region.contacts
+    settings = ScoringSettings()
+    inputs = schema.validate(ch, ho, co, settings=settings)  # every value is valid
+    langs = inputs.children["languages"]
+    assert 0.85 <= np.mean([bool(x) for x in langs]) <= 0.97
+    assert np.mean([bool({"nb", "nn"} & set(x)) for x in langs]) >= 0.8
+    required = inputs.children["language_required"]
+    assert 0 < required.sum() <= 0.05 * len(ch)
+    assert all(not ({"nb", "nn"} & set(x)) for x in langs[required])  # only without Norwegian
+    avoid = inputs.children["avoid_municipalities"]
+    assert 0.02 <= np.mean([bool(a) for a in avoid]) <= 0.12
+    assert all(m not in a for m, a in zip(inputs.children["municipality"], avoid, strict=True))
+    old = inputs.children["age"] >= 7
+    assert 0.1 <= inputs.children.loc[old, "heard_on"].isna().mean() <= 0.25
+    assert inputs.children.loc[~old, "heard_on"].isna().all()
+    limits = inputs.contacts["max_minutes"].dropna()
+    assert 0.03 <= len(limits) / len(co) <= 0.2 and set(limits) <= {20.0, 30.0, 45.0, 60.0}
+    own = inputs.homes["own_children_ages"]
+    assert 0.45 <= np.mean([bool(a) for a in own]) <= 0.65
+    assert all(0 <= a <= 20 for ages in own for a in ages)
+    # siblings share their wishes; kinship homes speak their child's languages
+    groups = inputs.children.dropna(subset=["sibling_group"]).groupby("sibling_group")
+    assert (groups["languages"].nunique() == 1).all()
+    kin = inputs.homes[inputs.homes["kind"] == "kinship"]
+    by_child = inputs.children.set_index("child_id")["languages"]
+    by_group = inputs.children.dropna(subset=["sibling_group"]).drop_duplicates(
+        "sibling_group").set_index("sibling_group")["languages"]
+    for home_langs, target in zip(kin["languages"], kin["kin_of"], strict=True):
+        child_langs = by_child.get(target, by_group.get(target))
+        assert set(child_langs) <= set(home_langs)
 
 
 def test_files_say_synthetic(small: sample.SampleManifest, tables: dict[str, pd.DataFrame],

@@ -144,7 +144,7 @@ def test_optional_tables_absent(tmp_path: Path) -> None:
     paths = _write_csv(tmp_path, {"children": _children(), "homes": _homes()})
     inputs = _read(paths)
     assert list(inputs.contacts.columns) == ["child_id", "kind", "lon", "lat", "weight",
-                                             "anchor_id"]
+                                             "max_minutes", "anchor_id"]
     assert inputs.contacts.empty and inputs.placements.empty and inputs.vetoes.empty
     assert set(inputs.sources) == {"children", "homes"}
 
@@ -278,8 +278,29 @@ CASES: list[tuple[str, dict[tuple[int, str], str], str, int, str, str]] = [
      "> 0"),
     ("children", {(1, "max_school_minutes"): "inf"}, "children.csv", 2,
      "max_school_minutes", "> 0"),
-    ("children", {(1, "municipality"): "4601"}, "children.csv", 2, "municipality",
-     "sibling group 'S1'"),
+    ("children", {(0, "avoid_municipalities"): "4601;46x1"}, "children.csv", 1,
+     "avoid_municipalities", "'46x1' not a 4-digit kommunenummer"),
+    ("children", {(1, "languages"): "nb;NO"}, "children.csv", 2, "languages",
+     "'NO' not an ISO 639-1 language code (codes are lower case)"),
+    ("children", {(1, "languages"): "norsk"}, "children.csv", 2, "languages",
+     "not an ISO 639-1 language code"),
+    ("children", {(0, "language_required"): "yes"}, "children.csv", 1, "language_required",
+     "languages is empty"),
+    ("children", {(0, "language_required"): "kanskje"}, "children.csv", 1,
+     "language_required", "yes/no"),
+    ("children", {(2, "culture"): "viking"}, "children.csv", 3, "culture",
+     "unknown culture tag(s) 'viking'"),
+    ("children", {(2, "heard_on"): "1.9.2026"}, "children.csv", 3, "heard_on",
+     "YYYY-MM-DD"),
+    ("homes", {(0, "own_children_ages"): "4;x"}, "homes.csv", 1, "own_children_ages",
+     "'x' not an age 0-25"),
+    ("homes", {(0, "own_children_ages"): "30"}, "homes.csv", 1, "own_children_ages",
+     "not an age 0-25"),
+    ("homes", {(0, "languages"): "english"}, "homes.csv", 1, "languages",
+     "ISO 639-1"),
+    ("homes", {(0, "culture"): "Sami"}, "homes.csv", 1, "culture", "did you mean 'sami'"),
+    ("contacts", {(1, "max_minutes"): "0"}, "contacts.csv", 2, "max_minutes", "> 0"),
+    ("contacts", {(1, "max_minutes"): "soon"}, "contacts.csv", 2, "max_minutes", "> 0"),
     ("children", {(2, "sibling_group"): "c1"}, "children.csv", 3, "sibling_group",
      "also the id of child at row 1"),
     ("homes", {(1, "home_id"): "h1"}, "homes.csv", 2, "home_id", "duplicate home_id 'h1'"),
@@ -503,3 +524,46 @@ def test_read_times(tmp_path: Path) -> None:
 def test_tags_helpers() -> None:
     assert schema.split_tags(" teen ; trauma;;teen") == ("teen", "trauma")
     assert schema.join_tags(("teen", "trauma")) == "teen;trauma"
+
+
+# --------------------------------------------------------------------------- issue 13
+
+
+def test_wish_language_and_household_columns_are_normalised(tmp_path: Path) -> None:
+    children = _children().assign(
+        avoid_municipalities=["4601;301", "", ""], languages=["nb;so", "", "se"],
+        language_required=["", "", "ja"], culture=["muslim", "", "sami"],
+        heard_on=["2026-09-01", "", ""])
+    homes = _homes().assign(languages=["nb", "nb;so", ""], culture=["", "muslim;sami", ""],
+                            own_children_ages=["9;4;9", "", "17"])
+    contacts = _contacts().assign(max_minutes=["", "20", "45,5"])
+    inputs = _read(_write_csv(tmp_path, {"children": children, "homes": homes,
+                                         "contacts": contacts}))
+    ch, ho = inputs.children, inputs.homes
+    assert ch["avoid_municipalities"].tolist() == [("0301", "4601"), (), ()]
+    assert ch["languages"].tolist() == [("nb", "so"), (), ("se",)]
+    assert ch["language_required"].tolist() == [False, False, True]
+    assert ch["culture"].tolist() == [("muslim",), (), ("sami",)]
+    assert ch["heard_on"].isna().tolist() == [False, True, True]
+    assert ho["own_children_ages"].tolist() == [(4, 9, 9), (), (17,)]
+    assert ho["culture"].tolist() == [(), ("muslim", "sami"), ()]
+    np.testing.assert_array_equal(inputs.contacts["max_minutes"], [np.nan, 20.0, 45.5])
+
+
+def test_siblings_may_live_in_different_municipalities(tmp_path: Path) -> None:
+    """Issue 13: no longer an input error (each child's municipality component uses its own)."""
+    children = _edit("children", {(1, "municipality"): "4601"})
+    inputs = _read(_write_csv(tmp_path, {"children": children, "homes": _homes()}))
+    assert inputs.children["municipality"].tolist() == ["0301", "4601", "4601"]
+
+
+def test_every_new_column_problem_at_once(tmp_path: Path) -> None:
+    children = _children().assign(languages=["NB", "", ""], language_required=["", "", "yes"],
+                                  avoid_municipalities=["", "x", ""])
+    homes = _homes().assign(own_children_ages=["", "-1", ""])
+    contacts = _contacts().assign(max_minutes=["0", "", ""])
+    problems = _problems(tmp_path, children=children, homes=homes, contacts=contacts)
+    where = {(p.source, p.row, p.column) for p in problems}
+    assert {("children.csv", 1, "languages"), ("children.csv", 3, "language_required"),
+            ("children.csv", 2, "avoid_municipalities"), ("homes.csv", 2, "own_children_ages"),
+            ("contacts.csv", 1, "max_minutes")} <= where

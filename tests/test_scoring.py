@@ -161,7 +161,7 @@ def test_tiny_funnel_and_explanation() -> None:
     scored = _tiny()
     f = scored.funnel.set_index("child_id")
     cols = [f"after_{x}" for x in scoring.FILTERS]
-    assert f.loc["c", cols].tolist() == [3, 1, 1, 1, 0, 0]
+    assert f.loc["c", cols].tolist() == [3, 1, 1, 1, 1, 1, 1, 0, 0, 0]
     assert f.loc["c", "binding"] == "capacity;kind;school"
     assert f.loc["c", "nearest_school_minutes"] == 25
     text = scored.explain_infeasible("c")
@@ -221,7 +221,10 @@ def test_kinship_first_with_default_weights() -> None:
 # school) make a feasible pair. Each case breaks exactly one filter.
 
 def _solo(*, home: dict[str, Any] | None = None, child: dict[str, Any] | None = None,
-          school: float = 20.0, vetoes: pd.DataFrame | None = None) -> scoring.Scored:
+          school: float = 20.0, vetoes: pd.DataFrame | None = None,
+          contact_minutes: tuple[float, float] | None = None,
+          settings: ScoringSettings = SETTINGS) -> scoring.Scored:
+    """``contact_minutes``: d gets a relative (no limit) and an activity within 20 min."""
     children = pd.DataFrame({
         "child_id": ["d", "e"], "lon": [10.7, 10.7], "lat": [59.9, 59.9],
         "school_lon": [10.7, None], "school_lat": [59.9, None],
@@ -235,9 +238,15 @@ def _solo(*, home: dict[str, Any] | None = None, child: dict[str, Any] | None = 
         "kind": ["general"], "kin_of": [""]})
     for key, value in (home or {}).items():
         homes.loc[0, key] = value
-    inputs = schema.validate(children, homes, vetoes=vetoes, settings=SETTINGS)
-    return scoring.score_pairs(inputs, _table({"g": {"d:school": school}}), SETTINGS,
-                               trainable_needs=TRAIN)
+    contacts = None
+    times = {"d:school": school}
+    if contact_minutes is not None:
+        contacts = pd.DataFrame({"child_id": ["d", "d"], "kind": ["relative", "activity"],
+                                 "lon": [10.7, 10.7], "lat": [59.9, 59.9],
+                                 "max_minutes": [None, 20.0]})
+        times |= {"d:contact:1": contact_minutes[0], "d:contact:2": contact_minutes[1]}
+    inputs = schema.validate(children, homes, contacts, vetoes=vetoes, settings=settings)
+    return scoring.score_pairs(inputs, _table({"g": times}), settings, trainable_needs=TRAIN)
 
 
 SOLO_CASES = [
@@ -260,6 +269,21 @@ SOLO_CASES = [
      "no suitable home within 15 min of school (nearest such home: 20.0 min)"),
     ("veto", {"vetoes": pd.DataFrame({"child_id": ["d"], "home_id": ["g"]})},
      "the only qualifying home is vetoed"),
+    ("household", {"home": {"own_children_ages": "9;15"},
+                   "settings": ScoringSettings(min_age_gap_own_children=2)},
+     "the only otherwise suitable home has an own child closer in age than 2 years to this "
+     "child (age 10; closest: 1 year apart; rule min_age_gap_own_children)"),
+    ("language", {"child": {"languages": "so;ar", "language_required": "yes"},
+                  "home": {"languages": "nb"}},
+     "no home speaks ar or so (language required; 1 home within 45 min of school checked)"),
+    ("avoid", {"child": {"avoid_municipalities": "0301"}},
+     "the only otherwise suitable home is in a municipality the child does not want to live "
+     "in (0301)"),
+    ("contacts", {"contact_minutes": (5.0, 25.0)},
+     "no home within 20 min of contact 2 (activity) (nearest otherwise suitable home: "
+     "25.0 min)"),
+    ("contacts", {"contact_minutes": (5.0, INF)},
+     "the only otherwise suitable home is not reachable by road"),
 ]
 
 
@@ -277,7 +301,8 @@ def test_each_filter_alone(filter_name: str, change: dict[str, Any], text: str) 
     funnel = scored.funnel.set_index("child_id").loc["d"]
     assert funnel["binding"] == filter_name
     stage = scoring.FILTERS.index(filter_name)
-    assert [funnel[f"after_{f}"] for f in scoring.FILTERS] == [1] * stage + [0] * (6 - stage)
+    assert [funnel[f"after_{f}"] for f in scoring.FILTERS] == (
+        [1] * stage + [0] * (len(scoring.FILTERS) - stage))
     assert text in scored.explain_infeasible("d")
 
 
@@ -365,8 +390,7 @@ def _random_instance(seed: int) -> tuple[schema.Inputs, TimeTable]:
     ids = [f"c{i}" for i in range(n_c)]
     groups = rng.choice(["", "", "G1", "G2"], n_c)
     muni = rng.choice(["0301", "4601", "5001"], n_c)
-    for g in ("G1", "G2"):
-        muni[groups == g] = "0301" if g == "G1" else "5001"
+    # siblings may live in different municipalities
     has_school = rng.random(n_c) < 0.7
     children = pd.DataFrame({
         "child_id": ids, "lon": 10.0, "lat": 60.0,
@@ -376,7 +400,11 @@ def _random_instance(seed: int) -> tuple[schema.Inputs, TimeTable]:
         "needs": rng.choice(["", "trauma", "teen", "behaviour;teen", "disability",
                              "attachment;trauma", "PRIDE"], n_c),
         "sibling_group": groups, "urgency": rng.choice(["acute", "planned"], n_c),
-        "max_school_minutes": np.where(rng.random(n_c) < 0.3, 25.0, np.nan)})
+        "max_school_minutes": np.where(rng.random(n_c) < 0.3, 25.0, np.nan),
+        "avoid_municipalities": rng.choice(["", "", "", "4601", "0301;5001"], n_c),
+        "languages": (langs := rng.choice(["", "", "nb", "so", "nb;ar", "ar"], n_c)),
+        "language_required": np.where(langs != "", rng.choice(["yes", "no", ""], n_c), ""),
+        "culture": rng.choice(["", "", "muslim", "sami", "christian;sami"], n_c)})
     kind = rng.choice(["general", "kinship", "emergency", "specialized"], n_h)
     kin_pool = np.array([*ids, "G1", "G2"], dtype=object)
     homes = pd.DataFrame({
@@ -386,13 +414,18 @@ def _random_instance(seed: int) -> tuple[schema.Inputs, TimeTable]:
         "competences": rng.choice(["", "TBO-F", "trygg-base", "EFST;disability", "teen",
                                    "PRIDE"], n_h),
         "min_age": rng.integers(0, 8, n_h), "max_age": rng.integers(8, 19, n_h),
-        "kind": kind, "kin_of": np.where(kind == "kinship", rng.choice(kin_pool, n_h), "")})
+        "kind": kind, "kin_of": np.where(kind == "kinship", rng.choice(kin_pool, n_h), ""),
+        "languages": rng.choice(["", "nb", "nb;so", "ar", "se"], n_h),
+        "culture": rng.choice(["", "sami", "muslim", "christian"], n_h),
+        "own_children_ages": rng.choice(["", "", "3", "10;14", "7;7"], n_h)})
     n_k = 14
     contacts = pd.DataFrame({"child_id": rng.choice(ids, n_k),
                              "kind": rng.choice(["relative", "friend", "activity", "parent"],
                                                 n_k),
                              "lon": 10.0, "lat": 60.0,
-                             "weight": rng.choice([0.5, 1.0, 2.0], n_k)})
+                             "weight": rng.choice([0.5, 1.0, 2.0], n_k),
+                             "max_minutes": rng.choice([np.nan, np.nan, 20.0, 45.0, 60.0],
+                                                       n_k)})
     pairs = [(c, h) for c in ids for h in homes["home_id"]]
     pick = rng.permutation(len(pairs))[:12]
     locked = {}
@@ -427,6 +460,8 @@ def _brute(inputs: schema.Inputs, times: TimeTable, settings: ScoringSettings,
     locked = set(zip(inputs.placements["child_id"], inputs.placements["home_id"], strict=True))
     vetoed = set(zip(inputs.vetoes["child_id"], inputs.vetoes["home_id"], strict=True))
     w = settings.weights
+    any_lang = any(len(x) for x in inputs.children["languages"])
+    any_culture = any(len(x) for x in inputs.children["culture"])
     out = {}
     for ch in inputs.children.itertuples():
         group = None if pd.isna(ch.sibling_group) else ch.sibling_group
@@ -437,6 +472,14 @@ def _brute(inputs: schema.Inputs, times: TimeTable, settings: ScoringSettings,
             kin_ok = ho.kind != "kinship" or ho.kin_of in (ch.child_id, group)
             ok["kind"] = kin_ok and (ho.kind != "emergency" or ch.urgency == "acute")
             ok["age"] = ho.min_age <= ch.age <= ho.max_age
+            ok["household"] = all(abs(a - ch.age) >= settings.min_age_gap_own_children
+                                  for a in ho.own_children_ages)
+            shared_lang = set(ch.languages) & set(ho.languages)
+            ok["language"] = not ch.language_required or bool(shared_lang)
+            ok["avoid"] = ho.municipality not in ch.avoid_municipalities
+            limited = cts[cts["max_minutes"].notna()]
+            ok["contacts"] = all(t.get((ho.home_id, a), INF) <= lim for a, lim in
+                                 zip(limited["anchor_id"], limited["max_minutes"], strict=True))
             training = []
             ok["competences"] = True
             for need in ch.needs:
@@ -465,10 +508,20 @@ def _brute(inputs: schema.Inputs, times: TimeTable, settings: ScoringSettings,
                             / net["weight"].sum()) if len(net) else 0.5,
                 "parents": dec(sum(wt * x for wt, x in zip(par["weight"], par_t, strict=True))
                                / par["weight"].sum()) if len(par) else 0.5,
-                "municipality": float(ho.municipality == ch.municipality),
+                "municipality": (1.0 if ho.municipality == ch.municipality else
+                                 settings.pool_score
+                                 if settings.pool_of(ch.municipality) is not None
+                                 and settings.pool_of(ch.municipality)
+                                 == settings.pool_of(ho.municipality) else 0.0),
                 "kinship": float(ho.kind == "kinship" and ho.kin_of in (ch.child_id, group)),
+                "language": float(bool(shared_lang)) if ch.languages else 0.5,
+                "culture": float(bool(set(ch.culture) & set(ho.culture))) if ch.culture
+                else 0.5,
             }
-            score = sum(w.get(k, 0) * v for k, v in comp.items()) / sum(w.values())
+            used = {k: v for k, v in w.items()
+                    if not (k == "language" and not any_lang)
+                    and not (k == "culture" and not any_culture)}
+            score = sum(used.get(k, 0) * v for k, v in comp.items()) / sum(used.values())
             out[key] = {"ok": ok, "feasible": all(ok.values()), "locked": key in locked,
                         "comp": comp, "score": score, "training": ";".join(sorted(training))}
     return out
@@ -477,7 +530,8 @@ def _brute(inputs: schema.Inputs, times: TimeTable, settings: ScoringSettings,
 @pytest.mark.parametrize("decay", ["band", "smooth"])
 @pytest.mark.parametrize("seed", range(8))
 def test_matches_brute_force(seed: int, decay: str) -> None:
-    settings = ScoringSettings(decay=decay)
+    settings = ScoringSettings(decay=decay, pools={"p": ("0301", "4601")},
+                               min_age_gap_own_children=3.0 if seed % 2 else 0.0)
     inputs, times = _random_instance(seed)
     scored = scoring.score_pairs(inputs, times, settings, trainable_needs=TRAIN)
     ref = _brute(inputs, times, settings, TRAIN)
@@ -573,3 +627,54 @@ def test_kinship_home_may_meet_every_need_by_training() -> None:
     # strangers do not get the same leniency: c still has no home, a still lacks h3/h4
     got = set(zip(lenient.pairs["child_id"], lenient.pairs["home_id"], strict=True))
     assert got == {("a", "h1"), ("a", "h2"), ("b", "h1"), ("b", "h2")}
+
+
+# --------------------------------------------------------------------------- issue 13
+
+
+def test_wish_rules_pass_at_their_limits_and_explain_themselves() -> None:
+    ok = _solo(contact_minutes=(70.0, 20.0),  # the limit is inclusive; relatives unlimited
+               home={"own_children_ages": "8", "languages": "nb;so"},
+               child={"languages": "so", "language_required": "yes", "culture": "muslim",
+                      "avoid_municipalities": "4601"},
+               settings=ScoringSettings(min_age_gap_own_children=2))
+    pair = _pair(ok, "d", "g")
+    assert pair["feasible"] and pair["language"] == 1.0 and pair["culture"] == 0.0
+    assert pair["shared_languages"] == "so" and pair["language_required"]
+    assert pair["own_child_gap_years"] == 2 and pair["contact_slack_minutes"] == 0
+    assert not pair["avoided_municipality"] and pair["municipality_relation"] == "own"
+    text = pair["explanation"]
+    assert "; language shared (so) -> 1.00 (required)" in text
+    assert "; culture none shared -> 0.00" in text
+    assert "; household: own children at least 2 years apart in age (rule >= 2 years met)" in text
+    assert "; contact limits met (0.0 min to spare)" in text
+
+
+def test_language_and_culture_are_neutral_for_children_who_list_none() -> None:
+    scored = _solo(child={"culture": "sami"}, home={"languages": "se", "culture": "sami"})
+    d, e = _pair(scored, "d", "g"), _pair(scored, "e", "g")
+    assert d["culture"] == 1.0 and e["culture"] == 0.5 and d["language"] == 0.5
+    assert "culture shared (sami) -> 1.00" in d["explanation"]
+    assert "culture none listed -> 0.50 (neutral)" in e["explanation"]
+    assert "language" not in d["explanation"]  # no child of the run lists a language
+    # the culture weight counts (a child lists a tag), the language weight does not
+    w = SETTINGS.weights
+    expected = (w["school"] * 0.75 + w["network"] * 0.5 + w["parents"] * 0.5
+                + w["municipality"] * 1.0 + w["culture"] * 1.0) / (
+        sum(w.values()) - w["language"])
+    assert d["score"] == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(("child_muni", "home_muni", "value", "relation", "pool"), [
+    ("4626", "4626", 1.0, "own", ""), ("4626", "4631", 0.6, "pool", "oygarden_alver"),
+    ("4626", "4601", 0.0, "other", ""), ("4601", "4626", 0.0, "other", "")])
+def test_municipality_component_with_pools(child_muni: str, home_muni: str, value: float,
+                                           relation: str, pool: str) -> None:
+    settings = ScoringSettings(pools={"oygarden_alver": ("4626", "4631")})
+    scored = _solo(child={"municipality": child_muni}, home={"municipality": home_muni},
+                   settings=settings)
+    pair = _pair(scored, "d", "g")
+    assert (pair["municipality"], pair["municipality_relation"], pair["pool"]) == (
+        value, relation, pool)
+    word = {"own": "same", "pool": "cooperation oygarden_alver", "other": "other"}[relation]
+    assert f"; municipality {word} -> {value:.2f}" in pair["explanation"]

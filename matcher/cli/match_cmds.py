@@ -207,6 +207,17 @@ def _print_summary(summary: dict[str, Any], out: Path) -> None:
         ("  planned placed", "{placed}/{children}".format(**summary["by_urgency"]["planned"])),
         ("unmatched (see assignments.csv reason)", f"{summary['unmatched']:,}"),
         ("kept in home municipality", f"{share:.0%}" if share is not None else "n/a"),
+        *([("kept within the cooperation",
+            f"{summary['share_kept_within_cooperation']:.0%}"
+            if summary.get("share_kept_within_cooperation") is not None else "n/a")]
+          if summary.get("pools") else []),
+        *([("children not heard (see report.md)", f"{len(summary['children_not_heard']):,}")]
+          if "children_not_heard" in summary else []),
+        *([("unmatched by a wish or household rule", ", ".join(
+            f"{k} {v}" for k, v in summary["unmatched_by_binding_rule"].items()
+            if k in ("household", "language", "avoid", "contacts")))]
+          if any(k in ("household", "language", "avoid", "contacts")
+                 for k in summary.get("unmatched_by_binding_rule", {})) else []),
         ("kinship placements", f"{summary['kinship_placements']:,}"),
         ("median school travel", f"{median:.1f} min" if median is not None else "n/a"),
         ("with training needs", f"{summary['children_with_training_needs']:,}"),
@@ -232,16 +243,22 @@ def shortlist(
         if not pairs_path.is_file():
             raise InputError(f"{run}: no pairs.csv; is this a run folder from `matcher match`?")
         pairs = pd.read_csv(pairs_path, dtype={"child_id": str, "home_id": str,
-                                                 "training_needs": str})
+                                                 "training_needs": str, "pool": str,
+                                                 "shared_languages": str, "shared_culture": str})
         assigned = pd.read_csv(run / "assignments.csv", dtype=str)
         mine = pairs[pairs["child_id"] == child]
         if child not in set(assigned["child_id"]):
             raise InputError(f"unknown child_id '{child}' in {run}/assignments.csv")
         chosen = assigned.loc[assigned["child_id"] == child, "home_id"].iloc[0]
         ranked = mine.assign(_key=-mine["score"]).sort_values(["_key", "home_id"]).head(k)
-        rows = [{"rank": i + 1, "home_id": r.home_id, "score": round(float(r.score), 4),
-                 "chosen": r.home_id == chosen, "explanation": r.explanation}
-                for i, r in enumerate(ranked.itertuples())]
+        wishes = [c for c in ("municipality_relation", "pool", "shared_languages",
+                              "shared_culture", "own_child_gap_years", "contact_slack_minutes")
+                  if c in ranked.columns]
+        rows = [{"rank": i + 1, "home_id": r["home_id"], "score": round(float(r["score"]), 4),
+                 "chosen": r["home_id"] == chosen,
+                 **{c: (None if pd.isna(r[c]) else r[c]) for c in wishes},
+                 "explanation": r["explanation"]}
+                for i, (_, r) in enumerate(ranked.iterrows())]
         emit({"command": "shortlist", "child_id": child, "homes": rows})
         if STATE.quiet:
             return
@@ -303,6 +320,9 @@ def demo(
         folder = out or Path(tempfile.mkdtemp(prefix="fostermatch-demo-"))
         settings = config_mod.Settings()
         if region == "fjord":
+            # the fjord sample's two central municipalities cooperate (issue 13)
+            settings = config_mod.Settings(scoring=config_mod.ScoringSettings(
+                pools={"fjord_cooperation": ("4692", "4693")}))
             result, areas, net, sample_dir = _fjord_demo(folder, seed, settings)
         else:
             result, areas, net, sample_dir = _oslo_demo(folder, seed, settings)

@@ -162,7 +162,8 @@ def gaps(
     municipalities: MunicipalitiesOpt = None,
     config: ConfigOpt = None,
     areas: Annotated[str | None, typer.Option(
-        "--areas", help="municipality (needs --municipalities), hex or square "
+        "--areas", help="municipality or pool (the [scoring.pools] cooperations; both need "
+                        "--municipalities), hex or square "
                         "[default: municipality with --municipalities, else hex].")] = None,
     cell_metres: Annotated[float, typer.Option(
         "--cell-metres", help="Grid cell size in metres (EPSG:25833) for hex/square.")] = 1000.0,
@@ -190,8 +191,8 @@ def gaps(
         kind = areas or ("municipality" if municipalities is not None else "hex")
         if kind not in planning.AREA_KINDS:
             raise InputError(f"--areas '{kind}': use one of {', '.join(planning.AREA_KINDS)}")
-        if kind == "municipality" and municipalities is None:
-            raise InputError("--areas municipality needs --municipalities FILE; or use "
+        if kind in ("municipality", "pool") and municipalities is None:
+            raise InputError(f"--areas {kind} needs --municipalities FILE; or use "
                              "--areas hex or --areas square")
         _check_positive("--minutes", minutes)
         _check_positive("--cell-metres", cell_metres)
@@ -333,8 +334,9 @@ def recruit(
 
     A maximal covering location problem solved exactly (PuLP + HiGHS) over
     populated cells (--population) or road-node grid cells. Writes
-    recruit.csv (chosen sites, ranked) and recruit.gpkg (layers 'sites' and
-    'candidates', EPSG:25833).
+    recruit.csv (chosen sites, ranked), recruit_by_pool.csv (children suited,
+    covered before and newly covered per [scoring.pools] cooperation) and
+    recruit.gpkg (layers 'sites' and 'candidates', EPSG:25833).
     """
     from matcher import planning
     from matcher.io import files
@@ -361,6 +363,7 @@ def recruit(
                                    max_candidates=max_candidates, cell_metres=cell_metres)
         out.mkdir(parents=True, exist_ok=True)
         _write_csv(res.sites, out / "recruit.csv")
+        _write_csv(res.by_pool, out / "recruit_by_pool.csv")
         files.write_layers({"sites": _points(res.sites), "candidates": _points(res.candidates)},
                            out / "recruit.gpkg")
         summary = res.summary()

@@ -69,6 +69,7 @@ from matcher.planning.areas import (
     grid_cells,
     locate,
     municipality_areas,
+    pool_areas,
     read_municipalities,
 )
 from matcher.planning.common import (
@@ -165,6 +166,7 @@ __all__ = [
     "municipality_areas",
     "need_tags",
     "place_additions",
+    "pool_areas",
     "read_municipalities",
     "recruit",
     "support_plan",

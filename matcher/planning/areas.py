@@ -24,12 +24,13 @@ __all__ = [
     "grid_cells",
     "locate",
     "municipality_areas",
+    "pool_areas",
     "read_municipalities",
 ]
 
-AREA_KINDS: tuple[str, ...] = ("municipality", "hex", "square")
+AREA_KINDS: tuple[str, ...] = ("municipality", "pool", "hex", "square")
 
-AreaKind = Literal["municipality", "hex", "square"]
+AreaKind = Literal["municipality", "pool", "hex", "square"]
 
 
 # =========================================================================== areas
@@ -77,6 +78,34 @@ def municipality_areas(polygons: gpd.GeoDataFrame, *, code_column: str = "kommun
         {"area_id": codes.to_numpy(dtype=object)[geoms[1][keep]],
          "name": names.to_numpy(dtype=object)[geoms[1][keep]]},
         geometry=geoms[0][keep], crs=WORK_CRS)
+    out = frame.dissolve(by="area_id", aggfunc="first", sort=True).reset_index()
+    return gpd.GeoDataFrame(out[["area_id", "name", "geometry"]].astype(
+        {"area_id": "str", "name": "str"}), geometry="geometry", crs=WORK_CRS)
+
+
+def pool_areas(municipalities: gpd.GeoDataFrame,
+               pools: dict[str, tuple[str, ...]]) -> gpd.GeoDataFrame:
+    """Dissolve municipality areas into municipality cooperations (``scoring.pools``).
+
+    Parameters
+    ----------
+    municipalities
+        Areas from :func:`municipality_areas` (``area_id`` = 4-digit code).
+    pools
+        Pool name -> municipality numbers.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``area_id`` (the pool name, or the municipality number of a
+        municipality in no pool), ``name`` (the pool name, or the municipality
+        name), ``geometry`` (EPSG:25833), sorted by ``area_id``.
+    """
+    pool_of = {m: name for name, codes in pools.items() for m in codes}
+    ids = municipalities["area_id"].astype(str)
+    frame = municipalities.assign(
+        area_id=ids.map(lambda m: pool_of.get(m, m)),
+        name=[pool_of.get(m, n) for m, n in zip(ids, municipalities["name"], strict=True)])
     out = frame.dissolve(by="area_id", aggfunc="first", sort=True).reset_index()
     return gpd.GeoDataFrame(out[["area_id", "name", "geometry"]].astype(
         {"area_id": "str", "name": "str"}), geometry="geometry", crs=WORK_CRS)

@@ -144,7 +144,8 @@ def need_tags(settings: ScoringSettings, children: pd.DataFrame | None = None) -
 class _Fit:
     """Which homes each child may use, by the rules of :mod:`matcher.rules` (strict).
 
-    ``base``: free place, kind and age, before travel time; ``meets``: need ->
+    ``base``: free place, kind, age, household, language and avoided
+    municipality (every rule but competences that needs no travel time); ``meets``: need ->
     homes with an accepted competence; ``suitable``: ``base`` and every need met
     (planning counts trainable needs as needs: recruitment is about the
     competence that is missing).
@@ -165,7 +166,9 @@ def _fit(children: pd.DataFrame, homes: pd.DataFrame, free: np.ndarray,
     rules = Eligibility.build(children, homes, settings)
     masks, _ = rules.masks(slice(None), places=free)
     meets = {n: rules.need_meets[j] for j, n in enumerate(rules.need_names)}
-    return _Fit(base=masks["capacity"] & masks["kind"] & masks["age"], meets=meets,
+    base = np.logical_and.reduce([masks[f] for f in ("capacity", "kind", "age", "household",
+                                                      "language", "avoid")])
+    return _Fit(base=base, meets=meets,
                 competent=masks["competences"], needs=[tuple(n) for n in children["needs"]])
 
 

@@ -21,6 +21,7 @@ from matcher.planning.areas import (
     AreaKind,
     grid_cells,
     locate,
+    pool_areas,
 )
 from matcher.planning.common import (
     ANCHORS,
@@ -76,7 +77,7 @@ class GapResult:
     minutes
         The catchment ``T`` in minutes.
     area_kind
-        ``municipality``, ``hex`` or ``square``.
+        ``municipality``, ``pool`` (municipality cooperations), ``hex`` or ``square``.
     outside
         Waiting children whose anchor lies in no area (left out of the table).
     """
@@ -119,9 +120,11 @@ def gaps(inputs: Inputs, *, settings: ScoringSettings, areas: gpd.GeoDataFrame |
         Scoring settings: ``need_competences`` and ``competences``.
     areas
         Municipality polygons (:func:`municipality_areas`); required for
-        ``area_kind="municipality"``, ignored for grids.
+        ``area_kind="municipality"`` and ``"pool"``, ignored for grids.
     area_kind
-        ``municipality`` or a ``hex``/``square`` grid of ``cell_metres``
+        ``municipality``; ``pool``: the municipality cooperations of
+        ``settings.pools`` (:func:`pool_areas`; a municipality in no pool stays
+        its own area); or a ``hex``/``square`` grid of ``cell_metres``
         (EPSG:25833) over the children's anchors and the homes.
     cell_metres
         Grid cell size in metres (see :func:`grid_areas`).
@@ -145,9 +148,9 @@ def gaps(inputs: Inputs, *, settings: ScoringSettings, areas: gpd.GeoDataFrame |
     _check_choice("area kind", area_kind, AREA_KINDS)
     _check_choice("anchor", anchor, ANCHORS)
     _check_minutes("minutes", minutes)
-    if area_kind == "municipality" and areas is None:
-        raise InputError("municipality areas need polygons (areas); or use a grid: "
-                         "area_kind 'hex' or 'square'")
+    if area_kind in ("municipality", "pool") and areas is None:
+        raise InputError(f"{area_kind} areas need municipality polygons (areas); or use a "
+                         "grid: area_kind 'hex' or 'square'")
     children = waiting(inputs)
     homes = inputs.homes
     free = free_places(inputs)
@@ -177,6 +180,9 @@ def gaps(inputs: Inputs, *, settings: ScoringSettings, areas: gpd.GeoDataFrame |
     if area_kind == "municipality":
         assert areas is not None
         polys = areas
+    elif area_kind == "pool":
+        assert areas is not None
+        polys = pool_areas(areas, settings.pools)
     else:
         polys = grid_cells(np.concatenate([ax, hx]), np.concatenate([ay, hy]),
                            cell_metres=cell_metres, shape=area_kind)

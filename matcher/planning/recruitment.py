@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import geopandas as gpd
@@ -14,7 +14,7 @@ import pandas as pd
 import pulp
 from scipy.spatial import cKDTree
 
-from matcher.config import Settings
+from matcher.config import ScoringSettings, Settings
 from matcher.errors import InputError, Problem, raise_if_problems
 from matcher.network import Network
 from matcher.planning.areas import _centres
@@ -220,6 +220,11 @@ class RecruitResult:
         Uncovered children that at least one candidate site could cover.
     solution
         The :class:`MCLPSolution`.
+    by_pool
+        The same counts per municipality cooperation of the children
+        (``scoring.pools``; a municipality in no pool is its own group):
+        ``pool, children, suited, covered_before, newly_covered``, sorted by
+        ``newly_covered`` (descending), then ``pool``.
     """
 
     sites: pd.DataFrame
@@ -232,6 +237,7 @@ class RecruitResult:
     newly_covered: int
     coverable: int
     solution: MCLPSolution
+    by_pool: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def summary(self) -> dict[str, Any]:
         """JSON-ready counts."""
@@ -241,6 +247,18 @@ class RecruitResult:
                 "covered_after": self.covered_before + self.newly_covered,
                 "coverable": self.coverable, "candidates": len(self.candidates),
                 "sites": self.sites["site_id"].tolist()}
+
+
+def _by_pool(children: pd.DataFrame, scoring: ScoringSettings, *, suits: np.ndarray,
+             covered_now: np.ndarray, newly: np.ndarray) -> pd.DataFrame:
+    """Recruitment counts per municipality cooperation of the waiting children."""
+    pool = [scoring.pool_of(m) or m for m in children["municipality"].astype(str)]
+    frame = pd.DataFrame({"pool": pool, "children": 1, "suited": suits.astype(np.int64),
+                          "covered_before": (suits & covered_now).astype(np.int64),
+                          "newly_covered": np.asarray(newly, dtype=np.int64)})
+    out = frame.groupby("pool", sort=True).sum().reset_index()
+    out = out.assign(_k=-out["newly_covered"]).sort_values(["_k", "pool"], kind="stable")
+    return out.drop(columns="_k").reset_index(drop=True)
 
 
 def candidate_sites(net: Network, *, population: gpd.GeoDataFrame | None = None,
@@ -304,7 +322,9 @@ def recruit(inputs: Inputs, *, competence: str, k: int, settings: Settings,
     and who have no existing suitable home within ``minutes``; a site covers
     a child when the travel time from the site to the child's anchor is at
     most ``minutes``. Solved exactly by :func:`mclp`. Coverage ignores
-    capacity: it is about distance to competence, not about places.
+    capacity: it is about distance to competence, not about places. The new
+    homes list no language, so a child whose language is required is not
+    counted as suited (recruit for the language separately).
 
     Parameters
     ----------
@@ -382,7 +402,10 @@ def recruit(inputs: Inputs, *, competence: str, k: int, settings: Settings,
         minutes=float(minutes), suited=int(suits.sum()), covered_before=int((suits &
                                                                              covered_now).sum()),
         newly_covered=int((sol.covered & demand).sum()),
-        coverable=int((demand & (st <= minutes).any(axis=0)).sum()), solution=sol)
+        coverable=int((demand & (st <= minutes).any(axis=0)).sum()), solution=sol,
+        by_pool=_by_pool(children, settings.scoring, suits=suits,
+                         covered_now=np.asarray(covered_now, dtype=bool),
+                         newly=sol.covered & demand))
     logger.info("recruit %s: k=%d, %d candidate sites, %d children newly covered of %d "
                 "coverable", competence, k, len(sites), result.newly_covered, result.coverable)
     return result

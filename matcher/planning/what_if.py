@@ -131,6 +131,8 @@ def place_additions(additions: Sequence[Addition], areas: gpd.GeoDataFrame, *, n
 
 def _homes_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=list(schema.COLUMNS["homes"]))
+    for column in ("languages", "culture", "own_children_ages"):  # tuples, () when not given
+        frame[column] = pd.Series([row.get(column, ()) for row in rows], dtype=object)
     return frame.astype({"home_id": "str", "lon": "float64", "lat": "float64",
                          "municipality": "str", "capacity": "int64", "min_age": "int64",
                          "max_age": "int64", "kind": "str", "kin_of": "str",

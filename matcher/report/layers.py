@@ -33,6 +33,7 @@ from matcher.report.common import (
     Privacy,
     check_privacy,
 )
+from matcher.rules import tags_of
 
 if TYPE_CHECKING:
     from matcher.network import Network
@@ -121,6 +122,7 @@ def build_layers(result: RunResult, *, privacy: Privacy = "exact",
         "placed": placed,
         "home_id": pd.Series(table["home_id"].to_numpy(dtype=object), dtype="str"),
         "reason": table["reason"].fillna("").astype(str).to_numpy(),
+        "heard": _heard(children, result.summary),
     }, geometry=shapely.points(cx, cy), crs=crs)
 
     homes = inputs.homes
@@ -131,6 +133,9 @@ def build_layers(result: RunResult, *, privacy: Privacy = "exact",
         "kind": homes["kind"].astype(str).to_numpy(),
         "capacity": homes["capacity"].to_numpy(dtype=np.int64),
         "competences": [schema.join_tags(tuple(c)) for c in homes["competences"]],
+        "languages": [schema.join_tags(c) for c in tags_of(homes, "languages")],
+        "culture": [schema.join_tags(c) for c in tags_of(homes, "culture")],
+        "own_children": [len(c) for c in tags_of(homes, "own_children_ages")],
         "n_assigned": n_assigned.reindex(homes["home_id"]).fillna(0).to_numpy(dtype=np.int64),
     }, geometry=shapely.points(hx, hy), crs=crs)
 
@@ -141,12 +146,18 @@ def build_layers(result: RunResult, *, privacy: Privacy = "exact",
     pairs = result.scored.pairs.set_index(["child_id", "home_id"])["explanation"]
     keys = pd.MultiIndex.from_arrays([rows["child_id"], rows["home_id"]])
     explanation = pairs.reindex(keys).fillna("locked placement (not scored)").to_numpy()
+    relation = result.scored.pairs.set_index(["child_id", "home_id"])[
+        ["municipality_relation", "pool"]].reindex(keys).fillna("")
+    relation_text = np.where(relation["pool"] != "",
+                             "cooperation " + relation["pool"].astype(str),
+                             relation["municipality_relation"].replace({"own": "same"}))
     line_layer = gpd.GeoDataFrame({
         "child_id": rows["child_id"].astype(str).to_numpy(),
         "home_id": rows["home_id"].astype(str).to_numpy(),
         "score": rows["score"].to_numpy(dtype=float),
         "school_minutes": rows["school_minutes"].to_numpy(dtype=float),
         "municipality_match": rows["municipality_match"].to_numpy(dtype=bool),
+        "municipality": relation_text.astype(str),
         "kinship": rows["kinship"].to_numpy(dtype=bool),
         "explanation": explanation.astype(str),
     }, geometry=shapely.linestrings(np.stack([starts, ends], axis=1).reshape(-1, 2, 2)),
@@ -181,6 +192,15 @@ def read_assignments(path: Path) -> pd.DataFrame:
     for column in ("municipality_match", "kinship", "locked", "split"):
         frame[column] = frame[column].astype(str).str.lower().isin(["true", "1"])
     return frame
+
+
+def _heard(children: pd.DataFrame, summary: dict[str, Any]) -> np.ndarray:
+    """Per child: ``not heard`` (flagged in the summary), ``yes``, or ``under <age>``."""
+    flagged = set(summary.get("children_not_heard", []))
+    age = summary.get("hear_from_age", 7)
+    return np.array(["not heard" if c in flagged else ("yes" if a >= age else f"under {age}")
+                     for c, a in zip(children.index, children["age"], strict=True)],
+                    dtype=object).astype(str)
 
 
 def _project(lon: np.ndarray, lat: np.ndarray, crs: str) -> tuple[np.ndarray, np.ndarray]:

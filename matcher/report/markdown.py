@@ -68,6 +68,32 @@ def _pct(part: float, whole: float) -> str:
     return f"{100.0 * part / whole:.1f} %" if whole else "n/a"
 
 
+_WISH_RULES = {"language": "a required language", "avoid": "municipalities the child avoids",
+               "contacts": "travel limits to contacts", "household": "the age gap to own children"}
+
+
+def _voice(summary: Mapping[str, Any]) -> list[str]:
+    """``## The child's voice``: children not heard, and wishes that left children unmatched."""
+    out = ["## The child's voice", ""]
+    unheard = summary.get("children_not_heard")
+    if unheard is None:
+        return []
+    age, days = summary.get("hear_from_age", 7), summary.get("heard_max_age_days", 180)
+    if unheard:
+        out += [f"Not heard (aged {age} or older, no `heard_on` within {days} days): "
+                f"{len(unheard)}. Hear them before the placement is decided: "
+                + ", ".join(unheard) + ".", ""]
+    else:
+        out += [f"Every child aged {age} or older was heard within {days} days.", ""]
+    binding = summary.get("unmatched_by_binding_rule") or {}
+    rows = [(f"`{k}`", text, binding[k]) for k, text in _WISH_RULES.items() if binding.get(k)]
+    if rows:
+        out += ["Wishes and household rules that alone leave unmatched children without a "
+                "home (a child may count under several):", ""]
+        out += [*_table(("rule", "what", "unmatched children"), rows), ""]
+    return out
+
+
 def _markdown(assignments: pd.DataFrame, summary: Mapping[str, Any],
               meta: Mapping[str, Any]) -> str:
     a = assignments
@@ -99,6 +125,15 @@ def _markdown(assignments: pd.DataFrame, summary: Mapping[str, Any],
             f"Kept in their home municipality: {kept} of {n_placed} placed children "
             f"({_pct(kept, n_placed)}). Kinship placements: "
             f"{int((a['kinship'].to_numpy(dtype=bool) & placed).sum())}.", ""]
+    pools = summary.get("pools") or {}
+    if pools:
+        coop = summary.get("kept_within_cooperation", 0)
+        out += [f"Kept within the cooperation (own municipality or another municipality of "
+                f"its pool): {coop} of {n_placed} ({_pct(coop, n_placed)}). Pools: "
+                + "; ".join(f"{k} ({', '.join(v)})" for k, v in sorted(pools.items())) + ".",
+                ""]
+    out += ["Siblings count a home in any member's municipality as their own.", ""]
+    out += _voice(summary)
 
     school = a.loc[placed, "school_minutes"].to_numpy(dtype=float)
     school = school[np.isfinite(school)]

@@ -66,8 +66,22 @@ def _raw(code: str) -> Any:
     return element
 
 
+def _popup(frame: gpd.GeoDataFrame, fields: Sequence[tuple[str, str]],
+           **kwargs: Any) -> Any:
+    """A pop-up of the ``(column, alias)`` fields the layer has (older run folders lack some)."""
+    import folium
+
+    have = [(c, a) for c, a in fields if c in frame.columns]
+    return folium.GeoJsonPopup([c for c, _ in have], aliases=[a for _, a in have], **kwargs)
+
+
+def _present(frame: gpd.GeoDataFrame, columns: Sequence[str]) -> list[str]:
+    return [c for c in columns if c in frame.columns]
+
+
 def _features(frame: gpd.GeoDataFrame, columns: Sequence[str]) -> dict[str, Any]:
     """GeoJSON (EPSG:4326) with text properties HTML-escaped (popups use innerHTML)."""
+    columns = _present(frame, columns)
     wgs = frame.to_crs("EPSG:4326")
     features = []
     for geom, record in zip(shapely.to_geojson(shapely.set_precision(
@@ -141,31 +155,33 @@ def _map_html(layers: Mapping[str, gpd.GeoDataFrame], summary: Mapping[str, Any]
                                           aliases=["school of", "minutes"]),
         ).add_to(fmap)
     folium.GeoJson(
-        _features(homes, ["home_id", "kind", "capacity", "competences", "n_assigned"]),
+        _features(homes, ["home_id", "kind", "capacity", "competences", "languages", "culture",
+                          "own_children", "n_assigned"]),
         name="foster homes",
         marker=folium.CircleMarker(radius=4, fill=True),
         style_function=lambda f: {"color": _COLOURS["home"], "weight": 1,
                                   "fillColor": _COLOURS["home"],
                                   "fillOpacity": 0.9 if f["properties"]["n_assigned"] else 0.1},
-        popup=folium.GeoJsonPopup(["home_id", "kind", "capacity", "competences",
-                                   "n_assigned"],
-                                  aliases=["home", "kind", "capacity", "competences",
-                                           "children assigned"]),
+        popup=_popup(homes, [("home_id", "home"), ("kind", "kind"), ("capacity", "capacity"),
+                             ("competences", "competences"), ("languages", "languages"),
+                             ("culture", "culture"), ("own_children", "own children"),
+                             ("n_assigned", "children assigned")]),
     ).add_to(fmap)
     if len(lines):
         folium.GeoJson(
             _features(lines, ["child_id", "home_id", "score", "school_minutes",
-                              "municipality_match", "kinship", "explanation"]),
+                              "municipality_match", "municipality", "kinship",
+                              "explanation"]),
             name="matches",
             style_function=lambda f: {
                 "className": "fm-match", "weight": 2.5, "opacity": 0.85,
                 "color": _COLOURS["kinship" if f["properties"]["kinship"] == "yes"
                                   else "match"]},
-            popup=folium.GeoJsonPopup(
-                ["child_id", "home_id", "score", "school_minutes", "municipality_match",
-                 "kinship", "explanation"],
-                aliases=["child", "home", "score", "school (min)", "same municipality",
-                         "kinship", "why"], max_width=420),
+            popup=_popup(lines, [
+                ("child_id", "child"), ("home_id", "home"), ("score", "score"),
+                ("school_minutes", "school (min)"), ("municipality_match", "same municipality"),
+                ("municipality", "municipality"), ("kinship", "kinship"),
+                ("explanation", "why")], max_width=420),
         ).add_to(fmap)
     else:  # keep the layer listed, so every map has the same switches
         folium.FeatureGroup(name="matches").add_to(fmap)
@@ -173,26 +189,26 @@ def _map_html(layers: Mapping[str, gpd.GeoDataFrame], summary: Mapping[str, Any]
     unmatched = children[~children["placed"].astype(bool)]
     if len(placed):
         folium.GeoJson(
-            _features(placed, ["child_id", "urgency", "home_id"]), name="children",
+            _features(placed, ["child_id", "urgency", "home_id", "heard"]), name="children",
             marker=folium.CircleMarker(radius=5, fill=True),
             style_function=lambda _f: {"color": "#ffffff", "weight": 1,
                                        "fillColor": _COLOURS["placed"], "fillOpacity": 1},
-            popup=folium.GeoJsonPopup(["child_id", "urgency", "home_id"],
-                                      aliases=["child", "urgency", "home"]),
+            popup=_popup(placed, [("child_id", "child"), ("urgency", "urgency"),
+                                  ("home_id", "home"), ("heard", "heard")]),
         ).add_to(fmap)
     else:
         folium.FeatureGroup(name="children").add_to(fmap)
     if len(unmatched):
         folium.GeoJson(
-            _features(unmatched, ["child_id", "urgency", "reason"]),
+            _features(unmatched, ["child_id", "urgency", "reason", "heard"]),
             name="unmatched children",
             marker=folium.CircleMarker(radius=6, fill=True),
             style_function=lambda _f: {"color": "#ffffff", "weight": 1,
                                        "fillColor": _COLOURS["unmatched"], "fillOpacity": 1,
                                        "className": "fm-unmatched"},
-            popup=folium.GeoJsonPopup(["child_id", "urgency", "reason"],
-                                      aliases=["child", "urgency", "why unmatched"],
-                                      max_width=420),
+            popup=_popup(unmatched, [("child_id", "child"), ("urgency", "urgency"),
+                                     ("reason", "why unmatched"), ("heard", "heard")],
+                         max_width=420),
         ).add_to(fmap)
     else:
         folium.FeatureGroup(name="unmatched children").add_to(fmap)

@@ -30,12 +30,13 @@ Files
     ``school_id,name,lon,lat,kommunenummer``.
 ``children.csv``
     ``child_id,lon,lat,school_lon,school_lat,municipality,age,needs,
-    sibling_group,urgency,waiting_since,max_school_minutes``.
+    sibling_group,urgency,waiting_since,max_school_minutes,avoid_municipalities,
+    languages,language_required,culture,heard_on``.
 ``contacts.csv``
-    ``child_id,kind,lon,lat,weight``.
+    ``child_id,kind,lon,lat,weight,max_minutes``.
 ``homes.csv``
     ``home_id,lon,lat,municipality,capacity,competences,min_age,max_age,kind,
-    kin_of,accepts_sibling_groups``.
+    kin_of,accepts_sibling_groups,languages,culture,own_children_ages``.
 ``placements.csv``, ``vetoes.csv``
     ``child_id,home_id``: locked placements and forbidden pairs.
 ``README.md``
@@ -99,6 +100,20 @@ Distributions
   free place, the right ages and every needed competence. Vetoes (4, 10 or
   25): one kinship home of its own child, the others random homes of the
   child's municipality.
+- The child's voice, language, culture and household (own random stream, so
+  the columns above keep their values): languages nb 42, nn 24, nb;nn 6,
+  nb;so 4, nb;ar 4, nb;pl 3, nb;ti 2, nb;uk 2, nb;se 2, uk 1.5, ar 1, so 1,
+  ti 0.5 %, none 8 %; ``language_required`` for 60 % of children without
+  Norwegian; culture muslim 70 % of so, 60 % of ar speakers, christian 60 %
+  of ti and pl, 50 % of uk, sami 80 % of se speakers, otherwise christian 7,
+  humanist 2, muslim 1 %; 6 % avoid one other municipality; aged 7 or more:
+  heard 0-150 days before the reference date 75 %, 181-400 days 10 %, never
+  15 %. Contacts: ``max_minutes`` 20/30/45 for 15 % of friends and activities,
+  45/60 for 6 % of relatives. Homes: nb 62 % or nn, plus en 30, nn/nb 10,
+  pl 2, ar 2, so 1.5, uk 1.5, se 1, ti 0.5 %; culture christian 25, humanist 8,
+  muslim 4, sami 2 %; 0/1/2/3 own children 45/25/22/8 %, ages 0-20. Siblings
+  share their wishes; kinship homes speak their child's languages and share
+  its culture. Constants in :mod:`matcher.scenarios.tables`.
 """
 
 from __future__ import annotations
@@ -149,6 +164,9 @@ from matcher.scenarios.tables import (
     WORK_CRS,
     Size,
     Tags,
+    _draw_child_voice,
+    _draw_contact_limits,
+    _draw_home_household,
 )
 
 __all__ = [
@@ -353,9 +371,10 @@ def build(*, seed: int = 1, size: Size = "small") -> Scenario:
         roads=_road_frame(roads, to_lonlat),
         municipalities=_municipality_frame(munis, geo, to_lonlat),
         schools=_school_frame(schools, geo, to_lonlat),
-        children=_child_frame(people, schools, geo, to_lonlat),
-        contacts=_contact_frame(contacts, people, to_lonlat),
-        homes=_home_frame(homes, people, to_lonlat),
+        **_with_voice(_child_frame(people, schools, geo, to_lonlat),
+                      _contact_frame(contacts, people, to_lonlat),
+                      _home_frame(homes, people, to_lonlat),
+                      np.random.default_rng([seed, 13])),
         placements=_pair_frame(placements, people, homes),
         vetoes=_pair_frame(vetoes, people, homes),
     )
@@ -564,6 +583,50 @@ def _home_frame(homes: _Homes, people: _People, to_lonlat: Transformer) -> pd.Da
         "kin_of": _na_strings(kin_of, is_kin),
         "accepts_sibling_groups": homes.accepts_siblings.astype(bool),
     })
+
+
+def _with_voice(children: pd.DataFrame, contacts: pd.DataFrame, homes: pd.DataFrame,
+                rng: np.random.Generator) -> dict[str, pd.DataFrame]:
+    """Add the child's voice, language, culture and household columns (issue 13).
+
+    Siblings share their languages, culture, avoided municipality and hearing
+    date; a kinship home speaks its child's languages and shares its culture.
+    """
+    munis = sorted(set(children["municipality"].astype(str)) | set(homes["municipality"]
+                                                                 .astype(str)))
+    voice = _draw_child_voice(children["age"].to_numpy(), children["municipality"].astype(str)
+                              .to_numpy(dtype=object), munis, rng)
+    group = children["sibling_group"].astype(object).to_numpy()
+    first: dict[str, int] = {}
+    for i, g in enumerate(group):
+        if isinstance(g, str):
+            j = first.setdefault(g, i)
+            for col in ("avoid_municipalities", "languages", "language_required", "culture"):
+                voice[col][i] = voice[col][j]
+    children = children.assign(**{c: _text_or_na(v) for c, v in voice.items()})
+    limits = _draw_contact_limits(contacts["kind"].astype(str).to_numpy(dtype=object), rng)
+    contacts = contacts.assign(max_minutes=pd.array(
+        [None if np.isnan(x) else int(x) for x in limits], dtype="Int64"))
+    household = _draw_home_household(homes["kind"].astype(str).to_numpy(dtype=object), rng)
+    by_child = children.set_index("child_id")
+    by_group = children.dropna(subset=["sibling_group"]).drop_duplicates("sibling_group") \
+        .set_index("sibling_group")
+    for j, (kind, kin) in enumerate(zip(homes["kind"], homes["kin_of"], strict=True)):
+        if kind != "kinship" or not isinstance(kin, str):
+            continue
+        row = by_child.loc[kin] if kin in by_child.index else by_group.loc[kin]
+        langs = {household["languages"][j].split(";")[0]}
+        if isinstance(row["languages"], str):
+            langs |= set(row["languages"].split(";"))
+        household["languages"][j] = ";".join(sorted(langs))
+        household["culture"][j] = row["culture"] if isinstance(row["culture"], str) else ""
+    homes = homes.assign(**{c: _text_or_na(v) for c, v in household.items()})
+    return {"children": children[list(CHILD_COLUMNS)], "contacts": contacts[list(CONTACT_COLUMNS)],
+            "homes": homes[list(HOME_COLUMNS)]}
+
+
+def _text_or_na(values: np.ndarray) -> pd.arrays.StringArray:
+    return pd.array([None if v == "" else str(v) for v in values], dtype="string")
 
 
 def _pair_frame(pairs: list[tuple[int, int]], people: _People, homes: _Homes) -> pd.DataFrame:

@@ -48,12 +48,13 @@ CONTACT_KINDS: tuple[str, ...] = ("parent", "relative", "friend", "activity")
 
 CHILD_COLUMNS: tuple[str, ...] = (
     "child_id", "lon", "lat", "school_lon", "school_lat", "municipality", "age", "needs",
-    "sibling_group", "urgency", "waiting_since", "max_school_minutes",
+    "sibling_group", "urgency", "waiting_since", "max_school_minutes", "avoid_municipalities",
+    "languages", "language_required", "culture", "heard_on",
 )
-CONTACT_COLUMNS: tuple[str, ...] = ("child_id", "kind", "lon", "lat", "weight")
+CONTACT_COLUMNS: tuple[str, ...] = ("child_id", "kind", "lon", "lat", "weight", "max_minutes")
 HOME_COLUMNS: tuple[str, ...] = (
     "home_id", "lon", "lat", "municipality", "capacity", "competences", "min_age", "max_age",
-    "kind", "kin_of", "accepts_sibling_groups",
+    "kind", "kin_of", "accepts_sibling_groups", "languages", "culture", "own_children_ages",
 )
 SCHOOL_COLUMNS: tuple[str, ...] = ("school_id", "name", "lon", "lat", "kommunenummer")
 PAIR_COLUMNS: tuple[str, ...] = ("child_id", "home_id")
@@ -208,3 +209,120 @@ def _draw_competences(kinds: np.ndarray, rng: np.random.Generator) -> list[str]:
     has[COMPETENCE_TAGS.index("EFST")] |= spec & (~tbo_first | both)
     tags = np.array(COMPETENCE_TAGS)
     return [";".join(tags[has[:, i]]) for i in range(h)]
+
+
+# --- the child's voice, language, culture and household (issue 13) --------------------------
+# Drawn from their own random stream (seed, 13), so the other columns keep their values.
+
+_CHILD_LANGUAGES_P = {
+    "": 0.08, "nb": 0.42, "nn": 0.24, "nb;nn": 0.06, "nb;so": 0.04, "nb;ar": 0.04,
+    "nb;pl": 0.03, "nb;ti": 0.02, "nb;uk": 0.02, "nb;se": 0.02, "uk": 0.015, "ar": 0.01,
+    "so": 0.01, "ti": 0.005,
+}
+"""Languages a child lists (ISO 639-1; western Norway: bokmål and nynorsk, then the
+largest immigrant languages and Northern Sami); "" = none listed."""
+_LANGUAGE_REQUIRED_SHARE = 0.6
+"""Share of children without Norwegian (no ``nb``/``nn``) whose language is required."""
+_CHILD_CULTURE_BY_LANGUAGE = {
+    "so": {"muslim": 0.7}, "ar": {"muslim": 0.6}, "ti": {"christian": 0.6},
+    "uk": {"christian": 0.5}, "pl": {"christian": 0.6}, "se": {"sami": 0.8},
+}
+"""Culture tag probabilities given a listed language (the first match counts)."""
+_CHILD_CULTURE_P = {"christian": 0.07, "humanist": 0.02, "muslim": 0.01}
+"""Culture tags of children without a language-linked tag (else none)."""
+_AVOID_SHARE = 0.06
+"""Share of children who do not want to live in one other municipality of the region."""
+_HEARD_P = {"recent": 0.75, "stale": 0.10, "never": 0.15}
+"""Children aged 7 or more: heard 0-150 days ago, 181-400 days ago, or never."""
+_CONTACT_LIMIT_P = {
+    "friend": ((20.0, 30.0, 45.0), (0.05, 0.06, 0.04)),
+    "activity": ((20.0, 30.0, 45.0), (0.06, 0.06, 0.03)),
+    "relative": ((45.0, 60.0), (0.03, 0.03)),
+}
+"""``max_minutes`` choices and their probabilities by contact kind (else no limit)."""
+_HOME_LANGUAGES_P = {"nb": 0.62, "nn": 0.38}
+"""First language of a home."""
+_HOME_EXTRA_LANGUAGE_P = {"en": 0.30, "nn": 0.10, "nb": 0.10, "pl": 0.02, "ar": 0.02,
+                          "so": 0.015, "uk": 0.015, "se": 0.01, "ti": 0.005}
+"""Further languages of a home (independent draws)."""
+_HOME_CULTURE_P = {"christian": 0.25, "humanist": 0.08, "muslim": 0.04, "sami": 0.02}
+"""Culture tags of a home (independent draws)."""
+_OWN_CHILDREN_P = (0.45, 0.25, 0.22, 0.08)
+"""Homes with 0, 1, 2, 3 own children living at home; ages uniform 0-20 years."""
+
+
+def _pick(options: dict[str, float], rng: np.random.Generator, n: int) -> np.ndarray:
+    """``n`` keys of ``options`` drawn with the given probabilities (normalised)."""
+    keys = list(options)
+    p = np.array([options[k] for k in keys], dtype=float)
+    return np.array(keys, dtype=object)[rng.choice(len(keys), size=n, p=p / p.sum())]
+
+
+def _draw_child_voice(age: np.ndarray, municipality: np.ndarray, municipalities: list[str],
+                      rng: np.random.Generator, *, reference_date: str = REFERENCE_DATE
+                      ) -> dict[str, np.ndarray]:
+    """Draw ``avoid_municipalities, languages, language_required, culture, heard_on``.
+
+    Returns text columns (``""`` = empty), one value per child.
+    """
+    n = len(age)
+    languages = _pick(_CHILD_LANGUAGES_P, rng, n)
+    no_norwegian = np.array([bool(x) and not ({"nb", "nn"} & set(x.split(";")))
+                             for x in languages])
+    required = np.where(no_norwegian & (rng.random(n) < _LANGUAGE_REQUIRED_SHARE), "yes", "")
+    u = rng.random(n)
+    culture = np.full(n, "", dtype=object)
+    for i, langs in enumerate(languages):
+        linked = next((_CHILD_CULTURE_BY_LANGUAGE[x] for x in langs.split(";")
+                       if x in _CHILD_CULTURE_BY_LANGUAGE), None)
+        table = linked if linked is not None else _CHILD_CULTURE_P
+        acc = 0.0
+        for tag, p in table.items():
+            acc += p
+            if u[i] < acc:
+                culture[i] = tag
+                break
+    avoid = np.full(n, "", dtype=object)
+    wants = rng.random(n) < _AVOID_SHARE
+    other = rng.integers(0, max(len(municipalities) - 1, 1), n)
+    for k in np.flatnonzero(wants):
+        choices = [m for m in municipalities if m != municipality[k]]
+        if choices:
+            avoid[k] = choices[int(other[k]) % len(choices)]
+    state = _pick(_HEARD_P, rng, n)
+    days = np.where(state == "recent", rng.integers(0, 151, n), rng.integers(181, 401, n))
+    dates = (np.datetime64(reference_date) - days.astype("timedelta64[D]")).astype(str)
+    heard = np.where((age >= 7) & (state != "never"), dates, "")
+    return {"avoid_municipalities": avoid, "languages": languages,
+            "language_required": required, "culture": culture, "heard_on": heard.astype(object)}
+
+
+def _draw_contact_limits(kinds: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """``max_minutes`` per contact (NaN = no limit), by kind (:data:`_CONTACT_LIMIT_P`)."""
+    out = np.full(len(kinds), np.nan)
+    u = rng.random(len(kinds))
+    for kind, (values, probs) in _CONTACT_LIMIT_P.items():
+        edges = np.cumsum(probs)
+        pick = np.searchsorted(edges, u, side="right")
+        hit = (kinds == kind) & (pick < len(values))
+        out[hit] = np.asarray(values)[pick[hit]]
+    return out
+
+
+def _draw_home_household(kinds: np.ndarray, rng: np.random.Generator
+                         ) -> dict[str, np.ndarray]:
+    """Draw ``languages, culture, own_children_ages`` per home (text, ``""`` = empty)."""
+    n = len(kinds)
+    first = _pick(_HOME_LANGUAGES_P, rng, n)
+    extra = {k: rng.random(n) < p for k, p in _HOME_EXTRA_LANGUAGE_P.items()}
+    languages = np.array([";".join(sorted({first[i]} | {k for k, hit in extra.items()
+                                                         if hit[i]})) for i in range(n)],
+                         dtype=object)
+    tags = {k: rng.random(n) < p for k, p in _HOME_CULTURE_P.items()}
+    culture = np.array([";".join(k for k, hit in tags.items() if hit[i]) for i in range(n)],
+                       dtype=object)
+    n_own = rng.choice(len(_OWN_CHILDREN_P), size=n, p=np.asarray(_OWN_CHILDREN_P))
+    ages = rng.integers(0, 21, (n, len(_OWN_CHILDREN_P)))
+    own = np.array([";".join(str(a) for a in sorted(ages[i, :n_own[i]])) for i in range(n)],
+                   dtype=object)
+    return {"languages": languages, "culture": culture, "own_children_ages": own}

@@ -120,11 +120,15 @@ INPUT_TYPES: dict[str, dict[str, str]] = {
     "children": {"child_id": "text", "school_lon": "double precision",
                  "school_lat": "double precision", "municipality": "text", "age": "integer",
                  "needs": "text", "sibling_group": "text", "urgency": "text",
-                 "waiting_since": "date", "max_school_minutes": "double precision"},
+                 "waiting_since": "date", "max_school_minutes": "double precision",
+                 "avoid_municipalities": "text", "languages": "text",
+                 "language_required": "boolean", "culture": "text", "heard_on": "date"},
     "homes": {"home_id": "text", "municipality": "text", "capacity": "integer",
               "competences": "text", "min_age": "integer", "max_age": "integer",
-              "kind": "text", "kin_of": "text", "accepts_sibling_groups": "boolean"},
-    "contacts": {"child_id": "text", "kind": "text", "weight": "double precision"},
+              "kind": "text", "kin_of": "text", "accepts_sibling_groups": "boolean",
+              "languages": "text", "culture": "text", "own_children_ages": "text"},
+    "contacts": {"child_id": "text", "kind": "text", "weight": "double precision",
+                 "max_minutes": "double precision"},
     "placements": {"child_id": "text", "home_id": "text"},
     "vetoes": {"child_id": "text", "home_id": "text"},
 }
@@ -379,11 +383,22 @@ def export_inputs(inputs: schema.Inputs) -> dict[str, pd.DataFrame]:
     out: dict[str, pd.DataFrame] = {}
     children = inputs.children.copy()
     children["needs"] = children["needs"].map(schema.join_tags)
-    children["waiting_since"] = [None if pd.isna(d) else pd.Timestamp(d).date().isoformat()
-                                 for d in children["waiting_since"]]
+    for column in ("waiting_since", "heard_on"):
+        if column in children.columns:
+            children[column] = [None if pd.isna(d) else pd.Timestamp(d).date().isoformat()
+                                for d in children[column]]
+    for column in ("avoid_municipalities", "languages", "culture"):
+        if column in children.columns:
+            children[column] = children[column].map(schema.join_tags)
     out["children"] = children
     homes = inputs.homes.copy()
     homes["competences"] = homes["competences"].map(schema.join_tags)
+    for column in ("languages", "culture"):
+        if column in homes.columns:
+            homes[column] = homes[column].map(schema.join_tags)
+    if "own_children_ages" in homes.columns:
+        homes["own_children_ages"] = homes["own_children_ages"].map(
+            lambda ages: ";".join(str(a) for a in ages))
     out["homes"] = homes
     out["contacts"] = inputs.contacts.drop(columns=["anchor_id"])
     out["placements"] = inputs.placements.copy()
