@@ -99,7 +99,11 @@ DEFAULT_ZONE_KMH: dict[str, float] = {
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    """Base of every settings model: immutable, unknown keys rejected, numbers finite."""
+
+    # allow_inf_nan=False: TOML accepts inf and nan, which no setting can use.
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True,
+                              allow_inf_nan=False)
 
 
 class NetworkSettings(_Frozen):
