@@ -337,7 +337,9 @@ def write_run(run_result: RunResult, out: str | Path, *, report: bool = False,
     run_result
         The run (:func:`run`).
     out
-        The run folder; an existing one is replaced only after the new one is complete.
+        The run folder. An existing one is replaced only after the new one is
+        complete, and only if it holds a previous run (:data:`files.RUN_MARKER`,
+        written into every run folder) or is empty.
     report
         Also write the maps and the report.
     privacy
@@ -354,13 +356,18 @@ def write_run(run_result: RunResult, out: str | Path, *, report: bool = False,
     -------
     pathlib.Path
         The run folder.
+
+    Raises
+    ------
+    InputError
+        If ``out`` is a file or a non-empty folder that holds no previous run.
     """
     settings = settings or Settings()
     privacy = privacy or settings.report.privacy
     if report:
         report_mod.check_privacy(privacy)
     out = Path(out)
-    with files.atomic_folder(out) as tmp:
+    with files.atomic_folder(out, marker=files.RUN_MARKER) as tmp:
         files.write_csv(run_result.assignments, tmp / "assignments.csv")
         pairs = run_result.scored.pairs.drop(columns=["feasible"], errors="ignore")
         files.write_csv(pairs, tmp / "pairs.csv")

@@ -239,3 +239,28 @@ def test_json_stdout_is_clean_in_a_real_process(scenario: tuple[Path, Path],
                           capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["status"] == "optimal"
+
+
+@pytest.mark.parametrize("where", ["victim", "dot"])
+def test_out_refuses_a_folder_that_is_not_a_run(scenario: tuple[Path, Path], tmp_path: Path,
+                                                where: str,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    # issue 15, case 1 (the inputs and notes.txt were deleted) and case 8 ('--out .'
+    # failed with exit 1 after the whole run).
+    sample_dir, net = scenario
+    victim = tmp_path / "victim"
+    shutil.copytree(sample_dir, victim)
+    (victim / "notes.txt").write_text("precious")
+    before = sorted(p.name for p in victim.iterdir())
+    monkeypatch.chdir(victim)
+    out = victim if where == "victim" else Path(".")
+    args = match_args(victim, net, out)
+    calls: list[str] = []
+    monkeypatch.setattr("matcher.io.readers.read_inputs", lambda *a, **k: calls.append("read"))
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert "does not hold a previous run" in " ".join(result.output.split())
+    assert calls == []  # checked before any work
+    assert sorted(p.name for p in victim.iterdir()) == before
+    assert (victim / "notes.txt").read_text() == "precious"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["victim"]

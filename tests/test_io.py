@@ -128,3 +128,51 @@ def test_no_file_is_group_or_world_readable(tmp_path: Path) -> None:
     finally:
         os.umask(old)
     assert mode(path) == 0o600
+
+
+def test_temporary_files_are_owner_only_from_the_first_byte(tmp_path: Path) -> None:
+    # issue 15, case 5: files inside the temporary run folder were created 0644.
+    old = os.umask(0o022)
+    try:
+        with files.atomic_folder(tmp_path / "out", marker=files.RUN_MARKER) as tmp:
+            assert mode(tmp) == 0o700
+            (tmp / "a.csv").write_text("x")
+            (tmp / "sub").mkdir()
+            assert mode(tmp / "a.csv") == 0o600 and mode(tmp / "sub") == 0o700
+        with files.atomic_path(tmp_path / "b.csv") as path:
+            path.write_text("x")
+            assert mode(path) == 0o600
+        assert os.umask(0o022) == 0o022  # restored
+    finally:
+        os.umask(old)
+    assert (tmp_path / "out" / files.RUN_MARKER).is_file()
+
+
+@pytest.mark.parametrize("name", [".", "..", "victim", "file.txt"])
+def test_check_run_folder_refuses_other_folders(tmp_path: Path, name: str,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    # issue 15, cases 1 and 8: '--out .' and any folder of other files are refused.
+    work = tmp_path / "work"
+    (work / "victim").mkdir(parents=True)
+    (work / "victim" / "notes.txt").write_text("x")
+    (work / "file.txt").write_text("x")
+    monkeypatch.chdir(work)
+    with pytest.raises(InputError, match="--out"):
+        files.check_run_folder(name)
+    assert files.check_run_folder("new") == work / "new"
+    (work / "empty").mkdir()
+    assert files.check_run_folder("empty") == work / "empty"
+
+
+def test_csv_cells_are_formula_safe_and_numbers_stay_numbers(tmp_path: Path) -> None:
+    # issue 15, case 9: a cell beginning with '=' was written to CSV as is.
+    frame = pd.DataFrame({"child_id": ["=HYPERLINK(\"x\")", "+1+2", "-x", "@SUM(A1)", "ok", "-3.5"],
+                          "minutes": [-1.5, 2.0, -0.0, np.inf, np.nan, 3.0],
+                          "n": [-1, 2, 3, 4, 5, 6], "flag": [True, False] * 3})
+    files.write_csv(frame, tmp_path / "a.csv")
+    back = pd.read_csv(tmp_path / "a.csv", dtype={"child_id": str})
+    assert back["child_id"].tolist() == ["'=HYPERLINK(\"x\")", "'+1+2", "'-x", "'@SUM(A1)", "ok",
+                                         "-3.5"]
+    np.testing.assert_array_equal(back["minutes"].to_numpy(), frame["minutes"].to_numpy())
+    assert back["n"].tolist() == [-1, 2, 3, 4, 5, 6]
+    assert frame.loc[0, "child_id"].startswith("=")  # the caller's frame is not changed

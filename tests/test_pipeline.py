@@ -57,7 +57,7 @@ def test_write_without_and_with_report(run: pipeline.RunResult, small_sample: Sa
                                        tmp_path: Path) -> None:
     plain = run.write(tmp_path / "plain", report=False)
     assert sorted(p.name for p in plain.iterdir()) == [
-        "assignments.csv", "pairs.csv", "shortlist.csv", "summary.json"]
+        ".fostermatch-run", "assignments.csv", "pairs.csv", "shortlist.csv", "summary.json"]
     back = pd.read_csv(plain / "assignments.csv", dtype={"child_id": str, "home_id": str})
     np.testing.assert_array_equal(back["score"].to_numpy(), run.assignments["score"].to_numpy())
     assert json.loads((plain / "summary.json").read_text()) == run.summary
@@ -78,3 +78,32 @@ def test_school_isochrones_come_from_the_pipeline(run: pipeline.RunResult,
     placed = set(run.assignments.loc[run.assignments["home_id"].notna(), "child_id"])
     assert set(iso["child_id"]) <= placed
     assert iso.crs == small_sample.settings.crs
+
+
+def test_write_replaces_only_a_previous_run(run: pipeline.RunResult, tmp_path: Path) -> None:
+    # issue 15, case 1: the folder swap deleted any folder given as the run folder.
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "notes.txt").write_text("precious")
+    with pytest.raises(InputError, match="does not hold a previous run") as exc:
+        run.write(victim)
+    assert exc.value.exit_code == 2
+    assert sorted(p.name for p in victim.iterdir()) == ["notes.txt"]
+    assert [p.name for p in tmp_path.iterdir()] == ["victim"]
+    out = run.write(tmp_path / "run")
+    assert (out / ".fostermatch-run").is_file()
+    (out / "stray.txt").write_text("x")
+    run.write(out)  # a previous run is replaced, whole
+    assert not (out / "stray.txt").exists() and (out / "assignments.csv").is_file()
+
+
+def test_write_removes_stale_temporary_folders(run: pipeline.RunResult, tmp_path: Path) -> None:
+    # issue 15, case 5: a kill during the final write left .OUT.tmp-* behind for good.
+    stale = tmp_path / ".run.tmp-abc123"
+    stale.mkdir()
+    (stale / "assignments.csv").write_text("child-level data")
+    (tmp_path / ".run.old-99").mkdir()
+    keep = tmp_path / ".other.tmp-x"
+    keep.mkdir()
+    run.write(tmp_path / "run")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".other.tmp-x", "run"]

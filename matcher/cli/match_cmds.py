@@ -94,8 +94,9 @@ def validate(children: ChildrenOpt, homes: HomesOpt, contacts: ContactsOpt = Non
 def match(
     children: ChildrenOpt,
     homes: HomesOpt,
-    out: Annotated[Path, typer.Option("--out", file_okay=False,
-                                      help="Run folder to write (replaced atomically).")],
+    out: Annotated[Path, typer.Option(
+        "--out", help="Run folder to write: a new or empty folder, or the folder of a "
+                      "previous run (replaced atomically; any other folder is refused).")],
     contacts: ContactsOpt = None,
     placements: PlacementsOpt = None,
     vetoes: VetoesOpt = None,
@@ -126,9 +127,10 @@ def match(
     Writes assignments.csv, pairs.csv, shortlist.csv, summary.json and, where
     available, the maps and report. Exit code 3 if the model cannot be solved.
     """
-    from matcher.io import readers
+    from matcher.io import files, readers
 
     with errors():
+        out = files.check_run_folder(out)  # before any work: never replaces other files
         sources = [s for s in (network_dir, osm, travel_times) if s is not None]
         if len(sources) != 1:
             raise InputError("give exactly one of --network DIR, --osm FILE or "
@@ -299,8 +301,11 @@ def demo(
     """
     if region not in ("oslo", "fjord"):
         raise typer.BadParameter(f"'{region}': use oslo or fjord", param_hint="--region")
+    from matcher.io import files
+
     with errors():
         folder = out or Path(tempfile.mkdtemp(prefix="fostermatch-demo-"))
+        files.check_run_folder(folder / "run")
         settings = config_mod.Settings()
         if region == "fjord":
             result, areas, net, sample_dir = _fjord_demo(folder, seed, settings)
