@@ -106,6 +106,8 @@ HOME_KINDS: tuple[str, ...] = ("general", "kinship", "emergency", "specialized")
 ANCHOR_KINDS: tuple[str, ...] = ("home", "school", *CONTACT_KINDS)
 MAX_CHILD_AGE = 25
 """Oldest age handled (ettervern, aftercare, runs to 25)."""
+MAX_ID_LENGTH = 64
+"""Longest id (``child_id``, ``home_id``, ``sibling_group``, ``kin_of``), in characters."""
 
 _POINT_TABLES = ("children", "homes", "contacts")
 _TRUE = frozenset({"true", "1", "yes", "ja", "y", "j"})
@@ -426,6 +428,7 @@ class _Table:
         what = "child" if column == "child_id" else "home"
         self.add(column, values == "",
                  lambda i: f"empty {column}; give every row the {what}'s id")
+        values = self.id_text(column)
         if column == "child_id" and self.name == "children":
             self.add(column, np.char.find(values.astype(str), ":") >= 0,
                      lambda i: f"child_id '{values[i]}' contains ':', which is reserved for "
@@ -435,6 +438,25 @@ class _Table:
             dup = (first != np.arange(self.n)) & (values != "")
             self.add(column, dup, lambda i: f"duplicate {column} '{values[i]}' (first at row "
                                             f"{first[i] + 1}); ids must be unique")
+        return values
+
+    def id_text(self, column: str) -> np.ndarray:
+        """An id-like column: printable characters, at most :data:`MAX_ID_LENGTH` of them.
+
+        A bad value is reported (never echoed: it may hold a line break) and
+        replaced by ``''``, so that it reaches no output and no other message.
+        """
+        values = self.text(column)
+        unprintable = np.array([not v.isprintable() for v in values], dtype=bool)
+        long = np.array([len(v) > MAX_ID_LENGTH for v in values], dtype=bool) & ~unprintable
+        self.add(column, unprintable,
+                 _same(f"{column} holds a line break, tab or other control character; use "
+                       "printable characters only"))
+        self.add(column, long, lambda i: f"{column} is {len(values[i])} characters long; use "
+                                         f"at most {MAX_ID_LENGTH}")
+        if unprintable.any() or long.any():
+            values = np.where(unprintable | long, "", values).astype(object)
+            self.cells[column] = values
         return values
 
     def coordinates(self, lon_col: str, lat_col: str, *, optional: bool) -> tuple[np.ndarray,
@@ -691,12 +713,13 @@ def check_tables(frames: Mapping[str, pd.DataFrame | None], *, settings: Scoring
         municipality = t.municipalities("municipality")
         age = t.integers("age", low=0, high=MAX_CHILD_AGE)
         needs = t.tags("needs", need_tags, "need")
-        group = t.text("sibling_group")
+        group = t.id_text("sibling_group")
         urgency = t.choices("urgency", URGENCIES)
         waiting = t.dates("waiting_since")
         max_school = t.floats("max_school_minutes", default=np.nan)
         _check_groups(t, ids, group, municipality)
-        child_ids = {i for i in ids if i}
+        # Without a child_id column no reference to a child can be checked (no cascade).
+        child_ids = {i for i in ids if i} if t.has("child_id") else None
         group_ids = {g for g in group if g}
         out["children"] = pd.DataFrame({
             "child_id": pd.Series(ids, dtype="str"), "lon": lon, "lat": lat,
@@ -721,7 +744,7 @@ def check_tables(frames: Mapping[str, pd.DataFrame | None], *, settings: Scoring
         t.add("min_age", min_age > max_age,
               lambda i: f"min_age {min_age[i]} is above max_age {max_age[i]}; swap them")
         kind = t.choices("kind", HOME_KINDS)
-        kin_of = t.text("kin_of")
+        kin_of = t.id_text("kin_of")
         if t.has("kind"):
             t.add("kin_of", (kind == "kinship") & (kin_of == ""),
                   lambda i: "kinship home without kin_of; give the child_id or sibling_group "
@@ -737,7 +760,7 @@ def check_tables(frames: Mapping[str, pd.DataFrame | None], *, settings: Scoring
                   lambda i: f"kin_of '{kin_of[i]}' is neither a child_id nor a sibling_group "
                             "in the children table; fix the id")
         accepts = t.booleans("accepts_sibling_groups", default=False)
-        home_ids = {i for i in ids if i}
+        home_ids = {i for i in ids if i} if t.has("home_id") else None
         out["homes"] = pd.DataFrame({
             "home_id": pd.Series(ids, dtype="str"), "lon": lon, "lat": lat,
             "municipality": pd.Series(municipality, dtype="str"), "capacity": capacity,

@@ -503,3 +503,35 @@ def test_read_times(tmp_path: Path) -> None:
 def test_tags_helpers() -> None:
     assert schema.split_tags(" teen ; trauma;;teen") == ("teen", "trauma")
     assert schema.join_tags(("teen", "trauma")) == "teen;trauma"
+
+
+# --------------------------------------------------------------------------- issue 15
+
+
+@pytest.mark.parametrize(("value", "text"), [
+    ("c\n1", "printable"), ("c\x001", "printable"), ("c\u202e1", "printable"),
+    ("c" * 65, "at most 64"),
+])
+@pytest.mark.parametrize(("table", "column"), [("children", "child_id"), ("homes", "home_id"),
+                                               ("children", "sibling_group")])
+def test_ids_are_printable_and_short(tmp_path: Path, table: str, column: str, value: str,
+                                     text: str) -> None:
+    # issue 15, case 9: ids held a newline or NUL, which reached CSV cells and reasons.
+    edits = {(2, column): value}
+    frames = {table: _edit(table, edits)}
+    if table == "homes":
+        frames["vetoes"] = pd.DataFrame({"child_id": ["c3"], "home_id": ["h1"]})
+    problems = _problems(tmp_path, **frames)
+    assert _has(problems, f"{table}.csv", 3, column, text), problems
+    assert not any(value in p.message for p in problems)  # never echoed
+
+
+def test_a_bad_children_header_gives_no_false_reference_errors(tmp_path: Path) -> None:
+    # issue 15, case 10: a bad children header also produced errors about homes.kin_of
+    # (and every reference to a child id).
+    children = _children().rename(columns={"child_id": "childid"})
+    problems = _problems(tmp_path, children=children)
+    assert {p.source for p in problems} == {"children.csv"}, problems
+    homes = _homes().rename(columns={"home_id": "Home ID"})
+    problems = _problems(tmp_path, homes=homes)
+    assert {p.source for p in problems} == {"homes.csv"}, problems
