@@ -264,3 +264,21 @@ def test_out_refuses_a_folder_that_is_not_a_run(scenario: tuple[Path, Path], tmp
     assert sorted(p.name for p in victim.iterdir()) == before
     assert (victim / "notes.txt").read_text() == "precious"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["victim"]
+
+
+def test_quiet_match_prints_nothing_on_stdout(scenario: tuple[Path, Path],
+                                              tmp_path: Path) -> None:
+    # issue 15, case 10: '-q match' printed the HiGHS banner on stdout (cron mail).
+    import subprocess
+    import sys
+
+    sample_dir, net = scenario
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / "run"
+    proc = subprocess.run([sys.executable, str(root / "cli.py"), "-q",
+                           *match_args(sample_dir, net, out)],
+                          capture_output=True, text=True, check=False, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == ""
+    assert "HiGHS" not in proc.stderr
+    assert (out / "assignments.csv").is_file()
