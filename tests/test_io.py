@@ -176,3 +176,22 @@ def test_csv_cells_are_formula_safe_and_numbers_stay_numbers(tmp_path: Path) -> 
     np.testing.assert_array_equal(back["minutes"].to_numpy(), frame["minutes"].to_numpy())
     assert back["n"].tolist() == [-1, 2, 3, 4, 5, 6]
     assert frame.loc[0, "child_id"].startswith("=")  # the caller's frame is not changed
+
+
+def test_a_csv_without_header_is_reported_without_its_values(tmp_path: Path) -> None:
+    # issue 15, case 7: the first data row became the column names, quoted in the message.
+    path = tmp_path / "children.csv"
+    path.write_text("c1,10.7512345,59.9123456,,,0301,7,,,acute,,\n"
+                    "c2,10.70,59.90,,,0301,12,,,planned,,\n", encoding="utf-8")
+    read = readers.read_table(path)
+    assert read.frame is None
+    [problem] = read.problems
+    assert "the first row looks like data, not column names" in problem.message
+    for value in ("c1", "10.75", "59.91", "0301"):
+        assert value not in str(problem)
+    with pytest.raises(InputError) as exc:
+        readers.read_inputs(path, path)
+    assert "10.75" not in str(exc.value) and "59.91" not in str(exc.value)
+    semicolon = tmp_path / "homes.csv"
+    semicolon.write_text("h1;10,75;59,91\n", encoding="utf-8")
+    assert "looks like data" in str(readers.read_table(semicolon).problems[0])

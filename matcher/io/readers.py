@@ -135,7 +135,22 @@ def _read_csv(data: bytes, label: str) -> tuple[pd.DataFrame | None, list[Proble
         return None, [Problem(label, f"not valid CSV ({exc}); check quoting and the number "
                                      "of fields on each line")]
     frame.columns = [str(c).strip() for c in frame.columns]
+    if any(_looks_like_data(c) for c in frame.columns):
+        # Never quote the row: it is a record (ids, coordinates), not column names.
+        return None, [Problem(label, "the first row looks like data, not column names; add "
+                                     "a header row with the column names (see README.md, "
+                                     "'Input tables')")]
     return frame, []
+
+
+def _looks_like_data(name: str) -> bool:
+    """Whether a header cell is a value (a number, also with a decimal comma) rather than a name."""
+    text = name.replace(",", ".", 1)
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _read_ogr(path: Path, layer: str | None, label: str) -> tuple[pd.DataFrame | None,
