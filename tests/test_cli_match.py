@@ -282,3 +282,31 @@ def test_quiet_match_prints_nothing_on_stdout(scenario: tuple[Path, Path],
     assert proc.stdout == ""
     assert "HiGHS" not in proc.stderr
     assert (out / "assignments.csv").is_file()
+
+
+def test_table_options_take_a_geopackage_layer(scenario: tuple[Path, Path],
+                                               tmp_path: Path) -> None:
+    # issue 15, case 4: 'file.gpkg:layer' failed in the CLI (the option checked the path).
+    import geopandas as gpd
+
+    sample_dir, net = scenario
+    gpkg = tmp_path / "tables.gpkg"
+    for name in ("children", "homes"):
+        frame = pd.read_csv(sample_dir / f"{name}.csv", dtype=str, keep_default_na=False)
+        layer = gpd.GeoDataFrame(frame.drop(columns=["lon", "lat"]), crs="EPSG:4326",
+                                 geometry=gpd.points_from_xy(frame["lon"].astype(float),
+                                                             frame["lat"].astype(float)))
+        layer.to_file(gpkg, layer=name, driver="GPKG", engine="pyogrio")
+    out = tmp_path / "run"
+    args = match_args(sample_dir, net, out, children=Path(f"{gpkg}:children"),
+                      homes=Path(f"{gpkg}:homes"))
+    result = runner.invoke(app, ["-q", *args])
+    assert result.exit_code == 0, result.output
+    bare = match_args(sample_dir, net, tmp_path / "run2", children=gpkg,
+                      homes=Path(f"{gpkg}:homes"))
+    result = runner.invoke(app, bare)
+    assert result.exit_code == 2, result.output
+    assert "layers: children, homes" in " ".join(result.output.split())
+    missing = match_args(sample_dir, net, tmp_path / "run3", homes=tmp_path / "nope.csv")
+    result = runner.invoke(app, missing)
+    assert result.exit_code == 2 and "file not found" in result.output

@@ -195,3 +195,48 @@ def test_a_csv_without_header_is_reported_without_its_values(tmp_path: Path) -> 
     semicolon = tmp_path / "homes.csv"
     semicolon.write_text("h1;10,75;59,91\n", encoding="utf-8")
     assert "looks like data" in str(readers.read_table(semicolon).problems[0])
+
+
+def _gpkg_with_bad_numbers(tmp_path: Path, small_sample: Sample) -> Path:
+    """children and homes of the sample in one GeoPackage, with text and 12.7 in int columns."""
+    import sqlite3
+
+    path = tmp_path / "inputs.gpkg"
+    for name, frame in (("children", small_sample.inputs.children),
+                        ("homes", small_sample.inputs.homes)):
+        plain = frame.drop(columns=["lon", "lat"]).copy()
+        for col in ("needs", "competences"):
+            if col in plain:
+                plain[col] = plain[col].map(";".join)
+        layer = gpd.GeoDataFrame(plain, geometry=gpd.points_from_xy(frame["lon"], frame["lat"]),
+                                 crs="EPSG:4326")
+        layer.to_file(path, layer=name, driver="GPKG", engine="pyogrio",
+                      layer_options={"SPATIAL_INDEX": "NO"})
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("UPDATE children SET age = 'fifteen' WHERE fid = 2")
+    conn.execute("UPDATE homes SET capacity = 12.7 WHERE fid = 3")
+    conn.execute("UPDATE homes SET max_age = 'three' WHERE fid = 1")
+    conn.close()
+    return path
+
+
+def test_geopackage_number_columns_are_read_as_stored(tmp_path: Path,
+                                                      small_sample: Sample) -> None:
+    # issue 15, case 2: 'fifteen' in an integer column was read as 0, and 12.7 as 12.
+    path = _gpkg_with_bad_numbers(tmp_path, small_sample)
+    with pytest.raises(InputError) as exc:
+        readers.read_inputs(f"{path}:children", f"{path}:homes")
+    where = {(p.source, p.row, p.column) for p in exc.value.problems}
+    assert where == {("inputs.gpkg:children", 2, "age"), ("inputs.gpkg:homes", 3, "capacity"),
+                     ("inputs.gpkg:homes", 1, "max_age")}, exc.value.problems
+    assert "not a whole number" in str(exc.value)
+
+
+def test_multi_layer_geopackage_needs_a_layer_name(tmp_path: Path,
+                                                   small_sample: Sample) -> None:
+    # issue 15, case 4: without a layer, a multi-layer GeoPackage silently gave its first.
+    path = _gpkg_with_bad_numbers(tmp_path, small_sample)
+    read = readers.read_table(path)
+    assert read.frame is None
+    assert "has 2 layers; name one as inputs.gpkg:LAYER (layers: children, homes)" in str(
+        read.problems[0])

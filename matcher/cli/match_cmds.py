@@ -29,19 +29,19 @@ from matcher.cli.common import (
 from matcher.errors import InputError
 
 ChildrenOpt = Annotated[Path, typer.Option(
-    "--children", exists=True, dir_okay=False, readable=True,
+    "--children",
     help="Children table (.csv, .geojson or .gpkg[:layer]); columns in the README.")]
 HomesOpt = Annotated[Path, typer.Option(
-    "--homes", exists=True, dir_okay=False, readable=True,
+    "--homes",
     help="Foster homes table (.csv, .geojson or .gpkg[:layer]).")]
 ContactsOpt = Annotated[Path | None, typer.Option(
-    "--contacts", exists=True, dir_okay=False, readable=True,
+    "--contacts",
     help="Contacts table: the child's relatives, friends, activities and parents.")]
 PlacementsOpt = Annotated[Path | None, typer.Option(
-    "--placements", exists=True, dir_okay=False, readable=True,
+    "--placements",
     help="Locked placements (child_id, home_id): they stay and use capacity.")]
 VetoesOpt = Annotated[Path | None, typer.Option(
-    "--vetoes", exists=True, dir_okay=False, readable=True,
+    "--vetoes",
     help="Caseworker vetoes (child_id, home_id) that may never be matched.")]
 
 
@@ -107,7 +107,7 @@ def match(
         "--osm", exists=True, dir_okay=False,
         help="OSM file to build the network from (cached beside the run folder).")] = None,
     travel_times: Annotated[Path | None, typer.Option(
-        "--travel-times", exists=True, dir_okay=False,
+        "--travel-times",
         help="Long table home_id,anchor_id,minutes from another router; anchor ids are "
              "<child_id>:school and <child_id>:contact:<k>.")] = None,
     config: ConfigOpt = None,
@@ -116,7 +116,7 @@ def match(
     privacy: Annotated[str, typer.Option(
         help="Child locations in shared maps: 'exact' or 'coarse' (250 m grid).")] = "exact",
     municipalities: Annotated[Path | None, typer.Option(
-        "--municipalities", exists=True, dir_okay=False,
+        "--municipalities",
         help="Municipality polygons (GeoJSON/GeoPackage, with kommunenummer) for the maps "
              "and for empty municipality cells (default: data/'s 2024 polygons).")]
     = None,
