@@ -38,8 +38,8 @@ from matcher.timetable import TimeTable
 __all__ = [
     "POINT_SUFFIXES",
     "TableRead",
-    "read_gpkg_layer",
     "read_frame",
+    "read_gpkg_layer",
     "read_inputs",
     "read_points",
     "read_polygons",

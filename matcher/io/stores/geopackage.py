@@ -19,8 +19,8 @@ import pyogrio
 import pyogrio.errors
 
 from matcher import schema
-from matcher.io import readers
 from matcher.errors import LockedError, Problem, StoreUnavailableError
+from matcher.io import readers
 from matcher.io.stores.base import (
     POINT_TABLES,
     RESULT_COLUMNS,
