@@ -295,6 +295,12 @@ class AssignmentSettings(_Frozen):
         Extra priority per year waited (``waiting_since`` before the run date).
     shortlist_k
         Homes per child in the shortlist.
+    max_pairs
+        Most child x home pairs a match may score (children times homes). A
+        larger match fails at once (exit 2) with its size and estimated memory:
+        every feasible pair is a variable of one assignment model, so the
+        work cannot be split without changing the answer. See
+        :func:`matcher.pipeline.estimate`.
     """
 
     solver: Literal["highs", "cbc"] = "highs"
@@ -310,6 +316,7 @@ class AssignmentSettings(_Frozen):
     )
     waiting_weight_per_year: float = Field(default=0.5, ge=0.0)
     shortlist_k: int = Field(default=5, ge=1, le=100)
+    max_pairs: int = Field(default=20_000_000, ge=1)
 
 
 class PlanningSettings(_Frozen):

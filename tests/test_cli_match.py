@@ -310,3 +310,15 @@ def test_table_options_take_a_geopackage_layer(scenario: tuple[Path, Path],
     missing = match_args(sample_dir, net, tmp_path / "run3", homes=tmp_path / "nope.csv")
     result = runner.invoke(app, missing)
     assert result.exit_code == 2 and "file not found" in result.output
+
+
+def test_match_over_the_pair_budget_exits_2_before_work(scenario: tuple[Path, Path],
+                                                        tmp_path: Path) -> None:
+    sample_dir, net = scenario
+    cfg = tmp_path / "small.toml"
+    cfg.write_text("[assignment]\nmax_pairs = 10\n")
+    out = tmp_path / "run"
+    result = runner.invoke(app, [*match_args(sample_dir, net, out), "--config", str(cfg)])
+    assert result.exit_code == 2, result.output
+    assert "over the budget of 10 ([assignment] max_pairs)" in " ".join(result.output.split())
+    assert not out.exists() and [p.name for p in tmp_path.iterdir()] == ["small.toml"]

@@ -95,3 +95,10 @@ def test_every_numeric_setting_must_be_finite(tmp_path: Path, key: str, value: s
     assert exc.value.exit_code == 2
     assert [p.column for p in exc.value.problems] == [key]
     assert "finite" in str(exc.value)
+
+
+def test_max_pairs_is_a_positive_whole_number(tmp_path: Path) -> None:
+    assert config.Settings().assignment.max_pairs == 20_000_000
+    assert config.load(write(tmp_path, "[assignment]\nmax_pairs = 5\n")).assignment.max_pairs == 5
+    with pytest.raises(InputError, match=r"assignment\.max_pairs"):
+        config.load(write(tmp_path, "[assignment]\nmax_pairs = 0\n"))

@@ -107,3 +107,22 @@ def test_write_removes_stale_temporary_folders(run: pipeline.RunResult, tmp_path
     keep.mkdir()
     run.write(tmp_path / "run")
     assert sorted(p.name for p in tmp_path.iterdir()) == [".other.tmp-x", "run"]
+
+
+def test_scale_guard_fails_early_with_the_numbers(small_sample: Sample,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    # issue 15: a match with 200,000 homes ran for minutes and grew to 3.8 GB before failing.
+    inputs = small_sample.inputs
+    pairs = len(inputs.children) * len(inputs.homes)
+    scale = pipeline.estimate(inputs, small_sample.settings)
+    assert scale.pairs == pairs and scale.memory_mb > scale.times_mb > 0
+    tight = small_sample.settings.model_copy(update={
+        "assignment": small_sample.settings.assignment.model_copy(update={"max_pairs":
+                                                                           pairs - 1})})
+    called: list[str] = []
+    monkeypatch.setattr(pipeline.scoring, "score_pairs", lambda *a, **k: called.append("x"))
+    monkeypatch.setattr(pipeline, "travel_times", lambda *a, **k: called.append("x"))
+    with pytest.raises(InputError, match=f"{pairs:,} pairs to score, over the budget of "
+                                         f"{pairs - 1:,}") as exc:
+        pipeline.run(inputs, tight, net=small_sample.net, as_of=small_sample.as_of)
+    assert exc.value.exit_code == 2 and "GiB" in str(exc.value) and called == []

@@ -127,6 +127,7 @@ def match(
     Writes assignments.csv, pairs.csv, shortlist.csv, summary.json and, where
     available, the maps and report. Exit code 3 if the model cannot be solved.
     """
+    from matcher import pipeline
     from matcher.io import files, readers
 
     with errors():
@@ -143,6 +144,7 @@ def match(
             inputs = read_tables(children, homes, contacts, placements, vetoes, settings,
                                  address_register=address_register,
                                  municipalities=municipalities)
+            pipeline.check_scale(inputs, settings)  # before the travel times
             times = readers.read_times(travel_times, inputs) if travel_times else None
             net = open_network(network_dir, osm, out, settings, step)
         areas = _municipalities(municipalities)
