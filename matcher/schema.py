@@ -306,7 +306,7 @@ def validate_times(frame: pd.DataFrame, inputs: Inputs, *, label: str = "times")
                           lambda i: "minutes must be a number >= 0 (or inf for unreachable)")
     if "home_id" in text and "anchor_id" in text:
         pairs = pd.DataFrame({"h": text["home_id"], "a": text["anchor_id"]})
-        problems += _rows(label, None, pairs.duplicated().to_numpy(),
+        problems += _rows(label, "home_id/anchor_id", pairs.duplicated().to_numpy(),
                           lambda i: "duplicate home_id/anchor_id pair; keep one row per pair")
     raise_problems(problems, {"times": label})
     long = pd.DataFrame({"home_id": text["home_id"], "anchor_id": text["anchor_id"],
@@ -514,8 +514,8 @@ class _Table:
             return np.full(self.n, default if default is not None else 0, dtype=np.int64)
         rng = f">= {low}" if high is None else f"{low}..{high}"
         bad = ~(np.isfinite(values) & (values == np.round(values)) & (values >= low))
-        if high is not None:
-            bad |= ~(values <= high)
+        # Above 2**53 a float is no longer an exact whole number (and 2**63 overflows int64).
+        bad |= ~(values <= (high if high is not None else 2.0**53))
         self.add(column, bad & (text == ""),
                  lambda i: f"empty {column}; give a whole number {rng}{hint}")
         self.add(column, bad & (text != ""),

@@ -15,6 +15,7 @@ import dataclasses
 import hashlib
 import io
 import logging
+import re
 import sqlite3
 import urllib.parse
 import warnings
@@ -148,13 +149,22 @@ def _read_csv(data: bytes, label: str) -> tuple[pd.DataFrame | None, list[Proble
 
 
 def _looks_like_data(name: str) -> bool:
-    """Whether a header cell is a value (a number, also with a decimal comma) rather than a name."""
-    text = name.replace(",", ".", 1)
-    try:
-        float(text)
-    except ValueError:
+    """Whether a header cell holds a value (a number, also with a decimal comma) rather than a name.
+
+    Each part of the cell between spaces, tabs or other delimiters is checked,
+    so that a whole record read as one name (another delimiter) counts too.
+    pandas' name of an empty header cell (``Unnamed: 3``) is not data.
+    """
+    if re.fullmatch(r"Unnamed: \d+", name):
         return False
-    return True
+    for part in re.split(r"[\s,;|]+", name.strip()):
+        for text in (part, part.replace(",", ".", 1)):
+            try:
+                float(text)
+            except ValueError:
+                continue
+            return part.lower().lstrip("+-") not in ("inf", "infinity", "nan")
+    return bool(re.search(r"\d[.,]\d", name))
 
 
 def _read_ogr(path: Path, layer: str | None, label: str) -> tuple[pd.DataFrame | None,
