@@ -35,8 +35,8 @@ from matcher.cli import app
 from matcher.errors import InputError
 from matcher.io import readers
 
-EXAMPLES: dict[str, int] = {"csv_children": 60, "csv_homes": 60, "csv_bytes": 60,
-                            "geojson": 40, "gpkg": 20, "toml": 150, "times": 80, "cli": 8}
+EXAMPLES: dict[str, int] = {"csv_children": 100, "csv_homes": 100, "csv_bytes": 100,
+                            "geojson": 60, "gpkg": 30, "toml": 250, "times": 120, "cli": 10}
 """Examples per reader (all run: the strategies filter nothing)."""
 
 # No shrinking: the failing example is reported as generated, and a run stays fast.

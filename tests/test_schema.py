@@ -535,3 +535,11 @@ def test_a_bad_children_header_gives_no_false_reference_errors(tmp_path: Path) -
     homes = _homes().rename(columns={"home_id": "Home ID"})
     problems = _problems(tmp_path, homes=homes)
     assert {p.source for p in problems} == {"homes.csv"}, problems
+
+
+def test_huge_whole_numbers_are_errors_not_overflows(tmp_path: Path) -> None:
+    # Found by tests/test_fuzz.py: 9.2e18 passed '>= 0' and overflowed int64 on the cast.
+    problems = _problems(tmp_path, homes=_edit("homes", {(0, "capacity"): "1e19",
+                                                         (1, "max_age"): "9.3e18"}))
+    assert _has(problems, "homes.csv", 1, "capacity", "not a whole number")
+    assert _has(problems, "homes.csv", 2, "max_age", "not a whole number")
