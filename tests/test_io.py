@@ -114,7 +114,8 @@ def test_read_times_checks_ids_minutes_and_duplicates(small_sample: Sample,
     with pytest.raises(InputError) as info:
         readers.read_times(tmp_path / "t.csv", inputs)
     where = {(p.row, p.column) for p in info.value.problems}
-    assert {(2, "home_id/anchor_id"), (3, "home_id"), (3, "anchor_id"), (3, "minutes"), (4, "anchor_id")} == where
+    assert {(2, "home_id/anchor_id"), (3, "home_id"), (3, "anchor_id"), (3, "minutes"),
+            (4, "anchor_id")} == where
     pd.DataFrame({"home_id": [home], "anchor_id": [f"{child}:school"],
                   "minutes": ["12.5"]}).to_csv(tmp_path / "ok.csv", index=False)
     table = readers.read_times(tmp_path / "ok.csv", inputs)
