@@ -225,8 +225,12 @@ def test_round_trip_geojson_and_gpkg(tmp_path: Path) -> None:
                              Path(f"{gpkg}:contacts"), Path(f"{gpkg}:placements"),
                              Path(f"{gpkg}:vetoes"), settings=SETTINGS)
     _assert_same_inputs(got, want)
-    # Without a layer name the first layer is read.
-    first = readers.read_inputs(gpkg, Path(f"{gpkg}:homes"), settings=SETTINGS)
+    # Without a layer name a multi-layer file is an error listing its layers (issue 15).
+    with pytest.raises(InputError, match=r"has 5 layers; name one as run\.gpkg:LAYER"):
+        readers.read_inputs(gpkg, Path(f"{gpkg}:homes"), settings=SETTINGS)
+    single = tmp_path / "children.gpkg"
+    _points(frames["children"]).to_file(single, layer="anything")
+    first = readers.read_inputs(single, Path(f"{gpkg}:homes"), settings=SETTINGS)
     _assert_same_inputs(schema.Inputs(first.children, want.contacts, first.homes,
                                       want.placements, want.vetoes), want)
 
