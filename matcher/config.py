@@ -99,7 +99,11 @@ DEFAULT_ZONE_KMH: dict[str, float] = {
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    """Base of every settings model: immutable, unknown keys rejected, numbers finite."""
+
+    # allow_inf_nan=False: TOML accepts inf and nan, which no setting can use.
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True,
+                              allow_inf_nan=False)
 
 
 class NetworkSettings(_Frozen):
@@ -341,6 +345,12 @@ class AssignmentSettings(_Frozen):
         Extra priority per year waited (``waiting_since`` before the run date).
     shortlist_k
         Homes per child in the shortlist.
+    max_pairs
+        Most child x home pairs a match may score (children times homes). A
+        larger match fails at once (exit 2) with its size and estimated memory:
+        every feasible pair is a variable of one assignment model, so the
+        work cannot be split without changing the answer. See
+        :func:`matcher.pipeline.estimate`.
     """
 
     solver: Literal["highs", "cbc"] = "highs"
@@ -356,6 +366,7 @@ class AssignmentSettings(_Frozen):
     )
     waiting_weight_per_year: float = Field(default=0.5, ge=0.0)
     shortlist_k: int = Field(default=5, ge=1, le=100)
+    max_pairs: int = Field(default=20_000_000, ge=1)
 
 
 class PlanningSettings(_Frozen):

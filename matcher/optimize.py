@@ -19,6 +19,7 @@ Solvers
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import tempfile
@@ -26,7 +27,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pulp
@@ -78,13 +79,29 @@ def solver_name(solver: Literal["highs", "cbc"]) -> str:
 
 
 class _HiGHSWarm(pulp.HiGHS):
-    """``pulp.HiGHS`` that passes a MIP start to HiGHS before running."""
+    """``pulp.HiGHS`` that is silent from the start and passes a MIP start before running.
+
+    With ``msg=False`` HiGHS's own ``output_flag`` and ``log_to_console``
+    options are off before it can print anything: ``highspy.Highs()`` prints
+    its banner on stdout when it first registers its callbacks, which
+    ``pulp.HiGHS`` does before it turns the output off.
+    """
 
     def __init__(
-        self, start: Mapping[pulp.LpVariable, float] | None = None, **kwargs: object
+        self, start: Mapping[pulp.LpVariable, float] | None = None, **kwargs: Any
     ) -> None:
         super().__init__(**kwargs)
         self._start = start
+
+    def createAndConfigureSolver(self, lp: pulp.LpProblem) -> None:  # noqa: N802 (PuLP API)
+        lp.solverModel = _quiet_highs() if not self.msg else _highspy().Highs()
+        options: dict[str, Any] = {"mip_rel_gap": self.gapRel, "mip_abs_gap": self.gapAbs,
+                                   "threads": self.threads,
+                                   "time_limit": None if self.timeLimit is None
+                                   else float(self.timeLimit), **self.optionsDict}
+        for key, value in options.items():
+            if value is not None:
+                lp.solverModel.setOptionValue(key, value)
 
     def callSolver(self, lp: pulp.LpProblem) -> None:  # noqa: N802 (PuLP API)
         if self._start:
@@ -92,6 +109,32 @@ class _HiGHSWarm(pulp.HiGHS):
             value = np.array(list(self._start.values()), dtype=float)
             lp.solverModel.setSolution(len(index), index, value)
         super().callSolver(lp)
+
+
+def _highspy() -> Any:
+    import highspy
+
+    return highspy
+
+
+def _quiet_highs() -> Any:
+    """A ``highspy.Highs`` whose output is off before its constructor could log."""
+    return _quiet_highs_class()()
+
+
+@functools.cache
+def _quiet_highs_class() -> type:
+    highspy = _highspy()
+
+    class _Quiet(highspy.Highs):  # type: ignore[name-defined]
+        def enableCallbacks(self) -> None:  # noqa: N802 (highspy API)
+            # Called by Highs.__init__; registering a callback prints the banner
+            # unless the output is already off.
+            self.setOptionValue("output_flag", False)
+            self.setOptionValue("log_to_console", False)
+            super().enableCallbacks()
+
+    return _Quiet
 
 
 def solve(prob: pulp.LpProblem, *, solver: str, time_limit_seconds: float, mip_gap: float,
@@ -208,7 +251,7 @@ def lp_duals(prob: pulp.LpProblem, row_names: Sequence[str], *, solver: str,
     if solver == "highs":
         import highspy
 
-        prob.solve(pulp.HiGHS(mip=False, msg=False, timeLimit=limit))
+        prob.solve(_HiGHSWarm(mip=False, msg=False, timeLimit=limit))
         if prob.solverModel.getModelStatus() != highspy.HighsModelStatus.kOptimal:
             return None
     else:

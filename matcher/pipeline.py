@@ -83,6 +83,85 @@ class RunResult:
                          municipalities=municipalities, settings=settings, synthetic=synthetic)
 
 
+@dataclass(frozen=True)
+class Scale:
+    """The size of a match and the memory it is estimated to need.
+
+    Attributes
+    ----------
+    children, homes, anchors
+        Counts; anchors are the travel-time destinations (schools, contacts).
+    pairs
+        Child x home pairs the match scores (children times homes).
+    times_mb
+        Size of the dense home x anchor travel-time table, in MiB.
+    memory_mb
+        Estimated peak memory of the match, in MiB (measured with
+        ``benchmarks/scale.py``: about 300 MiB of libraries, the travel-time
+        table, and 80 bytes per scored pair).
+    """
+
+    children: int
+    homes: int
+    anchors: int
+    pairs: int
+    times_mb: float
+    memory_mb: float
+
+
+_BASE_MB = 300.0
+_BYTES_PER_PAIR = 80.0
+
+
+def estimate(inputs: Inputs, settings: Settings) -> Scale:
+    """Estimate the pairs and memory a match of ``inputs`` needs (cheap: counts only).
+
+    Parameters
+    ----------
+    inputs
+        Validated inputs.
+    settings
+        All settings (``assignment.max_pairs`` is the budget checked by
+        :func:`check_scale`).
+
+    Returns
+    -------
+    Scale
+        Counts, pairs and the estimated memory in MiB.
+    """
+    n_c, n_h = len(inputs.children), len(inputs.homes)
+    n_a = len(schema.anchors(inputs, include_home=False))
+    pairs = n_c * n_h
+    times_mb = n_h * n_a * 8 / 2**20
+    return Scale(children=n_c, homes=n_h, anchors=n_a, pairs=pairs, times_mb=times_mb,
+                 memory_mb=_BASE_MB + times_mb + pairs * _BYTES_PER_PAIR / 2**20)
+
+
+def check_scale(inputs: Inputs, settings: Settings) -> Scale:
+    """Fail early when a match is larger than ``assignment.max_pairs``.
+
+    Raises
+    ------
+    InputError
+        With the counts, the pairs, the budget and the estimated memory, and
+        the fix (split the run by region, or raise ``max_pairs`` on a machine
+        with the memory).
+    """
+    scale = estimate(inputs, settings)
+    budget = settings.assignment.max_pairs
+    if scale.pairs > budget:
+        raise InputError(
+            f"the match is too large: {scale.children:,} children x {scale.homes:,} homes = "
+            f"{scale.pairs:,} pairs to score, over the budget of {budget:,} "
+            f"([assignment] max_pairs); it would need about {scale.memory_mb / 1024:,.1f} GiB "
+            f"(travel times {scale.times_mb / 1024:,.1f} GiB). Split the run by region "
+            "(children and the homes that can reach them), or raise max_pairs on a machine "
+            "with that memory")
+    logger.info("match size: %d children x %d homes = %d pairs, about %.0f MiB",
+                scale.children, scale.homes, scale.pairs, scale.memory_mb)
+    return scale
+
+
 def travel_times(inputs: Inputs, net: network_mod.Network, settings: Settings, *,
                  progress: Callable[[int, int], None] | None = None) -> TimeTable:
     """Compute minutes from every home to every school and contact anchor.
@@ -170,10 +249,13 @@ def run(inputs: Inputs, settings: Settings, *, times: TimeTable | None = None,
     Raises
     ------
     InputError
-        If neither ``times`` nor ``net`` is given, or inputs are invalid.
+        If neither ``times`` nor ``net`` is given, the inputs are invalid, or
+        the match is larger than ``assignment.max_pairs`` (:func:`check_scale`,
+        before any travel time or score is computed).
     InfeasibleError
         If the solver cannot solve the model.
     """
+    check_scale(inputs, settings)
     say = step or (lambda _m: None)
     as_of = as_of or datetime.date.today()
     timings: dict[str, float] = {}
@@ -429,7 +511,9 @@ def write_run(run_result: RunResult, out: str | Path, *, report: bool = False,
     run_result
         The run (:func:`run`).
     out
-        The run folder; an existing one is replaced only after the new one is complete.
+        The run folder. An existing one is replaced only after the new one is
+        complete, and only if it holds a previous run (:data:`files.RUN_MARKER`,
+        written into every run folder) or is empty.
     report
         Also write the maps and the report.
     privacy
@@ -446,13 +530,18 @@ def write_run(run_result: RunResult, out: str | Path, *, report: bool = False,
     -------
     pathlib.Path
         The run folder.
+
+    Raises
+    ------
+    InputError
+        If ``out`` is a file or a non-empty folder that holds no previous run.
     """
     settings = settings or Settings()
     privacy = privacy or settings.report.privacy
     if report:
         report_mod.check_privacy(privacy)
     out = Path(out)
-    with files.atomic_folder(out) as tmp:
+    with files.atomic_folder(out, marker=files.RUN_MARKER) as tmp:
         files.write_csv(run_result.assignments, tmp / "assignments.csv")
         pairs = run_result.scored.pairs.drop(columns=["feasible"], errors="ignore")
         files.write_csv(pairs, tmp / "pairs.csv")

@@ -122,6 +122,8 @@ HOME_KINDS: tuple[str, ...] = ("general", "kinship", "emergency", "specialized")
 ANCHOR_KINDS: tuple[str, ...] = ("home", "school", *CONTACT_KINDS)
 MAX_CHILD_AGE = 25
 """Oldest age handled (ettervern, aftercare, runs to 25)."""
+MAX_ID_LENGTH = 64
+"""Longest id (``child_id``, ``home_id``, ``sibling_group``, ``kin_of``), in characters."""
 
 _POINT_TABLES = ("children", "homes", "contacts")
 _TRUE = frozenset({"true", "1", "yes", "ja", "y", "j"})
@@ -320,7 +322,7 @@ def validate_times(frame: pd.DataFrame, inputs: Inputs, *, label: str = "times")
                           lambda i: "minutes must be a number >= 0 (or inf for unreachable)")
     if "home_id" in text and "anchor_id" in text:
         pairs = pd.DataFrame({"h": text["home_id"], "a": text["anchor_id"]})
-        problems += _rows(label, None, pairs.duplicated().to_numpy(),
+        problems += _rows(label, "home_id/anchor_id", pairs.duplicated().to_numpy(),
                           lambda i: "duplicate home_id/anchor_id pair; keep one row per pair")
     raise_problems(problems, {"times": label})
     long = pd.DataFrame({"home_id": text["home_id"], "anchor_id": text["anchor_id"],
@@ -442,6 +444,7 @@ class _Table:
         what = "child" if column == "child_id" else "home"
         self.add(column, values == "",
                  lambda i: f"empty {column}; give every row the {what}'s id")
+        values = self.id_text(column)
         if column == "child_id" and self.name == "children":
             self.add(column, np.char.find(values.astype(str), ":") >= 0,
                      lambda i: f"child_id '{values[i]}' contains ':', which is reserved for "
@@ -451,6 +454,25 @@ class _Table:
             dup = (first != np.arange(self.n)) & (values != "")
             self.add(column, dup, lambda i: f"duplicate {column} '{values[i]}' (first at row "
                                             f"{first[i] + 1}); ids must be unique")
+        return values
+
+    def id_text(self, column: str) -> np.ndarray:
+        """An id-like column: printable characters, at most :data:`MAX_ID_LENGTH` of them.
+
+        A bad value is reported (never echoed: it may hold a line break) and
+        replaced by ``''``, so that it reaches no output and no other message.
+        """
+        values = self.text(column)
+        unprintable = np.array([not v.isprintable() for v in values], dtype=bool)
+        long = np.array([len(v) > MAX_ID_LENGTH for v in values], dtype=bool) & ~unprintable
+        self.add(column, unprintable,
+                 _same(f"{column} holds a line break, tab or other control character; use "
+                       "printable characters only"))
+        self.add(column, long, lambda i: f"{column} is {len(values[i])} characters long; use "
+                                         f"at most {MAX_ID_LENGTH}")
+        if unprintable.any() or long.any():
+            values = np.where(unprintable | long, "", values).astype(object)
+            self.cells[column] = values
         return values
 
     def coordinates(self, lon_col: str, lat_col: str, *, optional: bool) -> tuple[np.ndarray,
@@ -508,8 +530,8 @@ class _Table:
             return np.full(self.n, default if default is not None else 0, dtype=np.int64)
         rng = f">= {low}" if high is None else f"{low}..{high}"
         bad = ~(np.isfinite(values) & (values == np.round(values)) & (values >= low))
-        if high is not None:
-            bad |= ~(values <= high)
+        # Above 2**53 a float is no longer an exact whole number (and 2**63 overflows int64).
+        bad |= ~(values <= (high if high is not None else 2.0**53))
         self.add(column, bad & (text == ""),
                  lambda i: f"empty {column}; give a whole number {rng}{hint}")
         self.add(column, bad & (text != ""),
@@ -751,7 +773,7 @@ def check_tables(frames: Mapping[str, pd.DataFrame | None], *, settings: Scoring
         municipality = t.municipalities("municipality")
         age = t.integers("age", low=0, high=MAX_CHILD_AGE)
         needs = t.tags("needs", need_tags, "need")
-        group = t.text("sibling_group")
+        group = t.id_text("sibling_group")
         urgency = t.choices("urgency", URGENCIES)
         waiting = t.dates("waiting_since")
         max_school = t.floats("max_school_minutes", default=np.nan)
@@ -764,7 +786,8 @@ def check_tables(frames: Mapping[str, pd.DataFrame | None], *, settings: Scoring
         culture = t.tags("culture", set(settings.cultures), "culture")
         heard = t.dates("heard_on")
         _check_groups(t, ids, group)
-        child_ids = {i for i in ids if i}
+        # Without a child_id column no reference to a child can be checked (no cascade).
+        child_ids = {i for i in ids if i} if t.has("child_id") else None
         group_ids = {g for g in group if g}
         out["children"] = pd.DataFrame({
             "child_id": pd.Series(ids, dtype="str"), "lon": lon, "lat": lat,
@@ -792,7 +815,7 @@ def check_tables(frames: Mapping[str, pd.DataFrame | None], *, settings: Scoring
         t.add("min_age", min_age > max_age,
               lambda i: f"min_age {min_age[i]} is above max_age {max_age[i]}; swap them")
         kind = t.choices("kind", HOME_KINDS)
-        kin_of = t.text("kin_of")
+        kin_of = t.id_text("kin_of")
         if t.has("kind"):
             t.add("kin_of", (kind == "kinship") & (kin_of == ""),
                   lambda i: "kinship home without kin_of; give the child_id or sibling_group "
@@ -811,7 +834,7 @@ def check_tables(frames: Mapping[str, pd.DataFrame | None], *, settings: Scoring
         languages = t.languages("languages")
         culture = t.tags("culture", set(settings.cultures), "culture")
         own_ages = t.age_lists("own_children_ages")
-        home_ids = {i for i in ids if i}
+        home_ids = {i for i in ids if i} if t.has("home_id") else None
         out["homes"] = pd.DataFrame({
             "home_id": pd.Series(ids, dtype="str"), "lon": lon, "lat": lat,
             "municipality": pd.Series(municipality, dtype="str"), "capacity": capacity,

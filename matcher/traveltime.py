@@ -6,7 +6,11 @@ search limit are unreachable and hold ``inf`` (never 0).
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing as mp
+import os
+import signal
+import sys
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -152,9 +156,7 @@ def node_matrix(graph: sparse.csr_matrix, sources: np.ndarray, targets: np.ndarr
             done += len(part)
             say(done, len(uniq))
     else:
-        ctx = mp.get_context("fork")
-        with ProcessPoolExecutor(max_workers=min(workers, len(chunks)), mp_context=ctx,
-                                 initializer=_init_worker, initargs=(graph,)) as pool:
+        with _pool(min(workers, len(chunks)), graph) as pool:
             futures = [pool.submit(_worker_block, part, targets, limit_minutes)
                        for part in chunks]
             for k, fut in enumerate(futures):
@@ -209,8 +211,33 @@ def _dijkstra_block(graph: sparse.csr_matrix, part: np.ndarray, targets: np.ndar
     return np.asarray(dist[:, targets], dtype=float)
 
 
-def _init_worker(graph: sparse.csr_matrix) -> None:
+def _pool(workers: int, graph: sparse.csr_matrix) -> ProcessPoolExecutor:
+    """A forked process pool whose workers hold ``graph`` and die with this process."""
+    return ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork"),
+                               initializer=_init_worker, initargs=(graph, os.getpid()))
+
+
+def _init_worker(graph: sparse.csr_matrix, parent_pid: int) -> None:
+    _die_with_parent(parent_pid)
     _WORKER_GRAPH[:] = [graph]
+
+
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """Have the kernel kill this worker (SIGKILL) when its parent dies, even by SIGKILL.
+
+    Linux only (``prctl(PR_SET_PDEATHSIG)``); elsewhere nothing changes. A
+    worker whose parent died before the call exits at once.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+        return
+    if os.getppid() != parent_pid:
+        os._exit(1)
 
 
 def _worker_block(part: np.ndarray, targets: np.ndarray, limit: float) -> np.ndarray:

@@ -239,3 +239,86 @@ def test_json_stdout_is_clean_in_a_real_process(scenario: tuple[Path, Path],
                           capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["status"] == "optimal"
+
+
+@pytest.mark.parametrize("where", ["victim", "dot"])
+def test_out_refuses_a_folder_that_is_not_a_run(scenario: tuple[Path, Path], tmp_path: Path,
+                                                where: str,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    # issue 15, case 1 (the inputs and notes.txt were deleted) and case 8 ('--out .'
+    # failed with exit 1 after the whole run).
+    sample_dir, net = scenario
+    victim = tmp_path / "victim"
+    shutil.copytree(sample_dir, victim)
+    (victim / "notes.txt").write_text("precious")
+    before = sorted(p.name for p in victim.iterdir())
+    monkeypatch.chdir(victim)
+    out = victim if where == "victim" else Path(".")
+    args = match_args(victim, net, out)
+    calls: list[str] = []
+    monkeypatch.setattr("matcher.io.readers.read_inputs", lambda *a, **k: calls.append("read"))
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert "does not hold a previous run" in " ".join(result.output.split())
+    assert calls == []  # checked before any work
+    assert sorted(p.name for p in victim.iterdir()) == before
+    assert (victim / "notes.txt").read_text() == "precious"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["victim"]
+
+
+def test_quiet_match_prints_nothing_on_stdout(scenario: tuple[Path, Path],
+                                              tmp_path: Path) -> None:
+    # issue 15, case 10: '-q match' printed the HiGHS banner on stdout (cron mail).
+    import subprocess
+    import sys
+
+    sample_dir, net = scenario
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / "run"
+    proc = subprocess.run([sys.executable, str(root / "cli.py"), "-q",
+                           *match_args(sample_dir, net, out)],
+                          capture_output=True, text=True, check=False, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == ""
+    assert "HiGHS" not in proc.stderr
+    assert (out / "assignments.csv").is_file()
+
+
+def test_table_options_take_a_geopackage_layer(scenario: tuple[Path, Path],
+                                               tmp_path: Path) -> None:
+    # issue 15, case 4: 'file.gpkg:layer' failed in the CLI (the option checked the path).
+    import geopandas as gpd
+
+    sample_dir, net = scenario
+    gpkg = tmp_path / "tables.gpkg"
+    for name in ("children", "homes"):
+        frame = pd.read_csv(sample_dir / f"{name}.csv", dtype=str, keep_default_na=False)
+        layer = gpd.GeoDataFrame(frame.drop(columns=["lon", "lat"]), crs="EPSG:4326",
+                                 geometry=gpd.points_from_xy(frame["lon"].astype(float),
+                                                             frame["lat"].astype(float)))
+        layer.to_file(gpkg, layer=name, driver="GPKG", engine="pyogrio")
+    out = tmp_path / "run"
+    args = match_args(sample_dir, net, out, children=Path(f"{gpkg}:children"),
+                      homes=Path(f"{gpkg}:homes"))
+    result = runner.invoke(app, ["-q", *args])
+    assert result.exit_code == 0, result.output
+    bare = match_args(sample_dir, net, tmp_path / "run2", children=gpkg,
+                      homes=Path(f"{gpkg}:homes"))
+    result = runner.invoke(app, bare)
+    assert result.exit_code == 2, result.output
+    assert "layers: children, homes" in " ".join(result.output.split())
+    missing = match_args(sample_dir, net, tmp_path / "run3", homes=tmp_path / "nope.csv")
+    result = runner.invoke(app, missing)
+    assert result.exit_code == 2 and "file not found" in result.output
+
+
+def test_match_over_the_pair_budget_exits_2_before_work(scenario: tuple[Path, Path],
+                                                        tmp_path: Path) -> None:
+    sample_dir, net = scenario
+    cfg = tmp_path / "small.toml"
+    cfg.write_text("[assignment]\nmax_pairs = 10\n")
+    out = tmp_path / "run"
+    result = runner.invoke(app, [*match_args(sample_dir, net, out), "--config", str(cfg)])
+    assert result.exit_code == 2, result.output
+    assert "over the budget of 10 ([assignment] max_pairs)" in " ".join(result.output.split())
+    assert not out.exists() and [p.name for p in tmp_path.iterdir()] == ["small.toml"]

@@ -78,3 +78,27 @@ def test_nightly_problems_use_toml_names(tmp_path: Path) -> None:
     columns = {p.column for p in info.value.problems}
     assert {"network.osm", "store.url", "store.schema", "job.retention_runs"} <= columns
     assert "secret" not in str(info.value)
+
+
+@pytest.mark.parametrize("key", [
+    "assignment.training_penalty", "network.ferry_wait_minutes", "travel.access_kmh",
+    "travel.max_snap_metres", "scoring.half_life_minutes", "network.highway_kmh.motorway",
+])
+@pytest.mark.parametrize("value", ["inf", "nan", "-inf"])
+def test_every_numeric_setting_must_be_finite(tmp_path: Path, key: str, value: str) -> None:
+    # issue 15, case 6: inf/nan were accepted (training_penalty = inf gave exit 3).
+    section, _, rest = key.partition(".")
+    table, _, sub = rest.partition(".")
+    body = f"[{section}.{table}]\n{sub} = {value}\n" if sub else f"[{section}]\n{rest} = {value}\n"
+    with pytest.raises(InputError) as exc:
+        config.load(write(tmp_path, body))
+    assert exc.value.exit_code == 2
+    assert [p.column for p in exc.value.problems] == [key]
+    assert "finite" in str(exc.value)
+
+
+def test_max_pairs_is_a_positive_whole_number(tmp_path: Path) -> None:
+    assert config.Settings().assignment.max_pairs == 20_000_000
+    assert config.load(write(tmp_path, "[assignment]\nmax_pairs = 5\n")).assignment.max_pairs == 5
+    with pytest.raises(InputError, match=r"assignment\.max_pairs"):
+        config.load(write(tmp_path, "[assignment]\nmax_pairs = 0\n"))

@@ -114,7 +114,8 @@ def test_read_times_checks_ids_minutes_and_duplicates(small_sample: Sample,
     with pytest.raises(InputError) as info:
         readers.read_times(tmp_path / "t.csv", inputs)
     where = {(p.row, p.column) for p in info.value.problems}
-    assert {(2, None), (3, "home_id"), (3, "anchor_id"), (3, "minutes"), (4, "anchor_id")} == where
+    assert {(2, "home_id/anchor_id"), (3, "home_id"), (3, "anchor_id"), (3, "minutes"),
+            (4, "anchor_id")} == where
     pd.DataFrame({"home_id": [home], "anchor_id": [f"{child}:school"],
                   "minutes": ["12.5"]}).to_csv(tmp_path / "ok.csv", index=False)
     table = readers.read_times(tmp_path / "ok.csv", inputs)
@@ -128,3 +129,115 @@ def test_no_file_is_group_or_world_readable(tmp_path: Path) -> None:
     finally:
         os.umask(old)
     assert mode(path) == 0o600
+
+
+def test_temporary_files_are_owner_only_from_the_first_byte(tmp_path: Path) -> None:
+    # issue 15, case 5: files inside the temporary run folder were created 0644.
+    old = os.umask(0o022)
+    try:
+        with files.atomic_folder(tmp_path / "out", marker=files.RUN_MARKER) as tmp:
+            assert mode(tmp) == 0o700
+            (tmp / "a.csv").write_text("x")
+            (tmp / "sub").mkdir()
+            assert mode(tmp / "a.csv") == 0o600 and mode(tmp / "sub") == 0o700
+        with files.atomic_path(tmp_path / "b.csv") as path:
+            path.write_text("x")
+            assert mode(path) == 0o600
+        assert os.umask(0o022) == 0o022  # restored
+    finally:
+        os.umask(old)
+    assert (tmp_path / "out" / files.RUN_MARKER).is_file()
+
+
+@pytest.mark.parametrize("name", [".", "..", "victim", "file.txt"])
+def test_check_run_folder_refuses_other_folders(tmp_path: Path, name: str,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    # issue 15, cases 1 and 8: '--out .' and any folder of other files are refused.
+    work = tmp_path / "work"
+    (work / "victim").mkdir(parents=True)
+    (work / "victim" / "notes.txt").write_text("x")
+    (work / "file.txt").write_text("x")
+    monkeypatch.chdir(work)
+    with pytest.raises(InputError, match="--out"):
+        files.check_run_folder(name)
+    assert files.check_run_folder("new") == work / "new"
+    (work / "empty").mkdir()
+    assert files.check_run_folder("empty") == work / "empty"
+
+
+def test_csv_cells_are_formula_safe_and_numbers_stay_numbers(tmp_path: Path) -> None:
+    # issue 15, case 9: a cell beginning with '=' was written to CSV as is.
+    frame = pd.DataFrame({"child_id": ["=HYPERLINK(\"x\")", "+1+2", "-x", "@SUM(A1)", "ok", "-3.5"],
+                          "minutes": [-1.5, 2.0, -0.0, np.inf, np.nan, 3.0],
+                          "n": [-1, 2, 3, 4, 5, 6], "flag": [True, False] * 3})
+    files.write_csv(frame, tmp_path / "a.csv")
+    back = pd.read_csv(tmp_path / "a.csv", dtype={"child_id": str})
+    assert back["child_id"].tolist() == ["'=HYPERLINK(\"x\")", "'+1+2", "'-x", "'@SUM(A1)", "ok",
+                                         "-3.5"]
+    np.testing.assert_array_equal(back["minutes"].to_numpy(), frame["minutes"].to_numpy())
+    assert back["n"].tolist() == [-1, 2, 3, 4, 5, 6]
+    assert frame.loc[0, "child_id"].startswith("=")  # the caller's frame is not changed
+
+
+def test_a_csv_without_header_is_reported_without_its_values(tmp_path: Path) -> None:
+    # issue 15, case 7: the first data row became the column names, quoted in the message.
+    path = tmp_path / "children.csv"
+    path.write_text("c1,10.7512345,59.9123456,,,0301,7,,,acute,,\n"
+                    "c2,10.70,59.90,,,0301,12,,,planned,,\n", encoding="utf-8")
+    read = readers.read_table(path)
+    assert read.frame is None
+    [problem] = read.problems
+    assert "the first row looks like data, not column names" in problem.message
+    for value in ("c1", "10.75", "59.91", "0301"):
+        assert value not in str(problem)
+    with pytest.raises(InputError) as exc:
+        readers.read_inputs(path, path)
+    assert "10.75" not in str(exc.value) and "59.91" not in str(exc.value)
+    semicolon = tmp_path / "homes.csv"
+    semicolon.write_text("h1;10,75;59,91\n", encoding="utf-8")
+    assert "looks like data" in str(readers.read_table(semicolon).problems[0])
+
+
+def _gpkg_with_bad_numbers(tmp_path: Path, small_sample: Sample) -> Path:
+    """children and homes of the sample in one GeoPackage, with text and 12.7 in int columns."""
+    import sqlite3
+
+    path = tmp_path / "inputs.gpkg"
+    for name, frame in (("children", small_sample.inputs.children),
+                        ("homes", small_sample.inputs.homes)):
+        plain = frame.drop(columns=["lon", "lat"]).copy()
+        for col in ("needs", "competences"):
+            if col in plain:
+                plain[col] = plain[col].map(";".join)
+        layer = gpd.GeoDataFrame(plain, geometry=gpd.points_from_xy(frame["lon"], frame["lat"]),
+                                 crs="EPSG:4326")
+        layer.to_file(path, layer=name, driver="GPKG", engine="pyogrio",
+                      layer_options={"SPATIAL_INDEX": "NO"})
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("UPDATE children SET age = 'fifteen' WHERE fid = 2")
+    conn.execute("UPDATE homes SET capacity = 12.7 WHERE fid = 3")
+    conn.execute("UPDATE homes SET max_age = 'three' WHERE fid = 1")
+    conn.close()
+    return path
+
+
+def test_geopackage_number_columns_are_read_as_stored(tmp_path: Path,
+                                                      small_sample: Sample) -> None:
+    # issue 15, case 2: 'fifteen' in an integer column was read as 0, and 12.7 as 12.
+    path = _gpkg_with_bad_numbers(tmp_path, small_sample)
+    with pytest.raises(InputError) as exc:
+        readers.read_inputs(f"{path}:children", f"{path}:homes")
+    where = {(p.source, p.row, p.column) for p in exc.value.problems}
+    assert where == {("inputs.gpkg:children", 2, "age"), ("inputs.gpkg:homes", 3, "capacity"),
+                     ("inputs.gpkg:homes", 1, "max_age")}, exc.value.problems
+    assert "not a whole number" in str(exc.value)
+
+
+def test_multi_layer_geopackage_needs_a_layer_name(tmp_path: Path,
+                                                   small_sample: Sample) -> None:
+    # issue 15, case 4: without a layer, a multi-layer GeoPackage silently gave its first.
+    path = _gpkg_with_bad_numbers(tmp_path, small_sample)
+    read = readers.read_table(path)
+    assert read.frame is None
+    assert "has 2 layers; name one as inputs.gpkg:LAYER (layers: children, homes)" in str(
+        read.problems[0])

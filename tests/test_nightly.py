@@ -549,3 +549,28 @@ def test_missing_postgres_skips_locally_and_fails_on_ci(
     monkeypatch.setenv("CI", "true")
     with pytest.raises(pytest.fail.Exception, match="CI is set"):
         _unavailable("no initdb")
+
+
+def test_text_and_fractions_in_number_columns_are_errors(backend: Backend) -> None:
+    # issue 15, case 2: 'fifteen' in a GeoPackage integer column was read as 0 (the child
+    # then went unmatched, "no home approved for age 0"), and 12.7 as 12.
+    backend.load()
+    if backend.server is not None:  # PostgreSQL types are strict: make the columns loose
+        backend.sql("ALTER TABLE children ALTER COLUMN age TYPE text")
+        backend.sql("ALTER TABLE homes ALTER COLUMN capacity TYPE double precision")
+        backend.sql("ALTER TABLE contacts ALTER COLUMN weight TYPE text")
+    first_child = "(SELECT min(child_id) FROM children)"
+    backend.sql(f"UPDATE children SET age = 'fifteen' WHERE child_id = {first_child}")
+    backend.sql("UPDATE homes SET capacity = 12.7 WHERE home_id = (SELECT min(home_id) "
+                "FROM homes)")
+    backend.sql("UPDATE contacts SET weight = 'heavy' WHERE child_id = (SELECT min(child_id) "
+                "FROM contacts)")
+    with backend.store() as store:
+        frames, problems = store.read_tables()
+    assert problems == []
+    _, found = schema.check_tables(frames, settings=config.ScoringSettings(),
+                                   labels={n: n for n in frames}, unreadable=set())
+    where = {(p.source, p.column) for p in found if p.row is not None}
+    assert where == {("children", "age"), ("homes", "capacity"), ("contacts", "weight")}, found
+    result = nightly_cli(backend.config())
+    assert result.exit_code == 2, result.output

@@ -59,7 +59,7 @@ def test_write_without_and_with_report(run: pipeline.RunResult, small_sample: Sa
                                        tmp_path: Path) -> None:
     plain = run.write(tmp_path / "plain", report=False)
     assert sorted(p.name for p in plain.iterdir()) == [
-        "assignments.csv", "pairs.csv", "shortlist.csv", "summary.json"]
+        ".fostermatch-run", "assignments.csv", "pairs.csv", "shortlist.csv", "summary.json"]
     back = pd.read_csv(plain / "assignments.csv", dtype={"child_id": str, "home_id": str})
     np.testing.assert_array_equal(back["score"].to_numpy(), run.assignments["score"].to_numpy())
     assert json.loads((plain / "summary.json").read_text()) == run.summary
@@ -165,3 +165,51 @@ def test_not_heard_flags_age_and_staleness() -> None:
     # 2026-11-01 minus 180 days is 2026-05-05: that day still counts as heard
     assert pipeline.not_heard(children, as_of=pd.Timestamp("2026-11-01").date(),
                               hear_from_age=7, heard_max_age_days=180) == ["b", "d"]
+
+
+def test_write_replaces_only_a_previous_run(run: pipeline.RunResult, tmp_path: Path) -> None:
+    # issue 15, case 1: the folder swap deleted any folder given as the run folder.
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "notes.txt").write_text("precious")
+    with pytest.raises(InputError, match="does not hold a previous run") as exc:
+        run.write(victim)
+    assert exc.value.exit_code == 2
+    assert sorted(p.name for p in victim.iterdir()) == ["notes.txt"]
+    assert [p.name for p in tmp_path.iterdir()] == ["victim"]
+    out = run.write(tmp_path / "run")
+    assert (out / ".fostermatch-run").is_file()
+    (out / "stray.txt").write_text("x")
+    run.write(out)  # a previous run is replaced, whole
+    assert not (out / "stray.txt").exists() and (out / "assignments.csv").is_file()
+
+
+def test_write_removes_stale_temporary_folders(run: pipeline.RunResult, tmp_path: Path) -> None:
+    # issue 15, case 5: a kill during the final write left .OUT.tmp-* behind for good.
+    stale = tmp_path / ".run.tmp-abc123"
+    stale.mkdir()
+    (stale / "assignments.csv").write_text("child-level data")
+    (tmp_path / ".run.old-99").mkdir()
+    keep = tmp_path / ".other.tmp-x"
+    keep.mkdir()
+    run.write(tmp_path / "run")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".other.tmp-x", "run"]
+
+
+def test_scale_guard_fails_early_with_the_numbers(small_sample: Sample,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    # issue 15: a match with 200,000 homes ran for minutes and grew to 3.8 GB before failing.
+    inputs = small_sample.inputs
+    pairs = len(inputs.children) * len(inputs.homes)
+    scale = pipeline.estimate(inputs, small_sample.settings)
+    assert scale.pairs == pairs and scale.memory_mb > scale.times_mb > 0
+    tight = small_sample.settings.model_copy(update={
+        "assignment": small_sample.settings.assignment.model_copy(update={"max_pairs":
+                                                                           pairs - 1})})
+    called: list[str] = []
+    monkeypatch.setattr(pipeline.scoring, "score_pairs", lambda *a, **k: called.append("x"))
+    monkeypatch.setattr(pipeline, "travel_times", lambda *a, **k: called.append("x"))
+    with pytest.raises(InputError, match=f"{pairs:,} pairs to score, over the budget of "
+                                         f"{pairs - 1:,}") as exc:
+        pipeline.run(inputs, tight, net=small_sample.net, as_of=small_sample.as_of)
+    assert exc.value.exit_code == 2 and "GiB" in str(exc.value) and called == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import filecmp
+import html
 import itertools
 import json
 import logging
@@ -71,7 +72,8 @@ def md_table(text: str, heading: str) -> list[list[str]]:
     """Rows (cells as text) of the first table under a '## heading' of report.md."""
     section = text.split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0]
     rows = [line for line in section.splitlines() if line.startswith("|")]
-    return [[c.strip() for c in re.split(r"(?<!\\)\|", row)[1:-1]] for row in rows[2:]]
+    return [[html.unescape(re.sub(r"\\(.)", r"\1", c.strip()))
+             for c in re.split(r"(?<!\\)\|", row)[1:-1]] for row in rows[2:]]
 
 
 # --------------------------------------------------------------------------- matches.gpkg
@@ -354,7 +356,8 @@ def test_rerender_reproduces_the_outputs(run: Run, tmp_path: Path) -> None:
     for name in ("map.html", "map.png", "report.md"):
         assert filecmp.cmp(run.exact / name, folder / name, shallow=False), name
         assert stat.S_IMODE((folder / name).stat().st_mode) == 0o600
-    assert not [p for p in folder.iterdir() if p.name.startswith(".")]
+    assert not [p for p in folder.iterdir()
+                if p.name.startswith(".") and p.name != ".fostermatch-run"]
 
 
 def test_cli_report_rerenders(run: Run, tmp_path: Path) -> None:
@@ -384,3 +387,19 @@ def test_cli_report_bad_run_folder_exit_2_nothing_written(run: Run, tmp_path: Pa
     assert result.exit_code == 2, result.output
     after = sorted(p.name for p in folder.iterdir()) if folder.exists() else None
     assert after == before
+
+
+def test_report_md_escapes_html_and_markdown_from_ids() -> None:
+    # issue 15, case 9: report.md passed raw HTML from ids.
+    from matcher.report import markdown
+
+    evil = "<img src=x onerror=alert(1)>**x**|[l](j)"
+    a = pd.DataFrame({"child_id": [evil, "c2"], "home_id": [None, "h|1"],
+                      "urgency": ["acute", "planned"], "locked": [False, False],
+                      "municipality_match": [False, True], "kinship": [False, False],
+                      "school_minutes": [np.nan, 12.0], "training_needs": ["", "teen"],
+                      "reason": ["<script>x</script>", ""]})
+    text = markdown._markdown(a, {"status": "optimal"}, {})
+    assert "<img" not in text and "<script" not in text and "**x**" not in text
+    assert md_table(text, "Unmatched children")[0] == [evil, "acute", "<script>x</script>"]
+    assert md_table(text, "Support plan: training needs")[0] == ["c2", "h|1", "teen"]

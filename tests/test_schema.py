@@ -225,8 +225,12 @@ def test_round_trip_geojson_and_gpkg(tmp_path: Path) -> None:
                              Path(f"{gpkg}:contacts"), Path(f"{gpkg}:placements"),
                              Path(f"{gpkg}:vetoes"), settings=SETTINGS)
     _assert_same_inputs(got, want)
-    # Without a layer name the first layer is read.
-    first = readers.read_inputs(gpkg, Path(f"{gpkg}:homes"), settings=SETTINGS)
+    # Without a layer name a multi-layer file is an error listing its layers (issue 15).
+    with pytest.raises(InputError, match=r"has 5 layers; name one as run\.gpkg:LAYER"):
+        readers.read_inputs(gpkg, Path(f"{gpkg}:homes"), settings=SETTINGS)
+    single = tmp_path / "children.gpkg"
+    _points(frames["children"]).to_file(single, layer="anything")
+    first = readers.read_inputs(single, Path(f"{gpkg}:homes"), settings=SETTINGS)
     _assert_same_inputs(schema.Inputs(first.children, want.contacts, first.homes,
                                       want.placements, want.vetoes), want)
 
@@ -567,3 +571,43 @@ def test_every_new_column_problem_at_once(tmp_path: Path) -> None:
     assert {("children.csv", 1, "languages"), ("children.csv", 3, "language_required"),
             ("children.csv", 2, "avoid_municipalities"), ("homes.csv", 2, "own_children_ages"),
             ("contacts.csv", 1, "max_minutes")} <= where
+
+
+# --------------------------------------------------------------------------- issue 15
+
+
+@pytest.mark.parametrize(("value", "text"), [
+    ("c\n1", "printable"), ("c\x001", "printable"), ("c\u202e1", "printable"),
+    ("c" * 65, "at most 64"),
+])
+@pytest.mark.parametrize(("table", "column"), [("children", "child_id"), ("homes", "home_id"),
+                                               ("children", "sibling_group")])
+def test_ids_are_printable_and_short(tmp_path: Path, table: str, column: str, value: str,
+                                     text: str) -> None:
+    # issue 15, case 9: ids held a newline or NUL, which reached CSV cells and reasons.
+    edits = {(2, column): value}
+    frames = {table: _edit(table, edits)}
+    if table == "homes":
+        frames["vetoes"] = pd.DataFrame({"child_id": ["c3"], "home_id": ["h1"]})
+    problems = _problems(tmp_path, **frames)
+    assert _has(problems, f"{table}.csv", 3, column, text), problems
+    assert not any(value in p.message for p in problems)  # never echoed
+
+
+def test_a_bad_children_header_gives_no_false_reference_errors(tmp_path: Path) -> None:
+    # issue 15, case 10: a bad children header also produced errors about homes.kin_of
+    # (and every reference to a child id).
+    children = _children().rename(columns={"child_id": "childid"})
+    problems = _problems(tmp_path, children=children)
+    assert {p.source for p in problems} == {"children.csv"}, problems
+    homes = _homes().rename(columns={"home_id": "Home ID"})
+    problems = _problems(tmp_path, homes=homes)
+    assert {p.source for p in problems} == {"homes.csv"}, problems
+
+
+def test_huge_whole_numbers_are_errors_not_overflows(tmp_path: Path) -> None:
+    # Found by tests/test_fuzz.py: 9.2e18 passed '>= 0' and overflowed int64 on the cast.
+    problems = _problems(tmp_path, homes=_edit("homes", {(0, "capacity"): "1e19",
+                                                         (1, "max_age"): "9.3e18"}))
+    assert _has(problems, "homes.csv", 1, "capacity", "not a whole number")
+    assert _has(problems, "homes.csv", 2, "max_age", "not a whole number")

@@ -250,3 +250,71 @@ def test_matrix_with_and_without_contraction_agree(town: network.Network) -> Non
     on = traveltime.matrix(town, o, d, TravelSettings(contract_chains=True))
     off = traveltime.matrix(town, o, d, TravelSettings(contract_chains=False))
     np.testing.assert_allclose(on.minutes, off.minutes, atol=1e-9)
+
+
+_ORPHAN_SCRIPT = """
+import sys, time
+from scipy import sparse
+from matcher import traveltime
+pool = traveltime._pool(2, sparse.csr_matrix((3, 3)))
+futures = [pool.submit(time.sleep, 120) for _ in range(2)]
+print("ready", flush=True)
+time.sleep(120)
+"""
+
+
+def _children_of(pid: int) -> set[int]:
+    out = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            out.add(int(stat.parent.name))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+def test_pool_workers_die_with_a_killed_parent(tmp_path: Path) -> None:
+    # issue 15, case 3: SIGKILL of a match left its pool workers running, re-parented to
+    # PID 1 (about 170 MB each) until killed by hand.
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-c", _ORPHAN_SCRIPT], stdout=subprocess.PIPE,
+                            text=True, env={**os.environ})
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+        deadline = time.monotonic() + 30
+        workers: set[int] = set()
+        while len(workers) < 2 and time.monotonic() < deadline:
+            workers = _children_of(proc.pid)
+            time.sleep(0.05)
+        assert len(workers) >= 2, workers
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        left = [w for w in workers if _alive(w)]
+        for w in left:
+            os.kill(w, signal.SIGKILL)
+        assert left == []
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()

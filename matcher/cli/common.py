@@ -19,6 +19,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from matcher import config as config_mod
@@ -48,8 +49,8 @@ def errors() -> Iterator[None]:
     except MatcherError as exc:
         if STATE.debug:
             raise
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True,
-                          soft_wrap=True)
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False,
+                          markup=True, soft_wrap=True)
         raise typer.Exit(code=exc.exit_code) from None
     except KeyboardInterrupt:
         err_console.print("interrupted; nothing was written")
@@ -57,7 +58,8 @@ def errors() -> Iterator[None]:
     except Exception as exc:
         if STATE.debug:
             raise
-        err_console.print(f"[bold red]unexpected error:[/] {type(exc).__name__}: {exc} "
+        err_console.print(f"[bold red]unexpected error:[/] {type(exc).__name__}: "
+                          f"{escape(str(exc))} "
                           "(run with --debug for the traceback)", highlight=False)
         raise typer.Exit(code=1) from None
 

@@ -29,19 +29,19 @@ from matcher.cli.common import (
 from matcher.errors import InputError
 
 ChildrenOpt = Annotated[Path, typer.Option(
-    "--children", exists=True, dir_okay=False, readable=True,
+    "--children",
     help="Children table (.csv, .geojson or .gpkg[:layer]); columns in the README.")]
 HomesOpt = Annotated[Path, typer.Option(
-    "--homes", exists=True, dir_okay=False, readable=True,
+    "--homes",
     help="Foster homes table (.csv, .geojson or .gpkg[:layer]).")]
 ContactsOpt = Annotated[Path | None, typer.Option(
-    "--contacts", exists=True, dir_okay=False, readable=True,
+    "--contacts",
     help="Contacts table: the child's relatives, friends, activities and parents.")]
 PlacementsOpt = Annotated[Path | None, typer.Option(
-    "--placements", exists=True, dir_okay=False, readable=True,
+    "--placements",
     help="Locked placements (child_id, home_id): they stay and use capacity.")]
 VetoesOpt = Annotated[Path | None, typer.Option(
-    "--vetoes", exists=True, dir_okay=False, readable=True,
+    "--vetoes",
     help="Caseworker vetoes (child_id, home_id) that may never be matched.")]
 
 
@@ -94,8 +94,9 @@ def validate(children: ChildrenOpt, homes: HomesOpt, contacts: ContactsOpt = Non
 def match(
     children: ChildrenOpt,
     homes: HomesOpt,
-    out: Annotated[Path, typer.Option("--out", file_okay=False,
-                                      help="Run folder to write (replaced atomically).")],
+    out: Annotated[Path, typer.Option(
+        "--out", help="Run folder to write: a new or empty folder, or the folder of a "
+                      "previous run (replaced atomically; any other folder is refused).")],
     contacts: ContactsOpt = None,
     placements: PlacementsOpt = None,
     vetoes: VetoesOpt = None,
@@ -106,7 +107,7 @@ def match(
         "--osm", exists=True, dir_okay=False,
         help="OSM file to build the network from (cached beside the run folder).")] = None,
     travel_times: Annotated[Path | None, typer.Option(
-        "--travel-times", exists=True, dir_okay=False,
+        "--travel-times",
         help="Long table home_id,anchor_id,minutes from another router; anchor ids are "
              "<child_id>:school and <child_id>:contact:<k>.")] = None,
     config: ConfigOpt = None,
@@ -115,7 +116,7 @@ def match(
     privacy: Annotated[str, typer.Option(
         help="Child locations in shared maps: 'exact' or 'coarse' (250 m grid).")] = "exact",
     municipalities: Annotated[Path | None, typer.Option(
-        "--municipalities", exists=True, dir_okay=False,
+        "--municipalities",
         help="Municipality polygons (GeoJSON/GeoPackage, with kommunenummer) for the maps "
              "and for empty municipality cells (default: data/'s 2024 polygons).")]
     = None,
@@ -126,9 +127,11 @@ def match(
     Writes assignments.csv, pairs.csv, shortlist.csv, summary.json and, where
     available, the maps and report. Exit code 3 if the model cannot be solved.
     """
-    from matcher.io import readers
+    from matcher import pipeline
+    from matcher.io import files, readers
 
     with errors():
+        out = files.check_run_folder(out)  # before any work: never replaces other files
         sources = [s for s in (network_dir, osm, travel_times) if s is not None]
         if len(sources) != 1:
             raise InputError("give exactly one of --network DIR, --osm FILE or "
@@ -141,6 +144,7 @@ def match(
             inputs = read_tables(children, homes, contacts, placements, vetoes, settings,
                                  address_register=address_register,
                                  municipalities=municipalities)
+            pipeline.check_scale(inputs, settings)  # before the travel times
             times = readers.read_times(travel_times, inputs) if travel_times else None
             net = open_network(network_dir, osm, out, settings, step)
         areas = _municipalities(municipalities)
@@ -316,8 +320,11 @@ def demo(
     """
     if region not in ("oslo", "fjord"):
         raise typer.BadParameter(f"'{region}': use oslo or fjord", param_hint="--region")
+    from matcher.io import files
+
     with errors():
         folder = out or Path(tempfile.mkdtemp(prefix="fostermatch-demo-"))
+        files.check_run_folder(folder / "run")
         settings = config_mod.Settings()
         if region == "fjord":
             # the fjord sample's two central municipalities cooperate (issue 13)

@@ -186,10 +186,10 @@ def _clip_area(municipalities: str | None, polygon_file: Path | None, buffer_km:
 def traveltime_cmd(
     network_dir: Annotated[Path, typer.Option("--network", exists=True, file_okay=False,
                                               help="Folder written by `matcher network build`.")],
-    origins: Annotated[Path, typer.Option("--origins", exists=True, dir_okay=False,
+    origins: Annotated[Path, typer.Option("--origins",
                                           help="Origin points: CSV id,lon,lat (WGS84), GeoJSON "
                                                "or GeoPackage.")],
-    destinations: Annotated[Path, typer.Option("--destinations", exists=True, dir_okay=False,
+    destinations: Annotated[Path, typer.Option("--destinations",
                                                help="Destination points, same formats.")],
     out: Annotated[Path, typer.Option("--out", dir_okay=False,
                                       help="Output: .csv or .parquet, long format "
@@ -235,7 +235,7 @@ def traveltime_cmd(
 def isochrones_cmd(
     network_dir: Annotated[Path, typer.Option("--network", exists=True, file_okay=False,
                                               help="Folder written by `matcher network build`.")],
-    points: Annotated[Path, typer.Option("--points", exists=True, dir_okay=False,
+    points: Annotated[Path, typer.Option("--points",
                                          help="Points: CSV id,lon,lat (WGS84), GeoJSON or "
                                               "GeoPackage.")],
     out: Annotated[Path, typer.Option("--out", dir_okay=False,

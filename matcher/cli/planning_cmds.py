@@ -48,10 +48,10 @@ OsmOpt = Annotated[Path | None, typer.Option(
     "--osm", exists=True, dir_okay=False,
     help="OSM file to build the network from (cached beside --out).")]
 MunicipalitiesOpt = Annotated[Path | None, typer.Option(
-    "--municipalities", exists=True, dir_okay=False,
+    "--municipalities",
     help="Municipality polygons (GeoJSON/GeoPackage with kommunenummer, kommunenavn).")]
 PopulationOpt = Annotated[Path | None, typer.Option(
-    "--population", exists=True, dir_okay=False,
+    "--population",
     help="Population grid (SSB 250 m GeoPackage: ru250m, pop_tot).")]
 MinutesOpt = Annotated[float, typer.Option(
     "--minutes", help="Catchment T in minutes (home -> child's anchor).")]
@@ -451,7 +451,7 @@ def resource_families(
     homes: HomesOpt,
     out: OutOpt,
     families: Annotated[Path, typer.Option(
-        "--resource-families", exists=True, dir_okay=False,
+        "--resource-families",
         help="Resource families: resource_id, lon, lat, municipality[, cooperation, "
              "max_homes] (.csv, .geojson or .gpkg).")],
     contacts: ContactsOpt = None,
@@ -461,7 +461,7 @@ def resource_families(
     osm: OsmOpt = None,
     config: ConfigOpt = None,
     cooperations: Annotated[Path | None, typer.Option(
-        "--cooperations", exists=True, dir_okay=False,
+        "--cooperations",
         help="CSV municipality,cooperation (municipality cooperations).")] = None,
     max_homes: Annotated[int, typer.Option(
         "--max-homes", help="Homes a resource family supports at most.")] = 5,

@@ -9,11 +9,15 @@ problems, and :mod:`matcher.schema` checks them. Every problem names the file
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import hashlib
 import io
 import logging
+import re
+import sqlite3
+import urllib.parse
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +40,7 @@ __all__ = [
     "POINT_SUFFIXES",
     "TableRead",
     "read_frame",
+    "read_gpkg_layer",
     "read_inputs",
     "read_points",
     "read_polygons",
@@ -135,7 +140,31 @@ def _read_csv(data: bytes, label: str) -> tuple[pd.DataFrame | None, list[Proble
         return None, [Problem(label, f"not valid CSV ({exc}); check quoting and the number "
                                      "of fields on each line")]
     frame.columns = [str(c).strip() for c in frame.columns]
+    if any(_looks_like_data(c) for c in frame.columns):
+        # Never quote the row: it is a record (ids, coordinates), not column names.
+        return None, [Problem(label, "the first row looks like data, not column names; add "
+                                     "a header row with the column names (see README.md, "
+                                     "'Input tables')")]
     return frame, []
+
+
+def _looks_like_data(name: str) -> bool:
+    """Whether a header cell holds a value (a number, also with a decimal comma) rather than a name.
+
+    Each part of the cell between spaces, tabs or other delimiters is checked,
+    so that a whole record read as one name (another delimiter) counts too.
+    pandas' name of an empty header cell (``Unnamed: 3``) is not data.
+    """
+    if re.fullmatch(r"Unnamed: \d+", name):
+        return False
+    for part in re.split(r"[\s,;|]+", name.strip()):
+        for text in (part, part.replace(",", ".", 1)):
+            try:
+                float(text)
+            except ValueError:
+                continue
+            return part.lower().lstrip("+-") not in ("inf", "infinity", "nan")
+    return bool(re.search(r"\d[.,]\d", name))
 
 
 def _read_ogr(path: Path, layer: str | None, label: str) -> tuple[pd.DataFrame | None,
@@ -147,12 +176,19 @@ def _read_ogr(path: Path, layer: str | None, label: str) -> tuple[pd.DataFrame |
             layers = [str(name) for name in pyogrio.list_layers(path)[:, 0]]
             if not layers:
                 return None, [Problem(label, f"{kind} has no layers; write the table into it")]
+            if layer is None and len(layers) > 1:
+                return None, [Problem(label, f"{kind} has {len(layers)} layers; name one as "
+                                             f"{path.name}:LAYER (layers: "
+                                             f"{', '.join(layers)})")]
             if layer is None:
                 layer = layers[0]
             elif layer not in layers:
                 return None, [Problem(label, f"no layer '{layer}'; available: "
                                              f"{', '.join(layers)}")]
-            frame = pyogrio.read_dataframe(path, layer=layer)
+            if kind == "GeoPackage":
+                frame = read_gpkg_layer(path, layer)
+            else:
+                frame = pyogrio.read_dataframe(path, layer=layer)
         except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError,
                 RuntimeError, OSError, ValueError) as exc:
             reason = str(exc).split(";")[0]
@@ -162,6 +198,91 @@ def _read_ogr(path: Path, layer: str | None, label: str) -> tuple[pd.DataFrame |
         log.warning("%s: reader warning: %s", label, w.message)
     frame.columns = [str(c).strip() for c in frame.columns]
     return frame, []
+
+
+_SQLITE_KINDS: dict[str, tuple[str, ...]] = {"INT": ("integer",), "BOOL": ("integer",),
+                                              "REAL": ("integer", "real"),
+                                              "FLOA": ("integer", "real"),
+                                              "DOUB": ("integer", "real")}
+"""Declared SQLite column type (by prefix) -> the storage classes GDAL reads faithfully."""
+
+
+def read_gpkg_layer(path: str | Path, layer: str) -> pd.DataFrame:
+    """Read a GeoPackage layer, keeping cells that do not fit their column's type as text.
+
+    SQLite lets any cell hold any value: ``UPDATE children SET age = 'fifteen'``
+    succeeds on an ``INTEGER`` column, and GDAL then reads ``0`` (and ``12``
+    for ``12.7``). Such cells are put back as their text (``'fifteen'``,
+    ``'12.7'``), so that validation reports them by row and column instead
+    of using a wrong number.
+
+    Parameters
+    ----------
+    path
+        The GeoPackage file.
+    layer
+        The layer (table) name.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The layer (a GeoDataFrame when it has geometry), rows in feature-id
+        order with a fresh ``RangeIndex``.
+
+    Raises
+    ------
+    pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError
+        If GDAL cannot read the layer.
+    """
+    frame = pyogrio.read_dataframe(path, layer=layer, fid_as_index=True)
+    try:
+        raw = _mistyped_cells(Path(path), layer, [str(c) for c in frame.columns])
+    except sqlite3.Error as exc:
+        log.warning("%s:%s: cell types not checked (%s)", Path(path).name, layer,
+                    type(exc).__name__)
+        raw = {}
+    for column, cells in raw.items():
+        rows = frame.index.get_indexer(list(cells))
+        values = frame[column].astype(object).to_numpy(copy=True)
+        for row, value in zip(rows, cells.values(), strict=True):
+            if row >= 0:
+                values[row] = value
+        frame[column] = pd.Series(values, index=frame.index, dtype=object)
+    return frame.reset_index(drop=True)
+
+
+def _mistyped_cells(path: Path, layer: str, columns: list[str]) -> dict[str, dict[int, str]]:
+    """Cells of numeric columns whose stored value is of another type, by fid, as text."""
+    uri = f"file:{urllib.parse.quote(str(path.resolve()))}?mode=ro"
+    out: dict[str, dict[int, str]] = {}
+    with contextlib.closing(sqlite3.connect(uri, uri=True)) as conn:
+        info = conn.execute(f'PRAGMA table_info("{_quote_ident(layer)}")').fetchall()
+        pk = [r[1] for r in info if r[5]]
+        if len(pk) != 1:
+            return out
+        for _, name, declared, *_rest in info:
+            ok = next((v for k, v in _SQLITE_KINDS.items()
+                       if str(declared).upper().startswith(k)), None)
+            if ok is None or name not in columns or name == pk[0]:
+                continue
+            allowed = ", ".join(f"'{t}'" for t in ("null", *ok))
+            rows = conn.execute(
+                f'SELECT "{_quote_ident(pk[0])}", "{_quote_ident(name)}" FROM '
+                f'"{_quote_ident(layer)}" WHERE typeof("{_quote_ident(name)}") NOT IN '
+                f"({allowed})").fetchall()
+            if rows:
+                out[name] = {int(fid): _raw_text(value) for fid, value in rows}
+    return out
+
+
+def _quote_ident(name: str) -> str:
+    return name.replace('"', '""')
+
+
+def _raw_text(value: object) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return str(value)
 
 
 def read_frame(path: str | Path) -> pd.DataFrame:

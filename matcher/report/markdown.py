@@ -4,6 +4,7 @@ solver status and fingerprints."""
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -54,8 +55,20 @@ def school_bands(minutes: np.ndarray | Sequence[float], *,
     return out
 
 
+class _Code(str):
+    """A table cell written as inline code on purpose (a hash): not escaped."""
+
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#!|~])")
+
+
 def _cell(value: object) -> str:
-    return str(value).replace("|", "\\|").replace("\n", " ")
+    """One table cell as inert text: no HTML, no Markdown markup, one line."""
+    if isinstance(value, _Code):
+        return f"`{value}`"
+    text = "".join(c if c.isprintable() else " " for c in str(value))
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> list[str]:
@@ -181,7 +194,7 @@ def _markdown(assignments: pd.DataFrame, summary: Mapping[str, Any],
 
     out += ["## Inputs", ""]
     sources = summary.get("inputs_sha256", {})
-    out += [*_table(("input", "sha256"), [(k, f"`{v}`") for k, v in sources.items()]), ""]
+    out += [*_table(("input", "sha256"), [(k, _Code(v)) for k, v in sources.items()]), ""]
     out += [f"Configuration hash: `{summary.get('config_hash', 'n/a')}`; software: "
             f"{summary.get('software', 'n/a')}; run date: {summary.get('as_of', 'n/a')}.", ""]
     notes = [n for n in _notes(meta) if n.startswith("roads")]

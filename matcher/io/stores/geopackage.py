@@ -20,6 +20,7 @@ import pyogrio.errors
 
 from matcher import schema
 from matcher.errors import LockedError, Problem, StoreUnavailableError
+from matcher.io import readers
 from matcher.io.stores.base import (
     POINT_TABLES,
     RESULT_COLUMNS,
@@ -181,7 +182,7 @@ class GeoPackageStore(Store):
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 try:
-                    frame = pyogrio.read_dataframe(self.path, layer=name)
+                    frame = readers.read_gpkg_layer(self.path, name)
                 except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError,
                         RuntimeError, OSError, ValueError) as exc:
                     frames[name] = None
