@@ -206,9 +206,9 @@ def _gpkg_with_bad_numbers(tmp_path: Path, small_sample: Sample) -> Path:
     for name, frame in (("children", small_sample.inputs.children),
                         ("homes", small_sample.inputs.homes)):
         plain = frame.drop(columns=["lon", "lat"]).copy()
-        for col in ("needs", "competences"):
-            if col in plain:
-                plain[col] = plain[col].map(";".join)
+        for col in plain.columns:  # tag columns (needs, languages, ...) back to 'a;b' text
+            if plain[col].map(lambda v: isinstance(v, tuple)).any():
+                plain[col] = plain[col].map(lambda v: ";".join(map(str, v)))
         layer = gpd.GeoDataFrame(plain, geometry=gpd.points_from_xy(frame["lon"], frame["lat"]),
                                  crs="EPSG:4326")
         layer.to_file(path, layer=name, driver="GPKG", engine="pyogrio",
