@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from matcher import __version__, assignment, isochrones, schema, scoring, traveltime
+from matcher import decisions as decisions_mod
 from matcher import network as network_mod
 from matcher import report as report_mod
 from matcher.config import Settings
@@ -39,7 +40,12 @@ ASSIGNMENT_COLUMNS: tuple[str, ...] = (
     "child_id", "home_id", "score", "school_minutes", "network_minutes", "parent_minutes",
     "municipality_match", "kinship", "training_needs", "locked", "split", "urgency",
     "municipality", "home_municipality", "reason",
+    "decision", "previous_home_id", "change_reason",
 )
+"""Columns of ``assignments.csv``. The last three are empty without decisions or a previous
+run: ``decision`` (``accepted`` or ``considering`` when the proposed pair carries one),
+``previous_home_id`` (the home proposed by the previous run) and ``change_reason``
+(plain words: why a reservation broke or a previous proposal changed)."""
 
 
 @dataclass(frozen=True)
@@ -74,6 +80,8 @@ class RunResult:
     shortlist: pd.DataFrame
     summary: dict[str, Any]
     network: network_mod.Network | None = field(default=None, repr=False)
+    plan: decisions_mod.Plan | None = field(default=None, repr=False)
+    """Decisions in force in this run (``None`` without a decisions table)."""
 
     def write(self, folder: str | Path, *, report: bool = True, privacy: Privacy | None = None,
               municipalities: gpd.GeoDataFrame | None = None,
@@ -145,7 +153,8 @@ def _concat(*parts: traveltime.Snapped) -> traveltime.Snapped:
 def run(inputs: Inputs, settings: Settings, *, times: TimeTable | None = None,
         net: network_mod.Network | None = None, as_of: datetime.date | None = None,
         step: Step | None = None, progress: Callable[[int, int], None] | None = None,
-        extra_sources: dict[str, str] | None = None) -> RunResult:
+        extra_sources: dict[str, str] | None = None,
+        decisions: decisions_mod.Decisions | None = None) -> RunResult:
     """Run one matching: travel times, scores, two-stage assignment, diagnosis.
 
     Parameters
@@ -166,6 +175,10 @@ def run(inputs: Inputs, settings: Settings, *, times: TimeTable | None = None,
         ``(done, total)`` callback for the travel-time searches.
     extra_sources
         More input fingerprints for the summary (e.g. the network key).
+    decisions
+        Decisions on earlier proposals (:mod:`matcher.decisions`): accepted
+        pairs are locked, recent declines are not proposed, open reservations
+        are held unless they broke (the reason is in ``change_reason``).
 
     Raises
     ------
@@ -177,6 +190,11 @@ def run(inputs: Inputs, settings: Settings, *, times: TimeTable | None = None,
     say = step or (lambda _m: None)
     as_of = as_of or datetime.date.today()
     timings: dict[str, float] = {}
+    plan = None
+    given = inputs
+    if decisions is not None:
+        plan = decisions_mod.apply(decisions, inputs, as_of=as_of, settings=settings)
+        inputs = plan.inputs
     if times is None:
         if net is None:
             raise InputError("give a road network (net) or a travel-time table (times)")
@@ -195,8 +213,11 @@ def run(inputs: Inputs, settings: Settings, *, times: TimeTable | None = None,
     say("building and solving the assignment")
     t0 = time.perf_counter()
     pairs = scored.pairs[scored.pairs["feasible"].to_numpy() | scored.pairs["locked"].to_numpy()]
+    held = _held(plan, times, settings, pairs)
+    locked = inputs.placements if held is None else pd.concat(
+        [inputs.placements, held.kept], ignore_index=True)
     problem = assignment.AssignmentProblem.build(
-        children=inputs.children, homes=inputs.homes, pairs=pairs, locked=inputs.placements,
+        children=inputs.children, homes=inputs.homes, pairs=pairs, locked=locked,
         settings=settings.assignment, as_of=as_of,
     )
     result = assignment.solve(problem, settings.assignment, progress=say)
@@ -206,14 +227,61 @@ def run(inputs: Inputs, settings: Settings, *, times: TimeTable | None = None,
     reasons = assignment.diagnose(problem, result)
     funnel_reason = scored.funnel.set_index("child_id")["reason"]
     table = _assignments(inputs, scored, result, reasons, funnel_reason)
+    if plan is not None and held is not None:
+        table = _with_decisions(table, inputs, plan, held)
     shortlist = scoring.shortlist(scored, settings.assignment.shortlist_k)
     sources = dict(inputs.sources)
     sources.update(extra_sources or {})
+    if decisions is not None:
+        sources["decisions"] = decisions.sha256
     summary = _summary(inputs, table, result, settings, as_of, timings, sources)
+    if plan is not None and held is not None:
+        summary["decisions"] = _decision_counts(plan, held, settings)
     logger.info("run: %d children, %d placed, %d unmatched", len(table),
                 summary["placed"], summary["unmatched"])
-    return RunResult(inputs=inputs, times=times, scored=scored, result=result,
-                     assignments=table, shortlist=shortlist, summary=summary, network=net)
+    return RunResult(inputs=given, times=times, scored=scored, result=result,
+                     assignments=table, shortlist=shortlist, summary=summary, network=net,
+                     plan=plan)
+
+
+def _held(plan: decisions_mod.Plan | None, times: TimeTable, settings: Settings,
+          pairs: pd.DataFrame) -> decisions_mod.Reservations | None:
+    """Reservations to hold: kept by the rules and feasible as scored."""
+    if plan is None:
+        return None
+    held = decisions_mod.reservations(plan, times, settings)
+    feasible = set(zip(pairs.loc[pairs["feasible"], "child_id"],
+                       pairs.loc[pairs["feasible"], "home_id"], strict=True))
+    ok = np.array([p in feasible for p in zip(held.kept["child_id"], held.kept["home_id"],
+                                               strict=True)], dtype=bool)
+    broken = dict(held.broken)
+    for child, home in held.kept.loc[~ok].itertuples(index=False):
+        broken[child] = f"reservation for {child} broken: {home} is no longer a feasible home"
+    return decisions_mod.Reservations(kept=held.kept[ok].reset_index(drop=True),
+                                      broken=dict(sorted(broken.items())))
+
+
+def _with_decisions(table: pd.DataFrame, inputs: Inputs, plan: decisions_mod.Plan,
+                    held: decisions_mod.Reservations) -> pd.DataFrame:
+    """Mark decisions in the table; reservations are proposals, not locked placements."""
+    out = table.copy()
+    real = set(zip(inputs.placements["child_id"], inputs.placements["home_id"], strict=True))
+    pairs = list(zip(out["child_id"], out["home_id"], strict=True))
+    out["locked"] = np.array([p in real for p in pairs], dtype=bool)
+    accepted = set(zip(plan.accepted["child_id"], plan.accepted["home_id"], strict=True))
+    kept = set(zip(held.kept["child_id"], held.kept["home_id"], strict=True))
+    out["decision"] = ["accepted" if p in accepted else "considering" if p in kept else ""
+                       for p in pairs]
+    out["change_reason"] = [held.broken.get(c, "") for c in out["child_id"]]
+    return out
+
+
+def _decision_counts(plan: decisions_mod.Plan, held: decisions_mod.Reservations,
+                     settings: Settings) -> dict[str, Any]:
+    return {"accepted_locked": len(plan.accepted), "declined_in_force": len(plan.declined),
+            "considering": len(plan.considering), "reservations_kept": len(held.kept),
+            "reservations_broken": len(held.broken), "ignored_rows": plan.ignored,
+            "decline_days": settings.continuity.decline_days}
 
 
 def _assignments(inputs: Inputs, scored: scoring.Scored, result: assignment.AssignmentResult,
@@ -253,6 +321,9 @@ def _assignments(inputs: Inputs, scored: scoring.Scored, result: assignment.Assi
         cid = out.at[i, "child_id"]
         reason[i] = reasons.get(cid) or funnel_reason.get(cid, "") or "not placed"
     out["reason"] = reason
+    out["decision"] = ""
+    out["previous_home_id"] = pd.Series([None] * len(out), dtype=object)
+    out["change_reason"] = ""
     return out[list(ASSIGNMENT_COLUMNS)].sort_values("child_id", kind="stable").reset_index(
         drop=True)
 

@@ -20,6 +20,10 @@ result tables written by the nightly job:
     One row per unmatched child per successful run: ``run_id, child_id,
     reason``.
 
+and the ``decisions`` log (:mod:`matcher.decisions`; optional): people append
+to it (``matcher decide`` or SQL), the nightly job reads it. Its rows are
+ordered by the integer key ``fid``.
+
 Input tables
 ------------
 ``children``, ``homes`` and ``contacts`` carry their position either as a
@@ -105,8 +109,12 @@ RESULT_COLUMNS: dict[str, tuple[str, str]] = {
     "municipality": ("TEXT", "text"),
     "home_municipality": ("TEXT", "text"),
     "reason": ("TEXT", "text"),
+    "decision": ("TEXT", "text"),
+    "previous_home_id": ("TEXT", "text"),
+    "change_reason": ("TEXT", "text"),
 }
-"""Columns of ``match_results`` after ``run_id`` (as ``pipeline.ASSIGNMENT_COLUMNS``)."""
+"""Columns of ``match_results`` after ``run_id`` (as ``pipeline.ASSIGNMENT_COLUMNS``).
+Columns added after a store was made are added to it by :meth:`Store.ensure_schema`."""
 
 UNMATCHED_COLUMNS: dict[str, tuple[str, str]] = {
     "child_id": ("TEXT NOT NULL", "text NOT NULL"),
@@ -115,6 +123,16 @@ UNMATCHED_COLUMNS: dict[str, tuple[str, str]] = {
 """Columns of ``match_unmatched`` after ``run_id``."""
 
 RESULT_TABLES: tuple[str, ...] = ("match_runs", "match_results", "match_unmatched")
+
+DECISION_COLUMNS: dict[str, tuple[str, str]] = {
+    "child_id": ("TEXT NOT NULL", "text NOT NULL"),
+    "home_id": ("TEXT NOT NULL", "text NOT NULL"),
+    "decision": ("TEXT NOT NULL", "text NOT NULL"),
+    "decided_on": ("DATE NOT NULL", "date NOT NULL"),
+    "by": ("TEXT NOT NULL", "text NOT NULL"),
+    "reason": ("TEXT", "text"),
+}
+"""Columns of the ``decisions`` table (:data:`matcher.decisions.COLUMNS`)."""
 
 INPUT_TYPES: dict[str, dict[str, str]] = {
     "children": {"child_id": "text", "school_lon": "double precision",
@@ -247,7 +265,35 @@ class Store(abc.ABC):
             EPSG:4326, stored as point geometry.
         """
 
+    @abc.abstractmethod
+    def _has_table(self, name: str) -> bool:
+        """True if the table exists in the store."""
+
+    @abc.abstractmethod
+    def _create_decisions_table(self) -> None:
+        """Create the ``decisions`` table if missing (inside the caller's transaction)."""
+
     # ---- shared logic --------------------------------------------------------------
+
+    def read_decisions(self) -> pd.DataFrame | None:
+        """Return the ``decisions`` table in row order (``None`` when it does not exist)."""
+        if not self._has_table("decisions"):
+            return None
+        cols = ", ".join(_ident(c) for c in DECISION_COLUMNS)
+        return self._frame(f"SELECT {cols} FROM decisions ORDER BY fid")
+
+    def append_decision(self, row: Mapping[str, Any]) -> None:
+        """Append one decision (validated by the caller) in one transaction.
+
+        The ``decisions`` table is created when missing.
+        """
+        columns = list(DECISION_COLUMNS)
+        with self._transaction():
+            self._create_decisions_table()
+            self._execute(f"INSERT INTO decisions ({', '.join(_ident(c) for c in columns)}) "
+                          f"VALUES ({', '.join('?' * len(columns))})",
+                          [_native(row.get(c) or None) if c == "reason" else _native(row[c])
+                           for c in columns])
 
     def __enter__(self) -> Store:
         self.connect()
@@ -257,8 +303,20 @@ class Store(abc.ABC):
         self.close()
 
     def ensure_schema(self) -> None:
-        """Create ``match_runs``, ``match_results`` and ``match_unmatched`` if missing."""
+        """Create ``match_runs``, ``match_results`` and ``match_unmatched`` if missing.
+
+        Result columns added by a newer version are added to an older store
+        (empty for its earlier runs).
+        """
         self._create_result_tables()
+        names, _ = self._columns_of("SELECT * FROM match_results LIMIT 0")
+        missing = [c for c in RESULT_COLUMNS if c not in names]
+        if missing:
+            kind = 1 if self.kind == "postgis" else 0
+            with self._transaction():
+                for column in missing:
+                    self._execute(f"ALTER TABLE match_results ADD COLUMN {column} "
+                                  f"{RESULT_COLUMNS[column][kind]}")
 
     def mark_interrupted(self, *, finished_at: datetime.datetime) -> int:
         """Mark runs left ``running`` by a killed job as failed; return how many.
