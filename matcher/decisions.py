@@ -62,6 +62,7 @@ __all__ = [
     "as_frame",
     "effective",
     "reservations",
+    "rule_failures",
     "validate",
 ]
 
@@ -368,7 +369,7 @@ def reservations(plan: Plan, times: TimeTable, settings: Settings) -> Reservatio
     broken: dict[str, str] = {}
     if cons.empty:
         return Reservations(kept=cons[["child_id", "home_id"]].copy(), broken=broken)
-    reasons = _rule_failures(inputs, cons, times, settings)
+    reasons = rule_failures(inputs, cons, times, settings)
     homes = inputs.homes.set_index("home_id")
     free = (homes["capacity"] - inputs.placements["home_id"].value_counts().reindex(
         homes.index, fill_value=0)).to_dict()
@@ -403,9 +404,24 @@ def reservations(plan: Plan, times: TimeTable, settings: Settings) -> Reservatio
     return Reservations(kept=kept.reset_index(drop=True), broken=dict(sorted(broken.items())))
 
 
-def _rule_failures(inputs: Inputs, pairs: pd.DataFrame, times: TimeTable,
+def rule_failures(inputs: Inputs, pairs: pd.DataFrame, times: TimeTable,
                    settings: Settings) -> dict[str, str]:
-    """Child id -> the first hard rule (funnel order) that the reserved pair fails."""
+    """Return child id -> why the pair breaks a hard rule, for pairs that break one.
+
+    The first failing rule of :data:`matcher.rules.FILTERS` after ``capacity``
+    (kind, age, competences, school, veto), in plain words.
+
+    Parameters
+    ----------
+    inputs
+        Validated inputs (children and homes must hold the pairs' ids).
+    pairs
+        ``child_id, home_id``, at most one row per child.
+    times
+        Travel times in minutes (for the school rule).
+    settings
+        All settings.
+    """
     children = inputs.children.set_index("child_id", drop=False).loc[pairs["child_id"]]
     homes = inputs.homes.set_index("home_id", drop=False).loc[pairs["home_id"]]
     children = children.reset_index(drop=True)

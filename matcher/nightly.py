@@ -14,8 +14,9 @@ One run (:func:`run_nightly`):
    run is recorded as "unchanged, skipped" (unless ``force``);
 5. build the road network, or load it from ``cache_dir`` when the OSM file
    and speed settings are unchanged;
-6. match with :func:`matcher.pipeline.run`, the engine of ``matcher match``
-   (:class:`~matcher.errors.InfeasibleError` exit 3);
+6. match with :func:`matcher.pipeline.run`, the engine of ``matcher match``,
+   keeping the proposals of the latest successful run where the score allows
+   (``matcher match --previous``; :class:`~matcher.errors.InfeasibleError` exit 3);
 7. write the run row, one ``match_results`` row per child and one
    ``match_unmatched`` row per unmatched child, and delete runs beyond
    ``retention_runs``, all in ONE transaction.
@@ -292,8 +293,10 @@ def _work(config: NightlyConfig, store: stores.Store, run_id: str, as_of: dateti
                       from_cache=int(net.info.from_cache))
 
     t0 = time.perf_counter()
+    previous = store.latest_results() if last is not None else None
     result = pipeline.run(inputs, settings, net=net, as_of=as_of,
-                          extra_sources={"network": network_key}, decisions=decisions)
+                          extra_sources={"network": network_key}, decisions=decisions,
+                          previous=previous if previous is not None and len(previous) else None)
     summary = result.summary
     for name in ("travel_times", "scoring", "assignment"):
         known.timings[name] = float(summary["timings_seconds"].get(name, 0.0))

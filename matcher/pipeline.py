@@ -22,7 +22,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from matcher import __version__, assignment, isochrones, schema, scoring, traveltime
+from matcher import __version__, assignment, continuity, isochrones, schema, scoring, traveltime
 from matcher import decisions as decisions_mod
 from matcher import network as network_mod
 from matcher import report as report_mod
@@ -154,7 +154,8 @@ def run(inputs: Inputs, settings: Settings, *, times: TimeTable | None = None,
         net: network_mod.Network | None = None, as_of: datetime.date | None = None,
         step: Step | None = None, progress: Callable[[int, int], None] | None = None,
         extra_sources: dict[str, str] | None = None,
-        decisions: decisions_mod.Decisions | None = None) -> RunResult:
+        decisions: decisions_mod.Decisions | None = None,
+        previous: pd.DataFrame | None = None) -> RunResult:
     """Run one matching: travel times, scores, two-stage assignment, diagnosis.
 
     Parameters
@@ -179,6 +180,12 @@ def run(inputs: Inputs, settings: Settings, *, times: TimeTable | None = None,
         Decisions on earlier proposals (:mod:`matcher.decisions`): accepted
         pairs are locked, recent declines are not proposed, open reservations
         are held unless they broke (the reason is in ``change_reason``).
+    previous
+        The previous run's assignments (``child_id``, ``home_id``): the model
+        adds the stability stage (fewest changed proposals with the score
+        within ``continuity.stability_tolerance``); ``previous_home_id`` and
+        ``change_reason`` say what changed and why; the summary gains
+        ``kept``, ``changed``, ``new`` and ``stability_tolerance``.
 
     Raises
     ------
@@ -216,11 +223,13 @@ def run(inputs: Inputs, settings: Settings, *, times: TimeTable | None = None,
     held = _held(plan, times, settings, pairs)
     locked = inputs.placements if held is None else pd.concat(
         [inputs.placements, held.kept], ignore_index=True)
+    proposals = None if previous is None else continuity.previous_proposals(previous)
     problem = assignment.AssignmentProblem.build(
         children=inputs.children, homes=inputs.homes, pairs=pairs, locked=locked,
-        settings=settings.assignment, as_of=as_of,
+        settings=settings.assignment, as_of=as_of, previous=proposals,
     )
-    result = assignment.solve(problem, settings.assignment, progress=say)
+    result = assignment.solve(problem, settings.assignment, progress=say,
+                              stability_tolerance=settings.continuity.stability_tolerance)
     timings["assignment"] = time.perf_counter() - t0
 
     say("diagnosis and shortlist")
@@ -229,6 +238,12 @@ def run(inputs: Inputs, settings: Settings, *, times: TimeTable | None = None,
     table = _assignments(inputs, scored, result, reasons, funnel_reason)
     if plan is not None and held is not None:
         table = _with_decisions(table, inputs, plan, held)
+    compared = None
+    if proposals is not None:
+        compared = continuity.compare(
+            table, proposals, inputs, feasible=pairs[pairs["feasible"]], times=times,
+            settings=settings, declined=None if plan is None else plan.declined)
+        table = _with_previous(table, compared)
     shortlist = scoring.shortlist(scored, settings.assignment.shortlist_k)
     sources = dict(inputs.sources)
     sources.update(extra_sources or {})
@@ -237,6 +252,9 @@ def run(inputs: Inputs, settings: Settings, *, times: TimeTable | None = None,
     summary = _summary(inputs, table, result, settings, as_of, timings, sources)
     if plan is not None and held is not None:
         summary["decisions"] = _decision_counts(plan, held, settings)
+    if compared is not None:
+        summary.update(compared.counts())
+        summary["stability_tolerance"] = settings.continuity.stability_tolerance
     logger.info("run: %d children, %d placed, %d unmatched", len(table),
                 summary["placed"], summary["unmatched"])
     return RunResult(inputs=given, times=times, scored=scored, result=result,
@@ -273,6 +291,17 @@ def _with_decisions(table: pd.DataFrame, inputs: Inputs, plan: decisions_mod.Pla
     out["decision"] = ["accepted" if p in accepted else "considering" if p in kept else ""
                        for p in pairs]
     out["change_reason"] = [held.broken.get(c, "") for c in out["child_id"]]
+    return out
+
+
+def _with_previous(table: pd.DataFrame, compared: continuity.Comparison) -> pd.DataFrame:
+    """Fill ``previous_home_id`` and, where empty, ``change_reason``."""
+    out = table.copy()
+    ids = out["child_id"]
+    out["previous_home_id"] = compared.previous_home.reindex(ids).to_numpy(dtype=object)
+    why = compared.reason.reindex(ids).fillna("").to_numpy(dtype=object)
+    current = out["change_reason"].to_numpy(dtype=object)
+    out["change_reason"] = np.where(current == "", why, current)
     return out
 
 

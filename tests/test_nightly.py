@@ -499,6 +499,14 @@ def test_nightly_reads_decisions_from_the_store(backend: Backend) -> None:
     assert after.at[a, "home_id"] != home_a
     assert after.at[b, "home_id"] == home_b and after.at[b, "decision"] == "accepted"
     assert bool(after.at[b, "locked"])
+    # The latest successful run is the previous run: its proposals are kept where possible.
+    assert after.at[a, "previous_home_id"] == home_a
+    assert after.at[a, "change_reason"] == f"{home_a} declined (home_declined) on {AS_OF}"
+    with backend.store() as store:
+        raw = store.runs().iloc[-1]["summary_json"]
+    summary = json.loads(raw) if isinstance(raw, str) else raw
+    assert summary["changed"] >= 1 and summary["stability_tolerance"] == 0.005
+    assert summary["kept"] + summary["changed"] == int(blank["home_id"].notna().sum())
     backend.sql("INSERT INTO decisions (child_id, home_id, decision, decided_on, \"by\", "
                 f"reason) VALUES ('{a}', '{home_b}', 'maybe', '{AS_OF}', "
                 "'bufetat', NULL)")

@@ -83,7 +83,7 @@ def test_without_previous_the_model_is_unchanged() -> None:
     t = random_tables(7)
     s = AssignmentSettings()
     plain = assignment.solve(t.problem(), s)
-    assert plain.kept_previous is None and plain.timings["stage3"] == 0.0
+    assert plain.kept_previous is None and "stage3" not in plain.timings
     assert plain.stability_tolerance is None
     base = t.problem()
     again = assignment.solve(assignment.AssignmentProblem(

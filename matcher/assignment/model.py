@@ -556,7 +556,6 @@ def solve(
         _verify(inst, cand, chosen, z1 - delta)
     timings.setdefault("stage1", 0.0)
     timings.setdefault("stage2", 0.0)
-    timings.setdefault("stage3", 0.0)
     timings["total"] = time.perf_counter() - t_start
 
     assignments = _assignments(problem, inst, cand, chosen)

@@ -333,7 +333,7 @@ class AssignmentResult:
     timings
         Wall-clock seconds: ``build`` (tables to PuLP model), ``stage1`` (LP bound
         and MIP), ``stage2`` (restriction, MIP and canonicalisation), ``stage3``
-        (the stability stage; 0 without previous proposals), ``total``.
+        (the stability stage; only when it ran), ``total``.
     assignments
         One row per child sorted by ``child_id``: ``child_id``, ``home_id``
         (``None`` if unmatched), ``score`` and ``n_training`` (missing if
