@@ -17,8 +17,9 @@ One run (:func:`run_nightly`):
 6. match with :func:`matcher.pipeline.run`, the engine of ``matcher match``,
    keeping the proposals of the latest successful run where the score allows
    (``matcher match --previous``; :class:`~matcher.errors.InfeasibleError` exit 3);
-7. write the run row, one ``match_results`` row per child and one
-   ``match_unmatched`` row per unmatched child, and delete runs beyond
+7. write the run row, one ``match_results`` row per child, one
+   ``match_unmatched`` row per unmatched child, one ``match_history`` row per
+   waiting child (:mod:`matcher.waiting`), and delete runs beyond
    ``retention_runs``, all in ONE transaction.
 
 Any failure after step 2 is recorded in ``match_runs`` (status ``failed``,
@@ -318,9 +319,12 @@ def _work(config: NightlyConfig, store: stores.Store, run_id: str, as_of: dateti
               "summary_json": json.dumps(summary, sort_keys=True, default=str)}
     with _step("write", known) as counts:
         fields["finished_at"] = stores.stamp(datetime.datetime.now(datetime.UTC))
+        history = None
+        if result.history is not None:
+            history = result.history.assign(as_of=as_of.isoformat())
         written = store.finish_run(run_id, fields, results=table, unmatched=unmatched,
                                    keep_runs=config.job.retention_runs,
-                                   between=lambda: checkpoint("mid-write"))
+                                   between=lambda: checkpoint("mid-write"), history=history)
         counts.update(results=written.results, unmatched=written.unmatched,
                       deleted_runs=written.deleted_runs)
     return NightlyOutcome(

@@ -22,7 +22,16 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from matcher import __version__, assignment, continuity, isochrones, schema, scoring, traveltime
+from matcher import (
+    __version__,
+    assignment,
+    continuity,
+    isochrones,
+    schema,
+    scoring,
+    traveltime,
+    waiting,
+)
 from matcher import decisions as decisions_mod
 from matcher import network as network_mod
 from matcher import report as report_mod
@@ -82,6 +91,8 @@ class RunResult:
     network: network_mod.Network | None = field(default=None, repr=False)
     plan: decisions_mod.Plan | None = field(default=None, repr=False)
     """Decisions in force in this run (``None`` without a decisions table)."""
+    history: pd.DataFrame | None = field(default=None, repr=False)
+    """One row per waiting child for the waiting statistics (:func:`matcher.waiting.history`)."""
 
     def write(self, folder: str | Path, *, report: bool = True, privacy: Privacy | None = None,
               municipalities: gpd.GeoDataFrame | None = None,
@@ -255,11 +266,13 @@ def run(inputs: Inputs, settings: Settings, *, times: TimeTable | None = None,
     if compared is not None:
         summary.update(compared.counts())
         summary["stability_tolerance"] = settings.continuity.stability_tolerance
+    history = waiting.history(inputs, table, scored.funnel, as_of)
+    summary["waiting"] = waiting.summary_block(history)
     logger.info("run: %d children, %d placed, %d unmatched", len(table),
                 summary["placed"], summary["unmatched"])
     return RunResult(inputs=given, times=times, scored=scored, result=result,
                      assignments=table, shortlist=shortlist, summary=summary, network=net,
-                     plan=plan)
+                     plan=plan, history=history)
 
 
 def _held(plan: decisions_mod.Plan | None, times: TimeTable, settings: Settings,
@@ -429,8 +442,9 @@ def write_run(run_result: RunResult, out: str | Path, *, report: bool = False,
     """Write the run folder atomically (owner-only files; all or nothing).
 
     Files: ``assignments.csv``, ``pairs.csv``, ``shortlist.csv``,
-    ``summary.json`` and, with ``report``, ``matches.gpkg``, ``map.html``,
-    ``map.png`` and ``report.md`` (:func:`matcher.report.write_outputs`).
+    ``summary.json``, ``history.csv`` (:mod:`matcher.waiting`) and, with
+    ``report``, ``matches.gpkg``, ``map.html``, ``map.png`` and ``report.md``
+    (:func:`matcher.report.write_outputs`).
 
     Parameters
     ----------
@@ -465,6 +479,8 @@ def write_run(run_result: RunResult, out: str | Path, *, report: bool = False,
         pairs = run_result.scored.pairs.drop(columns=["feasible"], errors="ignore")
         files.write_csv(pairs, tmp / "pairs.csv")
         files.write_csv(run_result.shortlist, tmp / "shortlist.csv")
+        if run_result.history is not None:
+            files.write_csv(run_result.history, tmp / "history.csv")
         files.write_text(tmp / "summary.json",
                          json.dumps(run_result.summary, indent=2, sort_keys=True) + "\n")
         if report:

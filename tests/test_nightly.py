@@ -507,6 +507,16 @@ def test_nightly_reads_decisions_from_the_store(backend: Backend) -> None:
     summary = json.loads(raw) if isinstance(raw, str) else raw
     assert summary["changed"] >= 1 and summary["stability_tolerance"] == 0.005
     assert summary["kept"] + summary["changed"] == int(blank["home_id"].notna().sum())
+    # match_history: one row per waiting child per successful run; waiting-stats reads it.
+    with backend.store() as store:
+        history = store.history()
+    waiting_children = int((~blank["locked"].astype(bool)).sum())
+    assert history.groupby("run_id").size().to_dict() == {
+        first["run_id"]: waiting_children, second["run_id"]: waiting_children - 1}  # b locked
+    stats = runner.invoke(app, ["-q", "waiting-stats", "--store", str(cfg), "--out",
+                                str(backend.folder / "stats")])
+    assert stats.exit_code == 0, stats.output
+    assert len(pd.read_csv(backend.folder / "stats" / "trend.csv")) == 2
     backend.sql("INSERT INTO decisions (child_id, home_id, decision, decided_on, \"by\", "
                 f"reason) VALUES ('{a}', '{home_b}', 'maybe', '{AS_OF}', "
                 "'bufetat', NULL)")

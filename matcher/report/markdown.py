@@ -120,6 +120,11 @@ def _markdown(assignments: pd.DataFrame, summary: Mapping[str, Any],
                         [(r.child_id, r.urgency, r.reason or "not placed")
                          for r in unmatched.itertuples()]), ""]
 
+    if "waiting" in summary:
+        from matcher import waiting
+
+        out += ["## Waiting children (Bufdir measure 17)", "", waiting.markdown(summary["waiting"])]
+
     out += ["## Support plan: training needs", ""]
     needs = a["training_needs"].fillna("").astype(str).to_numpy()
     train = a.loc[placed & (needs != "")]

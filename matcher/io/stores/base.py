@@ -20,6 +20,12 @@ result tables written by the nightly job:
     One row per unmatched child per successful run: ``run_id, child_id,
     reason``.
 
+``match_history``
+    One row per waiting child per successful run (:mod:`matcher.waiting`):
+    ``run_id, as_of`` and :data:`HISTORY_COLUMNS` (categories and counts
+    only). Retention does not delete it: it feeds the waiting statistics
+    over time (``matcher waiting-stats --store``).
+
 and the ``decisions`` log (:mod:`matcher.decisions`; optional): people append
 to it (``matcher decide`` or SQL), the nightly job reads it. Its rows are
 ordered by the integer key ``fid``.
@@ -123,6 +129,23 @@ UNMATCHED_COLUMNS: dict[str, tuple[str, str]] = {
 """Columns of ``match_unmatched`` after ``run_id``."""
 
 RESULT_TABLES: tuple[str, ...] = ("match_runs", "match_results", "match_unmatched")
+
+HISTORY_COLUMNS: dict[str, tuple[str, str]] = {
+    "as_of": ("DATE", "date"),
+    "child_id": ("TEXT NOT NULL", "text NOT NULL"),
+    "home_id": ("TEXT", "text"),
+    "continuity": ("TEXT", "text"),
+    "reason": ("TEXT", "text"),
+    "days_waiting": ("DOUBLE", "double precision"),
+    "municipality": ("TEXT", "text"),
+    "age_band": ("TEXT", "text"),
+    "needs": ("TEXT", "text"),
+    "urgency": ("TEXT", "text"),
+    "sibling_group_size": ("INTEGER", "integer"),
+    "binding": ("TEXT", "text"),
+}
+"""Columns of ``match_history`` after ``run_id``: ``as_of`` and
+:data:`matcher.waiting.HISTORY_COLUMNS`."""
 
 DECISION_COLUMNS: dict[str, tuple[str, str]] = {
     "child_id": ("TEXT NOT NULL", "text NOT NULL"),
@@ -309,10 +332,22 @@ class Store(abc.ABC):
         (empty for its earlier runs).
         """
         self._create_result_tables()
+        kind = 1 if self.kind == "postgis" else 0
+        if not self._has_table("match_history"):
+            cols = ", ".join(f"{c} {t[kind]}" for c, t in HISTORY_COLUMNS.items())
+            key = "fid INTEGER PRIMARY KEY AUTOINCREMENT, " if kind == 0 else ""
+            with self._transaction():
+                self._execute(f"CREATE TABLE IF NOT EXISTS match_history ({key}run_id "
+                              f"{'TEXT' if kind == 0 else 'text'} NOT NULL, {cols}, "
+                              "UNIQUE (run_id, child_id))")
+                if kind == 0:
+                    self._execute("INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, "
+                                  "identifier, description) VALUES ('match_history', "
+                                  "'attributes', 'match_history', 'fostermatch waiting "
+                                  "history: one row per waiting child per run')")
         names, _ = self._columns_of("SELECT * FROM match_results LIMIT 0")
         missing = [c for c in RESULT_COLUMNS if c not in names]
         if missing:
-            kind = 1 if self.kind == "postgis" else 0
             with self._transaction():
                 for column in missing:
                     self._execute(f"ALTER TABLE match_results ADD COLUMN {column} "
@@ -347,7 +382,8 @@ class Store(abc.ABC):
 
     def finish_run(self, run_id: str, fields: Mapping[str, Any], *,
                    results: pd.DataFrame | None = None, unmatched: pd.DataFrame | None = None,
-                   keep_runs: int, between: Callable[[], None] | None = None) -> WriteCounts:
+                   keep_runs: int, between: Callable[[], None] | None = None,
+                   history: pd.DataFrame | None = None) -> WriteCounts:
         """Write a run's final row, its results and the retention deletes in ONE transaction.
 
         Parameters
@@ -366,10 +402,13 @@ class Store(abc.ABC):
         between
             Called after the run row is updated and before the results are
             inserted (a test hook for crashes mid-write).
+        history
+            ``as_of`` and :data:`HISTORY_COLUMNS` per waiting child, or ``None``.
         """
         columns = _checked(fields, RUN_COLUMNS)
         result_rows = _rows(results, ["run_id", *RESULT_COLUMNS], run_id)
         unmatched_rows = _rows(unmatched, ["run_id", *UNMATCHED_COLUMNS], run_id)
+        history_rows = _rows(history, ["run_id", *HISTORY_COLUMNS], run_id)
         with self._transaction():
             self._execute(f"UPDATE match_runs SET {', '.join(f'{c} = ?' for c in columns)} "
                           "WHERE run_id = ?", [*(_native(fields[c]) for c in columns), run_id])
@@ -381,6 +420,9 @@ class Store(abc.ABC):
             if unmatched_rows:
                 self._execute_many(_insert("match_unmatched", ["run_id", *UNMATCHED_COLUMNS]),
                                    unmatched_rows)
+            if history_rows:
+                self._execute_many(_insert("match_history", ["run_id", *HISTORY_COLUMNS]),
+                                   history_rows)
             deleted = self._retain(keep_runs)
         return WriteCounts(len(result_rows), len(unmatched_rows), deleted)
 
@@ -407,6 +449,13 @@ class Store(abc.ABC):
     def unmatched(self, run_id: str | None = None) -> pd.DataFrame:
         """Return ``match_unmatched`` (of one run, or all) ordered by run and child."""
         return self._table_of("match_unmatched", run_id)
+
+    def history(self) -> pd.DataFrame:
+        """Return ``match_history`` ordered by run date, run and child (empty if none)."""
+        if not self._has_table("match_history"):
+            return pd.DataFrame(columns=["run_id", *HISTORY_COLUMNS])
+        return self._frame(f"SELECT run_id, {', '.join(HISTORY_COLUMNS)} FROM match_history "
+                           "ORDER BY as_of, run_id, child_id")
 
     def latest_results(self) -> pd.DataFrame:
         """Return the results of the latest successful run (empty if none)."""
