@@ -295,9 +295,11 @@ def _work(config: NightlyConfig, store: stores.Store, run_id: str, as_of: dateti
 
     t0 = time.perf_counter()
     previous = store.latest_results() if last is not None else None
+    previous_day = _last_success_day(store) if last is not None else None
     result = pipeline.run(inputs, settings, net=net, as_of=as_of,
                           extra_sources={"network": network_key}, decisions=decisions,
-                          previous=previous if previous is not None and len(previous) else None)
+                          previous=previous if previous is not None and len(previous) else None,
+                          previous_as_of=previous_day)
     summary = result.summary
     for name in ("travel_times", "scoring", "assignment"):
         known.timings[name] = float(summary["timings_seconds"].get(name, 0.0))
@@ -335,6 +337,15 @@ def _work(config: NightlyConfig, store: stores.Store, run_id: str, as_of: dateti
         solver_status=summary["status"], mip_gap=summary["mip_gap"],
         timings={k: round(v, 3) for k, v in known.timings.items()},
         deleted_runs=written.deleted_runs, interrupted_runs=interrupted, summary=summary)
+
+
+def _last_success_day(store: stores.Store) -> datetime.date | None:
+    """Run date of the latest successful run (for the decisions audit)."""
+    runs = store.runs()
+    done = runs[runs["status"] == "success"]
+    if done.empty or done.iloc[-1]["as_of"] is None:
+        return None
+    return datetime.date.fromisoformat(str(done.iloc[-1]["as_of"])[:10])
 
 
 def read_store(store: stores.Store, settings: Settings, as_of: datetime.date

@@ -166,7 +166,8 @@ def run(inputs: Inputs, settings: Settings, *, times: TimeTable | None = None,
         step: Step | None = None, progress: Callable[[int, int], None] | None = None,
         extra_sources: dict[str, str] | None = None,
         decisions: decisions_mod.Decisions | None = None,
-        previous: pd.DataFrame | None = None) -> RunResult:
+        previous: pd.DataFrame | None = None,
+        previous_as_of: datetime.date | None = None) -> RunResult:
     """Run one matching: travel times, scores, two-stage assignment, diagnosis.
 
     Parameters
@@ -197,6 +198,9 @@ def run(inputs: Inputs, settings: Settings, *, times: TimeTable | None = None,
         within ``continuity.stability_tolerance``); ``previous_home_id`` and
         ``change_reason`` say what changed and why; the summary gains
         ``kept``, ``changed``, ``new`` and ``stability_tolerance``.
+    previous_as_of
+        Run date of the previous run: the summary and report list the
+        decisions taken since (all decisions in the log without it).
 
     Raises
     ------
@@ -263,6 +267,8 @@ def run(inputs: Inputs, settings: Settings, *, times: TimeTable | None = None,
     summary = _summary(inputs, table, result, settings, as_of, timings, sources)
     if plan is not None and held is not None:
         summary["decisions"] = _decision_counts(plan, held, settings)
+        assert decisions is not None
+        summary["decisions"]["since_previous_run"] = _since(decisions, previous_as_of)
     if compared is not None:
         summary.update(compared.counts())
         summary["stability_tolerance"] = settings.continuity.stability_tolerance
@@ -316,6 +322,19 @@ def _with_previous(table: pd.DataFrame, compared: continuity.Comparison) -> pd.D
     current = out["change_reason"].to_numpy(dtype=object)
     out["change_reason"] = np.where(current == "", why, current)
     return out
+
+
+def _since(decisions: decisions_mod.Decisions,
+           previous_as_of: datetime.date | None) -> list[dict[str, str]]:
+    """Decisions dated after the previous run (audit): who decided what, when."""
+    t = decisions.table
+    if previous_as_of is not None:
+        t = t[[d > previous_as_of for d in t["decided_on"]]]
+    t = t.assign(_day=pd.to_datetime(t["decided_on"])).sort_values(
+        ["_day", "child_id", "home_id", "row"], kind="stable")
+    return [{"child_id": r.child_id, "home_id": r.home_id, "decision": r.decision,
+             "decided_on": r.decided_on.isoformat(), "by": r.by, "reason": r.reason}
+            for r in t.itertuples(index=False)]
 
 
 def _decision_counts(plan: decisions_mod.Plan, held: decisions_mod.Reservations,

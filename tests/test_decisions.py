@@ -212,3 +212,22 @@ def test_cli_match_with_decisions(tmp_path: Path) -> None:
     result = runner.invoke(app, [*args, "--decisions", str(bad)])
     assert result.exit_code == 2
     assert "bad.csv, row 2, column 'reason'" in result.output
+
+
+def test_audit_lists_decisions_since_the_previous_run(tmp_path: Path) -> None:
+    dec = _decisions(("C1", "H2", "declined", "2026-09-01", "kommune", "not_suitable"),
+                     ("C2", "H1", "considering", "2026-10-20", "bufetat", ""))
+    first = pipeline.run(_inputs(), config.Settings(), times=_times(), as_of=AS_OF,
+                         decisions=dec)
+    assert [r["child_id"] for r in first.summary["decisions"]["since_previous_run"]] == [
+        "C1", "C2"]
+    result = pipeline.run(_inputs(), config.Settings(), times=_times(), as_of=AS_OF,
+                          decisions=dec, previous=first.assignments,
+                          previous_as_of=datetime.date(2026, 10, 1))
+    since = result.summary["decisions"]["since_previous_run"]
+    assert since == [{"child_id": "C2", "home_id": "H1", "decision": "considering",
+                      "decided_on": "2026-10-20", "by": "bufetat", "reason": ""}]
+    text = (result.write(tmp_path / "run", report=True) / "report.md").read_text()
+    assert "## Decisions taken into account" in text
+    assert "| 2026-10-20 | bufetat | C2 | H1 | considering |" in text
+    assert "## Changes since the previous run" in text

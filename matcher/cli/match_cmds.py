@@ -157,14 +157,16 @@ def match(
 
                 decided = decision_log.read_decisions(decisions, as_of=run_date, inputs=inputs)
             before = None
+            before_day = None
             if previous is not None:
                 from matcher.io import runs
 
                 before = runs.read_previous(previous)
+                before_day = runs.previous_as_of(previous)
             net = open_network(network_dir, osm, out, settings, step)
         areas = _municipalities(municipalities)
         result = _run(inputs, settings, times, net, run_date, decisions=decided,
-                      previous=before)
+                      previous=before, previous_as_of=before_day)
         _write(result, out, privacy=privacy, municipalities=areas, settings=settings)
         _print_summary(result.summary, out)
 
@@ -184,14 +186,15 @@ def open_network(network_dir: Path | None, osm: Path | None, out: Path,
 
 
 def _run(inputs: Any, settings: config_mod.Settings, times: Any, net: Any,
-         run_date: datetime.date, *, decisions: Any = None, previous: Any = None) -> Any:
+         run_date: datetime.date, *, decisions: Any = None, previous: Any = None,
+         previous_as_of: datetime.date | None = None) -> Any:
     from matcher import pipeline
 
     extra = {"network": net.info.key} if net is not None else {}
     with progress("travel times") as bar, steps("matching") as step:
         return pipeline.run(inputs, settings, times=times, net=net, as_of=run_date, step=step,
                             progress=bar, extra_sources=extra, decisions=decisions,
-                            previous=previous)
+                            previous=previous, previous_as_of=previous_as_of)
 
 
 def _municipalities(path: Path | None) -> Any:

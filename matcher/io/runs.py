@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -9,7 +11,7 @@ import pandas as pd
 from matcher.errors import InputError, Problem, raise_if_problems
 from matcher.io import readers
 
-__all__ = ["read_previous"]
+__all__ = ["previous_as_of", "read_previous"]
 
 
 def read_previous(run_dir: str | Path) -> pd.DataFrame:
@@ -46,3 +48,12 @@ def read_previous(run_dir: str | Path) -> pd.DataFrame:
     home = frame["home_id"].where(frame["home_id"].astype(str) != "", None)
     return pd.DataFrame({"child_id": frame["child_id"].astype(str),
                          "home_id": home.astype(object)})
+
+
+def previous_as_of(run_dir: str | Path) -> datetime.date | None:
+    """Return the run date of a run folder (its ``summary.json``), or ``None`` if unknown."""
+    path = Path(run_dir) / "summary.json"
+    try:
+        return datetime.date.fromisoformat(json.loads(path.read_text())["as_of"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
