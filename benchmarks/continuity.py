@@ -81,10 +81,11 @@ class World:
     # measures
     changed_considering: list[int] = field(default_factory=list)
     changed_all: list[int] = field(default_factory=list)
+    changed_undeclined: list[int] = field(default_factory=list)
     proposed: list[int] = field(default_factory=list)
     score: list[float] = field(default_factory=list)
     declined_again: int = 0
-    broken: Counter[str] = field(default_factory=Counter)
+    broken: dict[tuple[str, str], str] = field(default_factory=dict)
     reasons: Counter[str] = field(default_factory=Counter)
     lost_acceptances: int = 0
     placed_days: list[int] = field(default_factory=list)
@@ -234,7 +235,9 @@ def _night(w: World, full: Inputs, times: TimeTable, settings: config_mod.Settin
     if w.continuity and "decisions" in result.summary:
         for reason in result.assignments["change_reason"]:
             if str(reason).startswith("reservation for"):
-                w.broken[str(reason).split(": ", 1)[1].split(" ", 1)[1]] += 1
+                child = str(reason).split(" ")[2].rstrip(":")
+                home, why = str(reason).split(": ", 1)[1].split(" ", 1)
+                w.broken.setdefault((child, home), why)
     table = result.assignments
     table = table[~table["child_id"].isin(locked_kids)]
     now = {c: h for c, h in zip(table["child_id"], table["home_id"], strict=True)
@@ -245,6 +248,10 @@ def _night(w: World, full: Inputs, times: TimeTable, settings: config_mod.Settin
     w.score.append(float(result.summary["objective_stage2"]))
     w.changed_all.append(sum(1 for c, h in w.previous.items()
                              if c in w.waiting and c not in w.accepted and now.get(c) != h))
+    w.changed_undeclined.append(sum(
+        1 for c, h in w.previous.items()
+        if c in w.waiting and c not in w.accepted and now.get(c) != h
+        and (c, h) not in w.declined))
     w.changed_considering.append(sum(1 for c, (h, _, _) in w.considering.items()
                                      if now.get(c) != h))
     w.declined_again += sum(1 for c, h in now.items() if (c, h) in w.declined)
@@ -280,6 +287,8 @@ def _print(worlds: list[World], nights: int, settings: config_mod.Settings) -> N
         ("proposals changed per night while considering",
          *(f"{np.mean(w.changed_considering):.2f}" for w in worlds)),
         ("all proposals changed per night", *(f"{np.mean(w.changed_all):.2f}" for w in worlds)),
+        ("proposals changed per night, not for a decline",
+         *(f"{np.mean(w.changed_undeclined):.2f}" for w in worlds)),
         ("declined pairs proposed again (pair-nights)", *(str(w.declined_again) for w in worlds)),
         ("acceptances lost (home given away meanwhile)",
          *(str(w.lost_acceptances) for w in worlds)),
@@ -297,9 +306,12 @@ def _print(worlds: list[World], nights: int, settings: config_mod.Settings) -> N
         print(f"| {name} | {a} | {b} |")
     cut = 1 - np.sum(cont.changed_all) / max(np.sum(blank.changed_all), 1)
     cut_c = 1 - np.sum(cont.changed_considering) / max(np.sum(blank.changed_considering), 1)
-    print(f"\nchanged proposals: {cut:.1%} fewer (while considering: {cut_c:.1%} fewer)")
-    print("reservations broken (continuity), all for infeasibility: "
-          + (", ".join(f"{k}: {v}" for k, v in sorted(cont.broken.items())) or "none"))
+    cut_u = 1 - np.sum(cont.changed_undeclined) / max(np.sum(blank.changed_undeclined), 1)
+    print(f"\nchanged proposals: {cut:.1%} fewer; not for a decline: {cut_u:.1%} fewer; "
+          f"while considering: {cut_c:.1%} fewer")
+    why = Counter(cont.broken.values())
+    print(f"reservations broken (continuity): {len(cont.broken)}, by reason: "
+          + (", ".join(f"{k}: {v}" for k, v in sorted(why.items())) or "none"))
     print("why continuity proposals changed (ids and numbers as #): " + "; ".join(
         f"{k}: {v}" for k, v in cont.reasons.most_common(8)))
     if cont.tolerance_ratio:
