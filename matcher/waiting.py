@@ -137,12 +137,21 @@ def waiting_table(rows: pd.DataFrame, *, min_cell: int = MIN_CELL) -> pd.DataFra
     parts = []
     for dim in DIMENSIONS:
         frame = _exploded(known) if dim == "need" else known
-        for value, grp in frame.groupby(frame[dim].astype(str), sort=True):
-            parts.append(_cell(dim, str(value), grp["days_waiting"].to_numpy(dtype=float),
+        groups = dict(list(frame.groupby(frame[dim].astype(str), sort=True)))
+        for value in sorted(groups, key=lambda v, d=dim: _order(d, v)):  # type: ignore[misc]
+            parts.append(_cell(dim, value, groups[value]["days_waiting"].to_numpy(dtype=float),
                                min_cell))
     parts.append(_cell("all", "all", known["days_waiting"].to_numpy(dtype=float), min_cell))
     return pd.DataFrame(parts, columns=["dimension", "value", "children", "median_days",
                                         "p90_days", "suppressed"])
+
+
+def _order(dim: str, value: str) -> tuple[float, str]:
+    """Sort key: age bands and group sizes by number, other values by text."""
+    if dim == "age_band" or dim == "sibling_group_size":
+        head = value.split("-")[0].rstrip("+")
+        return (float(head) if head.isdigit() else float("inf"), value)
+    return (0.0, value)
 
 
 def _cell(dim: str, value: str, days: np.ndarray, min_cell: int) -> dict[str, Any]:
@@ -223,7 +232,7 @@ def markdown(block: Mapping[str, Any], trend_table: pd.DataFrame | None = None) 
            f"({block.get('suppressed_cells', 0)} here).", ""]
     by = block.get("by", {})
     rows = [(dim, value, v["children"], v["median_days"], v["p90_days"])
-            for dim in ("all", *DIMENSIONS) for value, v in sorted(by.get(dim, {}).items())]
+            for dim in ("all", *DIMENSIONS) for value, v in by.get(dim, {}).items()]
     if rows:
         out += ["| breakdown | value | children | median days | 90th percentile days |",
                 "|---|---|---|---|---|"]
