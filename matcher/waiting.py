@@ -231,8 +231,12 @@ def markdown(block: Mapping[str, Any], trend_table: pd.DataFrame | None = None) 
            f"than {block.get('min_cell', MIN_CELL)} children are suppressed "
            f"({block.get('suppressed_cells', 0)} here).", ""]
     by = block.get("by", {})
-    rows = [(dim, value, v["children"], v["median_days"], v["p90_days"])
-            for dim in ("all", *DIMENSIONS) for value, v in by.get(dim, {}).items()]
+    rows = []
+    for dim in ("all", *DIMENSIONS):
+        cells: dict[str, Any] = by.get(dim, {})
+        for value in sorted(cells, key=lambda v, d=dim: _order(d, v)):  # type: ignore[misc]
+            rows.append((dim, value, cells[value]["children"], cells[value]["median_days"],
+                         cells[value]["p90_days"]))
     if rows:
         out += ["| breakdown | value | children | median days | 90th percentile days |",
                 "|---|---|---|---|---|"]
