@@ -35,8 +35,11 @@ except PackageNotFoundError:  # running from a checkout without installing
     __version__ = "0.0.0+checkout"
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from matcher.config import Settings
     from matcher.config import load as load_settings
+    from matcher.decisions import Decisions
     from matcher.errors import InfeasibleError, InputError, MatcherError
     from matcher.io.readers import read_inputs, read_population, read_times
     from matcher.network import Network
@@ -127,7 +130,9 @@ def __dir__() -> list[str]:
 
 
 def match(inputs: Inputs, settings: Settings | None = None, *, network: Network | None = None,
-          times: TimeTable | None = None, as_of: datetime.date | None = None) -> RunResult:
+          times: TimeTable | None = None, as_of: datetime.date | None = None,
+          decisions: Decisions | None = None, previous: pd.DataFrame | None = None
+          ) -> RunResult:
     """Match all waiting children to foster homes: travel times, scores, assignment, reasons.
 
     Parameters
@@ -144,6 +149,12 @@ def match(inputs: Inputs, settings: Settings | None = None, *, network: Network 
         destinations anchor ids).
     as_of
         Run date for waiting times (default: today).
+    decisions
+        Decisions on earlier proposals (:func:`matcher.decisions.validate`):
+        accepted pairs locked, recent declines not proposed, reservations held.
+    previous
+        The previous run's assignments (``child_id, home_id``): keep its
+        proposals where the score stays within ``continuity.stability_tolerance``.
 
     Returns
     -------
@@ -161,4 +172,5 @@ def match(inputs: Inputs, settings: Settings | None = None, *, network: Network 
     from matcher import pipeline
     from matcher.config import Settings
 
-    return pipeline.run(inputs, settings or Settings(), times=times, net=network, as_of=as_of)
+    return pipeline.run(inputs, settings or Settings(), times=times, net=network, as_of=as_of,
+                        decisions=decisions, previous=previous)

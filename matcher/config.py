@@ -46,6 +46,7 @@ __all__ = [
     "DEFAULT_HIGHWAY_KMH",
     "DEFAULT_ZONE_KMH",
     "AssignmentSettings",
+    "ContinuitySettings",
     "JobOptions",
     "NetworkSettings",
     "NightlyConfig",
@@ -369,6 +370,23 @@ class AssignmentSettings(_Frozen):
     max_pairs: int = Field(default=20_000_000, ge=1)
 
 
+class ContinuitySettings(_Frozen):
+    """Decisions and proposals carried from run to run (:mod:`matcher.decisions`).
+
+    Attributes
+    ----------
+    decline_days
+        A ``declined`` decision keeps its pair out of the proposals for this
+        many days after ``decided_on`` (days).
+    stability_tolerance
+        With a previous run, the stage-two score may fall this far below its
+        optimum (relative, e.g. 0.005 = 0.5 %) to keep previous proposals.
+    """
+
+    decline_days: int = Field(default=365, ge=0)
+    stability_tolerance: float = Field(default=0.005, ge=0.0, lt=1.0)
+
+
 class PlanningSettings(_Frozen):
     """Recruitment and support planning (:mod:`matcher.planning`).
 
@@ -430,6 +448,7 @@ class Settings(_Frozen):
     travel: TravelSettings = Field(default_factory=TravelSettings)
     scoring: ScoringSettings = Field(default_factory=ScoringSettings)
     assignment: AssignmentSettings = Field(default_factory=AssignmentSettings)
+    continuity: ContinuitySettings = Field(default_factory=ContinuitySettings)
     planning: PlanningSettings = Field(default_factory=PlanningSettings)
     report: ReportSettings = Field(default_factory=ReportSettings)
 
@@ -449,8 +468,10 @@ class Settings(_Frozen):
         Planning and report settings do not change assignments and are left
         out, so that a map option never invalidates a cached run.
         """
-        return _hash(self.model_dump(mode="json", include={
-            "network", "travel", "scoring", "assignment"}))
+        sections = {"network", "travel", "scoring", "assignment"}
+        if self.continuity != ContinuitySettings():
+            sections.add("continuity")  # defaults keep the hashes of earlier runs
+        return _hash(self.model_dump(mode="json", include=sections))
 
 
 def _hash(payload: object) -> str:

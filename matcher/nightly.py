@@ -7,16 +7,19 @@ One run (:func:`run_nightly`):
    :class:`~matcher.errors.LockedError` exit 5);
 2. mark runs left ``running`` by a killed job as failed, then record this run
    as ``running``;
-3. read and validate the five input tables (every problem at once, exit 2);
+3. read and validate the five input tables and the ``decisions`` log when the
+   store has one (:mod:`matcher.decisions`; every problem at once, exit 2);
 4. fingerprint the run: the tables' contents, the OSM file, the settings and
    the run date. When the latest successful run has the same fingerprint the
    run is recorded as "unchanged, skipped" (unless ``force``);
 5. build the road network, or load it from ``cache_dir`` when the OSM file
    and speed settings are unchanged;
-6. match with :func:`matcher.pipeline.run`, the engine of ``matcher match``
-   (:class:`~matcher.errors.InfeasibleError` exit 3);
-7. write the run row, one ``match_results`` row per child and one
-   ``match_unmatched`` row per unmatched child, and delete runs beyond
+6. match with :func:`matcher.pipeline.run`, the engine of ``matcher match``,
+   keeping the proposals of the latest successful run where the score allows
+   (``matcher match --previous``; :class:`~matcher.errors.InfeasibleError` exit 3);
+7. write the run row, one ``match_results`` row per child, one
+   ``match_unmatched`` row per unmatched child, one ``match_history`` row per
+   waiting child (:mod:`matcher.waiting`), and delete runs beyond
    ``retention_runs``, all in ONE transaction.
 
 Any failure after step 2 is recorded in ``match_runs`` (status ``failed``,
@@ -55,6 +58,7 @@ from typing import Any, Literal
 
 from matcher import __version__, pipeline, schema
 from matcher import config as config_mod
+from matcher import decisions as decisions_mod
 from matcher import network as network_mod
 from matcher.config import NightlyConfig, Settings, StoreOptions
 from matcher.errors import (
@@ -242,12 +246,17 @@ def _work(config: NightlyConfig, store: stores.Store, run_id: str, as_of: dateti
     settings = config.settings
     with _step("read", known) as counts:
         frames, problems = store.read_tables()
+        decision_frame = store.read_decisions()
         counts.update({name: len(f) for name, f in frames.items() if f is not None})
+        if decision_frame is not None:
+            counts["decisions"] = len(decision_frame)
     with _step("validate", known) as counts:
-        inputs = _validate(frames, problems, settings)
+        inputs, decisions = _validate_all(frames, problems, decision_frame, settings, as_of)
         counts.update({"children": len(inputs.children), "homes": len(inputs.homes),
                        "contacts": len(inputs.contacts),
                        "placements": len(inputs.placements), "vetoes": len(inputs.vetoes)})
+        if decisions is not None:
+            counts["decisions"] = len(decisions.table)
     known.fields.update(n_children=len(inputs.children), n_homes=len(inputs.homes))
 
     osm = config.source.osm
@@ -255,7 +264,10 @@ def _work(config: NightlyConfig, store: stores.Store, run_id: str, as_of: dateti
         raise InputError(f"{osm}: OSM file not found; check network.osm")
     network_key = network_mod.file_key(osm, settings.network)
     config_hash = config.config_hash()
-    fingerprint = input_fingerprint(inputs.sources, network_key=network_key,
+    sources = dict(inputs.sources)
+    if decisions is not None:
+        sources["decisions"] = decisions.sha256
+    fingerprint = input_fingerprint(sources, network_key=network_key,
                                     config_hash=config_hash, as_of=as_of)
     known.fields.update(input_fingerprint=fingerprint, network_key=network_key)
     base_counts = {"children": len(inputs.children), "homes": len(inputs.homes)}
@@ -282,8 +294,12 @@ def _work(config: NightlyConfig, store: stores.Store, run_id: str, as_of: dateti
                       from_cache=int(net.info.from_cache))
 
     t0 = time.perf_counter()
+    previous = store.latest_results() if last is not None else None
+    previous_day = _last_success_day(store) if last is not None else None
     result = pipeline.run(inputs, settings, net=net, as_of=as_of,
-                          extra_sources={"network": network_key})
+                          extra_sources={"network": network_key}, decisions=decisions,
+                          previous=previous if previous is not None and len(previous) else None,
+                          previous_as_of=previous_day)
     summary = result.summary
     for name in ("travel_times", "scoring", "assignment"):
         known.timings[name] = float(summary["timings_seconds"].get(name, 0.0))
@@ -305,9 +321,12 @@ def _work(config: NightlyConfig, store: stores.Store, run_id: str, as_of: dateti
               "summary_json": json.dumps(summary, sort_keys=True, default=str)}
     with _step("write", known) as counts:
         fields["finished_at"] = stores.stamp(datetime.datetime.now(datetime.UTC))
+        history = None
+        if result.history is not None:
+            history = result.history.assign(as_of=as_of.isoformat())
         written = store.finish_run(run_id, fields, results=table, unmatched=unmatched,
                                    keep_runs=config.job.retention_runs,
-                                   between=lambda: checkpoint("mid-write"))
+                                   between=lambda: checkpoint("mid-write"), history=history)
         counts.update(results=written.results, unmatched=written.unmatched,
                       deleted_runs=written.deleted_runs)
     return NightlyOutcome(
@@ -318,6 +337,50 @@ def _work(config: NightlyConfig, store: stores.Store, run_id: str, as_of: dateti
         solver_status=summary["status"], mip_gap=summary["mip_gap"],
         timings={k: round(v, 3) for k, v in known.timings.items()},
         deleted_runs=written.deleted_runs, interrupted_runs=interrupted, summary=summary)
+
+
+def _last_success_day(store: stores.Store) -> datetime.date | None:
+    """Run date of the latest successful run (for the decisions audit)."""
+    runs = store.runs()
+    done = runs[runs["status"] == "success"]
+    if done.empty or done.iloc[-1]["as_of"] is None:
+        return None
+    return datetime.date.fromisoformat(str(done.iloc[-1]["as_of"])[:10])
+
+
+def read_store(store: stores.Store, settings: Settings, as_of: datetime.date
+               ) -> tuple[schema.Inputs, decisions_mod.Decisions | None]:
+    """Read and validate a connected store's input tables and decisions log.
+
+    Raises
+    ------
+    InputError
+        Listing every problem of the tables and the log at once.
+    """
+    frames, problems = store.read_tables()
+    return _validate_all(frames, problems, store.read_decisions(), settings, as_of)
+
+
+def _validate_all(frames: dict[str, Any], problems: list[Problem], decision_frame: Any,
+                  settings: Settings, as_of: datetime.date
+                  ) -> tuple[schema.Inputs, decisions_mod.Decisions | None]:
+    """Validate the input tables and the decisions log; raise once with every problem."""
+    inputs = None
+    found: list[Problem] = []
+    try:
+        inputs = _validate(frames, problems, settings)
+    except InputError as exc:
+        found += exc.problems
+    decisions = None
+    if decision_frame is not None:
+        try:
+            decisions = decisions_mod.validate(decision_frame, label="decisions", as_of=as_of,
+                                               inputs=inputs)
+        except InputError as exc:
+            found += exc.problems
+    if found or inputs is None:
+        raise InputError(f"invalid inputs: {len(found)} problem(s)", found)
+    return inputs, decisions
 
 
 def _validate(frames: dict[str, Any], problems: list[Problem],

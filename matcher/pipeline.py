@@ -22,7 +22,17 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from matcher import __version__, assignment, isochrones, schema, scoring, traveltime
+from matcher import (
+    __version__,
+    assignment,
+    continuity,
+    isochrones,
+    schema,
+    scoring,
+    traveltime,
+    waiting,
+)
+from matcher import decisions as decisions_mod
 from matcher import network as network_mod
 from matcher import report as report_mod
 from matcher.config import Settings
@@ -39,7 +49,12 @@ ASSIGNMENT_COLUMNS: tuple[str, ...] = (
     "child_id", "home_id", "score", "school_minutes", "network_minutes", "parent_minutes",
     "municipality_match", "kinship", "training_needs", "locked", "split", "urgency",
     "municipality", "home_municipality", "reason",
+    "decision", "previous_home_id", "change_reason",
 )
+"""Columns of ``assignments.csv``. The last three are empty without decisions or a previous
+run: ``decision`` (``accepted`` or ``considering`` when the proposed pair carries one),
+``previous_home_id`` (the home proposed by the previous run) and ``change_reason``
+(plain words: why a reservation broke or a previous proposal changed)."""
 
 
 @dataclass(frozen=True)
@@ -74,6 +89,10 @@ class RunResult:
     shortlist: pd.DataFrame
     summary: dict[str, Any]
     network: network_mod.Network | None = field(default=None, repr=False)
+    plan: decisions_mod.Plan | None = field(default=None, repr=False)
+    """Decisions in force in this run (``None`` without a decisions table)."""
+    history: pd.DataFrame | None = field(default=None, repr=False)
+    """One row per waiting child for the waiting statistics (:func:`matcher.waiting.history`)."""
 
     def write(self, folder: str | Path, *, report: bool = True, privacy: Privacy | None = None,
               municipalities: gpd.GeoDataFrame | None = None,
@@ -224,7 +243,10 @@ def _concat(*parts: traveltime.Snapped) -> traveltime.Snapped:
 def run(inputs: Inputs, settings: Settings, *, times: TimeTable | None = None,
         net: network_mod.Network | None = None, as_of: datetime.date | None = None,
         step: Step | None = None, progress: Callable[[int, int], None] | None = None,
-        extra_sources: dict[str, str] | None = None) -> RunResult:
+        extra_sources: dict[str, str] | None = None,
+        decisions: decisions_mod.Decisions | None = None,
+        previous: pd.DataFrame | None = None,
+        previous_as_of: datetime.date | None = None) -> RunResult:
     """Run one matching: travel times, scores, two-stage assignment, diagnosis.
 
     Parameters
@@ -245,6 +267,19 @@ def run(inputs: Inputs, settings: Settings, *, times: TimeTable | None = None,
         ``(done, total)`` callback for the travel-time searches.
     extra_sources
         More input fingerprints for the summary (e.g. the network key).
+    decisions
+        Decisions on earlier proposals (:mod:`matcher.decisions`): accepted
+        pairs are locked, recent declines are not proposed, open reservations
+        are held unless they broke (the reason is in ``change_reason``).
+    previous
+        The previous run's assignments (``child_id``, ``home_id``): the model
+        adds the stability stage (fewest changed proposals with the score
+        within ``continuity.stability_tolerance``); ``previous_home_id`` and
+        ``change_reason`` say what changed and why; the summary gains
+        ``kept``, ``changed``, ``new`` and ``stability_tolerance``.
+    previous_as_of
+        Run date of the previous run: the summary and report list the
+        decisions taken since (all decisions in the log without it).
 
     Raises
     ------
@@ -259,6 +294,11 @@ def run(inputs: Inputs, settings: Settings, *, times: TimeTable | None = None,
     say = step or (lambda _m: None)
     as_of = as_of or datetime.date.today()
     timings: dict[str, float] = {}
+    plan = None
+    given = inputs
+    if decisions is not None:
+        plan = decisions_mod.apply(decisions, inputs, as_of=as_of, settings=settings)
+        inputs = plan.inputs
     if times is None:
         if net is None:
             raise InputError("give a road network (net) or a travel-time table (times)")
@@ -277,11 +317,16 @@ def run(inputs: Inputs, settings: Settings, *, times: TimeTable | None = None,
     say("building and solving the assignment")
     t0 = time.perf_counter()
     pairs = scored.pairs[scored.pairs["feasible"].to_numpy() | scored.pairs["locked"].to_numpy()]
+    held = _held(plan, times, settings, pairs)
+    locked = inputs.placements if held is None else pd.concat(
+        [inputs.placements, held.kept], ignore_index=True)
+    proposals = None if previous is None else continuity.previous_proposals(previous)
     problem = assignment.AssignmentProblem.build(
-        children=inputs.children, homes=inputs.homes, pairs=pairs, locked=inputs.placements,
-        settings=settings.assignment, as_of=as_of,
+        children=inputs.children, homes=inputs.homes, pairs=pairs, locked=locked,
+        settings=settings.assignment, as_of=as_of, previous=proposals,
     )
-    result = assignment.solve(problem, settings.assignment, progress=say)
+    result = assignment.solve(problem, settings.assignment, progress=say,
+                              stability_tolerance=settings.continuity.stability_tolerance)
     timings["assignment"] = time.perf_counter() - t0
 
     say("diagnosis and shortlist")
@@ -289,15 +334,99 @@ def run(inputs: Inputs, settings: Settings, *, times: TimeTable | None = None,
     funnel_reason = scored.funnel.set_index("child_id")["reason"]
     table = _assignments(inputs, scored, result, reasons, funnel_reason)
     cooperation = _kept(inputs, table, settings)
+    if plan is not None and held is not None:
+        table = _with_decisions(table, inputs, plan, held)
+    compared = None
+    if proposals is not None:
+        compared = continuity.compare(
+            table, proposals, inputs, feasible=pairs[pairs["feasible"]], times=times,
+            settings=settings, declined=None if plan is None else plan.declined)
+        table = _with_previous(table, compared)
     shortlist = scoring.shortlist(scored, settings.assignment.shortlist_k)
     sources = dict(inputs.sources)
     sources.update(extra_sources or {})
+    if decisions is not None:
+        sources["decisions"] = decisions.sha256
     summary = _summary(inputs, table, result, settings, as_of, timings, sources)
     summary.update(_wishes(inputs, table, scored, settings, as_of, cooperation))
+    if plan is not None and held is not None:
+        summary["decisions"] = _decision_counts(plan, held, settings)
+        assert decisions is not None
+        summary["decisions"]["since_previous_run"] = _since(decisions, previous_as_of)
+    if compared is not None:
+        summary.update(compared.counts())
+        summary["stability_tolerance"] = settings.continuity.stability_tolerance
+    history = waiting.history(inputs, table, scored.funnel, as_of)
+    summary["waiting"] = waiting.summary_block(history)
     logger.info("run: %d children, %d placed, %d unmatched", len(table),
                 summary["placed"], summary["unmatched"])
-    return RunResult(inputs=inputs, times=times, scored=scored, result=result,
-                     assignments=table, shortlist=shortlist, summary=summary, network=net)
+    return RunResult(inputs=given, times=times, scored=scored, result=result,
+                     assignments=table, shortlist=shortlist, summary=summary, network=net,
+                     plan=plan, history=history)
+
+
+def _held(plan: decisions_mod.Plan | None, times: TimeTable, settings: Settings,
+          pairs: pd.DataFrame) -> decisions_mod.Reservations | None:
+    """Reservations to hold: kept by the rules and feasible as scored."""
+    if plan is None:
+        return None
+    held = decisions_mod.reservations(plan, times, settings)
+    feasible = set(zip(pairs.loc[pairs["feasible"], "child_id"],
+                       pairs.loc[pairs["feasible"], "home_id"], strict=True))
+    ok = np.array([p in feasible for p in zip(held.kept["child_id"], held.kept["home_id"],
+                                               strict=True)], dtype=bool)
+    broken = dict(held.broken)
+    for child, home in held.kept.loc[~ok].itertuples(index=False):
+        broken[child] = f"reservation for {child} broken: {home} is no longer a feasible home"
+    return decisions_mod.Reservations(kept=held.kept[ok].reset_index(drop=True),
+                                      broken=dict(sorted(broken.items())))
+
+
+def _with_decisions(table: pd.DataFrame, inputs: Inputs, plan: decisions_mod.Plan,
+                    held: decisions_mod.Reservations) -> pd.DataFrame:
+    """Mark decisions in the table; reservations are proposals, not locked placements."""
+    out = table.copy()
+    real = set(zip(inputs.placements["child_id"], inputs.placements["home_id"], strict=True))
+    pairs = list(zip(out["child_id"], out["home_id"], strict=True))
+    out["locked"] = np.array([p in real for p in pairs], dtype=bool)
+    accepted = set(zip(plan.accepted["child_id"], plan.accepted["home_id"], strict=True))
+    kept = set(zip(held.kept["child_id"], held.kept["home_id"], strict=True))
+    out["decision"] = ["accepted" if p in accepted else "considering" if p in kept else ""
+                       for p in pairs]
+    out["change_reason"] = [held.broken.get(c, "") for c in out["child_id"]]
+    return out
+
+
+def _with_previous(table: pd.DataFrame, compared: continuity.Comparison) -> pd.DataFrame:
+    """Fill ``previous_home_id`` and, where empty, ``change_reason``."""
+    out = table.copy()
+    ids = out["child_id"]
+    out["previous_home_id"] = compared.previous_home.reindex(ids).to_numpy(dtype=object)
+    why = compared.reason.reindex(ids).fillna("").to_numpy(dtype=object)
+    current = out["change_reason"].to_numpy(dtype=object)
+    out["change_reason"] = np.where(current == "", why, current)
+    return out
+
+
+def _since(decisions: decisions_mod.Decisions,
+           previous_as_of: datetime.date | None) -> list[dict[str, str]]:
+    """Decisions dated after the previous run (audit): who decided what, when."""
+    t = decisions.table
+    if previous_as_of is not None:
+        t = t[[d > previous_as_of for d in t["decided_on"]]]
+    t = t.assign(_day=pd.to_datetime(t["decided_on"])).sort_values(
+        ["_day", "child_id", "home_id", "row"], kind="stable")
+    return [{"child_id": r.child_id, "home_id": r.home_id, "decision": r.decision,
+             "decided_on": r.decided_on.isoformat(), "by": r.by, "reason": r.reason}
+            for r in t.itertuples(index=False)]
+
+
+def _decision_counts(plan: decisions_mod.Plan, held: decisions_mod.Reservations,
+                     settings: Settings) -> dict[str, Any]:
+    return {"accepted_locked": len(plan.accepted), "declined_in_force": len(plan.declined),
+            "considering": len(plan.considering), "reservations_kept": len(held.kept),
+            "reservations_broken": len(held.broken), "ignored_rows": plan.ignored,
+            "decline_days": settings.continuity.decline_days}
 
 
 def _assignments(inputs: Inputs, scored: scoring.Scored, result: assignment.AssignmentResult,
@@ -339,6 +468,9 @@ def _assignments(inputs: Inputs, scored: scoring.Scored, result: assignment.Assi
         cid = out.at[i, "child_id"]
         reason[i] = reasons.get(cid) or funnel_reason.get(cid, "") or "not placed"
     out["reason"] = reason
+    out["decision"] = ""
+    out["previous_home_id"] = pd.Series([None] * len(out), dtype=object)
+    out["change_reason"] = ""
     return out[list(ASSIGNMENT_COLUMNS)].sort_values("child_id", kind="stable").reset_index(
         drop=True)
 
@@ -503,8 +635,9 @@ def write_run(run_result: RunResult, out: str | Path, *, report: bool = False,
     """Write the run folder atomically (owner-only files; all or nothing).
 
     Files: ``assignments.csv``, ``pairs.csv``, ``shortlist.csv``,
-    ``summary.json`` and, with ``report``, ``matches.gpkg``, ``map.html``,
-    ``map.png`` and ``report.md`` (:func:`matcher.report.write_outputs`).
+    ``summary.json``, ``history.csv`` (:mod:`matcher.waiting`) and, with
+    ``report``, ``matches.gpkg``, ``map.html``, ``map.png`` and ``report.md``
+    (:func:`matcher.report.write_outputs`).
 
     Parameters
     ----------
@@ -546,6 +679,8 @@ def write_run(run_result: RunResult, out: str | Path, *, report: bool = False,
         pairs = run_result.scored.pairs.drop(columns=["feasible"], errors="ignore")
         files.write_csv(pairs, tmp / "pairs.csv")
         files.write_csv(run_result.shortlist, tmp / "shortlist.csv")
+        if run_result.history is not None:
+            files.write_csv(run_result.history, tmp / "history.csv")
         files.write_text(tmp / "summary.json",
                          json.dumps(run_result.summary, indent=2, sort_keys=True) + "\n")
         if report:

@@ -468,6 +468,62 @@ def test_infeasible_exits_3_and_keeps_previous_results(backend: Backend) -> None
     assert failed["solver_status"] == "infeasible" and "capacity" in failed["error"]
 
 
+def test_nightly_reads_decisions_from_the_store(backend: Backend) -> None:
+    backend.load()
+    cfg = backend.config()
+    first = run_ok(cfg)
+    with backend.store() as store:
+        assert store.read_decisions() is None
+        blank = store.results(str(first["run_id"])).set_index("child_id")
+    placed = blank[blank["home_id"].notna() & ~blank["locked"].astype(bool)]
+    (a, home_a), (b, home_b) = list(placed["home_id"].items())[:2]
+    decided = [{"child_id": a, "home_id": home_a, "decision": "declined",
+                "decided_on": str(AS_OF), "by": "kommune", "reason": "home_declined"},
+               {"child_id": b, "home_id": home_b, "decision": "accepted",
+                "decided_on": str(AS_OF), "by": "bufetat", "reason": ""}]
+    for row in decided:
+        result = runner.invoke(app, ["-q", "decide", "--store", str(cfg), "--child",
+                                     row["child_id"], "--home", row["home_id"], "--decision",
+                                     row["decision"], "--by", row["by"], "--reason",
+                                     row["reason"], "--date", row["decided_on"]])
+        assert result.exit_code == 0, result.output
+    bad = runner.invoke(app, ["decide", "--store", str(cfg), "--child", "nobody", "--home",
+                              home_a, "--decision", "considering", "--by", "bufetat"])
+    assert bad.exit_code == 2 and "unknown child_id 'nobody'" in bad.output
+    second = run_ok(cfg)  # the decisions change the fingerprint: no skip
+    assert second["status"] == "success"
+    with backend.store() as store:
+        stored = store.read_decisions()
+        after = store.results(str(second["run_id"])).set_index("child_id")
+    assert stored is not None and len(stored) == 2
+    assert after.at[a, "home_id"] != home_a
+    assert after.at[b, "home_id"] == home_b and after.at[b, "decision"] == "accepted"
+    assert bool(after.at[b, "locked"])
+    # The latest successful run is the previous run: its proposals are kept where possible.
+    assert after.at[a, "previous_home_id"] == home_a
+    assert after.at[a, "change_reason"] == f"{home_a} declined (home_declined) on {AS_OF}"
+    with backend.store() as store:
+        raw = store.runs().iloc[-1]["summary_json"]
+    summary = json.loads(raw) if isinstance(raw, str) else raw
+    assert summary["changed"] >= 1 and summary["stability_tolerance"] == 0.005
+    assert summary["kept"] + summary["changed"] == int(blank["home_id"].notna().sum())
+    # match_history: one row per waiting child per successful run; waiting-stats reads it.
+    with backend.store() as store:
+        history = store.history()
+    waiting_children = int((~blank["locked"].astype(bool)).sum())
+    assert history.groupby("run_id").size().to_dict() == {
+        first["run_id"]: waiting_children, second["run_id"]: waiting_children - 1}  # b locked
+    stats = runner.invoke(app, ["-q", "waiting-stats", "--store", str(cfg), "--out",
+                                str(backend.folder / "stats")])
+    assert stats.exit_code == 0, stats.output
+    assert len(pd.read_csv(backend.folder / "stats" / "trend.csv")) == 2
+    backend.sql("INSERT INTO decisions (child_id, home_id, decision, decided_on, \"by\", "
+                f"reason) VALUES ('{a}', '{home_b}', 'maybe', '{AS_OF}', "
+                "'bufetat', NULL)")
+    result = nightly_cli(cfg)
+    assert result.exit_code == 2 and "decisions row 3 column 'decision'" in result.output
+
+
 # --------------------------------------------------------------------------- PostGIS only
 
 

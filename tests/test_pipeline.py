@@ -59,7 +59,8 @@ def test_write_without_and_with_report(run: pipeline.RunResult, small_sample: Sa
                                        tmp_path: Path) -> None:
     plain = run.write(tmp_path / "plain", report=False)
     assert sorted(p.name for p in plain.iterdir()) == [
-        ".fostermatch-run", "assignments.csv", "pairs.csv", "shortlist.csv", "summary.json"]
+        ".fostermatch-run", "assignments.csv", "history.csv", "pairs.csv", "shortlist.csv",
+        "summary.json"]
     back = pd.read_csv(plain / "assignments.csv", dtype={"child_id": str, "home_id": str})
     np.testing.assert_array_equal(back["score"].to_numpy(), run.assignments["score"].to_numpy())
     assert json.loads((plain / "summary.json").read_text()) == run.summary

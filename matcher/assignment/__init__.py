@@ -1,4 +1,4 @@
-"""Assignment of waiting children to foster homes: a lexicographic two-stage MIP.
+"""Assignment of waiting children to foster homes: a lexicographic two- or three-stage MIP.
 
 The formulation (in LaTeX) is in :mod:`matcher.assignment.model`; the inputs
 and result in :mod:`~matcher.assignment.problem`; deterministic tie-breaking in
@@ -14,6 +14,7 @@ from matcher.assignment.model import (
     add_reduced_cost_fixing,
     add_sibling_home_constraints,
     add_split_constraints,
+    add_stability_floor,
     solve,
 )
 from matcher.assignment.problem import (
@@ -41,6 +42,7 @@ __all__ = [
     "add_reduced_cost_fixing",
     "add_sibling_home_constraints",
     "add_split_constraints",
+    "add_stability_floor",
     "diagnose",
     "priority",
     "solve",

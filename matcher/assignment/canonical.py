@@ -39,11 +39,14 @@ def _start(
 
 
 def _canonical(
-    inst: _Instance, cand: _Candidates, chosen: np.ndarray, settings: AssignmentSettings
+    inst: _Instance, cand: _Candidates, chosen: np.ndarray, settings: AssignmentSettings,
+    keep: np.ndarray | None = None,
 ) -> np.ndarray:
     """Apply objective-neutral relocate/replace/exchange moves towards lower ids.
 
-    See the module docstring. Returns the new boolean mask of chosen variables.
+    See the module docstring. With ``keep`` (stage-three weight per variable:
+    previous proposals kept), moves must leave that objective unchanged too.
+    Returns the new boolean mask of chosen variables.
     """
     n_units = len(cand.unit_members)
     size = cand.unit_size
@@ -80,7 +83,7 @@ def _canonical(
     def neutral(changes: list[tuple[int, int, int]]) -> bool:
         """True if the changes ``(unit, old var, new var)`` keep rules and objectives."""
         load: dict[int, int] = {}
-        d_prio = d_weight = 0.0
+        d_prio = d_weight = d_keep = 0.0
         d_at: dict[int, dict[int, int]] = {}
         for u, old, new in changes:
             for v, sign in ((old, -1), (new, 1)):
@@ -90,6 +93,8 @@ def _canonical(
                 load[h] = load.get(h, 0) + sign * int(size[u])
                 d_prio += sign * prio[u]
                 d_weight += sign * weight[v]
+                if keep is not None:
+                    d_keep += sign * keep[v]
                 if unit_group[u] >= 0:
                     dg = d_at.setdefault(int(unit_group[u]), {})
                     dg[h] = dg.get(h, 0) + sign
@@ -104,7 +109,7 @@ def _canonical(
                 used_before = sum(1 for n in now.values() if n > 0)
                 used_after = sum(1 for n in after.values() if n > 0)
                 d_weight -= split * (max(used_after - 1, 0) - max(used_before - 1, 0))
-        return abs(d_prio) <= TIE_TOL and abs(d_weight) <= TIE_TOL
+        return abs(d_prio) <= TIE_TOL and abs(d_weight) <= TIE_TOL and abs(d_keep) <= TIE_TOL
 
     def apply(changes: list[tuple[int, int, int]]) -> None:
         for u, old, new in changes:

@@ -32,6 +32,7 @@ class _Instance:
     pair_home: np.ndarray
     pair_score: np.ndarray
     pair_training: np.ndarray
+    previous_home: np.ndarray  # per child: home index of the previous proposal, or -1
 
     @property
     def residual(self) -> np.ndarray:
@@ -58,6 +59,13 @@ def _instance(problem: AssignmentProblem) -> _Instance:
         lc = child_index.get_indexer(problem.locked["child_id"])
         locked_home[lc] = home_index.get_indexer(problem.locked["home_id"])
 
+    previous_home = np.full(len(child_ids), -1, dtype=int)
+    if len(problem.previous):
+        prev_c = child_index.get_indexer(problem.previous["child_id"])
+        prev_h = home_index.get_indexer(problem.previous["home_id"])
+        known = (prev_c >= 0) & (prev_h >= 0)
+        previous_home[prev_c[known]] = prev_h[known]
+
     pairs = problem.pairs
     pc = child_index.get_indexer(pairs["child_id"])
     ph = home_index.get_indexer(pairs["home_id"])
@@ -75,6 +83,7 @@ def _instance(problem: AssignmentProblem) -> _Instance:
         pair_home=ph[order],
         pair_score=pd.to_numeric(pairs["score"]).to_numpy(dtype=float)[order],
         pair_training=pd.to_numeric(pairs["n_training"]).to_numpy(dtype=np.int64)[order],
+        previous_home=previous_home,
     )
 
 

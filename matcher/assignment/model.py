@@ -1,4 +1,4 @@
-r"""Assignment of waiting children to foster homes: a lexicographic two-stage MIP.
+r"""Assignment of waiting children to foster homes: a lexicographic two- or three-stage MIP.
 
 The model is solved with PuLP, by HiGHS (in-process, ``pulp.HiGHS``) or CBC.
 
@@ -76,6 +76,28 @@ tolerance :math:`\delta = 10^{-6} + 10^{-9} |z_1^*|`, far below one day of waiti
 the solvers' primal feasibility tolerance (:math:`10^{-7}`), so the stage-one
 incumbent is always feasible for stage two (it is also passed as a MIP start).
 
+Stage three (stability), only with the proposals of a previous run. With
+:math:`\pi_c` the home proposed for child :math:`c` in the previous run (if any)
+and :math:`k_{uh} = |\{c \in M_u : \pi_c = h\}|` the previous proposals that
+:math:`y_{uh}` keeps, and :math:`z_2^*` the stage-two optimum:
+
+.. math::
+
+    \text{stage 3:}\quad \max \sum_{(u,h) \in E} k_{uh}\, y_{uh}
+    \quad \text{s.t.}\quad \text{the stage-one floor and}\quad
+    \sum_{(u,h) \in E} w_{uh}\, y_{uh} - \sigma \sum_g \mathrm{extra}_g
+        \ge z_2^* - \varepsilon\, |z_2^*| - \delta
+        \qquad \text{(add\_stability\_floor)}
+
+with :math:`\varepsilon` = ``stability_tolerance`` (relative, default 0.005).
+Maximising the kept proposals is minimising the changed ones,
+:math:`|\{c : \pi_c \text{ defined, } c \notin L\}| - \sum k_{uh} y_{uh}`: a
+change is a child with a previous proposal who now has another home or none.
+Stage one stays optimal (its floor and fixings are kept); stage two may lose
+at most :math:`\varepsilon |z_2^*|`. The stage-two solution is the MIP start.
+Without previous proposals stage three is not built and the model is the
+two-stage one above.
+
 Stage-two restriction. The floor is one dense row over all variables, which
 slows branch and bound badly. Before stage two, the LP relaxation of stage one
 is solved for its duals :math:`\pi`, and add\_reduced\_cost\_fixing uses the exact
@@ -99,7 +121,8 @@ objective): while some move leaves both objective values unchanged (within
   home id.
 
 Each move makes the list "home of each unit, by unit id" lexicographically
-smaller, so this ends. Ties that only a rotation of three or more units could
+smaller, so this ends. With stage three, a move must also keep the number of
+kept previous proposals. Ties that only a rotation of three or more units could
 resolve are left as the solver returned them (still the same on every run).
 Reported objectives are recomputed from the final assignment.
 """
@@ -143,6 +166,7 @@ from matcher.assignment.problem import (
     Status,
 )
 from matcher.config import AssignmentSettings
+from matcher.errors import InfeasibleError
 
 __all__ = [
     "add_capacity_constraints",
@@ -151,6 +175,8 @@ __all__ = [
     "add_reduced_cost_fixing",
     "add_sibling_home_constraints",
     "add_split_constraints",
+    "add_stability_floor",
+    "keep_weights",
     "solve",
 ]
 
@@ -296,6 +322,21 @@ def add_priority_floor(
     model.prob.addConstraint(pulp.LpConstraint(expr, pulp.LpConstraintGE, "priority_floor", floor))
 
 
+def add_stability_floor(model: _Model, stage2: pulp.LpAffineExpression, floor: float) -> None:
+    """Add the stage-two floor ``sum w y - sigma extra >= floor`` for the stability stage."""
+    model.prob.addConstraint(pulp.LpConstraint(stage2, pulp.LpConstraintGE, "stage2_floor",
+                                               floor))
+
+
+def keep_weights(inst: _Instance, cand: _Candidates) -> np.ndarray:
+    """Return ``k[u, h]`` per variable: the previous proposals that the variable keeps."""
+    keep = np.zeros(cand.n_vars, dtype=float)
+    for i in range(cand.n_vars):
+        members = cand.unit_members[cand.var_unit[i]]
+        keep[i] = float((inst.previous_home[members] == cand.var_home[i]).sum())
+    return keep
+
+
 @dataclass(frozen=True)
 class _Face:
     """What the stage-one bound fixed: variables at 0 and 1, rows made tight."""
@@ -421,8 +462,9 @@ def solve(
     settings: AssignmentSettings,
     *,
     progress: Callable[[str], None] | None = None,
+    stability_tolerance: float = 0.005,
 ) -> AssignmentResult:
-    """Assign children to homes: maximise priority placed, then match quality.
+    """Assign children to homes: maximise priority placed, then match quality, then stability.
 
     Parameters
     ----------
@@ -433,6 +475,9 @@ def solve(
         penalties.
     progress
         Called with a short message at each step (model build, stage 1, stage 2).
+    stability_tolerance
+        With previous proposals (``problem.previous``): the stage-two score may
+        fall this far below its optimum (relative) to change fewer of them.
 
     Returns
     -------
@@ -458,6 +503,10 @@ def solve(
     say(f"building model: {len(cand.unit_members)} units, {cand.n_vars} pair variables")
     model, stage1, stage2 = _build(inst, cand, settings)
     timings = {"build": time.perf_counter() - t_start}
+    has_previous = len(problem.previous) > 0
+    keep = keep_weights(inst, cand) if has_previous else np.zeros(cand.n_vars)
+    stable = bool((keep > 0).any())
+    floor2: float | None = None
 
     if cand.n_vars == 0:
         chosen = np.zeros(0, dtype=bool)
@@ -487,17 +536,36 @@ def solve(
             add_priority_floor(model, cand, z1 - delta, fixed_zero)
         model.prob.setObjective(stage2)
         second = _run(model, settings, solver, "stage 2", _start(model, cand, inst, chosen1))
-        chosen = _canonical(inst, cand, _chosen(model), settings)
-        _verify(inst, cand, chosen, z1 - delta)
         outcomes = [first, second]
+        if not stable:
+            chosen = _canonical(inst, cand, _chosen(model), settings)
         timings["stage2"] = time.perf_counter() - t2
+        if stable:
+            say(f"stage 3: changing the fewest previous proposals ({solver})")
+            t3 = time.perf_counter()
+            chosen2 = _chosen(model)
+            z2 = float(pulp.value(stage2) or 0.0)
+            floor2 = z2 - stability_tolerance * abs(z2) - STAGE1_ABS_TOL
+            add_stability_floor(model, stage2, floor2)
+            model.prob.setObjective(pulp.LpAffineExpression(
+                [(model.y[i], float(keep[i])) for i in np.flatnonzero(keep > 0)]))
+            third = _run(model, settings, solver, "stage 3", _start(model, cand, inst, chosen2))
+            outcomes.append(third)
+            chosen = _canonical(inst, cand, _chosen(model), settings, keep)
+            timings["stage3"] = time.perf_counter() - t3
+        _verify(inst, cand, chosen, z1 - delta)
     timings.setdefault("stage1", 0.0)
     timings.setdefault("stage2", 0.0)
     timings["total"] = time.perf_counter() - t_start
 
     assignments = _assignments(problem, inst, cand, chosen)
     obj1, obj2 = _objectives(inst, assignments, settings)
+    if floor2 is not None and obj2 < floor2 - 1e-6:
+        raise InfeasibleError(f"solver returned an invalid solution: stage-two value fell from "
+                              f"{floor2:.6f} to {obj2:.6f}; try the other solver")
     gaps = {"stage1": outcomes[0].gap, "stage2": outcomes[1].gap}
+    if len(outcomes) > 2:
+        gaps["stage3"] = outcomes[2].gap
     status: Status = (
         "optimal" if all(o.status == "optimal" for o in outcomes) else "time_limit_feasible"
     )
@@ -511,6 +579,8 @@ def solve(
         stage_gaps=MappingProxyType(gaps),
         timings=MappingProxyType(timings),
         assignments=assignments,
+        kept_previous=int(keep[chosen].sum()) if has_previous else None,
+        stability_tolerance=stability_tolerance if has_previous else None,
     )
     logger.info(
         "assignment %s (%s): %d of %d children placed (%d locked), %d in split groups; "

@@ -136,6 +136,10 @@ class AssignmentProblem:
         [0, 1]) and ``n_training`` (int >= 0). Other columns are ignored.
     locked
         Placements already made: ``child_id``, ``home_id`` (may be empty).
+    previous
+        Proposals of the previous run: ``child_id``, ``home_id`` (may be
+        empty; rows of children or homes not in this problem are ignored).
+        When not empty, :func:`solve` adds the stability stage.
 
     Raises
     ------
@@ -147,6 +151,9 @@ class AssignmentProblem:
     homes: pd.DataFrame
     pairs: pd.DataFrame
     locked: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame({"child_id": [], "home_id": []}, dtype=object)
+    )
+    previous: pd.DataFrame = field(
         default_factory=lambda: pd.DataFrame({"child_id": [], "home_id": []}, dtype=object)
     )
 
@@ -162,6 +169,7 @@ class AssignmentProblem:
         locked: pd.DataFrame | None,
         settings: AssignmentSettings,
         as_of: datetime.date,
+        previous: pd.DataFrame | None = None,
     ) -> AssignmentProblem:
         """Validate the tables and compute priorities from ``waiting_since``.
 
@@ -178,6 +186,8 @@ class AssignmentProblem:
             Assignment settings (priority weights).
         as_of
             Run date for the waiting time.
+        previous
+            Proposals of the previous run (``child_id``, ``home_id``), or ``None``.
 
         Raises
         ------
@@ -187,7 +197,10 @@ class AssignmentProblem:
         children = children.assign(priority=priority(children, settings, as_of))
         if locked is None:
             locked = pd.DataFrame({"child_id": [], "home_id": []}, dtype=object)
-        return cls(children=children, homes=homes, pairs=pairs, locked=locked)
+        if previous is None:
+            previous = pd.DataFrame({"child_id": [], "home_id": []}, dtype=object)
+        return cls(children=children, homes=homes, pairs=pairs, locked=locked,
+                   previous=previous)
 
 
 def _capped(problems: list[Problem]) -> list[Problem]:
@@ -232,6 +245,7 @@ def _validate(problem: AssignmentProblem) -> None:
     problems += _require(homes, "homes", ("home_id", "capacity", "accepts_sibling_groups"))
     problems += _require(pairs, "pairs", ("child_id", "home_id", "score", "n_training"))
     problems += _require(locked, "locked", ("child_id", "home_id"))
+    problems += _require(problem.previous, "previous", ("child_id", "home_id"))
     raise_if_problems("invalid assignment input", problems)
 
     cid = children["child_id"]
@@ -284,6 +298,9 @@ def _validate(problem: AssignmentProblem) -> None:
                           "locked home is not in the homes table; add the home")
     problems += _bad_rows("locked", "child_id", locked["child_id"].duplicated().to_numpy(),
                           "child is locked more than once; keep one placement per child")
+    problems += _bad_rows("previous", "child_id",
+                          problem.previous["child_id"].duplicated().to_numpy(),
+                          "child has two previous proposals; keep one per child")
     raise_if_problems("invalid assignment input", _capped(problems))
 
 
@@ -315,13 +332,19 @@ class AssignmentResult:
         Relative gap of each stage: ``{"stage1": ..., "stage2": ...}``.
     timings
         Wall-clock seconds: ``build`` (tables to PuLP model), ``stage1`` (LP bound
-        and MIP), ``stage2`` (restriction, MIP and canonicalisation), ``total``.
+        and MIP), ``stage2`` (restriction, MIP and canonicalisation), ``stage3``
+        (the stability stage; only when it ran), ``total``.
     assignments
         One row per child sorted by ``child_id``: ``child_id``, ``home_id``
         (``None`` if unmatched), ``score`` and ``n_training`` (missing if
         unmatched; 0 for a locked pair that is not feasible), ``locked``,
         ``split`` (True for every member of a sibling group whose placed
         members use two or more homes).
+    kept_previous
+        With previous proposals: the children (not locked) whose previous
+        home is kept (the stage-three objective); ``None`` without.
+    stability_tolerance
+        The relative stage-two tolerance of the stability stage (``None`` without).
     """
 
     status: Status
@@ -333,6 +356,8 @@ class AssignmentResult:
     stage_gaps: Mapping[str, float]
     timings: Mapping[str, float]
     assignments: pd.DataFrame
+    kept_previous: int | None = None
+    stability_tolerance: float | None = None
 
     @property
     def placed_count(self) -> int:

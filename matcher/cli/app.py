@@ -10,6 +10,7 @@ import typer
 
 from matcher import __version__
 from matcher.cli import (
+    continuity_cmds,
     geocode_cmds,
     match_cmds,
     network_cmds,
@@ -32,6 +33,7 @@ app.command("isochrones")(network_cmds.isochrones_cmd)
 
 # Each command module exposes COMMANDS: dict[name, function]; one line per module here.
 _MODULES = [
+    continuity_cmds,
     geocode_cmds,
     match_cmds,
     nightly_cmds,

@@ -121,6 +121,15 @@ def match(
              "and for empty municipality cells (default: data/'s 2024 polygons).")]
     = None,
     address_register: AddressRegisterOpt = None,
+    decisions: Annotated[Path | None, typer.Option(
+        "--decisions", exists=True, dir_okay=False, readable=True,
+        help="Decisions on earlier proposals (child_id, home_id, decision, decided_on, by, "
+             "reason): accepted pairs are locked, declined ones not proposed for "
+             "decline_days, considering ones held.")] = None,
+    previous: Annotated[Path | None, typer.Option(
+        "--previous", exists=True, file_okay=False,
+        help="Previous run folder: keep its proposals where the score stays within "
+             "[continuity] stability_tolerance (relative) of the best.")] = None,
 ) -> None:
     """Match all waiting children to foster homes and write a run folder.
 
@@ -146,9 +155,22 @@ def match(
                                  municipalities=municipalities)
             pipeline.check_scale(inputs, settings)  # before the travel times
             times = readers.read_times(travel_times, inputs) if travel_times else None
+            decided = None
+            if decisions is not None:
+                from matcher.io import decision_log
+
+                decided = decision_log.read_decisions(decisions, as_of=run_date, inputs=inputs)
+            before = None
+            before_day = None
+            if previous is not None:
+                from matcher.io import runs
+
+                before = runs.read_previous(previous)
+                before_day = runs.previous_as_of(previous)
             net = open_network(network_dir, osm, out, settings, step)
         areas = _municipalities(municipalities)
-        result = _run(inputs, settings, times, net, run_date)
+        result = _run(inputs, settings, times, net, run_date, decisions=decided,
+                      previous=before, previous_as_of=before_day)
         _write(result, out, privacy=privacy, municipalities=areas, settings=settings)
         _print_summary(result.summary, out)
 
@@ -168,13 +190,15 @@ def open_network(network_dir: Path | None, osm: Path | None, out: Path,
 
 
 def _run(inputs: Any, settings: config_mod.Settings, times: Any, net: Any,
-         run_date: datetime.date) -> Any:
+         run_date: datetime.date, *, decisions: Any = None, previous: Any = None,
+         previous_as_of: datetime.date | None = None) -> Any:
     from matcher import pipeline
 
     extra = {"network": net.info.key} if net is not None else {}
     with progress("travel times") as bar, steps("matching") as step:
         return pipeline.run(inputs, settings, times=times, net=net, as_of=run_date, step=step,
-                            progress=bar, extra_sources=extra)
+                            progress=bar, extra_sources=extra, decisions=decisions,
+                            previous=previous, previous_as_of=previous_as_of)
 
 
 def _municipalities(path: Path | None) -> Any:

@@ -168,6 +168,40 @@ def _markdown(assignments: pd.DataFrame, summary: Mapping[str, Any],
                         [(r.child_id, r.urgency, r.reason or "not placed")
                          for r in unmatched.itertuples()]), ""]
 
+    if "decisions" in summary:
+        d = summary["decisions"]
+        out += ["## Decisions taken into account", "",
+                f"{d.get('accepted_locked', 0)} accepted (locked), "
+                f"{d.get('declined_in_force', 0)} declines in force (younger than "
+                f"{d.get('decline_days', 'n/a')} days), {d.get('reservations_kept', 0)} "
+                f"reservations held and {d.get('reservations_broken', 0)} broken (the reason "
+                "is in `change_reason`).", ""]
+        since = d.get("since_previous_run", [])
+        if since:
+            out += ["Decisions since the previous run:", ""]
+            out += [*_table(("decided on", "by", "child_id", "home_id", "decision", "reason"),
+                            [(r["decided_on"], r["by"], r["child_id"], r["home_id"],
+                              r["decision"], r["reason"]) for r in since]), ""]
+        else:
+            out += ["No decisions since the previous run.", ""]
+    if "kept" in summary:
+        out += ["## Changes since the previous run", "",
+                f"{summary['kept']} proposals kept, {summary['changed']} changed, "
+                f"{summary['new']} new (score within "
+                f"{100 * float(summary.get('stability_tolerance', 0)):.1f} % of the best).", ""]
+        changed = a[a["change_reason"].fillna("").astype(str) != ""] \
+            if "change_reason" in a.columns else a.iloc[0:0]
+        if len(changed):
+            out += [*_table(("child_id", "previous home", "home", "why"),
+                            [(r.child_id, r.previous_home_id if isinstance(
+                                r.previous_home_id, str) else "", r.home_id if isinstance(
+                                r.home_id, str) else "none", r.change_reason)
+                             for r in changed.itertuples()]), ""]
+    if "waiting" in summary:
+        from matcher import waiting
+
+        out += ["## Waiting children (Bufdir measure 17)", "", waiting.markdown(summary["waiting"])]
+
     out += ["## Support plan: training needs", ""]
     needs = a["training_needs"].fillna("").astype(str).to_numpy()
     train = a.loc[placed & (needs != "")]

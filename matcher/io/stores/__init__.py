@@ -11,6 +11,8 @@ from pathlib import Path
 
 from matcher.errors import InputError
 from matcher.io.stores.base import (
+    DECISION_COLUMNS,
+    HISTORY_COLUMNS,
     INPUT_TYPES,
     PG_SCHEMES,
     POINT_TABLES,
@@ -28,6 +30,8 @@ from matcher.io.stores.geopackage import GeoPackageStore
 from matcher.io.stores.postgis import PostGISStore
 
 __all__ = [
+    "DECISION_COLUMNS",
+    "HISTORY_COLUMNS",
     "INPUT_TYPES",
     "PG_SCHEMES",
     "POINT_TABLES",

@@ -20,6 +20,16 @@ result tables written by the nightly job:
     One row per unmatched child per successful run: ``run_id, child_id,
     reason``.
 
+``match_history``
+    One row per waiting child per successful run (:mod:`matcher.waiting`):
+    ``run_id, as_of`` and :data:`HISTORY_COLUMNS` (categories and counts
+    only). Retention does not delete it: it feeds the waiting statistics
+    over time (``matcher waiting-stats --store``).
+
+and the ``decisions`` log (:mod:`matcher.decisions`; optional): people append
+to it (``matcher decide`` or SQL), the nightly job reads it. Its rows are
+ordered by the integer key ``fid``.
+
 Input tables
 ------------
 ``children``, ``homes`` and ``contacts`` carry their position either as a
@@ -105,8 +115,12 @@ RESULT_COLUMNS: dict[str, tuple[str, str]] = {
     "municipality": ("TEXT", "text"),
     "home_municipality": ("TEXT", "text"),
     "reason": ("TEXT", "text"),
+    "decision": ("TEXT", "text"),
+    "previous_home_id": ("TEXT", "text"),
+    "change_reason": ("TEXT", "text"),
 }
-"""Columns of ``match_results`` after ``run_id`` (as ``pipeline.ASSIGNMENT_COLUMNS``)."""
+"""Columns of ``match_results`` after ``run_id`` (as ``pipeline.ASSIGNMENT_COLUMNS``).
+Columns added after a store was made are added to it by :meth:`Store.ensure_schema`."""
 
 UNMATCHED_COLUMNS: dict[str, tuple[str, str]] = {
     "child_id": ("TEXT NOT NULL", "text NOT NULL"),
@@ -115,6 +129,33 @@ UNMATCHED_COLUMNS: dict[str, tuple[str, str]] = {
 """Columns of ``match_unmatched`` after ``run_id``."""
 
 RESULT_TABLES: tuple[str, ...] = ("match_runs", "match_results", "match_unmatched")
+
+HISTORY_COLUMNS: dict[str, tuple[str, str]] = {
+    "as_of": ("DATE", "date"),
+    "child_id": ("TEXT NOT NULL", "text NOT NULL"),
+    "home_id": ("TEXT", "text"),
+    "continuity": ("TEXT", "text"),
+    "reason": ("TEXT", "text"),
+    "days_waiting": ("DOUBLE", "double precision"),
+    "municipality": ("TEXT", "text"),
+    "age_band": ("TEXT", "text"),
+    "needs": ("TEXT", "text"),
+    "urgency": ("TEXT", "text"),
+    "sibling_group_size": ("INTEGER", "integer"),
+    "binding": ("TEXT", "text"),
+}
+"""Columns of ``match_history`` after ``run_id``: ``as_of`` and
+:data:`matcher.waiting.HISTORY_COLUMNS`."""
+
+DECISION_COLUMNS: dict[str, tuple[str, str]] = {
+    "child_id": ("TEXT NOT NULL", "text NOT NULL"),
+    "home_id": ("TEXT NOT NULL", "text NOT NULL"),
+    "decision": ("TEXT NOT NULL", "text NOT NULL"),
+    "decided_on": ("DATE NOT NULL", "date NOT NULL"),
+    "by": ("TEXT NOT NULL", "text NOT NULL"),
+    "reason": ("TEXT", "text"),
+}
+"""Columns of the ``decisions`` table (:data:`matcher.decisions.COLUMNS`)."""
 
 INPUT_TYPES: dict[str, dict[str, str]] = {
     "children": {"child_id": "text", "school_lon": "double precision",
@@ -251,7 +292,35 @@ class Store(abc.ABC):
             EPSG:4326, stored as point geometry.
         """
 
+    @abc.abstractmethod
+    def _has_table(self, name: str) -> bool:
+        """True if the table exists in the store."""
+
+    @abc.abstractmethod
+    def _create_decisions_table(self) -> None:
+        """Create the ``decisions`` table if missing (inside the caller's transaction)."""
+
     # ---- shared logic --------------------------------------------------------------
+
+    def read_decisions(self) -> pd.DataFrame | None:
+        """Return the ``decisions`` table in row order (``None`` when it does not exist)."""
+        if not self._has_table("decisions"):
+            return None
+        cols = ", ".join(_ident(c) for c in DECISION_COLUMNS)
+        return self._frame(f"SELECT {cols} FROM decisions ORDER BY fid")
+
+    def append_decision(self, row: Mapping[str, Any]) -> None:
+        """Append one decision (validated by the caller) in one transaction.
+
+        The ``decisions`` table is created when missing.
+        """
+        columns = list(DECISION_COLUMNS)
+        with self._transaction():
+            self._create_decisions_table()
+            self._execute(f"INSERT INTO decisions ({', '.join(_ident(c) for c in columns)}) "
+                          f"VALUES ({', '.join('?' * len(columns))})",
+                          [_native(row.get(c) or None) if c == "reason" else _native(row[c])
+                           for c in columns])
 
     def __enter__(self) -> Store:
         self.connect()
@@ -261,8 +330,32 @@ class Store(abc.ABC):
         self.close()
 
     def ensure_schema(self) -> None:
-        """Create ``match_runs``, ``match_results`` and ``match_unmatched`` if missing."""
+        """Create ``match_runs``, ``match_results`` and ``match_unmatched`` if missing.
+
+        Result columns added by a newer version are added to an older store
+        (empty for its earlier runs).
+        """
         self._create_result_tables()
+        kind = 1 if self.kind == "postgis" else 0
+        if not self._has_table("match_history"):
+            cols = ", ".join(f"{c} {t[kind]}" for c, t in HISTORY_COLUMNS.items())
+            key = "fid INTEGER PRIMARY KEY AUTOINCREMENT, " if kind == 0 else ""
+            with self._transaction():
+                self._execute(f"CREATE TABLE IF NOT EXISTS match_history ({key}run_id "
+                              f"{'TEXT' if kind == 0 else 'text'} NOT NULL, {cols}, "
+                              "UNIQUE (run_id, child_id))")
+                if kind == 0:
+                    self._execute("INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, "
+                                  "identifier, description) VALUES ('match_history', "
+                                  "'attributes', 'match_history', 'fostermatch waiting "
+                                  "history: one row per waiting child per run')")
+        names, _ = self._columns_of("SELECT * FROM match_results LIMIT 0")
+        missing = [c for c in RESULT_COLUMNS if c not in names]
+        if missing:
+            with self._transaction():
+                for column in missing:
+                    self._execute(f"ALTER TABLE match_results ADD COLUMN {column} "
+                                  f"{RESULT_COLUMNS[column][kind]}")
 
     def mark_interrupted(self, *, finished_at: datetime.datetime) -> int:
         """Mark runs left ``running`` by a killed job as failed; return how many.
@@ -293,7 +386,8 @@ class Store(abc.ABC):
 
     def finish_run(self, run_id: str, fields: Mapping[str, Any], *,
                    results: pd.DataFrame | None = None, unmatched: pd.DataFrame | None = None,
-                   keep_runs: int, between: Callable[[], None] | None = None) -> WriteCounts:
+                   keep_runs: int, between: Callable[[], None] | None = None,
+                   history: pd.DataFrame | None = None) -> WriteCounts:
         """Write a run's final row, its results and the retention deletes in ONE transaction.
 
         Parameters
@@ -312,10 +406,13 @@ class Store(abc.ABC):
         between
             Called after the run row is updated and before the results are
             inserted (a test hook for crashes mid-write).
+        history
+            ``as_of`` and :data:`HISTORY_COLUMNS` per waiting child, or ``None``.
         """
         columns = _checked(fields, RUN_COLUMNS)
         result_rows = _rows(results, ["run_id", *RESULT_COLUMNS], run_id)
         unmatched_rows = _rows(unmatched, ["run_id", *UNMATCHED_COLUMNS], run_id)
+        history_rows = _rows(history, ["run_id", *HISTORY_COLUMNS], run_id)
         with self._transaction():
             self._execute(f"UPDATE match_runs SET {', '.join(f'{c} = ?' for c in columns)} "
                           "WHERE run_id = ?", [*(_native(fields[c]) for c in columns), run_id])
@@ -327,6 +424,9 @@ class Store(abc.ABC):
             if unmatched_rows:
                 self._execute_many(_insert("match_unmatched", ["run_id", *UNMATCHED_COLUMNS]),
                                    unmatched_rows)
+            if history_rows:
+                self._execute_many(_insert("match_history", ["run_id", *HISTORY_COLUMNS]),
+                                   history_rows)
             deleted = self._retain(keep_runs)
         return WriteCounts(len(result_rows), len(unmatched_rows), deleted)
 
@@ -353,6 +453,13 @@ class Store(abc.ABC):
     def unmatched(self, run_id: str | None = None) -> pd.DataFrame:
         """Return ``match_unmatched`` (of one run, or all) ordered by run and child."""
         return self._table_of("match_unmatched", run_id)
+
+    def history(self) -> pd.DataFrame:
+        """Return ``match_history`` ordered by run date, run and child (empty if none)."""
+        if not self._has_table("match_history"):
+            return pd.DataFrame(columns=["run_id", *HISTORY_COLUMNS])
+        return self._frame(f"SELECT run_id, {', '.join(HISTORY_COLUMNS)} FROM match_history "
+                           "ORDER BY as_of, run_id, child_id")
 
     def latest_results(self) -> pd.DataFrame:
         """Return the results of the latest successful run (empty if none)."""

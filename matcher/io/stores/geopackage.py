@@ -22,6 +22,7 @@ from matcher import schema
 from matcher.errors import LockedError, Problem, StoreUnavailableError
 from matcher.io import readers
 from matcher.io.stores.base import (
+    DECISION_COLUMNS,
     POINT_TABLES,
     RESULT_COLUMNS,
     RUN_COLUMNS,
@@ -164,6 +165,19 @@ class GeoPackageStore(Store):
                 self._execute("INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, "
                               "identifier, description) VALUES (?, 'attributes', ?, ?)",
                               (table, table, descriptions[table]))
+
+    def _has_table(self, name: str) -> bool:
+        rows = self._execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                             (name,))
+        return bool(rows)
+
+    def _create_decisions_table(self) -> None:
+        cols = ", ".join(f'"{c}" {types[0]}' for c, types in DECISION_COLUMNS.items())
+        self._execute(f"CREATE TABLE IF NOT EXISTS decisions "
+                      f"(fid INTEGER PRIMARY KEY AUTOINCREMENT, {cols})")
+        self._execute("INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier, "
+                      "description) VALUES ('decisions', 'attributes', 'decisions', "
+                      "'fostermatch decisions on proposals')")
 
     def read_tables(self) -> tuple[dict[str, pd.DataFrame | None], list[Problem]]:
         problems: list[Problem] = []

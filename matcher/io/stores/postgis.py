@@ -18,6 +18,7 @@ from matcher import schema
 from matcher.errors import InputError, LockedError, Problem, StoreUnavailableError
 from matcher.io.stores.base import (
     _IDENTIFIER,
+    DECISION_COLUMNS,
     INPUT_TYPES,
     POINT_TABLES,
     RESULT_COLUMNS,
@@ -202,6 +203,16 @@ class PostGISStore(Store):
                         f"({fk}, {results}, PRIMARY KEY (run_id, child_id))")
             cur.execute(f"CREATE TABLE IF NOT EXISTS {s}.match_unmatched "
                         f"({fk}, {unmatched}, PRIMARY KEY (run_id, child_id))")
+
+    def _has_table(self, name: str) -> bool:
+        rows = self._execute("SELECT to_regclass(?) IS NOT NULL",
+                             (f"{_ident(self.db_schema)}.{_ident(name)}",))
+        return bool(rows and rows[0][0])
+
+    def _create_decisions_table(self) -> None:
+        cols = ", ".join(f"{_ident(c)} {types[1]}" for c, types in DECISION_COLUMNS.items())
+        self._execute(f"CREATE TABLE IF NOT EXISTS {_ident(self.db_schema)}.decisions "
+                      f"(fid bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, {cols})")
 
     def read_tables(self) -> tuple[dict[str, pd.DataFrame | None], list[Problem]]:
         frames: dict[str, pd.DataFrame | None] = {}

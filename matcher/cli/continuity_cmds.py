@@ -1,0 +1,202 @@
+"""CLI commands for continuity between runs: ``matcher decide`` and ``matcher waiting-stats``.
+
+``matcher decide`` appends one validated decision to the decisions log, in a
+CSV file or in the nightly store, so that analysts need not write SQL.
+``matcher waiting-stats`` writes the statistics on waiting children
+(:mod:`matcher.waiting`) from the store's ``match_history`` or run folders.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from matcher.cli.common import emit, errors, parse_date, say
+from matcher.errors import InputError
+
+
+def decide(
+    child_id: Annotated[str, typer.Option("--child", help="The child's id.")],
+    home_id: Annotated[str, typer.Option("--home", help="The home's id.")],
+    decision: Annotated[str, typer.Option(
+        "--decision", help="considering, accepted or declined.")],
+    by: Annotated[str, typer.Option("--by", help="Who decided: bufetat or kommune.")],
+    reason: Annotated[str, typer.Option(
+        "--reason", help="For declined: home_declined, child_declined, municipality_declined, "
+                         "not_suitable or other (no free text).")] = "",
+    decided_on: Annotated[str | None, typer.Option(
+        "--date", help="Date of the decision YYYY-MM-DD (default today).")] = None,
+    store_config: Annotated[Path | None, typer.Option(
+        "--store", exists=True, dir_okay=False, readable=True,
+        help="Nightly TOML: append to the store's decisions table (created when missing); "
+             "ids are checked against the store's children and homes.")] = None,
+    file: Annotated[Path | None, typer.Option(
+        "--file", dir_okay=False,
+        help="CSV decisions log to append to (created when missing).")] = None,
+    children: Annotated[Path | None, typer.Option(
+        "--children", exists=True, dir_okay=False, readable=True,
+        help="With --file: check the ids against this children table (needs --homes).")]
+    = None,
+    homes: Annotated[Path | None, typer.Option(
+        "--homes", exists=True, dir_okay=False, readable=True,
+        help="With --file: check the ids against this homes table.")] = None,
+) -> None:
+    """Append one decision on a proposal to the decisions log, validated, atomically.
+
+    Exit code 2 (nothing written) if the decision or the log is invalid.
+    """
+    with errors():
+        if (store_config is None) == (file is None):
+            raise InputError("give exactly one of --store CONFIG or --file FILE")
+        today = datetime.date.today()
+        day = parse_date(decided_on, "--date")
+        row = {"child_id": child_id.strip(), "home_id": home_id.strip(),
+               "decision": decision.strip(), "decided_on": day.isoformat(), "by": by.strip(),
+               "reason": reason.strip()}
+        if file is not None:
+            from matcher.io import decision_log
+
+            inputs = None
+            if (children is None) != (homes is None):
+                raise InputError("give both --children and --homes, or neither")
+            if children is not None and homes is not None:
+                from matcher.io import readers
+
+                inputs = readers.read_inputs(children, homes)
+            log = decision_log.append_decision(file, row, inputs=inputs, today=today)
+            where = str(file)
+        else:
+            assert store_config is not None
+            log = _append_to_store(store_config, row, today)
+            where = "store"
+        say(f"decision recorded: {row['child_id']} -> {row['home_id']} {row['decision']} "
+            f"({len(log.table)} decisions in the log)")
+        emit({"command": "decide", "where": where, "decisions": len(log.table),
+              **{k: v for k, v in row.items()}})
+
+
+def _append_to_store(path: Path, row: dict[str, str], today: datetime.date) -> Any:
+    """Validate against the store's tables and append in one transaction."""
+    import pandas as pd
+
+    from matcher import decisions as decisions_mod
+    from matcher import nightly
+
+    config = nightly.load_config(path)
+    store = nightly.open_store(config.store)
+    with store:
+        inputs, _ = nightly.read_store(store, config.settings, today)
+        new = pd.DataFrame([row])
+        decisions_mod.validate(new, label="new decision", as_of=today, inputs=inputs,
+                               strict_ids=True)
+        old = store.read_decisions()
+        both = new if old is None else pd.concat([old.astype(object), new], ignore_index=True)
+        log = decisions_mod.validate(both, label="decisions", as_of=today, inputs=inputs)
+        store.append_decision(row)
+    return log
+
+
+def waiting_stats(
+    out: Annotated[Path, typer.Option("--out", file_okay=False,
+                                      help="Folder to write (replaced atomically).")],
+    store_config: Annotated[Path | None, typer.Option(
+        "--store", exists=True, dir_okay=False, readable=True,
+        help="Nightly TOML: read the store's match_history.")] = None,
+    runs: Annotated[list[Path] | None, typer.Option(
+        "--runs", exists=True, file_okay=False,
+        help="Run folders of `matcher match` (each with history.csv); repeat the option.")]
+    = None,
+    min_cell: Annotated[int, typer.Option(
+        "--min-cell", min=5, help="Suppress cells with fewer children (at least 5).")] = 5,
+) -> None:
+    """Write statistics on waiting children: days waiting, binding reasons, trend.
+
+    Files: waiting.csv (median and 90th percentile days waiting by
+    municipality, age band, need, urgency and sibling-group size, latest run),
+    binding.csv, trend.csv (one row per run), waiting.md and trend.png. Cells
+    with fewer than --min-cell children are suppressed.
+    """
+    from matcher import waiting
+    from matcher.io import files
+
+    with errors():
+        if (store_config is None) == (not runs):
+            raise InputError("give exactly one of --store CONFIG or --runs DIR...")
+        rows = _history_from_store(store_config) if store_config is not None else \
+            _history_from_runs(runs or [])
+        if rows.empty:
+            raise InputError("no history rows: run the nightly job or `matcher match` first")
+        latest = rows[rows["run_id"] == rows.sort_values(["as_of", "run_id"])["run_id"].iloc[-1]]
+        table = waiting.waiting_table(latest, min_cell=min_cell)
+        binding = waiting.binding_counts(latest, min_cell=min_cell)
+        trend = waiting.trend(rows, min_cell=min_cell)
+        block = waiting.summary_block(latest, min_cell=min_cell)
+        with files.atomic_folder(out) as tmp:
+            files.write_csv(table, tmp / "waiting.csv")
+            files.write_csv(binding, tmp / "binding.csv")
+            files.write_csv(trend, tmp / "trend.csv")
+            files.write_text(tmp / "waiting.md", "# Waiting children (Bufdir measure 17)\n\n"
+                             + waiting.markdown(block, trend))
+            files.write_bytes(tmp / "trend.png", _trend_png(trend))
+        say(f"waiting statistics of {trend.shape[0]} run(s) written to {out}")
+        emit({"command": "waiting-stats", "out": str(out), "runs": int(trend.shape[0]),
+              "suppressed_cells": block["suppressed_cells"]})
+
+
+def _history_from_store(path: Path) -> Any:
+    from matcher import nightly
+
+    config = nightly.load_config(path)
+    with nightly.open_store(config.store) as store:
+        store.ensure_schema()
+        return store.history()
+
+
+def _history_from_runs(folders: list[Path]) -> Any:
+    import json
+
+    import pandas as pd
+
+    from matcher.io import readers
+
+    parts = []
+    for folder in folders:
+        path = folder / "history.csv"
+        if not path.is_file() or not (folder / "summary.json").is_file():
+            raise InputError(f"{folder}: no history.csv or summary.json; give run folders "
+                             "written by `matcher match`")
+        as_of = json.loads((folder / "summary.json").read_text())["as_of"]
+        frame = readers.read_frame(path)
+        frame["days_waiting"] = pd.to_numeric(frame["days_waiting"])
+        parts.append(frame.assign(run_id=folder.name, as_of=as_of))
+    return pd.concat(parts, ignore_index=True)
+
+
+def _trend_png(trend: Any) -> bytes:
+    """Median and 90th-percentile days waiting per run date (matplotlib, no display)."""
+    import io
+
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(7, 3.5), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    ax.plot(trend["as_of"], trend["median_days"], marker="o", label="median")
+    ax.plot(trend["as_of"], trend["p90_days"], marker="o", label="90th percentile")
+    ax.set_ylabel("days waiting")
+    ax.set_title("Waiting children (suppressed runs left out)")
+    ax.legend()
+    ax.tick_params(axis="x", labelrotation=45)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", metadata={"Software": None})
+    return buf.getvalue()
+
+
+COMMANDS: dict[str, Callable[..., None]] = {"decide": decide, "waiting-stats": waiting_stats}
+"""Top-level commands of this module, registered by :mod:`matcher.cli.app`."""

@@ -1,0 +1,502 @@
+"""Decisions on proposals, carried from run to run: the ``decisions`` table and its effects.
+
+A decision records what people did with a proposal (the engine recommends;
+people decide). Columns (all required; no free text, because this is
+personal data):
+
+``child_id``, ``home_id``
+    The pair.
+``decision``
+    ``considering`` (in a dialogue meeting), ``accepted`` or ``declined``.
+``decided_on``
+    ISO date (``YYYY-MM-DD``), not after the run date.
+``by``
+    The role that decided: ``bufetat`` or ``kommune``.
+``reason``
+    For ``declined`` a code from :data:`DECLINE_REASONS`; empty otherwise.
+
+The table is a log: rows are only appended. The last decision per pair wins
+(latest ``decided_on``; on the same day the later row). Its effects on a run
+(:func:`apply`, :func:`reservations`):
+
+* ``accepted``: the pair is a locked placement (as in ``placements``).
+* ``declined``: the pair is not proposed while the decline is younger than
+  ``continuity.decline_days`` (it is treated as a veto).
+* ``considering``: the home's place is held for the child, and the pair stays
+  in the proposal unless the rules no longer allow it, the home has no free
+  place left for it, or a sibling rule forbids it; the run then says why
+  ("reservation for C0012 broken: H0044 no longer approved for age 13").
+
+Rows naming a child or home that is no longer in the input tables are kept in
+the log and ignored by the run (counted in :attr:`Plan.ignored`). A child with
+two accepted homes, or an accepted pair that is vetoed or conflicts with a
+locked placement, is an error.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from matcher.config import Settings
+from matcher.errors import InputError, Problem
+from matcher.rules import Eligibility, school_ok
+from matcher.schema import Inputs
+from matcher.timetable import TimeTable
+
+__all__ = [
+    "COLUMNS",
+    "DECISIONS",
+    "DECLINE_REASONS",
+    "ROLES",
+    "Decisions",
+    "Plan",
+    "Reservations",
+    "apply",
+    "as_frame",
+    "effective",
+    "reservations",
+    "rule_failures",
+    "validate",
+]
+
+COLUMNS: tuple[str, ...] = ("child_id", "home_id", "decision", "decided_on", "by", "reason")
+"""Columns of the decisions table, in file order."""
+
+DECISIONS: tuple[str, ...] = ("considering", "accepted", "declined")
+ROLES: tuple[str, ...] = ("bufetat", "kommune")
+DECLINE_REASONS: tuple[str, ...] = ("home_declined", "child_declined", "municipality_declined",
+                                    "not_suitable", "other")
+
+
+@dataclass(frozen=True)
+class Decisions:
+    """A validated decisions table.
+
+    Attributes
+    ----------
+    table
+        Every row in file order: :data:`COLUMNS` (``decided_on`` as
+        :class:`datetime.date`, ``reason`` ``""`` when empty) plus ``row``
+        (1-based file row).
+    label
+        Name of the source (file name, ``file.gpkg:layer`` or store table).
+    sha256
+        Digest of the source (file bytes, or the table's CSV text).
+    """
+
+    table: pd.DataFrame
+    label: str = "decisions"
+    sha256: str = ""
+
+    @classmethod
+    def empty(cls) -> Decisions:
+        """Return a table without decisions."""
+        return validate(pd.DataFrame({c: pd.Series([], dtype=object) for c in COLUMNS}))
+
+
+def validate(frame: pd.DataFrame, *, label: str = "decisions",
+             as_of: datetime.date | None = None, inputs: Inputs | None = None,
+             strict_ids: bool = False, sha256: str | None = None) -> Decisions:
+    """Validate a decisions table; list every problem at once.
+
+    Pure: a frame in, :class:`Decisions` out.
+
+    Parameters
+    ----------
+    frame
+        Text or typed columns :data:`COLUMNS` (a column starting with ``_`` is
+        ignored; geometry is dropped).
+    label
+        Name of the table in problems (the file name).
+    as_of
+        Run date: a later ``decided_on`` is an error (``None``: not checked).
+    inputs
+        Validated inputs for the cross-table checks (accepted pairs against
+        vetoes and locked placements; with ``strict_ids`` unknown ids).
+    strict_ids
+        Report a child or home that is not in ``inputs`` (for a new decision;
+        a run ignores old rows of children who left).
+    sha256
+        Digest to record (default: of the frame's CSV text).
+
+    Returns
+    -------
+    Decisions
+        The rows, normalised.
+
+    Raises
+    ------
+    InputError
+        Exit code 2, naming the table, row and column of every problem.
+    """
+    if "geometry" in frame.columns:
+        frame = pd.DataFrame(frame.drop(columns="geometry"))
+    problems: list[Problem] = []
+    for column in frame.columns:
+        if column not in COLUMNS and not str(column).startswith("_"):
+            problems.append(Problem(label, f"unknown column '{column}'; allowed: "
+                                    f"{', '.join(COLUMNS)} (there is no free text)",
+                                    column=str(column)))
+    for column in COLUMNS:
+        if column not in frame.columns:
+            problems.append(Problem(label, f"missing required column '{column}'; add it "
+                                    f"(required: {', '.join(COLUMNS)})", column=column))
+    if problems:
+        raise InputError(f"invalid decisions: {len(problems)} problem(s) in {label}", problems)
+    text = {c: _text(frame[c]) for c in COLUMNS}
+    n = len(frame)
+
+    def add(column: str, bad: np.ndarray, message: str | list[str]) -> None:
+        for i in np.flatnonzero(bad):
+            msg = message if isinstance(message, str) else message[i]
+            problems.append(Problem(label, msg, row=int(i) + 1, column=column))
+
+    for column, what in (("child_id", "child"), ("home_id", "home")):
+        add(column, text[column] == "", f"empty {column}; give the {what}'s id")
+    decision = text["decision"]
+    add("decision", ~np.isin(decision, DECISIONS),
+        [f"decision '{d}' is not allowed; use one of {', '.join(DECISIONS)}" for d in decision])
+    by = text["by"]
+    add("by", ~np.isin(by, ROLES),
+        [f"by '{b}' is not allowed; use one of {', '.join(ROLES)}" for b in by])
+    reason = text["reason"]
+    declined = decision == "declined"
+    add("reason", declined & ~np.isin(reason, DECLINE_REASONS),
+        [f"a declined decision needs a reason code, one of {', '.join(DECLINE_REASONS)}"
+         + (f" (got '{r}')" if r else "") for r in reason])
+    add("reason", ~declined & np.isin(decision, DECISIONS) & (reason != ""),
+        "reason is only for declined decisions; leave it empty (codes only, no free text)")
+    raw = pd.Series([t or None for t in text["decided_on"]], dtype=object)
+    dates = pd.to_datetime(raw, format="ISO8601", errors="coerce")
+    add("decided_on", dates.isna().to_numpy(),
+        [f"'{t}' is not an ISO date; write YYYY-MM-DD" if t else
+         "empty decided_on; give the date of the decision (YYYY-MM-DD)"
+         for t in text["decided_on"]])
+    day = np.array([None if pd.isna(d) else d.date() for d in dates], dtype=object)
+    if as_of is not None:
+        add("decided_on", np.array([d is not None and d > as_of for d in day], dtype=bool),
+            f"decided_on is after the run date {as_of}; fix the date")
+    table = pd.DataFrame({"child_id": text["child_id"], "home_id": text["home_id"],
+                          "decision": decision, "decided_on": day, "by": by,
+                          "reason": np.where(declined, reason, ""),
+                          "row": np.arange(1, n + 1)})
+    if not problems:
+        problems += _cross_checks(table, label, inputs, strict_ids=strict_ids)
+    if problems:
+        raise InputError(f"invalid decisions: {len(problems)} problem(s) in {label}", problems)
+    digest = sha256 or hashlib.sha256(frame.to_csv(index=False).encode()).hexdigest()
+    return Decisions(table=table, label=label, sha256=digest)
+
+
+def _cross_checks(table: pd.DataFrame, label: str, inputs: Inputs | None, *,
+                  strict_ids: bool) -> list[Problem]:
+    problems: list[Problem] = []
+    if inputs is not None and strict_ids:
+        for column, known, what in (("child_id", inputs.children["child_id"], "children"),
+                                    ("home_id", inputs.homes["home_id"], "homes")):
+            for _, r in table[~table[column].isin(set(known))].iterrows():
+                problems.append(Problem(label, f"unknown {column} '{r[column]}'; it must be in "
+                                        f"the {what} table", row=int(r["row"]), column=column))
+    last = effective(Decisions(table=table, label=label))
+    accepted = last[last["decision"] == "accepted"]
+    for child, rows in accepted.groupby("child_id", sort=True):
+        if len(rows) > 1:
+            listed = ", ".join(f"{h} (row {r})" for h, r in zip(rows["home_id"], rows["row"],
+                                                              strict=True))
+            problems.append(Problem(label, f"child '{child}' has {len(rows)} accepted homes: "
+                                    f"{listed}; decline all but one",
+                                    row=int(rows["row"].max()), column="decision"))
+    if inputs is not None:
+        vetoed = set(zip(inputs.vetoes["child_id"], inputs.vetoes["home_id"], strict=True))
+        locked = dict(zip(inputs.placements["child_id"], inputs.placements["home_id"],
+                          strict=True))
+        for _, r in accepted.iterrows():
+            pair = (r["child_id"], r["home_id"])
+            if pair in vetoed:
+                problems.append(Problem(label, f"accepted pair {pair[0]} -> {pair[1]} is also "
+                                        "vetoed; remove the veto or decline the pair",
+                                        row=int(r["row"]), column="decision"))
+            other = locked.get(pair[0])
+            if other is not None and other != pair[1]:
+                problems.append(Problem(label, f"child '{pair[0]}' is accepted for {pair[1]} "
+                                        f"but locked to {other} in placements; keep one",
+                                        row=int(r["row"]), column="decision"))
+    return problems
+
+
+def effective(decisions: Decisions) -> pd.DataFrame:
+    """Return the last decision per pair (latest ``decided_on``, then latest row).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per ``(child_id, home_id)``, sorted by ``child_id, home_id``.
+    """
+    t = decisions.table
+    if t.empty:
+        return t.copy()
+    order = t.assign(_day=pd.to_datetime(t["decided_on"])).sort_values(
+        ["child_id", "home_id", "_day", "row"], kind="stable")
+    last = order.drop_duplicates(["child_id", "home_id"], keep="last")
+    return last.drop(columns="_day").reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the decisions change in one run (:func:`apply`).
+
+    Attributes
+    ----------
+    inputs
+        The inputs with accepted pairs added to ``placements`` and the
+        declines younger than ``decline_days`` added to ``vetoes``.
+    accepted
+        Accepted pairs that became locked placements: ``child_id, home_id,
+        decided_on, by``.
+    declined
+        Declines in force: ``child_id, home_id, decided_on, by, reason``.
+    considering
+        Open reservations (one per child, the latest): ``child_id, home_id,
+        decided_on, by``.
+    ignored
+        Rows whose child or home is not in the inputs (children who left).
+    """
+
+    inputs: Inputs
+    accepted: pd.DataFrame
+    declined: pd.DataFrame
+    considering: pd.DataFrame
+    ignored: int
+
+
+def apply(decisions: Decisions, inputs: Inputs, *, as_of: datetime.date,
+          settings: Settings) -> Plan:
+    """Turn the decisions into locks, vetoes and reservations for one run.
+
+    Parameters
+    ----------
+    decisions
+        Validated decisions.
+    inputs
+        Validated inputs.
+    as_of
+        Run date; a decline is in force while ``as_of - decided_on <
+        continuity.decline_days`` (days).
+    settings
+        All settings.
+
+    Returns
+    -------
+    Plan
+        The changed inputs and the decisions in force.
+    """
+    last = effective(decisions)
+    known = last["child_id"].isin(set(inputs.children["child_id"])) & \
+        last["home_id"].isin(set(inputs.homes["home_id"]))
+    ignored = int((~known).sum())
+    last = last[known]
+    cols = ["child_id", "home_id", "decided_on", "by"]
+    accepted = last.loc[last["decision"] == "accepted", cols].reset_index(drop=True)
+    age_days = np.array([(as_of - d).days for d in last["decided_on"]], dtype=np.int64)
+    in_force = (last["decision"] == "declined").to_numpy() & \
+        (age_days < settings.continuity.decline_days)
+    declined = last.loc[in_force, [*cols, "reason"]].reset_index(drop=True)
+    open_ = last[(last["decision"] == "considering")
+                 & ~last["child_id"].isin(set(accepted["child_id"]))
+                 & ~last["child_id"].isin(set(inputs.placements["child_id"]))]
+    open_ = open_.assign(_day=pd.to_datetime(open_["decided_on"])).sort_values(
+        ["child_id", "_day", "row"], kind="stable")
+    considering = open_.drop_duplicates("child_id", keep="last")[cols].reset_index(drop=True)
+
+    placements = pd.concat([inputs.placements, accepted[["child_id", "home_id"]]],
+                           ignore_index=True).drop_duplicates(ignore_index=True)
+    vetoes = pd.concat([inputs.vetoes, declined[["child_id", "home_id"]]],
+                       ignore_index=True).drop_duplicates(ignore_index=True)
+    changed = dataclasses.replace(inputs, placements=placements.astype("str"),
+                                  vetoes=vetoes.astype("str"))
+    return Plan(inputs=changed, accepted=accepted, declined=declined,
+                considering=considering, ignored=ignored)
+
+
+@dataclass(frozen=True)
+class Reservations:
+    """The reservations of a run after the rules and capacity are checked.
+
+    Attributes
+    ----------
+    kept
+        Pairs held as fixed in the assignment: ``child_id, home_id``.
+    broken
+        Child id -> why its reservation cannot be kept (plain words).
+    """
+
+    kept: pd.DataFrame
+    broken: Mapping[str, str]
+
+
+def reservations(plan: Plan, times: TimeTable, settings: Settings) -> Reservations:
+    """Check each open reservation against the rules, free places and sibling rules.
+
+    A reservation is kept when the pair passes every hard rule of
+    :mod:`matcher.rules` (kind, age, competences, school, veto; capacity is
+    counted here), the home still has a free place after its locked placements
+    (older reservations first, then by child id) and, for a home that does not
+    take sibling groups, no sibling holds it already.
+
+    Parameters
+    ----------
+    plan
+        From :func:`apply`.
+    times
+        Travel times in minutes (for the school rule).
+    settings
+        All settings.
+
+    Returns
+    -------
+    Reservations
+        Kept pairs and the reason of every broken one.
+    """
+    inputs = plan.inputs
+    cons = plan.considering
+    broken: dict[str, str] = {}
+    if cons.empty:
+        return Reservations(kept=cons[["child_id", "home_id"]].copy(), broken=broken)
+    reasons = rule_failures(inputs, cons, times, settings)
+    homes = inputs.homes.set_index("home_id")
+    free = (homes["capacity"] - inputs.placements["home_id"].value_counts().reindex(
+        homes.index, fill_value=0)).to_dict()
+    group = inputs.children.set_index("child_id")["sibling_group"]
+    held_groups: set[tuple[str, str]] = set()
+    keep: list[int] = []
+    order = cons.assign(_day=pd.to_datetime(cons["decided_on"])).sort_values(
+        ["_day", "child_id"], kind="stable")
+    for i, r in order.iterrows():
+        child, home = r["child_id"], r["home_id"]
+        why = reasons.get(child)
+        if why is None and free.get(home, 0) < 1:
+            why = f"{home} no longer has a free place"
+        g = group.get(child)
+        if why is None and isinstance(g, str) and not bool(
+                homes.at[home, "accepts_sibling_groups"]):
+            if (g, home) in held_groups:
+                why = f"{home} does not take sibling groups and holds a sibling already"
+            sibling_locked = inputs.placements[
+                inputs.placements["child_id"].map(group).eq(g)
+                & inputs.placements["home_id"].eq(home)]
+            if why is None and len(sibling_locked):
+                why = f"{home} does not take sibling groups and has a sibling placed"
+        if why is not None:
+            broken[child] = f"reservation for {child} broken: {why}"
+            continue
+        free[home] = free.get(home, 0) - 1
+        if isinstance(g, str):
+            held_groups.add((g, home))
+        keep.append(i)
+    kept = cons.loc[sorted(keep), ["child_id", "home_id"]].sort_values("child_id")
+    return Reservations(kept=kept.reset_index(drop=True), broken=dict(sorted(broken.items())))
+
+
+def rule_failures(inputs: Inputs, pairs: pd.DataFrame, times: TimeTable,
+                   settings: Settings) -> dict[str, str]:
+    """Return child id -> why the pair breaks a hard rule, for pairs that break one.
+
+    The first failing rule of :data:`matcher.rules.FILTERS` after ``capacity``
+    (kind, age, competences, school, veto), in plain words.
+
+    Parameters
+    ----------
+    inputs
+        Validated inputs (children and homes must hold the pairs' ids).
+    pairs
+        ``child_id, home_id``, at most one row per child.
+    times
+        Travel times in minutes (for the school rule).
+    settings
+        All settings.
+    """
+    children = inputs.children.set_index("child_id", drop=False).loc[pairs["child_id"]]
+    homes = inputs.homes.set_index("home_id", drop=False).loc[pairs["home_id"]]
+    children = children.reset_index(drop=True)
+    homes = homes.reset_index(drop=True)
+    rules = Eligibility.build(children, homes, settings.scoring,
+                              trainable_needs=settings.assignment.trainable_needs,
+                              kinship_training=settings.assignment.kinship_training)
+    n = len(pairs)
+    masks, _ = rules.masks(slice(0, n), places=np.ones(n, dtype=np.int64))
+    diag = np.arange(n)
+    school = _school_minutes(children, homes, times)
+    has_school = children["school_lon"].notna().to_numpy()
+    limit = children["max_school_minutes"].fillna(
+        settings.scoring.default_max_school_minutes).to_numpy(dtype=float)
+    school_pass = school_ok(school[:, None], limit, has_school)[:, 0]
+    vetoed = set(zip(inputs.vetoes["child_id"], inputs.vetoes["home_id"], strict=True))
+    out: dict[str, str] = {}
+    for i in range(n):
+        c, h = str(children.at[i, "child_id"]), str(homes.at[i, "home_id"])
+        age = int(children.at[i, "age"])
+        if not masks["kind"][i, diag[i]]:
+            if rules.is_em[i]:
+                why = f"{h} is an emergency home and {c} is no longer acute"
+            else:
+                why = f"{h} is a kinship home for another child"
+        elif not masks["age"][i, diag[i]]:
+            why = f"{h} no longer approved for age {age}"
+        elif not masks["competences"][i, diag[i]]:
+            missing = [rules.need_names[k] for k in np.flatnonzero(rules.hard_needs[i])
+                       if not rules.need_meets[k, i]]
+            why = f"{h} no longer has a competence for {', '.join(missing)}"
+        elif not school_pass[i]:
+            minutes = school[i]
+            shown = "unreachable" if not np.isfinite(minutes) else f"{minutes:.0f} min"
+            why = f"school is {shown} from {h} (limit {limit[i]:.0f} min)"
+        elif (c, h) in vetoed:
+            why = f"{c} -> {h} is vetoed"
+        else:
+            continue
+        out[c] = why
+    return out
+
+
+def _school_minutes(children: pd.DataFrame, homes: pd.DataFrame,
+                    times: TimeTable) -> np.ndarray:
+    rows = pd.Index(times.origin_ids).get_indexer(homes["home_id"])
+    cols = pd.Index(times.destination_ids).get_indexer(children["child_id"] + ":school")
+    out = np.full(len(children), np.inf)
+    ok = (rows >= 0) & (cols >= 0)
+    out[ok] = np.asarray(times.minutes)[rows[ok], cols[ok]]
+    return out
+
+
+def _text(series: pd.Series) -> np.ndarray:
+    """Cells as stripped ``str`` ('' for missing; dates as ISO text)."""
+    if pd.api.types.is_datetime64_any_dtype(series.dtype):
+        return np.array(["" if pd.isna(s) else pd.Timestamp(s).date().isoformat()
+                         for s in series], dtype=object)
+    out = []
+    for v in series.to_numpy(dtype=object):
+        if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA:
+            out.append("")
+        elif isinstance(v, datetime.datetime):
+            out.append(v.date().isoformat())
+        elif isinstance(v, datetime.date):
+            out.append(v.isoformat())
+        else:
+            out.append(str(v).strip())
+    return np.array(out, dtype=object)
+
+
+def as_frame(decisions: Decisions) -> pd.DataFrame:
+    """Return the decisions as the table written to files and stores (ISO dates)."""
+    t = decisions.table
+    return pd.DataFrame({"child_id": t["child_id"], "home_id": t["home_id"],
+                         "decision": t["decision"],
+                         "decided_on": [d.isoformat() for d in t["decided_on"]],
+                         "by": t["by"], "reason": t["reason"]})

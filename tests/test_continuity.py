@@ -1,0 +1,110 @@
+"""Tests of matcher.continuity and the pipeline with a previous run (stable proposals)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from test_decisions import AS_OF, MINUTES, _homes, _inputs, _times
+from typer.testing import CliRunner
+
+from matcher import config, pipeline, schema
+from matcher.cli import app
+from matcher.io import stores
+from matcher.timetable import TimeTable
+
+runner = CliRunner()
+
+
+def _previous(**homes: str) -> pd.DataFrame:
+    return pd.DataFrame({"child_id": list(homes), "home_id": list(homes.values())})
+
+
+def _run(previous: pd.DataFrame | None, *, inputs: schema.Inputs | None = None,
+         times: TimeTable | None = None, tolerance: float = 0.005) -> pipeline.RunResult:
+    settings = config.Settings.model_validate(
+        {"continuity": {"stability_tolerance": tolerance}})
+    return pipeline.run(inputs or _inputs(), settings, times=times or _times(), as_of=AS_OF,
+                        previous=previous)
+
+
+def test_same_inputs_keep_every_proposal() -> None:
+    blank = _run(None)
+    again = _run(blank.assignments)
+    assert _homes(again.assignments.set_index("child_id")) == \
+        _homes(blank.assignments.set_index("child_id"))
+    assert (again.summary["kept"], again.summary["changed"], again.summary["new"]) == (3, 0, 0)
+    assert again.summary["stability_tolerance"] == 0.005
+    assert list(again.assignments["previous_home_id"]) == list(blank.assignments["home_id"])
+    assert "kept" not in blank.summary
+
+
+def test_a_much_better_home_changes_the_proposal_and_says_why() -> None:
+    # Swapping C1 and C2 (H2/H1) costs far more than 0.5 % of the score.
+    table = _run(_previous(C1="H2", C2="H1")).assignments.set_index("child_id")
+    assert table.at["C1", "home_id"] == "H1" and table.at["C1", "previous_home_id"] == "H2"
+    assert table.at["C1", "change_reason"] == "better home: 15 min closer to school"
+    assert table.at["C3", "change_reason"] == ""
+
+
+def test_a_large_tolerance_keeps_the_previous_proposals() -> None:
+    result = _run(_previous(C1="H2", C2="H1"), tolerance=0.5)
+    table = result.assignments.set_index("child_id")
+    assert _homes(table) == {"C1": "H2", "C2": "H1", "C3": "H3"}
+    assert (result.summary["kept"], result.summary["changed"], result.summary["new"]) == (2, 0, 1)
+
+
+def test_change_reasons_name_the_rule_or_the_child_who_took_the_place() -> None:
+    table = _run(_previous(C1="H3"), inputs=_inputs(h3_max_age=9)).assignments
+    assert table.set_index("child_id").at["C1", "change_reason"] == \
+        "H3 no longer approved for age 10"
+    # An acute child that only H1 can take arrives: C1 loses H1.
+    base = _inputs()
+    acute = pd.DataFrame({"child_id": ["C4"], "lon": [10.7], "lat": [59.9],
+                          "school_lon": [10.7], "school_lat": [59.9],
+                          "municipality": ["0301"], "age": [10], "urgency": ["acute"],
+                          "max_school_minutes": [10.0]})
+    children = pd.concat([stores.export_inputs(base)["children"], acute], ignore_index=True)
+    inputs = schema.validate(children, stores.export_inputs(base)["homes"],
+                             settings=config.ScoringSettings())
+    minutes = {**MINUTES, "C4": {"H1": 5, "H2": 30, "H3": 30}}
+    times = TimeTable.from_long(pd.DataFrame(
+        [{"home_id": h, "anchor_id": f"{c}:school", "minutes": float(m)}
+         for c, homes in minutes.items() for h, m in homes.items()]),
+        origin_col="home_id", destination_col="anchor_id")
+    table = _run(_previous(C1="H1", C2="H2", C3="H3"), inputs=inputs,
+                 times=times).assignments.set_index("child_id")
+    assert table.at["C4", "home_id"] == "H1"
+    assert table.at["C1", "change_reason"] == "H1 now holds acute child C4"
+
+
+def test_cli_match_previous(tmp_path: Path) -> None:
+    for name, frame in stores.export_inputs(_inputs()).items():
+        if name in ("children", "homes"):
+            frame.to_csv(tmp_path / f"{name}.csv", index=False)
+    rows = [{"home_id": h, "anchor_id": f"{c}:school", "minutes": m}
+            for c, homes in MINUTES.items() for h, m in homes.items()]
+    pd.DataFrame(rows).to_csv(tmp_path / "times.csv", index=False)
+    args = ["-q", "match", "--children", str(tmp_path / "children.csv"), "--homes",
+            str(tmp_path / "homes.csv"), "--travel-times", str(tmp_path / "times.csv"),
+            "--as-of", AS_OF.isoformat()]
+    first = runner.invoke(app, [*args, "--out", str(tmp_path / "r1")])
+    assert first.exit_code == 0, first.output
+    second = runner.invoke(app, [*args, "--out", str(tmp_path / "r2"), "--previous",
+                                 str(tmp_path / "r1")])
+    assert second.exit_code == 0, second.output
+    summary = json.loads((tmp_path / "r2" / "summary.json").read_text())
+    assert (summary["kept"], summary["changed"], summary["new"]) == (3, 0, 0)
+    bad = runner.invoke(app, [*args, "--out", str(tmp_path / "r3"), "--previous",
+                              str(tmp_path)])
+    assert bad.exit_code == 2 and "no assignments.csv" in bad.output
+
+
+@pytest.mark.parametrize("tolerance", [0.0, 0.005])
+def test_stage_two_stays_within_the_tolerance(tolerance: float) -> None:
+    blank = _run(None)
+    result = _run(_previous(C1="H2", C2="H1", C3="H3"), tolerance=tolerance)
+    best = blank.summary["objective_stage2"]
+    assert result.summary["objective_stage2"] >= best - tolerance * abs(best) - 1e-6
