@@ -53,6 +53,24 @@ import numpy as np
 from matcher.config import NetworkSettings
 from matcher.errors import InputError
 
+__all__ = [
+    "WAY_TAGS",
+    "BytesProgress",
+    "NodeFilter",
+    "OsmRoads",
+    "Tags",
+    "WayRule",
+    "WayRules",
+    "interpret_way",
+    "is_car_ferry",
+    "osmnx_as_drawn",
+    "parse_duration_minutes",
+    "parse_maxspeed",
+    "read_osmnx_graph",
+    "read_pbf",
+    "read_xml",
+]
+
 BytesProgress = Callable[[int, int], None]
 """Called with ``(bytes read, file size)`` while a file is streamed."""
 

@@ -9,6 +9,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+__all__ = [
+    "InfeasibleError",
+    "InputError",
+    "LockedError",
+    "MatcherError",
+    "Problem",
+    "StoreUnavailableError",
+    "raise_if_problems",
+]
+
 
 @dataclass(frozen=True, slots=True)
 class Problem:

@@ -47,6 +47,19 @@ from pyproj import Transformer
 
 from matcher.errors import InputError, Problem
 
+__all__ = [
+    "MATCH_KINDS",
+    "REGISTER_COLUMNS",
+    "REGISTER_CRS",
+    "AddressRegister",
+    "GeocodeResult",
+    "build_register",
+    "geocode",
+    "normalise_postcodes",
+    "normalise_street",
+    "parse_addresses",
+]
+
 log = logging.getLogger(__name__)
 
 REGISTER_CRS = "EPSG:25833"

@@ -23,6 +23,8 @@ from matcher.errors import InputError
 from matcher.network import Network
 from matcher.traveltime import Snapped, snap
 
+__all__ = ["as_multi", "check_bands", "isochrones", "reached_minutes", "school_isochrones"]
+
 logger = logging.getLogger(__name__)
 
 

@@ -70,6 +70,18 @@ from matcher.errors import (
 from matcher.io import readers, stores
 from matcher.io import registers as io_registers
 
+__all__ = [
+    "Checkpoint",
+    "NightlyOutcome",
+    "current_run_id",
+    "input_fingerprint",
+    "load_config",
+    "load_inputs",
+    "open_store",
+    "read_store",
+    "run_nightly",
+]
+
 logger = logging.getLogger(__name__)
 
 Checkpoint = Callable[[str], None]

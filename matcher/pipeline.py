@@ -42,6 +42,20 @@ from matcher.report import Privacy
 from matcher.schema import Inputs
 from matcher.traveltime import TimeTable
 
+__all__ = [
+    "ASSIGNMENT_COLUMNS",
+    "RunResult",
+    "Scale",
+    "Step",
+    "check_scale",
+    "estimate",
+    "not_heard",
+    "run",
+    "school_isochrones",
+    "travel_times",
+    "write_run",
+]
+
 logger = logging.getLogger(__name__)
 
 Step = Callable[[str], None]

@@ -39,6 +39,25 @@ from pyproj import Transformer
 from matcher.config import DEFAULT_CRS
 from matcher.errors import InputError, Problem
 
+__all__ = [
+    "MAPPING_COLUMNS",
+    "MAPPING_KINDS",
+    "WORK_CRS",
+    "ArrayLike",
+    "Located",
+    "SchoolMatches",
+    "SchoolRegister",
+    "Translation",
+    "as_codes",
+    "derive_mapping",
+    "municipalities_from_frame",
+    "municipality_of",
+    "resolve_municipalities",
+    "resolve_schools",
+    "schools_from_frame",
+    "translate_municipalities",
+]
+
 log = logging.getLogger(__name__)
 
 WORK_CRS = DEFAULT_CRS

@@ -26,6 +26,17 @@ from matcher.errors import Problem, raise_if_problems
 from matcher.network import Network
 from matcher.timetable import TimeTable
 
+__all__ = [
+    "Contracted",
+    "ProgressFn",
+    "Snapped",
+    "contract",
+    "matrix",
+    "node_matrix",
+    "shortest_minutes",
+    "snap",
+]
+
 # --------------------------------------------------------------------------- snapping
 
 

@@ -20,6 +20,8 @@ from matcher.cli import (
 )
 from matcher.cli.common import STATE, protect_stdout
 
+__all__ = ["app", "main"]
+
 app = typer.Typer(
     name="matcher",
     help="fostermatch: geospatial foster-home matching. The engine recommends; people decide.",

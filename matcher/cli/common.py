@@ -25,6 +25,21 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from matcher import config as config_mod
 from matcher.errors import InputError, MatcherError
 
+__all__ = [
+    "STATE",
+    "ConfigOpt",
+    "emit",
+    "err_console",
+    "errors",
+    "load_config",
+    "parse_bands",
+    "parse_date",
+    "progress",
+    "protect_stdout",
+    "say",
+    "steps",
+]
+
 err_console = Console(stderr=True)
 
 

@@ -18,6 +18,8 @@ import typer
 from matcher.cli.common import emit, errors, parse_date, say
 from matcher.errors import InputError
 
+__all__ = ["COMMANDS", "decide", "waiting_stats"]
+
 
 def decide(
     child_id: Annotated[str, typer.Option("--child", help="The child's id.")],

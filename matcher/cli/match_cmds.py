@@ -28,6 +28,23 @@ from matcher.cli.common import (
 )
 from matcher.errors import InputError
 
+__all__ = [
+    "COMMANDS",
+    "AddressRegisterOpt",
+    "ChildrenOpt",
+    "ContactsOpt",
+    "HomesOpt",
+    "PlacementsOpt",
+    "VetoesOpt",
+    "demo",
+    "match",
+    "open_network",
+    "read_tables",
+    "sample",
+    "shortlist",
+    "validate",
+]
+
 ChildrenOpt = Annotated[Path, typer.Option(
     "--children",
     help="Children table (.csv, .geojson or .gpkg[:layer]); columns in the README.")]

@@ -33,6 +33,15 @@ from matcher.cli.common import (
 )
 from matcher.errors import InputError
 
+__all__ = [
+    "GPKG_DEFAULT_MAX_NODES",
+    "MUNICIPALITY_FILE",
+    "isochrones_cmd",
+    "network_app",
+    "network_build",
+    "traveltime_cmd",
+]
+
 network_app = typer.Typer(help="Build and inspect road networks.", no_args_is_help=True)
 
 

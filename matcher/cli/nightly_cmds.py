@@ -24,6 +24,16 @@ import typer
 
 from matcher.cli.common import STATE, emit, err_console, errors, say
 
+__all__ = [
+    "COMMANDS",
+    "JsonLinesFormatter",
+    "NightlyConfigOpt",
+    "json_logging",
+    "nightly",
+    "nightly_load",
+    "sigterm_as_exit",
+]
+
 NightlyConfigOpt = Annotated[Path, typer.Option(
     "--config", exists=True, dir_okay=False, readable=True,
     help="Nightly TOML: sections store (url: a .gpkg file or postgresql+psycopg://...), "

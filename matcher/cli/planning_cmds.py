@@ -39,6 +39,23 @@ from matcher.cli.match_cmds import (
 )
 from matcher.errors import InputError
 
+__all__ = [
+    "COMMANDS",
+    "AnchorOpt",
+    "MinutesOpt",
+    "MunicipalitiesOpt",
+    "NetworkOpt",
+    "OsmOpt",
+    "OutOpt",
+    "PopulationOpt",
+    "coverage",
+    "gaps",
+    "parse_addition",
+    "recruit",
+    "resource_families",
+    "whatif",
+]
+
 OutOpt = Annotated[Path, typer.Option("--out", file_okay=False,
                                       help="Folder for the output files (created if missing).")]
 NetworkOpt = Annotated[Path | None, typer.Option(

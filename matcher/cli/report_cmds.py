@@ -10,6 +10,8 @@ import typer
 
 from matcher.cli.common import emit, errors, say
 
+__all__ = ["COMMANDS", "report"]
+
 
 def report(
     run: Annotated[Path, typer.Option(

@@ -70,6 +70,23 @@ import pandas as pd
 from matcher import schema
 from matcher.errors import Problem
 
+__all__ = [
+    "DECISION_COLUMNS",
+    "HISTORY_COLUMNS",
+    "INPUT_TYPES",
+    "PG_SCHEMES",
+    "POINT_TABLES",
+    "RESULT_COLUMNS",
+    "RESULT_TABLES",
+    "RUN_COLUMNS",
+    "UNMATCHED_COLUMNS",
+    "LastRun",
+    "Store",
+    "WriteCounts",
+    "export_inputs",
+    "stamp",
+]
+
 logger = logging.getLogger(__name__)
 
 PG_SCHEMES: tuple[str, ...] = ("postgresql+psycopg", "postgresql", "postgres")

@@ -31,6 +31,8 @@ from matcher.io.stores.base import (
     _missing_table,
 )
 
+__all__ = ["GeoPackageStore"]
+
 logger = logging.getLogger(__name__)
 
 # --------------------------------------------------------------------------- GeoPackage

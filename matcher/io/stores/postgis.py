@@ -32,6 +32,8 @@ from matcher.io.stores.base import (
     _records,
 )
 
+__all__ = ["PostGISStore"]
+
 # --------------------------------------------------------------------------- PostGIS
 
 
