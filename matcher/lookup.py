@@ -31,7 +31,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from matcher import geocode, registers
+from matcher import _columns, geocode, registers
 from matcher.errors import Problem
 from matcher.geocode import AddressRegister
 from matcher.registers import SchoolRegister
@@ -86,16 +86,15 @@ class Completed:
 
 
 def _text(frame: pd.DataFrame, column: str) -> np.ndarray:
-    values = frame[column].to_numpy(dtype=object, na_value=None)
-    return np.array(["" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v).strip()
-                     for v in values], dtype=object)
+    """A column as validation reads it (:func:`matcher._columns._text`)."""
+    return _columns._text(frame[column])
 
 
 def _numbers(frame: pd.DataFrame, column: str) -> np.ndarray:
+    """A column's numbers as validation parses them (NaN when absent); a writable copy."""
     if column not in frame.columns:
         return np.full(len(frame), np.nan)
-    return pd.to_numeric(pd.Series(_text(frame, column)).str.replace(",", ".", regex=False),
-                         errors="coerce").to_numpy(dtype=float, copy=True)
+    return np.array(_columns._numbers(_text(frame, column)), dtype=float)
 
 
 def _missing(label: str, column: str, what: str) -> Problem:

@@ -12,9 +12,8 @@ from matcher.cli.common import emit, errors, say, steps
 from matcher.io import files, readers
 from matcher.io import registers as io_registers
 
-__all__ = ["COMMANDS", "OUTPUT_SUFFIXES", "geocode"]
+__all__ = ["COMMANDS", "geocode"]
 
-OUTPUT_SUFFIXES = (".csv", ".parquet")
 _SHOWN = 50
 
 
