@@ -480,9 +480,7 @@ def read_inputs(
     log.info("read %d children, %d homes, %d contacts, %d locked placements, %d vetoes",
              len(inputs.children), len(inputs.homes), len(inputs.contacts),
              len(inputs.placements), len(inputs.vetoes))
-    for warning in inputs.warnings:
-        log.warning("%s", warning)
-    return dataclasses.replace(inputs, sources=sources)
+    return dataclasses.replace(inputs, sources=sources)  # warnings: the caller lists them
 
 
 def read_times(path: str | Path, inputs: Inputs) -> TimeTable:
