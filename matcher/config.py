@@ -433,12 +433,17 @@ class ReportSettings(_Frozen):
     heard_max_age_days
         A hearing older than this many days (before the run date) counts as
         not heard.
+    language
+        Language of every human-readable text: ``"nb"`` (bokmål), ``"nn"``
+        (nynorsk) or ``"en"``. Unset: the language in effect (``--lang``, or
+        bokmål). Machine-readable fields stay in English whatever it is.
     """
 
     privacy: Literal["exact", "coarse"] = "exact"
     grid_metres: float = Field(default=250.0, gt=0.0)
     hear_from_age: int = Field(default=7, ge=0, le=25)
     heard_max_age_days: int = Field(default=180, ge=1)
+    language: Literal["nb", "nn", "en"] | None = None
 
 
 class Settings(_Frozen):

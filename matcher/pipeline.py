@@ -26,6 +26,7 @@ from matcher import (
     __version__,
     assignment,
     continuity,
+    i18n,
     isochrones,
     schema,
     scoring,
@@ -304,6 +305,17 @@ def run(inputs: Inputs, settings: Settings, *, times: TimeTable | None = None,
     InfeasibleError
         If the solver cannot solve the model.
     """
+    with i18n.language(settings.report.language):
+        return _run(inputs, settings, times=times, net=net, as_of=as_of, step=step,
+                    progress=progress, extra_sources=extra_sources, decisions=decisions,
+                    previous=previous, previous_as_of=previous_as_of)
+
+
+def _run(inputs: Inputs, settings: Settings, *, times: TimeTable | None,
+         net: network_mod.Network | None, as_of: datetime.date | None, step: Step | None,
+         progress: Callable[[int, int], None] | None, extra_sources: dict[str, str] | None,
+         decisions: decisions_mod.Decisions | None, previous: pd.DataFrame | None,
+         previous_as_of: datetime.date | None) -> RunResult:
     check_scale(inputs, settings)
     say = step or (lambda _m: None)
     as_of = as_of or datetime.date.today()
@@ -688,7 +700,8 @@ def write_run(run_result: RunResult, out: str | Path, *, report: bool = False,
     if report:
         report_mod.check_privacy(privacy)
     out = Path(out)
-    with files.atomic_folder(out, marker=files.RUN_MARKER) as tmp:
+    with i18n.language(settings.report.language), \
+            files.atomic_folder(out, marker=files.RUN_MARKER) as tmp:
         files.write_csv(run_result.assignments, tmp / "assignments.csv")
         pairs = run_result.scored.pairs.drop(columns=["feasible"], errors="ignore")
         files.write_csv(pairs, tmp / "pairs.csv")

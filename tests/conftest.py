@@ -10,13 +10,14 @@ Fixtures hand out frozen objects; a test that needs to change a file copies it f
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
 import pytest
 
-from matcher import config, network, planning
+from matcher import config, i18n, network, planning
 from matcher.io import readers
 from matcher.scenarios import fjord
 from matcher.schema import Inputs
@@ -26,6 +27,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 DATA = ROOT / "data"
 """The repository's real open data (see data/SOURCES.md); tests never skip for it."""
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _english() -> Iterator[None]:
+    """Run the tests in English, the source language; tests of nb/nn ask for them."""
+    with i18n.language("en"):
+        yield
 
 
 @dataclass(frozen=True)

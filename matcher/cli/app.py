@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from matcher import __version__
+from matcher import __version__, i18n
 from matcher.cli import (
     continuity_cmds,
     geocode_cmds,
@@ -63,11 +63,16 @@ def _main(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and debug logs.")] = False,
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
                                           help="Show the version and exit.")] = False,
+    lang: Annotated[i18n.Language | None, typer.Option(
+        "--lang", help="Language of reports, explanations, tables and messages: nb (bokmål, "
+                       "the default), nn (nynorsk) or en. Overrides [report] language.",
+    )] = None,
 ) -> None:
     """fostermatch: geospatial foster-home matching for Norwegian child welfare."""
     STATE.quiet = quiet or json_out
     STATE.json = json_out
     STATE.debug = debug
+    STATE.lang = lang
     if json_out:
         protect_stdout()
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING,

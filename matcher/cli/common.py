@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -23,11 +23,13 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from matcher import config as config_mod
+from matcher import i18n
 from matcher.errors import InputError, MatcherError
 
 __all__ = [
     "STATE",
     "ConfigOpt",
+    "apply_language",
     "emit",
     "err_console",
     "errors",
@@ -49,6 +51,7 @@ class _State:
     json: bool = False
     json_fd: int | None = None
     debug: bool = False
+    lang: i18n.Language | None = None
 
 
 STATE = _State()
@@ -56,9 +59,14 @@ STATE = _State()
 
 @contextlib.contextmanager
 def errors() -> Iterator[None]:
-    """Turn domain errors into one message and an exit code."""
+    """Run a command in its language; turn domain errors into one message and an exit code.
+
+    The language is ``--lang`` if given; :func:`load_config` may switch to the
+    settings' ``[report] language``. Either is undone when the command ends.
+    """
     try:
-        yield
+        with i18n.language(STATE.lang):
+            yield
     except typer.Exit:
         raise
     except MatcherError as exc:
@@ -161,7 +169,21 @@ def parse_bands(text: str, example: str) -> list[float]:
 
 
 def load_config(path: Path | None) -> config_mod.Settings:
-    return config_mod.load(path)
+    """Load the settings; ``--lang`` overrides ``[report] language``, which then takes effect."""
+    return apply_language(config_mod.load(path))
+
+
+SettingsT = TypeVar("SettingsT", bound=config_mod.Settings)
+
+
+def apply_language(settings: SettingsT) -> SettingsT:
+    """Make ``--lang`` (else ``[report] language``) the language of the command and the run."""
+    if STATE.lang is not None:
+        report = settings.report.model_copy(update={"language": STATE.lang})
+        settings = settings.model_copy(update={"report": report})
+    if settings.report.language is not None:
+        i18n.activate(settings.report.language)
+    return settings
 
 
 ConfigOpt = Annotated[Path | None, typer.Option(

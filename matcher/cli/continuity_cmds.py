@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
-from matcher.cli.common import emit, errors, parse_date, say
+from matcher.cli.common import apply_language, emit, errors, parse_date, say
 from matcher.errors import InputError
 
 __all__ = ["COMMANDS", "decide", "waiting_stats"]
@@ -88,7 +88,7 @@ def _append_to_store(path: Path, row: dict[str, str], today: datetime.date) -> A
     from matcher import decisions as decisions_mod
     from matcher import nightly
 
-    config = nightly.load_config(path)
+    config = apply_language(nightly.load_config(path))
     store = nightly.open_store(config.store)
     with store:
         inputs, _ = nightly.read_store(store, config.settings, today)
@@ -152,7 +152,7 @@ def waiting_stats(
 def _history_from_store(path: Path) -> Any:
     from matcher import nightly
 
-    config = nightly.load_config(path)
+    config = apply_language(nightly.load_config(path))
     with nightly.open_store(config.store) as store:
         store.ensure_schema()
         return store.history()

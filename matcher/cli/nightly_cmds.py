@@ -22,7 +22,7 @@ from typing import Annotated, Any, TextIO
 
 import typer
 
-from matcher.cli.common import STATE, emit, err_console, errors, say
+from matcher.cli.common import STATE, apply_language, emit, err_console, errors, say
 
 __all__ = [
     "COMMANDS",
@@ -128,7 +128,7 @@ def nightly(
     from matcher import nightly as nightly_mod
 
     with errors():
-        cfg = nightly_mod.load_config(config)
+        cfg = apply_language(nightly_mod.load_config(config))
         with json_logging(cfg.job.log_file), sigterm_as_exit():
             outcome = nightly_mod.run_nightly(cfg, force=force)
         emit({"command": "nightly", **outcome.as_dict()})
@@ -156,7 +156,7 @@ def nightly_load(
     from matcher import nightly as nightly_mod
 
     with errors():
-        cfg = nightly_mod.load_config(config)
+        cfg = apply_language(nightly_mod.load_config(config))
         counts = nightly_mod.load_inputs(cfg, source)
         emit({"command": "nightly-load", "counts": counts})
         if not STATE.quiet:
