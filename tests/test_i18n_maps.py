@@ -211,3 +211,56 @@ def test_planning_errors_follow_the_language(small_sample: Sample) -> None:
         planning.mclp(np.zeros((3, 2)), 4, catchment_minutes=30.0)
     assert ("k=4 må være et heltall i 1..3 (antall mulige steder); senk k eller legg til "
             "steder") in str(info.value)
+
+
+def _figures(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Record every matplotlib figure saved from now on."""
+    from matplotlib.figure import Figure
+
+    saved: list[Any] = []
+    save = Figure.savefig
+
+    def record(fig: Figure, *args: Any, **kwargs: Any) -> None:
+        saved.append(fig)
+        save(fig, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", record)
+    return saved
+
+
+def test_planning_maps_follow_the_language(monkeypatch: pytest.MonkeyPatch) -> None:
+    import shapely
+
+    figures = _figures(monkeypatch)
+    square = shapely.box(0.0, 6_700_000.0, 1000.0, 6_701_000.0)
+    table = pd.DataFrame({"rank": [1], "area_id": ["vest"], "name": ["Vest"], "children": [4],
+                          "uncovered": [3]})
+    gaps = planning.GapResult(
+        table=table, areas=gpd.GeoDataFrame(table, geometry=[square], crs="EPSG:25833"),
+        by_need=pd.DataFrame(), children=pd.DataFrame(), minutes=22.5, area_kind="pool",
+        outside=0)
+    cells = gpd.GeoDataFrame({"cell_id": ["a", "b", "c"], "total": [1.0, 1.0, 1.0],
+                              "uncovered": [0.0, 0.0, 1.0], "minutes": [10.0, 40.0, 50.0],
+                              "band": ["<=30", "30-45", ">45"]},
+                             geometry=[shapely.box(i * 250.0, 6_700_000.0, i * 250.0 + 250.0,
+                                                   6_700_250.0) for i in range(3)],
+                             crs="EPSG:25833")
+    coverage = planning.CoverageResult(
+        table=pd.DataFrame({"area_id": ["0301"], "name": ["Oslo"], "basis": ["children"],
+                            "total": [3.0], "within_30": [1.0], "share_30": [1 / 3],
+                            "within_45": [2.0], "share_45": [2 / 3], "beyond_45": [1.0]}),
+        points=pd.DataFrame(), cells=cells, bands=(30.0, 45.0), emergency_homes=1)
+    with i18n.language("nb"):
+        planning.gaps_map(gaps)
+        planning.coverage_map(coverage)
+    gap_ax, cover_ax = figures[0].axes[0], figures[1].axes[0]
+    assert gap_ax.get_title() == ("Ventende barn uten passende fosterhjem innen 22,5 min\n"
+                                  "barn uten passende fosterhjem, per interkommunalt samarbeid")
+    assert cover_ax.get_title() == ("Beredskapshjem: barn mer enn 45 min unna (røde ruter); "
+                                    "andel innen 45 min per område")
+    legend = cover_ax.get_legend()
+    assert legend.get_title().get_text() == "nærmeste beredskapshjem"
+    assert [t.get_text() for t in legend.get_texts()] == ["inntil 30 min", "30–45 min",
+                                                          "over 45 min"]
+    notes = [t.get_text() for f in figures for t in f.texts]
+    assert notes and all(n.startswith("Veidata © OpenStreetMap-bidragsytere") for n in notes)

@@ -264,7 +264,7 @@ def read_municipalities(path: str | Path) -> gpd.GeoDataFrame:
     InputError
         If the file is missing, unreadable or lacks a code column.
     """
-    frame = readers.read_polygons(path, what="municipality polygons")
+    frame = readers.read_polygons(path, what=_("municipality polygons"))
     code = next((c for c in ("kommunenummer", "id") if c in frame.columns), "kommunenummer")
     name = next((c for c in ("kommunenavn", "name") if c in frame.columns), None)
     return municipality_areas(frame, code_column=code, name_column=name)
