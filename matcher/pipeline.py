@@ -38,6 +38,8 @@ from matcher import network as network_mod
 from matcher import report as report_mod
 from matcher.config import Settings
 from matcher.errors import InputError
+from matcher.i18n import gettext as _
+from matcher.i18n import ngettext
 from matcher.io import files
 from matcher.report import Privacy
 from matcher.schema import Inputs
@@ -184,15 +186,21 @@ def check_scale(inputs: Inputs, settings: Settings) -> Scale:
     scale = estimate(inputs, settings)
     budget = settings.assignment.max_pairs
     if scale.pairs > budget:
-        raise InputError(
-            f"the match is too large: {scale.children:,} children x {scale.homes:,} homes = "
-            f"{scale.pairs:,} pairs to score, over the budget of {budget:,} "
-            f"([assignment] max_pairs); it would need about {scale.memory_mb / 1024:,.1f} GiB "
-            f"(travel times {scale.times_mb / 1024:,.1f} GiB). Split the run by region "
+        raise InputError(_(
+            "the match is too large: {children} children x {homes} homes = {pairs} pairs to "
+            "score, over the budget of {budget} ([assignment] max_pairs); it would need about "
+            "{memory_gib} GiB (travel times {times_gib} GiB). Split the run by region "
             "(children and the homes that can reach them), or raise max_pairs on a machine "
-            "with that memory")
-    logger.info("match size: %d children x %d homes = %d pairs, about %.0f MiB",
-                scale.children, scale.homes, scale.pairs, scale.memory_mb)
+            "with that memory").format(
+                children=i18n.format_number(scale.children),
+                homes=i18n.format_number(scale.homes), pairs=i18n.format_number(scale.pairs),
+                budget=i18n.format_number(budget),
+                memory_gib=i18n.format_number(scale.memory_mb / 1024, 1),
+                times_gib=i18n.format_number(scale.times_mb / 1024, 1)))
+    logger.info(_("match size: {children} children x {homes} homes = {pairs} pairs, about "
+                  "{memory_mib} MiB").format(
+        children=i18n.format_number(scale.children), homes=i18n.format_number(scale.homes),
+        pairs=i18n.format_number(scale.pairs), memory_mib=i18n.format_number(scale.memory_mb)))
     return scale
 
 
@@ -239,8 +247,10 @@ def travel_times(inputs: Inputs, net: network_mod.Network, settings: Settings, *
                 problems.append(dataclasses.replace(problem, row=int(row) if row else None,
                                                     column=column))
     if problems:
-        raise InputError("some places cannot be reached from the road network "
-                         f"({len(problems)} problem(s))", problems)
+        raise InputError(ngettext(
+            "some places cannot be reached from the road network ({n} problem)",
+            "some places cannot be reached from the road network ({n} problems)",
+            len(problems)).format(n=len(problems)), problems)
     destinations = _concat(snapped["school"], snapped["contact"])
     return traveltime.matrix(net, snapped["homes"], destinations, settings.travel,
                              progress=progress)
@@ -327,20 +337,20 @@ def _run(inputs: Inputs, settings: Settings, *, times: TimeTable | None,
         inputs = plan.inputs
     if times is None:
         if net is None:
-            raise InputError("give a road network (net) or a travel-time table (times)")
-        say("travel times")
+            raise InputError(_("give a road network (net) or a travel-time table (times)"))
+        say(_("travel times"))
         t0 = time.perf_counter()
         times = travel_times(inputs, net, settings, progress=progress)
         timings["travel_times"] = time.perf_counter() - t0
 
-    say("scoring pairs")
+    say(_("scoring pairs"))
     t0 = time.perf_counter()
     scored = scoring.score_pairs(inputs, times, settings.scoring,
                                  trainable_needs=settings.assignment.trainable_needs,
                                  kinship_training=settings.assignment.kinship_training)
     timings["scoring"] = time.perf_counter() - t0
 
-    say("building and solving the assignment")
+    say(_("building and solving the assignment"))
     t0 = time.perf_counter()
     pairs = scored.pairs[scored.pairs["feasible"].to_numpy() | scored.pairs["locked"].to_numpy()]
     held = _held(plan, times, settings, pairs)
@@ -355,7 +365,7 @@ def _run(inputs: Inputs, settings: Settings, *, times: TimeTable | None,
                               stability_tolerance=settings.continuity.stability_tolerance)
     timings["assignment"] = time.perf_counter() - t0
 
-    say("diagnosis and shortlist")
+    say(_("diagnosis and shortlist"))
     reasons = assignment.diagnose(problem, result)
     funnel_reason = scored.funnel.set_index("child_id")["reason"]
     table = _assignments(inputs, scored, result, reasons, funnel_reason)
@@ -384,8 +394,8 @@ def _run(inputs: Inputs, settings: Settings, *, times: TimeTable | None,
         summary["stability_tolerance"] = settings.continuity.stability_tolerance
     history = waiting.history(inputs, table, scored.funnel, as_of)
     summary["waiting"] = waiting.summary_block(history)
-    logger.info("run: %d children, %d placed, %d unmatched", len(table),
-                summary["placed"], summary["unmatched"])
+    logger.info(_("run: {children} children, {placed} placed, {unmatched} unmatched").format(
+        children=len(table), placed=summary["placed"], unmatched=summary["unmatched"]))
     return RunResult(inputs=given, times=times, scored=scored, result=result,
                      assignments=table, shortlist=shortlist, summary=summary, network=net,
                      plan=plan, history=history)
@@ -403,7 +413,8 @@ def _held(plan: decisions_mod.Plan | None, times: TimeTable, settings: Settings,
                                                strict=True)], dtype=bool)
     broken = dict(held.broken)
     for child, home in held.kept.loc[~ok].itertuples(index=False):
-        broken[child] = f"reservation for {child} broken: {home} is no longer a feasible home"
+        broken[child] = _("reservation for {child} broken: {home} is no longer a feasible "
+                          "home").format(child=child, home=home)
     return decisions_mod.Reservations(kept=held.kept[ok].reset_index(drop=True),
                                       broken=dict(sorted(broken.items())))
 
@@ -492,7 +503,7 @@ def _assignments(inputs: Inputs, scored: scoring.Scored, result: assignment.Assi
     reason = np.full(len(a), "", dtype=object)
     for i in np.flatnonzero(~placed):
         cid = out.at[i, "child_id"]
-        reason[i] = reasons.get(cid) or funnel_reason.get(cid, "") or "not placed"
+        reason[i] = reasons.get(cid) or funnel_reason.get(cid, "") or _("not placed")
     out["reason"] = reason
     out["decision"] = ""
     out["previous_home_id"] = pd.Series([None] * len(out), dtype=object)
@@ -614,8 +625,11 @@ def _wishes(inputs: Inputs, table: pd.DataFrame, scored: scoring.Scored, setting
                         hear_from_age=settings.report.hear_from_age,
                         heard_max_age_days=settings.report.heard_max_age_days)
     if unheard:
-        logger.info("%d children aged %d or more not heard within %d days", len(unheard),
-                    settings.report.hear_from_age, settings.report.heard_max_age_days)
+        logger.info(ngettext(
+            "{n} child aged {age} or more not heard within {days} days",
+            "{n} children aged {age} or more not heard within {days} days", len(unheard)).format(
+            n=len(unheard), age=settings.report.hear_from_age,
+            days=settings.report.heard_max_age_days))
     funnel = scored.funnel.set_index("child_id")
     unmatched = table.loc[~placed, "child_id"]
     binding = funnel.reindex(unmatched)["binding"].fillna("").astype(str)
@@ -645,8 +659,8 @@ def school_isochrones(result: RunResult, settings: Settings) -> gpd.GeoDataFrame
     from a table). Polygons are in the working CRS (``settings.crs``).
     """
     if result.network is None:
-        logger.info("school isochrones skipped: the run has no road network (travel times "
-                    "came from a table)")
+        logger.info(_("school isochrones skipped: the run has no road network (travel times "
+                      "came from a table)"))
         return None
     placed = result.assignments.loc[result.assignments["home_id"].notna(), "child_id"]
     children = result.inputs.children.set_index("child_id").loc[placed]

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from matcher.errors import Problem, raise_if_problems
+from matcher.i18n import N_
+from matcher.i18n import gettext as _
 from matcher.planning.common import _check_minutes
 
 __all__ = ["FCAResult", "two_step_fca"]
@@ -79,14 +81,15 @@ def two_step_fca(minutes: np.ndarray, supply: np.ndarray, demand: np.ndarray, *,
     d = np.asarray(demand, dtype=float)
     problems = []
     if t.ndim != 2 or t.shape != (len(s), len(d)):
-        problems.append(Problem("2SFCA", f"minutes has shape {t.shape}; expected "
-                                         f"({len(s)}, {len(d)}) = (supply, demand)"))
+        problems.append(Problem("2SFCA", _("minutes has shape {shape}; expected ({supply}, "
+                                           "{demand}) = (supply, demand)").format(
+            shape=t.shape, supply=len(s), demand=len(d))))
     if not (np.isfinite(s).all() and (s >= 0).all()):
-        problems.append(Problem("2SFCA", "supply must be finite and >= 0"))
+        problems.append(Problem("2SFCA", _("supply must be finite and >= 0")))
     if not (np.isfinite(d).all() and (d >= 0).all()):
-        problems.append(Problem("2SFCA", "demand must be finite and >= 0"))
-    raise_if_problems("cannot compute 2SFCA", problems)
-    _check_minutes("catchment", catchment_minutes)
+        problems.append(Problem("2SFCA", _("demand must be finite and >= 0")))
+    raise_if_problems(_("cannot compute 2SFCA"), problems)
+    _check_minutes(N_("catchment"), catchment_minutes)
     inside = (t <= catchment_minutes).astype(float)
     demand_in = inside @ d
     ratio = np.divide(s, demand_in, out=np.zeros_like(s), where=demand_in > 0)

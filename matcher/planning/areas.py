@@ -13,7 +13,9 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from matcher import i18n
 from matcher.errors import InputError
+from matcher.i18n import gettext as _
 from matcher.io import readers
 from matcher.planning.common import WORK_CRS
 
@@ -62,11 +64,12 @@ def municipality_areas(polygons: gpd.GeoDataFrame, *, code_column: str = "kommun
         If the layer has no CRS or lacks the code column.
     """
     if polygons.crs is None:
-        raise InputError("municipality polygons have no CRS; set it (e.g. "
-                         "GeoDataFrame.set_crs('EPSG:4326')) and write the file again")
+        raise InputError(_("municipality polygons have no CRS; set it (e.g. "
+                           "GeoDataFrame.set_crs('EPSG:4326')) and write the file again"))
     if code_column not in polygons.columns:
-        raise InputError(f"municipality polygons lack column '{code_column}'; columns: "
-                         f"{', '.join(map(str, polygons.columns))}")
+        raise InputError(_("municipality polygons lack column '{column}'; columns: {columns}")
+                         .format(column=code_column,
+                                 columns=", ".join(map(str, polygons.columns))))
     codes = polygons[code_column].astype(str).str.strip()
     codes = codes.where(~(codes.str.isdigit() & (codes.str.len() == 3)), codes.str.zfill(4))
     names = (polygons[name_column].astype(str) if name_column and name_column in polygons.columns
@@ -153,9 +156,11 @@ def grid_areas(bounds: Sequence[float], *, cell_metres: float,
         cols = np.arange(math.floor(xmin / dx) - 1, math.ceil(xmax / dx) + 2)
         rows = np.arange(math.floor(ymin / h) - 1, math.ceil(ymax / h) + 2)
     if len(cols) * len(rows) > 200_000:
-        raise InputError(f"a grid of {cell_metres:g} m cells would have "
-                         f"{len(cols) * len(rows):,} cells over this extent (limit 200,000); "
-                         "use a larger cell size")
+        raise InputError(_("a grid of {metres} m cells would have {cells} cells over this "
+                           "extent (limit {limit}); use a larger cell size").format(
+            metres=i18n.format_number(cell_metres, 0 if float(cell_metres).is_integer() else 1),
+            cells=i18n.format_number(len(cols) * len(rows)),
+            limit=i18n.format_number(200_000)))
     ci, ri = (a.ravel() for a in np.meshgrid(cols, rows, indexing="ij"))
     frame = _grid_frame(ci, ri, h, shape)
     hit = shapely.intersects(frame.geometry.to_numpy(), shapely.box(xmin, ymin, xmax, ymax))
@@ -200,9 +205,11 @@ def grid_cells(x: np.ndarray, y: np.ndarray, *, cell_metres: float,
 
 def _check_grid(cell_metres: float, shape: str) -> None:
     if shape not in ("hex", "square"):
-        raise InputError(f"grid shape '{shape}' is unknown; use one of hex, square")
+        raise InputError(_("grid shape '{shape}' is unknown; use one of hex, square").format(
+            shape=shape))
     if not cell_metres > 0:
-        raise InputError(f"cell size {cell_metres} m must be > 0 metres")
+        raise InputError(_("cell size {metres} m must be > 0 metres").format(
+            metres=cell_metres))
 
 
 def _grid_frame(ci: np.ndarray, ri: np.ndarray, h: float, shape: str) -> gpd.GeoDataFrame:
@@ -257,7 +264,7 @@ def read_municipalities(path: str | Path) -> gpd.GeoDataFrame:
     InputError
         If the file is missing, unreadable or lacks a code column.
     """
-    frame = readers.read_polygons(path, what="municipality polygons")
+    frame = readers.read_polygons(path, what=_("municipality polygons"))
     code = next((c for c in ("kommunenummer", "id") if c in frame.columns), "kommunenummer")
     name = next((c for c in ("kommunenavn", "name") if c in frame.columns), None)
     return municipality_areas(frame, code_column=code, name_column=name)

@@ -14,9 +14,11 @@ import pandas as pd
 import pulp
 from pyproj import Transformer
 
-from matcher import optimize, schema, traveltime
+from matcher import i18n, optimize, schema, traveltime
 from matcher.config import DEFAULT_CRS, PlanningSettings, ScoringSettings, TravelSettings
 from matcher.errors import InputError, Problem, raise_if_problems
+from matcher.i18n import N_
+from matcher.i18n import gettext as _
 from matcher.network import Network
 from matcher.rules import Eligibility
 from matcher.schema import Inputs
@@ -50,8 +52,9 @@ DEFAULT_BANDS: tuple[float, ...] = PlanningSettings().emergency_bands_minutes
 """Default emergency-coverage bands in minutes (``planning.emergency_bands_minutes``)."""
 MAX_HOMES_PER_FAMILY = PlanningSettings().max_homes_per_family
 """A resource family supports at most this many foster homes (``planning.max_homes_per_family``)."""
-ATTRIBUTION = ("Road data © OpenStreetMap contributors (ODbL 1.0). Municipalities: Kartverket. "
-               "Population: SSB 250 m grid. Children and homes are synthetic.")
+ATTRIBUTION = N_("Road data © OpenStreetMap contributors (ODbL 1.0). Municipalities: "
+                 "Kartverket. Population: SSB 250 m grid. Children and homes are synthetic.")
+"""Sources under the planning maps (English source text: show it with ``_(ATTRIBUTION)``)."""
 Anchor = Literal["school", "home"]
 Step = Callable[[str], None]
 
@@ -93,7 +96,7 @@ def anchor_points(children: pd.DataFrame, anchor: Anchor = "school") -> pd.DataF
     in for children without one; ``anchor="home"`` always uses the home.
     Coordinates are EPSG:4326 degrees.
     """
-    _check_choice("anchor", anchor, ANCHORS)
+    _check_choice(N_("anchor"), anchor, ANCHORS)
     has_school = children["school_lon"].notna().to_numpy() if anchor == "school" else \
         np.zeros(len(children), dtype=bool)
     kind = np.where(has_school, "school", "home")
@@ -127,7 +130,7 @@ def travel_times(net: Network, origins: pd.DataFrame, destinations: pd.DataFrame
                                            frame["lon"], frame["lat"], settings, source=source))
         except InputError as exc:
             problems.extend(exc.problems)
-    raise_if_problems("some points cannot be placed on the road network", problems)
+    raise_if_problems(_("some points cannot be placed on the road network"), problems)
     return traveltime.matrix(net, snapped[0], snapped[1], settings, progress=progress)
 
 
@@ -164,7 +167,7 @@ class _Fit:
 def _fit(children: pd.DataFrame, homes: pd.DataFrame, free: np.ndarray,
          settings: ScoringSettings) -> _Fit:
     rules = Eligibility.build(children, homes, settings)
-    masks, _ = rules.masks(slice(None), places=free)
+    masks, _unused = rules.masks(slice(None), places=free)
     meets = {n: rules.need_meets[j] for j, n in enumerate(rules.need_names)}
     base = np.logical_and.reduce([masks[f] for f in ("capacity", "kind", "age", "household",
                                                       "language", "avoid")])
@@ -173,13 +176,17 @@ def _fit(children: pd.DataFrame, homes: pd.DataFrame, free: np.ndarray,
 
 
 def _check_choice(name: str, value: object, allowed: Sequence[str]) -> None:
+    """Raise unless ``value`` is allowed; ``name`` is English, marked with ``N_``."""
     if value not in allowed:
-        raise InputError(f"{name} '{value}' is unknown; use one of {', '.join(allowed)}")
+        raise InputError(_("{name} '{value}' is unknown; use one of {allowed}").format(
+            name=_(name), value=value, allowed=", ".join(allowed)))
 
 
 def _check_minutes(name: str, value: float) -> None:
+    """Raise unless ``value`` is minutes > 0; ``name`` is English, marked with ``N_``."""
     if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
-        raise InputError(f"{name} {value!r} must be a number of minutes > 0")
+        raise InputError(_("{name} {value} must be a number of minutes > 0").format(
+            name=_(name), value=repr(value)))
 
 
 def _times(times: TimeTable | None, net: Network | None, origins: pd.DataFrame,
@@ -188,11 +195,17 @@ def _times(times: TimeTable | None, net: Network | None, origins: pd.DataFrame,
     """Given times restricted to the points, or times computed on the network."""
     if times is None:
         if net is None:
-            raise InputError("give a road network (net) or a travel-time table (times)")
+            raise InputError(_("give a road network (net) or a travel-time table (times)"))
         return travel_times(net, origins, destinations, settings, origin_id=origin_id,
                             destination_id=destination_id, progress=progress)
     return times.select(origins[origin_id].astype(str).to_numpy(dtype=object),
                         destinations[destination_id].astype(str).to_numpy(dtype=object))
+
+
+def _minutes_text(minutes: float) -> str:
+    """Minutes as the current language writes them: whole minutes without decimals."""
+    value = float(minutes)
+    return i18n.format_number(value, 0 if value.is_integer() else 1)
 
 
 def _number(value: float) -> float | int:
@@ -210,8 +223,11 @@ def _anchor_lonlat(inputs: Inputs, anchor_ids: np.ndarray) -> dict[str, np.ndarr
 
 def _solve(prob: pulp.LpProblem, *, solver: Literal["highs", "cbc"],
            time_limit_seconds: float, what: str) -> str:
-    """Solve to optimality with the configured solver (:mod:`matcher.optimize`)."""
+    """Solve to optimality with the configured solver (:mod:`matcher.optimize`).
+
+    ``what`` names the model in the solver's messages (already translated).
+    """
     outcome = optimize.solve(prob, solver=optimize.solver_name(solver),
                              time_limit_seconds=time_limit_seconds, mip_gap=0.0, what=what,
-                             fix="raise the time limit")
+                             fix=_("raise the time limit"))
     return outcome.status

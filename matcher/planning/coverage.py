@@ -16,6 +16,7 @@ import shapely
 from scipy.spatial import cKDTree
 
 from matcher.config import TravelSettings
+from matcher.i18n import gettext as _
 from matcher.isochrones import check_bands
 from matcher.network import Network
 from matcher.planning.areas import _centres, locate
@@ -24,6 +25,7 @@ from matcher.planning.common import (
     WORK_CRS,
     Anchor,
     _lonlat,
+    _minutes_text,
     _times,
     _xy,
     anchor_points,
@@ -185,8 +187,9 @@ def emergency_coverage(inputs: Inputs, *, bands: Sequence[float] = DEFAULT_BANDS
     else:
         cell_frame = _child_cells(demand, nearest, bands[-1])
     cell_frame["band"] = _band_labels(cell_frame["minutes"].to_numpy(dtype=float), bands)
-    logger.info("emergency coverage (%s): %d emergency homes, %d demand points, %d areas",
-                basis, len(em), len(demand), len(out))
+    logger.info(_("emergency coverage ({basis}): {homes} emergency homes, {points} demand "
+                  "points, {areas} areas").format(basis=basis, homes=len(em),
+                                                  points=len(demand), areas=len(out)))
     return CoverageResult(table=out, points=pts_frame, cells=cell_frame, bands=bands,
                           emergency_homes=len(em), areas=areas)
 
@@ -201,11 +204,12 @@ def _band_labels(minutes: np.ndarray, bands: tuple[float, ...]) -> np.ndarray:
 def within_network(cells: gpd.GeoDataFrame, net: Network, max_metres: float) -> gpd.GeoDataFrame:
     """Return the cells whose centre lies within ``max_metres`` of a network node."""
     cx, cy = _centres(cells)
-    dist, _ = cKDTree(np.column_stack([net.x, net.y])).query(np.column_stack([cx, cy]))
+    dist, _index = cKDTree(np.column_stack([net.x, net.y])).query(np.column_stack([cx, cy]))
     keep = dist <= max_metres
     if (~keep).any():
-        logger.info("%d of %d cells lie beyond %g m of the road network; left out",
-                    int((~keep).sum()), len(cells), max_metres)
+        logger.info(_("{n} of {total} cells lie beyond {metres} m of the road network; left "
+                      "out").format(n=int((~keep).sum()), total=len(cells),
+                                    metres=_minutes_text(max_metres)))
     return cells[keep].reset_index(drop=True)
 
 

@@ -14,6 +14,8 @@ import pandas as pd
 
 from matcher.config import ScoringSettings, TravelSettings
 from matcher.errors import InputError
+from matcher.i18n import N_, ngettext
+from matcher.i18n import gettext as _
 from matcher.network import Network
 from matcher.planning.access import two_step_fca
 from matcher.planning.areas import (
@@ -31,6 +33,7 @@ from matcher.planning.common import (
     _check_choice,
     _check_minutes,
     _fit,
+    _minutes_text,
     _times,
     _xy,
     anchor_points,
@@ -145,12 +148,12 @@ def gaps(inputs: Inputs, *, settings: ScoringSettings, areas: gpd.GeoDataFrame |
     InputError
         On bad options, or when neither ``times`` nor ``net`` is given.
     """
-    _check_choice("area kind", area_kind, AREA_KINDS)
-    _check_choice("anchor", anchor, ANCHORS)
-    _check_minutes("minutes", minutes)
+    _check_choice(N_("area kind"), area_kind, AREA_KINDS)
+    _check_choice(N_("anchor"), anchor, ANCHORS)
+    _check_minutes(N_("minutes"), minutes)
     if area_kind in ("municipality", "pool") and areas is None:
-        raise InputError(f"{area_kind} areas need municipality polygons (areas); or use a "
-                         "grid: area_kind 'hex' or 'square'")
+        raise InputError(_("{kind} areas need municipality polygons (areas); or use a grid: "
+                           "area_kind 'hex' or 'square'").format(kind=area_kind))
     children = waiting(inputs)
     homes = inputs.homes
     free = free_places(inputs)
@@ -204,8 +207,10 @@ def gaps(inputs: Inputs, *, settings: ScoringSettings, areas: gpd.GeoDataFrame |
         per_child["unmatched"] = per_child["child_id"].isin(unmatched_set).to_numpy()
     outside = int(pd.isna(child_area).sum())
     if outside:
-        logger.warning("%d waiting children lie in no area; they are left out of the gap "
-                       "table", outside)
+        logger.warning(ngettext(
+            "{n} waiting child lies in no area; it is left out of the gap table",
+            "{n} waiting children lie in no area; they are left out of the gap table",
+            outside).format(n=outside))
 
     rows = []
     used = sorted({a for a in child_area if a is not None} | {a for a in home_area
@@ -256,8 +261,11 @@ def gaps(inputs: Inputs, *, settings: ScoringSettings, areas: gpd.GeoDataFrame |
     areas_out = gpd.GeoDataFrame(frame.copy(), geometry=geo.loc[frame["area_id"]].to_numpy(),
                                  crs=WORK_CRS)
     by_need = pd.DataFrame(long_rows, columns=["area_id", "need", "competences", "uncovered"])
-    logger.info("gaps: %d waiting children, %d uncovered within %g min, %d areas", len(children),
-                int((~covered).sum()), minutes, len(frame))
+    logger.info(_("gaps: {children} waiting children, {uncovered} uncovered within {minutes} "
+                  "min, {areas} areas").format(children=len(children),
+                                               uncovered=int((~covered).sum()),
+                                               minutes=_minutes_text(minutes),
+                                               areas=len(frame)))
     return GapResult(table=frame, areas=areas_out, by_need=by_need,
                      children=per_child.drop(columns=["no_home"]), minutes=float(minutes),
                      area_kind=area_kind, outside=outside)

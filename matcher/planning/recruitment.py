@@ -16,6 +16,8 @@ from scipy.spatial import cKDTree
 
 from matcher.config import ScoringSettings, Settings
 from matcher.errors import InputError, Problem, raise_if_problems
+from matcher.i18n import N_
+from matcher.i18n import gettext as _
 from matcher.network import Network
 from matcher.planning.areas import _centres
 from matcher.planning.common import (
@@ -160,17 +162,21 @@ def mclp(minutes: np.ndarray, k: int, *, catchment_minutes: float,
     q = np.zeros(n_sites) if preference is None else np.asarray(preference, dtype=float)
     problems = []
     if t.ndim != 2:
-        problems.append(Problem("MCLP", f"minutes must be 2-D (sites x demand), got {t.ndim}-D"))
+        problems.append(Problem("MCLP", _("minutes must be 2-D (sites x demand), got "
+                                          "{ndim}-D").format(ndim=t.ndim)))
     if not (isinstance(k, int | np.integer) and 1 <= k <= n_sites):
-        problems.append(Problem("MCLP", f"k={k} must be a whole number in 1..{n_sites} (the "
-                                        f"number of candidate sites); lower k or add sites"))
+        problems.append(Problem("MCLP", _("k={k} must be a whole number in 1..{sites} (the "
+                                          "number of candidate sites); lower k or add sites")
+                                .format(k=k, sites=n_sites)))
     if w.shape != (n_dem,) or not (np.isfinite(w).all() and (w >= 0).all()
                                    and (w == np.round(w)).all()):
-        problems.append(Problem("MCLP", f"weights must be {n_dem} whole numbers >= 0"))
+        problems.append(Problem("MCLP", _("weights must be {n} whole numbers >= 0").format(
+            n=n_dem)))
     if q.shape != (n_sites,) or not (np.isfinite(q).all() and (q >= 0).all()):
-        problems.append(Problem("MCLP", f"preference must be {n_sites} finite numbers >= 0"))
-    raise_if_problems("cannot build the covering model", problems)
-    _check_minutes("catchment", catchment_minutes)
+        problems.append(Problem("MCLP", _("preference must be {n} finite numbers >= 0").format(
+            n=n_sites)))
+    raise_if_problems(_("cannot build the covering model"), problems)
+    _check_minutes(N_("catchment"), catchment_minutes)
     cover = t <= catchment_minutes
     q = q / q.max() if q.max() > 0 else q
     eps = 1.0 / (2.0 * k)
@@ -184,7 +190,7 @@ def mclp(minutes: np.ndarray, k: int, *, catchment_minutes: float,
     add_coverage_constraints(prob, x, z, cover)
     add_facility_count_constraint(prob, x, int(k))
     status = _solve(prob, solver=solver, time_limit_seconds=time_limit_seconds,
-                    what="the covering model")
+                    what=_("the covering model"))
     chosen = np.array([j for j in range(n_sites) if (x[j].value() or 0.0) > 0.5], dtype=np.int64)
     covered: np.ndarray = (np.asarray(cover[chosen].any(axis=0)) if len(chosen)
                            else np.zeros(n_dem, dtype=bool))
@@ -280,7 +286,8 @@ def candidate_sites(net: Network, *, population: gpd.GeoDataFrame | None = None,
         ``population``, sorted by ``site_id``.
     """
     if not (isinstance(max_candidates, int) and max_candidates >= 1):
-        raise InputError(f"max_candidates {max_candidates!r} must be a whole number >= 1")
+        raise InputError(_("max_candidates {value} must be a whole number >= 1").format(
+            value=repr(max_candidates)))
     if population is not None:
         cells = within_network(population, net, max_snap_metres)
         cx, cy = _centres(cells)
@@ -289,14 +296,15 @@ def candidate_sites(net: Network, *, population: gpd.GeoDataFrame | None = None,
                               "population": cells["population"].to_numpy(dtype=float)})
     else:
         if not cell_metres > 0:
-            raise InputError(f"cell size {cell_metres} m must be > 0 metres")
+            raise InputError(_("cell size {metres} m must be > 0 metres").format(
+                metres=cell_metres))
         ci = np.floor(net.x / cell_metres).astype(np.int64)
         ri = np.floor(net.y / cell_metres).astype(np.int64)
         nodes = pd.DataFrame({"ci": ci, "ri": ri, "x": net.x, "y": net.y})
         g = nodes.groupby(["ci", "ri"], sort=True)
         mean = g[["x", "y"]].mean()
         counts = g.size()
-        _, idx = cKDTree(np.column_stack([net.x, net.y])).query(mean.to_numpy())
+        _dist, idx = cKDTree(np.column_stack([net.x, net.y])).query(mean.to_numpy())
         frame = pd.DataFrame({"site_id": [f"sq_{a}_{b}" for a, b in mean.index],
                               "x": net.x[idx], "y": net.y[idx],
                               "population": counts.to_numpy(dtype=float)})
@@ -351,17 +359,18 @@ def recruit(inputs: Inputs, *, competence: str, k: int, settings: Settings,
     InfeasibleError
         If the solver finds no solution.
     """
-    _check_choice("competence", competence, settings.scoring.competences)
-    _check_minutes("minutes", minutes)
+    _check_choice(N_("competence"), competence, settings.scoring.competences)
+    _check_minutes(N_("minutes"), minutes)
     if sites is None:
         if net is None:
-            raise InputError("give a road network (net) for candidate sites, or the sites")
+            raise InputError(_("give a road network (net) for candidate sites, or the sites"))
         sites = candidate_sites(net, population=population, cell_metres=cell_metres,
                                 max_candidates=max_candidates,
                                 max_snap_metres=settings.travel.max_snap_metres)
     if not (isinstance(k, int) and 1 <= k <= len(sites)):
-        raise InputError(f"k={k} must be in 1..{len(sites)} (the number of candidate sites); "
-                         "lower k or allow more candidates (max_candidates)")
+        raise InputError(_("k={k} must be in 1..{sites} (the number of candidate sites); "
+                           "lower k or allow more candidates (max_candidates)").format(
+            k=k, sites=len(sites)))
     children = waiting(inputs)
     points = anchor_points(children, anchor)
     new_home = _homes_frame([{"home_id": "new", "lon": 0.0, "lat": 0.0, "municipality": "0000",
@@ -406,6 +415,8 @@ def recruit(inputs: Inputs, *, competence: str, k: int, settings: Settings,
         by_pool=_by_pool(children, settings.scoring, suits=suits,
                          covered_now=np.asarray(covered_now, dtype=bool),
                          newly=sol.covered & demand))
-    logger.info("recruit %s: k=%d, %d candidate sites, %d children newly covered of %d "
-                "coverable", competence, k, len(sites), result.newly_covered, result.coverable)
+    logger.info(_("recruit {competence}: k={k}, {sites} candidate sites, {newly} children newly "
+                  "covered of {coverable} coverable").format(
+        competence=competence, k=k, sites=len(sites), newly=result.newly_covered,
+        coverable=result.coverable))
     return result

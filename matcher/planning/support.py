@@ -13,8 +13,11 @@ import pandas as pd
 import pulp
 from scipy.optimize import linear_sum_assignment
 
+from matcher import i18n
 from matcher.config import TravelSettings
 from matcher.errors import InputError, Problem, raise_if_problems
+from matcher.i18n import N_, ngettext
+from matcher.i18n import gettext as _
 from matcher.network import Network
 from matcher.planning.common import MAX_HOMES_PER_FAMILY, _solve, travel_times
 
@@ -46,7 +49,7 @@ FAMILY_COLUMNS: dict[str, bool] = {"resource_id": True, "lon": True, "lat": True
 
 
 def validate_families(frame: pd.DataFrame, *, max_homes: int = MAX_HOMES_PER_FAMILY,
-                      source: str = "resource families") -> pd.DataFrame:
+                      source: str = N_("resource families")) -> pd.DataFrame:
     """Check and normalise a resource-family table.
 
     Columns: ``resource_id`` (unique), ``lon, lat`` (EPSG:4326 degrees),
@@ -59,18 +62,22 @@ def validate_families(frame: pd.DataFrame, *, max_homes: int = MAX_HOMES_PER_FAM
     InputError
         Listing every problem.
     """
+    source = _(source)  # the default is English; a file name stays as it is
     problems: list[Problem] = []
     for col, required in FAMILY_COLUMNS.items():
         if required and col not in frame.columns:
-            problems.append(Problem(source, f"missing required column '{col}'; columns: "
-                                            f"{', '.join(FAMILY_COLUMNS)}", column=col))
+            problems.append(Problem(source, _("missing required column '{column}'; columns: "
+                                              "{columns}").format(
+                column=col, columns=", ".join(FAMILY_COLUMNS)), column=col))
     unknown = [c for c in frame.columns if c not in FAMILY_COLUMNS and not str(c).startswith("_")]
     for col in unknown:
-        problems.append(Problem(source, f"unknown column '{col}'; allowed: "
-                                        f"{', '.join(FAMILY_COLUMNS)}", column=str(col)))
-    raise_if_problems(f"{source}: invalid table", problems)
+        problems.append(Problem(source, _("unknown column '{column}'; allowed: {columns}")
+                                .format(column=col, columns=", ".join(FAMILY_COLUMNS)),
+                                column=str(col)))
+    raise_if_problems(_("{source}: invalid table").format(source=source), problems)
     if frame.empty:
-        raise InputError(f"{source}: no rows; give at least one resource family")
+        raise InputError(_("{source}: no rows; give at least one resource family").format(
+            source=source))
     ids = frame["resource_id"].astype("string").str.strip()
     muni = frame["municipality"].astype("string").str.strip().fillna("")
     muni = muni.where(~(muni.str.isdigit() & (muni.str.len() == 3)), muni.str.zfill(4))
@@ -84,22 +91,22 @@ def validate_families(frame: pd.DataFrame, *, max_homes: int = MAX_HOMES_PER_FAM
     for i in range(len(frame)):
         row = i + 1
         if pd.isna(ids.iloc[i]) or ids.iloc[i] == "":
-            problems.append(Problem(source, "empty resource_id", row, "resource_id"))
+            problems.append(Problem(source, _("empty resource_id"), row, "resource_id"))
         if not (abs(lon[i]) <= 180 and abs(lat[i]) <= 90):
-            problems.append(Problem(source, "lon/lat must be WGS84 degrees (EPSG:4326)", row,
+            problems.append(Problem(source, _("lon/lat must be WGS84 degrees (EPSG:4326)"), row,
                                     "lon"))
         m = muni.iloc[i]
         if not (m.isdigit() and len(m) == 4):
-            problems.append(Problem(source, f"'{m}' is not a 4-digit kommunenummer", row,
-                                    "municipality"))
+            problems.append(Problem(source, _("'{value}' is not a 4-digit kommunenummer")
+                                    .format(value=m), row, "municipality"))
         if not (cap[i] >= 0 and cap[i] == round(cap[i])):
-            problems.append(Problem(source, "max_homes must be a whole number >= 0", row,
+            problems.append(Problem(source, _("max_homes must be a whole number >= 0"), row,
                                     "max_homes"))
     dup = ids.duplicated() & ids.notna()
     for pos in np.flatnonzero(dup.to_numpy()):
-        problems.append(Problem(source, f"duplicate resource_id '{ids.iloc[pos]}'", int(pos) + 1,
-                                "resource_id"))
-    raise_if_problems(f"{source}: invalid rows", problems)
+        problems.append(Problem(source, _("duplicate resource_id '{id}'").format(
+            id=ids.iloc[pos]), int(pos) + 1, "resource_id"))
+    raise_if_problems(_("{source}: invalid rows").format(source=source), problems)
     coop = coop.where(coop != "", muni)
     return pd.DataFrame({"resource_id": ids.astype(str).to_numpy(dtype=object),
                          "lon": lon, "lat": lat, "municipality": muni.to_numpy(dtype=object),
@@ -231,8 +238,9 @@ def assign_resource_families(home_ids: Sequence[str], home_cooperation: Sequence
     t = np.asarray(minutes, dtype=float)
     n_h, n_f = len(home_ids), len(families)
     if t.shape != (n_h, n_f):
-        raise InputError(f"minutes has shape {t.shape}; expected ({n_h}, {n_f}) = (homes, "
-                         "resource families)")
+        raise InputError(_("minutes has shape {shape}; expected ({homes}, {families}) = "
+                           "(homes, resource families)").format(shape=t.shape, homes=n_h,
+                                                                families=n_f))
     h_coop = np.asarray(home_cooperation, dtype=object)
     f_coop = families["cooperation"].to_numpy(dtype=object)
     cap = families["max_homes"].to_numpy(dtype=np.int64)
@@ -253,13 +261,13 @@ def assign_resource_families(home_ids: Sequence[str], home_cooperation: Sequence
         add_family_capacity_constraints(prob, x, cap)
         prob.setObjective(pulp.lpSum(x.values()))
         status = _solve(prob, solver=solver, time_limit_seconds=time_limit_seconds,
-                        what="the resource-family model (stage 1)")
+                        what=_("the resource-family model (stage 1)"))
         n_star = round(sum(v.value() or 0.0 for v in x.values()))
         add_cardinality_floor(prob, x, n_star)
         prob.sense = pulp.LpMinimize
         prob.setObjective(pulp.lpSum(float(t[h, f]) * v for (h, f), v in x.items()))
         second = _solve(prob, solver=solver, time_limit_seconds=time_limit_seconds,
-                        what="the resource-family model (stage 2)")
+                        what=_("the resource-family model (stage 2)"))
         status = status if second == "optimal" else second
         chosen = [p for p, v in x.items() if (v.value() or 0.0) > 0.5]
     family_of = np.full(n_h, -1, dtype=np.int64)
@@ -274,13 +282,20 @@ def assign_resource_families(home_ids: Sequence[str], home_cooperation: Sequence
             continue
         mine = same[h] if same_cooperation else np.ones(n_f, dtype=bool)
         if not mine.any():
-            reasons.append(f"no resource family in cooperation {h_coop[h]}")
+            reasons.append(_("no resource family in cooperation {cooperation}").format(
+                cooperation=h_coop[h]))
+        elif not allowed[h].any() and max_minutes is not None:
+            reasons.append(_("no resource family of cooperation {cooperation} reachable within "
+                             "{minutes}").format(cooperation=h_coop[h],
+                                                 minutes=i18n.format_minutes(max_minutes)))
         elif not allowed[h].any():
-            limit = f" within {max_minutes:g} min" if max_minutes is not None else ""
-            reasons.append(f"no resource family of cooperation {h_coop[h]} reachable{limit}")
+            reasons.append(_("no resource family of cooperation {cooperation} reachable")
+                           .format(cooperation=h_coop[h]))
         else:
-            reasons.append(f"all {int(allowed[h].sum())} resource families within reach are "
-                           "full")
+            n = int(allowed[h].sum())
+            reasons.append(ngettext("the only resource family within reach is full",
+                                    "all {n} resource families within reach are full", n)
+                           .format(n=n))
     assignments = pd.DataFrame({
         "home_id": np.asarray(home_ids, dtype=object), "cooperation": h_coop,
         "resource_id": np.where(family_of >= 0, ids[np.maximum(family_of, 0)], None),
@@ -290,8 +305,8 @@ def assign_resource_families(home_ids: Sequence[str], home_cooperation: Sequence
     load_frame = pd.DataFrame({"resource_id": ids, "cooperation": f_coop, "max_homes": cap,
                                "homes": load.astype(np.int64)})
     total = float(assignments["minutes"].sum())
-    logger.info("resource families: %d of %d homes assigned to %d families", len(chosen), n_h,
-                n_f)
+    logger.info(_("resource families: {assigned} of {homes} homes assigned to {families} "
+                  "families").format(assigned=len(chosen), homes=n_h, families=n_f))
     return SupportAssignment(assignments=assignments, load=load_frame, status=status,
                              assigned=len(chosen), total_minutes=total)
 
@@ -321,7 +336,8 @@ def group_homes(minutes: np.ndarray, *, size: int, max_iterations: int = 20) -> 
         Group host position of each home and the minutes to it.
     """
     if not (isinstance(size, int | np.integer) and size >= 1):
-        raise InputError(f"network size {size!r} must be a whole number >= 1")
+        raise InputError(_("network size {size} must be a whole number >= 1").format(
+            size=repr(size)))
     t = np.asarray(minutes, dtype=float)
     n = t.shape[0]
     if n == 0:
@@ -337,7 +353,7 @@ def group_homes(minutes: np.ndarray, *, size: int, max_iterations: int = 20) -> 
         gain[hosts] = -1.0
         hosts.append(int(np.argmax(gain)))
     assign = np.zeros(n, dtype=np.int64)
-    for _ in range(max_iterations):
+    for _round in range(max_iterations):
         slots = np.repeat(np.arange(len(hosts)), size)
         c = cost[:, np.asarray(hosts)][:, slots]
         for k, hst in enumerate(hosts):

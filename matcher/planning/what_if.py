@@ -19,6 +19,7 @@ from scipy.spatial import cKDTree
 from matcher import pipeline, schema
 from matcher.config import Settings
 from matcher.errors import InputError, Problem, raise_if_problems
+from matcher.i18n import gettext as _
 from matcher.network import Network
 from matcher.planning.areas import _centres
 from matcher.planning.common import Step, _anchor_lonlat, _lonlat, _number, travel_times
@@ -88,10 +89,10 @@ def place_additions(additions: Sequence[Addition], areas: gpd.GeoDataFrame, *, n
     for add in additions:
         by_area.setdefault(add.area, []).append(add)
     known = set(areas["area_id"])
-    problems = [Problem("additions", f"area '{a}' is not in the municipality polygons; check "
-                                     "the code or the polygons")
+    problems = [Problem("additions", _("area '{area}' is not in the municipality polygons; "
+                                       "check the code or the polygons").format(area=a))
                 for a in by_area if a not in known]
-    raise_if_problems("cannot place hypothetical homes", problems)
+    raise_if_problems(_("cannot place hypothetical homes"), problems)
     tree = cKDTree(np.column_stack([net.x, net.y]))
     rows = []
     for area, adds in sorted(by_area.items()):
@@ -105,9 +106,11 @@ def place_additions(additions: Sequence[Addition], areas: gpd.GeoDataFrame, *, n
         near = tree.query(np.column_stack([cx, cy]))[0] <= max_snap_metres
         ok = inside & near & (weight > 0)
         if not ok.any():
-            what = "populated cell" if population is not None else "road node"
-            raise InputError(f"area '{area}': no {what} inside it lies on the road network; use "
-                             "a network that covers it")
+            text = (_("area '{area}': no populated cell inside it lies on the road network; "
+                      "use a network that covers it") if population is not None else
+                    _("area '{area}': no road node inside it lies on the road network; use a "
+                      "network that covers it"))
+            raise InputError(text.format(area=area))
         x, y, w = cx[ok], cy[ok], weight[ok]
         band = np.floor(y / 1000.0).astype(np.int64)
         order = np.lexsort((np.where(band % 2 == 0, x, -x), band))
@@ -118,7 +121,7 @@ def place_additions(additions: Sequence[Addition], areas: gpd.GeoDataFrame, *, n
         picks = np.minimum(picks, len(x) - 1)
         k = 0
         for add in adds:
-            for _ in range(add.count):
+            for _i in range(add.count):
                 lon, lat = _lonlat(x[picks[k]], y[picks[k]])
                 rows.append({"home_id": f"{prefix}-{area}-{k + 1:03d}", "lon": float(lon),
                              "lat": float(lat), "municipality": area,
@@ -226,20 +229,22 @@ def whatif(inputs: Inputs, additions: Sequence[Addition] | pd.DataFrame, *, sett
         added = additions
     else:
         if not additions:
-            raise InputError("no homes to add; give at least one addition")
+            raise InputError(_("no homes to add; give at least one addition"))
         if areas is None:
-            raise InputError("placing hypothetical homes needs municipality polygons (areas)")
+            raise InputError(_("placing hypothetical homes needs municipality polygons "
+                               "(areas)"))
         added = place_additions(additions, areas, net=net, population=population,
                                 max_snap_metres=settings.travel.max_snap_metres)
     clash = sorted(set(added["home_id"]) & set(inputs.homes["home_id"]))
     if clash:
-        raise InputError(f"hypothetical home ids {clash[:5]} already exist in the homes table")
+        raise InputError(_("hypothetical home ids {ids} already exist in the homes table")
+                         .format(ids=", ".join(clash[:5])))
     as_of = as_of or datetime.date.today()
     if baseline is None:
-        say("baseline match")
+        say(_("baseline match"))
         baseline = pipeline.run(inputs, settings, net=net, as_of=as_of, step=step,
                                 progress=progress)
-    say("travel times of the new homes")
+    say(_("travel times of the new homes"))
     base_times = baseline.times
     new_rows = travel_times(net, added, pd.DataFrame({
         "id": base_times.destination_ids,
@@ -250,7 +255,7 @@ def whatif(inputs: Inputs, additions: Sequence[Addition] | pd.DataFrame, *, sett
                       np.vstack([base_times.minutes, new_rows.minutes]))
     homes = pd.concat([inputs.homes, added], ignore_index=True)
     scenario_inputs = dataclasses.replace(inputs, homes=homes)
-    say("scenario match")
+    say(_("scenario match"))
     digest = hashlib.sha256(added.astype(str).to_csv(index=False).encode()).hexdigest()
     scenario = pipeline.run(scenario_inputs, settings, times=times, net=net, as_of=as_of,
                             step=step, extra_sources={"whatif_homes": digest})
@@ -262,7 +267,7 @@ def whatif(inputs: Inputs, additions: Sequence[Addition] | pd.DataFrame, *, sett
                          "change": pd.Series(change, dtype=object)})
     before = set(baseline.assignments.loc[baseline.assignments["home_id"].notna(), "child_id"])
     after = set(scenario.assignments.loc[scenario.assignments["home_id"].notna(), "child_id"])
-    logger.info("what-if: %d homes added; placed %d -> %d", len(added), b["placed"],
-                s["placed"])
+    logger.info(_("what-if: {n} homes added; placed {before} -> {after}").format(
+        n=len(added), before=b["placed"], after=s["placed"]))
     return WhatIfResult(baseline=baseline, scenario=scenario, added_homes=added, diff=diff,
                         newly_placed=tuple(sorted(after - before)))

@@ -43,6 +43,7 @@ import pandas as pd
 
 from matcher.config import Settings
 from matcher.errors import InputError, Problem
+from matcher.i18n import gettext as _
 from matcher.io import files
 from matcher.report.common import (
     CRS,
@@ -142,9 +143,11 @@ def write_outputs(result: RunResult, folder: Path, *, privacy: Privacy = "exact"
                 "inputs_sha256", {})}
     _write_gpkg(layers, folder / GPKG, meta)
     _write_rendered(folder, _render(layers, result.assignments, result.summary, meta))
-    logger.info("report: %d children, %d homes, %d match lines, layers %s",
-                len(layers["children"]), len(layers["homes"]), len(layers["match_lines"]),
-                ", ".join(layers))
+    logger.info(_("report: {children} children, {homes} homes, {lines} match lines, layers "
+                  "{layers}").format(children=len(layers["children"]),
+                                     homes=len(layers["homes"]),
+                                     lines=len(layers["match_lines"]),
+                                     layers=", ".join(layers)))
 
 
 def rerender(run_dir: Path) -> None:
@@ -166,22 +169,26 @@ def rerender(run_dir: Path) -> None:
     """
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
-        raise InputError(f"{run_dir}: not a folder; give a run folder from `matcher match`")
-    problems = [Problem(str(run_dir), f"missing {name}; is this a run folder written by "
-                                      "`matcher match` (with the report module installed)?")
+        raise InputError(_("{folder}: not a folder; give a run folder from `matcher match`")
+                         .format(folder=run_dir))
+    problems = [Problem(str(run_dir), _("missing {file}; is this a run folder written by "
+                                        "`matcher match` (with the report module installed)?")
+                        .format(file=name))
                 for name in (GPKG, "summary.json", "assignments.csv")
                 if not (run_dir / name).is_file()]
     if problems:
-        raise InputError(f"{run_dir}: cannot re-render the report", problems)
+        raise InputError(_("{folder}: cannot re-render the report").format(folder=run_dir),
+                         problems)
     layers, meta = _read_gpkg(run_dir / GPKG)
     try:
         summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
         assignments = read_assignments(run_dir / "assignments.csv")
     except (ValueError, KeyError, OSError) as exc:
-        raise InputError(f"{run_dir}: cannot read summary.json or assignments.csv "
-                         f"({type(exc).__name__}: {exc}); re-run `matcher match`") from None
+        raise InputError(_("{folder}: cannot read summary.json or assignments.csv ({error}); "
+                           "re-run `matcher match`").format(
+            folder=run_dir, error=f"{type(exc).__name__}: {exc}")) from None
     _write_rendered(run_dir, _render(layers, assignments, summary, meta))
-    logger.info("report re-rendered: %d children", len(assignments))
+    logger.info(_("report re-rendered: {children} children").format(children=len(assignments)))
 
 
 @dataclasses.dataclass(frozen=True)

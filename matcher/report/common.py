@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import datetime
 import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
+from matcher import i18n
 from matcher.config import DEFAULT_CRS
 from matcher.errors import InputError
+from matcher.i18n import N_, ngettext
+from matcher.i18n import gettext as _
 
 if TYPE_CHECKING:
     pass
@@ -41,8 +45,10 @@ GRID_METRES = 250.0
 (the default of ``report.grid_metres``)."""
 SCHOOL_BANDS_MINUTES: tuple[float, ...] = (15.0, 30.0, 45.0, 60.0)
 """Upper edges of the school-travel bands in report.md, in minutes (last band: above 60)."""
-OSM_ATTRIBUTION = "© OpenStreetMap contributors (ODbL)"
-SYNTHETIC_NOTE = "SYNTHETIC data: fictional places, no real people"
+OSM_ATTRIBUTION = N_("© OpenStreetMap contributors (ODbL)")
+"""Road-data attribution (English source text: show it with ``_(OSM_ATTRIBUTION)``)."""
+SYNTHETIC_NOTE = N_("SYNTHETIC data: fictional places, no real people")
+"""Label of synthetic outputs (English source text: show it with ``_(SYNTHETIC_NOTE)``)."""
 SYNTHETIC_KOMMUNENUMMER = range(4691, 4700)
 """Fictional municipality numbers of :mod:`matcher.scenarios.fjord` (no real kommune has them)."""
 
@@ -77,20 +83,43 @@ _COLOURS = {"placed": "#1b7837", "unmatched": "#d6604d", "home": "#5e3c99",
 def check_privacy(privacy: str) -> None:
     """Raise :class:`InputError` unless ``privacy`` is one of :data:`PRIVACY_MODES`."""
     if privacy not in PRIVACY_MODES:
-        raise InputError(f"privacy '{privacy}': use one of {', '.join(PRIVACY_MODES)}")
+        raise InputError(_("privacy '{privacy}': use one of {allowed}").format(
+            privacy=privacy, allowed=", ".join(PRIVACY_MODES)))
 
 
 def _notes(meta: Mapping[str, Any]) -> list[str]:
+    """The notes under a map, in the current language (the road note last)."""
     notes = []
     if meta.get("synthetic"):
-        notes.append(SYNTHETIC_NOTE)
+        notes.append(_(SYNTHETIC_NOTE))
     if meta.get("privacy") == "coarse":
-        notes.append("child positions: 250 m grid-cell centres")
-    if meta.get("osm", True):
-        notes.append(f"roads {OSM_ATTRIBUTION}")
+        notes.append(_("child positions: 250 m grid-cell centres"))
+    road = _road_note(meta)
+    if road:
+        notes.append(road)
     return notes
 
 
+def _road_note(meta: Mapping[str, Any]) -> str:
+    """The road-data attribution note, or ``''`` when the run had no road network."""
+    if not meta.get("osm", True):
+        return ""
+    return _("roads {attribution}").format(attribution=_(OSM_ATTRIBUTION))
+
+
 def _title(summary: Mapping[str, Any]) -> str:
-    return (f"fostermatch run {summary.get('as_of', '')}: {summary.get('placed', 0)} of "
-            f"{summary.get('children', 0)} children placed")
+    """The run's title in the current language (date, children placed)."""
+    children = int(summary.get("children", 0) or 0)
+    return ngettext("fostermatch run {date}: {placed} of {children} child placed",
+                    "fostermatch run {date}: {placed} of {children} children placed",
+                    children).format(date=_date(summary.get("as_of", "")),
+                                     placed=i18n.format_number(summary.get("placed", 0) or 0),
+                                     children=i18n.format_number(children))
+
+
+def _date(value: object) -> str:
+    """An ISO date as the current language writes it (other text unchanged)."""
+    try:
+        return i18n.format_date(datetime.date.fromisoformat(str(value)))
+    except ValueError:
+        return str(value)

@@ -19,6 +19,8 @@ from matcher import isochrones as isochrones_mod
 from matcher import schema
 from matcher.config import Settings
 from matcher.errors import InputError
+from matcher.i18n import gettext as _
+from matcher.i18n import ngettext
 from matcher.io import files
 from matcher.report.common import (
     _GEOMETRY_TYPES,
@@ -62,7 +64,7 @@ def coarsen(x: np.ndarray | Sequence[float], y: np.ndarray | Sequence[float], *,
         The cell-centre coordinates, in metres (EPSG:25833).
     """
     if not cell_metres > 0:
-        raise InputError(f"cell_metres {cell_metres} must be > 0 metres")
+        raise InputError(_("cell_metres {value} must be > 0 metres").format(value=cell_metres))
     half = cell_metres / 2.0
     cx = np.floor(np.asarray(x, dtype=float) / cell_metres) * cell_metres + half
     cy = np.floor(np.asarray(y, dtype=float) / cell_metres) * cell_metres + half
@@ -145,12 +147,14 @@ def build_layers(result: RunResult, *, privacy: Privacy = "exact",
     ends = np.column_stack([hx[home_pos], hy[home_pos]])
     pairs = result.scored.pairs.set_index(["child_id", "home_id"])["explanation"]
     keys = pd.MultiIndex.from_arrays([rows["child_id"], rows["home_id"]])
-    explanation = pairs.reindex(keys).fillna("locked placement (not scored)").to_numpy()
+    explanation = pairs.reindex(keys).fillna(_("locked placement (not scored)")).to_numpy()
     relation = result.scored.pairs.set_index(["child_id", "home_id"])[
         ["municipality_relation", "pool"]].reindex(keys).fillna("")
-    relation_text = np.where(relation["pool"] != "",
-                             "cooperation " + relation["pool"].astype(str),
-                             relation["municipality_relation"].replace({"own": "same"}))
+    words = {"own": _("same municipality"), "other": _("other municipality")}
+    relation_text = np.array(
+        [_("cooperation {pool}").format(pool=pool) if pool != "" else words.get(code, code)
+         for code, pool in zip(relation["municipality_relation"].astype(str),
+                               relation["pool"].astype(str), strict=True)], dtype=object)
     line_layer = gpd.GeoDataFrame({
         "child_id": rows["child_id"].astype(str).to_numpy(),
         "home_id": rows["home_id"].astype(str).to_numpy(),
@@ -195,10 +199,12 @@ def read_assignments(path: Path) -> pd.DataFrame:
 
 
 def _heard(children: pd.DataFrame, summary: dict[str, Any]) -> np.ndarray:
-    """Per child: ``not heard`` (flagged in the summary), ``yes``, or ``under <age>``."""
+    """Per child, in the current language: ``not heard`` (flagged in the summary), ``yes``,
+    or ``under <age>``."""
     flagged = set(summary.get("children_not_heard", []))
     age = summary.get("hear_from_age", 7)
-    return np.array(["not heard" if c in flagged else ("yes" if a >= age else f"under {age}")
+    words = {"not": _("not heard"), "yes": _("yes"), "young": _("under {age}").format(age=age)}
+    return np.array([words["not"] if c in flagged else words["yes" if a >= age else "young"]
                      for c, a in zip(children.index, children["age"], strict=True)],
                     dtype=object).astype(str)
 
@@ -221,7 +227,8 @@ def _pooled(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
                         "wkb": shapely.to_wkb(frame.geometry.to_numpy())})
     counts = key.groupby(["minutes", "wkb"], sort=True).size().reset_index(name="n")
     return gpd.GeoDataFrame(
-        {"child_id": [f"{n} placed children" for n in counts["n"]],
+        {"child_id": [ngettext("{n} placed children", "{n} placed children", int(n)).format(n=n)
+                      for n in counts["n"]],
          "minutes": counts["minutes"].to_numpy(dtype=float)},
         geometry=shapely.from_wkb(counts["wkb"].to_numpy()), crs=frame.crs)
 
@@ -255,8 +262,8 @@ def _roads(net: Network, crs: str) -> gpd.GeoDataFrame:
 
 def _municipalities(frame: gpd.GeoDataFrame, crs: str) -> gpd.GeoDataFrame:
     if frame.crs is None:
-        raise InputError("municipalities: the layer has no CRS; set it (e.g. with "
-                         "`set_crs('EPSG:4326')`)")
+        raise InputError(_("municipalities: the layer has no CRS; set it (e.g. with "
+                           "`set_crs('EPSG:4326')`)"))
     number = next((c for c in ("kommunenummer", "municipality") if c in frame.columns), None)
     out = gpd.GeoDataFrame({
         "kommunenummer": (frame[number].astype(str).to_numpy() if number
@@ -293,25 +300,29 @@ def _write_gpkg(layers: Mapping[str, gpd.GeoDataFrame], target: Path,
 
 def _read_gpkg(path: Path) -> tuple[dict[str, gpd.GeoDataFrame], dict[str, Any]]:
     try:
-        present = {str(name) for name, _ in pyogrio.list_layers(path)}
+        present = {str(name) for name, _kind in pyogrio.list_layers(path)}
         missing = [n for n in REQUIRED_LAYERS if n not in present]
         if missing:
-            raise InputError(f"{path}: missing layer(s) {', '.join(missing)}; re-run "
-                             "`matcher match` to rewrite the run folder")
+            raise InputError(ngettext(
+                "{path}: missing layer {layers}; re-run `matcher match` to rewrite the run "
+                "folder",
+                "{path}: missing layers {layers}; re-run `matcher match` to rewrite the run "
+                "folder", len(missing)).format(path=path, layers=", ".join(missing)))
         layers = {n: pyogrio.read_dataframe(path, layer=n) for n in LAYERS if n in present}
         info = pyogrio.read_info(path, layer=REQUIRED_LAYERS[0])
     except InputError:
         raise
     except Exception as exc:  # GDAL raises many kinds on a damaged file
-        raise InputError(f"{path}: cannot read ({type(exc).__name__}: {exc}); re-run "
-                         "`matcher match`") from None
+        raise InputError(_("{path}: cannot read ({error}); re-run `matcher match`").format(
+            path=path, error=f"{type(exc).__name__}: {exc}")) from None
     meta: dict[str, Any] = {}
     raw = (info.get("layer_metadata") or {}).get(_META_KEY)
     if raw:
         try:
             meta = json.loads(raw)
         except ValueError:
-            logger.warning("%s: unreadable report metadata; using defaults", path.name)
+            logger.warning(_("{file}: unreadable report metadata; using defaults").format(
+                file=path.name))
     for name, frame in list(layers.items()):
         layers[name] = frame.set_crs(CRS) if frame.crs is None else frame
     return layers, meta

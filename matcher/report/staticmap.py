@@ -11,6 +11,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from matcher import i18n
+from matcher.i18n import gettext as _
 from matcher.report.common import _COLOURS, _notes, _title
 
 if TYPE_CHECKING:
@@ -43,7 +45,7 @@ def _map_png(layers: Mapping[str, gpd.GeoDataFrame], summary: Mapping[str, Any],
             facecolor=_COLOURS["municipality_fill"], edgecolor=_COLOURS["municipality_edge"],
             linewidth=0.9, linestyle=(0, (6, 2, 1, 2)), zorder=1))
         handles.append(Line2D([], [], color=_COLOURS["municipality_edge"], lw=0.9,
-                              ls=(0, (6, 2, 1, 2)), label="municipality border"))
+                              ls=(0, (6, 2, 1, 2)), label=_("municipality border")))
     if "roads" in layers:
         for rclass, width in (("minor", 0.4), ("major", 1.0), ("ferry", 1.2)):
             geoms = layers["roads"].loc[layers["roads"]["road_class"] == rclass, "geometry"]
@@ -52,9 +54,9 @@ def _map_png(layers: Mapping[str, gpd.GeoDataFrame], summary: Mapping[str, Any],
                 ax.add_collection(LineCollection(
                     segments, colors=_COLOURS[rclass], linewidths=width, zorder=2,
                     linestyles="--" if rclass == "ferry" else "-"))
-        handles.append(Line2D([], [], color=_COLOURS["major"], lw=1, label="road"))
+        handles.append(Line2D([], [], color=_COLOURS["major"], lw=1, label=_("road")))
         handles.append(Line2D([], [], color=_COLOURS["ferry"], lw=1.2, ls="--",
-                              label="car ferry"))
+                              label=_("car ferry")))
     if len(lines):
         kin = lines["kinship"].astype(bool).to_numpy()
         colours = np.where(kin, _COLOURS["kinship"], _COLOURS["match"])
@@ -62,24 +64,25 @@ def _map_png(layers: Mapping[str, gpd.GeoDataFrame], summary: Mapping[str, Any],
                                          colors=list(colours), linewidths=1.4, alpha=0.85,
                                          zorder=3))
         handles.append(Line2D([], [], color=_COLOURS["match"], lw=1.4,
-                              label=f"match ({len(lines)})"))
+                              label=_("match ({n})").format(n=_count(len(lines)))))
         if kin.any():
             handles.append(Line2D([], [], color=_COLOURS["kinship"], lw=1.4,
-                                  label=f"kinship match ({int(kin.sum())})"))
+                                  label=_("kinship match ({n})").format(
+                                      n=_count(kin.sum()))))
     used = homes["n_assigned"].to_numpy() > 0
     ax.scatter(homes.geometry.x[~used], homes.geometry.y[~used], s=10, marker="s",
                facecolors="none", edgecolors=_COLOURS["home"], linewidths=0.6, zorder=4,
-               label=f"foster home, none assigned ({int((~used).sum())})")
+               label=_("foster home, none assigned ({n})").format(n=_count((~used).sum())))
     ax.scatter(homes.geometry.x[used], homes.geometry.y[used], s=18, marker="s",
                color=_COLOURS["home"], zorder=4,
-               label=f"foster home, assigned ({int(used.sum())})")
+               label=_("foster home, assigned ({n})").format(n=_count(used.sum())))
     placed = children["placed"].astype(bool).to_numpy()
     ax.scatter(children.geometry.x[placed], children.geometry.y[placed], s=26,
                color=_COLOURS["placed"], edgecolors="white", linewidths=0.5, zorder=5,
-               label=f"child, placed ({int(placed.sum())})")
+               label=_("child, placed ({n})").format(n=_count(placed.sum())))
     ax.scatter(children.geometry.x[~placed], children.geometry.y[~placed], s=34,
                color=_COLOURS["unmatched"], edgecolors="white", linewidths=0.5, zorder=6,
-               label=f"child, unmatched ({int((~placed).sum())})")
+               label=_("child, unmatched ({n})").format(n=_count((~placed).sum())))
 
     parts = [f for f in (children, homes) if len(f)]
     if parts:
@@ -88,11 +91,11 @@ def _map_png(layers: Mapping[str, gpd.GeoDataFrame], summary: Mapping[str, Any],
         ax.set_xlim(xmin - pad, xmax + pad)
         ax.set_ylim(ymin - pad, ymax + pad)
     ax.set_aspect("equal", adjustable="box")
-    km = FuncFormatter(lambda value, _pos: f"{value / 1000:,.0f}")
+    km = FuncFormatter(lambda value, _pos: i18n.format_number(value / 1000, 0))
     ax.xaxis.set_major_formatter(km)
     ax.yaxis.set_major_formatter(km)
-    ax.set_xlabel("easting (km, EPSG:25833)")
-    ax.set_ylabel("northing (km, EPSG:25833)")
+    ax.set_xlabel(_("easting (km, EPSG:25833)"))
+    ax.set_ylabel(_("northing (km, EPSG:25833)"))
     ax.grid(True, color="#eeeeee", linewidth=0.5, zorder=0)
     ax.set_title(_title(summary))
     ax.legend(handles=[*ax.get_legend_handles_labels()[0], *handles], loc="upper left",
@@ -103,6 +106,11 @@ def _map_png(layers: Mapping[str, gpd.GeoDataFrame], summary: Mapping[str, Any],
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", metadata={"Software": None})
     return buffer.getvalue()
+
+
+def _count(n: Any) -> str:
+    """A count as the current language writes it."""
+    return i18n.format_number(int(n), 0)
 
 
 def _segments(geoms: np.ndarray) -> list[np.ndarray]:

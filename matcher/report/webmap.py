@@ -18,13 +18,17 @@ import pandas as pd
 import shapely
 from jinja2 import Template
 
+from matcher import i18n
 from matcher.errors import MatcherError
+from matcher.i18n import N_
+from matcher.i18n import gettext as _
 from matcher.report.common import (
     _COLOURS,
     _ISOCHRONE_SIMPLIFY_METRES,
     OSM_ATTRIBUTION,
     SYNTHETIC_NOTE,
     _notes,
+    _road_note,
     _title,
 )
 
@@ -42,9 +46,9 @@ def _leaflet_assets() -> tuple[str, str]:
     try:
         from xstatic.pkg import leaflet
     except ImportError:  # pragma: no cover - a hard dependency
-        raise MatcherError("map.html needs the package xstatic-leaflet (Leaflet's JS and CSS "
-                         "for offline maps); install it with `pip install xstatic-leaflet`"
-                         ) from None
+        raise MatcherError(_("map.html needs the package xstatic-leaflet (Leaflet's JS and "
+                             "CSS for offline maps); install it with "
+                             "`pip install xstatic-leaflet`")) from None
     base = Path(leaflet.BASE_DIR)
     js = (base / "leaflet.js").read_text(encoding="utf-8")
     js = re.sub(r"//# sourceMappingURL=\S+", "", js).replace("</script", "<\\/script")
@@ -68,11 +72,23 @@ def _raw(code: str) -> Any:
 
 def _popup(frame: gpd.GeoDataFrame, fields: Sequence[tuple[str, str]],
            **kwargs: Any) -> Any:
-    """A pop-up of the ``(column, alias)`` fields the layer has (older run folders lack some)."""
+    """A pop-up of the ``(column, alias)`` fields the layer has (older run folders lack some).
+
+    The aliases are English source texts (marked with ``N_``), shown translated.
+    """
     import folium
 
     have = [(c, a) for c, a in fields if c in frame.columns]
-    return folium.GeoJsonPopup([c for c, _ in have], aliases=[a for _, a in have], **kwargs)
+    return folium.GeoJsonPopup([c for c, _a in have], aliases=[_(a) for _c, a in have],
+                               **kwargs)
+
+
+_VALUE_LABELS: dict[str, dict[str, str]] = {
+    "kind": {"general": N_("general foster home"), "kinship": N_("kinship foster home"),
+             "emergency": N_("emergency home"), "specialized": N_("specialized foster home")},
+    "urgency": {"acute": N_("acute"), "planned": N_("planned")},
+}
+"""Codes shown in the pop-ups, by column: the GeoPackage keeps the codes, the map shows words."""
 
 
 def _present(frame: gpd.GeoDataFrame, columns: Sequence[str]) -> list[str]:
@@ -83,11 +99,14 @@ def _features(frame: gpd.GeoDataFrame, columns: Sequence[str]) -> dict[str, Any]
     """GeoJSON (EPSG:4326) with text properties HTML-escaped (popups use innerHTML)."""
     columns = _present(frame, columns)
     wgs = frame.to_crs("EPSG:4326")
+    labels = {c: {code: _(text) for code, text in _VALUE_LABELS[c].items()}
+              for c in columns if c in _VALUE_LABELS}
     features = []
     for geom, record in zip(shapely.to_geojson(shapely.set_precision(
             wgs.geometry.to_numpy(), 1e-6)), wgs[list(columns)].to_dict("records"),
             strict=True):
-        props = {k: _clean(v) for k, v in record.items()}
+        props = {k: _clean(labels[k].get(v, v) if k in labels else v)
+                 for k, v in record.items()}
         features.append({"type": "Feature", "geometry": json.loads(geom), "properties": props})
     return {"type": "FeatureCollection", "features": features}
 
@@ -96,7 +115,7 @@ def _clean(value: Any) -> Any:
     if value is None or (isinstance(value, float) and not np.isfinite(value)):
         return ""
     if isinstance(value, bool | np.bool_):
-        return "yes" if value else "no"
+        return _("yes") if value else _("no")
     if isinstance(value, int | np.integer):
         return int(value)
     if isinstance(value, float | np.floating):
@@ -128,17 +147,17 @@ def _map_html(layers: Mapping[str, gpd.GeoDataFrame], summary: Mapping[str, Any]
     if "municipalities" in layers:
         folium.GeoJson(
             _features(layers["municipalities"], ["kommunenummer", "kommunenavn"]),
-            name="municipalities",
+            name=_("municipalities"),
             style_function=lambda _f: {"color": _COLOURS["municipality_edge"], "weight": 1,
                                        "dashArray": "6 2 1 2",
                                        "fillColor": _COLOURS["municipality_fill"],
                                        "fillOpacity": 0.6},
             tooltip=folium.GeoJsonTooltip(["kommunenummer", "kommunenavn"],
-                                          aliases=["kommune", "name"]),
+                                          aliases=[_("municipality number"), _("name")]),
         ).add_to(fmap)
     if "roads" in layers:
         folium.GeoJson(
-            _features(layers["roads"], ["road_class"]), name="roads",
+            _features(layers["roads"], ["road_class"]), name=_("roads"),
             style_function=lambda f: {
                 "color": _COLOURS[f["properties"]["road_class"]],
                 "weight": {"major": 2, "minor": 1, "ferry": 2}[f["properties"]["road_class"]],
@@ -148,81 +167,90 @@ def _map_html(layers: Mapping[str, gpd.GeoDataFrame], summary: Mapping[str, Any]
     if "school_isochrones" in layers and len(layers["school_isochrones"]):
         folium.GeoJson(
             _features(_per_school(layers["school_isochrones"]), ["children", "minutes"]),
-            name="school isochrones", show=False,
+            name=_("school isochrones"), show=False,
             style_function=lambda _f: {"color": _COLOURS["isochrone"], "weight": 0.5,
                                        "fillOpacity": 0.08},
             tooltip=folium.GeoJsonTooltip(["children", "minutes"],
-                                          aliases=["school of", "minutes"]),
+                                          aliases=[_("school of"), _("minutes")]),
         ).add_to(fmap)
     folium.GeoJson(
         _features(homes, ["home_id", "kind", "capacity", "competences", "languages", "culture",
                           "own_children", "n_assigned"]),
-        name="foster homes",
+        name=_("foster homes"),
         marker=folium.CircleMarker(radius=4, fill=True),
         style_function=lambda f: {"color": _COLOURS["home"], "weight": 1,
                                   "fillColor": _COLOURS["home"],
                                   "fillOpacity": 0.9 if f["properties"]["n_assigned"] else 0.1},
-        popup=_popup(homes, [("home_id", "home"), ("kind", "kind"), ("capacity", "capacity"),
-                             ("competences", "competences"), ("languages", "languages"),
-                             ("culture", "culture"), ("own_children", "own children"),
-                             ("n_assigned", "children assigned")]),
+        popup=_popup(homes, [("home_id", N_("home")), ("kind", N_("kind")),
+                             ("capacity", N_("capacity")), ("competences", N_("competences")),
+                             ("languages", N_("languages")), ("culture", N_("culture")),
+                             ("own_children", N_("own children")),
+                             ("n_assigned", N_("children assigned"))]),
     ).add_to(fmap)
+    yes = _("yes")
     if len(lines):
         folium.GeoJson(
             _features(lines, ["child_id", "home_id", "score", "school_minutes",
                               "municipality_match", "municipality", "kinship",
                               "explanation"]),
-            name="matches",
+            name=_("matches"),
             style_function=lambda f: {
                 "className": "fm-match", "weight": 2.5, "opacity": 0.85,
-                "color": _COLOURS["kinship" if f["properties"]["kinship"] == "yes"
+                "color": _COLOURS["kinship" if f["properties"]["kinship"] == yes
                                   else "match"]},
             popup=_popup(lines, [
-                ("child_id", "child"), ("home_id", "home"), ("score", "score"),
-                ("school_minutes", "school (min)"), ("municipality_match", "same municipality"),
-                ("municipality", "municipality"), ("kinship", "kinship"),
-                ("explanation", "why")], max_width=420),
+                ("child_id", N_("child")), ("home_id", N_("home")), ("score", N_("score")),
+                ("school_minutes", N_("school (min)")),
+                ("municipality_match", N_("same municipality")),
+                ("municipality", N_("municipality")), ("kinship", N_("kinship")),
+                ("explanation", N_("why"))], max_width=420),
         ).add_to(fmap)
     else:  # keep the layer listed, so every map has the same switches
-        folium.FeatureGroup(name="matches").add_to(fmap)
+        folium.FeatureGroup(name=_("matches")).add_to(fmap)
     placed = children[children["placed"].astype(bool)]
     unmatched = children[~children["placed"].astype(bool)]
     if len(placed):
         folium.GeoJson(
-            _features(placed, ["child_id", "urgency", "home_id", "heard"]), name="children",
+            _features(placed, ["child_id", "urgency", "home_id", "heard"]),
+            name=_("children"),
             marker=folium.CircleMarker(radius=5, fill=True),
             style_function=lambda _f: {"color": "#ffffff", "weight": 1,
                                        "fillColor": _COLOURS["placed"], "fillOpacity": 1},
-            popup=_popup(placed, [("child_id", "child"), ("urgency", "urgency"),
-                                  ("home_id", "home"), ("heard", "heard")]),
+            popup=_popup(placed, [("child_id", N_("child")), ("urgency", N_("urgency")),
+                                  ("home_id", N_("home")), ("heard", N_("heard"))]),
         ).add_to(fmap)
     else:
-        folium.FeatureGroup(name="children").add_to(fmap)
+        folium.FeatureGroup(name=_("children")).add_to(fmap)
     if len(unmatched):
         folium.GeoJson(
             _features(unmatched, ["child_id", "urgency", "reason", "heard"]),
-            name="unmatched children",
+            name=_("unmatched children"),
             marker=folium.CircleMarker(radius=6, fill=True),
             style_function=lambda _f: {"color": "#ffffff", "weight": 1,
                                        "fillColor": _COLOURS["unmatched"], "fillOpacity": 1,
                                        "className": "fm-unmatched"},
-            popup=_popup(unmatched, [("child_id", "child"), ("urgency", "urgency"),
-                                     ("reason", "why unmatched"), ("heard", "heard")],
+            popup=_popup(unmatched, [("child_id", N_("child")), ("urgency", N_("urgency")),
+                                     ("reason", N_("why unmatched")), ("heard", N_("heard"))],
                          max_width=420),
         ).add_to(fmap)
     else:
-        folium.FeatureGroup(name="unmatched children").add_to(fmap)
+        folium.FeatureGroup(name=_("unmatched children")).add_to(fmap)
     folium.LayerControl(collapsed=False).add_to(fmap)
 
     extras = MacroElement()
     extras._template = _MAP_SCRIPT
     extras.attribution = " | ".join(  # type: ignore[attr-defined]
-        html.escape(n) for n in (OSM_ATTRIBUTION if meta.get("osm", True) else "",
-                                 SYNTHETIC_NOTE if meta.get("synthetic") else "") if n)
+        html.escape(n) for n in (_(OSM_ATTRIBUTION) if meta.get("osm", True) else "",
+                                 _(SYNTHETIC_NOTE) if meta.get("synthetic") else "") if n)
     extras.legend = _legend_html(summary, meta)  # type: ignore[attr-defined]
+    extras.zoom_in = _("Zoom in")  # type: ignore[attr-defined]
+    extras.zoom_out = _("Zoom out")  # type: ignore[attr-defined]
     fmap.add_child(extras)
-    fmap.get_root().title = html.escape(_title(summary))  # type: ignore[attr-defined]
-    page = fmap.get_root().render()
+    root = fmap.get_root()
+    root.title = html.escape(_title(summary))  # type: ignore[attr-defined]
+    root._template = _PAGE
+    root.lang = i18n.current()  # type: ignore[attr-defined]
+    page = root.render()
     return _stable_ids(page)
 
 
@@ -247,19 +275,39 @@ def _legend_html(summary: Mapping[str, Any], meta: Mapping[str, Any]) -> str:
         return (f'<div><span style="display:inline-block;{shape};background:{colour};'
                 f'margin-right:6px;vertical-align:middle"></span>{html.escape(label)}</div>')
 
+    road = _road_note(meta)
     notes = "".join(f"<div style='color:#555'>{html.escape(n)}</div>"
-                    for n in _notes(meta) if not n.startswith("roads"))
+                    for n in _notes(meta) if n != road)
     return (
         "<details open style='font:12px/1.4 sans-serif;padding:6px 8px;max-width:300px'>"
         f"<summary style='font-weight:bold;cursor:pointer'>{html.escape(_title(summary))}"
         "</summary>"
-        + key(_COLOURS["placed"], "child, placed")
-        + key(_COLOURS["unmatched"], "child, unmatched (click for the reason)")
-        + key(_COLOURS["home"], "foster home (filled: children assigned)")
-        + key(_COLOURS["match"], "match (click for the explanation)", line=True)
-        + key(_COLOURS["kinship"], "kinship match", line=True)
+        + key(_COLOURS["placed"], _("child, placed"))
+        + key(_COLOURS["unmatched"], _("child, unmatched (click for the reason)"))
+        + key(_COLOURS["home"], _("foster home (filled: children assigned)"))
+        + key(_COLOURS["match"], _("match (click for the explanation)"), line=True)
+        + key(_COLOURS["kinship"], _("kinship match"), line=True)
         + notes
-        + "<div style='color:#555'>The engine recommends; people decide.</div></details>")
+        + "<div style='color:#555'>" + html.escape(_("The engine recommends; people decide."))
+        + "</div></details>")
+
+
+_PAGE = Template(
+    "<!DOCTYPE html>\n"
+    '<html lang="{{ this.lang }}">\n'
+    "<head>\n"
+    "{% if this.title %}<title>{{this.title}}</title>{% endif %}"
+    "    {{this.header.render(**kwargs)}}\n"
+    "</head>\n"
+    "<body>\n"
+    "    {{this.html.render(**kwargs)}}\n"
+    "</body>\n"
+    "<script>\n"
+    "    {{this.script.render(**kwargs)}}\n"
+    "</script>\n"
+    "</html>\n",
+)
+"""branca's page template with the language of the text (``<html lang="nb">``)."""
 
 
 _MAP_SCRIPT = Template("""{% macro script(this, kwargs) %}
@@ -275,6 +323,13 @@ _MAP_SCRIPT = Template("""{% macro script(this, kwargs) %}
         return div;
     };
     legend.addTo(map);
+    if (map.zoomControl) {
+        var zoomIn = map.zoomControl._zoomInButton, zoomOut = map.zoomControl._zoomOutButton;
+        zoomIn.title = {{ this.zoom_in | tojson }};
+        zoomIn.setAttribute("aria-label", {{ this.zoom_in | tojson }});
+        zoomOut.title = {{ this.zoom_out | tojson }};
+        zoomOut.setAttribute("aria-label", {{ this.zoom_out | tojson }});
+    }
 })();
 {% endmacro %}""")
 
