@@ -521,7 +521,7 @@ def test_nightly_reads_decisions_from_the_store(backend: Backend) -> None:
                 f"reason) VALUES ('{a}', '{home_b}', 'maybe', '{AS_OF}', "
                 "'bufetat', NULL)")
     result = nightly_cli(cfg)
-    assert result.exit_code == 2 and "decisions row 3 column 'decision'" in result.output
+    assert result.exit_code == 2 and "decisions, row 3, column 'decision'" in result.output
 
 
 # --------------------------------------------------------------------------- PostGIS only
