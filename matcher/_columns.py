@@ -354,13 +354,14 @@ class _Table:
             bad = [x for x in tags if not (len(x) == 2 and x.isascii() and x.isalpha()
                                            and x.islower())]
             if bad:
-                text = (_("{values} not an ISO 639-1 language code (codes are lower case); "
-                          "write two letters such as 'nb', 'se', 'so', separated by ';'")
-                        if all(len(b) == 2 and b.isalpha() for b in bad)
-                        else _("{values} not an ISO 639-1 language code; write two letters "
-                               "such as 'nb', 'se', 'so', separated by ';'"))
+                message = (_("{values} not an ISO 639-1 language code (codes are lower "
+                             "case); write two letters such as 'nb', 'se', 'so', separated by "
+                             "';'")
+                           if all(len(b) == 2 and b.isalpha() for b in bad)
+                           else _("{values} not an ISO 639-1 language code; write two letters "
+                                  "such as 'nb', 'se', 'so', separated by ';'"))
                 self.problems.append(Problem(
-                    self.label, text.format(values=", ".join(repr(b) for b in bad)),
+                    self.label, message.format(values=", ".join(repr(b) for b in bad)),
                     row=i + 1, column=column))
             out.append(tags)
         return out
@@ -400,20 +401,20 @@ def _column_problems(frame: pd.DataFrame, allowed: Mapping[str, bool], label: st
         if column in allowed or column.startswith("_"):
             continue
         if column.lower() in by_lower:
-            text = _("unknown column '{column}'; rename it to '{name}' (names are lower case)")
+            message = _("unknown column '{column}'; rename it to '{name}' (names are lower case)")
         else:
-            text = _("unknown column '{column}'; allowed: {names}; prefix a column with '_' to "
-                     "keep it as an ignored note")
-        problems.append(Problem(label, text.format(column=column, name=by_lower.get(
+            message = _("unknown column '{column}'; allowed: {names}; prefix a column with "
+                        "'_' to keep it as an ignored note")
+        problems.append(Problem(label, message.format(column=column, name=by_lower.get(
             column.lower(), ""), names=names), column=column))
     required_names = ", ".join(c for c, r in allowed.items() if r)
     for column, required in allowed.items():
         if not required or column in present or (geometry and column in ("lon", "lat")):
             continue
-        text = (_("missing required column '{column}' (or point geometry); add it (required: "
-                  "{required})") if column in ("lon", "lat") and name in _POINT_TABLES
-                else _("missing required column '{column}'; add it (required: {required})"))
-        problems.append(Problem(label, text.format(column=column, required=required_names),
+        message = (_("missing required column '{column}' (or point geometry); add it "
+                     "(required: {required})") if column in ("lon", "lat") and name in _POINT_TABLES
+                   else _("missing required column '{column}'; add it (required: {required})"))
+        problems.append(Problem(label, message.format(column=column, required=required_names),
                                 column=column))
     return problems
 

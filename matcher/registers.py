@@ -554,19 +554,19 @@ def translate_municipalities(codes: ArrayLike, mapping: pd.DataFrame, *,
                 code=r.new, name=r.name, share=format_number(float(r.share_of_old), 0))
                 for r in parts.itertuples())
             out[i] = ""
-            text = (_("{code} ({name}) was split into {parts}; give the 2024 number; the "
+            message = (_("{code} ({name}) was split into {parts}; give the 2024 number; the "
                       "point lies in {place}") if place else
                     _("{code} ({name}) was split into {parts}; give the 2024 number"))
-            problems.append(Problem(source, text.format(
+            problems.append(Problem(source, message.format(
                 code=code, name=old_names.get(code, "?"), parts=listed, place=place), row,
                 column))
         else:
             out[i] = ""
-            text = (_("'{code}' is not a 2024 municipality number; use {hint} ({name}), which "
+            message = (_("'{code}' is not a 2024 municipality number; use {hint} ({name}), which "
                       "holds the point") if hint[i] else
                     _("'{code}' is not a 2024 municipality number; check it, or leave it empty "
                       "to derive it from lon/lat"))
-            problems.append(Problem(source, text.format(code=code, hint=hint[i],
+            problems.append(Problem(source, message.format(code=code, hint=hint[i],
                                                         name=names.get(hint[i], "?")),
                                     row, column))
     return Translation(codes=out, warnings=tuple(warnings), problems=tuple(problems))
