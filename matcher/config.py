@@ -715,10 +715,10 @@ def _read_toml(path: Path) -> dict[str, Any]:
 def _number(value: float) -> str:
     """A setting's number as the current language writes it, with the digits it has."""
     number = float(value)
-    if number.is_integer():
-        return format_number(number, 0)
-    text = repr(number)
-    return format_number(number, min(len(text.partition(".")[2]), 6) if "e" not in text else 6)
+    text = f"{number:.6g}"
+    if "e" in text:
+        return text
+    return format_number(number, len(text.partition(".")[2]))
 
 
 _PYDANTIC_MESSAGES: dict[str, str] = {
