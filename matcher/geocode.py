@@ -46,8 +46,8 @@ import pandas as pd
 from pyproj import Transformer
 
 from matcher.errors import InputError, Problem
+from matcher.i18n import format_number, ngettext
 from matcher.i18n import gettext as _
-from matcher.i18n import ngettext
 
 __all__ = [
     "MATCH_KINDS",
@@ -314,7 +314,7 @@ def build_register(frame: pd.DataFrame, *, source: str | None = None) -> Address
     if duplicates:
         log.info(ngettext("{source}: {n} duplicate address key; the first row is used",
                           "{source}: {n} duplicate address keys; the first row of each is used",
-                          duplicates).format(source=source, n=duplicates))
+                          duplicates).format(source=source, n=format_number(duplicates)))
     keep = order[first]
     code = code[first]
     ids = np.arange(len(streets), dtype=np.int64)
@@ -457,8 +457,8 @@ def geocode(frame: pd.DataFrame, register: AddressRegister, *, address_column: s
     problems = _problems(source, address_column, postcode_column, postcode, key, found)
     log.info(ngettext("{source}: geocoded {n} row: {counts}",
                       "{source}: geocoded {n} rows: {counts}", n).format(
-        source=source, n=n, counts=", ".join(f"{k} {int((kind == k).sum())}"
-                                             for k in MATCH_KINDS)))
+        source=source, n=format_number(n),
+        counts=", ".join(f"{k} {format_number(int((kind == k).sum()))}" for k in MATCH_KINDS)))
     return GeocodeResult(lon=lon, lat=lat, match=kind, matched_address=matched,
                          problems=tuple(problems))
 

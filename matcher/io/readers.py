@@ -32,7 +32,7 @@ import pyogrio.errors
 from matcher import schema
 from matcher.config import DEFAULT_CRS, ScoringSettings
 from matcher.errors import InputError, Problem, raise_if_problems
-from matcher.i18n import N_, ngettext
+from matcher.i18n import N_, format_number, ngettext
 from matcher.i18n import gettext as _
 from matcher.lookup import Registers
 from matcher.schema import Inputs
@@ -497,9 +497,8 @@ def read_inputs(
     assert inputs is not None
     log.info(_("read {children} children, {homes} homes, {contacts} contacts, {placements} "
                "locked placements, {vetoes} vetoes")
-             .format(children=len(inputs.children), homes=len(inputs.homes),
-                     contacts=len(inputs.contacts), placements=len(inputs.placements),
-                     vetoes=len(inputs.vetoes)))
+             .format(**{table: format_number(len(getattr(inputs, table)))
+                        for table in ("children", "homes", "contacts", "placements", "vetoes")}))
     return dataclasses.replace(inputs, sources=sources)  # warnings: the caller lists them
 
 

@@ -132,8 +132,8 @@ import shapely
 from pyproj import Transformer
 
 from matcher.errors import InputError, Problem
+from matcher.i18n import format_number, ngettext
 from matcher.i18n import gettext as _
-from matcher.i18n import ngettext
 from matcher.scenarios._people import (
     _children,
     _Contacts,
@@ -384,10 +384,12 @@ def build(*, seed: int = 1, size: Size = "small") -> Scenario:
     log.info(_("built sample {size} (seed {seed}): {nodes} road nodes, {ways} ways, "
                "{municipalities} municipalities, {schools} schools, {children} children, "
                "{contacts} contacts, {homes} homes").format(
-        size=size, seed=seed, nodes=len(scenario.roads.node_ids),
-        ways=len(scenario.roads.way_ids), municipalities=len(scenario.municipalities),
-        schools=len(scenario.schools), children=len(scenario.children),
-        contacts=len(scenario.contacts), homes=len(scenario.homes)))
+        size=size, seed=seed, nodes=format_number(len(scenario.roads.node_ids)),
+        ways=format_number(len(scenario.roads.way_ids)),
+        municipalities=format_number(len(scenario.municipalities)),
+        schools=format_number(len(scenario.schools)),
+        children=format_number(len(scenario.children)),
+        contacts=format_number(len(scenario.contacts)), homes=format_number(len(scenario.homes))))
     return scenario
 
 

@@ -227,8 +227,9 @@ def oslo_scenario(data_dir: str | Path, seed: int = 1, *, n_children: int = 150,
                              "municipality": "0301", "cooperation": "Oslo"})
     logger.info(_("Oslo scenario (seed {seed}): {children} children, {homes} homes, "
                   "{families} resource families, {cells} cells, {schools} schools")
-                .format(seed=seed, children=n_children, homes=n_homes, families=n_families,
-                        cells=len(cells), schools=len(sx)))
+                .format(seed=seed, children=format_number(n_children),
+                        homes=format_number(n_homes), families=format_number(n_families),
+                        cells=format_number(len(cells)), schools=format_number(len(sx))))
     return OsloScenario(seed=seed, inputs=inputs, children=children, homes=homes, net=net,
                         municipalities=munis, population=cells, resource_families=families,
                         as_of=ref)
