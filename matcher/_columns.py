@@ -14,6 +14,8 @@ import numpy as np
 import pandas as pd
 
 from matcher.errors import Problem
+from matcher.i18n import gettext as _
+from matcher.i18n import ngettext
 
 __all__ = ["COLUMNS", "MAX_CHILD_AGE", "MAX_ID_LENGTH", "join_tags", "split_tags"]
 
@@ -115,20 +117,22 @@ class _Table:
             return plain
         geoms = frame.geometry
         if geoms.crs is None:
-            self.problems.append(Problem(self.label, "layer has no CRS; set it (e.g. "
-                                         "GeoDataFrame.set_crs('EPSG:4326')) and write it again"))
-            self.crs_note = " (layer CRS unknown)"
+            self.problems.append(Problem(self.label, _(
+                "layer has no CRS; set it (e.g. GeoDataFrame.set_crs('EPSG:4326')) and write "
+                "it again")))
+            self.crs_note = " ({})".format(_("layer CRS unknown"))
             return plain.drop(columns=["lon", "lat"], errors="ignore")
         crs_name = geoms.crs.to_string()
-        self.crs_note = f" (geometry in {crs_name}, converted to EPSG:4326)"
+        self.crs_note = " ({})".format(_("geometry in {crs}, converted to EPSG:4326")
+                                       .format(crs=crs_name))
         missing = (geoms.isna() | geoms.is_empty).to_numpy()
         not_point = ~missing & (geoms.geom_type != "Point").to_numpy()
         self.problems += _rows(self.label, "geometry", missing,
-                               lambda i: "empty geometry; every row needs a point position")
+                               _same(_("empty geometry; every row needs a point position")))
         types = geoms.geom_type.to_numpy()
         self.problems += _rows(self.label, "geometry", not_point,
-                               lambda i: f"geometry is a {types[i]}; use points (e.g. "
-                                         "representative_point())")
+                               lambda i: _("geometry is a {type}; use points (e.g. "
+                                           "representative_point())").format(type=types[i]))
         ok = ~missing & ~not_point
         lon = np.full(len(frame), np.nan)
         lat = np.full(len(frame), np.nan)
@@ -161,19 +165,20 @@ class _Table:
         values = self.text(column)
         if not self.has(column):
             return values
-        what = "child" if column == "child_id" else "home"
-        self.add(column, values == "",
-                 lambda i: f"empty {column}; give every row the {what}'s id")
+        empty = (_("empty {column}; give every row the child's id") if column == "child_id"
+                 else _("empty {column}; give every row the home's id"))
+        self.add(column, values == "", _same(empty.format(column=column)))
         values = self.id_text(column)
         if column == "child_id" and self.name == "children":
             self.add(column, np.char.find(values.astype(str), ":") >= 0,
-                     lambda i: f"child_id '{values[i]}' contains ':', which is reserved for "
-                               "anchor ids; rename the child")
+                     lambda i: _("child_id '{id}' contains ':', which is reserved for "
+                                 "anchor ids; rename the child").format(id=values[i]))
         if unique:
             first = _first_rows(values)
             dup = (first != np.arange(self.n)) & (values != "")
-            self.add(column, dup, lambda i: f"duplicate {column} '{values[i]}' (first at row "
-                                            f"{first[i] + 1}); ids must be unique")
+            self.add(column, dup, lambda i: _("duplicate {column} '{id}' (first at row {row}); "
+                                              "ids must be unique")
+                     .format(column=column, id=values[i], row=first[i] + 1))
         return values
 
     def id_text(self, column: str) -> np.ndarray:
@@ -186,10 +191,12 @@ class _Table:
         unprintable = np.array([not v.isprintable() for v in values], dtype=bool)
         long = np.array([len(v) > MAX_ID_LENGTH for v in values], dtype=bool) & ~unprintable
         self.add(column, unprintable,
-                 _same(f"{column} holds a line break, tab or other control character; use "
-                       "printable characters only"))
-        self.add(column, long, lambda i: f"{column} is {len(values[i])} characters long; use "
-                                         f"at most {MAX_ID_LENGTH}")
+                 _same(_("{column} holds a line break, tab or other control character; use "
+                         "printable characters only").format(column=column)))
+        self.add(column, long, lambda i: _("{column} is {length} characters long; use at most "
+                                           "{limit}").format(column=column,
+                                                             length=len(values[i]),
+                                                             limit=MAX_ID_LENGTH))
         if unprintable.any() or long.any():
             values = np.where(unprintable | long, "", values).astype(object)
             self.cells[column] = values
@@ -202,19 +209,20 @@ class _Table:
         if not (self.has(lon_col) and self.has(lat_col)):
             if optional and self.has(lon_col) != self.has(lat_col):
                 absent = lat_col if self.has(lon_col) else lon_col
-                self.problems.append(Problem(self.label, f"column '{absent}' is missing but "
-                                             f"its partner is present; add both or neither",
-                                             column=absent))
+                self.problems.append(Problem(self.label, _(
+                    "column '{column}' is missing but its partner is present; add both or "
+                    "neither").format(column=absent), column=absent))
             nan = np.full(self.n, np.nan)
             return nan, nan.copy()
         skip = self.geometry_bad.copy() if lon_col == "lon" else np.zeros(self.n, dtype=bool)
         empty_lon, empty_lat = lon_text == "", lat_text == ""
         if optional:
             both = empty_lon & empty_lat
+            either = _("{empty} is empty but {other} is set; give both or neither")
             self.add(lon_col, empty_lon & ~empty_lat,
-                     lambda i: f"{lon_col} is empty but {lat_col} is set; give both or neither")
+                     _same(either.format(empty=lon_col, other=lat_col)))
             self.add(lat_col, empty_lat & ~empty_lon,
-                     lambda i: f"{lat_col} is empty but {lon_col} is set; give both or neither")
+                     _same(either.format(empty=lat_col, other=lon_col)))
             skip = skip | empty_lon | empty_lat
         else:
             both = np.zeros(self.n, dtype=bool)
@@ -222,20 +230,25 @@ class _Table:
         for col, text, values, limit in ((lon_col, lon_text, lon, 180.0),
                                          (lat_col, lat_text, lat, 90.0)):
             empty = (text == "") & ~skip
-            self.add(col, empty, _same(f"empty {col}; give WGS84 degrees (EPSG:4326)"))
+            self.add(col, empty, _same(_("empty {column}; give WGS84 degrees (EPSG:4326)")
+                                       .format(column=col)))
             bad_number = (text != "") & np.isnan(values) & ~skip
             self.add(col, bad_number,
-                     _same(f"{col} is not a number; give WGS84 degrees (EPSG:4326)"))
+                     _same(_("{column} is not a number; give WGS84 degrees (EPSG:4326)")
+                           .format(column=col)))
             out = np.isfinite(values) | np.isinf(values)
             out &= ~(np.abs(values) <= limit) & ~skip
             self.add(col, out, lambda i, c=col, v=values, lim=limit:  # type: ignore[misc]
-                     f"{c} is outside -{lim:g}..{lim:g}{note}; "
-                     + ("looks like projected metres: convert to WGS84 degrees (EPSG:4326)"
-                        if np.isfinite(v[i]) and abs(v[i]) > 1000
-                        else "give WGS84 degrees (EPSG:4326); are lon and lat swapped?"))
+                     (_("{column} is outside -{limit}..{limit}{note}; looks like projected "
+                        "metres: convert to WGS84 degrees (EPSG:4326)")
+                      if np.isfinite(v[i]) and abs(v[i]) > 1000
+                      else _("{column} is outside -{limit}..{limit}{note}; give WGS84 degrees "
+                             "(EPSG:4326); are lon and lat swapped?"))
+                     .format(column=c, limit=f"{lim:g}", note=note))
         zero = (lon == 0) & (lat == 0) & ~skip
-        self.add(lon_col, zero, lambda i: f"{lon_col}/{lat_col} is 0,0, which marks a missing "
-                                          "position; give the real position")
+        self.add(lon_col, zero, _same(_("{lon}/{lat} is 0,0, which marks a missing position; "
+                                        "give the real position").format(lon=lon_col,
+                                                                         lat=lat_col)))
         lon = np.where(both, np.nan, lon)
         lat = np.where(both, np.nan, lat)
         return lon, lat
@@ -253,9 +266,11 @@ class _Table:
         # Above 2**53 a float is no longer an exact whole number (and 2**63 overflows int64).
         bad |= ~(values <= (high if high is not None else 2.0**53))
         self.add(column, bad & (text == ""),
-                 lambda i: f"empty {column}; give a whole number {rng}{hint}")
+                 _same(_("empty {column}; give a whole number {range}")
+                       .format(column=column, range=rng + hint)))
         self.add(column, bad & (text != ""),
-                 lambda i: f"{column} '{text[i]}' is not a whole number {rng}{hint}")
+                 lambda i: _("{column} '{value}' is not a whole number {range}")
+                 .format(column=column, value=text[i], range=rng + hint))
         return np.where(bad, 0, values).astype(np.int64)
 
     def floats(self, column: str, *, default: float) -> np.ndarray:
@@ -263,8 +278,9 @@ class _Table:
         text = self.text(column)
         values = np.where(text == "", default, _numbers(text))
         bad = (text != "") & ~(np.isfinite(values) & (values > 0))
-        self.add(column, bad, lambda i: f"{column} '{text[i]}' must be a number > 0 "
-                                        "(or empty for the default)")
+        self.add(column, bad, lambda i: _("{column} '{value}' must be a number > 0 (or empty "
+                                          "for the default)").format(column=column,
+                                                                      value=text[i]))
         return values
 
     def choices(self, column: str, allowed: tuple[str, ...]) -> np.ndarray:
@@ -272,17 +288,19 @@ class _Table:
         if not self.has(column):
             return text
         bad = ~np.isin(text, list(allowed))
-        self.add(column, bad, lambda i: f"{'empty ' + column if text[i] == '' else repr(text[i])}"
-                                        f" is not a valid {column}; use one of "
-                                        f"{', '.join(allowed)}")
+        self.add(column, bad, lambda i: (
+            _("empty {column} is not a valid {column}; use one of {allowed}") if text[i] == ""
+            else _("{value} is not a valid {column}; use one of {allowed}"))
+            .format(column=column, value=repr(text[i]), allowed=", ".join(allowed)))
         return text
 
     def booleans(self, column: str, *, default: bool) -> np.ndarray:
         text = np.array([t.lower() for t in self.text(column)], dtype=object)
         true = np.isin(text, list(_TRUE))
         bad = (text != "") & ~true & ~np.isin(text, list(_FALSE))
-        self.add(column, bad, lambda i: f"'{self.text(column)[i]}' is not a yes/no value; use "
-                                        "true/false, yes/no, ja/nei or 1/0")
+        self.add(column, bad, lambda i: _("'{value}' is not a yes/no value; use true/false, "
+                                          "yes/no, ja/nei or 1/0")
+                 .format(value=self.text(column)[i]))
         return np.where(text == "", default, true).astype(bool)
 
     def municipalities(self, column: str) -> np.ndarray:
@@ -293,8 +311,9 @@ class _Table:
         padded = np.array([t.zfill(4) if t.isdigit() and len(t) == 3 else t for t in text],
                           dtype=object)
         bad = np.array([not (len(t) == 4 and t.isascii() and t.isdigit()) for t in padded])
-        self.add(column, bad, lambda i: f"'{text[i]}' is not a 4-digit kommunenummer (e.g. "
-                                        "'0301'); store it as text to keep the leading zero")
+        self.add(column, bad, lambda i: _("'{value}' is not a 4-digit kommunenummer (e.g. "
+                                          "'0301'); store it as text to keep the leading zero")
+                 .format(value=text[i]))
         return padded
 
     def tags(self, column: str, allowed: set[str], what: str) -> list[tuple[str, ...]]:
@@ -304,12 +323,14 @@ class _Table:
         for i, tags in enumerate(out):
             unknown = [t for t in tags if t not in allowed]
             if unknown:
-                hints = [f"'{t}' (did you mean '{lower[t.lower()]}'?)" if t.lower() in lower
+                hints = [_("'{tag}' (did you mean '{suggestion}'?)")
+                         .format(tag=t, suggestion=lower[t.lower()]) if t.lower() in lower
                          else f"'{t}'" for t in unknown]
                 self.problems.append(Problem(
-                    self.label, f"unknown {what} tag(s) {', '.join(hints)}; allowed: "
-                                f"{', '.join(sorted(allowed, key=str.lower))} "
-                                "(separate tags with ';')", row=i + 1, column=column))
+                    self.label, _unknown_tags(what, len(unknown)).format(
+                        tags=", ".join(hints),
+                        allowed=", ".join(sorted(allowed, key=str.lower))),
+                    row=i + 1, column=column))
         return out
 
     def municipality_lists(self, column: str) -> list[tuple[str, ...]]:
@@ -320,9 +341,9 @@ class _Table:
             bad = [c for c in codes if not (len(c) == 4 and c.isascii() and c.isdigit())]
             if bad:
                 self.problems.append(Problem(
-                    self.label, f"{', '.join(repr(b) for b in bad)} not a 4-digit kommunenummer;"
-                                " separate numbers with ';' (e.g. '4626;4631')",
-                    row=i + 1, column=column))
+                    self.label, _("{values} not a 4-digit kommunenummer; separate numbers with "
+                                  "';' (e.g. '4626;4631')")
+                    .format(values=", ".join(repr(b) for b in bad)), row=i + 1, column=column))
             out.append(tuple(sorted(set(codes))))
         return out
 
@@ -333,12 +354,15 @@ class _Table:
             bad = [x for x in tags if not (len(x) == 2 and x.isascii() and x.isalpha()
                                            and x.islower())]
             if bad:
-                hint = (" (codes are lower case)" if all(len(b) == 2 and b.isalpha() for b in bad)
-                        else "")
+                message = (_("{values} not an ISO 639-1 language code (codes are lower "
+                             "case); write two letters such as 'nb', 'se', 'so', separated by "
+                             "';'")
+                           if all(len(b) == 2 and b.isalpha() for b in bad)
+                           else _("{values} not an ISO 639-1 language code; write two letters "
+                                  "such as 'nb', 'se', 'so', separated by ';'"))
                 self.problems.append(Problem(
-                    self.label, f"{', '.join(repr(b) for b in bad)} not an ISO 639-1 language "
-                                f"code{hint}; write two letters such as 'nb', 'se', 'so', "
-                                "separated by ';'", row=i + 1, column=column))
+                    self.label, message.format(values=", ".join(repr(b) for b in bad)),
+                    row=i + 1, column=column))
             out.append(tags)
         return out
 
@@ -350,8 +374,9 @@ class _Table:
             bad = [p for p in parts if not (p.isdigit() and int(p) <= MAX_CHILD_AGE)]
             if bad:
                 self.problems.append(Problem(
-                    self.label, f"{', '.join(repr(b) for b in bad)} not an age 0-{MAX_CHILD_AGE}"
-                                "; list whole years separated by ';' (e.g. '4;9')",
+                    self.label, _("{values} not an age 0-{oldest}; list whole years separated "
+                                  "by ';' (e.g. '4;9')")
+                    .format(values=", ".join(repr(b) for b in bad), oldest=MAX_CHILD_AGE),
                     row=i + 1, column=column))
             out.append(tuple(sorted(int(p) for p in parts if p not in bad)))
         return out
@@ -361,7 +386,8 @@ class _Table:
         parsed = pd.to_datetime(pd.Series(np.where(text == "", np.array(None), text), dtype=object),
                                 format="ISO8601", errors="coerce")
         bad = (text != "") & parsed.isna().to_numpy()
-        self.add(column, bad, lambda i: f"'{text[i]}' is not an ISO date; write YYYY-MM-DD")
+        self.add(column, bad, lambda i: _("'{value}' is not an ISO date; write YYYY-MM-DD")
+                 .format(value=text[i]))
         return parsed.to_numpy()
 
 
@@ -375,17 +401,21 @@ def _column_problems(frame: pd.DataFrame, allowed: Mapping[str, bool], label: st
         if column in allowed or column.startswith("_"):
             continue
         if column.lower() in by_lower:
-            fix = f"rename it to '{by_lower[column.lower()]}' (names are lower case)"
+            message = _("unknown column '{column}'; rename it to '{name}' (names are lower case)")
         else:
-            fix = f"allowed: {names}; prefix a column with '_' to keep it as an ignored note"
-        problems.append(Problem(label, f"unknown column '{column}'; {fix}", column=column))
+            message = _("unknown column '{column}'; allowed: {names}; prefix a column with "
+                        "'_' to keep it as an ignored note")
+        problems.append(Problem(label, message.format(column=column, name=by_lower.get(
+            column.lower(), ""), names=names), column=column))
     required_names = ", ".join(c for c, r in allowed.items() if r)
     for column, required in allowed.items():
         if not required or column in present or (geometry and column in ("lon", "lat")):
             continue
-        extra = " (or point geometry)" if column in ("lon", "lat") and name in _POINT_TABLES else ""
-        problems.append(Problem(label, f"missing required column '{column}'{extra}; add it "
-                                       f"(required: {required_names})", column=column))
+        message = (_("missing required column '{column}' (or point geometry); add it "
+                     "(required: {required})") if column in ("lon", "lat") and name in _POINT_TABLES
+                   else _("missing required column '{column}'; add it (required: {required})"))
+        problems.append(Problem(label, message.format(column=column, required=required_names),
+                                column=column))
     return problems
 
 
@@ -440,7 +470,28 @@ def _same(message: str) -> Callable[[int], str]:
 
 
 def _locked_twice(i: int, *, first: np.ndarray, ids: np.ndarray) -> str:
-    return f"child '{ids[i]}' is already locked at row {first[i] + 1}; lock each child to one home"
+    return _("child '{id}' is already locked at row {row}; lock each child to one "
+             "home").format(id=ids[i], row=first[i] + 1)
+
+
+def _unknown_tags(what: str, n: int) -> str:
+    """The message of ``n`` unknown tags of one kind (fields ``{tags}``, ``{allowed}``)."""
+    if what == "need":
+        return ngettext("unknown need tag {tags}; allowed: {allowed} (separate tags with ';')",
+                        "unknown need tags {tags}; allowed: {allowed} (separate tags with ';')",
+                        n)
+    if what == "competence":
+        return ngettext("unknown competence tag {tags}; allowed: {allowed} (separate tags "
+                        "with ';')",
+                        "unknown competence tags {tags}; allowed: {allowed} (separate tags "
+                        "with ';')", n)
+    if what == "culture":
+        return ngettext("unknown culture tag {tags}; allowed: {allowed} (separate tags with "
+                        "';')",
+                        "unknown culture tags {tags}; allowed: {allowed} (separate tags with "
+                        "';')", n)
+    return ngettext("unknown tag {tags}; allowed: {allowed} (separate tags with ';')",
+                    "unknown tags {tags}; allowed: {allowed} (separate tags with ';')", n)
 
 
 def _empty(columns: dict[str, str]) -> pd.DataFrame:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import json
+import re
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
@@ -39,6 +40,8 @@ from pydantic import (
 )
 
 from matcher.errors import InputError, Problem
+from matcher.i18n import N_, format_number, ngettext
+from matcher.i18n import gettext as _
 
 __all__ = [
     "DEFAULT_BANDS_MINUTES",
@@ -140,7 +143,8 @@ class NetworkSettings(_Frozen):
     def _positive(cls, value: dict[str, float]) -> dict[str, float]:
         bad = [k for k, v in value.items() if not v > 0]
         if bad:
-            raise ValueError(f"speeds must be > 0 km/h; fix {', '.join(sorted(bad))}")
+            raise ValueError(_("speeds must be > 0 km/h; fix {keys}")
+                             .format(keys=", ".join(sorted(bad))))
         return value
 
     def fingerprint(self) -> str:
@@ -262,11 +266,13 @@ class ScoringSettings(_Frozen):
         for name, codes in value.items():
             for code in codes:
                 if not (len(code) == 4 and code.isascii() and code.isdigit()):
-                    problems.append(f"pool '{name}': '{code}' is not a 4-digit kommunenummer "
-                                    "(write it as text, e.g. \"0301\")")
+                    problems.append(_("pool '{pool}': '{code}' is not a 4-digit kommunenummer "
+                                      "(write it as text, e.g. \"0301\")")
+                                    .format(pool=name, code=code))
                 elif code in seen and seen[code] != name:
-                    problems.append(f"municipality {code} is in pools '{seen[code]}' and "
-                                    f"'{name}'; put it in one pool")
+                    problems.append(_("municipality {code} is in pools '{first}' and "
+                                      "'{second}'; put it in one pool")
+                                    .format(code=code, first=seen[code], second=name))
                 seen.setdefault(code, name)
         if problems:
             raise ValueError("; ".join(problems))
@@ -287,17 +293,19 @@ class ScoringSettings(_Frozen):
         unknown = set(value) - allowed
         if unknown:
             raise ValueError(
-                f"unknown weight(s) {sorted(unknown)}; allowed: {sorted(allowed)}"
+                ngettext("unknown weight {unknown}; allowed: {allowed}",
+                         "unknown weights {unknown}; allowed: {allowed}", len(unknown))
+                .format(unknown=", ".join(sorted(unknown)), allowed=", ".join(sorted(allowed)))
             )
         if any(v < 0 for v in value.values()) or sum(value.values()) <= 0:
-            raise ValueError("weights must be >= 0 and not all 0")
+            raise ValueError(_("weights must be >= 0 and not all 0"))
         return value
 
     @field_validator("bands_minutes")
     @classmethod
     def _bands(cls, value: tuple[float, ...]) -> tuple[float, ...]:
         if not value or any(b <= 0 for b in value) or list(value) != sorted(set(value)):
-            raise ValueError("bands_minutes must be positive and strictly ascending")
+            raise ValueError(_("bands_minutes must be positive and strictly ascending"))
         return value
 
     @model_validator(mode="after")
@@ -306,9 +314,10 @@ class ScoringSettings(_Frozen):
             others = sum(v for k, v in self.weights.items() if k != "kinship")
             if not self.weights.get("kinship", 0.0) > others:
                 raise ValueError(
-                    f"kinship first: weights.kinship ({self.weights.get('kinship', 0.0)}) must "
-                    f"exceed the sum of the other weights ({others:g}); raise it or set "
-                    "kinship_first = false"
+                    _("kinship first: weights.kinship ({kinship}) must exceed the sum of the "
+                      "other weights ({others}); raise it or set kinship_first = false")
+                    .format(kinship=_number(self.weights.get("kinship", 0.0)),
+                            others=_number(others))
                 )
         return self
 
@@ -412,7 +421,8 @@ class PlanningSettings(_Frozen):
     @classmethod
     def _bands(cls, value: tuple[float, ...]) -> tuple[float, ...]:
         if not value or any(b <= 0 for b in value) or list(value) != sorted(set(value)):
-            raise ValueError("emergency_bands_minutes must be positive and strictly ascending")
+            raise ValueError(_("emergency_bands_minutes must be positive and strictly "
+                               "ascending"))
         return value
 
 
@@ -515,11 +525,11 @@ class StoreOptions(_Frozen):
         if "://" in value and "@" in value.split("://", 1)[1].split("/", 1)[0]:
             userinfo = value.split("://", 1)[1].split("@", 1)[0]
             if ":" in userinfo:
-                raise ValueError("the url holds a password; remove it and use password_env "
-                                 "or password_file")
+                raise ValueError(_("the url holds a password; remove it and use password_env "
+                                   "or password_file"))
         if "password=" in value.lower():
-            raise ValueError("the url holds a password parameter; remove it and use "
-                             "password_env or password_file")
+            raise ValueError(_("the url holds a password parameter; remove it and use "
+                               "password_env or password_file"))
         return value
 
 
@@ -620,7 +630,7 @@ def settings_from_dict(data: dict[str, Any], *, source: str = "config") -> Setti
     InputError
         Listing every unknown key and bad value.
     """
-    return _validate(Settings, data, source=source, what="configuration")
+    return _validate(Settings, data, source=source)
 
 
 def load_nightly(path: str | Path) -> NightlyConfig:
@@ -664,12 +674,12 @@ def nightly_from_dict(data: dict[str, Any], *, base: Path | None = None,
     if isinstance(net, dict) and not net:
         data.pop("network", None)
     if "store" not in data:
-        problems.append(Problem(source, "missing store section; add one with url = "
-                                        "\"file.gpkg\" or a postgresql+psycopg:// url",
+        problems.append(Problem(source, _("missing store section; add one with url = "
+                                          "\"file.gpkg\" or a postgresql+psycopg:// url"),
                                 column="store"))
     if "osm" not in osm:
-        problems.append(Problem(source, "missing network.osm (e.g. osm = \"roads.osm.pbf\"); "
-                                        "the nightly job builds the network from it",
+        problems.append(Problem(source, _("missing network.osm (e.g. osm = \"roads.osm.pbf\"); "
+                                          "the nightly job builds the network from it"),
                                 column="network.osm"))
     data["store"] = _resolve(data.get("store", {}), base, ("password_file",), url_key="url")
     data["job"] = _resolve(data.get("job", {}), base, ("log_file",))
@@ -684,22 +694,88 @@ def nightly_from_dict(data: dict[str, Any], *, base: Path | None = None,
         return None if where in ("network", "network.osm", "store") and any(
             p.column in (where, "network.osm") for p in problems) else where
 
-    return _validate(NightlyConfig, data, source=source, what="nightly configuration",
-                     problems=problems, rename=rename)
+    return _validate(NightlyConfig, data, source=source, nightly=True, problems=problems,
+                     rename=rename)
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise InputError(f"{path}: configuration file not found; check the path") from None
+        raise InputError(_("{path}: configuration file not found; check the path")
+                         .format(path=path)) from None
     except IsADirectoryError:
-        raise InputError(f"{path}: is a folder; give the configuration file") from None
+        raise InputError(_("{path}: is a folder; give the configuration file")
+                         .format(path=path)) from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: not valid TOML ({exc}); fix the syntax") from None
+        raise InputError(_("{path}: not valid TOML ({error}); fix the syntax")
+                         .format(path=path, error=exc)) from None
 
 
-def _validate(model: type[_Model], data: dict[str, Any], *, source: str, what: str,
+def _number(value: float) -> str:
+    """A setting's number as the current language writes it, with the digits it has."""
+    number = float(value)
+    text = f"{number:.6g}"
+    if "e" in text:
+        return text
+    return format_number(number, len(text.partition(".")[2]))
+
+
+_PYDANTIC_MESSAGES: dict[str, str] = {
+    "missing": N_("Field required"),
+    "extra_forbidden": N_("Extra inputs are not permitted"),
+    "finite_number": N_("Input should be a finite number"),
+    "greater_than": N_("Input should be greater than {gt}"),
+    "greater_than_equal": N_("Input should be greater than or equal to {ge}"),
+    "less_than": N_("Input should be less than {lt}"),
+    "less_than_equal": N_("Input should be less than or equal to {le}"),
+    "literal_error": N_("Input should be one of {expected}"),
+    "string_type": N_("Input should be a valid string"),
+    "string_pattern_mismatch": N_("String should match pattern '{pattern}'"),
+    "int_type": N_("Input should be a valid integer"),
+    "int_parsing": N_("Input should be a valid integer, unable to parse string as an integer"),
+    "int_from_float": N_("Input should be a valid integer, got a number with a fractional part"),
+    "float_type": N_("Input should be a valid number"),
+    "float_parsing": N_("Input should be a valid number, unable to parse string as a number"),
+    "bool_type": N_("Input should be a valid boolean"),
+    "bool_parsing": N_("Input should be a valid boolean, unable to interpret input"),
+    "dict_type": N_("Input should be a valid dictionary"),
+    "model_type": N_("Input should be a table of keys"),
+    "tuple_type": N_("Input should be a valid tuple"),
+    "list_type": N_("Input should be a valid list"),
+    "path_type": N_("Input should be a path (text)"),
+    "date_type": N_("Input should be a valid date (YYYY-MM-DD)"),
+    "date_parsing": N_("Input should be a valid date (YYYY-MM-DD)"),
+    "date_from_datetime_parsing": N_("Input should be a valid date (YYYY-MM-DD)"),
+}
+"""Our words for pydantic's error types, by ``type`` (fields from the error's ``ctx``).
+Other types keep pydantic's own English text."""
+
+
+def _error_text(err: Any) -> str:
+    """The text of one pydantic error in the current language."""
+    ctx = err.get("ctx") or {}
+    if err["type"] == "value_error" and "error" in ctx:
+        return str(ctx["error"])  # our validators' own text, translated when raised
+    if err["type"] == "string_too_short" and isinstance(ctx.get("min_length"), int):
+        n = ctx["min_length"]
+        return ngettext("String should have at least {n} character",
+                        "String should have at least {n} characters", n).format(n=n)
+    template = _PYDANTIC_MESSAGES.get(err["type"])
+    if template is None:
+        return str(err["msg"])
+    fields = {k: _number(v) if isinstance(v, int | float) and not isinstance(v, bool) else v
+              for k, v in ctx.items()}
+    if "expected" in fields:
+        fields["expected"] = ", ".join(re.findall(r"'[^']*'", str(fields["expected"]))
+                                       ) or fields["expected"]
+    try:
+        return _(template).format(**fields)
+    except (KeyError, IndexError):
+        return str(err["msg"])
+
+
+def _validate(model: type[_Model], data: dict[str, Any], *, source: str, nightly: bool = False,
               problems: list[Problem] | None = None,
               rename: Callable[[list[str]], str | None] | None = None) -> _Model:
     """Validate ``data`` as ``model``; raise one InputError with every problem."""
@@ -713,10 +789,16 @@ def _validate(model: type[_Model], data: dict[str, Any], *, source: str, what: s
             where = rename(loc) if rename else ".".join(loc)
             if where is None:
                 continue
-            problems.append(Problem(source, f"{err['msg']}; fix or remove this key",
-                                    column=where))
+            problems.append(Problem(source, _("{error}; fix or remove this key")
+                                    .format(error=_error_text(err)), column=where))
     if problems or result is None:
-        raise InputError(f"{source}: invalid {what} ({len(problems)} problem(s))", problems)
+        n = len(problems)
+        lead = (ngettext("{source}: invalid nightly configuration ({n} problem)",
+                         "{source}: invalid nightly configuration ({n} problems)", n)
+                if nightly else
+                ngettext("{source}: invalid configuration ({n} problem)",
+                         "{source}: invalid configuration ({n} problems)", n))
+        raise InputError(lead.format(source=source, n=n), problems)
     return result
 
 

@@ -9,6 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from matcher.i18n import gettext as _
+from matcher.i18n import ngettext
+
 __all__ = [
     "InfeasibleError",
     "InputError",
@@ -41,13 +44,20 @@ class Problem:
     row: int | None = None
     column: str | None = None
 
+    def location(self) -> str:
+        """Return where the problem is (file, row, column) in the current language."""
+        if self.row is not None and self.column is not None:
+            text = _("{source}, row {row}, column '{column}'")
+        elif self.row is not None:
+            text = _("{source}, row {row}")
+        elif self.column is not None:
+            text = _("{source}, column '{column}'")
+        else:
+            return self.source
+        return text.format(source=self.source, row=self.row, column=self.column)
+
     def __str__(self) -> str:
-        where = self.source
-        if self.row is not None:
-            where += f", row {self.row}"
-        if self.column is not None:
-            where += f", column '{self.column}'"
-        return f"{where}: {self.message}"
+        return f"{self.location()}: {self.message}"
 
 
 class MatcherError(Exception):
@@ -97,4 +107,6 @@ class LockedError(MatcherError):
 def raise_if_problems(message: str, problems: list[Problem]) -> None:
     """Raise :class:`InputError` listing every problem, if there are any."""
     if problems:
-        raise InputError(f"{message} ({len(problems)} problem(s))", problems)
+        n = len(problems)
+        raise InputError(ngettext("{message} ({n} problem)", "{message} ({n} problems)", n)
+                         .format(message=message, n=n), problems)

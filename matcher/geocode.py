@@ -46,6 +46,8 @@ import pandas as pd
 from pyproj import Transformer
 
 from matcher.errors import InputError, Problem
+from matcher.i18n import format_number, ngettext
+from matcher.i18n import gettext as _
 
 __all__ = [
     "MATCH_KINDS",
@@ -234,7 +236,7 @@ class AddressRegister:
         return len(self.codes)
 
 
-def build_register(frame: pd.DataFrame, *, source: str = "address register") -> AddressRegister:
+def build_register(frame: pd.DataFrame, *, source: str | None = None) -> AddressRegister:
     """Prepare a Matrikkelen adresse table for :func:`geocode`.
 
     Parameters
@@ -248,7 +250,7 @@ def build_register(frame: pd.DataFrame, *, source: str = "address register") -> 
         street name, number, postnummer or point (e.g. ``matrikkeladresse`` rows)
         are left out.
     source
-        Name of the register in error messages.
+        Name of the register in error messages (default: "address register", translated).
 
     Returns
     -------
@@ -259,11 +261,15 @@ def build_register(frame: pd.DataFrame, *, source: str = "address register") -> 
     InputError
         If a column is missing or no row is usable.
     """
+    source = source or _("address register")
     missing = [c for c in REGISTER_COLUMNS if c not in frame.columns]
     if missing:
-        raise InputError(
-            f"{source}: missing column(s) {', '.join(missing)}; give Kartverket's Matrikkelen "
-            f"adresse CSV (needs {', '.join(REGISTER_COLUMNS)})")
+        raise InputError(ngettext(
+            "{source}: missing column {missing}; give Kartverket's Matrikkelen adresse CSV "
+            "(needs {needed})",
+            "{source}: missing columns {missing}; give Kartverket's Matrikkelen adresse CSV "
+            "(needs {needed})", len(missing)).format(source=source, missing=", ".join(missing),
+                                                     needed=", ".join(REGISTER_COLUMNS)))
     name_id, names = pd.factorize(frame["adressenavn"], use_na_sentinel=True)
     pc_id, pcs = pd.factorize(frame["postnummer"], use_na_sentinel=True)
     number = pd.to_numeric(frame["nummer"], errors="coerce").to_numpy(dtype=float)
@@ -277,8 +283,9 @@ def build_register(frame: pd.DataFrame, *, source: str = "address register") -> 
     if usable.any():
         usable[usable] = (name_keys[name_id[usable]] != "") & (pc_text[pc_id[usable]] != "")
     if not usable.any():
-        raise InputError(f"{source}: no usable address rows (street name, number, postnummer "
-                         "and Nord/Øst); check that this is a Matrikkelen adresse CSV")
+        raise InputError(_("{source}: no usable address rows (street name, number, postnummer "
+                           "and Nord/Øst); check that this is a Matrikkelen adresse CSV")
+                         .format(source=source))
     rows = np.flatnonzero(usable)
     # '155' and '0155' are one postnummer: factorize the normalised texts
     pc_norm_id, pc_text = pd.factorize(pc_text)
@@ -305,8 +312,9 @@ def build_register(frame: pd.DataFrame, *, source: str = "address register") -> 
     first[1:] = code[1:] != code[:-1]
     duplicates = int((~first).sum())
     if duplicates:
-        log.info("%s: %d duplicate address keys; the first row of each is used", source,
-                 duplicates)
+        log.info(ngettext("{source}: {n} duplicate address key; the first row is used",
+                          "{source}: {n} duplicate address keys; the first row of each is used",
+                          duplicates).format(source=source, n=format_number(duplicates)))
     keep = order[first]
     code = code[first]
     ids = np.arange(len(streets), dtype=np.int64)
@@ -372,7 +380,7 @@ class GeocodeResult:
 
 
 def geocode(frame: pd.DataFrame, register: AddressRegister, *, address_column: str = "address",
-            postcode_column: str = "postnummer", source: str = "addresses") -> GeocodeResult:
+            postcode_column: str = "postnummer", source: str | None = None) -> GeocodeResult:
     """Find the register point of each address.
 
     Parameters
@@ -385,7 +393,7 @@ def geocode(frame: pd.DataFrame, register: AddressRegister, *, address_column: s
     address_column, postcode_column
         Column names in ``frame``.
     source
-        Name of the table in problems (e.g. the file name).
+        Name of the table in problems (e.g. the file name; default "addresses", translated).
 
     Returns
     -------
@@ -399,11 +407,16 @@ def geocode(frame: pd.DataFrame, register: AddressRegister, *, address_column: s
         If a column is missing (the only table-level failure; row failures are
         returned as problems so that callers can report all at once).
     """
+    source = source or _("addresses")
     missing = [c for c in (address_column, postcode_column) if c not in frame.columns]
     if missing:
-        raise InputError(f"{source}: missing column(s) {', '.join(missing)}; give "
-                         f"'{address_column}' (e.g. 'Storgata 12B') and '{postcode_column}' "
-                         "(4 digits, e.g. 0155)")
+        raise InputError(ngettext(
+            "{source}: missing column {missing}; give '{address}' (e.g. 'Storgata 12B') and "
+            "'{postcode}' (4 digits, e.g. 0155)",
+            "{source}: missing columns {missing}; give '{address}' (e.g. 'Storgata 12B') and "
+            "'{postcode}' (4 digits, e.g. 0155)", len(missing)).format(
+                source=source, missing=", ".join(missing), address=address_column,
+                postcode=postcode_column))
     n = len(frame)
     parsed = parse_addresses(frame[address_column].to_numpy(dtype=object))
     postcode = normalise_postcodes(frame[postcode_column].to_numpy(dtype=object))
@@ -442,8 +455,10 @@ def geocode(frame: pd.DataFrame, register: AddressRegister, *, address_column: s
                           + register.number[idx].astype(str) + register.letter[idx])
 
     problems = _problems(source, address_column, postcode_column, postcode, key, found)
-    log.info("%s: geocoded %d rows: %s", source, n,
-             ", ".join(f"{k} {int((kind == k).sum())}" for k in MATCH_KINDS))
+    log.info(ngettext("{source}: geocoded {n} row: {counts}",
+                      "{source}: geocoded {n} rows: {counts}", n).format(
+        source=source, n=format_number(n),
+        counts=", ".join(f"{k} {format_number(int((kind == k).sum()))}" for k in MATCH_KINDS)))
     return GeocodeResult(lon=lon, lat=lat, match=kind, matched_address=matched,
                          problems=tuple(problems))
 
@@ -455,14 +470,16 @@ def _problems(source: str, address_column: str, postcode_column: str,
     for i in np.flatnonzero(~found):
         row = int(i) + 1
         if key[i] == "":
-            problems.append(Problem(source, "no street name in the address; write it as "
-                                    "'street number letter', e.g. 'Storgata 12B', or give "
-                                    "lon/lat", row, address_column))
+            problems.append(Problem(source, _("no street name in the address; write it as "
+                                              "'street number letter', e.g. 'Storgata 12B', or "
+                                              "give lon/lat"), row, address_column))
         elif postcode[i] == "":
-            problems.append(Problem(source, "postnummer missing or not 4 digits; give the "
-                                    "address's postnummer, e.g. 0155", row, postcode_column))
+            problems.append(Problem(source, _("postnummer missing or not 4 digits; give the "
+                                              "address's postnummer, e.g. 0155"), row,
+                                    postcode_column))
         else:
-            problems.append(Problem(source, "street not in the address register for this "
-                                    "postnummer; check the street's spelling and the "
-                                    "postnummer, or give lon/lat", row, address_column))
+            problems.append(Problem(source, _("street not in the address register for this "
+                                              "postnummer; check the street's spelling and the "
+                                              "postnummer, or give lon/lat"), row,
+                                    address_column))
     return problems

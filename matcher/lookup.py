@@ -34,6 +34,7 @@ import pandas as pd
 from matcher import _columns, geocode, registers
 from matcher.errors import Problem
 from matcher.geocode import AddressRegister
+from matcher.i18n import gettext as _
 from matcher.registers import SchoolRegister
 
 __all__ = ["SYNTHETIC_MUNICIPALITIES", "Completed", "Registers", "complete"]
@@ -97,9 +98,9 @@ def _numbers(frame: pd.DataFrame, column: str) -> np.ndarray:
     return np.array(_columns._numbers(_text(frame, column)), dtype=float)
 
 
-def _missing(label: str, column: str, what: str) -> Problem:
-    return Problem(label, f"{column} needs the {what}, which this run was not given; give "
-                          f"the register, or fill the coordinates instead", column=column)
+def _missing(label: str, column: str, message: str) -> Problem:
+    """A column that needs a register this run was not given (``message`` names it)."""
+    return Problem(label, message.format(column=column), column=column)
 
 
 def complete(frames: Mapping[str, pd.DataFrame | None], registers_: Registers, *,
@@ -147,7 +148,9 @@ def _addresses(frame: pd.DataFrame, registers_: Registers, label: str,
     todo &= _text(frame, "address") != ""
     if todo.any():
         if registers_.addresses is None:
-            problems.append(_missing(label, "address", "address register"))
+            problems.append(_missing(label, "address", _(
+                "{column} needs the address register, which this run was not given; give the "
+                "register, or fill the coordinates instead")))
             return frame.drop(columns=[c for c in ("address", "postnummer")
                                        if c in frame.columns])
         sub = frame.loc[todo].reset_index(drop=True)
@@ -171,7 +174,9 @@ def _schools(frame: pd.DataFrame, registers_: Registers, label: str,
     todo = (ids != "") & ~(np.isfinite(lon) & np.isfinite(lat))
     if todo.any():
         if registers_.schools is None:
-            problems.append(_missing(label, "school_id", "school register"))
+            problems.append(_missing(label, "school_id", _(
+                "{column} needs the school register, which this run was not given; give the "
+                "register, or fill the coordinates instead")))
             return frame.drop(columns=["school_id"])
         found = registers.resolve_schools(np.where(todo, ids, ""), registers_.schools(),
                                           source=label, column="school_id")
@@ -197,7 +202,9 @@ def _municipalities(frame: pd.DataFrame, registers_: Registers, label: str,
     mapping = registers_.mapping()
     if (codes == "").any() or registers_.municipalities is not None:
         if registers_.municipalities is None:
-            problems.append(_missing(label, "municipality", "2024 municipality polygons"))
+            problems.append(_missing(label, "municipality", _(
+                "{column} needs the 2024 municipality polygons, which this run was not given; "
+                "give the register, or fill the coordinates instead")))
             return frame
         lon, lat = _numbers(frame, "lon"), _numbers(frame, "lat")
         checked = registers.resolve_municipalities(

@@ -67,6 +67,8 @@ from matcher.errors import (
     MatcherError,
     Problem,
 )
+from matcher.i18n import gettext as _
+from matcher.i18n import ngettext
 from matcher.io import readers, stores
 from matcher.io import registers as io_registers
 
@@ -273,7 +275,7 @@ def _work(config: NightlyConfig, store: stores.Store, run_id: str, as_of: dateti
 
     osm = config.source.osm
     if not osm.is_file():
-        raise InputError(f"{osm}: OSM file not found; check network.osm")
+        raise InputError(_("{path}: OSM file not found; check network.osm").format(path=osm))
     network_key = network_mod.file_key(osm, settings.network)
     config_hash = config.config_hash()
     sources = dict(inputs.sources)
@@ -286,7 +288,8 @@ def _work(config: NightlyConfig, store: stores.Store, run_id: str, as_of: dateti
 
     last = store.last_success()
     if last is not None and last.input_fingerprint == fingerprint and not force:
-        note = f"unchanged, skipped (same inputs and configuration as run {last.run_id})"
+        note = _("unchanged, skipped (same inputs and configuration as run {run_id})").format(
+            run_id=last.run_id)
         fields = {**known.fields, "status": "skipped", "note": note, "exit_code": 0,
                   "finished_at": stores.stamp(datetime.datetime.now(datetime.UTC))}
         with _step("write", known) as counts:
@@ -324,8 +327,8 @@ def _work(config: NightlyConfig, store: stores.Store, run_id: str, as_of: dateti
 
     table = result.assignments
     unmatched = table.loc[table["home_id"].isna(), ["child_id", "reason"]]
-    note = "forced re-run" if force and last is not None and \
-        last.input_fingerprint == fingerprint else "matched"
+    note = _("forced re-run") if force and last is not None and \
+        last.input_fingerprint == fingerprint else _("matched")
     fields = {**known.fields, "status": "success", "note": note, "exit_code": 0,
               "solver_status": summary["status"], "mip_gap": summary["mip_gap"],
               "n_placed": summary["placed"], "n_unmatched": summary["unmatched"],
@@ -391,7 +394,7 @@ def _validate_all(frames: dict[str, Any], problems: list[Problem], decision_fram
         except InputError as exc:
             found += exc.problems
     if found or inputs is None:
-        raise InputError(f"invalid inputs: {len(found)} problem(s)", found)
+        raise InputError(_invalid(len(found)), found)
     return inputs, decisions
 
 
@@ -399,8 +402,10 @@ def _validate(frames: dict[str, Any], problems: list[Problem],
               settings: Settings) -> schema.Inputs:
     """Validate the frames read; raise once with the read and validation problems."""
     if frames.get("children") is None or frames.get("homes") is None:
-        raise InputError(f"invalid inputs: {len(problems)} problem(s) reading the store",
-                         problems)
+        n = len(problems)
+        raise InputError(ngettext("invalid inputs: {n} problem reading the store",
+                                  "invalid inputs: {n} problems reading the store", n)
+                         .format(n=n), problems)
     try:
         inputs = schema.validate(frames["children"], frames["homes"], frames.get("contacts"),
                                  frames.get("placements"), frames.get("vetoes"),
@@ -408,11 +413,14 @@ def _validate(frames: dict[str, Any], problems: list[Problem],
                                  registers=io_registers.default_registers())
     except InputError as exc:
         all_problems = [*problems, *exc.problems]
-        raise InputError(f"invalid inputs: {len(all_problems)} problem(s)", all_problems
-                         ) from None
+        raise InputError(_invalid(len(all_problems)), all_problems) from None
     if problems:
-        raise InputError(f"invalid inputs: {len(problems)} problem(s)", problems)
+        raise InputError(_invalid(len(problems)), problems)
     return inputs
+
+
+def _invalid(n: int) -> str:
+    return ngettext("invalid inputs: {n} problem", "invalid inputs: {n} problems", n).format(n=n)
 
 
 def input_fingerprint(sources: dict[str, str], *, network_key: str, config_hash: str,
@@ -442,8 +450,8 @@ def _record_failure(store: stores.Store, run_id: str, exc: BaseException, known:
     exit_code = _exit_code(exc)
     solver_status = "infeasible" if isinstance(exc, InfeasibleError) else None
     if isinstance(exc, SystemExit | KeyboardInterrupt):
-        error = (f"terminated (exit code {exit_code}: SIGTERM, e.g. a systemd stop or timeout, "
-                 "or Ctrl-C); nothing of this run was written")
+        error = _("terminated (exit code {code}: SIGTERM, e.g. a systemd stop or timeout, or "
+                  "Ctrl-C); nothing of this run was written").format(code=exit_code)
     else:
         error = f"{type(exc).__name__}: {exc}"
     fields = {**known.fields, "status": "failed", "exit_code": exit_code,
@@ -488,13 +496,18 @@ def _where(problem: Problem) -> str:
 def _public_error(exc: BaseException, run_id: str) -> BaseException:
     """Return the error to show: input problems by location only (no input values)."""
     if isinstance(exc, InputError) and exc.problems:
-        places = [_where(p) for p in exc.problems]
-        shown = "; ".join(places[:20]) + (f"; and {len(places) - 20} more"
-                                          if len(places) > 20 else "")
-        return InputError(f"{exc.summary} at: {shown}. Run {run_id} is recorded as failed; "
-                          "match_runs.error holds each problem and its fix")
+        places = [p.location() for p in exc.problems]
+        shown = "; ".join(places[:20])
+        if len(places) > 20:
+            more = len(places) - 20
+            shown = ngettext("{places}; and {n} more", "{places}; and {n} more", more).format(
+                places=shown, n=more)
+        return InputError(_("{summary} at: {places}. Run {run_id} is recorded as failed; "
+                            "match_runs.error holds each problem and its fix")
+                          .format(summary=exc.summary, places=shown, run_id=run_id))
     if isinstance(exc, MatcherError):
-        return type(exc)(f"{exc} (run {run_id} recorded as failed)")
+        return type(exc)(_("{error} (run {run_id} recorded as failed)")
+                         .format(error=exc, run_id=run_id))
     return exc
 
 
@@ -526,8 +539,8 @@ def load_inputs(config: NightlyConfig, folder: str | Path) -> dict[str, int]:
     paths = {name: folder / f"{name}.csv" for name in schema.TABLES}
     for name in ("children", "homes"):
         if not paths[name].is_file():
-            raise InputError(f"{paths[name]}: not found; the folder needs children.csv and "
-                             "homes.csv (see `matcher sample`)")
+            raise InputError(_("{path}: not found; the folder needs children.csv and "
+                               "homes.csv (see `matcher sample`)").format(path=paths[name]))
     optional = {n: (p if p.is_file() else None) for n, p in paths.items()
                 if n not in ("children", "homes")}
     inputs = readers.read_inputs(paths["children"], paths["homes"], optional["contacts"],

@@ -38,6 +38,8 @@ from pyproj import Transformer
 
 from matcher.config import DEFAULT_CRS
 from matcher.errors import InputError, Problem
+from matcher.i18n import format_number, ngettext
+from matcher.i18n import gettext as _
 
 __all__ = [
     "MAPPING_COLUMNS",
@@ -125,7 +127,7 @@ def _name_key(values: ArrayLike) -> np.ndarray:
 def schools_from_frame(frame: pd.DataFrame, *, name: str = "EnhetNavn",
                        municipality: str = "Kommune", lon: str = "lng", lat: str = "lat",
                        org_number: str | None = "Organisasjonsnummer",
-                       source: str = "school register") -> SchoolRegister:
+                       source: str | None = None) -> SchoolRegister:
     """Build a :class:`SchoolRegister` from a table.
 
     Parameters
@@ -138,7 +140,7 @@ def schools_from_frame(frame: pd.DataFrame, *, name: str = "EnhetNavn",
         Column of 9-digit organisation numbers; used when present (Udir's
         register, NSR, has ``Organisasjonsnummer``), ignored when absent.
     source
-        Name of the register in error messages.
+        Name of the register in error messages (default: "school register", translated).
 
     Returns
     -------
@@ -149,17 +151,27 @@ def schools_from_frame(frame: pd.DataFrame, *, name: str = "EnhetNavn",
     InputError
         If a required column is missing or a coordinate is not a number.
     """
+    source = source or _("school register")
     missing = [c for c in (name, municipality, lon, lat) if c not in frame.columns]
     if missing:
-        raise InputError(f"{source}: missing column(s) {', '.join(missing)}; the school "
-                         f"register needs {name}, {municipality}, {lat} and {lon} (WGS84)")
+        raise InputError(ngettext(
+            "{source}: missing column {missing}; the school register needs {name}, "
+            "{municipality}, {lat} and {lon} (WGS84)",
+            "{source}: missing columns {missing}; the school register needs {name}, "
+            "{municipality}, {lat} and {lon} (WGS84)", len(missing)).format(
+                source=source, missing=", ".join(missing), name=name,
+                municipality=municipality, lat=lat, lon=lon))
     x = pd.to_numeric(frame[lon], errors="coerce").to_numpy(dtype=float)
     y = pd.to_numeric(frame[lat], errors="coerce").to_numpy(dtype=float)
     bad = np.flatnonzero(~(np.isfinite(x) & np.isfinite(y)))
     if len(bad):
-        raise InputError(f"{source}: {len(bad)} school(s) without valid {lat}/{lon}; fix the "
-                         "register", [Problem(source, f"{lat}/{lon} not numbers", int(i) + 1)
-                                      for i in bad[:20]])
+        raise InputError(ngettext("{source}: {n} school without valid {lat}/{lon}; fix the "
+                                  "register",
+                                  "{source}: {n} schools without valid {lat}/{lon}; fix the "
+                                  "register", len(bad)).format(source=source, n=len(bad),
+                                                               lat=lat, lon=lon),
+                         [Problem(source, _("{lat}/{lon} not numbers").format(lat=lat, lon=lon),
+                                  int(i) + 1) for i in bad[:20]])
     orgs = None
     if org_number is not None and org_number in frame.columns:
         orgs = pd.Series(_text(frame[org_number])).str.replace(r"\s", "", regex=True)
@@ -224,34 +236,36 @@ def resolve_schools(values: ArrayLike, schools: SchoolRegister, *, source: str =
     for i in np.flatnonzero((text != "") & ~is_org):
         hits = groups.get(wanted[i])
         if hits is None:
-            problems.append(Problem(source, f"no school named '{text[i]}' in the school "
-                                    "register; use the name exactly as the register writes "
-                                    "it, or give school_lon/school_lat", int(i) + 1, column))
+            problems.append(Problem(source, _(
+                "no school named '{name}' in the school register; use the name exactly as the "
+                "register writes it, or give school_lon/school_lat").format(name=text[i]),
+                int(i) + 1, column))
         elif len(hits) > 1:
             candidates = "; ".join(f"{schools.name[j]} ({schools.municipality[j]})"
                                    for j in hits)
-            problems.append(Problem(source, f"'{text[i]}' names {len(hits)} schools: "
-                                    f"{candidates}; give the organisation number or "
-                                    "school_lon/school_lat", int(i) + 1, column))
+            problems.append(Problem(source, _(
+                "'{name}' names {n} schools: {candidates}; give the organisation number or "
+                "school_lon/school_lat").format(name=text[i], n=len(hits),
+                                                candidates=candidates), int(i) + 1, column))
         else:
             index[i] = hits[0]
 
     if is_org.any():
         if schools.org_number is None:
             for i in np.flatnonzero(is_org):
-                problems.append(Problem(source, "the school register has no organisation "
-                                        "numbers; give the school's name as the register "
-                                        "writes it, or school_lon/school_lat", int(i) + 1,
-                                        column))
+                problems.append(Problem(source, _(
+                    "the school register has no organisation numbers; give the school's name "
+                    "as the register writes it, or school_lon/school_lat"), int(i) + 1, column))
         else:
             position = pd.Series(np.arange(len(schools)), index=schools.org_number)
             position = position[~position.index.duplicated()]
             found = position.reindex(org_text[is_org]).fillna(-1).astype(np.int64).to_numpy()
             for i, j in zip(np.flatnonzero(is_org), found, strict=True):
                 if j < 0:
-                    problems.append(Problem(source, f"no school with organisation number "
-                                            f"{org_text[i]} in the school register; check the "
-                                            "number (9 digits)", int(i) + 1, column))
+                    problems.append(Problem(source, _(
+                        "no school with organisation number {number} in the school register; "
+                        "check the number (9 digits)").format(number=org_text[i]), int(i) + 1,
+                        column))
                 else:
                     index[i] = j
 
@@ -293,13 +307,13 @@ def municipalities_from_frame(frame: gpd.GeoDataFrame, *, code: str = "kommunenu
         sorted by code, one row per municipality.
     """
     if frame.crs is None:
-        raise InputError(f"{source}: the polygons have no CRS; set it in the file (e.g. "
-                         "EPSG:4326)")
+        raise InputError(_("{source}: the polygons have no CRS; set it in the file (e.g. "
+                           "EPSG:4326)").format(source=source))
     if name is None:
         name = next((c for c in ("kommunenavn", "navn", "name") if c in frame.columns), None)
     if code not in frame.columns or name is None:
-        raise InputError(f"{source}: needs a '{code}' column and a name column (kommunenavn, "
-                         "navn or name)")
+        raise InputError(_("{source}: needs a '{code}' column and a name column (kommunenavn, "
+                           "navn or name)").format(source=source, code=code))
     geometry = shapely.make_valid(np.asarray(frame.geometry.values))
     geometry = np.array([_polygonal(g) for g in geometry], dtype=object)
     out = gpd.GeoDataFrame({"code": as_codes(frame[code]), "name": _text(frame[name])},
@@ -358,9 +372,9 @@ def municipality_of(lon: ArrayLike, lat: ArrayLike, polygons: gpd.GeoDataFrame, 
     if len(x) != len(y):
         raise ValueError("lon and lat differ in length")
     if polygons.crs is None or polygons.crs.to_epsg() != 25833:
-        raise InputError("municipality polygons must be in EPSG:25833; prepare them with "
-                         "matcher.io.registers.read_municipality_polygons or "
-                         "municipalities_from_frame")
+        raise InputError(_("municipality polygons must be in EPSG:25833; prepare them with "
+                           "matcher.io.registers.read_municipality_polygons or "
+                           "municipalities_from_frame"))
     n = len(x)
     codes = np.full(n, "", dtype=object)
     has_point = np.isfinite(x) & np.isfinite(y)
@@ -388,12 +402,12 @@ def municipality_of(lon: ArrayLike, lat: ArrayLike, polygons: gpd.GeoDataFrame, 
         first[outside[near_in]] = near_poly
     codes[rows[first >= 0]] = all_codes[first[first >= 0]]
 
-    problems = [Problem(source, "no point (lon/lat); give lon/lat or the municipality number",
-                        int(i) + 1, column) for i in np.flatnonzero(~has_point)]
-    problems += [Problem(source, "the point lies in no Norwegian municipality (at sea or "
-                         "outside Norway); check lon/lat (WGS84, longitude first) or give "
-                         "the municipality number", int(i) + 1, column)
-                 for i in rows[first < 0]]
+    no_point = _("no point (lon/lat); give lon/lat or the municipality number")
+    outside_norway = _("the point lies in no Norwegian municipality (at sea or outside Norway); "
+                       "check lon/lat (WGS84, longitude first) or give the municipality number")
+    problems = [Problem(source, no_point, int(i) + 1, column)
+                for i in np.flatnonzero(~has_point)]
+    problems += [Problem(source, outside_norway, int(i) + 1, column) for i in rows[first < 0]]
     problems.sort(key=lambda p: p.row or 0)
     return Located(codes=codes, problems=tuple(problems))
 
@@ -525,29 +539,36 @@ def translate_municipalities(codes: ArrayLike, mapping: pd.DataFrame, *,
         code, row = text[i], int(i) + 1
         if code in current_set:
             continue
-        where = (f"; the point lies in {hint[i]} {names.get(hint[i], '')}".rstrip()
-                 if hint[i] else "")
+        place = f"{hint[i]} {names.get(hint[i], '')}".rstrip() if hint[i] else ""
         if code in successor:
             new = successor[code]
             out[i] = new
-            warnings.append(Problem(source, f"{code} ({old_names.get(code, '?')}) is a "
-                                    f"pre-2024 number; translated to {new} "
-                                    f"({names.get(new, '?')}). Update the case file",
-                                    row, column))
+            warnings.append(Problem(source, _(
+                "{code} ({name}) is a pre-2024 number; translated to {new} ({new_name}). "
+                "Update the case file").format(code=code, name=old_names.get(code, "?"),
+                                               new=new, new_name=names.get(new, "?")),
+                row, column))
         elif code in splits.groups:
             parts = splits.get_group(code)
-            listed = ", ".join(f"{r.new} {r.name} ({r.share_of_old:.0f} % of the area)"
-                               for r in parts.itertuples())
+            listed = ", ".join(_("{code} {name} ({share} % of the area)").format(
+                code=r.new, name=r.name, share=format_number(float(r.share_of_old), 0))
+                for r in parts.itertuples())
             out[i] = ""
-            problems.append(Problem(source, f"{code} ({old_names.get(code, '?')}) was split "
-                                    f"into {listed}; give the 2024 number{where}", row,
-                                    column))
+            message = (_("{code} ({name}) was split into {parts}; give the 2024 number; the "
+                      "point lies in {place}") if place else
+                    _("{code} ({name}) was split into {parts}; give the 2024 number"))
+            problems.append(Problem(source, message.format(
+                code=code, name=old_names.get(code, "?"), parts=listed, place=place), row,
+                column))
         else:
             out[i] = ""
-            fix = (f"use {hint[i]} ({names.get(hint[i], '?')}), which holds the point"
-                   if hint[i] else "check it, or leave it empty to derive it from lon/lat")
-            problems.append(Problem(source, f"'{code}' is not a 2024 municipality number; "
-                                    f"{fix}", row, column))
+            message = (_("'{code}' is not a 2024 municipality number; use {hint} ({name}), which "
+                      "holds the point") if hint[i] else
+                    _("'{code}' is not a 2024 municipality number; check it, or leave it empty "
+                      "to derive it from lon/lat"))
+            problems.append(Problem(source, message.format(code=code, hint=hint[i],
+                                                        name=names.get(hint[i], "?")),
+                                    row, column))
     return Translation(codes=out, warnings=tuple(warnings), problems=tuple(problems))
 
 

@@ -83,6 +83,8 @@ from matcher._columns import (
 )
 from matcher.config import ScoringSettings
 from matcher.errors import InputError, Problem
+from matcher.i18n import gettext as _
+from matcher.i18n import ngettext
 from matcher.lookup import Registers
 from matcher.timetable import TimeTable
 
@@ -290,23 +292,23 @@ def validate_times(frame: pd.DataFrame, inputs: Inputs, *, label: str = "times")
     if "home_id" in text:
         known = set(inputs.homes["home_id"])
         problems += _rows(label, "home_id", ~np.isin(text["home_id"], list(known)),
-                          lambda i: f"unknown home_id '{text['home_id'][i]}'; "
-                                    "use a home_id from the homes table")
+                          lambda i: _("unknown home_id '{id}'; use a home_id from the homes "
+                                      "table").format(id=text["home_id"][i]))
     if "anchor_id" in text:
         known_anchors = set(anchors(inputs)["anchor_id"])
         problems += _rows(label, "anchor_id",
                           ~np.isin(text["anchor_id"], list(known_anchors)),
-                          lambda i: f"unknown anchor_id '{text['anchor_id'][i]}'; anchor ids "
-                                    "are <child_id>:school, <child_id>:home or "
-                                    "<child_id>:contact:<k>")
+                          lambda i: _("unknown anchor_id '{id}'; anchor ids are "
+                                      "<child_id>:school, <child_id>:home or "
+                                      "<child_id>:contact:<k>").format(id=text["anchor_id"][i]))
     if "minutes" in text:
         minutes = _numbers(text["minutes"])
         problems += _rows(label, "minutes", ~(minutes >= 0),
-                          lambda i: "minutes must be a number >= 0 (or inf for unreachable)")
+                          lambda i: _("minutes must be a number >= 0 (or inf for unreachable)"))
     if "home_id" in text and "anchor_id" in text:
         pairs = pd.DataFrame({"h": text["home_id"], "a": text["anchor_id"]})
         problems += _rows(label, "home_id/anchor_id", pairs.duplicated().to_numpy(),
-                          lambda i: "duplicate home_id/anchor_id pair; keep one row per pair")
+                          lambda i: _("duplicate home_id/anchor_id pair; keep one row per pair"))
     raise_problems(problems, {"times": label})
     long = pd.DataFrame({"home_id": text["home_id"], "anchor_id": text["anchor_id"],
                          "minutes": _numbers(text["minutes"])})
@@ -325,8 +327,10 @@ def raise_problems(problems: list[Problem], labels: Mapping[str, str]) -> None:
     ordered = sorted(problems, key=lambda p: (order.get(p.source, len(order)),
                                               -1 if p.row is None else p.row))
     files = sorted({p.source for p in problems}, key=lambda s: order.get(s, len(order)))
-    raise InputError(f"invalid inputs: {len(problems)} problem(s) in {', '.join(files)}",
-                     ordered)
+    n = len(problems)
+    raise InputError(ngettext("invalid inputs: {n} problem in {files}",
+                              "invalid inputs: {n} problems in {files}", n)
+                     .format(n=n, files=", ".join(files)), ordered)
 
 
 def check_tables(frames: Mapping[str, pd.DataFrame | None], *, settings: ScoringSettings,
@@ -349,12 +353,13 @@ def check_tables(frames: Mapping[str, pd.DataFrame | None], *, settings: Scoring
         table = _Table(name, labels.get(name, name), frame)
         tables[name] = table
         if name in ("children", "homes") and table.n == 0:
-            table.problems.append(Problem(table.label, f"no rows; at least one "
-                                          f"{'child' if name == 'children' else 'home'} "
-                                          "is required"))
+            table.problems.append(Problem(table.label, _("no rows; at least one child is "
+                                                         "required") if name == "children"
+                                          else _("no rows; at least one home is required")))
     for name in ("children", "homes"):
         if name not in tables and name not in unreadable:
-            problems.append(Problem(labels.get(name, name), f"the {name} table is required"))
+            problems.append(Problem(labels.get(name, name),
+                                    _("the {table} table is required").format(table=name)))
 
     competences = set(settings.competences)
     need_tags = set(settings.need_competences) | competences
@@ -379,8 +384,8 @@ def check_tables(frames: Mapping[str, pd.DataFrame | None], *, settings: Scoring
         languages = t.languages("languages")
         required = t.booleans("language_required", default=False)
         t.add("language_required", required & np.array([not x for x in languages], dtype=bool),
-              lambda i: "language_required is yes but languages is empty; list the child's "
-                        "languages (ISO 639-1, e.g. 'nb;so') or set it to no")
+              lambda i: _("language_required is yes but languages is empty; list the child's "
+                          "languages (ISO 639-1, e.g. 'nb;so') or set it to no"))
         culture = t.tags("culture", set(settings.cultures), "culture")
         heard = t.dates("heard_on")
         _check_groups(t, ids, group)
@@ -406,28 +411,30 @@ def check_tables(frames: Mapping[str, pd.DataFrame | None], *, settings: Scoring
         lon, lat = t.coordinates("lon", "lat", optional=False)
         municipality = t.municipalities("municipality")
         capacity = t.integers("capacity", low=0, high=None,
-                              hint=" (free places, locked placements included)")
+                              hint=" ({})".format(_("free places, locked placements "
+                                                    "included")))
         comps = t.tags("competences", competences, "competence")
         min_age = t.integers("min_age", low=0, high=None)
         max_age = t.integers("max_age", low=0, high=None)
         t.add("min_age", min_age > max_age,
-              lambda i: f"min_age {min_age[i]} is above max_age {max_age[i]}; swap them")
+              lambda i: _("min_age {min_age} is above max_age {max_age}; swap them")
+              .format(min_age=min_age[i], max_age=max_age[i]))
         kind = t.choices("kind", HOME_KINDS)
         kin_of = t.id_text("kin_of")
         if t.has("kind"):
             t.add("kin_of", (kind == "kinship") & (kin_of == ""),
-                  lambda i: "kinship home without kin_of; give the child_id or sibling_group "
-                            "it is approved for")
+                  lambda i: _("kinship home without kin_of; give the child_id or "
+                              "sibling_group it is approved for"))
             t.add("kin_of", (kind != "kinship") & np.isin(kind, list(HOME_KINDS))
                   & (kin_of != ""),
-                  lambda i: f"kin_of is set on a {kind[i]} home; clear it, or set kind to "
-                            "kinship")
+                  lambda i: _("kin_of is set on a {kind} home; clear it, or set kind to "
+                              "kinship").format(kind=kind[i]))
         if child_ids is not None:
             targets = child_ids | group_ids
             t.add("kin_of", (kind == "kinship") & (kin_of != "")
                   & ~np.isin(kin_of, list(targets)),
-                  lambda i: f"kin_of '{kin_of[i]}' is neither a child_id nor a sibling_group "
-                            "in the children table; fix the id")
+                  lambda i: _("kin_of '{id}' is neither a child_id nor a sibling_group "
+                              "in the children table; fix the id").format(id=kin_of[i]))
         accepts = t.booleans("accepts_sibling_groups", default=False)
         languages = t.languages("languages")
         culture = t.tags("culture", set(settings.cultures), "culture")
@@ -489,9 +496,10 @@ def check_tables(frames: Mapping[str, pd.DataFrame | None], *, settings: Scoring
         veto_rows = {(c, h): i for i, (c, h) in enumerate(zip(*pairs["vetoes"], strict=True))}
         locked = list(zip(*pairs["placements"], strict=True))
         hit = np.array([p in veto_rows and p[0] != "" for p in locked], dtype=bool)
-        tables["placements"].add(None, hit, lambda i: f"locked placement {locked[i][0]} -> "
-                                 f"{locked[i][1]} is also vetoed (vetoes row "
-                                 f"{veto_rows[locked[i]] + 1}); remove the lock or the veto")
+        tables["placements"].add(None, hit, lambda i: _(
+            "locked placement {child} -> {home} is also vetoed (vetoes row {row}); remove the "
+            "lock or the veto").format(child=locked[i][0], home=locked[i][1],
+                                       row=veto_rows[locked[i]] + 1))
 
     for t in tables.values():
         problems += t.problems
@@ -506,7 +514,8 @@ def _check_refs(t: _Table, column: str, ids: np.ndarray, known: set[str] | None,
     if known is None or not t.has(column):
         return
     t.add(column, (ids != "") & ~np.isin(ids, list(known)),
-          lambda i: f"unknown {column} '{ids[i]}'; it must be in the {table} table")
+          lambda i: _("unknown {column} '{id}'; it must be in the {table} table")
+          .format(column=column, id=ids[i], table=table))
 
 
 def _check_groups(t: _Table, ids: np.ndarray, group: np.ndarray) -> None:
@@ -526,6 +535,7 @@ def _check_groups(t: _Table, ids: np.ndarray, group: np.ndarray) -> None:
     for g, i in first_of_group.items():
         if g in row_of and g not in members[g]:
             t.problems.append(Problem(
-                t.label, f"sibling_group '{g}' is also the id of child at row {row_of[g] + 1}, "
-                         "who is not in the group; rename the group (kin_of would be "
-                         "ambiguous)", row=i + 1, column="sibling_group"))
+                t.label, _("sibling_group '{group}' is also the id of child at row {row}, "
+                           "who is not in the group; rename the group (kin_of would be "
+                           "ambiguous)").format(group=g, row=row_of[g] + 1),
+                row=i + 1, column="sibling_group"))

@@ -14,6 +14,7 @@ import pandas as pd
 
 from matcher import decisions as decisions_mod
 from matcher.errors import InputError, raise_if_problems
+from matcher.i18n import gettext as _
 from matcher.io import files, readers
 from matcher.schema import Inputs
 
@@ -39,7 +40,8 @@ def read_decisions(path: str | Path, *, as_of: datetime.date | None = None,
         If the file cannot be read, or listing every invalid row (exit code 2).
     """
     read = readers.read_table(path)
-    raise_if_problems(f"{read.label}: cannot read the decisions", list(read.problems))
+    raise_if_problems(_("{file}: cannot read the decisions").format(file=read.label),
+                      list(read.problems))
     assert read.frame is not None
     return decisions_mod.validate(read.frame, label=read.label, as_of=as_of, inputs=inputs,
                                   sha256=read.sha256)
@@ -76,14 +78,16 @@ def append_decision(path: str | Path, row: Mapping[str, str], *,
     """
     path = Path(path)
     if path.suffix.lower() != ".csv":
-        raise InputError(f"{path.name}: decisions are appended to a .csv file; give one")
+        raise InputError(_("{file}: decisions are appended to a .csv file; give one")
+                         .format(file=path.name))
     new = pd.DataFrame([{c: str(row.get(c, "") or "") for c in decisions_mod.COLUMNS}])
     today = today or datetime.date.today()
-    decisions_mod.validate(new, label="new decision", as_of=today, inputs=inputs,
+    decisions_mod.validate(new, label=_("new decision"), as_of=today, inputs=inputs,
                            strict_ids=inputs is not None)
     if path.exists():
         read = readers.read_table(path)
-        raise_if_problems(f"{read.label}: cannot read the decisions", list(read.problems))
+        raise_if_problems(_("{file}: cannot read the decisions").format(file=read.label),
+                          list(read.problems))
         assert read.frame is not None
         old = read.frame
     else:

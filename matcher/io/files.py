@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from matcher.errors import InputError
+from matcher.i18n import gettext as _
 
 __all__ = [
     "RUN_MARKER",
@@ -104,15 +105,16 @@ def check_run_folder(target: str | Path, *, marker: str = RUN_MARKER) -> Path:
     path = Path(os.path.abspath(Path(target).expanduser()))
     if path.exists() or path.is_symlink():
         if not path.is_dir() or path.is_symlink():
-            raise InputError(f"--out {target}: exists and is not a folder; choose a new "
-                             "output folder")
+            raise InputError(_("--out {target}: exists and is not a folder; choose a new "
+                               "output folder").format(target=target))
         if any(path.iterdir()) and not (path / marker).is_file():
-            raise InputError(f"--out {target}: the folder exists and does not hold a previous "
-                             f"run (no {marker} file), so it would be replaced with its "
-                             "contents; choose a new or empty output folder")
+            raise InputError(_("--out {target}: the folder exists and does not hold a "
+                               "previous run (no {marker} file), so it would be replaced with "
+                               "its contents; choose a new or empty output folder")
+                             .format(target=target, marker=marker))
     if path.parent == path:
-        raise InputError(f"--out {target}: the root folder cannot be a run folder; choose a "
-                         "new output folder")
+        raise InputError(_("--out {target}: the root folder cannot be a run folder; choose a "
+                           "new output folder").format(target=target))
     return path
 
 
@@ -157,7 +159,8 @@ def atomic_folder(target: str | Path, *, marker: str | None = None) -> Iterator[
     """
     target = Path(os.path.abspath(Path(target).expanduser()))
     if target.exists() and not target.is_dir():
-        raise InputError(f"{target}: exists and is not a folder; choose another output folder")
+        raise InputError(_("{target}: exists and is not a folder; choose another output folder")
+                         .format(target=target))
     target.parent.mkdir(parents=True, exist_ok=True)
     with _folder_lock(target.parent) if marker else contextlib.nullcontext():
         if marker:
@@ -169,8 +172,8 @@ def atomic_folder(target: str | Path, *, marker: str | None = None) -> Iterator[
             with _private_umask():
                 yield tmp
                 if marker:
-                    (tmp / marker).write_text("fostermatch run folder; replaced by the next "
-                                              "run writing here\n", encoding="utf-8")
+                    (tmp / marker).write_text(_("fostermatch run folder; replaced by the next "
+                                                "run writing here") + "\n", encoding="utf-8")
             for path in tmp.rglob("*"):
                 if path.is_file():
                     os.chmod(path, 0o600)
@@ -298,5 +301,6 @@ def output_writer(path: str | Path) -> Callable[[pd.DataFrame], Path]:
 
 def _check_table_suffix(target: Path) -> None:
     if target.suffix.lower() not in TABLE_SUFFIXES:
-        raise InputError(f"{target.name}: unknown output type '{target.suffix}'; use one of "
-                         f"{', '.join(TABLE_SUFFIXES)}")
+        raise InputError(_("{file}: unknown output type '{suffix}'; use one of {allowed}")
+                         .format(file=target.name, suffix=target.suffix,
+                                 allowed=", ".join(TABLE_SUFFIXES)))

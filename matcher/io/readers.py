@@ -32,6 +32,8 @@ import pyogrio.errors
 from matcher import schema
 from matcher.config import DEFAULT_CRS, ScoringSettings
 from matcher.errors import InputError, Problem, raise_if_problems
+from matcher.i18n import N_, format_number, ngettext
+from matcher.i18n import gettext as _
 from matcher.lookup import Registers
 from matcher.schema import Inputs
 from matcher.timetable import TimeTable
@@ -94,7 +96,7 @@ def read_table(path: str | Path) -> TableRead:
     path = Path(path)
     layer: str | None = None
     if not path.exists() and ":" in path.name:
-        stem, _, maybe_layer = path.name.rpartition(":")
+        stem, _colon, maybe_layer = path.name.rpartition(":")
         if stem.lower().endswith(".gpkg"):
             path, layer = path.with_name(stem), maybe_layer
     label = path.name + (f":{layer}" if layer else "")
@@ -103,13 +105,14 @@ def read_table(path: str | Path) -> TableRead:
         return TableRead(None, label, None, (Problem(label, message),))
 
     if not path.exists():
-        return fail(f"file not found: {path}; check the path")
+        return fail(_("file not found: {path}; check the path").format(path=path))
     if path.is_dir():
-        return fail(f"{path} is a directory; give a file")
+        return fail(_("{path} is a directory; give a file").format(path=path))
     try:
         data = path.read_bytes()
     except OSError as exc:
-        return fail(f"cannot read file ({exc.strerror}); check its permissions")
+        return fail(_("cannot read file ({reason}); check its permissions")
+                    .format(reason=exc.strerror))
     digest = hashlib.sha256(data).hexdigest()
     suffix = path.suffix.lower()
     if suffix in (".csv", ".txt"):
@@ -117,8 +120,8 @@ def read_table(path: str | Path) -> TableRead:
     elif suffix in (".gpkg", ".geojson", ".json"):
         frame, problems = _read_ogr(path, layer, label)
     else:
-        return fail(f"unsupported file type '{path.suffix}'; use .csv (UTF-8), .geojson or "
-                    ".gpkg")
+        return fail(_("unsupported file type '{suffix}'; use .csv (UTF-8), .geojson or .gpkg")
+                    .format(suffix=path.suffix))
     return TableRead(frame, label, digest if frame is not None else None, tuple(problems))
 
 
@@ -126,25 +129,25 @@ def _read_csv(data: bytes, label: str) -> tuple[pd.DataFrame | None, list[Proble
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        return None, [Problem(label, "not UTF-8 text; save the file as 'CSV UTF-8'")]
+        return None, [Problem(label, _("not UTF-8 text; save the file as 'CSV UTF-8'"))]
     first = text.lstrip().partition("\n")[0]
     if not first.strip():
-        return None, [Problem(label, "file is empty; it needs a header row with the column "
-                                     "names (see README.md, 'Input tables')")]
+        return None, [Problem(label, _("file is empty; it needs a header row with the column "
+                                       "names (see README.md, 'Input tables')"))]
     # Excel with a Norwegian locale writes ';'-delimited CSV.
     sep = ";" if ";" in first and "," not in first else ","
     try:
         frame = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False,
                             na_filter=False, quoting=csv.QUOTE_MINIMAL)
     except (pd.errors.ParserError, csv.Error, ValueError) as exc:
-        return None, [Problem(label, f"not valid CSV ({exc}); check quoting and the number "
-                                     "of fields on each line")]
+        return None, [Problem(label, _("not valid CSV ({error}); check quoting and the number "
+                                       "of fields on each line").format(error=exc))]
     frame.columns = [str(c).strip() for c in frame.columns]
     if any(_looks_like_data(c) for c in frame.columns):
         # Never quote the row: it is a record (ids, coordinates), not column names.
-        return None, [Problem(label, "the first row looks like data, not column names; add "
-                                     "a header row with the column names (see README.md, "
-                                     "'Input tables')")]
+        return None, [Problem(label, _("the first row looks like data, not column names; add "
+                                       "a header row with the column names (see README.md, "
+                                       "'Input tables')"))]
     return frame, []
 
 
@@ -169,33 +172,38 @@ def _looks_like_data(name: str) -> bool:
 
 def _read_ogr(path: Path, layer: str | None, label: str) -> tuple[pd.DataFrame | None,
                                                                   list[Problem]]:
-    kind = "GeoPackage" if path.suffix.lower() == ".gpkg" else "GeoJSON file"
+    gpkg = path.suffix.lower() == ".gpkg"
+    kind = "GeoPackage" if gpkg else "GeoJSON"
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             layers = [str(name) for name in pyogrio.list_layers(path)[:, 0]]
             if not layers:
-                return None, [Problem(label, f"{kind} has no layers; write the table into it")]
+                return None, [Problem(label, _("{kind} file has no layers; write the table "
+                                               "into it").format(kind=kind))]
             if layer is None and len(layers) > 1:
-                return None, [Problem(label, f"{kind} has {len(layers)} layers; name one as "
-                                             f"{path.name}:LAYER (layers: "
-                                             f"{', '.join(layers)})")]
+                return None, [Problem(label, _(
+                    "{kind} file has {n} layers; name one as {file}:LAYER (layers: {layers})")
+                    .format(kind=kind, n=len(layers), file=path.name,
+                            layers=", ".join(layers)))]
             if layer is None:
                 layer = layers[0]
             elif layer not in layers:
-                return None, [Problem(label, f"no layer '{layer}'; available: "
-                                             f"{', '.join(layers)}")]
-            if kind == "GeoPackage":
+                return None, [Problem(label, _("no layer '{layer}'; available: {layers}")
+                                      .format(layer=layer, layers=", ".join(layers)))]
+            if gpkg:
                 frame = read_gpkg_layer(path, layer)
             else:
                 frame = pyogrio.read_dataframe(path, layer=layer)
         except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError,
                 RuntimeError, OSError, ValueError) as exc:
             reason = str(exc).split(";")[0]
-            return None, [Problem(label, f"cannot read as a {kind} ({reason}); the file is "
-                                         f"corrupt or not a {kind}: re-export it")]
+            return None, [Problem(label, _("cannot read as a {kind} file ({reason}); the file is "
+                                           "corrupt or not a {kind} file: re-export it")
+                                  .format(kind=kind, reason=reason))]
     for w in caught:
-        log.warning("%s: reader warning: %s", label, w.message)
+        log.warning(_("{file}: reader warning: {warning}").format(file=label,
+                                                                  warning=w.message))
     frame.columns = [str(c).strip() for c in frame.columns]
     return frame, []
 
@@ -238,8 +246,8 @@ def read_gpkg_layer(path: str | Path, layer: str) -> pd.DataFrame:
     try:
         raw = _mistyped_cells(Path(path), layer, [str(c) for c in frame.columns])
     except sqlite3.Error as exc:
-        log.warning("%s:%s: cell types not checked (%s)", Path(path).name, layer,
-                    type(exc).__name__)
+        log.warning(_("{file}:{layer}: cell types not checked ({error})")
+                    .format(file=Path(path).name, layer=layer, error=type(exc).__name__))
         raw = {}
     for column, cells in raw.items():
         rows = frame.index.get_indexer(list(cells))
@@ -260,7 +268,7 @@ def _mistyped_cells(path: Path, layer: str, columns: list[str]) -> dict[str, dic
         pk = [r[1] for r in info if r[5]]
         if len(pk) != 1:
             return out
-        for _, name, declared, *_rest in info:
+        for _cid, name, declared, *_rest in info:
             ok = next((v for k, v in _SQLITE_KINDS.items()
                        if str(declared).upper().startswith(k)), None)
             if ok is None or name not in columns or name == pk[0]:
@@ -294,7 +302,8 @@ def read_frame(path: str | Path) -> pd.DataFrame:
         If the file is missing, of an unknown type, or cannot be read.
     """
     read = read_table(path)
-    raise_if_problems(f"{read.label}: cannot read the table", list(read.problems))
+    raise_if_problems(_("{file}: cannot read the table").format(file=read.label),
+                      list(read.problems))
     assert read.frame is not None
     frame = read.frame
     if not isinstance(frame, gpd.GeoDataFrame):
@@ -307,10 +316,11 @@ def _geometry_to_lonlat(frame: Any, source: str) -> pd.DataFrame:
         return pd.DataFrame(frame)
     geom = frame.geometry
     if geom.crs is None:
-        raise InputError(f"{source}: layer has no CRS; set it (e.g. EPSG:4326) in the file")
+        raise InputError(_("{file}: layer has no CRS; set it (e.g. EPSG:4326) in the file")
+                         .format(file=source))
     if len(geom) and not (geom.geom_type == "Point").all():
-        raise InputError(f"{source}: only Point geometries are supported here; convert "
-                         "polygons to points (e.g. centroids) first")
+        raise InputError(_("{file}: only Point geometries are supported here; convert "
+                           "polygons to points (e.g. centroids) first").format(file=source))
     geom = geom.to_crs("EPSG:4326")
     out = pd.DataFrame(frame.drop(columns=frame.geometry.name))
     out["lon"] = geom.x.to_numpy()
@@ -335,27 +345,32 @@ def read_points(path: str | Path, *, id_column: str = "id") -> pd.DataFrame:
     source = Path(path).name
     missing = [c for c in (id_column, "lon", "lat") if c not in frame.columns]
     if missing:
-        raise InputError(f"{source}: missing column(s) {missing}",
-                         [Problem(source, f"add column '{c}' (points need id, lon, lat in "
-                                  "WGS84)", column=c) for c in missing])
+        raise InputError(ngettext("{file}: missing column {missing}",
+                                  "{file}: missing columns {missing}", len(missing))
+                         .format(file=source, missing=", ".join(missing)),
+                         [Problem(source, _("add column '{column}' (points need id, lon, lat "
+                                            "in WGS84)").format(column=c), column=c)
+                          for c in missing])
     if frame.empty:
-        raise InputError(f"{source}: no points; the file has a header but no rows")
+        raise InputError(_("{file}: no points; the file has a header but no rows")
+                         .format(file=source))
     problems: list[Problem] = []
     ids = frame[id_column].astype("string")
     for row in np.flatnonzero(ids.isna().to_numpy()):
-        problems.append(Problem(source, "empty id; give every point an id", int(row) + 1,
+        problems.append(Problem(source, _("empty id; give every point an id"), int(row) + 1,
                                 id_column))
     for row in np.flatnonzero(ids.duplicated().to_numpy() & ids.notna().to_numpy()):
-        problems.append(Problem(source, f"duplicate id '{ids.iloc[row]}'; ids must be unique",
-                                int(row) + 1, id_column))
+        problems.append(Problem(source, _("duplicate id '{id}'; ids must be unique")
+                                .format(id=ids.iloc[row]), int(row) + 1, id_column))
     coords = {}
     for col, bound in (("lon", 180.0), ("lat", 90.0)):
         values = pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=float)
         coords[col] = values
         for row in np.flatnonzero(~(np.abs(values) <= bound)):
-            problems.append(Problem(source, f"{col} must be a number in [-{bound:g}, {bound:g}] "
-                                    "(WGS84 degrees)", int(row) + 1, col))
-    raise_if_problems(f"{source}: invalid points", problems)
+            problems.append(Problem(source, _("{column} must be a number in [-{bound}, {bound}] "
+                                              "(WGS84 degrees)")
+                                    .format(column=col, bound=f"{bound:g}"), int(row) + 1, col))
+    raise_if_problems(_("{file}: invalid points").format(file=source), problems)
     return pd.DataFrame({"id": ids.astype(str).to_numpy(dtype=object), "lon": coords["lon"],
                          "lat": coords["lat"]})
 
@@ -368,7 +383,8 @@ def read_polygons(path: str | Path, *, what: str) -> gpd.GeoDataFrame:
     path
         The file (``file.gpkg:layer`` selects a layer).
     what
-        What the layer is, for messages ("municipality polygons").
+        What the layer is, for messages, in English and marked with ``N_``
+        ("municipality polygons"); translated here.
 
     Raises
     ------
@@ -376,14 +392,16 @@ def read_polygons(path: str | Path, *, what: str) -> gpd.GeoDataFrame:
         If the file is missing, unreadable, has no geometry or no CRS.
     """
     read = read_table(path)
-    raise_if_problems(f"{read.label}: cannot read the {what}", list(read.problems))
+    layer = _(what)
+    raise_if_problems(_("{file}: cannot read the {layer}").format(file=read.label, layer=layer),
+                      list(read.problems))
     frame = read.frame
     if not isinstance(frame, gpd.GeoDataFrame):
-        raise InputError(f"{read.label}: the {what} have no geometry; give a GeoJSON or "
-                         "GeoPackage polygon layer")
+        raise InputError(_("{file}: the {layer} have no geometry; give a GeoJSON or "
+                           "GeoPackage polygon layer").format(file=read.label, layer=layer))
     if frame.crs is None:
-        raise InputError(f"{read.label}: the {what} have no CRS; set it in the file "
-                         "(e.g. EPSG:4326)")
+        raise InputError(_("{file}: the {layer} have no CRS; set it in the file "
+                           "(e.g. EPSG:4326)").format(file=read.label, layer=layer))
     return frame
 
 
@@ -402,10 +420,10 @@ def read_population(path: str | Path, *, crs: str = DEFAULT_CRS) -> gpd.GeoDataF
     InputError
         If the file is missing, unreadable, has no CRS or lacks the columns.
     """
-    frame = read_polygons(path, what="population grid")
+    frame = read_polygons(path, what=N_("population grid"))
     if "pop_tot" not in frame.columns:
-        raise InputError(f"{Path(path).name}: population grid lacks column 'pop_tot'; an SSB "
-                         "250 m grid has ru250m and pop_tot")
+        raise InputError(_("{file}: population grid lacks column 'pop_tot'; an SSB 250 m grid "
+                           "has ru250m and pop_tot").format(file=Path(path).name))
     ids = (frame["ru250m"].astype(str) if "ru250m" in frame.columns
            else pd.Series([f"cell{i}" for i in range(len(frame))]))
     pop = pd.to_numeric(frame["pop_tot"], errors="coerce").fillna(0.0).to_numpy(dtype=float)
@@ -477,9 +495,10 @@ def read_inputs(
     problems += more
     schema.raise_problems(problems, labels)
     assert inputs is not None
-    log.info("read %d children, %d homes, %d contacts, %d locked placements, %d vetoes",
-             len(inputs.children), len(inputs.homes), len(inputs.contacts),
-             len(inputs.placements), len(inputs.vetoes))
+    log.info(_("read {children} children, {homes} homes, {contacts} contacts, {placements} "
+               "locked placements, {vetoes} vetoes")
+             .format(**{table: format_number(len(getattr(inputs, table)))
+                        for table in ("children", "homes", "contacts", "placements", "vetoes")}))
     return dataclasses.replace(inputs, sources=sources)  # warnings: the caller lists them
 
 

@@ -18,6 +18,8 @@ import pandas as pd
 from matcher import geocode, registers
 from matcher.errors import InputError
 from matcher.geocode import AddressRegister
+from matcher.i18n import N_, ngettext
+from matcher.i18n import gettext as _
 from matcher.io import readers
 from matcher.lookup import Registers
 from matcher.registers import SchoolRegister
@@ -72,15 +74,18 @@ def read_address_register(path: str | Path) -> AddressRegister:
 
     path = Path(path)
     if not path.is_file():
-        raise InputError(f"{path}: address register not found; check the path")
+        raise InputError(_("{path}: address register not found; check the path")
+                         .format(path=path))
     with open(path, encoding="utf-8-sig", errors="replace") as fh:
         header = fh.readline().rstrip("\r\n").split(";")
     missing = [c for c in geocode.REGISTER_COLUMNS if c not in header]
     if missing:
-        raise InputError(
-            f"{path.name}: missing column(s) {', '.join(missing)}; give Kartverket's "
-            "Matrikkelen adresse CSV (';'-separated, with adressenavn, nummer, bokstav, "
-            "postnummer, Nord, Øst)")
+        raise InputError(ngettext(
+            "{file}: missing column {missing}; give Kartverket's Matrikkelen adresse CSV "
+            "(';'-separated, with adressenavn, nummer, bokstav, postnummer, Nord, Øst)",
+            "{file}: missing columns {missing}; give Kartverket's Matrikkelen adresse CSV "
+            "(';'-separated, with adressenavn, nummer, bokstav, postnummer, Nord, Øst)",
+            len(missing)).format(file=path.name, missing=", ".join(missing)))
     dictionary = pa.dictionary(pa.int32(), pa.string())
     types = {"adressenavn": dictionary, "bokstav": dictionary, "postnummer": dictionary,
              "nummer": pa.float64(), "Nord": pa.float64(), "Øst": pa.float64()}
@@ -96,15 +101,16 @@ def read_address_register(path: str | Path) -> AddressRegister:
                                                  strings_can_be_null=True),
         )
     except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
-        raise InputError(f"{path.name}: cannot parse the address register ({exc}); check that "
-                         "it is a complete ';'-separated UTF-8 file") from None
+        raise InputError(_("{file}: cannot parse the address register ({error}); check that "
+                           "it is a complete ';'-separated UTF-8 file")
+                         .format(file=path.name, error=exc)) from None
     frame = table.to_pandas()
     if "EPSG-kode" in frame:
         codes = {str(c) for c in frame["EPSG-kode"].dropna().unique()}
         if codes - {"25833"}:
-            raise InputError(f"{path.name}: EPSG-kode {', '.join(sorted(codes))}; only the "
-                             "EPSG:25833 edition of Matrikkelen adresse is supported, download "
-                             "that one")
+            raise InputError(_("{file}: EPSG-kode {codes}; only the EPSG:25833 edition of "
+                               "Matrikkelen adresse is supported, download that one")
+                             .format(file=path.name, codes=", ".join(sorted(codes))))
     return geocode.build_register(frame, source=path.name)
 
 
@@ -123,7 +129,8 @@ def read_schools(path: str | Path) -> SchoolRegister:
     """
     path = Path(path)
     if not path.is_file():
-        raise InputError(f"{path}: school register not found; check the path")
+        raise InputError(_("{path}: school register not found; check the path")
+                         .format(path=path))
     frame = pd.read_csv(path, sep=";", dtype=str, keep_default_na=False, encoding="utf-8-sig")
     return registers.schools_from_frame(frame, source=path.name)
 
@@ -142,7 +149,7 @@ def read_municipality_polygons(path: str | Path) -> gpd.GeoDataFrame:
         As :func:`matcher.registers.municipalities_from_frame`: ``code``, ``name``, valid polygons
         in EPSG:25833.
     """
-    frame = readers.read_polygons(path, what="municipality polygons")
+    frame = readers.read_polygons(path, what=N_("municipality polygons"))
     return registers.municipalities_from_frame(frame, source=Path(path).name)
 
 
@@ -158,14 +165,16 @@ def read_mapping(path: str | Path) -> pd.DataFrame:
     """
     path = Path(path)
     if not path.is_file():
-        raise InputError(f"{path}: municipality mapping not found; check the path")
+        raise InputError(_("{path}: municipality mapping not found; check the path")
+                         .format(path=path))
     frame = pd.read_csv(path, sep=";", dtype=str, keep_default_na=False)
     missing = [c for c in registers.MAPPING_COLUMNS if c not in frame.columns]
     bad_kinds = sorted(set(frame.get("kind", pd.Series(dtype=str))) - set(registers.MAPPING_KINDS))
     if missing or bad_kinds:
-        raise InputError(f"{path.name}: not a municipality mapping (missing columns "
-                         f"{missing}, unknown kinds {bad_kinds}); regenerate it with "
-                         "scripts/make_kommune_mapping.py")
+        raise InputError(_("{file}: not a municipality mapping (missing columns {missing}, "
+                           "unknown kinds {kinds}); regenerate it with "
+                           "scripts/make_kommune_mapping.py")
+                         .format(file=path.name, missing=missing, kinds=bad_kinds))
     frame["old"], frame["new"] = registers.as_codes(frame["old"]), registers.as_codes(frame["new"])
     frame["share_of_old"] = frame["share_of_old"].astype(float)
     return frame

@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from matcher.errors import InputError, Problem, raise_if_problems
+from matcher.i18n import gettext as _
 from matcher.io import readers
 
 __all__ = ["previous_as_of", "read_previous"]
@@ -35,15 +36,16 @@ def read_previous(run_dir: str | Path) -> pd.DataFrame:
     """
     path = Path(run_dir) / "assignments.csv"
     if not path.is_file():
-        raise InputError(f"{run_dir}: no assignments.csv; give a run folder written by "
-                         "`matcher match --out`")
+        raise InputError(_("{folder}: no assignments.csv; give a run folder written by "
+                           "`matcher match --out`").format(folder=run_dir))
     read = readers.read_table(path)
-    raise_if_problems(f"{path}: cannot read the previous run", list(read.problems))
+    raise_if_problems(_("{path}: cannot read the previous run").format(path=path),
+                      list(read.problems))
     assert read.frame is not None
     frame = read.frame
     missing = [c for c in ("child_id", "home_id") if c not in frame.columns]
-    raise_if_problems(f"{path}: not an assignments table",
-                      [Problem(path.name, "missing column; is this a run folder?", column=c)
+    raise_if_problems(_("{path}: not an assignments table").format(path=path),
+                      [Problem(path.name, _("missing column; is this a run folder?"), column=c)
                        for c in missing])
     home = frame["home_id"].where(frame["home_id"].astype(str) != "", None)
     return pd.DataFrame({"child_id": frame["child_id"].astype(str),

@@ -132,6 +132,8 @@ import shapely
 from pyproj import Transformer
 
 from matcher.errors import InputError, Problem
+from matcher.i18n import format_number, ngettext
+from matcher.i18n import gettext as _
 from matcher.scenarios._people import (
     _children,
     _Contacts,
@@ -322,9 +324,10 @@ def generate(out_dir: Path, *, seed: int = 1, size: Size = "small") -> SampleMan
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         problems.append(Problem(source="sample", column="out_dir",
-                                message=f"{out_dir} is a file; pass a folder path"))
+                                message=_("{path} is a file; pass a folder path")
+                                .format(path=out_dir)))
     if problems:
-        raise InputError("cannot generate the sample scenario", problems)
+        raise InputError(_("cannot generate the sample scenario"), problems)
     return write(build(seed=seed, size=size), out_dir)
 
 
@@ -350,7 +353,7 @@ def build(*, seed: int = 1, size: Size = "small") -> Scenario:
     """
     problems = _check_options(seed, size)
     if problems:
-        raise InputError("cannot build the sample scenario", problems)
+        raise InputError(_("cannot build the sample scenario"), problems)
     seed = int(seed)
     profile = _PROFILES[size]
     rng = np.random.default_rng(seed)
@@ -378,12 +381,15 @@ def build(*, seed: int = 1, size: Size = "small") -> Scenario:
         placements=_pair_frame(placements, people, homes),
         vetoes=_pair_frame(vetoes, people, homes),
     )
-    log.info(
-        "built sample %s (seed %d): %d road nodes, %d ways, %d municipalities, %d schools, "
-        "%d children, %d contacts, %d homes", size, seed, len(scenario.roads.node_ids),
-        len(scenario.roads.way_ids), len(scenario.municipalities), len(scenario.schools),
-        len(scenario.children), len(scenario.contacts), len(scenario.homes),
-    )
+    log.info(_("built sample {size} (seed {seed}): {nodes} road nodes, {ways} ways, "
+               "{municipalities} municipalities, {schools} schools, {children} children, "
+               "{contacts} contacts, {homes} homes").format(
+        size=size, seed=seed, nodes=format_number(len(scenario.roads.node_ids)),
+        ways=format_number(len(scenario.roads.way_ids)),
+        municipalities=format_number(len(scenario.municipalities)),
+        schools=format_number(len(scenario.schools)),
+        children=format_number(len(scenario.children)),
+        contacts=format_number(len(scenario.contacts)), homes=format_number(len(scenario.homes))))
     return scenario
 
 
@@ -436,8 +442,9 @@ def write(scenario: Scenario, out_dir: Path) -> SampleManifest:
         n_vetoes=len(scenario.vetoes),
     )
     paths["readme"].write_text(_readme(scenario, manifest), encoding="utf-8", newline="\n")
-    log.info("wrote sample %s (seed %d): %d files", scenario.size, scenario.seed,
-             len(manifest.paths))
+    log.info(ngettext("wrote sample {size} (seed {seed}): {n} file",
+                      "wrote sample {size} (seed {seed}): {n} files", len(manifest.paths))
+             .format(size=scenario.size, seed=scenario.seed, n=len(manifest.paths)))
     return manifest
 
 
@@ -445,10 +452,12 @@ def _check_options(seed: object, size: object) -> list[Problem]:
     problems = []
     if size not in SIZES:
         problems.append(Problem(source="sample", column="size",
-                                message=f"unknown size {size!r}; use one of {', '.join(SIZES)}"))
+                                message=_("unknown size {size}; use one of {allowed}")
+                                .format(size=repr(size), allowed=", ".join(SIZES))))
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
         problems.append(Problem(source="sample", column="seed",
-                                message=f"seed must be an integer >= 0, got {seed!r}"))
+                                message=_("seed must be an integer >= 0, got {seed}")
+                                .format(seed=repr(seed))))
     return problems
 
 
@@ -467,15 +476,15 @@ def _lonlat(to_lonlat: Transformer, x: np.ndarray, y: np.ndarray) -> tuple[np.nd
 
 def _road_frame(roads: _Roads, to_lonlat: Transformer) -> RoadNetwork:
     lon, lat = _lonlat(to_lonlat, roads.x, roads.y)
-    lengths = np.array([len(r) for r, _ in roads.ways], dtype=np.int64)
-    refs = np.concatenate([r for r, _ in roads.ways]) + _NODE_ID_BASE + 1
+    lengths = np.array([len(r) for r, _tags in roads.ways], dtype=np.int64)
+    refs = np.concatenate([r for r, _tags in roads.ways]) + _NODE_ID_BASE + 1
     return RoadNetwork(
         node_ids=np.arange(len(lon), dtype=np.int64) + _NODE_ID_BASE + 1,
         lon=lon, lat=lat,
         way_ids=np.arange(len(lengths), dtype=np.int64) + _WAY_ID_BASE + 1,
         way_offsets=np.concatenate(([0], np.cumsum(lengths))),
         way_refs=refs,
-        way_tags=tuple(t for _, t in roads.ways),
+        way_tags=tuple(t for _refs, t in roads.ways),
     )
 
 
@@ -630,8 +639,8 @@ def _text_or_na(values: np.ndarray) -> pd.arrays.StringArray:
 
 
 def _pair_frame(pairs: list[tuple[int, int]], people: _People, homes: _Homes) -> pd.DataFrame:
-    child = np.array([c for c, _ in pairs], dtype=np.int64)
-    home = np.array([h for _, h in pairs], dtype=np.int64)
+    child = np.array([c for c, _home in pairs], dtype=np.int64)
+    home = np.array([h for _child, h in pairs], dtype=np.int64)
     return pd.DataFrame({
         "child_id": pd.array(_child_ids(people)[child], dtype="string"),
         "home_id": pd.array(_ids("H", len(homes.x), 5)[home], dtype="string"),

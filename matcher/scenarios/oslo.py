@@ -23,6 +23,8 @@ from scipy.spatial import cKDTree
 from matcher import schema
 from matcher.config import Settings
 from matcher.errors import InputError
+from matcher.i18n import format_number, ngettext
+from matcher.i18n import gettext as _
 from matcher.io import readers
 from matcher.network import Network
 from matcher.planning.areas import _centres, read_municipalities
@@ -139,7 +141,9 @@ def oslo_scenario(data_dir: str | Path, seed: int = 1, *, n_children: int = 150,
     files = {**OSLO_FILES, "osm": osm}
     missing = [name for name in files.values() if not (data / name).is_file()]
     if missing:
-        raise InputError(f"{data}: missing data file(s) {missing}; see data/SOURCES.md")
+        raise InputError(ngettext("{folder}: missing data file {missing}; see data/SOURCES.md",
+                                  "{folder}: missing data files {missing}; see data/SOURCES.md",
+                                  len(missing)).format(folder=data, missing=", ".join(missing)))
     rng = np.random.default_rng(seed)
     net = network_mod.build(data / files["osm"], settings.network, cache_dir=cache_dir)
     tree = cKDTree(np.column_stack([net.x, net.y]))
@@ -152,8 +156,9 @@ def oslo_scenario(data_dir: str | Path, seed: int = 1, *, n_children: int = 150,
     cells = cells[ok].reset_index(drop=True)
     cx, cy = cx[ok], cy[ok]
     if len(cells) == 0:
-        raise InputError(f"{files['osm']}: no populated Oslo cell lies within {extent_metres:g} m "
-                         "of this network")
+        raise InputError(_("{file}: no populated Oslo cell lies within {metres} m of this "
+                           "network").format(file=files["osm"],
+                                             metres=format_number(extent_metres, 0)))
     bbox = shapely.box(*shapely.total_bounds(shapely.points(net.x, net.y)))
     munis = munis[shapely.intersects(munis.geometry.to_numpy(), bbox)].reset_index(drop=True)
 
@@ -178,7 +183,7 @@ def oslo_scenario(data_dir: str | Path, seed: int = 1, *, n_children: int = 150,
     lon, lat = _lonlat(cx[pick], cy[pick])
     school = np.full(n_children, -1, dtype=np.int64)
     if len(sx):
-        _, nearest = cKDTree(np.column_stack([sx, sy])).query(np.column_stack([cx[pick],
+        _distance, nearest = cKDTree(np.column_stack([sx, sy])).query(np.column_stack([cx[pick],
                                                                                cy[pick]]))
         school = np.where(age >= 6, nearest, -1)
     children = pd.DataFrame({
@@ -220,8 +225,11 @@ def oslo_scenario(data_dir: str | Path, seed: int = 1, *, n_children: int = 150,
     families = pd.DataFrame({"resource_id": [f"OSL-R{i + 1:02d}" for i in range(n_families)],
                              "lon": np.round(lon, 7), "lat": np.round(lat, 7),
                              "municipality": "0301", "cooperation": "Oslo"})
-    logger.info("Oslo scenario (seed %d): %d children, %d homes, %d resource families, %d "
-                "cells, %d schools", seed, n_children, n_homes, n_families, len(cells), len(sx))
+    logger.info(_("Oslo scenario (seed {seed}): {children} children, {homes} homes, "
+                  "{families} resource families, {cells} cells, {schools} schools")
+                .format(seed=seed, children=format_number(n_children),
+                        homes=format_number(n_homes), families=format_number(n_families),
+                        cells=format_number(len(cells)), schools=format_number(len(sx))))
     return OsloScenario(seed=seed, inputs=inputs, children=children, homes=homes, net=net,
                         municipalities=munis, population=cells, resource_families=families,
                         as_of=ref)

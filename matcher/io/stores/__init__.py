@@ -10,6 +10,7 @@ import stat
 from pathlib import Path
 
 from matcher.errors import InputError
+from matcher.i18n import gettext as _
 from matcher.io.stores.base import (
     DECISION_COLUMNS,
     HISTORY_COLUMNS,
@@ -78,12 +79,13 @@ def open_store(url: str, *, password: str | None = None, db_schema: str = "publi
     if scheme in PG_SCHEMES:
         return PostGISStore.from_url(url, password=password, db_schema=db_schema)
     if scheme:
-        raise InputError(f"store url scheme '{scheme}://' is not supported; use a .gpkg path or "
-                         "postgresql+psycopg://user@host:port/database")
+        raise InputError(_("store url scheme '{scheme}://' is not supported; use a .gpkg path "
+                           "or postgresql+psycopg://user@host:port/database")
+                         .format(scheme=scheme))
     path = Path(url)
     if path.suffix.lower() != ".gpkg":
-        raise InputError(f"store '{url}': use a GeoPackage file (.gpkg) or a "
-                         "postgresql+psycopg://user@host:port/database url")
+        raise InputError(_("store '{url}': use a GeoPackage file (.gpkg) or a "
+                           "postgresql+psycopg://user@host:port/database url").format(url=url))
     return GeoPackageStore(path)
 
 
@@ -97,26 +99,28 @@ def resolve_password(*, password_env: str | None, password_file: Path | None) ->
         empty or readable by group or others.
     """
     if password_env and password_file:
-        raise InputError("give store.password_env or store.password_file, not both")
+        raise InputError(_("give store.password_env or store.password_file, not both"))
     if password_env:
         value = os.environ.get(password_env)
         if not value:
-            raise InputError(f"environment variable {password_env} (store.password_env) is not "
-                             "set; export it, e.g. through the systemd unit's EnvironmentFile")
+            raise InputError(_("environment variable {name} (store.password_env) is not set; "
+                               "export it, e.g. through the systemd unit's EnvironmentFile")
+                             .format(name=password_env))
         return value
     if password_file:
         path = Path(password_file)
         try:
             info = path.stat()
         except FileNotFoundError:
-            raise InputError(f"{path}: password file (store.password_file) not found") from None
+            raise InputError(_("{path}: password file (store.password_file) not found")
+                             .format(path=path)) from None
         mode = stat.S_IMODE(info.st_mode)
         if mode & 0o077:
-            raise InputError(f"{path}: password file has mode {mode:04o}, readable by others; "
-                             f"run chmod 600 {path}")
+            raise InputError(_("{path}: password file has mode {mode}, readable by others; "
+                               "run chmod 600 {path}").format(path=path, mode=f"{mode:04o}"))
         value = path.read_text(encoding="utf-8").strip("\r\n")
         if not value:
-            raise InputError(f"{path}: password file is empty")
+            raise InputError(_("{path}: password file is empty").format(path=path))
         return value
     return None
 

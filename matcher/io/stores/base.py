@@ -69,6 +69,8 @@ import pandas as pd
 
 from matcher import schema
 from matcher.errors import Problem
+from matcher.i18n import N_
+from matcher.i18n import gettext as _
 
 __all__ = [
     "DECISION_COLUMNS",
@@ -195,8 +197,9 @@ INPUT_TYPES: dict[str, dict[str, str]] = {
 
 POINT_TABLES: tuple[str, ...] = ("children", "homes", "contacts")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
-_INTERRUPTED = ("interrupted: the job stopped before finishing (killed, crashed or lost the "
-                "store); nothing of this run was written")
+_INTERRUPTED = N_("interrupted: the job stopped before finishing (killed, crashed or lost the "
+                  "store); nothing of this run was written")
+"""``match_runs.error`` of a run a killed job left ``running`` (translated when written)."""
 
 
 @dataclass(frozen=True)
@@ -366,7 +369,7 @@ class Store(abc.ABC):
                                   "identifier, description) VALUES ('match_history', "
                                   "'attributes', 'match_history', 'fostermatch waiting "
                                   "history: one row per waiting child per run')")
-        names, _ = self._columns_of("SELECT * FROM match_results LIMIT 0")
+        names, _rows_unused = self._columns_of("SELECT * FROM match_results LIMIT 0")
         missing = [c for c in RESULT_COLUMNS if c not in names]
         if missing:
             with self._transaction():
@@ -384,7 +387,7 @@ class Store(abc.ABC):
             if stale:
                 self._execute("UPDATE match_runs SET status = 'failed', finished_at = ?, "
                               "error = ?, exit_code = ? WHERE status = 'running'",
-                              (stamp(finished_at), _INTERRUPTED, 1))
+                              (stamp(finished_at), _(_INTERRUPTED), 1))
         return len(stale)
 
     def begin_run(self, run: Mapping[str, Any]) -> None:
@@ -586,7 +589,8 @@ def _records(rows: Sequence[Sequence[Any]], columns: list[str]) -> pd.DataFrame:
 
 
 def _missing_table(name: str, where: str) -> Problem:
-    return Problem(name, f"no table '{name}' in {where}; load the input tables first "
-                         "(matcher.nightly.load_inputs, or `matcher nightly-load`)")
+    return Problem(name, _("no table '{table}' in {store}; load the input tables first "
+                           "(matcher.nightly.load_inputs, or `matcher nightly-load`)")
+                   .format(table=name, store=where))
 
 

@@ -20,6 +20,7 @@ import pyogrio.errors
 
 from matcher import schema
 from matcher.errors import LockedError, Problem, StoreUnavailableError
+from matcher.i18n import gettext as _
 from matcher.io import readers
 from matcher.io.stores.base import (
     DECISION_COLUMNS,
@@ -63,8 +64,8 @@ class GeoPackageStore(Store):
         if not self.path.is_file():
             if not create:
                 raise StoreUnavailableError(
-                    f"GeoPackage store {self.path} not found; check store.url, or load the "
-                    "input tables with `matcher nightly-load`")
+                    _("GeoPackage store {path} not found; check store.url, or load the input "
+                      "tables with `matcher nightly-load`").format(path=self.path))
             _create_geopackage(self.path)
         try:
             conn = sqlite3.connect(f"file:{urllib.parse.quote(str(self.path))}?mode=rw",
@@ -73,12 +74,14 @@ class GeoPackageStore(Store):
             has_contents = conn.execute("SELECT count(*) FROM sqlite_master WHERE type = "
                                         "'table' AND name = 'gpkg_contents'").fetchone()[0]
         except sqlite3.Error as exc:
-            raise StoreUnavailableError(f"GeoPackage store {self.path} cannot be opened "
-                                        f"({exc}); check the file and its permissions") from None
+            raise StoreUnavailableError(_("GeoPackage store {path} cannot be opened ({error}); "
+                                          "check the file and its permissions")
+                                        .format(path=self.path, error=exc)) from None
         if app_id not in (0x47504B47, 0x47503130) or not has_contents:
             conn.close()
-            raise StoreUnavailableError(f"{self.path} is not a GeoPackage; give a .gpkg "
-                                        "file written by GDAL/QGIS or `matcher nightly-load`")
+            raise StoreUnavailableError(_("{path} is not a GeoPackage; give a .gpkg file "
+                                          "written by GDAL/QGIS or `matcher nightly-load`")
+                                        .format(path=self.path))
         self._conn = conn
 
     def close(self) -> None:
@@ -96,15 +99,16 @@ class GeoPackageStore(Store):
         try:
             fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as exc:
-            raise StoreUnavailableError(f"cannot create the lock file {self.lock_path} "
-                                        f"({exc.strerror}); check the folder's permissions"
+            raise StoreUnavailableError(_("cannot create the lock file {path} ({reason}); check "
+                                          "the folder's permissions")
+                                        .format(path=self.lock_path, reason=exc.strerror)
                                         ) from None
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                raise LockedError(f"another nightly run holds {self.lock_path}; this run "
-                                  "exits without doing anything") from None
+                raise LockedError(_("another nightly run holds {path}; this run exits without "
+                                    "doing anything").format(path=self.lock_path)) from None
             try:
                 yield
             finally:
@@ -114,7 +118,8 @@ class GeoPackageStore(Store):
 
     def _db(self) -> sqlite3.Connection:
         if self._conn is None:
-            raise StoreUnavailableError(f"GeoPackage store {self.path} is not open")
+            raise StoreUnavailableError(_("GeoPackage store {path} is not open")
+                                        .format(path=self.path))
         return self._conn
 
     @contextlib.contextmanager
@@ -186,8 +191,9 @@ class GeoPackageStore(Store):
         try:
             layers = {str(n) for n in pyogrio.list_layers(self.path)[:, 0]}
         except (pyogrio.errors.DataSourceError, RuntimeError, OSError) as exc:
-            raise StoreUnavailableError(f"GeoPackage store {self.path} cannot be read "
-                                        f"({str(exc).split(';')[0]})") from None
+            raise StoreUnavailableError(_("GeoPackage store {path} cannot be read ({error})")
+                                        .format(path=self.path,
+                                                error=str(exc).split(";")[0])) from None
         frames: dict[str, pd.DataFrame | None] = {}
         for name in schema.TABLES:
             if name not in layers:
@@ -202,12 +208,13 @@ class GeoPackageStore(Store):
                 except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError,
                         RuntimeError, OSError, ValueError) as exc:
                     frames[name] = None
-                    problems.append(Problem(name, "cannot read the layer "
-                                            f"({str(exc).split(';')[0]}); it is damaged: "
-                                            "load it again"))
+                    problems.append(Problem(name, _("cannot read the layer ({error}); it is "
+                                                    "damaged: load it again")
+                                            .format(error=str(exc).split(";")[0])))
                     continue
             for w in caught:
-                logger.warning("%s: reader warning (%s)", name, type(w.message).__name__)
+                logger.warning(_("{table}: reader warning ({warning})")
+                               .format(table=name, warning=type(w.message).__name__))
             frames[name] = frame
         return frames, problems
 
@@ -265,12 +272,13 @@ def _sqlite_errors(path: Path) -> Iterator[None]:
     try:
         yield
     except sqlite3.OperationalError as exc:
-        raise StoreUnavailableError(f"GeoPackage store {path}: {exc}; another program may hold "
-                                    "a write lock, or the disk is full or read-only") from None
+        raise StoreUnavailableError(_("GeoPackage store {path}: {error}; another program may "
+                                      "hold a write lock, or the disk is full or read-only")
+                                    .format(path=path, error=exc)) from None
     except sqlite3.DatabaseError as exc:
         if isinstance(exc, sqlite3.IntegrityError | sqlite3.ProgrammingError):
             raise
-        raise StoreUnavailableError(f"GeoPackage store {path} is damaged ({exc}); restore "
-                                    "it from a backup") from None
+        raise StoreUnavailableError(_("GeoPackage store {path} is damaged ({error}); restore "
+                                      "it from a backup").format(path=path, error=exc)) from None
 
 

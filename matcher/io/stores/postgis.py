@@ -16,6 +16,7 @@ import shapely
 
 from matcher import schema
 from matcher.errors import InputError, LockedError, Problem, StoreUnavailableError
+from matcher.i18n import gettext as _
 from matcher.io.stores.base import (
     _IDENTIFIER,
     DECISION_COLUMNS,
@@ -72,24 +73,24 @@ class PostGISStore(Store):
             If the URL holds a password or no database name.
         """
         if not _IDENTIFIER.fullmatch(db_schema):
-            raise InputError(f"store.schema '{db_schema}' is not a plain SQL name; use letters, "
-                             "digits and '_'")
+            raise InputError(_("store.schema '{schema}' is not a plain SQL name; use letters, "
+                               "digits and '_'").format(schema=db_schema))
         parts = urllib.parse.urlsplit(url)
         if parts.password is not None:
-            raise InputError("the store url holds a password; remove it and use "
-                             "store.password_env or store.password_file (a mode 0600 file)")
+            raise InputError(_("the store url holds a password; remove it and use "
+                               "store.password_env or store.password_file (a mode 0600 file)"))
         dbname = urllib.parse.unquote(parts.path.lstrip("/"))
         if not dbname:
-            raise InputError("the store url names no database; write "
-                             "postgresql+psycopg://user@host:port/database")
+            raise InputError(_("the store url names no database; write "
+                               "postgresql+psycopg://user@host:port/database"))
         info = {k: v for k, v in urllib.parse.parse_qsl(parts.query)}
         if "password" in info:
-            raise InputError("the store url holds a password parameter; remove it and use "
-                             "store.password_env or store.password_file")
+            raise InputError(_("the store url holds a password parameter; remove it and use "
+                               "store.password_env or store.password_file"))
         try:
             port = parts.port
         except ValueError:
-            raise InputError("the store url has an invalid port; write host:5432") from None
+            raise InputError(_("the store url has an invalid port; write host:5432")) from None
         info["dbname"] = dbname
         if parts.hostname:
             info["host"] = parts.hostname
@@ -115,18 +116,20 @@ class PostGISStore(Store):
             conn = psycopg.connect(autocommit=True, **params)
         except psycopg.Error as exc:
             reason = _first_line(exc)
-            hint = ("check the password (store.password_env or store.password_file)"
+            text = (_("PostGIS store {store} is unavailable: {reason}; check the password "
+                      "(store.password_env or store.password_file)")
                     if "password" in reason.lower() or "authentication" in reason.lower()
-                    else "check that the server is running and reachable")
-            raise StoreUnavailableError(f"PostGIS store {self.display} is unavailable: "
-                                        f"{reason}; {hint}") from None
+                    else _("PostGIS store {store} is unavailable: {reason}; check that the "
+                           "server is running and reachable"))
+            raise StoreUnavailableError(text.format(store=self.display, reason=reason)
+                                        ) from None
         self._conn = conn
         found = self._execute("SELECT count(*) FROM pg_namespace WHERE nspname = ?",
                               (self.db_schema,))
         if not found[0][0]:
             self.close()
-            raise InputError(f"schema '{self.db_schema}' does not exist in {self.display}; "
-                             "create it or fix store.schema")
+            raise InputError(_("schema '{schema}' does not exist in {store}; create it or fix "
+                               "store.schema").format(schema=self.db_schema, store=self.display))
         # Result tables resolve in the store's schema; PostGIS functions in public.
         self._execute(f"SET search_path TO {_ident(self.db_schema)}, public")
 
@@ -146,8 +149,8 @@ class PostGISStore(Store):
     def lock(self) -> Iterator[None]:
         got = self._execute("SELECT pg_try_advisory_lock(?)", (self.lock_key,))[0][0]
         if not got:
-            raise LockedError(f"another nightly run holds the advisory lock of {self.display}; "
-                              "this run exits without doing anything")
+            raise LockedError(_("another nightly run holds the advisory lock of {store}; this "
+                                "run exits without doing anything").format(store=self.display))
         try:
             yield
         finally:
@@ -156,7 +159,8 @@ class PostGISStore(Store):
 
     def _db(self) -> Any:
         if self._conn is None or self._conn.closed:
-            raise StoreUnavailableError(f"PostGIS store {self.display} is not connected")
+            raise StoreUnavailableError(_("PostGIS store {store} is not connected")
+                                        .format(store=self.display))
         return self._conn
 
     @contextlib.contextmanager
@@ -166,8 +170,10 @@ class PostGISStore(Store):
         try:
             yield
         except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
-            raise StoreUnavailableError(f"PostGIS store {self.display}: lost the connection "
-                                        f"({_first_line(exc)}); check the server") from None
+            raise StoreUnavailableError(_("PostGIS store {store}: lost the connection ({error}); "
+                                          "check the server")
+                                        .format(store=self.display, error=_first_line(exc))
+                                        ) from None
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[None]:
@@ -238,8 +244,8 @@ class PostGISStore(Store):
         if not cols:
             return None, []
         known = schema.COLUMNS[name]
-        geometry = [c for c, typ, _ in cols if typ == "geometry"]
-        keys = [c for c, _, pk in cols if pk]
+        geometry = [c for c, typ, _pk in cols if typ == "geometry"]
+        keys = [c for c, _typ, pk in cols if pk]
         plain = [c for c, typ, pk in cols if typ != "geometry" and not (pk and c not in known)]
         select = [_ident(c) for c in plain]
         if geometry:
@@ -255,8 +261,10 @@ class PostGISStore(Store):
         problems: list[Problem] = []
         crs: str | None = None
         if len(srids) > 1:
-            problems.append(Problem(name, f"geometry column '{geometry[0]}' mixes SRIDs "
-                                    f"{sorted(srids)}; transform to one SRID (ST_Transform)"))
+            problems.append(Problem(name, _("geometry column '{column}' mixes SRIDs {srids}; "
+                                            "transform to one SRID (ST_Transform)")
+                                    .format(column=geometry[0],
+                                            srids=", ".join(str(s) for s in sorted(srids)))))
         elif srids and 0 not in srids:
             crs = f"EPSG:{srids.pop()}"
         wkb = np.array([None if r[-2] is None else bytes(r[-2]) for r in rows], dtype=object)
@@ -276,9 +284,10 @@ class PostGISStore(Store):
                         cur.execute("CREATE EXTENSION postgis")
                     except psycopg.Error as exc:
                         raise StoreUnavailableError(
-                            f"PostGIS is not available in {self.display} ({_first_line(exc)}); "
-                            "a superuser must run CREATE EXTENSION postgis (Debian package "
-                            "postgresql-15-postgis-3)") from None
+                            _("PostGIS is not available in {store} ({error}); a superuser must "
+                              "run CREATE EXTENSION postgis (Debian package "
+                              "postgresql-15-postgis-3)")
+                            .format(store=self.display, error=_first_line(exc))) from None
             for name in schema.TABLES:
                 cur.execute(f"DROP TABLE IF EXISTS {s}.{_ident(name)}")
                 frame = tables.get(name)
