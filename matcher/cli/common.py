@@ -25,17 +25,22 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from matcher import config as config_mod
 from matcher import i18n
 from matcher.errors import InputError, MatcherError
+from matcher.i18n import gettext as _
+from matcher.i18n import ngettext
 
 __all__ = [
     "STATE",
     "ConfigOpt",
+    "amount",
     "apply_language",
+    "counts_text",
     "emit",
     "err_console",
     "errors",
     "load_config",
     "parse_bands",
     "parse_date",
+    "percent",
     "progress",
     "protect_stdout",
     "say",
@@ -62,29 +67,32 @@ def errors() -> Iterator[None]:
     """Run a command in its language; turn domain errors into one message and an exit code.
 
     The language is ``--lang`` if given; :func:`load_config` may switch to the
-    settings' ``[report] language``. Either is undone when the command ends.
+    settings' ``[report] language``. Either is undone when the command ends; the
+    error message is printed before, in the command's language.
     """
-    try:
-        with i18n.language(STATE.lang):
+    with i18n.language(STATE.lang):
+        try:
             yield
-    except typer.Exit:
-        raise
-    except MatcherError as exc:
-        if STATE.debug:
+        except typer.Exit:
             raise
-        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False,
-                          markup=True, soft_wrap=True)
-        raise typer.Exit(code=exc.exit_code) from None
-    except KeyboardInterrupt:
-        err_console.print("interrupted; nothing was written")
-        raise typer.Exit(code=130) from None
-    except Exception as exc:
-        if STATE.debug:
-            raise
-        err_console.print(f"[bold red]unexpected error:[/] {type(exc).__name__}: "
-                          f"{escape(str(exc))} "
-                          "(run with --debug for the traceback)", highlight=False)
-        raise typer.Exit(code=1) from None
+        except MatcherError as exc:
+            if STATE.debug:
+                raise
+            lead = _("error:")
+            err_console.print(f"[bold red]{escape(lead)}[/] {escape(str(exc))}",
+                              highlight=False, markup=True, soft_wrap=True)
+            raise typer.Exit(code=exc.exit_code) from None
+        except KeyboardInterrupt:
+            err_console.print(escape(_("interrupted; nothing was written")), highlight=False)
+            raise typer.Exit(code=130) from None
+        except Exception as exc:
+            if STATE.debug:
+                raise
+            detail = _("{kind}: {message} (run with --debug for the traceback)").format(
+                kind=type(exc).__name__, message=str(exc))
+            lead = _("unexpected error:")
+            err_console.print(f"[bold red]{escape(lead)}[/] {escape(detail)}", highlight=False)
+            raise typer.Exit(code=1) from None
 
 
 @contextlib.contextmanager
@@ -115,8 +123,9 @@ def steps(description: str) -> Iterator[Callable[[str], None]]:
 
 
 def say(message: str) -> None:
+    """Print a line for people on stderr (plain text: brackets in ids stay as they are)."""
     if not STATE.quiet:
-        err_console.print(message, highlight=False)
+        err_console.print(message, highlight=False, markup=False)
 
 
 def emit(summary: dict[str, Any]) -> None:
@@ -157,7 +166,8 @@ def parse_date(value: str | None, option: str = "--as-of") -> datetime.date:
     try:
         return datetime.date.fromisoformat(value)
     except ValueError:
-        raise InputError(f"{option} '{value}': use a date like 2026-11-23") from None
+        raise InputError(_("{option} '{value}': use a date like 2026-11-23")
+                         .format(option=option, value=value)) from None
 
 
 def parse_bands(text: str, example: str) -> list[float]:
@@ -165,7 +175,44 @@ def parse_bands(text: str, example: str) -> list[float]:
     try:
         return [float(b) for b in text.split(",") if b.strip()]
     except ValueError:
-        raise InputError(f"--bands '{text}': give numbers in minutes, e.g. {example}") from None
+        raise InputError(_("--bands '{text}': give numbers in minutes, e.g. {example}")
+                         .format(text=text, example=example)) from None
+
+
+def amount(value: float) -> str:
+    """A number as short as ``{:g}`` gives it, in the current language (``2.5`` -> ``2,5``)."""
+    text = f"{value:g}"
+    digits = len(text.split(".")[1]) if "." in text and "e" not in text else 0
+    return i18n.format_number(value, digits)
+
+
+def percent(share: float, digits: int = 0) -> str:
+    """Format a share (0.25) as a percentage in the current language: ``25%``, ``25 %``."""
+    return _("{number}%").format(number=i18n.format_number(100.0 * share, digits))
+
+
+def counts_text(counts: dict[str, int]) -> str:
+    """``"60 children, 120 homes, ..."`` in the current language, for the input tables' counts."""
+    return ", ".join(_count(kind, n) for kind, n in counts.items())
+
+
+def _count(kind: str, n: int) -> str:
+    number = i18n.format_number(n)
+    if kind == "children":
+        text = ngettext("{n} child", "{n} children", n)
+    elif kind == "homes":
+        text = ngettext("{n} home", "{n} homes", n)
+    elif kind == "contacts":
+        text = ngettext("{n} contact", "{n} contacts", n)
+    elif kind == "placements":
+        text = ngettext("{n} locked placement", "{n} locked placements", n)
+    elif kind == "vetoes":
+        text = ngettext("{n} veto", "{n} vetoes", n)
+    elif kind == "decisions":
+        text = ngettext("{n} decision", "{n} decisions", n)
+    else:  # a table without a name of its own: its name is an identifier
+        return f"{number} {kind}"
+    return text.format(n=number)
 
 
 def load_config(path: Path | None) -> config_mod.Settings:

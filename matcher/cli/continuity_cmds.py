@@ -15,8 +15,11 @@ from typing import Annotated, Any
 
 import typer
 
+from matcher import i18n
 from matcher.cli.common import apply_language, emit, errors, parse_date, say
 from matcher.errors import InputError
+from matcher.i18n import gettext as _
+from matcher.i18n import ngettext
 
 __all__ = ["COMMANDS", "decide", "waiting_stats"]
 
@@ -52,8 +55,13 @@ def decide(
     Exit code 2 (nothing written) if the decision or the log is invalid.
     """
     with errors():
+        config = None
+        if store_config is not None:  # first: its language is that of every message
+            from matcher import nightly
+
+            config = apply_language(nightly.load_config(store_config))
         if (store_config is None) == (file is None):
-            raise InputError("give exactly one of --store CONFIG or --file FILE")
+            raise InputError(_("give exactly one of --store CONFIG or --file FILE"))
         today = datetime.date.today()
         day = parse_date(decided_on, "--date")
         row = {"child_id": child_id.strip(), "home_id": home_id.strip(),
@@ -64,7 +72,7 @@ def decide(
 
             inputs = None
             if (children is None) != (homes is None):
-                raise InputError("give both --children and --homes, or neither")
+                raise InputError(_("give both --children and --homes, or neither"))
             if children is not None and homes is not None:
                 from matcher.io import readers
 
@@ -72,26 +80,28 @@ def decide(
             log = decision_log.append_decision(file, row, inputs=inputs, today=today)
             where = str(file)
         else:
-            assert store_config is not None
-            log = _append_to_store(store_config, row, today)
+            assert config is not None
+            log = _append_to_store(config, row, today)
             where = "store"
-        say(f"decision recorded: {row['child_id']} -> {row['home_id']} {row['decision']} "
-            f"({len(log.table)} decisions in the log)")
+        say(ngettext("decision recorded: {child} -> {home} {decision} ({n} decision in the log)",
+                     "decision recorded: {child} -> {home} {decision} ({n} decisions in the log)",
+                     len(log.table)).format(child=row["child_id"], home=row["home_id"],
+                                            decision=row["decision"],
+                                            n=i18n.format_number(len(log.table))))
         emit({"command": "decide", "where": where, "decisions": len(log.table),
               **{k: v for k, v in row.items()}})
 
 
-def _append_to_store(path: Path, row: dict[str, str], today: datetime.date) -> Any:
-    """Validate against the store's tables and append in one transaction."""
+def _append_to_store(config: Any, row: dict[str, str], today: datetime.date) -> Any:
+    """Validate against the store's tables (nightly ``config``) and append in one transaction."""
     import pandas as pd
 
     from matcher import decisions as decisions_mod
     from matcher import nightly
 
-    config = apply_language(nightly.load_config(path))
     store = nightly.open_store(config.store)
     with store:
-        inputs, _ = nightly.read_store(store, config.settings, today)
+        inputs, _unused = nightly.read_store(store, config.settings, today)
         new = pd.DataFrame([row])
         decisions_mod.validate(new, label="new decision", as_of=today, inputs=inputs,
                                strict_ids=True)
@@ -127,11 +137,11 @@ def waiting_stats(
 
     with errors():
         if (store_config is None) == (not runs):
-            raise InputError("give exactly one of --store CONFIG or --runs DIR...")
+            raise InputError(_("give exactly one of --store CONFIG or --runs DIR..."))
         rows = _history_from_store(store_config) if store_config is not None else \
             _history_from_runs(runs or [])
         if rows.empty:
-            raise InputError("no history rows: run the nightly job or `matcher match` first")
+            raise InputError(_("no history rows: run the nightly job or `matcher match` first"))
         latest = rows[rows["run_id"] == rows.sort_values(["as_of", "run_id"])["run_id"].iloc[-1]]
         table = waiting.waiting_table(latest, min_cell=min_cell)
         binding = waiting.binding_counts(latest, min_cell=min_cell)
@@ -141,10 +151,12 @@ def waiting_stats(
             files.write_csv(table, tmp / "waiting.csv")
             files.write_csv(binding, tmp / "binding.csv")
             files.write_csv(trend, tmp / "trend.csv")
-            files.write_text(tmp / "waiting.md", "# Waiting children (Bufdir measure 17)\n\n"
-                             + waiting.markdown(block, trend))
+            title = _("Waiting children (Bufdir measure 17)")
+            files.write_text(tmp / "waiting.md", f"# {title}\n\n" + waiting.markdown(block, trend))
             files.write_bytes(tmp / "trend.png", _trend_png(trend))
-        say(f"waiting statistics of {trend.shape[0]} run(s) written to {out}")
+        say(ngettext("waiting statistics of {n} run written to {out}",
+                     "waiting statistics of {n} runs written to {out}", trend.shape[0]).format(
+            n=i18n.format_number(trend.shape[0]), out=out))
         emit({"command": "waiting-stats", "out": str(out), "runs": int(trend.shape[0]),
               "suppressed_cells": block["suppressed_cells"]})
 
@@ -169,8 +181,8 @@ def _history_from_runs(folders: list[Path]) -> Any:
     for folder in folders:
         path = folder / "history.csv"
         if not path.is_file() or not (folder / "summary.json").is_file():
-            raise InputError(f"{folder}: no history.csv or summary.json; give run folders "
-                             "written by `matcher match`")
+            raise InputError(_("{folder}: no history.csv or summary.json; give run folders "
+                               "written by `matcher match`").format(folder=folder))
         as_of = json.loads((folder / "summary.json").read_text())["as_of"]
         frame = readers.read_frame(path)
         frame["days_waiting"] = pd.to_numeric(frame["days_waiting"])
@@ -188,10 +200,10 @@ def _trend_png(trend: Any) -> bytes:
     fig = Figure(figsize=(7, 3.5), dpi=100)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
-    ax.plot(trend["as_of"], trend["median_days"], marker="o", label="median")
-    ax.plot(trend["as_of"], trend["p90_days"], marker="o", label="90th percentile")
-    ax.set_ylabel("days waiting")
-    ax.set_title("Waiting children (suppressed runs left out)")
+    ax.plot(trend["as_of"], trend["median_days"], marker="o", label=_("median"))
+    ax.plot(trend["as_of"], trend["p90_days"], marker="o", label=_("90th percentile"))
+    ax.set_ylabel(_("days waiting"))
+    ax.set_title(_("Waiting children (suppressed runs left out)"))
     ax.legend()
     ax.tick_params(axis="x", labelrotation=45)
     fig.tight_layout()

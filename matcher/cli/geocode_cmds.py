@@ -8,7 +8,10 @@ from typing import Annotated
 
 import typer
 
+from matcher import i18n
 from matcher.cli.common import emit, errors, say, steps
+from matcher.i18n import gettext as _
+from matcher.i18n import ngettext
 from matcher.io import files, readers
 from matcher.io import registers as io_registers
 
@@ -42,26 +45,35 @@ def geocode(
     with errors():
         write = files.output_writer(out)
         frame = readers.read_frame(addresses)
-        with steps("geocoding") as step:
-            step("reading the address register")
+        n = i18n.format_number
+        with steps(_("geocoding")) as step:
+            step(_("reading the address register"))
             reg = io_registers.read_address_register(register)
-            step(f"matching {len(frame):,} addresses")
+            step(ngettext("matching {n} address", "matching {n} addresses", len(frame))
+                 .format(n=n(len(frame))))
             result = geocode_mod.geocode(frame, reg, source=addresses.name)
-            step("writing")
+            step(_("writing"))
             write(result.to_frame(frame))
         counts = result.counts()
         rows = result.unresolved_rows
-        say(f"geocoded {len(frame):,} addresses against {len(reg):,} register addresses: "
-            f"{counts['exact']:,} exact, {counts['approximate']:,} approximate, "
-            f"{counts['none']:,} none; wrote {out}")
+        say(ngettext("geocoded {n} address against {register} register addresses: {exact} "
+                     "exact, {approximate} approximate, {none} none; wrote {out}",
+                     "geocoded {n} addresses against {register} register addresses: {exact} "
+                     "exact, {approximate} approximate, {none} none; wrote {out}",
+                     len(frame)).format(
+            n=n(len(frame)), register=n(len(reg)), exact=n(counts["exact"]),
+            approximate=n(counts["approximate"]), none=n(counts["none"]), out=out))
         ids = frame["id"].astype(str).to_numpy() if "id" in frame.columns else None
         if len(rows):
-            say(f"{len(rows):,} unresolved row(s) (match 'none'):")
+            say(ngettext("{n} unresolved row (match 'none'):",
+                         "{n} unresolved rows (match 'none'):", len(rows)).format(n=n(len(rows))))
             for problem in result.problems[:_SHOWN]:
-                label = f" (id {ids[problem.row - 1]})" if ids is not None and problem.row else ""
-                say(f"  - {problem}{label}")
+                line = (_("{problem} (id {id})").format(problem=problem, id=ids[problem.row - 1])
+                        if ids is not None and problem.row else str(problem))
+                say(f"  - {line}")
             if len(rows) > _SHOWN:
-                say(f"  ... and {len(rows) - _SHOWN:,} more (all have match 'none' in {out.name})")
+                say("  " + _("... and {n} more (all have match 'none' in {file})").format(
+                    n=n(len(rows) - _SHOWN), file=out.name))
         emit({"command": "geocode", "out": str(out), "rows": len(frame), **counts,
               "unresolved_rows": rows.tolist(),
               "unresolved_ids": ids[rows - 1].tolist() if ids is not None else None})

@@ -14,19 +14,25 @@ import typer
 from rich.table import Table
 
 from matcher import config as config_mod
+from matcher import i18n
 from matcher.cli.common import (
     STATE,
     ConfigOpt,
+    apply_language,
+    counts_text,
     emit,
     err_console,
     errors,
     load_config,
     parse_date,
+    percent,
     progress,
     say,
     steps,
 )
 from matcher.errors import InputError
+from matcher.i18n import N_
+from matcher.i18n import gettext as _
 
 __all__ = [
     "COMMANDS",
@@ -86,7 +92,7 @@ def read_tables(children: Path, homes: Path, contacts: Path | None, placements: 
     inputs = readers.read_inputs(children, homes, contacts, placements, vetoes,
                                  settings=settings.scoring, registers=registers)
     for warning in inputs.warnings:
-        say(f"note: {warning}")
+        say(_("note: {warning}").format(warning=warning))
     return inputs
 
 
@@ -104,7 +110,7 @@ def validate(children: ChildrenOpt, homes: HomesOpt, contacts: ContactsOpt = Non
         counts = {"children": len(inputs.children), "homes": len(inputs.homes),
                   "contacts": len(inputs.contacts), "placements": len(inputs.placements),
                   "vetoes": len(inputs.vetoes)}
-        say("inputs are valid: " + ", ".join(f"{v:,} {k}" for k, v in counts.items()))
+        say(_("inputs are valid: {counts}").format(counts=counts_text(counts)))
         emit({"command": "validate", "valid": True, **counts})
 
 
@@ -157,16 +163,17 @@ def match(
     from matcher.io import files, readers
 
     with errors():
+        settings = load_config(config)  # first: its language is that of every message
         out = files.check_run_folder(out)  # before any work: never replaces other files
         sources = [s for s in (network_dir, osm, travel_times) if s is not None]
         if len(sources) != 1:
-            raise InputError("give exactly one of --network DIR, --osm FILE or "
-                             "--travel-times FILE")
+            raise InputError(_("give exactly one of --network DIR, --osm FILE or "
+                               "--travel-times FILE"))
         if privacy not in ("exact", "coarse"):
-            raise InputError(f"--privacy '{privacy}': use 'exact' or 'coarse'")
+            raise InputError(_("--privacy '{privacy}': use 'exact' or 'coarse'")
+                             .format(privacy=privacy))
         run_date = parse_date(as_of)
-        settings = load_config(config)
-        with steps("reading inputs") as step:
+        with steps(_("reading inputs")) as step:
             inputs = read_tables(children, homes, contacts, placements, vetoes, settings,
                                  address_register=address_register,
                                  municipalities=municipalities)
@@ -198,7 +205,7 @@ def open_network(network_dir: Path | None, osm: Path | None, out: Path,
     from matcher import network
 
     if network_dir is not None:
-        step("loading network")
+        step(_("loading network"))
         return network.load(network_dir)
     if osm is not None:
         cache = out.parent / f".{out.name}.network-cache"
@@ -212,7 +219,7 @@ def _run(inputs: Any, settings: config_mod.Settings, times: Any, net: Any,
     from matcher import pipeline
 
     extra = {"network": net.info.key} if net is not None else {}
-    with progress("travel times") as bar, steps("matching") as step:
+    with progress(_("travel times")) as bar, steps(_("matching")) as step:
         return pipeline.run(inputs, settings, times=times, net=net, as_of=run_date, step=step,
                             progress=bar, extra_sources=extra, decisions=decisions,
                             previous=previous, previous_as_of=previous_as_of)
@@ -233,39 +240,60 @@ def _write(result: Any, out: Path, *, privacy: Literal["exact", "coarse"] | str,
                  settings=settings)
 
 
+_BINDING_RULES = {
+    "household": N_("household"),
+    "language": N_("language"),
+    "avoid": N_("avoided municipalities"),
+    "contacts": N_("contacts"),
+}
+"""Labels of the wish and household rules counted in ``unmatched_by_binding_rule``."""
+
+
 def _print_summary(summary: dict[str, Any], out: Path) -> None:
     emit({"command": "match", "out": str(out), **summary})
     if STATE.quiet:
         return
-    table = Table(title=f"fostermatch run -> {out}", show_header=True)
-    table.add_column("measure")
-    table.add_column("value", justify="right")
-    share = summary.get("share_kept_in_home_municipality")
+    table = Table(title=_("fostermatch run -> {out}").format(out=out), show_header=True)
+    table.add_column(_("measure"))
+    table.add_column(_("value"), justify="right")
+    n_a = _("n/a")
+
+    def number(key: str) -> str:
+        return i18n.format_number(summary[key])
+
+    def share(value: float | None) -> str:
+        return percent(value) if value is not None else n_a
+
     median = summary.get("median_school_minutes")
+    gap = summary["mip_gap"]
+    binding = {k: v for k, v in summary.get("unmatched_by_binding_rule", {}).items()
+               if k in _BINDING_RULES}
     rows = [
-        ("status / solver", f"{summary['status']} / {summary['solver']}"),
-        ("MIP gap", f"{summary['mip_gap']:.2%}" if summary["mip_gap"] is not None else "n/a"),
-        ("children", f"{summary['children']:,}"),
-        ("homes", f"{summary['homes']:,}"),
-        ("placed", f"{summary['placed']:,}"),
-        ("  acute placed", "{placed}/{children}".format(**summary["by_urgency"]["acute"])),
-        ("  planned placed", "{placed}/{children}".format(**summary["by_urgency"]["planned"])),
-        ("unmatched (see assignments.csv reason)", f"{summary['unmatched']:,}"),
-        ("kept in home municipality", f"{share:.0%}" if share is not None else "n/a"),
-        *([("kept within the cooperation",
-            f"{summary['share_kept_within_cooperation']:.0%}"
-            if summary.get("share_kept_within_cooperation") is not None else "n/a")]
+        (_("status / solver"), f"{summary['status']} / {summary['solver']}"),
+        (_("MIP gap"), percent(gap, 2) if gap is not None else n_a),
+        (_("children"), number("children")),
+        (_("homes"), number("homes")),
+        (_("placed"), number("placed")),
+        ("  " + _("acute placed"), "{placed}/{children}".format(**summary["by_urgency"]["acute"])),
+        ("  " + _("planned placed"),
+         "{placed}/{children}".format(**summary["by_urgency"]["planned"])),
+        (_("unmatched (see assignments.csv reason)"), number("unmatched")),
+        (_("kept in home municipality"), share(summary.get("share_kept_in_home_municipality"))),
+        *([(_("kept within the cooperation"),
+            share(summary.get("share_kept_within_cooperation")))]
           if summary.get("pools") else []),
-        *([("children not heard (see report.md)", f"{len(summary['children_not_heard']):,}")]
+        *([(_("children not heard (see report.md)"),
+            i18n.format_number(len(summary["children_not_heard"])))]
           if "children_not_heard" in summary else []),
-        *([("unmatched by a wish or household rule", ", ".join(
-            f"{k} {v}" for k, v in summary["unmatched_by_binding_rule"].items()
-            if k in ("household", "language", "avoid", "contacts")))]
-          if any(k in ("household", "language", "avoid", "contacts")
-                 for k in summary.get("unmatched_by_binding_rule", {})) else []),
-        ("kinship placements", f"{summary['kinship_placements']:,}"),
-        ("median school travel", f"{median:.1f} min" if median is not None else "n/a"),
-        ("with training needs", f"{summary['children_with_training_needs']:,}"),
+        *([(_("unmatched by a wish or household rule"), ", ".join(
+            f"{_(_BINDING_RULES[k])} {i18n.format_number(v)}"
+            for k, v in binding.items()))]
+          if binding else []),
+        (_("kinship placements"), number("kinship_placements")),
+        (_("median school travel"),
+         _("{minutes} min").format(minutes=i18n.format_number(median, 1))
+         if median is not None else n_a),
+        (_("with training needs"), number("children_with_training_needs")),
     ]
     for key, value in rows:
         table.add_row(key, value)
@@ -286,14 +314,16 @@ def shortlist(
     with errors():
         pairs_path = run / "pairs.csv"
         if not pairs_path.is_file():
-            raise InputError(f"{run}: no pairs.csv; is this a run folder from `matcher match`?")
+            raise InputError(_("{run}: no pairs.csv; is this a run folder from `matcher match`?")
+                             .format(run=run))
         pairs = pd.read_csv(pairs_path, dtype={"child_id": str, "home_id": str,
                                                  "training_needs": str, "pool": str,
                                                  "shared_languages": str, "shared_culture": str})
         assigned = pd.read_csv(run / "assignments.csv", dtype=str)
         mine = pairs[pairs["child_id"] == child]
         if child not in set(assigned["child_id"]):
-            raise InputError(f"unknown child_id '{child}' in {run}/assignments.csv")
+            raise InputError(_("unknown child_id '{child}' in {run}/assignments.csv")
+                             .format(child=child, run=run))
         chosen = assigned.loc[assigned["child_id"] == child, "home_id"].iloc[0]
         ranked = mine.assign(_key=-mine["score"]).sort_values(["_key", "home_id"]).head(k)
         wishes = [c for c in ("municipality_relation", "pool", "shared_languages",
@@ -303,21 +333,24 @@ def shortlist(
                  "chosen": r["home_id"] == chosen,
                  **{c: (None if pd.isna(r[c]) else r[c]) for c in wishes},
                  "explanation": r["explanation"]}
-                for i, (_, r) in enumerate(ranked.iterrows())]
+                for i, (_i, r) in enumerate(ranked.iterrows())]
         emit({"command": "shortlist", "child_id": child, "homes": rows})
         if STATE.quiet:
             return
         if not rows:
             reason = assigned.loc[assigned["child_id"] == child, "reason"].iloc[0]
-            say(f"{child}: no feasible home. {reason}")
+            say(_("{child}: no feasible home. {reason}").format(child=child, reason=reason))
             return
-        chosen_text = chosen if isinstance(chosen, str) else "none"
-        table = Table(title=f"shortlist for {child} (chosen: {chosen_text})")
-        for col in ("rank", "home", "score", "chosen", "explanation"):
+        title = (_("shortlist for {child} (chosen: {home})").format(child=child, home=chosen)
+                 if isinstance(chosen, str) else
+                 _("shortlist for {child} (no home chosen)").format(child=child))
+        table = Table(title=title)
+        for col in (_("rank"), _("home"), _("score"), _("chosen"), _("explanation")):
             table.add_column(col)
+        yes = _("yes")
         for r in rows:
-            table.add_row(str(r["rank"]), r["home_id"], f"{r['score']:.3f}",
-                          "yes" if r["chosen"] else "", r["explanation"])
+            table.add_row(str(r["rank"]), r["home_id"], i18n.format_number(r["score"], 3),
+                          yes if r["chosen"] else "", r["explanation"])
         err_console.print(table)
 
 
@@ -334,10 +367,11 @@ def sample(
 
     with errors():
         if size not in ("small", "region", "national"):
-            raise InputError(f"--size '{size}': use small, region or national")
-        with steps(f"generating {size} sample"):
+            raise InputError(_("--size '{size}': use small, region or national").format(size=size))
+        with steps(_("generating the {size} sample").format(size=size)):
             manifest = sample_mod.generate(out, seed=seed, size=size)  # type: ignore[arg-type]
-        say(f"synthetic {size} sample (seed {seed}) -> {out}")
+        say(_("synthetic {size} sample (seed {seed}) -> {out}").format(size=size, seed=seed,
+                                                                        out=out))
         emit({"command": "sample", "out": str(out), "seed": seed, "size": size,
               **{k: v for k, v in vars(manifest).items() if isinstance(v, int | str | float)}})
 
@@ -359,18 +393,18 @@ def demo(
     fictional fjord sample. Writes the tables to OUT/sample and the run folder
     to OUT/run.
     """
-    if region not in ("oslo", "fjord"):
-        raise typer.BadParameter(f"'{region}': use oslo or fjord", param_hint="--region")
     from matcher.io import files
 
     with errors():
+        if region not in ("oslo", "fjord"):
+            raise InputError(_("--region '{region}': use oslo or fjord").format(region=region))
         folder = out or Path(tempfile.mkdtemp(prefix="fostermatch-demo-"))
         files.check_run_folder(folder / "run")
-        settings = config_mod.Settings()
+        settings = apply_language(config_mod.Settings())
         if region == "fjord":
             # the fjord sample's two central municipalities cooperate (issue 13)
-            settings = config_mod.Settings(scoring=config_mod.ScoringSettings(
-                pools={"fjord_cooperation": ("4692", "4693")}))
+            settings = apply_language(config_mod.Settings(scoring=config_mod.ScoringSettings(
+                pools={"fjord_cooperation": ("4692", "4693")})))
             result, areas, net, sample_dir = _fjord_demo(folder, seed, settings)
         else:
             result, areas, net, sample_dir = _oslo_demo(folder, seed, settings)
@@ -378,8 +412,10 @@ def demo(
         result.write(run_dir, report=True, privacy="exact", municipalities=areas,
                      settings=settings, synthetic=True)
         _print_summary(result.summary, run_dir)
-        say(f"SYNTHETIC children and homes ({region}); network: {net.info.nodes:,} nodes, "
-            f"{net.info.ferry_edges} ferry edges; tables: {sample_dir}")
+        say(_("SYNTHETIC children and homes ({region}); network: {nodes} nodes, {ferries} ferry "
+              "edges; tables: {tables}").format(
+            region=region, nodes=i18n.format_number(net.info.nodes),
+            ferries=i18n.format_number(net.info.ferry_edges), tables=sample_dir))
 
 
 def _fjord_demo(folder: Path, seed: int, settings: config_mod.Settings) -> tuple[Any, ...]:
@@ -389,12 +425,12 @@ def _fjord_demo(folder: Path, seed: int, settings: config_mod.Settings) -> tuple
     from matcher.scenarios import fjord
 
     sample_dir = folder / "sample"
-    with steps("demo (fjord)") as step:
-        step("generating the synthetic sample")
+    with steps(_("demo (fjord)")) as step:
+        step(_("generating the synthetic sample"))
         if sample_dir.exists():
             shutil.rmtree(sample_dir)
         fjord.generate(sample_dir, seed=seed, size="small")
-        step("building the road network")
+        step(_("building the road network"))
         net = network.build(sample_dir / "roads.osm", settings.network,
                             cache_dir=folder / "network", progress=step)
         network.to_gpkg(net, folder / "network" / "network.gpkg")
@@ -414,8 +450,8 @@ def _oslo_demo(folder: Path, seed: int, settings: config_mod.Settings) -> tuple[
     from matcher.scenarios import oslo
 
     sample_dir = folder / "sample"
-    with steps("demo (Oslo)") as step:
-        step("drawing synthetic children and homes on real Oslo data")
+    with steps(_("demo (Oslo)")) as step:
+        step(_("drawing synthetic children and homes on real Oslo data"))
         scenario = oslo.oslo_scenario(io_registers.DATA_DIR, seed=seed, settings=settings,
                                       cache_dir=folder / "network")
         files.write_csv(scenario.children, sample_dir / "children.csv")

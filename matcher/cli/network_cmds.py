@@ -19,19 +19,24 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
+from matcher import i18n
 from matcher.cli.common import (
     STATE,
     ConfigOpt,
+    amount,
     emit,
     err_console,
     errors,
     load_config,
     parse_bands,
+    percent,
     progress,
     say,
     steps,
 )
 from matcher.errors import InputError
+from matcher.i18n import N_
+from matcher.i18n import gettext as _
 
 __all__ = [
     "GPKG_DEFAULT_MAX_NODES",
@@ -88,7 +93,8 @@ def network_build(
     with errors():
         settings = load_config(config)
         clip = _clip_area(clip_municipalities, clip_polygon, clip_buffer_km, municipality_file)
-        with steps("building network") as step, _byte_bar(f"reading {osm.name}") as on_bytes:
+        with (steps(_("building network")) as step,
+              _byte_bar(_("reading {file}").format(file=osm.name)) as on_bytes):
             net = network.build(osm, settings.network, cache_dir=out, progress=step,
                                 on_bytes=on_bytes, clip=clip)
         info = net.info
@@ -96,31 +102,47 @@ def network_build(
         gpkg_steps: list[dict[str, float | str]] = []
         if export:
             t0 = time.perf_counter()
-            with steps("exporting network.gpkg"):
+            with steps(_("exporting network.gpkg")):
                 network.to_gpkg(net, out / "network.gpkg")
             gpkg_steps.append({"step": "gpkg", "seconds": round(time.perf_counter() - t0, 4),
                                "peak_mb": round(network.peak_memory_mb(), 1)})
-            gpkg_note = "network.gpkg written"
-        elif gpkg is None:
-            gpkg_note = (f"network.gpkg not written: {info.nodes:,} nodes is at least "
-                         f"{GPKG_DEFAULT_MAX_NODES:,}; pass --gpkg to export it anyway")
-        else:
-            gpkg_note = "network.gpkg not written (--no-gpkg)"
-        say(f"network: {info.nodes:,} nodes, {info.edges:,} edges ({info.ferry_edges} ferry), "
-             f"{info.dropped_nodes:,} nodes dropped outside the largest strongly connected "
-             f"component; {'loaded from cache' if info.from_cache else 'built'} in "
-             f"{info.seconds:.2f} s -> {out}")
+        with i18n.language("en"):  # the JSON summary is machine-readable: always English
+            json_note = _gpkg_note(export=bool(export), asked=gpkg, nodes=info.nodes)
+        n = i18n.format_number
+        say((_("network: {nodes} nodes, {edges} edges ({ferries} ferry), {dropped} nodes "
+               "dropped outside the largest strongly connected component; loaded from cache "
+               "in {seconds} s -> {out}") if info.from_cache else
+             _("network: {nodes} nodes, {edges} edges ({ferries} ferry), {dropped} nodes "
+               "dropped outside the largest strongly connected component; built in {seconds} s "
+               "-> {out}")).format(
+            nodes=n(info.nodes), edges=n(info.edges), ferries=n(info.ferry_edges),
+            dropped=n(info.dropped_nodes), seconds=n(info.seconds, 2), out=out))
         if info.clip is not None:
             c = info.clip
-            say(f"clip: {c.area} + {c.buffer_km:g} km kept {c.nodes_kept:,} of {c.nodes_read:,} "
-                f"road nodes ({c.share_kept:.1%}); bounding box {c.bbox[0]:.3f}, "
-                f"{c.bbox[1]:.3f}, {c.bbox[2]:.3f}, {c.bbox[3]:.3f} (W, S, E, N, degrees)")
+            say(_("clip: {area} + {buffer} km kept {kept} of {read} road nodes ({share}); "
+                  "bounding box {west}, {south}, {east}, {north} (W, S, E, N, degrees)").format(
+                area=c.area, buffer=amount(c.buffer_km), kept=n(c.nodes_kept),
+                read=n(c.nodes_read), share=percent(c.share_kept, 1), west=n(c.bbox[0], 3),
+                south=n(c.bbox[1], 3), east=n(c.bbox[2], 3), north=n(c.bbox[3], 3)))
         all_steps = [dataclasses.asdict(s) for s in info.steps] + gpkg_steps
-        say("steps: " + "; ".join(f"{s['step']} {s['seconds']:.2f} s, peak {s['peak_mb']:,.0f} MB"
-                                  for s in all_steps))
-        say(gpkg_note)
+        say(_("steps: {steps}").format(steps="; ".join(
+            _("{step} {seconds} s, peak {memory} MB").format(
+                step=s["step"], seconds=n(s["seconds"], 2), memory=n(s["peak_mb"]))
+            for s in all_steps)))
+        say(_gpkg_note(export=bool(export), asked=gpkg, nodes=info.nodes))
         emit({"command": "network build", **info.to_dict(), "steps": all_steps,
-              "gpkg": bool(export), "gpkg_note": gpkg_note, "out": str(out)})
+              "gpkg": bool(export), "gpkg_note": json_note, "out": str(out)})
+
+
+def _gpkg_note(*, export: bool, asked: bool | None, nodes: int) -> str:
+    """Whether network.gpkg was written, and why not, in the current language."""
+    if export:
+        return _("network.gpkg written")
+    if asked is None:
+        return _("network.gpkg not written: {nodes} nodes is at least {limit}; pass --gpkg to "
+                 "export it anyway").format(nodes=i18n.format_number(nodes),
+                                            limit=i18n.format_number(GPKG_DEFAULT_MAX_NODES))
+    return _("network.gpkg not written (--no-gpkg)")
 
 
 @contextlib.contextmanager
@@ -147,21 +169,30 @@ def _project_data(name: str) -> Path:
     return local if local.is_file() else root.parent / "shared" / "data" / name
 
 
+_MUNICIPALITY_POLYGONS = N_("municipality polygons")
+_CLIP_POLYGONS = N_("clip polygons")
+
+
 def _read_polygons(path: Path, what: str) -> Any:
+    """Read a polygon file; ``what`` names it in messages (an ``N_`` text, translated here)."""
     import geopandas as gpd
 
+    what = _(what)
     if not path.is_file():
-        raise InputError(f"{path}: {what} not found; check the path")
+        raise InputError(_("{path}: {what} not found; check the path").format(path=path,
+                                                                              what=what))
     try:
         frame = gpd.read_file(path, engine="pyogrio")
     except Exception as exc:  # pyogrio raises many kinds on a bad file
-        raise InputError(f"{path.name}: cannot read {what} ({type(exc).__name__}); use a "
-                         "GeoJSON or GeoPackage of polygons") from None
+        raise InputError(_("{file}: cannot read {what} ({kind}); use a GeoJSON or GeoPackage "
+                           "of polygons").format(file=path.name, what=what,
+                                                 kind=type(exc).__name__)) from None
     if frame.empty or not frame.geom_type.isin(["Polygon", "MultiPolygon"]).any():
-        raise InputError(f"{path.name}: no polygons in {what}; use a GeoJSON or GeoPackage of "
-                         "polygons")
+        raise InputError(_("{file}: no polygons in {what}; use a GeoJSON or GeoPackage of "
+                           "polygons").format(file=path.name, what=what))
     if frame.crs is None:
-        raise InputError(f"{path.name}: {what} has no CRS; save it with one (e.g. EPSG:4326)")
+        raise InputError(_("{file}: {what} has no CRS; save it with one (e.g. EPSG:4326)")
+                         .format(file=path.name, what=what))
     return frame
 
 
@@ -173,19 +204,19 @@ def _clip_area(municipalities: str | None, polygon_file: Path | None, buffer_km:
     from matcher import network
 
     if municipalities is not None and polygon_file is not None:
-        raise InputError("give --clip-municipalities or --clip-polygon, not both")
+        raise InputError(_("give --clip-municipalities or --clip-polygon, not both"))
     if municipalities is not None:
         path = municipality_file or _project_data(MUNICIPALITY_FILE)
-        frame = _read_polygons(path, "municipality polygons")
+        frame = _read_polygons(path, _MUNICIPALITY_POLYGONS)
         return network.clip_from_municipalities(frame, municipalities.split(","),
                                                 buffer_km=buffer_km)
     if polygon_file is not None:
-        frame = _read_polygons(polygon_file, "clip polygons").to_crs("EPSG:4326")
+        frame = _read_polygons(polygon_file, _CLIP_POLYGONS).to_crs("EPSG:4326")
         polygons = frame.geometry[frame.geom_type.isin(["Polygon", "MultiPolygon"])]
         return network.ClipArea(polygon=shapely.union_all(polygons.to_numpy()),
                                 buffer_metres=buffer_km * 1000.0, label=polygon_file.name)
     if buffer_km:
-        raise InputError("--clip-buffer-km needs --clip-municipalities or --clip-polygon")
+        raise InputError(_("--clip-buffer-km needs --clip-municipalities or --clip-polygon"))
     return None
 
 
@@ -226,14 +257,17 @@ def traveltime_cmd(
         sd = traveltime.snap(net, d["id"], d["lon"], d["lat"], travel,
                              source=destinations.name)
         t0 = time.perf_counter()
-        with progress("travel times") as bar:
+        with progress(_("travel times")) as bar:
             table = traveltime.matrix(net, so, sd, travel, progress=bar)
         seconds = time.perf_counter() - t0
         frame = table.to_long(reachable_only=not all_pairs)
         write(frame)
         reachable = int(sum(frame["minutes"] < float("inf")))
-        say(f"{len(o):,} x {len(d):,} pairs in {seconds:.2f} s; {reachable:,} reachable within "
-             f"{travel.limit_minutes:g} min -> {out}")
+        say(_("{origins} x {destinations} pairs in {seconds} s; {reachable} reachable within "
+              "{minutes} min -> {out}").format(
+            origins=i18n.format_number(len(o)), destinations=i18n.format_number(len(d)),
+            seconds=i18n.format_number(seconds, 2), reachable=i18n.format_number(reachable),
+            minutes=amount(travel.limit_minutes), out=out))
         emit({"command": "traveltime", "origins": len(o), "destinations": len(d),
                "reachable_pairs": reachable, "seconds": seconds, "out": str(out)})
 
@@ -260,20 +294,21 @@ def isochrones_cmd(
     from matcher.io import files, readers
 
     with errors():
+        settings = load_config(config)
         band_list = parse_bands(bands, "15,30,45,60")
         if out.suffix.lower() != ".gpkg":
-            raise InputError(f"{out.name}: isochrones are written to a GeoPackage; use a .gpkg "
-                             "name")
-        settings = load_config(config)
+            raise InputError(_("{file}: isochrones are written to a GeoPackage; use a .gpkg "
+                               "name").format(file=out.name))
         net = network.load(network_dir)
         p = readers.read_points(points)
         snapped = traveltime.snap(net, p["id"], p["lon"], p["lat"], settings.travel,
                                   source=points.name)
-        with progress("isochrones") as bar:
+        with progress(_("isochrones")) as bar:
             frame = isochrones.isochrones(net, snapped, band_list, buffer_metres=buffer,
                                           progress=bar)
         files.write_layers({"isochrones": frame}, out)
-        say(f"{len(p):,} points x {len(band_list)} bands -> {out}")
+        say(_("{points} points x {bands} bands -> {out}").format(
+            points=i18n.format_number(len(p)), bands=len(band_list), out=out))
         emit({"command": "isochrones", "points": len(p), "bands": band_list, "out": str(out)})
 
 

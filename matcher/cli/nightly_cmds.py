@@ -22,7 +22,9 @@ from typing import Annotated, Any, TextIO
 
 import typer
 
-from matcher.cli.common import STATE, apply_language, emit, err_console, errors, say
+from matcher import i18n
+from matcher.cli.common import STATE, apply_language, counts_text, emit, err_console, errors, say
+from matcher.i18n import gettext as _
 
 __all__ = [
     "COMMANDS",
@@ -134,11 +136,14 @@ def nightly(
         emit({"command": "nightly", **outcome.as_dict()})
         counts = outcome.counts
         if outcome.status == "skipped":
-            say(f"run {outcome.run_id}: {outcome.note}")
+            say(_("run {run_id}: {note}").format(run_id=outcome.run_id, note=outcome.note))
         else:
-            say(f"run {outcome.run_id}: {counts['placed']:,} of {counts['children']:,} "
-                f"children placed, {counts['unmatched']:,} unmatched "
-                f"({outcome.solver_status}); results written to {outcome.store}")
+            say(_("run {run_id}: {placed} of {children} children placed, {unmatched} unmatched "
+                  "({status}); results written to {store}").format(
+                run_id=outcome.run_id, placed=i18n.format_number(counts["placed"]),
+                children=i18n.format_number(counts["children"]),
+                unmatched=i18n.format_number(counts["unmatched"]),
+                status=outcome.solver_status, store=outcome.store))
 
 
 def nightly_load(
@@ -160,7 +165,7 @@ def nightly_load(
         counts = nightly_mod.load_inputs(cfg, source)
         emit({"command": "nightly-load", "counts": counts})
         if not STATE.quiet:
-            err_console.print("stored " + ", ".join(f"{v:,} {k}" for k, v in counts.items()),
+            err_console.print(_("stored {counts}").format(counts=counts_text(counts)),
                               highlight=False)
 
 

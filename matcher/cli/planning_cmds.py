@@ -17,13 +17,16 @@ import pandas as pd
 import typer
 
 from matcher import config as config_mod
+from matcher import i18n
 from matcher.cli.common import (
     ConfigOpt,
+    amount,
     emit,
     errors,
     load_config,
     parse_bands,
     parse_date,
+    percent,
     progress,
     say,
     steps,
@@ -38,6 +41,8 @@ from matcher.cli.match_cmds import (
     read_tables,
 )
 from matcher.errors import InputError
+from matcher.i18n import N_, ngettext
+from matcher.i18n import gettext as _
 
 __all__ = [
     "COMMANDS",
@@ -80,7 +85,7 @@ def _network(network_dir: Path | None, osm: Path | None, out: Path,
              settings: config_mod.Settings, step: Callable[[str], None]) -> Any:
     """Planning always needs a road network: exactly one of --network or --osm."""
     if (network_dir is None) == (osm is None):
-        raise InputError("give exactly one of --network DIR or --osm FILE")
+        raise InputError(_("give exactly one of --network DIR or --osm FILE"))
     return open_network(network_dir, osm, out, settings, step)
 
 
@@ -116,32 +121,36 @@ def parse_addition(text: str, settings: config_mod.ScoringSettings) -> Any:
     from matcher.planning import Addition
 
     parts = text.split(":")
-    fmt = "use AREA:COMPETENCES:COUNT[:CAPACITY], e.g. 4631:TBO-F:3"
+    bad = _("--add '{text}': use AREA:COMPETENCES:COUNT[:CAPACITY], e.g. 4631:TBO-F:3").format(
+        text=text)
     if len(parts) not in (3, 4):
-        raise InputError(f"--add '{text}': {fmt}")
+        raise InputError(bad)
     area, comps, count = parts[0].strip(), parts[1], parts[2].strip()
     problems = []
     if area.isdigit() and len(area) == 3:
         area = area.zfill(4)
     if not (area.isdigit() and len(area) == 4):
-        problems.append(Problem("--add", f"'{text}': area '{area}' is not a 4-digit "
-                                         "kommunenummer"))
+        problems.append(Problem("--add", _("'{text}': area '{area}' is not a 4-digit "
+                                           "kommunenummer").format(text=text, area=area)))
     tags = tuple(sorted({t.strip() for t in comps.replace("+", ";").replace(",", ";").split(";")
                          if t.strip()}))
     unknown = [t for t in tags if t not in settings.competences]
     if unknown:
-        problems.append(Problem("--add", f"'{text}': unknown competence(s) {unknown}; allowed: "
-                                         f"{', '.join(settings.competences)}"))
+        problems.append(Problem("--add", _("'{text}': unknown competence(s) {unknown}; allowed: "
+                                           "{allowed}").format(
+            text=text, unknown=unknown, allowed=", ".join(settings.competences))))
     numbers = []
     for label, value in (("count", count), ("capacity", parts[3].strip() if len(parts) == 4
                                             else "1")):
         if not (value.isdigit() and int(value) >= 1):
-            problems.append(Problem("--add", f"'{text}': {label} '{value}' must be a whole "
-                                             "number >= 1"))
+            message = (_("'{text}': count '{value}' must be a whole number >= 1")
+                       if label == "count" else
+                       _("'{text}': capacity '{value}' must be a whole number >= 1"))
+            problems.append(Problem("--add", message.format(text=text, value=value)))
             numbers.append(1)
         else:
             numbers.append(int(value))
-    raise_if_problems(f"--add '{text}': {fmt}", problems)
+    raise_if_problems(bad, problems)
     return Addition(area=area, competences=tags, count=numbers[0], capacity=numbers[1])
 
 
@@ -149,13 +158,15 @@ def _check_anchor(anchor: str) -> Any:
     from matcher import planning
 
     if anchor not in planning.ANCHORS:
-        raise InputError(f"--anchor '{anchor}': use one of {', '.join(planning.ANCHORS)}")
+        raise InputError(_("--anchor '{anchor}': use one of {allowed}").format(
+            anchor=anchor, allowed=", ".join(planning.ANCHORS)))
     return anchor
 
 
 def _check_positive(name: str, value: float) -> None:
     if not value > 0:
-        raise InputError(f"{name} {value:g} must be > 0")
+        raise InputError(_("{option} {value} must be > 0").format(option=name,
+                                                                  value=amount(value)))
 
 
 def _write_csv(frame: pd.DataFrame, path: Path) -> Path:
@@ -205,18 +216,19 @@ def gaps(
     from matcher.io import files
 
     with errors():
+        settings = load_config(config)
         kind = areas or ("municipality" if municipalities is not None else "hex")
         if kind not in planning.AREA_KINDS:
-            raise InputError(f"--areas '{kind}': use one of {', '.join(planning.AREA_KINDS)}")
+            raise InputError(_("--areas '{kind}': use one of {allowed}").format(
+                kind=kind, allowed=", ".join(planning.AREA_KINDS)))
         if kind in ("municipality", "pool") and municipalities is None:
-            raise InputError(f"--areas {kind} needs --municipalities FILE; or use "
-                             "--areas hex or --areas square")
+            raise InputError(_("--areas {kind} needs --municipalities FILE; or use "
+                               "--areas hex or --areas square").format(kind=kind))
         _check_positive("--minutes", minutes)
         _check_positive("--cell-metres", cell_metres)
         anchor_kind = _check_anchor(anchor)
         run_date = parse_date(as_of)
-        settings = load_config(config)
-        with steps("gaps") as step:
+        with steps(_("gaps")) as step:
             inputs = read_tables(children, homes, contacts, placements, vetoes, settings)
             polys = _municipalities(municipalities)
             net = _network(network_dir, osm, out, settings, step)
@@ -224,11 +236,11 @@ def gaps(
             if run is not None:
                 unmatched = _unmatched_from_run(run)
             elif match:
-                step("matching")
+                step(_("matching"))
                 result = pipeline.run(inputs, settings, net=net, as_of=run_date, step=step)
                 unmatched = set(result.assignments.loc[result.assignments["home_id"].isna(),
                                                        "child_id"])
-        with progress("travel times") as bar:
+        with progress(_("travel times")) as bar:
             res = planning.gaps(inputs, settings=settings.scoring, areas=polys,
                                 area_kind=kind, cell_metres=cell_metres,  # type: ignore[arg-type]
                                 minutes=minutes, anchor=anchor_kind, unmatched=unmatched,
@@ -239,19 +251,35 @@ def gaps(
         files.write_bytes(out / "gaps.png", planning.gaps_map(res))
         files.write_layers({"gaps": res.areas}, out / "gaps.gpkg")
         summary = res.summary()
-        say(f"{summary['children']:,} waiting children, {summary['uncovered']:,} without a "
-            f"suitable home within {minutes:g} min in {summary['areas']:,} {kind} areas "
-            f"(top: {', '.join(summary['top_areas'][:3]) or 'none'}) -> {out}")
+        say(ngettext("{n} waiting child, {uncovered} without a suitable home within {minutes} "
+                     "min, in {areas} areas ({kind}); most: {top} -> {out}",
+                     "{n} waiting children, {uncovered} without a suitable home within {minutes} "
+                     "min, in {areas} areas ({kind}); most: {top} -> {out}",
+                     summary["children"]).format(
+            n=i18n.format_number(summary["children"]),
+            uncovered=i18n.format_number(summary["uncovered"]), minutes=amount(minutes),
+            areas=i18n.format_number(summary["areas"]), kind=_(_AREA_KINDS.get(kind, kind)),
+            top=", ".join(summary["top_areas"][:3]) or _("none"), out=out))
         emit({"command": "gaps", "out": str(out), **summary})
+
+
+_AREA_KINDS = {
+    "municipality": N_("municipalities"),
+    "pool": N_("cooperations"),
+    "hex": N_("hexagons"),
+    "square": N_("squares"),
+}
+"""Names of the ``--areas`` kinds in the summary line."""
 
 
 def _unmatched_from_run(run: Path) -> set[str]:
     path = run / "assignments.csv"
     if not path.is_file():
-        raise InputError(f"{run}: no assignments.csv; is this a run folder from `matcher match`?")
+        raise InputError(_("{run}: no assignments.csv; is this a run folder from `matcher "
+                           "match`?").format(run=run))
     table = pd.read_csv(path, dtype=str, keep_default_na=False)
     if not {"child_id", "home_id"} <= set(table.columns):
-        raise InputError(f"{path}: needs columns child_id and home_id")
+        raise InputError(_("{path}: needs columns child_id and home_id").format(path=path))
     return set(table.loc[table["home_id"] == "", "child_id"])
 
 
@@ -288,12 +316,12 @@ def whatif(
     with errors():
         settings = load_config(config)
         if not add:
-            raise InputError("give at least one --add AREA:COMPETENCES:COUNT")
+            raise InputError(_("give at least one --add AREA:COMPETENCES:COUNT"))
         if municipalities is None:
-            raise InputError("--municipalities FILE is required to place the new homes")
+            raise InputError(_("--municipalities FILE is required to place the new homes"))
         additions = [parse_addition(text, settings.scoring) for text in add]
         run_date = parse_date(as_of)
-        with steps("what-if") as step:
+        with steps(_("what-if")) as step:
             inputs = read_tables(children, homes, contacts, placements, vetoes, settings)
             polys = _municipalities(municipalities)
             pop = _population(population)
@@ -310,16 +338,31 @@ def whatif(
             suffixes=("_baseline", "_scenario"))
         _write_csv(both, out / "whatif_assignments.csv")
         rows = {r.measure: r for r in res.diff.itertuples()}
-        placed = rows["placed"]
-        say(f"{len(res.added_homes)} hypothetical homes: placed {placed.baseline} -> "
-            f"{placed.scenario} ({placed.change:+d}); kept in municipality "
-            f"{rows['kept_in_home_municipality'].baseline} -> "
-            f"{rows['kept_in_home_municipality'].scenario}; median school minutes "
-            f"{rows['median_school_minutes'].baseline} -> "
-            f"{rows['median_school_minutes'].scenario} -> {out}")
+        placed, kept = rows["placed"], rows["kept_in_home_municipality"]
+        median = rows["median_school_minutes"]
+        say(ngettext("{n} hypothetical home: placed {placed_before} -> {placed_after} "
+                     "({change}); kept in municipality {kept_before} -> {kept_after}; median "
+                     "school minutes {median_before} -> {median_after} -> {out}",
+                     "{n} hypothetical homes: placed {placed_before} -> {placed_after} "
+                     "({change}); kept in municipality {kept_before} -> {kept_after}; median "
+                     "school minutes {median_before} -> {median_after} -> {out}",
+                     len(res.added_homes)).format(
+            n=i18n.format_number(len(res.added_homes)),
+            placed_before=_value(placed.baseline), placed_after=_value(placed.scenario),
+            change=_value(placed.change, sign=True), kept_before=_value(kept.baseline),
+            kept_after=_value(kept.scenario), median_before=_value(median.baseline, 1),
+            median_after=_value(median.scenario, 1), out=out))
         emit({"command": "whatif", "out": str(out), "added_homes": len(res.added_homes),
               "newly_placed": len(res.newly_placed),
               "diff": res.diff.to_dict("records")})
+
+
+def _value(value: Any, digits: int = 0, *, sign: bool = False) -> str:
+    """A measure of the what-if table in the current language (``n/a`` when missing)."""
+    if value is None or pd.isna(value):
+        return _("n/a")
+    text = i18n.format_number(float(value), digits)
+    return "+" + text if sign and float(value) > 0 else text
 
 
 # --------------------------------------------------------------------------- recruit
@@ -361,20 +404,21 @@ def recruit(
     with errors():
         settings = load_config(config)
         if competence not in settings.scoring.competences:
-            raise InputError(f"--competence '{competence}': use one of "
-                             f"{', '.join(settings.scoring.competences)}")
+            raise InputError(_("--competence '{competence}': use one of {allowed}").format(
+                competence=competence, allowed=", ".join(settings.scoring.competences)))
         if k < 1:
-            raise InputError(f"--k {k} must be >= 1")
+            raise InputError(_("{option} {value} must be >= 1").format(option="--k", value=k))
         if max_candidates < 1:
-            raise InputError(f"--max-candidates {max_candidates} must be >= 1")
+            raise InputError(_("{option} {value} must be >= 1").format(option="--max-candidates",
+                                                                       value=max_candidates))
         _check_positive("--minutes", minutes)
         _check_positive("--cell-metres", cell_metres)
         anchor_kind = _check_anchor(anchor)
-        with steps("recruit") as step:
+        with steps(_("recruit")) as step:
             inputs = read_tables(children, homes, contacts, placements, vetoes, settings)
             pop = _population(population)
             net = _network(network_dir, osm, out, settings, step)
-            step("solving the covering model")
+            step(_("solving the covering model"))
             res = planning.recruit(inputs, competence=competence, k=k, settings=settings,
                                    minutes=minutes, anchor=anchor_kind, net=net, population=pop,
                                    max_candidates=max_candidates, cell_metres=cell_metres)
@@ -384,9 +428,16 @@ def recruit(
         files.write_layers({"sites": _points(res.sites), "candidates": _points(res.candidates)},
                            out / "recruit.gpkg")
         summary = res.summary()
-        say(f"{competence}: {k} sites cover {res.newly_covered:,} more children within "
-            f"{minutes:g} min ({res.covered_before:,} of {res.suited:,} suited children were "
-            f"covered already; {res.coverable:,} coverable) -> {out}")
+        n = i18n.format_number
+        say(ngettext("{competence}: {k} site covers {newly} more children within {minutes} min "
+                     "({before} of {suited} suited children were covered already; {coverable} "
+                     "coverable) -> {out}",
+                     "{competence}: {k} sites cover {newly} more children within {minutes} min "
+                     "({before} of {suited} suited children were covered already; {coverable} "
+                     "coverable) -> {out}", k).format(
+            competence=competence, k=n(k), newly=n(res.newly_covered), minutes=amount(minutes),
+            before=n(res.covered_before), suited=n(res.suited), coverable=n(res.coverable),
+            out=out))
         emit({"command": "recruit", "out": str(out), **summary})
 
 
@@ -428,17 +479,17 @@ def coverage(
     from matcher.io import files
 
     with errors():
+        settings = load_config(config)
         band_list = parse_bands(bands, "30,45")
         anchor_kind = _check_anchor(anchor)
-        settings = load_config(config)
         if population is not None and municipalities is None:
-            say("no --municipalities: the population is reported as one area 'all'")
-        with steps("coverage") as step:
+            say(_("no --municipalities: the population is reported as one area 'all'"))
+        with steps(_("coverage")) as step:
             inputs = read_tables(children, homes, contacts, placements, vetoes, settings)
             polys = _municipalities(municipalities)
             pop = _population(population)
             net = _network(network_dir, osm, out, settings, step)
-        with progress("travel times") as bar:
+        with progress(_("travel times")) as bar:
             res = planning.emergency_coverage(inputs, bands=band_list, areas=polys,
                                               population=pop, anchor=anchor_kind, net=net,
                                               travel=settings.travel, progress=bar)
@@ -452,12 +503,20 @@ def coverage(
             layers = {"coverage": layer, **layers}
         files.write_layers(layers, out / "coverage.gpkg")
         summary = res.summary()
-        shares = ", ".join(f"{summary[f'share_{b:g}']:.1%} within {b:g} min"
-                           if summary[f"share_{b:g}"] is not None else f"n/a within {b:g} min"
-                           for b in res.bands)
-        say(f"{res.emergency_homes} available emergency homes; {summary['basis']}: {shares} "
-            f"-> {out}")
+        shares = ", ".join(_("{share} within {minutes} min").format(
+            share=(percent(summary[f"share_{b:g}"], 1) if summary[f"share_{b:g}"] is not None
+                   else _("n/a")), minutes=amount(b)) for b in res.bands)
+        basis = summary["basis"]
+        say(ngettext("{n} available emergency home; {basis}: {shares} -> {out}",
+                     "{n} available emergency homes; {basis}: {shares} -> {out}",
+                     res.emergency_homes).format(
+            n=i18n.format_number(res.emergency_homes),
+            basis=_(_BASES[basis]) if basis in _BASES else basis, shares=shares, out=out))
         emit({"command": "coverage", "out": str(out), **summary})
+
+
+_BASES = {"children": N_("children"), "population": N_("population")}
+"""Names of what the coverage shares count, in the summary line."""
 
 
 # --------------------------------------------------------------------------- resource families
@@ -501,24 +560,26 @@ def resource_families(
     with errors():
         settings = load_config(config)
         if max_homes < 0:
-            raise InputError(f"--max-homes {max_homes} must be >= 0")
+            raise InputError(_("{option} {value} must be >= 0").format(option="--max-homes",
+                                                                        value=max_homes))
         if network_size < 1:
-            raise InputError(f"--network-size {network_size} must be >= 1")
+            raise InputError(_("{option} {value} must be >= 1").format(option="--network-size",
+                                                                       value=network_size))
         if max_minutes is not None:
             _check_positive("--max-minutes", max_minutes)
-        with steps("resource families") as step:
+        with steps(_("resource families")) as step:
             inputs = read_tables(children, homes, contacts, placements, vetoes, settings)
             fam = readers.read_frame(families)
             mapping = None
             if cooperations is not None:
                 table = readers.read_frame(cooperations)
                 if not {"municipality", "cooperation"} <= set(table.columns):
-                    raise InputError(f"{cooperations.name}: needs columns municipality, "
-                                     "cooperation")
+                    raise InputError(_("{file}: needs columns municipality, cooperation")
+                                     .format(file=cooperations.name))
                 mapping = {str(m).zfill(4): str(c) for m, c in
                            zip(table["municipality"], table["cooperation"], strict=True)}
             net = _network(network_dir, osm, out, settings, step)
-            step("solving")
+            step(_("solving"))
             plan = planning.support_plan(inputs.homes, fam, net=net, travel=settings.travel,
                                          max_homes=max_homes,
                                          same_cooperation=not any_cooperation,
@@ -533,9 +594,16 @@ def resource_families(
         _write_csv(plan.networks, out / "local_networks.csv")
         _write_csv(plan.cafes, out / "cafes.csv")
         summary = plan.summary()
-        say(f"{summary['assigned']:,} of {summary['homes']:,} homes have a resource family "
-            f"({summary['unassigned']:,} without; see resource_families.csv reason); "
-            f"{summary['networks']:,} local networks, {summary['cafes']:,} cafés -> {out}")
+        n = i18n.format_number
+        say(ngettext("{assigned} of {n} home has a resource family ({unassigned} without; see "
+                     "resource_families.csv reason); {networks} local networks, {cafes} cafés "
+                     "-> {out}",
+                     "{assigned} of {n} homes have a resource family ({unassigned} without; see "
+                     "resource_families.csv reason); {networks} local networks, {cafes} cafés "
+                     "-> {out}", summary["homes"]).format(
+            assigned=n(summary["assigned"]), n=n(summary["homes"]),
+            unassigned=n(summary["unassigned"]), networks=n(summary["networks"]),
+            cafes=n(summary["cafes"]), out=out))
         emit({"command": "resource-families", "out": str(out), **summary})
 
 

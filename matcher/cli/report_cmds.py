@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from matcher.cli.common import emit, errors, say
+from matcher.i18n import gettext as _
 
 __all__ = ["COMMANDS", "report"]
 
@@ -29,7 +30,7 @@ def report(
     with errors():
         report_mod.rerender(run)
         files = [report_mod.MAP_HTML, report_mod.MAP_PNG, report_mod.REPORT_MD]
-        say(f"re-rendered {', '.join(files)} in {run}")
+        say(_("re-rendered {files} in {run}").format(files=", ".join(files), run=run))
         emit({"command": "report", "run": str(run), "files": files})
 
 
