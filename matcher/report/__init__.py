@@ -12,10 +12,15 @@
     package) are inlined, so the file loads nothing from the network.
 ``map.png``
     A static overview of the same content (matplotlib, Agg).
+``briefs/<child_id>.html`` and ``.md``
+    A brief per child for the dialogue meeting (:mod:`~matcher.report.briefs`).
+``proposals.xlsx``
+    The proposals as an Excel workbook (:mod:`~matcher.report.workbook`).
 ``report.md``
-    Placements by urgency, home-municipality share, school travel bands,
-    unmatched children with reasons, the training support plan, solver
-    status and input fingerprints.
+    A summary at a glance (waiting children, near school, own municipality,
+    the most common reasons for no proposal), placements by urgency,
+    home-municipality share, school travel bands, unmatched children with
+    reasons, the training support plan, solver status and input fingerprints.
 
 :func:`rerender` makes the last three again from the files of a run folder.
 
@@ -44,6 +49,7 @@ import pandas as pd
 from matcher.config import Settings
 from matcher.errors import InputError, Problem
 from matcher.io import files
+from matcher.report import briefs, workbook
 from matcher.report.common import (
     CRS,
     GPKG,
@@ -102,7 +108,7 @@ def write_outputs(result: RunResult, folder: Path, *, privacy: Privacy = "exact"
                   municipalities: gpd.GeoDataFrame | None = None,
                   isochrones: gpd.GeoDataFrame | None = None,
                   settings: Settings | None = None, synthetic: bool | None = None) -> None:
-    """Write ``matches.gpkg``, ``map.html``, ``map.png`` and ``report.md`` into a run folder.
+    """Write ``matches.gpkg``, the maps, ``report.md``, the briefs and ``proposals.xlsx``.
 
     Called by :func:`matcher.pipeline.write_run` (``report=True``). Every file
     is written atomically and owner-only (``0o600``). Renders what the
@@ -139,9 +145,16 @@ def write_outputs(result: RunResult, folder: Path, *, privacy: Privacy = "exact"
         synthetic = _looks_synthetic(result.inputs.children, municipalities)
     meta = {"privacy": privacy, "synthetic": bool(synthetic),
             "osm": result.network is not None or "network" in result.summary.get(
-                "inputs_sha256", {})}
+                "inputs_sha256", {}),
+            "near_school_minutes": float((settings or Settings()).scoring.bands_minutes[0])}
     _write_gpkg(layers, folder / GPKG, meta)
-    _write_rendered(folder, _render(layers, result.assignments, result.summary, meta))
+    _write_rendered(folder, _render(layers, result.assignments, result.summary, meta,
+                                    result.history))
+    briefs.write_briefs(folder, briefs.build_briefs(result, settings=settings,
+                                                    synthetic=bool(synthetic)))
+    workbook.write_workbook(folder, workbook.workbook(
+        result.assignments, result.shortlist, result.summary, history=result.history,
+        synthetic=bool(synthetic), settings=settings))
     logger.info("report: %d children, %d homes, %d match lines, layers %s",
                 len(layers["children"]), len(layers["homes"]), len(layers["match_lines"]),
                 ", ".join(layers))
@@ -180,7 +193,10 @@ def rerender(run_dir: Path) -> None:
     except (ValueError, KeyError, OSError) as exc:
         raise InputError(f"{run_dir}: cannot read summary.json or assignments.csv "
                          f"({type(exc).__name__}: {exc}); re-run `matcher match`") from None
-    _write_rendered(run_dir, _render(layers, assignments, summary, meta))
+    history = pd.read_csv(run_dir / "history.csv", dtype={"child_id": str, "home_id": str,
+                                                          "binding": str}) \
+        if (run_dir / "history.csv").is_file() else None
+    _write_rendered(run_dir, _render(layers, assignments, summary, meta, history))
     logger.info("report re-rendered: %d children", len(assignments))
 
 
@@ -192,10 +208,11 @@ class _Rendered:
 
 
 def _render(layers: Mapping[str, gpd.GeoDataFrame], assignments: pd.DataFrame,
-            summary: Mapping[str, Any], meta: Mapping[str, Any]) -> _Rendered:
+            summary: Mapping[str, Any], meta: Mapping[str, Any],
+            history: pd.DataFrame | None = None) -> _Rendered:
     return _Rendered(html=_map_html(layers, summary, meta),
                      png=_map_png(layers, summary, meta),
-                     markdown=_markdown(assignments, summary, meta))
+                     markdown=_markdown(assignments, summary, meta, history))
 
 
 def _write_rendered(folder: Path, rendered: _Rendered) -> None:
