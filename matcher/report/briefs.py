@@ -106,8 +106,12 @@ def _md_text(t: _Text) -> str:
     return t.template.format(**{k: _cell(v) for k, v in t.fields.items()})
 
 
+_CODE = re.compile(r"`([^`{}]+)`")
+
+
 def _html_text(t: _Text) -> str:
-    return html.escape(t.template).format(**{k: html.escape(str(v)) for k, v in t.fields.items()})
+    template = _CODE.sub(r"<code>\1</code>", html.escape(t.template))
+    return template.format(**{k: html.escape(str(v)) for k, v in t.fields.items()})
 
 
 def _to_markdown(blocks: Sequence[_Block]) -> str:
@@ -457,6 +461,9 @@ def _proposed(run: _Run, child_id: str, child: Mapping[str, Any], a: Mapping[str
     status = []
     if bool(a["locked"]) or (child_id, home) in run.placements:
         status.append(_Text(_("{home} is a locked placement: already decided."),
+                            {"home": home}))
+    if bool(a.get("kinship")):
+        status.append(_Text(_("{home} is the child's own kinship home (kinship and network)."),
                             {"home": home}))
     decision = _text(a.get("decision"))
     if decision == "accepted":

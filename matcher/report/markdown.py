@@ -298,7 +298,8 @@ def _markdown(assignments: pd.DataFrame, summary: Mapping[str, Any],
     bands = school_bands(school)
     out += [*_table((_("minutes"), _("children"), _("share")),
                     [(label, n, _pct(n, len(school))) for label, n in bands]), ""]
-    median = i18n.format_minutes(float(np.median(school))) if len(school) else _("n/a")
+    median = (_("{minutes} min").format(minutes=i18n.format_number(float(np.median(school)), 1))
+              if len(school) else _("n/a"))
     out += [_("Median: {median}.").format(median=median), ""]
 
     out += ["## " + _("Unmatched children"), ""]

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
@@ -257,12 +258,12 @@ def _fill(ws: Worksheet, frame: pd.DataFrame, *, header: bool) -> None:
         for cell in ws[1]:
             if cell.data_type == "f":
                 cell.data_type = "s"
-            cell.font = cell.font.copy(bold=True)
+            cell.font = Font(bold=True)
         ws.freeze_panes = "A2"
         if len(columns):
             ws.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{max(1, len(safe) + 1)}"
     else:
-        ws["A1"].font = ws["A1"].font.copy(bold=True, size=14)
+        ws["A1"].font = Font(bold=True, size=14)
     for j, width in enumerate(widths, start=1):
         ws.column_dimensions[get_column_letter(j)].width = min(_MAX_WIDTH,
                                                                max(_MIN_WIDTH, width + 2))
