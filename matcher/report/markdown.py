@@ -181,7 +181,7 @@ def _voice(summary: Mapping[str, Any]) -> list[str]:
         out += [_("Every child aged {age} or older was heard within {days} days.").format(
             age=age, days=days), ""]
     binding = summary.get("unmatched_by_binding_rule") or {}
-    rows = [(f"`{k}`", _(text), binding[k]) for k, text in _WISH_RULES.items()
+    rows = [(_Code(k), _(text), binding[k]) for k, text in _WISH_RULES.items()
             if binding.get(k)]
     if rows:
         out += [_("Wishes and household rules that alone leave unmatched children without a "
