@@ -9,6 +9,7 @@ import shutil
 import stat
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -179,7 +180,7 @@ def test_briefs_hold_no_coordinates_and_no_names(nb_run: Path, small_sample: Sam
             assert n not in body, (name, n)
 
 
-def _chromium_driver() -> object:
+def _chromium_driver() -> Any:
     if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
         pytest.skip("headless Chromium not found: install Debian packages chromium and "
                     "chromium-driver")
@@ -197,7 +198,7 @@ def _chromium_driver() -> object:
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    driver._fm_profile = profile  # type: ignore[attr-defined]
+    driver._fm_profile = profile
     return driver
 
 
