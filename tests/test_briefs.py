@@ -247,3 +247,29 @@ def test_brief_renders_and_prints_on_two_a4_pages(nb_run: Path, tmp_path: Path) 
     assert (shots / "map-nb.png").stat().st_size > 10_000
     assert np.all([(shots / f"brief-{c}-nb.png").stat().st_size > 5_000
                    for c in (placed, unmatched)])
+
+
+def test_resource_family_plan_when_given(tmp_path: Path) -> None:
+    """With a resource-family plan (planning.support_plan), briefs and workbook show it."""
+    import openpyxl
+
+    from matcher.report import workbook
+
+    result = tiny_run()
+    plan = pd.DataFrame({"home_id": ["H1", "H2"], "cooperation": ["x", "x"],
+                         "resource_id": ["R7", None], "minutes": [12.4, np.nan],
+                         "reason": ["", "no family within reach"]})
+    built = {b.child_id: b.markdown for b in briefs.build_briefs(result,
+                                                                 resource_families=plan)}
+    home_of = result.assignments.set_index("child_id")["home_id"]
+    by_home = {home_of[c]: text for c, text in built.items() if isinstance(home_of[c], str)}
+    assert "Resource family: R7, 12 min from H1." in by_home["H1"]
+    assert "Resource family: H2 has none in the plan." in by_home["H2"]
+    path = tmp_path / "wb.xlsx"
+    path.write_bytes(workbook.workbook(result.assignments, result.shortlist, result.summary,
+                                       history=result.history, resource_families=plan))
+    ws = openpyxl.load_workbook(path).worksheets[4]
+    rows = list(ws.values)
+    assert rows[0] == workbook.SUPPORT_COLUMNS
+    assert [r[:2] + r[4:] for r in rows[1:]] == [
+        (c, "H1", "R7", 12.4) for c in home_of.index if home_of[c] == "H1"]
