@@ -154,8 +154,9 @@ def test_files_are_owner_only(run: Run) -> None:
     names = {p.name for p in run.exact.iterdir()}
     assert {"matches.gpkg", "map.html", "map.png", "report.md"} <= names
     assert not [n for n in names if n.endswith(".aux.xml")]
-    for path in run.exact.iterdir():
-        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path.name
+    for path in run.exact.rglob("*"):
+        mode = 0o700 if path.is_dir() else 0o600  # briefs/ is a folder of briefs
+        assert stat.S_IMODE(path.stat().st_mode) == mode, path.name
 
 
 # --------------------------------------------------------------------------- privacy

@@ -12,10 +12,15 @@
     package) are inlined, so the file loads nothing from the network.
 ``map.png``
     A static overview of the same content (matplotlib, Agg).
+``briefs/<child_id>.html`` and ``.md``
+    A brief per child for the dialogue meeting (:mod:`~matcher.report.briefs`).
+``proposals.xlsx``
+    The proposals as an Excel workbook (:mod:`~matcher.report.workbook`).
 ``report.md``
-    Placements by urgency, home-municipality share, school travel bands,
-    unmatched children with reasons, the training support plan, solver
-    status and input fingerprints.
+    A summary at a glance (waiting children, near school, own municipality,
+    the most common reasons for no proposal), placements by urgency,
+    home-municipality share, school travel bands, unmatched children with
+    reasons, the training support plan, solver status and input fingerprints.
 
 :func:`rerender` makes the last three again from the files of a run folder.
 
@@ -45,6 +50,7 @@ from matcher.config import Settings
 from matcher.errors import InputError, Problem
 from matcher.i18n import gettext as _
 from matcher.io import files
+from matcher.report import briefs, workbook
 from matcher.report.common import (
     CRS,
     GPKG,
@@ -103,7 +109,7 @@ def write_outputs(result: RunResult, folder: Path, *, privacy: Privacy = "exact"
                   municipalities: gpd.GeoDataFrame | None = None,
                   isochrones: gpd.GeoDataFrame | None = None,
                   settings: Settings | None = None, synthetic: bool | None = None) -> None:
-    """Write ``matches.gpkg``, ``map.html``, ``map.png`` and ``report.md`` into a run folder.
+    """Write ``matches.gpkg``, the maps, ``report.md``, the briefs and ``proposals.xlsx``.
 
     Called by :func:`matcher.pipeline.write_run` (``report=True``). Every file
     is written atomically and owner-only (``0o600``). Renders what the
@@ -140,9 +146,16 @@ def write_outputs(result: RunResult, folder: Path, *, privacy: Privacy = "exact"
         synthetic = _looks_synthetic(result.inputs.children, municipalities)
     meta = {"privacy": privacy, "synthetic": bool(synthetic),
             "osm": result.network is not None or "network" in result.summary.get(
-                "inputs_sha256", {})}
+                "inputs_sha256", {}),
+            "near_school_minutes": float((settings or Settings()).scoring.bands_minutes[0])}
     _write_gpkg(layers, folder / GPKG, meta)
-    _write_rendered(folder, _render(layers, result.assignments, result.summary, meta))
+    _write_rendered(folder, _render(layers, result.assignments, result.summary, meta,
+                                    result.history))
+    briefs.write_briefs(folder, briefs.build_briefs(result, settings=settings,
+                                                    synthetic=bool(synthetic)))
+    workbook.write_workbook(folder, workbook.workbook(
+        result.assignments, result.shortlist, result.summary, history=result.history,
+        synthetic=bool(synthetic), settings=settings))
     logger.info(_("report: {children} children, {homes} homes, {lines} match lines, layers "
                   "{layers}").format(children=len(layers["children"]),
                                      homes=len(layers["homes"]),
@@ -187,7 +200,10 @@ def rerender(run_dir: Path) -> None:
         raise InputError(_("{folder}: cannot read summary.json or assignments.csv ({error}); "
                            "re-run `matcher match`").format(
             folder=run_dir, error=f"{type(exc).__name__}: {exc}")) from None
-    _write_rendered(run_dir, _render(layers, assignments, summary, meta))
+    history = pd.read_csv(run_dir / "history.csv", dtype={"child_id": str, "home_id": str,
+                                                          "binding": str}) \
+        if (run_dir / "history.csv").is_file() else None
+    _write_rendered(run_dir, _render(layers, assignments, summary, meta, history))
     logger.info(_("report re-rendered: {children} children").format(children=len(assignments)))
 
 
@@ -199,10 +215,11 @@ class _Rendered:
 
 
 def _render(layers: Mapping[str, gpd.GeoDataFrame], assignments: pd.DataFrame,
-            summary: Mapping[str, Any], meta: Mapping[str, Any]) -> _Rendered:
+            summary: Mapping[str, Any], meta: Mapping[str, Any],
+            history: pd.DataFrame | None = None) -> _Rendered:
     return _Rendered(html=_map_html(layers, summary, meta),
                      png=_map_png(layers, summary, meta),
-                     markdown=_markdown(assignments, summary, meta))
+                     markdown=_markdown(assignments, summary, meta, history))
 
 
 def _write_rendered(folder: Path, rendered: _Rendered) -> None:

@@ -1,29 +1,103 @@
-"""``report.md``: placements, school travel bands, unmatched children, training plan,
-solver status and fingerprints."""
+"""``report.md``: a summary at a glance, placements, school travel bands, unmatched children,
+training plan, solver status and fingerprints (in the language in effect)."""
 
 from __future__ import annotations
 
 import itertools
 import re
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from matcher import schema
+from matcher import i18n, schema
+from matcher.i18n import N_, ngettext
+from matcher.i18n import gettext as _
 from matcher.report.common import (
     OSM_ATTRIBUTION,
     SCHOOL_BANDS_MINUTES,
     SYNTHETIC_NOTE,
-    _notes,
     _title,
 )
+from matcher.rules import FILTERS
 
-if TYPE_CHECKING:
-    pass
+__all__ = ["REASONS", "reason_codes", "reason_text", "school_bands", "top_reasons"]
 
-__all__ = ["school_bands"]
+REASONS: dict[str, str] = {
+    "capacity": N_("no suitable home has a free place"),
+    "kind": N_("the suitable homes are kinship homes for other children or emergency homes"),
+    "age": N_("no home is approved for the child's age"),
+    "household": N_("the home's own children are too close in age"),
+    "competences": N_("no home has the competence the child needs"),
+    "language": N_("no home speaks the language the child needs"),
+    "avoid": N_("the homes lie in municipalities the child does not want to live in"),
+    "school": N_("no home is close enough to the school"),
+    "contacts": N_("no home is within the travel limits to family and friends"),
+    "veto": N_("the suitable homes are vetoed"),
+    "competition": N_("homes qualify, but their places went to other children"),
+    "siblings": N_("the sibling group is placed together, and no home can take all of them"),
+    "other": N_("several rules together leave no home"),
+}
+"""Reason codes of unmatched children (stable, English) -> the text shown (translated
+where used). Codes: the binding filters of :data:`matcher.rules.FILTERS`, ``competition``
+(homes qualify but went to others), ``siblings`` (a sibling group kept together) and
+``other``."""
+
+
+def reason_text(code: str) -> str:
+    """The translated text of a reason code (the code itself when unknown)."""
+    return _(REASONS[code]) if code in REASONS else code
+
+
+def reason_codes(history: pd.DataFrame, sibling_policy: str = "") -> dict[str, tuple[str, ...]]:
+    """Reason codes of each unmatched child, from the history rows of a run.
+
+    Parameters
+    ----------
+    history
+        :func:`matcher.waiting.history` rows (``child_id, home_id, binding,
+        sibling_group_size``), e.g. ``history.csv`` of a run folder.
+    sibling_policy
+        The run's sibling policy (``summary.json``): with ``together``, a
+        child of a sibling group whose homes went elsewhere counts as
+        ``siblings`` rather than ``competition``.
+
+    Returns
+    -------
+    dict
+        ``child_id -> codes`` (binding filters in :data:`FILTERS` order, or one
+        of ``competition``, ``siblings``, ``other``), unmatched children only.
+    """
+    out: dict[str, tuple[str, ...]] = {}
+    if history is None or history.empty:
+        return out
+    size = (pd.to_numeric(history["sibling_group_size"], errors="coerce").fillna(1)
+            if "sibling_group_size" in history.columns else pd.Series(1, index=history.index))
+    for cid, home, binding, n in zip(history["child_id"], history["home_id"],
+                                     history["binding"].fillna("").astype(str), size,
+                                     strict=True):
+        if isinstance(home, str) and home:
+            continue
+        parts = {b for b in binding.split(";") if b}
+        if parts == {"competition"}:
+            codes: tuple[str, ...] = (("siblings",) if sibling_policy == "together" and n > 1
+                                      else ("competition",))
+        else:
+            codes = tuple(f for f in FILTERS if f in parts) or ("other",)
+        out[str(cid)] = codes
+    return out
+
+
+def top_reasons(codes: Mapping[str, Sequence[str]], k: int = 3) -> list[tuple[str, int]]:
+    """The ``k`` most common reason codes: ``(code, children)``, ties in :data:`REASONS` order."""
+    counts: dict[str, int] = {}
+    for child_codes in codes.values():
+        for code in child_codes:
+            counts[code] = counts.get(code, 0) + 1
+    order = list(REASONS)
+    return sorted(counts.items(), key=lambda kv: (-kv[1], order.index(kv[0])
+                                                  if kv[0] in order else len(order), kv[0]))[:k]
 
 # ---- report.md
 
@@ -72,166 +146,243 @@ def _cell(value: object) -> str:
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _h in header) + "|"]
     lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
     return lines
 
 
 def _pct(part: float, whole: float) -> str:
-    return f"{100.0 * part / whole:.1f} %" if whole else "n/a"
+    return f"{i18n.format_number(100.0 * part / whole, 1)} %" if whole else _("n/a")
 
 
-_WISH_RULES = {"language": "a required language", "avoid": "municipalities the child avoids",
-               "contacts": "travel limits to contacts", "household": "the age gap to own children"}
+def _urgency(code: object) -> str:
+    return {"acute": _("acute"), "planned": _("planned"), "all": _("all")}.get(
+        str(code), str(code))
+
+
+_WISH_RULES = {"language": N_("a required language"),
+               "avoid": N_("municipalities the child avoids"),
+               "contacts": N_("travel limits to contacts"),
+               "household": N_("the age gap to own children")}
 
 
 def _voice(summary: Mapping[str, Any]) -> list[str]:
     """``## The child's voice``: children not heard, and wishes that left children unmatched."""
-    out = ["## The child's voice", ""]
+    out = ["## " + _("The child's voice"), ""]
     unheard = summary.get("children_not_heard")
     if unheard is None:
         return []
     age, days = summary.get("hear_from_age", 7), summary.get("heard_max_age_days", 180)
     if unheard:
-        out += [f"Not heard (aged {age} or older, no `heard_on` within {days} days): "
-                f"{len(unheard)}. Hear them before the placement is decided: "
-                + ", ".join(unheard) + ".", ""]
+        out += [_("Not heard (aged {age} or older, no `heard_on` within {days} days): {n}. "
+                  "Hear them before the placement is decided: {ids}.").format(
+                      age=age, days=days, n=len(unheard), ids=", ".join(unheard)), ""]
     else:
-        out += [f"Every child aged {age} or older was heard within {days} days.", ""]
+        out += [_("Every child aged {age} or older was heard within {days} days.").format(
+            age=age, days=days), ""]
     binding = summary.get("unmatched_by_binding_rule") or {}
-    rows = [(f"`{k}`", text, binding[k]) for k, text in _WISH_RULES.items() if binding.get(k)]
+    rows = [(_Code(k), _(text), binding[k]) for k, text in _WISH_RULES.items()
+            if binding.get(k)]
     if rows:
-        out += ["Wishes and household rules that alone leave unmatched children without a "
-                "home (a child may count under several):", ""]
-        out += [*_table(("rule", "what", "unmatched children"), rows), ""]
+        out += [_("Wishes and household rules that alone leave unmatched children without a "
+                  "home (a child may count under several):"), ""]
+        out += [*_table((_("rule"), _("what"), _("unmatched children")), rows), ""]
+    return out
+
+
+def _glance(a: pd.DataFrame, summary: Mapping[str, Any], meta: Mapping[str, Any],
+            history: pd.DataFrame | None) -> list[str]:
+    """``## At a glance``: waiting children, near school, own municipality, top reasons."""
+    placed = a["home_id"].notna().to_numpy()
+    n_placed = int(placed.sum())
+    out = ["## " + _("At a glance"), ""]
+    if history is not None:
+        waiting, proposed = len(history), int(history["home_id"].notna().sum())
+        days = pd.to_numeric(history["days_waiting"], errors="coerce").to_numpy(dtype=float)
+        days = days[np.isfinite(days)]
+    else:
+        waiting = int((~a["locked"].to_numpy(dtype=bool)).sum())
+        proposed = int((placed & ~a["locked"].to_numpy(dtype=bool)).sum())
+        days = np.zeros(0)
+    items = [ngettext("{n} child is waiting for a foster home (children without a locked "
+                      "placement): {proposed} with a proposal, {none} without.",
+                      "{n} children are waiting for a foster home (children without a locked "
+                      "placement): {proposed} with a proposal, {none} without.", waiting)
+             .format(n=waiting, proposed=proposed, none=waiting - proposed)]
+    if len(days):
+        items.append(_("They have waited {median} days (median); the longest wait is {longest} "
+                       "days.").format(median=i18n.format_number(float(np.median(days)), 0),
+                                       longest=i18n.format_number(float(days.max()), 0)))
+    else:
+        items.append(_("Waiting time unknown: no child has a `waiting_since` date."))
+    near = float(meta.get("near_school_minutes") or SCHOOL_BANDS_MINUTES[0])
+    school = a.loc[placed, "school_minutes"].to_numpy(dtype=float)
+    with_school = school[~np.isnan(school)]
+    n_near = int((with_school <= near).sum())
+    items.append(_("Near school: {k} of {n} placed children with a school live at most {near} "
+                   "from it (the first travel-time band).").format(
+                       k=n_near, n=len(with_school), near=i18n.format_minutes(near)))
+    own = int((a["municipality_match"].to_numpy(dtype=bool) & placed).sum())
+    if summary.get("pools"):
+        coop = int(summary.get("kept_within_cooperation", own))
+        items.append(_("Own municipality: {own} of {n} placed children; own municipality or "
+                       "its cooperation: {coop} of {n}.").format(own=own, coop=coop, n=n_placed))
+    else:
+        items.append(_("Own municipality: {own} of {n} placed children.").format(
+            own=own, n=n_placed))
+    out += [f"- {item}" for item in items] + [""]
+    if history is not None:
+        codes = reason_codes(history, str(summary.get("sibling_policy", "")))
+        top = top_reasons(codes)
+        if top:
+            out += [_("Most common reasons for no proposal:"), ""]
+            out += [f"{i}. {reason_text(code)}: " + ngettext(
+                "{n} child", "{n} children", n).format(n=n)
+                for i, (code, n) in enumerate(top, start=1)]
+            out.append("")
+            if any(len(c) > 1 for c in codes.values()):
+                out += [_("A child may count under more than one reason: each reason alone "
+                          "leaves it without a home."), ""]
     return out
 
 
 def _markdown(assignments: pd.DataFrame, summary: Mapping[str, Any],
-              meta: Mapping[str, Any]) -> str:
+              meta: Mapping[str, Any], history: pd.DataFrame | None = None) -> str:
     a = assignments
     placed = a["home_id"].notna().to_numpy()
     n_placed = int(placed.sum())
     out = [f"# {_title(summary)}", ""]
     if meta.get("synthetic"):
-        out += [f"> **{SYNTHETIC_NOTE}.** Do not use for casework.", ""]
-    out += ["The engine recommends; people decide. Child and home ids are pseudonymous; "
-            "this report holds no names or addresses.", ""]
+        out += ["> **" + _("{note}. Do not use for casework.").format(note=_(SYNTHETIC_NOTE))
+                + "**", ""]
+    out += _glance(a, summary, meta, history)
+    out += [_("The engine recommends; people decide. Child and home ids are pseudonymous; "
+              "this report holds no names or addresses."), ""]
     if meta.get("privacy") == "coarse":
-        out += ["Child positions in the maps and `matches.gpkg` are coarsened to the centre "
-                "of their 250 m grid cell (EPSG:25833).", ""]
+        out += [_("Child positions in the maps and `matches.gpkg` are coarsened to the centre "
+                  "of their 250 m grid cell (EPSG:25833)."), ""]
 
-    out += ["## Placements by urgency", ""]
+    out += ["## " + _("Placements by urgency"), ""]
     rows = []
     for urgency in (*schema.URGENCIES, *sorted(set(a["urgency"]) - set(schema.URGENCIES))):
         sel = (a["urgency"] == urgency).to_numpy()
-        rows.append((urgency, int(sel.sum()), int((sel & placed).sum()),
+        rows.append((_urgency(urgency), int(sel.sum()), int((sel & placed).sum()),
                      int((sel & ~placed).sum())))
-    rows.append(("all", len(a), n_placed, len(a) - n_placed))
-    out += [*_table(("urgency", "children", "placed", "unmatched"), rows), ""]
+    rows.append((_urgency("all"), len(a), n_placed, len(a) - n_placed))
+    out += [*_table((_("urgency"), _("children"), _("placed"), _("unmatched")), rows), ""]
     locked = int(a["locked"].sum())
     if locked:
-        out += [f"Locked placements kept: {locked}.", ""]
+        out += [_("Locked placements kept: {n}.").format(n=locked), ""]
 
     kept = int((a["municipality_match"].to_numpy(dtype=bool) & placed).sum())
-    out += ["## Home municipality", "",
-            f"Kept in their home municipality: {kept} of {n_placed} placed children "
-            f"({_pct(kept, n_placed)}). Kinship placements: "
-            f"{int((a['kinship'].to_numpy(dtype=bool) & placed).sum())}.", ""]
+    kin = int((a["kinship"].to_numpy(dtype=bool) & placed).sum())
+    out += ["## " + _("Home municipality"), "",
+            _("Kept in their home municipality: {kept} of {n} placed children ({share}). "
+              "Kinship placements: {kin}.").format(kept=kept, n=n_placed,
+                                                    share=_pct(kept, n_placed), kin=kin), ""]
     pools = summary.get("pools") or {}
     if pools:
         coop = summary.get("kept_within_cooperation", 0)
-        out += [f"Kept within the cooperation (own municipality or another municipality of "
-                f"its pool): {coop} of {n_placed} ({_pct(coop, n_placed)}). Pools: "
-                + "; ".join(f"{k} ({', '.join(v)})" for k, v in sorted(pools.items())) + ".",
-                ""]
-    out += ["Siblings count a home in any member's municipality as their own.", ""]
+        listed = "; ".join(f"{k} ({', '.join(v)})" for k, v in sorted(pools.items()))
+        out += [_("Kept within the cooperation (own municipality or another municipality of "
+                  "its pool): {coop} of {n} ({share}). Pools: {pools}.").format(
+                      coop=coop, n=n_placed, share=_pct(coop, n_placed), pools=listed), ""]
+    out += [_("Siblings count a home in any member's municipality as their own."), ""]
     out += _voice(summary)
 
     school = a.loc[placed, "school_minutes"].to_numpy(dtype=float)
     school = school[np.isfinite(school)]
-    out += ["## School travel time", "",
-            f"Placed children with a school: {len(school)} (car, foster home to school, "
-            "minutes).", ""]
+    out += ["## " + _("School travel time"), "",
+            _("Placed children with a school: {n} (car, foster home to school, minutes).")
+            .format(n=len(school)), ""]
     bands = school_bands(school)
-    out += [*_table(("minutes", "children", "share"),
+    out += [*_table((_("minutes"), _("children"), _("share")),
                     [(label, n, _pct(n, len(school))) for label, n in bands]), ""]
-    median = f"{float(np.median(school)):.1f} min" if len(school) else "n/a"
-    out += [f"Median: {median}.", ""]
+    median = (_("{minutes} min").format(minutes=i18n.format_number(float(np.median(school)), 1))
+              if len(school) else _("n/a"))
+    out += [_("Median: {median}.").format(median=median), ""]
 
-    out += ["## Unmatched children", ""]
+    out += ["## " + _("Unmatched children"), ""]
     unmatched = a.loc[~placed]
     if unmatched.empty:
-        out += ["None: every child has a recommended home.", ""]
+        out += [_("None: every child has a recommended home."), ""]
     else:
-        out += [*_table(("child_id", "urgency", "reason"),
-                        [(r.child_id, r.urgency, r.reason or "not placed")
+        out += [*_table(("child_id", _("urgency"), _("reason")),
+                        [(r.child_id, _urgency(r.urgency), r.reason or _("not placed"))
                          for r in unmatched.itertuples()]), ""]
 
     if "decisions" in summary:
         d = summary["decisions"]
-        out += ["## Decisions taken into account", "",
-                f"{d.get('accepted_locked', 0)} accepted (locked), "
-                f"{d.get('declined_in_force', 0)} declines in force (younger than "
-                f"{d.get('decline_days', 'n/a')} days), {d.get('reservations_kept', 0)} "
-                f"reservations held and {d.get('reservations_broken', 0)} broken (the reason "
-                "is in `change_reason`).", ""]
+        out += ["## " + _("Decisions taken into account"), "",
+                _("{accepted} accepted (locked), {declined} declines in force (younger than "
+                  "{days} days), {kept} reservations held and {broken} broken (the reason is in "
+                  "`change_reason`).").format(
+                      accepted=d.get("accepted_locked", 0),
+                      declined=d.get("declined_in_force", 0),
+                      days=d.get("decline_days", _("n/a")), kept=d.get("reservations_kept", 0),
+                      broken=d.get("reservations_broken", 0)), ""]
         since = d.get("since_previous_run", [])
         if since:
-            out += ["Decisions since the previous run:", ""]
-            out += [*_table(("decided on", "by", "child_id", "home_id", "decision", "reason"),
+            out += [_("Decisions since the previous run:"), ""]
+            out += [*_table((_("decided on"), _("by"), "child_id", "home_id", _("decision"),
+                             _("reason")),
                             [(r["decided_on"], r["by"], r["child_id"], r["home_id"],
                               r["decision"], r["reason"]) for r in since]), ""]
         else:
-            out += ["No decisions since the previous run.", ""]
+            out += [_("No decisions since the previous run."), ""]
     if "kept" in summary:
-        out += ["## Changes since the previous run", "",
-                f"{summary['kept']} proposals kept, {summary['changed']} changed, "
-                f"{summary['new']} new (score within "
-                f"{100 * float(summary.get('stability_tolerance', 0)):.1f} % of the best).", ""]
+        out += ["## " + _("Changes since the previous run"), "",
+                _("{kept} proposals kept, {changed} changed, {new} new (score within {tolerance} "
+                  "of the best).").format(
+                      kept=summary["kept"], changed=summary["changed"], new=summary["new"],
+                      tolerance=f"{i18n.format_number(100 * float(summary.get('stability_tolerance', 0)), 1)} %"),  # noqa: E501
+                ""]
         changed = a[a["change_reason"].fillna("").astype(str) != ""] \
             if "change_reason" in a.columns else a.iloc[0:0]
         if len(changed):
-            out += [*_table(("child_id", "previous home", "home", "why"),
+            out += [*_table(("child_id", _("previous home"), _("home"), _("why")),
                             [(r.child_id, r.previous_home_id if isinstance(
                                 r.previous_home_id, str) else "", r.home_id if isinstance(
-                                r.home_id, str) else "none", r.change_reason)
+                                r.home_id, str) else _("none"), r.change_reason)
                              for r in changed.itertuples()]), ""]
     if "waiting" in summary:
         from matcher import waiting
 
-        out += ["## Waiting children (Bufdir measure 17)", "", waiting.markdown(summary["waiting"])]
+        out += ["## " + _("Waiting children (Bufdir measure 17)"), "",
+                waiting.markdown(summary["waiting"])]
 
-    out += ["## Support plan: training needs", ""]
+    out += ["## " + _("Support plan: training needs"), ""]
     needs = a["training_needs"].fillna("").astype(str).to_numpy()
     train = a.loc[placed & (needs != "")]
     if train.empty:
-        out += ["No placed child needs training of the foster home.", ""]
+        out += [_("No placed child needs training of the foster home."), ""]
     else:
-        out += ["These homes lack a competence the child needs; plan the training before "
-                "or soon after the move.", ""]
-        out += [*_table(("child_id", "home_id", "needs to train"),
+        out += [_("These homes lack a competence the child needs; plan the training before "
+                  "or soon after the move."), ""]
+        out += [*_table(("child_id", "home_id", _("needs to train")),
                         [(r.child_id, r.home_id, ", ".join(schema.split_tags(r.training_needs)))
                          for r in train.itertuples()]), ""]
 
-    out += ["## Solver", ""]
+    out += ["## " + _("Solver"), ""]
     gap = summary.get("mip_gap")
+    na = _("n/a")
     solver_rows: list[tuple[object, ...]] = [
-            ("status", summary.get("status", "n/a")), ("solver", summary.get("solver", "n/a")),
-            ("sibling policy", summary.get("sibling_policy", "n/a")),
-            ("MIP gap", f"{100 * gap:.2f} %" if isinstance(gap, int | float) else "n/a"),
-            ("objective, stage 1 (priority)", summary.get("objective_stage1", "n/a")),
-            ("objective, stage 2 (score)", summary.get("objective_stage2", "n/a"))]
-    solver_rows += [(f"time: {k} (s)", v)
+            (_("status"), summary.get("status", na)), (_("solver"), summary.get("solver", na)),
+            (_("sibling policy"), summary.get("sibling_policy", na)),
+            (_("MIP gap"), f"{i18n.format_number(100 * gap, 2)} %"
+             if isinstance(gap, int | float) else na),
+            (_("objective, stage 1 (priority)"), summary.get("objective_stage1", na)),
+            (_("objective, stage 2 (score)"), summary.get("objective_stage2", na))]
+    solver_rows += [(_("time: {step} (s)").format(step=k), v)
                     for k, v in sorted(summary.get("timings_seconds", {}).items())]
-    out += [*_table(("measure", "value"), solver_rows), ""]
+    out += [*_table((_("measure"), _("value")), solver_rows), ""]
 
-    out += ["## Inputs", ""]
+    out += ["## " + _("Inputs"), ""]
     sources = summary.get("inputs_sha256", {})
-    out += [*_table(("input", "sha256"), [(k, _Code(v)) for k, v in sources.items()]), ""]
-    out += [f"Configuration hash: `{summary.get('config_hash', 'n/a')}`; software: "
-            f"{summary.get('software', 'n/a')}; run date: {summary.get('as_of', 'n/a')}.", ""]
-    notes = [n for n in _notes(meta) if n.startswith("roads")]
-    if notes:
-        out += [f"Road data {OSM_ATTRIBUTION}.", ""]
+    out += [*_table((_("input"), "sha256"), [(k, _Code(v)) for k, v in sources.items()]), ""]
+    out += [_("Configuration hash: `{hash}`; software: {software}; run date: {date}.").format(
+        hash=summary.get("config_hash", na), software=summary.get("software", na),
+        date=summary.get("as_of", na)), ""]
+    if meta.get("osm", True):
+        out += [_("Road data {attribution}.").format(attribution=_(OSM_ATTRIBUTION)), ""]
     return "\n".join(out)

@@ -1,0 +1,779 @@
+"""A brief per child for the dialogue meeting (Bufdir's action plan, measure 3).
+
+:func:`build_briefs` renders, for every child of a run, ``briefs/<child_id>.md``
+and ``briefs/<child_id>.html`` (:func:`write_briefs`):
+
+* the proposed home and the next best homes (the shortlist), with travel
+  minutes to school, network and parents;
+* the municipality of the home: the child's own, one of its cooperation
+  (``[scoring] pools``) or another;
+* which needs the home meets by competence and which need training;
+* the child's wishes (issue 13: languages, culture, municipalities to avoid,
+  school and contact travel limits), met or not, and whether the child was heard;
+* the support plan: training, a resource family (only when a plan is given;
+  a match run has none) and relief care (the engine holds no data on it);
+* for a child without a proposal, the reason and what would change it: the
+  homes that come closest to qualifying and what each lacks.
+
+A brief carries pseudonymous ids only (child, home, sibling group), municipality
+numbers and minutes: no names, addresses or coordinates. The HTML is one
+self-contained page (inline CSS, nothing loaded) that prints on one or two A4
+pages; every value is escaped. Text is in the language in effect
+(:mod:`matcher.i18n`), and the page says so in ``<html lang>``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import html
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from matcher import i18n, rules
+from matcher.config import Settings
+from matcher.i18n import gettext as _
+from matcher.i18n import ngettext
+from matcher.io import files
+from matcher.report.common import SYNTHETIC_NOTE
+from matcher.report.markdown import _cell, reason_codes, reason_text
+
+if TYPE_CHECKING:
+    from matcher.pipeline import RunResult
+
+__all__ = ["BRIEFS", "Brief", "brief_file_name", "build_briefs", "write_briefs"]
+
+BRIEFS = "briefs"
+"""Folder of the briefs inside a run folder."""
+_NEAR_HOMES = 3
+"""Homes shown as coming closest to qualifying, for a child without a proposal."""
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
+
+
+@dataclasses.dataclass(frozen=True)
+class Brief:
+    """One child's brief in both formats (text in the language it was built in)."""
+
+    child_id: str
+    markdown: str
+    html: str
+
+
+# --------------------------------------------------------------------------- blocks
+
+
+@dataclasses.dataclass(frozen=True)
+class _Text:
+    """A translated sentence with ``{fields}``; the fields are escaped per format."""
+
+    template: str
+    fields: Mapping[str, object] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Heading:
+    level: int
+    text: str
+
+
+@dataclasses.dataclass(frozen=True)
+class _Table:
+    header: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class _Note:
+    text: _Text
+
+
+@dataclasses.dataclass(frozen=True)
+class _Items:
+    items: tuple[_Text, ...]
+
+
+_Block = _Text | _Heading | _Table | _Note | _Items
+_Pair = Mapping[str, Any]
+"""One row of the pairs table (:data:`matcher.scoring.PAIR_COLUMNS`)."""
+
+
+def _md_text(t: _Text) -> str:
+    return t.template.format(**{k: _cell(v) for k, v in t.fields.items()})
+
+
+_CODE = re.compile(r"`([^`{}]+)`")
+
+
+def _html_text(t: _Text) -> str:
+    template = _CODE.sub(r"<code>\1</code>", html.escape(t.template))
+    return template.format(**{k: html.escape(str(v)) for k, v in t.fields.items()})
+
+
+def _to_markdown(blocks: Sequence[_Block]) -> str:
+    out: list[str] = []
+    for b in blocks:
+        if isinstance(b, _Heading):
+            out += ["#" * b.level + " " + _cell(b.text), ""]
+        elif isinstance(b, _Text):
+            out += [_md_text(b), ""]
+        elif isinstance(b, _Note):
+            out += ["> **" + _md_text(b.text) + "**", ""]
+        elif isinstance(b, _Items):
+            out += ["- " + _md_text(t) for t in b.items] + [""]
+        else:
+            out += ["| " + " | ".join(_cell(h) for h in b.header) + " |",
+                    "|" + "|".join("---" for _h in b.header) + "|"]
+            out += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in b.rows]
+            out.append("")
+    return "\n".join(out)
+
+
+_CSS = """
+@page { size: A4; margin: 14mm 14mm 16mm 14mm; }
+* { box-sizing: border-box; }
+html { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
+body { font-family: "DejaVu Sans", "Liberation Sans", Arial, sans-serif; font-size: 10pt;
+       line-height: 1.35; color: #111; max-width: 182mm; margin: 8mm auto; }
+h1 { font-size: 15pt; margin: 0 0 2mm 0; }
+h2 { font-size: 11.5pt; margin: 4mm 0 1.5mm 0; border-bottom: 1px solid #999;
+     break-after: avoid; page-break-after: avoid; }
+p { margin: 1mm 0 2mm 0; }
+ul { margin: 1mm 0 2mm 5mm; padding-left: 4mm; }
+table { border-collapse: collapse; width: 100%; margin: 1mm 0 2mm 0; font-size: 9pt;
+        break-inside: avoid; page-break-inside: avoid; }
+th, td { border: 1px solid #bbb; padding: 1mm 1.5mm; text-align: left; vertical-align: top; }
+th { background: #eee; }
+.note { border: 2px solid #b2182b; color: #b2182b; padding: 1.5mm 3mm; font-weight: bold; }
+@media print { body { margin: 0; max-width: none; } a { color: inherit; } }
+"""
+
+
+def _to_html(blocks: Sequence[_Block], title: str) -> str:
+    body: list[str] = []
+    for b in blocks:
+        if isinstance(b, _Heading):
+            body.append(f"<h{b.level}>{html.escape(b.text)}</h{b.level}>")
+        elif isinstance(b, _Text):
+            body.append(f"<p>{_html_text(b)}</p>")
+        elif isinstance(b, _Note):
+            body.append(f"<p class=\"note\">{_html_text(b.text)}</p>")
+        elif isinstance(b, _Items):
+            body.append("<ul>" + "".join(f"<li>{_html_text(t)}</li>" for t in b.items) + "</ul>")
+        else:
+            head = "".join(f"<th>{html.escape(h)}</th>" for h in b.header)
+            rows = "".join("<tr>" + "".join(f"<td>{html.escape(v)}</td>" for v in row) + "</tr>"
+                           for row in b.rows)
+            body.append(f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>")
+    return ("<!DOCTYPE html>\n"
+            f"<html lang=\"{i18n.current()}\">\n<head>\n<meta charset=\"utf-8\">\n"
+            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+            f"<title>{html.escape(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
+            + "\n".join(body) + "\n</body>\n</html>\n")
+
+
+# --------------------------------------------------------------------------- values
+
+
+def _minutes(value: object) -> str:
+    """Minutes as text: ``12 min``, ``unreachable`` (``inf``) or ``none`` (no anchor, NaN)."""
+    try:
+        x = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return _("none")
+    if np.isnan(x):
+        return _("none")
+    if np.isinf(x):
+        return _("unreachable")
+    return i18n.format_minutes(x)
+
+
+def _score(value: object) -> str:
+    try:
+        x = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return ""
+    return i18n.format_number(x, 2) if np.isfinite(x) else ""
+
+
+def _tags(value: object) -> tuple[str, ...]:
+    if isinstance(value, tuple | list):
+        return tuple(str(v) for v in value)
+    if isinstance(value, str):
+        return tuple(t for t in value.split(";") if t)
+    return ()
+
+
+def _text(value: object) -> str:
+    return "" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
+
+
+def _join(items: Sequence[str]) -> str:
+    return ", ".join(items)
+
+
+def brief_file_name(child_id: str) -> str:
+    """The file stem of a child's brief: the id itself when it is a safe file name.
+
+    Any other id (with ``/``, spaces, a leading dot...) gets its unsafe
+    characters replaced by ``_`` and the first 8 hex digits of its SHA-256
+    appended, so that two ids never share a file.
+    """
+    if _SAFE_NAME.match(child_id) and not child_id.endswith("."):
+        return child_id
+    stem = re.sub(r"[^A-Za-z0-9_.-]", "_", child_id).lstrip(".")[:40] or "child"
+    return f"{stem}-{hashlib.sha256(child_id.encode('utf-8')).hexdigest()[:8]}"
+
+
+# --------------------------------------------------------------------------- the run
+
+
+@dataclasses.dataclass(frozen=True)
+class _Run:
+    """What every brief of a run reads, indexed once."""
+
+    result: RunResult
+    settings: Settings
+    children: pd.DataFrame  # validated, as the rules read them
+    homes: pd.DataFrame
+    child: dict[str, dict[str, Any]]  # child_id -> row
+    home: dict[str, dict[str, Any]]  # home_id -> row
+    limits: dict[str, list[tuple[str, str, float]]]  # child -> (anchor, kind, max minutes)
+    groups: dict[str, list[str]]  # sibling group -> child ids
+    vetoes: set[tuple[str, str]]
+    placements: set[tuple[str, str]]
+    pairs: dict[tuple[str, str], dict[str, Any]]  # proposed and shortlisted pairs
+    shortlist: dict[str, pd.DataFrame]
+    assignments: dict[str, dict[str, Any]]  # child_id -> row
+    origin: dict[str, int]  # home_id -> row of the travel-time table
+    destination: dict[str, int]  # anchor id -> column of the travel-time table
+    codes: dict[str, tuple[str, ...]]
+    n_feasible: dict[str, int]
+    not_heard: set[str]
+    resource: pd.DataFrame | None  # by home_id
+    synthetic: bool
+
+    @classmethod
+    def build(cls, result: RunResult, settings: Settings, *, synthetic: bool,
+              resource_families: pd.DataFrame | None) -> _Run:
+        inputs = result.plan.inputs if result.plan is not None else result.inputs
+        a = result.assignments
+        placed = a.loc[a["home_id"].notna(), ["child_id", "home_id"]]
+        scored = result.scored.pairs
+        proposed = scored.merge(placed, on=["child_id", "home_id"], how="inner")
+        wanted = pd.concat([proposed, result.shortlist], ignore_index=True).drop_duplicates(
+            ["child_id", "home_id"])
+        pairs = {(str(r["child_id"]), str(r["home_id"])): r
+                 for r in wanted.to_dict("records")}
+        short = {str(c): g.sort_values("rank", kind="stable")
+                 for c, g in result.shortlist.groupby("child_id", sort=True)}
+        contacts = inputs.contacts
+        limits: dict[str, list[tuple[str, str, float]]] = {}
+        if "max_minutes" in contacts.columns:
+            for c, anchor, kind, limit in contacts.loc[
+                    contacts["max_minutes"].notna(),
+                    ["child_id", "anchor_id", "kind", "max_minutes"]].itertuples(index=False):
+                limits.setdefault(str(c), []).append((str(anchor), str(kind), float(limit)))
+        groups: dict[str, list[str]] = {}
+        for c, g in zip(inputs.children["child_id"], inputs.children["sibling_group"],
+                        strict=True):
+            if isinstance(g, str) and g:
+                groups.setdefault(g, []).append(str(c))
+        resource = None
+        if resource_families is not None:
+            resource = resource_families.dropna(subset=["resource_id"]).set_index("home_id")
+        history = result.history if result.history is not None else pd.DataFrame(
+            columns=["child_id", "home_id", "binding", "sibling_group_size"])
+        return cls(
+            result=result, settings=settings,
+            children=inputs.children, homes=inputs.homes,
+            child={str(r["child_id"]): r for r in inputs.children.to_dict("records")},
+            home={str(r["home_id"]): r for r in inputs.homes.to_dict("records")},
+            limits=limits, groups={g: sorted(m) for g, m in groups.items()},
+            vetoes=set(zip(inputs.vetoes["child_id"], inputs.vetoes["home_id"], strict=True)),
+            placements=set(zip(inputs.placements["child_id"], inputs.placements["home_id"],
+                               strict=True)),
+            pairs=pairs, shortlist=short,
+            assignments={str(r["child_id"]): r for r in a.to_dict("records")},
+            origin={str(h): i for i, h in enumerate(result.times.origin_ids)},
+            destination={str(d): i for i, d in enumerate(result.times.destination_ids)},
+            codes=reason_codes(history, str(result.summary.get("sibling_policy", ""))),
+            n_feasible={str(c): int(n) for c, n in zip(
+                result.scored.funnel["child_id"], result.scored.funnel["n_feasible"],
+                strict=True)},
+            not_heard=set(result.summary.get("children_not_heard") or ()),
+            resource=resource, synthetic=synthetic)
+
+    def pair(self, child_id: str, home_id: str) -> _Pair | None:
+        return self.pairs.get((child_id, home_id))
+
+    def minutes_to(self, home_id: str, anchor_id: str) -> float:
+        """Minutes home -> anchor from the run's table (``inf`` when absent)."""
+        i, j = self.origin.get(home_id), self.destination.get(anchor_id)
+        if i is None or j is None:
+            return float("inf")
+        return float(self.result.times.minutes[i, j])
+
+
+def build_briefs(result: RunResult, *, settings: Settings | None = None,
+                 synthetic: bool = False,
+                 resource_families: pd.DataFrame | None = None) -> list[Brief]:
+    """Render one brief per child of a run, in ``child_id`` order.
+
+    Pure: the run in, text out (the language in effect, :func:`matcher.i18n.current`).
+
+    Parameters
+    ----------
+    result
+        The run (:func:`matcher.pipeline.run`).
+    settings
+        The settings of the run (rules, pools, limits); defaults without it.
+    synthetic
+        Mark every brief as synthetic data.
+    resource_families
+        Homes with their resource family (``home_id, resource_id, minutes``, as
+        :attr:`matcher.planning.SupportAssignment.assignments`), or ``None``: a
+        match run has no resource-family plan, and the brief says so.
+
+    Returns
+    -------
+    list of Brief
+        One per child of ``result.assignments``.
+    """
+    run = _Run.build(result, settings or Settings(), synthetic=synthetic,
+                     resource_families=resource_families)
+    out = []
+    for child_id in sorted(run.assignments):
+        blocks, title = _brief(run, child_id)
+        out.append(Brief(child_id=child_id, markdown=_to_markdown(blocks),
+                         html=_to_html(blocks, title)))
+    return out
+
+
+def write_briefs(folder: Path, briefs: Sequence[Brief]) -> Path:
+    """Write ``briefs/<name>.md`` and ``.html`` atomically, owner-only; return the folder."""
+    target = Path(folder) / BRIEFS
+    target.mkdir(mode=0o700, exist_ok=True)
+    for b in briefs:
+        stem = brief_file_name(b.child_id)
+        files.write_text(target / f"{stem}.md", b.markdown)
+        files.write_text(target / f"{stem}.html", b.html)
+    return target
+
+
+# --------------------------------------------------------------------------- one brief
+
+
+def _brief(run: _Run, child_id: str) -> tuple[list[_Block], str]:
+    a = run.assignments[child_id]
+    child = run.child[child_id]
+    summary = run.result.summary
+    title = _("Brief for the dialogue meeting: child {child}").format(child=child_id)
+    blocks: list[_Block] = [_Heading(1, title)]
+    if run.synthetic:
+        blocks.append(_Note(_Text(_("{note}. Do not use for casework."),
+                                  {"note": _(SYNTHETIC_NOTE)})))
+    as_of = summary.get("as_of")
+    day = i18n.format_date(pd.Timestamp(as_of).date()) if as_of else ""
+    urgency = _("acute") if child["urgency"] == "acute" else _("planned")
+    facts = [_Text(_("Run date: {date}. Urgency: {urgency}. Age: {age}. Home municipality: "
+                     "{municipality}."),
+                   {"date": day, "urgency": urgency, "age": int(child["age"]),
+                    "municipality": child["municipality"]})]
+    group = child.get("sibling_group")
+    if isinstance(group, str) and group:
+        others = [m for m in run.groups.get(group, []) if m != child_id]
+        facts.append(_Text(_("Sibling group {group}, with {others}."),
+                           {"group": group, "others": _join(others)}))
+    since = child.get("waiting_since")
+    if as_of and since is not None and not pd.isna(since):
+        days = (pd.Timestamp(as_of) - pd.Timestamp(since)).days
+        facts.append(_Text(ngettext("Waiting since {date}: {n} day.",
+                                    "Waiting since {date}: {n} days.", days),
+                           {"date": i18n.format_date(pd.Timestamp(since).date()), "n": days}))
+    needs = _tags(child.get("needs"))
+    facts.append(_Text(_("Needs: {needs}."), {"needs": _join(needs) or _("none recorded")}))
+    blocks.append(_Items(tuple(facts)))
+    blocks.append(_Text(_("The engine recommends; people decide. This brief holds pseudonymous "
+                          "ids only: no names, addresses or coordinates.")))
+
+    home = a["home_id"] if isinstance(a["home_id"], str) else None
+    if home is not None:
+        blocks += _proposed(run, child_id, child, a, home)
+    else:
+        blocks += _unmatched(run, child_id, child, a)
+    return blocks, title
+
+
+def _relation(run: _Run, child: Mapping[str, Any], home_id: str, pair: _Pair | None) -> _Text:
+    muni = run.home[home_id]["municipality"]
+    own = child["municipality"]
+    relation = pair["municipality_relation"] if pair is not None else (
+        "own" if muni == own else "other")
+    if relation == "own":
+        return _Text(_("{home} is in municipality {municipality}, the child's own."),
+                     {"home": home_id, "municipality": muni})
+    if relation == "pool":
+        return _Text(_("{home} is in municipality {municipality}, in the cooperation {pool} "
+                       "with the child's municipality {own}."),
+                     {"home": home_id, "municipality": muni, "pool": pair["pool"]
+                      if pair is not None else "", "own": own})
+    return _Text(_("{home} is in municipality {municipality}, outside the child's municipality "
+                   "{own} and its cooperation."),
+                 {"home": home_id, "municipality": muni, "own": own})
+
+
+def _relation_short(relation: object) -> str:
+    return {"own": _("own municipality"), "pool": _("cooperation")}.get(
+        str(relation), _("other municipality"))
+
+
+def _homes_table(run: _Run, child_id: str, rows: Sequence[tuple[str, str]]) -> _Table:
+    """``(label, home_id)`` rows: minutes to school, network, parents; municipality; wishes."""
+    out = []
+    for label, home in rows:
+        pair = run.pair(child_id, home)
+        wishes = _wishes(run, run.child[child_id], home, pair)
+        judged = [w for w in wishes if w[2] is not None]
+        met = sum(1 for w in judged if w[2])
+        muni = run.home[home]["municipality"]
+        if pair is None:
+            out.append((label, home, "", "", "", str(muni), "", ""))
+            continue
+        out.append((label, home, _minutes(pair["school_minutes"]),
+                    _minutes(pair["network_minutes"]), _minutes(pair["parent_minutes"]),
+                    f"{muni} ({_relation_short(pair['municipality_relation'])})",
+                    _("{met} of {n}").format(met=met, n=len(judged)) if judged else "",
+                    _score(pair["score"])))
+    return _Table((_("home"), _("home id"), _("school"), _("network (mean)"),
+                   _("parents (mean)"), _("municipality"), _("wishes met"), _("score")),
+                  tuple(out))
+
+
+def _proposed(run: _Run, child_id: str, child: Mapping[str, Any], a: Mapping[str, Any],
+              home: str) -> list[_Block]:
+    pair = run.pair(child_id, home)
+    blocks: list[_Block] = [_Heading(2, _("Proposed home and the next best homes"))]
+    status = []
+    if bool(a["locked"]) or (child_id, home) in run.placements:
+        status.append(_Text(_("{home} is a locked placement: already decided."),
+                            {"home": home}))
+    if bool(a.get("kinship")):
+        status.append(_Text(_("{home} is the child's own kinship home (kinship and network)."),
+                            {"home": home}))
+    decision = _text(a.get("decision"))
+    if decision == "accepted":
+        status.append(_Text(_("The proposal {home} was accepted."), {"home": home}))
+    elif decision == "considering":
+        status.append(_Text(_("The proposal {home} is being considered (reserved)."),
+                            {"home": home}))
+    change = _text(a.get("change_reason"))
+    if change:
+        status.append(_Text(_("Changed since the previous run: {why}"), {"why": change}))
+    blocks += status
+    rows = [(_("proposed"), home)]
+    short = run.shortlist.get(child_id)
+    if short is not None:
+        others = [str(h) for h in short["home_id"] if h != home][:max(0, len(short) - 1)]
+        rows += [(_("next best {rank}").format(rank=i + 2), h) for i, h in enumerate(others)]
+    blocks.append(_homes_table(run, child_id, rows))
+    blocks.append(_Text(_("Minutes by car from the home: to school, and the weighted mean to "
+                          "the network (relatives, friends, activities) and to the parents "
+                          "(contact visits).")))
+
+    blocks += [_Heading(2, _("Municipality or cooperation")), _relation(run, child, home, pair)]
+
+    blocks.append(_Heading(2, _("Needs")))
+    blocks += _needs(run, child, home, pair)
+
+    blocks.append(_Heading(2, _("The child's wishes")))
+    blocks += _heard(run, child_id, child)
+    wishes = _wishes(run, child, home, pair)
+    if wishes:
+        blocks.append(_Table((_("wish"), _("for {home}").format(home=home), _("met")),
+                             tuple((w, detail, _met(ok)) for w, detail, ok in wishes)))
+    else:
+        blocks.append(_Text(_("No wishes about language, culture, municipalities or travel "
+                              "limits are recorded.")))
+
+    blocks.append(_Heading(2, _("Support plan")))
+    blocks += _support(run, home, pair)
+    return blocks
+
+
+def _met(ok: bool | None) -> str:
+    return "" if ok is None else (_("yes") if ok else _("no"))
+
+
+def _heard(run: _Run, child_id: str, child: Mapping[str, Any]) -> list[_Block]:
+    heard = child.get("heard_on")
+    age_from = run.result.summary.get("hear_from_age", 7)
+    if heard is not None and not pd.isna(heard):
+        text = _Text(_("Heard on {date}."), {"date": i18n.format_date(pd.Timestamp(heard).date())})
+    else:
+        text = _Text(_("No hearing is recorded."))
+    blocks: list[_Block] = [text]
+    if child_id in run.not_heard:
+        days = run.result.summary.get("heard_max_age_days", 180)
+        blocks.append(_Text(_("The child is {age} or older and was not heard within {days} "
+                              "days: hear the child before the placement is decided."),
+                            {"age": age_from, "days": days}))
+    return blocks
+
+
+def _needs(run: _Run, child: Mapping[str, Any], home: str, pair: _Pair | None) -> list[_Block]:
+    needs = _tags(child.get("needs"))
+    if not needs:
+        return [_Text(_("No needs are recorded for the child."))]
+    training = set(_tags(pair["training_needs"])) if pair is not None else set()
+    comps = set(_tags(run.home[home]["competences"]))
+    rows = []
+    for need in needs:
+        accepted = rules.accepted_competences(need, run.settings.scoring)
+        if need in training:
+            rows.append((need, _("needs training"), _join(accepted) or "-"))
+        else:
+            have = [c for c in accepted if c in comps]
+            rows.append((need, _("met by competence"), _join(have) or "-"))
+    return [_Table((_("need"), _("for {home}").format(home=home), _("competence")),
+                   tuple(rows))]
+
+
+def _wishes(run: _Run, child: Mapping[str, Any], home: str,
+            pair: _Pair | None) -> list[tuple[str, str, bool | None]]:
+    """``(wish, what the home gives, met)`` for each wish the child has (issue 13)."""
+    out: list[tuple[str, str, bool | None]] = []
+    langs = _tags(child.get("languages"))
+    if langs:
+        shared = _tags(pair["shared_languages"]) if pair is not None else ()
+        required = bool(child.get("language_required", False))
+        wish = (_("language {languages} (required)") if required
+                else _("language {languages}")).format(languages=_join(langs))
+        out.append((wish, _("speaks {languages}").format(languages=_join(shared)) if shared
+                    else _("speaks none of them"), bool(shared)))
+    culture = _tags(child.get("culture"))
+    if culture:
+        shared = _tags(pair["shared_culture"]) if pair is not None else ()
+        out.append((_("culture {tags}").format(tags=_join(culture)),
+                    _("shares {tags}").format(tags=_join(shared)) if shared
+                    else _("shares none of them"), bool(shared)))
+    avoid = _tags(child.get("avoid_municipalities"))
+    if avoid:
+        muni = str(run.home[home]["municipality"])
+        out.append((_("not to live in {municipalities}").format(municipalities=_join(avoid)),
+                    _("in {municipality}").format(municipality=muni), muni not in avoid))
+    limit = child.get("max_school_minutes")
+    if limit is not None and not pd.isna(limit) and pd.notna(child.get("school_lon")):
+        t = float(pair["school_minutes"]) if pair is not None else run.minutes_to(
+            home, f"{child['child_id']}:school")
+        out.append((_("at most {limit} to school").format(limit=_minutes(limit)),
+                    _minutes(t), bool(t <= float(limit))))
+    for anchor, kind, max_minutes in run.limits.get(str(child["child_id"]), []):
+        t = run.minutes_to(home, anchor)
+        out.append((_("at most {limit} to contact {number} ({kind})").format(
+            limit=_minutes(max_minutes), number=anchor.rsplit(":", 1)[-1],
+            kind=_contact_kind(kind)), _minutes(t), bool(t <= max_minutes)))
+    return out
+
+
+def _contact_kind(kind: object) -> str:
+    return {"relative": _("relative"), "friend": _("friend"), "activity": _("activity"),
+            "parent": _("parent")}.get(str(kind), str(kind))
+
+
+def _support(run: _Run, home: str, pair: _Pair | None) -> list[_Block]:
+    training = _tags(pair["training_needs"]) if pair is not None else ()
+    items: list[_Text] = []
+    if training:
+        parts = []
+        for need in training:
+            accepted = rules.accepted_competences(need, run.settings.scoring)
+            parts.append(_("{need} (towards {competences})").format(
+                need=need, competences=_join(accepted)) if accepted else need)
+        items.append(_Text(_("Training: {home} needs training in {needs}, before or soon after "
+                             "the move."), {"home": home, "needs": _join(parts)}))
+    else:
+        items.append(_Text(_("Training: {home} needs no training for this child."),
+                           {"home": home}))
+    if run.resource is None:
+        items.append(_Text(_("Resource family: not part of this run; plan resource families "
+                             "with `matcher resource-families`.")))
+    elif home in run.resource.index:
+        r = run.resource.loc[home]
+        items.append(_Text(_("Resource family: {family}, {minutes} from {home}."),
+                           {"family": r["resource_id"], "minutes": _minutes(r["minutes"]),
+                            "home": home}))
+    else:
+        items.append(_Text(_("Resource family: {home} has none in the plan."), {"home": home}))
+    items.append(_Text(_("Relief care (avlastning): the engine holds no data on relief care; "
+                         "agree on it in the meeting.")))
+    return [_Items(tuple(items))]
+
+
+# --------------------------------------------------------------------------- no proposal
+
+
+def _unmatched(run: _Run, child_id: str, child: Mapping[str, Any],
+               a: Mapping[str, Any]) -> list[_Block]:
+    blocks: list[_Block] = [_Heading(2, _("No proposal in this run"))]
+    codes = run.codes.get(child_id, ())
+    if codes:
+        blocks.append(_Text(_("Why, in short: {reasons}."),
+                            {"reasons": "; ".join(reason_text(c) for c in codes)}))
+    blocks.append(_Text(_("Why, in detail: {reason}"), {"reason": _text(a["reason"])
+                                                         or _("not placed")}))
+    blocks.append(_Heading(2, _("What would change it")))
+    short = run.shortlist.get(child_id)
+    if short is not None and len(short):
+        n = run.n_feasible.get(child_id, len(short))
+        blocks.append(_Text(ngettext(
+            "{n} home qualifies, but it has no place for this child in this run. A free "
+            "place there, or room for the whole sibling group, would give the child a home:",
+            "{n} homes qualify, but none has a place for this child in this run. A free "
+            "place in one of them, or room for the whole sibling group, would give the child "
+            "a home. The best of them:", n), {"n": n}))
+        blocks.append(_homes_table(run, child_id, [
+            (_("qualifies {rank}").format(rank=int(r)), str(h))
+            for r, h in zip(short["rank"], short["home_id"], strict=True)]))
+    else:
+        near = _near_misses(run, child_id)
+        if near:
+            blocks.append(_Text(_("No home meets every rule. The homes that come closest "
+                                  "(fewest rules unmet, then the shortest way to school), and "
+                                  "what each lacks:")))
+            blocks.append(_Table(
+                (_("home id"), _("municipality"), _("school"), _("what it lacks")),
+                tuple((h, str(run.home[h]["municipality"]), _minutes(t), "; ".join(lacks))
+                      for h, t, lacks in near)))
+        else:
+            blocks.append(_Text(_("There are no homes in this run.")))
+    blocks.append(_Heading(2, _("The child's wishes")))
+    blocks += _heard(run, child_id, child)
+    wishes = _wish_list(child, run)
+    blocks.append(_Items(tuple(_Text("{w}", {"w": w}) for w in wishes)) if wishes else
+                  _Text(_("No wishes about language, culture, municipalities or travel limits "
+                          "are recorded.")))
+    return blocks
+
+
+def _wish_list(child: Mapping[str, Any], run: _Run) -> list[str]:
+    out = []
+    langs = _tags(child.get("languages"))
+    if langs:
+        out.append((_("language {languages} (required)") if bool(child.get(
+            "language_required", False)) else _("language {languages}")).format(
+            languages=_join(langs)))
+    culture = _tags(child.get("culture"))
+    if culture:
+        out.append(_("culture {tags}").format(tags=_join(culture)))
+    avoid = _tags(child.get("avoid_municipalities"))
+    if avoid:
+        out.append(_("not to live in {municipalities}").format(municipalities=_join(avoid)))
+    limit = child.get("max_school_minutes")
+    if limit is not None and not pd.isna(limit):
+        out.append(_("at most {limit} to school").format(limit=_minutes(limit)))
+    for anchor, kind, max_minutes in run.limits.get(str(child["child_id"]), []):
+        out.append(_("at most {limit} to contact {number} ({kind})").format(
+            limit=_minutes(max_minutes), number=anchor.rsplit(":", 1)[-1],
+            kind=_contact_kind(kind)))
+    return out
+
+
+def _near_misses(run: _Run, child_id: str) -> list[tuple[str, float, list[str]]]:
+    """The homes closest to qualifying: fewest failed rules, then school minutes, then id.
+
+    Evaluates the rules of :mod:`matcher.rules` for this one child against
+    every home, with the run's own travel times (no routing).
+    """
+    homes = run.homes.sort_values("home_id", kind="stable").reset_index(drop=True)
+    if homes.empty:
+        return []
+    child = run.children[run.children["child_id"] == child_id].reset_index(drop=True)
+    s = run.settings
+    elig = rules.Eligibility.build(child, homes, s.scoring,
+                                   trainable_needs=s.assignment.trainable_needs,
+                                   kinship_training=s.assignment.kinship_training)
+    home_ids = homes["home_id"].astype(str).to_numpy(dtype=object)
+    locked = np.array([[(child_id, h) in run.placements for h in home_ids]])
+    masks, _counts = elig.masks(slice(0, 1), places=homes["capacity"].to_numpy(), locked=locked)
+    has_school = bool(pd.notna(child.at[0, "school_lon"]))
+    school = np.array([run.minutes_to(h, f"{child_id}:school") for h in home_ids]) \
+        if has_school else np.full(len(home_ids), np.nan)
+    own_limit = child.at[0, "max_school_minutes"]
+    limit = float(own_limit) if pd.notna(own_limit) else s.scoring.default_max_school_minutes
+    masks["school"] = rules.school_ok(school[None, :], np.array([limit]),
+                                      np.array([has_school]))
+    limited = run.limits.get(child_id, [])
+    contact_t = np.array([[run.minutes_to(h, a) for h in home_ids]
+                          for a, _k, _m in limited]).reshape(len(limited), len(home_ids))
+    masks["contacts"], _slack = rules.contacts_ok(
+        contact_t, np.array([m for _a, _k, m in limited], dtype=float),
+        np.zeros(len(limited), dtype=np.int64), 1)
+    masks["veto"] = np.array([[(child_id, h) not in run.vetoes for h in home_ids]])
+    failed = np.array([[not masks[f][0, j] for f in rules.FILTERS]
+                       for j in range(len(home_ids))]).reshape(len(home_ids), len(rules.FILTERS))
+    n_failed = failed.sum(axis=1)
+    key = np.where(np.isnan(school), np.inf, school)
+    order = np.lexsort((home_ids.astype(str), key, n_failed))
+    out = []
+    for j in order[:_NEAR_HOMES]:
+        if n_failed[j] == 0:
+            continue
+        lacks = [_lacks(run, elig, child, homes, j, f, school[j], limit, limited,
+                        contact_t[:, j] if len(limited) else np.zeros(0))
+                 for k, f in enumerate(rules.FILTERS) if failed[j, k]]
+        out.append((str(home_ids[j]), float(school[j]), lacks))
+    return out
+
+
+def _lacks(run: _Run, elig: rules.Eligibility, child: pd.DataFrame, homes: pd.DataFrame,
+           j: int, f: str, school: float, limit: float,
+           limited: Sequence[tuple[str, str, float]], contact_t: np.ndarray) -> str:
+    """What home ``j`` lacks for the child under rule ``f``, in plain words with numbers."""
+    h = homes.iloc[j]
+    age = int(child.at[0, "age"])
+    if f == "capacity":
+        return _("no free place (capacity {capacity})").format(capacity=int(h["capacity"]))
+    if f == "kind":
+        if h["kind"] == "emergency":
+            return _("an emergency home, for acute placements only")
+        return _("a kinship home for another child")
+    if f == "age":
+        return _("approved for ages {low} to {high}, the child is {age}").format(
+            low=int(h["min_age"]), high=int(h["max_age"]), age=age)
+    if f == "household":
+        gap = float(elig.own_child_gap(slice(0, 1))[0, j])
+        return _("an own child {gap} years from the child's age (at least {rule} years "
+                 "apart is the rule)").format(gap=i18n.format_number(gap, 0),
+                                               rule=i18n.format_number(elig.min_age_gap, 0))
+    if f == "competences":
+        missing = [f"{n} ({_join(elig.accepted[k]) or '-'})"
+                   for k, n in enumerate(elig.need_names)
+                   if elig.hard_needs[0, k] and not elig.need_meets[k, j]]
+        return _("the competence for {needs}").format(needs=_join(missing))
+    if f == "language":
+        return _("speaks none of {languages}, which the child needs").format(
+            languages=_join(_tags(child.at[0, "languages"])))
+    if f == "avoid":
+        return _("in {municipality}, where the child does not want to live").format(
+            municipality=h["municipality"])
+    if f == "school":
+        if not np.isfinite(school):
+            return _("no road to the school within the travel-time limit")
+        return _("{minutes} to school, over the limit of {limit}").format(
+            minutes=_minutes(school), limit=_minutes(limit))
+    if f == "contacts":
+        parts = []
+        for t, (anchor, kind, max_minutes) in zip(contact_t, limited, strict=True):
+            if not t <= max_minutes:
+                parts.append(_("{minutes} to contact {number} ({kind}), over the limit of "
+                               "{limit}").format(minutes=_minutes(t),
+                                                 number=anchor.rsplit(":", 1)[-1],
+                                                 kind=_contact_kind(kind),
+                                                 limit=_minutes(max_minutes)))
+        return "; ".join(parts)
+    return _("vetoed by the caseworker")
