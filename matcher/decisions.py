@@ -61,6 +61,7 @@ __all__ = [
     "apply",
     "as_frame",
     "effective",
+    "overrides_since",
     "reservations",
     "rule_failures",
     "validate",
@@ -491,6 +492,37 @@ def _text(series: pd.Series) -> np.ndarray:
         else:
             out.append(str(v).strip())
     return np.array(out, dtype=object)
+
+
+def overrides_since(inputs: Inputs,
+                    previous_as_of: datetime.date | None) -> list[dict[str, str]]:
+    """Locks (``placements``) and vetoes decided after the previous run (audit).
+
+    Only dated rows (``decided_on``) can be placed in time: without
+    ``previous_as_of`` every dated row is listed. Sorted by date, kind
+    (``lock`` before ``veto``), child and home.
+
+    Returns
+    -------
+    list of dict
+        ``kind`` (``lock`` or ``veto``), ``child_id``, ``home_id``,
+        ``decided_on`` (ISO date) and ``by`` (a role of :data:`ROLES`, or '').
+    """
+    rows: list[dict[str, str]] = []
+    for kind, frame in (("lock", inputs.placements), ("veto", inputs.vetoes)):
+        if "decided_on" not in frame.columns:
+            continue
+        day = pd.to_datetime(frame["decided_on"])
+        keep = day.notna()
+        if previous_as_of is not None:
+            keep &= day > pd.Timestamp(previous_as_of)
+        by = frame["by"] if "by" in frame.columns else pd.Series("", index=frame.index)
+        rows += [{"kind": kind, "child_id": str(c), "home_id": str(h),
+                  "decided_on": d.date().isoformat(), "by": b if isinstance(b, str) else ""}
+                 for c, h, d, b in zip(frame["child_id"][keep], frame["home_id"][keep],
+                                       day[keep], by[keep], strict=True)]
+    return sorted(rows, key=lambda r: (r["decided_on"], r["kind"], r["child_id"],
+                                       r["home_id"]))
 
 
 def as_frame(decisions: Decisions) -> pd.DataFrame:

@@ -97,6 +97,7 @@ from matcher.config import ScoringSettings
 from matcher.errors import InputError, Problem
 from matcher.i18n import gettext as _
 from matcher.lookup import Registers
+from matcher.rules import KEEPING_KINDS
 from matcher.timetable import TimeTable
 
 __all__ = [
@@ -130,8 +131,6 @@ HOME_KINDS: tuple[str, ...] = ("general", "kinship", "emergency", "specialized")
 ANCHOR_KINDS: tuple[str, ...] = ("home", "school", *CONTACT_KINDS)
 ROLES: tuple[str, ...] = ("bufetat", "kommune")
 """Who decided a lock, veto or decision (``by``), as in :mod:`matcher.decisions`."""
-KEEPING_KINDS: tuple[str, ...] = ("kinship", "general")
-"""Home kinds that may keep the child who lives there (``current_home_keeps``)."""
 _ID_COLUMNS = {"children": "child_id", "homes": "home_id"}
 _TIME_COLUMNS = ("home_id", "anchor_id", "minutes")
 

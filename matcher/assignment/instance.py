@@ -33,11 +33,19 @@ class _Instance:
     pair_score: np.ndarray
     pair_training: np.ndarray
     previous_home: np.ndarray  # per child: home index of the previous proposal, or -1
+    current_home: np.ndarray  # per child: home index of the home it lives in now, or -1
+    keeps: np.ndarray  # per child: the current home is willing to keep it
 
     @property
     def residual(self) -> np.ndarray:
+        """Free places: capacity minus locked placements minus children living there now."""
         placed = self.locked_home[self.locked_home >= 0]
-        return self.capacity - np.bincount(placed, minlength=len(self.home_ids))
+        living = self.current_home[self.current_home >= 0]
+        free = self.capacity - np.bincount(placed, minlength=len(self.home_ids))
+        # children living there take what is left (never below 0: _check_locked
+        # reports only locked placements beyond capacity)
+        return np.where(free >= 0, np.maximum(
+            free - np.bincount(living, minlength=len(self.home_ids)), 0), free)
 
 
 def _instance(problem: AssignmentProblem) -> _Instance:
@@ -66,6 +74,12 @@ def _instance(problem: AssignmentProblem) -> _Instance:
         known = (prev_c >= 0) & (prev_h >= 0)
         previous_home[prev_c[known]] = prev_h[known]
 
+    current_home = np.full(len(child_ids), -1, dtype=int)
+    if "current_home_id" in children.columns:
+        current_home = home_index.get_indexer(children["current_home_id"].astype(object))
+    keeps = (children["current_home_keeps"].fillna(False).to_numpy(dtype=bool)
+             if "current_home_keeps" in children.columns else np.zeros(len(child_ids), bool))
+
     pairs = problem.pairs
     pc = child_index.get_indexer(pairs["child_id"])
     ph = home_index.get_indexer(pairs["home_id"])
@@ -84,6 +98,8 @@ def _instance(problem: AssignmentProblem) -> _Instance:
         pair_score=pd.to_numeric(pairs["score"]).to_numpy(dtype=float)[order],
         pair_training=pd.to_numeric(pairs["n_training"]).to_numpy(dtype=np.int64)[order],
         previous_home=previous_home,
+        current_home=current_home,
+        keeps=keeps & (current_home >= 0),
     )
 
 
@@ -133,6 +149,7 @@ class _Candidates:
     var_home: np.ndarray
     var_weight: np.ndarray  # stage-two weight w_uh
     var_child: np.ndarray  # child index for single-child units, -1 for group units
+    var_places: np.ndarray  # places the variable takes in its home: members not living there
     locked_groups_homes: dict[int, np.ndarray]  # group -> homes of locked members
 
     @property
@@ -172,6 +189,8 @@ def _candidates(inst: _Instance, settings: AssignmentSettings) -> _Candidates:
     # Pair-level exclusions for single-child units.
     pc, ph = inst.pair_child, inst.pair_home
     keep = ~is_locked[pc]
+    # A child's current home is a candidate only when it keeps the child.
+    keep &= (inst.current_home[pc] != ph) | inst.keeps[pc]
     pgroup = inst.group[pc]
     if locked_groups_homes:
         in_locked_group = np.isin(pgroup, list(locked_groups_homes))
@@ -187,18 +206,21 @@ def _candidates(inst: _Instance, settings: AssignmentSettings) -> _Candidates:
             # The rest of a group with a locked member may only join a locked sibling.
             keep &= ~in_locked_group | sibling_there
 
+    stays = (inst.current_home[pc] == ph).astype(np.int64)
     frame = pd.DataFrame({"u": unit_of_child[pc[keep]], "h": ph[keep], "w": weight[keep],
-                          "c": pc[keep]})
+                          "c": pc[keep], "s": stays[keep]})
     agg = frame.groupby(["u", "h"], sort=True).agg(n=("c", "size"), w=("w", "sum"),
-                                                   c=("c", "min"))
+                                                   c=("c", "min"), s=("s", "sum"))
     u = agg.index.get_level_values("u").to_numpy(dtype=np.int64)
     h = agg.index.get_level_values("h").to_numpy(dtype=np.int64)
     size = unit_size[u] if len(u) else np.zeros(0, dtype=np.int64)
-    ok = (agg["n"].to_numpy() == size) & (residual[h] >= size)
+    places = size - agg["s"].to_numpy(dtype=np.int64)
+    ok = (agg["n"].to_numpy() == size) & (residual[h] >= places)
     ok &= (size == 1) | inst.accepts[h]
     u, h = u[ok], h[ok]
     var_weight = agg["w"].to_numpy(dtype=float)[ok]
     var_child = np.where(unit_size[u] == 1, agg["c"].to_numpy(dtype=np.int64)[ok], -1)
+    var_places = places[ok]
 
     # Canonical order: units by their smallest child id, then home id.
     unit_key = np.array([m[0] for m in members], dtype=np.int64)
@@ -211,6 +233,7 @@ def _candidates(inst: _Instance, settings: AssignmentSettings) -> _Candidates:
         var_home=h[order],
         var_weight=var_weight[order],
         var_child=var_child[order],
+        var_places=var_places[order],
         locked_groups_homes=locked_groups_homes,
     )
 

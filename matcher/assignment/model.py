@@ -17,6 +17,13 @@ Sets and data (all ids are strings; the model is built in sorted id order):
   :math:`w_{ch}` counts (0 if the pair is not in :math:`P`). With
   :math:`\ell_h = |\{c : (c, h) \in L\}|` the residual capacity is
   :math:`r_h = \kappa_h - \ell_h \ge 0` (checked before solving).
+* Current placements: :math:`o_c \in H \cup \{\emptyset\}` is the home child
+  :math:`c` lives in now (``current_home_id``); its place counts as used, so
+  :math:`r_h = \max(0, \kappa_h - \ell_h - |\{c : o_c = h\}|)`. The pair
+  :math:`(c, o_c)` is a candidate only when the home keeps the child
+  (``current_home_keeps``), and staying takes no further place: below,
+  :math:`|u|` in the capacity row counts the members of :math:`u` with
+  :math:`o_c \ne h` (:math:`\pi_{uh}`, ``var_places``).
 * :math:`G` sibling groups with at least two waiting children (members :math:`M_g`).
 
 Decision units. Every non-locked child is its own unit, except under the
@@ -35,7 +42,7 @@ Constraints (one ``add_*`` function each):
 
     \sum_{h : (u,h) \in E} y_{uh} \le 1 \quad \forall u
         \qquad \text{(one home: add\_one\_home\_constraints)} \\
-    \sum_{u : (u,h) \in E} |u|\, y_{uh} \le r_h \quad \forall h
+    \sum_{u : (u,h) \in E} \pi_{uh}\, y_{uh} \le r_h \quad \forall h
         \qquad \text{(capacity: add\_capacity\_constraints)} \\
     \sum_{c \in M_g} y_{ch} \le 1 \quad \forall g,\ h : a_h = 0
         \qquad \text{(add\_sibling\_home\_constraints)}
@@ -208,7 +215,8 @@ def add_one_home_constraints(model: _Model, cand: _Candidates) -> int:
 
 
 def add_capacity_constraints(model: _Model, cand: _Candidates, residual: np.ndarray) -> int:
-    """Add ``sum_u |u| y[u, h] <= r_h`` (free places after locked ones) where binding.
+    """Add ``sum_u pi_uh y[u, h] <= r_h`` (free places after locked ones and children
+    living there; ``pi_uh`` = members of ``u`` not living in ``h``) where binding.
 
     Returns
     -------
@@ -216,7 +224,7 @@ def add_capacity_constraints(model: _Model, cand: _Candidates, residual: np.ndar
         Number of constraints added.
     """
     added = 0
-    sizes = cand.unit_size[cand.var_unit]
+    sizes = cand.var_places
     for idx in _groups_by(cand.var_home):
         h = int(cand.var_home[idx[0]])
         if sizes[idx].sum() <= residual[h]:

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from matcher import optimize
-from matcher.config import AssignmentSettings
+from matcher.config import AssignmentSettings, ContinuitySettings
 from matcher.errors import Problem, raise_if_problems
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "AssignmentProblem",
     "AssignmentResult",
     "Status",
+    "emergency_over_norm",
     "priority",
 ]
 
@@ -41,13 +42,18 @@ Status = optimize.Status
 
 
 def priority(
-    children: pd.DataFrame, settings: AssignmentSettings, as_of: datetime.date
+    children: pd.DataFrame, settings: AssignmentSettings, as_of: datetime.date, *,
+    in_emergency: np.ndarray | None = None, continuity: ContinuitySettings | None = None,
 ) -> pd.Series:
     """Compute each child's stage-one priority.
 
-    ``priority = urgency_weight[urgency] + waiting_weight_per_year * years waited``,
+    ``priority = urgency_weight[urgency] + waiting_weight_per_year * years waited
+    + emergency_weight_per_week * max(0, weeks - emergency_weeks_norm)``,
     with years counted from ``waiting_since`` to ``as_of`` (365.25 days a year);
-    a missing ``waiting_since`` (NaT) counts as 0 years.
+    a missing ``waiting_since`` (NaT) counts as 0 years. The last term is only
+    for a child who lives in an emergency home (``in_emergency``), with weeks
+    from ``placed_since`` to ``as_of`` (7 days a week; none without the date):
+    it is positive exactly when the weeks exceed the norm.
 
     Parameters
     ----------
@@ -58,6 +64,12 @@ def priority(
         Assignment settings (``urgency_weight``, ``waiting_weight_per_year``).
     as_of
         Run date; ``waiting_since`` after it is an error.
+    in_emergency
+        Per row of ``children``: the child lives in an emergency home now
+        (``None``: nobody does).
+    continuity
+        ``emergency_weeks_norm`` (weeks) and ``emergency_weight_per_week``
+        (default: their defaults).
 
     Returns
     -------
@@ -115,7 +127,20 @@ def priority(
         )
     raise_if_problems("cannot compute priorities", _capped(problems))
     years = days.fillna(0.0) / DAYS_PER_YEAR
-    return (weights + settings.waiting_weight_per_year * years).rename("priority")
+    out = weights + settings.waiting_weight_per_year * years
+    if in_emergency is not None and in_emergency.any() and "placed_since" in children.columns:
+        c = continuity or ContinuitySettings()
+        over = emergency_over_norm(children["placed_since"], as_of, c.emergency_weeks_norm)
+        out = out + c.emergency_weight_per_week * np.where(in_emergency, over, 0.0)
+    return out.rename("priority")
+
+
+def emergency_over_norm(placed_since: pd.Series, as_of: datetime.date,
+                        norm_weeks: float) -> np.ndarray:
+    """Weeks beyond ``norm_weeks`` from ``placed_since`` to ``as_of`` (0 within it or unknown)."""
+    since = pd.to_datetime(placed_since)
+    weeks = (pd.Timestamp(as_of) - since).dt.days.to_numpy(dtype=float) / 7.0
+    return np.nan_to_num(np.maximum(weeks - norm_weeks, 0.0), nan=0.0)
 
 
 @dataclass(frozen=True, eq=False)
@@ -136,6 +161,13 @@ class AssignmentProblem:
         [0, 1]) and ``n_training`` (int >= 0). Other columns are ignored.
     locked
         Placements already made: ``child_id``, ``home_id`` (may be empty).
+
+    ``children`` may also carry ``current_home_id`` (the home the child lives in
+    now, or missing) and ``current_home_keeps`` (bool). A current home's place
+    counts as used: its free places are ``capacity`` minus the locked
+    placements minus the children who live there. The pair (child, current
+    home) is a candidate only when ``current_home_keeps`` is true; staying
+    uses no further place.
     previous
         Proposals of the previous run: ``child_id``, ``home_id`` (may be
         empty; rows of children or homes not in this problem are ignored).
@@ -170,6 +202,7 @@ class AssignmentProblem:
         settings: AssignmentSettings,
         as_of: datetime.date,
         previous: pd.DataFrame | None = None,
+        continuity: ContinuitySettings | None = None,
     ) -> AssignmentProblem:
         """Validate the tables and compute priorities from ``waiting_since``.
 
@@ -188,13 +221,22 @@ class AssignmentProblem:
             Run date for the waiting time.
         previous
             Proposals of the previous run (``child_id``, ``home_id``), or ``None``.
+        continuity
+            Weeks norm and weight of the emergency-home priority (:func:`priority`);
+            it applies to children whose ``current_home_id`` is an emergency home.
 
         Raises
         ------
         InputError
             On any invalid input; every problem is listed.
         """
-        children = children.assign(priority=priority(children, settings, as_of))
+        in_emergency = None
+        if "current_home_id" in children.columns and "kind" in homes.columns:
+            kind = homes.set_index("home_id")["kind"]
+            in_emergency = (children["current_home_id"].map(kind) == "emergency").to_numpy(bool)
+        children = children.assign(priority=priority(children, settings, as_of,
+                                                     in_emergency=in_emergency,
+                                                     continuity=continuity))
         if locked is None:
             locked = pd.DataFrame({"child_id": [], "home_id": []}, dtype=object)
         if previous is None:

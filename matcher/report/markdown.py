@@ -71,6 +71,19 @@ def _cell(value: object) -> str:
     return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
 
 
+def _overrides(rows: Sequence[Mapping[str, str]]) -> list[str]:
+    """Locks and vetoes decided since the previous run (audit), or nothing."""
+    if not rows:
+        return []
+    from matcher.i18n import gettext as tr
+
+    kinds = {"lock": tr("locked placement"), "veto": tr("veto")}
+    return [tr("Locks and vetoes since the previous run:"), "",
+            *_table((tr("decided on"), tr("by"), "child_id", "home_id", tr("kind")),
+                    [(r["decided_on"], r["by"], r["child_id"], r["home_id"],
+                      kinds.get(r["kind"], r["kind"])) for r in rows]), ""]
+
+
 def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
@@ -184,6 +197,7 @@ def _markdown(assignments: pd.DataFrame, summary: Mapping[str, Any],
                               r["decision"], r["reason"]) for r in since]), ""]
         else:
             out += ["No decisions since the previous run.", ""]
+    out += _overrides(summary.get("overrides_since_previous_run", []))
     if "kept" in summary:
         out += ["## Changes since the previous run", "",
                 f"{summary['kept']} proposals kept, {summary['changed']} changed, "

@@ -7,11 +7,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from matcher import i18n
+from matcher.i18n import gettext as _
 from matcher.rules import FILTERS
 from matcher.scoring.context import (
     COMPONENTS,
     PAIR_COLUMNS,
     RELATIONS,
+    STABILITY,
     _Context,
     _labels,
     band_labels,
@@ -55,12 +58,15 @@ def _assemble_pairs(ctx: _Context, cols: dict[str, np.ndarray]) -> pd.DataFrame:
     listed = {"language": bool(ctx.rules.child_lang.any()), "culture": bool(ctx.child_cult.any())}
     explanation = (_explain(cols, band_cols, training, text, s.min_age_gap_own_children, listed)
                    if n else pa.array([], pa.string()))
+    if "stability" in cols and n:
+        explanation = pc.binary_join_element_wise(explanation, _last_move(ctx, cols), "")
 
     frame = pd.DataFrame({
         "child_id": pd.Series(ctx.child_ids[cols["child"]], dtype="str"),
         "home_id": pd.Series(ctx.home_ids[cols["home"]], dtype="str"),
         "score": cols["score"],
         **{k: cols[k] for k in COMPONENTS},
+        **({STABILITY: cols[STABILITY]} if STABILITY in cols else {}),
         "school_minutes": cols["school_minutes"],
         "network_minutes": cols["network_minutes"],
         "parent_minutes": cols["parent_minutes"],
@@ -79,7 +85,41 @@ def _assemble_pairs(ctx: _Context, cols: dict[str, np.ndarray]) -> pd.DataFrame:
         "feasible": cols["feasible"],
         "explanation": explanation.to_pandas(),
     })
-    return frame[list(PAIR_COLUMNS)]
+    columns = list(PAIR_COLUMNS)
+    if STABILITY in cols:
+        columns.insert(columns.index(COMPONENTS[-1]) + 1, STABILITY)
+    return frame[columns]
+
+
+def _last_move(ctx: _Context, cols: dict[str, np.ndarray]) -> pa.Array:
+    """``'; last move: ...'`` for children in an emergency home, '' for the others."""
+    c = ctx.continuity
+    out = np.full(len(cols["child"]), "", dtype=object)
+    for i in np.flatnonzero(cols["in_emergency"]):
+        age = int(ctx.age[cols["child"][i]])
+        top = int(ctx.max_age[cols["home"][i]])
+        needed = max(c.stability_horizon_age - age, 0)
+        covered = min(max(min(top, c.stability_horizon_age) - age, 0), needed)
+        cover = _("approved to age {max_age}: covers {covered} of {needed} years until age "
+                  "{horizon}").format(max_age=top, covered=covered, needed=needed,
+                                      horizon=c.stability_horizon_age)
+        skills = (_("every needed competence already there") if cols["n_training"][i] == 0
+                  else _("training needed"))
+        weeks = float(cols["emergency_weeks"][i])
+        if np.isnan(weeks):
+            stay = _("time in the emergency home unknown (no placed_since)")
+        elif weeks > c.emergency_weeks_norm:
+            stay = _("{weeks} weeks in the emergency home, over the norm of {norm}: priority "
+                     "raised").format(weeks=i18n.format_number(weeks, 1),
+                                      norm=i18n.format_number(c.emergency_weeks_norm, 0))
+        else:
+            stay = _("{weeks} weeks in the emergency home (norm {norm})").format(
+                weeks=i18n.format_number(weeks, 1),
+                norm=i18n.format_number(c.emergency_weeks_norm, 0))
+        out[i] = _("; last move: {cover}; {skills} -> stability {value}; {stay}").format(
+            cover=cover, skills=skills, value=i18n.format_number(cols["stability"][i], 2),
+            stay=stay)
+    return pa.array(out.tolist(), type=pa.string())
 
 
 def _fixed(values: np.ndarray, decimals: int) -> pa.Array:
