@@ -508,7 +508,11 @@ def check_tables(frames: Mapping[str, pd.DataFrame | None], *, settings: Scoring
         if t.has("decided_on"):
             frame["decided_on"] = _past(t, "decided_on")
         if t.has("by"):
-            frame["by"] = pd.Series(t.choices("by", ROLES), dtype="str")
+            by = t.text("by")
+            t.add("by", (by != "") & ~np.isin(by, ROLES),
+                  lambda i: _("by '{by}' is not allowed; use one of {allowed}, or leave it "
+                              "empty").format(by=t.text("by")[i], allowed=", ".join(ROLES)))
+            frame["by"] = pd.Series(by, dtype="str")
         if name == "placements":
             first = _first_rows(c_ids)
             t.add("child_id", (first != np.arange(t.n)) & (c_ids != ""),

@@ -75,11 +75,12 @@ def _overrides(rows: Sequence[Mapping[str, str]]) -> list[str]:
     """Locks and vetoes decided since the previous run (audit), or nothing."""
     if not rows:
         return []
-    from matcher.i18n import gettext as tr
+    from matcher.i18n import gettext
 
-    kinds = {"lock": tr("locked placement"), "veto": tr("veto")}
-    return [tr("Locks and vetoes since the previous run:"), "",
-            *_table((tr("decided on"), tr("by"), "child_id", "home_id", tr("kind")),
+    kinds = {"lock": gettext("locked placement"), "veto": gettext("veto")}
+    return [gettext("Locks and vetoes since the previous run:"), "",
+            *_table((gettext("decided on"), gettext("by"), "child_id", "home_id",
+                     gettext("kind")),
                     [(r["decided_on"], r["by"], r["child_id"], r["home_id"],
                       kinds.get(r["kind"], r["kind"])) for r in rows]), ""]
 
