@@ -106,8 +106,8 @@ __all__ = [
     "CONTACT_KINDS",
     "HOME_KINDS",
     "MAX_CHILD_AGE",
-    "ROLES",
     "MAX_ID_LENGTH",
+    "ROLES",
     "TABLES",
     "URGENCIES",
     "Inputs",
@@ -510,8 +510,9 @@ def check_tables(frames: Mapping[str, pd.DataFrame | None], *, settings: Scoring
         if t.has("by"):
             by = t.text("by")
             t.add("by", (by != "") & ~np.isin(by, ROLES),
-                  lambda i: _("by '{by}' is not allowed; use one of {allowed}, or leave it "
-                              "empty").format(by=t.text("by")[i], allowed=", ".join(ROLES)))
+                  lambda i, by=by: _("by '{by}' is not allowed; use one of {allowed}, or "
+                                     "leave it empty").format(by=by[i],
+                                                              allowed=", ".join(ROLES)))
             frame["by"] = pd.Series(by, dtype="str")
         if name == "placements":
             first = _first_rows(c_ids)

@@ -27,12 +27,12 @@ from matcher.timetable import TimeTable
 
 __all__ = [
     "COMPONENTS",
-    "STABILITY",
     "FUNNEL_COLUMNS",
     "NETWORK_KINDS",
     "NEUTRAL",
     "PAIR_COLUMNS",
     "RELATIONS",
+    "STABILITY",
     "band_labels",
     "decay",
     "emergency_weeks",
