@@ -44,8 +44,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from matcher.config import Settings
 from matcher import i18n
+from matcher.config import Settings
 from matcher.errors import InputError, Problem
 from matcher.i18n import gettext as _
 from matcher.i18n import ngettext

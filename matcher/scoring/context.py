@@ -13,7 +13,10 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from matcher import i18n
 from matcher.config import ContinuitySettings, ScoringSettings
+from matcher.i18n import gettext as _
+from matcher.i18n import ngettext
 from matcher.rules import (
     FILTERS,
     Eligibility,
@@ -226,7 +229,7 @@ class _Context:
         rules = Eligibility.build(ch, ho, settings, trainable_needs=trainable_needs,
                                   kinship_training=kinship_training)
         n_c = len(ch)
-        muni_codes, _ = pd.factorize(pd.concat([ch["municipality"], ho["municipality"]],
+        muni_codes, _uniques = pd.factorize(pd.concat([ch["municipality"], ho["municipality"]],
                                                ignore_index=True))
 
         def contacts_of(kinds: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -251,7 +254,7 @@ class _Context:
         lim_col = dest.get_indexer(lim["anchor_id"].to_numpy(dtype=object)[lim_order])
         lim_anchor = lim["anchor_id"].to_numpy(dtype=object)[lim_order]
         lim_kind = lim["kind"].to_numpy(dtype=object)[lim_order]
-        lim_label = tuple(f"contact {a.rsplit(':', 1)[-1]} ({k})"
+        lim_label = tuple(_("contact {n} ({kind})").format(n=a.rsplit(":", 1)[-1], kind=k)
                           for a, k in zip(lim_anchor, lim_kind, strict=True))
 
         pool_pos = {name: i for i, name in enumerate(settings.pools)}
@@ -312,10 +315,27 @@ class _Context:
 
 
 def _or(items: Sequence[str]) -> str:
+    """Competences that meet a need: ``'TBO-F'``, ``'a, b or c'``."""
     items = list(items)
     if not items:
-        return "(no competence defined)"
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " or " + items[-1]
+        return _("(no competence defined)")
+    return _or_list(items)
+
+
+def _or_list(items: Sequence[str]) -> str:
+    """``'a'``, ``'a or b'``, ``'a, b or c'`` in the current language."""
+    items = list(items)
+    if len(items) <= 1:
+        return "".join(items)
+    return _("{items} or {last}").format(items=", ".join(items[:-1]), last=items[-1])
+
+
+def _and(items: Sequence[str]) -> str:
+    """``'a'``, ``'a and b'``, ``'a, b and c'`` in the current language."""
+    items = list(items)
+    if len(items) <= 1:
+        return "".join(items)
+    return _("{items} and {last}").format(items=", ".join(items[:-1]), last=items[-1])
 
 
 def _bits(members: np.ndarray) -> np.ndarray:
@@ -335,10 +355,7 @@ def _labels(codes: np.ndarray, names: Sequence[str]) -> pa.Array:
 
 
 def _years(value: float) -> str:
-    """``'1 year'``, ``'2.5 years'``."""
-    return f"{value:g} year" + ("" if value == 1 else "s")
-
-
-def _n(k: int, noun: str) -> str:
-    """``'1 home'``, ``'3 homes'``."""
-    return f"{k} {noun}" if k == 1 else f"{k} {noun}s"
+    """``'1 year'``, ``'2.5 years'`` in the current language."""
+    whole = float(value) == int(value)
+    return ngettext("{n} year", "{n} years", 1 if value == 1 else 2).format(
+        n=i18n.format_number(value, 0 if whole else 1))

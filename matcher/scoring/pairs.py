@@ -12,6 +12,8 @@ import scipy.sparse as sp
 
 from matcher.config import ContinuitySettings, ScoringSettings
 from matcher.errors import InputError
+from matcher.i18n import gettext as _
+from matcher.i18n import ngettext
 from matcher.rules import FILTERS, contacts_ok, school_ok
 from matcher.schema import Inputs
 from matcher.scoring.context import (
@@ -21,7 +23,6 @@ from matcher.scoring.context import (
     NEUTRAL,
     _bits,
     _Context,
-    _n,
     decay,
     stability,
 )
@@ -68,11 +69,14 @@ class Scored:
         """
         row = self.funnel.loc[self.funnel["child_id"] == child_id]
         if row.empty:
-            raise InputError(f"unknown child_id '{child_id}'; it is not in the children table")
+            raise InputError(_("unknown child_id '{child}'; it is not in the children table")
+                             .format(child=child_id))
         rec = row.iloc[0]
-        if rec["n_feasible"] > 0:
-            return f"child {child_id} has {_n(int(rec['n_feasible']), 'feasible home')}"
-        return f"child {child_id}: {rec['reason']}"
+        k = int(rec["n_feasible"])
+        if k > 0:
+            return ngettext("child {child} has {n} feasible home",
+                            "child {child} has {n} feasible homes", k).format(child=child_id, n=k)
+        return _("child {child}: {reason}").format(child=child_id, reason=rec["reason"])
 
     @property
     def unmatched(self) -> list[str]:
@@ -167,7 +171,7 @@ def shortlist(scored: Scored, k: int) -> pd.DataFrame:
         (without ``feasible``); sorted by ``child_id, rank``.
     """
     if k < 1:
-        raise InputError(f"shortlist size k={k} must be >= 1")
+        raise InputError(_("shortlist size k={k} must be >= 1").format(k=k))
     feasible = scored.pairs[scored.pairs["feasible"]]
     ordered = feasible.assign(_key=-feasible["score"].round(12)).sort_values(
         ["child_id", "_key", "home_id"], kind="stable")
@@ -226,7 +230,7 @@ def _score_chunk(ctx: _Context, start: int, stop: int) -> tuple[dict[str, np.nda
     net_decay, net_min, has_net = _weighted(ctx, ctx.net_ptr, ctx.net_col, ctx.net_w,
                                             start, stop)
     network = np.where(has_net[:, None], net_decay, NEUTRAL)
-    _, par_min, has_par = _weighted(ctx, ctx.par_ptr, ctx.par_col, ctx.par_w, start, stop)
+    _decay, par_min, has_par = _weighted(ctx, ctx.par_ptr, ctx.par_col, ctx.par_w, start, stop)
     parents = np.where(has_par[:, None], decay(par_min, s), NEUTRAL)
     own: np.ndarray = ctx.child_muni[sl, None] == ctx.home_muni[None, :]
     pooled: np.ndarray = ~own & (ctx.child_pool[sl, None] >= 0) & (ctx.child_pool[sl, None]
