@@ -13,6 +13,7 @@ import pulp
 from matcher.assignment.problem import AssignmentProblem
 from matcher.config import AssignmentSettings
 from matcher.errors import InfeasibleError
+from matcher.i18n import gettext as _
 
 __all__: list[str] = []
 
@@ -110,9 +111,10 @@ def _check_locked(inst: _Instance) -> None:
     for h in np.flatnonzero(residual < 0):
         kids = inst.child_ids[inst.locked_home == h]
         lines.append(
-            f"home {inst.home_ids[h]} has {len(kids)} placements already made "
-            f"({_ids(kids)}) but capacity {inst.capacity[h]}; raise its capacity to at "
-            f"least {len(kids)} or release {len(kids) - inst.capacity[h]} placement(s)"
+            _("home {home} has {n} placements already made ({ids}) but capacity {capacity}; "
+              "raise its capacity to at least {n} or release {excess} placement(s)").format(
+                  home=inst.home_ids[h], n=len(kids), ids=_ids(kids),
+                  capacity=inst.capacity[h], excess=len(kids) - inst.capacity[h])
         )
     locked = inst.locked_home >= 0
     for g, gid in enumerate(inst.group_ids):
@@ -121,20 +123,23 @@ def _check_locked(inst: _Instance) -> None:
             if n >= 2 and not inst.accepts[h]:
                 kids = inst.child_ids[locked & (inst.group == g) & (inst.locked_home == h)]
                 lines.append(
-                    f"home {inst.home_ids[h]} does not take sibling groups but holds {n} locked "
-                    f"children of sibling group {gid} ({_ids(kids)}); set its "
-                    "accepts_sibling_groups to true or release a placement"
+                    _("home {home} does not take sibling groups but holds {n} locked children "
+                      "of sibling group {group} ({ids}); set its accepts_sibling_groups to "
+                      "true or release a placement").format(
+                          home=inst.home_ids[h], n=n, group=gid, ids=_ids(kids))
                 )
     if lines:
         listed = "\n".join(f"  - {line}" for line in lines)
-        raise InfeasibleError(f"locked placements are infeasible before solving:\n{listed}")
+        raise InfeasibleError(_("locked placements are infeasible before solving:") + "\n"
+                              + listed)
 
 
 def _ids(ids: Iterable[object], limit: int = 6) -> str:
     """Join ids for a message: sorted, at most ``limit``, then a count."""
     items = sorted(str(i) for i in ids)
     if len(items) > limit:
-        return ", ".join(items[:limit]) + f" and {len(items) - limit} more"
+        return _("{list} and {n} more").format(list=", ".join(items[:limit]),
+                                               n=len(items) - limit)
     return ", ".join(items)
 
 

@@ -174,6 +174,7 @@ from matcher.assignment.problem import (
 )
 from matcher.config import AssignmentSettings
 from matcher.errors import InfeasibleError
+from matcher.i18n import gettext as _
 
 __all__ = [
     "add_capacity_constraints",
@@ -508,7 +509,8 @@ def solve(
     cand = _candidates(inst, settings)
     solver = optimize.solver_name(settings.solver)
     _warn_split_locked(inst, cand, settings)
-    say(f"building model: {len(cand.unit_members)} units, {cand.n_vars} pair variables")
+    say(_("building model: {units} units, {variables} pair variables").format(
+        units=len(cand.unit_members), variables=cand.n_vars))
     model, stage1, stage2 = _build(inst, cand, settings)
     timings = {"build": time.perf_counter() - t_start}
     has_previous = len(problem.previous) > 0
@@ -520,7 +522,7 @@ def solve(
         chosen = np.zeros(0, dtype=bool)
         outcomes = [optimize.Outcome("optimal", 0.0, 0.0), optimize.Outcome("optimal", 0.0, 0.0)]
     else:
-        say(f"stage 1: maximising priority placed ({solver})")
+        say(_("stage 1: maximising priority placed ({solver})").format(solver=solver))
         t1 = time.perf_counter()
         model.prob.setObjective(stage1)
         duals = optimize.lp_duals(model.prob, [r[0] for r in model.rows], solver=solver,
@@ -533,7 +535,7 @@ def solve(
                     first.status, int(chosen1.sum()), z1, first.gap, first.seconds)
         timings["stage1"] = time.perf_counter() - t1
 
-        say(f"stage 2: maximising match quality ({solver})")
+        say(_("stage 2: maximising match quality ({solver})").format(solver=solver))
         t2 = time.perf_counter()
         fixed_zero = np.zeros(cand.n_vars, dtype=bool)
         face = None
@@ -549,7 +551,8 @@ def solve(
             chosen = _canonical(inst, cand, _chosen(model), settings)
         timings["stage2"] = time.perf_counter() - t2
         if stable:
-            say(f"stage 3: changing the fewest previous proposals ({solver})")
+            say(_("stage 3: changing the fewest previous proposals ({solver})").format(
+                solver=solver))
             t3 = time.perf_counter()
             chosen2 = _chosen(model)
             z2 = float(pulp.value(stage2) or 0.0)
@@ -569,8 +572,9 @@ def solve(
     assignments = _assignments(problem, inst, cand, chosen)
     obj1, obj2 = _objectives(inst, assignments, settings)
     if floor2 is not None and obj2 < floor2 - 1e-6:
-        raise InfeasibleError(f"solver returned an invalid solution: stage-two value fell from "
-                              f"{floor2:.6f} to {obj2:.6f}; try the other solver")
+        raise InfeasibleError(_("solver returned an invalid solution: stage-two value fell "
+                                "from {before} to {after}; try the other solver").format(
+                                    before=f"{floor2:.6f}", after=f"{obj2:.6f}"))
     gaps = {"stage1": outcomes[0].gap, "stage2": outcomes[1].gap}
     if len(outcomes) > 2:
         gaps["stage3"] = outcomes[2].gap
@@ -596,7 +600,8 @@ def solve(
         status, solver, result.placed_count, len(assignments), result.locked_count,
         result.split_count, timings["total"],
     )
-    say(f"done: {status}, {result.placed_count} of {len(assignments)} children placed")
+    say(_("done: {status}, {placed} of {n} children placed").format(
+        status=status, placed=result.placed_count, n=len(assignments)))
     return result
 
 

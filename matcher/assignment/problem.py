@@ -13,6 +13,8 @@ import pandas as pd
 from matcher import optimize
 from matcher.config import AssignmentSettings, ContinuitySettings
 from matcher.errors import Problem, raise_if_problems
+from matcher.i18n import N_
+from matcher.i18n import gettext as _
 
 __all__ = [
     "DAYS_PER_YEAR",
@@ -87,8 +89,8 @@ def priority(
     problems: list[Problem] = []
     missing = [c for c in ("urgency", "waiting_since") if c not in children.columns]
     for col in missing:
-        problems.append(Problem(source, "required column is missing; add it", column=col))
-    raise_if_problems("cannot compute priorities", problems)
+        problems.append(Problem(source, _("required column is missing; add it"), column=col))
+    raise_if_problems(_("cannot compute priorities"), problems)
 
     urgency = children["urgency"]
     weights = urgency.map(lambda u: settings.urgency_weight.get(u, math.nan)).astype(float)
@@ -96,7 +98,8 @@ def priority(
         problems.append(
             Problem(
                 source,
-                f"unknown urgency {urgency.iloc[pos]!r}; allowed: {', '.join(_URGENCIES)}",
+                _("unknown urgency {urgency}; allowed: {allowed}").format(
+                    urgency=repr(urgency.iloc[pos]), allowed=", ".join(_URGENCIES)),
                 row=int(pos) + 1,
                 column="urgency",
             )
@@ -108,7 +111,8 @@ def priority(
         problems.append(
             Problem(
                 source,
-                f"cannot read date {raw.iloc[pos]!r}; use YYYY-MM-DD or leave it empty",
+                _("cannot read date {text}; use YYYY-MM-DD or leave it empty").format(
+                    text=repr(raw.iloc[pos])),
                 row=int(pos) + 1,
                 column="waiting_since",
             )
@@ -119,13 +123,13 @@ def priority(
         problems.append(
             Problem(
                 source,
-                f"waiting_since {since.iloc[pos].date()} is after the run date {as_of}; "
-                "fix the date",
+                _("waiting_since {day} is after the run date {as_of}; fix the date").format(
+                    day=since.iloc[pos].date().isoformat(), as_of=as_of.isoformat()),
                 row=int(pos) + 1,
                 column="waiting_since",
             )
         )
-    raise_if_problems("cannot compute priorities", _capped(problems))
+    raise_if_problems(_("cannot compute priorities"), _capped(problems))
     years = days.fillna(0.0) / DAYS_PER_YEAR
     out = weights + settings.waiting_weight_per_year * years
     if in_emergency is not None and in_emergency.any() and "placed_since" in children.columns:
@@ -249,12 +253,13 @@ def _capped(problems: list[Problem]) -> list[Problem]:
     if len(problems) <= _MAX_LISTED:
         return problems
     rest = len(problems) - _MAX_LISTED
-    return [*problems[:_MAX_LISTED], Problem(problems[0].source, f"... and {rest} more")]
+    return [*problems[:_MAX_LISTED],
+            Problem(problems[0].source, _("... and {n} more").format(n=rest))]
 
 
 def _require(frame: pd.DataFrame, source: str, columns: tuple[str, ...]) -> list[Problem]:
     return [
-        Problem(source, "required column is missing; add it", column=c)
+        Problem(source, _("required column is missing; add it"), column=c)
         for c in columns
         if c not in frame.columns
     ]
@@ -262,7 +267,7 @@ def _require(frame: pd.DataFrame, source: str, columns: tuple[str, ...]) -> list
 
 def _bad_rows(source: str, column: str, mask: np.ndarray, message: str) -> list[Problem]:
     return [
-        Problem(source, message, row=int(pos) + 1, column=column)
+        Problem(source, _(message), row=int(pos) + 1, column=column)
         for pos in np.flatnonzero(mask)[: _MAX_LISTED + 1]
     ]
 
@@ -288,62 +293,63 @@ def _validate(problem: AssignmentProblem) -> None:
     problems += _require(pairs, "pairs", ("child_id", "home_id", "score", "n_training"))
     problems += _require(locked, "locked", ("child_id", "home_id"))
     problems += _require(problem.previous, "previous", ("child_id", "home_id"))
-    raise_if_problems("invalid assignment input", problems)
+    raise_if_problems(_("invalid assignment input"), problems)
 
     cid = children["child_id"]
     problems += _bad_rows("children", "child_id", _not_text(cid, allow_missing=False),
-                          "child_id must be non-empty text")
+                          N_("child_id must be non-empty text"))
     problems += _bad_rows("children", "child_id", cid.duplicated().to_numpy(),
-                          "duplicate child_id; each child must appear once")
+                          N_("duplicate child_id; each child must appear once"))
     problems += _bad_rows("children", "sibling_group",
                           _not_text(children["sibling_group"], allow_missing=True),
-                          "sibling_group must be text, or empty for no group")
+                          N_("sibling_group must be text, or empty for no group"))
     problems += _bad_rows("children", "urgency",
                           ~children["urgency"].isin(_URGENCIES).to_numpy(dtype=bool),
-                          f"urgency must be one of {', '.join(_URGENCIES)}")
+                          N_("urgency must be one of acute, planned"))
     prio = pd.to_numeric(children["priority"], errors="coerce").to_numpy(float, na_value=np.nan)
     with np.errstate(invalid="ignore"):
         problems += _bad_rows("children", "priority", ~(np.isfinite(prio) & (prio > 0)),
-                              "priority must be a number > 0; check settings.urgency_weight")
+                              N_("priority must be a number > 0; check settings.urgency_weight"))
 
     hid = homes["home_id"]
     problems += _bad_rows("homes", "home_id", _not_text(hid, allow_missing=False),
-                          "home_id must be non-empty text")
+                          N_("home_id must be non-empty text"))
     problems += _bad_rows("homes", "home_id", hid.duplicated().to_numpy(),
-                          "duplicate home_id; each home must appear once")
+                          N_("duplicate home_id; each home must appear once"))
     problems += _bad_rows("homes", "capacity", _not_int(homes["capacity"], minimum=0),
-                          "capacity must be a whole number >= 0 (free places)")
+                          N_("capacity must be a whole number >= 0 (free places)"))
     acc = homes["accepts_sibling_groups"]
     problems += _bad_rows("homes", "accepts_sibling_groups",
                           ~acc.map(lambda v: isinstance(v, bool | np.bool_)).to_numpy(dtype=bool),
-                          "accepts_sibling_groups must be true or false")
+                          N_("accepts_sibling_groups must be true or false"))
 
     known_children = set(cid.dropna())
     known_homes = set(hid.dropna())
     problems += _bad_rows("pairs", "child_id", ~pairs["child_id"].isin(known_children).to_numpy(),
-                          "child_id is not in the children table; drop the pair or add the child")
+                          N_("child_id is not in the children table; drop the pair or add "
+                             "the child"))
     problems += _bad_rows("pairs", "home_id", ~pairs["home_id"].isin(known_homes).to_numpy(),
-                          "home_id is not in the homes table; drop the pair or add the home")
+                          N_("home_id is not in the homes table; drop the pair or add the home"))
     problems += _bad_rows("pairs", "home_id",
                           pairs.duplicated(["child_id", "home_id"]).to_numpy(),
-                          "duplicate (child_id, home_id) pair; keep one row per pair")
+                          N_("duplicate (child_id, home_id) pair; keep one row per pair"))
     score = pd.to_numeric(pairs["score"], errors="coerce").to_numpy(float, na_value=np.nan)
     with np.errstate(invalid="ignore"):
         problems += _bad_rows("pairs", "score", ~((score >= 0) & (score <= 1)),
-                              "score must be a number in [0, 1]")
+                              N_("score must be a number in [0, 1]"))
     problems += _bad_rows("pairs", "n_training", _not_int(pairs["n_training"], minimum=0),
-                          "n_training must be a whole number >= 0")
+                          N_("n_training must be a whole number >= 0"))
 
     problems += _bad_rows("locked", "child_id", ~locked["child_id"].isin(known_children).to_numpy(),
-                          "locked child is not in the children table; add the child")
+                          N_("locked child is not in the children table; add the child"))
     problems += _bad_rows("locked", "home_id", ~locked["home_id"].isin(known_homes).to_numpy(),
-                          "locked home is not in the homes table; add the home")
+                          N_("locked home is not in the homes table; add the home"))
     problems += _bad_rows("locked", "child_id", locked["child_id"].duplicated().to_numpy(),
-                          "child is locked more than once; keep one placement per child")
+                          N_("child is locked more than once; keep one placement per child"))
     problems += _bad_rows("previous", "child_id",
                           problem.previous["child_id"].duplicated().to_numpy(),
-                          "child has two previous proposals; keep one per child")
-    raise_if_problems("invalid assignment input", _capped(problems))
+                          N_("child has two previous proposals; keep one per child"))
+    raise_if_problems(_("invalid assignment input"), _capped(problems))
 
 
 @dataclass(frozen=True, eq=False)
