@@ -509,10 +509,7 @@ def check_tables(frames: Mapping[str, pd.DataFrame | None], *, settings: Scoring
             frame["decided_on"] = _past(t, "decided_on")
         if t.has("by"):
             by = t.text("by")
-            t.add("by", (by != "") & ~np.isin(by, ROLES),
-                  lambda i, by=by: _("by '{by}' is not allowed; use one of {allowed}, or "
-                                     "leave it empty").format(by=by[i],
-                                                              allowed=", ".join(ROLES)))
+            t.add("by", (by != "") & ~np.isin(by, ROLES), functools.partial(_bad_role, by=by))
             frame["by"] = pd.Series(by, dtype="str")
         if name == "placements":
             first = _first_rows(c_ids)
@@ -543,6 +540,11 @@ def _check_refs(t: _Table, column: str, ids: np.ndarray, known: set[str] | None,
         return
     t.add(column, (ids != "") & ~np.isin(ids, list(known)),
           lambda i: f"unknown {column} '{ids[i]}'; it must be in the {table} table")
+
+
+def _bad_role(i: int, *, by: np.ndarray) -> str:
+    return _("by '{by}' is not allowed; use one of {allowed}, or leave it empty").format(
+        by=by[i], allowed=", ".join(ROLES))
 
 
 def _past(t: _Table, column: str) -> np.ndarray:

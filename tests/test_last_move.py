@@ -288,3 +288,24 @@ def test_locks_and_vetoes_since_the_previous_run() -> None:
     assert "| 2026-05-20 | bufetat | x | g1 | locked placement |" in lines
     undated = schema.validate(children, homes, settings=SETTINGS)
     assert decisions.overrides_since(undated, None) == []
+
+
+def test_pipeline_keeps_the_current_home_place_and_lists_overrides() -> None:
+    from matcher import pipeline
+    from matcher.config import Settings
+
+    children, homes = _frames()
+    homes["capacity"] = [2, 1, 0]  # em: x lives there, one place left; g2 full
+    placements = pd.DataFrame({"child_id": ["y"], "home_id": ["em"],
+                               "decided_on": ["2026-05-20"], "by": ["kommune"]})
+    inputs = schema.validate(children, homes, placements=placements, settings=SETTINGS)
+    run = pipeline.run(inputs, Settings(), times=_times(), as_of=AS_OF,
+                       previous_as_of=datetime.date(2026, 5, 1))
+    table = run.assignments.set_index("child_id")
+    assert table.at["x", "home_id"] == "g1"  # never em, where x lives now
+    assert run.summary["overrides_since_previous_run"] == [
+        {"kind": "lock", "child_id": "y", "home_id": "em", "decided_on": "2026-05-20",
+         "by": "kommune"}]
+    explanation = run.scored.pairs.set_index(["child_id", "home_id"]).at[("x", "g1"),
+                                                                        "explanation"]
+    assert "priority raised" in explanation
