@@ -49,7 +49,7 @@ from matcher.config import Settings
 from matcher.errors import InputError, Problem
 from matcher.i18n import gettext as _
 from matcher.i18n import ngettext
-from matcher.rules import Eligibility, school_ok
+from matcher.rules import Eligibility, current_home_vetoes, school_ok
 from matcher.schema import Inputs
 from matcher.timetable import TimeTable
 
@@ -430,7 +430,7 @@ def rule_failures(inputs: Inputs, pairs: pd.DataFrame, times: TimeTable,
     """Return child id -> why the pair breaks a hard rule, for pairs that break one.
 
     The first failing rule of :data:`matcher.rules.FILTERS` after ``capacity``
-    (kind, age, competences, school, veto), in plain words.
+    (kind, age, competences, school, veto, current home not keeping), in plain words.
 
     Parameters
     ----------
@@ -459,6 +459,8 @@ def rule_failures(inputs: Inputs, pairs: pd.DataFrame, times: TimeTable,
         settings.scoring.default_max_school_minutes).to_numpy(dtype=float)
     school_pass = school_ok(school[:, None], limit, has_school)[:, 0]
     vetoed = set(zip(inputs.vetoes["child_id"], inputs.vetoes["home_id"], strict=True))
+    current = current_home_vetoes(inputs.children, inputs.homes)
+    living = set(zip(current["child_id"], current["home_id"], strict=True))
     out: dict[str, str] = {}
     for i in range(n):
         c, h = str(children.at[i, "child_id"]), str(homes.at[i, "home_id"])
@@ -487,6 +489,9 @@ def rule_failures(inputs: Inputs, pairs: pd.DataFrame, times: TimeTable,
                     home=h, limit=i18n.format_minutes(limit[i]))
         elif (c, h) in vetoed:
             why = _("{child} -> {home} is vetoed").format(child=c, home=h)
+        elif (c, h) in living:
+            why = _("{child} lives in {home} now, and the home has not said it keeps the "
+                    "child").format(child=c, home=h)
         else:
             continue
         out[c] = why

@@ -309,3 +309,14 @@ def test_pipeline_keeps_the_current_home_place_and_lists_overrides() -> None:
     explanation = run.scored.pairs.set_index(["child_id", "home_id"]).at[("x", "g1"),
                                                                         "explanation"]
     assert "priority raised" in explanation
+
+
+def test_rule_failures_name_the_current_home() -> None:
+    from matcher.config import Settings
+
+    children, homes = _frames()
+    children["current_home_id"] = ["g1", ""]
+    inputs = schema.validate(children, homes, settings=SETTINGS)
+    pairs = pd.DataFrame({"child_id": ["x", "y"], "home_id": ["g1", "g1"]})
+    why = decisions.rule_failures(inputs, pairs, _times(), Settings())
+    assert why == {"x": "x lives in g1 now, and the home has not said it keeps the child"}
