@@ -50,7 +50,7 @@ import pandas as pd
 
 from matcher import config as config_mod
 from matcher import decisions as decisions_mod
-from matcher import network, pipeline
+from matcher import i18n, network, pipeline
 from matcher.io import readers
 from matcher.scenarios import fjord as sample_mod
 from matcher.schema import Inputs
@@ -100,7 +100,8 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=None)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    with tempfile.TemporaryDirectory() as tmp:
+    # English: the simulation reads the change reasons (reservation for ... broken)
+    with tempfile.TemporaryDirectory() as tmp, i18n.language("en"):
         work = args.workdir or Path(tmp)
         run(work, nights=args.nights, seed=args.seed)
 

@@ -38,6 +38,9 @@ COLUMNS: dict[str, dict[str, bool]] = {
         "language_required": False,
         "culture": False,
         "heard_on": False,
+        "current_home_id": False,
+        "current_home_keeps": False,
+        "placed_since": False,
     },
     "homes": {
         "home_id": True,
@@ -57,8 +60,8 @@ COLUMNS: dict[str, dict[str, bool]] = {
     },
     "contacts": {"child_id": True, "kind": True, "lon": True, "lat": True, "weight": False,
                  "max_minutes": False},
-    "placements": {"child_id": True, "home_id": True},
-    "vetoes": {"child_id": True, "home_id": True},
+    "placements": {"child_id": True, "home_id": True, "decided_on": False, "by": False},
+    "vetoes": {"child_id": True, "home_id": True, "decided_on": False, "by": False},
 }
 """Allowed columns of each table, mapped to whether the column is required."""
 MAX_CHILD_AGE = 25

@@ -390,10 +390,32 @@ class ContinuitySettings(_Frozen):
     stability_tolerance
         With a previous run, the stage-two score may fall this far below its
         optimum (relative, e.g. 0.005 = 0.5 %) to keep previous proposals.
+    stability_horizon_age
+        Age in years until which the next home should keep a child who now
+        lives in an emergency home (``children.current_home_id``): the
+        ``stability`` score component rewards homes approved (``max_age``)
+        up to this age.
+    stability_weight
+        Weight of the ``stability`` component, on the scale of
+        ``scoring.weights``. It counts only for children who live in an
+        emergency home; every other child scores exactly as without it.
+    emergency_weeks_norm
+        Weeks a child is expected to stay in an emergency home
+        (``children.placed_since`` to the run date). Past this norm the
+        child's stage-one priority rises.
+    emergency_weight_per_week
+        Extra stage-one priority per week in an emergency home beyond
+        ``emergency_weeks_norm`` (priority units per week; 0.05 a week makes
+        ten weeks over the norm weigh as one year of waiting at the default
+        ``assignment.waiting_weight_per_year``).
     """
 
     decline_days: int = Field(default=365, ge=0)
     stability_tolerance: float = Field(default=0.005, ge=0.0, lt=1.0)
+    stability_horizon_age: int = Field(default=18, ge=0, le=25)
+    stability_weight: float = Field(default=0.2, ge=0.0)
+    emergency_weeks_norm: float = Field(default=12.0, ge=0.0)
+    emergency_weight_per_week: float = Field(default=0.05, ge=0.0)
 
 
 class PlanningSettings(_Frozen):

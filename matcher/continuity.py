@@ -23,7 +23,9 @@ import numpy as np
 import pandas as pd
 
 from matcher import decisions as decisions_mod
+from matcher import i18n
 from matcher.config import Settings
+from matcher.i18n import gettext as _
 from matcher.schema import Inputs
 from matcher.timetable import TimeTable
 
@@ -118,7 +120,8 @@ def _reasons(t: pd.DataFrame, prev: pd.Series, changed: pd.Index, inputs: Inputs
     pair_key = pd.MultiIndex.from_frame(feasible[["child_id", "home_id"]])
     pair_rows = feasible.set_index(pair_key)
     decl = {} if declined is None else {
-        (r.child_id, r.home_id): f"{r.home_id} declined ({r.reason}) on {r.decided_on}"
+        (r.child_id, r.home_id): _("{home} declined ({reason}) on {day}").format(
+            home=r.home_id, reason=r.reason, day=r.decided_on.isoformat())
         for r in declined.itertuples(index=False)}
     known = [c for c in changed if prev[c] in homes.index]
     rules = decisions_mod.rule_failures(
@@ -130,7 +133,7 @@ def _reasons(t: pd.DataFrame, prev: pd.Series, changed: pd.Index, inputs: Inputs
     for c in changed:
         h = prev[c]
         if h not in homes.index:
-            out.append(f"{h} is no longer in the homes table")
+            out.append(_("{home} is no longer in the homes table").format(home=h))
             continue
         if (c, h) in decl:
             out.append(decl[(c, h)])
@@ -143,20 +146,22 @@ def _reasons(t: pd.DataFrame, prev: pd.Series, changed: pd.Index, inputs: Inputs
         newcomers = sorted(x for x in holders if prev.get(x) != h)
         acute = [x for x in newcomers if t.at[x, "urgency"] == "acute"]
         if full and acute:
-            out.append(f"{h} now holds acute child {acute[0]}")
+            out.append(_("{home} now holds acute child {child}").format(home=h, child=acute[0]))
             continue
         new_home = t.at[c, "home_id"]
         better = _better(pair_rows, c, h, t) if isinstance(new_home, str) else None
         if better is not None:
             out.append(better)
         elif full and newcomers:
-            out.append(f"{h} now holds {newcomers[0]}, placed first by priority")
+            out.append(_("{home} now holds {child}, placed first by priority").format(
+                home=h, child=newcomers[0]))
         elif full:
-            out.append(f"{h} no longer has a free place")
+            out.append(_("{home} no longer has a free place").format(home=h))
         elif isinstance(new_home, str):
-            out.append(f"moved to {new_home} to make room for others")
+            out.append(_("moved to {home} to make room for others").format(home=new_home))
         else:
-            out.append(f"{h}'s place went to children of higher priority")
+            out.append(_("the place in {home} went to children of higher priority")
+                       .format(home=h))
     return out
 
 
@@ -167,8 +172,10 @@ def _better(pair_rows: pd.DataFrame, c: str, h: str, t: pd.DataFrame) -> str | N
     old = pair_rows.loc[(c, h)]
     before, after = float(old["school_minutes"]), float(t.at[c, "school_minutes"])
     if np.isfinite(before) and np.isfinite(after) and before - after >= 0.5:
-        return f"better home: {before - after:.0f} min closer to school"
+        return _("better home: {minutes} closer to school").format(
+            minutes=i18n.format_minutes(before - after))
     score_before, score_after = float(old["score"]), float(t.at[c, "score"])
     if score_after > score_before + 1e-9:
-        return f"better home: score {score_before:.2f} -> {score_after:.2f}"
+        return _("better home: score {before} -> {after}").format(
+            before=i18n.format_number(score_before, 2), after=i18n.format_number(score_after, 2))
     return None

@@ -44,9 +44,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from matcher import i18n
 from matcher.config import Settings
 from matcher.errors import InputError, Problem
-from matcher.rules import Eligibility, school_ok
+from matcher.i18n import gettext as _
+from matcher.i18n import ngettext
+from matcher.rules import Eligibility, current_home_vetoes, school_ok
 from matcher.schema import Inputs
 from matcher.timetable import TimeTable
 
@@ -61,6 +64,7 @@ __all__ = [
     "apply",
     "as_frame",
     "effective",
+    "overrides_since",
     "reservations",
     "rule_failures",
     "validate",
@@ -141,15 +145,18 @@ def validate(frame: pd.DataFrame, *, label: str = "decisions",
     problems: list[Problem] = []
     for column in frame.columns:
         if column not in COLUMNS and not str(column).startswith("_"):
-            problems.append(Problem(label, f"unknown column '{column}'; allowed: "
-                                    f"{', '.join(COLUMNS)} (there is no free text)",
+            problems.append(Problem(label, _("unknown column '{column}'; allowed: {allowed} "
+                                              "(there is no free text)").format(
+                                                  column=column, allowed=", ".join(COLUMNS)),
                                     column=str(column)))
     for column in COLUMNS:
         if column not in frame.columns:
-            problems.append(Problem(label, f"missing required column '{column}'; add it "
-                                    f"(required: {', '.join(COLUMNS)})", column=column))
+            problems.append(Problem(label, _("missing required column '{column}'; add it "
+                                              "(required: {required})").format(
+                                                  column=column, required=", ".join(COLUMNS)),
+                                    column=column))
     if problems:
-        raise InputError(f"invalid decisions: {len(problems)} problem(s) in {label}", problems)
+        raise InputError(_invalid(problems, label), problems)
     text = {c: _text(frame[c]) for c in COLUMNS}
     n = len(frame)
 
@@ -158,31 +165,35 @@ def validate(frame: pd.DataFrame, *, label: str = "decisions",
             msg = message if isinstance(message, str) else message[i]
             problems.append(Problem(label, msg, row=int(i) + 1, column=column))
 
-    for column, what in (("child_id", "child"), ("home_id", "home")):
-        add(column, text[column] == "", f"empty {column}; give the {what}'s id")
+    add("child_id", text["child_id"] == "", _("empty child_id; give the child's id"))
+    add("home_id", text["home_id"] == "", _("empty home_id; give the home's id"))
     decision = text["decision"]
     add("decision", ~np.isin(decision, DECISIONS),
-        [f"decision '{d}' is not allowed; use one of {', '.join(DECISIONS)}" for d in decision])
+        [_("decision '{decision}' is not allowed; use one of {allowed}").format(
+            decision=d, allowed=", ".join(DECISIONS)) for d in decision])
     by = text["by"]
     add("by", ~np.isin(by, ROLES),
-        [f"by '{b}' is not allowed; use one of {', '.join(ROLES)}" for b in by])
+        [_("by '{by}' is not allowed; use one of {allowed}").format(
+            by=b, allowed=", ".join(ROLES)) for b in by])
     reason = text["reason"]
     declined = decision == "declined"
     add("reason", declined & ~np.isin(reason, DECLINE_REASONS),
-        [f"a declined decision needs a reason code, one of {', '.join(DECLINE_REASONS)}"
-         + (f" (got '{r}')" if r else "") for r in reason])
+        [(_("a declined decision needs a reason code, one of {allowed} (got '{reason}')")
+          if r else _("a declined decision needs a reason code, one of {allowed}")).format(
+              allowed=", ".join(DECLINE_REASONS), reason=r) for r in reason])
     add("reason", ~declined & np.isin(decision, DECISIONS) & (reason != ""),
-        "reason is only for declined decisions; leave it empty (codes only, no free text)")
+        _("reason is only for declined decisions; leave it empty (codes only, no free text)"))
     raw = pd.Series([t or None for t in text["decided_on"]], dtype=object)
     dates = pd.to_datetime(raw, format="ISO8601", errors="coerce")
     add("decided_on", dates.isna().to_numpy(),
-        [f"'{t}' is not an ISO date; write YYYY-MM-DD" if t else
-         "empty decided_on; give the date of the decision (YYYY-MM-DD)"
+        [_("'{text}' is not an ISO date; write YYYY-MM-DD").format(text=t) if t else
+         _("empty decided_on; give the date of the decision (YYYY-MM-DD)")
          for t in text["decided_on"]])
     day = np.array([None if pd.isna(d) else d.date() for d in dates], dtype=object)
     if as_of is not None:
         add("decided_on", np.array([d is not None and d > as_of for d in day], dtype=bool),
-            f"decided_on is after the run date {as_of}; fix the date")
+            _("decided_on is after the run date {day}; fix the date").format(
+                day=as_of.isoformat()))
     table = pd.DataFrame({"child_id": text["child_id"], "home_id": text["home_id"],
                           "decision": decision, "decided_on": day, "by": by,
                           "reason": np.where(declined, reason, ""),
@@ -190,7 +201,7 @@ def validate(frame: pd.DataFrame, *, label: str = "decisions",
     if not problems:
         problems += _cross_checks(table, label, inputs, strict_ids=strict_ids)
     if problems:
-        raise InputError(f"invalid decisions: {len(problems)} problem(s) in {label}", problems)
+        raise InputError(_invalid(problems, label), problems)
     digest = sha256 or hashlib.sha256(frame.to_csv(index=False).encode()).hexdigest()
     return Decisions(table=table, label=label, sha256=digest)
 
@@ -201,32 +212,39 @@ def _cross_checks(table: pd.DataFrame, label: str, inputs: Inputs | None, *,
     if inputs is not None and strict_ids:
         for column, known, what in (("child_id", inputs.children["child_id"], "children"),
                                     ("home_id", inputs.homes["home_id"], "homes")):
-            for _, r in table[~table[column].isin(set(known))].iterrows():
-                problems.append(Problem(label, f"unknown {column} '{r[column]}'; it must be in "
-                                        f"the {what} table", row=int(r["row"]), column=column))
+            for _i, r in table[~table[column].isin(set(known))].iterrows():
+                problems.append(Problem(label, _("unknown {column} '{id}'; it must be in the "
+                                                  "{table} table").format(
+                                                      column=column, id=r[column], table=what),
+                                        row=int(r["row"]), column=column))
     last = effective(Decisions(table=table, label=label))
     accepted = last[last["decision"] == "accepted"]
     for child, rows in accepted.groupby("child_id", sort=True):
         if len(rows) > 1:
-            listed = ", ".join(f"{h} (row {r})" for h, r in zip(rows["home_id"], rows["row"],
+            listed = ", ".join(_("{home} (row {row})").format(home=h, row=r)
+                               for h, r in zip(rows["home_id"], rows["row"],
                                                               strict=True))
-            problems.append(Problem(label, f"child '{child}' has {len(rows)} accepted homes: "
-                                    f"{listed}; decline all but one",
+            problems.append(Problem(label, _("child '{child}' has {n} accepted homes: {listed}; "
+                                              "decline all but one").format(
+                                                  child=child, n=len(rows), listed=listed),
                                     row=int(rows["row"].max()), column="decision"))
     if inputs is not None:
         vetoed = set(zip(inputs.vetoes["child_id"], inputs.vetoes["home_id"], strict=True))
         locked = dict(zip(inputs.placements["child_id"], inputs.placements["home_id"],
                           strict=True))
-        for _, r in accepted.iterrows():
+        for _i, r in accepted.iterrows():
             pair = (r["child_id"], r["home_id"])
             if pair in vetoed:
-                problems.append(Problem(label, f"accepted pair {pair[0]} -> {pair[1]} is also "
-                                        "vetoed; remove the veto or decline the pair",
+                problems.append(Problem(label, _("accepted pair {child} -> {home} is also "
+                                                  "vetoed; remove the veto or decline the "
+                                                  "pair").format(child=pair[0], home=pair[1]),
                                         row=int(r["row"]), column="decision"))
             other = locked.get(pair[0])
             if other is not None and other != pair[1]:
-                problems.append(Problem(label, f"child '{pair[0]}' is accepted for {pair[1]} "
-                                        f"but locked to {other} in placements; keep one",
+                problems.append(Problem(label, _("child '{child}' is accepted for {home} but "
+                                                  "locked to {other} in placements; keep "
+                                                  "one").format(child=pair[0], home=pair[1],
+                                                                other=other),
                                         row=int(r["row"]), column="decision"))
     return problems
 
@@ -382,19 +400,22 @@ def reservations(plan: Plan, times: TimeTable, settings: Settings) -> Reservatio
         child, home = r["child_id"], r["home_id"]
         why = reasons.get(child)
         if why is None and free.get(home, 0) < 1:
-            why = f"{home} no longer has a free place"
+            why = _("{home} no longer has a free place").format(home=home)
         g = group.get(child)
         if why is None and isinstance(g, str) and not bool(
                 homes.at[home, "accepts_sibling_groups"]):
             if (g, home) in held_groups:
-                why = f"{home} does not take sibling groups and holds a sibling already"
+                why = _("{home} does not take sibling groups and holds a sibling already"
+                        ).format(home=home)
             sibling_locked = inputs.placements[
                 inputs.placements["child_id"].map(group).eq(g)
                 & inputs.placements["home_id"].eq(home)]
             if why is None and len(sibling_locked):
-                why = f"{home} does not take sibling groups and has a sibling placed"
+                why = _("{home} does not take sibling groups and has a sibling placed"
+                        ).format(home=home)
         if why is not None:
-            broken[child] = f"reservation for {child} broken: {why}"
+            broken[child] = _("reservation for {child} broken: {why}").format(child=child,
+                                                                            why=why)
             continue
         free[home] = free.get(home, 0) - 1
         if isinstance(g, str):
@@ -409,7 +430,7 @@ def rule_failures(inputs: Inputs, pairs: pd.DataFrame, times: TimeTable,
     """Return child id -> why the pair breaks a hard rule, for pairs that break one.
 
     The first failing rule of :data:`matcher.rules.FILTERS` after ``capacity``
-    (kind, age, competences, school, veto), in plain words.
+    (kind, age, competences, school, veto, current home not keeping), in plain words.
 
     Parameters
     ----------
@@ -430,7 +451,7 @@ def rule_failures(inputs: Inputs, pairs: pd.DataFrame, times: TimeTable,
                               trainable_needs=settings.assignment.trainable_needs,
                               kinship_training=settings.assignment.kinship_training)
     n = len(pairs)
-    masks, _ = rules.masks(slice(0, n), places=np.ones(n, dtype=np.int64))
+    masks, _counts = rules.masks(slice(0, n), places=np.ones(n, dtype=np.int64))
     diag = np.arange(n)
     school = _school_minutes(children, homes, times)
     has_school = children["school_lon"].notna().to_numpy()
@@ -438,27 +459,39 @@ def rule_failures(inputs: Inputs, pairs: pd.DataFrame, times: TimeTable,
         settings.scoring.default_max_school_minutes).to_numpy(dtype=float)
     school_pass = school_ok(school[:, None], limit, has_school)[:, 0]
     vetoed = set(zip(inputs.vetoes["child_id"], inputs.vetoes["home_id"], strict=True))
+    current = current_home_vetoes(inputs.children, inputs.homes)
+    living = set(zip(current["child_id"], current["home_id"], strict=True))
     out: dict[str, str] = {}
     for i in range(n):
         c, h = str(children.at[i, "child_id"]), str(homes.at[i, "home_id"])
         age = int(children.at[i, "age"])
         if not masks["kind"][i, diag[i]]:
             if rules.is_em[i]:
-                why = f"{h} is an emergency home and {c} is no longer acute"
+                why = _("{home} is an emergency home and {child} is no longer acute").format(
+                    home=h, child=c)
             else:
-                why = f"{h} is a kinship home for another child"
+                why = _("{home} is a kinship home for another child").format(home=h)
         elif not masks["age"][i, diag[i]]:
-            why = f"{h} no longer approved for age {age}"
+            why = _("{home} no longer approved for age {age}").format(home=h, age=age)
         elif not masks["competences"][i, diag[i]]:
             missing = [rules.need_names[k] for k in np.flatnonzero(rules.hard_needs[i])
                        if not rules.need_meets[k, i]]
-            why = f"{h} no longer has a competence for {', '.join(missing)}"
+            why = _("{home} no longer has a competence for {needs}").format(
+                home=h, needs=", ".join(missing))
         elif not school_pass[i]:
             minutes = school[i]
-            shown = "unreachable" if not np.isfinite(minutes) else f"{minutes:.0f} min"
-            why = f"school is {shown} from {h} (limit {limit[i]:.0f} min)"
+            if np.isfinite(minutes):
+                why = _("school is {minutes} from {home} (limit {limit})").format(
+                    minutes=i18n.format_minutes(minutes), home=h,
+                    limit=i18n.format_minutes(limit[i]))
+            else:
+                why = _("school is unreachable from {home} (limit {limit})").format(
+                    home=h, limit=i18n.format_minutes(limit[i]))
         elif (c, h) in vetoed:
-            why = f"{c} -> {h} is vetoed"
+            why = _("{child} -> {home} is vetoed").format(child=c, home=h)
+        elif (c, h) in living:
+            why = _("{child} lives in {home} now, and the home has not said it keeps the "
+                    "child").format(child=c, home=h)
         else:
             continue
         out[c] = why
@@ -491,6 +524,43 @@ def _text(series: pd.Series) -> np.ndarray:
         else:
             out.append(str(v).strip())
     return np.array(out, dtype=object)
+
+
+def _invalid(problems: list[Problem], label: str) -> str:
+    return ngettext("invalid decisions: {n} problem in {label}",
+                    "invalid decisions: {n} problems in {label}", len(problems)).format(
+                        n=len(problems), label=label)
+
+
+def overrides_since(inputs: Inputs,
+                    previous_as_of: datetime.date | None) -> list[dict[str, str]]:
+    """Locks (``placements``) and vetoes decided after the previous run (audit).
+
+    Only dated rows (``decided_on``) can be placed in time: without
+    ``previous_as_of`` every dated row is listed. Sorted by date, kind
+    (``lock`` before ``veto``), child and home.
+
+    Returns
+    -------
+    list of dict
+        ``kind`` (``lock`` or ``veto``), ``child_id``, ``home_id``,
+        ``decided_on`` (ISO date) and ``by`` (a role of :data:`ROLES`, or '').
+    """
+    rows: list[dict[str, str]] = []
+    for kind, frame in (("lock", inputs.placements), ("veto", inputs.vetoes)):
+        if "decided_on" not in frame.columns:
+            continue
+        day = pd.to_datetime(frame["decided_on"])
+        keep = day.notna()
+        if previous_as_of is not None:
+            keep &= day > pd.Timestamp(previous_as_of)
+        by = frame["by"] if "by" in frame.columns else pd.Series("", index=frame.index)
+        rows += [{"kind": kind, "child_id": str(c), "home_id": str(h),
+                  "decided_on": d.date().isoformat(), "by": b if isinstance(b, str) else ""}
+                 for c, h, d, b in zip(frame["child_id"][keep], frame["home_id"][keep],
+                                       day[keep], by[keep], strict=True)]
+    return sorted(rows, key=lambda r: (r["decided_on"], r["kind"], r["child_id"],
+                                       r["home_id"]))
 
 
 def as_frame(decisions: Decisions) -> pd.DataFrame:

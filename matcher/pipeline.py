@@ -347,7 +347,8 @@ def _run(inputs: Inputs, settings: Settings, *, times: TimeTable | None,
     t0 = time.perf_counter()
     scored = scoring.score_pairs(inputs, times, settings.scoring,
                                  trainable_needs=settings.assignment.trainable_needs,
-                                 kinship_training=settings.assignment.kinship_training)
+                                 kinship_training=settings.assignment.kinship_training,
+                                 continuity=settings.continuity, as_of=as_of)
     timings["scoring"] = time.perf_counter() - t0
 
     say(_("building and solving the assignment"))
@@ -360,6 +361,7 @@ def _run(inputs: Inputs, settings: Settings, *, times: TimeTable | None,
     problem = assignment.AssignmentProblem.build(
         children=inputs.children, homes=inputs.homes, pairs=pairs, locked=locked,
         settings=settings.assignment, as_of=as_of, previous=proposals,
+        continuity=settings.continuity,
     )
     result = assignment.solve(problem, settings.assignment, progress=say,
                               stability_tolerance=settings.continuity.stability_tolerance)
@@ -389,6 +391,9 @@ def _run(inputs: Inputs, settings: Settings, *, times: TimeTable | None,
         summary["decisions"] = _decision_counts(plan, held, settings)
         assert decisions is not None
         summary["decisions"]["since_previous_run"] = _since(decisions, previous_as_of)
+    overrides = decisions_mod.overrides_since(given, previous_as_of)
+    if overrides:
+        summary["overrides_since_previous_run"] = overrides
     if compared is not None:
         summary.update(compared.counts())
         summary["stability_tolerance"] = settings.continuity.stability_tolerance

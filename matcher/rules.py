@@ -32,7 +32,11 @@ Filters, in the "funnel" order used in diagnoses (:data:`FILTERS`):
 9. ``contacts``: for every contact with ``max_minutes``, home -> contact
    travel ``<= max_minutes``; unreachable (``inf``) fails; a child without
    such contacts passes (:func:`contacts_ok`).
-10. ``veto``: the pair is not vetoed by a caseworker.
+10. ``veto``: the pair is not vetoed by a caseworker, and the home is not the
+    child's current home (``current_home_id``) unless that home keeps the
+    child (``current_home_keeps``, a kinship or general home only: see
+    :func:`current_home_vetoes`). A child is never "proposed" the home it
+    already lives in unless the home has said it will keep the child.
 
 Planning asks the rules that need no travel time (all but ``school`` and
 ``contacts``).
@@ -48,12 +52,53 @@ import pandas as pd
 
 from matcher.config import ScoringSettings
 
-__all__ = ["FILTERS", "Eligibility", "NeedCounts", "accepted_competences", "contacts_ok",
-           "school_ok", "tag_matrix", "tags_of"]
+__all__ = ["FILTERS", "KEEPING_KINDS", "Eligibility", "NeedCounts", "accepted_competences",
+           "contacts_ok", "current_home_vetoes", "emergency_children", "school_ok",
+           "tag_matrix", "tags_of"]
 
 FILTERS: tuple[str, ...] = ("capacity", "kind", "age", "household", "competences", "language",
                             "avoid", "school", "contacts", "veto")
 """The hard filters, in funnel order."""
+
+
+KEEPING_KINDS: tuple[str, ...] = ("kinship", "general")
+"""Kinds of home that may keep the child who lives there (``current_home_keeps``)."""
+
+
+def current_home_vetoes(children: pd.DataFrame, homes: pd.DataFrame) -> pd.DataFrame:
+    """Return the pairs (child, current home) that may not be proposed.
+
+    A child's current home (``children.current_home_id``) is proposed again
+    only when ``current_home_keeps`` is true and the home is a kinship or
+    general home (:data:`KEEPING_KINDS`): the home is willing to keep the
+    child. Every other current home is excluded like a veto.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``child_id, home_id`` (str), empty without ``current_home_id``.
+    """
+    if "current_home_id" not in children.columns:
+        return pd.DataFrame({"child_id": pd.Series([], dtype="str"),
+                             "home_id": pd.Series([], dtype="str")})
+    kind = homes.set_index("home_id")["kind"]
+    home = children["current_home_id"]
+    lives = home.notna() & (home.astype(str) != "")
+    keeps = (children["current_home_keeps"].fillna(False).astype(bool)
+             if "current_home_keeps" in children.columns
+             else pd.Series(False, index=children.index))
+    keeps &= home.map(kind).isin(KEEPING_KINDS)
+    out = children.loc[lives & ~keeps, ["child_id", "current_home_id"]]
+    return out.rename(columns={"current_home_id": "home_id"}).astype("str") \
+        .reset_index(drop=True)
+
+
+def emergency_children(children: pd.DataFrame, homes: pd.DataFrame) -> np.ndarray:
+    """Per child (row order of ``children``): True when it lives in an emergency home now."""
+    if "current_home_id" not in children.columns:
+        return np.zeros(len(children), dtype=bool)
+    kind = homes.set_index("home_id")["kind"]
+    return (children["current_home_id"].map(kind) == "emergency").to_numpy(dtype=bool)
 
 
 def tags_of(frame: pd.DataFrame, column: str) -> list[tuple[str, ...]]:

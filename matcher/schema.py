@@ -6,16 +6,24 @@ Five tables describe one matching run; their column names are the contract
 ``children`` (required, at least one row)
     ``child_id, lon, lat, school_lon, school_lat, municipality, age, needs,
     sibling_group, urgency, waiting_since, max_school_minutes,
-    avoid_municipalities, languages, language_required, culture, heard_on``
+    avoid_municipalities, languages, language_required, culture, heard_on,
+    current_home_id, current_home_keeps, placed_since``
 ``homes`` (required, at least one row)
     ``home_id, lon, lat, municipality, capacity, competences, min_age, max_age,
     kind, kin_of, accepts_sibling_groups, languages, culture, own_children_ages``
 ``contacts`` (optional)
     ``child_id, kind, lon, lat, weight, max_minutes``
 ``placements`` (optional; locked child -> home pairs)
-    ``child_id, home_id``
+    ``child_id, home_id, decided_on, by``
 ``vetoes`` (optional; forbidden child -> home pairs)
-    ``child_id, home_id``
+    ``child_id, home_id, decided_on, by``
+
+Current placements: ``current_home_id`` is the home a child lives in now (its
+place counts as used); it is never proposed again unless ``current_home_keeps``
+is yes, which only a kinship or general home may say. ``placed_since`` is the
+date the child moved in. Audit: ``decided_on`` (ISO date) and ``by``
+(:data:`ROLES`) say when and by whom a lock or veto was decided; both are
+optional, and the columns appear in the frames only when given.
 
 Tables are read from CSV (UTF-8, ``,`` or ``;`` delimited), GeoJSON or
 GeoPackage (first layer, or ``file.gpkg:layer``). Coordinates are WGS84
@@ -41,7 +49,9 @@ Normalised dtypes of the validated frames
   them back as ``a;b``.
 * ``own_children_ages``: ``tuple[int, ...]`` per row (years, ascending, repeats
   kept for twins; ``()`` when empty).
-* ``waiting_since`` and ``heard_on``: ``datetime64``, NaT when empty.
+* ``waiting_since``, ``heard_on``, ``placed_since``: ``datetime64``, NaT when empty;
+  ``decided_on`` (placements, vetoes): ``datetime64``.
+* ``current_home_id``: ``str``, missing (NaN) when empty; ``current_home_keeps``: ``bool``.
 * ``accepts_sibling_groups`` and ``language_required``: ``bool`` (``False``
   when empty or absent).
 * ``max_minutes`` (contacts): ``float64``, NaN when empty (no limit).
@@ -54,6 +64,7 @@ Column parsing (one problem per bad cell) lives in :mod:`matcher._columns`.
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import functools
 import hashlib
 import logging
@@ -76,6 +87,7 @@ from matcher._columns import (
     _numbers,
     _optional_str,
     _rows,
+    _same,
     _Table,
     _text,
     join_tags,
@@ -86,6 +98,7 @@ from matcher.errors import InputError, Problem
 from matcher.i18n import gettext as _
 from matcher.i18n import ngettext
 from matcher.lookup import Registers
+from matcher.rules import KEEPING_KINDS
 from matcher.timetable import TimeTable
 
 __all__ = [
@@ -95,6 +108,7 @@ __all__ = [
     "HOME_KINDS",
     "MAX_CHILD_AGE",
     "MAX_ID_LENGTH",
+    "ROLES",
     "TABLES",
     "URGENCIES",
     "Inputs",
@@ -116,6 +130,8 @@ URGENCIES: tuple[str, ...] = ("acute", "planned")
 CONTACT_KINDS: tuple[str, ...] = ("relative", "friend", "activity", "parent")
 HOME_KINDS: tuple[str, ...] = ("general", "kinship", "emergency", "specialized")
 ANCHOR_KINDS: tuple[str, ...] = ("home", "school", *CONTACT_KINDS)
+ROLES: tuple[str, ...] = ("bufetat", "kommune")
+"""Who decided a lock, veto or decision (``by``), as in :mod:`matcher.decisions`."""
 _ID_COLUMNS = {"children": "child_id", "homes": "home_id"}
 _TIME_COLUMNS = ("home_id", "anchor_id", "minutes")
 
@@ -388,6 +404,12 @@ def check_tables(frames: Mapping[str, pd.DataFrame | None], *, settings: Scoring
                           "languages (ISO 639-1, e.g. 'nb;so') or set it to no"))
         culture = t.tags("culture", set(settings.cultures), "culture")
         heard = t.dates("heard_on")
+        current = {c: f(c) for c, f in (("current_home_id", t.id_text),
+                                        ("placed_since", functools.partial(_past, t)))
+                   if t.has(c)}
+        if t.has("current_home_keeps"):
+            current["current_home_keeps"] = t.booleans("current_home_keeps", default=False)
+        _check_current(t, current)
         _check_groups(t, ids, group)
         # Without a child_id column no reference to a child can be checked (no cascade).
         child_ids = {i for i in ids if i} if t.has("child_id") else None
@@ -401,7 +423,9 @@ def check_tables(frames: Mapping[str, pd.DataFrame | None], *, settings: Scoring
             "max_school_minutes": max_school,
             "avoid_municipalities": pd.Series(avoid, dtype=object),
             "languages": pd.Series(languages, dtype=object), "language_required": required,
-            "culture": pd.Series(culture, dtype=object), "heard_on": heard})
+            "culture": pd.Series(culture, dtype=object), "heard_on": heard,
+            **{c: _optional_str(v) if c == "current_home_id" else v
+               for c, v in current.items()}})
     elif "children" not in unreadable:
         child_ids = set()
 
@@ -449,6 +473,8 @@ def check_tables(frames: Mapping[str, pd.DataFrame | None], *, settings: Scoring
             "languages": pd.Series(languages, dtype=object),
             "culture": pd.Series(culture, dtype=object),
             "own_children_ages": pd.Series(own_ages, dtype=object)})
+        if "children" in tables and "current_home_id" in current:
+            _check_current_homes(tables["children"], current, ids, kind)
     elif "homes" not in unreadable:
         home_ids = set()
 
@@ -485,6 +511,12 @@ def check_tables(frames: Mapping[str, pd.DataFrame | None], *, settings: Scoring
         pairs[name] = (c_ids, h_ids)
         frame = pd.DataFrame({"child_id": pd.Series(c_ids, dtype="str"),
                               "home_id": pd.Series(h_ids, dtype="str")})
+        if t.has("decided_on"):
+            frame["decided_on"] = _past(t, "decided_on")
+        if t.has("by"):
+            by = t.text("by")
+            t.add("by", (by != "") & ~np.isin(by, ROLES), functools.partial(_bad_role, by=by))
+            frame["by"] = pd.Series(by, dtype="str")
         if name == "placements":
             first = _first_rows(c_ids)
             t.add("child_id", (first != np.arange(t.n)) & (c_ids != ""),
@@ -516,6 +548,52 @@ def _check_refs(t: _Table, column: str, ids: np.ndarray, known: set[str] | None,
     t.add(column, (ids != "") & ~np.isin(ids, list(known)),
           lambda i: _("unknown {column} '{id}'; it must be in the {table} table")
           .format(column=column, id=ids[i], table=table))
+
+
+def _bad_role(i: int, *, by: np.ndarray) -> str:
+    return _("by '{by}' is not allowed; use one of {allowed}, or leave it empty").format(
+        by=by[i], allowed=", ".join(ROLES))
+
+
+def _past(t: _Table, column: str) -> np.ndarray:
+    """An ISO date column whose dates may not lie in the future (after today)."""
+    day = t.dates(column)
+    today = np.datetime64(datetime.date.today(), "D")
+    with np.errstate(invalid="ignore"):
+        future = ~pd.isna(day) & (day.astype("datetime64[D]") > today)
+    t.add(column, future, lambda i: _("{column} {day} is in the future; give the date it "
+                                      "happened").format(column=column,
+                                                         day=str(day[i])[:10]))
+    return day
+
+
+def _check_current(t: _Table, current: dict[str, np.ndarray]) -> None:
+    """``current_home_keeps`` and ``placed_since`` need a ``current_home_id``."""
+    home = current.get("current_home_id", np.full(t.n, "", dtype=object))
+    for column in ("current_home_keeps", "placed_since"):
+        if column in current:
+            given = current[column].astype(bool) if column == "current_home_keeps" \
+                else ~pd.isna(current[column])
+            t.add(column, given & (home == ""),
+                  _same(_("{column} is given but current_home_id is empty; give the home "
+                          "the child lives in, or clear it").format(column=column)))
+
+
+def _check_current_homes(t: _Table, current: dict[str, np.ndarray], home_ids: np.ndarray,
+                         kind: np.ndarray) -> None:
+    """``current_home_id`` is a home; only kinship and general homes may keep the child."""
+    home = current["current_home_id"]
+    kind_of = dict(zip(home_ids, kind, strict=True))
+    t.add("current_home_id", (home != "") & ~np.isin(home, list(kind_of)),
+          lambda i: _("unknown current_home_id '{home}'; it must be in the homes table")
+          .format(home=home[i]))
+    keeps = current.get("current_home_keeps", np.zeros(t.n, dtype=bool))
+    home_kind = np.array([kind_of.get(h, "") for h in home], dtype=object)
+    t.add("current_home_keeps", keeps & np.isin(home_kind, [k for k in HOME_KINDS
+                                                            if k not in KEEPING_KINDS]),
+          lambda i: _("current_home_keeps is yes but {home} is not a kinship or general home "
+                      "(kind {kind}); only those may keep the child: set it to no")
+          .format(home=home[i], kind=home_kind[i]))
 
 
 def _check_groups(t: _Table, ids: np.ndarray, group: np.ndarray) -> None:

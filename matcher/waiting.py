@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from matcher.i18n import gettext as _
 from matcher.schema import Inputs
 
 __all__ = [
@@ -227,9 +228,10 @@ def summary_block(rows: pd.DataFrame, *, min_cell: int = MIN_CELL) -> dict[str, 
 
 def markdown(block: Mapping[str, Any], trend_table: pd.DataFrame | None = None) -> str:
     """Render waiting figures (:func:`summary_block`) and an optional trend as markdown."""
-    out = [f"Days waiting since `waiting_since` (children not yet placed). Cells with fewer "
-           f"than {block.get('min_cell', MIN_CELL)} children are suppressed "
-           f"({block.get('suppressed_cells', 0)} here).", ""]
+    out = [_("Days waiting since `waiting_since` (children not yet placed). Cells with fewer "
+             "than {min_cell} children are suppressed ({suppressed} here).").format(
+                 min_cell=block.get("min_cell", MIN_CELL),
+                 suppressed=block.get("suppressed_cells", 0)), ""]
     by = block.get("by", {})
     rows = []
     for dim in ("all", *DIMENSIONS):
@@ -238,18 +240,19 @@ def markdown(block: Mapping[str, Any], trend_table: pd.DataFrame | None = None) 
             rows.append((dim, value, cells[value]["children"], cells[value]["median_days"],
                          cells[value]["p90_days"]))
     if rows:
-        out += ["| breakdown | value | children | median days | 90th percentile days |",
-                "|---|---|---|---|---|"]
+        out += ["| " + " | ".join((_("breakdown"), _("value"), _("children"), _("median days"),
+                                   _("90th percentile days"))) + " |", "|---|---|---|---|---|"]
         out += [f"| {d} | {v} | {n} | {m} | {p} |" for d, v, n, m, p in rows]
         out.append("")
     binding = block.get("binding", {})
     if binding:
-        out += ["Binding reasons of unmatched children:", "", "| reason | children |",
-                "|---|---|"]
+        out += [_("Binding reasons of unmatched children:"), "",
+                "| " + _("reason") + " | " + _("children") + " |", "|---|---|"]
         out += [f"| {k} | {v} |" for k, v in binding.items()]
         out.append("")
     if trend_table is not None and len(trend_table):
-        out += ["| run date | children | placed | unmatched | median days | p90 days |",
+        out += ["| " + " | ".join((_("run date"), _("children"), _("placed"), _("unmatched"),
+                                   _("median days"), _("p90 days"))) + " |",
                 "|---|---|---|---|---|---|"]
         for r in trend_table.itertuples(index=False):
             out.append(f"| {r.as_of} | {_num(r.children)} | {_num(r.placed)} | "
@@ -260,5 +263,5 @@ def markdown(block: Mapping[str, Any], trend_table: pd.DataFrame | None = None) 
 
 def _num(value: object) -> str:
     if value is None or (isinstance(value, float) and not np.isfinite(value)):
-        return "suppressed"
+        return _("suppressed")
     return f"{float(value):g}" if isinstance(value, int | float) else str(value)

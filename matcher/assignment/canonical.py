@@ -61,7 +61,7 @@ def _canonical(
     current = np.full(n_units, -1, dtype=np.int64)
     current[cand.var_unit[chosen]] = np.flatnonzero(chosen)
     free = inst.residual.astype(np.int64).copy()
-    np.subtract.at(free, cand.var_home[chosen], size[cand.var_unit[chosen]])
+    np.subtract.at(free, cand.var_home[chosen], cand.var_places[chosen])
     occupants: dict[int, set[int]] = {}
     for u in np.flatnonzero(current >= 0).tolist():
         occupants.setdefault(int(cand.var_home[current[u]]), set()).add(u)
@@ -90,7 +90,7 @@ def _canonical(
                 if v < 0:
                     continue
                 h = int(cand.var_home[v])
-                load[h] = load.get(h, 0) + sign * int(size[u])
+                load[h] = load.get(h, 0) + sign * int(cand.var_places[v])
                 d_prio += sign * prio[u]
                 d_weight += sign * weight[v]
                 if keep is not None:
@@ -176,7 +176,7 @@ def _verify(inst: _Instance, cand: _Candidates, chosen: np.ndarray, floor: float
     per_unit = np.bincount(cand.var_unit[chosen], minlength=len(cand.unit_members))
     if (per_unit > 1).any():
         errors.append(f"{int((per_unit > 1).sum())} unit(s) placed in more than one home")
-    load = np.bincount(cand.var_home[chosen], weights=cand.unit_size[cand.var_unit[chosen]],
+    load = np.bincount(cand.var_home[chosen], weights=cand.var_places[chosen],
                        minlength=len(inst.home_ids))
     if (load > inst.residual + 1e-9).any():
         errors.append(f"{int((load > inst.residual).sum())} home(s) over capacity")

@@ -7,8 +7,11 @@ import math
 import numpy as np
 import pandas as pd
 
+from matcher import i18n
 from matcher.assignment.instance import _groups_by, _ids, _Instance, _instance
 from matcher.assignment.problem import AssignmentProblem, AssignmentResult
+from matcher.i18n import gettext as _
+from matcher.i18n import ngettext
 
 __all__ = ["diagnose"]
 
@@ -45,10 +48,6 @@ def diagnose(problem: AssignmentProblem, result: AssignmentResult) -> dict[str, 
         else:
             reasons[str(inst.child_ids[c])] = ctx.child_reason(c)
     return reasons
-
-
-def _plural(n: int, one: str, many: str) -> str:
-    return f"{n} {one if n == 1 else many}"
 
 
 class _Diagnosis:
@@ -100,8 +99,8 @@ class _Diagnosis:
         items = list(units.values())
         for mask in range(1, 2 ** min(len(items), 12)):
             chosen = [items[i] for i in range(len(items)) if mask >> i & 1]
-            if sum(s for _, s in chosen) >= need - free:
-                best = min(best, sum(c for c, _ in chosen))
+            if sum(s for _c, s in chosen) >= need - free:
+                best = min(best, sum(c for c, _s in chosen))
         if not math.isfinite(best):
             return "locked", [o for o in held if inst.locked_home[o] >= 0]
         tol = 1e-9 * max(1.0, abs(own))
@@ -123,52 +122,83 @@ class _Diagnosis:
             by_state.setdefault(state, []).append((h, kids))
 
         def who(state: str) -> str:
-            ids = _ids(inst.child_ids[sorted({k for _, ks in by_state[state] for k in ks})])
+            ids = _ids(inst.child_ids[sorted({k for _h, ks in by_state[state] for k in ks})])
             if need == 1:
-                relation = {"higher": "of higher priority", "equal": "of equal priority",
-                            "lower": "of lower priority"}[state]
+                text = {"higher": _("children of higher priority ({ids})"),
+                        "equal": _("children of equal priority ({ids})"),
+                        "lower": _("children of lower priority ({ids})")}[state]
             else:
-                relation = {"higher": "whose priority exceeds", "equal": "whose priority equals",
-                            "lower": "of less priority than"}[state]
-                relation += f" the group's combined {own:.2f}"
-            return f"children {relation} ({ids})"
+                text = {"higher": _("children whose priority exceeds the group's combined "
+                                    "{priority} ({ids})"),
+                        "equal": _("children whose priority equals the group's combined "
+                                   "{priority} ({ids})"),
+                        "lower": _("children of less priority than the group's combined "
+                                   "{priority} ({ids})")}[state]
+            return text.format(ids=ids, priority=i18n.format_number(own, 2))
 
         def locked() -> str:
-            ids = {k for _, ks in by_state["locked"] for k in ks}
-            return f"placements already made ({_ids(inst.child_ids[sorted(ids)])})"
+            ids = {k for _h, ks in by_state["locked"] for k in ks}
+            return _("placements already made ({ids})").format(
+                ids=_ids(inst.child_ids[sorted(ids)]))
 
-        ties = "ties are broken by match score, then by id"
-        early = (f"the solve stopped early (status {self.result.status}, gap "
-                 f"{self.result.mip_gap:.3g}); raise time_limit_seconds or lower mip_gap")
+        ties = _("ties are broken by match score, then by id")
+        early = _("the solve stopped early (status {status}, gap {gap}); raise "
+                  "time_limit_seconds or lower mip_gap").format(
+                      status=self.result.status, gap=f"{self.result.mip_gap:.3g}")
         if len(by_state) == 1:
             state = next(iter(by_state))
-            its = "its" if len(homes) == 1 else "their"
-            subject = "this child" if need == 1 else "the group"
+            one = len(homes) == 1
+            child = need == 1
             return {
-                "higher": lambda: (f"all {its} capacity is taken by {who('higher')}"
-                                   if need == 1 else f"{its} places are held by {who('higher')}"),
-                "locked": lambda: f"all {its} capacity is taken by {locked()}",
-                "empty": lambda: ("it has no free places" if len(homes) == 1
-                                  else "none of them has free places"),
-                "equal": lambda: f"placing {subject} would displace {who('equal')}; {ties}",
-                "lower": lambda: f"{its} places are held by {who('lower')}, which an optimal "
-                                 f"solution would not do; {early}",
-                "free": lambda: f"{its} places are not all taken, yet {subject} is unmatched; "
-                                + early,
+                "higher": lambda: ((_("all its capacity is taken by {who}") if one
+                                    else _("all their capacity is taken by {who}")) if child
+                                   else (_("its places are held by {who}") if one
+                                         else _("their places are held by {who}")))
+                .format(who=who("higher")),
+                "locked": lambda: (_("all its capacity is taken by {who}") if one
+                                   else _("all their capacity is taken by {who}"))
+                .format(who=locked()),
+                "empty": lambda: (_("it has no free places") if one
+                                  else _("none of them has free places")),
+                "equal": lambda: (_("placing this child would displace {who}; {ties}") if child
+                                  else _("placing the group would displace {who}; {ties}"))
+                .format(who=who("equal"), ties=ties),
+                "lower": lambda: (_("its places are held by {who}, which an optimal solution "
+                                    "would not do; {early}") if one
+                                  else _("their places are held by {who}, which an optimal "
+                                         "solution would not do; {early}"))
+                .format(who=who("lower"), early=early),
+                "free": lambda: ((_("its places are not all taken, yet this child is "
+                                    "unmatched; {early}") if one
+                                  else _("their places are not all taken, yet this child is "
+                                         "unmatched; {early}")) if child
+                                 else (_("its places are not all taken, yet the group is "
+                                         "unmatched; {early}") if one
+                                       else _("their places are not all taken, yet the group "
+                                              "is unmatched; {early}")))
+                .format(early=early),
             }[state]()
         parts = []
         for state, text in (
-            ("higher", lambda: f"full with {who('higher')}"),
-            ("locked", lambda: f"full with {locked()}"),
-            ("empty", lambda: "without free places"),
-            ("equal", lambda: f"full with {who('equal')} ({ties})"),
-            ("lower", lambda: f"held by {who('lower')}, which an optimal solution would not "
-                              f"do; {early}"),
-            ("free", lambda: f"not full, yet unused; {early}"),
+            ("higher", lambda k: ngettext("{n} is full with {who}", "{n} are full with {who}",
+                                          k).format(n=k, who=who("higher"))),
+            ("locked", lambda k: ngettext("{n} is full with {who}", "{n} are full with {who}",
+                                          k).format(n=k, who=locked())),
+            ("empty", lambda k: ngettext("{n} is without free places",
+                                         "{n} are without free places", k).format(n=k)),
+            ("equal", lambda k: ngettext("{n} is full with {who} ({ties})",
+                                         "{n} are full with {who} ({ties})", k).format(
+                                             n=k, who=who("equal"), ties=ties)),
+            ("lower", lambda k: ngettext(
+                "{n} is held by {who}, which an optimal solution would not do; {early}",
+                "{n} are held by {who}, which an optimal solution would not do; {early}",
+                k).format(n=k, who=who("lower"), early=early)),
+            ("free", lambda k: ngettext("{n} is not full, yet unused; {early}",
+                                        "{n} are not full, yet unused; {early}", k).format(
+                                            n=k, early=early)),
         ):
             if state in by_state:
-                n = len(by_state[state])
-                parts.append(f"{n} {'is' if n == 1 else 'are'} {text()}")
+                parts.append(text(len(by_state[state])))
         return "; ".join(parts)
 
     def child_reason(self, c: int) -> str:
@@ -180,13 +210,15 @@ class _Diagnosis:
         for h in homes:
             sibs = [o for o in self.occupants.get(h, []) if g >= 0 and inst.group[o] == g]
             if sibs and not inst.accepts[h]:
-                parts.append(f"{inst.home_ids[h]} does not take sibling groups and already has "
-                             f"sibling {_ids(inst.child_ids[sibs])}")
+                parts.append(_("{home} does not take sibling groups and already has sibling "
+                               "{ids}").format(home=inst.home_ids[h],
+                                               ids=_ids(inst.child_ids[sibs])))
             else:
                 rest.append(h)
         if rest:
             parts.append(self._blocked(rest, 1, float(inst.priority[c])))
-        return f"{_plural(len(homes), 'home qualifies', 'homes qualify')} but " + "; ".join(parts)
+        return ngettext("{n} home qualifies but {reasons}", "{n} homes qualify but {reasons}",
+                        len(homes)).format(n=len(homes), reasons="; ".join(parts))
 
     def together_reason(self, c: int, g: int) -> str:
         inst = self.inst
@@ -196,25 +228,31 @@ class _Diagnosis:
         if g in self.locked_groups:
             lhomes = sorted({int(inst.locked_home[m]) for m in members if inst.locked_home[m] >= 0})
             where = _ids(inst.home_ids[lhomes])
-            head = (f"sibling group {gid} ({size} children) is kept together and already has a "
-                    f"placement in {where} (made earlier), so this child may only join it; ")
+            head = _("sibling group {group} ({size} children) is kept together and already has "
+                     "a placement in {where} (made earlier), so this child may only join it; "
+                     "{why}")
             mine = [h for h in lhomes if h in set(self.feasible[c].tolist())]
-            if not mine:
-                return head + (f"this child qualifies for "
-                               f"{_plural(len(self.feasible[c]), 'other home', 'other homes')} "
-                               f"but not {where}")
             takes = [h for h in mine if inst.accepts[h]]
-            if not takes:
-                return head + f"{_ids(inst.home_ids[mine])} does not take sibling groups"
-            return head + self._blocked(takes, 1, float(inst.priority[c]))
+            k = len(self.feasible[c])
+            if not mine:
+                why = ngettext("this child qualifies for {n} other home but not {where}",
+                               "this child qualifies for {n} other homes but not {where}",
+                               k).format(n=k, where=where)
+            elif not takes:
+                why = _("{homes} does not take sibling groups").format(
+                    homes=_ids(inst.home_ids[mine]))
+            else:
+                why = self._blocked(takes, 1, float(inst.priority[c]))
+            return head.format(group=gid, size=size, where=where, why=why)
         sets = [set(self.feasible.get(int(m), np.zeros(0, dtype=np.int64)).tolist())
                 for m in members]
         common = sorted(set.intersection(*sets))
         if not common:
             counts = sorted(len(s) for s in sets)
-            return (f"sibling group {gid} ({size} children) is placed together or not at all, "
-                    f"and no single home qualifies for all {size} (each qualifies for "
-                    f"{counts[0]} to {counts[-1]} homes)")
+            return _("sibling group {group} ({size} children) is placed together or not at "
+                     "all, and no single home qualifies for all {size} (each qualifies for "
+                     "{low} to {high} homes)").format(group=gid, size=size, low=counts[0],
+                                                      high=counts[-1])
         residual = inst.residual
         takes = [h for h in common if inst.accepts[h]]
         roomy = [h for h in takes if residual[h] >= size]
@@ -222,15 +260,24 @@ class _Diagnosis:
             detail = []
             if len(common) > len(takes):
                 n = len(common) - len(takes)
-                detail.append(f"{n} do{'es' if n == 1 else ''} not take sibling groups")
+                detail.append(ngettext("{n} does not take sibling groups",
+                                       "{n} do not take sibling groups", n).format(n=n))
             if takes:
-                detail.append(f"{len(takes)} ha{'s' if len(takes) == 1 else 've'} fewer than "
-                              f"{size} free places")
-            return (f"sibling group {gid} ({size} children) needs one home with {size} free "
-                    f"places that takes sibling groups; none of its "
-                    f"{_plural(len(common), 'qualifying home', 'qualifying homes')} does "
-                    f"({', '.join(detail)})")
+                detail.append(ngettext("{n} has fewer than {size} free places",
+                                       "{n} have fewer than {size} free places",
+                                       len(takes)).format(n=len(takes), size=size))
+            return ngettext("sibling group {group} ({size} children) needs one home with {size} "
+                            "free places that takes sibling groups; none of its {n} qualifying "
+                            "home does ({detail})",
+                            "sibling group {group} ({size} children) needs one home with {size} "
+                            "free places that takes sibling groups; none of its {n} qualifying "
+                            "homes does ({detail})", len(common)).format(
+                                group=gid, size=size, n=len(common), detail=", ".join(detail))
         total = float(inst.priority[members].sum())
-        return (f"sibling group {gid} ({size} children, combined priority {total:.2f}) "
-                f"qualifies for {_plural(len(roomy), 'home', 'homes')} with room for the whole "
-                "group, but " + self._blocked(roomy, size, total))
+        return ngettext("sibling group {group} ({size} children, combined priority {priority}) "
+                        "qualifies for {n} home with room for the whole group, but {why}",
+                        "sibling group {group} ({size} children, combined priority {priority}) "
+                        "qualifies for {n} homes with room for the whole group, but {why}",
+                        len(roomy)).format(group=gid, size=size,
+                                           priority=i18n.format_number(total, 2), n=len(roomy),
+                                           why=self._blocked(roomy, size, total))

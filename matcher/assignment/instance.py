@@ -13,6 +13,7 @@ import pulp
 from matcher.assignment.problem import AssignmentProblem
 from matcher.config import AssignmentSettings
 from matcher.errors import InfeasibleError
+from matcher.i18n import gettext as _
 
 __all__: list[str] = []
 
@@ -33,11 +34,19 @@ class _Instance:
     pair_score: np.ndarray
     pair_training: np.ndarray
     previous_home: np.ndarray  # per child: home index of the previous proposal, or -1
+    current_home: np.ndarray  # per child: home index of the home it lives in now, or -1
+    keeps: np.ndarray  # per child: the current home is willing to keep it
 
     @property
     def residual(self) -> np.ndarray:
+        """Free places: capacity minus locked placements minus children living there now."""
         placed = self.locked_home[self.locked_home >= 0]
-        return self.capacity - np.bincount(placed, minlength=len(self.home_ids))
+        living = self.current_home[self.current_home >= 0]
+        free = self.capacity - np.bincount(placed, minlength=len(self.home_ids))
+        # children living there take what is left (never below 0: _check_locked
+        # reports only locked placements beyond capacity)
+        return np.where(free >= 0, np.maximum(
+            free - np.bincount(living, minlength=len(self.home_ids)), 0), free)
 
 
 def _instance(problem: AssignmentProblem) -> _Instance:
@@ -66,6 +75,12 @@ def _instance(problem: AssignmentProblem) -> _Instance:
         known = (prev_c >= 0) & (prev_h >= 0)
         previous_home[prev_c[known]] = prev_h[known]
 
+    current_home = np.full(len(child_ids), -1, dtype=int)
+    if "current_home_id" in children.columns:
+        current_home = home_index.get_indexer(children["current_home_id"].astype(object))
+    keeps = (children["current_home_keeps"].fillna(False).to_numpy(dtype=bool)
+             if "current_home_keeps" in children.columns else np.zeros(len(child_ids), bool))
+
     pairs = problem.pairs
     pc = child_index.get_indexer(pairs["child_id"])
     ph = home_index.get_indexer(pairs["home_id"])
@@ -84,6 +99,8 @@ def _instance(problem: AssignmentProblem) -> _Instance:
         pair_score=pd.to_numeric(pairs["score"]).to_numpy(dtype=float)[order],
         pair_training=pd.to_numeric(pairs["n_training"]).to_numpy(dtype=np.int64)[order],
         previous_home=previous_home,
+        current_home=current_home,
+        keeps=keeps & (current_home >= 0),
     )
 
 
@@ -94,9 +111,10 @@ def _check_locked(inst: _Instance) -> None:
     for h in np.flatnonzero(residual < 0):
         kids = inst.child_ids[inst.locked_home == h]
         lines.append(
-            f"home {inst.home_ids[h]} has {len(kids)} placements already made "
-            f"({_ids(kids)}) but capacity {inst.capacity[h]}; raise its capacity to at "
-            f"least {len(kids)} or release {len(kids) - inst.capacity[h]} placement(s)"
+            _("home {home} has {n} placements already made ({ids}) but capacity {capacity}; "
+              "raise its capacity to at least {n} or release {excess} placement(s)").format(
+                  home=inst.home_ids[h], n=len(kids), ids=_ids(kids),
+                  capacity=inst.capacity[h], excess=len(kids) - inst.capacity[h])
         )
     locked = inst.locked_home >= 0
     for g, gid in enumerate(inst.group_ids):
@@ -105,20 +123,23 @@ def _check_locked(inst: _Instance) -> None:
             if n >= 2 and not inst.accepts[h]:
                 kids = inst.child_ids[locked & (inst.group == g) & (inst.locked_home == h)]
                 lines.append(
-                    f"home {inst.home_ids[h]} does not take sibling groups but holds {n} locked "
-                    f"children of sibling group {gid} ({_ids(kids)}); set its "
-                    "accepts_sibling_groups to true or release a placement"
+                    _("home {home} does not take sibling groups but holds {n} locked children "
+                      "of sibling group {group} ({ids}); set its accepts_sibling_groups to "
+                      "true or release a placement").format(
+                          home=inst.home_ids[h], n=n, group=gid, ids=_ids(kids))
                 )
     if lines:
         listed = "\n".join(f"  - {line}" for line in lines)
-        raise InfeasibleError(f"locked placements are infeasible before solving:\n{listed}")
+        raise InfeasibleError(_("locked placements are infeasible before solving:") + "\n"
+                              + listed)
 
 
 def _ids(ids: Iterable[object], limit: int = 6) -> str:
     """Join ids for a message: sorted, at most ``limit``, then a count."""
     items = sorted(str(i) for i in ids)
     if len(items) > limit:
-        return ", ".join(items[:limit]) + f" and {len(items) - limit} more"
+        return _("{list} and {n} more").format(list=", ".join(items[:limit]),
+                                               n=len(items) - limit)
     return ", ".join(items)
 
 
@@ -133,6 +154,7 @@ class _Candidates:
     var_home: np.ndarray
     var_weight: np.ndarray  # stage-two weight w_uh
     var_child: np.ndarray  # child index for single-child units, -1 for group units
+    var_places: np.ndarray  # places the variable takes in its home: members not living there
     locked_groups_homes: dict[int, np.ndarray]  # group -> homes of locked members
 
     @property
@@ -172,6 +194,8 @@ def _candidates(inst: _Instance, settings: AssignmentSettings) -> _Candidates:
     # Pair-level exclusions for single-child units.
     pc, ph = inst.pair_child, inst.pair_home
     keep = ~is_locked[pc]
+    # A child's current home is a candidate only when it keeps the child.
+    keep &= (inst.current_home[pc] != ph) | inst.keeps[pc]
     pgroup = inst.group[pc]
     if locked_groups_homes:
         in_locked_group = np.isin(pgroup, list(locked_groups_homes))
@@ -187,18 +211,21 @@ def _candidates(inst: _Instance, settings: AssignmentSettings) -> _Candidates:
             # The rest of a group with a locked member may only join a locked sibling.
             keep &= ~in_locked_group | sibling_there
 
+    stays = (inst.current_home[pc] == ph).astype(np.int64)
     frame = pd.DataFrame({"u": unit_of_child[pc[keep]], "h": ph[keep], "w": weight[keep],
-                          "c": pc[keep]})
+                          "c": pc[keep], "s": stays[keep]})
     agg = frame.groupby(["u", "h"], sort=True).agg(n=("c", "size"), w=("w", "sum"),
-                                                   c=("c", "min"))
+                                                   c=("c", "min"), s=("s", "sum"))
     u = agg.index.get_level_values("u").to_numpy(dtype=np.int64)
     h = agg.index.get_level_values("h").to_numpy(dtype=np.int64)
     size = unit_size[u] if len(u) else np.zeros(0, dtype=np.int64)
-    ok = (agg["n"].to_numpy() == size) & (residual[h] >= size)
+    places = size - agg["s"].to_numpy(dtype=np.int64)
+    ok = (agg["n"].to_numpy() == size) & (residual[h] >= places)
     ok &= (size == 1) | inst.accepts[h]
     u, h = u[ok], h[ok]
     var_weight = agg["w"].to_numpy(dtype=float)[ok]
     var_child = np.where(unit_size[u] == 1, agg["c"].to_numpy(dtype=np.int64)[ok], -1)
+    var_places = places[ok]
 
     # Canonical order: units by their smallest child id, then home id.
     unit_key = np.array([m[0] for m in members], dtype=np.int64)
@@ -211,6 +238,7 @@ def _candidates(inst: _Instance, settings: AssignmentSettings) -> _Candidates:
         var_home=h[order],
         var_weight=var_weight[order],
         var_child=var_child[order],
+        var_places=var_places[order],
         locked_groups_homes=locked_groups_homes,
     )
 

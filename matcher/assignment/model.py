@@ -17,6 +17,13 @@ Sets and data (all ids are strings; the model is built in sorted id order):
   :math:`w_{ch}` counts (0 if the pair is not in :math:`P`). With
   :math:`\ell_h = |\{c : (c, h) \in L\}|` the residual capacity is
   :math:`r_h = \kappa_h - \ell_h \ge 0` (checked before solving).
+* Current placements: :math:`o_c \in H \cup \{\emptyset\}` is the home child
+  :math:`c` lives in now (``current_home_id``); its place counts as used, so
+  :math:`r_h = \max(0, \kappa_h - \ell_h - |\{c : o_c = h\}|)`. The pair
+  :math:`(c, o_c)` is a candidate only when the home keeps the child
+  (``current_home_keeps``), and staying takes no further place: below,
+  :math:`|u|` in the capacity row counts the members of :math:`u` with
+  :math:`o_c \ne h` (:math:`\pi_{uh}`, ``var_places``).
 * :math:`G` sibling groups with at least two waiting children (members :math:`M_g`).
 
 Decision units. Every non-locked child is its own unit, except under the
@@ -35,7 +42,7 @@ Constraints (one ``add_*`` function each):
 
     \sum_{h : (u,h) \in E} y_{uh} \le 1 \quad \forall u
         \qquad \text{(one home: add\_one\_home\_constraints)} \\
-    \sum_{u : (u,h) \in E} |u|\, y_{uh} \le r_h \quad \forall h
+    \sum_{u : (u,h) \in E} \pi_{uh}\, y_{uh} \le r_h \quad \forall h
         \qquad \text{(capacity: add\_capacity\_constraints)} \\
     \sum_{c \in M_g} y_{ch} \le 1 \quad \forall g,\ h : a_h = 0
         \qquad \text{(add\_sibling\_home\_constraints)}
@@ -167,6 +174,7 @@ from matcher.assignment.problem import (
 )
 from matcher.config import AssignmentSettings
 from matcher.errors import InfeasibleError
+from matcher.i18n import gettext as _
 
 __all__ = [
     "add_capacity_constraints",
@@ -208,7 +216,8 @@ def add_one_home_constraints(model: _Model, cand: _Candidates) -> int:
 
 
 def add_capacity_constraints(model: _Model, cand: _Candidates, residual: np.ndarray) -> int:
-    """Add ``sum_u |u| y[u, h] <= r_h`` (free places after locked ones) where binding.
+    """Add ``sum_u pi_uh y[u, h] <= r_h`` (free places after locked ones and children
+    living there; ``pi_uh`` = members of ``u`` not living in ``h``) where binding.
 
     Returns
     -------
@@ -216,7 +225,7 @@ def add_capacity_constraints(model: _Model, cand: _Candidates, residual: np.ndar
         Number of constraints added.
     """
     added = 0
-    sizes = cand.unit_size[cand.var_unit]
+    sizes = cand.var_places
     for idx in _groups_by(cand.var_home):
         h = int(cand.var_home[idx[0]])
         if sizes[idx].sum() <= residual[h]:
@@ -500,7 +509,8 @@ def solve(
     cand = _candidates(inst, settings)
     solver = optimize.solver_name(settings.solver)
     _warn_split_locked(inst, cand, settings)
-    say(f"building model: {len(cand.unit_members)} units, {cand.n_vars} pair variables")
+    say(_("building model: {units} units, {variables} pair variables").format(
+        units=len(cand.unit_members), variables=cand.n_vars))
     model, stage1, stage2 = _build(inst, cand, settings)
     timings = {"build": time.perf_counter() - t_start}
     has_previous = len(problem.previous) > 0
@@ -512,7 +522,7 @@ def solve(
         chosen = np.zeros(0, dtype=bool)
         outcomes = [optimize.Outcome("optimal", 0.0, 0.0), optimize.Outcome("optimal", 0.0, 0.0)]
     else:
-        say(f"stage 1: maximising priority placed ({solver})")
+        say(_("stage 1: maximising priority placed ({solver})").format(solver=solver))
         t1 = time.perf_counter()
         model.prob.setObjective(stage1)
         duals = optimize.lp_duals(model.prob, [r[0] for r in model.rows], solver=solver,
@@ -525,7 +535,7 @@ def solve(
                     first.status, int(chosen1.sum()), z1, first.gap, first.seconds)
         timings["stage1"] = time.perf_counter() - t1
 
-        say(f"stage 2: maximising match quality ({solver})")
+        say(_("stage 2: maximising match quality ({solver})").format(solver=solver))
         t2 = time.perf_counter()
         fixed_zero = np.zeros(cand.n_vars, dtype=bool)
         face = None
@@ -541,7 +551,8 @@ def solve(
             chosen = _canonical(inst, cand, _chosen(model), settings)
         timings["stage2"] = time.perf_counter() - t2
         if stable:
-            say(f"stage 3: changing the fewest previous proposals ({solver})")
+            say(_("stage 3: changing the fewest previous proposals ({solver})").format(
+                solver=solver))
             t3 = time.perf_counter()
             chosen2 = _chosen(model)
             z2 = float(pulp.value(stage2) or 0.0)
@@ -561,8 +572,9 @@ def solve(
     assignments = _assignments(problem, inst, cand, chosen)
     obj1, obj2 = _objectives(inst, assignments, settings)
     if floor2 is not None and obj2 < floor2 - 1e-6:
-        raise InfeasibleError(f"solver returned an invalid solution: stage-two value fell from "
-                              f"{floor2:.6f} to {obj2:.6f}; try the other solver")
+        raise InfeasibleError(_("solver returned an invalid solution: stage-two value fell "
+                                "from {before} to {after}; try the other solver").format(
+                                    before=f"{floor2:.6f}", after=f"{obj2:.6f}"))
     gaps = {"stage1": outcomes[0].gap, "stage2": outcomes[1].gap}
     if len(outcomes) > 2:
         gaps["stage3"] = outcomes[2].gap
@@ -588,7 +600,8 @@ def solve(
         status, solver, result.placed_count, len(assignments), result.locked_count,
         result.split_count, timings["total"],
     )
-    say(f"done: {status}, {result.placed_count} of {len(assignments)} children placed")
+    say(_("done: {status}, {placed} of {n} children placed").format(
+        status=status, placed=result.placed_count, n=len(assignments)))
     return result
 
 

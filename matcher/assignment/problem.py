@@ -11,8 +11,10 @@ import numpy as np
 import pandas as pd
 
 from matcher import optimize
-from matcher.config import AssignmentSettings
+from matcher.config import AssignmentSettings, ContinuitySettings
 from matcher.errors import Problem, raise_if_problems
+from matcher.i18n import N_
+from matcher.i18n import gettext as _
 
 __all__ = [
     "DAYS_PER_YEAR",
@@ -22,6 +24,7 @@ __all__ = [
     "AssignmentProblem",
     "AssignmentResult",
     "Status",
+    "emergency_over_norm",
     "priority",
 ]
 
@@ -41,13 +44,18 @@ Status = optimize.Status
 
 
 def priority(
-    children: pd.DataFrame, settings: AssignmentSettings, as_of: datetime.date
+    children: pd.DataFrame, settings: AssignmentSettings, as_of: datetime.date, *,
+    in_emergency: np.ndarray | None = None, continuity: ContinuitySettings | None = None,
 ) -> pd.Series:
     """Compute each child's stage-one priority.
 
-    ``priority = urgency_weight[urgency] + waiting_weight_per_year * years waited``,
+    ``priority = urgency_weight[urgency] + waiting_weight_per_year * years waited
+    + emergency_weight_per_week * max(0, weeks - emergency_weeks_norm)``,
     with years counted from ``waiting_since`` to ``as_of`` (365.25 days a year);
-    a missing ``waiting_since`` (NaT) counts as 0 years.
+    a missing ``waiting_since`` (NaT) counts as 0 years. The last term is only
+    for a child who lives in an emergency home (``in_emergency``), with weeks
+    from ``placed_since`` to ``as_of`` (7 days a week; none without the date):
+    it is positive exactly when the weeks exceed the norm.
 
     Parameters
     ----------
@@ -58,6 +66,12 @@ def priority(
         Assignment settings (``urgency_weight``, ``waiting_weight_per_year``).
     as_of
         Run date; ``waiting_since`` after it is an error.
+    in_emergency
+        Per row of ``children``: the child lives in an emergency home now
+        (``None``: nobody does).
+    continuity
+        ``emergency_weeks_norm`` (weeks) and ``emergency_weight_per_week``
+        (default: their defaults).
 
     Returns
     -------
@@ -75,8 +89,8 @@ def priority(
     problems: list[Problem] = []
     missing = [c for c in ("urgency", "waiting_since") if c not in children.columns]
     for col in missing:
-        problems.append(Problem(source, "required column is missing; add it", column=col))
-    raise_if_problems("cannot compute priorities", problems)
+        problems.append(Problem(source, _("required column is missing; add it"), column=col))
+    raise_if_problems(_("cannot compute priorities"), problems)
 
     urgency = children["urgency"]
     weights = urgency.map(lambda u: settings.urgency_weight.get(u, math.nan)).astype(float)
@@ -84,7 +98,8 @@ def priority(
         problems.append(
             Problem(
                 source,
-                f"unknown urgency {urgency.iloc[pos]!r}; allowed: {', '.join(_URGENCIES)}",
+                _("unknown urgency {urgency}; allowed: {allowed}").format(
+                    urgency=repr(urgency.iloc[pos]), allowed=", ".join(_URGENCIES)),
                 row=int(pos) + 1,
                 column="urgency",
             )
@@ -96,7 +111,8 @@ def priority(
         problems.append(
             Problem(
                 source,
-                f"cannot read date {raw.iloc[pos]!r}; use YYYY-MM-DD or leave it empty",
+                _("cannot read date {text}; use YYYY-MM-DD or leave it empty").format(
+                    text=repr(raw.iloc[pos])),
                 row=int(pos) + 1,
                 column="waiting_since",
             )
@@ -107,15 +123,28 @@ def priority(
         problems.append(
             Problem(
                 source,
-                f"waiting_since {since.iloc[pos].date()} is after the run date {as_of}; "
-                "fix the date",
+                _("waiting_since {day} is after the run date {as_of}; fix the date").format(
+                    day=since.iloc[pos].date().isoformat(), as_of=as_of.isoformat()),
                 row=int(pos) + 1,
                 column="waiting_since",
             )
         )
-    raise_if_problems("cannot compute priorities", _capped(problems))
+    raise_if_problems(_("cannot compute priorities"), _capped(problems))
     years = days.fillna(0.0) / DAYS_PER_YEAR
-    return (weights + settings.waiting_weight_per_year * years).rename("priority")
+    out = weights + settings.waiting_weight_per_year * years
+    if in_emergency is not None and in_emergency.any() and "placed_since" in children.columns:
+        c = continuity or ContinuitySettings()
+        over = emergency_over_norm(children["placed_since"], as_of, c.emergency_weeks_norm)
+        out = out + c.emergency_weight_per_week * np.where(in_emergency, over, 0.0)
+    return out.rename("priority")
+
+
+def emergency_over_norm(placed_since: pd.Series, as_of: datetime.date,
+                        norm_weeks: float) -> np.ndarray:
+    """Weeks beyond ``norm_weeks`` from ``placed_since`` to ``as_of`` (0 within it or unknown)."""
+    since = pd.to_datetime(placed_since)
+    weeks = (pd.Timestamp(as_of) - since).dt.days.to_numpy(dtype=float) / 7.0
+    return np.nan_to_num(np.maximum(weeks - norm_weeks, 0.0), nan=0.0)
 
 
 @dataclass(frozen=True, eq=False)
@@ -136,6 +165,13 @@ class AssignmentProblem:
         [0, 1]) and ``n_training`` (int >= 0). Other columns are ignored.
     locked
         Placements already made: ``child_id``, ``home_id`` (may be empty).
+
+    ``children`` may also carry ``current_home_id`` (the home the child lives in
+    now, or missing) and ``current_home_keeps`` (bool). A current home's place
+    counts as used: its free places are ``capacity`` minus the locked
+    placements minus the children who live there. The pair (child, current
+    home) is a candidate only when ``current_home_keeps`` is true; staying
+    uses no further place.
     previous
         Proposals of the previous run: ``child_id``, ``home_id`` (may be
         empty; rows of children or homes not in this problem are ignored).
@@ -170,6 +206,7 @@ class AssignmentProblem:
         settings: AssignmentSettings,
         as_of: datetime.date,
         previous: pd.DataFrame | None = None,
+        continuity: ContinuitySettings | None = None,
     ) -> AssignmentProblem:
         """Validate the tables and compute priorities from ``waiting_since``.
 
@@ -188,13 +225,22 @@ class AssignmentProblem:
             Run date for the waiting time.
         previous
             Proposals of the previous run (``child_id``, ``home_id``), or ``None``.
+        continuity
+            Weeks norm and weight of the emergency-home priority (:func:`priority`);
+            it applies to children whose ``current_home_id`` is an emergency home.
 
         Raises
         ------
         InputError
             On any invalid input; every problem is listed.
         """
-        children = children.assign(priority=priority(children, settings, as_of))
+        in_emergency = None
+        if "current_home_id" in children.columns and "kind" in homes.columns:
+            kind = homes.set_index("home_id")["kind"]
+            in_emergency = (children["current_home_id"].map(kind) == "emergency").to_numpy(bool)
+        children = children.assign(priority=priority(children, settings, as_of,
+                                                     in_emergency=in_emergency,
+                                                     continuity=continuity))
         if locked is None:
             locked = pd.DataFrame({"child_id": [], "home_id": []}, dtype=object)
         if previous is None:
@@ -207,12 +253,13 @@ def _capped(problems: list[Problem]) -> list[Problem]:
     if len(problems) <= _MAX_LISTED:
         return problems
     rest = len(problems) - _MAX_LISTED
-    return [*problems[:_MAX_LISTED], Problem(problems[0].source, f"... and {rest} more")]
+    return [*problems[:_MAX_LISTED],
+            Problem(problems[0].source, _("... and {n} more").format(n=rest))]
 
 
 def _require(frame: pd.DataFrame, source: str, columns: tuple[str, ...]) -> list[Problem]:
     return [
-        Problem(source, "required column is missing; add it", column=c)
+        Problem(source, _("required column is missing; add it"), column=c)
         for c in columns
         if c not in frame.columns
     ]
@@ -220,7 +267,7 @@ def _require(frame: pd.DataFrame, source: str, columns: tuple[str, ...]) -> list
 
 def _bad_rows(source: str, column: str, mask: np.ndarray, message: str) -> list[Problem]:
     return [
-        Problem(source, message, row=int(pos) + 1, column=column)
+        Problem(source, _(message), row=int(pos) + 1, column=column)
         for pos in np.flatnonzero(mask)[: _MAX_LISTED + 1]
     ]
 
@@ -246,62 +293,63 @@ def _validate(problem: AssignmentProblem) -> None:
     problems += _require(pairs, "pairs", ("child_id", "home_id", "score", "n_training"))
     problems += _require(locked, "locked", ("child_id", "home_id"))
     problems += _require(problem.previous, "previous", ("child_id", "home_id"))
-    raise_if_problems("invalid assignment input", problems)
+    raise_if_problems(_("invalid assignment input"), problems)
 
     cid = children["child_id"]
     problems += _bad_rows("children", "child_id", _not_text(cid, allow_missing=False),
-                          "child_id must be non-empty text")
+                          N_("child_id must be non-empty text"))
     problems += _bad_rows("children", "child_id", cid.duplicated().to_numpy(),
-                          "duplicate child_id; each child must appear once")
+                          N_("duplicate child_id; each child must appear once"))
     problems += _bad_rows("children", "sibling_group",
                           _not_text(children["sibling_group"], allow_missing=True),
-                          "sibling_group must be text, or empty for no group")
+                          N_("sibling_group must be text, or empty for no group"))
     problems += _bad_rows("children", "urgency",
                           ~children["urgency"].isin(_URGENCIES).to_numpy(dtype=bool),
-                          f"urgency must be one of {', '.join(_URGENCIES)}")
+                          N_("urgency must be one of acute, planned"))
     prio = pd.to_numeric(children["priority"], errors="coerce").to_numpy(float, na_value=np.nan)
     with np.errstate(invalid="ignore"):
         problems += _bad_rows("children", "priority", ~(np.isfinite(prio) & (prio > 0)),
-                              "priority must be a number > 0; check settings.urgency_weight")
+                              N_("priority must be a number > 0; check settings.urgency_weight"))
 
     hid = homes["home_id"]
     problems += _bad_rows("homes", "home_id", _not_text(hid, allow_missing=False),
-                          "home_id must be non-empty text")
+                          N_("home_id must be non-empty text"))
     problems += _bad_rows("homes", "home_id", hid.duplicated().to_numpy(),
-                          "duplicate home_id; each home must appear once")
+                          N_("duplicate home_id; each home must appear once"))
     problems += _bad_rows("homes", "capacity", _not_int(homes["capacity"], minimum=0),
-                          "capacity must be a whole number >= 0 (free places)")
+                          N_("capacity must be a whole number >= 0 (free places)"))
     acc = homes["accepts_sibling_groups"]
     problems += _bad_rows("homes", "accepts_sibling_groups",
                           ~acc.map(lambda v: isinstance(v, bool | np.bool_)).to_numpy(dtype=bool),
-                          "accepts_sibling_groups must be true or false")
+                          N_("accepts_sibling_groups must be true or false"))
 
     known_children = set(cid.dropna())
     known_homes = set(hid.dropna())
     problems += _bad_rows("pairs", "child_id", ~pairs["child_id"].isin(known_children).to_numpy(),
-                          "child_id is not in the children table; drop the pair or add the child")
+                          N_("child_id is not in the children table; drop the pair or add "
+                             "the child"))
     problems += _bad_rows("pairs", "home_id", ~pairs["home_id"].isin(known_homes).to_numpy(),
-                          "home_id is not in the homes table; drop the pair or add the home")
+                          N_("home_id is not in the homes table; drop the pair or add the home"))
     problems += _bad_rows("pairs", "home_id",
                           pairs.duplicated(["child_id", "home_id"]).to_numpy(),
-                          "duplicate (child_id, home_id) pair; keep one row per pair")
+                          N_("duplicate (child_id, home_id) pair; keep one row per pair"))
     score = pd.to_numeric(pairs["score"], errors="coerce").to_numpy(float, na_value=np.nan)
     with np.errstate(invalid="ignore"):
         problems += _bad_rows("pairs", "score", ~((score >= 0) & (score <= 1)),
-                              "score must be a number in [0, 1]")
+                              N_("score must be a number in [0, 1]"))
     problems += _bad_rows("pairs", "n_training", _not_int(pairs["n_training"], minimum=0),
-                          "n_training must be a whole number >= 0")
+                          N_("n_training must be a whole number >= 0"))
 
     problems += _bad_rows("locked", "child_id", ~locked["child_id"].isin(known_children).to_numpy(),
-                          "locked child is not in the children table; add the child")
+                          N_("locked child is not in the children table; add the child"))
     problems += _bad_rows("locked", "home_id", ~locked["home_id"].isin(known_homes).to_numpy(),
-                          "locked home is not in the homes table; add the home")
+                          N_("locked home is not in the homes table; add the home"))
     problems += _bad_rows("locked", "child_id", locked["child_id"].duplicated().to_numpy(),
-                          "child is locked more than once; keep one placement per child")
+                          N_("child is locked more than once; keep one placement per child"))
     problems += _bad_rows("previous", "child_id",
                           problem.previous["child_id"].duplicated().to_numpy(),
-                          "child has two previous proposals; keep one per child")
-    raise_if_problems("invalid assignment input", _capped(problems))
+                          N_("child has two previous proposals; keep one per child"))
+    raise_if_problems(_("invalid assignment input"), _capped(problems))
 
 
 @dataclass(frozen=True, eq=False)

@@ -145,6 +145,17 @@ def _cell(value: object) -> str:
     return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
 
 
+def _overrides(rows: Sequence[Mapping[str, str]]) -> list[str]:
+    """Locks and vetoes decided since the previous run (audit), or nothing."""
+    if not rows:
+        return []
+    kinds = {"lock": _("locked placement"), "veto": _("veto")}
+    return [_("Locks and vetoes since the previous run:"), "",
+            *_table((_("decided on"), _("by"), "child_id", "home_id", _("kind")),
+                    [(r["decided_on"], r["by"], r["child_id"], r["home_id"],
+                      kinds.get(r["kind"], r["kind"])) for r in rows]), ""]
+
+
 def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _h in header) + "|"]
     lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
@@ -330,6 +341,7 @@ def _markdown(assignments: pd.DataFrame, summary: Mapping[str, Any],
                               r["decision"], r["reason"]) for r in since]), ""]
         else:
             out += [_("No decisions since the previous run."), ""]
+    out += _overrides(summary.get("overrides_since_previous_run", []))
     if "kept" in summary:
         out += ["## " + _("Changes since the previous run"), "",
                 _("{kept} proposals kept, {changed} changed, {new} new (score within {tolerance} "

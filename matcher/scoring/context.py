@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
+import datetime
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from itertools import pairwise
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from matcher.config import ScoringSettings
-from matcher.rules import FILTERS, Eligibility, tag_matrix, tags_of
+from matcher import i18n
+from matcher.config import ContinuitySettings, ScoringSettings
+from matcher.i18n import gettext as _
+from matcher.i18n import ngettext
+from matcher.rules import (
+    FILTERS,
+    Eligibility,
+    current_home_vetoes,
+    emergency_children,
+    tag_matrix,
+    tags_of,
+)
 from matcher.schema import Inputs
 from matcher.timetable import TimeTable
 
@@ -23,8 +35,11 @@ __all__ = [
     "NEUTRAL",
     "PAIR_COLUMNS",
     "RELATIONS",
+    "STABILITY",
     "band_labels",
     "decay",
+    "emergency_weeks",
+    "stability",
 ]
 
 log = logging.getLogger(__name__)
@@ -73,6 +88,52 @@ def decay(minutes: np.ndarray, settings: ScoringSettings) -> np.ndarray:
         out = 1.0 - np.searchsorted(bands, t, side="left") / len(bands)
         return np.where(np.isnan(t), np.nan, out)
     return np.exp(-np.log(2.0) * t / settings.half_life_minutes)
+
+
+STABILITY = "stability"
+"""The last-move component: only for children who live in an emergency home now."""
+
+
+def emergency_weeks(children: pd.DataFrame, as_of: datetime.date) -> np.ndarray:
+    """Weeks from ``placed_since`` to ``as_of`` per child (NaN without a date; >= 0)."""
+    if "placed_since" not in children.columns:
+        return np.full(len(children), np.nan)
+    since = pd.to_datetime(children["placed_since"])
+    days = (pd.Timestamp(as_of) - since).dt.days.to_numpy(dtype=float)
+    return np.maximum(days, 0.0) / 7.0
+
+
+def stability(age: np.ndarray, max_age: np.ndarray, n_training: np.ndarray,
+              horizon_age: int) -> np.ndarray:
+    r"""Return the last-move component in [0, 1] for children in an emergency home.
+
+    .. math::
+
+       \text{stability}_{ch} = \tfrac12 \,\text{cover}_{ch}
+       + \tfrac12 \,[n^\text{train}_{ch} = 0], \qquad
+       \text{cover}_{ch} = \operatorname{clip}\Bigl(
+       \frac{\min(a^\max_h, A) - a_c}{A - a_c}, 0, 1\Bigr)
+
+    with :math:`a_c` the child's age, :math:`a^\max_h` the home's ``max_age``
+    and :math:`A` = ``stability_horizon_age`` (years); cover is 1 for a child
+    aged :math:`A` or older. The second half is 1 when the home already has
+    every needed competence (no need met by training).
+
+    Parameters
+    ----------
+    age, max_age, n_training
+        Broadcastable arrays: child age (years), home ``max_age`` (years) and
+        needs met by training per pair.
+    horizon_age
+        ``continuity.stability_horizon_age`` (years).
+    """
+    age = np.asarray(age, dtype=float)
+    span = horizon_age - age
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cover = np.clip((np.minimum(np.asarray(max_age, dtype=float), horizon_age) - age)
+                        / np.where(span > 0, span, 1.0), 0.0, 1.0)
+    cover = np.where(span > 0, cover, 1.0)
+    return 0.5 * cover + 0.5 * (np.asarray(n_training) < 0.5)
 
 
 def band_labels(settings: ScoringSettings) -> list[str]:
@@ -124,7 +185,11 @@ class _Context:
     par_w: np.ndarray
     # locked and vetoed pairs as (child position, home position), sorted by child
     locked: tuple[np.ndarray, np.ndarray]
-    vetoed: tuple[np.ndarray, np.ndarray]
+    vetoed: tuple[np.ndarray, np.ndarray]  # caseworkers' vetoes and current homes not keeping
+    # the last move: children who live in an emergency home now
+    in_emergency: np.ndarray = dataclass_field(default_factory=lambda: np.zeros(0, dtype=bool))
+    emergency_weeks: np.ndarray = dataclass_field(default_factory=lambda: np.zeros(0))
+    continuity: ContinuitySettings = dataclass_field(default_factory=ContinuitySettings)
 
     # rule data used by the diagnosis messages
     age = property(lambda self: self.rules.age)
@@ -138,7 +203,9 @@ class _Context:
 
     @classmethod
     def build(cls, inputs: Inputs, times: TimeTable, settings: ScoringSettings,
-              trainable_needs: tuple[str, ...], kinship_training: bool = False) -> _Context:
+              trainable_needs: tuple[str, ...], kinship_training: bool = False,
+              continuity: ContinuitySettings | None = None,
+              as_of: datetime.date | None = None) -> _Context:
         ch = inputs.children.sort_values("child_id", kind="stable").reset_index(drop=True)
         ho = inputs.homes.sort_values("home_id", kind="stable").reset_index(drop=True)
         child_ids = ch["child_id"].to_numpy(dtype=object)
@@ -162,7 +229,7 @@ class _Context:
         rules = Eligibility.build(ch, ho, settings, trainable_needs=trainable_needs,
                                   kinship_training=kinship_training)
         n_c = len(ch)
-        muni_codes, _ = pd.factorize(pd.concat([ch["municipality"], ho["municipality"]],
+        muni_codes, _uniques = pd.factorize(pd.concat([ch["municipality"], ho["municipality"]],
                                                ignore_index=True))
 
         def contacts_of(kinds: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -187,7 +254,7 @@ class _Context:
         lim_col = dest.get_indexer(lim["anchor_id"].to_numpy(dtype=object)[lim_order])
         lim_anchor = lim["anchor_id"].to_numpy(dtype=object)[lim_order]
         lim_kind = lim["kind"].to_numpy(dtype=object)[lim_order]
-        lim_label = tuple(f"contact {a.rsplit(':', 1)[-1]} ({k})"
+        lim_label = tuple(_("contact {n} ({kind})").format(n=a.rsplit(":", 1)[-1], kind=k)
                           for a, k in zip(lim_anchor, lim_kind, strict=True))
 
         pool_pos = {name: i for i, name in enumerate(settings.pools)}
@@ -223,7 +290,12 @@ class _Context:
             home_rows=home_rows, minutes=times.minutes,
             net_ptr=net_ptr, net_col=net_col, net_w=net_w,
             par_ptr=par_ptr, par_col=par_col, par_w=par_w,
-            locked=pair_positions(inputs.placements), vetoed=pair_positions(inputs.vetoes),
+            locked=pair_positions(inputs.placements),
+            vetoed=pair_positions(pd.concat([inputs.vetoes[["child_id", "home_id"]],
+                                             current_home_vetoes(ch, ho)], ignore_index=True)),
+            in_emergency=emergency_children(ch, ho),
+            emergency_weeks=emergency_weeks(ch, as_of or datetime.date.today()),
+            continuity=continuity or ContinuitySettings(),
         )
 
     def gather(self, cols: np.ndarray) -> np.ndarray:
@@ -243,10 +315,27 @@ class _Context:
 
 
 def _or(items: Sequence[str]) -> str:
+    """Competences that meet a need: ``'TBO-F'``, ``'a, b or c'``."""
     items = list(items)
     if not items:
-        return "(no competence defined)"
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " or " + items[-1]
+        return _("(no competence defined)")
+    return _or_list(items)
+
+
+def _or_list(items: Sequence[str]) -> str:
+    """``'a'``, ``'a or b'``, ``'a, b or c'`` in the current language."""
+    items = list(items)
+    if len(items) <= 1:
+        return "".join(items)
+    return _("{items} or {last}").format(items=", ".join(items[:-1]), last=items[-1])
+
+
+def _and(items: Sequence[str]) -> str:
+    """``'a'``, ``'a and b'``, ``'a, b and c'`` in the current language."""
+    items = list(items)
+    if len(items) <= 1:
+        return "".join(items)
+    return _("{items} and {last}").format(items=", ".join(items[:-1]), last=items[-1])
 
 
 def _bits(members: np.ndarray) -> np.ndarray:
@@ -266,10 +355,7 @@ def _labels(codes: np.ndarray, names: Sequence[str]) -> pa.Array:
 
 
 def _years(value: float) -> str:
-    """``'1 year'``, ``'2.5 years'``."""
-    return f"{value:g} year" + ("" if value == 1 else "s")
-
-
-def _n(k: int, noun: str) -> str:
-    """``'1 home'``, ``'3 homes'``."""
-    return f"{k} {noun}" if k == 1 else f"{k} {noun}s"
+    """``'1 year'``, ``'2.5 years'`` in the current language."""
+    whole = float(value) == int(value)
+    return ngettext("{n} year", "{n} years", 1 if value == 1 else 2).format(
+        n=i18n.format_number(value, 0 if whole else 1))

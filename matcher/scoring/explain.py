@@ -7,11 +7,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from matcher import i18n
+from matcher.i18n import gettext as _
 from matcher.rules import FILTERS
 from matcher.scoring.context import (
     COMPONENTS,
     PAIR_COLUMNS,
     RELATIONS,
+    STABILITY,
     _Context,
     _labels,
     band_labels,
@@ -55,12 +58,15 @@ def _assemble_pairs(ctx: _Context, cols: dict[str, np.ndarray]) -> pd.DataFrame:
     listed = {"language": bool(ctx.rules.child_lang.any()), "culture": bool(ctx.child_cult.any())}
     explanation = (_explain(cols, band_cols, training, text, s.min_age_gap_own_children, listed)
                    if n else pa.array([], pa.string()))
+    if "stability" in cols and n:
+        explanation = pc.binary_join_element_wise(explanation, _last_move(ctx, cols), "")
 
     frame = pd.DataFrame({
         "child_id": pd.Series(ctx.child_ids[cols["child"]], dtype="str"),
         "home_id": pd.Series(ctx.home_ids[cols["home"]], dtype="str"),
         "score": cols["score"],
         **{k: cols[k] for k in COMPONENTS},
+        **({STABILITY: cols[STABILITY]} if STABILITY in cols else {}),
         "school_minutes": cols["school_minutes"],
         "network_minutes": cols["network_minutes"],
         "parent_minutes": cols["parent_minutes"],
@@ -79,7 +85,41 @@ def _assemble_pairs(ctx: _Context, cols: dict[str, np.ndarray]) -> pd.DataFrame:
         "feasible": cols["feasible"],
         "explanation": explanation.to_pandas(),
     })
-    return frame[list(PAIR_COLUMNS)]
+    columns = list(PAIR_COLUMNS)
+    if STABILITY in cols:
+        columns.insert(columns.index(COMPONENTS[-1]) + 1, STABILITY)
+    return frame[columns]
+
+
+def _last_move(ctx: _Context, cols: dict[str, np.ndarray]) -> pa.Array:
+    """``'; last move: ...'`` for children in an emergency home, '' for the others."""
+    c = ctx.continuity
+    out = np.full(len(cols["child"]), "", dtype=object)
+    for i in np.flatnonzero(cols["in_emergency"]):
+        age = int(ctx.age[cols["child"][i]])
+        top = int(ctx.max_age[cols["home"][i]])
+        needed = max(c.stability_horizon_age - age, 0)
+        covered = min(max(min(top, c.stability_horizon_age) - age, 0), needed)
+        cover = _("approved to age {max_age}: covers {covered} of {needed} years until age "
+                  "{horizon}").format(max_age=top, covered=covered, needed=needed,
+                                      horizon=c.stability_horizon_age)
+        skills = (_("every needed competence already there") if cols["n_training"][i] == 0
+                  else _("training needed"))
+        weeks = float(cols["emergency_weeks"][i])
+        if np.isnan(weeks):
+            stay = _("time in the emergency home unknown (no placed_since)")
+        elif weeks > c.emergency_weeks_norm:
+            stay = _("{weeks} weeks in the emergency home, over the norm of {norm}: priority "
+                     "raised").format(weeks=i18n.format_number(weeks, 1),
+                                      norm=i18n.format_number(c.emergency_weeks_norm, 0))
+        else:
+            stay = _("{weeks} weeks in the emergency home (norm {norm})").format(
+                weeks=i18n.format_number(weeks, 1),
+                norm=i18n.format_number(c.emergency_weeks_norm, 0))
+        out[i] = _("; last move: {cover}; {skills} -> stability {value}; {stay}").format(
+            cover=cover, skills=skills, value=i18n.format_number(cols["stability"][i], 2),
+            stay=stay)
+    return pa.array(out.tolist(), type=pa.string())
 
 
 def _fixed(values: np.ndarray, decimals: int) -> pa.Array:
@@ -93,10 +133,10 @@ def _fixed(values: np.ndarray, decimals: int) -> pa.Array:
 
 def _minutes_text(minutes: np.ndarray, band: pa.Array, prefix: str) -> pa.Array:
     """``'<prefix>12.3 min (<=15)'``, ``'unreachable (>60)'`` or ``'none'``."""
-    finite = pc.binary_join_element_wise(prefix, _fixed(minutes, 1), " min (", band, ")", "")
+    finite = pc.binary_join_element_wise(prefix, _fixed(minutes, 1), _(" min ("), band, ")", "")
     text = pc.if_else(pa.array(np.isinf(minutes)),
-                      pc.binary_join_element_wise("unreachable (", band, ")", ""), finite)
-    return pc.if_else(pa.array(np.isnan(minutes)), pa.scalar("none"), text)
+                      pc.binary_join_element_wise(_("unreachable ("), band, ")", ""), finite)
+    return pc.if_else(pa.array(np.isnan(minutes)), pa.scalar(_("none")), text)
 
 
 def _explain(cols: dict[str, np.ndarray], bands: dict[str, pa.Array], training: pa.Array,
@@ -116,69 +156,78 @@ def _explain(cols: dict[str, np.ndarray], bands: dict[str, pa.Array], training: 
         value = _fixed(cols[name], 2)
         if name in neutral:
             value = pc.if_else(neutral[name], pc.binary_join_element_wise(
-                value, " (neutral)", ""), value)
+                value, _(" (neutral)"), ""), value)
         return value
 
-    same = pc.if_else(pa.array(cols["relation"] == 1), pa.scalar("same"), pc.if_else(
+    same = pc.if_else(pa.array(cols["relation"] == 1), pa.scalar(_("same")), pc.if_else(
         pa.array(cols["relation"] == 2),
-        pc.binary_join_element_wise("cooperation ", text["pool"], ""), pa.scalar("other")))
+        pc.binary_join_element_wise(_("cooperation "), text["pool"], ""),
+        pa.scalar(_("other"))))
+    words = {"language": (_("; language shared ("), _("; language none shared -> "),
+                          _("; language none listed -> 0.50 (neutral)")),
+             "culture": (_("; culture shared ("), _("; culture none shared -> "),
+                         _("; culture none listed -> 0.50 (neutral)"))}
 
     def shared(name: str, label: str) -> pa.Array:
         """``'; language shared (nb) -> 1.00'``, ``none shared``, ``none listed (neutral)``."""
         key = name[:4]
         if not listed[label]:
             return pa.scalar("")
-        some = pc.binary_join_element_wise(f"; {label} shared (", text[name], ") -> ", "")
-        value = pc.if_else(pa.array(cols[label] > 0.75), some,
-                           pa.scalar(f"; {label} none shared -> "))
+        shared_word, none_shared, none_listed = words[label]
+        some = pc.binary_join_element_wise(shared_word, text[name], ") -> ", "")
+        value = pc.if_else(pa.array(cols[label] > 0.75), some, pa.scalar(none_shared))
         value = pc.binary_join_element_wise(value, comp(label), "")
-        return pc.if_else(pa.array(cols[f"has_{key}"]), value,
-                          pa.scalar(f"; {label} none listed -> 0.50 (neutral)"))
+        return pc.if_else(pa.array(cols[f"has_{key}"]), value, pa.scalar(none_listed))
 
-    required = pc.if_else(pa.array(cols["lang_required"]), pa.scalar(" (required)"),
+    required = pc.if_else(pa.array(cols["lang_required"]), pa.scalar(_(" (required)")),
                           pa.scalar(""))
     gap = cols["own_gap"]
     whole_years = np.rint(np.where(np.isfinite(gap), gap, 0.0)).astype(np.int64)
-    gap_text = pc.binary_join_element_wise("; household: own children at least ",
+    gap_text = pc.binary_join_element_wise(_("; household: own children at least "),
                                            pc.cast(pa.array(whole_years), pa.string()),
-                                           " years apart in age", "")
+                                           _(" years apart in age"), "")
     if min_gap_years > 0:
+        years = i18n.format_number(min_gap_years, 0 if min_gap_years == int(min_gap_years)
+                                   else 1)
         rule_text = pc.if_else(pa.array(gap >= min_gap_years),
-                               pa.scalar(f" (rule >= {min_gap_years:g} years met)"),
-                               pa.scalar(f" (rule >= {min_gap_years:g} years not met)"))
+                               pa.scalar(_(" (rule >= {years} years met)").format(years=years)),
+                               pa.scalar(_(" (rule >= {years} years not met)")
+                                         .format(years=years)))
     else:
-        rule_text = pa.scalar(" (no age-gap rule)")
+        rule_text = pa.scalar(_(" (no age-gap rule)"))
     household = pc.if_else(pa.array(np.isinf(gap)), pa.scalar(""),
                            pc.binary_join_element_wise(gap_text, rule_text, ""))
     slack = cols["slack"]
     contacts = pc.if_else(
         pa.array(np.isposinf(slack)), pa.scalar(""),
         pc.if_else(pa.array(slack >= 0),
-                   pc.binary_join_element_wise("; contact limits met (", _fixed(slack, 1),
-                                               " min to spare)", ""),
-                   pa.scalar("; contact limit exceeded")))
+                   pc.binary_join_element_wise(_("; contact limits met ("), _fixed(slack, 1),
+                                               _(" min to spare)"), ""),
+                   pa.scalar(_("; contact limit exceeded"))))
     avoided = pc.if_else(pa.array(cols["avoided"]),
-                         pa.scalar("; in a municipality the child avoids"), pa.scalar(""))
-    kin = pc.if_else(pa.array(cols["kinship"] > 0.5), pa.scalar("own kinship home"),
-                     pa.scalar("no"))
-    fail_labels = ["" if code == 0 else "; fails: " + ", ".join(
+                         pa.scalar(_("; in a municipality the child avoids")), pa.scalar(""))
+    kin = pc.if_else(pa.array(cols["kinship"] > 0.5), pa.scalar(_("own kinship home")),
+                     pa.scalar(_("no")))
+    fails_word = _("; fails: ")
+    fail_labels = ["" if code == 0 else fails_word + ", ".join(
         f for bit, f in enumerate(FILTERS) if code >> bit & 1) for code in range(1 << len(FILTERS))]
     fails = pa.DictionaryArray.from_arrays(pa.array(cols["fail_code"].astype(np.int32)),
                                            pa.array(fail_labels)).cast(pa.string())
     has_training = pa.array(cols["n_training"] > 0)
     train_text = pc.if_else(has_training, pc.binary_join_element_wise(
-        "; training needed: ", training, ""), pa.scalar(""))
-    lock_text = pc.if_else(pa.array(cols["locked"]), pa.scalar("; locked placement"),
+        _("; training needed: "), training, ""), pa.scalar(""))
+    lock_text = pc.if_else(pa.array(cols["locked"]), pa.scalar(_("; locked placement")),
                            pa.scalar(""))
     return pc.binary_join_element_wise(
-        "school ", _minutes_text(cols["school_minutes"], bands["school_band"], ""),
+        _("school "), _minutes_text(cols["school_minutes"], bands["school_band"], ""),
         " -> ", comp("school"),
-        "; network ", _minutes_text(cols["network_minutes"], bands["network_band"], "mean "),
+        _("; network "), _minutes_text(cols["network_minutes"], bands["network_band"],
+                                       _("mean ")),
         " -> ", comp("network"),
-        "; parents ", _minutes_text(cols["parent_minutes"], bands["parent_band"], "mean "),
+        _("; parents "), _minutes_text(cols["parent_minutes"], bands["parent_band"], _("mean ")),
         " -> ", comp("parents"),
-        "; municipality ", same, " -> ", comp("municipality"),
-        "; kinship ", kin, " -> ", comp("kinship"),
+        _("; municipality "), same, " -> ", comp("municipality"),
+        _("; kinship "), kin, " -> ", comp("kinship"),
         shared("languages", "language"), required, shared("culture", "culture"),
         household, contacts, avoided,
-        "; score ", _fixed(cols["score"], 2), train_text, lock_text, fails, "")
+        _("; score "), _fixed(cols["score"], 2), train_text, lock_text, fails, "")

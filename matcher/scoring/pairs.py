@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import logging
 from dataclasses import dataclass
 
@@ -9,8 +10,10 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from matcher.config import ScoringSettings
+from matcher.config import ContinuitySettings, ScoringSettings
 from matcher.errors import InputError
+from matcher.i18n import gettext as _
+from matcher.i18n import ngettext
 from matcher.rules import FILTERS, contacts_ok, school_ok
 from matcher.schema import Inputs
 from matcher.scoring.context import (
@@ -20,8 +23,8 @@ from matcher.scoring.context import (
     NEUTRAL,
     _bits,
     _Context,
-    _n,
     decay,
+    stability,
 )
 from matcher.scoring.diagnosis import _diagnose
 from matcher.scoring.explain import _assemble_pairs
@@ -66,11 +69,14 @@ class Scored:
         """
         row = self.funnel.loc[self.funnel["child_id"] == child_id]
         if row.empty:
-            raise InputError(f"unknown child_id '{child_id}'; it is not in the children table")
+            raise InputError(_("unknown child_id '{child}'; it is not in the children table")
+                             .format(child=child_id))
         rec = row.iloc[0]
-        if rec["n_feasible"] > 0:
-            return f"child {child_id} has {_n(int(rec['n_feasible']), 'feasible home')}"
-        return f"child {child_id}: {rec['reason']}"
+        k = int(rec["n_feasible"])
+        if k > 0:
+            return ngettext("child {child} has {n} feasible home",
+                            "child {child} has {n} feasible homes", k).format(child=child_id, n=k)
+        return _("child {child}: {reason}").format(child=child_id, reason=rec["reason"])
 
     @property
     def unmatched(self) -> list[str]:
@@ -86,6 +92,8 @@ def score_pairs(
     trainable_needs: tuple[str, ...],
     kinship_training: bool = False,
     chunk_pairs: int = _CHUNK_PAIRS,
+    continuity: ContinuitySettings | None = None,
+    as_of: datetime.date | None = None,
 ) -> Scored:
     """Apply the hard filters and score every child x home pair.
 
@@ -106,6 +114,17 @@ def score_pairs(
         and kinship homes get tailored training after placement.
     chunk_pairs
         Pairs per processing chunk (memory bound; results do not depend on it).
+    continuity
+        The last-move settings (``stability_horizon_age``, ``stability_weight``,
+        ``emergency_weeks_norm``; default: their defaults). For a child who
+        lives in an emergency home (``children.current_home_id``) the score
+        gains the ``stability`` component (:func:`matcher.scoring.context.stability`)
+        with weight ``stability_weight``:
+        ``(sum_k W_k s_k + W_st stability) / (sum_k W_k + W_st)``. Every other
+        child scores exactly as without it. The ``stability`` column appears
+        only in runs with such a child (NaN for the others).
+    as_of
+        Run date for the weeks in the emergency home (default: today).
 
     Returns
     -------
@@ -113,7 +132,8 @@ def score_pairs(
         Feasible and locked pairs with components, minutes, bands and
         explanations, plus the per-child funnel.
     """
-    ctx = _Context.build(inputs, times, settings, trainable_needs, kinship_training)
+    ctx = _Context.build(inputs, times, settings, trainable_needs, kinship_training,
+                         continuity=continuity, as_of=as_of)
     n_c, n_h = len(ctx.child_ids), len(ctx.home_ids)
     step = max(1, min(n_c, chunk_pairs // max(n_h, 1)))
     parts: list[dict[str, np.ndarray]] = []
@@ -151,7 +171,7 @@ def shortlist(scored: Scored, k: int) -> pd.DataFrame:
         (without ``feasible``); sorted by ``child_id, rank``.
     """
     if k < 1:
-        raise InputError(f"shortlist size k={k} must be >= 1")
+        raise InputError(_("shortlist size k={k} must be >= 1").format(k=k))
     feasible = scored.pairs[scored.pairs["feasible"]]
     ordered = feasible.assign(_key=-feasible["score"].round(12)).sort_values(
         ["child_id", "_key", "home_id"], kind="stable")
@@ -210,7 +230,7 @@ def _score_chunk(ctx: _Context, start: int, stop: int) -> tuple[dict[str, np.nda
     net_decay, net_min, has_net = _weighted(ctx, ctx.net_ptr, ctx.net_col, ctx.net_w,
                                             start, stop)
     network = np.where(has_net[:, None], net_decay, NEUTRAL)
-    _, par_min, has_par = _weighted(ctx, ctx.par_ptr, ctx.par_col, ctx.par_w, start, stop)
+    _decay, par_min, has_par = _weighted(ctx, ctx.par_ptr, ctx.par_col, ctx.par_w, start, stop)
     parents = np.where(has_par[:, None], decay(par_min, s), NEUTRAL)
     own: np.ndarray = ctx.child_muni[sl, None] == ctx.home_muni[None, :]
     pooled: np.ndarray = ~own & (ctx.child_pool[sl, None] >= 0) & (ctx.child_pool[sl, None]
@@ -230,6 +250,13 @@ def _score_chunk(ctx: _Context, start: int, stop: int) -> tuple[dict[str, np.nda
     score = np.asarray(sum(ctx.weights.get(k, 0.0) * comps[k] for k in COMPONENTS) / wsum,
                        dtype=float)
     own_gap = ctx.rules.own_child_gap(sl)
+    em = ctx.in_emergency[sl]
+    stab = np.full(score.shape, np.nan)
+    if em.any():
+        w_st = ctx.continuity.stability_weight
+        stab[em] = stability(ctx.age[sl][em, None], ctx.max_age[None, :],
+                             needs.training[em], ctx.continuity.stability_horizon_age)
+        score[em] = (score[em] * wsum + w_st * stab[em]) / (wsum + w_st)
 
     ci, hi = np.nonzero(feasible | locked)
     fail_code = np.zeros(len(ci), dtype=np.int64)
@@ -253,6 +280,10 @@ def _score_chunk(ctx: _Context, start: int, stop: int) -> tuple[dict[str, np.nda
         "avoided": ~masks["avoid"][ci, hi],
         "feasible": feasible[ci, hi], "fail_code": fail_code,
     }
+    if ctx.in_emergency.any():
+        part["stability"] = stab[ci, hi]
+        part["in_emergency"] = em[ci]
+        part["emergency_weeks"] = ctx.emergency_weeks[sl][ci]
 
     # --- funnel
     cum = np.ones((m, len(ctx.home_ids)), dtype=bool)
