@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from matcher.i18n import N_, format_number
 from matcher.i18n import gettext as _
 from matcher.schema import Inputs
 
@@ -30,9 +31,11 @@ __all__ = [
     "DIMENSIONS",
     "HISTORY_COLUMNS",
     "MIN_CELL",
+    "REASONS",
     "binding_counts",
     "history",
     "markdown",
+    "reason_text",
     "summary_block",
     "trend",
     "waiting_table",
@@ -52,6 +55,35 @@ MIN_CELL = 5
 """Cells with fewer children are suppressed."""
 
 _AGE_BANDS = ((0, 5, "0-5"), (6, 12, "6-12"), (13, 17, "13-17"), (18, 25, "18-25"))
+
+REASONS: dict[str, str] = {
+    "capacity": N_("no suitable home has a free place"),
+    "kind": N_("the suitable homes are kinship homes for other children or emergency homes"),
+    "age": N_("no home is approved for the child's age"),
+    "household": N_("the home's own children are too close in age"),
+    "competences": N_("no home has the competence the child needs"),
+    "language": N_("no home speaks the language the child needs"),
+    "avoid": N_("the homes lie in municipalities the child does not want to live in"),
+    "school": N_("no home is close enough to the school"),
+    "contacts": N_("no home is within the travel limits to family and friends"),
+    "veto": N_("the suitable homes are vetoed"),
+    "competition": N_("homes qualify, but their places went to other children"),
+    "siblings": N_("the sibling group is placed together, and no home can take all of them"),
+    "other": N_("several rules together leave no home"),
+}
+"""Reason codes of unmatched children (stable, English) -> the text shown (translated
+where used). Codes: the binding filters of :data:`matcher.rules.FILTERS`, ``competition``
+(homes qualify but went to others), ``siblings`` (a sibling group kept together) and
+``other``."""
+
+
+def reason_text(code: str) -> str:
+    """The translated text of a reason code; ``;``-joined codes give ``;``-joined texts.
+
+    Unknown codes are returned as they are.
+    """
+    return "; ".join(_(REASONS[c]) if c in REASONS else c for c in code.split(";") if c) or code
+
 
 
 def history(inputs: Inputs, assignments: pd.DataFrame, funnel: pd.DataFrame,
@@ -77,7 +109,8 @@ def history(inputs: Inputs, assignments: pd.DataFrame, funnel: pd.DataFrame,
         :data:`HISTORY_COLUMNS`, sorted by ``child_id``. ``continuity`` is
         ``kept``, ``changed``, ``new`` or ``""`` (from ``previous_home_id``);
         ``binding`` is the binding filter(s) of an unmatched child,
-        ``competition`` when homes qualify but went to others, ``""`` when
+        ``competition`` when homes qualify but went to others, ``other`` when
+        no home qualifies and no single rule alone is the cause, ``""`` when
         placed.
     """
     a = assignments[~assignments["locked"].astype(bool)].set_index("child_id")
@@ -93,7 +126,10 @@ def history(inputs: Inputs, assignments: pd.DataFrame, funnel: pd.DataFrame,
     same = had & placed & (prev.fillna("").to_numpy() == a["home_id"].fillna("").to_numpy())
     continuity = np.where(same, "kept", np.where(had, "changed", np.where(placed, "new", "")))
     binding = funnel.set_index("child_id")["binding"].reindex(a.index).fillna("").to_numpy()
-    binding = np.where(placed, "", np.where(binding == "", "competition", binding))
+    feasible = funnel.set_index("child_id")["n_feasible"].reindex(a.index).fillna(0) \
+        .to_numpy() > 0 if "n_feasible" in funnel.columns else np.ones(len(a), dtype=bool)
+    binding = np.where(placed, "", np.where(binding != "", binding,
+                                            np.where(feasible, "competition", "other")))
     change = a["change_reason"].fillna("") if "change_reason" in a.columns else ""
     reason = np.where(placed, change, a["reason"].fillna(""))
     out = pd.DataFrame({
@@ -242,13 +278,14 @@ def markdown(block: Mapping[str, Any], trend_table: pd.DataFrame | None = None) 
     if rows:
         out += ["| " + " | ".join((_("breakdown"), _("value"), _("children"), _("median days"),
                                    _("90th percentile days"))) + " |", "|---|---|---|---|---|"]
-        out += [f"| {d} | {v} | {n} | {m} | {p} |" for d, v, n, m, p in rows]
+        out += [f"| {_dimension(d)} | {_value(d, v)} | {_num(n)} | {_num(m)} | {_num(p)} |"
+                for d, v, n, m, p in rows]
         out.append("")
     binding = block.get("binding", {})
     if binding:
         out += [_("Binding reasons of unmatched children:"), "",
                 "| " + _("reason") + " | " + _("children") + " |", "|---|---|"]
-        out += [f"| {k} | {v} |" for k, v in binding.items()]
+        out += [f"| {reason_text(k)} | {_num(v)} |" for k, v in binding.items()]
         out.append("")
     if trend_table is not None and len(trend_table):
         out += ["| " + " | ".join((_("run date"), _("children"), _("placed"), _("unmatched"),
@@ -261,7 +298,30 @@ def markdown(block: Mapping[str, Any], trend_table: pd.DataFrame | None = None) 
     return "\n".join(out)
 
 
+_DIMENSION_TEXT: dict[str, str] = {
+    "all": N_("all children"), "municipality": N_("municipality"), "age_band": N_("age band"),
+    "need": N_("need"), "urgency": N_("urgency"), "sibling_group_size": N_("sibling group size"),
+}
+_VALUE_TEXT: dict[str, str] = {"all": N_("all"), "acute": N_("acute"), "planned": N_("planned"),
+                               "none": N_("no registered need")}
+
+
+def _dimension(code: str) -> str:
+    return _(_DIMENSION_TEXT[code]) if code in _DIMENSION_TEXT else code
+
+
+def _value(dimension: str, value: str) -> str:
+    """A cell label: codes of urgency and 'all' translated; municipality numbers, age bands and
+    need tags as they are."""
+    if dimension in ("all", "urgency") or value == "none":
+        return _(_VALUE_TEXT[value]) if value in _VALUE_TEXT else value
+    return value
+
+
 def _num(value: object) -> str:
     if value is None or (isinstance(value, float) and not np.isfinite(value)):
         return _("suppressed")
-    return f"{float(value):g}" if isinstance(value, int | float) else str(value)
+    if isinstance(value, int | float | np.integer | np.floating):
+        number = float(value)
+        return format_number(number, 0 if number.is_integer() else 1)
+    return str(value)

@@ -21,34 +21,9 @@ from matcher.report.common import (
     _title,
 )
 from matcher.rules import FILTERS
+from matcher.waiting import REASONS, reason_text
 
 __all__ = ["REASONS", "reason_codes", "reason_text", "school_bands", "top_reasons"]
-
-REASONS: dict[str, str] = {
-    "capacity": N_("no suitable home has a free place"),
-    "kind": N_("the suitable homes are kinship homes for other children or emergency homes"),
-    "age": N_("no home is approved for the child's age"),
-    "household": N_("the home's own children are too close in age"),
-    "competences": N_("no home has the competence the child needs"),
-    "language": N_("no home speaks the language the child needs"),
-    "avoid": N_("the homes lie in municipalities the child does not want to live in"),
-    "school": N_("no home is close enough to the school"),
-    "contacts": N_("no home is within the travel limits to family and friends"),
-    "veto": N_("the suitable homes are vetoed"),
-    "competition": N_("homes qualify, but their places went to other children"),
-    "siblings": N_("the sibling group is placed together, and no home can take all of them"),
-    "other": N_("several rules together leave no home"),
-}
-"""Reason codes of unmatched children (stable, English) -> the text shown (translated
-where used). Codes: the binding filters of :data:`matcher.rules.FILTERS`, ``competition``
-(homes qualify but went to others), ``siblings`` (a sibling group kept together) and
-``other``."""
-
-
-def reason_text(code: str) -> str:
-    """The translated text of a reason code (the code itself when unknown)."""
-    return _(REASONS[code]) if code in REASONS else code
-
 
 def reason_codes(history: pd.DataFrame, sibling_policy: str = "") -> dict[str, tuple[str, ...]]:
     """Reason codes of each unmatched child, from the history rows of a run.
