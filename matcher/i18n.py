@@ -46,6 +46,7 @@ __all__ = [
     "activate",
     "check",
     "current",
+    "decimal_symbol",
     "format_date",
     "format_minutes",
     "format_number",
@@ -144,6 +145,13 @@ def format_number(value: float, digits: int = 0) -> str:
 
     pattern = "#,##0" + ("." + "0" * digits if digits > 0 else "")
     return format_decimal(round(float(value), digits), format=pattern, locale=_locale())
+
+
+def decimal_symbol() -> str:
+    """The decimal separator of the current language (``,`` in Norwegian, ``.`` in English)."""
+    from babel.numbers import get_decimal_symbol
+
+    return str(get_decimal_symbol(_locale()))
 
 
 def format_minutes(minutes: float) -> str:

@@ -123,12 +123,13 @@ def _last_move(ctx: _Context, cols: dict[str, np.ndarray]) -> pa.Array:
 
 
 def _fixed(values: np.ndarray, decimals: int) -> pa.Array:
-    """Format finite non-negative numbers with a fixed number of decimals."""
+    """Format finite non-negative numbers with a fixed number of decimals (the language's
+    decimal separator)."""
     scale = 10**decimals
     r = np.rint(np.where(np.isfinite(values), values, 0.0) * scale).astype(np.int64)
     whole = pc.cast(pa.array(r // scale), pa.string())
     frac = pc.utf8_lpad(pc.cast(pa.array(r % scale), pa.string()), decimals, "0")
-    return pc.binary_join_element_wise(whole, ".", frac, "")
+    return pc.binary_join_element_wise(whole, i18n.decimal_symbol(), frac, "")
 
 
 def _minutes_text(minutes: np.ndarray, band: pa.Array, prefix: str) -> pa.Array:
@@ -163,10 +164,11 @@ def _explain(cols: dict[str, np.ndarray], bands: dict[str, pa.Array], training: 
         pa.array(cols["relation"] == 2),
         pc.binary_join_element_wise(_("cooperation "), text["pool"], ""),
         pa.scalar(_("other"))))
+    half = i18n.format_number(0.5, 2)
     words = {"language": (_("; language shared ("), _("; language none shared -> "),
-                          _("; language none listed -> 0.50 (neutral)")),
+                          _("; language none listed -> {value} (neutral)").format(value=half)),
              "culture": (_("; culture shared ("), _("; culture none shared -> "),
-                         _("; culture none listed -> 0.50 (neutral)"))}
+                         _("; culture none listed -> {value} (neutral)").format(value=half))}
 
     def shared(name: str, label: str) -> pa.Array:
         """``'; language shared (nb) -> 1.00'``, ``none shared``, ``none listed (neutral)``."""
