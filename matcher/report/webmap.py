@@ -135,7 +135,7 @@ def _map_html(layers: Mapping[str, gpd.GeoDataFrame], summary: Mapping[str, Any]
     bounds = gpd.GeoSeries(pd.concat([f.geometry for f in parts]), crs=children.crs).to_crs(
         "EPSG:4326").total_bounds if parts else np.array([4.5, 57.9, 31.2, 71.2])
 
-    fmap = folium.Map(location=None, tiles=None, control_scale=True, zoom_start=9)
+    fmap = folium.Map(location=None, tiles=None, control_scale=False, zoom_start=9)
     fmap.default_js = []
     fmap.default_css = []
     js, css = _leaflet_assets()
@@ -313,6 +313,7 @@ _PAGE = Template(
 _MAP_SCRIPT = Template("""{% macro script(this, kwargs) %}
 (function () {
     var map = {{ this._parent.get_name() }};
+    L.control.scale({metric: true, imperial: false}).addTo(map);
     map.attributionControl.addAttribution({{ this.attribution | tojson }});
     var legend = L.control({position: "bottomleft"});
     legend.onAdd = function () {
