@@ -6,6 +6,7 @@ import datetime
 from pathlib import Path
 
 import pytest
+from conftest import Sample
 from typer.testing import CliRunner
 
 from matcher import _catalogs, config, i18n
@@ -72,3 +73,37 @@ def test_cli_rejects_an_unknown_language() -> None:
     result = CliRunner().invoke(app, ["--lang", "de", "waiting-stats", "--runs", "."])
     assert result.exit_code == 2
     assert "'de' is not one of" in result.output
+
+
+def test_machine_readable_outputs_do_not_follow_the_language(small_sample: Sample,
+                                                             tmp_path: Path) -> None:
+    """CSV headers, ids, codes, numbers and JSON keys are the same in nb and en; text differs."""
+    import json
+
+    import pandas as pd
+
+    from matcher import pipeline
+
+    folders = {}
+    for lang in ("nb", "en"):
+        settings = small_sample.settings.model_copy(update={
+            "report": small_sample.settings.report.model_copy(update={"language": lang})})
+        result = pipeline.run(small_sample.inputs, settings, net=small_sample.net,
+                              as_of=small_sample.as_of)
+        folders[lang] = pipeline.write_run(result, tmp_path / lang, report=False,
+                                           settings=settings)
+    texts = {"reason", "change_reason", "explanation"}
+    for name in ("assignments.csv", "shortlist.csv", "pairs.csv", "history.csv"):
+        nb, en = (pd.read_csv(folders[lang] / name, dtype=str, keep_default_na=False)
+                  for lang in ("nb", "en"))
+        assert list(nb.columns) == list(en.columns), name
+        codes = [c for c in en.columns if c not in texts]
+        pd.testing.assert_frame_equal(nb[codes], en[codes], obj=name)
+        for column in texts & set(en.columns):
+            if (en[column] != "").any():
+                assert (nb[column] != en[column]).any(), f"{name}:{column} not translated"
+    nb_summary, en_summary = (json.loads((folders[lang] / "summary.json").read_text())
+                              for lang in ("nb", "en"))
+    assert nb_summary.keys() == en_summary.keys()
+    assert nb_summary["status"] == en_summary["status"]
+    assert nb_summary["unmatched_by_binding_rule"] == en_summary["unmatched_by_binding_rule"]
