@@ -74,6 +74,10 @@ reversible ways dropped), pyosmium PBF reader, clip area in the key, step
 timings in the metadata.
 """
 
+CHAINS_ON_DISK_MIN_NODES = 200_000
+"""From this many nodes the build also stores the contracted road chains
+(``chains-forward.npz``, ``chains-backward.npz``, see ``traveltime.prepare``)."""
+
 _XML_SUFFIXES = (".osm", ".xml", ".osm.xml", ".osm.bz2", ".xml.bz2")
 _PBF_SUFFIXES = (".pbf", ".osm.pbf")
 
@@ -217,6 +221,13 @@ class Network:
     info: BuildInfo
     _reverse: list[sparse.csr_matrix] = field(default_factory=list, repr=False, compare=False)
     _kdtree: list[Any] = field(default_factory=list, repr=False, compare=False)
+    _chains: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    _folder: list[Path] = field(default_factory=list, repr=False, compare=False)
+
+    @property
+    def folder(self) -> Path | None:
+        """The cache folder this network was loaded from or saved to, if any."""
+        return self._folder[0] if self._folder else None
 
     @property
     def n_nodes(self) -> int:
@@ -620,6 +631,12 @@ def build(osm: str | Path, settings: NetworkSettings | None = None, *,
         steps.start("cache", "writing cache")
         net = _replace_info(net, dataclasses.replace(net.info, clip=clip_report))
         save(net, Path(cache_dir))
+        if net.n_nodes >= CHAINS_ON_DISK_MIN_NODES:
+            from matcher import traveltime  # the contraction lives there; imported late
+
+            steps.start("chains", "contracting road chains for travel times")
+            for backwards in (False, True):
+                traveltime.prepare(net, backwards=backwards)
     steps.stop()
     info = dataclasses.replace(net.info, seconds=time.perf_counter() - t0,
                                steps=tuple(steps.done), clip=clip_report)
@@ -627,8 +644,11 @@ def build(osm: str | Path, settings: NetworkSettings | None = None, *,
 
 
 def _replace_info(net: Network, info: BuildInfo) -> Network:
-    return Network(graph=net.graph, osmid=net.osmid, x=net.x, y=net.y, lon=net.lon, lat=net.lat,
-                   edges=net.edges, crs=net.crs, info=info)
+    out = Network(graph=net.graph, osmid=net.osmid, x=net.x, y=net.y, lon=net.lon, lat=net.lat,
+                  edges=net.edges, crs=net.crs, info=info)
+    out._folder[:] = net._folder
+    out._chains.update(net._chains)
+    return out
 
 
 def save(net: Network, folder: Path) -> None:
@@ -650,6 +670,10 @@ def save(net: Network, folder: Path) -> None:
         np.savez(fh, **arrays)
     with atomic_path(folder / "network.json") as tmp:
         tmp.write_text(json.dumps(meta, indent=2))
+    for stale in folder.glob("chains-*.npz"):
+        stale.unlink(missing_ok=True)
+    net._chains.clear()
+    net._folder[:] = [folder]
 
 
 def _try_load(folder: Path, key: str) -> Network | None:
@@ -698,8 +722,10 @@ def load(folder: str | Path) -> Network:
     })
     info = dataclasses.replace(BuildInfo.from_dict(meta["info"]),
                                seconds=time.perf_counter() - t0, from_cache=True)
-    return Network(graph=graph, osmid=arrays["osmid"], x=arrays["x"], y=arrays["y"],
-                   lon=arrays["lon"], lat=arrays["lat"], edges=edges, crs=meta["crs"], info=info)
+    net = Network(graph=graph, osmid=arrays["osmid"], x=arrays["x"], y=arrays["y"],
+                  lon=arrays["lon"], lat=arrays["lat"], edges=edges, crs=meta["crs"], info=info)
+    net._folder[:] = [folder]
+    return net
 
 
 # --------------------------------------------------------------------------- export
