@@ -25,6 +25,8 @@ from scipy.sparse.csgraph import connected_components, dijkstra
 
 from matcher.config import TravelSettings
 from matcher.errors import Problem, raise_if_problems
+from matcher.i18n import format_number
+from matcher.i18n import gettext as _
 from matcher.io.files import atomic_path
 from matcher.network import CHAINS_ON_DISK_MIN_NODES, Network
 from matcher.timetable import TimeTable
@@ -99,8 +101,9 @@ def snap(net: Network, ids: np.ndarray | list[str], lon: np.ndarray, lat: np.nda
     problems: list[Problem] = []
     finite = np.isfinite(lon) & np.isfinite(lat)
     for i in np.flatnonzero(~finite):
-        problems.append(Problem(source, f"point '{ids_arr[i]}' has no coordinates; fill lon/lat",
-                                row=int(i) + 1))
+        problems.append(Problem(
+            source, _("point '{id}' has no coordinates; fill lon/lat").format(id=ids_arr[i]),
+            row=int(i) + 1))
     x, y = _to_crs(lon, lat, net.crs)
     dist = np.full(len(ids_arr), np.inf)
     node = np.zeros(len(ids_arr), dtype=np.int64)
@@ -112,12 +115,14 @@ def snap(net: Network, ids: np.ndarray | list[str], lon: np.ndarray, lat: np.nda
     for i in np.flatnonzero(far):
         problems.append(Problem(
             source,
-            f"point '{ids_arr[i]}' is {dist[i] / 1000:.1f} km from the nearest road of the network "
-            f"(limit {settings.max_snap_metres / 1000:.1f} km); check its coordinates or use a "
-            "network that covers it",
+            _("point '{id}' is {distance} km from the nearest road of the network "
+              "(limit {limit} km); check its coordinates or use a network that covers it").format(
+                id=ids_arr[i], distance=format_number(dist[i] / 1000, 1),
+                limit=format_number(settings.max_snap_metres / 1000, 1)),
             row=int(i) + 1,
         ))
-    raise_if_problems(f"{source}: points cannot be placed on the road network", problems)
+    raise_if_problems(_("{source}: points cannot be placed on the road network").format(
+        source=source), problems)
     access = dist / (settings.access_kmh * 1000.0 / 60.0)
     return Snapped(ids=ids_arr, node=node, access_minutes=access, distance_m=dist)
 
