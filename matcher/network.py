@@ -757,7 +757,8 @@ def load(folder: str | Path) -> Network:
     edges = pd.DataFrame({
         "u": arrays["u"], "v": arrays["v"], "length_m": arrays["length_m"],
         "speed_kmh": arrays["speed_kmh"], "minutes": arrays["minutes"],
-        "highway": arrays["highway_names"][arrays["highway_code"]].astype(object),
+        # index an object array of the few names: no new str per edge
+        "highway": arrays["highway_names"].astype(object)[arrays["highway_code"]],
         "ferry": arrays["ferry"],
     })
     info = dataclasses.replace(BuildInfo.from_dict(meta["info"]),
