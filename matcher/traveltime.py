@@ -510,7 +510,7 @@ def contract(graph: sparse.csr_matrix, keep: np.ndarray, *,
     passthrough[hit] = False
     kept_mask = ~passthrough
     # chains that hold a kept node are walked again; every other contracted edge stays
-    touched_chain = np.zeros(int(base.chain.max()) + 2, dtype=bool)
+    touched_chain = np.zeros(int(base.chain.max(initial=-1)) + 2, dtype=bool)
     touched_chain[base.chain[hit]] = True
     touched = base.passthrough & touched_chain[base.chain]
     stay = ~touched[base.first]
