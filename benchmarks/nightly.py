@@ -14,8 +14,18 @@ reached by the end of each step. Without ``--url`` a throwaway PostgreSQL +
 PostGIS server is started on 127.0.0.1 (Debian: ``apt-get install
 postgresql postgresql-15-postgis-3``).
 
+With ``--national FILE.osm.pbf`` (the Norway-scale file that
+``benchmarks/network_build.py --keep FILE`` writes, about 7 M road nodes)
+the job routes on that network instead of the sample's own roads; the
+sample's points lie in its western part. ``--network-cache DIR`` reuses a
+network already built from that file with the default settings (``matcher
+network build --osm FILE --out DIR``), so that only warm runs are timed.
+``--max-snap-km`` widens the snapping limit for points that the generated
+file's fjords leave far from a road.
+
 Usage: ``python benchmarks/nightly.py [--size national|region|small] [--seed 1]
-[--workdir DIR] [--url postgresql+psycopg://user@host:port/db --password-env VAR]``
+[--workdir DIR] [--url postgresql+psycopg://user@host:port/db --password-env VAR]
+[--national FILE.osm.pbf [--network-cache DIR] [--max-snap-km 2]]``
 """
 
 from __future__ import annotations
@@ -68,15 +78,25 @@ def _server(url: str | None, password_env: str | None) -> Iterator[tuple[str, st
         yield server.url, "FOSTERMATCH_BENCH_PASSWORD"
 
 
-def run(size: str, seed: int, workdir: Path, url: str | None, password_env: str | None) -> None:
+def run(size: str, seed: int, workdir: Path, url: str | None, password_env: str | None, *,
+        national: Path | None = None, network_cache: Path | None = None,
+        max_snap_km: float | None = None) -> None:
     """Generate (or reuse) the sample, load it into PostGIS and time two nightly runs."""
     sample_dir = workdir / f"sample-{size}-{seed}"
     t0 = time.perf_counter()
     if not (sample_dir / "README.md").is_file():
         sample_mod.generate(sample_dir, seed=seed, size=size)  # type: ignore[arg-type]
     print(f"sample {size} (seed {seed}) ready in {time.perf_counter() - t0:.1f} s: {sample_dir}")
-    cache = workdir / f"network-cache-{size}-{seed}"
-    shutil.rmtree(cache, ignore_errors=True)
+    osm = national if national is not None else sample_dir / "roads.osm"
+    if network_cache is not None:
+        cache = network_cache
+        print(f"network cache {cache} reused (a cold run finds it warm)")
+    else:
+        cache = workdir / f"network-cache-{size}-{seed}"
+        shutil.rmtree(cache, ignore_errors=True)
+    extra: dict[str, object] = {}
+    if max_snap_km is not None:
+        extra["travel"] = {"max_snap_metres": max_snap_km * 1000.0}
 
     watcher = _PeakPerStep()
     log = logging.getLogger("matcher")
@@ -88,8 +108,9 @@ def run(size: str, seed: int, workdir: Path, url: str | None, password_env: str 
             store["password_env"] = env
         config = config_mod.nightly_from_dict({
             "store": store,
-            "network": {"osm": str(sample_dir / "roads.osm"), "cache_dir": str(cache)},
+            "network": {"osm": str(osm), "cache_dir": str(cache)},
             "job": {"as_of": sample_mod.REFERENCE_DATE},
+            **extra,
         })
         t0 = time.perf_counter()
         counts = nightly.load_inputs(config, sample_dir)
@@ -132,10 +153,17 @@ def main() -> None:
                         help="An existing PostGIS store url (default: a throwaway server).")
     parser.add_argument("--password-env", default=None,
                         help="Environment variable with the password for --url.")
+    parser.add_argument("--national", type=Path, default=None,
+                        help="Route on this Norway-scale .osm.pbf (network_build.py --keep).")
+    parser.add_argument("--network-cache", type=Path, default=None,
+                        help="Reuse this network cache folder (built from --national).")
+    parser.add_argument("--max-snap-km", type=float, default=None,
+                        help="Snapping limit in km (default: the config default, 2 km).")
     args = parser.parse_args()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="fostermatch-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    run(args.size, args.seed, workdir, args.url, args.password_env)
+    run(args.size, args.seed, workdir, args.url, args.password_env, national=args.national,
+        network_cache=args.network_cache, max_snap_km=args.max_snap_km)
 
 
 if __name__ == "__main__":

@@ -52,6 +52,7 @@ import numpy as np
 
 from matcher.config import NetworkSettings
 from matcher.errors import InputError
+from matcher.i18n import gettext as _
 
 __all__ = [
     "WAY_TAGS",
@@ -422,8 +423,8 @@ def read_xml(path: Path, settings: NetworkSettings, *,
             data = _osm_xml._overpass_json_from_xml(path, "utf-8")
     except Exception as exc:  # the XML parsers raise many kinds on a bad file
         raise InputError(
-            f"{path.name}: cannot read as OSM XML ({type(exc).__name__}: {exc}); "
-            "check that it is an uncorrupted .osm/.osm.bz2 file"
+            _("{file}: cannot read as OSM XML ({error}); check that it is an uncorrupted "
+              ".osm/.osm.bz2 file").format(file=path.name, error=f"{type(exc).__name__}: {exc}")
         ) from None
     rules = WayRules(settings)
     ways = _WayCollector()
@@ -604,8 +605,8 @@ def read_pbf(path: Path, settings: NetworkSettings, *, keep: NodeFilter | None =
                     coordinates.add(nodes)
     except (RuntimeError, ValueError, OSError) as exc:
         raise InputError(
-            f"{path.name}: cannot read as OSM PBF ({type(exc).__name__}: {exc}); "
-            "check that it is an uncorrupted .osm.pbf file"
+            _("{file}: cannot read as OSM PBF ({error}); check that it is an uncorrupted "
+              ".osm.pbf file").format(file=path.name, error=f"{type(exc).__name__}: {exc}")
         ) from None
     refs = np.asarray(ways.refs, dtype=np.int64)
     lonlat = coordinates.array()

@@ -20,6 +20,8 @@ from scipy.sparse.csgraph import dijkstra
 
 from matcher.config import DEFAULT_BANDS_MINUTES, TravelSettings
 from matcher.errors import InputError
+from matcher.i18n import format_number
+from matcher.i18n import gettext as _
 from matcher.network import Network
 from matcher.traveltime import Snapped, snap
 
@@ -40,8 +42,8 @@ def check_bands(bands_minutes: Sequence[float], *,
     """
     bands = tuple(float(b) for b in bands_minutes)
     if not bands or any(not b > 0 for b in bands) or list(bands) != sorted(set(bands)):
-        raise InputError(f"bands {list(bands)} must be positive minutes, strictly ascending, "
-                         f"e.g. {example}")
+        raise InputError(_("bands {bands} must be positive minutes, strictly ascending, "
+                           "e.g. {example}").format(bands=list(bands), example=example))
     return bands
 
 
@@ -104,7 +106,7 @@ def isochrones(net: Network, points: Snapped,
     """
     bands = list(check_bands(bands_minutes))
     if not (buffer_metres > 0 and cell_metres > 0):
-        raise InputError("buffer_metres and cell_metres must be > 0 metres")
+        raise InputError(_("buffer_metres and cell_metres must be > 0 metres"))
     sample_edge, sx, sy = _edge_samples(net, cell_metres / 2)
     u = net.edges["u"].to_numpy()
     v = net.edges["v"].to_numpy()
@@ -139,7 +141,8 @@ def isochrones(net: Network, points: Snapped,
             rows.append((str(points.ids[k]), band, shapely.coverage_union_all(boxes)))
         if progress:
             progress(k + 1, total)
-    logger.info("isochrones: %d points x %d bands", total, len(bands))
+    logger.info(_("isochrones: {points} points x {bands} bands").format(
+        points=format_number(total), bands=len(bands)))
     return gpd.GeoDataFrame(
         {"id": [r[0] for r in rows], "minutes": [r[1] for r in rows]},
         geometry=[r[2] for r in rows], crs=net.crs,
@@ -192,8 +195,10 @@ def school_isochrones(net: Network, children: pd.DataFrame, settings: TravelSett
                          "id": child_school})
     out = link.merge(pd.DataFrame(polygons), on="id", how="inner", sort=False)
     out = out[~shapely.is_empty(out["geometry"].to_numpy())]
-    logger.info("school isochrones: %d children, %d schools, %d bands", len(children),
-                len(schools), len(tuple(bands_minutes)))
+    logger.info(_("school isochrones: {children} children, {schools} schools, {bands} "
+                  "bands").format(children=format_number(len(children)),
+                                  schools=format_number(len(schools)),
+                                  bands=len(tuple(bands_minutes))))
     return gpd.GeoDataFrame({"child_id": out["child_id"].astype(str).to_numpy(),
                              "minutes": out["minutes"].to_numpy(dtype=float)},
                             geometry=as_multi(out["geometry"].to_numpy()), crs=crs)

@@ -55,6 +55,8 @@ from matcher import _osm
 from matcher._osm import OsmRoads, is_car_ferry, parse_duration_minutes, parse_maxspeed
 from matcher.config import NetworkSettings
 from matcher.errors import InputError, Problem
+from matcher.i18n import format_number, ngettext
+from matcher.i18n import gettext as _
 from matcher.io.files import atomic_path
 
 __all__ = [
@@ -73,6 +75,13 @@ FORMAT_VERSION = 2
 reversible ways dropped), pyosmium PBF reader, clip area in the key, step
 timings in the metadata.
 """
+
+_CLIP_BOX_PAD_DEGREES = 0.1
+"""Margin of the degree box that pre-filters nodes before the exact clip test."""
+
+CHAINS_ON_DISK_MIN_NODES = 200_000
+"""From this many nodes the build also stores the contracted road chains
+(``chains-forward.npz``, ``chains-backward.npz``, see ``traveltime.prepare``)."""
 
 _XML_SUFFIXES = (".osm", ".xml", ".osm.xml", ".osm.bz2", ".xml.bz2")
 _PBF_SUFFIXES = (".pbf", ".osm.pbf")
@@ -217,6 +226,13 @@ class Network:
     info: BuildInfo
     _reverse: list[sparse.csr_matrix] = field(default_factory=list, repr=False, compare=False)
     _kdtree: list[Any] = field(default_factory=list, repr=False, compare=False)
+    _chains: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    _folder: list[Path] = field(default_factory=list, repr=False, compare=False)
+
+    @property
+    def folder(self) -> Path | None:
+        """The cache folder this network was loaded from or saved to, if any."""
+        return self._folder[0] if self._folder else None
 
     @property
     def n_nodes(self) -> int:
@@ -275,18 +291,42 @@ class ClipArea:
 
         The polygon is projected to ``crs`` (metres), buffered there and
         prepared; nodes are projected and tested with ``shapely.contains_xy``.
+        Only nodes inside a padded degree box around the area are projected
+        and tested (the box holds the whole area with a margin of
+        ``_CLIP_BOX_PAD_DEGREES``), so a county clip of a country file
+        tests a tenth of the nodes; the mask is the same.
         """
         import shapely
 
         to_m = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
+        to_deg = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
         projected = shapely.transform(self.polygon, lambda xy: np.column_stack(
             to_m.transform(xy[:, 0], xy[:, 1])))
         area = shapely.buffer(projected, self.buffer_metres) if self.buffer_metres else projected
         shapely.prepare(area)
+        # the area's outline, densified to 1 km, back in degrees: its bounds plus a margin
+        outline = shapely.get_coordinates(shapely.segmentize(shapely.boundary(area), 1000.0))
+        box: tuple[float, float, float, float] | None = None
+        if len(outline):
+            lon_o, lat_o = to_deg.transform(outline[:, 0], outline[:, 1])
+            lon_o, lat_o = np.asarray(lon_o), np.asarray(lat_o)
+            if np.isfinite(lon_o).all() and np.isfinite(lat_o).all():
+                pad = _CLIP_BOX_PAD_DEGREES
+                box = (float(lon_o.min()) - pad, float(lat_o.min()) - pad,
+                       float(lon_o.max()) + pad, float(lat_o.max()) + pad)
 
         def inside(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
-            x, y = to_m.transform(lon, lat)
-            return shapely.contains_xy(area, np.asarray(x), np.asarray(y))
+            lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+            if box is None:
+                x, y = to_m.transform(lon, lat)
+                return shapely.contains_xy(area, np.asarray(x), np.asarray(y))
+            mask = np.zeros(len(lon), dtype=bool)
+            near = np.flatnonzero((lon >= box[0]) & (lat >= box[1])
+                                  & (lon <= box[2]) & (lat <= box[3]))
+            if len(near):
+                x, y = to_m.transform(lon[near], lat[near])
+                mask[near] = shapely.contains_xy(area, np.asarray(x), np.asarray(y))
+            return mask
 
         return inside
 
@@ -317,21 +357,24 @@ def clip_from_municipalities(municipalities: Any, numbers: Iterable[str], *,
     wanted = [str(n).strip().zfill(4) for n in numbers if str(n).strip()]
     problems: list[str] = []
     if not wanted:
-        problems.append("no municipality numbers given; use e.g. --clip-municipalities 4626,4631")
+        problems.append(_("no municipality numbers given; use e.g. "
+                          "--clip-municipalities 4626,4631"))
     if buffer_km < 0:
-        problems.append(f"buffer {buffer_km:g} km is negative; use 0 or more")
+        problems.append(_("buffer {buffer} km is negative; use 0 or more").format(
+            buffer=format_number(buffer_km, 1)))
     if column not in municipalities:
-        problems.append(f"the municipality file has no '{column}' column; use the 2024 "
-                        "municipality polygons (kommuner_2024_S.geojson)")
+        problems.append(_("the municipality file has no '{column}' column; use the 2024 "
+                          "municipality polygons (kommuner_2024_S.geojson)").format(column=column))
     if problems:
         raise InputError("; ".join(problems))
     frame = municipalities if municipalities.crs is None else municipalities.to_crs("EPSG:4326")
     numbers_in_file = frame[column].astype(str).str.strip().str.zfill(4)
     unknown = sorted(set(wanted) - set(numbers_in_file))
     if unknown:
-        raise InputError(f"unknown municipality number(s) {', '.join(unknown)}: not in the 2024 "
-                         f"municipality polygons ({len(frame)} municipalities); use 2024 "
-                         "kommunenummer such as 0301 (Oslo) or 4626 (Øygarden)")
+        raise InputError(_("unknown municipality number(s) {numbers}: not in the 2024 "
+                           "municipality polygons ({count} municipalities); use 2024 "
+                           "kommunenummer such as 0301 (Oslo) or 4626 (Øygarden)").format(
+            numbers=", ".join(unknown), count=format_number(len(frame))))
     polygon = shapely.union_all(frame.geometry[numbers_in_file.isin(wanted)].to_numpy())
     return ClipArea(polygon=polygon, buffer_metres=buffer_km * 1000.0,
                     label="kommune " + ",".join(wanted))
@@ -369,8 +412,9 @@ def compile_roads(roads: OsmRoads, settings: NetworkSettings, *, source: str = "
     """
     t0 = time.perf_counter()
     if len(roads.seg_u) == 0:
-        raise InputError(f"{source}: no drivable roads or car ferries found; check the OSM "
-                         "extract and the highway classes in [network].highway_kmh")
+        raise InputError(_("{source}: no drivable roads or car ferries found; check the OSM "
+                           "extract and the highway classes in [network].highway_kmh").format(
+            source=source))
     u0, v0, w = roads.seg_u, roads.seg_v, roads.seg_way
     lon, lat = roads.lon, roads.lat
     length0 = _haversine_m(lon[u0], lat[u0], lon[v0], lat[v0])
@@ -424,9 +468,12 @@ def compile_roads(roads: OsmRoads, settings: NetworkSettings, *, source: str = "
     info = BuildInfo(source=source, key=key, nodes=m, edges=len(edges), dropped_nodes=dropped,
                      ferry_edges=int(edges["ferry"].sum()), seconds=time.perf_counter() - t0,
                      from_cache=False)
-    logger.info("network %s: %d nodes, %d edges, %d ferry edges, %d nodes dropped outside the "
-                "largest strongly connected component", source, m, len(edges),
-                info.ferry_edges, dropped)
+    logger.info(_("network {source}: {nodes} nodes, {edges} edges, {ferry} ferry edges, "
+                  "{dropped} nodes dropped outside the largest strongly connected "
+                  "component").format(source=source, nodes=format_number(m),
+                                      edges=format_number(len(edges)),
+                                      ferry=format_number(info.ferry_edges),
+                                      dropped=format_number(dropped)))
     return Network(graph=csr, osmid=roads.node_id[keep_node], x=np.asarray(x, float),
                    y=np.asarray(y, float), lon=k_lon, lat=k_lat, edges=edges, crs=settings.crs,
                    info=info)
@@ -435,7 +482,7 @@ def compile_roads(roads: OsmRoads, settings: NetworkSettings, *, source: str = "
 def _ferry_minutes(way_id: np.ndarray, crossing_minutes: np.ndarray, length: np.ndarray,
                    settings: NetworkSettings) -> tuple[np.ndarray, np.ndarray]:
     """Minutes and effective speed (km/h) of as-drawn ferry segments, by length share."""
-    _, way = np.unique(way_id, return_inverse=True)
+    _ids, way = np.unique(way_id, return_inverse=True)
     way_len = np.bincount(way, weights=length)[way]
     share = np.divide(length, way_len, out=np.ones_like(length), where=way_len > 0)
     crossing = np.where(np.isnan(crossing_minutes),
@@ -468,7 +515,7 @@ def download(*, place: str | None = None, polygon: Any = None,
 
     settings = settings or NetworkSettings()
     if (place is None) == (polygon is None):
-        raise InputError("give exactly one of place or polygon")
+        raise InputError(_("give exactly one of place or polygon"))
     classes = "|".join(sorted(settings.highway_kmh))
     filters = [f'["highway"~"^({classes})$"]', '["route"="ferry"]']
     with _osm.osmnx_as_drawn():
@@ -515,8 +562,8 @@ def read(path: Path, settings: NetworkSettings, *, clip: ClipArea | None = None,
                 with bz2.open(path) as fh:
                     fh.read(16)
             except OSError:
-                raise InputError(f"{path.name}: not a valid bz2 file; re-download or "
-                                 "decompress it") from None
+                raise InputError(_("{file}: not a valid bz2 file; re-download or "
+                                   "decompress it").format(file=path.name)) from None
         size = path.stat().st_size
         if on_bytes is not None:
             on_bytes(0, size)
@@ -524,8 +571,8 @@ def read(path: Path, settings: NetworkSettings, *, clip: ClipArea | None = None,
         if on_bytes is not None:
             on_bytes(size, size)
         return roads
-    raise InputError(f"{path.name}: unknown OSM file type; use .osm, .osm.xml, .osm.bz2 or "
-                     ".osm.pbf")
+    raise InputError(_("{file}: unknown OSM file type; use .osm, .osm.xml, .osm.bz2 or "
+                       ".osm.pbf").format(file=path.name))
 
 
 def peak_memory_mb() -> float:
@@ -586,27 +633,29 @@ def build(osm: str | Path, settings: NetworkSettings | None = None, *,
     settings = settings or NetworkSettings()
     path = Path(osm)
     if not path.is_file():
-        raise InputError(f"{path}: OSM file not found; check the path")
+        raise InputError(_("{file}: OSM file not found; check the path").format(file=path))
     steps = _Steps(progress or (lambda _msg: None))
     t0 = time.perf_counter()
-    steps.start("hash", "hashing input")
+    steps.start("hash", _("hashing input"))
     key = file_key(path, settings, clip)
     if cache_dir is not None:
         cached = _try_load(Path(cache_dir), key)
         if cached is not None:
             steps.stop()
-            steps.start("load", "loaded from cache")
+            steps.start("load", _("loaded from cache"))
             steps.stop()
             return _replace_info(cached, dataclasses.replace(
                 cached.info, steps=tuple(steps.done), seconds=time.perf_counter() - t0))
-    steps.start("read", f"reading {path.name}")
+    steps.start("read", _("reading {file}").format(file=path.name))
     roads = read(path, settings, clip=clip, on_bytes=on_bytes)
     if clip is not None and len(roads.node_id) == 0:
         raise InputError(
-            f"{path.name}: the clip area ({clip.label}, buffer {clip.buffer_metres / 1000:g} km) "
-            f"keeps none of the {roads.nodes_read:,} road nodes in the file; check that the "
-            "area lies inside the extract (polygons in EPSG:4326) or widen --clip-buffer-km")
-    steps.start("compile", "timing and compiling")
+            _("{file}: the clip area ({area}, buffer {buffer} km) keeps none of the {nodes} road "
+              "nodes in the file; check that the area lies inside the extract (polygons in "
+              "EPSG:4326) or widen --clip-buffer-km").format(
+                file=path.name, area=clip.label, buffer=format_number(clip.buffer_metres / 1000, 1),
+                nodes=format_number(roads.nodes_read)))
+    steps.start("compile", _("timing and compiling"))
     net = compile_roads(roads, settings, source=path.name, key=key)
     clip_report = None
     if clip is not None:
@@ -617,9 +666,15 @@ def build(osm: str | Path, settings: NetworkSettings | None = None, *,
             bbox=(round(float(net.lon.min()), 3), round(float(net.lat.min()), 3),
                   round(float(net.lon.max()), 3), round(float(net.lat.max()), 3)))
     if cache_dir is not None:
-        steps.start("cache", "writing cache")
+        steps.start("cache", _("writing cache"))
         net = _replace_info(net, dataclasses.replace(net.info, clip=clip_report))
         save(net, Path(cache_dir))
+        if net.n_nodes >= CHAINS_ON_DISK_MIN_NODES:
+            from matcher import traveltime  # the contraction lives there; imported late
+
+            steps.start("chains", _("contracting road chains for travel times"))
+            for backwards in (False, True):
+                traveltime.prepare(net, backwards=backwards)
     steps.stop()
     info = dataclasses.replace(net.info, seconds=time.perf_counter() - t0,
                                steps=tuple(steps.done), clip=clip_report)
@@ -627,8 +682,11 @@ def build(osm: str | Path, settings: NetworkSettings | None = None, *,
 
 
 def _replace_info(net: Network, info: BuildInfo) -> Network:
-    return Network(graph=net.graph, osmid=net.osmid, x=net.x, y=net.y, lon=net.lon, lat=net.lat,
-                   edges=net.edges, crs=net.crs, info=info)
+    out = Network(graph=net.graph, osmid=net.osmid, x=net.x, y=net.y, lon=net.lon, lat=net.lat,
+                  edges=net.edges, crs=net.crs, info=info)
+    out._folder[:] = net._folder
+    out._chains.update(net._chains)
+    return out
 
 
 def save(net: Network, folder: Path) -> None:
@@ -650,6 +708,10 @@ def save(net: Network, folder: Path) -> None:
         np.savez(fh, **arrays)
     with atomic_path(folder / "network.json") as tmp:
         tmp.write_text(json.dumps(meta, indent=2))
+    for stale in folder.glob("chains-*.npz"):
+        stale.unlink(missing_ok=True)
+    net._chains.clear()
+    net._folder[:] = [folder]
 
 
 def _try_load(folder: Path, key: str) -> Network | None:
@@ -680,26 +742,31 @@ def load(folder: str | Path) -> Network:
         with np.load(folder / "network.npz", allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
     except FileNotFoundError:
-        raise InputError(f"{folder}: no network here; build one into this folder first "
-                         "(network.build with cache_dir, or `matcher network build`)") from None
+        raise InputError(_("{folder}: no network here; build one into this folder first "
+                           "(network.build with cache_dir, or `matcher network build`)").format(
+            folder=folder)) from None
     except (OSError, ValueError, json.JSONDecodeError) as exc:
-        raise InputError(f"{folder}: damaged network files ({exc}); rebuild with "
-                         "`matcher network build`") from None
+        raise InputError(_("{folder}: damaged network files ({error}); rebuild with "
+                           "`matcher network build`").format(folder=folder, error=exc)) from None
     if meta.get("format") != FORMAT_VERSION:
-        raise InputError(f"{folder}: network format {meta.get('format')} is not "
-                         f"{FORMAT_VERSION}; rebuild with `matcher network build`")
+        raise InputError(_("{folder}: network format {found} is not {expected}; rebuild with "
+                           "`matcher network build`").format(
+            folder=folder, found=meta.get("format"), expected=FORMAT_VERSION))
     n = len(arrays["osmid"])
     graph = sparse.csr_matrix((arrays["data"], arrays["indices"], arrays["indptr"]), shape=(n, n))
     edges = pd.DataFrame({
         "u": arrays["u"], "v": arrays["v"], "length_m": arrays["length_m"],
         "speed_kmh": arrays["speed_kmh"], "minutes": arrays["minutes"],
-        "highway": arrays["highway_names"][arrays["highway_code"]].astype(object),
+        # index an object array of the few names: no new str per edge
+        "highway": arrays["highway_names"].astype(object)[arrays["highway_code"]],
         "ferry": arrays["ferry"],
     })
     info = dataclasses.replace(BuildInfo.from_dict(meta["info"]),
                                seconds=time.perf_counter() - t0, from_cache=True)
-    return Network(graph=graph, osmid=arrays["osmid"], x=arrays["x"], y=arrays["y"],
-                   lon=arrays["lon"], lat=arrays["lat"], edges=edges, crs=meta["crs"], info=info)
+    net = Network(graph=graph, osmid=arrays["osmid"], x=arrays["x"], y=arrays["y"],
+                  lon=arrays["lon"], lat=arrays["lat"], edges=edges, crs=meta["crs"], info=info)
+    net._folder[:] = [folder]
+    return net
 
 
 # --------------------------------------------------------------------------- export
@@ -740,6 +807,10 @@ def check_problems(net: Network) -> list[Problem]:
     """Return sanity problems of a compiled network (non-positive or non-finite times)."""
     bad = ~(net.graph.data > 0) | ~np.isfinite(net.graph.data)
     if bad.any():
-        return [Problem(net.info.source, f"{int(bad.sum())} edges have non-positive or "
-                        "infinite minutes; check maxspeed tags and speed settings")]
+        count = int(bad.sum())
+        return [Problem(net.info.source, ngettext(
+            "{n} edge has non-positive or infinite minutes; check maxspeed tags and speed "
+            "settings",
+            "{n} edges have non-positive or infinite minutes; check maxspeed tags and speed "
+            "settings", count).format(n=format_number(count)))]
     return []

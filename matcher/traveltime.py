@@ -7,6 +7,7 @@ search limit are unreachable and hold ``inf`` (never 0).
 from __future__ import annotations
 
 import ctypes
+import logging
 import multiprocessing as mp
 import os
 import signal
@@ -14,28 +15,37 @@ import sys
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
-import pandas as pd
 from pyproj import Transformer
 from scipy import sparse
-from scipy.sparse.csgraph import dijkstra
+from scipy.sparse.csgraph import connected_components, dijkstra
 
 from matcher.config import TravelSettings
 from matcher.errors import Problem, raise_if_problems
-from matcher.network import Network
+from matcher.i18n import format_number
+from matcher.i18n import gettext as _
+from matcher.io.files import atomic_path
+from matcher.network import CHAINS_ON_DISK_MIN_NODES, Network
 from matcher.timetable import TimeTable
 
 __all__ = [
+    "Chains",
     "Contracted",
     "ProgressFn",
     "Snapped",
+    "chains",
     "contract",
     "matrix",
     "node_matrix",
+    "prepare",
     "shortest_minutes",
     "snap",
 ]
+
+logger = logging.getLogger(__name__)
 
 # --------------------------------------------------------------------------- snapping
 
@@ -91,8 +101,9 @@ def snap(net: Network, ids: np.ndarray | list[str], lon: np.ndarray, lat: np.nda
     problems: list[Problem] = []
     finite = np.isfinite(lon) & np.isfinite(lat)
     for i in np.flatnonzero(~finite):
-        problems.append(Problem(source, f"point '{ids_arr[i]}' has no coordinates; fill lon/lat",
-                                row=int(i) + 1))
+        problems.append(Problem(
+            source, _("point '{id}' has no coordinates; fill lon/lat").format(id=ids_arr[i]),
+            row=int(i) + 1))
     x, y = _to_crs(lon, lat, net.crs)
     dist = np.full(len(ids_arr), np.inf)
     node = np.zeros(len(ids_arr), dtype=np.int64)
@@ -104,12 +115,14 @@ def snap(net: Network, ids: np.ndarray | list[str], lon: np.ndarray, lat: np.nda
     for i in np.flatnonzero(far):
         problems.append(Problem(
             source,
-            f"point '{ids_arr[i]}' is {dist[i] / 1000:.1f} km from the nearest road of the network "
-            f"(limit {settings.max_snap_metres / 1000:.1f} km); check its coordinates or use a "
-            "network that covers it",
+            _("point '{id}' is {distance} km from the nearest road of the network "
+              "(limit {limit} km); check its coordinates or use a network that covers it").format(
+                id=ids_arr[i], distance=format_number(dist[i] / 1000, 1),
+                limit=format_number(settings.max_snap_metres / 1000, 1)),
             row=int(i) + 1,
         ))
-    raise_if_problems(f"{source}: points cannot be placed on the road network", problems)
+    raise_if_problems(_("{source}: points cannot be placed on the road network").format(
+        source=source), problems)
     access = dist / (settings.access_kmh * 1000.0 / 60.0)
     return Snapped(ids=ids_arr, node=node, access_minutes=access, distance_m=dist)
 
@@ -179,13 +192,14 @@ def node_matrix(graph: sparse.csr_matrix, sources: np.ndarray, targets: np.ndarr
 
 def shortest_minutes(graph: sparse.csr_matrix, sources: np.ndarray, targets: np.ndarray, *,
                      limit_minutes: float, memory_mb: int = 512, workers: int = 1,
-                     contract_chains: bool = True,
+                     contract_chains: bool = True, prepared: Chains | None = None,
                      progress: ProgressFn | None = None) -> np.ndarray:
     """Shortest-path minutes between nodes, on the chain-contracted graph when it pays.
 
     Same as :func:`node_matrix`, but first contracts chains of pass-through
     nodes (:func:`contract`, exact) when that removes at least
-    ``1 - _CONTRACT_WORTH`` of the nodes.
+    ``1 - _CONTRACT_WORTH`` of the nodes. ``prepared`` (:func:`chains` of
+    ``graph``, e.g. from :func:`prepare`) saves contracting the whole graph.
 
     Returns
     -------
@@ -195,14 +209,80 @@ def shortest_minutes(graph: sparse.csr_matrix, sources: np.ndarray, targets: np.
     sources = np.asarray(sources, dtype=np.int64)
     targets = np.asarray(targets, dtype=np.int64)
     n = graph.shape[0]
-    worth = np.count_nonzero(np.diff(_undirected(graph).indptr) == 2) > (1 - _CONTRACT_WORTH) * n
-    if contract_chains and worth:
-        small = contract(graph, np.union1d(sources, targets))
-        if len(small.kept) < _CONTRACT_WORTH * graph.shape[0]:
-            graph = small.graph
-            sources, targets = small.position[sources], small.position[targets]
+    if contract_chains:
+        if prepared is None:
+            prepared = chains(graph)
+        worth = np.count_nonzero(prepared.passthrough) > (1 - _CONTRACT_WORTH) * n
+        if worth:
+            small = contract(graph, np.union1d(sources, targets), prepared=prepared)
+            if len(small.kept) < _CONTRACT_WORTH * graph.shape[0]:
+                graph = small.graph
+                sources, targets = small.position[sources], small.position[targets]
     return node_matrix(graph, sources, targets, limit_minutes=limit_minutes,
                        memory_mb=memory_mb, workers=workers, progress=progress)
+
+
+_CHAIN_ARRAYS = ("passthrough", "neighbours", "chain", "u", "end", "minutes", "first")
+
+
+def prepare(net: Network, *, backwards: bool = False) -> Chains:
+    """The contracted chains of ``net`` (or of its reverse), computed once and cached.
+
+    Kept in memory with the network and, for networks of at least
+    ``network.CHAINS_ON_DISK_MIN_NODES`` nodes that live in a cache folder,
+    in ``chains-forward.npz`` / ``chains-backward.npz`` beside
+    ``network.npz`` (owner-only, checked against the network's key and size,
+    removed whenever the network is saved again).
+
+    Parameters
+    ----------
+    net
+        The network.
+    backwards
+        Contract the reversed graph (searches towards the destinations).
+    """
+    name = "backward" if backwards else "forward"
+    if name in net._chains:
+        return cast(Chains, net._chains[name])
+    graph = net.reverse if backwards else net.graph
+    folder = net.folder if net.n_nodes >= CHAINS_ON_DISK_MIN_NODES else None
+    path = folder / f"chains-{name}.npz" if folder is not None else None
+    found = _read_chains(path, net) if path is not None else None
+    if found is None:
+        found = chains(graph)
+        if path is not None:
+            try:
+                arrays: dict[str, Any] = {k: _narrow(getattr(found, k)) for k in _CHAIN_ARRAYS}
+                arrays.update(key=np.asarray(net.info.key), nodes=np.asarray(net.n_nodes),
+                              edges=np.asarray(graph.nnz))
+                with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+                    np.savez(fh, **arrays)
+            except OSError as exc:
+                logger.debug("chains not cached in %s: %s", folder, exc)
+    net._chains[name] = found
+    return found
+
+
+def _narrow(a: np.ndarray) -> np.ndarray:
+    if a.dtype == np.int64 and (len(a) == 0 or a.max() < np.iinfo(np.int32).max):
+        return a.astype(np.int32)
+    return a
+
+
+def _read_chains(path: Path, net: Network) -> Chains | None:
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            if (str(z["key"]) != net.info.key or int(z["nodes"]) != net.n_nodes
+                    or int(z["edges"]) != net.graph.nnz):
+                return None
+            arrays = {k: z[k] for k in _CHAIN_ARRAYS}
+    except (OSError, ValueError, KeyError) as exc:
+        logger.debug("chains cache %s unreadable: %s", path, exc)
+        return None
+    arrays = {k: a.astype(np.int64) if a.dtype == np.int32 else a for k, a in arrays.items()}
+    return Chains(**arrays)
 
 
 def _undirected(graph: sparse.csr_matrix) -> sparse.csr_matrix:
@@ -292,8 +372,9 @@ def matrix(net: Network, origins: Snapped, destinations: Snapped,
     graph = net.reverse if backwards else net.graph
     sources, targets = ((destinations.node, origins.node) if backwards
                         else (origins.node, destinations.node))
+    prepared = prepare(net, backwards=backwards) if settings.contract_chains else None
     core = shortest_minutes(graph, sources, targets, contract_chains=settings.contract_chains,
-                            limit_minutes=limit, memory_mb=settings.memory_mb,
+                            prepared=prepared, limit_minutes=limit, memory_mb=settings.memory_mb,
                             workers=settings.workers, progress=progress)
     if backwards:
         core = core.T
@@ -324,7 +405,76 @@ class Contracted:
     position: np.ndarray
 
 
-def contract(graph: sparse.csr_matrix, keep: np.ndarray) -> Contracted:
+@dataclass(frozen=True)
+class Chains:
+    """The chains of pass-through nodes of one graph, contracted with no node kept.
+
+    Computed once per graph (:func:`chains`) and reused by :func:`contract` for
+    any set of kept nodes: only the chains that hold a kept node are walked
+    again. The result is the same, bit for bit, as contracting from scratch.
+
+    Attributes
+    ----------
+    passthrough
+        ``True`` for nodes with exactly two distinct neighbours (either direction).
+    neighbours
+        ``(n, 2)`` the two neighbours of each pass-through node (-1 elsewhere).
+    chain
+        Id of the chain (connected run of pass-through nodes) of each node, -1 elsewhere.
+    u, end, minutes, first
+        One row per contracted edge before parallel edges are merged, sorted by
+        ``(u, end, minutes)``: its start and end node, its minutes (summed along
+        the chain) and the head of its first original edge.
+    """
+
+    passthrough: np.ndarray
+    neighbours: np.ndarray
+    chain: np.ndarray
+    u: np.ndarray
+    end: np.ndarray
+    minutes: np.ndarray
+    first: np.ndarray
+
+
+def chains(graph: sparse.csr_matrix) -> Chains:
+    """Contract every chain of pass-through nodes of ``graph`` (see :func:`contract`).
+
+    Parameters
+    ----------
+    graph
+        CSR matrix of edge minutes (``n x n``, no self loops, no duplicate entries).
+
+    Returns
+    -------
+    Chains
+        What :func:`contract` needs to contract for any set of kept nodes.
+    """
+    graph = _canonical(graph)
+    n = graph.shape[0]
+    sym = _undirected(graph)
+    passthrough = np.diff(sym.indptr) == 2
+    pt = np.flatnonzero(passthrough)
+    neighbours = np.full((n, 2), -1, dtype=np.int64)
+    neighbours[pt, 0] = sym.indices[sym.indptr[pt]]
+    neighbours[pt, 1] = sym.indices[sym.indptr[pt] + 1]
+    del sym
+    # chains: connected runs of pass-through nodes
+    a = np.repeat(pt, 2)
+    b = neighbours[pt].ravel()
+    inner = passthrough[b]
+    links = sparse.csr_matrix((np.ones(int(inner.sum()), dtype=np.int8), (a[inner], b[inner])),
+                              shape=(n, n))
+    _count, labels = connected_components(links, directed=False)
+    chain = np.where(passthrough, labels, -1).astype(np.int64)
+    starts = np.flatnonzero(~passthrough[_rows(graph)])
+    u, end, minutes, first = _walk(graph, passthrough, neighbours, starts)
+    order = np.lexsort((minutes, end, u))
+    return Chains(passthrough=passthrough, neighbours=neighbours, chain=chain, u=u[order],
+                  end=end[order], minutes=minutes[order], first=first[order])
+
+
+def contract(graph: sparse.csr_matrix, keep: np.ndarray, *,
+             prepared: Chains | None = None) -> Contracted:
     """Contract chains of pass-through nodes, keeping shortest paths between kept nodes exact.
 
     A node is *pass-through* when it has exactly two distinct neighbours (in
@@ -342,62 +492,153 @@ def contract(graph: sparse.csr_matrix, keep: np.ndarray) -> Contracted:
         CSR matrix of edge minutes (``n x n``, no self loops).
     keep
         Node positions that must stay (e.g. the snapped origins and destinations).
+    prepared
+        :func:`chains` of ``graph``, computed once (e.g. cached with the
+        network); then only the chains that hold a node of ``keep`` are walked.
 
     Returns
     -------
     Contracted
         The smaller graph and the node mapping.
     """
+    graph = _canonical(graph)
     n = graph.shape[0]
-    coo = graph.tocoo()
-    u, v, w = coo.row.astype(np.int64), coo.col.astype(np.int64), coo.data.astype(float)
-    sym = _undirected(graph)
-    degree = np.diff(sym.indptr)
-    passthrough = degree == 2
-    passthrough[np.asarray(keep, dtype=np.int64)] = False
+    base = prepared if prepared is not None else chains(graph)
+    keep = np.unique(np.asarray(keep, dtype=np.int64))
+    hit = keep[base.passthrough[keep]]
+    passthrough = base.passthrough.copy()
+    passthrough[hit] = False
     kept_mask = ~passthrough
-    # for each edge into a pass-through node, the edge that continues the chain
-    inner = passthrough[v]
-    # the other neighbour of v (not u): neighbours of pass-through nodes, two per node
-    nb = np.full((n, 2), -1, dtype=np.int64)
-    rows = np.repeat(np.arange(n), degree)
-    first = np.zeros(len(rows), dtype=bool)
-    first[sym.indptr[:-1][degree > 0]] = True
-    sel = passthrough[rows]
-    nb[rows[sel & first], 0] = sym.indices[sel & first]
-    nb[rows[sel & ~first], 1] = sym.indices[sel & ~first]
-    other = np.where(nb[v, 0] == u, nb[v, 1], nb[v, 0])
-    edge_index = pd.Index(u * n + v)
-    nxt = np.full(len(u), -1, dtype=np.int64)
-    cont = np.flatnonzero(inner)
-    nxt[cont] = edge_index.get_indexer(v[cont] * n + other[cont])  # -1: chain is blocked
-    dead = inner & (nxt < 0)
-    nxt[dead] = -1
-    acc = w.copy()
-    end = v.copy()
-    active = nxt >= 0
-    for _ in range(int(np.ceil(np.log2(max(len(u), 2)))) + 2):
-        if not active.any():
-            break
-        idx = np.flatnonzero(active)
-        step = nxt[idx]
-        acc_new = acc[idx] + acc[step]
-        dead_new = dead[step]
-        end_new = end[step]
-        nxt_new = nxt[step]
-        acc[idx], dead[idx], end[idx], nxt[idx] = acc_new, dead_new, end_new, nxt_new
-        active = nxt >= 0
-    dead |= active  # never reached an end: a closed loop of pass-through nodes only
-    entry = kept_mask[u] & ~dead & kept_mask[end] & (u != end)
-    cu, cv, cw = u[entry], end[entry], acc[entry]
-    order = np.lexsort((cw, cv, cu))
-    cu, cv, cw = cu[order], cv[order], cw[order]
-    first_of_pair = np.ones(len(cu), dtype=bool)
-    first_of_pair[1:] = (cu[1:] != cu[:-1]) | (cv[1:] != cv[:-1])
+    # chains that hold a kept node are walked again; every other contracted edge stays
+    touched_chain = np.zeros(int(base.chain.max(initial=-1)) + 2, dtype=bool)
+    touched_chain[base.chain[hit]] = True
+    touched = base.passthrough & touched_chain[base.chain]
+    stay = ~touched[base.first]
+    rows = np.flatnonzero(touched)
+    border = base.neighbours[rows].ravel()
+    border = np.unique(border[(border >= 0) & ~base.passthrough[border]])
+    indptr = graph.indptr
+    starts = np.concatenate([_row_edges(indptr, border), _row_edges(indptr, hit)])
+    starts = starts[touched[graph.indices[starts]] | np.isin(starts, _row_edges(indptr, hit))]
+    starts = np.unique(starts)
+    nu, nend, nmin, _nfirst = _walk(graph, passthrough, base.neighbours, starts)
+    order = np.lexsort((nmin, nend, nu))
+    nu, nend, nmin = nu[order], nend[order], nmin[order]
+    bu, bend, bmin = base.u[stay], base.end[stay], base.minutes[stay]
+    bkey = bu * n + bend
+    nkey = nu * n + nend
+    at = np.searchsorted(bkey, nkey, side="right")
+    key = np.insert(bkey, at, nkey)
+    mins = np.insert(bmin, at, nmin)
+    cu = np.insert(bu, at, nu)
+    cv = np.insert(bend, at, nend)
+    group = np.ones(len(key), dtype=bool)
+    group[1:] = key[1:] != key[:-1]
+    heads = np.flatnonzero(group)
+    cw = np.minimum.reduceat(mins, heads) if len(heads) else mins[:0]
+    cu, cv = cu[heads], cv[heads]
     kept = np.flatnonzero(kept_mask)
     position = np.full(n, -1, dtype=np.int64)
     position[kept] = np.arange(len(kept))
     m = len(kept)
-    core = sparse.csr_matrix((cw[first_of_pair], (position[cu[first_of_pair]],
-                                                  position[cv[first_of_pair]])), shape=(m, m))
+    core = sparse.csr_matrix((cw, (position[cu], position[cv])), shape=(m, m))
     return Contracted(graph=core, kept=kept, position=position)
+
+
+def _canonical(graph: sparse.csr_matrix) -> sparse.csr_matrix:
+    graph = sparse.csr_matrix(graph)
+    if not graph.has_canonical_format:
+        graph = graph.copy()
+        graph.sort_indices()
+        if not graph.has_canonical_format:
+            raise ValueError("graph has duplicate entries; merge parallel edges first")
+    return graph
+
+
+def _rows(graph: sparse.csr_matrix) -> np.ndarray:
+    """Start node of every stored edge, in storage order."""
+    return np.repeat(np.arange(graph.shape[0], dtype=np.int64), np.diff(graph.indptr))
+
+
+def _row_edges(indptr: np.ndarray, nodes: np.ndarray) -> np.ndarray:
+    """Storage positions of the out-edges of ``nodes``."""
+    nodes = np.asarray(nodes, dtype=np.int64)
+    lo = indptr[nodes].astype(np.int64)
+    cnt = (indptr[nodes + 1] - indptr[nodes]).astype(np.int64)
+    if not len(nodes) or not cnt.sum():
+        return np.zeros(0, dtype=np.int64)
+    offsets = np.repeat(lo - np.concatenate([[0], np.cumsum(cnt)[:-1]]), cnt)
+    return offsets + np.arange(int(cnt.sum()), dtype=np.int64)
+
+
+def _walk(graph: sparse.csr_matrix, passthrough: np.ndarray, neighbours: np.ndarray,
+          starts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Follow each edge in ``starts`` through pass-through nodes to the next kept node.
+
+    Returns start node, end node, minutes and the head of the first edge of
+    every walk that reaches a kept node other than its start. Minutes are
+    summed as a pairwise tree over the chain's edges in driving order, padded
+    with zeros to a power of two (the order of the pointer-doubling sum this
+    replaced, so results are the same bit for bit).
+    """
+    indptr = graph.indptr.astype(np.int64)
+    indices = graph.indices.astype(np.int64)
+    data = np.asarray(graph.data, dtype=float)
+    out_deg = np.diff(indptr)
+    last = max(len(indices) - 1, 0)
+    starts = np.asarray(starts, dtype=np.int64)
+    m = len(starts)
+    start_node = np.repeat(np.arange(graph.shape[0], dtype=np.int64), out_deg)[starts] \
+        if m else np.zeros(0, dtype=np.int64)
+    end = indices[starts] if m else np.zeros(0, dtype=np.int64)
+    dead = np.zeros(m, dtype=bool)
+    levels: list[tuple[np.ndarray, np.ndarray]] = [(np.arange(m), data[starts] if m else
+                                                    np.zeros(0))]
+    active = np.arange(m)
+    edge = starts
+    prev = start_node
+    while len(active):
+        head = indices[edge]
+        go = passthrough[head]
+        active, edge, head, prev = active[go], edge[go], head[go], prev[go]
+        if not len(active):
+            break
+        other = np.where(neighbours[head, 0] == prev, neighbours[head, 1], neighbours[head, 0])
+        lo = indptr[head]
+        cnt = out_deg[head]
+        nxt = np.full(len(head), -1, dtype=np.int64)
+        at0 = (cnt >= 1) & (indices[np.minimum(lo, last)] == other)
+        nxt[at0] = lo[at0]
+        at1 = (cnt >= 2) & ~at0 & (indices[np.minimum(lo + 1, last)] == other)
+        nxt[at1] = lo[at1] + 1
+        blocked = nxt < 0
+        dead[active[blocked]] = True
+        active, edge, prev = active[~blocked], nxt[~blocked], head[~blocked]
+        end[active] = indices[edge]
+        levels.append((active, data[edge]))
+    minutes = _tree_sums(levels, m)
+    ok = ~dead & (start_node != end)
+    first = indices[starts] if m else np.zeros(0, dtype=np.int64)
+    return start_node[ok], end[ok], minutes[ok], first[ok]
+
+
+def _tree_sums(levels: list[tuple[np.ndarray, np.ndarray]], m: int) -> np.ndarray:
+    """Pairwise tree sums: ``levels[k]`` holds (walk, minutes) of the k-th edge of each walk.
+
+    Walks at position ``k + 1`` are a sorted subset of those at ``k``.
+    """
+    while len(levels) > 1:
+        merged: list[tuple[np.ndarray, np.ndarray]] = []
+        for j in range(0, len(levels), 2):
+            left_ids, left = levels[j]
+            if j + 1 < len(levels) and len(levels[j + 1][0]):
+                right_ids, right = levels[j + 1]
+                at = np.searchsorted(left_ids, right_ids)
+                left = left.copy()
+                left[at] = left[at] + right
+            merged.append((left_ids, left))
+        levels = merged
+    out = np.zeros(m)
+    if m:
+        out[levels[0][0]] = levels[0][1]
+    return out

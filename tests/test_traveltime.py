@@ -231,6 +231,76 @@ def test_contraction_keeps_every_shortest_path_between_kept_nodes(
     assert len(small.kept) <= graph.shape[0]
 
 
+def _tree_sum(weights: list[float]) -> float:
+    """Pairwise sum over the weights padded with zeros to a power of two."""
+    size = 1
+    while size < len(weights):
+        size *= 2
+    values = weights + [0.0] * (size - len(weights))
+    while len(values) > 1:
+        values = [values[i] + values[i + 1] for i in range(0, len(values), 2)]
+    return values[0]
+
+
+def _walked_by_hand(graph: sparse.csr_matrix, keep: np.ndarray) -> dict[tuple[int, int], float]:
+    """Contracted edges between kept nodes, walked one node at a time in plain Python."""
+    dense = graph.toarray()
+    n = graph.shape[0]
+    linked = (dense > 0) | (dense.T > 0)
+    neighbours = [sorted(np.flatnonzero(linked[i]).tolist()) for i in range(n)]
+    passthrough = {i for i in range(n) if len(neighbours[i]) == 2} - set(keep.tolist())
+    out: dict[tuple[int, int], float] = {}
+    for a in range(n):
+        if a in passthrough:
+            continue
+        for b in np.flatnonzero(dense[a] > 0).tolist():
+            weights, prev, at, ok = [float(dense[a, b])], a, b, True
+            while at in passthrough:
+                other = next(x for x in neighbours[at] if x != prev)
+                if not dense[at, other] > 0:
+                    ok = False
+                    break
+                weights.append(float(dense[at, other]))
+                prev, at = at, other
+            if ok and at != a:
+                out[(a, at)] = min(out.get((a, at), np.inf), _tree_sum(weights))
+    return out
+
+
+@hsettings(max_examples=150, deadline=None)
+@given(road_graphs(), st.lists(st.integers(0, 40), max_size=6))
+def test_chains_prepared_once_serve_every_keep_set_exactly(
+        case: tuple[sparse.csr_matrix, np.ndarray], more: list[int]) -> None:
+    graph, keep = case
+    prepared = traveltime.chains(graph)
+    other = np.array(sorted({k % graph.shape[0] for k in more}), dtype=np.int64)
+    for wanted in (keep, other, np.union1d(keep, other)):
+        small = traveltime.contract(graph, wanted, prepared=prepared)
+        expected = _walked_by_hand(graph, wanted)
+        coo = small.graph.tocoo()
+        got = {(int(small.kept[r]), int(small.kept[c])): float(w)
+               for r, c, w in zip(coo.row, coo.col, coo.data, strict=True)}
+        assert got == expected  # the same floats, not only close ones
+        assert (small.position[wanted] >= 0).all()
+
+
+def test_prepared_chains_are_cached_beside_the_network(
+        town: network.Network, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(traveltime, "CHAINS_ON_DISK_MIN_NODES", 0)
+    network.save(town, tmp_path)
+    loaded = network.load(tmp_path)
+    first = traveltime.prepare(loaded, backwards=True)
+    path = tmp_path / "chains-backward.npz"
+    assert path.is_file() and (path.stat().st_mode & 0o077) == 0
+    again = traveltime.prepare(network.load(tmp_path), backwards=True)
+    for name in ("passthrough", "neighbours", "chain", "u", "end", "minutes", "first"):
+        np.testing.assert_array_equal(getattr(again, name), getattr(first, name))
+    fresh = traveltime.chains(town.reverse)
+    np.testing.assert_array_equal(again.minutes, fresh.minutes)
+    network.save(town, tmp_path)  # a rewritten network drops its stale chains
+    assert not path.exists()
+
+
 def test_contraction_on_oslo_is_exact_and_small() -> None:
     path = DATA / "oslo-east-filtered.osm.pbf"
     assert path.is_file(), f"real data missing: {path} (see data/SOURCES.md)"
