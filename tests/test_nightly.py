@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyogrio
 import pytest
@@ -631,3 +632,47 @@ def test_text_and_fractions_in_number_columns_are_errors(backend: Backend) -> No
     assert where == {("children", "age"), ("homes", "capacity"), ("contacts", "weight")}, found
     result = nightly_cli(backend.config())
     assert result.exit_code == 2, result.output
+
+
+def test_current_homes_and_dated_locks_survive_the_store(backend: Backend) -> None:
+    """Issue 10 parts 3 and 5 through the store: the optional columns are kept, not dropped."""
+    import shutil
+
+    folder = backend.folder / "tables"
+    shutil.copytree(backend.sample_dir, folder)
+    children = pd.read_csv(folder / "children.csv", dtype=str, keep_default_na=False)
+    homes = pd.read_csv(folder / "homes.csv", dtype=str, keep_default_na=False)
+    emergency = homes.loc[homes["kind"] == "emergency", "home_id"].sort_values().iloc[0]
+    locked = set(pd.read_csv(folder / "placements.csv", dtype=str)["child_id"])
+    child = children.loc[~children["child_id"].isin(locked), "child_id"].iloc[0]
+    children["current_home_id"] = np.where(children["child_id"] == child, emergency, "")
+    children["placed_since"] = np.where(children["child_id"] == child, "2026-06-01", "")
+    children.to_csv(folder / "children.csv", index=False)
+    placements = pd.read_csv(folder / "placements.csv", dtype=str, keep_default_na=False)
+    placements["decided_on"], placements["by"] = str(AS_OF), "bufetat"
+    placements.to_csv(folder / "placements.csv", index=False)
+    result = runner.invoke(app, ["-q", "nightly-load", "--config", str(backend.config()),
+                                 "--from", str(folder)])
+    assert result.exit_code == 0, result.output
+    with backend.store() as store:
+        tables, _problems = store.read_tables()
+    assert tables["children"] is not None and tables["placements"] is not None
+    stored = tables["children"].set_index("child_id")
+    assert stored.at[child, "current_home_id"] == emergency
+    assert str(stored.at[child, "placed_since"])[:10] == "2026-06-01"
+    assert set(tables["placements"]["by"]) == {"bufetat"}
+    summary = run_ok(backend.config())
+    with backend.store() as store:
+        results = store.results(str(summary["run_id"])).set_index("child_id")
+    assert results.at[child, "home_id"] != emergency  # never proposed the home it lives in
+
+
+def test_store_types_cover_every_input_column() -> None:
+    """A column the schema allows but the PostGIS store has no type for would be stored as
+    text instead of its type: keep the two lists in step."""
+    from matcher._columns import COLUMNS
+    from matcher.io.stores.base import INPUT_TYPES, POINT_TABLES
+
+    for table, columns in COLUMNS.items():
+        point = {"lon", "lat"} if table in POINT_TABLES else set()
+        assert set(INPUT_TYPES[table]) == set(columns) - point, table

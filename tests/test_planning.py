@@ -46,9 +46,16 @@ def accepted(need: str, settings: ScoringSettings) -> set[str]:
     return out
 
 
-def base_ok(child: dict, home: dict, free: int) -> bool:
-    """Free place, age and kind rule, written out by hand."""
+def base_ok(child: dict, home: dict, free: int, min_gap_years: float = 0.0) -> bool:
+    """Free place, age, kind and the household rules (required language, avoided
+    municipalities, own children's ages), written out by hand."""
     if free <= 0 or not (home["min_age"] <= child["age"] <= home["max_age"]):
+        return False
+    if child.get("language_required") and not set(child["languages"]) & set(home["languages"]):
+        return False
+    if home["municipality"] in child.get("avoid_municipalities", ()):
+        return False
+    if any(abs(a - child["age"]) < min_gap_years for a in home.get("own_children_ages", ())):
         return False
     if home["kind"] == "kinship":
         return home["kin_of"] in (child["child_id"], child["sibling_group"])
@@ -79,7 +86,8 @@ def brute_gaps(inputs: schema.Inputs, times: TimeTable, minutes: float,
         for home in homes:
             row = list(times.origin_ids).index(home["home_id"])
             free = home["capacity"] - used.get(home["home_id"], 0)
-            if base_ok(child, home, free) and times.minutes[row, col] <= minutes:
+            if base_ok(child, home, free, settings.min_age_gap_own_children) \
+                    and times.minutes[row, col] <= minutes:
                 reach.append(home)
         covered = any(all(meets(n, h, settings) for n in child["needs"]) for h in reach)
         missing = [] if covered or not reach else [

@@ -36,7 +36,9 @@ from matcher.scenarios.tables import (
     _CAPACITY_P,
     _EMERGENCY_SHARE,
     _SPECIALIZED_SHARE,
+    _draw_child_voice,
     _draw_competences,
+    _draw_home_household,
     _draw_needs,
 )
 from matcher.schema import Inputs
@@ -218,6 +220,13 @@ def oslo_scenario(data_dir: str | Path, seed: int = 1, *, n_children: int = 150,
         "capacity": capacity, "competences": comps, "min_age": lo, "max_age": hi,
         "kind": kind, "kin_of": "", "accepts_sibling_groups": capacity >= 2,
     })
+    # the child's voice and the homes' households (issue 13), from their own random stream so
+    # that the columns above keep their values
+    voice_rng = np.random.default_rng([seed, 13])
+    voice = _draw_child_voice(age, np.full(n_children, "0301", dtype=object), ["0301"],
+                              voice_rng, reference_date=OSLO_REFERENCE_DATE)
+    children = children.assign(**voice)
+    homes = homes.assign(**_draw_home_household(kind.astype(object), voice_rng))
     inputs = schema.validate(children, homes, settings=settings.scoring,
                              labels={"children": "oslo children", "homes": "oslo homes"})
     pick = rng.choice(len(cells), size=n_families, p=p, replace=False)

@@ -182,18 +182,22 @@ INPUT_TYPES: dict[str, dict[str, str]] = {
                  "needs": "text", "sibling_group": "text", "urgency": "text",
                  "waiting_since": "date", "max_school_minutes": "double precision",
                  "avoid_municipalities": "text", "languages": "text",
-                 "language_required": "boolean", "culture": "text", "heard_on": "date"},
+                 "language_required": "boolean", "culture": "text", "heard_on": "date",
+                 "current_home_id": "text", "current_home_keeps": "boolean",
+                 "placed_since": "date"},
     "homes": {"home_id": "text", "municipality": "text", "capacity": "integer",
               "competences": "text", "min_age": "integer", "max_age": "integer",
               "kind": "text", "kin_of": "text", "accepts_sibling_groups": "boolean",
               "languages": "text", "culture": "text", "own_children_ages": "text"},
     "contacts": {"child_id": "text", "kind": "text", "weight": "double precision",
                  "max_minutes": "double precision"},
-    "placements": {"child_id": "text", "home_id": "text"},
-    "vetoes": {"child_id": "text", "home_id": "text"},
+    "placements": {"child_id": "text", "home_id": "text", "decided_on": "date", "by": "text"},
+    "vetoes": {"child_id": "text", "home_id": "text", "decided_on": "date", "by": "text"},
 }
 """PostgreSQL column types of the input tables written by :meth:`Store.write_inputs`
-(point tables also get ``geom geometry(Point, 4326)``)."""
+(point tables also get ``geom geometry(Point, 4326)``). Every column of
+:data:`matcher._columns.COLUMNS` but ``lon``/``lat`` (tested); a column missing
+here would still be stored, as text, never dropped."""
 
 POINT_TABLES: tuple[str, ...] = ("children", "homes", "contacts")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
