@@ -531,6 +531,7 @@ def _summary(inputs: Inputs, table: pd.DataFrame, result: assignment.AssignmentR
     n_placed = int(placed.sum())
     return {
         "software": f"fostermatch {__version__}",
+        "language": i18n.current(),
         "as_of": as_of.isoformat(),
         "status": result.status,
         "solver": result.solver,

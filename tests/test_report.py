@@ -404,3 +404,20 @@ def test_report_md_escapes_html_and_markdown_from_ids() -> None:
     assert "<img" not in text and "<script" not in text and "**x**" not in text
     assert md_table(text, "Unmatched children")[0] == [evil, "acute", "<script>x</script>"]
     assert md_table(text, "Support plan: training needs")[0] == ["c2", "h|1", "teen"]
+
+
+def test_report_rerenders_in_the_language_of_the_run(run: Run, tmp_path: Path) -> None:
+    """`matcher report` keeps the run's language (summary.json) unless --lang is given."""
+    folder = tmp_path / "run"
+    shutil.copytree(run.exact, folder)
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["language"] == "en"  # the test session's language when the run was made
+    summary["language"] = "nn"
+    (folder / "summary.json").write_text(json.dumps(summary))
+    result = runner.invoke(app, ["-q", "report", "--run", str(folder)])
+    assert result.exit_code == 0, result.output
+    text = (folder / "report.md").read_text()
+    assert "## Heimkommune" in text and "## Home municipality" not in text
+    result = runner.invoke(app, ["-q", "--lang", "en", "report", "--run", str(folder)])
+    assert result.exit_code == 0, result.output
+    assert (folder / "report.md").read_text() == (run.exact / "report.md").read_text()

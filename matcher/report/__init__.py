@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING, Any
 import geopandas as gpd
 import pandas as pd
 
+from matcher import i18n
 from matcher.config import Settings
 from matcher.errors import InputError, Problem
 from matcher.i18n import gettext as _
@@ -163,7 +164,7 @@ def write_outputs(result: RunResult, folder: Path, *, privacy: Privacy = "exact"
                                      layers=", ".join(layers)))
 
 
-def rerender(run_dir: Path) -> None:
+def rerender(run_dir: Path, *, language: str | None = None) -> None:
     """Re-render ``map.html``, ``map.png`` and ``report.md`` from a run folder's files.
 
     Reads ``matches.gpkg``, ``summary.json`` and ``assignments.csv``; each
@@ -174,6 +175,10 @@ def rerender(run_dir: Path) -> None:
     ----------
     run_dir
         A run folder written by ``matcher match``.
+    language
+        Language of the re-rendered text (``nb``, ``nn``, ``en``). Default: the
+        language the run was written in (``summary.json``), else the current one.
+        Texts stored in the run (reasons, explanations) keep the run's language.
 
     Raises
     ------
@@ -203,7 +208,8 @@ def rerender(run_dir: Path) -> None:
     history = pd.read_csv(run_dir / "history.csv", dtype={"child_id": str, "home_id": str,
                                                           "binding": str}) \
         if (run_dir / "history.csv").is_file() else None
-    _write_rendered(run_dir, _render(layers, assignments, summary, meta, history))
+    with i18n.language(language or summary.get("language")):
+        _write_rendered(run_dir, _render(layers, assignments, summary, meta, history))
     logger.info(_("report re-rendered: {children} children").format(children=len(assignments)))
 
 
