@@ -162,7 +162,7 @@ def test_match_table_and_shortlist_in_nynorsk(small_sample: Sample, tmp_path: Pa
                                  AS_OF], env=WIDE)
     assert result.exit_code == 0, result.output
     text = _flat(result.output)
-    for words in (f"fostermatch-køyring -> {out}", "mål", "verdi", "status / løysar",
+    for words in (f"fostermatch-køyring -> {out}", "nøkkeltal", "verdi", "status / løysar",
                   "optimal / highs", "fosterheimar", "plassert i heimkommunen",
                   "utan forslag (sjå reason i assignments.csv)", "median reisetid til skulen",
                   "plasseringar i slekt og nettverk", "med opplæringsbehov"):
