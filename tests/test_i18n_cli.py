@@ -67,8 +67,8 @@ def test_sample_speaks_the_chosen_language(tmp_path: Path) -> None:
         result = runner.invoke(app, ["--lang", lang, "sample", "--out", str(tmp_path / lang)])
         assert result.exit_code == 0, result.output
         lines[lang] = _flat(result.output)
-    assert f"syntetiske eksempeldata (small, frø 1) -> {tmp_path / 'nb'}" in lines["nb"]
-    assert f"syntetiske eksempeldata (small, frø 1) -> {tmp_path / 'nn'}" in lines["nn"]
+    assert f"syntetiske eksempeldata (small, seed 1) -> {tmp_path / 'nb'}" in lines["nb"]
+    assert f"syntetiske eksempeldata (small, seed 1) -> {tmp_path / 'nn'}" in lines["nn"]
     assert f"synthetic small sample (seed 1) -> {tmp_path / 'en'}" in lines["en"]
 
 
@@ -99,7 +99,7 @@ def test_bad_input_error_in_nynorsk(small_sample: Sample, tmp_path: Path) -> Non
     result = runner.invoke(app, ["--lang", "nn", "coverage", *args[1:-2], "--bands", "30,x",
                                  "--out", str(tmp_path / "c")])
     assert result.exit_code == 2
-    assert "feil: --bands «30,x»: gje tal i minutt, til dømes 30,45" in _flat(result.output)
+    assert "feil: --bands «30,x»: oppgje tal i minutt, til dømes 30,45" in _flat(result.output)
     assert not (tmp_path / "w").exists() and not (tmp_path / "c").exists()
 
 
@@ -162,7 +162,7 @@ def test_match_table_and_shortlist_in_nynorsk(small_sample: Sample, tmp_path: Pa
                                  AS_OF], env=WIDE)
     assert result.exit_code == 0, result.output
     text = _flat(result.output)
-    for words in (f"fostermatch-køyring -> {out}", "mål", "verdi", "status / løysar",
+    for words in (f"fostermatch-køyring -> {out}", "nøkkeltal", "verdi", "status / løysar",
                   "optimal / highs", "fosterheimar", "plassert i heimkommunen",
                   "utan forslag (sjå reason i assignments.csv)", "median reisetid til skulen",
                   "plasseringar i slekt og nettverk", "med opplæringsbehov"):

@@ -46,11 +46,13 @@ ENGLISH = ["child, placed", "unmatched", "foster home", "click for", "kinship ma
            "The engine recommends", "people decide", "SYNTHETIC", "children placed",
            "fostermatch run"]
 PNG = {
-    "nb": {"legend": ["kommunegrense", "vei", "bilferje", "forslag (", "fosterhjem uten barn (",
-                      "fosterhjem med barn (", "barn med forslag (", "barn uten forslag ("],
+    "nb": {"legend": ["kommunegrense", "vei", "bilferje", "forslag (",
+                      "fosterhjem, ingen barn foreslått hit (", "fosterhjem, barn foreslått hit (",
+                      "barn med forslag (", "barn uten forslag ("],
            "xlabel": "østkoordinat (km, EPSG:25833)", "note": "veier © OpenStreetMap-bidragsytere"},
-    "nn": {"legend": ["kommunegrense", "veg", "bilferje", "forslag (", "fosterheim utan barn (",
-                      "fosterheim med barn (", "barn med forslag (", "barn utan forslag ("],
+    "nn": {"legend": ["kommunegrense", "veg", "bilferje", "forslag (",
+                      "fosterheim, ingen barn føreslått hit (", "fosterheim, barn føreslått hit (",
+                      "barn med forslag (", "barn utan forslag ("],
            "xlabel": "austkoordinat (km, EPSG:25833)",
            "note": "vegar © OpenStreetMap-bidragsytarar"},
 }
@@ -254,8 +256,8 @@ def test_planning_maps_follow_the_language(monkeypatch: pytest.MonkeyPatch) -> N
         planning.gaps_map(gaps)
         planning.coverage_map(coverage)
     gap_ax, cover_ax = figures[0].axes[0], figures[1].axes[0]
-    assert gap_ax.get_title() == ("Ventende barn uten passende fosterhjem innen 22,5 min\n"
-                                  "barn uten passende fosterhjem, per interkommunalt samarbeid")
+    assert gap_ax.get_title() == ("Ventende barn uten egnet fosterhjem innen 22,5 min\n"
+                                  "barn uten egnet fosterhjem, per interkommunalt samarbeid")
     assert cover_ax.get_title() == ("Beredskapshjem: barn mer enn 45 min unna (røde ruter); "
                                     "andel innen 45 min per område")
     legend = cover_ax.get_legend()

@@ -193,5 +193,5 @@ def test_a_failed_nightly_run_names_places_in_the_language() -> None:
     with i18n.language("nb"):
         shown = nightly._public_error(error, "R1")
     assert str(shown) == ("ugyldige inndata i: decisions, rad 3, kolonne 'decision'. Kjøring R1 "
-                          "er registrert som feilet; match_runs.error har hvert problem og "
+                          "er registrert som mislykket; match_runs.error har hvert problem og "
                           "hvordan det rettes")
