@@ -19,7 +19,8 @@ Sets and data (all ids are strings; the model is built in sorted id order):
   :math:`r_h = \kappa_h - \ell_h \ge 0` (checked before solving).
 * Current placements: :math:`o_c \in H \cup \{\emptyset\}` is the home child
   :math:`c` lives in now (``current_home_id``); its place counts as used, so
-  :math:`r_h = \max(0, \kappa_h - \ell_h - |\{c : o_c = h\}|)`. The pair
+  :math:`r_h = \max(0, \kappa_h - \ell_h - |\{c : o_c = h, (c, h) \notin L\}|)`
+  (a child locked into the home it lives in takes one place, not two). The pair
   :math:`(c, o_c)` is a candidate only when the home keeps the child
   (``current_home_keeps``), and staying takes no further place: below,
   :math:`|u|` in the capacity row counts the members of :math:`u` with
