@@ -301,6 +301,26 @@ def test_prepared_chains_are_cached_beside_the_network(
     assert not path.exists()
 
 
+def test_a_save_that_fails_half_way_leaves_no_stale_chains(
+        town: network.Network, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(traveltime, "CHAINS_ON_DISK_MIN_NODES", 0)
+    network.save(town, tmp_path)
+    traveltime.prepare(network.load(tmp_path))
+    path = tmp_path / "chains-forward.npz"
+    assert path.is_file()
+    real = network.atomic_path
+
+    def failing(target: Path, **kwargs: object) -> object:
+        if Path(target).name == "network.json":
+            raise OSError("disk full")
+        return real(target, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(network, "atomic_path", failing)
+    with pytest.raises(OSError):
+        network.save(town, tmp_path)  # network.npz replaced, network.json not
+    assert not path.exists()
+
+
 def test_contraction_on_oslo_is_exact_and_small() -> None:
     path = DATA / "oslo-east-filtered.osm.pbf"
     assert path.is_file(), f"real data missing: {path} (see data/SOURCES.md)"
