@@ -117,6 +117,22 @@ def test_two_reservations_for_one_place_keep_the_older() -> None:
     assert result.summary["decisions"]["reservations_kept"] == 1
 
 
+def test_reservation_counts_the_child_who_lives_in_the_home() -> None:
+    inputs = _inputs()
+    children = inputs.children.assign(current_home_id=pd.Series(["H1", None, None],
+                                                                 dtype=object))
+    inputs = dataclasses.replace(inputs, children=children)
+    result = pipeline.run(inputs, config.Settings(), times=_times(), as_of=AS_OF,
+                          decisions=_decisions(
+                              ("C2", "H1", "considering", "2026-10-05", "bufetat", "")))
+    table = result.assignments.set_index("child_id")
+    # H1 has one place and C1 lives there: no place is left to hold for C2
+    assert table.at["C2", "home_id"] != "H1"
+    assert table.at["C2", "change_reason"] == (
+        "reservation for C2 broken: H1 no longer has a free place")
+    assert (table["home_id"] == "H1").sum() == 0
+
+
 def test_validation_lists_every_problem_with_row_and_column() -> None:
     frame = pd.DataFrame([
         ("C1", "H1", "maybe", "2026-10-01", "bufetat", ""),
