@@ -15,8 +15,8 @@ import pyarrow as pa
 
 from matcher import i18n
 from matcher.config import ContinuitySettings, ScoringSettings
+from matcher.i18n import N_, ngettext
 from matcher.i18n import gettext as _
-from matcher.i18n import ngettext
 from matcher.rules import (
     FILTERS,
     Eligibility,
@@ -52,6 +52,9 @@ NEUTRAL = 0.5
 """Component value when a child has no anchor of that kind."""
 
 NETWORK_KINDS: tuple[str, ...] = ("relative", "friend", "activity")
+_KIND_TEXT = {"relative": N_("relative"), "friend": N_("friend"), "activity": N_("activity"),
+              "parent": N_("parent")}
+"""Contact kinds (codes) -> their words, translated where used."""
 PAIR_COLUMNS: tuple[str, ...] = (
     "child_id", "home_id", "score", *COMPONENTS, "school_minutes", "network_minutes",
     "parent_minutes", "school_band", "network_band", "parent_band", "n_training",
@@ -254,7 +257,8 @@ class _Context:
         lim_col = dest.get_indexer(lim["anchor_id"].to_numpy(dtype=object)[lim_order])
         lim_anchor = lim["anchor_id"].to_numpy(dtype=object)[lim_order]
         lim_kind = lim["kind"].to_numpy(dtype=object)[lim_order]
-        lim_label = tuple(_("contact {n} ({kind})").format(n=a.rsplit(":", 1)[-1], kind=k)
+        lim_label = tuple(_("contact {n} ({kind})").format(
+            n=a.rsplit(":", 1)[-1], kind=_(_KIND_TEXT[k]) if k in _KIND_TEXT else k)
                           for a, k in zip(lim_anchor, lim_kind, strict=True))
 
         pool_pos = {name: i for i, name in enumerate(settings.pools)}
