@@ -351,3 +351,18 @@ def test_rule_failures_name_the_current_home() -> None:
     pairs = pd.DataFrame({"child_id": ["x", "y"], "home_id": ["g1", "g1"]})
     why = decisions.rule_failures(inputs, pairs, _times(), Settings())
     assert why == {"x": "x lives in g1 now, and the home has not said it keeps the child"}
+
+
+def test_split_group_warning_is_in_the_language_of_the_run(
+        caplog: pytest.LogCaptureFixture) -> None:
+    children = pd.DataFrame({"child_id": ["a", "b", "c"], "sibling_group": ["g", "g", "g"],
+                             "urgency": ["planned"] * 3, "priority": [1.0] * 3})
+    homes = pd.DataFrame({"home_id": ["h1", "h2"], "capacity": [2, 2],
+                          "accepts_sibling_groups": [True, True]})
+    pairs = pd.DataFrame({"child_id": ["c"], "home_id": ["h1"], "score": [0.5],
+                          "n_training": [0]})
+    locked = pd.DataFrame({"child_id": ["a", "b"], "home_id": ["h1", "h2"]})
+    with i18n.language("nb"), caplog.at_level("WARNING", logger="matcher.assignment.model"):
+        assignment.solve(assignment.AssignmentProblem(children, homes, pairs, locked=locked),
+                         AssignmentSettings(sibling_policy="together"))
+    assert "søskenflokken g er allerede delt av låste plasseringer (2 hjem)" in caplog.text

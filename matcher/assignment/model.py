@@ -619,5 +619,5 @@ def _warn_split_locked(inst: _Instance, cand: _Candidates, settings: AssignmentS
         return
     for g, homes in cand.locked_groups_homes.items():
         if len(homes) > 1:
-            logger.warning("sibling group %s is already split by locked placements (%d homes)",
-                           inst.group_ids[g], len(homes))
+            logger.warning(_("sibling group {group} is already split by locked placements "
+                             "({n} homes)").format(group=inst.group_ids[g], n=len(homes)))
