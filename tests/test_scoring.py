@@ -269,6 +269,9 @@ SOLO_CASES = [
      "no suitable home within 15 min of school (nearest such home: 20.0 min)"),
     ("veto", {"vetoes": pd.DataFrame({"child_id": ["d"], "home_id": ["g"]})},
      "the only qualifying home is vetoed"),
+    ("veto", {"child": {"current_home_id": "g"}},
+     "the only qualifying home is g, where the child lives now; it has not said it keeps the "
+     "child (current_home_keeps)"),
     ("household", {"home": {"own_children_ages": "9;15"},
                    "settings": ScoringSettings(min_age_gap_own_children=2)},
      "the only otherwise suitable home has an own child closer in age than 2 years to this "

@@ -193,6 +193,8 @@ class _Context:
     in_emergency: np.ndarray = dataclass_field(default_factory=lambda: np.zeros(0, dtype=bool))
     emergency_weeks: np.ndarray = dataclass_field(default_factory=lambda: np.zeros(0))
     continuity: ContinuitySettings = dataclass_field(default_factory=ContinuitySettings)
+    # per child: position of the home it lives in now when that home does not keep it, or -1
+    not_kept: np.ndarray = dataclass_field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     # rule data used by the diagnosis messages
     age = property(lambda self: self.rules.age)
@@ -276,6 +278,10 @@ class _Context:
             order = np.argsort(c[ok], kind="stable")
             return c[ok][order], h[ok][order]
 
+        current = current_home_vetoes(ch, ho)
+        not_kept = np.full(len(child_ids), -1, dtype=np.int64)
+        ci = pd.Index(child_ids).get_indexer(current["child_id"])
+        not_kept[ci[ci >= 0]] = pd.Index(home_ids).get_indexer(current["home_id"])[ci >= 0]
         return cls(
             settings=settings, child_ids=child_ids, home_ids=home_ids, rules=rules,
             capacity=ho["capacity"].to_numpy(dtype=np.int64),
@@ -296,10 +302,11 @@ class _Context:
             par_ptr=par_ptr, par_col=par_col, par_w=par_w,
             locked=pair_positions(inputs.placements),
             vetoed=pair_positions(pd.concat([inputs.vetoes[["child_id", "home_id"]],
-                                             current_home_vetoes(ch, ho)], ignore_index=True)),
+                                             current], ignore_index=True)),
             in_emergency=emergency_children(ch, ho),
             emergency_weeks=emergency_weeks(ch, as_of or datetime.date.today()),
             continuity=continuity or ContinuitySettings(),
+            not_kept=not_kept,
         )
 
     def gather(self, cols: np.ndarray) -> np.ndarray:
