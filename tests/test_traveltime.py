@@ -301,6 +301,23 @@ def test_prepared_chains_are_cached_beside_the_network(
     assert not path.exists()
 
 
+def test_chains_written_by_another_format_are_not_used(
+        town: network.Network, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(traveltime, "CHAINS_FORMAT", 1, raising=False)
+    monkeypatch.setattr(traveltime, "CHAINS_ON_DISK_MIN_NODES", 0)
+    network.save(town, tmp_path)
+    traveltime.prepare(network.load(tmp_path))
+    path = tmp_path / "chains-forward.npz"
+    with np.load(path) as z:  # plant a wrong result under the same key and size
+        arrays = {k: z[k] for k in z.files}
+    arrays["minutes"] = arrays["minutes"] + 1.0
+    with path.open("wb") as fh:
+        np.savez(fh, **arrays)
+    monkeypatch.setattr(traveltime, "CHAINS_FORMAT", 2, raising=False)  # code changed
+    again = traveltime.prepare(network.load(tmp_path))
+    np.testing.assert_array_equal(again.minutes, traveltime.chains(town.graph).minutes)
+
+
 def test_a_save_that_fails_half_way_leaves_no_stale_chains(
         town: network.Network, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(traveltime, "CHAINS_ON_DISK_MIN_NODES", 0)
