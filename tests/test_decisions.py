@@ -168,6 +168,30 @@ def test_rows_of_children_who_left_are_ignored() -> None:
     assert plan.ignored == 1 and plan.considering.empty
 
 
+def _append_many(log: Path, child: str, n: int) -> None:
+    for i in range(n):
+        decision_log.append_decision(log, {
+            "child_id": child, "home_id": f"H{i}", "decision": "considering",
+            "decided_on": "2026-10-01", "by": "bufetat", "reason": ""}, today=AS_OF)
+
+
+def test_concurrent_appends_keep_every_row(tmp_path: Path) -> None:
+    import multiprocessing as mp
+
+    log = tmp_path / "decisions.csv"
+    ctx = mp.get_context("fork")
+    workers = [ctx.Process(target=_append_many, args=(log, child, 25))
+               for child in ("C1", "C2", "C3")]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(timeout=120)
+        assert w.exitcode == 0
+    table = decision_log.read_decisions(log).table
+    assert sorted(zip(table["child_id"], table["home_id"], strict=True)) == sorted(
+        (c, f"H{i}") for c in ("C1", "C2", "C3") for i in range(25))
+
+
 def test_append_decision_validates_and_writes_atomically(tmp_path: Path) -> None:
     log = tmp_path / "decisions.csv"
     row = {"child_id": "C1", "home_id": "H1", "decision": "considering",
