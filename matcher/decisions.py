@@ -365,7 +365,8 @@ def reservations(plan: Plan, times: TimeTable, settings: Settings) -> Reservatio
     A reservation is kept when the pair passes every hard rule of
     :mod:`matcher.rules` (kind, age, competences, school, veto; capacity is
     counted here), the home still has a free place after its locked placements
-    (older reservations first, then by child id) and, for a home that does not
+    and the children who live there (``current_home_id``; older reservations
+    first, then by child id) and, for a home that does not
     take sibling groups, no sibling holds it already.
 
     Parameters
@@ -391,6 +392,18 @@ def reservations(plan: Plan, times: TimeTable, settings: Settings) -> Reservatio
     homes = inputs.homes.set_index("home_id")
     free = (homes["capacity"] - inputs.placements["home_id"].value_counts().reindex(
         homes.index, fill_value=0)).to_dict()
+    # a child who lives in a home uses its place there (unless locked into that home,
+    # counted above); its reservation for that same home needs no further place
+    lives_in: dict[str, str] = {}
+    if "current_home_id" in inputs.children.columns:
+        locked_pairs = set(zip(inputs.placements["child_id"], inputs.placements["home_id"],
+                               strict=True))
+        for c, h in zip(inputs.children["child_id"], inputs.children["current_home_id"],
+                        strict=True):
+            if isinstance(h, str) and h:
+                lives_in[str(c)] = h
+                if (c, h) not in locked_pairs and h in free:
+                    free[h] -= 1
     group = inputs.children.set_index("child_id")["sibling_group"]
     held_groups: set[tuple[str, str]] = set()
     keep: list[int] = []
@@ -399,7 +412,8 @@ def reservations(plan: Plan, times: TimeTable, settings: Settings) -> Reservatio
     for i, r in order.iterrows():
         child, home = r["child_id"], r["home_id"]
         why = reasons.get(child)
-        if why is None and free.get(home, 0) < 1:
+        need = 0 if lives_in.get(child) == home else 1
+        if why is None and free.get(home, 0) < need:
             why = _("{home} no longer has a free place").format(home=home)
         g = group.get(child)
         if why is None and isinstance(g, str) and not bool(
@@ -417,7 +431,7 @@ def reservations(plan: Plan, times: TimeTable, settings: Settings) -> Reservatio
             broken[child] = _("reservation for {child} broken: {why}").format(child=child,
                                                                             why=why)
             continue
-        free[home] = free.get(home, 0) - 1
+        free[home] = free.get(home, 0) - need
         if isinstance(g, str):
             held_groups.add((g, home))
         keep.append(i)

@@ -704,12 +704,14 @@ def save(net: Network, folder: Path) -> None:
         "highway_names": np.asarray(highway_names, dtype=str),
     }
     meta = {"format": FORMAT_VERSION, "crs": net.crs, "info": net.info.to_dict()}
+    # the chains of the network being replaced go first: a save that fails half-way
+    # (new network.npz beside the old network.json and its key) leaves none to trust
+    for stale in folder.glob("chains-*.npz"):
+        stale.unlink(missing_ok=True)
     with atomic_path(folder / "network.npz") as tmp, open(tmp, "wb") as fh:
         np.savez(fh, **arrays)
     with atomic_path(folder / "network.json") as tmp:
         tmp.write_text(json.dumps(meta, indent=2))
-    for stale in folder.glob("chains-*.npz"):
-        stale.unlink(missing_ok=True)
     net._chains.clear()
     net._folder[:] = [folder]
 

@@ -33,6 +33,8 @@ import numpy as np
 import pulp
 
 from matcher.errors import InfeasibleError, InputError
+from matcher.i18n import format_number
+from matcher.i18n import gettext as _
 
 __all__ = ["Outcome", "Status", "cbc_gap", "lp_duals", "solve", "solver_name"]
 
@@ -74,8 +76,8 @@ def solver_name(solver: Literal["highs", "cbc"]) -> str:
         return "highs"
     if pulp.HiGHS_CMD(msg=False).available():
         return "highs_cmd"
-    raise InputError("HiGHS is not available; install highspy (pip install highspy) or set "
-                     "solver = 'cbc'")
+    raise InputError(_("HiGHS is not available; install highspy (pip install highspy) or set "
+                       "solver = 'cbc'"))
 
 
 class _HiGHSWarm(pulp.HiGHS):
@@ -139,7 +141,7 @@ def _quiet_highs_class() -> type:
 
 def solve(prob: pulp.LpProblem, *, solver: str, time_limit_seconds: float, mip_gap: float,
           what: str, start: Mapping[pulp.LpVariable, float] | None = None,
-          fix: str = "raise time_limit_seconds or mip_gap") -> Outcome:
+          fix: str | None = None) -> Outcome:
     """Solve ``prob`` and check its status; raise if there is no usable solution.
 
     Parameters
@@ -157,7 +159,8 @@ def solve(prob: pulp.LpProblem, *, solver: str, time_limit_seconds: float, mip_g
     start
         A MIP start (variable -> value), or ``None``.
     fix
-        The advice given when no solution is found.
+        The advice given when no solution is found (default: raise
+        ``time_limit_seconds`` or ``mip_gap``, in the current language).
 
     Raises
     ------
@@ -189,10 +192,8 @@ def solve(prob: pulp.LpProblem, *, solver: str, time_limit_seconds: float, mip_g
         }
         if status in limited and has_solution:
             return Outcome("time_limit_feasible", gap, seconds)
-        raise InfeasibleError(
-            f"HiGHS found no usable solution of {what} after {seconds:.1f} s "
-            f"(status {highs.modelStatusToString(status)}, time limit {limit:g} s); {fix}"
-        )
+        raise InfeasibleError(_no_solution("HiGHS", what, seconds,
+                                           highs.modelStatusToString(status), limit, fix))
 
     with tempfile.TemporaryDirectory(prefix="fostermatch-") as tmp:
         log_path = Path(tmp) / "solver.log"
@@ -213,10 +214,18 @@ def solve(prob: pulp.LpProblem, *, solver: str, time_limit_seconds: float, mip_g
         return Outcome("optimal", mip_gap if math.isnan(gap) else gap, seconds)
     if prob.status == pulp.LpStatusOptimal and prob.sol_status == pulp.LpSolutionIntegerFeasible:
         return Outcome("time_limit_feasible", cbc_gap(log_text), seconds)
-    raise InfeasibleError(
-        f"{solver.upper()} found no usable solution of {what} after {seconds:.1f} s "
-        f"(status {pulp.LpStatus[prob.status]}, time limit {limit:g} s); {fix}"
-    )
+    raise InfeasibleError(_no_solution(solver.upper(), what, seconds,
+                                       str(pulp.LpStatus[prob.status]), limit, fix))
+
+
+def _no_solution(solver: str, what: str, seconds: float, status: str, limit: float,
+                 fix: str | None) -> str:
+    """The message of a solve without a usable solution, in the current language."""
+    return _("{solver} found no usable solution of {what} after {seconds} s (status {status}, "
+             "time limit {limit} s); {fix}").format(
+        solver=solver, what=what, seconds=format_number(seconds, 1), status=status,
+        limit=format_number(limit, 0 if float(limit).is_integer() else 1),
+        fix=fix or _("raise time_limit_seconds or mip_gap"))
 
 
 def _cbc(time_limit_seconds: float, mip_gap: float, *, warm: bool, log_path: Path | None,
@@ -233,8 +242,8 @@ def _cbc(time_limit_seconds: float, mip_gap: float, *, warm: bool, log_path: Pat
         return bundled
     system = pulp.COIN_CMD(**kwargs)
     if not system.available():
-        raise InputError("CBC is not available; install it (pip install pulp[cbc]) or use "
-                         "solver = 'highs'")
+        raise InputError(_("CBC is not available; install it (pip install pulp[cbc]) or use "
+                           "solver = 'highs'"))
     return system
 
 

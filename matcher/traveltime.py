@@ -223,6 +223,9 @@ def shortest_minutes(graph: sparse.csr_matrix, sources: np.ndarray, targets: np.
 
 
 _CHAIN_ARRAYS = ("passthrough", "neighbours", "chain", "u", "end", "minutes", "first")
+CHAINS_FORMAT = 1
+"""Version of the chains files: raise it whenever :func:`chains` or :class:`Chains`
+changes, so that files written by older code are never used."""
 
 
 def prepare(net: Network, *, backwards: bool = False) -> Chains:
@@ -231,8 +234,8 @@ def prepare(net: Network, *, backwards: bool = False) -> Chains:
     Kept in memory with the network and, for networks of at least
     ``network.CHAINS_ON_DISK_MIN_NODES`` nodes that live in a cache folder,
     in ``chains-forward.npz`` / ``chains-backward.npz`` beside
-    ``network.npz`` (owner-only, checked against the network's key and size,
-    removed whenever the network is saved again).
+    ``network.npz`` (owner-only, checked against the network's key and size and
+    :data:`CHAINS_FORMAT`, removed whenever the network is saved again).
 
     Parameters
     ----------
@@ -254,7 +257,7 @@ def prepare(net: Network, *, backwards: bool = False) -> Chains:
             try:
                 arrays: dict[str, Any] = {k: _narrow(getattr(found, k)) for k in _CHAIN_ARRAYS}
                 arrays.update(key=np.asarray(net.info.key), nodes=np.asarray(net.n_nodes),
-                              edges=np.asarray(graph.nnz))
+                              edges=np.asarray(graph.nnz), format=np.asarray(CHAINS_FORMAT))
                 with atomic_path(path) as tmp, open(tmp, "wb") as fh:
                     np.savez(fh, **arrays)
             except OSError as exc:
@@ -274,8 +277,8 @@ def _read_chains(path: Path, net: Network) -> Chains | None:
         return None
     try:
         with np.load(path, allow_pickle=False) as z:
-            if (str(z["key"]) != net.info.key or int(z["nodes"]) != net.n_nodes
-                    or int(z["edges"]) != net.graph.nnz):
+            if (int(z["format"]) != CHAINS_FORMAT or str(z["key"]) != net.info.key
+                    or int(z["nodes"]) != net.n_nodes or int(z["edges"]) != net.graph.nnz):
                 return None
             arrays = {k: z[k] for k in _CHAIN_ARRAYS}
     except (OSError, ValueError, KeyError) as exc:

@@ -136,6 +136,20 @@ def test_near_homes_and_what_they_lack() -> None:
     assert "no home is approved for the child's age" in text
 
 
+def test_near_homes_name_the_current_home_that_does_not_keep_the_child() -> None:
+    """Tiny run: C3 (12) lives in H1, which does not keep it; H2 takes ages up to 11."""
+    result = tiny_run(max_ages=(17, 11), current_homes=(None, None, "H1"))
+    assert pd.isna(result.assignments.set_index("child_id").at["C3", "home_id"])
+    text = {b.child_id: b.markdown for b in briefs.build_briefs(result)}["C3"]
+    section = text.split("## What would change it", 1)[1]
+    rows = [line for line in section.splitlines() if line.startswith("| H")]
+    assert rows == [
+        "| H1 | 4601 | 30 min | C3 lives in H1 now, and the home has not said it keeps the "
+        "child |",
+        "| H2 | 4601 | 50 min | approved for ages 0 to 11, the child is 12; 50 min to school, "
+        "over the limit of 45 min |"]
+
+
 def test_html_escapes_hostile_ids() -> None:
     result = tiny_run(("<b>C1</b>", "C2&amp;", "C3"), ("<script>x()</script>", "H2"))
     built = {b.child_id: b for b in briefs.build_briefs(result)}

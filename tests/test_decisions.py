@@ -117,6 +117,22 @@ def test_two_reservations_for_one_place_keep_the_older() -> None:
     assert result.summary["decisions"]["reservations_kept"] == 1
 
 
+def test_reservation_counts_the_child_who_lives_in_the_home() -> None:
+    inputs = _inputs()
+    children = inputs.children.assign(current_home_id=pd.Series(["H1", None, None],
+                                                                 dtype=object))
+    inputs = dataclasses.replace(inputs, children=children)
+    result = pipeline.run(inputs, config.Settings(), times=_times(), as_of=AS_OF,
+                          decisions=_decisions(
+                              ("C2", "H1", "considering", "2026-10-05", "bufetat", "")))
+    table = result.assignments.set_index("child_id")
+    # H1 has one place and C1 lives there: no place is left to hold for C2
+    assert table.at["C2", "home_id"] != "H1"
+    assert table.at["C2", "change_reason"] == (
+        "reservation for C2 broken: H1 no longer has a free place")
+    assert (table["home_id"] == "H1").sum() == 0
+
+
 def test_validation_lists_every_problem_with_row_and_column() -> None:
     frame = pd.DataFrame([
         ("C1", "H1", "maybe", "2026-10-01", "bufetat", ""),
@@ -150,6 +166,30 @@ def test_rows_of_children_who_left_are_ignored() -> None:
     dec = _decisions(("C9", "H1", "considering", "2026-10-01", "bufetat", ""))
     plan = decisions.apply(dec, _inputs(), as_of=AS_OF, settings=config.Settings())
     assert plan.ignored == 1 and plan.considering.empty
+
+
+def _append_many(log: Path, child: str, n: int) -> None:
+    for i in range(n):
+        decision_log.append_decision(log, {
+            "child_id": child, "home_id": f"H{i}", "decision": "considering",
+            "decided_on": "2026-10-01", "by": "bufetat", "reason": ""}, today=AS_OF)
+
+
+def test_concurrent_appends_keep_every_row(tmp_path: Path) -> None:
+    import multiprocessing as mp
+
+    log = tmp_path / "decisions.csv"
+    ctx = mp.get_context("fork")
+    workers = [ctx.Process(target=_append_many, args=(log, child, 25))
+               for child in ("C1", "C2", "C3")]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(timeout=120)
+        assert w.exitcode == 0
+    table = decision_log.read_decisions(log).table
+    assert sorted(zip(table["child_id"], table["home_id"], strict=True)) == sorted(
+        (c, f"H{i}") for c in ("C1", "C2", "C3") for i in range(25))
 
 
 def test_append_decision_validates_and_writes_atomically(tmp_path: Path) -> None:

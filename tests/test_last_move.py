@@ -237,6 +237,37 @@ def test_place_of_a_child_who_lives_there_is_used() -> None:
                                                                              "b": None}
 
 
+def test_child_locked_into_the_home_it_lives_in_takes_one_place() -> None:
+    children = pd.DataFrame({"child_id": ["a", "b"], "sibling_group": [None, None],
+                             "urgency": ["planned"] * 2, "priority": [1.0, 1.0],
+                             "current_home_id": ["h", None], "current_home_keeps": [True, False]})
+    homes = pd.DataFrame({"home_id": ["h"], "capacity": [2], "accepts_sibling_groups": [False]})
+    pairs = pd.DataFrame({"child_id": ["a", "b"], "home_id": ["h", "h"], "score": [0.9, 0.5],
+                          "n_training": [0, 0]})
+    locked = pd.DataFrame({"child_id": ["a"], "home_id": ["h"]})
+    result = assignment.solve(assignment.AssignmentProblem(children, homes, pairs,
+                                                           locked=locked), AssignmentSettings())
+    # a stays (locked) in its one place; the second place is free for b
+    assert result.assignments.set_index("child_id")["home_id"].to_dict() == {"a": "h",
+                                                                             "b": "h"}
+
+
+def test_unmatched_reason_names_the_child_who_lives_in_the_full_home() -> None:
+    children = pd.DataFrame({"child_id": ["a", "b"], "sibling_group": [None, None],
+                             "urgency": ["planned"] * 2, "priority": [1.0, 1.0],
+                             "current_home_id": ["h", None]})
+    homes = pd.DataFrame({"home_id": ["h"], "capacity": [1], "accepts_sibling_groups": [False]})
+    pairs = pd.DataFrame({"child_id": ["b"], "home_id": ["h"], "score": [0.5],
+                          "n_training": [0]})
+    problem = assignment.AssignmentProblem(children, homes, pairs)
+    result = assignment.solve(problem, AssignmentSettings())
+    with i18n.language("en"):
+        reason = assignment.diagnose(problem, result)["b"]
+    # a's place is used: not "places not all taken ... the solve stopped early"
+    assert "stopped early" not in reason
+    assert "(a)" in reason and "already made" in reason
+
+
 # --------------------------------------------------------------------------- validation
 
 
@@ -320,3 +351,18 @@ def test_rule_failures_name_the_current_home() -> None:
     pairs = pd.DataFrame({"child_id": ["x", "y"], "home_id": ["g1", "g1"]})
     why = decisions.rule_failures(inputs, pairs, _times(), Settings())
     assert why == {"x": "x lives in g1 now, and the home has not said it keeps the child"}
+
+
+def test_split_group_warning_is_in_the_language_of_the_run(
+        caplog: pytest.LogCaptureFixture) -> None:
+    children = pd.DataFrame({"child_id": ["a", "b", "c"], "sibling_group": ["g", "g", "g"],
+                             "urgency": ["planned"] * 3, "priority": [1.0] * 3})
+    homes = pd.DataFrame({"home_id": ["h1", "h2"], "capacity": [2, 2],
+                          "accepts_sibling_groups": [True, True]})
+    pairs = pd.DataFrame({"child_id": ["c"], "home_id": ["h1"], "score": [0.5],
+                          "n_training": [0]})
+    locked = pd.DataFrame({"child_id": ["a", "b"], "home_id": ["h1", "h2"]})
+    with i18n.language("nb"), caplog.at_level("WARNING", logger="matcher.assignment.model"):
+        assignment.solve(assignment.AssignmentProblem(children, homes, pairs, locked=locked),
+                         AssignmentSettings(sibling_policy="together"))
+    assert "søskenflokken g er allerede delt av låste plasseringer (2 hjem)" in caplog.text

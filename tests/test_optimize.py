@@ -9,8 +9,8 @@ import numpy as np
 import pulp
 import pytest
 
-from matcher import optimize, planning
-from matcher.errors import InfeasibleError
+from matcher import i18n, optimize, planning
+from matcher.errors import InfeasibleError, InputError
 
 VALUES = [10.0, 13.0, 7.0, 8.0, 4.0, 9.0]
 WEIGHTS = [5.0, 7.0, 3.0, 4.0, 2.0, 5.0]
@@ -58,6 +58,27 @@ def test_highs_stopped_before_any_solution_raises(monkeypatch: pytest.MonkeyPatc
     with pytest.raises(InfeasibleError, match="HiGHS found no usable solution of the knapsack"):
         optimize.solve(prob, solver="highs", time_limit_seconds=5, mip_gap=0.0,
                        what="the knapsack")
+
+
+def test_solver_messages_are_in_the_language_of_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    original = optimize._HiGHSWarm.callSolver
+
+    def stop_at_once(self: optimize._HiGHSWarm, lp: pulp.LpProblem) -> None:
+        lp.solverModel.setOptionValue("time_limit", 0.0)
+        lp.solverModel.setOptionValue("presolve", "off")
+        self._start = None
+        original(self, lp)
+
+    monkeypatch.setattr(optimize._HiGHSWarm, "callSolver", stop_at_once)
+    prob, _ = knapsack()
+    with i18n.language("nb"), pytest.raises(
+            InfeasibleError, match="HiGHS fant ingen brukbar løsning av sekken etter .* s "
+                                   r"\(status .*, tidsgrense 5 s\); øk time_limit_seconds"):
+        optimize.solve(prob, solver="highs", time_limit_seconds=5, mip_gap=0.0, what="sekken")
+    monkeypatch.setattr(pulp.HiGHS, "available", lambda self: False)
+    monkeypatch.setattr(pulp.HiGHS_CMD, "available", lambda self: False)
+    with i18n.language("nn"), pytest.raises(InputError, match="HiGHS er ikkje tilgjengeleg"):
+        optimize.solver_name("highs")
 
 
 def test_cbc_gap_is_read_from_its_log() -> None:

@@ -404,6 +404,10 @@ def test_report_md_escapes_html_and_markdown_from_ids() -> None:
     assert "<img" not in text and "<script" not in text and "**x**" not in text
     assert md_table(text, "Unmatched children")[0] == [evil, "acute", "<script>x</script>"]
     assert md_table(text, "Support plan: training needs")[0] == ["c2", "h|1", "teen"]
+    # the children not heard are listed in a sentence: their ids are inert there too
+    text = markdown._markdown(a, {"status": "optimal", "children_not_heard": [evil]}, {})
+    assert "<img" not in text and "**x**" not in text
+    assert "&lt;img src=x onerror=alert\\(1\\)&gt;" in text
 
 
 def test_report_rerenders_in_the_language_of_the_run(run: Run, tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from matcher import schema, scoring
+from matcher import i18n, schema, scoring
 from matcher.config import ScoringSettings
 from matcher.errors import InputError
 from matcher.timetable import TimeTable
@@ -269,6 +269,9 @@ SOLO_CASES = [
      "no suitable home within 15 min of school (nearest such home: 20.0 min)"),
     ("veto", {"vetoes": pd.DataFrame({"child_id": ["d"], "home_id": ["g"]})},
      "the only qualifying home is vetoed"),
+    ("veto", {"child": {"current_home_id": "g"}},
+     "the only qualifying home is g, where the child lives now; it has not said it keeps the "
+     "child (current_home_keeps)"),
     ("household", {"home": {"own_children_ages": "9;15"},
                    "settings": ScoringSettings(min_age_gap_own_children=2)},
      "the only otherwise suitable home has an own child closer in age than 2 years to this "
@@ -304,6 +307,12 @@ def test_each_filter_alone(filter_name: str, change: dict[str, Any], text: str) 
     assert [funnel[f"after_{f}"] for f in scoring.FILTERS] == (
         [1] * stage + [0] * (len(scoring.FILTERS) - stage))
     assert text in scored.explain_infeasible("d")
+
+
+def test_contact_kind_in_a_reason_is_in_the_language_of_the_run() -> None:
+    with i18n.language("nb"):
+        text = _solo(contact_minutes=(5.0, 25.0)).explain_infeasible("d")
+    assert "kontakt 2 (aktivitet)" in text and "activity" not in text
 
 
 def test_trainable_need_keeps_pair_feasible() -> None:

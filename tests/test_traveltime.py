@@ -301,6 +301,43 @@ def test_prepared_chains_are_cached_beside_the_network(
     assert not path.exists()
 
 
+def test_chains_written_by_another_format_are_not_used(
+        town: network.Network, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(traveltime, "CHAINS_FORMAT", 1, raising=False)
+    monkeypatch.setattr(traveltime, "CHAINS_ON_DISK_MIN_NODES", 0)
+    network.save(town, tmp_path)
+    traveltime.prepare(network.load(tmp_path))
+    path = tmp_path / "chains-forward.npz"
+    with np.load(path) as z:  # plant a wrong result under the same key and size
+        arrays = {k: z[k] for k in z.files}
+    arrays["minutes"] = arrays["minutes"] + 1.0
+    with path.open("wb") as fh:
+        np.savez(fh, **arrays)
+    monkeypatch.setattr(traveltime, "CHAINS_FORMAT", 2, raising=False)  # code changed
+    again = traveltime.prepare(network.load(tmp_path))
+    np.testing.assert_array_equal(again.minutes, traveltime.chains(town.graph).minutes)
+
+
+def test_a_save_that_fails_half_way_leaves_no_stale_chains(
+        town: network.Network, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(traveltime, "CHAINS_ON_DISK_MIN_NODES", 0)
+    network.save(town, tmp_path)
+    traveltime.prepare(network.load(tmp_path))
+    path = tmp_path / "chains-forward.npz"
+    assert path.is_file()
+    real = network.atomic_path
+
+    def failing(target: Path, **kwargs: object) -> object:
+        if Path(target).name == "network.json":
+            raise OSError("disk full")
+        return real(target, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(network, "atomic_path", failing)
+    with pytest.raises(OSError):
+        network.save(town, tmp_path)  # network.npz replaced, network.json not
+    assert not path.exists()
+
+
 def test_contraction_on_oslo_is_exact_and_small() -> None:
     path = DATA / "oslo-east-filtered.osm.pbf"
     assert path.is_file(), f"real data missing: {path} (see data/SOURCES.md)"

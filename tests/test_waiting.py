@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from matcher import config, pipeline, waiting
 from matcher.cli import app
+from matcher.cli.continuity_cmds import STATS_MARKER
 from matcher.io import stores
 
 runner = CliRunner()
@@ -79,7 +80,19 @@ def test_cli_waiting_stats_from_run_folders(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["runs"] == 2
     assert {p.name for p in out.iterdir()} == {"waiting.csv", "binding.csv", "trend.csv",
-                                               "waiting.md", "trend.png"}
+                                               "waiting.md", "trend.png", STATS_MARKER}
     assert (out / "trend.png").read_bytes()[:4] == b"\x89PNG"
+    assert runner.invoke(app, args).exit_code == 0  # its own earlier output may be replaced
+    # a folder of other files is never replaced by the statistics
+    mine = tmp_path / "documents"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    refused = runner.invoke(app, [*args[:3], str(mine), *args[4:]])
+    assert refused.exit_code == 2
+    assert (mine / "notes.txt").read_text() == "keep me"
+    assert {p.name for p in mine.iterdir()} == {"notes.txt"}
+    # nor is a run folder, even one of the runs read
+    refused = runner.invoke(app, [*args[:3], str(folders[0]), *args[4:]])
+    assert refused.exit_code == 2 and (folders[0] / "assignments.csv").is_file()
     bad = runner.invoke(app, ["waiting-stats", "--out", str(out)])
     assert bad.exit_code == 2

@@ -60,6 +60,10 @@ class _Diagnosis:
         self.occupants: dict[int, list[int]] = {}
         for c in np.flatnonzero(home_of >= 0):
             self.occupants.setdefault(int(home_of[c]), []).append(int(c))
+        # a child who lives in a home and is not placed there keeps using its place
+        # (the residual capacity of the model): it cannot be moved out by this run
+        for c in np.flatnonzero((inst.current_home >= 0) & (home_of != inst.current_home)):
+            self.occupants.setdefault(int(inst.current_home[c]), []).append(int(c))
         self.feasible = {
             int(inst.pair_child[idx[0]]): inst.pair_home[idx] for idx in _groups_by(inst.pair_child)
         }
@@ -88,7 +92,7 @@ class _Diagnosis:
             return "free", []
         if inst.capacity[h] == 0:
             return "empty", []
-        movable = [o for o in held if inst.locked_home[o] < 0]
+        movable = [o for o in held if inst.locked_home[o] < 0 and self.home_of[o] == h]
         units: dict[tuple[str, int], tuple[float, int]] = {}
         cost_of: dict[int, float] = {}
         for o in movable:
@@ -102,7 +106,7 @@ class _Diagnosis:
             if sum(s for _c, s in chosen) >= need - free:
                 best = min(best, sum(c for c, _s in chosen))
         if not math.isfinite(best):
-            return "locked", [o for o in held if inst.locked_home[o] >= 0]
+            return "locked", [o for o in held if o not in cost_of]
         tol = 1e-9 * max(1.0, abs(own))
         if best > own + tol:
             return "higher", movable

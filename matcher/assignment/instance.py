@@ -39,9 +39,13 @@ class _Instance:
 
     @property
     def residual(self) -> np.ndarray:
-        """Free places: capacity minus locked placements minus children living there now."""
+        """Free places: capacity minus locked placements minus children living there now.
+
+        A child locked into the home it lives in takes one place there, not two.
+        """
         placed = self.locked_home[self.locked_home >= 0]
-        living = self.current_home[self.current_home >= 0]
+        living = self.current_home[(self.current_home >= 0)
+                                   & (self.current_home != self.locked_home)]
         free = self.capacity - np.bincount(placed, minlength=len(self.home_ids))
         # children living there take what is left (never below 0: _check_locked
         # reports only locked placements beyond capacity)

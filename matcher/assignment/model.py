@@ -19,7 +19,8 @@ Sets and data (all ids are strings; the model is built in sorted id order):
   :math:`r_h = \kappa_h - \ell_h \ge 0` (checked before solving).
 * Current placements: :math:`o_c \in H \cup \{\emptyset\}` is the home child
   :math:`c` lives in now (``current_home_id``); its place counts as used, so
-  :math:`r_h = \max(0, \kappa_h - \ell_h - |\{c : o_c = h\}|)`. The pair
+  :math:`r_h = \max(0, \kappa_h - \ell_h - |\{c : o_c = h, (c, h) \notin L\}|)`
+  (a child locked into the home it lives in takes one place, not two). The pair
   :math:`(c, o_c)` is a candidate only when the home keeps the child
   (``current_home_keeps``), and staying takes no further place: below,
   :math:`|u|` in the capacity row counts the members of :math:`u` with
@@ -175,6 +176,7 @@ from matcher.assignment.problem import (
 from matcher.config import AssignmentSettings
 from matcher.errors import InfeasibleError
 from matcher.i18n import gettext as _
+from matcher.i18n import ngettext
 
 __all__ = [
     "add_capacity_constraints",
@@ -527,7 +529,7 @@ def solve(
         model.prob.setObjective(stage1)
         duals = optimize.lp_duals(model.prob, [r[0] for r in model.rows], solver=solver,
                                   time_limit_seconds=settings.time_limit_seconds)
-        first = _run(model, settings, solver, "stage 1", None)
+        first = _run(model, settings, solver, 1, None)
         chosen1 = _chosen(model)
         z1 = float(cand.unit_priority[cand.var_unit[chosen1]].sum())
         delta = STAGE1_ABS_TOL + STAGE1_REL_TOL * abs(z1)
@@ -545,7 +547,7 @@ def solve(
         if face is None or not face.floor_implied:
             add_priority_floor(model, cand, z1 - delta, fixed_zero)
         model.prob.setObjective(stage2)
-        second = _run(model, settings, solver, "stage 2", _start(model, cand, inst, chosen1))
+        second = _run(model, settings, solver, 2, _start(model, cand, inst, chosen1))
         outcomes = [first, second]
         if not stable:
             chosen = _canonical(inst, cand, _chosen(model), settings)
@@ -560,7 +562,7 @@ def solve(
             add_stability_floor(model, stage2, floor2)
             model.prob.setObjective(pulp.LpAffineExpression(
                 [(model.y[i], float(keep[i])) for i in np.flatnonzero(keep > 0)]))
-            third = _run(model, settings, solver, "stage 3", _start(model, cand, inst, chosen2))
+            third = _run(model, settings, solver, 3, _start(model, cand, inst, chosen2))
             outcomes.append(third)
             chosen = _canonical(inst, cand, _chosen(model), settings, keep)
             timings["stage3"] = time.perf_counter() - t3
@@ -605,12 +607,15 @@ def solve(
     return result
 
 
-def _run(model: _Model, settings: AssignmentSettings, solver: str, stage: str,
+def _run(model: _Model, settings: AssignmentSettings, solver: str, stage: int,
          start: Mapping[pulp.LpVariable, float] | None) -> optimize.Outcome:
     """Solve one stage through :func:`matcher.optimize.solve`."""
     return optimize.solve(model.prob, solver=solver, time_limit_seconds=settings.time_limit_seconds,
                           mip_gap=settings.mip_gap,
-                          what=f"{stage} ({len(model.y)} pair variables)", start=start)
+                          what=ngettext("stage {stage} ({n} pair variable)",
+                                        "stage {stage} ({n} pair variables)",
+                                        len(model.y)).format(stage=stage, n=len(model.y)),
+                          start=start)
 
 
 def _warn_split_locked(inst: _Instance, cand: _Candidates, settings: AssignmentSettings) -> None:
@@ -618,5 +623,5 @@ def _warn_split_locked(inst: _Instance, cand: _Candidates, settings: AssignmentS
         return
     for g, homes in cand.locked_groups_homes.items():
         if len(homes) > 1:
-            logger.warning("sibling group %s is already split by locked placements (%d homes)",
-                           inst.group_ids[g], len(homes))
+            logger.warning(_("sibling group {group} is already split by locked placements "
+                             "({n} homes)").format(group=inst.group_ids[g], n=len(homes)))

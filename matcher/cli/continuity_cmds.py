@@ -21,7 +21,10 @@ from matcher.errors import InputError
 from matcher.i18n import gettext as _
 from matcher.i18n import ngettext
 
-__all__ = ["COMMANDS", "decide", "waiting_stats"]
+__all__ = ["COMMANDS", "STATS_MARKER", "decide", "waiting_stats"]
+
+STATS_MARKER = ".fostermatch-waiting-stats"
+"""File in every ``waiting-stats --out`` folder: only such a folder may be replaced."""
 
 
 def decide(
@@ -147,7 +150,9 @@ def waiting_stats(
         binding = waiting.binding_counts(latest, min_cell=min_cell)
         trend = waiting.trend(rows, min_cell=min_cell)
         block = waiting.summary_block(latest, min_cell=min_cell)
-        with files.atomic_folder(out) as tmp:
+        # a folder of other files (or a run folder) is never replaced: only an earlier
+        # output of waiting-stats, which holds the marker
+        with files.atomic_folder(out, marker=STATS_MARKER) as tmp:
             files.write_csv(table, tmp / "waiting.csv")
             files.write_csv(binding, tmp / "binding.csv")
             files.write_csv(trend, tmp / "trend.csv")

@@ -84,15 +84,19 @@ def append_decision(path: str | Path, row: Mapping[str, str], *,
     today = today or datetime.date.today()
     decisions_mod.validate(new, label=_("new decision"), as_of=today, inputs=inputs,
                            strict_ids=inputs is not None)
-    if path.exists():
-        read = readers.read_table(path)
-        raise_if_problems(_("{file}: cannot read the decisions").format(file=read.label),
-                          list(read.problems))
-        assert read.frame is not None
-        old = read.frame
-    else:
-        old = pd.DataFrame({c: pd.Series([], dtype=object) for c in decisions_mod.COLUMNS})
-    both = pd.concat([old.astype(object), new], ignore_index=True)
-    valid = decisions_mod.validate(both, label=path.name, as_of=today, inputs=inputs)
-    files.write_csv(decisions_mod.as_frame(valid), path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # read, check and replace under one lock: two analysts appending at once both keep
+    # their row (no lost update)
+    with files._folder_lock(path.parent):
+        if path.exists():
+            read = readers.read_table(path)
+            raise_if_problems(_("{file}: cannot read the decisions").format(file=read.label),
+                              list(read.problems))
+            assert read.frame is not None
+            old = read.frame
+        else:
+            old = pd.DataFrame({c: pd.Series([], dtype=object) for c in decisions_mod.COLUMNS})
+        both = pd.concat([old.astype(object), new], ignore_index=True)
+        valid = decisions_mod.validate(both, label=path.name, as_of=today, inputs=inputs)
+        files.write_csv(decisions_mod.as_frame(valid), path)
     return valid

@@ -245,6 +245,7 @@ class _Run:
     limits: dict[str, list[tuple[str, str, float]]]  # child -> (anchor, kind, max minutes)
     groups: dict[str, list[str]]  # sibling group -> child ids
     vetoes: set[tuple[str, str]]
+    living: set[tuple[str, str]]  # (child, current home) pairs the home does not keep
     placements: set[tuple[str, str]]
     pairs: dict[tuple[str, str], dict[str, Any]]  # proposed and shortlisted pairs
     shortlist: dict[str, pd.DataFrame]
@@ -286,6 +287,7 @@ class _Run:
         resource = None
         if resource_families is not None:
             resource = resource_families.dropna(subset=["resource_id"]).set_index("home_id")
+        living = rules.current_home_vetoes(inputs.children, inputs.homes)
         history = result.history if result.history is not None else pd.DataFrame(
             columns=["child_id", "home_id", "binding", "sibling_group_size"])
         return cls(
@@ -295,6 +297,7 @@ class _Run:
             home={str(r["home_id"]): r for r in inputs.homes.to_dict("records")},
             limits=limits, groups={g: sorted(m) for g, m in groups.items()},
             vetoes=set(zip(inputs.vetoes["child_id"], inputs.vetoes["home_id"], strict=True)),
+            living=set(zip(living["child_id"], living["home_id"], strict=True)),
             placements=set(zip(inputs.placements["child_id"], inputs.placements["home_id"],
                                strict=True)),
             pairs=pairs, shortlist=short,
@@ -713,16 +716,15 @@ def _near_misses(run: _Run, child_id: str) -> list[tuple[str, float, list[str]]]
     masks["contacts"], _slack = rules.contacts_ok(
         contact_t, np.array([m for _a, _k, m in limited], dtype=float),
         np.zeros(len(limited), dtype=np.int64), 1)
-    masks["veto"] = np.array([[(child_id, h) not in run.vetoes for h in home_ids]])
+    masks["veto"] = np.array([[(child_id, h) not in run.vetoes
+                               and (child_id, h) not in run.living for h in home_ids]])
     failed = np.array([[not masks[f][0, j] for f in rules.FILTERS]
                        for j in range(len(home_ids))]).reshape(len(home_ids), len(rules.FILTERS))
     n_failed = failed.sum(axis=1)
     key = np.where(np.isnan(school), np.inf, school)
     order = np.lexsort((home_ids.astype(str), key, n_failed))
     out = []
-    for j in order[:_NEAR_HOMES]:
-        if n_failed[j] == 0:
-            continue
+    for j in [j for j in order if n_failed[j] > 0][:_NEAR_HOMES]:
         lacks = [_lacks(run, elig, child, homes, j, f, school[j], limit, limited,
                         contact_t[:, j] if len(limited) else np.zeros(0))
                  for k, f in enumerate(rules.FILTERS) if failed[j, k]]
@@ -776,4 +778,7 @@ def _lacks(run: _Run, elig: rules.Eligibility, child: pd.DataFrame, homes: pd.Da
                                                  kind=_contact_kind(kind),
                                                  limit=_minutes(max_minutes)))
         return "; ".join(parts)
+    if (str(child.at[0, "child_id"]), str(h["home_id"])) in run.living:
+        return _("{child} lives in {home} now, and the home has not said it keeps the "
+                 "child").format(child=child.at[0, "child_id"], home=h["home_id"])
     return _("vetoed by the caseworker")

@@ -162,7 +162,8 @@ def _voice(summary: Mapping[str, Any]) -> list[str]:
     if unheard:
         out += [_("Not heard (aged {age} or older, no `heard_on` within {days} days): {n}. "
                   "Hear them before the placement is decided: {ids}.").format(
-                      age=age, days=days, n=len(unheard), ids=", ".join(unheard)), ""]
+                      age=age, days=days, n=len(unheard),
+                      ids=", ".join(_cell(c) for c in unheard)), ""]
     else:
         out += [_("Every child aged {age} or older was heard within {days} days.").format(
             age=age, days=days), ""]

@@ -15,8 +15,8 @@ import pyarrow as pa
 
 from matcher import i18n
 from matcher.config import ContinuitySettings, ScoringSettings
+from matcher.i18n import N_, ngettext
 from matcher.i18n import gettext as _
-from matcher.i18n import ngettext
 from matcher.rules import (
     FILTERS,
     Eligibility,
@@ -52,6 +52,9 @@ NEUTRAL = 0.5
 """Component value when a child has no anchor of that kind."""
 
 NETWORK_KINDS: tuple[str, ...] = ("relative", "friend", "activity")
+_KIND_TEXT = {"relative": N_("relative"), "friend": N_("friend"), "activity": N_("activity"),
+              "parent": N_("parent")}
+"""Contact kinds (codes) -> their words, translated where used."""
 PAIR_COLUMNS: tuple[str, ...] = (
     "child_id", "home_id", "score", *COMPONENTS, "school_minutes", "network_minutes",
     "parent_minutes", "school_band", "network_band", "parent_band", "n_training",
@@ -190,6 +193,8 @@ class _Context:
     in_emergency: np.ndarray = dataclass_field(default_factory=lambda: np.zeros(0, dtype=bool))
     emergency_weeks: np.ndarray = dataclass_field(default_factory=lambda: np.zeros(0))
     continuity: ContinuitySettings = dataclass_field(default_factory=ContinuitySettings)
+    # per child: position of the home it lives in now when that home does not keep it, or -1
+    not_kept: np.ndarray = dataclass_field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     # rule data used by the diagnosis messages
     age = property(lambda self: self.rules.age)
@@ -254,7 +259,8 @@ class _Context:
         lim_col = dest.get_indexer(lim["anchor_id"].to_numpy(dtype=object)[lim_order])
         lim_anchor = lim["anchor_id"].to_numpy(dtype=object)[lim_order]
         lim_kind = lim["kind"].to_numpy(dtype=object)[lim_order]
-        lim_label = tuple(_("contact {n} ({kind})").format(n=a.rsplit(":", 1)[-1], kind=k)
+        lim_label = tuple(_("contact {n} ({kind})").format(
+            n=a.rsplit(":", 1)[-1], kind=_(_KIND_TEXT[k]) if k in _KIND_TEXT else k)
                           for a, k in zip(lim_anchor, lim_kind, strict=True))
 
         pool_pos = {name: i for i, name in enumerate(settings.pools)}
@@ -272,6 +278,10 @@ class _Context:
             order = np.argsort(c[ok], kind="stable")
             return c[ok][order], h[ok][order]
 
+        current = current_home_vetoes(ch, ho)
+        not_kept = np.full(len(child_ids), -1, dtype=np.int64)
+        ci = pd.Index(child_ids).get_indexer(current["child_id"])
+        not_kept[ci[ci >= 0]] = pd.Index(home_ids).get_indexer(current["home_id"])[ci >= 0]
         return cls(
             settings=settings, child_ids=child_ids, home_ids=home_ids, rules=rules,
             capacity=ho["capacity"].to_numpy(dtype=np.int64),
@@ -292,10 +302,11 @@ class _Context:
             par_ptr=par_ptr, par_col=par_col, par_w=par_w,
             locked=pair_positions(inputs.placements),
             vetoed=pair_positions(pd.concat([inputs.vetoes[["child_id", "home_id"]],
-                                             current_home_vetoes(ch, ho)], ignore_index=True)),
+                                             current], ignore_index=True)),
             in_emergency=emergency_children(ch, ho),
             emergency_weeks=emergency_weeks(ch, as_of or datetime.date.today()),
             continuity=continuity or ContinuitySettings(),
+            not_kept=not_kept,
         )
 
     def gather(self, cols: np.ndarray) -> np.ndarray:

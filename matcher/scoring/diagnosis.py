@@ -220,6 +220,18 @@ def _why(ctx: _Context, c: int, f: str, cand: np.ndarray, school_min: np.ndarray
             else _unreachable(n, "such"))
         return _("no {home} within {limit} min of school ({nearest})").format(
             home=what, limit=_g(ctx.school_limit[c]), nearest=near)
+    lives = int(ctx.not_kept[c]) if len(ctx.not_kept) else -1
+    if lives >= 0 and cand[lives]:
+        # the current home is excluded like a veto, but no caseworker vetoed it
+        return _all(n, adjective or "qualifying",
+                    _("the only {adj} home is {home}, where the child lives now; it has not "
+                      "said it keeps the child (current_home_keeps)"),
+                    _("both {adj} homes are excluded: {home}, where the child lives now, has "
+                      "not said it keeps the child (current_home_keeps), and the other is "
+                      "vetoed"),
+                    _("all {n} {adj} homes are excluded: {home}, where the child lives now, "
+                      "has not said it keeps the child (current_home_keeps), and the others "
+                      "are vetoed"), home=ctx.home_ids[lives])
     return _all(n, adjective or "qualifying", _("the only {adj} home is vetoed"),
                 _("both {adj} homes are vetoed"), _("all {n} {adj} homes are vetoed"))
 
