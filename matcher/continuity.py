@@ -6,7 +6,7 @@ changes few). This module compares a run with the previous one and says, in
 plain words, why each change happened:
 
 * the previous pair is no longer allowed: "H0044 no longer approved for age
-  13", "H0044 declined (home_declined) on 2026-10-01", "H0044 is no longer in
+  13", "H0044 declined on 1 October 2026: the foster home said no", "H0044 is no longer in
   the homes table";
 * the previous home is full: "H0044 now holds acute child C0090" (a child who
   was not there before took the place), or "H0044 no longer has a free place";
@@ -120,8 +120,9 @@ def _reasons(t: pd.DataFrame, prev: pd.Series, changed: pd.Index, inputs: Inputs
     pair_key = pd.MultiIndex.from_frame(feasible[["child_id", "home_id"]])
     pair_rows = feasible.set_index(pair_key)
     decl = {} if declined is None else {
-        (r.child_id, r.home_id): _("{home} declined ({reason}) on {day}").format(
-            home=r.home_id, reason=r.reason, day=r.decided_on.isoformat())
+        (r.child_id, r.home_id): _("{home} declined on {day}: {reason}").format(
+            home=r.home_id, reason=decisions_mod.decline_text(r.reason),
+            day=i18n.format_date(r.decided_on))
         for r in declined.itertuples(index=False)}
     known = [c for c in changed if prev[c] in homes.index]
     rules = decisions_mod.rule_failures(

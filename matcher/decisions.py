@@ -47,8 +47,8 @@ import pandas as pd
 from matcher import i18n
 from matcher.config import Settings
 from matcher.errors import InputError, Problem
+from matcher.i18n import N_, ngettext
 from matcher.i18n import gettext as _
-from matcher.i18n import ngettext
 from matcher.rules import Eligibility, current_home_vetoes, school_ok
 from matcher.schema import Inputs
 from matcher.timetable import TimeTable
@@ -63,6 +63,7 @@ __all__ = [
     "Reservations",
     "apply",
     "as_frame",
+    "decline_text",
     "effective",
     "overrides_since",
     "reservations",
@@ -77,6 +78,18 @@ DECISIONS: tuple[str, ...] = ("considering", "accepted", "declined")
 ROLES: tuple[str, ...] = ("bufetat", "kommune")
 DECLINE_REASONS: tuple[str, ...] = ("home_declined", "child_declined", "municipality_declined",
                                     "not_suitable", "other")
+_DECLINE_TEXT: dict[str, str] = {
+    "home_declined": N_("the foster home said no"),
+    "child_declined": N_("the child said no"),
+    "municipality_declined": N_("the municipality said no"),
+    "not_suitable": N_("not suitable"),
+    "other": N_("another reason"),
+}
+
+
+def decline_text(code: str) -> str:
+    """The words for a decline reason code, in the current language (the code if unknown)."""
+    return _(_DECLINE_TEXT[code]) if code in _DECLINE_TEXT else code
 
 
 @dataclass(frozen=True)

@@ -503,7 +503,9 @@ def test_nightly_reads_decisions_from_the_store(backend: Backend) -> None:
     assert bool(after.at[b, "locked"])
     # The latest successful run is the previous run: its proposals are kept where possible.
     assert after.at[a, "previous_home_id"] == home_a
-    assert after.at[a, "change_reason"] == f"{home_a} declined (home_declined) on {AS_OF}"
+    day = datetime.date.fromisoformat(AS_OF)
+    assert after.at[a, "change_reason"] == (f"{home_a} declined on {day.day} {day:%B %Y}: "
+                                            "the foster home said no")
     with backend.store() as store:
         raw = store.runs().iloc[-1]["summary_json"]
     summary = json.loads(raw) if isinstance(raw, str) else raw
