@@ -10,9 +10,11 @@ Fixtures hand out frozen objects; a test that needs to change a file copies it f
 from __future__ import annotations
 
 import datetime
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import pytest
@@ -67,3 +69,33 @@ def small_sample(tmp_path_factory: pytest.TempPathFactory) -> Sample:
     return Sample(manifest=manifest, settings=settings, net=net, net_dir=net_dir, inputs=inputs,
                   areas=planning.read_municipalities(manifest.municipalities),
                   as_of=datetime.date.fromisoformat(fjord.REFERENCE_DATE))
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+
+
+def chromium_driver(window: str = "1280,900") -> Any:
+    """A headless Chromium (Debian's chromium and chromium-driver) with no network.
+
+    The caller quits it and removes ``driver._fm_profile``, its profile folder.
+    """
+    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
+        pytest.skip("headless Chromium not found: install Debian packages chromium and "
+                    "chromium-driver")
+    webdriver = pytest.importorskip("selenium.webdriver",
+                                    reason="needs selenium (pip install -e '.[dev]')")
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    profile = tempfile.mkdtemp(prefix="fm-chromium-")
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", f"--user-data-dir={profile}",
+                 f"--window-size={window}", "--host-resolver-rules=MAP * ~NOTFOUND"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    driver._fm_profile = profile
+    return driver

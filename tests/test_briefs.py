@@ -7,22 +7,18 @@ import os
 import re
 import shutil
 import stat
-import tempfile
 from pathlib import Path
-from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import Sample
+from conftest import Sample, chromium_driver
 from tiny_run import SCHOOL_MINUTES, tiny_run
 
 from matcher import i18n, pipeline
 from matcher.report import briefs
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 A4_PX_AT_96_DPI = 1123
 
 
@@ -194,28 +190,6 @@ def test_briefs_hold_no_coordinates_and_no_names(nb_run: Path, small_sample: Sam
             assert n not in body, (name, n)
 
 
-def _chromium_driver() -> Any:
-    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
-        pytest.skip("headless Chromium not found: install Debian packages chromium and "
-                    "chromium-driver")
-    webdriver = pytest.importorskip("selenium.webdriver",
-                                    reason="needs selenium (pip install -e '.[dev]')")
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    profile = tempfile.mkdtemp(prefix="fm-chromium-")
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", f"--user-data-dir={profile}",
-                 "--window-size=1000,1400", "--host-resolver-rules=MAP * ~NOTFOUND"):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    driver._fm_profile = profile
-    return driver
-
-
 def _pdf_pages(pdf: bytes) -> int:
     return len(re.findall(rb"/Type\s*/Page(?![a-zA-Z])", pdf))
 
@@ -230,7 +204,7 @@ def test_brief_renders_and_prints_on_two_a4_pages(nb_run: Path, tmp_path: Path) 
     placed = a[(a["home_id"] != "") & (a["training_needs"] != "")]["child_id"].iloc[0]
     unmatched = max(a.loc[a["home_id"] == "", "child_id"],
                     key=lambda c: len((nb_run / "briefs" / f"{c}.html").read_text()))
-    driver = _chromium_driver()
+    driver = chromium_driver("1000,1400")
     try:
         for child in (placed, unmatched):
             driver.get((nb_run / "briefs" / f"{child}.html").as_uri())

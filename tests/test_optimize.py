@@ -44,7 +44,8 @@ def test_both_solvers_reach_the_brute_force_optimum(solver: str) -> None:
     assert pulp.value(prob.objective) == pytest.approx(brute_force())
 
 
-def test_highs_stopped_before_any_solution_raises(monkeypatch: pytest.MonkeyPatch) -> None:
+def _stop_highs_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make HiGHS stop before it finds any solution (time limit 0, no presolve)."""
     original = optimize._HiGHSWarm.callSolver
 
     def stop_at_once(self: optimize._HiGHSWarm, lp: pulp.LpProblem) -> None:
@@ -54,6 +55,10 @@ def test_highs_stopped_before_any_solution_raises(monkeypatch: pytest.MonkeyPatc
         original(self, lp)
 
     monkeypatch.setattr(optimize._HiGHSWarm, "callSolver", stop_at_once)
+
+
+def test_highs_stopped_before_any_solution_raises(monkeypatch: pytest.MonkeyPatch) -> None:
+    _stop_highs_at_once(monkeypatch)
     prob, _ = knapsack()
     with pytest.raises(InfeasibleError, match="HiGHS found no usable solution of the knapsack"):
         optimize.solve(prob, solver="highs", time_limit_seconds=5, mip_gap=0.0,
@@ -61,15 +66,7 @@ def test_highs_stopped_before_any_solution_raises(monkeypatch: pytest.MonkeyPatc
 
 
 def test_solver_messages_are_in_the_language_of_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
-    original = optimize._HiGHSWarm.callSolver
-
-    def stop_at_once(self: optimize._HiGHSWarm, lp: pulp.LpProblem) -> None:
-        lp.solverModel.setOptionValue("time_limit", 0.0)
-        lp.solverModel.setOptionValue("presolve", "off")
-        self._start = None
-        original(self, lp)
-
-    monkeypatch.setattr(optimize._HiGHSWarm, "callSolver", stop_at_once)
+    _stop_highs_at_once(monkeypatch)
     prob, _ = knapsack()
     with i18n.language("nb"), pytest.raises(
             InfeasibleError, match="HiGHS fant ingen brukbar løsning av sekken etter .* s "

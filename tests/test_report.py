@@ -11,7 +11,6 @@ import logging
 import re
 import shutil
 import stat
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +20,7 @@ import pandas as pd
 import pyogrio
 import pytest
 import shapely
+from conftest import chromium_driver
 from typer.testing import CliRunner
 
 from matcher import config, network, pipeline, report, schema
@@ -31,8 +31,6 @@ from matcher.scenarios import fjord as sample
 
 runner = CliRunner()
 AS_OF = datetime.date(2026, 11, 1)
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 
 
 @dataclass(frozen=True)
@@ -294,30 +292,8 @@ def test_map_html_is_offline(run: Run) -> None:
     assert "SYNTHETIC" in page
 
 
-def _chromium_driver() -> object:
-    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
-        pytest.skip("headless Chromium not found: install Debian packages chromium and "
-                    "chromium-driver")
-    webdriver = pytest.importorskip("selenium.webdriver",
-                                    reason="needs selenium (pip install -e '.[dev]')")
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    profile = tempfile.mkdtemp(prefix="fm-chromium-")
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", f"--user-data-dir={profile}",
-                 "--window-size=1280,900", "--host-resolver-rules=MAP * ~NOTFOUND"):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    driver._fm_profile = profile  # type: ignore[attr-defined]
-    return driver
-
-
 def test_map_renders_in_headless_chromium(run: Run, tmp_path: Path) -> None:
-    driver = _chromium_driver()
+    driver = chromium_driver("1280,900")
     try:
         driver.get((run.exact / "map.html").as_uri())
         placed = int(assignments_csv(run.exact)["home_id"].notna().sum())
