@@ -28,8 +28,13 @@ _STABLE_DATE = datetime.datetime(2026, 11, 27, tzinfo=datetime.UTC)
 _HEADER = "fostermatch: human-readable text (bokmål, nynorsk; English is the source)"
 
 
-def extract(package: Path = PACKAGE) -> Catalog:
-    """Extract every ``_()``, ``ngettext()`` and ``N_()`` message of ``package``."""
+def extract(package: Path = PACKAGE, extra: Iterable[tuple[str, str]] = ()) -> Catalog:
+    """Extract every ``_()``, ``ngettext()`` and ``N_()`` message of ``package``.
+
+    ``extra`` adds ``(message, location)`` pairs Babel cannot see, such as the
+    CLI's help texts (:func:`matcher.cli.help.help_texts`; ``scripts/i18n.py``
+    and ``tests/test_i18n.py`` pass them).
+    """
     template = Catalog(project="fostermatch", header_comment=f"# {_HEADER}", fuzzy=False,
                        creation_date=_STABLE_DATE)
     found = extract_from_dir(str(package), method_map=[("**.py", "python")],
@@ -38,6 +43,8 @@ def extract(package: Path = PACKAGE) -> Catalog:
     for filename, lineno, message, comments, context in found:
         template.add(message, locations=[(f"matcher/{filename}", lineno)],
                      auto_comments=comments, context=context)
+    for message, location in extra:
+        template.add(message, locations=[(location, 0)])
     return template
 
 

@@ -15,7 +15,9 @@ from matcher.errors import InputError
 
 
 def test_every_message_is_translated_in_nb_and_nn() -> None:
-    template = _catalogs.extract()
+    from matcher.cli.help import help_texts
+
+    template = _catalogs.extract(extra=help_texts())  # the CLI's --help texts too
     assert len([m for m in template if m.id]) > 0
     problems = _catalogs.problems(template)
     assert not problems, "\n".join(problems[:40])

@@ -80,8 +80,10 @@ def _main(
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point (also ``python cli.py``): ``--help`` in the ``--lang`` language."""
+    from matcher.cli import help as localized_help
+
     try:
-        app()
+        localized_help.run(app)
     except SystemExit as exc:
         sys.exit(exc.code)
