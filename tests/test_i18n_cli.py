@@ -9,9 +9,12 @@ from __future__ import annotations
 import contextvars
 import json
 from pathlib import Path
+from typing import Annotated
 
 import pandas as pd
 import pytest
+import typer
+import typer.main
 from conftest import Sample
 from typer.testing import CliRunner
 
@@ -198,3 +201,154 @@ def test_numbers_in_lines_follow_the_language(small_sample: Sample, tmp_path: Pa
         lines[lang] = _flat(result.output)
     assert "3 x 3 par på" in lines["nb"] and "innen 12,5 min" in lines["nb"]
     assert "3 x 3 pairs in" in lines["en"] and "within 12.5 min" in lines["en"]
+
+
+# --- --help in the chosen language (matcher.cli.help) --------------------------------------------
+
+
+@pytest.fixture
+def typer_texts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Give Typer's panel titles back after the test (localize sets them process-wide)."""
+    import typer.rich_utils
+
+    from matcher.cli import help as cli_help
+
+    for name in cli_help._CONSTANTS:
+        monkeypatch.setattr(typer.rich_utils, name, getattr(typer.rich_utils, name))
+
+
+def _main_output(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+                 args: list[str]) -> tuple[int, str]:
+    """Run the console script ``matcher ARGS`` in a fresh context: (exit code, stdout)."""
+    from matcher.cli import main
+
+    monkeypatch.setattr("sys.argv", ["matcher", *args])
+    monkeypatch.setenv("COLUMNS", "200")
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as stop:
+        contextvars.Context().run(main)
+    return int(stop.value.code or 0), capsys.readouterr().out
+
+
+def _untranslated_output(capsys: pytest.CaptureFixture[str], args: list[str]) -> str:
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        typer.main.get_command(app).main(args=args)  # prog name found as main() finds it
+    return capsys.readouterr().out
+
+
+@pytest.mark.usefixtures("typer_texts")
+def test_help_is_bokmal_by_default(monkeypatch: pytest.MonkeyPatch,
+                                   capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = _main_output(monkeypatch, capsys, ["--help"])
+    assert code == 0
+    text = _flat(out)
+    for words in ("fostermatch: geografisk matching av fosterhjem. Motoren foreslår; mennesker "
+                  "bestemmer.", "Match alle ventende barn med fosterhjem og skriv en "
+                  "kjøringsmappe.", "Bygg og undersøk veinett.", "Skriv bare ut feil.",
+                  "Vis denne hjelpen og avslutt.", "─ Valg ─", "─ Kommandoer ─"):
+        assert words in text, words
+    for english in ("Match all waiting children", "Print nothing but errors", "─ Options ─",
+                    "─ Commands ─", "Show this message"):
+        assert english not in text, english
+
+
+@pytest.mark.usefixtures("typer_texts")
+def test_command_help_in_nynorsk(monkeypatch: pytest.MonkeyPatch,
+                                 capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = _main_output(monkeypatch, capsys, ["--lang", "nn", "match", "--help"])
+    assert code == 0
+    text = _flat(out)
+    for words in ("Match alle barn som ventar med fosterheimar og skriv ei køyringsmappe.",
+                  "Exit-kode 3 dersom modellen ikkje kan løysast.",
+                  "Sakshandsamar sitt veto (child_id, home_id): par som aldri skal matchast.",
+                  "Låste plasseringar (child_id, home_id): dei blir ståande og brukar ledig "
+                  "plass.", "─ Val ─", "[påkravd]", "[standard: exact]", "--vetoes",
+                  "--travel-times"):
+        assert words in text, words
+    for other in ("Match all waiting", "Caseworker vetoes", "─ Options ─", "[required]",
+                  "Saksbehandlers veto", "[påkrevd]"):
+        assert other not in text, other
+    code, out = _main_output(monkeypatch, capsys, ["--lang=nn", "network", "build", "--help"])
+    assert code == 0
+    assert "Bygg eit rutbart vegnett for bil" in _flat(out)
+
+
+@pytest.mark.usefixtures("typer_texts")
+@pytest.mark.parametrize("args", [["--help"], ["match", "--help"], ["network", "build", "--help"]])
+def test_english_help_is_unchanged(monkeypatch: pytest.MonkeyPatch,
+                                   capsys: pytest.CaptureFixture[str], args: list[str]) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.setattr("sys.argv", ["matcher", *args])
+    english = _untranslated_output(capsys, args)  # Typer's own rendering, never localized
+    _main_output(monkeypatch, capsys, ["--lang", "nb", *args])  # then English must come back
+    code, out = _main_output(monkeypatch, capsys, ["--lang", "en", *args])
+    assert code == 0
+    assert out == english
+    assert "Options" in out and "Show this message and exit." in out
+
+
+def test_help_language_comes_from_lang_before_the_command() -> None:
+    from matcher.cli.help import language_from_argv
+
+    assert language_from_argv([]) == "nb"
+    assert language_from_argv(["match", "--help"]) == "nb"
+    assert language_from_argv(["--lang", "nn", "match", "--help"]) == "nn"
+    assert language_from_argv(["-q", "--lang=en", "--help"]) == "en"
+    assert language_from_argv(["report", "--lang", "en", "--help"]) == "nb"  # the command's own
+    assert language_from_argv(["--lang", "xx", "match"]) == "nb"  # Click rejects it later
+
+
+@pytest.mark.usefixtures("typer_texts")
+def test_bad_lang_still_exits_2(monkeypatch: pytest.MonkeyPatch,
+                                capsys: pytest.CaptureFixture[str]) -> None:
+    code, _out = _main_output(monkeypatch, capsys, ["--lang", "xx", "match"])
+    assert code == 2
+    code, out = _main_output(monkeypatch, capsys, ["--version"])
+    assert code == 0 and out.startswith("fostermatch ")
+
+
+@pytest.mark.usefixtures("typer_texts")
+def test_every_help_text_is_looked_up_as_extracted() -> None:
+    """Each text help_texts lists is the key localize finds: none stays English in nb or nn."""
+    from matcher.cli.help import help_texts, localize
+
+    english = help_texts()
+    assert len(english) > 150 and len({text for text, _where in english}) > 100
+    for lang in ("nb", "nn"):
+        localized = help_texts(localize(typer.main.get_command(app), lang))
+        assert [where for _text, where in localized] == [where for _text, where in english]
+        same = [where for (a, where), (b, _w) in zip(english, localized, strict=True) if a == b]
+        assert not same, f"{lang}: still English: {same}"
+
+
+def test_completeness_check_sees_an_untranslated_help_text() -> None:
+    from matcher import _catalogs
+    from matcher.cli.help import help_texts
+
+    crafted = typer.Typer()
+
+    @crafted.command()
+    def first(
+        size: Annotated[int, typer.Option(help="A size nobody translated.")] = 1,
+        out: Annotated[str, typer.Option(help="Print nothing but errors.")] = "x",
+    ) -> None:
+        """A command nobody translated.
+
+        Its second paragraph, indented
+        in the source.
+        """
+
+    @crafted.command()
+    def second() -> None:
+        """Build and inspect road networks."""
+
+    texts = help_texts(typer.main.get_command(crafted))
+    assert ("A command nobody translated.\n\nIts second paragraph, indented\nin the source.",
+            "matcher first") in texts
+    found = _catalogs.problems(_catalogs.extract(extra=texts))
+    missing = sorted(p for p in found if "nobody translated" in p or "second paragraph" in p)
+    assert len(missing) == 4, found  # the docstring and the option help, in nb and in nn
+    assert sum("no translation for 'A size nobody translated.' (matcher first --size" in p
+               for p in missing) == 2
+    assert not [p for p in found if "Print nothing" in p or "road networks" in p]

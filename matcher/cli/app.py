@@ -18,6 +18,7 @@ from matcher.cli import (
     planning_cmds,
     report_cmds,
 )
+from matcher.cli import help as localized_help
 from matcher.cli.common import STATE, protect_stdout
 
 __all__ = ["app", "main"]
@@ -80,9 +81,7 @@ def _main(
 
 
 def main() -> None:
-    """Console-script entry point (also ``python cli.py``): ``--help`` in the ``--lang`` language."""
-    from matcher.cli import help as localized_help
-
+    """Console-script entry point (also ``python cli.py``); ``--help`` speaks ``--lang``."""
     try:
         localized_help.run(app)
     except SystemExit as exc:
