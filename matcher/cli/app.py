@@ -66,7 +66,7 @@ def _main(
                                           help="Show the version and exit.")] = False,
     lang: Annotated[i18n.Language | None, typer.Option(
         "--lang", help="Language of reports, explanations, tables and messages: nb (bokmål, "
-                       "the default), nn (nynorsk) or en. Overrides [report] language.",
+                       "the default), nn (nynorsk) or en. Overrides the setting report.language.",
     )] = None,
 ) -> None:
     """fostermatch: geospatial foster-home matching for Norwegian child welfare."""
