@@ -8,6 +8,7 @@ same ``{fields}``). Babel does the work; this module only wires it to our layout
 from __future__ import annotations
 
 import datetime
+import io
 import string
 from collections.abc import Iterable
 from pathlib import Path
@@ -19,7 +20,7 @@ from babel.messages.pofile import read_po, write_po
 
 from matcher.i18n import DOMAIN, LOCALE_DIR
 
-__all__ = ["compile_all", "extract", "merge", "problems", "update"]
+__all__ = ["compile_all", "compile_catalog", "extract", "merge", "problems", "update"]
 
 PACKAGE = Path(__file__).resolve().parent
 TRANSLATED = ("nb", "nn")
@@ -162,16 +163,20 @@ def problems(template: Catalog | None = None, locale_dir: Path = LOCALE_DIR) -> 
     return found
 
 
+def compile_catalog(po: Path, lang: str) -> bytes:
+    """The ``.mo`` bytes of the catalog ``po`` (language ``lang``)."""
+    buffer = io.BytesIO()
+    write_mo(buffer, _read(po, lang))
+    return buffer.getvalue()
+
+
 def compile_all(locale_dir: Path = LOCALE_DIR) -> list[Path]:
     """Compile every ``.po`` under ``locale_dir`` to ``.mo`` beside it; return the ``.mo`` paths."""
     written = []
     for po in sorted(locale_dir.glob(f"*/LC_MESSAGES/{DOMAIN}.po")):
-        lang = po.parent.parent.name
-        catalog = _read(po, lang)
         mo = po.with_suffix(".mo")
         tmp = mo.with_suffix(".mo.tmp")
-        with tmp.open("wb") as fh:
-            write_mo(fh, catalog)
+        tmp.write_bytes(compile_catalog(po, po.parent.parent.name))
         tmp.replace(mo)
         written.append(mo)
     return written

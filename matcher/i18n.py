@@ -109,15 +109,9 @@ def translations(lang: Language) -> _gettext.NullTranslations:
     if not po.exists():
         return _gettext.NullTranslations()
     # a checkout that was never built: compile the .po in memory
-    from babel.messages.mofile import write_mo
-    from babel.messages.pofile import read_po
+    from matcher._catalogs import compile_catalog
 
-    with po.open("rb") as fh:
-        catalog = read_po(fh, locale=lang, domain=DOMAIN)
-    buffer = io.BytesIO()
-    write_mo(buffer, catalog)
-    buffer.seek(0)
-    return _gettext.GNUTranslations(buffer)
+    return _gettext.GNUTranslations(io.BytesIO(compile_catalog(po, lang)))
 
 
 def gettext(message: str) -> str:

@@ -109,3 +109,13 @@ def test_machine_readable_outputs_do_not_follow_the_language(small_sample: Sampl
     assert nb_summary.keys() == en_summary.keys()
     assert nb_summary["status"] == en_summary["status"]
     assert nb_summary["unmatched_by_binding_rule"] == en_summary["unmatched_by_binding_rule"]
+
+
+def test_a_catalog_compiles_in_memory_as_an_unbuilt_checkout_does() -> None:
+    import gettext
+    import io
+
+    po = i18n.LOCALE_DIR / "nn" / "LC_MESSAGES" / "matcher.po"
+    compiled = gettext.GNUTranslations(io.BytesIO(_catalogs.compile_catalog(po, "nn")))
+    assert compiled.gettext("the child said no") == "barnet sa nei"
+    assert compiled.ngettext("{n} child", "{n} children", 2) == "{n} barn"
