@@ -15,16 +15,16 @@ class CompileCatalogs(BuildHookInterface):  # type: ignore[misc]
     PLUGIN_NAME = "custom"
 
     def initialize(self, version: str, build_data: dict[str, Any]) -> None:
-        from babel.messages.mofile import write_mo
-        from babel.messages.pofile import read_po
-
         root = Path(self.root)
+        # the project's own compiler; importing it needs only the standard library and Babel
+        sys.path.insert(0, str(root))
+        try:
+            from matcher._catalogs import compile_catalog
+        finally:
+            sys.path.remove(str(root))
         for po in sorted((root / "matcher" / "locale").glob("*/LC_MESSAGES/*.po")):
-            with po.open("rb") as fh:
-                catalog = read_po(fh, locale=po.parent.parent.name)
             mo = po.with_suffix(".mo")
-            with mo.open("wb") as fh:
-                write_mo(fh, catalog)
+            mo.write_bytes(compile_catalog(po, po.parent.parent.name))
             # .mo files are build products (ignored by git): include them explicitly
             build_data.setdefault("force_include", {})[str(mo)] = str(mo.relative_to(root))
             print(f"compiled {mo.relative_to(root)}", file=sys.stderr)
