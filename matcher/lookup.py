@@ -31,7 +31,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from matcher import _columns, geocode, registers
+from matcher import geocode, registers, tables
 from matcher.errors import Problem
 from matcher.geocode import AddressRegister
 from matcher.i18n import gettext as _
@@ -87,15 +87,15 @@ class Completed:
 
 
 def _text(frame: pd.DataFrame, column: str) -> np.ndarray:
-    """A column as validation reads it (:func:`matcher._columns._text`)."""
-    return _columns._text(frame[column])
+    """A column as validation reads it (:func:`matcher.tables.text_of`)."""
+    return tables.text_of(frame[column])
 
 
 def _numbers(frame: pd.DataFrame, column: str) -> np.ndarray:
     """A column's numbers as validation parses them (NaN when absent); a writable copy."""
     if column not in frame.columns:
         return np.full(len(frame), np.nan)
-    return np.array(_columns._numbers(_text(frame, column)), dtype=float)
+    return np.array(tables.numbers(_text(frame, column)), dtype=float)
 
 
 def _missing(label: str, column: str, message: str) -> Problem:

@@ -58,14 +58,13 @@ Normalised dtypes of the validated frames
 * ``contacts`` keeps file order and gains ``anchor_id`` (``<child_id>:contact:<k>``).
 
 
-Column parsing (one problem per bad cell) lives in :mod:`matcher._columns`.
+Column parsing (one problem per bad cell) is the table engine, :mod:`matcher.tables`;
+this module adds the checks across rows and tables.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import datetime
-import functools
 import hashlib
 import logging
 from collections.abc import Mapping
@@ -75,30 +74,25 @@ import numpy as np
 import pandas as pd
 
 from matcher import lookup
-from matcher._columns import (
-    COLUMNS,
-    MAX_CHILD_AGE,
-    MAX_ID_LENGTH,
-    _column_problems,
-    _empty,
-    _first_rows,
-    _geometry_column,
-    _locked_twice,
-    _numbers,
-    _optional_str,
-    _rows,
-    _same,
-    _Table,
-    _text,
-    join_tags,
-    split_tags,
-)
+from matcher import tables as tables_
 from matcher.config import ScoringSettings
 from matcher.errors import InputError, Problem
 from matcher.i18n import gettext as _
 from matcher.i18n import ngettext
 from matcher.lookup import Registers
 from matcher.rules import KEEPING_KINDS
+from matcher.tables import (
+    COLUMNS,
+    CONTACT_KINDS,
+    HOME_KINDS,
+    MAX_CHILD_AGE,
+    MAX_ID_LENGTH,
+    ROLES,
+    URGENCIES,
+    _first_rows,
+    join_tags,
+    split_tags,
+)
 from matcher.timetable import TimeTable
 
 __all__ = [
@@ -123,17 +117,10 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-TABLES: tuple[str, ...] = ("children", "homes", "contacts", "placements", "vetoes")
+TABLES: tuple[str, ...] = tables_.INPUT_TABLES
 """Input table names, in reporting order."""
 
-URGENCIES: tuple[str, ...] = ("acute", "planned")
-CONTACT_KINDS: tuple[str, ...] = ("relative", "friend", "activity", "parent")
-HOME_KINDS: tuple[str, ...] = ("general", "kinship", "emergency", "specialized")
 ANCHOR_KINDS: tuple[str, ...] = ("home", "school", *CONTACT_KINDS)
-ROLES: tuple[str, ...] = ("bufetat", "kommune")
-"""Who decided a lock, veto or decision (``by``), as in :mod:`matcher.decisions`."""
-_ID_COLUMNS = {"children": "child_id", "homes": "home_id"}
-_TIME_COLUMNS = ("home_id", "anchor_id", "minutes")
 
 
 @dataclass(frozen=True)
@@ -299,35 +286,24 @@ def validate_times(frame: pd.DataFrame, inputs: Inputs, *, label: str = "times")
         On missing or unknown columns, unknown ids, bad minutes or duplicate
         pairs; every problem is listed.
     """
-    geom_col = _geometry_column(frame)
-    if geom_col is not None:
-        frame = pd.DataFrame(frame.drop(columns=geom_col))
-    allowed = dict.fromkeys(_TIME_COLUMNS, True)
-    problems = _column_problems(frame, allowed, label, "times")
-    text = {c: _text(frame[c]) for c in _TIME_COLUMNS if c in frame.columns}
-    if "home_id" in text:
-        known = set(inputs.homes["home_id"])
-        problems += _rows(label, "home_id", ~np.isin(text["home_id"], list(known)),
-                          lambda i: _("unknown home_id '{id}'; use a home_id from the homes "
-                                      "table").format(id=text["home_id"][i]))
-    if "anchor_id" in text:
-        known_anchors = set(anchors(inputs)["anchor_id"])
-        problems += _rows(label, "anchor_id",
-                          ~np.isin(text["anchor_id"], list(known_anchors)),
-                          lambda i: _("unknown anchor_id '{id}'; anchor ids are "
-                                      "<child_id>:school, <child_id>:home or "
-                                      "<child_id>:contact:<k>").format(id=text["anchor_id"][i]))
-    if "minutes" in text:
-        minutes = _numbers(text["minutes"])
-        problems += _rows(label, "minutes", ~(minutes >= 0),
-                          lambda i: _("minutes must be a number >= 0 (or inf for unreachable)"))
-    if "home_id" in text and "anchor_id" in text:
-        pairs = pd.DataFrame({"h": text["home_id"], "a": text["anchor_id"]})
-        problems += _rows(label, "home_id/anchor_id", pairs.duplicated().to_numpy(),
-                          lambda i: _("duplicate home_id/anchor_id pair; keep one row per pair"))
-    raise_problems(problems, {"times": label})
-    long = pd.DataFrame({"home_id": text["home_id"], "anchor_id": text["anchor_id"],
-                         "minutes": _numbers(text["minutes"])})
+    t = tables_.read("travel_times", frame, label=label)
+    if t.has("home_id"):
+        ids = t.values["home_id"]
+        t.add("home_id", (ids != "") & ~np.isin(ids, list(set(inputs.homes["home_id"]))),
+              lambda i: _("unknown home_id '{id}'; use a home_id from the homes table")
+              .format(id=ids[i]))
+    if t.has("anchor_id"):
+        anchor = t.values["anchor_id"]
+        known = set(anchors(inputs)["anchor_id"])
+        t.add("anchor_id", (anchor != "") & ~np.isin(anchor, list(known)),
+              lambda i: _("unknown anchor_id '{id}'; anchor ids are <child_id>:school, "
+                          "<child_id>:home or <child_id>:contact:<k>").format(id=anchor[i]))
+    if t.has("home_id") and t.has("anchor_id"):
+        pairs = pd.DataFrame({"h": t.values["home_id"], "a": t.values["anchor_id"]})
+        t.add("home_id/anchor_id", pairs.duplicated().to_numpy(),
+              _("duplicate home_id/anchor_id pair; keep one row per pair"))
+    raise_problems(t.problems, {"times": label})
+    long = t.frame()
     return TimeTable.from_long(long, origin_col="home_id", destination_col="anchor_id")
 
 
@@ -354,240 +330,157 @@ def check_tables(frames: Mapping[str, pd.DataFrame | None], *, settings: Scoring
                  registers: Registers | None = None) -> tuple[Inputs | None, list[Problem]]:
     """Run every check; return normalised inputs (meaningful only without problems).
 
-    ``unreadable`` names tables whose file could not be read (not reported as
-    missing). With ``registers``, addresses, school ids and municipality numbers
-    are completed first (:func:`matcher.lookup.complete`).
+    Each table is read by its spec (:data:`matcher.tables.SPECS`); the checks
+    across rows and tables follow. ``unreadable`` names tables whose file
+    could not be read (not reported as missing). With ``registers``,
+    addresses, school ids and municipality numbers are completed first
+    (:func:`matcher.lookup.complete`).
     """
     completed = lookup.complete(frames, registers or Registers(), labels=labels)
-    frames = completed.frames
     problems: list[Problem] = list(completed.problems)
-    tables: dict[str, _Table] = {}
-    for name in TABLES:
-        frame = frames.get(name)
-        if frame is None:
-            continue
-        table = _Table(name, labels.get(name, name), frame)
-        tables[name] = table
-        if name in ("children", "homes") and table.n == 0:
-            table.problems.append(Problem(table.label, _("no rows; at least one child is "
-                                                         "required") if name == "children"
-                                          else _("no rows; at least one home is required")))
+    vocabularies = {"needs": set(settings.need_competences) | set(settings.competences),
+                    "competences": set(settings.competences), "cultures": set(settings.cultures)}
+    tables = {name: tables_.read(name, frame, label=labels.get(name, name),
+                                 vocabularies=vocabularies)
+              for name in TABLES if (frame := completed.frames.get(name)) is not None}
     for name in ("children", "homes"):
         if name not in tables and name not in unreadable:
             problems.append(Problem(labels.get(name, name),
                                     _("the {table} table is required").format(table=name)))
-
-    competences = set(settings.competences)
-    need_tags = set(settings.need_competences) | competences
-    child_ids: set[str] | None = None
-    group_ids: set[str] = set()
-    home_ids: set[str] | None = None
-    out: dict[str, pd.DataFrame] = {}
-
+    # Without an id column no reference to the table can be checked (no cascade).
+    child_ids = _known(tables, "children", "child_id", unreadable)
+    home_ids = _known(tables, "homes", "home_id", unreadable)
     if "children" in tables:
-        t = tables["children"]
-        ids = t.ids("child_id", unique=True)
-        lon, lat = t.coordinates("lon", "lat", optional=False)
-        s_lon, s_lat = t.coordinates("school_lon", "school_lat", optional=True)
-        municipality = t.municipalities("municipality")
-        age = t.integers("age", low=0, high=MAX_CHILD_AGE)
-        needs = t.tags("needs", need_tags, "need")
-        group = t.id_text("sibling_group")
-        urgency = t.choices("urgency", URGENCIES)
-        waiting = t.dates("waiting_since")
-        max_school = t.floats("max_school_minutes", default=np.nan)
-        avoid = t.municipality_lists("avoid_municipalities")
-        languages = t.languages("languages")
-        required = t.booleans("language_required", default=False)
-        t.add("language_required", required & np.array([not x for x in languages], dtype=bool),
-              lambda i: _("language_required is yes but languages is empty; list the child's "
-                          "languages (ISO 639-1, e.g. 'nb;so') or set it to no"))
-        culture = t.tags("culture", set(settings.cultures), "culture")
-        heard = t.dates("heard_on")
-        current = {c: f(c) for c, f in (("current_home_id", t.id_text),
-                                        ("placed_since", functools.partial(_past, t)))
-                   if t.has(c)}
-        if t.has("current_home_keeps"):
-            current["current_home_keeps"] = t.booleans("current_home_keeps", default=False)
-        _check_current(t, current)
-        _check_groups(t, ids, group)
-        # Without a child_id column no reference to a child can be checked (no cascade).
-        child_ids = {i for i in ids if i} if t.has("child_id") else None
-        group_ids = {g for g in group if g}
-        out["children"] = pd.DataFrame({
-            "child_id": pd.Series(ids, dtype="str"), "lon": lon, "lat": lat,
-            "school_lon": s_lon, "school_lat": s_lat,
-            "municipality": pd.Series(municipality, dtype="str"), "age": age,
-            "needs": pd.Series(needs, dtype=object), "sibling_group": _optional_str(group),
-            "urgency": pd.Series(urgency, dtype="str"), "waiting_since": waiting,
-            "max_school_minutes": max_school,
-            "avoid_municipalities": pd.Series(avoid, dtype=object),
-            "languages": pd.Series(languages, dtype=object), "language_required": required,
-            "culture": pd.Series(culture, dtype=object), "heard_on": heard,
-            **{c: _optional_str(v) if c == "current_home_id" else v
-               for c, v in current.items()}})
-    elif "children" not in unreadable:
-        child_ids = set()
-
+        _check_children(tables["children"])
     if "homes" in tables:
-        t = tables["homes"]
-        ids = t.ids("home_id", unique=True)
-        lon, lat = t.coordinates("lon", "lat", optional=False)
-        municipality = t.municipalities("municipality")
-        capacity = t.integers("capacity", low=0, high=None,
-                              hint=" ({})".format(_("free places, locked placements "
-                                                    "included")))
-        comps = t.tags("competences", competences, "competence")
-        min_age = t.integers("min_age", low=0, high=None)
-        max_age = t.integers("max_age", low=0, high=None)
-        t.add("min_age", min_age > max_age,
-              lambda i: _("min_age {min_age} is above max_age {max_age}; swap them")
-              .format(min_age=min_age[i], max_age=max_age[i]))
-        kind = t.choices("kind", HOME_KINDS)
-        kin_of = t.id_text("kin_of")
-        if t.has("kind"):
-            t.add("kin_of", (kind == "kinship") & (kin_of == ""),
-                  lambda i: _("kinship home without kin_of; give the child_id or "
-                              "sibling_group it is approved for"))
-            t.add("kin_of", (kind != "kinship") & np.isin(kind, list(HOME_KINDS))
-                  & (kin_of != ""),
-                  lambda i: _("kin_of is set on a {kind} home; clear it, or set kind to "
-                              "kinship").format(kind=kind[i]))
-        if child_ids is not None:
-            targets = child_ids | group_ids
-            t.add("kin_of", (kind == "kinship") & (kin_of != "")
-                  & ~np.isin(kin_of, list(targets)),
-                  lambda i: _("kin_of '{id}' is neither a child_id nor a sibling_group "
-                              "in the children table; fix the id").format(id=kin_of[i]))
-        accepts = t.booleans("accepts_sibling_groups", default=False)
-        languages = t.languages("languages")
-        culture = t.tags("culture", set(settings.cultures), "culture")
-        own_ages = t.age_lists("own_children_ages")
-        home_ids = {i for i in ids if i} if t.has("home_id") else None
-        out["homes"] = pd.DataFrame({
-            "home_id": pd.Series(ids, dtype="str"), "lon": lon, "lat": lat,
-            "municipality": pd.Series(municipality, dtype="str"), "capacity": capacity,
-            "competences": pd.Series(comps, dtype=object), "min_age": min_age,
-            "max_age": max_age, "kind": pd.Series(kind, dtype="str"),
-            "kin_of": _optional_str(kin_of), "accepts_sibling_groups": accepts,
-            "languages": pd.Series(languages, dtype=object),
-            "culture": pd.Series(culture, dtype=object),
-            "own_children_ages": pd.Series(own_ages, dtype=object)})
-        if "children" in tables and "current_home_id" in current:
-            _check_current_homes(tables["children"], current, ids, kind)
-    elif "homes" not in unreadable:
-        home_ids = set()
-
+        _check_homes(tables["homes"], tables.get("children"), child_ids)
     if "contacts" in tables:
-        t = tables["contacts"]
-        ids = t.ids("child_id", unique=False)
-        _check_refs(t, "child_id", ids, child_ids, "children")
-        kind = t.choices("kind", CONTACT_KINDS)
-        lon, lat = t.coordinates("lon", "lat", optional=False)
-        weight = t.floats("weight", default=1.0)
-        max_minutes = t.floats("max_minutes", default=np.nan)
-        k = pd.Series(ids, dtype=object).groupby(ids).cumcount().to_numpy() + 1
-        anchor = np.array([f"{c}:contact:{n}" for c, n in zip(ids, k, strict=True)],
-                          dtype=object)
-        out["contacts"] = pd.DataFrame({
-            "child_id": pd.Series(ids, dtype="str"), "kind": pd.Series(kind, dtype="str"),
-            "lon": lon, "lat": lat, "weight": weight, "max_minutes": max_minutes,
-            "anchor_id": pd.Series(anchor, dtype="str")})
-    else:
-        out["contacts"] = _empty({"child_id": "str", "kind": "str", "lon": "float64",
-                                  "lat": "float64", "weight": "float64",
-                                  "max_minutes": "float64", "anchor_id": "str"})
-
-    pairs: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        _check_refs(tables["contacts"], "child_id", child_ids, "children")
     for name in ("placements", "vetoes"):
-        if name not in tables:
-            out[name] = _empty({"child_id": "str", "home_id": "str"})
-            continue
-        t = tables[name]
-        c_ids = t.ids("child_id", unique=False)
-        h_ids = t.ids("home_id", unique=False)
-        _check_refs(t, "child_id", c_ids, child_ids, "children")
-        _check_refs(t, "home_id", h_ids, home_ids, "homes")
-        pairs[name] = (c_ids, h_ids)
-        frame = pd.DataFrame({"child_id": pd.Series(c_ids, dtype="str"),
-                              "home_id": pd.Series(h_ids, dtype="str")})
-        if t.has("decided_on"):
-            frame["decided_on"] = _past(t, "decided_on")
-        if t.has("by"):
-            by = t.text("by")
-            t.add("by", (by != "") & ~np.isin(by, ROLES), functools.partial(_bad_role, by=by))
-            frame["by"] = pd.Series(by, dtype="str")
-        if name == "placements":
-            first = _first_rows(c_ids)
-            t.add("child_id", (first != np.arange(t.n)) & (c_ids != ""),
-                  functools.partial(_locked_twice, first=first, ids=c_ids))
-        else:
-            frame = frame.drop_duplicates(ignore_index=True)  # a veto set; repeats are harmless
-        out[name] = frame
-    if "placements" in pairs and "vetoes" in pairs:
-        veto_rows = {(c, h): i for i, (c, h) in enumerate(zip(*pairs["vetoes"], strict=True))}
-        locked = list(zip(*pairs["placements"], strict=True))
-        hit = np.array([p in veto_rows and p[0] != "" for p in locked], dtype=bool)
-        tables["placements"].add(None, hit, lambda i: _(
-            "locked placement {child} -> {home} is also vetoed (vetoes row {row}); remove the "
-            "lock or the veto").format(child=locked[i][0], home=locked[i][1],
-                                       row=veto_rows[locked[i]] + 1))
+        if name in tables:
+            _check_refs(tables[name], "child_id", child_ids, "children")
+            _check_refs(tables[name], "home_id", home_ids, "homes")
+    if "placements" in tables:
+        _check_locks(tables["placements"], tables.get("vetoes"))
 
     for t in tables.values():
         problems += t.problems
-    if problems or "children" not in out or "homes" not in out:
+    if problems or "children" not in tables or "homes" not in tables:
         return None, problems
-    return Inputs(out["children"], out["contacts"], out["homes"], out["placements"],
-                  out["vetoes"], warnings=completed.warnings), []
+    out = {name: t.frame() for name, t in tables.items()}
+    contacts = out.get("contacts")
+    if contacts is None:
+        contacts = _empty({"child_id": "str", "kind": "str", "lon": "float64", "lat": "float64",
+                           "weight": "float64", "max_minutes": "float64"})
+    k = contacts.groupby("child_id", sort=False).cumcount().to_numpy() + 1
+    contacts["anchor_id"] = pd.Series([f"{c}:contact:{n}" for c, n in
+                                       zip(contacts["child_id"], k, strict=True)], dtype="str")
+    placements = out.get("placements", _empty({"child_id": "str", "home_id": "str"}))
+    vetoes = out.get("vetoes", _empty({"child_id": "str", "home_id": "str"}))
+    vetoes = vetoes.drop_duplicates(ignore_index=True)  # a veto set; repeats are harmless
+    return Inputs(out["children"], contacts, out["homes"], placements, vetoes,
+                  warnings=completed.warnings), []
 
 
-def _check_refs(t: _Table, column: str, ids: np.ndarray, known: set[str] | None,
-                table: str) -> None:
+def _known(tables: Mapping[str, tables_.Table], name: str, column: str,
+           unreadable: set[str]) -> set[str] | None:
+    """Ids of a table for reference checks; ``None`` when they cannot be known."""
+    if name in tables:
+        t = tables[name]
+        return {i for i in t.values[column] if i} if t.has(column) else None
+    return None if name in unreadable else set()
+
+
+def _check_children(t: tables_.Table) -> None:
+    v = t.values
+    t.add("language_required", v["language_required"]
+          & np.array([not x for x in v["languages"]], dtype=bool),
+          lambda i: _("language_required is yes but languages is empty; list the child's "
+                      "languages (ISO 639-1, e.g. 'nb;so') or set it to no"))
+    ids = v["child_id"]
+    if t.has("child_id"):
+        t.add("child_id", np.char.find(ids.astype(str), ":") >= 0,
+              lambda i: _("child_id '{id}' contains ':', which is reserved for anchor ids; "
+                          "rename the child").format(id=ids[i]))
+    _check_current(t)
+    _check_groups(t, ids, v["sibling_group"])
+
+
+def _check_homes(t: tables_.Table, children: tables_.Table | None,
+                 child_ids: set[str] | None) -> None:
+    v = t.values
+    min_age, max_age, kind, kin_of = v["min_age"], v["max_age"], v["kind"], v["kin_of"]
+    t.add("min_age", min_age > max_age,
+          lambda i: _("min_age {min_age} is above max_age {max_age}; swap them")
+          .format(min_age=min_age[i], max_age=max_age[i]))
+    if t.has("kind"):
+        t.add("kin_of", (kind == "kinship") & (kin_of == ""),
+              lambda i: _("kinship home without kin_of; give the child_id or "
+                          "sibling_group it is approved for"))
+        t.add("kin_of", (kind != "kinship") & np.isin(kind, list(HOME_KINDS)) & (kin_of != ""),
+              lambda i: _("kin_of is set on a {kind} home; clear it, or set kind to "
+                          "kinship").format(kind=kind[i]))
+    if child_ids is not None:
+        groups = set(children.values["sibling_group"]) - {""} if children is not None else set()
+        targets = child_ids | groups
+        t.add("kin_of", (kind == "kinship") & (kin_of != "") & ~np.isin(kin_of, list(targets)),
+              lambda i: _("kin_of '{id}' is neither a child_id nor a sibling_group "
+                          "in the children table; fix the id").format(id=kin_of[i]))
+    if children is not None and "current_home_id" in children.values:
+        _check_current_homes(children, v["home_id"], kind)
+
+
+def _check_locks(t: tables_.Table, vetoes: tables_.Table | None) -> None:
+    """One lock per child, and no lock on a vetoed pair."""
+    c_ids, h_ids = t.values["child_id"], t.values["home_id"]
+    first = _first_rows(c_ids)
+    t.add("child_id", (first != np.arange(t.n)) & (c_ids != ""),
+          lambda i: _("child '{id}' is already locked at row {row}; lock each child to one "
+                      "home").format(id=c_ids[i], row=first[i] + 1))
+    if vetoes is None:
+        return
+    veto_rows: dict[tuple[str, str], int] = {}
+    for i, pair in enumerate(zip(vetoes.values["child_id"], vetoes.values["home_id"],
+                                 strict=True)):
+        veto_rows.setdefault(pair, i)
+    locked = list(zip(c_ids, h_ids, strict=True))
+    hit = np.array([p in veto_rows and p[0] != "" for p in locked], dtype=bool)
+    t.add(None, hit, lambda i: _(
+        "locked placement {child} -> {home} is also vetoed (vetoes row {row}); remove the "
+        "lock or the veto").format(child=locked[i][0], home=locked[i][1],
+                                   row=veto_rows[locked[i]] + 1))
+
+
+def _check_refs(t: tables_.Table, column: str, known: set[str] | None, table: str) -> None:
     if known is None or not t.has(column):
         return
+    ids = t.values[column]
     t.add(column, (ids != "") & ~np.isin(ids, list(known)),
           lambda i: _("unknown {column} '{id}'; it must be in the {table} table")
           .format(column=column, id=ids[i], table=table))
 
 
-def _bad_role(i: int, *, by: np.ndarray) -> str:
-    return _("by '{by}' is not allowed; use one of {allowed}, or leave it empty").format(
-        by=by[i], allowed=", ".join(ROLES))
-
-
-def _past(t: _Table, column: str) -> np.ndarray:
-    """An ISO date column whose dates may not lie in the future (after today)."""
-    day = t.dates(column)
-    today = np.datetime64(datetime.date.today(), "D")
-    with np.errstate(invalid="ignore"):
-        future = ~pd.isna(day) & (day.astype("datetime64[D]") > today)
-    t.add(column, future, lambda i: _("{column} {day} is in the future; give the date it "
-                                      "happened").format(column=column,
-                                                         day=str(day[i])[:10]))
-    return day
-
-
-def _check_current(t: _Table, current: dict[str, np.ndarray]) -> None:
+def _check_current(t: tables_.Table) -> None:
     """``current_home_keeps`` and ``placed_since`` need a ``current_home_id``."""
-    home = current.get("current_home_id", np.full(t.n, "", dtype=object))
-    for column in ("current_home_keeps", "placed_since"):
-        if column in current:
-            given = current[column].astype(bool) if column == "current_home_keeps" \
-                else ~pd.isna(current[column])
-            t.add(column, given & (home == ""),
-                  _same(_("{column} is given but current_home_id is empty; give the home "
-                          "the child lives in, or clear it").format(column=column)))
+    home = t.values.get("current_home_id", np.full(t.n, "", dtype=object))
+    if "current_home_keeps" in t.values:
+        t.add("current_home_keeps", t.values["current_home_keeps"] & (home == ""),
+              _("{column} is given but current_home_id is empty; give the home the child "
+                "lives in, or clear it").format(column="current_home_keeps"))
+    if "placed_since" in t.values:
+        t.add("placed_since", ~np.isnat(t.values["placed_since"]) & (home == ""),
+              _("{column} is given but current_home_id is empty; give the home the child "
+                "lives in, or clear it").format(column="placed_since"))
 
 
-def _check_current_homes(t: _Table, current: dict[str, np.ndarray], home_ids: np.ndarray,
-                         kind: np.ndarray) -> None:
+def _check_current_homes(t: tables_.Table, home_ids: np.ndarray, kind: np.ndarray) -> None:
     """``current_home_id`` is a home; only kinship and general homes may keep the child."""
-    home = current["current_home_id"]
+    home = t.values["current_home_id"]
     kind_of = dict(zip(home_ids, kind, strict=True))
     t.add("current_home_id", (home != "") & ~np.isin(home, list(kind_of)),
           lambda i: _("unknown current_home_id '{home}'; it must be in the homes table")
           .format(home=home[i]))
-    keeps = current.get("current_home_keeps", np.zeros(t.n, dtype=bool))
+    keeps = t.values.get("current_home_keeps", np.zeros(t.n, dtype=bool))
     home_kind = np.array([kind_of.get(h, "") for h in home], dtype=object)
     t.add("current_home_keeps", keeps & np.isin(home_kind, [k for k in HOME_KINDS
                                                             if k not in KEEPING_KINDS]),
@@ -596,7 +489,11 @@ def _check_current_homes(t: _Table, current: dict[str, np.ndarray], home_ids: np
           .format(home=home[i], kind=home_kind[i]))
 
 
-def _check_groups(t: _Table, ids: np.ndarray, group: np.ndarray) -> None:
+def _empty(columns: dict[str, str]) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=d) for c, d in columns.items()})
+
+
+def _check_groups(t: tables_.Table, ids: np.ndarray, group: np.ndarray) -> None:
     """A group name may not be another child's id (siblings may live in different
     municipalities: each child's municipality component uses its own)."""
     if not t.has("sibling_group"):

@@ -196,7 +196,7 @@ INPUT_TYPES: dict[str, dict[str, str]] = {
 }
 """PostgreSQL column types of the input tables written by :meth:`Store.write_inputs`
 (point tables also get ``geom geometry(Point, 4326)``). Every column of
-:data:`matcher._columns.COLUMNS` but ``lon``/``lat`` (tested); a column missing
+:data:`matcher.tables.COLUMNS` but ``lon``/``lat`` (tested); a column missing
 here would still be stored, as text, never dropped."""
 
 POINT_TABLES: tuple[str, ...] = ("children", "homes", "contacts")
