@@ -44,13 +44,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from matcher import i18n
+from matcher import i18n, tables
 from matcher.config import Settings
 from matcher.errors import InputError, Problem
 from matcher.i18n import N_, ngettext
 from matcher.i18n import gettext as _
 from matcher.rules import Eligibility, current_home_vetoes, school_ok
 from matcher.schema import Inputs
+from matcher.tables import DECISIONS, DECLINE_REASONS, ROLES
 from matcher.timetable import TimeTable
 
 __all__ = [
@@ -71,13 +72,8 @@ __all__ = [
     "validate",
 ]
 
-COLUMNS: tuple[str, ...] = ("child_id", "home_id", "decision", "decided_on", "by", "reason")
-"""Columns of the decisions table, in file order."""
-
-DECISIONS: tuple[str, ...] = ("considering", "accepted", "declined")
-ROLES: tuple[str, ...] = ("bufetat", "kommune")
-DECLINE_REASONS: tuple[str, ...] = ("home_declined", "child_declined", "municipality_declined",
-                                    "not_suitable", "other")
+COLUMNS: tuple[str, ...] = tables.SPECS["decisions"].names
+"""Columns of the decisions table, in file order (:data:`matcher.tables.SPECS`)."""
 _DECLINE_TEXT: dict[str, str] = {
     "home_declined": N_("the foster home said no"),
     "child_declined": N_("the child said no"),
@@ -153,61 +149,29 @@ def validate(frame: pd.DataFrame, *, label: str = "decisions",
     InputError
         Exit code 2, naming the table, row and column of every problem.
     """
-    if "geometry" in frame.columns:
-        frame = pd.DataFrame(frame.drop(columns="geometry"))
-    problems: list[Problem] = []
-    for column in frame.columns:
-        if column not in COLUMNS and not str(column).startswith("_"):
-            problems.append(Problem(label, _("unknown column '{column}'; allowed: {allowed} "
-                                              "(there is no free text)").format(
-                                                  column=column, allowed=", ".join(COLUMNS)),
-                                    column=str(column)))
-    for column in COLUMNS:
-        if column not in frame.columns:
-            problems.append(Problem(label, _("missing required column '{column}'; add it "
-                                              "(required: {required})").format(
-                                                  column=column, required=", ".join(COLUMNS)),
-                                    column=column))
-    if problems:
+    t = tables.read("decisions", frame, label=label)
+    problems: list[Problem] = list(t.problems)
+    missing = [p for p in problems if p.row is None]
+    if missing:
         raise InputError(_invalid(problems, label), problems)
-    text = {c: _text(frame[c]) for c in COLUMNS}
-    n = len(frame)
-
-    def add(column: str, bad: np.ndarray, message: str | list[str]) -> None:
-        for i in np.flatnonzero(bad):
-            msg = message if isinstance(message, str) else message[i]
-            problems.append(Problem(label, msg, row=int(i) + 1, column=column))
-
-    add("child_id", text["child_id"] == "", _("empty child_id; give the child's id"))
-    add("home_id", text["home_id"] == "", _("empty home_id; give the home's id"))
-    decision = text["decision"]
-    add("decision", ~np.isin(decision, DECISIONS),
-        [_("decision '{decision}' is not allowed; use one of {allowed}").format(
-            decision=d, allowed=", ".join(DECISIONS)) for d in decision])
-    by = text["by"]
-    add("by", ~np.isin(by, ROLES),
-        [_("by '{by}' is not allowed; use one of {allowed}").format(
-            by=b, allowed=", ".join(ROLES)) for b in by])
-    reason = text["reason"]
+    v = t.values
+    decision, reason = v["decision"], v["reason"]
     declined = decision == "declined"
-    add("reason", declined & ~np.isin(reason, DECLINE_REASONS),
-        [(_("a declined decision needs a reason code, one of {allowed} (got '{reason}')")
-          if r else _("a declined decision needs a reason code, one of {allowed}")).format(
-              allowed=", ".join(DECLINE_REASONS), reason=r) for r in reason])
-    add("reason", ~declined & np.isin(decision, DECISIONS) & (reason != ""),
-        _("reason is only for declined decisions; leave it empty (codes only, no free text)"))
-    raw = pd.Series([t or None for t in text["decided_on"]], dtype=object)
-    dates = pd.to_datetime(raw, format="ISO8601", errors="coerce")
-    add("decided_on", dates.isna().to_numpy(),
-        [_("'{text}' is not an ISO date; write YYYY-MM-DD").format(text=t) if t else
-         _("empty decided_on; give the date of the decision (YYYY-MM-DD)")
-         for t in text["decided_on"]])
-    day = np.array([None if pd.isna(d) else d.date() for d in dates], dtype=object)
+    t.add("reason", declined & (reason == ""),
+          _("a declined decision needs a reason code, one of {allowed}").format(
+              allowed=", ".join(DECLINE_REASONS)))
+    t.add("reason", ~declined & np.isin(decision, DECISIONS) & (reason != ""),
+          _("reason is only for declined decisions; leave it empty (codes only, no free text)"))
+    day = np.array([None if np.isnat(d) else d.astype("datetime64[D]").item()
+                    for d in v["decided_on"]], dtype=object)
     if as_of is not None:
-        add("decided_on", np.array([d is not None and d > as_of for d in day], dtype=bool),
-            _("decided_on is after the run date {day}; fix the date").format(
-                day=as_of.isoformat()))
-    table = pd.DataFrame({"child_id": text["child_id"], "home_id": text["home_id"],
+        t.add("decided_on", np.array([d is not None and d > as_of for d in day], dtype=bool),
+              _("decided_on is after the run date {day}; fix the date").format(
+                  day=as_of.isoformat()))
+    problems = t.problems
+    n = t.n
+    by = v["by"]
+    table = pd.DataFrame({"child_id": v["child_id"], "home_id": v["home_id"],
                           "decision": decision, "decided_on": day, "by": by,
                           "reason": np.where(declined, reason, ""),
                           "row": np.arange(1, n + 1)})
@@ -533,24 +497,6 @@ def _school_minutes(children: pd.DataFrame, homes: pd.DataFrame,
     ok = (rows >= 0) & (cols >= 0)
     out[ok] = np.asarray(times.minutes)[rows[ok], cols[ok]]
     return out
-
-
-def _text(series: pd.Series) -> np.ndarray:
-    """Cells as stripped ``str`` ('' for missing; dates as ISO text)."""
-    if pd.api.types.is_datetime64_any_dtype(series.dtype):
-        return np.array(["" if pd.isna(s) else pd.Timestamp(s).date().isoformat()
-                         for s in series], dtype=object)
-    out = []
-    for v in series.to_numpy(dtype=object):
-        if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA:
-            out.append("")
-        elif isinstance(v, datetime.datetime):
-            out.append(v.date().isoformat())
-        elif isinstance(v, datetime.date):
-            out.append(v.isoformat())
-        else:
-            out.append(str(v).strip())
-    return np.array(out, dtype=object)
 
 
 def _invalid(problems: list[Problem], label: str) -> str:

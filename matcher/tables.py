@@ -79,6 +79,7 @@ _FALSE = frozenset({"false", "0", "no", "nei", "n"})
 _ISO = re.compile(r"^\d{4}-\d{2}-\d{2}"
                   r"(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?"
                   r"(?:Z|[+-]\d{2}(?::?\d{2})?)?)?$")
+_FIRST_YEAR, _LAST_YEAR = 1900, 2200
 _DECIMAL_COMMA = re.compile(r"^[+-]?\d+,\d+$")
 
 
@@ -115,6 +116,9 @@ class Column:
     always
         The normalised frame has this column even when the file has not
         (filled with ``default``); ``False``: only when given.
+    blank
+        Cells may be empty although the column is required (e.g. the
+        ``home_id`` of an unmatched child in a run's ``assignments.csv``).
     """
 
     name: str
@@ -128,6 +132,7 @@ class Column:
     vocabulary: str | None = None
     past: bool = False
     always: bool = True
+    blank: bool = False
 
 
 @dataclass(frozen=True)
@@ -222,6 +227,9 @@ def parse_dates(text: Iterable[str]) -> tuple[np.ndarray, np.ndarray]:
             continue
         if stamp.tzinfo is not None:
             stamp = stamp.astimezone(OSLO).replace(tzinfo=None)
+        if not _FIRST_YEAR <= stamp.year <= _LAST_YEAR:
+            bad[i] = True
+            continue
         out[i] = np.datetime64(stamp, "ns")
     return out, bad
 
@@ -394,13 +402,20 @@ class Table:
             text = message if isinstance(message, str) else message(int(i))
             self.problems.append(Problem(self.label, text, row=int(i) + 1, column=column))
 
-    def frame(self) -> pd.DataFrame:
+    def frame(self, *, keep: pd.DataFrame | None = None) -> pd.DataFrame:
         """The normalised frame: one column per value, dtypes as documented per kind.
 
         ids, choices, text and municipality numbers are ``str`` (an optional id
         is missing, NaN, when empty, so that ``groupby`` never forms a group of
         "no id"); numbers and coordinates ``float64``; integers ``int64``;
         booleans ``bool``; dates ``datetime64[ns]``; list kinds tuples.
+
+        Parameters
+        ----------
+        keep
+            The frame that was read: its columns that are not in the spec come
+            along unchanged, in its column order (for run files read back,
+            whose other columns are outputs).
         """
         out: dict[str, Any] = {}
         for c in self.spec.columns:
@@ -408,13 +423,23 @@ class Table:
                 continue
             v = self.values[c.name]
             if c.kind in ("id", "text", "choice", "municipality"):
-                out[c.name] = (pd.Series(v, dtype="str") if c.required or c.kind != "id"
-                               else pd.Series(np.where(v == "", np.array(None), v), dtype="str"))
+                optional = c.kind == "id" and (c.blank or not c.required)
+                out[c.name] = (pd.Series(np.where(v == "", np.array(None), v), dtype="str")
+                               if optional else pd.Series(v, dtype="str"))
             elif c.kind in ("tags", "municipalities", "languages", "ages"):
                 out[c.name] = pd.Series(v, dtype=object)
             else:
                 out[c.name] = v
-        return pd.DataFrame(out, index=pd.RangeIndex(self.n))
+        typed = pd.DataFrame(out, index=pd.RangeIndex(self.n))
+        if keep is None:
+            return typed
+        geometry = _geometry_column(keep)
+        order = [str(c) for c in keep.columns if c != geometry]
+        rest = pd.DataFrame({c: keep[c].to_numpy() for c in order if c not in typed.columns},
+                            index=typed.index)
+        merged = pd.concat([typed, rest], axis=1)
+        return merged[[c for c in order if c in merged.columns]
+                      + [c for c in typed.columns if c not in order]]
 
     # --- kinds ---------------------------------------------------------------------------
 
@@ -449,7 +474,7 @@ class Table:
         values = self.text(c.name)
         if not self.has(c.name):
             return values
-        if c.required:
+        if c.required and not c.blank:
             message = (_("empty {column}; give every row the child's id") if c.name == "child_id"
                        else _("empty {column}; give every row the home's id")
                        if c.name == "home_id" else _("empty {column}; give every row an id"))
@@ -477,7 +502,7 @@ class Table:
 
     def _text(self, c: Column) -> np.ndarray:
         values = self.text(c.name)
-        if c.required and self.has(c.name):
+        if c.required and not c.blank and self.has(c.name):
             self.add(c.name, values == "", _("empty {column}; give a value").format(
                 column=c.name))
         return values
@@ -575,7 +600,8 @@ class Table:
             message = (_("minutes must be a number >= 0 (or inf for unreachable)")
                        if c.name == "minutes" else
                        _("{column} '{value}' must be a number {range}"))
-        required_empty = (text == "") & np.isnan(values) & (c.default is None) & c.required
+        required_empty = ((text == "") & np.isnan(values) & (c.default is None)
+                          & c.required & (not c.blank))
         self.add(c.name, required_empty, _("empty {column}; give a number").format(
             column=c.name))
         bad = (text != "") & ~ok
@@ -692,7 +718,11 @@ class Table:
     def _date(self, c: Column) -> np.ndarray:
         text = self.text(c.name)
         values, bad = parse_dates(text)
-        self.add(c.name, bad, lambda i: _("'{value}' is not an ISO date; write YYYY-MM-DD")
+        year = np.array([int(t[:4]) if bad[i] and _ISO.match(t) else 0
+                         for i, t in enumerate(text)], dtype=np.int64)
+        ahead = bad & (year > datetime.date.today().year)
+        self.add(c.name, bad & ~(ahead & c.past),
+                 lambda i: _("'{value}' is not an ISO date; write YYYY-MM-DD")
                  .format(value=text[i]))
         if c.required and self.has(c.name):
             self.add(c.name, text == "", _("empty {column}; give the date (YYYY-MM-DD)")
@@ -701,9 +731,10 @@ class Table:
             today = np.datetime64(datetime.date.today(), "D")
             with np.errstate(invalid="ignore"):
                 future = ~np.isnat(values) & (values.astype("datetime64[D]") > today)
+            future |= ahead
             self.add(c.name, future, lambda i: _("{column} {day} is in the future; give the "
                                                  "date it happened")
-                     .format(column=c.name, day=str(values[i])[:10]))
+                     .format(column=c.name, day=text[i][:10]))
         return values
 
 
@@ -933,17 +964,33 @@ _SPECS: tuple[TableSpec, ...] = (
         Column("lat", "lat", required=True, doc="WGS84 degrees (EPSG:4326)"),
     )),
     TableSpec("assignments", extra="ignore", doc=(
-        "A run folder's proposals read back (``--previous``); other columns are outputs."),
-        columns=(
+        "A run folder's proposals read back (``--previous``, ``report``); its other columns "
+        "are outputs and come along as text."), columns=(
         Column("child_id", "id", required=True, doc="the child"),
-        Column("home_id", "id", required=True, doc="the proposed home; empty when none"),
+        Column("home_id", "id", required=True, blank=True,
+               doc="the proposed home; empty when none"),
+        Column("urgency", "text", always=False, doc="acute or planned"),
+        Column("municipality", "text", always=False, doc="the child's municipality"),
+        Column("home_municipality", "text", always=False, doc="the home's municipality"),
+        Column("reason", "text", always=False, doc="why the child has no proposal"),
+        Column("training_needs", "text", always=False, doc="courses the home should take"),
+        Column("score", "number", range=(None, None), always=False, doc="score, 0-1"),
+        *(Column(f"{what}_minutes", "number", range=(0.0, None), always=False,
+                 doc=f"minutes from the home to the child's {what}")
+          for what in ("school", "network", "parent")),
+        *(Column(flag, "boolean", always=False, doc=f"the {flag.replace('_', ' ')} flag")
+          for flag in ("municipality_match", "kinship", "locked", "split")),
     )),
     TableSpec("history", extra="ignore", doc=(
         "A run folder's waiting history read back (``waiting-stats``, ``report``)."),
         columns=(
         Column("child_id", "id", required=True, doc="the child"),
-        Column("days_waiting", "integer", required=True, range=(0.0, None),
-               doc="days since waiting_since at the run date"),
+        Column("home_id", "id", required=True, blank=True, doc="the proposed home, if any"),
+        Column("days_waiting", "number", required=True, blank=True, range=(0.0, None),
+               doc="days waiting at the run date; empty when unknown"),
+        Column("binding", "text", always=False, doc="what kept an unmatched child unmatched"),
+        Column("sibling_group_size", "integer", range=(1.0, None), default=1, always=False,
+               doc="children in the sibling group (1: none)"),
     )),
     TableSpec("school_register", extra="ignore", doc=(
         "Norwegian schools with coordinates (``data/grunnskoler_norge_geocoded.csv``)."),
@@ -958,7 +1005,7 @@ _SPECS: tuple[TableSpec, ...] = (
         "Kartverket's Matrikkelen adresse (';'-separated, EPSG:25833)."), columns=(
         Column("adressenavn", "text", required=True, doc="street name"),
         Column("nummer", "number", required=True, range=(0.0, None), doc="house number"),
-        Column("bokstav", "text", required=True, doc="house letter; empty when none"),
+        Column("bokstav", "text", required=True, blank=True, doc="house letter; may be empty"),
         Column("postnummer", "text", required=True, doc="4-digit postcode"),
         Column("Nord", "number", required=True, range=(None, None),
                doc="northing, metres (EPSG:25833)"),

@@ -180,7 +180,7 @@ def _history_from_runs(folders: list[Path]) -> Any:
 
     import pandas as pd
 
-    from matcher.io import readers
+    from matcher.io.runs import read_run_table
 
     parts = []
     for folder in folders:
@@ -189,8 +189,7 @@ def _history_from_runs(folders: list[Path]) -> Any:
             raise InputError(_("{folder}: no history.csv or summary.json; give run folders "
                                "written by `matcher match`").format(folder=folder))
         as_of = json.loads((folder / "summary.json").read_text())["as_of"]
-        frame = readers.read_frame(path)
-        frame["days_waiting"] = pd.to_numeric(frame["days_waiting"])
+        frame = read_run_table(path, "history")
         parts.append(frame.assign(run_id=folder.name, as_of=as_of))
     return pd.concat(parts, ignore_index=True)
 

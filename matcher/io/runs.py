@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from matcher.errors import InputError, Problem, raise_if_problems
+from matcher import tables
+from matcher.errors import InputError, raise_if_problems
 from matcher.i18n import gettext as _
 from matcher.io import readers
 
-__all__ = ["previous_as_of", "read_previous"]
+__all__ = ["previous_as_of", "read_previous", "read_run_table"]
 
 
 def read_previous(run_dir: str | Path) -> pd.DataFrame:
@@ -38,18 +39,42 @@ def read_previous(run_dir: str | Path) -> pd.DataFrame:
     if not path.is_file():
         raise InputError(_("{folder}: no assignments.csv; give a run folder written by "
                            "`matcher match --out`").format(folder=run_dir))
-    read = readers.read_table(path)
-    raise_if_problems(_("{path}: cannot read the previous run").format(path=path),
-                      list(read.problems))
-    assert read.frame is not None
-    frame = read.frame
-    missing = [c for c in ("child_id", "home_id") if c not in frame.columns]
-    raise_if_problems(_("{path}: not an assignments table").format(path=path),
-                      [Problem(path.name, _("missing column; is this a run folder?"), column=c)
-                       for c in missing])
-    home = frame["home_id"].where(frame["home_id"].astype(str) != "", None)
+    frame = read_run_table(path, "assignments")
     return pd.DataFrame({"child_id": frame["child_id"].astype(str),
-                         "home_id": home.astype(object)})
+                         "home_id": frame["home_id"].astype(object)})
+
+
+def read_run_table(path: str | Path, name: str) -> pd.DataFrame:
+    """Read a table of a run folder by its spec (:data:`matcher.tables.SPECS`).
+
+    Parameters
+    ----------
+    path
+        ``assignments.csv`` or ``history.csv`` of a run folder.
+    name
+        The spec: ``assignments`` or ``history``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The spec's columns typed (ids exactly as written, ``home_id`` missing
+        when empty; minutes and scores ``float``; flags ``bool``), the other
+        columns as read, in file order.
+
+    Raises
+    ------
+    InputError
+        If the file cannot be read or breaks its spec; every problem is listed.
+    """
+    path = Path(path)
+    read = readers.read_table(path)
+    raise_if_problems(_("{path}: cannot read the table").format(path=path), list(read.problems))
+    assert read.frame is not None
+    table = tables.read(name, read.frame, label=path.name)
+    raise_if_problems(_("{path}: not a {table} table of a run folder; give a run folder "
+                        "written by `matcher match --out`").format(path=path, table=name),
+                      table.problems)
+    return table.frame(keep=read.frame)
 
 
 def previous_as_of(run_dir: str | Path) -> datetime.date | None:

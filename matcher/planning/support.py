@@ -13,9 +13,9 @@ import pandas as pd
 import pulp
 from scipy.optimize import linear_sum_assignment
 
-from matcher import i18n
+from matcher import i18n, tables
 from matcher.config import TravelSettings
-from matcher.errors import InputError, Problem, raise_if_problems
+from matcher.errors import InputError, raise_if_problems
 from matcher.i18n import N_, ngettext
 from matcher.i18n import gettext as _
 from matcher.network import Network
@@ -42,9 +42,8 @@ logger = logging.getLogger(__name__)
 # =========================================================================== resource families
 
 
-FAMILY_COLUMNS: dict[str, bool] = {"resource_id": True, "lon": True, "lat": True,
-                                   "municipality": True, "cooperation": False,
-                                   "max_homes": False}
+FAMILY_COLUMNS: dict[str, bool] = {c.name: c.required for c in
+                                   tables.SPECS["resource_families"].columns}
 """Columns of the resource-family table, mapped to whether required."""
 
 
@@ -63,55 +62,14 @@ def validate_families(frame: pd.DataFrame, *, max_homes: int = MAX_HOMES_PER_FAM
         Listing every problem.
     """
     source = _(source)  # the default is English; a file name stays as it is
-    problems: list[Problem] = []
-    for col, required in FAMILY_COLUMNS.items():
-        if required and col not in frame.columns:
-            problems.append(Problem(source, _("missing required column '{column}'; columns: "
-                                              "{columns}").format(
-                column=col, columns=", ".join(FAMILY_COLUMNS)), column=col))
-    unknown = [c for c in frame.columns if c not in FAMILY_COLUMNS and not str(c).startswith("_")]
-    for col in unknown:
-        problems.append(Problem(source, _("unknown column '{column}'; allowed: {columns}")
-                                .format(column=col, columns=", ".join(FAMILY_COLUMNS)),
-                                column=str(col)))
-    raise_if_problems(_("{source}: invalid table").format(source=source), problems)
-    if frame.empty:
-        raise InputError(_("{source}: no rows; give at least one resource family").format(
-            source=source))
-    ids = frame["resource_id"].astype("string").str.strip()
-    muni = frame["municipality"].astype("string").str.strip().fillna("")
-    muni = muni.where(~(muni.str.isdigit() & (muni.str.len() == 3)), muni.str.zfill(4))
-    lon = pd.to_numeric(frame["lon"], errors="coerce").to_numpy(dtype=float)
-    lat = pd.to_numeric(frame["lat"], errors="coerce").to_numpy(dtype=float)
-    coop = (frame["cooperation"].astype("string").str.strip().fillna("")
-            if "cooperation" in frame.columns else pd.Series([""] * len(frame), dtype="string"))
-    cap = (pd.to_numeric(frame["max_homes"], errors="coerce")
-           if "max_homes" in frame.columns else pd.Series(np.nan, index=frame.index))
-    cap = cap.fillna(max_homes).to_numpy(dtype=float)
-    for i in range(len(frame)):
-        row = i + 1
-        if pd.isna(ids.iloc[i]) or ids.iloc[i] == "":
-            problems.append(Problem(source, _("empty resource_id"), row, "resource_id"))
-        if not (abs(lon[i]) <= 180 and abs(lat[i]) <= 90):
-            problems.append(Problem(source, _("lon/lat must be WGS84 degrees (EPSG:4326)"), row,
-                                    "lon"))
-        m = muni.iloc[i]
-        if not (m.isdigit() and len(m) == 4):
-            problems.append(Problem(source, _("'{value}' is not a 4-digit kommunenummer")
-                                    .format(value=m), row, "municipality"))
-        if not (cap[i] >= 0 and cap[i] == round(cap[i])):
-            problems.append(Problem(source, _("max_homes must be a whole number >= 0"), row,
-                                    "max_homes"))
-    dup = ids.duplicated() & ids.notna()
-    for pos in np.flatnonzero(dup.to_numpy()):
-        problems.append(Problem(source, _("duplicate resource_id '{id}'").format(
-            id=ids.iloc[pos]), int(pos) + 1, "resource_id"))
-    raise_if_problems(_("{source}: invalid rows").format(source=source), problems)
-    coop = coop.where(coop != "", muni)
-    return pd.DataFrame({"resource_id": ids.astype(str).to_numpy(dtype=object),
-                         "lon": lon, "lat": lat, "municipality": muni.to_numpy(dtype=object),
-                         "cooperation": coop.to_numpy(dtype=object),
-                         "max_homes": cap.astype(np.int64)})
+    t = tables.read("resource_families", frame, label=source)
+    raise_if_problems(_("{source}: invalid table").format(source=source), t.problems)
+    out = t.frame()
+    max_given = t.text("max_homes") != ""
+    out["max_homes"] = np.where(max_given, out["max_homes"], max_homes).astype(np.int64)
+    coop = out["cooperation"].to_numpy(dtype=object)
+    out["cooperation"] = np.where(coop == "", out["municipality"].to_numpy(dtype=object), coop)
+    return out[list(FAMILY_COLUMNS)]
 
 
 def cooperation_of(families: pd.DataFrame,

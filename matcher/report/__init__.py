@@ -50,7 +50,8 @@ from matcher import i18n
 from matcher.config import Settings
 from matcher.errors import InputError, Problem
 from matcher.i18n import gettext as _
-from matcher.io import files, readers
+from matcher.io import files
+from matcher.io.runs import read_run_table
 from matcher.report import briefs, workbook
 from matcher.report.common import (
     CRS,
@@ -205,7 +206,7 @@ def rerender(run_dir: Path, *, language: str | None = None) -> None:
         raise InputError(_("{folder}: cannot read summary.json or assignments.csv ({error}); "
                            "re-run `matcher match`").format(
             folder=run_dir, error=f"{type(exc).__name__}: {exc}")) from None
-    history = readers.read_frame(run_dir / "history.csv") \
+    history = read_run_table(run_dir / "history.csv", "history") \
         if (run_dir / "history.csv").is_file() else None
     with i18n.language(language or summary.get("language")):
         _write_rendered(run_dir, _render(layers, assignments, summary, meta, history))

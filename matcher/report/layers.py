@@ -179,7 +179,7 @@ def build_layers(result: RunResult, *, privacy: Privacy = "exact",
 
 
 def read_assignments(path: Path) -> pd.DataFrame:
-    """Read ``assignments.csv`` with the dtypes of :func:`matcher.pipeline.run`.
+    """Read ``assignments.csv`` by its spec (:data:`matcher.tables.SPECS`).
 
     Returns
     -------
@@ -188,14 +188,9 @@ def read_assignments(path: Path) -> pd.DataFrame:
         (``''`` when empty; ``home_id`` missing when unmatched), minutes and
         score as ``float``, flags as ``bool``.
     """
-    text = {c: str for c in ("child_id", "home_id", "urgency", "municipality",
-                             "home_municipality", "reason", "training_needs")}
-    frame = pd.read_csv(path, dtype=text, keep_default_na=False, na_values={"home_id": [""]})
-    for column in ("score", "school_minutes", "network_minutes", "parent_minutes"):
-        frame[column] = pd.to_numeric(frame[column].replace("", np.nan))
-    for column in ("municipality_match", "kinship", "locked", "split"):
-        frame[column] = frame[column].astype(str).str.lower().isin(["true", "1"])
-    return frame
+    from matcher.io.runs import read_run_table
+
+    return read_run_table(path, "assignments")
 
 
 def _heard(children: pd.DataFrame, summary: dict[str, Any]) -> np.ndarray:
