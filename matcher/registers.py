@@ -36,9 +36,10 @@ import pandas as pd
 import shapely
 from pyproj import Transformer
 
+from matcher import tables
 from matcher.config import DEFAULT_CRS
-from matcher.errors import InputError, Problem
-from matcher.i18n import format_number, ngettext
+from matcher.errors import InputError, Problem, raise_if_problems
+from matcher.i18n import format_number
 from matcher.i18n import gettext as _
 
 __all__ = [
@@ -65,10 +66,10 @@ log = logging.getLogger(__name__)
 WORK_CRS = DEFAULT_CRS
 """CRS of the municipality polygons after reading (UTM zone 33N, metres)."""
 
-MAPPING_COLUMNS: tuple[str, ...] = ("old", "new", "name", "kind", "old_name", "share_of_old")
+MAPPING_COLUMNS: tuple[str, ...] = tables.SPECS["municipality_mapping"].names
 """Columns of ``data/kommunenummer_2020_2024.csv`` (``;``-separated)."""
 
-MAPPING_KINDS: tuple[str, ...] = ("one_to_one", "merged", "split")
+MAPPING_KINDS: tuple[str, ...] = tables.SPECS["municipality_mapping"].column("kind").allowed
 """``one_to_one``: the old municipality is (almost) all of one new one, and nothing
 else is; ``merged``: it is (almost) all inside one new one that also holds
 others; ``split``: it is spread over several new ones (one row per successor)."""
@@ -152,34 +153,20 @@ def schools_from_frame(frame: pd.DataFrame, *, name: str = "EnhetNavn",
         If a required column is missing or a coordinate is not a number.
     """
     source = source or _("school register")
-    missing = [c for c in (name, municipality, lon, lat) if c not in frame.columns]
-    if missing:
-        raise InputError(ngettext(
-            "{source}: missing column {missing}; the school register needs {name}, "
-            "{municipality}, {lat} and {lon} (WGS84)",
-            "{source}: missing columns {missing}; the school register needs {name}, "
-            "{municipality}, {lat} and {lon} (WGS84)", len(missing)).format(
-                source=source, missing=", ".join(missing), name=name,
-                municipality=municipality, lat=lat, lon=lon))
-    x = pd.to_numeric(frame[lon], errors="coerce").to_numpy(dtype=float)
-    y = pd.to_numeric(frame[lat], errors="coerce").to_numpy(dtype=float)
-    bad = np.flatnonzero(~(np.isfinite(x) & np.isfinite(y)))
-    if len(bad):
-        raise InputError(ngettext("{source}: {n} school without valid {lat}/{lon}; fix the "
-                                  "register",
-                                  "{source}: {n} schools without valid {lat}/{lon}; fix the "
-                                  "register", len(bad)).format(source=source, n=len(bad),
-                                                               lat=lat, lon=lon),
-                         [Problem(source, _("{lat}/{lon} not numbers").format(lat=lat, lon=lon),
-                                  int(i) + 1) for i in bad[:20]])
+    spec = tables.SPECS["school_register"]
+    given = {name: "EnhetNavn", municipality: "Kommune", lon: "lng", lat: "lat"}
+    if org_number is not None:
+        given[org_number] = "Organisasjonsnummer"
+    t = tables.read(spec, frame.rename(columns=given), label=source)
+    raise_if_problems(_("{source}: invalid school register").format(source=source),
+                      t.problems)
+    x, y = t.values["lng"], t.values["lat"]
     orgs = None
-    if org_number is not None and org_number in frame.columns:
-        orgs = pd.Series(_text(frame[org_number])).str.replace(r"\s", "", regex=True)
-        orgs = orgs.to_numpy(dtype=object)
-    return SchoolRegister(name=_text(frame[name]), municipality=_text(frame[municipality]),
+    if org_number is not None and t.has("Organisasjonsnummer"):
+        orgs = np.array(["".join(o.split()) for o in t.values["Organisasjonsnummer"]],
+                        dtype=object)
+    return SchoolRegister(name=t.values["EnhetNavn"], municipality=t.values["Kommune"],
                           lon=x, lat=y, org_number=orgs)
-
-
 
 
 class SchoolMatches(NamedTuple):

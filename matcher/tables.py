@@ -957,7 +957,8 @@ _SPECS: tuple[TableSpec, ...] = (
         Column("minutes", "number", required=True, range=(0.0, None),
                doc="minutes from home to anchor; inf for unreachable"),
     )),
-    TableSpec("points", points=True, min_rows=1, doc="Points such as candidate sites.",
+    TableSpec("points", points=True, min_rows=1, extra="ignore",
+              doc="Points such as origins and destinations of a travel-time table.",
               columns=(
         Column("id", "id", required=True, unique=True, doc="the point's id"),
         Column("lon", "lon", required=True, doc="WGS84 degrees (EPSG:4326)"),
@@ -1000,6 +1001,18 @@ _SPECS: tuple[TableSpec, ...] = (
         Column("lat", "number", required=True, range=(-90.0, 90.0), doc="WGS84 degrees"),
         Column("lng", "number", required=True, range=(-180.0, 180.0), doc="WGS84 degrees"),
         Column("Organisasjonsnummer", "text", doc="9-digit organisation number"),
+    )),
+    TableSpec("municipality_mapping", doc=(
+        "Old (2020) to new (2024) municipality numbers (``data/kommunenummer_2020_2024.csv``, "
+        "';'-separated; written by ``scripts/make_kommune_mapping.py``)."), columns=(
+        Column("old", "municipality", required=True, doc="2020 kommunenummer"),
+        Column("new", "municipality", required=True, doc="2024 kommunenummer"),
+        Column("name", "text", required=True, doc="2024 name"),
+        Column("kind", "choice", required=True, allowed=("one_to_one", "merged", "split"),
+               doc="one_to_one, merged (into a larger one) or split (one row per successor)"),
+        Column("old_name", "text", required=True, doc="2020 name"),
+        Column("share_of_old", "number", required=True, range=(0.0, 100.0),
+               doc="percent of the old area in the new municipality"),
     )),
     TableSpec("address_register", extra="ignore", doc=(
         "Kartverket's Matrikkelen adresse (';'-separated, EPSG:25833)."), columns=(

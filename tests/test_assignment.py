@@ -546,14 +546,18 @@ def test_priority_counts_urgency_and_years_waited() -> None:
     np.testing.assert_allclose(problem.children["priority"], got)
 
 
-def test_priority_rejects_unknown_urgency_and_future_dates() -> None:
+def test_priority_rejects_future_dates_and_unvalidated_children() -> None:
     children = pd.DataFrame(
-        {"urgency": ["urgent", "planned"], "waiting_since": ["2024-01-01", "2030-01-01"]}
+        {"urgency": ["acute", "planned"], "waiting_since": ["2024-01-01", "2030-01-01"]}
     )
     with pytest.raises(InputError) as info:
         assignment.priority(children, AssignmentSettings(), datetime.date(2025, 1, 1))
-    assert "unknown urgency 'urgent'" in str(info.value)
+    assert [(p.row, p.column) for p in info.value.problems] == [(2, "waiting_since")]
     assert "after the run date" in str(info.value)
+    # the urgency is the schema's to check; an unvalidated table is a programming error
+    with pytest.raises(ValueError, match="validated"):
+        assignment.priority(children.assign(urgency=["urgent", "planned"]),
+                            AssignmentSettings(), datetime.date(2025, 1, 1))
 
 
 def test_diagnosis_of_sibling_rules() -> None:

@@ -220,7 +220,8 @@ def test_cli_decide_and_bad_decisions_exit_2(tmp_path: Path) -> None:
     assert "C1,H1,declined,2026-10-01,kommune,child_declined" in log.read_text()
     bad = runner.invoke(app, ["decide", "--file", str(log), "--child", "C1", "--home", "H1",
                               "--decision", "declined", "--by", "fylke"])
-    assert bad.exit_code == 2 and "'fylke' is not a valid by; use one of bufetat, kommune" in bad.output
+    assert bad.exit_code == 2
+    assert "'fylke' is not a valid by; use one of bufetat, kommune" in bad.output
     both = runner.invoke(app, ["decide", "--child", "C1", "--home", "H1", "--decision",
                                "accepted", "--by", "kommune"])
     assert both.exit_code == 2 and "exactly one of --store" in both.output

@@ -672,8 +672,8 @@ def test_current_homes_and_dated_locks_survive_the_store(backend: Backend) -> No
 def test_store_types_cover_every_input_column() -> None:
     """A column the schema allows but the PostGIS store has no type for would be stored as
     text instead of its type: keep the two lists in step."""
-    from matcher.tables import COLUMNS
     from matcher.io.stores.base import INPUT_TYPES, POINT_TABLES
+    from matcher.tables import COLUMNS
 
     for table, columns in COLUMNS.items():
         point = {"lon", "lat"} if table in POINT_TABLES else set()

@@ -249,5 +249,7 @@ def test_school_by_org_number_when_the_register_has_them() -> None:
 
 
 def test_school_register_needs_its_columns() -> None:
-    with pytest.raises(InputError, match="missing column"):
+    with pytest.raises(InputError) as info:
         registers.schools_from_frame(pd.DataFrame({"EnhetNavn": ["A"]}))
+    assert {p.column for p in info.value.problems} == {"Kommune", "lat", "lng"}
+    assert all("missing required column" in p.message for p in info.value.problems)

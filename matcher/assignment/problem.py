@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -60,8 +59,8 @@ def priority(
     Parameters
     ----------
     children
-        Table with columns ``urgency`` (``"acute"`` or ``"planned"``) and
-        ``waiting_since`` (dates).
+        Validated children (:mod:`matcher.schema`): ``urgency`` (``"acute"``
+        or ``"planned"``) and ``waiting_since`` (dates, NaT when unknown).
     settings
         Assignment settings (``urgency_weight``, ``waiting_weight_per_year``).
     as_of
@@ -82,41 +81,18 @@ def priority(
     Raises
     ------
     InputError
-        On missing columns, unknown urgency, unreadable or future dates; every
-        problem is listed.
+        On a ``waiting_since`` after ``as_of`` (the run date is not known when
+        the tables are validated); every such row is listed.
+    ValueError
+        If ``children`` was not validated (:mod:`matcher.schema` checks the
+        urgency and reads the dates).
     """
     source = "children"
+    weights = children["urgency"].map(settings.urgency_weight).astype(float)
+    if weights.isna().any():
+        raise ValueError("children must be validated by matcher.schema (unknown urgency)")
+    since = pd.to_datetime(children["waiting_since"], format="ISO8601")
     problems: list[Problem] = []
-    missing = [c for c in ("urgency", "waiting_since") if c not in children.columns]
-    for col in missing:
-        problems.append(Problem(source, _("required column is missing; add it"), column=col))
-    raise_if_problems(_("cannot compute priorities"), problems)
-
-    urgency = children["urgency"]
-    weights = urgency.map(lambda u: settings.urgency_weight.get(u, math.nan)).astype(float)
-    for pos in np.flatnonzero(weights.isna().to_numpy()):
-        problems.append(
-            Problem(
-                source,
-                _("unknown urgency {urgency}; allowed: {allowed}").format(
-                    urgency=repr(urgency.iloc[pos]), allowed=", ".join(_URGENCIES)),
-                row=int(pos) + 1,
-                column="urgency",
-            )
-        )
-    raw = children["waiting_since"]
-    since = pd.to_datetime(raw, errors="coerce", format="ISO8601")
-    unreadable = since.isna().to_numpy() & raw.notna().to_numpy()
-    for pos in np.flatnonzero(unreadable):
-        problems.append(
-            Problem(
-                source,
-                _("cannot read date {text}; use YYYY-MM-DD or leave it empty").format(
-                    text=repr(raw.iloc[pos])),
-                row=int(pos) + 1,
-                column="waiting_since",
-            )
-        )
     run_day = pd.Timestamp(as_of)
     days = (run_day - since).dt.days.astype(float)
     for pos in np.flatnonzero((days < 0).to_numpy()):

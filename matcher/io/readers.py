@@ -29,10 +29,10 @@ import pandas as pd
 import pyogrio
 import pyogrio.errors
 
-from matcher import schema
+from matcher import schema, tables
 from matcher.config import DEFAULT_CRS, ScoringSettings
 from matcher.errors import InputError, Problem, raise_if_problems
-from matcher.i18n import N_, format_number, ngettext
+from matcher.i18n import N_, format_number
 from matcher.i18n import gettext as _
 from matcher.lookup import Registers
 from matcher.schema import Inputs
@@ -331,6 +331,9 @@ def _geometry_to_lonlat(frame: Any, source: str) -> pd.DataFrame:
 def read_points(path: str | Path, *, id_column: str = "id") -> pd.DataFrame:
     """Read points (``id, lon, lat``) from CSV (WGS84), GeoJSON or GeoPackage.
 
+    The table is read by its spec (``points`` in :data:`matcher.tables.SPECS`);
+    point geometry in any CRS may stand in for ``lon``/``lat``.
+
     Returns
     -------
     pandas.DataFrame
@@ -341,38 +344,16 @@ def read_points(path: str | Path, *, id_column: str = "id") -> pd.DataFrame:
     InputError
         Listing every missing column, duplicate id and bad coordinate.
     """
-    frame = read_frame(path)
-    source = Path(path).name
-    missing = [c for c in (id_column, "lon", "lat") if c not in frame.columns]
-    if missing:
-        raise InputError(ngettext("{file}: missing column {missing}",
-                                  "{file}: missing columns {missing}", len(missing))
-                         .format(file=source, missing=", ".join(missing)),
-                         [Problem(source, _("add column '{column}' (points need id, lon, lat "
-                                            "in WGS84)").format(column=c), column=c)
-                          for c in missing])
-    if frame.empty:
-        raise InputError(_("{file}: no points; the file has a header but no rows")
-                         .format(file=source))
-    problems: list[Problem] = []
-    ids = frame[id_column].astype("string")
-    for row in np.flatnonzero(ids.isna().to_numpy()):
-        problems.append(Problem(source, _("empty id; give every point an id"), int(row) + 1,
-                                id_column))
-    for row in np.flatnonzero(ids.duplicated().to_numpy() & ids.notna().to_numpy()):
-        problems.append(Problem(source, _("duplicate id '{id}'; ids must be unique")
-                                .format(id=ids.iloc[row]), int(row) + 1, id_column))
-    coords = {}
-    for col, bound in (("lon", 180.0), ("lat", 90.0)):
-        values = pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=float)
-        coords[col] = values
-        for row in np.flatnonzero(~(np.abs(values) <= bound)):
-            problems.append(Problem(source, _("{column} must be a number in [-{bound}, {bound}] "
-                                              "(WGS84 degrees)")
-                                    .format(column=col, bound=f"{bound:g}"), int(row) + 1, col))
-    raise_if_problems(_("{file}: invalid points").format(file=source), problems)
-    return pd.DataFrame({"id": ids.astype(str).to_numpy(dtype=object), "lon": coords["lon"],
-                         "lat": coords["lat"]})
+    read = read_table(path)
+    raise_if_problems(_("{file}: cannot read the table").format(file=read.label),
+                      list(read.problems))
+    assert read.frame is not None
+    frame = read.frame
+    if id_column != "id":
+        frame = frame.rename(columns={id_column: "id"})
+    t = tables.read("points", frame, label=read.label)
+    raise_if_problems(_("{file}: invalid points").format(file=read.label), t.problems)
+    return t.frame()[["id", "lon", "lat"]].astype({"id": object})
 
 
 def read_polygons(path: str | Path, *, what: str) -> gpd.GeoDataFrame:

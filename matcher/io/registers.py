@@ -15,8 +15,8 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 
-from matcher import geocode, registers
-from matcher.errors import InputError
+from matcher import geocode, registers, tables
+from matcher.errors import InputError, raise_if_problems
 from matcher.geocode import AddressRegister
 from matcher.i18n import N_, ngettext
 from matcher.i18n import gettext as _
@@ -78,7 +78,10 @@ def read_address_register(path: str | Path) -> AddressRegister:
                          .format(path=path))
     with open(path, encoding="utf-8-sig", errors="replace") as fh:
         header = fh.readline().rstrip("\r\n").split(";")
-    missing = [c for c in geocode.REGISTER_COLUMNS if c not in header]
+    spec = tables.SPECS["address_register"]
+    # the national file is large: the spec checks the header here, and pyarrow reads the
+    # columns with the types of their kinds (text as dictionaries, numbers as float64)
+    missing = [c for c in spec.required if c not in header]
     if missing:
         raise InputError(ngettext(
             "{file}: missing column {missing}; give Kartverket's Matrikkelen adresse CSV "
@@ -87,12 +90,9 @@ def read_address_register(path: str | Path) -> AddressRegister:
             "(';'-separated, with adressenavn, nummer, bokstav, postnummer, Nord, Øst)",
             len(missing)).format(file=path.name, missing=", ".join(missing)))
     dictionary = pa.dictionary(pa.int32(), pa.string())
-    types = {"adressenavn": dictionary, "bokstav": dictionary, "postnummer": dictionary,
-             "nummer": pa.float64(), "Nord": pa.float64(), "Øst": pa.float64()}
-    columns = list(geocode.REGISTER_COLUMNS)
-    if "EPSG-kode" in header:
-        columns.append("EPSG-kode")
-        types["EPSG-kode"] = dictionary
+    columns = [c.name for c in spec.columns if c.required or c.name in header]
+    types = {c.name: pa.float64() if c.kind == "number" else dictionary for c in spec.columns
+             if c.name in columns}
     try:
         table = pacsv.read_csv(
             path,
@@ -168,16 +168,10 @@ def read_mapping(path: str | Path) -> pd.DataFrame:
         raise InputError(_("{path}: municipality mapping not found; check the path")
                          .format(path=path))
     frame = pd.read_csv(path, sep=";", dtype=str, keep_default_na=False)
-    missing = [c for c in registers.MAPPING_COLUMNS if c not in frame.columns]
-    bad_kinds = sorted(set(frame.get("kind", pd.Series(dtype=str))) - set(registers.MAPPING_KINDS))
-    if missing or bad_kinds:
-        raise InputError(_("{file}: not a municipality mapping (missing columns {missing}, "
-                           "unknown kinds {kinds}); regenerate it with "
-                           "scripts/make_kommune_mapping.py")
-                         .format(file=path.name, missing=missing, kinds=bad_kinds))
-    frame["old"], frame["new"] = registers.as_codes(frame["old"]), registers.as_codes(frame["new"])
-    frame["share_of_old"] = frame["share_of_old"].astype(float)
-    return frame
+    t = tables.read("municipality_mapping", frame, label=path.name)
+    raise_if_problems(_("{file}: not a municipality mapping; regenerate it with "
+                        "scripts/make_kommune_mapping.py").format(file=path.name), t.problems)
+    return t.frame()
 
 
 def default_registers(*, address_register: str | Path | None = None,
