@@ -40,7 +40,7 @@ def _blocks(page: Path, *languages: str) -> list[str]:
 
 def _command_lines(page: Path) -> Iterator[str]:
     for block in _blocks(page, "bash", "console", "sh", "shell"):
-        for raw in block.splitlines():
+        for raw in re.sub(r"\\\n\s*", " ", block).splitlines():  # join `\` continuations
             line = raw.strip().removeprefix("$ ")
             if line.startswith("matcher "):
                 yield line
