@@ -334,7 +334,7 @@ def test_pipeline_keeps_the_current_home_place_and_lists_overrides() -> None:
                        previous_as_of=datetime.date(2026, 5, 1))
     table = run.assignments.set_index("child_id")
     assert table.at["x", "home_id"] == "g1"  # never em, where x lives now
-    assert run.summary["overrides_since_previous_run"] == [
+    assert [o.model_dump() for o in run.summary.overrides_since_previous_run] == [
         {"kind": "lock", "child_id": "y", "home_id": "em", "decided_on": "2026-05-20",
          "by": "kommune"}]
     explanation = run.scored.pairs.set_index(["child_id", "home_id"]).at[("x", "g1"),
