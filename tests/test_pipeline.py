@@ -141,7 +141,7 @@ def test_golden_pools_and_siblings_across_municipalities(pooled: bool) -> None:
         assert (s1["municipality"], s1["municipality_relation"]) == (0.0, "other")
         assert s.kept_within_cooperation == 3 and s.pools == {}
     # s1 (8) and c4 (12) never heard, c3 heard too long ago, s2 heard recently
-    assert s["children_not_heard"] == ["c3", "c4", "s1"]
+    assert s.children_not_heard == ("c3", "c4", "s1")
 
 
 def test_report_and_map_show_cooperation_and_hearing(tmp_path: Path) -> None:
