@@ -99,7 +99,7 @@ def test_newer_schema_version_names_the_file_and_the_fix(tmp_path: Path) -> None
 def test_damaged_summary_is_an_input_error(tmp_path: Path, bad: str) -> None:
     path = tmp_path / "summary.json"
     path.write_text(bad, encoding="utf-8")
-    with pytest.raises(InputError, match="summary.json"):
+    with pytest.raises(InputError, match=r"summary\.json"):
         RunSummary.read(path)
 
 
