@@ -227,13 +227,13 @@ def _night(w: World, full: Inputs, times: TimeTable, settings: config_mod.Settin
     if w.continuity and night % 10 == 9:
         plain = pipeline.run(inputs, settings, times=times, as_of=day,
                              decisions=kwargs["decisions"])  # type: ignore[arg-type]
-        best = plain.summary["objective_stage2"]
-        w.tolerance_ratio.append(result.summary["objective_stage2"] / best if best else 1.0)
+        best = plain.summary.objective_stage2
+        w.tolerance_ratio.append(result.summary.objective_stage2 / best if best else 1.0)
     if w.continuity:
         for reason in result.assignments["change_reason"]:
             if reason and not str(reason).startswith("reservation for"):
                 w.reasons[re.sub(r"\d+", "#", str(reason))] += 1
-    if w.continuity and "decisions" in result.summary:
+    if w.continuity and result.summary.decisions is not None:
         for reason in result.assignments["change_reason"]:
             if str(reason).startswith("reservation for"):
                 child = str(reason).split(" ")[2].rstrip(":")
@@ -246,7 +246,7 @@ def _night(w: World, full: Inputs, times: TimeTable, settings: config_mod.Settin
 
     # --- measures
     w.proposed.append(len(now))
-    w.score.append(float(result.summary["objective_stage2"]))
+    w.score.append(float(result.summary.objective_stage2))
     w.changed_all.append(sum(1 for c, h in w.previous.items()
                              if c in w.waiting and c not in w.accepted and now.get(c) != h))
     w.changed_undeclined.append(sum(

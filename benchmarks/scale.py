@@ -118,7 +118,7 @@ def measure(n_children: int, n_homes: int) -> dict[str, float]:
     return {"children": n_children, "homes": n_homes, "pairs": n_children * n_homes,
             "feasible_pairs": int(result.scored.pairs["feasible"].sum()),
             "times_mib": times.minutes.nbytes / 2**20, "seconds": seconds,
-            "estimate_mib": need.memory_mb, "placed": int(result.summary["placed"]),
+            "estimate_mib": need.memory_mb, "placed": result.summary.placed,
             "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 

@@ -71,6 +71,7 @@ from matcher.i18n import gettext as _
 from matcher.i18n import ngettext
 from matcher.io import readers, stores
 from matcher.io import registers as io_registers
+from matcher.run import RunSummary
 
 __all__ = [
     "Checkpoint",
@@ -140,7 +141,7 @@ class NightlyOutcome:
     timings: dict[str, float]
     deleted_runs: int
     interrupted_runs: int
-    summary: dict[str, Any] | None = field(default=None, repr=False)
+    summary: RunSummary | None = field(default=None, repr=False)
 
     def as_dict(self) -> dict[str, Any]:
         """Return a JSON-ready summary (without the pipeline summary)."""
@@ -317,11 +318,11 @@ def _work(config: NightlyConfig, store: stores.Store, run_id: str, as_of: dateti
                           previous_as_of=previous_day)
     summary = result.summary
     for name in ("travel_times", "scoring", "assignment"):
-        known.timings[name] = float(summary["timings_seconds"].get(name, 0.0))
-    counts_out = {**base_counts, "placed": summary["placed"], "unmatched": summary["unmatched"],
-                  "locked": summary["locked"]}
+        known.timings[name] = float(summary.timings_seconds.get(name, 0.0))
+    counts_out = {**base_counts, "placed": summary.placed, "unmatched": summary.unmatched,
+                  "locked": summary.locked}
     _event("matched", step="match", duration_s=round(time.perf_counter() - t0, 3),
-           counts=counts_out, solver_status=summary["status"],
+           counts=counts_out, solver_status=summary.status,
            timings={k: round(v, 3) for k, v in known.timings.items()
                     if k in ("travel_times", "scoring", "assignment")})
 
@@ -330,10 +331,10 @@ def _work(config: NightlyConfig, store: stores.Store, run_id: str, as_of: dateti
     note = _("forced re-run") if force and last is not None and \
         last.input_fingerprint == fingerprint else _("matched")
     fields = {**known.fields, "status": "success", "note": note, "exit_code": 0,
-              "solver_status": summary["status"], "mip_gap": summary["mip_gap"],
-              "n_placed": summary["placed"], "n_unmatched": summary["unmatched"],
-              "n_locked": summary["locked"],
-              "summary_json": json.dumps(summary, sort_keys=True, default=str)}
+              "solver_status": summary.status, "mip_gap": summary.mip_gap,
+              "n_placed": summary.placed, "n_unmatched": summary.unmatched,
+              "n_locked": summary.locked,
+              "summary_json": json.dumps(summary.to_dict(), sort_keys=True)}
     with _step("write", known) as counts:
         fields["finished_at"] = stores.stamp(datetime.datetime.now(datetime.UTC))
         history = None
@@ -349,7 +350,7 @@ def _work(config: NightlyConfig, store: stores.Store, run_id: str, as_of: dateti
         input_fingerprint=fingerprint, config_hash=config_hash, previous_run_id=None,
         counts={**counts_out, "results_written": written.results,
                 "unmatched_written": written.unmatched},
-        solver_status=summary["status"], mip_gap=summary["mip_gap"],
+        solver_status=summary.status, mip_gap=summary.mip_gap,
         timings={k: round(v, 3) for k, v in known.timings.items()},
         deleted_runs=written.deleted_runs, interrupted_runs=interrupted, summary=summary)
 

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,18 +35,21 @@ from matcher import (
 from matcher import decisions as decisions_mod
 from matcher import network as network_mod
 from matcher import report as report_mod
+from matcher import run as run_mod
 from matcher.config import Settings
 from matcher.errors import InputError
 from matcher.i18n import gettext as _
 from matcher.i18n import ngettext
 from matcher.io import files
 from matcher.report import Privacy
+from matcher.run import RunSummary
 from matcher.schema import Inputs
 from matcher.traveltime import TimeTable
 
 __all__ = [
     "ASSIGNMENT_COLUMNS",
     "RunResult",
+    "RunSummary",
     "Scale",
     "Step",
     "check_scale",
@@ -74,42 +76,8 @@ run: ``decision`` (``accepted`` or ``considering`` when the proposed pair carrie
 (plain words: why a reservation broke or a previous proposal changed)."""
 
 
-@dataclass(frozen=True)
-class RunResult:
-    """Everything a report needs about one matching run.
-
-    Attributes
-    ----------
-    inputs
-        The validated inputs.
-    times
-        Travel times home -> anchor, in minutes (``inf`` = unreachable).
-    scored
-        Feasible pairs with scores and explanations, and the per-child funnel.
-    result
-        The solved assignment (status, objectives, gap, timings).
-    assignments
-        One row per child: :data:`ASSIGNMENT_COLUMNS`.
-    shortlist
-        Top-k feasible homes per child with explanations.
-    summary
-        JSON-ready run summary (status, counts, shares, timings, fingerprints).
-    network
-        The road network, when travel times were computed here.
-    """
-
-    inputs: Inputs
-    times: TimeTable
-    scored: scoring.Scored
-    result: assignment.AssignmentResult
-    assignments: pd.DataFrame
-    shortlist: pd.DataFrame
-    summary: dict[str, Any]
-    network: network_mod.Network | None = field(default=None, repr=False)
-    plan: decisions_mod.Plan | None = field(default=None, repr=False)
-    """Decisions in force in this run (``None`` without a decisions table)."""
-    history: pd.DataFrame | None = field(default=None, repr=False)
-    """One row per waiting child for the waiting statistics (:func:`matcher.waiting.history`)."""
+class RunResult(run_mod.RunResult):
+    """A matching run (:class:`matcher.run.RunResult`) that can write its run folder."""
 
     def write(self, folder: str | Path, *, report: bool = True, privacy: Privacy | None = None,
               municipalities: gpd.GeoDataFrame | None = None,
@@ -385,22 +353,21 @@ def _run(inputs: Inputs, settings: Settings, *, times: TimeTable | None,
     sources.update(extra_sources or {})
     if decisions is not None:
         sources["decisions"] = decisions.sha256
-    summary = _summary(inputs, table, result, settings, as_of, timings, sources)
-    summary.update(_wishes(inputs, table, scored, settings, as_of, cooperation))
+    fields = _summary(inputs, table, result, settings, as_of, timings, sources)
+    fields.update(_wishes(inputs, table, scored, settings, as_of, cooperation))
     if plan is not None and held is not None:
-        summary["decisions"] = _decision_counts(plan, held, settings)
         assert decisions is not None
-        summary["decisions"]["since_previous_run"] = _since(decisions, previous_as_of)
-    overrides = decisions_mod.overrides_since(given, previous_as_of)
-    if overrides:
-        summary["overrides_since_previous_run"] = overrides
+        fields["decisions"] = {**_decision_counts(plan, held, settings),
+                               "since_previous_run": _since(decisions, previous_as_of)}
+    fields["overrides_since_previous_run"] = decisions_mod.overrides_since(given, previous_as_of)
     if compared is not None:
-        summary.update(compared.counts())
-        summary["stability_tolerance"] = settings.continuity.stability_tolerance
+        fields.update(compared.counts())
+        fields["stability_tolerance"] = settings.continuity.stability_tolerance
     history = waiting.history(inputs, table, scored.funnel, as_of)
-    summary["waiting"] = waiting.summary_block(history)
+    fields["waiting"] = waiting.summary_block(history)
+    summary = RunSummary.model_validate(fields)
     logger.info(_("run: {children} children, {placed} placed, {unmatched} unmatched").format(
-        children=len(table), placed=summary["placed"], unmatched=summary["unmatched"]))
+        children=len(table), placed=summary.placed, unmatched=summary.unmatched))
     return RunResult(inputs=given, times=times, scored=scored, result=result,
                      assignments=table, shortlist=shortlist, summary=summary, network=net,
                      plan=plan, history=history)
@@ -530,6 +497,7 @@ def _summary(inputs: Inputs, table: pd.DataFrame, result: assignment.AssignmentR
     school = school[np.isfinite(school)]
     n_placed = int(placed.sum())
     return {
+        "schema_version": run_mod.SCHEMA_VERSION,
         "software": f"fostermatch {__version__}",
         "language": i18n.current(),
         "as_of": as_of.isoformat(),
@@ -728,8 +696,7 @@ def write_run(run_result: RunResult, out: str | Path, *, report: bool = False,
         files.write_csv(run_result.shortlist, tmp / "shortlist.csv")
         if run_result.history is not None:
             files.write_csv(run_result.history, tmp / "history.csv")
-        files.write_text(tmp / "summary.json",
-                         json.dumps(run_result.summary, indent=2, sort_keys=True) + "\n")
+        files.write_text(tmp / "summary.json", run_result.summary.to_json())
         if report:
             report_mod.write_outputs(run_result, tmp, privacy=privacy,
                                      municipalities=municipalities, settings=settings,

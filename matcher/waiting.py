@@ -17,7 +17,6 @@ small group of children can be recognised.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -25,6 +24,7 @@ import pandas as pd
 
 from matcher.i18n import N_, format_number
 from matcher.i18n import gettext as _
+from matcher.run import WaitingCell, WaitingSummary
 from matcher.schema import Inputs
 
 __all__ = [
@@ -245,43 +245,42 @@ def trend(rows: pd.DataFrame, *, min_cell: int = MIN_CELL) -> pd.DataFrame:
                                       "median_days", "p90_days"])
 
 
-def summary_block(rows: pd.DataFrame, *, min_cell: int = MIN_CELL) -> dict[str, Any]:
+def summary_block(rows: pd.DataFrame, *, min_cell: int = MIN_CELL) -> WaitingSummary:
     """Waiting figures of one run for ``summary.json`` and the report (suppressed cells left out).
     """
     table = waiting_table(rows, min_cell=min_cell)
     shown = table[~table["suppressed"]]
-    by: dict[str, dict[str, Any]] = {}
+    by: dict[str, dict[str, WaitingCell]] = {}
     for r in shown.itertuples(index=False):
-        by.setdefault(str(r.dimension), {})[str(r.value)] = {
-            "children": int(r.children), "median_days": round(float(r.median_days), 1),
-            "p90_days": round(float(r.p90_days), 1)}
+        by.setdefault(str(r.dimension), {})[str(r.value)] = WaitingCell(
+            children=int(r.children), median_days=round(float(r.median_days), 1),
+            p90_days=round(float(r.p90_days), 1))
     binding = binding_counts(rows, min_cell=min_cell)
-    return {"min_cell": min_cell, "by": by,
-            "binding": {str(r.binding): int(r.children)
-                        for r in binding.itertuples(index=False) if not r.suppressed},
-            "suppressed_cells": int(table["suppressed"].sum() + binding["suppressed"].sum())}
+    return WaitingSummary(
+        min_cell=min_cell, by=by,
+        binding={str(r.binding): int(r.children)
+                 for r in binding.itertuples(index=False) if not r.suppressed},
+        suppressed_cells=int(table["suppressed"].sum() + binding["suppressed"].sum()))
 
 
-def markdown(block: Mapping[str, Any], trend_table: pd.DataFrame | None = None) -> str:
+def markdown(block: WaitingSummary, trend_table: pd.DataFrame | None = None) -> str:
     """Render waiting figures (:func:`summary_block`) and an optional trend as markdown."""
     out = [_("Days waiting since `waiting_since` (children not yet placed). Cells with fewer "
              "than {min_cell} children are suppressed ({suppressed} here).").format(
-                 min_cell=block.get("min_cell", MIN_CELL),
-                 suppressed=block.get("suppressed_cells", 0)), ""]
-    by = block.get("by", {})
+                 min_cell=block.min_cell, suppressed=block.suppressed_cells), ""]
     rows = []
     for dim in ("all", *DIMENSIONS):
-        cells: dict[str, Any] = by.get(dim, {})
+        cells = block.by.get(dim, {})
         for value in sorted(cells, key=lambda v, d=dim: _order(d, v)):  # type: ignore[misc]
-            rows.append((dim, value, cells[value]["children"], cells[value]["median_days"],
-                         cells[value]["p90_days"]))
+            rows.append((dim, value, cells[value].children, cells[value].median_days,
+                         cells[value].p90_days))
     if rows:
         out += ["| " + " | ".join((_("breakdown"), _("value"), _("children"), _("median days"),
                                    _("90th percentile days"))) + " |", "|---|---|---|---|---|"]
         out += [f"| {_dimension(d)} | {_value(d, v)} | {_num(n)} | {_num(m)} | {_num(p)} |"
                 for d, v, n, m, p in rows]
         out.append("")
-    binding = block.get("binding", {})
+    binding = block.binding
     if binding:
         out += [_("Binding reasons of unmatched children:"), "",
                 "| " + _("reason") + " | " + _("children") + " |", "|---|---|"]

@@ -21,6 +21,7 @@ import pytest
 
 from matcher import config, i18n, network, planning
 from matcher.io import readers
+from matcher.run import RunSummary
 from matcher.scenarios import fjord
 from matcher.schema import Inputs
 
@@ -29,6 +30,15 @@ ROOT = Path(__file__).resolve().parents[1]
 
 DATA = ROOT / "data"
 """The repository's real open data (see data/SOURCES.md); tests never skip for it."""
+
+OLD_SUMMARY = ROOT / "tests" / "golden" / "summary-unversioned.json"
+"""``summary.json`` of ``matcher demo --region fjord`` written before ``schema_version`` existed."""
+
+
+@pytest.fixture(scope="session")
+def run_summary() -> RunSummary:
+    """A real run's summary (:data:`OLD_SUMMARY`), for report tests that need one."""
+    return RunSummary.read(OLD_SUMMARY)
 
 
 @pytest.fixture(scope="session", autouse=True)

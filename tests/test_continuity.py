@@ -35,10 +35,10 @@ def test_same_inputs_keep_every_proposal() -> None:
     again = _run(blank.assignments)
     assert _homes(again.assignments.set_index("child_id")) == \
         _homes(blank.assignments.set_index("child_id"))
-    assert (again.summary["kept"], again.summary["changed"], again.summary["new"]) == (3, 0, 0)
-    assert again.summary["stability_tolerance"] == 0.005
+    assert (again.summary.kept, again.summary.changed, again.summary.new) == (3, 0, 0)
+    assert again.summary.stability_tolerance == 0.005
     assert list(again.assignments["previous_home_id"]) == list(blank.assignments["home_id"])
-    assert "kept" not in blank.summary
+    assert blank.summary.kept is None and "kept" not in blank.summary.to_dict()
 
 
 def test_a_much_better_home_changes_the_proposal_and_says_why() -> None:
@@ -53,7 +53,7 @@ def test_a_large_tolerance_keeps_the_previous_proposals() -> None:
     result = _run(_previous(C1="H2", C2="H1"), tolerance=0.5)
     table = result.assignments.set_index("child_id")
     assert _homes(table) == {"C1": "H2", "C2": "H1", "C3": "H3"}
-    assert (result.summary["kept"], result.summary["changed"], result.summary["new"]) == (2, 0, 1)
+    assert (result.summary.kept, result.summary.changed, result.summary.new) == (2, 0, 1)
 
 
 def test_change_reasons_name_the_rule_or_the_child_who_took_the_place() -> None:
@@ -106,5 +106,6 @@ def test_cli_match_previous(tmp_path: Path) -> None:
 def test_stage_two_stays_within_the_tolerance(tolerance: float) -> None:
     blank = _run(None)
     result = _run(_previous(C1="H2", C2="H1", C3="H3"), tolerance=tolerance)
-    best = blank.summary["objective_stage2"]
-    assert result.summary["objective_stage2"] >= best - tolerance * abs(best) - 1e-6
+    best = blank.summary.objective_stage2
+    assert best is not None and result.summary.objective_stage2 is not None
+    assert result.summary.objective_stage2 >= best - tolerance * abs(best) - 1e-6

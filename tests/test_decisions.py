@@ -113,8 +113,9 @@ def test_two_reservations_for_one_place_keep_the_older() -> None:
     assert table.at["C3", "home_id"] == "H1" and table.at["C3", "decision"] == "considering"
     assert table.at["C2", "change_reason"] == (
         "reservation for C2 broken: H1 no longer has a free place")
-    assert result.summary["decisions"]["reservations_broken"] == 1
-    assert result.summary["decisions"]["reservations_kept"] == 1
+    assert result.summary.decisions is not None
+    assert result.summary.decisions.reservations_broken == 1
+    assert result.summary.decisions.reservations_kept == 1
 
 
 def test_reservation_counts_the_child_who_lives_in_the_home() -> None:
@@ -260,14 +261,16 @@ def test_audit_lists_decisions_since_the_previous_run(tmp_path: Path) -> None:
                      ("C2", "H1", "considering", "2026-10-20", "bufetat", ""))
     first = pipeline.run(_inputs(), config.Settings(), times=_times(), as_of=AS_OF,
                          decisions=dec)
-    assert [r["child_id"] for r in first.summary["decisions"]["since_previous_run"]] == [
-        "C1", "C2"]
+    assert first.summary.decisions is not None
+    assert [r.child_id for r in first.summary.decisions.since_previous_run] == ["C1", "C2"]
     result = pipeline.run(_inputs(), config.Settings(), times=_times(), as_of=AS_OF,
                           decisions=dec, previous=first.assignments,
                           previous_as_of=datetime.date(2026, 10, 1))
-    since = result.summary["decisions"]["since_previous_run"]
-    assert since == [{"child_id": "C2", "home_id": "H1", "decision": "considering",
-                      "decided_on": "2026-10-20", "by": "bufetat", "reason": ""}]
+    assert result.summary.decisions is not None
+    since = result.summary.decisions.since_previous_run
+    assert [r.model_dump() for r in since] == [
+        {"child_id": "C2", "home_id": "H1", "decision": "considering",
+         "decided_on": "2026-10-20", "by": "bufetat", "reason": ""}]
     text = (result.write(tmp_path / "run", report=True) / "report.md").read_text()
     assert "## Decisions taken into account" in text
     assert "| 2026-10-20 | bufetat | C2 | H1 | considering |" in text

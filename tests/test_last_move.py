@@ -15,6 +15,7 @@ from matcher import assignment, decisions, i18n, schema, scoring
 from matcher.config import AssignmentSettings, ContinuitySettings, ScoringSettings
 from matcher.errors import InputError
 from matcher.report import markdown
+from matcher.run import Override
 from matcher.timetable import TimeTable
 
 SETTINGS = ScoringSettings()
@@ -314,7 +315,7 @@ def test_locks_and_vetoes_since_the_previous_run() -> None:
          "by": "bufetat"}]
     assert len(decisions.overrides_since(inputs, None)) == 3
     assert decisions.overrides_since(inputs, datetime.date(2026, 5, 20)) == []
-    lines = markdown._overrides(rows)
+    lines = markdown._overrides([Override(**r) for r in rows])
     assert lines[0] == "Locks and vetoes since the previous run:"
     assert "| 2026-05-20 | bufetat | x | g1 | locked placement |" in lines
     undated = schema.validate(children, homes, settings=SETTINGS)
@@ -334,7 +335,7 @@ def test_pipeline_keeps_the_current_home_place_and_lists_overrides() -> None:
                        previous_as_of=datetime.date(2026, 5, 1))
     table = run.assignments.set_index("child_id")
     assert table.at["x", "home_id"] == "g1"  # never em, where x lives now
-    assert run.summary["overrides_since_previous_run"] == [
+    assert [o.model_dump() for o in run.summary.overrides_since_previous_run] == [
         {"kind": "lock", "child_id": "y", "home_id": "em", "decided_on": "2026-05-20",
          "by": "kommune"}]
     explanation = run.scored.pairs.set_index(["child_id", "home_id"]).at[("x", "g1"),

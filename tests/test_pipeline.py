@@ -16,6 +16,7 @@ import matcher as fm
 from matcher import pipeline, report, schema
 from matcher.config import ScoringSettings, Settings
 from matcher.errors import InputError
+from matcher.run import RunSummary
 from matcher.timetable import TimeTable
 
 
@@ -43,7 +44,7 @@ def test_match_is_deterministic_and_consistent(run: pipeline.RunResult,
     assert list(table.columns) == list(pipeline.ASSIGNMENT_COLUMNS)
     assert table["child_id"].is_monotonic_increasing
     placed = table["home_id"].notna()
-    assert run.summary["placed"] == int(placed.sum())
+    assert run.summary.placed == int(placed.sum())
     assert (table.loc[~placed, "reason"] != "").all()
     used = table.loc[placed, "home_id"].value_counts()
     capacity = small_sample.inputs.homes.set_index("home_id")["capacity"]
@@ -63,7 +64,8 @@ def test_write_without_and_with_report(run: pipeline.RunResult, small_sample: Sa
         "summary.json"]
     back = pd.read_csv(plain / "assignments.csv", dtype={"child_id": str, "home_id": str})
     np.testing.assert_array_equal(back["score"].to_numpy(), run.assignments["score"].to_numpy())
-    assert json.loads((plain / "summary.json").read_text()) == run.summary
+    assert json.loads((plain / "summary.json").read_text()) == run.summary.to_dict()
+    assert RunSummary.read(plain) == run.summary
     full = pipeline.write_run(run, tmp_path / "full", report=True, privacy="coarse",
                               municipalities=small_sample.areas, settings=small_sample.settings)
     names = {p.name for p in full.iterdir()}
@@ -127,19 +129,19 @@ def test_golden_pools_and_siblings_across_municipalities(pooled: bool) -> None:
     s1, s2, c3 = pairs.loc[("s1", "hB")], pairs.loc[("s2", "hB")], pairs.loc[("c3", "hB2")]
     assert s2["municipality"] == 1.0 and s2["municipality_relation"] == "own"
     s = run.summary
-    assert s["kept_in_home_municipality"] == 3 and s["share_kept_in_home_municipality"] == 0.75
+    assert s.kept_in_home_municipality == 3 and s.share_kept_in_home_municipality == 0.75
     if pooled:
         # each sibling's component uses its own municipality: s1 is in the pool, not at home
         assert (s1["municipality"], s1["municipality_relation"], s1["pool"]) == (
             0.6, "pool", "oygarden_alver")
         assert "municipality cooperation oygarden_alver -> 0.60" in c3["explanation"]
-        assert s["kept_within_cooperation"] == 4 and s["share_kept_within_cooperation"] == 1.0
-        assert s["pools"] == {"oygarden_alver": ["4626", "4631"]}
+        assert s.kept_within_cooperation == 4 and s.share_kept_within_cooperation == 1.0
+        assert s.pools == {"oygarden_alver": ("4626", "4631")}
     else:
         assert (s1["municipality"], s1["municipality_relation"]) == (0.0, "other")
-        assert s["kept_within_cooperation"] == 3 and s["pools"] == {}
+        assert s.kept_within_cooperation == 3 and s.pools == {}
     # s1 (8) and c4 (12) never heard, c3 heard too long ago, s2 heard recently
-    assert s["children_not_heard"] == ["c3", "c4", "s1"]
+    assert s.children_not_heard == ("c3", "c4", "s1")
 
 
 def test_report_and_map_show_cooperation_and_hearing(tmp_path: Path) -> None:

@@ -27,6 +27,7 @@ from matcher import config, network, pipeline, report, schema
 from matcher.cli import app
 from matcher.errors import InputError
 from matcher.io import readers
+from matcher.run import RunSummary
 from matcher.scenarios import fjord as sample
 
 runner = CliRunner()
@@ -366,7 +367,7 @@ def test_cli_report_bad_run_folder_exit_2_nothing_written(run: Run, tmp_path: Pa
     assert after == before
 
 
-def test_report_md_escapes_html_and_markdown_from_ids() -> None:
+def test_report_md_escapes_html_and_markdown_from_ids(run_summary: RunSummary) -> None:
     # issue 15, case 9: report.md passed raw HTML from ids.
     from matcher.report import markdown
 
@@ -376,12 +377,13 @@ def test_report_md_escapes_html_and_markdown_from_ids() -> None:
                       "municipality_match": [False, True], "kinship": [False, False],
                       "school_minutes": [np.nan, 12.0], "training_needs": ["", "teen"],
                       "reason": ["<script>x</script>", ""]})
-    text = markdown._markdown(a, {"status": "optimal"}, {})
+    text = markdown._markdown(a, run_summary.model_copy(update={"children_not_heard": ()}), {})
     assert "<img" not in text and "<script" not in text and "**x**" not in text
     assert md_table(text, "Unmatched children")[0] == [evil, "acute", "<script>x</script>"]
     assert md_table(text, "Support plan: training needs")[0] == ["c2", "h|1", "teen"]
     # the children not heard are listed in a sentence: their ids are inert there too
-    text = markdown._markdown(a, {"status": "optimal", "children_not_heard": [evil]}, {})
+    text = markdown._markdown(a, run_summary.model_copy(update={"children_not_heard": (evil,)}),
+                              {})
     assert "<img" not in text and "**x**" not in text
     assert "&lt;img src=x onerror=alert\\(1\\)&gt;" in text
 

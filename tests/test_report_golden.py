@@ -25,6 +25,7 @@ from conftest import Sample
 
 from matcher import i18n, pipeline
 from matcher.report.briefs import BRIEFS
+from matcher.run import RunSummary
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
@@ -33,11 +34,10 @@ BRIEF_CHILDREN = ("C0009", "C0016")
 """A placed child with a training need, and a child no home qualifies for."""
 
 
-def _steady(summary: dict[str, object]) -> dict[str, object]:
+def _steady(summary: RunSummary) -> RunSummary:
     """The summary with every timing set to zero (the only figures that vary run to run)."""
-    timings = summary.get("timings_seconds") or {}
-    assert isinstance(timings, dict)
-    return {**summary, "timings_seconds": dict.fromkeys(timings, 0.0)}
+    return summary.model_copy(
+        update={"timings_seconds": dict.fromkeys(summary.timings_seconds, 0.0)})
 
 
 @pytest.fixture(scope="module", params=LANGUAGES)

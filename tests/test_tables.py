@@ -156,8 +156,8 @@ def test_every_problem_is_reported_at_once(name: str) -> None:
 
 
 def test_the_spec_names_match_the_schema_and_the_docs_columns() -> None:
-    assert schema.COLUMNS == {n: {c.name: c.required for c in tables.SPECS[n].columns}
-                              for n in schema.TABLES}
+    expected = {n: {c.name: c.required for c in tables.SPECS[n].columns} for n in schema.TABLES}
+    assert expected == schema.COLUMNS
     assert decisions.COLUMNS == ("child_id", "home_id", "decision", "decided_on", "by", "reason")
     for spec in tables.SPECS.values():
         assert all(c.kind in tables.KINDS and c.doc for c in spec.columns), spec.name

@@ -60,7 +60,7 @@ def test_run_has_history_summary_and_report_section(tmp_path: Path) -> None:
     assert result.history is not None
     assert list(result.history.columns) == list(waiting.HISTORY_COLUMNS)
     assert tuple(stores.HISTORY_COLUMNS)[1:] == waiting.HISTORY_COLUMNS
-    assert result.summary["waiting"]["by"] == {}  # 3 children: every cell suppressed
+    assert result.summary.waiting.by == {}  # 3 children: every cell suppressed
     folder = result.write(tmp_path / "run", report=True)
     assert "## Waiting children" in (folder / "report.md").read_text()
     assert (folder / "history.csv").is_file()

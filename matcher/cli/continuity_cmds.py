@@ -163,7 +163,7 @@ def waiting_stats(
                      "waiting statistics of {n} runs written to {out}", trend.shape[0]).format(
             n=i18n.format_number(trend.shape[0]), out=out))
         emit({"command": "waiting-stats", "out": str(out), "runs": int(trend.shape[0]),
-              "suppressed_cells": block["suppressed_cells"]})
+              "suppressed_cells": block.suppressed_cells})
 
 
 def _history_from_store(path: Path) -> Any:
@@ -176,11 +176,10 @@ def _history_from_store(path: Path) -> Any:
 
 
 def _history_from_runs(folders: list[Path]) -> Any:
-    import json
-
     import pandas as pd
 
     from matcher.io.runs import read_run_table
+    from matcher.run import RunSummary
 
     parts = []
     for folder in folders:
@@ -188,7 +187,7 @@ def _history_from_runs(folders: list[Path]) -> Any:
         if not path.is_file() or not (folder / "summary.json").is_file():
             raise InputError(_("{folder}: no history.csv or summary.json; give run folders "
                                "written by `matcher match`").format(folder=folder))
-        as_of = json.loads((folder / "summary.json").read_text())["as_of"]
+        as_of = RunSummary.read(folder / "summary.json").as_of.isoformat()
         frame = read_run_table(path, "history")
         parts.append(frame.assign(run_id=folder.name, as_of=as_of))
     return pd.concat(parts, ignore_index=True)

@@ -33,6 +33,7 @@ from matcher.cli.common import (
 from matcher.errors import InputError
 from matcher.i18n import N_
 from matcher.i18n import gettext as _
+from matcher.run import RunSummary
 
 __all__ = [
     "COMMANDS",
@@ -249,8 +250,8 @@ _BINDING_RULES = {
 """Labels of the wish and household rules counted in ``unmatched_by_binding_rule``."""
 
 
-def _print_summary(summary: dict[str, Any], out: Path) -> None:
-    emit({"command": "match", "out": str(out), **summary})
+def _print_summary(summary: RunSummary, out: Path) -> None:
+    emit({"command": "match", "out": str(out), **summary.to_dict()})
     if STATE.quiet:
         return
     table = Table(title=_("fostermatch run -> {out}").format(out=out), show_header=True)
@@ -258,42 +259,37 @@ def _print_summary(summary: dict[str, Any], out: Path) -> None:
     table.add_column(_("value"), justify="right")
     n_a = _("n/a")
 
-    def number(key: str) -> str:
-        return i18n.format_number(summary[key])
-
     def share(value: float | None) -> str:
         return percent(value) if value is not None else n_a
 
-    median = summary.get("median_school_minutes")
-    gap = summary["mip_gap"]
-    binding = {k: v for k, v in summary.get("unmatched_by_binding_rule", {}).items()
+    median = summary.median_school_minutes
+    gap = summary.mip_gap
+    binding = {k: v for k, v in summary.unmatched_by_binding_rule.items()
                if k in _BINDING_RULES}
+    acute, planned = summary.by_urgency.acute, summary.by_urgency.planned
     rows = [
-        (_("status / solver"), f"{summary['status']} / {summary['solver']}"),
+        (_("status / solver"), f"{summary.status} / {summary.solver}"),
         (_("MIP gap"), percent(gap, 2) if gap is not None else n_a),
-        (_("children"), number("children")),
-        (_("homes"), number("homes")),
-        (_("placed"), number("placed")),
-        ("  " + _("acute placed"), "{placed}/{children}".format(**summary["by_urgency"]["acute"])),
-        ("  " + _("planned placed"),
-         "{placed}/{children}".format(**summary["by_urgency"]["planned"])),
-        (_("unmatched (see assignments.csv reason)"), number("unmatched")),
-        (_("kept in home municipality"), share(summary.get("share_kept_in_home_municipality"))),
-        *([(_("kept within the cooperation"),
-            share(summary.get("share_kept_within_cooperation")))]
-          if summary.get("pools") else []),
-        *([(_("children not heard (see report.md)"),
-            i18n.format_number(len(summary["children_not_heard"])))]
-          if "children_not_heard" in summary else []),
+        (_("children"), i18n.format_number(summary.children)),
+        (_("homes"), i18n.format_number(summary.homes)),
+        (_("placed"), i18n.format_number(summary.placed)),
+        ("  " + _("acute placed"), f"{acute.placed}/{acute.children}"),
+        ("  " + _("planned placed"), f"{planned.placed}/{planned.children}"),
+        (_("unmatched (see assignments.csv reason)"), i18n.format_number(summary.unmatched)),
+        (_("kept in home municipality"), share(summary.share_kept_in_home_municipality)),
+        *([(_("kept within the cooperation"), share(summary.share_kept_within_cooperation))]
+          if summary.pools else []),
+        (_("children not heard (see report.md)"),
+         i18n.format_number(len(summary.children_not_heard))),
         *([(_("unmatched by a wish or household rule"), ", ".join(
             f"{_(_BINDING_RULES[k])} {i18n.format_number(v)}"
             for k, v in binding.items()))]
           if binding else []),
-        (_("kinship placements"), number("kinship_placements")),
+        (_("kinship placements"), i18n.format_number(summary.kinship_placements)),
         (_("median school travel"),
          _("{minutes} min").format(minutes=i18n.format_number(median, 1))
          if median is not None else n_a),
-        (_("with training needs"), number("children_with_training_needs")),
+        (_("with training needs"), i18n.format_number(summary.children_with_training_needs)),
     ]
     for key, value in rows:
         table.add_row(key, value)

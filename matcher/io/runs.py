@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import json
 from pathlib import Path
 
 import pandas as pd
@@ -12,6 +11,7 @@ from matcher import tables
 from matcher.errors import InputError, raise_if_problems
 from matcher.i18n import gettext as _
 from matcher.io import readers
+from matcher.run import RunSummary
 
 __all__ = ["previous_as_of", "read_previous", "read_run_table"]
 
@@ -78,9 +78,15 @@ def read_run_table(path: str | Path, name: str) -> pd.DataFrame:
 
 
 def previous_as_of(run_dir: str | Path) -> datetime.date | None:
-    """Return the run date of a run folder (its ``summary.json``), or ``None`` if unknown."""
+    """Return the run date of a run folder (its ``summary.json``), or ``None`` if unknown.
+
+    Raises
+    ------
+    InputError
+        If ``summary.json`` exists but is not a run summary this version reads
+        (e.g. a newer ``schema_version``).
+    """
     path = Path(run_dir) / "summary.json"
-    try:
-        return datetime.date.fromisoformat(json.loads(path.read_text())["as_of"])
-    except (OSError, ValueError, KeyError, TypeError):
+    if not path.is_file():
         return None
+    return RunSummary.read(path).as_of

@@ -175,11 +175,11 @@ class WhatIfResult:
 
 def _measures(run: pipeline.RunResult) -> dict[str, float | None]:
     s = run.summary
-    return {"placed": s["placed"], "placed_acute": s["by_urgency"]["acute"]["placed"],
-            "unmatched": s["unmatched"],
-            "kept_in_home_municipality": s["kept_in_home_municipality"],
-            "share_kept_in_home_municipality": s["share_kept_in_home_municipality"],
-            "median_school_minutes": s["median_school_minutes"],
+    return {"placed": s.placed, "placed_acute": s.by_urgency.acute.placed,
+            "unmatched": s.unmatched,
+            "kept_in_home_municipality": s.kept_in_home_municipality,
+            "share_kept_in_home_municipality": s.share_kept_in_home_municipality,
+            "median_school_minutes": s.median_school_minutes,
             "priority_placed": round(float(run.result.objective_stage1), 6)}
 
 

@@ -37,7 +37,6 @@ Modules: :mod:`~matcher.report.layers` (GeoPackage layers),
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 from collections.abc import Mapping
 from pathlib import Path
@@ -78,9 +77,10 @@ from matcher.report.layers import (
 from matcher.report.markdown import _markdown, school_bands
 from matcher.report.staticmap import _map_png
 from matcher.report.webmap import _map_html
+from matcher.run import RunSummary
 
 if TYPE_CHECKING:
-    from matcher.pipeline import RunResult
+    from matcher.run import RunResult
 
 __all__ = [
     "CRS",
@@ -147,8 +147,7 @@ def write_outputs(result: RunResult, folder: Path, *, privacy: Privacy = "exact"
     if synthetic is None:
         synthetic = _looks_synthetic(result.inputs.children, municipalities)
     meta = {"privacy": privacy, "synthetic": bool(synthetic),
-            "osm": result.network is not None or "network" in result.summary.get(
-                "inputs_sha256", {}),
+            "osm": result.network is not None or "network" in result.summary.inputs_sha256,
             "near_school_minutes": float((settings or Settings()).scoring.bands_minutes[0])}
     _write_gpkg(layers, folder / GPKG, meta)
     _write_rendered(folder, _render(layers, result.assignments, result.summary, meta,
@@ -199,8 +198,8 @@ def rerender(run_dir: Path, *, language: str | None = None) -> None:
         raise InputError(_("{folder}: cannot re-render the report").format(folder=run_dir),
                          problems)
     layers, meta = _read_gpkg(run_dir / GPKG)
+    summary = RunSummary.read(run_dir / "summary.json")
     try:
-        summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
         assignments = read_assignments(run_dir / "assignments.csv")
     except (ValueError, KeyError, OSError) as exc:
         raise InputError(_("{folder}: cannot read summary.json or assignments.csv ({error}); "
@@ -208,7 +207,7 @@ def rerender(run_dir: Path, *, language: str | None = None) -> None:
             folder=run_dir, error=f"{type(exc).__name__}: {exc}")) from None
     history = read_run_table(run_dir / "history.csv", "history") \
         if (run_dir / "history.csv").is_file() else None
-    with i18n.language(language or summary.get("language")):
+    with i18n.language(language or summary.language):
         _write_rendered(run_dir, _render(layers, assignments, summary, meta, history))
     logger.info(_("report re-rendered: {children} children").format(children=len(assignments)))
 
@@ -221,7 +220,7 @@ class _Rendered:
 
 
 def _render(layers: Mapping[str, gpd.GeoDataFrame], assignments: pd.DataFrame,
-            summary: Mapping[str, Any], meta: Mapping[str, Any],
+            summary: RunSummary, meta: Mapping[str, Any],
             history: pd.DataFrame | None = None) -> _Rendered:
     return _Rendered(html=_map_html(layers, summary, meta),
                      png=_map_png(layers, summary, meta),

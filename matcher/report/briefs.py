@@ -44,7 +44,7 @@ from matcher.report.common import SYNTHETIC_NOTE
 from matcher.report.markdown import _cell, reason_codes, reason_text
 
 if TYPE_CHECKING:
-    from matcher.pipeline import RunResult
+    from matcher.run import RunResult
 
 __all__ = ["BRIEFS", "Brief", "brief_file_name", "build_briefs", "write_briefs"]
 
@@ -304,11 +304,11 @@ class _Run:
             assignments={str(r["child_id"]): r for r in a.to_dict("records")},
             origin={str(h): i for i, h in enumerate(result.times.origin_ids)},
             destination={str(d): i for i, d in enumerate(result.times.destination_ids)},
-            codes=reason_codes(history, str(result.summary.get("sibling_policy", ""))),
+            codes=reason_codes(history, result.summary.sibling_policy),
             n_feasible={str(c): int(n) for c, n in zip(
                 result.scored.funnel["child_id"], result.scored.funnel["n_feasible"],
                 strict=True)},
-            not_heard=set(result.summary.get("children_not_heard") or ()),
+            not_heard=set(result.summary.children_not_heard),
             resource=resource, synthetic=synthetic)
 
     def pair(self, child_id: str, home_id: str) -> _Pair | None:
@@ -380,8 +380,8 @@ def _brief(run: _Run, child_id: str) -> tuple[list[_Block], str]:
     if run.synthetic:
         blocks.append(_Note(_Text(_("{note}. Do not use for casework."),
                                   {"note": _(SYNTHETIC_NOTE)})))
-    as_of = summary.get("as_of")
-    day = i18n.format_date(pd.Timestamp(as_of).date()) if as_of else ""
+    as_of = summary.as_of
+    day = i18n.format_date(as_of)
     urgency = _("acute") if child["urgency"] == "acute" else _("planned")
     facts = [_Text(_("Run date: {date}. Urgency: {urgency}. Age: {age}. Home municipality: "
                      "{municipality}."),
@@ -393,7 +393,7 @@ def _brief(run: _Run, child_id: str) -> tuple[list[_Block], str]:
         facts.append(_Text(_("Sibling group {group}, with {others}."),
                            {"group": group, "others": _join(others)}))
     since = child.get("waiting_since")
-    if as_of and since is not None and not pd.isna(since):
+    if since is not None and not pd.isna(since):
         days = (pd.Timestamp(as_of) - pd.Timestamp(since)).days
         facts.append(_Text(ngettext("Waiting since {date}: {n} day.",
                                     "Waiting since {date}: {n} days.", days),
@@ -514,14 +514,14 @@ def _met(ok: bool | None) -> str:
 
 def _heard(run: _Run, child_id: str, child: Mapping[str, Any]) -> list[_Block]:
     heard = child.get("heard_on")
-    age_from = run.result.summary.get("hear_from_age", 7)
+    age_from = run.result.summary.hear_from_age
     if heard is not None and not pd.isna(heard):
         text = _Text(_("Heard on {date}."), {"date": i18n.format_date(pd.Timestamp(heard).date())})
     else:
         text = _Text(_("No hearing is recorded."))
     blocks: list[_Block] = [text]
     if child_id in run.not_heard:
-        days = run.result.summary.get("heard_max_age_days", 180)
+        days = run.result.summary.heard_max_age_days
         blocks.append(_Text(_("The child is {age} or older and was not heard within {days} "
                               "days: hear the child before the placement is decided."),
                             {"age": age_from, "days": days}))

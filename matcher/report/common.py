@@ -14,7 +14,7 @@ from matcher.i18n import N_, ngettext
 from matcher.i18n import gettext as _
 
 if TYPE_CHECKING:
-    pass
+    from matcher.run import RunSummary
 
 __all__ = [
     "CRS",
@@ -107,14 +107,13 @@ def _road_note(meta: Mapping[str, Any]) -> str:
     return _("roads {attribution}").format(attribution=_(OSM_ATTRIBUTION))
 
 
-def _title(summary: Mapping[str, Any]) -> str:
+def _title(summary: RunSummary) -> str:
     """The run's title in the current language (date, children placed)."""
-    children = int(summary.get("children", 0) or 0)
     return ngettext("fostermatch run {date}: {placed} of {children} child placed",
                     "fostermatch run {date}: {placed} of {children} children placed",
-                    children).format(date=_date(summary.get("as_of", "")),
-                                     placed=i18n.format_number(summary.get("placed", 0) or 0),
-                                     children=i18n.format_number(children))
+                    summary.children).format(
+        date=i18n.format_date(summary.as_of), placed=i18n.format_number(summary.placed),
+        children=i18n.format_number(summary.children))
 
 
 def _date(value: object) -> str:

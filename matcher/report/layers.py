@@ -39,7 +39,7 @@ from matcher.rules import tags_of
 
 if TYPE_CHECKING:
     from matcher.network import Network
-    from matcher.pipeline import RunResult
+    from matcher.run import RunResult, RunSummary
 
 __all__ = ["build_layers", "coarsen", "read_assignments"]
 
@@ -80,7 +80,7 @@ def build_layers(result: RunResult, *, privacy: Privacy = "exact",
     Parameters
     ----------
     result
-        The run (:func:`matcher.pipeline.run`).
+        The run (:class:`matcher.run.RunResult`).
     privacy
         ``"exact"`` keeps child positions; ``"coarse"`` moves them (and the
         start of their match lines) to the centre of their 250 m grid cell,
@@ -193,11 +193,11 @@ def read_assignments(path: Path) -> pd.DataFrame:
     return read_run_table(path, "assignments")
 
 
-def _heard(children: pd.DataFrame, summary: dict[str, Any]) -> np.ndarray:
+def _heard(children: pd.DataFrame, summary: RunSummary) -> np.ndarray:
     """Per child, in the current language: ``not heard`` (flagged in the summary), ``yes``,
     or ``under <age>``."""
-    flagged = set(summary.get("children_not_heard", []))
-    age = summary.get("hear_from_age", 7)
+    flagged = set(summary.children_not_heard)
+    age = summary.hear_from_age
     words = {"not": _("not heard"), "yes": _("yes"), "young": _("under {age}").format(age=age)}
     return np.array([words["not"] if c in flagged else words["yes" if a >= age else "young"]
                      for c, a in zip(children.index, children["age"], strict=True)],

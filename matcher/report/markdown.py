@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -22,6 +22,9 @@ from matcher.report.common import (
 )
 from matcher.rules import FILTERS
 from matcher.waiting import REASONS, reason_text
+
+if TYPE_CHECKING:
+    from matcher.run import Override, RunSummary
 
 __all__ = ["REASONS", "reason_codes", "reason_text", "school_bands", "top_reasons"]
 
@@ -120,15 +123,15 @@ def _cell(value: object) -> str:
     return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
 
 
-def _overrides(rows: Sequence[Mapping[str, str]]) -> list[str]:
+def _overrides(rows: Sequence[Override]) -> list[str]:
     """Locks and vetoes decided since the previous run (audit), or nothing."""
     if not rows:
         return []
     kinds = {"lock": _("locked placement"), "veto": _("veto")}
     return [_("Locks and vetoes since the previous run:"), "",
             *_table((_("decided on"), _("by"), "child_id", "home_id", _("kind")),
-                    [(r["decided_on"], r["by"], r["child_id"], r["home_id"],
-                      kinds.get(r["kind"], r["kind"])) for r in rows]), ""]
+                    [(r.decided_on, r.by, r.child_id, r.home_id, kinds.get(r.kind, r.kind))
+                     for r in rows]), ""]
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> list[str]:
@@ -152,13 +155,11 @@ _WISH_RULES = {"language": N_("a required language"),
                "household": N_("the age gap to own children")}
 
 
-def _voice(summary: Mapping[str, Any]) -> list[str]:
+def _voice(summary: RunSummary) -> list[str]:
     """``## The child's voice``: children not heard, and wishes that left children unmatched."""
     out = ["## " + _("The child's voice"), ""]
-    unheard = summary.get("children_not_heard")
-    if unheard is None:
-        return []
-    age, days = summary.get("hear_from_age", 7), summary.get("heard_max_age_days", 180)
+    unheard = summary.children_not_heard
+    age, days = summary.hear_from_age, summary.heard_max_age_days
     if unheard:
         out += [_("Not heard (aged {age} or older, no `heard_on` within {days} days): {n}. "
                   "Hear them before the placement is decided: {ids}.").format(
@@ -167,7 +168,7 @@ def _voice(summary: Mapping[str, Any]) -> list[str]:
     else:
         out += [_("Every child aged {age} or older was heard within {days} days.").format(
             age=age, days=days), ""]
-    binding = summary.get("unmatched_by_binding_rule") or {}
+    binding = summary.unmatched_by_binding_rule
     rows = [(_Code(k), _(text), binding[k]) for k, text in _WISH_RULES.items()
             if binding.get(k)]
     if rows:
@@ -177,7 +178,7 @@ def _voice(summary: Mapping[str, Any]) -> list[str]:
     return out
 
 
-def _glance(a: pd.DataFrame, summary: Mapping[str, Any], meta: Mapping[str, Any],
+def _glance(a: pd.DataFrame, summary: RunSummary, meta: Mapping[str, Any],
             history: pd.DataFrame | None) -> list[str]:
     """``## At a glance``: waiting children, near school, own municipality, top reasons."""
     placed = a["home_id"].notna().to_numpy()
@@ -210,8 +211,8 @@ def _glance(a: pd.DataFrame, summary: Mapping[str, Any], meta: Mapping[str, Any]
                    "from it (the first travel-time band).").format(
                        k=n_near, n=len(with_school), near=i18n.format_minutes(near)))
     own = int((a["municipality_match"].to_numpy(dtype=bool) & placed).sum())
-    if summary.get("pools"):
-        coop = int(summary.get("kept_within_cooperation", own))
+    if summary.pools:
+        coop = summary.kept_within_cooperation
         items.append(_("Own municipality: {own} of {n} placed children; own municipality or "
                        "its cooperation: {coop} of {n}.").format(own=own, coop=coop, n=n_placed))
     else:
@@ -219,7 +220,7 @@ def _glance(a: pd.DataFrame, summary: Mapping[str, Any], meta: Mapping[str, Any]
             own=own, n=n_placed))
     out += [f"- {item}" for item in items] + [""]
     if history is not None:
-        codes = reason_codes(history, str(summary.get("sibling_policy", "")))
+        codes = reason_codes(history, summary.sibling_policy)
         top = top_reasons(codes)
         if top:
             out += [_("Most common reasons for no proposal:"), ""]
@@ -233,7 +234,7 @@ def _glance(a: pd.DataFrame, summary: Mapping[str, Any], meta: Mapping[str, Any]
     return out
 
 
-def _markdown(assignments: pd.DataFrame, summary: Mapping[str, Any],
+def _markdown(assignments: pd.DataFrame, summary: RunSummary,
               meta: Mapping[str, Any], history: pd.DataFrame | None = None) -> str:
     a = assignments
     placed = a["home_id"].notna().to_numpy()
@@ -267,9 +268,9 @@ def _markdown(assignments: pd.DataFrame, summary: Mapping[str, Any],
             _("Kept in their home municipality: {kept} of {n} placed children ({share}). "
               "Kinship placements: {kin}.").format(kept=kept, n=n_placed,
                                                     share=_pct(kept, n_placed), kin=kin), ""]
-    pools = summary.get("pools") or {}
+    pools = summary.pools
     if pools:
-        coop = summary.get("kept_within_cooperation", 0)
+        coop = summary.kept_within_cooperation
         listed = "; ".join(f"{k} ({', '.join(v)})" for k, v in sorted(pools.items()))
         out += [_("Kept within the cooperation (own municipality or another municipality of "
                   "its pool): {coop} of {n} ({share}). Pools: {pools}.").format(
@@ -298,32 +299,32 @@ def _markdown(assignments: pd.DataFrame, summary: Mapping[str, Any],
                         [(r.child_id, _urgency(r.urgency), r.reason or _("not placed"))
                          for r in unmatched.itertuples()]), ""]
 
-    if "decisions" in summary:
-        d = summary["decisions"]
+    d = summary.decisions
+    if d is not None:
         out += ["## " + _("Decisions taken into account"), "",
                 _("{accepted} accepted (locked), {declined} declines in force (younger than "
                   "{days} days), {kept} reservations held and {broken} broken (the reason is in "
                   "`change_reason`).").format(
-                      accepted=d.get("accepted_locked", 0),
-                      declined=d.get("declined_in_force", 0),
-                      days=d.get("decline_days", _("n/a")), kept=d.get("reservations_kept", 0),
-                      broken=d.get("reservations_broken", 0)), ""]
-        since = d.get("since_previous_run", [])
+                      accepted=d.accepted_locked, declined=d.declined_in_force,
+                      days=d.decline_days, kept=d.reservations_kept,
+                      broken=d.reservations_broken), ""]
+        since = d.since_previous_run
         if since:
             out += [_("Decisions since the previous run:"), ""]
             out += [*_table((_("decided on"), _("by"), "child_id", "home_id", _("decision"),
                              _("reason")),
-                            [(r["decided_on"], r["by"], r["child_id"], r["home_id"],
-                              r["decision"], r["reason"]) for r in since]), ""]
+                            [(r.decided_on, r.by, r.child_id, r.home_id, r.decision, r.reason)
+                             for r in since]), ""]
         else:
             out += [_("No decisions since the previous run."), ""]
-    out += _overrides(summary.get("overrides_since_previous_run", []))
-    if "kept" in summary:
+    out += _overrides(summary.overrides_since_previous_run)
+    if summary.kept is not None:
+        tolerance = 100 * (summary.stability_tolerance or 0.0)
         out += ["## " + _("Changes since the previous run"), "",
                 _("{kept} proposals kept, {changed} changed, {new} new (score within {tolerance} "
                   "of the best).").format(
-                      kept=summary["kept"], changed=summary["changed"], new=summary["new"],
-                      tolerance=f"{i18n.format_number(100 * float(summary.get('stability_tolerance', 0)), 1)} %"),  # noqa: E501
+                      kept=summary.kept, changed=summary.changed, new=summary.new,
+                      tolerance=f"{i18n.format_number(tolerance, 1)} %"),
                 ""]
         changed = a[a["change_reason"].fillna("").astype(str) != ""] \
             if "change_reason" in a.columns else a.iloc[0:0]
@@ -333,11 +334,10 @@ def _markdown(assignments: pd.DataFrame, summary: Mapping[str, Any],
                                 r.previous_home_id, str) else "", r.home_id if isinstance(
                                 r.home_id, str) else _("none"), r.change_reason)
                              for r in changed.itertuples()]), ""]
-    if "waiting" in summary:
-        from matcher import waiting
+    from matcher import waiting
 
-        out += ["## " + _("Waiting children (Bufdir measure 17)"), "",
-                waiting.markdown(summary["waiting"])]
+    out += ["## " + _("Waiting children (Bufdir measure 17)"), "",
+            waiting.markdown(summary.waiting)]
 
     out += ["## " + _("Support plan: training needs"), ""]
     needs = a["training_needs"].fillna("").astype(str).to_numpy()
@@ -352,25 +352,24 @@ def _markdown(assignments: pd.DataFrame, summary: Mapping[str, Any],
                          for r in train.itertuples()]), ""]
 
     out += ["## " + _("Solver"), ""]
-    gap = summary.get("mip_gap")
+    gap = summary.mip_gap
     na = _("n/a")
     solver_rows: list[tuple[object, ...]] = [
-            (_("status"), summary.get("status", na)), (_("solver"), summary.get("solver", na)),
-            (_("sibling policy"), summary.get("sibling_policy", na)),
-            (_("MIP gap"), f"{i18n.format_number(100 * gap, 2)} %"
-             if isinstance(gap, int | float) else na),
-            (_("objective, stage 1 (priority)"), summary.get("objective_stage1", na)),
-            (_("objective, stage 2 (score)"), summary.get("objective_stage2", na))]
+            (_("status"), summary.status), (_("solver"), summary.solver),
+            (_("sibling policy"), summary.sibling_policy),
+            (_("MIP gap"), f"{i18n.format_number(100 * gap, 2)} %" if gap is not None else na),
+            (_("objective, stage 1 (priority)"), summary.objective_stage1),
+            (_("objective, stage 2 (score)"), summary.objective_stage2)]
     solver_rows += [(_("time: {step} (s)").format(step=k), v)
-                    for k, v in sorted(summary.get("timings_seconds", {}).items())]
+                    for k, v in sorted(summary.timings_seconds.items())]
     out += [*_table((_("measure"), _("value")), solver_rows), ""]
 
     out += ["## " + _("Inputs"), ""]
-    sources = summary.get("inputs_sha256", {})
+    sources = summary.inputs_sha256
     out += [*_table((_("input"), "sha256"), [(k, _Code(v)) for k, v in sources.items()]), ""]
     out += [_("Configuration hash: `{hash}`; software: {software}; run date: {date}.").format(
-        hash=summary.get("config_hash", na), software=summary.get("software", na),
-        date=summary.get("as_of", na)), ""]
+        hash=summary.config_hash, software=summary.software,
+        date=summary.as_of.isoformat()), ""]
     if meta.get("osm", True):
         out += [_("Road data {attribution}.").format(attribution=_(OSM_ATTRIBUTION)), ""]
     return "\n".join(out)

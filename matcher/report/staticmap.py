@@ -16,14 +16,14 @@ from matcher.i18n import gettext as _
 from matcher.report.common import _COLOURS, _notes, _title
 
 if TYPE_CHECKING:
-    pass
+    from matcher.run import RunSummary
 
 __all__: list[str] = []
 
 # ---- map.png
 
 
-def _map_png(layers: Mapping[str, gpd.GeoDataFrame], summary: Mapping[str, Any],
+def _map_png(layers: Mapping[str, gpd.GeoDataFrame], summary: RunSummary,
              meta: Mapping[str, Any]) -> bytes:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.collections import LineCollection, PatchCollection

@@ -33,7 +33,7 @@ from matcher.report.common import (
 )
 
 if TYPE_CHECKING:
-    pass
+    from matcher.run import RunSummary
 
 __all__: list[str] = []
 
@@ -123,7 +123,7 @@ def _clean(value: Any) -> Any:
     return html.escape(str(value))
 
 
-def _map_html(layers: Mapping[str, gpd.GeoDataFrame], summary: Mapping[str, Any],
+def _map_html(layers: Mapping[str, gpd.GeoDataFrame], summary: RunSummary,
               meta: Mapping[str, Any]) -> str:
     import folium
     from branca.element import MacroElement
@@ -268,7 +268,7 @@ def _per_school(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
                             crs=frame.crs)
 
 
-def _legend_html(summary: Mapping[str, Any], meta: Mapping[str, Any]) -> str:
+def _legend_html(summary: RunSummary, meta: Mapping[str, Any]) -> str:
     def key(colour: str, label: str, *, line: bool = False) -> str:
         shape = ("width:18px;height:3px" if line
                  else "width:10px;height:10px;border-radius:50%")

@@ -18,9 +18,8 @@ from __future__ import annotations
 import datetime
 import io
 import re
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -37,6 +36,9 @@ from matcher.i18n import gettext as _
 from matcher.io import files
 from matcher.report.common import SYNTHETIC_NOTE
 from matcher.report.markdown import reason_codes, reason_text
+
+if TYPE_CHECKING:
+    from matcher.run import RunSummary
 
 __all__ = [
     "SHEETS",
@@ -67,7 +69,7 @@ _SCORE_COLUMNS = frozenset({"score", "school", "network", "parents", "municipali
                             "kinship_score", "language", "culture"})
 
 
-def workbook(assignments: pd.DataFrame, shortlist: pd.DataFrame, summary: Mapping[str, Any],
+def workbook(assignments: pd.DataFrame, shortlist: pd.DataFrame, summary: RunSummary,
              *, history: pd.DataFrame | None = None, synthetic: bool = False,
              settings: Settings | None = None,
              resource_families: pd.DataFrame | None = None) -> bytes:
@@ -103,7 +105,7 @@ def workbook(assignments: pd.DataFrame, shortlist: pd.DataFrame, summary: Mappin
                         resource=resource_families is not None),
         "proposals": proposals,
         "unmatched": _unmatched(assignments.loc[~placed], history,
-                                str(summary.get("sibling_policy", ""))),
+                                summary.sibling_policy),
         "shortlist": shortlist.reset_index(drop=True),
         "support": _support(proposals, settings, resource_families),
     }
@@ -114,12 +116,9 @@ def workbook(assignments: pd.DataFrame, shortlist: pd.DataFrame, summary: Mappin
         first = False
         ws.title = _sheet_name(_(SHEETS[key]))
         _fill(ws, frame, header=key != "cover")
-    as_of = summary.get("as_of")
-    if as_of:
-        stamp = datetime.datetime.combine(datetime.date.fromisoformat(str(as_of)),
-                                          datetime.time())
-        wb.properties.created = stamp
-        wb.properties.modified = stamp
+    stamp = datetime.datetime.combine(summary.as_of, datetime.time())
+    wb.properties.created = stamp
+    wb.properties.modified = stamp
     wb.properties.title = _("fostermatch proposals")
     buffer = io.BytesIO()
     wb.save(buffer)
@@ -135,27 +134,24 @@ def _sheet_name(name: str) -> str:
     return _SHEET_NAME_BAD.sub(" ", name).strip()[:31] or "sheet"
 
 
-def _cover(summary: Mapping[str, Any], *, synthetic: bool, resource: bool) -> pd.DataFrame:
-    na = _("n/a")
+def _cover(summary: RunSummary, *, synthetic: bool, resource: bool) -> pd.DataFrame:
     rows: list[tuple[str, object]] = [(_("fostermatch proposals"), "")]
     if synthetic:
         rows.append(("SYNTHETIC", _(SYNTHETIC_NOTE)))
-    as_of = summary.get("as_of")
     rows += [
-        (_("run date"), i18n.format_date(datetime.date.fromisoformat(str(as_of)))
-         if as_of else na),
+        (_("run date"), i18n.format_date(summary.as_of)),
         (_("language"), i18n.current()),
-        (_("children"), summary.get("children", na)),
-        (_("foster homes"), summary.get("homes", na)),
-        (_("with a proposal"), summary.get("placed", na)),
-        (_("without a proposal"), summary.get("unmatched", na)),
-        (_("locked placements"), summary.get("locked", na)),
-        (_("solver status"), summary.get("status", na)),
-        (_("software"), summary.get("software", na)),
-        (_("configuration hash"), summary.get("config_hash", na)),
+        (_("children"), summary.children),
+        (_("foster homes"), summary.homes),
+        (_("with a proposal"), summary.placed),
+        (_("without a proposal"), summary.unmatched),
+        (_("locked placements"), summary.locked),
+        (_("solver status"), summary.status),
+        (_("software"), summary.software),
+        (_("configuration hash"), summary.config_hash),
     ]
     rows += [(_("input {name} (sha256)").format(name=k), v)
-             for k, v in (summary.get("inputs_sha256") or {}).items()]
+             for k, v in summary.inputs_sha256.items()]
     rows.append((_("resource families"), _("from the plan given") if resource
                  else _("not part of this run (see `matcher resource-families`)")))
     rows.append((_("note"), _("The engine recommends; people decide. Ids are pseudonymous. "
