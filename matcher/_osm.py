@@ -1,7 +1,7 @@
 """OSM tag rules and readers: raw ways and nodes -> as-drawn road segments.
 
-Private helper of :mod:`matcher.network`. Every reader (OSM XML parsed by
-osmnx, ``.osm.pbf`` streamed by pyosmium, an osmnx download) hands each way's
+Private helper of :mod:`matcher.network`. Every reader (an OSM file, XML or
+PBF, streamed by pyosmium; an osmnx download) hands each way's
 *raw* tags to :meth:`WayRules.interpret`, the one place that decides whether a
 way is driven, in which direction, at which speed and whether it is a car
 ferry. Readers return :class:`OsmRoads`: the segments exactly as drawn in OSM
@@ -42,7 +42,6 @@ import math
 import os
 import re
 import threading
-import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,12 +63,10 @@ __all__ = [
     "WayRules",
     "interpret_way",
     "is_car_ferry",
-    "osmnx_as_drawn",
     "parse_duration_minutes",
     "parse_maxspeed",
-    "read_osmnx_graph",
-    "read_pbf",
-    "read_xml",
+    "read_file",
+    "read_osmnx",
 ]
 
 BytesProgress = Callable[[int, int], None]
@@ -91,7 +88,7 @@ _IMPLIED_ONEWAY = frozenset({"motorway", "motorway_link"})
 
 WAY_TAGS = ("highway", "maxspeed", "oneway", "junction", "access", "motor_vehicle", "motorcar",
             "route", "duration", "ferry", "area")
-"""The way tags the rules read (osmnx is asked to keep exactly these)."""
+"""The way tags the rules read."""
 
 
 class Tags(Protocol):
@@ -402,91 +399,51 @@ class _WayCollector:
         )
 
 
-# --------------------------------------------------------------------------- XML (osmnx)
-
-
-def read_xml(path: Path, settings: NetworkSettings, *,
-             keep: NodeFilter | None = None) -> OsmRoads:
-    """Read an OSM XML file (``.osm``, ``.osm.xml``, ``.osm.bz2``).
-
-    osmnx parses the XML into raw elements (its ``graph_from_xml`` parser);
-    the tags are interpreted here, not by osmnx, and a way's segments keep
-    the drawn node order. Unlike ``graph_from_xml`` this tolerates ways whose
-    nodes were clipped out of an extract (those segments are dropped, as in
-    the PBF reader).
-    """
-    from osmnx import _osm_xml
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            data = _osm_xml._overpass_json_from_xml(path, "utf-8")
-    except Exception as exc:  # the XML parsers raise many kinds on a bad file
-        raise InputError(
-            _("{file}: cannot read as OSM XML ({error}); check that it is an uncorrupted "
-              ".osm/.osm.bz2 file").format(file=path.name, error=f"{type(exc).__name__}: {exc}")
-        ) from None
-    rules = WayRules(settings)
-    ways = _WayCollector()
-    ids: list[int] = []
-    lons: list[float] = []
-    lats: list[float] = []
-    for element in data.get("elements", []):
-        kind = element.get("type")
-        if kind == "node" and "lon" in element:
-            ids.append(int(element["id"]))
-            lons.append(float(element["lon"]))
-            lats.append(float(element["lat"]))
-        elif kind == "way":
-            rule = rules.interpret(element.get("tags", {}))
-            if rule is not None:
-                ways.add(int(element["id"]), rule, element.get("nodes", []))
-    node_id = np.asarray(ids, dtype=np.int64)
-    needed = np.isin(node_id, ways.needed_nodes())
-    return ways.assemble(node_id[needed], np.asarray(lons, float)[needed],
-                         np.asarray(lats, float)[needed], keep)
-
-
-@contextlib.contextmanager
-def osmnx_as_drawn() -> Iterator[None]:
-    """Ask osmnx to keep every way as drawn with its raw tags (restored afterwards).
-
-    With ``all_oneway`` osmnx adds each way once, in node order, and keeps the
-    raw ``oneway`` tag, except that it still reverses ways tagged
-    ``oneway=-1|reverse|T``; :func:`read_osmnx_graph` undoes that.
-    """
-    import osmnx as ox
-
-    saved_tags, saved_oneway = list(ox.settings.useful_tags_way), ox.settings.all_oneway
-    ox.settings.useful_tags_way = sorted(set(saved_tags) | set(WAY_TAGS))
-    ox.settings.all_oneway = True
-    try:
-        yield
-    finally:
-        ox.settings.useful_tags_way = saved_tags
-        ox.settings.all_oneway = saved_oneway
+# --------------------------------------------------------------------------- osmnx (download)
 
 
 _OSMNX_REVERSED = frozenset({"-1", "reverse", "T"})  # osmnx.graph._add_paths, case-sensitive
 
 
-def read_osmnx_graph(graph: Any, settings: NetworkSettings) -> OsmRoads:
-    """Interpret an unsimplified osmnx graph built inside :func:`osmnx_as_drawn`."""
+def read_osmnx(graph: Any, features: Any, settings: NetworkSettings) -> OsmRoads:
+    """Interpret what osmnx downloaded: an unsimplified graph and the raw features.
+
+    osmnx keeps only a few tags on a graph's edges (``ox.settings``, which we
+    leave alone), so the raw tags of each way come from the features frame
+    (``ox.features_from_polygon`` or ``features_from_xml``: one column per
+    tag, indexed by ``("way", id)``), and the graph gives the node ids, their
+    coordinates and the segments. Segments are taken in drawn order: edges
+    osmnx added against the drawing (``reversed``) are skipped, and the ways
+    osmnx turned round for ``oneway=-1|reverse|T`` are turned back.
+
+    Parameters
+    ----------
+    graph
+        ``networkx.MultiDiGraph`` from ``ox.graph_from_polygon`` /
+        ``graph_from_xml`` with ``simplify=False``; node ``x, y`` in degrees
+        (EPSG:4326).
+    features
+        GeoDataFrame from ``ox.features_from_polygon`` / ``features_from_xml``.
+    """
     rules = WayRules(settings)
+    raw = _way_tags(features)
     by_way: dict[int, tuple[WayRule, list[tuple[int, int]]]] = {}
     skipped: set[int] = set()
     for u, v, data in graph.edges(data=True):
+        if data.get("reversed", False):
+            continue
         osmid = data.get("osmid")
         way = int(osmid[0] if isinstance(osmid, list) else osmid)
         if way in skipped:
             continue
         if way not in by_way:
-            rule = rules.interpret(data)
+            tags = raw.get(way)
+            rule = None if tags is None else rules.interpret(tags)
             if rule is None:
                 skipped.add(way)
                 continue
             by_way[way] = (rule, [])
-        flip = str(data.get("oneway", "")) in _OSMNX_REVERSED
+        flip = str(raw[way].get("oneway", "")) in _OSMNX_REVERSED
         by_way[way][1].append((v, u) if flip else (u, v))
     ways = _WayCollector()
     for way, (rule, pairs) in by_way.items():
@@ -498,11 +455,26 @@ def read_osmnx_graph(graph: Any, settings: NetworkSettings) -> OsmRoads:
     return ways.assemble(needed, lon, lat, None)
 
 
-# --------------------------------------------------------------------------- PBF (pyosmium)
+def _way_tags(features: Any) -> dict[int, dict[str, str]]:
+    """Raw tags (only :data:`WAY_TAGS`) of each way in an osmnx features frame."""
+    if features is None or len(features) == 0 or "way" not in features.index.unique(0):
+        return {}
+    ways = features.xs("way", level=0)
+    columns = [c for c in WAY_TAGS if c in ways.columns]
+    out: dict[int, dict[str, str]] = {}
+    for way_id, values in zip(ways.index, ways[columns].itertuples(index=False), strict=True):
+        out[int(way_id)] = {c: v for c, v in zip(columns, values, strict=True)
+                            if isinstance(v, str)}
+    return out
+
+
+# --------------------------------------------------------------------------- files (pyosmium)
 
 
 class _ByteProgress:
     """Poll how far libosmium has read a file (Linux ``/proc/self/fdinfo``).
+
+    For a compressed file the offset counts compressed bytes.
 
     pyosmium does not expose the read offset, so a thread looks up the file
     descriptor libosmium opened for ``path`` and reads its position. Where
@@ -562,10 +534,14 @@ class _ByteProgress:
             self.done_passes += 1
 
 
-def read_pbf(path: Path, settings: NetworkSettings, *, keep: NodeFilter | None = None,
-             on_bytes: BytesProgress | None = None,
-             location_index: str = "flex_mem") -> OsmRoads:
-    """Stream an ``.osm.pbf`` with pyosmium in one pass.
+def read_file(path: Path, settings: NetworkSettings, *, keep: NodeFilter | None = None,
+              on_bytes: BytesProgress | None = None,
+              location_index: str = "flex_mem") -> OsmRoads:
+    """Stream an OSM file (PBF or XML, plain or bz2/gz) with pyosmium in one pass.
+
+    libosmium picks the format from the suffix (``.osm.pbf``, ``.osm``,
+    ``.osm.xml``, ``.xml``, ``.osm.bz2``, ...); after parsing, XML and PBF
+    take the same path, so the same objects give identical arrays.
 
     libosmium stores every node location in a sparse index
     (``location_index``: ``flex_mem`` in memory, or
@@ -604,10 +580,14 @@ def read_pbf(path: Path, settings: NetworkSettings, *, keep: NodeFilter | None =
                     ways.add(way.id, rule, [n.ref for n in nodes])
                     coordinates.add(nodes)
     except (RuntimeError, ValueError, OSError) as exc:
-        raise InputError(
-            _("{file}: cannot read as OSM PBF ({error}); check that it is an uncorrupted "
-              ".osm.pbf file").format(file=path.name, error=f"{type(exc).__name__}: {exc}")
-        ) from None
+        error = f"{type(exc).__name__}: {exc}"
+        if ".pbf" in path.name.lower():
+            message = _("{file}: cannot read as OSM PBF ({error}); check that it is an "
+                        "uncorrupted .osm.pbf file")
+        else:
+            message = _("{file}: cannot read as OSM XML ({error}); check that it is an "
+                        "uncorrupted .osm/.osm.bz2 file")
+        raise InputError(message.format(file=path.name, error=error)) from None
     refs = np.asarray(ways.refs, dtype=np.int64)
     lonlat = coordinates.array()
     located = ~np.isnan(lonlat[:, 0])

@@ -3,8 +3,8 @@
 The build has four pure steps and one disk step:
 
 1. **read** a local OSM file into driven ways as drawn (``.osm``,
-   ``.osm.xml``, ``.osm.bz2`` parsed by osmnx; ``.osm.pbf`` streamed by
-   pyosmium in two passes), optionally clipped to an area plus a buffer
+   ``.osm.xml``, ``.osm.bz2`` or ``.osm.pbf``, streamed by one pyosmium
+   reader in one pass), optionally clipped to an area plus a buffer
    (:class:`ClipArea`), or download by place/polygon through osmnx for users
    who have internet. Every reader hands each way's raw tags to one rule
    function (:meth:`matcher._osm.WayRules.interpret`), which decides
@@ -64,7 +64,7 @@ __all__ = [
     "BuildInfo", "ClipArea", "ClipReport", "Network", "StepTiming", "build", "check_problems",
     "clip_from_municipalities", "compile_roads", "download", "file_key", "is_car_ferry", "load",
     "parse_duration_minutes", "parse_maxspeed", "peak_memory_mb", "read", "save",
-    "to_geodataframes", "to_gpkg",
+    "to_geodataframes", "to_gpkg", "to_osmnx",
 ]
 
 logger = logging.getLogger(__name__)
@@ -374,9 +374,12 @@ def _ferry_minutes(way_id: np.ndarray, crossing_minutes: np.ndarray, length: np.
 
 def download(*, place: str | None = None, polygon: Any = None,
              settings: NetworkSettings | None = None) -> OsmRoads:
-    """Download roads and car ferries through osmnx (needs internet).
+    """Download roads and car ferries from Overpass through osmnx (needs internet).
 
-    osmnx keeps every way as drawn with its raw tags; our rules decide.
+    osmnx fetches an unsimplified graph (node ids, coordinates, segments) and
+    the raw features (every tag of every way) for the same polygon; our rules
+    decide (:func:`matcher._osm.read_osmnx`). ``ox.settings`` is read, never
+    changed. osmnx 2.x is required (``pyproject.toml``).
 
     Parameters
     ----------
@@ -392,16 +395,20 @@ def download(*, place: str | None = None, polygon: Any = None,
     settings = settings or NetworkSettings()
     if (place is None) == (polygon is None):
         raise InputError(_("give exactly one of place or polygon"))
+    if place is not None:
+        polygon = ox.geocode_to_gdf(place).geometry.union_all()
+    graph = ox.graph_from_polygon(polygon, custom_filter=overpass_filters(settings),
+                                  simplify=False, retain_all=True)
+    # every highway: osmnx matches tag values exactly, and "primary;secondary" is a primary
+    features = ox.features_from_polygon(polygon, tags={"highway": True, "route": "ferry"})
+    return _osm.read_osmnx(graph, features, settings)
+
+
+def overpass_filters(settings: NetworkSettings) -> list[str]:
+    """Overpass filters for the ways the rules may drive: a listed class first in ``highway``
+    (POSIX regex, as :meth:`matcher._osm.WayRules.interpret` reads it), or a ferry route."""
     classes = "|".join(sorted(settings.highway_kmh))
-    filters = [f'["highway"~"^({classes})$"]', '["route"="ferry"]']
-    with _osm.osmnx_as_drawn():
-        if place is not None:
-            graph = ox.graph_from_place(place, custom_filter=filters, simplify=False,
-                                        retain_all=True)
-        else:
-            graph = ox.graph_from_polygon(polygon, custom_filter=filters, simplify=False,
-                                          retain_all=True)
-    return _osm.read_osmnx_graph(graph, settings)
+    return [f'["highway"~"^ *({classes}) *(;|$)"]', '["route"="ferry"]']
 
 
 def file_key(path: Path, settings: NetworkSettings, clip: ClipArea | None = None) -> str:
@@ -426,29 +433,21 @@ def read(path: Path, settings: NetworkSettings, *, clip: ClipArea | None = None,
     clip
         Keep only nodes inside this area plus its buffer.
     on_bytes
-        ``(bytes read, total)`` progress of the PBF reader's two passes.
+        ``(bytes read, total)`` progress of the reader (compressed bytes for ``.bz2``).
     """
     name = path.name.lower()
+    if not name.endswith(_PBF_SUFFIXES + _XML_SUFFIXES):
+        raise InputError(_("{file}: unknown OSM file type; use .osm, .osm.xml, .osm.bz2 or "
+                           ".osm.pbf").format(file=path.name))
+    if name.endswith(".bz2"):
+        try:
+            with bz2.open(path) as fh:
+                fh.read(16)
+        except OSError:
+            raise InputError(_("{file}: not a valid bz2 file; re-download or "
+                               "decompress it").format(file=path.name)) from None
     keep = None if clip is None else clip.node_filter(settings.crs)
-    if name.endswith(_PBF_SUFFIXES):
-        return _osm.read_pbf(path, settings, keep=keep, on_bytes=on_bytes)
-    if name.endswith(_XML_SUFFIXES):
-        if name.endswith(".bz2"):
-            try:
-                with bz2.open(path) as fh:
-                    fh.read(16)
-            except OSError:
-                raise InputError(_("{file}: not a valid bz2 file; re-download or "
-                                   "decompress it").format(file=path.name)) from None
-        size = path.stat().st_size
-        if on_bytes is not None:
-            on_bytes(0, size)
-        roads = _osm.read_xml(path, settings, keep=keep)
-        if on_bytes is not None:
-            on_bytes(size, size)
-        return roads
-    raise InputError(_("{file}: unknown OSM file type; use .osm, .osm.xml, .osm.bz2 or "
-                       ".osm.pbf").format(file=path.name))
+    return _osm.read_file(path, settings, keep=keep, on_bytes=on_bytes)
 
 
 def peak_memory_mb() -> float:
@@ -669,6 +668,31 @@ def to_geodataframes(net: Network) -> tuple[Any, Any]:
                        np.column_stack([net.x[v], net.y[v]])], axis=1)
     edges = gpd.GeoDataFrame(net.edges.copy(), geometry=shapely.linestrings(coords), crs=net.crs)
     return nodes, edges
+
+
+def to_osmnx(net: Network) -> Any:
+    """Export the compiled network as an osmnx graph (``ox.convert.graph_from_gdfs``).
+
+    Nodes are keyed by OSM id with ``x, y`` in the network CRS (metres) and
+    ``lon, lat`` (degrees, EPSG:4326); each directed edge has key 0 and
+    carries osmnx's ``length`` (metres), ``speed_kph`` and ``travel_time``
+    (seconds) besides our ``minutes``, ``highway`` and ``ferry``, so osmnx and
+    networkx routing by ``travel_time`` give our minutes times 60.
+    """
+    import osmnx as ox
+
+    nodes, edges = to_geodataframes(net)
+    osmid = np.asarray(net.osmid, dtype=np.int64)
+    nodes = nodes.assign(x=net.x, y=net.y, lon=net.lon, lat=net.lat)
+    nodes.index = pd.Index(osmid, name="osmid")
+    nodes = nodes.drop(columns=["osmid"])
+    u, v = edges["u"].to_numpy(), edges["v"].to_numpy()
+    edges = edges.rename(columns={"length_m": "length", "speed_kmh": "speed_kph"})
+    edges["travel_time"] = edges["minutes"] * 60.0
+    edges.index = pd.MultiIndex.from_arrays([osmid[u], osmid[v], np.zeros(len(u), np.int64)],
+                                            names=["u", "v", "key"])
+    edges = edges.drop(columns=["u", "v"])
+    return ox.convert.graph_from_gdfs(nodes, edges)
 
 
 def to_gpkg(net: Network, path: str | Path) -> Path:

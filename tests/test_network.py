@@ -196,6 +196,45 @@ def test_gpkg_export(tmp_path: Path) -> None:
     assert edges["ferry"].astype(bool).sum() == net.info.ferry_edges
 
 
+def test_installed_osmnx_satisfies_the_bound_in_pyproject() -> None:
+    """osmnx is used (download, export) only within the range pyproject.toml declares."""
+    import importlib.metadata
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    project = tomllib.loads((DATA.parent / "pyproject.toml").read_text(encoding="utf-8"))
+    osmnx = [Requirement(r) for r in project["project"]["dependencies"]
+             if Requirement(r).name == "osmnx"]
+    assert len(osmnx) == 1
+    spec = osmnx[0].specifier
+    assert any(s.operator == "<" for s in spec) and any(s.operator == ">=" for s in spec)
+    assert spec.contains(importlib.metadata.version("osmnx"))
+
+
+def test_osmnx_export_routes_to_our_minutes(tmp_path: Path) -> None:
+    """The osmnx graph export: same nodes and edges, and osmnx's shortest path by
+    ``travel_time`` (seconds) equals our minutes times 60."""
+    import osmnx as ox
+
+    net = network.build(data_path("West-Oakland.osm.bz2"), NetworkSettings())
+    graph = network.to_osmnx(net)
+    assert graph.number_of_nodes() == net.n_nodes
+    assert graph.number_of_edges() == net.graph.nnz
+    assert graph.graph["crs"] == net.crs
+    nodes, edges = ox.convert.graph_to_gdfs(graph)
+    assert sorted(nodes.index) == sorted(int(o) for o in net.osmid)
+    assert {"length", "speed_kph", "travel_time", "minutes", "highway"} <= set(edges.columns)
+    ours = dijkstra(net.graph)
+    osmid = [int(o) for o in net.osmid]
+    for a in range(0, net.n_nodes, 7):
+        for b in range(0, net.n_nodes, 5):
+            path = ox.routing.shortest_path(graph, osmid[a], osmid[b], weight="travel_time")
+            assert path is not None
+            seconds = sum(graph[x][y][0]["travel_time"] for x, y in itertools.pairwise(path))
+            assert seconds == pytest.approx(ours[a, b] * 60, rel=1e-12, abs=1e-9)
+
+
 @pytest.mark.parametrize(("name", "content", "match"), [
     ("roads.txt", "x", "unknown OSM file type"),
     ("broken.osm.bz2", "not bz2", "not a valid bz2"),

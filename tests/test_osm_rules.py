@@ -152,15 +152,6 @@ def test_motorway_is_one_way_from_xml_and_pbf(tmp_path: Path) -> None:
     assert xml_ba > 4 * xml_ab  # the detour, never against the implied one-way
 
 
-def test_osmnx_settings_restored() -> None:
-    import osmnx as ox
-
-    before = (ox.settings.all_oneway, list(ox.settings.useful_tags_way))
-    with _osm.osmnx_as_drawn():
-        assert ox.settings.all_oneway is True
-    assert (ox.settings.all_oneway, list(ox.settings.useful_tags_way)) == before
-
-
 def test_reader_drops_segments_of_missing_nodes(tmp_path: Path) -> None:
     nodes = [(1, 10.0, 60.0), (2, 10.01, 60.0)]
     ways = [(5, [1, 2, 3], {"highway": "primary"})]  # node 3 is not in the file
