@@ -8,8 +8,12 @@ The nightly job's configuration, :class:`NightlyConfig`, extends the tree
 with ``[store]``, ``[job]`` and the OSM source (:func:`load_nightly`).
 
 One working CRS, ``network.crs`` (default :data:`DEFAULT_CRS`, EPSG:25833,
-UTM 33N in metres), is used for node coordinates, areas, cells, maps and the
-synthetic scenarios.
+UTM 33N in metres), is used for node coordinates, travel-time snapping,
+planning areas, grids and candidate sites, register lookups, layers and maps;
+every function that works in metres takes it from :class:`Settings` (or from
+the network it is given). No other module names a CRS code: the synthetic
+fjord sample is laid out in :data:`DEFAULT_CRS` and written in degrees, and
+:data:`ADDRESS_REGISTER_CRS` is the CRS of a source file.
 
 Speed defaults (km/h) follow the Norwegian rules in *Forskrift om
 kjøresatsar / fartsgrenser* (Vegtrafikkloven § 6 and "Forskrift om
@@ -26,9 +30,8 @@ import hashlib
 import json
 import re
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar, Literal, Self, TypeVar
 
 from pydantic import (
@@ -45,6 +48,7 @@ from matcher.i18n import N_, format_number, ngettext
 from matcher.i18n import gettext as _
 
 __all__ = [
+    "ADDRESS_REGISTER_CRS",
     "DEFAULT_BANDS_MINUTES",
     "DEFAULT_CRS",
     "DEFAULT_HIGHWAY_KMH",
@@ -69,6 +73,10 @@ __all__ = [
 
 DEFAULT_CRS = "EPSG:25833"
 """The working CRS: ETRS89 / UTM zone 33N, metres (Norway's national mapping CRS)."""
+
+ADDRESS_REGISTER_CRS = "EPSG:25833"
+"""CRS of ``Nord``/``Øst`` in Kartverket's Matrikkelen adresse, the edition the geocoder
+reads: a fact of that source file, not a setting (the working CRS is ``network.crs``)."""
 
 DEFAULT_BANDS_MINUTES: tuple[float, ...] = (15.0, 30.0, 45.0, 60.0)
 """Travel-time bands in minutes: score bands, isochrones and map legends."""

@@ -44,7 +44,6 @@ from matcher.i18n import gettext as _
 __all__ = [
     "MAPPING_COLUMNS",
     "MAPPING_KINDS",
-    "WORK_CRS",
     "ArrayLike",
     "Located",
     "SchoolMatches",
@@ -61,9 +60,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-WORK_CRS = DEFAULT_CRS
-"""CRS of the municipality polygons after reading (UTM zone 33N, metres)."""
 
 MAPPING_COLUMNS: tuple[str, ...] = ("old", "new", "name", "kind", "old_name", "share_of_old")
 """Columns of ``data/kommunenummer_2020_2024.csv`` (``;``-separated)."""
@@ -281,13 +277,13 @@ def resolve_schools(values: ArrayLike, schools: SchoolRegister, *, source: str =
 # --- municipality polygons --------------------------------------------------------------------
 
 def municipalities_from_frame(frame: gpd.GeoDataFrame, *, code: str = "kommunenummer",
-                              name: str | None = None,
-                              source: str = "municipalities") -> gpd.GeoDataFrame:
+                              name: str | None = None, source: str = "municipalities",
+                              crs: str = DEFAULT_CRS) -> gpd.GeoDataFrame:
     """Prepare municipality polygons for lookups.
 
     Geometries are repaired with :func:`shapely.make_valid` (the published
     simplified polygons are not all valid), reduced to their polygonal parts and
-    reprojected to :data:`WORK_CRS`.
+    reprojected to the working CRS ``crs``.
 
     Parameters
     ----------
@@ -299,11 +295,13 @@ def municipalities_from_frame(frame: gpd.GeoDataFrame, *, code: str = "kommunenu
         Column of names; by default the first of ``kommunenavn``, ``navn``, ``name``.
     source
         Name of the layer in error messages.
+    crs
+        The working CRS, projected in metres (``network.crs``).
 
     Returns
     -------
     geopandas.GeoDataFrame
-        Columns ``code`` (4-digit str), ``name`` and ``geometry`` (EPSG:25833),
+        Columns ``code`` (4-digit str), ``name`` and ``geometry`` (in ``crs``),
         sorted by code, one row per municipality.
     """
     if frame.crs is None:
@@ -317,7 +315,7 @@ def municipalities_from_frame(frame: gpd.GeoDataFrame, *, code: str = "kommunenu
     geometry = shapely.make_valid(np.asarray(frame.geometry.values))
     geometry = np.array([_polygonal(g) for g in geometry], dtype=object)
     out = gpd.GeoDataFrame({"code": as_codes(frame[code]), "name": _text(frame[name])},
-                           geometry=geometry, crs=frame.crs).to_crs(WORK_CRS)
+                           geometry=geometry, crs=frame.crs).to_crs(crs)
     out = out[~out.geometry.is_empty]
     if out["code"].duplicated().any():
         out = out.dissolve(by="code", aggfunc="first", as_index=False)
@@ -353,13 +351,14 @@ def municipality_of(lon: ArrayLike, lat: ArrayLike, polygons: gpd.GeoDataFrame, 
     lon, lat
         WGS84 (EPSG:4326) degrees; NaN where a row has no point.
     polygons
-        From :func:`read_municipalities` (EPSG:25833, valid). A point on a shared
+        From :func:`read_municipalities` (valid, in a projected CRS in metres:
+        the working CRS). A point on a shared
         border gets the lower municipality number.
     source, column
         Table and column named in problems.
     max_distance_metres
         Points outside every polygon but at most this far from one (measured in
-        EPSG:25833) get the nearest; 0 (the default) accepts only points inside.
+        the polygons' CRS) get the nearest; 0 (the default) accepts only points inside.
         The simplified coastline may leave shore addresses a little at sea.
 
     Returns
@@ -371,14 +370,15 @@ def municipality_of(lon: ArrayLike, lat: ArrayLike, polygons: gpd.GeoDataFrame, 
     y = pd.to_numeric(pd.Series(np.asarray(lat, dtype=object)), errors="coerce").to_numpy(float)
     if len(x) != len(y):
         raise ValueError("lon and lat differ in length")
-    if polygons.crs is None or polygons.crs.to_epsg() != 25833:
-        raise InputError(_("municipality polygons must be in EPSG:25833; prepare them with "
+    if polygons.crs is None or not polygons.crs.is_projected:
+        raise InputError(_("municipality polygons must be in a projected CRS in metres (the "
+                           "working CRS); prepare them with "
                            "matcher.io.registers.read_municipality_polygons or "
                            "municipalities_from_frame"))
     n = len(x)
     codes = np.full(n, "", dtype=object)
     has_point = np.isfinite(x) & np.isfinite(y)
-    east, north = Transformer.from_crs("EPSG:4326", WORK_CRS, always_xy=True).transform(
+    east, north = Transformer.from_crs("EPSG:4326", polygons.crs, always_xy=True).transform(
         np.where(has_point, x, 0.0), np.where(has_point, y, 0.0))
     points = shapely.points(east, north)
     geoms = polygons.geometry.values

@@ -224,7 +224,14 @@ def _render(layers: Mapping[str, gpd.GeoDataFrame], assignments: pd.DataFrame,
             history: pd.DataFrame | None = None) -> _Rendered:
     return _Rendered(html=_map_html(layers, summary, meta),
                      png=_map_png(layers, summary, meta),
-                     markdown=_markdown(assignments, summary, meta, history))
+                     markdown=_markdown(assignments, summary, meta, history,
+                                        crs=_crs_name(layers)))
+
+
+def _crs_name(layers: Mapping[str, gpd.GeoDataFrame]) -> str:
+    """The CRS of the layers (the working CRS of the run), as ``EPSG:<code>`` when it has one."""
+    found = next((f.crs for f in layers.values() if f.crs is not None), None)
+    return CRS if found is None else found.to_string()
 
 
 def _write_rendered(folder: Path, rendered: _Rendered) -> None:
