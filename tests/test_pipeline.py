@@ -34,6 +34,17 @@ def test_front_door_names_resolve_and_import_stays_light() -> None:
     assert out == ["False", "False"]
 
 
+def test_match_network_keyword_still_works_with_a_deprecation_warning(
+        run: pipeline.RunResult, small_sample: Sample) -> None:
+    """Issue 26: ``net=`` everywhere; ``match(network=...)`` is kept for one release."""
+    with pytest.warns(DeprecationWarning, match=r"use match\(net=\.\.\.\)"):
+        old = fm.match(small_sample.inputs, settings=small_sample.settings,
+                       network=small_sample.net, as_of=small_sample.as_of)
+    pd.testing.assert_frame_equal(old.assignments, run.assignments)
+    with pytest.warns(DeprecationWarning), pytest.raises(InputError, match="once, as net="):
+        fm.match(small_sample.inputs, net=small_sample.net, network=small_sample.net)
+
+
 def test_match_is_deterministic_and_consistent(run: pipeline.RunResult,
                                                small_sample: Sample) -> None:
     again = fm.match(small_sample.inputs, settings=small_sample.settings, net=small_sample.net,
