@@ -418,8 +418,8 @@ def derive_mapping(old: gpd.GeoDataFrame, new: gpd.GeoDataFrame, *, min_share: f
                    min_piece: float = 0.10) -> pd.DataFrame:
     """Derive the old -> new municipality-number table from two sets of polygons.
 
-    Each old municipality is intersected with the new ones (areas in EPSG:25833,
-    after :func:`shapely.make_valid`). Its *share* in a new municipality is the
+    Each old municipality is intersected with the new ones (areas in the polygons'
+    metric CRS, after :func:`shapely.make_valid`). Its *share* in a new municipality is the
     area of the intersection over the old municipality's area that lies in any
     new one (so a coastline drawn differently in the two editions does not count
     as a change). A new municipality is a *successor* when the share is at least
@@ -433,7 +433,7 @@ def derive_mapping(old: gpd.GeoDataFrame, new: gpd.GeoDataFrame, *, min_share: f
     Parameters
     ----------
     old, new
-        Outputs of :func:`municipalities_from_frame` (``code``, ``name``, EPSG:25833).
+        Outputs of :func:`municipalities_from_frame` (``code``, ``name``, one metric CRS).
     min_share
         Share (0-1) of the old area that one successor must hold for a single
         successor. 0.90 rather than 0.95 because the two published simplified

@@ -2,7 +2,7 @@
 
 :func:`write_outputs` adds to a run folder (see :func:`matcher.pipeline.write_run`):
 
-``matches.gpkg`` (EPSG:25833)
+``matches.gpkg`` (the working CRS ``network.crs``, default EPSG:25833)
     ``children`` (points), ``homes`` (points), ``match_lines`` (child -> home),
     ``school_isochrones`` (when the run had a road network), ``municipalities``
     (when given) and ``roads`` (a light base map drawn from the road network).
@@ -26,7 +26,7 @@
 
 Privacy: with ``privacy="coarse"`` each child's position is moved to the
 centre of its SSB-style 250 m grid cell (cells aligned to multiples of 250 m
-in EPSG:25833) in every output. Child ids are pseudonymous; nothing here logs
+in the working CRS) in every output. Child ids are pseudonymous; nothing here logs
 coordinates or names.
 
 Modules: :mod:`~matcher.report.layers` (GeoPackage layers),
