@@ -7,12 +7,19 @@ The front door, for notebooks and scripts::
     import matcher as fm
 
     settings = fm.load_settings("matcher.toml")          # or fm.Settings()
-    inputs = fm.read_inputs("children.csv", "homes.csv", "contacts.csv",
-                            settings=settings.scoring)
-    net = fm.build_network("region.osm.pbf", settings.network, cache_dir="net")
-    run = fm.match(inputs, settings, network=net)        # a frozen RunResult
+    inputs = fm.read_inputs("children.csv", "homes.csv", "contacts.csv", settings=settings)
+    net = fm.build_network("region.osm.pbf", settings=settings, cache_dir="net")
+    run = fm.match(inputs, settings=settings, net=net)   # a frozen RunResult
     run.write("run", report=True, privacy="coarse")      # the run folder
-    gaps = fm.gaps(inputs, settings=settings.scoring, areas=areas, net=net)
+    gaps = fm.gaps(inputs, settings=settings, net=net, areas=areas)
+    with fm.language("nn"):                              # texts in nynorsk
+        print(gaps.table)
+
+One grammar: the data come first and positionally (inputs, tables, paths);
+everything else is keyword-only: ``settings=`` (the whole :class:`Settings`,
+defaults when ``None``), ``net=`` (the road network) and the options. Results
+are frozen dataclasses. Invalid settings raise :class:`InputError` naming the
+TOML keys.
 
 Everything here is imported on first use, so ``import matcher`` stays fast.
 The modules behind it are named after domain nouns: :mod:`matcher.network`,
@@ -26,7 +33,10 @@ from __future__ import annotations
 
 import datetime
 import importlib
+import warnings
+from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 try:
@@ -35,15 +45,18 @@ except PackageNotFoundError:  # running from a checkout without installing
     __version__ = "0.0.0+checkout"
 
 if TYPE_CHECKING:
+    import geopandas as gpd
     import pandas as pd
 
+    from matcher.clip import ClipArea
     from matcher.config import Settings
     from matcher.config import load as load_settings
     from matcher.decisions import Decisions
     from matcher.errors import InfeasibleError, InputError, MatcherError
-    from matcher.io.readers import read_inputs, read_population, read_times
+    from matcher.i18n import language
+    from matcher.io.readers import read_times
+    from matcher.lookup import Registers
     from matcher.network import Network
-    from matcher.network import build as build_network
     from matcher.network import load as load_network
     from matcher.pipeline import RunResult
     from matcher.planning import (
@@ -77,6 +90,7 @@ __all__ = [
     "emergency_coverage",
     "gaps",
     "generate_sample",
+    "language",
     "load_network",
     "load_settings",
     "match",
@@ -96,11 +110,9 @@ _LAZY: dict[str, tuple[str, str]] = {
     "InfeasibleError": ("matcher.errors", "InfeasibleError"),
     "InputError": ("matcher.errors", "InputError"),
     "MatcherError": ("matcher.errors", "MatcherError"),
-    "read_inputs": ("matcher.io.readers", "read_inputs"),
-    "read_population": ("matcher.io.readers", "read_population"),
+    "language": ("matcher.i18n", "language"),
     "read_times": ("matcher.io.readers", "read_times"),
     "Network": ("matcher.network", "Network"),
-    "build_network": ("matcher.network", "build"),
     "load_network": ("matcher.network", "load"),
     "RunResult": ("matcher.pipeline", "RunResult"),
     "Addition": ("matcher.planning", "Addition"),
@@ -129,10 +141,114 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))
 
 
-def match(inputs: Inputs, settings: Settings | None = None, *, network: Network | None = None,
+def read_inputs(children: str | Path, homes: str | Path, contacts: str | Path | None = None,
+                placements: str | Path | None = None, vetoes: str | Path | None = None, *,
+                settings: Settings | None = None, registers: Registers | None = None) -> Inputs:
+    """Read and validate the input tables of one run.
+
+    Parameters
+    ----------
+    children, homes
+        Required tables: ``.csv``, ``.geojson``/``.json`` or ``.gpkg``
+        (``file.gpkg:layer`` names the layer; the first layer otherwise).
+    contacts, placements, vetoes
+        Optional tables, same formats.
+    settings
+        All settings (default :class:`Settings`); ``scoring.competences`` and
+        ``scoring.need_competences`` define the allowed tags.
+    registers
+        Registers for addresses, school ids and municipality numbers
+        (:func:`matcher.io.registers.default_registers`); ``None`` consults none.
+
+    Returns
+    -------
+    Inputs
+        The normalised tables and the SHA-256 fingerprint of each file.
+
+    Raises
+    ------
+    InputError
+        Listing every problem in every file.
+    """
+    from matcher.config import Settings
+    from matcher.io import readers
+
+    return readers.read_inputs(children, homes, contacts, placements, vetoes,
+                               settings=(settings or Settings()).scoring, registers=registers)
+
+
+def build_network(osm: str | Path, *, settings: Settings | None = None,
+                  cache_dir: str | Path | None = None,
+                  progress: Callable[[str], None] | None = None,
+                  on_bytes: Callable[[int, int], None] | None = None,
+                  clip: ClipArea | None = None) -> Network:
+    """Build (or load from cache) the road network of a local OSM file.
+
+    Parameters
+    ----------
+    osm
+        ``.osm``, ``.osm.xml``, ``.osm.bz2`` or ``.osm.pbf`` file.
+    settings
+        All settings (default :class:`Settings`): the speed model of
+        ``network`` and the working CRS ``network.crs`` (node coordinates in
+        metres).
+    cache_dir
+        Folder of the cached network; reused when built from the same file
+        bytes, settings and clip.
+    progress, on_bytes
+        Called with a short description before each step, and with
+        ``(bytes read, total)`` while the file is read.
+    clip
+        Keep only the roads inside this area (:mod:`matcher.clip`).
+
+    Returns
+    -------
+    Network
+        The timed drive network (see :func:`matcher.network.build`).
+
+    Raises
+    ------
+    InputError
+        If the file is missing or unreadable or holds no drivable road.
+    """
+    from matcher import network
+    from matcher.config import Settings
+
+    return network.build(osm, (settings or Settings()).network, cache_dir=cache_dir,
+                         progress=progress, on_bytes=on_bytes, clip=clip)
+
+
+def read_population(path: str | Path, *, settings: Settings | None = None) -> gpd.GeoDataFrame:
+    """Read an SSB population grid (``ru250m``, ``pop_tot``) as cells in the working CRS.
+
+    Parameters
+    ----------
+    path
+        GeoPackage or GeoJSON of the SSB 250 m grid (any CRS).
+    settings
+        All settings (default :class:`Settings`); the cells are in the working
+        CRS ``network.crs`` (metres).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``cell_id``, ``population`` and the cell polygons, populated cells only.
+
+    Raises
+    ------
+    InputError
+        If the file is missing, unreadable, has no CRS or lacks the columns.
+    """
+    from matcher.config import Settings
+    from matcher.io import readers
+
+    return readers.read_population(path, crs=(settings or Settings()).crs)
+
+
+def match(inputs: Inputs, *, settings: Settings | None = None, net: Network | None = None,
           times: TimeTable | None = None, as_of: datetime.date | None = None,
-          decisions: Decisions | None = None, previous: pd.DataFrame | None = None
-          ) -> RunResult:
+          decisions: Decisions | None = None, previous: pd.DataFrame | None = None,
+          network: Network | None = None) -> RunResult:
     """Match all waiting children to foster homes: travel times, scores, assignment, reasons.
 
     Parameters
@@ -140,8 +256,8 @@ def match(inputs: Inputs, settings: Settings | None = None, *, network: Network 
     inputs
         Validated inputs (:func:`read_inputs`).
     settings
-        All settings (default: :class:`Settings` defaults).
-    network
+        All settings (default :class:`Settings`).
+    net
         Road network (:func:`build_network` / :func:`load_network`) for the
         travel times in minutes; or give ``times``.
     times
@@ -155,6 +271,9 @@ def match(inputs: Inputs, settings: Settings | None = None, *, network: Network 
     previous
         The previous run's assignments (``child_id, home_id``): keep its
         proposals where the score stays within ``continuity.stability_tolerance``.
+    network
+        Deprecated name of ``net`` (a :class:`DeprecationWarning`); it goes in
+        the next release.
 
     Returns
     -------
@@ -165,12 +284,21 @@ def match(inputs: Inputs, settings: Settings | None = None, *, network: Network 
     Raises
     ------
     InputError
-        If neither ``network`` nor ``times`` is given, or a place is off the network.
+        If neither ``net`` nor ``times`` is given, both ``net`` and
+        ``network`` are, or a place is off the network.
     InfeasibleError
         If the assignment cannot be solved.
     """
     from matcher import pipeline
     from matcher.config import Settings
+    from matcher.errors import InputError
+    from matcher.i18n import gettext as _
 
-    return pipeline.run(inputs, settings or Settings(), times=times, net=network, as_of=as_of,
+    if network is not None:
+        warnings.warn(_("match(network=...) is deprecated and goes in the next release; "
+                        "use match(net=...)"), DeprecationWarning, stacklevel=2)
+        if net is not None:
+            raise InputError(_("give the road network once, as net="))
+        net = network
+    return pipeline.run(inputs, settings or Settings(), times=times, net=net, as_of=as_of,
                         decisions=decisions, previous=previous)

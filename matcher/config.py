@@ -8,8 +8,12 @@ The nightly job's configuration, :class:`NightlyConfig`, extends the tree
 with ``[store]``, ``[job]`` and the OSM source (:func:`load_nightly`).
 
 One working CRS, ``network.crs`` (default :data:`DEFAULT_CRS`, EPSG:25833,
-UTM 33N in metres), is used for node coordinates, areas, cells, maps and the
-synthetic scenarios.
+UTM 33N in metres), is used for node coordinates, travel-time snapping,
+planning areas, grids and candidate sites, register lookups, layers and maps;
+every function that works in metres takes it from :class:`Settings` (or from
+the network it is given). No other module names a CRS code: the synthetic
+fjord sample is laid out in :data:`DEFAULT_CRS` and written in degrees, and
+:data:`ADDRESS_REGISTER_CRS` is the CRS of a source file.
 
 Speed defaults (km/h) follow the Norwegian rules in *Forskrift om
 kjøresatsar / fartsgrenser* (Vegtrafikkloven § 6 and "Forskrift om
@@ -26,9 +30,9 @@ import hashlib
 import json
 import re
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, ClassVar, Literal, Self, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -44,6 +48,7 @@ from matcher.i18n import N_, format_number, ngettext
 from matcher.i18n import gettext as _
 
 __all__ = [
+    "ADDRESS_REGISTER_CRS",
     "DEFAULT_BANDS_MINUTES",
     "DEFAULT_CRS",
     "DEFAULT_HIGHWAY_KMH",
@@ -68,6 +73,10 @@ __all__ = [
 
 DEFAULT_CRS = "EPSG:25833"
 """The working CRS: ETRS89 / UTM zone 33N, metres (Norway's national mapping CRS)."""
+
+ADDRESS_REGISTER_CRS = "EPSG:25833"
+"""CRS of ``Nord``/``Øst`` in Kartverket's Matrikkelen adresse, the edition the geocoder
+reads: a fact of that source file, not a setting (the working CRS is ``network.crs``)."""
 
 DEFAULT_BANDS_MINUTES: tuple[float, ...] = (15.0, 30.0, 45.0, 60.0)
 """Travel-time bands in minutes: score bands, isochrones and map legends."""
@@ -109,6 +118,37 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True,
                               allow_inf_nan=False)
 
+    toml_section: ClassVar[str] = ""
+    """The TOML name of this section (prefix of the keys in problems)."""
+
+    def __init__(self, /, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise _input_error(exc, self.toml_section) from None
+
+    # Tell pydantic this __init__ only wraps its own (as RootModel does): nested sections
+    # are still validated by pydantic-core, so the loader collects every problem at once.
+    __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None,
+                   deep: bool = False) -> Self:
+        """Return a copy; values in ``update`` are validated like the TOML keys.
+
+        Raises
+        ------
+        InputError
+            Naming each bad key by its TOML name (``scoring.weights.school``).
+        """
+        if not update:
+            return super().model_copy(deep=deep)
+        data = {name: getattr(self, name) for name in type(self).model_fields} | dict(update)
+        try:
+            copy = type(self).model_validate(data)
+        except ValidationError as exc:
+            raise _input_error(exc, self.toml_section) from None
+        return copy.model_copy(deep=True) if deep else copy
+
 
 class NetworkSettings(_Frozen):
     """How OSM ways become a routable, timed drive network.
@@ -130,6 +170,8 @@ class NetworkSettings(_Frozen):
     crs
         Projected CRS of node coordinates, in metres (EPSG:25833 = UTM 33N).
     """
+
+    toml_section: ClassVar[str] = "network"
 
     highway_kmh: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_HIGHWAY_KMH))
     zone_kmh: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_ZONE_KMH))
@@ -172,6 +214,8 @@ class TravelSettings(_Frozen):
         Contract chains of pass-through road nodes before the searches (exact;
         faster on OSM networks, which draw roads with many shape nodes).
     """
+
+    toml_section: ClassVar[str] = "travel"
 
     access_kmh: float = Field(default=20.0, gt=0.0)
     max_snap_metres: float = Field(default=2000.0, gt=0.0)
@@ -225,7 +269,9 @@ class ScoringSettings(_Frozen):
     without those columns score exactly as before.
     """
 
-    weights: dict[str, float] = Field(
+    toml_section: ClassVar[str] = "scoring"
+
+    weights: dict[str, Annotated[float, Field(ge=0.0)]] = Field(
         default_factory=lambda: {
             "school": 0.16,
             "network": 0.10,
@@ -363,6 +409,8 @@ class AssignmentSettings(_Frozen):
         :func:`matcher.pipeline.estimate`.
     """
 
+    toml_section: ClassVar[str] = "assignment"
+
     solver: Literal["highs", "cbc"] = "highs"
     time_limit_seconds: float = Field(default=120.0, gt=0.0)
     mip_gap: float = Field(default=0.0, ge=0.0, lt=1.0)
@@ -410,6 +458,8 @@ class ContinuitySettings(_Frozen):
         ``assignment.waiting_weight_per_year``).
     """
 
+    toml_section: ClassVar[str] = "continuity"
+
     decline_days: int = Field(default=365, ge=0)
     stability_tolerance: float = Field(default=0.005, ge=0.0, lt=1.0)
     stability_horizon_age: int = Field(default=18, ge=0, le=25)
@@ -434,6 +484,8 @@ class PlanningSettings(_Frozen):
     The planning models are solved with ``assignment.solver`` and
     ``assignment.time_limit_seconds`` (:mod:`matcher.optimize`).
     """
+
+    toml_section: ClassVar[str] = "planning"
 
     catchment_minutes: float = Field(default=30.0, gt=0.0)
     emergency_bands_minutes: tuple[float, ...] = (30.0, 45.0)
@@ -470,6 +522,8 @@ class ReportSettings(_Frozen):
         (nynorsk) or ``"en"``. Unset: the language in effect (``--lang``, or
         bokmål). Machine-readable fields stay in English whatever it is.
     """
+
+    toml_section: ClassVar[str] = "report"
 
     privacy: Literal["exact", "coarse"] = "exact"
     grid_metres: float = Field(default=250.0, gt=0.0)
@@ -535,6 +589,8 @@ class StoreOptions(_Frozen):
         PostgreSQL schema of the tables (TOML key ``schema``, default ``public``).
     """
 
+    toml_section: ClassVar[str] = "store"
+
     url: str = Field(min_length=1)
     password_env: str | None = None
     password_file: Path | None = None
@@ -567,6 +623,8 @@ class OsmSource(_Frozen):
         Folder of the cached network (default: ``network-cache`` beside the OSM file).
     """
 
+    toml_section: ClassVar[str] = "network"
+
     osm: Path
     cache_dir: Path | None = None
 
@@ -589,6 +647,8 @@ class JobOptions(_Frozen):
     log_file
         JSON-lines log file (default: stderr).
     """
+
+    toml_section: ClassVar[str] = "job"
 
     retention_runs: int = Field(default=30, ge=1)
     as_of: datetime.date | None = None
@@ -806,13 +866,7 @@ def _validate(model: type[_Model], data: dict[str, Any], *, source: str, nightly
     try:
         result = model.model_validate(data)
     except ValidationError as exc:
-        for err in exc.errors():
-            loc = [str(p) for p in err["loc"]]
-            where = rename(loc) if rename else ".".join(loc)
-            if where is None:
-                continue
-            problems.append(Problem(source, _("{error}; fix or remove this key")
-                                    .format(error=_error_text(err)), column=where))
+        problems += _problems(exc, source=source, rename=rename)
     if problems or result is None:
         n = len(problems)
         lead = (ngettext("{source}: invalid nightly configuration ({n} problem)",
@@ -822,6 +876,29 @@ def _validate(model: type[_Model], data: dict[str, Any], *, source: str, nightly
                          "{source}: invalid configuration ({n} problems)", n))
         raise InputError(lead.format(source=source, n=n), problems)
     return result
+
+
+def _problems(exc: ValidationError, *, source: str, prefix: str = "",
+              rename: Callable[[list[str]], str | None] | None = None) -> list[Problem]:
+    """One :class:`Problem` per pydantic error, named by its TOML key, in our words."""
+    problems = []
+    for err in exc.errors():
+        loc = ([prefix] if prefix else []) + [str(p) for p in err["loc"]]
+        where = rename(loc) if rename else ".".join(loc)
+        if where is None:
+            continue
+        problems.append(Problem(source, _("{error}; fix or remove this key")
+                                .format(error=_error_text(err)), column=where))
+    return problems
+
+
+def _input_error(exc: ValidationError, prefix: str) -> InputError:
+    """The :class:`InputError` for settings built in code (``Settings(...)``, ``model_copy``)."""
+    problems = _problems(exc, source="settings", prefix=prefix)
+    n = len(problems)
+    return InputError(ngettext("{source}: invalid configuration ({n} problem)",
+                               "{source}: invalid configuration ({n} problems)", n)
+                      .format(source="settings", n=n), problems)
 
 
 def _resolve(section: Any, base: Path | None, keys: tuple[str, ...], *,

@@ -45,6 +45,7 @@ import numpy as np
 import pandas as pd
 from pyproj import Transformer
 
+from matcher.config import ADDRESS_REGISTER_CRS
 from matcher.errors import InputError, Problem
 from matcher.i18n import format_number, ngettext
 from matcher.i18n import gettext as _
@@ -64,7 +65,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-REGISTER_CRS = "EPSG:25833"
+REGISTER_CRS = ADDRESS_REGISTER_CRS
 """CRS of the register's ``Nord``/``Øst`` columns (UTM zone 33N, metres)."""
 
 REGISTER_COLUMNS: tuple[str, ...] = ("adressenavn", "nummer", "bokstav", "postnummer",
@@ -206,7 +207,7 @@ class AddressRegister:
     street_start, street_end
         Position range of each street's addresses in ``codes``.
     east, north
-        Address point in EPSG:25833, metres.
+        Address point in :data:`~matcher.config.ADDRESS_REGISTER_CRS`, metres.
     number
         House number.
     letter
@@ -244,7 +245,7 @@ def build_register(frame: pd.DataFrame, *, source: str | None = None) -> Address
     frame
         Table with the columns :data:`REGISTER_COLUMNS`: ``adressenavn`` (str),
         ``nummer`` (int), ``bokstav`` (str, empty when none), ``postnummer``
-        (str or int), ``Nord`` and ``Øst`` (EPSG:25833, metres). Categorical
+        (str or int), ``Nord`` and ``Øst`` (:data:`REGISTER_CRS`, metres). Categorical
         columns (as :func:`matcher.io.registers.read_address_register` gives) are fastest.
         Rows without a
         street name, number, postnummer or point (e.g. ``matrikkeladresse`` rows)

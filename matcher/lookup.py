@@ -56,7 +56,7 @@ class Registers:
     schools
         Returns the school register (for ``school_id``).
     municipalities
-        Returns the 2024 municipality polygons (``code``, ``name``, EPSG:25833).
+        Returns the 2024 municipality polygons (``code``, ``name``, working CRS).
     mapping
         Returns the old -> new municipality-number table.
     """

@@ -45,7 +45,6 @@ from matcher.i18n import gettext as _
 __all__ = [
     "MAPPING_COLUMNS",
     "MAPPING_KINDS",
-    "WORK_CRS",
     "ArrayLike",
     "Located",
     "SchoolMatches",
@@ -62,9 +61,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-WORK_CRS = DEFAULT_CRS
-"""CRS of the municipality polygons after reading (UTM zone 33N, metres)."""
 
 MAPPING_COLUMNS: tuple[str, ...] = tables.SPECS["municipality_mapping"].names
 """Columns of ``data/kommunenummer_2020_2024.csv`` (``;``-separated)."""
@@ -268,13 +264,13 @@ def resolve_schools(values: ArrayLike, schools: SchoolRegister, *, source: str =
 # --- municipality polygons --------------------------------------------------------------------
 
 def municipalities_from_frame(frame: gpd.GeoDataFrame, *, code: str = "kommunenummer",
-                              name: str | None = None,
-                              source: str = "municipalities") -> gpd.GeoDataFrame:
+                              name: str | None = None, source: str = "municipalities",
+                              crs: str = DEFAULT_CRS) -> gpd.GeoDataFrame:
     """Prepare municipality polygons for lookups.
 
     Geometries are repaired with :func:`shapely.make_valid` (the published
     simplified polygons are not all valid), reduced to their polygonal parts and
-    reprojected to :data:`WORK_CRS`.
+    reprojected to the working CRS ``crs``.
 
     Parameters
     ----------
@@ -286,11 +282,13 @@ def municipalities_from_frame(frame: gpd.GeoDataFrame, *, code: str = "kommunenu
         Column of names; by default the first of ``kommunenavn``, ``navn``, ``name``.
     source
         Name of the layer in error messages.
+    crs
+        The working CRS, projected in metres (``network.crs``).
 
     Returns
     -------
     geopandas.GeoDataFrame
-        Columns ``code`` (4-digit str), ``name`` and ``geometry`` (EPSG:25833),
+        Columns ``code`` (4-digit str), ``name`` and ``geometry`` (in ``crs``),
         sorted by code, one row per municipality.
     """
     if frame.crs is None:
@@ -304,7 +302,7 @@ def municipalities_from_frame(frame: gpd.GeoDataFrame, *, code: str = "kommunenu
     geometry = shapely.make_valid(np.asarray(frame.geometry.values))
     geometry = np.array([_polygonal(g) for g in geometry], dtype=object)
     out = gpd.GeoDataFrame({"code": as_codes(frame[code]), "name": _text(frame[name])},
-                           geometry=geometry, crs=frame.crs).to_crs(WORK_CRS)
+                           geometry=geometry, crs=frame.crs).to_crs(crs)
     out = out[~out.geometry.is_empty]
     if out["code"].duplicated().any():
         out = out.dissolve(by="code", aggfunc="first", as_index=False)
@@ -340,13 +338,14 @@ def municipality_of(lon: ArrayLike, lat: ArrayLike, polygons: gpd.GeoDataFrame, 
     lon, lat
         WGS84 (EPSG:4326) degrees; NaN where a row has no point.
     polygons
-        From :func:`read_municipalities` (EPSG:25833, valid). A point on a shared
+        From :func:`read_municipalities` (valid, in a projected CRS in metres:
+        the working CRS). A point on a shared
         border gets the lower municipality number.
     source, column
         Table and column named in problems.
     max_distance_metres
         Points outside every polygon but at most this far from one (measured in
-        EPSG:25833) get the nearest; 0 (the default) accepts only points inside.
+        the polygons' CRS) get the nearest; 0 (the default) accepts only points inside.
         The simplified coastline may leave shore addresses a little at sea.
 
     Returns
@@ -358,14 +357,15 @@ def municipality_of(lon: ArrayLike, lat: ArrayLike, polygons: gpd.GeoDataFrame, 
     y = pd.to_numeric(pd.Series(np.asarray(lat, dtype=object)), errors="coerce").to_numpy(float)
     if len(x) != len(y):
         raise ValueError("lon and lat differ in length")
-    if polygons.crs is None or polygons.crs.to_epsg() != 25833:
-        raise InputError(_("municipality polygons must be in EPSG:25833; prepare them with "
+    if polygons.crs is None or not polygons.crs.is_projected:
+        raise InputError(_("municipality polygons must be in a projected CRS in metres (the "
+                           "working CRS); prepare them with "
                            "matcher.io.registers.read_municipality_polygons or "
                            "municipalities_from_frame"))
     n = len(x)
     codes = np.full(n, "", dtype=object)
     has_point = np.isfinite(x) & np.isfinite(y)
-    east, north = Transformer.from_crs("EPSG:4326", WORK_CRS, always_xy=True).transform(
+    east, north = Transformer.from_crs("EPSG:4326", polygons.crs, always_xy=True).transform(
         np.where(has_point, x, 0.0), np.where(has_point, y, 0.0))
     points = shapely.points(east, north)
     geoms = polygons.geometry.values
@@ -405,8 +405,8 @@ def derive_mapping(old: gpd.GeoDataFrame, new: gpd.GeoDataFrame, *, min_share: f
                    min_piece: float = 0.10) -> pd.DataFrame:
     """Derive the old -> new municipality-number table from two sets of polygons.
 
-    Each old municipality is intersected with the new ones (areas in EPSG:25833,
-    after :func:`shapely.make_valid`). Its *share* in a new municipality is the
+    Each old municipality is intersected with the new ones (areas in the polygons'
+    metric CRS, after :func:`shapely.make_valid`). Its *share* in a new municipality is the
     area of the intersection over the old municipality's area that lies in any
     new one (so a coastline drawn differently in the two editions does not count
     as a change). A new municipality is a *successor* when the share is at least
@@ -420,7 +420,7 @@ def derive_mapping(old: gpd.GeoDataFrame, new: gpd.GeoDataFrame, *, min_share: f
     Parameters
     ----------
     old, new
-        Outputs of :func:`municipalities_from_frame` (``code``, ``name``, EPSG:25833).
+        Outputs of :func:`municipalities_from_frame` (``code``, ``name``, one metric CRS).
     min_share
         Share (0-1) of the old area that one successor must hold for a single
         successor. 0.90 rather than 0.95 because the two published simplified

@@ -77,7 +77,7 @@ def small_sample(tmp_path_factory: pytest.TempPathFactory) -> Sample:
     inputs = readers.read_inputs(manifest.children, manifest.homes, manifest.contacts,
                                  manifest.placements, manifest.vetoes, settings=settings.scoring)
     return Sample(manifest=manifest, settings=settings, net=net, net_dir=net_dir, inputs=inputs,
-                  areas=planning.read_municipalities(manifest.municipalities),
+                  areas=planning.read_municipalities(manifest.municipalities, settings=settings),
                   as_of=datetime.date.fromisoformat(fjord.REFERENCE_DATE))
 
 

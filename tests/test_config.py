@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from matcher import config
 from matcher.errors import InputError
@@ -102,3 +104,68 @@ def test_max_pairs_is_a_positive_whole_number(tmp_path: Path) -> None:
     assert config.load(write(tmp_path, "[assignment]\nmax_pairs = 5\n")).assignment.max_pairs == 5
     with pytest.raises(InputError, match=r"assignment\.max_pairs"):
         config.load(write(tmp_path, "[assignment]\nmax_pairs = 0\n"))
+
+
+# --------------------------------------------------------------------------- issue 26
+
+
+@pytest.mark.parametrize(("build", "column"), [
+    (lambda: config.Settings(scoring={"weights": {"school": -1}}), "scoring.weights.school"),
+    (lambda: config.ScoringSettings(weights={"school": -1}), "scoring.weights.school"),
+    (lambda: config.Settings(planning={"catchment_minutes": 0}), "planning.catchment_minutes"),
+    (lambda: config.Settings(network={"crs": 25833}), "network.crs"),
+    (lambda: config.Settings().model_copy(update={"planning": {"catchment_minutes": -5}}),
+     "planning.catchment_minutes"),
+    (lambda: config.Settings().planning.model_copy(update={"emergency_bands_minutes": [45, 30]}),
+     "planning.emergency_bands_minutes"),
+    (lambda: config.Settings(report={"privacy": "fuzzy"}), "report.privacy"),
+])
+def test_settings_built_in_code_raise_input_error_with_toml_names(build: object,
+                                                                  column: str) -> None:
+    """Issue 26: the front door raises InputError, never pydantic's ValidationError."""
+    with pytest.raises(InputError) as info:
+        build()  # type: ignore[operator]
+    assert not isinstance(info.value, ValidationError)
+    assert [p.column for p in info.value.problems] == [column]
+    assert info.value.problems[0].message.endswith("fix or remove this key")
+    assert "invalid configuration (1 problem)" in str(info.value)
+
+
+def test_settings_in_code_list_every_problem_in_our_words(tmp_path: Path) -> None:
+    with pytest.raises(InputError) as info:
+        config.Settings(scoring={"weights": {"school": -1}}, travel={"workers": 0})
+    problems = {p.column: p.message for p in info.value.problems}
+    assert problems == {
+        "scoring.weights.school": "Input should be greater than or equal to 0; fix or remove "
+                                  "this key",
+        "travel.workers": "Input should be greater than or equal to 1; fix or remove this key"}
+    # the TOML loader says the same for the same key
+    path = write(tmp_path, "[scoring.weights]\nschool = -1\n")
+    with pytest.raises(InputError) as loaded:
+        config.load(path)
+    assert [(p.column, p.message) for p in loaded.value.problems] == [
+        ("scoring.weights.school", problems["scoring.weights.school"])]
+    # a valid update is applied and stays frozen and validated
+    copy = config.Settings().model_copy(update={"planning": {"catchment_minutes": 5}})
+    assert copy.planning.catchment_minutes == 5.0 and copy.scoring == config.ScoringSettings()
+
+
+def _crs_codes_in_code(source: str) -> list[int]:
+    """Lines of string or number constants naming EPSG:25833 outside docstrings."""
+    tree = ast.parse(source)
+    docs = {id(node.value) for node in ast.walk(tree)
+            if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)}
+    return [node.lineno for node in ast.walk(tree)
+            if isinstance(node, ast.Constant) and id(node) not in docs
+            and "25833" in str(node.value)]
+
+
+def test_no_crs_code_outside_config() -> None:
+    """Issue 26: the working CRS is one setting (network.crs); no module writes its code."""
+    assert _crs_codes_in_code('"""EPSG:25833 in a docstring."""\nCRS = "EPSG:25833"\n'
+                              'x = f(25833)\n') == [2, 3]
+    package = Path(config.__file__).parent
+    found = {str(path.relative_to(package)): lines for path in sorted(package.rglob("*.py"))
+             if path.name != "config.py"
+             and (lines := _crs_codes_in_code(path.read_text(encoding="utf-8")))}
+    assert found == {}

@@ -205,7 +205,7 @@ def test_support_plan_reasons_follow_the_language(lang: str, expected: list[str]
 
 def test_planning_errors_follow_the_language(small_sample: Sample) -> None:
     with i18n.language("nn"), pytest.raises(InputError) as info:
-        planning.gaps(small_sample.inputs, settings=small_sample.settings.scoring,
+        planning.gaps(small_sample.inputs, settings=small_sample.settings,
                       areas=small_sample.areas, area_kind="ring")  # type: ignore[arg-type]
     assert "områdetype «ring» finst ikkje; bruk ein av municipality, pool, hex, square" in str(
         info.value)

@@ -22,7 +22,7 @@ from matcher.timetable import TimeTable
 
 @pytest.fixture(scope="module")
 def run(small_sample: Sample) -> pipeline.RunResult:
-    return fm.match(small_sample.inputs, small_sample.settings, network=small_sample.net,
+    return fm.match(small_sample.inputs, settings=small_sample.settings, net=small_sample.net,
                     as_of=small_sample.as_of)
 
 
@@ -35,9 +35,20 @@ def test_front_door_names_resolve_and_import_stays_light() -> None:
     assert out == ["False", "False"]
 
 
+def test_match_network_keyword_still_works_with_a_deprecation_warning(
+        run: pipeline.RunResult, small_sample: Sample) -> None:
+    """Issue 26: ``net=`` everywhere; ``match(network=...)`` is kept for one release."""
+    with pytest.warns(DeprecationWarning, match=r"use match\(net=\.\.\.\)"):
+        old = fm.match(small_sample.inputs, settings=small_sample.settings,
+                       network=small_sample.net, as_of=small_sample.as_of)
+    pd.testing.assert_frame_equal(old.assignments, run.assignments)
+    with pytest.warns(DeprecationWarning), pytest.raises(InputError, match="once, as net="):
+        fm.match(small_sample.inputs, net=small_sample.net, network=small_sample.net)
+
+
 def test_match_is_deterministic_and_consistent(run: pipeline.RunResult,
                                                small_sample: Sample) -> None:
-    again = fm.match(small_sample.inputs, small_sample.settings, network=small_sample.net,
+    again = fm.match(small_sample.inputs, settings=small_sample.settings, net=small_sample.net,
                      as_of=small_sample.as_of)
     pd.testing.assert_frame_equal(run.assignments, again.assignments)
     table = run.assignments
@@ -118,7 +129,7 @@ def test_golden_pools_and_siblings_across_municipalities(pooled: bool) -> None:
     inputs = _cooperation_inputs()
     pools = {"oygarden_alver": ("4626", "4631")} if pooled else {}
     settings = Settings(scoring=ScoringSettings(pools=pools))
-    run = fm.match(inputs, settings, times=_flat_times(inputs),
+    run = fm.match(inputs, settings=settings, times=_flat_times(inputs),
                    as_of=pd.Timestamp("2026-11-01").date())
     table = run.assignments.set_index("child_id")
     assert table["home_id"].to_dict() == {"c3": "hB2", "c4": "hC", "s1": "hB", "s2": "hB"}
@@ -147,7 +158,7 @@ def test_golden_pools_and_siblings_across_municipalities(pooled: bool) -> None:
 def test_report_and_map_show_cooperation_and_hearing(tmp_path: Path) -> None:
     inputs = _cooperation_inputs()
     settings = Settings(scoring=ScoringSettings(pools={"oygarden_alver": ("4626", "4631")}))
-    run = fm.match(inputs, settings, times=_flat_times(inputs),
+    run = fm.match(inputs, settings=settings, times=_flat_times(inputs),
                    as_of=pd.Timestamp("2026-11-01").date())
     folder = run.write(tmp_path / "run", report=True)
     text = (folder / "report.md").read_text(encoding="utf-8")

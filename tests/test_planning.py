@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 from matcher import planning, schema
 from matcher.cli import app
 from matcher.cli.planning_cmds import parse_addition
-from matcher.config import ScoringSettings, Settings
+from matcher.config import DEFAULT_CRS, ScoringSettings, Settings
 from matcher.errors import InputError
 from matcher.io import readers
 from matcher.planning import areas as planning_areas
@@ -187,7 +187,7 @@ def test_gaps_match_brute_force(seed: int) -> None:
     times = hand_times(inputs, seed)
     areas = two_areas()
     unmatched = {"C1", "C3"}
-    res = planning.gaps(inputs, settings=SETTINGS.scoring, areas=areas, times=times,
+    res = planning.gaps(inputs, settings=SETTINGS, areas=areas, times=times,
                         minutes=25.0, unmatched=unmatched)
     expected = brute_gaps(inputs, times, 25.0, SETTINGS.scoring)
     assert "C6" not in set(res.children["child_id"])  # locked: not waiting
@@ -218,12 +218,13 @@ def test_gaps_aggregate_by_pool(seed: int) -> None:
     """Issue 13: a pool's row sums its municipalities' rows; the rest stay as they are."""
     inputs = hand_inputs()
     times = hand_times(inputs, seed)
-    by_muni = planning.gaps(inputs, settings=SETTINGS.scoring, areas=two_areas(), times=times,
+    by_muni = planning.gaps(inputs, settings=SETTINGS, areas=two_areas(), times=times,
                            minutes=25.0)
     for pools, pooled_id in (({"vest_aust": ("0001", "0002")}, "vest_aust"),
                              ({"vest": ("0001",)}, "vest")):
         scoring = ScoringSettings(pools=pools)
-        res = planning.gaps(inputs, settings=scoring, areas=two_areas(), times=times,
+        res = planning.gaps(inputs, settings=Settings(scoring=scoring), areas=two_areas(),
+                            times=times,
                             minutes=25.0, area_kind="pool")
         got = res.table.set_index("area_id")
         members = list(pools[pooled_id])
@@ -253,12 +254,78 @@ def test_recruit_counts_by_pool() -> None:
         assert row["children"] == 6  # C6 is locked, not waiting
 
 
+def _flat_times(inputs: schema.Inputs, minutes: float, anchor: str = "school") -> TimeTable:
+    """Every home -> every waiting child's anchor in the same number of minutes."""
+    points = planning.anchor_points(planning.waiting(inputs), anchor)  # type: ignore[arg-type]
+    ids = points["anchor_id"].to_numpy(dtype=object)
+    return TimeTable(inputs.homes["home_id"].to_numpy(dtype=object), ids,
+                     np.full((len(inputs.homes), len(ids)), minutes))
+
+
+def test_gaps_read_the_catchment_from_planning_settings_and_the_argument_wins() -> None:
+    """Issue 26: planning.catchment_minutes is the default T; minutes= overrides it."""
+    inputs = hand_inputs()
+    times = _flat_times(inputs, 20.0)  # every home 20 minutes from every anchor
+    short = Settings(planning={"catchment_minutes": 10.0})
+    res = planning.gaps(inputs, settings=short, area_kind="square", cell_metres=50_000,
+                        times=times)
+    # T = 10 < 20: no home reaches any of the six waiting children (C6 is placed)
+    assert res.minutes == 10.0
+    assert int(res.table["children"].sum()) == 6
+    assert int(res.table["uncovered"].sum()) == 6 and int(res.table["no_home"].sum()) == 6
+    default = planning.gaps(inputs, settings=SETTINGS, area_kind="square", cell_metres=50_000,
+                            times=times)
+    expected = brute_gaps(inputs, times, 30.0, SETTINGS.scoring)
+    assert default.minutes == 30.0
+    assert int(default.table["uncovered"].sum()) == sum(not e["covered"]
+                                                        for e in expected.values()) < 6
+    wins = planning.gaps(inputs, settings=short, area_kind="square", cell_metres=50_000,
+                         times=times, minutes=30.0)
+    pd.testing.assert_frame_equal(wins.table, default.table)
+
+
+def test_recruit_reads_the_catchment_from_planning_settings() -> None:
+    inputs = hand_inputs()
+    times = hand_times(inputs, 1)
+    sites = pd.DataFrame({"site_id": ["s1", "s2"], "lon": [10.7, 10.8], "lat": [59.9, 59.9],
+                          "population": [10.0, 5.0]})
+    site_times = TimeTable(np.array(["s1", "s2"], dtype=object), times.destination_ids,
+                           np.array([[5.0] * 7, [50.0] * 7]))
+    kwargs = {"competence": "TBO-F", "k": 1, "sites": sites, "site_times": site_times,
+              "home_times": times}
+    # T = 4: the nearest site is 5 minutes away, so it covers nobody
+    short = planning.recruit(inputs, settings=Settings(planning={"catchment_minutes": 4.0}),
+                             **kwargs)
+    assert (short.minutes, short.coverable, short.newly_covered) == (4.0, 0, 0)
+    by_setting = planning.recruit(inputs, settings=Settings(planning={"catchment_minutes": 25}),
+                                  **kwargs)
+    by_argument = planning.recruit(inputs, settings=SETTINGS, minutes=25.0, **kwargs)
+    assert by_setting.minutes == 25.0 and by_setting.newly_covered > 0
+    assert by_setting.summary() == by_argument.summary()
+
+
+def test_emergency_coverage_reads_its_bands_from_planning_settings() -> None:
+    inputs = hand_inputs()
+    times = _flat_times(inputs, 4.0, anchor="home")  # H5, the one emergency home: 4 minutes
+    res = planning.emergency_coverage(
+        inputs, settings=Settings(planning={"emergency_bands_minutes": [3.0, 5.0]}), times=times)
+    row = res.table.set_index("area_id").loc["0301"]
+    assert res.bands == (3.0, 5.0) and res.emergency_homes == 1
+    assert (row["total"], row["within_3"], row["within_5"], row["beyond_5"]) == (6, 0, 6, 0)
+    default = planning.emergency_coverage(inputs, times=times)
+    assert default.bands == (30.0, 45.0) and "within_30" in default.table.columns
+    wins = planning.emergency_coverage(
+        inputs, settings=Settings(planning={"emergency_bands_minutes": [3.0, 5.0]}),
+        bands=(2.0, 4.0), times=times)
+    assert wins.bands == (2.0, 4.0) and wins.table.loc[0, "within_4"] == 6
+
+
 def test_gaps_need_breakdown_names_the_missing_competence() -> None:
     inputs = hand_inputs()
     times = TimeTable(inputs.homes["home_id"].to_numpy(dtype=object),
                       hand_times(inputs, 1).destination_ids,
                       np.full((6, 7), 5.0))
-    res = planning.gaps(inputs, settings=SETTINGS.scoring, area_kind="square",
+    res = planning.gaps(inputs, settings=SETTINGS, area_kind="square",
                         cell_metres=50_000, times=times, minutes=30.0)
     # C4 (15, disability) has only H4 with that competence, and H4 has no free place
     c4 = res.children.set_index("child_id").loc["C4"]
@@ -272,14 +339,14 @@ def test_gaps_options_are_checked() -> None:
     inputs = hand_inputs()
     times = hand_times(inputs, 1)
     with pytest.raises(InputError, match="municipality, pool, hex, square"):
-        planning.gaps(inputs, settings=SETTINGS.scoring, area_kind="circle",  # type: ignore
+        planning.gaps(inputs, settings=SETTINGS, area_kind="circle",  # type: ignore
                       times=times)
     with pytest.raises(InputError, match="pool areas need municipality polygons"):
-        planning.gaps(inputs, settings=SETTINGS.scoring, area_kind="pool", times=times)
+        planning.gaps(inputs, settings=SETTINGS, area_kind="pool", times=times)
     with pytest.raises(InputError, match="municipality areas need municipality polygons"):
-        planning.gaps(inputs, settings=SETTINGS.scoring, times=times)
+        planning.gaps(inputs, settings=SETTINGS, times=times)
     with pytest.raises(InputError, match="school, home"):
-        planning.gaps(inputs, settings=SETTINGS.scoring, area_kind="hex", times=times,
+        planning.gaps(inputs, settings=SETTINGS, area_kind="hex", times=times,
                       anchor="work")  # type: ignore[arg-type]
 
 
@@ -463,6 +530,43 @@ def region(small_sample: Sample) -> dict:
             "areas": small_sample.areas, "as_of": small_sample.as_of}
 
 
+def test_planning_in_another_metric_crs_gives_the_same_counts(small_sample: Sample,
+                                                              tmp_path: Path) -> None:
+    """Issue 26: network.crs is the one working CRS of planning (UTM 32N instead of 33N)."""
+    from matcher import network
+
+    utm32 = Settings(network={"crs": "EPSG:25832"})
+    net32 = network.build(small_sample.manifest.roads, utm32.network, cache_dir=tmp_path / "n")
+    assert net32.crs == "EPSG:25832"
+    areas32 = planning.read_municipalities(small_sample.manifest.municipalities, settings=utm32)
+    assert areas32.crs == "EPSG:25832"
+    runs = {}
+    for name, settings, net, areas in (("33", SETTINGS, small_sample.net, small_sample.areas),
+                                       ("32", utm32, net32, areas32)):
+        runs[name] = (planning.gaps(small_sample.inputs, settings=settings, net=net,
+                                    areas=areas),
+                      planning.emergency_coverage(small_sample.inputs, settings=settings,
+                                                  net=net, areas=areas))
+    (gaps33, cov33), (gaps32, cov32) = runs["33"], runs["32"]
+    assert gaps32.areas.crs == "EPSG:25832" and cov32.cells.crs == "EPSG:25832"
+    t33, t32 = (g.table.set_index("area_id").sort_index() for g in (gaps33, gaps32))
+    assert list(t32.index) == list(t33.index)
+    for col in ("children", "homes", "places"):  # where things are: exactly the same
+        assert t32[col].tolist() == t33[col].tolist(), col
+    # travel times differ only in the off-road legs (distances in another projection):
+    # the counts at the catchment edge may move by a child at most
+    assert np.abs(t32["uncovered"].to_numpy() - t33["uncovered"].to_numpy()).max() <= 1
+    np.testing.assert_allclose(t32["access_2sfca"], t33["access_2sfca"], rtol=0.05, atol=1e-3)
+    c33, c32 = (c.table.set_index("area_id").sort_index() for c in (cov33, cov32))
+    assert c32["total"].tolist() == c33["total"].tolist()
+    np.testing.assert_allclose(c32["share_30"], c33["share_30"], atol=0.05)
+    minutes33 = cov33.points.set_index("id")["minutes"]
+    minutes32 = cov32.points.set_index("id")["minutes"].reindex(minutes33.index)
+    finite = np.isfinite(minutes33.to_numpy())
+    np.testing.assert_allclose(minutes32.to_numpy()[finite], minutes33.to_numpy()[finite],
+                               rtol=0.01, atol=0.1)
+
+
 def test_place_additions_is_deterministic_and_inside(region: dict) -> None:
     adds = [planning.Addition("4692", ("TBO-F",), 3), planning.Addition("4691", (), 2, 2)]
     first = planning.place_additions(adds, region["areas"], net=region["net"])
@@ -470,7 +574,7 @@ def test_place_additions_is_deterministic_and_inside(region: dict) -> None:
     pd.testing.assert_frame_equal(first, again)
     assert list(first["home_id"]) == ["WHATIF-4691-001", "WHATIF-4691-002", "WHATIF-4692-001",
                                       "WHATIF-4692-002", "WHATIF-4692-003"]
-    x, y = planning_common._xy(first["lon"], first["lat"])
+    x, y = planning_common._xy(first["lon"], first["lat"], DEFAULT_CRS)
     located = planning.locate(x, y, region["areas"])
     assert list(located) == list(first["municipality"])
     assert len(set(zip(first["lon"], first["lat"], strict=True))) == 5  # spread out
@@ -524,7 +628,7 @@ def test_oslo_scenario_tables_validate_from_csv(oslo: oslo_mod.OsloScenario,
     assert len(inputs.children) == 150 and len(inputs.homes) == 60
     assert set(inputs.children["municipality"]) == {"0301"}
     # children sit on real populated cells and real schools
-    x, y = planning_common._xy(inputs.children["lon"], inputs.children["lat"])
+    x, y = planning_common._xy(inputs.children["lon"], inputs.children["lat"], DEFAULT_CRS)
     cx, cy = planning_areas._centres(oslo.population)
     dist = np.hypot(x[:, None] - cx[None, :], y[:, None] - cy[None, :]).min(axis=1)
     assert dist.max() < 0.5
@@ -547,7 +651,7 @@ def test_oslo_gaps_match_brute_force(oslo: oslo_mod.OsloScenario) -> None:
     # of 5 minutes leaves gaps, the default 30 minutes covers everyone with a suitable home
     by_minutes = {}
     for minutes in (5.0, 30.0):
-        res = planning.gaps(inputs, settings=SETTINGS.scoring, areas=oslo.municipalities,
+        res = planning.gaps(inputs, settings=SETTINGS, areas=oslo.municipalities,
                             times=times, minutes=minutes)
         expected = brute_gaps(inputs, times, minutes, SETTINGS.scoring)
         row = res.table.set_index("area_id").loc["0301"]
@@ -567,7 +671,7 @@ def test_oslo_gaps_match_brute_force(oslo: oslo_mod.OsloScenario) -> None:
         assert row["access_2sfca"] == pytest.approx(sum(access) / len(access))
         by_minutes[minutes] = int(row["uncovered"])
     assert by_minutes[5.0] > 0 and by_minutes[5.0] >= by_minutes[30.0]
-    hexes = planning.gaps(inputs, settings=SETTINGS.scoring, area_kind="hex", cell_metres=1000,
+    hexes = planning.gaps(inputs, settings=SETTINGS, area_kind="hex", cell_metres=1000,
                           times=times, minutes=5.0)
     assert hexes.table["children"].sum() == 150
     assert hexes.table["uncovered"].sum() == by_minutes[5.0]
@@ -609,7 +713,7 @@ def test_oslo_emergency_coverage_matches_brute_force(oslo: oslo_mod.OsloScenario
     # population basis: weights are the persons of each cell, by loops
     cells = oslo.population
     cx, cy = planning_areas._centres(cells)
-    lon, lat = planning_common._lonlat(cx, cy)
+    lon, lat = planning_common._lonlat(cx, cy, DEFAULT_CRS)
     cell_pts = pd.DataFrame({"id": "cell:" + cells["cell_id"], "lon": lon, "lat": lat})
     ctimes = planning.travel_times(oslo.net, inputs.homes, cell_pts, origin_id="home_id",
                                    destination_id="id")
@@ -637,6 +741,14 @@ def test_oslo_recruit_and_support(oslo: oslo_mod.OsloScenario) -> None:
     assert plan.families.assigned == min(len(oslo.inputs.homes),
                                          5 * len(oslo.resource_families))
     assert plan.networks["network_id"].nunique() == math.ceil(len(oslo.inputs.homes) / 6)
+    # planning.max_homes_per_family is the families' default capacity; max_homes= wins
+    two = Settings(planning={"max_homes_per_family": 2})
+    plan = planning.support_plan(oslo.inputs.homes, oslo.resource_families, net=oslo.net,
+                                 settings=two)
+    assert plan.families.assigned == min(len(oslo.inputs.homes), 2 * len(oslo.resource_families))
+    plan = planning.support_plan(oslo.inputs.homes, oslo.resource_families, net=oslo.net,
+                                 settings=two, max_homes=3)
+    assert plan.families.assigned == min(len(oslo.inputs.homes), 3 * len(oslo.resource_families))
 
 
 # --------------------------------------------------------------------------- CLI
@@ -664,6 +776,31 @@ def test_cli_gaps(region: dict, tmp_path: Path) -> None:
     bad = runner.invoke(app, ["gaps", *_common(region), "--areas", "circle", "--out",
                               str(tmp_path / "x")])
     assert bad.exit_code == 2 and "municipality, pool, hex, square" in bad.output
+
+
+def test_cli_gaps_reads_planning_settings_and_the_option_wins(region: dict,
+                                                                tmp_path: Path) -> None:
+    """Issue 26: catchment_minutes = 5 in [planning] changes gaps.csv; --minutes overrides it."""
+    config = tmp_path / "matcher.toml"
+    config.write_text("[planning]\ncatchment_minutes = 5\n", encoding="utf-8")
+    base = ["--json", "gaps", *_common(region), "--municipalities",
+            str(region["manifest"].municipalities), "--no-match"]
+    outs = {}
+    for name, extra in (("default", []), ("toml", ["--config", str(config)]),
+                        ("option", ["--config", str(config), "--minutes", "30"])):
+        outs[name] = tmp_path / name
+        result = runner.invoke(app, [*base, *extra, "--out", str(outs[name])])
+        assert result.exit_code == 0, result.output
+        summary = json.loads(result.stdout.strip().splitlines()[-1])
+        assert summary["minutes"] == (5.0 if name == "toml" else 30.0), name
+    default, toml, option = ((outs[n] / "gaps.csv").read_bytes()
+                             for n in ("default", "toml", "option"))
+    assert toml != default and option == default
+    # by hand from the per-child table: a shorter catchment covers no more children
+    short = pd.read_csv(outs["toml"] / "gaps.csv", dtype={"area_id": str})
+    long = pd.read_csv(outs["default"] / "gaps.csv", dtype={"area_id": str})
+    assert short["uncovered"].sum() > long["uncovered"].sum()
+    assert short["children"].sum() == long["children"].sum()
 
 
 def test_cli_whatif(region: dict, tmp_path: Path) -> None:

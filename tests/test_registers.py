@@ -52,6 +52,21 @@ def test_polygons_are_the_357_valid_2024_municipalities(polygons: gpd.GeoDataFra
     assert {"0301", "3203", "4601", "1508", "1580"} <= set(polygons["code"])
 
 
+def test_lookup_follows_the_working_crs_of_the_polygons(polygons: gpd.GeoDataFrame) -> None:
+    """Issue 26: the polygons may be in any metric CRS (network.crs); the codes do not change."""
+    utm32 = io_registers.read_municipality_polygons(DATA / "kommuner_2024_S.geojson",
+                                                    crs="EPSG:25832")
+    assert utm32.crs.to_epsg() == 25832
+    points = polygons.geometry.sample_points(2, rng=3).explode(index_parts=False)
+    lon, lat = _lonlat(points)
+    codes33 = registers.municipality_of(lon, lat, polygons).codes
+    codes32 = registers.municipality_of(lon, lat, utm32).codes
+    assert (codes32 == polygons["code"].to_numpy()[points.index.to_numpy()]).all()
+    assert (codes32 == codes33).all()
+    with pytest.raises(InputError, match="projected CRS in metres"):
+        registers.municipality_of(lon, lat, polygons.to_crs("EPSG:4326"))
+
+
 def test_derived_municipality_is_the_polygon_holding_the_point(
         polygons: gpd.GeoDataFrame) -> None:
     # every part (island, exclave) of every municipality over 1 km², plus 5 random points each

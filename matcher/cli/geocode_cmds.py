@@ -10,6 +10,7 @@ import typer
 
 from matcher import i18n
 from matcher.cli.common import emit, errors, say, steps
+from matcher.config import ADDRESS_REGISTER_CRS
 from matcher.i18n import gettext as _
 from matcher.i18n import ngettext
 from matcher.io import files, readers
@@ -28,8 +29,8 @@ def geocode(
              "and 'postnummer'; 'id' is used to name unresolved rows.")],
     register: Annotated[Path, typer.Option(
         "--register", exists=True, dir_okay=False, readable=True,
-        help="Kartverket Matrikkelen adresse CSV (';', UTF-8, Nord/Øst in EPSG:25833), "
-             "national or one municipality's.")],
+        help=f"Kartverket Matrikkelen adresse CSV (';', UTF-8, Nord/Øst in "
+             f"{ADDRESS_REGISTER_CRS}), national or one municipality's.")],
     out: Annotated[Path, typer.Option(
         "--out", dir_okay=False,
         help="Output table (.csv or .parquet): the input plus lon, lat (WGS84), match "

@@ -193,7 +193,7 @@ def match(
                 before = runs.read_previous(previous)
                 before_day = runs.previous_as_of(previous)
             net = open_network(network_dir, osm, out, settings, step)
-        areas = _municipalities(municipalities)
+        areas = _municipalities(municipalities, settings)
         result = _run(inputs, settings, times, net, run_date, decisions=decided,
                       previous=before, previous_as_of=before_day)
         _write(result, out, privacy=privacy, municipalities=areas, settings=settings)
@@ -226,12 +226,12 @@ def _run(inputs: Any, settings: config_mod.Settings, times: Any, net: Any,
                             previous=previous, previous_as_of=previous_as_of)
 
 
-def _municipalities(path: Path | None) -> Any:
+def _municipalities(path: Path | None, settings: config_mod.Settings) -> Any:
     if path is None:
         return None
     from matcher import planning
 
-    return planning.read_municipalities(path)
+    return planning.read_municipalities(path, settings=settings)
 
 
 def _write(result: Any, out: Path, *, privacy: Literal["exact", "coarse"] | str,
@@ -434,7 +434,7 @@ def _fjord_demo(folder: Path, seed: int, settings: config_mod.Settings) -> tuple
             sample_dir / "children.csv", sample_dir / "homes.csv",
             sample_dir / "contacts.csv", sample_dir / "placements.csv",
             sample_dir / "vetoes.csv", settings=settings.scoring)
-    areas = _municipalities(sample_dir / "municipalities.geojson")
+    areas = _municipalities(sample_dir / "municipalities.geojson", settings)
     run_date = datetime.date.fromisoformat(fjord.REFERENCE_DATE)
     return _run(inputs, settings, None, net, run_date), areas, net, sample_dir
 

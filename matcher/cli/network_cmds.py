@@ -289,7 +289,7 @@ def isochrones_cmd(
                                                "metres.", min=1.0)] = 150.0,
     config: ConfigOpt = None,
 ) -> None:
-    """Write nested isochrone polygons (id, minutes, geometry; EPSG:25833) per point."""
+    """Write nested isochrone polygons (id, minutes, geometry; network CRS) per point."""
     from matcher import isochrones, network, traveltime
     from matcher.io import files, readers
 

@@ -75,8 +75,9 @@ MunicipalitiesOpt = Annotated[Path | None, typer.Option(
 PopulationOpt = Annotated[Path | None, typer.Option(
     "--population",
     help="Population grid (SSB 250 m GeoPackage: ru250m, pop_tot).")]
-MinutesOpt = Annotated[float, typer.Option(
-    "--minutes", help="Catchment T in minutes (home -> child's anchor).")]
+MinutesOpt = Annotated[float | None, typer.Option(
+    "--minutes", help="Catchment T in minutes (home -> child's anchor) "
+                      "[default: the setting planning.catchment_minutes, 30].")]
 AnchorOpt = Annotated[str, typer.Option(
     "--anchor", help="Child's point: 'school' (home if the child has none) or 'home'.")]
 
@@ -89,16 +90,16 @@ def _network(network_dir: Path | None, osm: Path | None, out: Path,
     return open_network(network_dir, osm, out, settings, step)
 
 
-def _municipalities(path: Path | None) -> Any:
+def _municipalities(path: Path | None, settings: config_mod.Settings) -> Any:
     from matcher import planning
 
-    return planning.read_municipalities(path) if path is not None else None
+    return planning.read_municipalities(path, settings=settings) if path is not None else None
 
 
-def _population(path: Path | None) -> Any:
+def _population(path: Path | None, settings: config_mod.Settings) -> Any:
     from matcher.io import readers
 
-    return readers.read_population(path) if path is not None else None
+    return readers.read_population(path, crs=settings.crs) if path is not None else None
 
 
 def parse_addition(text: str, settings: config_mod.ScoringSettings) -> Any:
@@ -194,8 +195,9 @@ def gaps(
                         "--municipalities), hex or square "
                         "[default: municipality with --municipalities, else hex].")] = None,
     cell_metres: Annotated[float, typer.Option(
-        "--cell-metres", help="Grid cell size in metres (EPSG:25833) for hex/square.")] = 1000.0,
-    minutes: MinutesOpt = 30.0,
+        "--cell-metres", help="Grid cell size in metres (working CRS, network.crs) for "
+                              "hex/square.")] = 1000.0,
+    minutes: MinutesOpt = None,
     anchor: AnchorOpt = "school",
     run: Annotated[Path | None, typer.Option(
         "--run", exists=True, file_okay=False,
@@ -210,7 +212,7 @@ def gaps(
 
     Writes gaps.csv (ranked areas; counts per missing need; mean 2SFCA
     accessibility), gaps_by_need.csv, gaps.png (choropleth) and gaps.gpkg
-    (layer 'gaps', EPSG:25833).
+    (layer 'gaps', in the working CRS network.crs).
     """
     from matcher import pipeline, planning
     from matcher.io import files
@@ -224,13 +226,14 @@ def gaps(
         if kind in ("municipality", "pool") and municipalities is None:
             raise InputError(_("--areas {kind} needs --municipalities FILE; or use "
                                "--areas hex or --areas square").format(kind=kind))
-        _check_positive("--minutes", minutes)
+        if minutes is not None:
+            _check_positive("--minutes", minutes)
         _check_positive("--cell-metres", cell_metres)
         anchor_kind = _check_anchor(anchor)
         run_date = parse_date(as_of)
         with steps(_("gaps")) as step:
             inputs = read_tables(children, homes, contacts, placements, vetoes, settings)
-            polys = _municipalities(municipalities)
+            polys = _municipalities(municipalities, settings)
             net = _network(network_dir, osm, out, settings, step)
             unmatched = None
             if run is not None:
@@ -241,10 +244,10 @@ def gaps(
                 unmatched = set(result.assignments.loc[result.assignments["home_id"].isna(),
                                                        "child_id"])
         with progress(_("travel times")) as bar:
-            res = planning.gaps(inputs, settings=settings.scoring, areas=polys,
+            res = planning.gaps(inputs, settings=settings, net=net, areas=polys,
                                 area_kind=kind, cell_metres=cell_metres,  # type: ignore[arg-type]
                                 minutes=minutes, anchor=anchor_kind, unmatched=unmatched,
-                                net=net, travel=settings.travel, progress=bar)
+                                progress=bar)
         out.mkdir(parents=True, exist_ok=True)
         _write_csv(res.table, out / "gaps.csv")
         _write_csv(res.by_need, out / "gaps_by_need.csv")
@@ -257,7 +260,7 @@ def gaps(
                      "min, in {areas} areas ({kind}); most: {top} -> {out}",
                      summary["children"]).format(
             n=i18n.format_number(summary["children"]),
-            uncovered=i18n.format_number(summary["uncovered"]), minutes=amount(minutes),
+            uncovered=i18n.format_number(summary["uncovered"]), minutes=amount(res.minutes),
             areas=i18n.format_number(summary["areas"]), kind=_(_AREA_KINDS.get(kind, kind)),
             top=", ".join(summary["top_areas"][:3]) or _("none"), out=out))
         emit({"command": "gaps", "out": str(out), **summary})
@@ -323,8 +326,8 @@ def whatif(
         run_date = parse_date(as_of)
         with steps(_("what-if")) as step:
             inputs = read_tables(children, homes, contacts, placements, vetoes, settings)
-            polys = _municipalities(municipalities)
-            pop = _population(population)
+            polys = _municipalities(municipalities, settings)
+            pop = _population(population, settings)
             net = _network(network_dir, osm, out, settings, step)
             res = planning.whatif(inputs, additions, settings=settings, net=net, areas=polys,
                                   population=pop, as_of=run_date, step=step)
@@ -382,7 +385,7 @@ def recruit(
     osm: OsmOpt = None,
     population: PopulationOpt = None,
     config: ConfigOpt = None,
-    minutes: MinutesOpt = 30.0,
+    minutes: MinutesOpt = None,
     anchor: AnchorOpt = "school",
     cell_metres: Annotated[float, typer.Option(
         "--cell-metres", help="Without --population: candidate grid cell size, metres.")]
@@ -396,7 +399,7 @@ def recruit(
     populated cells (--population) or road-node grid cells. Writes
     recruit.csv (chosen sites, ranked), recruit_by_pool.csv (children suited,
     covered before and newly covered per [scoring.pools] cooperation) and
-    recruit.gpkg (layers 'sites' and 'candidates', EPSG:25833).
+    recruit.gpkg (layers 'sites' and 'candidates', in the working CRS network.crs).
     """
     from matcher import planning
     from matcher.io import files
@@ -411,12 +414,13 @@ def recruit(
         if max_candidates < 1:
             raise InputError(_("{option} {value} must be >= 1").format(option="--max-candidates",
                                                                        value=max_candidates))
-        _check_positive("--minutes", minutes)
+        if minutes is not None:
+            _check_positive("--minutes", minutes)
         _check_positive("--cell-metres", cell_metres)
         anchor_kind = _check_anchor(anchor)
         with steps(_("recruit")) as step:
             inputs = read_tables(children, homes, contacts, placements, vetoes, settings)
-            pop = _population(population)
+            pop = _population(population, settings)
             net = _network(network_dir, osm, out, settings, step)
             step(_("solving the covering model"))
             res = planning.recruit(inputs, competence=competence, k=k, settings=settings,
@@ -425,7 +429,8 @@ def recruit(
         out.mkdir(parents=True, exist_ok=True)
         _write_csv(res.sites, out / "recruit.csv")
         _write_csv(res.by_pool, out / "recruit_by_pool.csv")
-        files.write_layers({"sites": _points(res.sites), "candidates": _points(res.candidates)},
+        files.write_layers({"sites": _points(res.sites, settings.crs),
+                            "candidates": _points(res.candidates, settings.crs)},
                            out / "recruit.gpkg")
         summary = res.summary()
         n = i18n.format_number
@@ -435,18 +440,19 @@ def recruit(
                      "{competence}: {k} sites cover {newly} more children within {minutes} min "
                      "({before} of {suited} suited children were covered already; {coverable} "
                      "coverable) -> {out}", k).format(
-            competence=competence, k=n(k), newly=n(res.newly_covered), minutes=amount(minutes),
+            competence=competence, k=n(k), newly=n(res.newly_covered),
+            minutes=amount(res.minutes),
             before=n(res.covered_before), suited=n(res.suited), coverable=n(res.coverable),
             out=out))
         emit({"command": "recruit", "out": str(out), **summary})
 
 
-def _points(frame: pd.DataFrame) -> Any:
+def _points(frame: pd.DataFrame, crs: str) -> Any:
     import geopandas as gpd
 
     gdf = gpd.GeoDataFrame(frame.copy(), geometry=gpd.points_from_xy(frame["lon"], frame["lat"]),
                            crs="EPSG:4326")
-    return gdf.to_crs("EPSG:25833")
+    return gdf.to_crs(crs)
 
 
 # --------------------------------------------------------------------------- coverage
@@ -464,8 +470,9 @@ def coverage(
     municipalities: MunicipalitiesOpt = None,
     population: PopulationOpt = None,
     config: ConfigOpt = None,
-    bands: Annotated[str, typer.Option(
-        "--bands", help="Comma-separated bands in minutes, ascending.")] = "30,45",
+    bands: Annotated[str | None, typer.Option(
+        "--bands", help="Comma-separated bands in minutes, ascending "
+                        "[default: the setting planning.emergency_bands_minutes, 30,45].")] = None,
     anchor: Annotated[str, typer.Option(
         "--anchor", help="Child's point: 'home' or 'school'.")] = "home",
 ) -> None:
@@ -473,26 +480,26 @@ def coverage(
 
     Per municipality. Emergency homes are kind=emergency with free places.
     Writes coverage.csv, coverage_cells.csv, coverage.png (map of uncovered
-    areas) and coverage.gpkg (layers 'coverage' and 'cells', EPSG:25833).
+    areas) and coverage.gpkg (layers 'coverage' and 'cells', in the working CRS network.crs).
     """
     from matcher import planning
     from matcher.io import files
 
     with errors():
         settings = load_config(config)
-        band_list = parse_bands(bands, "30,45")
+        band_list = parse_bands(bands, "30,45") if bands is not None else None
         anchor_kind = _check_anchor(anchor)
         if population is not None and municipalities is None:
             say(_("no --municipalities: the population is reported as one area 'all'"))
         with steps(_("coverage")) as step:
             inputs = read_tables(children, homes, contacts, placements, vetoes, settings)
-            polys = _municipalities(municipalities)
-            pop = _population(population)
+            polys = _municipalities(municipalities, settings)
+            pop = _population(population, settings)
             net = _network(network_dir, osm, out, settings, step)
         with progress(_("travel times")) as bar:
-            res = planning.emergency_coverage(inputs, bands=band_list, areas=polys,
-                                              population=pop, anchor=anchor_kind, net=net,
-                                              travel=settings.travel, progress=bar)
+            res = planning.emergency_coverage(inputs, settings=settings, net=net, bands=band_list,
+                                              areas=polys, population=pop, anchor=anchor_kind,
+                                              progress=bar)
         out.mkdir(parents=True, exist_ok=True)
         _write_csv(res.table, out / "coverage.csv")
         _write_csv(pd.DataFrame(res.cells.drop(columns="geometry")), out / "coverage_cells.csv")
@@ -539,8 +546,9 @@ def resource_families(
     cooperations: Annotated[Path | None, typer.Option(
         "--cooperations",
         help="CSV municipality,cooperation (municipality cooperations).")] = None,
-    max_homes: Annotated[int, typer.Option(
-        "--max-homes", help="Homes a resource family supports at most.")] = 5,
+    max_homes: Annotated[int | None, typer.Option(
+        "--max-homes", help="Homes a resource family supports at most "
+                            "[default: the setting planning.max_homes_per_family, 5].")] = None,
     any_cooperation: Annotated[bool, typer.Option(
         "--any-cooperation", help="Allow a family outside the home's cooperation.")] = False,
     max_minutes: Annotated[float | None, typer.Option(
@@ -559,7 +567,7 @@ def resource_families(
 
     with errors():
         settings = load_config(config)
-        if max_homes < 0:
+        if max_homes is not None and max_homes < 0:
             raise InputError(_("{option} {value} must be >= 0").format(option="--max-homes",
                                                                         value=max_homes))
         if network_size < 1:
@@ -580,14 +588,11 @@ def resource_families(
                            zip(table["municipality"], table["cooperation"], strict=True)}
             net = _network(network_dir, osm, out, settings, step)
             step(_("solving"))
-            plan = planning.support_plan(inputs.homes, fam, net=net, travel=settings.travel,
+            plan = planning.support_plan(inputs.homes, fam, net=net, settings=settings,
                                          max_homes=max_homes,
                                          same_cooperation=not any_cooperation,
                                          cooperations=mapping, max_minutes=max_minutes,
-                                         network_size=network_size,
-                                         time_limit_seconds=settings.assignment
-                                         .time_limit_seconds,
-                                         solver=settings.assignment.solver)
+                                         network_size=network_size)
         out.mkdir(parents=True, exist_ok=True)
         _write_csv(plan.families.assignments, out / "resource_families.csv")
         _write_csv(plan.families.load, out / "resource_family_load.csv")

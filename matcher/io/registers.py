@@ -16,6 +16,7 @@ import geopandas as gpd
 import pandas as pd
 
 from matcher import geocode, registers, tables
+from matcher.config import ADDRESS_REGISTER_CRS, DEFAULT_CRS
 from matcher.errors import InputError, raise_if_problems
 from matcher.geocode import AddressRegister
 from matcher.i18n import N_, ngettext
@@ -57,7 +58,7 @@ def read_address_register(path: str | Path) -> AddressRegister:
     ----------
     path
         ``;``-separated UTF-8 file (a byte-order mark is allowed) with ``Nord``/``Øst``
-        in EPSG:25833.
+        in :data:`~matcher.config.ADDRESS_REGISTER_CRS`.
 
     Returns
     -------
@@ -67,7 +68,7 @@ def read_address_register(path: str | Path) -> AddressRegister:
     ------
     InputError
         If the file is missing, lacks a column, cannot be parsed, or declares
-        another EPSG code than 25833.
+        another EPSG code than :data:`~matcher.config.ADDRESS_REGISTER_CRS`.
     """
     import pyarrow as pa
     from pyarrow import csv as pacsv
@@ -107,10 +108,11 @@ def read_address_register(path: str | Path) -> AddressRegister:
     frame = table.to_pandas()
     if "EPSG-kode" in frame:
         codes = {str(c) for c in frame["EPSG-kode"].dropna().unique()}
-        if codes - {"25833"}:
-            raise InputError(_("{file}: EPSG-kode {codes}; only the EPSG:25833 edition of "
+        if codes - {ADDRESS_REGISTER_CRS.removeprefix("EPSG:")}:
+            raise InputError(_("{file}: EPSG-kode {codes}; only the {crs} edition of "
                                "Matrikkelen adresse is supported, download that one")
-                             .format(file=path.name, codes=", ".join(sorted(codes))))
+                             .format(file=path.name, codes=", ".join(sorted(codes)),
+                                     crs=ADDRESS_REGISTER_CRS))
     return geocode.build_register(frame, source=path.name)
 
 
@@ -135,22 +137,24 @@ def read_schools(path: str | Path) -> SchoolRegister:
     return registers.schools_from_frame(frame, source=path.name)
 
 
-def read_municipality_polygons(path: str | Path) -> gpd.GeoDataFrame:
+def read_municipality_polygons(path: str | Path, *, crs: str = DEFAULT_CRS) -> gpd.GeoDataFrame:
     """Read municipality polygons (``data/kommuner_2024_S.geojson``) for lookups.
 
     Parameters
     ----------
     path
         Any vector file GDAL reads, with ``kommunenummer`` and a name column.
+    crs
+        The working CRS, projected in metres (``network.crs``).
 
     Returns
     -------
     geopandas.GeoDataFrame
         As :func:`matcher.registers.municipalities_from_frame`: ``code``, ``name``, valid polygons
-        in EPSG:25833.
+        in ``crs``.
     """
     frame = readers.read_polygons(path, what=N_("municipality polygons"))
-    return registers.municipalities_from_frame(frame, source=Path(path).name)
+    return registers.municipalities_from_frame(frame, source=Path(path).name, crs=crs)
 
 
 def read_mapping(path: str | Path) -> pd.DataFrame:

@@ -4,7 +4,7 @@ Where are foster homes missing, which competence is missing where, what would
 new homes change, where should the next homes be recruited, how far is every
 child from an emergency home, and which resource family supports which home.
 Everything works on travel times in minutes from the road network
-(:mod:`matcher.traveltime`) and in EPSG:25833 metres for areas.
+(:mod:`matcher.traveltime`) and in metres of the working CRS (``network.crs``) for areas.
 
 Terms
 -----
@@ -43,7 +43,8 @@ Functions
 * :func:`recruit` - the ``k`` candidate sites that most increase the number
   of covered children: a maximal covering location problem (:func:`mclp`).
 * :func:`emergency_coverage` - share of children (or of the population)
-  within 30 and 45 minutes of an available emergency home, per municipality.
+  within each band (``planning.emergency_bands_minutes``, 30 and 45 minutes)
+  of an available emergency home, per municipality.
 * :func:`assign_resource_families`, :func:`local_networks` and
   :func:`cafes` - support structures for foster homes.
 
@@ -75,10 +76,7 @@ from matcher.planning.areas import (
 from matcher.planning.common import (
     ANCHORS,
     ATTRIBUTION,
-    DEFAULT_BANDS,
-    DEFAULT_MINUTES,
     MAX_HOMES_PER_FAMILY,
-    WORK_CRS,
     Anchor,
     anchor_points,
     free_places,
@@ -124,12 +122,9 @@ __all__ = [
     "ANCHORS",
     "AREA_KINDS",
     "ATTRIBUTION",
-    "DEFAULT_BANDS",
-    "DEFAULT_MINUTES",
     "DIFF_MEASURES",
     "FAMILY_COLUMNS",
     "MAX_HOMES_PER_FAMILY",
-    "WORK_CRS",
     "Addition",
     "Anchor",
     "AreaKind",

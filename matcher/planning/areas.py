@@ -14,10 +14,10 @@ import pandas as pd
 import shapely
 
 from matcher import i18n
+from matcher.config import DEFAULT_CRS, Settings
 from matcher.errors import InputError
 from matcher.i18n import gettext as _
 from matcher.io import readers
-from matcher.planning.common import WORK_CRS
 
 __all__ = [
     "AREA_KINDS",
@@ -39,8 +39,9 @@ AreaKind = Literal["municipality", "pool", "hex", "square"]
 
 
 def municipality_areas(polygons: gpd.GeoDataFrame, *, code_column: str = "kommunenummer",
-                       name_column: str | None = "kommunenavn") -> gpd.GeoDataFrame:
-    """Return municipality polygons as planning areas in EPSG:25833.
+                       name_column: str | None = "kommunenavn",
+                       crs: str = DEFAULT_CRS) -> gpd.GeoDataFrame:
+    """Return municipality polygons as planning areas in the working CRS ``crs``.
 
     Geometries are repaired with :func:`shapely.make_valid` (the Kartverket
     derived files are partly invalid) and parts of one code are dissolved.
@@ -51,12 +52,14 @@ def municipality_areas(polygons: gpd.GeoDataFrame, *, code_column: str = "kommun
         Polygon layer with a CRS and a 4-digit municipality code column.
     code_column, name_column
         Columns with the code (``kommunenummer``) and the name (optional).
+    crs
+        The working CRS, projected in metres (``network.crs``).
 
     Returns
     -------
     geopandas.GeoDataFrame
         ``area_id`` (4-digit code, str), ``name`` (str), ``geometry``
-        (EPSG:25833), sorted by ``area_id``.
+        (in ``crs``), sorted by ``area_id``.
 
     Raises
     ------
@@ -74,16 +77,16 @@ def municipality_areas(polygons: gpd.GeoDataFrame, *, code_column: str = "kommun
     codes = codes.where(~(codes.str.isdigit() & (codes.str.len() == 3)), codes.str.zfill(4))
     names = (polygons[name_column].astype(str) if name_column and name_column in polygons.columns
              else codes)
-    geoms = shapely.make_valid(polygons.geometry.to_crs(WORK_CRS).to_numpy())
+    geoms = shapely.make_valid(polygons.geometry.to_crs(crs).to_numpy())
     geoms = shapely.get_parts(geoms, return_index=True)
     keep = np.isin(shapely.get_type_id(geoms[0]), (3, 6))  # polygon parts only
     frame = gpd.GeoDataFrame(
         {"area_id": codes.to_numpy(dtype=object)[geoms[1][keep]],
          "name": names.to_numpy(dtype=object)[geoms[1][keep]]},
-        geometry=geoms[0][keep], crs=WORK_CRS)
+        geometry=geoms[0][keep], crs=crs)
     out = frame.dissolve(by="area_id", aggfunc="first", sort=True).reset_index()
     return gpd.GeoDataFrame(out[["area_id", "name", "geometry"]].astype(
-        {"area_id": "str", "name": "str"}), geometry="geometry", crs=WORK_CRS)
+        {"area_id": "str", "name": "str"}), geometry="geometry", crs=crs)
 
 
 def pool_areas(municipalities: gpd.GeoDataFrame,
@@ -102,7 +105,7 @@ def pool_areas(municipalities: gpd.GeoDataFrame,
     geopandas.GeoDataFrame
         ``area_id`` (the pool name, or the municipality number of a
         municipality in no pool), ``name`` (the pool name, or the municipality
-        name), ``geometry`` (EPSG:25833), sorted by ``area_id``.
+        name), ``geometry`` (the CRS of ``municipalities``), sorted by ``area_id``.
     """
     pool_of = {m: name for name, codes in pools.items() for m in codes}
     ids = municipalities["area_id"].astype(str)
@@ -111,14 +114,15 @@ def pool_areas(municipalities: gpd.GeoDataFrame,
         name=[pool_of.get(m, n) for m, n in zip(ids, municipalities["name"], strict=True)])
     out = frame.dissolve(by="area_id", aggfunc="first", sort=True).reset_index()
     return gpd.GeoDataFrame(out[["area_id", "name", "geometry"]].astype(
-        {"area_id": "str", "name": "str"}), geometry="geometry", crs=WORK_CRS)
+        {"area_id": "str", "name": "str"}), geometry="geometry", crs=municipalities.crs)
 
 
 def grid_areas(bounds: Sequence[float], *, cell_metres: float,
-               shape: Literal["hex", "square"] = "hex") -> gpd.GeoDataFrame:
+               shape: Literal["hex", "square"] = "hex",
+               crs: str = DEFAULT_CRS) -> gpd.GeoDataFrame:
     """Return a hexagonal or square grid covering ``bounds``.
 
-    The grid is anchored at the origin of EPSG:25833, so the same cell size
+    The grid is anchored at the origin of ``crs``, so the same cell size
     always gives the same cells (and ids) whatever the bounds. Hexagons are
     flat-topped; column ``c`` has centres at ``x = 1.5 R c`` and
     ``y = h r + (h / 2 if c is odd)``, with ``h = cell_metres`` and
@@ -127,18 +131,20 @@ def grid_areas(bounds: Sequence[float], *, cell_metres: float,
     Parameters
     ----------
     bounds
-        ``(xmin, ymin, xmax, ymax)`` in EPSG:25833 metres.
+        ``(xmin, ymin, xmax, ymax)`` in metres of ``crs``.
     cell_metres
         Distance in metres between the centres of neighbouring cells: the
         side of a square, the flat-to-flat width of a hexagon.
     shape
         ``"hex"`` or ``"square"``.
+    crs
+        The working CRS, projected in metres (``network.crs``).
 
     Returns
     -------
     geopandas.GeoDataFrame
         ``area_id`` (``hex_<col>_<row>`` / ``sq_<col>_<row>``), ``name`` (same),
-        ``geometry`` (EPSG:25833), sorted by ``area_id``.
+        ``geometry`` (in ``crs``), sorted by ``area_id``.
 
     Raises
     ------
@@ -162,20 +168,21 @@ def grid_areas(bounds: Sequence[float], *, cell_metres: float,
             cells=i18n.format_number(len(cols) * len(rows)),
             limit=i18n.format_number(200_000)))
     ci, ri = (a.ravel() for a in np.meshgrid(cols, rows, indexing="ij"))
-    frame = _grid_frame(ci, ri, h, shape)
+    frame = _grid_frame(ci, ri, h, shape, crs)
     hit = shapely.intersects(frame.geometry.to_numpy(), shapely.box(xmin, ymin, xmax, ymax))
     return frame[hit].reset_index(drop=True)
 
 
 def grid_cells(x: np.ndarray, y: np.ndarray, *, cell_metres: float,
-               shape: Literal["hex", "square"] = "hex") -> gpd.GeoDataFrame:
+               shape: Literal["hex", "square"] = "hex",
+               crs: str = DEFAULT_CRS) -> gpd.GeoDataFrame:
     """Return only the grid cells (see :func:`grid_areas`) that hold at least one point.
 
     Parameters
     ----------
     x, y
-        Points in EPSG:25833 metres.
-    cell_metres, shape
+        Points in metres of ``crs``.
+    cell_metres, shape, crs
         As in :func:`grid_areas`; the cells are the same.
     """
     _check_grid(cell_metres, shape)
@@ -200,7 +207,7 @@ def grid_cells(x: np.ndarray, y: np.ndarray, *, cell_metres: float,
             best = np.where(closer, d, best)
             ci, ri = np.where(closer, c, ci), np.where(closer, r, ri)
     pairs = np.unique(np.column_stack([ci, ri]), axis=0) if len(x) else np.zeros((0, 2), int)
-    return _grid_frame(pairs[:, 0], pairs[:, 1], h, shape)
+    return _grid_frame(pairs[:, 0], pairs[:, 1], h, shape, crs)
 
 
 def _check_grid(cell_metres: float, shape: str) -> None:
@@ -212,8 +219,9 @@ def _check_grid(cell_metres: float, shape: str) -> None:
             metres=cell_metres))
 
 
-def _grid_frame(ci: np.ndarray, ri: np.ndarray, h: float, shape: str) -> gpd.GeoDataFrame:
-    """Cells ``(col, row)`` as polygons (EPSG:25833), sorted by ``area_id``."""
+def _grid_frame(ci: np.ndarray, ri: np.ndarray, h: float, shape: str,
+                crs: str) -> gpd.GeoDataFrame:
+    """Cells ``(col, row)`` as polygons in ``crs``, sorted by ``area_id``."""
     if shape == "square":
         geoms = shapely.box(ci * h, ri * h, (ci + 1) * h, (ri + 1) * h)
         ids = [f"sq_{c}_{r}" for c, r in zip(ci, ri, strict=True)]
@@ -227,12 +235,12 @@ def _grid_frame(ci: np.ndarray, ri: np.ndarray, h: float, shape: str) -> gpd.Geo
         geoms = shapely.polygons(ring) if len(ci) else np.array([], dtype=object)
         ids = [f"hex_{c}_{r}" for c, r in zip(ci, ri, strict=True)]
     frame = gpd.GeoDataFrame({"area_id": pd.Series(ids, dtype="str"),
-                              "name": pd.Series(ids, dtype="str")}, geometry=geoms, crs=WORK_CRS)
+                              "name": pd.Series(ids, dtype="str")}, geometry=geoms, crs=crs)
     return frame.sort_values("area_id", kind="stable").reset_index(drop=True)
 
 
 def locate(x: np.ndarray, y: np.ndarray, areas: gpd.GeoDataFrame) -> np.ndarray:
-    """Return the ``area_id`` holding each point (EPSG:25833 metres), or ``None``.
+    """Return the ``area_id`` holding each point (metres in the CRS of ``areas``), or ``None``.
 
     A point on a shared border goes to the area that sorts first by ``area_id``.
     """
@@ -253,11 +261,20 @@ def locate(x: np.ndarray, y: np.ndarray, areas: gpd.GeoDataFrame) -> np.ndarray:
     return out
 
 
-def read_municipalities(path: str | Path) -> gpd.GeoDataFrame:
-    """Read municipality polygons (GeoJSON/GeoPackage) as planning areas (working CRS).
+def read_municipalities(path: str | Path, *, settings: Settings | None = None
+                        ) -> gpd.GeoDataFrame:
+    """Read municipality polygons (GeoJSON/GeoPackage) as planning areas.
 
     The file needs ``kommunenummer`` (else ``id``) and optionally
     ``kommunenavn`` (else ``name``); see :func:`municipality_areas`.
+
+    Parameters
+    ----------
+    path
+        The polygon file (any CRS).
+    settings
+        All settings; the areas are in the working CRS ``network.crs``
+        (default :class:`~matcher.config.Settings`).
 
     Raises
     ------
@@ -267,7 +284,8 @@ def read_municipalities(path: str | Path) -> gpd.GeoDataFrame:
     frame = readers.read_polygons(path, what=_("municipality polygons"))
     code = next((c for c in ("kommunenummer", "id") if c in frame.columns), "kommunenummer")
     name = next((c for c in ("kommunenavn", "name") if c in frame.columns), None)
-    return municipality_areas(frame, code_column=code, name_column=name)
+    crs = (settings or Settings()).crs
+    return municipality_areas(frame, code_column=code, name_column=name, crs=crs)
 
 
 def _centres(cells: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray]:

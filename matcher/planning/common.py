@@ -3,19 +3,21 @@ strict eligibility of :mod:`matcher.rules`, and option checks."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pulp
 from pyproj import Transformer
 
 from matcher import i18n, optimize, schema, traveltime
-from matcher.config import DEFAULT_CRS, PlanningSettings, ScoringSettings, TravelSettings
+from matcher.config import PlanningSettings, ScoringSettings, TravelSettings
 from matcher.errors import InputError, Problem, raise_if_problems
 from matcher.i18n import N_
 from matcher.i18n import gettext as _
@@ -27,10 +29,7 @@ from matcher.timetable import TimeTable
 __all__ = [
     "ANCHORS",
     "ATTRIBUTION",
-    "DEFAULT_BANDS",
-    "DEFAULT_MINUTES",
     "MAX_HOMES_PER_FAMILY",
-    "WORK_CRS",
     "Anchor",
     "Step",
     "anchor_points",
@@ -43,13 +42,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-WORK_CRS = DEFAULT_CRS
-"""Projected CRS of areas, cells and candidate sites (the working CRS, metres)."""
 ANCHORS: tuple[str, ...] = ("school", "home")
-DEFAULT_MINUTES = PlanningSettings().catchment_minutes
-"""Default catchment ``T`` in minutes (``planning.catchment_minutes``)."""
-DEFAULT_BANDS: tuple[float, ...] = PlanningSettings().emergency_bands_minutes
-"""Default emergency-coverage bands in minutes (``planning.emergency_bands_minutes``)."""
 MAX_HOMES_PER_FAMILY = PlanningSettings().max_homes_per_family
 """A resource family supports at most this many foster homes (``planning.max_homes_per_family``)."""
 ATTRIBUTION = N_("Road data © OpenStreetMap contributors (ODbL 1.0). Municipalities: "
@@ -62,18 +55,31 @@ Step = Callable[[str], None]
 # =========================================================================== shared pieces
 
 
-_TO_WORK = Transformer.from_crs("EPSG:4326", WORK_CRS, always_xy=True)
-_TO_LONLAT = Transformer.from_crs(WORK_CRS, "EPSG:4326", always_xy=True)
+@functools.cache
+def _transformer(source: str, target: str) -> Transformer:
+    return Transformer.from_crs(source, target, always_xy=True)
 
 
-def _xy(lon: Any, lat: Any) -> tuple[np.ndarray, np.ndarray]:
-    x, y = _TO_WORK.transform(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
+def _xy(lon: Any, lat: Any, crs: str) -> tuple[np.ndarray, np.ndarray]:
+    """EPSG:4326 degrees -> metres in the working CRS ``crs``."""
+    x, y = _transformer("EPSG:4326", crs).transform(np.asarray(lon, dtype=float),
+                                                    np.asarray(lat, dtype=float))
     return np.asarray(x, dtype=float), np.asarray(y, dtype=float)
 
 
-def _lonlat(x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
-    lon, lat = _TO_LONLAT.transform(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
+def _lonlat(x: Any, y: Any, crs: str) -> tuple[np.ndarray, np.ndarray]:
+    """Metres in ``crs`` -> EPSG:4326 degrees."""
+    lon, lat = _transformer(crs, "EPSG:4326").transform(np.asarray(x, dtype=float),
+                                                        np.asarray(y, dtype=float))
     return np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+
+
+def _in_crs(frame: gpd.GeoDataFrame, crs: str) -> gpd.GeoDataFrame:
+    """``frame`` in the working CRS (reprojected when it is in another one)."""
+    if frame.crs is None:
+        raise InputError(_("the polygons have no CRS; set it (e.g. "
+                           "GeoDataFrame.set_crs('EPSG:4326'))"))
+    return frame if frame.crs.equals(crs) else frame.to_crs(crs)
 
 
 def waiting(inputs: Inputs) -> pd.DataFrame:

@@ -15,18 +15,18 @@ import pandas as pd
 import shapely
 from scipy.spatial import cKDTree
 
-from matcher.config import TravelSettings
+from matcher.config import Settings
 from matcher.i18n import gettext as _
 from matcher.isochrones import check_bands
 from matcher.network import Network
 from matcher.planning.areas import _centres, locate
 from matcher.planning.common import (
-    DEFAULT_BANDS,
-    WORK_CRS,
     Anchor,
+    _in_crs,
     _lonlat,
     _minutes_text,
     _times,
+    _transformer,
     _xy,
     anchor_points,
     free_places,
@@ -57,7 +57,7 @@ class CoverageResult:
         ``weight`` and ``minutes`` to the nearest available emergency home
         (``inf`` if none within the search limit).
     cells
-        250 m cells (EPSG:25833) with ``total``, ``uncovered`` (beyond the
+        250 m cells (the working CRS ``network.crs``) with ``total``, ``uncovered`` (beyond the
         last band) and ``band`` (``<=30``, ``30-45``, ``>45``): population
         cells, or children aggregated to 250 m (never a child's position).
     bands
@@ -91,11 +91,11 @@ def emergency_homes(inputs: Inputs) -> pd.DataFrame:
     return inputs.homes[ok].reset_index(drop=True)
 
 
-def emergency_coverage(inputs: Inputs, *, bands: Sequence[float] = DEFAULT_BANDS,
+def emergency_coverage(inputs: Inputs, *, settings: Settings | None = None,
+                       net: Network | None = None, times: TimeTable | None = None,
+                       bands: Sequence[float] | None = None,
                        areas: gpd.GeoDataFrame | None = None,
                        population: gpd.GeoDataFrame | None = None, anchor: Anchor = "home",
-                       times: TimeTable | None = None, net: Network | None = None,
-                       travel: TravelSettings | None = None,
                        progress: Callable[[int, int], None] | None = None) -> CoverageResult:
     """Share of waiting children (or people) within each band of an available emergency home.
 
@@ -103,38 +103,47 @@ def emergency_coverage(inputs: Inputs, *, bands: Sequence[float] = DEFAULT_BANDS
     ----------
     inputs
         Validated inputs; waiting children are the demand unless ``population``.
+    settings
+        All settings (default :class:`~matcher.config.Settings`):
+        ``planning.emergency_bands_minutes``, ``travel`` and the working CRS
+        ``network.crs``.
+    net
+        Road network, for the travel times when ``times`` is not given.
+    times
+        Travel times, origins ``home_id``, destinations the demand point ids;
+        computed on ``net`` when not given.
     bands
-        Ascending bands in minutes (default 30 and 45).
+        Ascending bands in minutes (default ``planning.emergency_bands_minutes``).
     areas
-        Municipality polygons (EPSG:25833). Without them children are grouped
-        by their ``municipality`` column; a population grid needs them (or
-        forms one area ``all``).
+        Municipality polygons (any CRS: reprojected to the working CRS).
+        Without them children are grouped by their ``municipality`` column;
+        a population grid needs them (or forms one area ``all``).
     population
         Population cells (:func:`matcher.io.readers.read_population`). When given, the demand is
         the population at the cell centres instead of the children; cells
         farther than ``max_snap_metres`` from ``net`` are left out.
     anchor
         Children's point: ``home`` (default) or ``school``.
-    times
-        Travel times, origins ``home_id``, destinations the demand point ids;
-        computed on ``net`` when not given.
-    net, travel
-        Road network and travel settings.
+    progress
+        Called with (done, total) while the travel times are computed.
 
     Raises
     ------
     InputError
         On bad bands, or when neither ``times`` nor ``net`` is given.
     """
-    bands = check_bands(bands, example="30,45")
-    travel = travel or TravelSettings()
+    settings = settings or Settings()
+    crs, travel = settings.crs, settings.travel
+    bands = check_bands(settings.planning.emergency_bands_minutes if bands is None else bands,
+                        example="30,45")
+    areas = None if areas is None else _in_crs(areas, crs)
     em = emergency_homes(inputs)
     if population is not None:
-        cells = population
+        cells = _in_crs(population, crs)
         if net is not None:
             cells = within_network(cells, net, travel.max_snap_metres)
         cx, cy = _centres(cells)
-        lon, lat = _lonlat(cx, cy)
+        lon, lat = _lonlat(cx, cy, crs)
         demand = pd.DataFrame({"id": "cell:" + cells["cell_id"].astype(str).to_numpy(dtype=object),
                                "lon": lon, "lat": lat,
                                "weight": cells["population"].to_numpy(dtype=float)})
@@ -149,7 +158,7 @@ def emergency_coverage(inputs: Inputs, *, bands: Sequence[float] = DEFAULT_BANDS
         demand = pd.DataFrame({"id": pts["anchor_id"], "lon": pts["lon"], "lat": pts["lat"],
                                "weight": 1.0})
         if areas is not None:
-            area = locate(*_xy(pts["lon"], pts["lat"]), areas)
+            area = locate(*_xy(pts["lon"], pts["lat"], crs), areas)
         else:
             area = children["municipality"].to_numpy(dtype=object)
         basis = "children"
@@ -183,9 +192,9 @@ def emergency_coverage(inputs: Inputs, *, bands: Sequence[float] = DEFAULT_BANDS
              "total": demand["weight"].to_numpy(dtype=float),
              "uncovered": np.where(nearest <= bands[-1], 0.0, demand["weight"]),
              "minutes": nearest},
-            geometry=cells.geometry.to_numpy(), crs=WORK_CRS)
+            geometry=cells.geometry.to_numpy(), crs=crs)
     else:
-        cell_frame = _child_cells(demand, nearest, bands[-1])
+        cell_frame = _child_cells(demand, nearest, bands[-1], crs)
     cell_frame["band"] = _band_labels(cell_frame["minutes"].to_numpy(dtype=float), bands)
     logger.info(_("emergency coverage ({basis}): {homes} emergency homes, {points} demand "
                   "points, {areas} areas").format(basis=basis, homes=len(em),
@@ -202,8 +211,13 @@ def _band_labels(minutes: np.ndarray, bands: tuple[float, ...]) -> np.ndarray:
 
 
 def within_network(cells: gpd.GeoDataFrame, net: Network, max_metres: float) -> gpd.GeoDataFrame:
-    """Return the cells whose centre lies within ``max_metres`` of a network node."""
+    """Return the cells whose centre lies within ``max_metres`` of a network node.
+
+    Distances are measured in the network's CRS (``net.crs``, metres).
+    """
     cx, cy = _centres(cells)
+    if cells.crs is not None and not cells.crs.equals(net.crs):
+        cx, cy = _transformer(str(cells.crs), net.crs).transform(cx, cy)
     dist, _index = cKDTree(np.column_stack([net.x, net.y])).query(np.column_stack([cx, cy]))
     keep = dist <= max_metres
     if (~keep).any():
@@ -213,9 +227,10 @@ def within_network(cells: gpd.GeoDataFrame, net: Network, max_metres: float) -> 
     return cells[keep].reset_index(drop=True)
 
 
-def _child_cells(demand: pd.DataFrame, nearest: np.ndarray, limit: float) -> gpd.GeoDataFrame:
-    """Children aggregated to 250 m cells (EPSG:25833); the worst time per cell."""
-    x, y = _xy(demand["lon"], demand["lat"])
+def _child_cells(demand: pd.DataFrame, nearest: np.ndarray, limit: float,
+                 crs: str) -> gpd.GeoDataFrame:
+    """Children aggregated to 250 m cells of ``crs``; the worst time per cell."""
+    x, y = _xy(demand["lon"], demand["lat"], crs)
     ci, ri = np.floor(x / 250.0).astype(np.int64), np.floor(y / 250.0).astype(np.int64)
     frame = pd.DataFrame({"cell_id": [f"sq_{a}_{b}" for a, b in zip(ci, ri, strict=True)],
                           "ci": ci, "ri": ri, "total": demand["weight"].to_numpy(dtype=float),
@@ -227,4 +242,4 @@ def _child_cells(demand: pd.DataFrame, nearest: np.ndarray, limit: float) -> gpd
                                                   minutes=("minutes", "max")).reset_index()
     geoms = shapely.box(agg["ci"] * 250.0, agg["ri"] * 250.0, (agg["ci"] + 1) * 250.0,
                         (agg["ri"] + 1) * 250.0)
-    return gpd.GeoDataFrame(agg.drop(columns=["ci", "ri"]), geometry=geoms, crs=WORK_CRS)
+    return gpd.GeoDataFrame(agg.drop(columns=["ci", "ri"]), geometry=geoms, crs=crs)

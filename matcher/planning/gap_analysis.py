@@ -12,7 +12,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from matcher.config import ScoringSettings, TravelSettings
+from matcher.config import Settings
 from matcher.errors import InputError
 from matcher.i18n import N_, ngettext
 from matcher.i18n import gettext as _
@@ -27,12 +27,11 @@ from matcher.planning.areas import (
 )
 from matcher.planning.common import (
     ANCHORS,
-    DEFAULT_MINUTES,
-    WORK_CRS,
     Anchor,
     _check_choice,
     _check_minutes,
     _fit,
+    _in_crs,
     _minutes_text,
     _times,
     _xy,
@@ -69,7 +68,8 @@ class GapResult:
         places per child). Ranked by ``uncovered``, ``unmatched_uncovered``,
         ``children`` (descending), then ``area_id``.
     areas
-        The same rows with area polygons (EPSG:25833), for maps and GeoPackage.
+        The same rows with area polygons (the working CRS ``network.crs``),
+        for maps and GeoPackage.
     by_need
         Long form ``area_id, need, competences, uncovered`` (competences that
         would meet the need, ``|``-joined), rows with ``uncovered > 0``.
@@ -107,11 +107,11 @@ class GapResult:
         }
 
 
-def gaps(inputs: Inputs, *, settings: ScoringSettings, areas: gpd.GeoDataFrame | None = None,
+def gaps(inputs: Inputs, *, settings: Settings | None = None, net: Network | None = None,
+         times: TimeTable | None = None, areas: gpd.GeoDataFrame | None = None,
          area_kind: AreaKind = "municipality", cell_metres: float = 1000.0,
-         minutes: float = DEFAULT_MINUTES, anchor: Anchor = "school",
-         unmatched: Collection[str] | None = None, times: TimeTable | None = None,
-         net: Network | None = None, travel: TravelSettings | None = None,
+         minutes: float | None = None, anchor: Anchor = "school",
+         unmatched: Collection[str] | None = None,
          progress: Callable[[int, int], None] | None = None) -> GapResult:
     """Count waiting children without a suitable home within ``minutes``, per area.
 
@@ -120,34 +120,43 @@ def gaps(inputs: Inputs, *, settings: ScoringSettings, areas: gpd.GeoDataFrame |
     inputs
         Validated inputs.
     settings
-        Scoring settings: ``need_competences`` and ``competences``.
+        All settings (default :class:`~matcher.config.Settings`): the rules
+        and ``need_competences`` of ``scoring``, ``planning.catchment_minutes``,
+        ``travel`` and the working CRS ``network.crs``.
+    net
+        Road network, for the travel times when ``times`` is not given.
+    times
+        Travel times, origins ``home_id``, destinations anchor ids; computed
+        on ``net`` when not given. Missing pairs are unreachable.
     areas
-        Municipality polygons (:func:`municipality_areas`); required for
+        Municipality polygons (:func:`municipality_areas`, any CRS: they are
+        reprojected to the working CRS); required for
         ``area_kind="municipality"`` and ``"pool"``, ignored for grids.
     area_kind
         ``municipality``; ``pool``: the municipality cooperations of
-        ``settings.pools`` (:func:`pool_areas`; a municipality in no pool stays
+        ``scoring.pools`` (:func:`pool_areas`; a municipality in no pool stays
         its own area); or a ``hex``/``square`` grid of ``cell_metres``
-        (EPSG:25833) over the children's anchors and the homes.
+        (in the working CRS) over the children's anchors and the homes.
     cell_metres
         Grid cell size in metres (see :func:`grid_areas`).
     minutes
-        Catchment ``T`` in minutes (home -> anchor), also the 2SFCA catchment.
+        Catchment ``T`` in minutes (home -> anchor), also the 2SFCA catchment
+        (default ``planning.catchment_minutes``).
     anchor
         ``school`` (default) or ``home``; see the module docstring.
     unmatched
         Ids of children a matching run left unmatched (``None``: no run).
-    times
-        Travel times, origins ``home_id``, destinations anchor ids; computed
-        on ``net`` when not given. Missing pairs are unreachable.
-    net, travel
-        Road network and travel settings, used when ``times`` is not given.
+    progress
+        Called with (done, total) while the travel times are computed.
 
     Raises
     ------
     InputError
         On bad options, or when neither ``times`` nor ``net`` is given.
     """
+    settings = settings or Settings()
+    scoring, crs = settings.scoring, settings.crs
+    minutes = settings.planning.catchment_minutes if minutes is None else minutes
     _check_choice(N_("area kind"), area_kind, AREA_KINDS)
     _check_choice(N_("anchor"), anchor, ANCHORS)
     _check_minutes(N_("minutes"), minutes)
@@ -158,15 +167,15 @@ def gaps(inputs: Inputs, *, settings: ScoringSettings, areas: gpd.GeoDataFrame |
     homes = inputs.homes
     free = free_places(inputs)
     points = anchor_points(children, anchor)
-    table = _times(times, net, homes, points, travel or TravelSettings(), origin_id="home_id",
+    table = _times(times, net, homes, points, settings.travel, origin_id="home_id",
                    destination_id="anchor_id", progress=progress)
     t = table.minutes.T  # (children, homes)
 
-    fit = _fit(children, homes, free, settings)
+    fit = _fit(children, homes, free, scoring)
     reach = fit.base & (t <= minutes)
     suitable = fit.suitable() & (t <= minutes)
     covered: np.ndarray = np.asarray(suitable.any(axis=1))
-    tags = need_tags(settings, children)
+    tags = need_tags(scoring, children)
     missing: list[tuple[str, ...]] = []
     for c, needs in enumerate(fit.needs):
         if covered[c] or not reach[c].any():
@@ -178,17 +187,17 @@ def gaps(inputs: Inputs, *, settings: ScoringSettings, areas: gpd.GeoDataFrame |
     fca = two_step_fca(table.minutes, np.where(not_kin, free, 0), np.ones(len(children)),
                        catchment_minutes=minutes)
 
-    ax, ay = _xy(points["lon"], points["lat"])
-    hx, hy = _xy(homes["lon"], homes["lat"])
+    ax, ay = _xy(points["lon"], points["lat"], crs)
+    hx, hy = _xy(homes["lon"], homes["lat"], crs)
     if area_kind == "municipality":
         assert areas is not None
-        polys = areas
+        polys = _in_crs(areas, crs)
     elif area_kind == "pool":
         assert areas is not None
-        polys = pool_areas(areas, settings.pools)
+        polys = pool_areas(_in_crs(areas, crs), scoring.pools)
     else:
         polys = grid_cells(np.concatenate([ax, hx]), np.concatenate([ay, hy]),
-                           cell_metres=cell_metres, shape=area_kind)
+                           cell_metres=cell_metres, shape=area_kind, crs=crs)
     child_area = locate(ax, ay, polys)
     home_area = locate(hx, hy, polys)
     unmatched_set = set(unmatched) if unmatched is not None else None
@@ -229,7 +238,7 @@ def gaps(inputs: Inputs, *, settings: ScoringSettings, areas: gpd.GeoDataFrame |
             row[f"need:{tag}"] = n
             if n:
                 long_rows.append({"area_id": area, "need": tag,
-                                  "competences": "|".join(accepted_competences(tag, settings)),
+                                  "competences": "|".join(accepted_competences(tag, scoring)),
                                   "uncovered": n})
         row["needs_not_in_one_home"] = int(sum(1 for c in np.flatnonzero(unc)
                                                if reach[c].any() and not missing[c]))
@@ -259,7 +268,7 @@ def gaps(inputs: Inputs, *, settings: ScoringSettings, areas: gpd.GeoDataFrame |
     frame.insert(0, "rank", np.arange(1, len(frame) + 1))
     geo = polys.set_index("area_id").geometry
     areas_out = gpd.GeoDataFrame(frame.copy(), geometry=geo.loc[frame["area_id"]].to_numpy(),
-                                 crs=WORK_CRS)
+                                 crs=crs)
     by_need = pd.DataFrame(long_rows, columns=["area_id", "need", "competences", "uncovered"])
     logger.info(_("gaps: {children} waiting children, {uncovered} uncovered within {minutes} "
                   "min, {areas} areas").format(children=len(children),

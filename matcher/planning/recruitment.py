@@ -21,7 +21,6 @@ from matcher.i18n import gettext as _
 from matcher.network import Network
 from matcher.planning.areas import _centres
 from matcher.planning.common import (
-    DEFAULT_MINUTES,
     Anchor,
     _check_choice,
     _check_minutes,
@@ -29,6 +28,7 @@ from matcher.planning.common import (
     _lonlat,
     _solve,
     _times,
+    _transformer,
     anchor_points,
     free_places,
     waiting,
@@ -282,7 +282,8 @@ def candidate_sites(net: Network, *, population: gpd.GeoDataFrame | None = None,
     Returns
     -------
     pandas.DataFrame
-        ``site_id, lon, lat`` (EPSG:4326), ``x, y`` (EPSG:25833 metres),
+        ``site_id, lon, lat`` (EPSG:4326), ``x, y`` (metres in the network's
+        CRS ``net.crs``),
         ``population``, sorted by ``site_id``.
     """
     if not (isinstance(max_candidates, int) and max_candidates >= 1):
@@ -291,6 +292,8 @@ def candidate_sites(net: Network, *, population: gpd.GeoDataFrame | None = None,
     if population is not None:
         cells = within_network(population, net, max_snap_metres)
         cx, cy = _centres(cells)
+        if cells.crs is not None and not cells.crs.equals(net.crs):
+            cx, cy = _transformer(str(cells.crs), net.crs).transform(cx, cy)
         frame = pd.DataFrame({"site_id": "cell:" + cells["cell_id"].astype(str),
                               "x": cx, "y": cy,
                               "population": cells["population"].to_numpy(dtype=float)})
@@ -311,14 +314,14 @@ def candidate_sites(net: Network, *, population: gpd.GeoDataFrame | None = None,
     frame = frame.assign(_key=-frame["population"]).sort_values(["_key", "site_id"],
                                                                kind="stable")
     frame = frame.head(max_candidates).drop(columns="_key")
-    lon, lat = _lonlat(frame["x"], frame["y"])
+    lon, lat = _lonlat(frame["x"], frame["y"], net.crs)
     frame = frame.assign(lon=lon, lat=lat).sort_values("site_id", kind="stable")
     return frame[["site_id", "lon", "lat", "x", "y", "population"]].reset_index(drop=True)
 
 
-def recruit(inputs: Inputs, *, competence: str, k: int, settings: Settings,
-            sites: pd.DataFrame | None = None, minutes: float = DEFAULT_MINUTES,
-            anchor: Anchor = "school", net: Network | None = None,
+def recruit(inputs: Inputs, *, competence: str, k: int, settings: Settings | None = None,
+            net: Network | None = None, sites: pd.DataFrame | None = None,
+            minutes: float | None = None, anchor: Anchor = "school",
             population: gpd.GeoDataFrame | None = None, site_times: TimeTable | None = None,
             home_times: TimeTable | None = None, min_age: int = 0, max_age: int = 17,
             max_candidates: int = 400, cell_metres: float = 500.0,
@@ -343,12 +346,17 @@ def recruit(inputs: Inputs, *, competence: str, k: int, settings: Settings,
     k
         Number of sites.
     settings
-        All settings (competences, travel, solver time limit).
+        All settings (default :class:`~matcher.config.Settings`): competences
+        and rules of ``scoring``, ``planning.catchment_minutes``, ``travel``,
+        the solver and its time limit of ``assignment``.
+    net
+        Road network, for candidate sites and travel times.
     sites
         Candidate sites (``site_id, lon, lat, population``); default
         :func:`candidate_sites` on ``net`` and ``population``.
     minutes, anchor
-        Catchment ``T`` in minutes and the children's anchor.
+        Catchment ``T`` in minutes (default ``planning.catchment_minutes``) and
+        the children's anchor.
     site_times, home_times
         Precomputed minutes site -> anchor and home -> anchor (default: on ``net``).
 
@@ -359,6 +367,8 @@ def recruit(inputs: Inputs, *, competence: str, k: int, settings: Settings,
     InfeasibleError
         If the solver finds no solution.
     """
+    settings = settings or Settings()
+    minutes = settings.planning.catchment_minutes if minutes is None else minutes
     _check_choice(N_("competence"), competence, settings.scoring.competences)
     _check_minutes(N_("minutes"), minutes)
     if sites is None:

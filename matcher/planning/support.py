@@ -14,7 +14,7 @@ import pulp
 from scipy.optimize import linear_sum_assignment
 
 from matcher import i18n, tables
-from matcher.config import TravelSettings
+from matcher.config import Settings
 from matcher.errors import InputError, raise_if_problems
 from matcher.i18n import N_, ngettext
 from matcher.i18n import gettext as _
@@ -425,12 +425,10 @@ class SupportPlan:
 
 
 def support_plan(homes: pd.DataFrame, families: pd.DataFrame, *, net: Network,
-                 travel: TravelSettings | None = None, max_homes: int = MAX_HOMES_PER_FAMILY,
+                 settings: Settings | None = None, max_homes: int | None = None,
                  same_cooperation: bool = True,
                  cooperations: Mapping[str, str] | None = None,
-                 max_minutes: float | None = None, network_size: int = 6,
-                 time_limit_seconds: float = 60.0,
-                 solver: Literal["highs", "cbc"] = "highs") -> SupportPlan:
+                 max_minutes: float | None = None, network_size: int = 6) -> SupportPlan:
     """Resource families for every foster home, plus local networks and cafés.
 
     Parameters
@@ -439,10 +437,14 @@ def support_plan(homes: pd.DataFrame, families: pd.DataFrame, *, net: Network,
         Normalised homes table (``home_id, lon, lat, municipality``).
     families
         Resource-family table (validated here, see :func:`validate_families`).
-    net, travel
-        Road network and travel settings (minutes home -> family, home -> home).
+    net
+        Road network (minutes home -> family, home -> home).
+    settings
+        All settings (default :class:`~matcher.config.Settings`):
+        ``planning.max_homes_per_family``, ``travel``, and the solver and its
+        time limit of ``assignment``.
     max_homes
-        Default capacity of a family.
+        Default capacity of a family (default ``planning.max_homes_per_family``).
     same_cooperation
         Only within the home's municipality cooperation (default True).
     cooperations
@@ -453,7 +455,10 @@ def support_plan(homes: pd.DataFrame, families: pd.DataFrame, *, net: Network,
     network_size
         Largest local network.
     """
-    travel = travel or TravelSettings()
+    settings = settings or Settings()
+    travel = settings.travel
+    if max_homes is None:
+        max_homes = settings.planning.max_homes_per_family
     fam = validate_families(families, max_homes=max_homes)
     coop = cooperation_of(fam, cooperations)
     home_coop = [coop.get(m, m) for m in homes["municipality"]]
@@ -461,8 +466,9 @@ def support_plan(homes: pd.DataFrame, families: pd.DataFrame, *, net: Network,
     assigned = assign_resource_families(homes["home_id"].tolist(), home_coop, fam, t.minutes,
                                         same_cooperation=same_cooperation,
                                         max_minutes=max_minutes,
-                                        time_limit_seconds=time_limit_seconds,
-                                        solver=solver)
+                                        time_limit_seconds=settings.assignment
+                                        .time_limit_seconds,
+                                        solver=settings.assignment.solver)
 
     def between(group: pd.DataFrame) -> np.ndarray:
         return travel_times(net, group, group, travel, origin_id="home_id",

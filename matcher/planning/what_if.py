@@ -22,7 +22,14 @@ from matcher.errors import InputError, Problem, raise_if_problems
 from matcher.i18n import gettext as _
 from matcher.network import Network
 from matcher.planning.areas import _centres
-from matcher.planning.common import Step, _anchor_lonlat, _lonlat, _number, travel_times
+from matcher.planning.common import (
+    Step,
+    _anchor_lonlat,
+    _in_crs,
+    _lonlat,
+    _number,
+    travel_times,
+)
 from matcher.schema import Inputs
 from matcher.timetable import TimeTable
 
@@ -71,7 +78,9 @@ def place_additions(additions: Sequence[Addition], areas: gpd.GeoDataFrame, *, n
     1 km serpentine rows (west-east, then east-west on the next row north) and
     the ``n`` homes of an area take the candidates at cumulative-weight
     quantiles ``(i + 0.5) / n``: systematic sampling, proportional to weight,
-    spread over the area, no randomness.
+    spread over the area, no randomness. Places are compared in the
+    network's CRS (``net.crs``, metres): ``areas`` and ``population`` are
+    reprojected to it when they are in another CRS.
 
     Returns
     -------
@@ -93,6 +102,8 @@ def place_additions(additions: Sequence[Addition], areas: gpd.GeoDataFrame, *, n
                                        "check the code or the polygons").format(area=a))
                 for a in by_area if a not in known]
     raise_if_problems(_("cannot place hypothetical homes"), problems)
+    areas = _in_crs(areas, net.crs)
+    population = None if population is None else _in_crs(population, net.crs)
     tree = cKDTree(np.column_stack([net.x, net.y]))
     rows = []
     for area, adds in sorted(by_area.items()):
@@ -122,7 +133,7 @@ def place_additions(additions: Sequence[Addition], areas: gpd.GeoDataFrame, *, n
         k = 0
         for add in adds:
             for _i in range(add.count):
-                lon, lat = _lonlat(x[picks[k]], y[picks[k]])
+                lon, lat = _lonlat(x[picks[k]], y[picks[k]], net.crs)
                 rows.append({"home_id": f"{prefix}-{area}-{k + 1:03d}", "lon": float(lon),
                              "lat": float(lat), "municipality": area,
                              "capacity": add.capacity, "competences": add.competences,
@@ -187,8 +198,8 @@ def _difference(before: float | None, after: float | None) -> float | int | None
     return None if before is None or after is None else _number(float(after) - float(before))
 
 
-def whatif(inputs: Inputs, additions: Sequence[Addition] | pd.DataFrame, *, settings: Settings,
-           net: Network, areas: gpd.GeoDataFrame | None = None,
+def whatif(inputs: Inputs, additions: Sequence[Addition] | pd.DataFrame, *, net: Network,
+           settings: Settings | None = None, areas: gpd.GeoDataFrame | None = None,
            population: gpd.GeoDataFrame | None = None,
            baseline: pipeline.RunResult | None = None, as_of: datetime.date | None = None,
            step: Step | None = None,
@@ -208,10 +219,11 @@ def whatif(inputs: Inputs, additions: Sequence[Addition] | pd.DataFrame, *, sett
     additions
         :class:`Addition` items (placed by :func:`place_additions` inside
         ``areas``) or a ready normalised homes frame.
-    settings
-        All settings; the runs use them unchanged.
     net
         Road network (travel times for the new homes).
+    settings
+        All settings (default :class:`~matcher.config.Settings`); the runs use
+        them unchanged.
     areas, population
         Municipality polygons and an optional population grid for placement.
     baseline
@@ -224,6 +236,7 @@ def whatif(inputs: Inputs, additions: Sequence[Addition] | pd.DataFrame, *, sett
     InputError
         On an unknown area, a home id clash or bad additions.
     """
+    settings = settings or Settings()
     say = step or (lambda _m: None)
     if isinstance(additions, pd.DataFrame):
         added = additions

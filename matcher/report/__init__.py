@@ -2,7 +2,7 @@
 
 :func:`write_outputs` adds to a run folder (see :func:`matcher.pipeline.write_run`):
 
-``matches.gpkg`` (EPSG:25833)
+``matches.gpkg`` (the working CRS ``network.crs``, default EPSG:25833)
     ``children`` (points), ``homes`` (points), ``match_lines`` (child -> home),
     ``school_isochrones`` (when the run had a road network), ``municipalities``
     (when given) and ``roads`` (a light base map drawn from the road network).
@@ -26,7 +26,7 @@
 
 Privacy: with ``privacy="coarse"`` each child's position is moved to the
 centre of its SSB-style 250 m grid cell (cells aligned to multiples of 250 m
-in EPSG:25833) in every output. Child ids are pseudonymous; nothing here logs
+in the working CRS) in every output. Child ids are pseudonymous; nothing here logs
 coordinates or names.
 
 Modules: :mod:`~matcher.report.layers` (GeoPackage layers),
@@ -224,7 +224,14 @@ def _render(layers: Mapping[str, gpd.GeoDataFrame], assignments: pd.DataFrame,
             history: pd.DataFrame | None = None) -> _Rendered:
     return _Rendered(html=_map_html(layers, summary, meta),
                      png=_map_png(layers, summary, meta),
-                     markdown=_markdown(assignments, summary, meta, history))
+                     markdown=_markdown(assignments, summary, meta, history,
+                                        crs=_crs_name(layers)))
+
+
+def _crs_name(layers: Mapping[str, gpd.GeoDataFrame]) -> str:
+    """The CRS of the layers (the working CRS of the run), as ``EPSG:<code>`` when it has one."""
+    found = next((f.crs for f in layers.values() if f.crs is not None), None)
+    return CRS if found is None else found.to_string()
 
 
 def _write_rendered(folder: Path, rendered: _Rendered) -> None:

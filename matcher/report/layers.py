@@ -53,7 +53,7 @@ def coarsen(x: np.ndarray | Sequence[float], y: np.ndarray | Sequence[float], *,
     Parameters
     ----------
     x, y
-        Coordinates in metres in EPSG:25833.
+        Coordinates in metres in the working CRS.
     cell_metres
         Cell size in metres; cells are aligned to multiples of it, as SSB's
         statistical grids are (250 m: ``x ≡ 125 (mod 250)`` after coarsening).
@@ -61,7 +61,7 @@ def coarsen(x: np.ndarray | Sequence[float], y: np.ndarray | Sequence[float], *,
     Returns
     -------
     tuple of numpy.ndarray
-        The cell-centre coordinates, in metres (EPSG:25833).
+        The cell-centre coordinates, in metres (the working CRS).
     """
     if not cell_metres > 0:
         raise InputError(_("cell_metres {value} must be > 0 metres").format(value=cell_metres))
@@ -75,7 +75,7 @@ def build_layers(result: RunResult, *, privacy: Privacy = "exact",
                  municipalities: gpd.GeoDataFrame | None = None,
                  isochrones: gpd.GeoDataFrame | None = None,
                  settings: Settings | None = None) -> dict[str, gpd.GeoDataFrame]:
-    """Build the layers of ``matches.gpkg`` from a run, in EPSG:25833.
+    """Build the layers of ``matches.gpkg`` from a run, in the working CRS.
 
     Parameters
     ----------
@@ -229,7 +229,7 @@ def _pooled(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 
 def _roads(net: Network, crs: str) -> gpd.GeoDataFrame:
-    """A light base map: merged road lines by class (major, minor, ferry), EPSG:25833."""
+    """A light base map: merged road lines by class (major, minor, ferry), in ``crs``."""
     edges = net.edges
     u = edges["u"].to_numpy()
     v = edges["v"].to_numpy()

@@ -15,6 +15,7 @@ from matcher import i18n, schema
 from matcher.i18n import N_, ngettext
 from matcher.i18n import gettext as _
 from matcher.report.common import (
+    CRS,
     OSM_ATTRIBUTION,
     SCHOOL_BANDS_MINUTES,
     SYNTHETIC_NOTE,
@@ -235,7 +236,8 @@ def _glance(a: pd.DataFrame, summary: RunSummary, meta: Mapping[str, Any],
 
 
 def _markdown(assignments: pd.DataFrame, summary: RunSummary,
-              meta: Mapping[str, Any], history: pd.DataFrame | None = None) -> str:
+              meta: Mapping[str, Any], history: pd.DataFrame | None = None, *,
+              crs: str = CRS) -> str:
     a = assignments
     placed = a["home_id"].notna().to_numpy()
     n_placed = int(placed.sum())
@@ -248,7 +250,7 @@ def _markdown(assignments: pd.DataFrame, summary: RunSummary,
               "this report holds no names or addresses."), ""]
     if meta.get("privacy") == "coarse":
         out += [_("Child positions in the maps and `matches.gpkg` are coarsened to the centre "
-                  "of their 250 m grid cell (EPSG:25833)."), ""]
+                  "of their 250 m grid cell ({crs}).").format(crs=crs), ""]
 
     out += ["## " + _("Placements by urgency"), ""]
     rows = []

@@ -13,7 +13,7 @@ import shapely
 
 from matcher import i18n
 from matcher.i18n import gettext as _
-from matcher.report.common import _COLOURS, _notes, _title
+from matcher.report.common import _COLOURS, CRS, _notes, _title
 
 if TYPE_CHECKING:
     from matcher.run import RunSummary
@@ -94,8 +94,9 @@ def _map_png(layers: Mapping[str, gpd.GeoDataFrame], summary: RunSummary,
     km = FuncFormatter(lambda value, _pos: i18n.format_number(value / 1000, 0))
     ax.xaxis.set_major_formatter(km)
     ax.yaxis.set_major_formatter(km)
-    ax.set_xlabel(_("easting (km, EPSG:25833)"))
-    ax.set_ylabel(_("northing (km, EPSG:25833)"))
+    crs = children.crs.to_string() if children.crs is not None else CRS
+    ax.set_xlabel(_("easting (km, {crs})").format(crs=crs))
+    ax.set_ylabel(_("northing (km, {crs})").format(crs=crs))
     ax.grid(True, color="#eeeeee", linewidth=0.5, zorder=0)
     ax.set_title(_title(summary))
     ax.legend(handles=[*ax.get_legend_handles_labels()[0], *handles], loc="upper left",

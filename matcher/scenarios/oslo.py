@@ -82,9 +82,9 @@ class OsloScenario:
     net
         The Oslo road network.
     municipalities
-        Municipality polygons touching the network (EPSG:25833).
+        Municipality polygons touching the network (the working CRS, ``network.crs``).
     population
-        Populated SSB 250 m cells within the network extent (EPSG:25833).
+        Populated SSB 250 m cells within the network extent (the working CRS).
     resource_families
         A synthetic resource-family table.
     as_of
@@ -102,7 +102,7 @@ class OsloScenario:
     as_of: datetime.date
 
 
-def oslo_scenario(data_dir: str | Path, seed: int = 1, *, n_children: int = 150,
+def oslo_scenario(data_dir: str | Path, *, seed: int = 1, n_children: int = 150,
                   n_homes: int = 60, n_families: int = 8, osm: str = OSLO_FILES["osm"],
                   extent_metres: float = 200.0, settings: Settings | None = None,
                   cache_dir: str | Path | None = None) -> OsloScenario:
@@ -149,7 +149,7 @@ def oslo_scenario(data_dir: str | Path, seed: int = 1, *, n_children: int = 150,
     rng = np.random.default_rng(seed)
     net = network_mod.build(data / files["osm"], settings.network, cache_dir=cache_dir)
     tree = cKDTree(np.column_stack([net.x, net.y]))
-    munis = read_municipalities(data / files["municipalities"])
+    munis = read_municipalities(data / files["municipalities"], settings=settings)
     oslo = munis.loc[munis["area_id"] == "0301"].geometry.iloc[0]
     cells = readers.read_population(data / files["population"], crs=settings.crs)
     cx, cy = _centres(cells)
@@ -165,7 +165,7 @@ def oslo_scenario(data_dir: str | Path, seed: int = 1, *, n_children: int = 150,
     munis = munis[shapely.intersects(munis.geometry.to_numpy(), bbox)].reset_index(drop=True)
 
     schools = pd.read_csv(data / files["schools"], sep=";")
-    sx, sy = _xy(schools["lng"], schools["lat"])
+    sx, sy = _xy(schools["lng"], schools["lat"], settings.crs)
     near = tree.query(np.column_stack([sx, sy]))[0] <= extent_metres
     sx, sy = sx[near], sy[near]
     s_lon = schools["lng"].to_numpy(dtype=float)[near]
@@ -182,7 +182,7 @@ def oslo_scenario(data_dir: str | Path, seed: int = 1, *, n_children: int = 150,
     acute = rng.random(n_children) < _ACUTE_SHARE
     days = np.where(acute, rng.integers(0, 31, n_children), rng.integers(14, 301, n_children))
     ref = datetime.date.fromisoformat(OSLO_REFERENCE_DATE)
-    lon, lat = _lonlat(cx[pick], cy[pick])
+    lon, lat = _lonlat(cx[pick], cy[pick], settings.crs)
     school = np.full(n_children, -1, dtype=np.int64)
     if len(sx):
         _distance, nearest = cKDTree(np.column_stack([sx, sy])).query(np.column_stack([cx[pick],
@@ -213,7 +213,7 @@ def oslo_scenario(data_dir: str | Path, seed: int = 1, *, n_children: int = 150,
         a, b = ranges[int(rng.choice(len(ranges), p=probs))]
         lo.append(a)
         hi.append(b)
-    lon, lat = _lonlat(cx[pick], cy[pick])
+    lon, lat = _lonlat(cx[pick], cy[pick], settings.crs)
     homes = pd.DataFrame({
         "home_id": [f"OSL-H{i + 1:04d}" for i in range(n_homes)],
         "lon": np.round(lon, 7), "lat": np.round(lat, 7), "municipality": "0301",
@@ -230,7 +230,7 @@ def oslo_scenario(data_dir: str | Path, seed: int = 1, *, n_children: int = 150,
     inputs = schema.validate(children, homes, settings=settings.scoring,
                              labels={"children": "oslo children", "homes": "oslo homes"})
     pick = rng.choice(len(cells), size=n_families, p=p, replace=False)
-    lon, lat = _lonlat(cx[pick], cy[pick])
+    lon, lat = _lonlat(cx[pick], cy[pick], settings.crs)
     families = pd.DataFrame({"resource_id": [f"OSL-R{i + 1:02d}" for i in range(n_families)],
                              "lon": np.round(lon, 7), "lat": np.round(lat, 7),
                              "municipality": "0301", "cooperation": "Oslo"})
