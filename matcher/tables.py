@@ -38,6 +38,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from matcher.config import ADDRESS_REGISTER_CRS
 from matcher.errors import Problem
 from matcher.i18n import N_, ngettext
 from matcher.i18n import gettext as _
@@ -1015,16 +1016,17 @@ _SPECS: tuple[TableSpec, ...] = (
                doc="percent of the old area in the new municipality"),
     )),
     TableSpec("address_register", extra="ignore", doc=(
-        "Kartverket's Matrikkelen adresse (';'-separated, EPSG:25833)."), columns=(
+        f"Kartverket's Matrikkelen adresse (';'-separated, {ADDRESS_REGISTER_CRS})."), columns=(
         Column("adressenavn", "text", required=True, doc="street name"),
         Column("nummer", "number", required=True, range=(0.0, None), doc="house number"),
         Column("bokstav", "text", required=True, blank=True, doc="house letter; may be empty"),
         Column("postnummer", "text", required=True, doc="4-digit postcode"),
         Column("Nord", "number", required=True, range=(None, None),
-               doc="northing, metres (EPSG:25833)"),
+               doc=f"northing, metres ({ADDRESS_REGISTER_CRS})"),
         Column("Øst", "number", required=True, range=(None, None),
-               doc="easting, metres (EPSG:25833)"),
-        Column("EPSG-kode", "text", doc="CRS of Nord/Øst; only 25833 is supported"),
+               doc=f"easting, metres ({ADDRESS_REGISTER_CRS})"),
+        Column("EPSG-kode", "text",
+               doc=f"CRS of Nord/Øst; only {ADDRESS_REGISTER_CRS} is supported"),
     )),
 )
 
