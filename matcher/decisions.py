@@ -1,35 +1,52 @@
 """Decisions on proposals, carried from run to run: the ``decisions`` table and its effects.
 
 A decision records what people did with a proposal (the engine recommends;
-people decide). Columns (all required; no free text, because this is
-personal data):
+people decide). In Norwegian practice Bufetat proposes a foster home, the
+family consents (or not), and the child welfare service of the municipality of
+care (barneverntjenesten) decides on the placement and approves the home for
+this child. The log follows those steps (columns in
+:data:`matcher.tables.SPECS`; no free text, because this is personal data):
 
 ``child_id``, ``home_id``
     The pair.
-``decision``
-    ``considering`` (in a dialogue meeting), ``accepted`` or ``declined``.
+``decision`` and who may record it (``by``, the role; :data:`ROLE_DECISIONS`)
+    * ``proposed`` (``bufetat``): Bufetat proposes the home;
+    * ``family_consented`` / ``family_declined`` (``bufetat``, which records
+      the family's answer);
+    * ``approved`` / ``rejected`` (``kommune``: barneverntjenesten);
+    * ``considering`` (either): the pair is talked about in a dialogue meeting.
 ``decided_on``
-    ISO date (``YYYY-MM-DD``), not after the run date.
-``by``
-    The role that decided: ``bufetat`` or ``kommune``.
+    ISO date (or timestamp), not after the run date.
 ``reason``
-    For ``declined`` a code from :data:`DECLINE_REASONS`; empty otherwise.
+    For ``family_declined`` a code of :data:`matcher.tables.FAMILY_REASONS`,
+    for ``rejected`` one of :data:`matcher.tables.SERVICE_REASONS`; empty
+    otherwise.
+``actor``
+    The pseudonymous id of the person who acted (required in new rows).
 
 The table is a log: rows are only appended. The last decision per pair wins
 (latest ``decided_on``; on the same day the later row). Its effects on a run
 (:func:`apply`, :func:`reservations`):
 
-* ``accepted``: the pair is a locked placement (as in ``placements``).
-* ``declined``: the pair is not proposed while the decline is younger than
-  ``continuity.decline_days`` (it is treated as a veto).
-* ``considering``: the home's place is held for the child, and the pair stays
-  in the proposal unless the rules no longer allow it, the home has no free
-  place left for it, or a sibling rule forbids it; the run then says why
-  ("reservation for C0012 broken: H0044 no longer approved for age 13").
+* ``approved``: the pair is a locked placement (as in ``placements``). Only
+  an approval locks, and it needs an earlier ``family_consented`` for the
+  same pair.
+* ``family_declined``, ``rejected``: the pair is not proposed while the
+  decision is younger than ``continuity.decline_days`` (a veto).
+* ``proposed``, ``family_consented``, ``considering``: the home's place is
+  held for the child, and the pair stays in the proposal unless the rules no
+  longer allow it, the home has no free place left for it, or a sibling rule
+  forbids it; the run then says why ("reservation for C0012 broken: H0044 no
+  longer prepared for age 13").
+
+Old logs read as before: ``accepted`` (by either role) is read as
+``approved`` and ``declined`` as a decline in force, without the consent
+rule; new rows may not use them (:func:`matcher.io.decision_log.append_decision`),
+and a run counts how many old rows it read (:attr:`Plan.legacy`).
 
 Rows naming a child or home that is no longer in the input tables are kept in
 the log and ignored by the run (counted in :attr:`Plan.ignored`). A child with
-two accepted homes, or an accepted pair that is vetoed or conflicts with a
+two approved homes, or an approved pair that is vetoed or conflicts with a
 locked placement, is an error.
 """
 
@@ -51,14 +68,26 @@ from matcher.i18n import N_, ngettext
 from matcher.i18n import gettext as _
 from matcher.rules import Eligibility, current_home_vetoes, school_ok
 from matcher.schema import Inputs
-from matcher.tables import DECISIONS, DECLINE_REASONS, ROLES
+from matcher.tables import (
+    DECISIONS,
+    DECLINE_REASONS,
+    FAMILY_REASONS,
+    ROLES,
+    SERVICE_REASONS,
+)
 from matcher.timetable import TimeTable
 
 __all__ = [
     "COLUMNS",
     "DECISIONS",
     "DECLINE_REASONS",
+    "LEGACY",
+    "LOCKING",
+    "REASONS",
+    "RESERVING",
     "ROLES",
+    "ROLE_DECISIONS",
+    "VETOING",
     "Decisions",
     "Plan",
     "Reservations",
@@ -74,12 +103,30 @@ __all__ = [
 
 COLUMNS: tuple[str, ...] = tables.SPECS["decisions"].names
 """Columns of the decisions table, in file order (:data:`matcher.tables.SPECS`)."""
+ROLE_DECISIONS: dict[str, frozenset[str]] = {
+    "bufetat": frozenset({"proposed", "considering", "family_consented", "family_declined"}),
+    "kommune": frozenset({"considering", "approved", "rejected"}),
+}
+"""Which role may record which decision (``kommune`` is barneverntjenesten)."""
+LEGACY: frozenset[str] = frozenset({"accepted", "declined"})
+"""Decisions of old logs: read (``accepted`` as ``approved``), never written anew."""
+LOCKING: frozenset[str] = frozenset({"approved", "accepted"})
+VETOING: frozenset[str] = frozenset({"family_declined", "rejected", "declined"})
+RESERVING: frozenset[str] = frozenset({"proposed", "considering", "family_consented"})
+REASONS: dict[str, tuple[str, ...]] = {"family_declined": FAMILY_REASONS,
+                                       "rejected": SERVICE_REASONS,
+                                       "declined": DECLINE_REASONS}
+"""The reason codes of each decision that needs one."""
 _DECLINE_TEXT: dict[str, str] = {
     "home_declined": N_("the foster home said no"),
     "child_declined": N_("the child said no"),
     "municipality_declined": N_("the municipality said no"),
     "not_suitable": N_("not suitable"),
     "other": N_("another reason"),
+    "no_room": N_("the family has no room after all"),
+    "not_right_match": N_("the family did not find it the right match"),
+    "timing": N_("the timing does not suit the family"),
+    "closer_to_network": N_("a home closer to the child's network is wanted"),
 }
 
 
@@ -116,7 +163,8 @@ class Decisions:
 
 def validate(frame: pd.DataFrame, *, label: str = "decisions",
              as_of: datetime.date | None = None, inputs: Inputs | None = None,
-             strict_ids: bool = False, sha256: str | None = None) -> Decisions:
+             strict_ids: bool = False, sha256: str | None = None,
+             new: bool = False, consent: bool = True) -> Decisions:
     """Validate a decisions table; list every problem at once.
 
     Pure: a frame in, :class:`Decisions` out.
@@ -138,6 +186,12 @@ def validate(frame: pd.DataFrame, *, label: str = "decisions",
         a run ignores old rows of children who left).
     sha256
         Digest to record (default: of the frame's CSV text).
+    new
+        The rows are being recorded now: the old decisions (:data:`LEGACY`)
+        are refused and ``actor`` may not be empty.
+    consent
+        Check that every ``approved`` row follows a ``family_consented`` row of
+        the same pair (``False`` for a new row checked alone, before the log).
 
     Returns
     -------
@@ -155,13 +209,34 @@ def validate(frame: pd.DataFrame, *, label: str = "decisions",
     if missing:
         raise InputError(_invalid(problems, label), problems)
     v = t.values
-    decision, reason = v["decision"], v["reason"]
-    declined = decision == "declined"
-    t.add("reason", declined & (reason == ""),
-          _("a declined decision needs a reason code, one of {allowed}").format(
-              allowed=", ".join(DECLINE_REASONS)))
-    t.add("reason", ~declined & np.isin(decision, DECISIONS) & (reason != ""),
-          _("reason is only for declined decisions; leave it empty (codes only, no free text)"))
+    decision, reason, by = v["decision"], v["reason"], v["by"]
+    known = np.isin(decision, DECISIONS) & np.isin(by, ROLES)
+    own = np.array([d in LEGACY or d in ROLE_DECISIONS.get(b, ()) for d, b in
+                    zip(decision, by, strict=True)], dtype=bool)
+    t.add("by", known & ~own, lambda i: _(
+        "{role} may not record '{decision}': Bufetat proposes and records the family's "
+        "answer (proposed, family_consented, family_declined), barneverntjenesten (kommune) "
+        "approves or rejects (approved, rejected); either may record considering").format(
+            role=by[i], decision=decision[i]))
+    if new:
+        t.add("decision", np.isin(decision, list(LEGACY)), lambda i: _(
+            "'{decision}' is only read in old logs; record approved (barneverntjenesten, "
+            "after the family consented), family_declined or rejected").format(
+                decision=decision[i]))
+        if "actor" in v:
+            t.add("actor", v["actor"] == "", _("empty actor; give the pseudonymous id of the "
+                                               "person who decided (never a name)"))
+    needs_reason = np.array([d in REASONS for d in decision], dtype=bool)
+    fits = np.array([r in REASONS.get(d, ()) for d, r in zip(decision, reason, strict=True)],
+                    dtype=bool)
+    t.add("reason", needs_reason & ~fits, lambda i: (
+        _("a {decision} decision needs a reason code, one of {allowed} (got '{reason}')")
+        if reason[i] else _("a {decision} decision needs a reason code, one of {allowed}"))
+        .format(decision=decision[i], allowed=", ".join(REASONS[decision[i]]),
+                reason=reason[i]))
+    t.add("reason", ~needs_reason & np.isin(decision, DECISIONS) & (reason != ""),
+          _("reason is only for family_declined, rejected and declined decisions; leave it "
+            "empty (codes only, no free text)"))
     day = np.array([None if np.isnat(d) else d.astype("datetime64[D]").item()
                     for d in v["decided_on"]], dtype=object)
     if as_of is not None:
@@ -171,12 +246,14 @@ def validate(frame: pd.DataFrame, *, label: str = "decisions",
     problems = t.problems
     n = t.n
     by = v["by"]
+    actor = v.get("actor", np.full(n, "", dtype=object))
     table = pd.DataFrame({"child_id": v["child_id"], "home_id": v["home_id"],
                           "decision": decision, "decided_on": day, "by": by,
-                          "reason": np.where(declined, reason, ""),
+                          "reason": np.where(needs_reason, reason, ""), "actor": actor,
                           "row": np.arange(1, n + 1)})
     if not problems:
-        problems += _cross_checks(table, label, inputs, strict_ids=strict_ids)
+        problems += _cross_checks(table, label, inputs, strict_ids=strict_ids,
+                                  consent=consent)
     if problems:
         raise InputError(_invalid(problems, label), problems)
     digest = sha256 or hashlib.sha256(frame.to_csv(index=False).encode()).hexdigest()
@@ -184,7 +261,7 @@ def validate(frame: pd.DataFrame, *, label: str = "decisions",
 
 
 def _cross_checks(table: pd.DataFrame, label: str, inputs: Inputs | None, *,
-                  strict_ids: bool) -> list[Problem]:
+                  strict_ids: bool, consent: bool = True) -> list[Problem]:
     problems: list[Problem] = []
     if inputs is not None and strict_ids:
         for column, known, what in (("child_id", inputs.children["child_id"], "children"),
@@ -194,15 +271,17 @@ def _cross_checks(table: pd.DataFrame, label: str, inputs: Inputs | None, *,
                                                   "{table} table").format(
                                                       column=column, id=r[column], table=what),
                                         row=int(r["row"]), column=column))
+    if consent:
+        problems += _consent_checks(table, label)
     last = effective(Decisions(table=table, label=label))
-    accepted = last[last["decision"] == "accepted"]
+    accepted = last[last["decision"].isin(LOCKING)]
     for child, rows in accepted.groupby("child_id", sort=True):
         if len(rows) > 1:
             listed = ", ".join(_("{home} (row {row})").format(home=h, row=r)
                                for h, r in zip(rows["home_id"], rows["row"],
                                                               strict=True))
-            problems.append(Problem(label, _("child '{child}' has {n} accepted homes: {listed}; "
-                                              "decline all but one").format(
+            problems.append(Problem(label, _("child '{child}' has {n} approved homes: {listed}; "
+                                              "reject all but one").format(
                                                   child=child, n=len(rows), listed=listed),
                                     row=int(rows["row"].max()), column="decision"))
     if inputs is not None:
@@ -212,17 +291,37 @@ def _cross_checks(table: pd.DataFrame, label: str, inputs: Inputs | None, *,
         for _i, r in accepted.iterrows():
             pair = (r["child_id"], r["home_id"])
             if pair in vetoed:
-                problems.append(Problem(label, _("accepted pair {child} -> {home} is also "
-                                                  "vetoed; remove the veto or decline the "
+                problems.append(Problem(label, _("approved pair {child} -> {home} is also "
+                                                  "vetoed; remove the veto or reject the "
                                                   "pair").format(child=pair[0], home=pair[1]),
                                         row=int(r["row"]), column="decision"))
             other = locked.get(pair[0])
             if other is not None and other != pair[1]:
-                problems.append(Problem(label, _("child '{child}' is accepted for {home} but "
+                problems.append(Problem(label, _("child '{child}' is approved for {home} but "
                                                   "locked to {other} in placements; keep "
                                                   "one").format(child=pair[0], home=pair[1],
                                                                 other=other),
                                         row=int(r["row"]), column="decision"))
+    return problems
+
+
+def _consent_checks(table: pd.DataFrame, label: str) -> list[Problem]:
+    """An ``approved`` row needs an earlier ``family_consented`` row for the same pair."""
+    problems: list[Problem] = []
+    order = table.assign(_day=pd.to_datetime(table["decided_on"])).sort_values(
+        ["_day", "row"], kind="stable")
+    consented: set[tuple[str, str]] = set()
+    for r in order.itertuples(index=False):
+        pair = (r.child_id, r.home_id)
+        if r.decision == "family_consented":
+            consented.add(pair)
+        elif r.decision == "family_declined":
+            consented.discard(pair)
+        elif r.decision == "approved" and pair not in consented:
+            problems.append(Problem(label, _(
+                "approved before the family consented: barneverntjenesten approves {child} -> "
+                "{home} only after Bufetat has recorded family_consented for the pair").format(
+                    child=r.child_id, home=r.home_id), row=int(r.row), column="decision"))
     return problems
 
 
@@ -253,15 +352,18 @@ class Plan:
         The inputs with accepted pairs added to ``placements`` and the
         declines younger than ``decline_days`` added to ``vetoes``.
     accepted
-        Accepted pairs that became locked placements: ``child_id, home_id,
-        decided_on, by``.
+        Approved pairs (and old ``accepted`` ones) that became locked
+        placements: ``child_id, home_id, decided_on, by``.
     declined
-        Declines in force: ``child_id, home_id, decided_on, by, reason``.
+        Declines in force (``family_declined``, ``rejected``, old ``declined``):
+        ``child_id, home_id, decided_on, by, reason``.
     considering
-        Open reservations (one per child, the latest): ``child_id, home_id,
-        decided_on, by``.
+        Open reservations (``proposed``, ``family_consented``, ``considering``;
+        one per child, the latest): ``child_id, home_id, decided_on, by``.
     ignored
         Rows whose child or home is not in the inputs (children who left).
+    legacy
+        Rows of an old log (``accepted`` read as ``approved``, ``declined``).
     """
 
     inputs: Inputs
@@ -269,6 +371,7 @@ class Plan:
     declined: pd.DataFrame
     considering: pd.DataFrame
     ignored: int
+    legacy: int = 0
 
 
 def apply(decisions: Decisions, inputs: Inputs, *, as_of: datetime.date,
@@ -298,12 +401,12 @@ def apply(decisions: Decisions, inputs: Inputs, *, as_of: datetime.date,
     ignored = int((~known).sum())
     last = last[known]
     cols = ["child_id", "home_id", "decided_on", "by"]
-    accepted = last.loc[last["decision"] == "accepted", cols].reset_index(drop=True)
+    accepted = last.loc[last["decision"].isin(LOCKING), cols].reset_index(drop=True)
     age_days = np.array([(as_of - d).days for d in last["decided_on"]], dtype=np.int64)
-    in_force = (last["decision"] == "declined").to_numpy() & \
+    in_force = last["decision"].isin(VETOING).to_numpy() & \
         (age_days < settings.continuity.decline_days)
     declined = last.loc[in_force, [*cols, "reason"]].reset_index(drop=True)
-    open_ = last[(last["decision"] == "considering")
+    open_ = last[last["decision"].isin(RESERVING)
                  & ~last["child_id"].isin(set(accepted["child_id"]))
                  & ~last["child_id"].isin(set(inputs.placements["child_id"]))]
     open_ = open_.assign(_day=pd.to_datetime(open_["decided_on"])).sort_values(
@@ -316,8 +419,9 @@ def apply(decisions: Decisions, inputs: Inputs, *, as_of: datetime.date,
                        ignore_index=True).drop_duplicates(ignore_index=True)
     changed = dataclasses.replace(inputs, placements=placements.astype("str"),
                                   vetoes=vetoes.astype("str"))
+    legacy = int(decisions.table["decision"].isin(LEGACY).sum())
     return Plan(inputs=changed, accepted=accepted, declined=declined,
-                considering=considering, ignored=ignored)
+                considering=considering, ignored=ignored, legacy=legacy)
 
 
 @dataclass(frozen=True)
@@ -542,4 +646,4 @@ def as_frame(decisions: Decisions) -> pd.DataFrame:
     return pd.DataFrame({"child_id": t["child_id"], "home_id": t["home_id"],
                          "decision": t["decision"],
                          "decided_on": [d.isoformat() for d in t["decided_on"]],
-                         "by": t["by"], "reason": t["reason"]})
+                         "by": t["by"], "reason": t["reason"], "actor": t["actor"]})

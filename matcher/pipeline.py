@@ -71,7 +71,7 @@ ASSIGNMENT_COLUMNS: tuple[str, ...] = (
     "decision", "previous_home_id", "change_reason",
 )
 """Columns of ``assignments.csv``. The last three are empty without decisions or a previous
-run: ``decision`` (``accepted`` or ``considering`` when the proposed pair carries one),
+run: ``decision`` (``approved`` or ``considering`` when the proposed pair carries one),
 ``previous_home_id`` (the home proposed by the previous run) and ``change_reason``
 (plain words: why a reservation broke or a previous proposal changed)."""
 
@@ -261,7 +261,7 @@ def run(inputs: Inputs, settings: Settings, *, times: TimeTable | None = None,
     extra_sources
         More input fingerprints for the summary (e.g. the network key).
     decisions
-        Decisions on earlier proposals (:mod:`matcher.decisions`): accepted
+        Decisions on earlier proposals (:mod:`matcher.decisions`): approved
         pairs are locked, recent declines are not proposed, open reservations
         are held unless they broke (the reason is in ``change_reason``).
     previous
@@ -400,7 +400,7 @@ def _with_decisions(table: pd.DataFrame, inputs: Inputs, plan: decisions_mod.Pla
     out["locked"] = np.array([p in real for p in pairs], dtype=bool)
     accepted = set(zip(plan.accepted["child_id"], plan.accepted["home_id"], strict=True))
     kept = set(zip(held.kept["child_id"], held.kept["home_id"], strict=True))
-    out["decision"] = ["accepted" if p in accepted else "considering" if p in kept else ""
+    out["decision"] = ["approved" if p in accepted else "considering" if p in kept else ""
                        for p in pairs]
     out["change_reason"] = [held.broken.get(c, "") for c in out["child_id"]]
     return out
@@ -426,7 +426,8 @@ def _since(decisions: decisions_mod.Decisions,
     t = t.assign(_day=pd.to_datetime(t["decided_on"])).sort_values(
         ["_day", "child_id", "home_id", "row"], kind="stable")
     return [{"child_id": r.child_id, "home_id": r.home_id, "decision": r.decision,
-             "decided_on": r.decided_on.isoformat(), "by": r.by, "reason": r.reason}
+             "decided_on": r.decided_on.isoformat(), "by": r.by, "reason": r.reason,
+             "actor": r.actor}
             for r in t.itertuples(index=False)]
 
 
@@ -435,6 +436,7 @@ def _decision_counts(plan: decisions_mod.Plan, held: decisions_mod.Reservations,
     return {"accepted_locked": len(plan.accepted), "declined_in_force": len(plan.declined),
             "considering": len(plan.considering), "reservations_kept": len(held.kept),
             "reservations_broken": len(held.broken), "ignored_rows": plan.ignored,
+            "legacy_rows": plan.legacy,
             "decline_days": settings.continuity.decline_days}
 
 

@@ -82,6 +82,8 @@ class DecisionRecord(BaseModel):
     """ISO date."""
     by: str
     reason: str
+    actor: str = ""
+    """Pseudonymous id of the person who acted (empty in old logs)."""
 
 
 class DecisionSummary(BaseModel):
@@ -96,6 +98,8 @@ class DecisionSummary(BaseModel):
     ignored_rows: int
     decline_days: int
     """Days a decline keeps a pair from being proposed again."""
+    legacy_rows: int = 0
+    """Rows of an old log read as before (``accepted`` as ``approved``)."""
     since_previous_run: tuple[DecisionRecord, ...] = ()
 
 

@@ -846,9 +846,19 @@ CONTACT_KINDS: tuple[str, ...] = ("relative", "friend", "activity", "parent")
 HOME_KINDS: tuple[str, ...] = ("general", "kinship", "emergency", "specialized")
 ROLES: tuple[str, ...] = ("bufetat", "kommune")
 """Who decided a lock, veto or decision (``by``)."""
-DECISIONS: tuple[str, ...] = ("considering", "accepted", "declined")
+DECISIONS: tuple[str, ...] = ("proposed", "considering", "family_consented",
+                               "family_declined", "approved", "rejected",
+                               "accepted", "declined")
+"""Decisions on a proposal: Bufetat proposes, the family consents, barneverntjenesten
+approves (:mod:`matcher.decisions`); ``accepted`` and ``declined`` are read in old logs."""
+FAMILY_REASONS: tuple[str, ...] = ("no_room", "not_right_match", "timing", "other")
+"""Why a family declined (``family_declined``, recorded by Bufetat)."""
+SERVICE_REASONS: tuple[str, ...] = ("child_declined", "not_suitable", "closer_to_network",
+                                    "other")
+"""Why barneverntjenesten rejected a home for the child (``rejected``)."""
 DECLINE_REASONS: tuple[str, ...] = ("home_declined", "child_declined", "municipality_declined",
                                     "not_suitable", "other")
+"""Reasons of the old ``declined`` decision, read in old logs."""
 _AGE = (0.0, float(MAX_CHILD_AGE))
 _EMPTY_TABLE: dict[str, Callable[[], str]] = {
     "children": lambda: _("no rows; at least one child is required"),
@@ -936,9 +946,16 @@ _SPECS: tuple[TableSpec, ...] = (
         Column("home_id", "id", required=True, doc="the home"),
         Column("decision", "choice", required=True, allowed=DECISIONS, doc="the decision"),
         Column("decided_on", "date", required=True, doc="ISO date, not after the run date"),
-        Column("by", "choice", required=True, allowed=ROLES, doc="the role that decided"),
-        Column("reason", "choice", allowed=DECLINE_REASONS,
-               doc="for declined: a reason code; empty otherwise"),
+        Column("by", "choice", required=True, allowed=ROLES,
+               doc="the role: bufetat (proposes, records the family's answer) or kommune "
+                   "(barneverntjenesten: approves or rejects)"),
+        Column("reason", "choice",
+               allowed=tuple(dict.fromkeys(FAMILY_REASONS + SERVICE_REASONS
+                                           + DECLINE_REASONS)),
+               doc="for family_declined, rejected (and the old declined): a reason code of "
+                   "that decision; empty otherwise"),
+        Column("actor", "id", doc="pseudonymous id of the person who acted (required in new "
+                                  "rows; old logs may lack the column)"),
     )),
     TableSpec("resource_families", points=True, min_rows=1,
               doc="Resource families (ressursfamilier) that support foster homes.", columns=(

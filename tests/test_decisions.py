@@ -46,8 +46,9 @@ def _times() -> TimeTable:
                                destination_col="anchor_id")
 
 
-def _decisions(*rows: tuple[str, str, str, str, str, str]) -> decisions.Decisions:
-    frame = pd.DataFrame(list(rows), columns=list(decisions.COLUMNS))
+def _decisions(*rows: tuple[str, ...]) -> decisions.Decisions:
+    """A log; rows of six cells are an old log's (no ``actor`` column)."""
+    frame = pd.DataFrame(list(rows), columns=list(decisions.COLUMNS)[:len(rows[0])])
     return decisions.validate(frame, as_of=AS_OF)
 
 
@@ -73,7 +74,7 @@ def test_accepted_becomes_locked() -> None:
     table = _run(_decisions(("C1", "H2", "considering", "2026-10-01", "bufetat", ""),
                             ("C1", "H2", "accepted", "2026-10-15", "kommune", "")))
     assert table.at["C1", "home_id"] == "H2"
-    assert bool(table.at["C1", "locked"]) and table.at["C1", "decision"] == "accepted"
+    assert bool(table.at["C1", "locked"]) and table.at["C1", "decision"] == "approved"
     assert table.at["C2", "home_id"] != "H2"
 
 
@@ -140,7 +141,7 @@ def test_validation_lists_every_problem_with_row_and_column() -> None:
         ("C1", "H2", "declined", "2026-13-01", "kommune", ""),
         ("", "H2", "accepted", "2026-10-01", "fylke", "other"),
         ("C2", "H2", "declined", "2027-01-01", "kommune", "because"),
-    ], columns=list(decisions.COLUMNS))
+    ], columns=list(decisions.COLUMNS)[:6])
     with pytest.raises(InputError) as info:
         decisions.validate(frame, label="decisions.csv", as_of=AS_OF)
     where = {(p.row, p.column) for p in info.value.problems}
@@ -152,13 +153,13 @@ def test_validation_lists_every_problem_with_row_and_column() -> None:
 
 
 def test_two_accepted_homes_or_accepted_and_vetoed_are_errors() -> None:
-    with pytest.raises(InputError, match="2 accepted homes"):
+    with pytest.raises(InputError, match="2 approved homes"):
         _decisions(("C1", "H1", "accepted", "2026-10-01", "bufetat", ""),
                    ("C1", "H2", "accepted", "2026-10-02", "bufetat", ""))
     inputs = dataclasses.replace(_inputs(), vetoes=pd.DataFrame(
         {"child_id": ["C1"], "home_id": ["H1"]}, dtype="str"))
     frame = pd.DataFrame([("C1", "H1", "accepted", "2026-10-01", "bufetat", "")],
-                         columns=list(decisions.COLUMNS))
+                         columns=list(decisions.COLUMNS)[:6])
     with pytest.raises(InputError, match="also vetoed"):
         decisions.validate(frame, inputs=inputs)
 
@@ -173,7 +174,8 @@ def _append_many(log: Path, child: str, n: int) -> None:
     for i in range(n):
         decision_log.append_decision(log, {
             "child_id": child, "home_id": f"H{i}", "decision": "considering",
-            "decided_on": "2026-10-01", "by": "bufetat", "reason": ""}, today=AS_OF)
+            "decided_on": "2026-10-01", "by": "bufetat", "reason": "", "actor": "B1"},
+            today=AS_OF)
 
 
 def test_concurrent_appends_keep_every_row(tmp_path: Path) -> None:
@@ -196,35 +198,36 @@ def test_concurrent_appends_keep_every_row(tmp_path: Path) -> None:
 def test_append_decision_validates_and_writes_atomically(tmp_path: Path) -> None:
     log = tmp_path / "decisions.csv"
     row = {"child_id": "C1", "home_id": "H1", "decision": "considering",
-           "decided_on": "2026-10-01", "by": "bufetat", "reason": ""}
+           "decided_on": "2026-10-01", "by": "bufetat", "reason": "", "actor": "B17"}
     decision_log.append_decision(log, row, inputs=_inputs(), today=AS_OF)
-    decision_log.append_decision(log, {**row, "decision": "declined", "reason": "other",
-                                       "decided_on": "2026-10-10"}, today=AS_OF)
+    decision_log.append_decision(log, {**row, "decision": "family_declined",
+                                       "reason": "other", "decided_on": "2026-10-10"},
+                                 today=AS_OF)
     before = log.read_bytes()
     assert before.count(b"\n") == 3
     with pytest.raises(InputError, match="unknown child_id 'C9'"):
         decision_log.append_decision(log, {**row, "child_id": "C9"}, inputs=_inputs(),
                                      today=AS_OF)
     with pytest.raises(InputError, match="needs a reason code"):
-        decision_log.append_decision(log, {**row, "decision": "declined"}, today=AS_OF)
+        decision_log.append_decision(log, {**row, "decision": "family_declined"}, today=AS_OF)
     assert log.read_bytes() == before
     read = decision_log.read_decisions(log, as_of=AS_OF)
-    assert list(decisions.effective(read)["decision"]) == ["declined"]
+    assert list(decisions.effective(read)["decision"]) == ["family_declined"]
 
 
 def test_cli_decide_and_bad_decisions_exit_2(tmp_path: Path) -> None:
     log = tmp_path / "log.csv"
     ok = runner.invoke(app, ["-q", "decide", "--file", str(log), "--child", "C1", "--home",
-                             "H1", "--decision", "declined", "--by", "kommune", "--reason",
-                             "child_declined", "--date", "2026-10-01"])
+                             "H1", "--decision", "rejected", "--by", "kommune", "--reason",
+                             "child_declined", "--date", "2026-10-01", "--actor", "K4"])
     assert ok.exit_code == 0, ok.output
-    assert "C1,H1,declined,2026-10-01,kommune,child_declined" in log.read_text()
+    assert "C1,H1,rejected,2026-10-01,kommune,child_declined,K4" in log.read_text()
     bad = runner.invoke(app, ["decide", "--file", str(log), "--child", "C1", "--home", "H1",
-                              "--decision", "declined", "--by", "fylke"])
+                              "--decision", "rejected", "--by", "fylke", "--actor", "K4"])
     assert bad.exit_code == 2
     assert "'fylke' is not a valid by; use one of bufetat, kommune" in bad.output
     both = runner.invoke(app, ["decide", "--child", "C1", "--home", "H1", "--decision",
-                               "accepted", "--by", "kommune"])
+                               "approved", "--by", "kommune", "--actor", "K4"])
     assert both.exit_code == 2 and "exactly one of --store" in both.output
 
 
@@ -270,8 +273,10 @@ def test_audit_lists_decisions_since_the_previous_run(tmp_path: Path) -> None:
     since = result.summary.decisions.since_previous_run
     assert [r.model_dump() for r in since] == [
         {"child_id": "C2", "home_id": "H1", "decision": "considering",
-         "decided_on": "2026-10-20", "by": "bufetat", "reason": ""}]
+         "decided_on": "2026-10-20", "by": "bufetat", "reason": "", "actor": ""}]
+    assert result.summary.decisions.legacy_rows == 1  # the old 'declined' row
     text = (result.write(tmp_path / "run", report=True) / "report.md").read_text()
     assert "## Decisions taken into account" in text
-    assert "| 2026-10-20 | bufetat | C2 | H1 | considering |" in text
+    assert "| 2026-10-20 | bufetat |  | C2 | H1 | considering |" in text
+    assert "1 row of an old decisions log was read as before" in text
     assert "## Changes since the previous run" in text

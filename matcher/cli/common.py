@@ -160,14 +160,21 @@ def protect_stdout() -> None:
 
 
 def parse_date(value: str | None, option: str = "--as-of") -> datetime.date:
-    """Parse an ISO date option; ``None`` gives today."""
+    """Parse a date option with the engine's one date parser; ``None`` gives today.
+
+    A plain ISO date or an ISO timestamp (with or without a zone, taken in
+    Norwegian time) is accepted (:func:`matcher.tables.parse_dates`); anything
+    else, such as ``2026``, is refused.
+    """
     if value is None:
         return datetime.date.today()
-    try:
-        return datetime.date.fromisoformat(value)
-    except ValueError:
+    from matcher.tables import parse_dates
+
+    values, bad = parse_dates([value.strip()])
+    if bad[0] or not value.strip():
         raise InputError(_("{option} '{value}': use a date like 2026-11-23")
-                         .format(option=option, value=value)) from None
+                         .format(option=option, value=value))
+    return values[0].astype("datetime64[D]").item()
 
 
 def parse_bands(text: str, example: str) -> list[float]:

@@ -31,13 +31,20 @@ def decide(
     child_id: Annotated[str, typer.Option("--child", help="The child's id.")],
     home_id: Annotated[str, typer.Option("--home", help="The home's id.")],
     decision: Annotated[str, typer.Option(
-        "--decision", help="considering, accepted or declined.")],
-    by: Annotated[str, typer.Option("--by", help="Who decided: bufetat or kommune.")],
+        "--decision", help="Bufetat: proposed, family_consented, family_declined; "
+                           "barneverntjenesten (kommune): approved, rejected; either: "
+                           "considering.")],
+    by: Annotated[str, typer.Option(
+        "--by", help="The role: bufetat or kommune (barneverntjenesten).")],
+    actor: Annotated[str, typer.Option(
+        "--actor", help="Pseudonymous id of the person who decides (never a name).")],
     reason: Annotated[str, typer.Option(
-        "--reason", help="For declined: home_declined, child_declined, municipality_declined, "
-                         "not_suitable or other (no free text).")] = "",
+        "--reason", help="For family_declined: no_room, not_right_match, timing or other; "
+                         "for rejected: child_declined, not_suitable, closer_to_network or "
+                         "other (no free text).")] = "",
     decided_on: Annotated[str | None, typer.Option(
-        "--date", help="Date of the decision YYYY-MM-DD (default today).")] = None,
+        "--date", help="Date of the decision YYYY-MM-DD, or an ISO timestamp (default "
+                       "today).")] = None,
     store_config: Annotated[Path | None, typer.Option(
         "--store", exists=True, dir_okay=False, readable=True,
         help="Nightly TOML: append to the store's decisions table (created when missing); "
@@ -55,7 +62,9 @@ def decide(
 ) -> None:
     """Append one decision on a proposal to the decisions log, validated, atomically.
 
-    Exit code 2 (nothing written) if the decision or the log is invalid.
+    Bufetat proposes and records the family's answer; barneverntjenesten approves
+    (only after the family consented) or rejects. Exit code 2 (nothing written) if
+    the decision, the role or the log is invalid.
     """
     with errors():
         config = None
@@ -68,8 +77,9 @@ def decide(
         today = datetime.date.today()
         day = parse_date(decided_on, "--date")
         row = {"child_id": child_id.strip(), "home_id": home_id.strip(),
-               "decision": decision.strip(), "decided_on": day.isoformat(), "by": by.strip(),
-               "reason": reason.strip()}
+               "decision": decision.strip(),
+               "decided_on": decided_on.strip() if decided_on else day.isoformat(),
+               "by": by.strip(), "reason": reason.strip(), "actor": actor.strip()}
         if file is not None:
             from matcher.io import decision_log
 
@@ -84,7 +94,8 @@ def decide(
             where = str(file)
         else:
             assert config is not None
-            log = _append_to_store(config, row, today)
+            # the store's decided_on is a DATE column: the day, in Norwegian time
+            log = _append_to_store(config, {**row, "decided_on": day.isoformat()}, today)
             where = "store"
         say(ngettext("decision recorded: {child} -> {home} {decision} ({n} decision in the log)",
                      "decision recorded: {child} -> {home} {decision} ({n} decisions in the log)",
@@ -107,7 +118,7 @@ def _append_to_store(config: Any, row: dict[str, str], today: datetime.date) -> 
         inputs, _unused = nightly.read_store(store, config.settings, today)
         new = pd.DataFrame([row])
         decisions_mod.validate(new, label="new decision", as_of=today, inputs=inputs,
-                               strict_ids=True)
+                               strict_ids=True, new=True, consent=False)
         old = store.read_decisions()
         both = new if old is None else pd.concat([old.astype(object), new], ignore_index=True)
         log = decisions_mod.validate(both, label="decisions", as_of=today, inputs=inputs)

@@ -469,8 +469,9 @@ def _proposed(run: _Run, child_id: str, child: Mapping[str, Any], a: Mapping[str
         status.append(_Text(_("{home} is the child's own kinship home (kinship and network)."),
                             {"home": home}))
     decision = _text(a.get("decision"))
-    if decision == "accepted":
-        status.append(_Text(_("The proposal {home} was accepted."), {"home": home}))
+    if decision == "approved":
+        status.append(_Text(_("The proposal {home} was approved by barneverntjenesten."),
+                            {"home": home}))
     elif decision == "considering":
         status.append(_Text(_("The proposal {home} is being considered (reserved)."),
                             {"home": home}))

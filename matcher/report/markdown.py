@@ -304,7 +304,7 @@ def _markdown(assignments: pd.DataFrame, summary: RunSummary,
     d = summary.decisions
     if d is not None:
         out += ["## " + _("Decisions taken into account"), "",
-                _("{accepted} accepted (locked), {declined} declines in force (younger than "
+                _("{accepted} approved (locked), {declined} declines in force (younger than "
                   "{days} days), {kept} reservations held and {broken} broken (the reason is in "
                   "`change_reason`).").format(
                       accepted=d.accepted_locked, declined=d.declined_in_force,
@@ -313,10 +313,16 @@ def _markdown(assignments: pd.DataFrame, summary: RunSummary,
         since = d.since_previous_run
         if since:
             out += [_("Decisions since the previous run:"), ""]
-            out += [*_table((_("decided on"), _("by"), "child_id", "home_id", _("decision"),
-                             _("reason")),
-                            [(r.decided_on, r.by, r.child_id, r.home_id, r.decision, r.reason)
-                             for r in since]), ""]
+            out += [*_table((_("decided on"), _("by"), _("who"), "child_id", "home_id",
+                             _("decision"), _("reason")),
+                            [(r.decided_on, r.by, r.actor, r.child_id, r.home_id, r.decision,
+                              r.reason) for r in since]), ""]
+        if d.legacy_rows:
+            out += [ngettext("{n} row of an old decisions log was read as before (accepted as "
+                             "approved, declined as a decline).",
+                             "{n} rows of an old decisions log were read as before (accepted "
+                             "as approved, declined as a decline).", d.legacy_rows)
+                    .format(n=d.legacy_rows), ""]
         else:
             out += [_("No decisions since the previous run."), ""]
     out += _overrides(summary.overrides_since_previous_run)

@@ -173,8 +173,10 @@ DECISION_COLUMNS: dict[str, tuple[str, str]] = {
     "decided_on": ("DATE NOT NULL", "date NOT NULL"),
     "by": ("TEXT NOT NULL", "text NOT NULL"),
     "reason": ("TEXT", "text"),
+    "actor": ("TEXT", "text"),
 }
-"""Columns of the ``decisions`` table (:data:`matcher.decisions.COLUMNS`)."""
+"""Columns of the ``decisions`` table (:data:`matcher.decisions.COLUMNS`); a store made
+before ``actor`` existed gains the column on the next append (its old rows stay empty)."""
 
 INPUT_TYPES: dict[str, dict[str, str]] = {
     "children": {"child_id": "text", "school_lon": "double precision",
@@ -330,7 +332,8 @@ class Store(abc.ABC):
         """Return the ``decisions`` table in row order (``None`` when it does not exist)."""
         if not self._has_table("decisions"):
             return None
-        cols = ", ".join(_ident(c) for c in DECISION_COLUMNS)
+        names, _rows_unused = self._columns_of("SELECT * FROM decisions LIMIT 0")
+        cols = ", ".join(_ident(c) for c in DECISION_COLUMNS if c in names)
         return self._frame(f"SELECT {cols} FROM decisions ORDER BY fid")
 
     def append_decision(self, row: Mapping[str, Any]) -> None:
@@ -339,12 +342,17 @@ class Store(abc.ABC):
         The ``decisions`` table is created when missing.
         """
         columns = list(DECISION_COLUMNS)
+        kind = 1 if self.kind == "postgis" else 0
         with self._transaction():
             self._create_decisions_table()
+            names, _rows_unused = self._columns_of("SELECT * FROM decisions LIMIT 0")
+            for column in (c for c in columns if c not in names):
+                self._execute(f"ALTER TABLE decisions ADD COLUMN {_ident(column)} "
+                              f"{DECISION_COLUMNS[column][kind].replace(' NOT NULL', '')}")
             self._execute(f"INSERT INTO decisions ({', '.join(_ident(c) for c in columns)}) "
                           f"VALUES ({', '.join('?' * len(columns))})",
-                          [_native(row.get(c) or None) if c == "reason" else _native(row[c])
-                           for c in columns])
+                          [_native(row.get(c) or None) if c in ("reason", "actor")
+                           else _native(row[c]) for c in columns])
 
     def __enter__(self) -> Store:
         self.connect()
