@@ -479,33 +479,38 @@ def test_nightly_reads_decisions_from_the_store(backend: Backend) -> None:
         blank = store.results(str(first["run_id"])).set_index("child_id")
     placed = blank[blank["home_id"].notna() & ~blank["locked"].astype(bool)]
     (a, home_a), (b, home_b) = list(placed["home_id"].items())[:2]
-    decided = [{"child_id": a, "home_id": home_a, "decision": "declined",
-                "decided_on": str(AS_OF), "by": "kommune", "reason": "home_declined"},
-               {"child_id": b, "home_id": home_b, "decision": "accepted",
-                "decided_on": str(AS_OF), "by": "bufetat", "reason": ""}]
+    decided = [{"child_id": a, "home_id": home_a, "decision": "family_declined",
+                "decided_on": str(AS_OF), "by": "bufetat", "reason": "no_room"},
+               {"child_id": b, "home_id": home_b, "decision": "family_consented",
+                "decided_on": str(AS_OF), "by": "bufetat", "reason": ""},
+               {"child_id": b, "home_id": home_b, "decision": "approved",
+                "decided_on": str(AS_OF), "by": "kommune", "reason": ""}]
     for row in decided:
         result = runner.invoke(app, ["-q", "decide", "--store", str(cfg), "--child",
                                      row["child_id"], "--home", row["home_id"], "--decision",
                                      row["decision"], "--by", row["by"], "--reason",
-                                     row["reason"], "--date", row["decided_on"]])
+                                     row["reason"], "--date", row["decided_on"],
+                                     "--actor", "P1"])
         assert result.exit_code == 0, result.output
     bad = runner.invoke(app, ["decide", "--store", str(cfg), "--child", "nobody", "--home",
-                              home_a, "--decision", "considering", "--by", "bufetat"])
+                              home_a, "--decision", "considering", "--by", "bufetat",
+                              "--actor", "P1"])
     assert bad.exit_code == 2 and "unknown child_id 'nobody'" in bad.output
     second = run_ok(cfg)  # the decisions change the fingerprint: no skip
     assert second["status"] == "success"
     with backend.store() as store:
         stored = store.read_decisions()
         after = store.results(str(second["run_id"])).set_index("child_id")
-    assert stored is not None and len(stored) == 2
+    assert stored is not None and len(stored) == 3
+    assert list(stored["actor"]) == ["P1"] * 3
     assert after.at[a, "home_id"] != home_a
-    assert after.at[b, "home_id"] == home_b and after.at[b, "decision"] == "accepted"
+    assert after.at[b, "home_id"] == home_b and after.at[b, "decision"] == "approved"
     assert bool(after.at[b, "locked"])
     # The latest successful run is the previous run: its proposals are kept where possible.
     assert after.at[a, "previous_home_id"] == home_a
     day = datetime.date.fromisoformat(AS_OF)
     assert after.at[a, "change_reason"] == (f"{home_a} declined on {day.day} {day:%B %Y}: "
-                                            "the foster home said no")
+                                            "the family has no room after all")
     with backend.store() as store:
         raw = store.runs().iloc[-1]["summary_json"]
     summary = json.loads(raw) if isinstance(raw, str) else raw
@@ -525,7 +530,7 @@ def test_nightly_reads_decisions_from_the_store(backend: Backend) -> None:
                 f"reason) VALUES ('{a}', '{home_b}', 'maybe', '{AS_OF}', "
                 "'bufetat', NULL)")
     result = nightly_cli(cfg)
-    assert result.exit_code == 2 and "decisions, row 3, column 'decision'" in result.output
+    assert result.exit_code == 2 and "decisions, row 4, column 'decision'" in result.output
 
 
 # --------------------------------------------------------------------------- PostGIS only

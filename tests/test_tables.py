@@ -149,8 +149,8 @@ def test_every_problem_is_reported_at_once(name: str) -> None:
     frame = _valid(spec)
     typed = [c for c in spec.columns if c.kind not in ("text", "tags")]
     first, last = typed[0], typed[-1]
-    frame.loc[0, first.name] = "\n" if first.kind == "id" else "x?"
-    frame.loc[2, last.name] = "\n" if last.kind == "id" else "x?"
+    frame.loc[0, first.name] = "a\tb" if first.kind == "id" else "x?"
+    frame.loc[2, last.name] = "a\tb" if last.kind == "id" else "x?"
     t = _read(spec, frame)
     assert {(1, first.name), (3, last.name)} <= _where(t)
 
@@ -158,7 +158,8 @@ def test_every_problem_is_reported_at_once(name: str) -> None:
 def test_the_spec_names_match_the_schema_and_the_docs_columns() -> None:
     expected = {n: {c.name: c.required for c in tables.SPECS[n].columns} for n in schema.TABLES}
     assert expected == schema.COLUMNS
-    assert decisions.COLUMNS == ("child_id", "home_id", "decision", "decided_on", "by", "reason")
+    assert decisions.COLUMNS == ("child_id", "home_id", "decision", "decided_on", "by", "reason",
+                                 "actor")
     for spec in tables.SPECS.values():
         assert all(c.kind in tables.KINDS and c.doc for c in spec.columns), spec.name
         assert all(c.allowed for c in spec.columns if c.kind == "choice"), spec.name
