@@ -192,3 +192,31 @@ def test_the_cli_refuses_another_roles_decision_naming_the_rule(tmp_path: Path) 
     assert result.exit_code == 2
     assert "bufetat may not record 'approved'" in " ".join(result.output.split())
     assert not log.exists()
+
+
+def test_a_store_made_before_actor_gains_the_column(tmp_path: Path) -> None:
+    import sqlite3
+
+    from matcher.io.stores import open_store
+
+    path = tmp_path / "store.gpkg"
+    store = open_store(str(path))
+    store.connect(create=True)
+    store.ensure_schema()
+    store.close()
+    with sqlite3.connect(path) as db:  # the decisions table as an older version made it
+        db.execute('CREATE TABLE decisions (fid INTEGER PRIMARY KEY AUTOINCREMENT, '
+                   'child_id TEXT NOT NULL, home_id TEXT NOT NULL, decision TEXT NOT NULL, '
+                   'decided_on DATE NOT NULL, "by" TEXT NOT NULL, reason TEXT)')
+        db.execute("INSERT INTO decisions (child_id, home_id, decision, decided_on, \"by\") "
+                   "VALUES ('C1', 'H1', 'accepted', '2026-09-01', 'kommune')")
+    with open_store(str(path)) as store:
+        old = store.read_decisions()
+        assert old is not None and "actor" not in old.columns
+        store.append_decision(_row("proposed", "bufetat", child="C2", home="H2"))
+        both = store.read_decisions()
+    assert both is not None
+    assert list(both["decision"]) == ["accepted", "proposed"]
+    assert [a if isinstance(a, str) else "" for a in both["actor"]] == ["", "P7"]
+    read = decisions.validate(both, as_of=AS_OF)
+    assert list(read.table["actor"]) == ["", "P7"]
