@@ -278,7 +278,7 @@ SOLO_CASES = [
      "child (age 10; closest: 1 year apart; rule min_age_gap_own_children)"),
     ("language", {"child": {"languages": "so;ar", "language_required": "yes"},
                   "home": {"languages": "nb"}},
-     "no home speaks ar or so (language required; 1 home within 45 min of school checked)"),
+     "no home speaks Arabic or Somali (language required; 1 home within 45 min of school checked)"),
     ("avoid", {"child": {"avoid_municipalities": "0301"}},
      "the only otherwise suitable home is in a municipality the child does not want to live "
      "in (0301)"),

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from matcher import i18n, rules
+from matcher import i18n, languages, rules
 from matcher.config import Settings
 from matcher.i18n import gettext as _
 from matcher.i18n import ngettext
@@ -555,8 +555,9 @@ def _wishes(run: _Run, child: Mapping[str, Any], home: str,
         shared = _tags(pair["shared_languages"]) if pair is not None else ()
         required = bool(child.get("language_required", False))
         wish = (_("language {languages} (required)") if required
-                else _("language {languages}")).format(languages=_join(langs))
-        out.append((wish, _("speaks {languages}").format(languages=_join(shared)) if shared
+                else _("language {languages}")).format(languages=_join(languages.names(langs)))
+        out.append((wish, _("speaks {languages}").format(
+            languages=_join(languages.names(shared))) if shared
                     else _("speaks none of them"), bool(shared)))
     culture = _tags(child.get("culture"))
     if culture:
@@ -669,7 +670,7 @@ def _wish_list(child: Mapping[str, Any], run: _Run) -> list[str]:
     if langs:
         out.append((_("language {languages} (required)") if bool(child.get(
             "language_required", False)) else _("language {languages}")).format(
-            languages=_join(langs)))
+            languages=_join(languages.names(langs))))
     culture = _tags(child.get("culture"))
     if culture:
         out.append(_("culture {tags}").format(tags=_join(culture)))
@@ -759,7 +760,7 @@ def _lacks(run: _Run, elig: rules.Eligibility, child: pd.DataFrame, homes: pd.Da
         return _("the competence for {needs}").format(needs=_join(missing))
     if f == "language":
         return _("speaks none of {languages}, which the child needs").format(
-            languages=_join(_tags(child.at[0, "languages"])))
+            languages=_join(languages.names(_tags(child.at[0, "languages"]))))
     if f == "avoid":
         return _("in {municipality}, where the child does not want to live").format(
             municipality=h["municipality"])
