@@ -390,8 +390,9 @@ def _brief(run: _Run, child_id: str) -> tuple[list[_Block], str]:
     group = child.get("sibling_group")
     if isinstance(group, str) and group:
         others = [m for m in run.groups.get(group, []) if m != child_id]
-        facts.append(_Text(_("Sibling group {group}, with {others}."),
-                           {"group": group, "others": _join(others)}))
+        facts.append(_Text(ngettext("Sibling group {group}, with {n} sibling.",
+                                    "Sibling group {group}, with {n} siblings.", len(others)),
+                           {"group": group, "n": len(others)}))
     since = child.get("waiting_since")
     if since is not None and not pd.isna(since):
         days = (pd.Timestamp(as_of) - pd.Timestamp(since)).days
