@@ -851,6 +851,8 @@ def _unknown_tags(what: str, n: int) -> str:
 URGENCIES: tuple[str, ...] = ("acute", "planned")
 CONTACT_KINDS: tuple[str, ...] = ("relative", "friend", "activity", "parent")
 HOME_KINDS: tuple[str, ...] = ("general", "kinship", "emergency", "specialized")
+ADDRESS_PROTECTION: tuple[str, ...] = ("fortrolig", "strengt_fortrolig")
+"""Protected addresses (fortrolig and strengt fortrolig adresse, Folkeregisteret)."""
 ROLES: tuple[str, ...] = ("bufetat", "kommune")
 """Who decided a lock, veto or decision (``by``)."""
 DECISIONS: tuple[str, ...] = ("considering", "accepted", "declined")
@@ -904,6 +906,9 @@ _SPECS: tuple[TableSpec, ...] = (
         Column("language_required", "boolean", doc="a home must share a language"),
         Column("culture", "tags", vocabulary="cultures", doc="';'-separated culture tags"),
         Column("heard_on", "date", doc="date the child was heard (barnets mening)"),
+        Column("address_protection", "choice", allowed=ADDRESS_PROTECTION, always=False,
+               doc="a protected address: its points are used for travel times only and "
+                   "written nowhere (no layer, map or brief); empty: none"),
         Column("current_home_id", "id", always=False, doc="the home the child lives in now"),
         Column("current_home_keeps", "boolean", always=False,
                doc="yes when the current home can keep the child (kinship or general)"),

@@ -589,5 +589,6 @@ def test_diagnosis_of_sibling_rules() -> None:
     result = assignment.solve(t.problem(), AssignmentSettings(sibling_policy="independent"))
     assert home_map(result) == {"C1": "H2", "C2": None}
     assert assignment.diagnose(t.problem(), result) == {
-        "C2": "1 home qualifies but H2 does not take sibling groups and already has 1 of the siblings"
+        "C2": "1 home qualifies but H2 does not take sibling groups and already has 1 of the "
+              "siblings"
     }

@@ -119,7 +119,6 @@ class _Diagnosis:
 
         ``own`` is the priority of the child, or the combined priority of the group.
         """
-        inst = self.inst
         by_state: dict[str, list[tuple[int, list[int]]]] = {}
         for h in homes:
             state, kids = self._home_state(h, need, own)

@@ -387,6 +387,11 @@ def _brief(run: _Run, child_id: str) -> tuple[list[_Block], str]:
                      "{municipality}."),
                    {"date": day, "urgency": urgency, "age": int(child["age"]),
                     "municipality": child["municipality"]})]
+    protection = child.get("address_protection")
+    if isinstance(protection, str) and protection:
+        facts.append(_Text(_("Address protected ({kind} adresse): the child's points are used "
+                             "for travel times only, and are in no map, layer or file."),
+                           {"kind": protection.replace("_", " ")}))
     group = child.get("sibling_group")
     if isinstance(group, str) and group:
         others = [m for m in run.groups.get(group, []) if m != child_id]
