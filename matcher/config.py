@@ -644,6 +644,10 @@ class JobOptions(_Frozen):
     retention_runs
         Runs kept in ``match_runs`` (with their results); the latest
         successful run is always kept.
+    history_days
+        Days ``match_history`` rows are kept (by their run date, counted back
+        from the run date of the job); older rows are deleted with the
+        retention deletes. Default 730 (two years of waiting statistics).
     as_of
         Run date for waiting times (default: the day the job runs).
     log_file
@@ -653,6 +657,7 @@ class JobOptions(_Frozen):
     toml_section: ClassVar[str] = "job"
 
     retention_runs: int = Field(default=30, ge=1)
+    history_days: int = Field(default=730, ge=1)
     as_of: datetime.date | None = None
     log_file: Path | None = None
 

@@ -214,3 +214,30 @@ def test_default_gpkg_is_coarse_and_exact_is_for_analysts(folder: tuple[Path, Pa
     assert runner.invoke(app, ["-q", "report", "--run", str(tmp_path / "run")]).exit_code == 0
     html = (tmp_path / "run" / "map.html").read_text()
     assert len(_pairs(html)) > 1000 and _found(_pairs(html), points) == []
+
+
+def test_match_history_follows_the_retention_setting(tmp_path: Path) -> None:
+    """Rows of runs dated before ``as_of - [job] history_days`` are deleted with the run
+    retention; newer ones are kept whatever ``retention_runs`` says."""
+    import datetime
+
+    from matcher.io.stores.base import HISTORY_COLUMNS
+    from matcher.io.stores.geopackage import GeoPackageStore
+
+    assert config.JobOptions().history_days == 730
+    store = GeoPackageStore(tmp_path / "store.gpkg")
+    store.connect(create=True)
+    store.ensure_schema()
+    days = [datetime.date(2024, 1, 1), datetime.date(2025, 6, 1), datetime.date(2026, 1, 2)]
+    for i, day in enumerate(days):
+        run_id = f"r{i}"
+        store.begin_run({"run_id": run_id, "started_at": f"{day}T02:00:00+00:00",
+                         "status": "running"})
+        history = pd.DataFrame({c: [None, None] for c in HISTORY_COLUMNS}).assign(
+            as_of=day.isoformat(), child_id=["C1", "C2"], sibling_group_size=1)
+        cutoff = day - datetime.timedelta(days=config.JobOptions().history_days)
+        store.finish_run(run_id, {"status": "success"}, keep_runs=1, history=history,
+                         history_before=cutoff)
+    # 2026-01-02 - 730 days = 2024-01-03: the run of 2024-01-01 is gone, 2025-06-01 kept
+    assert store.history().groupby("run_id").size().to_dict() == {"r1": 2, "r2": 2}
+    assert store.runs()["run_id"].tolist() == ["r2"]  # run retention: only the newest

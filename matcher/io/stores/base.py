@@ -23,8 +23,9 @@ result tables written by the nightly job:
 ``match_history``
     One row per waiting child per successful run (:mod:`matcher.waiting`):
     ``run_id, as_of`` and :data:`HISTORY_COLUMNS` (categories and counts
-    only). Retention does not delete it: it feeds the waiting statistics
-    over time (``matcher waiting-stats --store``).
+    only). Run retention does not delete it: it feeds the waiting statistics
+    over time (``matcher waiting-stats --store``); rows older than
+    ``[job] history_days`` are deleted.
 
 and the ``decisions`` log (:mod:`matcher.decisions`; optional): people append
 to it (``matcher decide`` or SQL), the nightly job reads it. Its rows are
@@ -411,7 +412,8 @@ class Store(abc.ABC):
     def finish_run(self, run_id: str, fields: Mapping[str, Any], *,
                    results: pd.DataFrame | None = None, unmatched: pd.DataFrame | None = None,
                    keep_runs: int, between: Callable[[], None] | None = None,
-                   history: pd.DataFrame | None = None) -> WriteCounts:
+                   history: pd.DataFrame | None = None,
+                   history_before: datetime.date | None = None) -> WriteCounts:
         """Write a run's final row, its results and the retention deletes in ONE transaction.
 
         Parameters
@@ -432,6 +434,9 @@ class Store(abc.ABC):
             inserted (a test hook for crashes mid-write).
         history
             ``as_of`` and :data:`HISTORY_COLUMNS` per waiting child, or ``None``.
+        history_before
+            Delete the ``match_history`` rows of runs dated before this day
+            (``[job] history_days``); ``None`` keeps them all.
         """
         columns = _checked(fields, RUN_COLUMNS)
         result_rows = _rows(results, ["run_id", *RESULT_COLUMNS], run_id)
@@ -452,6 +457,8 @@ class Store(abc.ABC):
                 self._execute_many(_insert("match_history", ["run_id", *HISTORY_COLUMNS]),
                                    history_rows)
             deleted = self._retain(keep_runs)
+            if history_before is not None:
+                self._retain_history(history_before)
         return WriteCounts(len(result_rows), len(unmatched_rows), deleted)
 
     def _retain(self, keep_runs: int) -> int:
@@ -464,6 +471,17 @@ class Store(abc.ABC):
         if doomed:
             for table in ("match_results", "match_unmatched", "match_runs"):
                 self._execute_many(f"DELETE FROM {table} WHERE run_id = ?", doomed)
+        return len(doomed)
+
+    def _retain_history(self, before: datetime.date) -> int:
+        """Delete the ``match_history`` rows of runs dated before ``before``; return runs."""
+        if not self._has_table("match_history"):
+            return 0
+        rows = self._execute("SELECT DISTINCT run_id, as_of FROM match_history")
+        doomed = [(r[0],) for r in rows
+                  if r[1] is not None and str(r[1])[:10] < before.isoformat()]
+        if doomed:
+            self._execute_many("DELETE FROM match_history WHERE run_id = ?", doomed)
         return len(doomed)
 
     def runs(self) -> pd.DataFrame:
