@@ -653,7 +653,7 @@ def test_wish_rules_pass_at_their_limits_and_explain_themselves() -> None:
     assert pair["own_child_gap_years"] == 2 and pair["contact_slack_minutes"] == 0
     assert not pair["avoided_municipality"] and pair["municipality_relation"] == "own"
     text = pair["explanation"]
-    assert "; language shared (so) -> 1.00 (required)" in text
+    assert "; language shared (Somali) -> 1.00 (required)" in text
     assert "; culture none shared -> 0.00" in text
     assert "; household: own children at least 2 years apart in age (rule >= 2 years met)" in text
     assert "; contact limits met (0.0 min to spare)" in text
