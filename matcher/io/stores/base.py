@@ -185,7 +185,7 @@ INPUT_TYPES: dict[str, dict[str, str]] = {
                  "avoid_municipalities": "text", "languages": "text",
                  "language_required": "boolean", "culture": "text", "heard_on": "date",
                  "current_home_id": "text", "current_home_keeps": "boolean",
-                 "placed_since": "date"},
+                 "placed_since": "date", "address_protection": "text"},
     "homes": {"home_id": "text", "municipality": "text", "capacity": "integer",
               "competences": "text", "min_age": "integer", "max_age": "integer",
               "kind": "text", "kin_of": "text", "accepts_sibling_groups": "boolean",
