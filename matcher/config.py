@@ -506,8 +506,10 @@ class ReportSettings(_Frozen):
     Attributes
     ----------
     privacy
-        ``"exact"`` keeps child positions; ``"coarse"`` moves them to the
-        centre of their ``grid_metres`` cell and pools school isochrones.
+        Child positions in ``matches.gpkg``: ``"coarse"`` (the default) moves
+        them to the centre of their ``grid_metres`` cell and pools school
+        isochrones; ``"exact"`` keeps them there, for analysts. The shareable
+        outputs (maps, ``report.md``, briefs, workbook) are coarse either way.
     grid_metres
         Cell size in metres of the coarse privacy grid (SSB's 250 m grid).
     hear_from_age
@@ -525,7 +527,7 @@ class ReportSettings(_Frozen):
 
     toml_section: ClassVar[str] = "report"
 
-    privacy: Literal["exact", "coarse"] = "exact"
+    privacy: Literal["exact", "coarse"] = "coarse"
     grid_metres: float = Field(default=250.0, gt=0.0)
     hear_from_age: int = Field(default=7, ge=0, le=25)
     heard_max_age_days: int = Field(default=180, ge=1)
@@ -642,6 +644,10 @@ class JobOptions(_Frozen):
     retention_runs
         Runs kept in ``match_runs`` (with their results); the latest
         successful run is always kept.
+    history_days
+        Days ``match_history`` rows are kept (by their run date, counted back
+        from the run date of the job); older rows are deleted with the
+        retention deletes. Default 730 (two years of waiting statistics).
     as_of
         Run date for waiting times (default: the day the job runs).
     log_file
@@ -651,6 +657,7 @@ class JobOptions(_Frozen):
     toml_section: ClassVar[str] = "job"
 
     retention_runs: int = Field(default=30, ge=1)
+    history_days: int = Field(default=730, ge=1)
     as_of: datetime.date | None = None
     log_file: Path | None = None
 

@@ -8,8 +8,9 @@ plain words, why each change happened:
 * the previous pair is no longer allowed: "H0044 no longer approved for age
   13", "H0044 declined on 1 October 2026: the foster home said no", "H0044 is no longer in
   the homes table";
-* the previous home is full: "H0044 now holds acute child C0090" (a child who
-  was not there before took the place), or "H0044 no longer has a free place";
+* the previous home is full: "H0044 now holds an acute child" (a child who
+  was not there before took the place; other children are never named, as the
+  reason reaches the child's brief), or "H0044 no longer has a free place";
 * the child got another home: "better home: 12 min closer to school", or
   "better home: score 0.71 -> 0.78";
 * otherwise the child's place went to children of higher priority.
@@ -147,15 +148,14 @@ def _reasons(t: pd.DataFrame, prev: pd.Series, changed: pd.Index, inputs: Inputs
         newcomers = sorted(x for x in holders if prev.get(x) != h)
         acute = [x for x in newcomers if t.at[x, "urgency"] == "acute"]
         if full and acute:
-            out.append(_("{home} now holds acute child {child}").format(home=h, child=acute[0]))
+            out.append(_("{home} now holds an acute child").format(home=h))
             continue
         new_home = t.at[c, "home_id"]
         better = _better(pair_rows, c, h, t) if isinstance(new_home, str) else None
         if better is not None:
             out.append(better)
         elif full and newcomers:
-            out.append(_("{home} now holds {child}, placed first by priority").format(
-                home=h, child=newcomers[0]))
+            out.append(_("{home} now holds a child placed first by priority").format(home=h))
         elif full:
             out.append(_("{home} no longer has a free place").format(home=h))
         elif isinstance(new_home, str):

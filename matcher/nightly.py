@@ -342,7 +342,9 @@ def _work(config: NightlyConfig, store: stores.Store, run_id: str, as_of: dateti
             history = result.history.assign(as_of=as_of.isoformat())
         written = store.finish_run(run_id, fields, results=table, unmatched=unmatched,
                                    keep_runs=config.job.retention_runs,
-                                   between=lambda: checkpoint("mid-write"), history=history)
+                                   between=lambda: checkpoint("mid-write"), history=history,
+                                   history_before=as_of - datetime.timedelta(
+                                       days=config.job.history_days))
         counts.update(results=written.results, unmatched=written.unmatched,
                       deleted_runs=written.deleted_runs)
     return NightlyOutcome(

@@ -666,8 +666,10 @@ def write_run(run_result: RunResult, out: str | Path, *, report: bool = False,
     report
         Also write the maps and the report.
     privacy
-        ``"exact"`` or ``"coarse"`` child positions in the maps (default:
-        ``settings.report.privacy``).
+        Child positions in ``matches.gpkg``: ``"coarse"`` (250 m grid-cell
+        centres) or ``"exact"`` (for analysts); default
+        ``settings.report.privacy`` (coarse). The maps, ``report.md``, the
+        briefs and the workbook never hold an exact child position.
     municipalities
         Municipality polygons (any CRS) for the maps.
     settings

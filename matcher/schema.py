@@ -43,7 +43,8 @@ Normalised dtypes of the validated frames
 * ``lon, lat, school_lon, school_lat, max_school_minutes, weight``:
   ``float64``; an empty school or limit is NaN.
 * ``age, capacity, min_age, max_age``: ``int64``.
-* ``needs``, ``competences``, ``languages`` (ISO 639-1, lower case),
+* ``needs``, ``competences``, ``languages`` (one ISO 639 code per language,
+  :mod:`matcher.languages`),
   ``culture`` and ``avoid_municipalities`` (4-digit numbers): ``tuple[str, ...]``
   per row (sorted, unique; ``()`` when empty). Use :func:`join_tags` to write
   them back as ``a;b``.
@@ -396,7 +397,7 @@ def _check_children(t: tables_.Table) -> None:
     t.add("language_required", v["language_required"]
           & np.array([not x for x in v["languages"]], dtype=bool),
           lambda i: _("language_required is yes but languages is empty; list the child's "
-                      "languages (ISO 639-1, e.g. 'nb;so') or set it to no"))
+                      "languages (ISO 639-1 or 639-3, e.g. 'nb;so' or 'sma') or set it to no"))
     ids = v["child_id"]
     if t.has("child_id"):
         t.add("child_id", np.char.find(ids.astype(str), ":") >= 0,

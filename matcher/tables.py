@@ -38,6 +38,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from matcher import languages
 from matcher.config import ADDRESS_REGISTER_CRS
 from matcher.errors import Problem
 from matcher.i18n import N_, ngettext
@@ -683,22 +684,29 @@ class Table:
         return out
 
     def _languages(self, c: Column) -> list[tuple[str, ...]]:
-        """``;``-separated ISO 639-1 codes (two lower-case letters)."""
+        """``;``-separated ISO 639-1 or 639-3 codes, one code per language, sorted.
+
+        Checked against ISO 639-3 and normalised by :func:`matcher.languages.normalise`
+        (``sme`` reads as ``se``); repeats are dropped.
+        """
         out = []
         for i, tags in enumerate(split_tags(t) for t in self.text(c.name)):
-            bad = [x for x in tags if not (len(x) == 2 and x.isascii() and x.isalpha()
-                                           and x.islower())]
+            codes = [languages.normalise(x) for x in tags]
+            bad = [x for x, code in zip(tags, codes, strict=True) if code is None]
             if bad:
-                message = (_("{values} not an ISO 639-1 language code (codes are lower "
-                             "case); write two letters such as 'nb', 'se', 'so', separated by "
-                             "';'")
-                           if all(len(b) == 2 and b.isalpha() for b in bad)
-                           else _("{values} not an ISO 639-1 language code; write two letters "
-                                  "such as 'nb', 'se', 'so', separated by ';'"))
+                hints = [_("'{tag}' (did you mean '{suggestion}'?)").format(
+                    tag=b, suggestion=b.lower()) if languages.normalise(b.lower())
+                    else repr(b) for b in bad]
                 self.problems.append(Problem(
-                    self.label, message.format(values=", ".join(repr(b) for b in bad)),
+                    self.label, ngettext(
+                        "{values} is not an ISO 639-1 or ISO 639-3 language code; write codes "
+                        "in lower case such as 'nb', 'se', 'sma', 'fkv', 'nsl', separated by "
+                        "';'",
+                        "{values} are not ISO 639-1 or ISO 639-3 language codes; write codes "
+                        "in lower case such as 'nb', 'se', 'sma', 'fkv', 'nsl', separated by "
+                        "';'", len(bad)).format(values=", ".join(hints)),
                     row=i + 1, column=c.name))
-            out.append(tags)
+            out.append(tuple(sorted({code for code in codes if code is not None})))
         return out
 
     def _ages(self, c: Column) -> list[tuple[int, ...]]:
@@ -844,6 +852,8 @@ def _unknown_tags(what: str, n: int) -> str:
 URGENCIES: tuple[str, ...] = ("acute", "planned")
 CONTACT_KINDS: tuple[str, ...] = ("relative", "friend", "activity", "parent")
 HOME_KINDS: tuple[str, ...] = ("general", "kinship", "emergency", "specialized")
+ADDRESS_PROTECTION: tuple[str, ...] = ("fortrolig", "strengt_fortrolig")
+"""Protected addresses (fortrolig and strengt fortrolig adresse, Folkeregisteret)."""
 ROLES: tuple[str, ...] = ("bufetat", "kommune")
 """Who decided a lock, veto or decision (``by``)."""
 DECISIONS: tuple[str, ...] = ("proposed", "considering", "family_consented",
@@ -866,6 +876,9 @@ _EMPTY_TABLE: dict[str, Callable[[], str]] = {
     "resource_families": lambda: _("no rows; give at least one resource family"),
     "": lambda: _("no rows; the table has a header but no rows"),
 }
+
+
+_LANGUAGES_DOC = "languages spoken, e.g. 'nb;se' or 'sma;nsl'"
 
 
 def _audit(table: str) -> tuple[Column, ...]:
@@ -900,10 +913,13 @@ _SPECS: tuple[TableSpec, ...] = (
                doc="limit on minutes to school (> 0; empty: the setting)"),
         Column("avoid_municipalities", "municipalities",
                doc="';'-separated municipality numbers the child must not move to"),
-        Column("languages", "languages", doc="';'-separated ISO 639-1 codes"),
+        Column("languages", "languages", doc=_LANGUAGES_DOC),
         Column("language_required", "boolean", doc="a home must share a language"),
         Column("culture", "tags", vocabulary="cultures", doc="';'-separated culture tags"),
         Column("heard_on", "date", doc="date the child was heard (barnets mening)"),
+        Column("address_protection", "choice", allowed=ADDRESS_PROTECTION, always=False,
+               doc="a protected address: its points are used for travel times only and "
+                   "written nowhere (no layer, map or brief); empty: none"),
         Column("current_home_id", "id", always=False, doc="the home the child lives in now"),
         Column("current_home_keeps", "boolean", always=False,
                doc="yes when the current home can keep the child (kinship or general)"),
@@ -925,7 +941,7 @@ _SPECS: tuple[TableSpec, ...] = (
         Column("kind", "choice", required=True, allowed=HOME_KINDS, doc="kind of home"),
         Column("kin_of", "id", doc="kinship homes: the child_id or sibling_group"),
         Column("accepts_sibling_groups", "boolean", doc="takes a whole sibling group"),
-        Column("languages", "languages", doc="';'-separated ISO 639-1 codes"),
+        Column("languages", "languages", doc=_LANGUAGES_DOC),
         Column("culture", "tags", vocabulary="cultures", doc="';'-separated culture tags"),
         Column("own_children_ages", "ages", doc="';'-separated ages of the home's own children"),
     )),

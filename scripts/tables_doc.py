@@ -31,7 +31,9 @@ KIND_TEXT = {
     "lon": "longitude, WGS84 degrees (EPSG:4326)",
     "lat": "latitude, WGS84 degrees (EPSG:4326)",
     "boolean": "yes/no (`true/false`, `yes/no`, `ja/nei`, `1/0`)",
-    "languages": "`;`-separated ISO 639-1 codes",
+    "languages": ("`;`-separated ISO 639-1 or ISO 639-3 codes, checked against ISO 639-3 "
+                  "(`sma`, `smj`, `fkv`, `rmu`, `nsl` too); stored as the ISO 639-1 code when "
+                  "the language has one (`sme` reads as `se`)"),
     "ages": "`;`-separated ages in whole years",
 }
 VOCABULARY_TEXT = {"needs": "the need tags of `[scoring]`",

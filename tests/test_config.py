@@ -24,7 +24,7 @@ def test_defaults_and_one_working_crs() -> None:
     assert settings.crs == config.DEFAULT_CRS == "EPSG:25833"
     assert settings.scoring.bands_minutes == config.DEFAULT_BANDS_MINUTES == (15, 30, 45, 60)
     assert settings.planning.catchment_minutes == 30.0
-    assert settings.report.privacy == "exact"
+    assert settings.report.privacy == "coarse"  # private by default (issue 21)
 
 
 def test_every_section_loads_and_fingerprint_ignores_reports(tmp_path: Path) -> None:

@@ -170,7 +170,7 @@ def test_match_table_and_shortlist_in_nynorsk(small_sample: Sample, tmp_path: Pa
     for words in (f"fostermatch-køyring -> {out}", "nøkkeltal", "verdi", "status / løysar",
                   "optimal / highs", "fosterheimar", "plassert i heimkommunen",
                   "utan forslag (sjå reason i assignments.csv)", "median reisetid til skulen",
-                  "plasseringar i slekt og nettverk", "med opplæringsbehov"):
+                  "plasseringar i familie og nettverk", "med opplæringsbehov"):
         assert words in text, words
     for english in ("measure", "kept in home municipality", "median school travel"):
         assert english not in text
@@ -263,7 +263,8 @@ def test_command_help_in_nynorsk(monkeypatch: pytest.MonkeyPatch,
                   "Exit-kode 3 dersom modellen ikkje kan løysast.",
                   "Sakshandsamar sitt veto (child_id, home_id): par som aldri skal matchast.",
                   "Låste plasseringar (child_id, home_id): dei blir ståande og brukar ledig "
-                  "plass.", "─ Val ─", "[påkravd]", "[standard: exact]", "--vetoes",
+                  "plass.", "─ Val ─", "[påkravd]", "Posisjonane til barna i matches.gpkg",
+                  "--vetoes",
                   "--travel-times"):
         assert words in text, words
     for other in ("Match all waiting", "Caseworker vetoes", "─ Options ─", "[required]",

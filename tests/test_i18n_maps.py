@@ -25,12 +25,12 @@ from matcher.errors import InputError
 LEGEND = {
     "nb": ["barn med forslag", "barn uten forslag (klikk for å se hvorfor)",
            "fosterhjem (fylt: barn er foreslått hit)", "forslag (klikk for begrunnelsen)",
-           "forslag i slekt og nettverk", "Verktøyet foreslår; mennesker bestemmer.",
+           "forslag i familie og nettverk", "Verktøyet foreslår; mennesker bestemmer.",
            "SYNTETISKE data: oppdiktede steder, ingen virkelige personer",
            "fostermatch-kjøring 1. november 2026: "],
     "nn": ["barn med forslag", "barn utan forslag (klikk for å sjå kvifor)",
            "fosterheim (fylt: barn er føreslått hit)", "forslag (klikk for grunngivinga)",
-           "forslag i slekt og nettverk", "Verktøyet føreslår; menneske avgjer.",
+           "forslag i familie og nettverk", "Verktøyet føreslår; menneske avgjer.",
            "SYNTETISKE data: oppdikta stader, ingen verkelege personar",
            "fostermatch-køyring 1. november 2026: "],
 }

@@ -115,7 +115,7 @@ network = 0.12
             "c.toml, kolonne 'travel.workers': Verdien må være større enn eller lik 1; rett "
             "eller fjern denne nøkkelen",
             "c.toml, kolonne 'travel.speed': Ukjent nøkkel; rett eller fjern denne nøkkelen",
-            "c.toml, kolonne 'scoring': slekt og nettverk først: weights.kinship (0,1) må være "
+            "c.toml, kolonne 'scoring': familie og nettverk først: weights.kinship (0,1) må være "
             "større enn summen av de andre vektene (0,42); øk den eller sett kinship_first = "
             "false; rett eller fjern denne nøkkelen",
             "c.toml, kolonne 'assignment.solver': Verdien må være en av 'highs', 'cbc'; rett "
@@ -124,7 +124,7 @@ network = 0.12
             "c.toml, kolonne 'travel.workers': Verdien må vere større enn eller lik 1; rett "
             "eller fjern denne nøkkelen",
             "c.toml, kolonne 'travel.speed': Ukjend nøkkel; rett eller fjern denne nøkkelen",
-            "c.toml, kolonne 'scoring': slekt og nettverk først: weights.kinship (0,1) må vere "
+            "c.toml, kolonne 'scoring': familie og nettverk først: weights.kinship (0,1) må vere "
             "større enn summen av dei andre vektene (0,42); auk han eller set kinship_first = "
             "false; rett eller fjern denne nøkkelen",
             "c.toml, kolonne 'assignment.solver': Verdien må vere ein av 'highs', 'cbc'; rett "

@@ -200,14 +200,18 @@ def test_coarse_privacy_pools_school_isochrones_without_child_ids(run: Run) -> N
         lambda g: len(set(shapely.to_wkb(g.to_numpy())))).sum()
 
 
-def test_coarse_map_does_not_hold_exact_child_positions(run: Run) -> None:
+def test_no_map_holds_exact_child_positions_even_with_exact_privacy(run: Run) -> None:
     kids = pd.read_csv(run.sample_dir / "children.csv")
-    exact_html = (run.exact / "map.html").read_text().replace(" ", "")
-    coarse_html = (run.coarse / "map.html").read_text().replace(" ", "")
     positions = [f"[{round(lon, 6)},{round(lat, 6)}]" for lon, lat in
                  zip(kids["lon"], kids["lat"], strict=True)]
-    assert sum(p in exact_html for p in positions) >= len(positions) // 2
-    assert not any(p in coarse_html for p in positions)
+    for folder in (run.exact, run.coarse):
+        html = (folder / "map.html").read_text().replace(" ", "")
+        assert "[" in html and not any(p in html for p in positions)
+    # the exact positions are only in the analysts' GeoPackage, and report.md says so
+    exact = gpd.read_file(run.exact / "matches.gpkg", layer="children")
+    assert not (np.mod(exact.geometry.x, 250.0) == 125.0).any()
+    assert "for analysts only" in (run.exact / "report.md").read_text()
+    assert "for analysts only" not in (run.coarse / "report.md").read_text()
 
 
 def test_bad_privacy_mode_lists_the_choices(run: Run) -> None:

@@ -278,7 +278,7 @@ SOLO_CASES = [
      "child (age 10; closest: 1 year apart; rule min_age_gap_own_children)"),
     ("language", {"child": {"languages": "so;ar", "language_required": "yes"},
                   "home": {"languages": "nb"}},
-     "no home speaks ar or so (language required; 1 home within 45 min of school checked)"),
+     "no home speaks Arabic or Somali (language required; 1 home within 45 min of school checked)"),
     ("avoid", {"child": {"avoid_municipalities": "0301"}},
      "the only otherwise suitable home is in a municipality the child does not want to live "
      "in (0301)"),
@@ -653,7 +653,7 @@ def test_wish_rules_pass_at_their_limits_and_explain_themselves() -> None:
     assert pair["own_child_gap_years"] == 2 and pair["contact_slack_minutes"] == 0
     assert not pair["avoided_municipality"] and pair["municipality_relation"] == "own"
     text = pair["explanation"]
-    assert "; language shared (so) -> 1.00 (required)" in text
+    assert "; language shared (Somali) -> 1.00 (required)" in text
     assert "; culture none shared -> 0.00" in text
     assert "; household: own children at least 2 years apart in age (rule >= 2 years met)" in text
     assert "; contact limits met (0.0 min to spare)" in text

@@ -119,31 +119,40 @@ class _Diagnosis:
 
         ``own`` is the priority of the child, or the combined priority of the group.
         """
-        inst = self.inst
         by_state: dict[str, list[tuple[int, list[int]]]] = {}
         for h in homes:
             state, kids = self._home_state(h, need, own)
             by_state.setdefault(state, []).append((h, kids))
 
+        # Other children are counted, never named: a reason reaches each child's brief.
         def who(state: str) -> str:
-            ids = _ids(inst.child_ids[sorted({k for _h, ks in by_state[state] for k in ks})])
+            n = len({k for _h, ks in by_state[state] for k in ks})
             if need == 1:
-                text = {"higher": _("children of higher priority ({ids})"),
-                        "equal": _("children of equal priority ({ids})"),
-                        "lower": _("children of lower priority ({ids})")}[state]
+                text = {"higher": ngettext("{n} child of higher priority",
+                                           "{n} children of higher priority", n),
+                        "equal": ngettext("{n} child of equal priority",
+                                          "{n} children of equal priority", n),
+                        "lower": ngettext("{n} child of lower priority",
+                                          "{n} children of lower priority", n)}[state]
             else:
-                text = {"higher": _("children whose priority exceeds the group's combined "
-                                    "{priority} ({ids})"),
-                        "equal": _("children whose priority equals the group's combined "
-                                   "{priority} ({ids})"),
-                        "lower": _("children of less priority than the group's combined "
-                                   "{priority} ({ids})")}[state]
-            return text.format(ids=ids, priority=i18n.format_number(own, 2))
+                text = {"higher": ngettext("{n} child whose priority exceeds the group's "
+                                           "combined {priority}",
+                                           "{n} children whose priority exceeds the group's "
+                                           "combined {priority}", n),
+                        "equal": ngettext("{n} child whose priority equals the group's "
+                                          "combined {priority}",
+                                          "{n} children whose priority equals the group's "
+                                          "combined {priority}", n),
+                        "lower": ngettext("{n} child of less priority than the group's "
+                                          "combined {priority}",
+                                          "{n} children of less priority than the group's "
+                                          "combined {priority}", n)}[state]
+            return text.format(n=n, priority=i18n.format_number(own, 2))
 
         def locked() -> str:
-            ids = {k for _h, ks in by_state["locked"] for k in ks}
-            return _("placements already made ({ids})").format(
-                ids=_ids(inst.child_ids[sorted(ids)]))
+            n = len({k for _h, ks in by_state["locked"] for k in ks})
+            return ngettext("{n} placement already made", "{n} placements already made",
+                            n).format(n=n)
 
         ties = _("ties are broken by match score, then by id")
         early = _("the solve stopped early (status {status}, gap {gap}); raise "
@@ -214,9 +223,11 @@ class _Diagnosis:
         for h in homes:
             sibs = [o for o in self.occupants.get(h, []) if g >= 0 and inst.group[o] == g]
             if sibs and not inst.accepts[h]:
-                parts.append(_("{home} does not take sibling groups and already has sibling "
-                               "{ids}").format(home=inst.home_ids[h],
-                                               ids=_ids(inst.child_ids[sibs])))
+                parts.append(ngettext("{home} does not take sibling groups and already has "
+                                      "{n} of the siblings",
+                                      "{home} does not take sibling groups and already has "
+                                      "{n} of the siblings", len(sibs)).format(
+                    home=inst.home_ids[h], n=len(sibs)))
             else:
                 rest.append(h)
         if rest:

@@ -137,8 +137,10 @@ def match(
     config: ConfigOpt = None,
     as_of: Annotated[str | None, typer.Option(
         "--as-of", help="Run date YYYY-MM-DD for waiting times (default today).")] = None,
-    privacy: Annotated[str, typer.Option(
-        help="Child locations in shared maps: 'exact' or 'coarse' (250 m grid).")] = "exact",
+    privacy: Annotated[str | None, typer.Option(
+        help="Child positions in matches.gpkg: 'coarse' (250 m grid) or 'exact' (for "
+             "analysts; the maps, report, briefs and workbook stay coarse). Default: "
+             "[report] privacy, coarse.")] = None,
     municipalities: Annotated[Path | None, typer.Option(
         "--municipalities",
         help="Municipality polygons (GeoJSON/GeoPackage, with kommunenummer) for the maps "
@@ -170,6 +172,7 @@ def match(
         if len(sources) != 1:
             raise InputError(_("give exactly one of --network DIR, --osm FILE or "
                                "--travel-times FILE"))
+        privacy = privacy or settings.report.privacy
         if privacy not in ("exact", "coarse"):
             raise InputError(_("--privacy '{privacy}': use 'exact' or 'coarse'")
                              .format(privacy=privacy))
@@ -198,6 +201,10 @@ def match(
                       previous=before, previous_as_of=before_day)
         _write(result, out, privacy=privacy, municipalities=areas, settings=settings)
         _print_summary(result.summary, out)
+        if privacy == "exact":
+            say(_("privacy exact: {file} holds the children's exact positions, for analysts "
+                  "only; do not share it (the maps, report, briefs and workbook are coarse)")
+                .format(file=out / "matches.gpkg"))
 
 
 def open_network(network_dir: Path | None, osm: Path | None, out: Path,
@@ -405,7 +412,7 @@ def demo(
         else:
             result, areas, net, sample_dir = _oslo_demo(folder, seed, settings)
         run_dir = folder / "run"
-        result.write(run_dir, report=True, privacy="exact", municipalities=areas,
+        result.write(run_dir, report=True, municipalities=areas,
                      settings=settings, synthetic=True)
         _print_summary(result.summary, run_dir)
         say(_("SYNTHETIC children and homes ({region}); network: {nodes} nodes, {ferries} ferry "

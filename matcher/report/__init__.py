@@ -24,10 +24,14 @@
 
 :func:`rerender` makes the last three again from the files of a run folder.
 
-Privacy: with ``privacy="coarse"`` each child's position is moved to the
-centre of its SSB-style 250 m grid cell (cells aligned to multiples of 250 m
-in the working CRS) in every output. Child ids are pseudonymous; nothing here logs
-coordinates or names.
+Privacy: the shareable outputs (``map.html``, ``map.png``, ``report.md``, the
+briefs and the workbook) never hold a child's exact position: children are drawn
+at the centre of their SSB-style 250 m grid cell (cells aligned to multiples of
+250 m in the working CRS) and school isochrones are pooled per school. With
+``privacy="coarse"`` (the default) ``matches.gpkg`` is coarse too; with
+``privacy="exact"`` it keeps the exact positions, for analysts only. A child
+with a protected address (``address_protection``) is in no layer and no map.
+Child ids are pseudonymous; nothing here logs coordinates or names.
 
 Modules: :mod:`~matcher.report.layers` (GeoPackage layers),
 :mod:`~matcher.report.webmap` (``map.html``), :mod:`~matcher.report.staticmap`
@@ -72,7 +76,9 @@ from matcher.report.layers import (
     _write_gpkg,
     build_layers,
     coarsen,
+    protected,
     read_assignments,
+    shareable,
 )
 from matcher.report.markdown import _markdown, school_bands
 from matcher.report.staticmap import _map_png
@@ -107,7 +113,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 
-def write_outputs(result: RunResult, folder: Path, *, privacy: Privacy = "exact",
+def write_outputs(result: RunResult, folder: Path, *, privacy: Privacy = "coarse",
                   municipalities: gpd.GeoDataFrame | None = None,
                   isochrones: gpd.GeoDataFrame | None = None,
                   settings: Settings | None = None, synthetic: bool | None = None) -> None:
@@ -124,7 +130,9 @@ def write_outputs(result: RunResult, folder: Path, *, privacy: Privacy = "exact"
     folder
         The (temporary) run folder.
     privacy
-        ``"exact"`` or ``"coarse"`` (child positions at 250 m grid-cell centres).
+        Child positions in ``matches.gpkg``: ``"coarse"`` (250 m grid-cell
+        centres) or ``"exact"`` (for analysts). The shareable outputs are
+        coarse either way.
     municipalities
         Municipality polygons (any CRS) for the base map and the GeoPackage.
     isochrones
@@ -146,9 +154,12 @@ def write_outputs(result: RunResult, folder: Path, *, privacy: Privacy = "exact"
                           isochrones=isochrones, settings=settings)
     if synthetic is None:
         synthetic = _looks_synthetic(result.inputs.children, municipalities)
+    grid = (settings or Settings()).report.grid_metres
     meta = {"privacy": privacy, "synthetic": bool(synthetic),
             "osm": result.network is not None or "network" in result.summary.inputs_sha256,
-            "near_school_minutes": float((settings or Settings()).scoring.bands_minutes[0])}
+            "near_school_minutes": float((settings or Settings()).scoring.bands_minutes[0]),
+            "grid_metres": grid,
+            "protected": len(protected(result.inputs.children))}
     _write_gpkg(layers, folder / GPKG, meta)
     _write_rendered(folder, _render(layers, result.assignments, result.summary, meta,
                                     result.history))
@@ -156,7 +167,8 @@ def write_outputs(result: RunResult, folder: Path, *, privacy: Privacy = "exact"
                                                     synthetic=bool(synthetic)))
     workbook.write_workbook(folder, workbook.workbook(
         result.assignments, result.shortlist, result.summary, history=result.history,
-        synthetic=bool(synthetic), settings=settings))
+        synthetic=bool(synthetic), settings=settings,
+        protected=protected(result.inputs.children)))
     logger.info(_("report: {children} children, {homes} homes, {lines} match lines, layers "
                   "{layers}").format(children=len(layers["children"]),
                                      homes=len(layers["homes"]),
@@ -222,6 +234,9 @@ class _Rendered:
 def _render(layers: Mapping[str, gpd.GeoDataFrame], assignments: pd.DataFrame,
             summary: RunSummary, meta: Mapping[str, Any],
             history: pd.DataFrame | None = None) -> _Rendered:
+    """Render the shareable outputs: from coarse layers, whatever ``matches.gpkg`` holds."""
+    layers = shareable(layers, privacy=str(meta.get("privacy", "exact")),
+                       cell_metres=float(meta.get("grid_metres", GRID_METRES)))
     return _Rendered(html=_map_html(layers, summary, meta),
                      png=_map_png(layers, summary, meta),
                      markdown=_markdown(assignments, summary, meta, history,

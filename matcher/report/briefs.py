@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from matcher import i18n, rules
+from matcher import i18n, languages, rules
 from matcher.config import Settings
 from matcher.i18n import gettext as _
 from matcher.i18n import ngettext
@@ -387,11 +387,17 @@ def _brief(run: _Run, child_id: str) -> tuple[list[_Block], str]:
                      "{municipality}."),
                    {"date": day, "urgency": urgency, "age": int(child["age"]),
                     "municipality": child["municipality"]})]
+    protection = child.get("address_protection")
+    if isinstance(protection, str) and protection:
+        facts.append(_Text(_("Address protected ({kind} adresse): the child's points are used "
+                             "for travel times only, and are in no map, layer or file."),
+                           {"kind": protection.replace("_", " ")}))
     group = child.get("sibling_group")
     if isinstance(group, str) and group:
         others = [m for m in run.groups.get(group, []) if m != child_id]
-        facts.append(_Text(_("Sibling group {group}, with {others}."),
-                           {"group": group, "others": _join(others)}))
+        facts.append(_Text(ngettext("Sibling group {group}, with {n} sibling.",
+                                    "Sibling group {group}, with {n} siblings.", len(others)),
+                           {"group": group, "n": len(others)}))
     since = child.get("waiting_since")
     if since is not None and not pd.isna(since):
         days = (pd.Timestamp(as_of) - pd.Timestamp(since)).days
@@ -556,8 +562,9 @@ def _wishes(run: _Run, child: Mapping[str, Any], home: str,
         shared = _tags(pair["shared_languages"]) if pair is not None else ()
         required = bool(child.get("language_required", False))
         wish = (_("language {languages} (required)") if required
-                else _("language {languages}")).format(languages=_join(langs))
-        out.append((wish, _("speaks {languages}").format(languages=_join(shared)) if shared
+                else _("language {languages}")).format(languages=_join(languages.names(langs)))
+        out.append((wish, _("speaks {languages}").format(
+            languages=_join(languages.names(shared))) if shared
                     else _("speaks none of them"), bool(shared)))
     culture = _tags(child.get("culture"))
     if culture:
@@ -670,7 +677,7 @@ def _wish_list(child: Mapping[str, Any], run: _Run) -> list[str]:
     if langs:
         out.append((_("language {languages} (required)") if bool(child.get(
             "language_required", False)) else _("language {languages}")).format(
-            languages=_join(langs)))
+            languages=_join(languages.names(langs))))
     culture = _tags(child.get("culture"))
     if culture:
         out.append(_("culture {tags}").format(tags=_join(culture)))
@@ -760,7 +767,7 @@ def _lacks(run: _Run, elig: rules.Eligibility, child: pd.DataFrame, homes: pd.Da
         return _("the competence for {needs}").format(needs=_join(missing))
     if f == "language":
         return _("speaks none of {languages}, which the child needs").format(
-            languages=_join(_tags(child.at[0, "languages"])))
+            languages=_join(languages.names(_tags(child.at[0, "languages"]))))
     if f == "avoid":
         return _("in {municipality}, where the child does not want to live").format(
             municipality=h["municipality"])

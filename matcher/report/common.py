@@ -92,8 +92,7 @@ def _notes(meta: Mapping[str, Any]) -> list[str]:
     notes = []
     if meta.get("synthetic"):
         notes.append(_(SYNTHETIC_NOTE))
-    if meta.get("privacy") == "coarse":
-        notes.append(_("child positions: 250 m grid-cell centres"))
+    notes.append(_("child positions: 250 m grid-cell centres"))  # the maps are never exact
     road = _road_note(meta)
     if road:
         notes.append(road)

@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from matcher.network import Network
     from matcher.run import RunResult, RunSummary
 
-__all__ = ["build_layers", "coarsen", "read_assignments"]
+__all__ = ["build_layers", "coarsen", "protected", "read_assignments", "shareable"]
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ def coarsen(x: np.ndarray | Sequence[float], y: np.ndarray | Sequence[float], *,
     return cx, cy
 
 
-def build_layers(result: RunResult, *, privacy: Privacy = "exact",
+def build_layers(result: RunResult, *, privacy: Privacy = "coarse",
                  municipalities: gpd.GeoDataFrame | None = None,
                  isochrones: gpd.GeoDataFrame | None = None,
                  settings: Settings | None = None) -> dict[str, gpd.GeoDataFrame]:
@@ -82,9 +82,11 @@ def build_layers(result: RunResult, *, privacy: Privacy = "exact",
     result
         The run (:class:`matcher.run.RunResult`).
     privacy
-        ``"exact"`` keeps child positions; ``"coarse"`` moves them (and the
-        start of their match lines) to the centre of their 250 m grid cell,
-        and pools school isochrones per school without child ids.
+        ``"coarse"`` moves child positions (and the start of their match
+        lines) to the centre of their 250 m grid cell and pools school
+        isochrones per school without child ids; ``"exact"`` keeps them (for
+        ``matches.gpkg`` only: the shareable outputs draw :func:`shareable`).
+        Children with a protected address are left out of every layer.
     municipalities
         Municipality polygons in any CRS, with ``kommunenummer`` (or
         ``municipality``) and optionally ``kommunenavn``.
@@ -111,7 +113,9 @@ def build_layers(result: RunResult, *, privacy: Privacy = "exact",
     settings = settings or Settings()
     crs = settings.crs
     inputs = result.inputs
-    table = result.assignments
+    hidden = protected(inputs.children)
+    # A child with a protected address has no point, line or isochrone anywhere.
+    table = result.assignments.loc[~result.assignments["child_id"].isin(hidden)]
     placed = table["home_id"].notna().to_numpy()
 
     children = inputs.children.set_index("child_id").loc[table["child_id"]]
@@ -169,13 +173,59 @@ def build_layers(result: RunResult, *, privacy: Privacy = "exact",
 
     layers = {"children": child_layer, "homes": home_layer, "match_lines": line_layer}
     if isochrones is not None:
-        iso = isochrones.to_crs(crs)
+        iso = isochrones.loc[~isochrones["child_id"].astype(str).isin(hidden)].to_crs(crs)
         layers["school_isochrones"] = _pooled(iso) if privacy == "coarse" else iso
     if result.network is not None:
         layers["roads"] = _roads(result.network, crs)
     if municipalities is not None:
         layers["municipalities"] = _municipalities(municipalities, crs)
     return layers
+
+
+def protected(children: pd.DataFrame) -> set[str]:
+    """Ids of the children with a protected address (``address_protection`` given).
+
+    Their points are used for travel times only: no layer, map, brief or CSV
+    holds them (fortrolig and strengt fortrolig adresse).
+    """
+    if "address_protection" not in children.columns:
+        return set()
+    given = children["address_protection"].fillna("").astype(str).to_numpy() != ""
+    return set(children.loc[given, "child_id"].astype(str))
+
+
+def shareable(layers: Mapping[str, gpd.GeoDataFrame], *, privacy: str,
+              cell_metres: float = GRID_METRES) -> dict[str, gpd.GeoDataFrame]:
+    """The layers as the shareable outputs draw them: never an exact child position.
+
+    With ``privacy == "exact"`` (the layers of ``matches.gpkg`` for analysts)
+    the children and the start of their match lines move to the centre of
+    their ``cell_metres`` grid cell (metres, in the layers' CRS) and the school
+    isochrones are pooled per school; coarse layers are returned as they are.
+    """
+    out = dict(layers)
+    if privacy != "exact":
+        return out
+    children = layers["children"]
+    if len(children):
+        cx, cy = coarsen(children.geometry.x.to_numpy(), children.geometry.y.to_numpy(),
+                         cell_metres=cell_metres)
+        out["children"] = _moved(children, shapely.points(cx, cy))
+    lines = layers["match_lines"]
+    if len(lines):
+        coords = shapely.get_coordinates(lines.geometry.to_numpy()).reshape(-1, 2, 2)
+        sx, sy = coarsen(coords[:, 0, 0], coords[:, 0, 1], cell_metres=cell_metres)
+        coords[:, 0, 0], coords[:, 0, 1] = sx, sy
+        out["match_lines"] = _moved(lines, shapely.linestrings(coords))
+    if "school_isochrones" in layers:
+        out["school_isochrones"] = _pooled(layers["school_isochrones"])
+    return out
+
+
+def _moved(frame: gpd.GeoDataFrame, geometry: np.ndarray) -> gpd.GeoDataFrame:
+    out = frame.copy()
+    out[frame.geometry.name] = gpd.GeoSeries(geometry, index=frame.index, crs=frame.crs)
+    return out
 
 
 def read_assignments(path: Path) -> pd.DataFrame:

@@ -248,9 +248,20 @@ def _markdown(assignments: pd.DataFrame, summary: RunSummary,
     out += _glance(a, summary, meta, history)
     out += [_("The engine recommends; people decide. Child and home ids are pseudonymous; "
               "this report holds no names or addresses."), ""]
-    if meta.get("privacy") == "coarse":
+    if meta.get("privacy") == "exact":
+        out += [_("Child positions in the maps are coarsened to the centre of their 250 m grid "
+                  "cell ({crs}). `matches.gpkg` holds the exact positions, for analysts only: "
+                  "do not share it.").format(crs=crs), ""]
+    else:
         out += [_("Child positions in the maps and `matches.gpkg` are coarsened to the centre "
                   "of their 250 m grid cell ({crs}).").format(crs=crs), ""]
+    n_protected = int(meta.get("protected", 0))
+    if n_protected:
+        out += [ngettext("{n} child has a protected address (fortrolig or strengt fortrolig "
+                         "adresse): address protected, in no map and no layer.",
+                         "{n} children have a protected address (fortrolig or strengt "
+                         "fortrolig adresse): address protected, in no map and no layer.",
+                         n_protected).format(n=n_protected), ""]
 
     out += ["## " + _("Placements by urgency"), ""]
     rows = []

@@ -18,7 +18,7 @@ import pandas as pd
 import shapely
 from jinja2 import Template
 
-from matcher import i18n
+from matcher import i18n, languages
 from matcher.errors import MatcherError
 from matcher.i18n import N_
 from matcher.i18n import gettext as _
@@ -130,6 +130,10 @@ def _map_html(layers: Mapping[str, gpd.GeoDataFrame], summary: RunSummary,
 
     children = layers["children"]
     homes = layers["homes"]
+    if "languages" in homes.columns:  # codes in the GeoPackage, names in the map
+        homes = homes.assign(languages=[", ".join(languages.names(str(v).split(";")))
+                                        if isinstance(v, str) and v else ""
+                                        for v in homes["languages"]])
     lines = layers["match_lines"]
     parts = [f for f in (children, homes) if len(f)]
     bounds = gpd.GeoSeries(pd.concat([f.geometry for f in parts]), crs=children.crs).to_crs(

@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime
 import io
 import re
+from collections.abc import Collection
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -72,7 +73,8 @@ _SCORE_COLUMNS = frozenset({"score", "school", "network", "parents", "municipali
 def workbook(assignments: pd.DataFrame, shortlist: pd.DataFrame, summary: RunSummary,
              *, history: pd.DataFrame | None = None, synthetic: bool = False,
              settings: Settings | None = None,
-             resource_families: pd.DataFrame | None = None) -> bytes:
+             resource_families: pd.DataFrame | None = None,
+             protected: Collection[str] = ()) -> bytes:
     """Build ``proposals.xlsx`` from the tables of a run; return its bytes.
 
     Pure: frames in, bytes out (text in the language in effect).
@@ -95,17 +97,25 @@ def workbook(assignments: pd.DataFrame, shortlist: pd.DataFrame, summary: RunSum
     resource_families
         ``home_id, resource_id, minutes`` of a resource-family plan, or ``None``
         (a match run has none; the cover sheet says so).
+    protected
+        Ids of children with a protected address: their rows on the proposals
+        and unmatched sheets say so in an ``address_protection`` column (added
+        only when there are any).
     """
     settings = settings or Settings()
     wb = Workbook()
     placed = assignments["home_id"].notna().to_numpy()
+    if protected:
+        hidden = assignments["child_id"].astype(str).isin(set(protected)).to_numpy()
+        assignments = assignments.assign(
+            address_protection=np.where(hidden, _("address protected"), ""))
     proposals = assignments.loc[placed].reset_index(drop=True)
     sheets = {
         "cover": _cover(summary, synthetic=synthetic,
                         resource=resource_families is not None),
         "proposals": proposals,
         "unmatched": _unmatched(assignments.loc[~placed], history,
-                                summary.sibling_policy),
+                                summary.sibling_policy, protected=bool(protected)),
         "shortlist": shortlist.reset_index(drop=True),
         "support": _support(proposals, settings, resource_families),
     }
@@ -160,7 +170,7 @@ def _cover(summary: RunSummary, *, synthetic: bool, resource: bool) -> pd.DataFr
 
 
 def _unmatched(rows: pd.DataFrame, history: pd.DataFrame | None,
-               sibling_policy: str) -> pd.DataFrame:
+               sibling_policy: str, *, protected: bool = False) -> pd.DataFrame:
     codes = reason_codes(history, sibling_policy) if history is not None else {}
     days = (history.set_index("child_id")["days_waiting"] if history is not None
             else pd.Series(dtype=float))
@@ -174,7 +184,9 @@ def _unmatched(rows: pd.DataFrame, history: pd.DataFrame | None,
         "reason": [r if isinstance(r, str) and r else
                    "; ".join(reason_text(code) for code in codes.get(c, ()))
                    for c, r in zip(ids, rows["reason"], strict=True)],
-    }, columns=list(UNMATCHED_COLUMNS))
+        **({"address_protection": rows["address_protection"].to_numpy(dtype=object)}
+           if protected else {}),
+    }, columns=[*UNMATCHED_COLUMNS, *(["address_protection"] if protected else [])])
 
 
 def _support(proposals: pd.DataFrame, settings: Settings,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from matcher import i18n
+from matcher import i18n, languages
 from matcher.i18n import N_, ngettext
 from matcher.i18n import gettext as _
 from matcher.rules import FILTERS
@@ -186,7 +186,8 @@ def _why(ctx: _Context, c: int, f: str, cand: np.ndarray, school_min: np.ndarray
                       "min_age_gap_own_children)"),
                     gap=_years(ctx.rules.min_age_gap), age=ctx.age[c], closest=_years(closest))
     if f == "language":
-        langs = sorted(ctx.rules.lang_names[j] for j in np.flatnonzero(ctx.rules.child_lang[c]))
+        langs = languages.names(sorted(ctx.rules.lang_names[j]
+                                       for j in np.flatnonzero(ctx.rules.child_lang[c])))
         text = (_("no {adj} home speaks {languages} (language required; {n} {homes} checked)")
                 if adjective else
                 _("no home speaks {languages} (language required; {n} {homes} checked)"))

@@ -7,7 +7,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from matcher import i18n
+from matcher import i18n, languages
 from matcher.i18n import gettext as _
 from matcher.rules import FILTERS
 from matcher.scoring.context import (
@@ -53,7 +53,8 @@ def _assemble_pairs(ctx: _Context, cols: dict[str, np.ndarray]) -> pd.DataFrame:
     shared_cult = _labels(cols["cult_code"], ctx.cult_names)
     gap = np.where(np.isinf(cols["own_gap"]), np.nan, cols["own_gap"])
     slack = np.where(np.isposinf(cols["slack"]), np.nan, cols["slack"])
-    text = {"relation": relation, "pool": pool, "languages": shared_lang,
+    text = {"relation": relation, "pool": pool,
+            "languages": _labels(cols["lang_code"], languages.names(ctx.rules.lang_names)),
             "culture": shared_cult}
     listed = {"language": bool(ctx.rules.child_lang.any()), "culture": bool(ctx.child_cult.any())}
     explanation = (_explain(cols, band_cols, training, text, s.min_age_gap_own_children, listed)

@@ -23,8 +23,9 @@ result tables written by the nightly job:
 ``match_history``
     One row per waiting child per successful run (:mod:`matcher.waiting`):
     ``run_id, as_of`` and :data:`HISTORY_COLUMNS` (categories and counts
-    only). Retention does not delete it: it feeds the waiting statistics
-    over time (``matcher waiting-stats --store``).
+    only). Run retention does not delete it: it feeds the waiting statistics
+    over time (``matcher waiting-stats --store``); rows older than
+    ``[job] history_days`` are deleted.
 
 and the ``decisions`` log (:mod:`matcher.decisions`; optional): people append
 to it (``matcher decide`` or SQL), the nightly job reads it. Its rows are
@@ -186,7 +187,7 @@ INPUT_TYPES: dict[str, dict[str, str]] = {
                  "avoid_municipalities": "text", "languages": "text",
                  "language_required": "boolean", "culture": "text", "heard_on": "date",
                  "current_home_id": "text", "current_home_keeps": "boolean",
-                 "placed_since": "date"},
+                 "placed_since": "date", "address_protection": "text"},
     "homes": {"home_id": "text", "municipality": "text", "capacity": "integer",
               "competences": "text", "min_age": "integer", "max_age": "integer",
               "kind": "text", "kin_of": "text", "accepts_sibling_groups": "boolean",
@@ -419,7 +420,8 @@ class Store(abc.ABC):
     def finish_run(self, run_id: str, fields: Mapping[str, Any], *,
                    results: pd.DataFrame | None = None, unmatched: pd.DataFrame | None = None,
                    keep_runs: int, between: Callable[[], None] | None = None,
-                   history: pd.DataFrame | None = None) -> WriteCounts:
+                   history: pd.DataFrame | None = None,
+                   history_before: datetime.date | None = None) -> WriteCounts:
         """Write a run's final row, its results and the retention deletes in ONE transaction.
 
         Parameters
@@ -440,6 +442,9 @@ class Store(abc.ABC):
             inserted (a test hook for crashes mid-write).
         history
             ``as_of`` and :data:`HISTORY_COLUMNS` per waiting child, or ``None``.
+        history_before
+            Delete the ``match_history`` rows of runs dated before this day
+            (``[job] history_days``); ``None`` keeps them all.
         """
         columns = _checked(fields, RUN_COLUMNS)
         result_rows = _rows(results, ["run_id", *RESULT_COLUMNS], run_id)
@@ -460,6 +465,8 @@ class Store(abc.ABC):
                 self._execute_many(_insert("match_history", ["run_id", *HISTORY_COLUMNS]),
                                    history_rows)
             deleted = self._retain(keep_runs)
+            if history_before is not None:
+                self._retain_history(history_before)
         return WriteCounts(len(result_rows), len(unmatched_rows), deleted)
 
     def _retain(self, keep_runs: int) -> int:
@@ -472,6 +479,17 @@ class Store(abc.ABC):
         if doomed:
             for table in ("match_results", "match_unmatched", "match_runs"):
                 self._execute_many(f"DELETE FROM {table} WHERE run_id = ?", doomed)
+        return len(doomed)
+
+    def _retain_history(self, before: datetime.date) -> int:
+        """Delete the ``match_history`` rows of runs dated before ``before``; return runs."""
+        if not self._has_table("match_history"):
+            return 0
+        rows = self._execute("SELECT DISTINCT run_id, as_of FROM match_history")
+        doomed = [(r[0],) for r in rows
+                  if r[1] is not None and str(r[1])[:10] < before.isoformat()]
+        if doomed:
+            self._execute_many("DELETE FROM match_history WHERE run_id = ?", doomed)
         return len(doomed)
 
     def runs(self) -> pd.DataFrame:
