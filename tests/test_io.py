@@ -165,18 +165,26 @@ def test_check_run_folder_refuses_other_folders(tmp_path: Path, name: str,
     assert files.check_run_folder("empty") == work / "empty"
 
 
-def test_csv_cells_are_formula_safe_and_numbers_stay_numbers(tmp_path: Path) -> None:
+def test_csv_cells_for_people_are_formula_safe_and_numbers_stay_numbers(tmp_path: Path) -> None:
     # issue 15, case 9: a cell beginning with '=' was written to CSV as is.
     frame = pd.DataFrame({"child_id": ["=HYPERLINK(\"x\")", "+1+2", "-x", "@SUM(A1)", "ok", "-3.5"],
                           "minutes": [-1.5, 2.0, -0.0, np.inf, np.nan, 3.0],
                           "n": [-1, 2, 3, 4, 5, 6], "flag": [True, False] * 3})
-    files.write_csv(frame, tmp_path / "a.csv")
+    files.write_csv(frame, tmp_path / "a.csv", formula_safe=True)
     back = pd.read_csv(tmp_path / "a.csv", dtype={"child_id": str})
     assert back["child_id"].tolist() == ["'=HYPERLINK(\"x\")", "'+1+2", "'-x", "'@SUM(A1)", "ok",
                                          "-3.5"]
     np.testing.assert_array_equal(back["minutes"].to_numpy(), frame["minutes"].to_numpy())
     assert back["n"].tolist() == [-1, 2, 3, 4, 5, 6]
     assert frame.loc[0, "child_id"].startswith("=")  # the caller's frame is not changed
+
+
+def test_csv_files_read_back_keep_every_id_exactly(tmp_path: Path) -> None:
+    # issue 24, case 1: '-C8' was written as "'-C8" and no reader took the quote off.
+    ids = ["-C8", "@X", "=1+1", "+47", "\tT", "'q", "-3.5", "ok"]
+    files.write_csv(pd.DataFrame({"child_id": ids}), tmp_path / "a.csv")
+    back = pd.read_csv(tmp_path / "a.csv", dtype=str, keep_default_na=False)
+    assert back["child_id"].tolist() == ids
 
 
 def test_a_csv_without_header_is_reported_without_its_values(tmp_path: Path) -> None:

@@ -359,11 +359,13 @@ def sample(
              "(>= 500,000 road nodes, 1,000 children, 10,000 homes).")] = "small",
 ) -> None:
     """Write a synthetic sample region (roads with a car ferry, municipalities, children, homes)."""
+    from matcher.io import files
     from matcher.scenarios import fjord as sample_mod
 
     with errors():
         if size not in ("small", "region", "national"):
             raise InputError(_("--size '{size}': use small, region or national").format(size=size))
+        files.claim_folder(out, marker=files.SAMPLE_MARKER)
         with steps(_("generating the {size} sample").format(size=size)):
             manifest = sample_mod.generate(out, seed=seed, size=size)  # type: ignore[arg-type]
         say(_("synthetic {size} sample (seed {seed}) -> {out}").format(size=size, seed=seed,
@@ -396,6 +398,11 @@ def demo(
             raise InputError(_("--region '{region}': use oslo or fjord").format(region=region))
         folder = out or Path(tempfile.mkdtemp(prefix="fostermatch-demo-"))
         files.check_run_folder(folder / "run")
+        files.check_run_folder(folder / "sample", marker=files.SAMPLE_MARKER)
+        if not (folder / "network" / "network.json").is_file():
+            files.check_run_folder(folder / "network", marker=files.NETWORK_MARKER)
+        files.claim_folder(folder, marker=files.DEMO_MARKER)
+        files.claim_folder(folder / "sample", marker=files.SAMPLE_MARKER)
         settings = apply_language(config_mod.Settings())
         if region == "fjord":
             # the fjord sample's two central municipalities cooperate (issue 13)
