@@ -14,6 +14,7 @@ import typer
 from rich.table import Table
 
 from matcher import config as config_mod
+from matcher import escape as escape_text
 from matcher import i18n
 from matcher.cli.common import (
     STATE,
@@ -254,7 +255,8 @@ def _print_summary(summary: RunSummary, out: Path) -> None:
     emit({"command": "match", "out": str(out), **summary.to_dict()})
     if STATE.quiet:
         return
-    table = Table(title=_("fostermatch run -> {out}").format(out=out), show_header=True)
+    table = Table(title=escape_text.terminal(_("fostermatch run -> {out}").format(out=out)),
+                  show_header=True)
     table.add_column(_("measure"))
     table.add_column(_("value"), justify="right")
     n_a = _("n/a")
@@ -292,7 +294,7 @@ def _print_summary(summary: RunSummary, out: Path) -> None:
         (_("with training needs"), i18n.format_number(summary.children_with_training_needs)),
     ]
     for key, value in rows:
-        table.add_row(key, value)
+        table.add_row(escape_text.terminal(key), escape_text.terminal(value))
     err_console.print(table)
 
 
@@ -340,13 +342,14 @@ def shortlist(
         title = (_("shortlist for {child} (chosen: {home})").format(child=child, home=chosen)
                  if isinstance(chosen, str) else
                  _("shortlist for {child} (no home chosen)").format(child=child))
-        table = Table(title=title)
+        table = Table(title=escape_text.terminal(title))
         for col in (_("rank"), _("home"), _("score"), _("chosen"), _("explanation")):
             table.add_column(col)
         yes = _("yes")
         for r in rows:
-            table.add_row(str(r["rank"]), r["home_id"], i18n.format_number(r["score"], 3),
-                          yes if r["chosen"] else "", r["explanation"])
+            table.add_row(*(escape_text.terminal(v) for v in (
+                str(r["rank"]), r["home_id"], i18n.format_number(r["score"], 3),
+                yes if r["chosen"] else "", r["explanation"])))
         err_console.print(table)
 
 
