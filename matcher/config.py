@@ -62,6 +62,7 @@ __all__ = [
     "NetworkSettings",
     "NightlyConfig",
     "OsmSource",
+    "OutputSettings",
     "PlanningSettings",
     "ReportSettings",
     "ScoringSettings",
@@ -571,6 +572,22 @@ class ReportSettings(_Frozen):
     language: Literal["nb", "nn", "en"] | None = None
 
 
+class OutputSettings(_Frozen):
+    """``[output]``: how commands write their output folders.
+
+    Attributes
+    ----------
+    lock_wait_seconds
+        Seconds a command waits, with a message on stderr, while another
+        process writes in the same folder (its lock), before it gives up with
+        exit code 5.
+    """
+
+    toml_section: ClassVar[str] = "output"
+
+    lock_wait_seconds: float = Field(default=60.0, ge=0.0, le=86_400.0)
+
+
 class Settings(_Frozen):
     """All settings of the engine: one frozen tree (TOML sections of the same names)."""
 
@@ -581,6 +598,7 @@ class Settings(_Frozen):
     continuity: ContinuitySettings = Field(default_factory=ContinuitySettings)
     planning: PlanningSettings = Field(default_factory=PlanningSettings)
     report: ReportSettings = Field(default_factory=ReportSettings)
+    output: OutputSettings = Field(default_factory=OutputSettings)
 
     @property
     def crs(self) -> str:
@@ -685,6 +703,10 @@ class JobOptions(_Frozen):
         Run date for waiting times (default: the day the job runs).
     log_file
         JSON-lines log file (default: stderr).
+    lock_wait_seconds
+        Seconds the job waits, with a message on stderr, while another run
+        holds the store's run lock, before it exits with code 5 (default 0:
+        at once, as a job started by a timer should).
     """
 
     toml_section: ClassVar[str] = "job"
@@ -692,6 +714,7 @@ class JobOptions(_Frozen):
     retention_runs: int = Field(default=30, ge=1)
     as_of: datetime.date | None = None
     log_file: Path | None = None
+    lock_wait_seconds: float = Field(default=0.0, ge=0.0, le=86_400.0)
 
 
 class NightlyConfig(Settings):

@@ -417,3 +417,58 @@ def test_sigterm_during_the_write_removes_the_temporary_folder(tmp_path: Path) -
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=20) == 143
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_lock_wait_is_a_setting_a_run_folder_honours(tmp_path: Path) -> None:
+    import fcntl
+    import time
+
+    from tiny_run import tiny_run
+
+    from matcher import config
+    from matcher.errors import LockedError
+
+    path = tmp_path / "m.toml"
+    path.write_text("[output]\nlock_wait_seconds = 0.2\n")
+    settings = config.load(path)
+    assert settings.output.lock_wait_seconds == 0.2
+    assert config.Settings().output.lock_wait_seconds == files.DEFAULT_LOCK_WAIT_SECONDS
+    result = tiny_run()
+    holder = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(holder, fcntl.LOCK_EX)  # another `matcher match` writing beside
+        t0 = time.monotonic()
+        with pytest.raises(LockedError):
+            result.write(tmp_path / "run", report=False, settings=settings)
+        assert time.monotonic() - t0 < 5.0
+    finally:
+        os.close(holder)
+    result.write(tmp_path / "run", report=False, settings=settings)
+    assert (tmp_path / "run" / "assignments.csv").is_file()
+
+
+def test_the_nightly_store_lock_waits_as_configured(tmp_path: Path,
+                                                    caplog: pytest.LogCaptureFixture) -> None:
+    import fcntl
+    import time
+
+    from matcher import config, nightly
+    from matcher.errors import LockedError
+
+    store = nightly.open_store(config.StoreOptions(url=str(tmp_path / "store.gpkg")))
+    holder = os.open(store.lock_path, os.O_RDWR | os.O_CREAT, 0o600)  # type: ignore[attr-defined]
+    try:
+        fcntl.flock(holder, fcntl.LOCK_EX)  # another nightly run
+        t0 = time.monotonic()
+        with pytest.raises(LockedError), store.lock(wait_seconds=0.3):
+            pass
+        assert 0.3 <= time.monotonic() - t0 < 3.0
+        assert any("waiting up to" in r.getMessage() for r in caplog.records)
+    finally:
+        os.close(holder)
+    with store.lock(wait_seconds=0.3):
+        pass
+    cfg = tmp_path / "nightly.toml"
+    cfg.write_text(f'[store]\nurl = "store.gpkg"\n[network]\nosm = "{tmp_path / "x.osm"}"\n'
+                   "[job]\nlock_wait_seconds = 2.5\n")
+    assert nightly.load_config(cfg).job.lock_wait_seconds == 2.5
