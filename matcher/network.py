@@ -681,8 +681,9 @@ def _try_load(folder: Path, key: str) -> Network | None:
         traveltime.check_chains(net)
     except InputError as exc:
         # the OSM file is at hand: a damaged cache is rebuilt, never used
-        logger.warning("network cache in %s is damaged; rebuilding it (%s)", folder,
-                       exc.summary.splitlines()[0][:200])
+        logger.warning(_("{folder}: the network cache is damaged ({error}); rebuilding it from "
+                         "the OSM file").format(folder=folder,
+                                                error=exc.summary.splitlines()[0][:300]))
         for stale in folder.glob("chains-*.npz"):
             stale.unlink(missing_ok=True)
         return None
