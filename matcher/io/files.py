@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import glob
 import logging
 import os
 import shutil
@@ -371,6 +372,11 @@ def atomic_folder(target: str | Path, *, marker: str | None = None,
         if marker:
             check_run_folder(target, marker=marker)
         remove_stale(target.parent)
+        if marker:  # left by earlier versions for this very target
+            for prefix in (f".{target.name}.tmp-", f".{target.name}.old-"):
+                for stale in target.parent.glob(f"{glob.escape(prefix)}*"):
+                    if stale.is_dir() and not stale.is_symlink():
+                        shutil.rmtree(stale, ignore_errors=True)
         in_place = target.is_dir()
         if in_place:
             remove_stale(target)
