@@ -367,14 +367,12 @@ def test_brackets_in_paths_and_ids_are_shown_as_given(scenario: tuple[Path, Path
     # issue 24: '--out run[/]x' wrote the run, then exit 1 (MarkupError); 'runs-[draft]' was
     # printed as 'runs-'; 'shortlist --child [/]' exited 1.
     sample_dir, net = scenario
-    for name in ("run[/]x", "runs-[draft]"):
-        out = tmp_path / name
-        result = runner.invoke(app, match_args(sample_dir, net, out))
-        assert result.exit_code == 0, result.output
-        assert (out / "summary.json").is_file()
-        assert f"->{out}" in "".join(result.output.split())  # the title may wrap
-    result = runner.invoke(app, ["shortlist", "--run", str(tmp_path / "runs-[draft]"),
-                                 "--child", "[/]"])
+    out = tmp_path / "runs-[draft]" / "run[/]x"  # both cases in one run
+    result = runner.invoke(app, match_args(sample_dir, net, out))
+    assert result.exit_code == 0, result.output
+    assert (out / "summary.json").is_file()
+    assert f"->{out}" in "".join(result.output.split())  # the title may wrap
+    result = runner.invoke(app, ["shortlist", "--run", str(out), "--child", "[/]"])
     assert result.exit_code == 2, result.output
     assert "unknown child_id '[/]'" in result.output
 

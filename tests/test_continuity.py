@@ -142,7 +142,7 @@ def _match(folder: Path, out: str, **kwargs: object) -> pipeline.RunResult:
     return result
 
 
-@hsettings(max_examples=4, deadline=None, derandomize=True, database=None,
+@hsettings(max_examples=3, deadline=None, derandomize=True, database=None,
            phases=(Phase.explicit, Phase.generate),
            suppress_health_check=[HealthCheck.function_scoped_fixture])
 @example(ids=["-C8", "@X", "=1+1", "+47", "-H1", "@SUM(A1)"])
