@@ -30,6 +30,8 @@ import hashlib
 import json
 import re
 import tomllib
+import types
+import typing
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, Self, TypeVar
@@ -39,11 +41,12 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
-from matcher.errors import InputError, Problem
+from matcher.errors import InputError, Problem, raise_if_problems
 from matcher.i18n import N_, format_number, ngettext
 from matcher.i18n import gettext as _
 
@@ -59,6 +62,7 @@ __all__ = [
     "NetworkSettings",
     "NightlyConfig",
     "OsmSource",
+    "OutputSettings",
     "PlanningSettings",
     "ReportSettings",
     "ScoringSettings",
@@ -111,6 +115,33 @@ DEFAULT_ZONE_KMH: dict[str, float] = {
 """Speed (km/h) for symbolic ``maxspeed`` values such as ``NO:urban``."""
 
 
+def _is_boolean_as_number(annotation: Any, value: Any) -> bool:
+    """Whether ``value`` holds a boolean where ``annotation`` wants a number (not a boolean)."""
+    if isinstance(value, dict):
+        args = typing.get_args(annotation) if typing.get_origin(annotation) is dict else ()
+        return len(args) == 2 and any(_is_boolean_as_number(args[1], v) for v in value.values())
+    if isinstance(value, list | tuple):
+        origin = typing.get_origin(annotation)
+        args = typing.get_args(annotation)
+        if origin in (list, tuple) and args:
+            return any(_is_boolean_as_number(args[0], v) for v in value)
+        return False
+    if not isinstance(value, bool):
+        return False
+    kinds = _leaf_types(annotation)
+    return bool(kinds & {int, float}) and bool not in kinds
+
+
+def _leaf_types(annotation: Any) -> set[Any]:
+    """The plain types a (possibly ``Annotated``, optional or union) annotation allows."""
+    origin = typing.get_origin(annotation)
+    if origin is Annotated:
+        return _leaf_types(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        return set().union(*(_leaf_types(a) for a in typing.get_args(annotation)))
+    return {annotation}
+
+
 class _Frozen(BaseModel):
     """Base of every settings model: immutable, unknown keys rejected, numbers finite."""
 
@@ -130,6 +161,15 @@ class _Frozen(BaseModel):
     # Tell pydantic this __init__ only wraps its own (as RootModel does): nested sections
     # are still validated by pydantic-core, so the loader collects every problem at once.
     __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_boolean_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        """Refuse ``true``/``false`` where a number is meant (pydantic would read 1 and 0)."""
+        field = cls.model_fields.get(info.field_name or "")
+        if field is not None and _is_boolean_as_number(field.annotation, value):
+            raise ValueError(_("a boolean (true/false) is not a number; write a number"))
+        return value
 
     def model_copy(self, *, update: Mapping[str, Any] | None = None,
                    deep: bool = False) -> Self:
@@ -534,6 +574,22 @@ class ReportSettings(_Frozen):
     language: Literal["nb", "nn", "en"] | None = None
 
 
+class OutputSettings(_Frozen):
+    """``[output]``: how commands write their output folders.
+
+    Attributes
+    ----------
+    lock_wait_seconds
+        Seconds a command waits, with a message on stderr, while another
+        process writes in the same folder (its lock), before it gives up with
+        exit code 5.
+    """
+
+    toml_section: ClassVar[str] = "output"
+
+    lock_wait_seconds: float = Field(default=60.0, ge=0.0, le=86_400.0)
+
+
 class Settings(_Frozen):
     """All settings of the engine: one frozen tree (TOML sections of the same names)."""
 
@@ -544,6 +600,7 @@ class Settings(_Frozen):
     continuity: ContinuitySettings = Field(default_factory=ContinuitySettings)
     planning: PlanningSettings = Field(default_factory=PlanningSettings)
     report: ReportSettings = Field(default_factory=ReportSettings)
+    output: OutputSettings = Field(default_factory=OutputSettings)
 
     @property
     def crs(self) -> str:
@@ -652,6 +709,10 @@ class JobOptions(_Frozen):
         Run date for waiting times (default: the day the job runs).
     log_file
         JSON-lines log file (default: stderr).
+    lock_wait_seconds
+        Seconds the job waits, with a message on stderr, while another run
+        holds the store's run lock, before it exits with code 5 (default 0:
+        at once, as a job started by a timer should).
     """
 
     toml_section: ClassVar[str] = "job"
@@ -660,6 +721,7 @@ class JobOptions(_Frozen):
     history_days: int = Field(default=730, ge=1)
     as_of: datetime.date | None = None
     log_file: Path | None = None
+    lock_wait_seconds: float = Field(default=0.0, ge=0.0, le=86_400.0)
 
 
 class NightlyConfig(Settings):
@@ -708,7 +770,42 @@ def load(path: str | Path | None = None) -> Settings:
     """
     if path is None:
         return Settings()
-    return settings_from_dict(_read_toml(Path(path)), source=str(path))
+    settings = settings_from_dict(_read_toml(Path(path)), source=str(path))
+    _check_pool_municipalities(settings.scoring, source=str(path))
+    return settings
+
+
+def _check_pool_municipalities(scoring: ScoringSettings, *, source: str) -> None:
+    """Check the numbers of ``[scoring.pools]`` against the 2024 municipalities (``data/``).
+
+    Raises
+    ------
+    InputError
+        Naming each pool and number that is no 2024 municipality, with the fix.
+    """
+    if not scoring.pools:
+        return
+    from matcher.io import registers as io_registers  # the register files: imported late
+
+    current = io_registers.municipality_numbers()
+    mapping = io_registers.read_mapping(io_registers.MAPPING_FILE)
+    single = mapping[mapping["kind"].isin(["one_to_one", "merged"])]
+    successor = dict(zip(single["old"], single["new"], strict=True))
+    names = dict(zip(mapping["new"], mapping["name"], strict=True))
+    problems: list[Problem] = []
+    for name, codes in sorted(scoring.pools.items()):
+        for code in codes:
+            if code in current:
+                continue
+            new = successor.get(code)
+            problems.append(Problem(source, (
+                _("'{code}' is a pre-2024 number; write {new} ({new_name})").format(
+                    code=code, new=new, new_name=names.get(new, "?")) if new else
+                _("'{code}' is not a 2024 municipality number; write the kommunenummer of "
+                  "data/kommuner_2024_S.geojson").format(code=code)),
+                column=f"scoring.pools.{name}"))
+    raise_if_problems(_("{source}: [scoring.pools] names municipalities that do not exist in "
+                        "2024 (data/kommuner_2024_S.geojson)").format(source=source), problems)
 
 
 def settings_from_dict(data: dict[str, Any], *, source: str = "config") -> Settings:
@@ -735,7 +832,9 @@ def load_nightly(path: str | Path) -> NightlyConfig:
         Listing every unknown key and bad value at once.
     """
     path = Path(path)
-    return nightly_from_dict(_read_toml(path), base=path.resolve().parent, source=str(path))
+    config = nightly_from_dict(_read_toml(path), base=path.resolve().parent, source=str(path))
+    _check_pool_municipalities(config.scoring, source=str(path))
+    return config
 
 
 def nightly_from_dict(data: dict[str, Any], *, base: Path | None = None,

@@ -40,6 +40,7 @@ import logging
 import resource
 import sys
 import time
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,10 +62,30 @@ from matcher.i18n import gettext as _
 from matcher.io.files import atomic_path
 
 __all__ = [
-    "BuildInfo", "ClipArea", "ClipReport", "Network", "StepTiming", "build", "check_problems",
-    "clip_from_municipalities", "compile_roads", "download", "file_key", "is_car_ferry", "load",
-    "parse_duration_minutes", "parse_maxspeed", "peak_memory_mb", "read", "save",
-    "to_geodataframes", "to_gpkg", "to_osmnx",
+    "BuildInfo",
+    "ClipArea",
+    "ClipReport",
+    "Network",
+    "StepTiming",
+    "build",
+    "check_problems",
+    "clip_from_municipalities",
+    "compile_roads",
+    "download",
+    "file_key",
+    "file_sha256",
+    "is_car_ferry",
+    "load",
+    "parse_duration_minutes",
+    "parse_maxspeed",
+    "peak_memory_mb",
+    "read",
+    "record_chains",
+    "recorded_chains",
+    "save",
+    "to_geodataframes",
+    "to_gpkg",
+    "to_osmnx",
 ]
 
 logger = logging.getLogger(__name__)
@@ -578,17 +599,68 @@ def save(net: Network, folder: Path) -> None:
         "highway_code": highway_codes.astype(np.int16),
         "highway_names": np.asarray(highway_names, dtype=str),
     }
-    meta = {"format": FORMAT_VERSION, "crs": net.crs, "info": net.info.to_dict()}
+    meta: dict[str, Any] = {"format": FORMAT_VERSION, "crs": net.crs,
+                            "info": net.info.to_dict()}
     # the chains of the network being replaced go first: a save that fails half-way
     # (new network.npz beside the old network.json and its key) leaves none to trust
     for stale in folder.glob("chains-*.npz"):
         stale.unlink(missing_ok=True)
-    with atomic_path(folder / "network.npz") as tmp, open(tmp, "wb") as fh:
-        np.savez(fh, **arrays)
-    with atomic_path(folder / "network.json") as tmp:
-        tmp.write_text(json.dumps(meta, indent=2))
+    with atomic_path(folder / "network.npz") as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)
+        meta["sha256"] = file_sha256(tmp)
+    _write_meta(folder, meta)
     net._chains.clear()
     net._folder[:] = [folder]
+
+
+def _write_meta(folder: Path, meta: dict[str, Any]) -> None:
+    with atomic_path(folder / "network.json") as tmp:
+        tmp.write_text(json.dumps(meta, indent=2))
+
+
+def file_sha256(path: Path) -> str:
+    """Return the SHA-256 (hex) of a file's bytes, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def record_chains(folder: Path, name: str, sha256: str) -> None:
+    """Record the SHA-256 of ``chains-<name>.npz`` in ``network.json`` (checked on reading)."""
+    meta = _read_meta(folder)
+    meta.setdefault("chains", {})[name] = sha256
+    _write_meta(folder, meta)
+
+
+def recorded_chains(folder: Path) -> dict[str, str]:
+    """Return the SHA-256 of each chains file recorded in ``network.json`` (may be empty)."""
+    chains = _read_meta(folder).get("chains")
+    return {str(k): str(v) for k, v in chains.items()} if isinstance(chains, dict) else {}
+
+
+def _read_meta(folder: Path) -> dict[str, Any]:
+    path = folder / "network.json"
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(_("{folder}: no network here; build one into this folder first "
+                           "(network.build with cache_dir, or `matcher network build`)").format(
+            folder=folder)) from None
+    except (OSError, ValueError) as exc:
+        raise _damaged(path, str(exc)) from None
+    if not isinstance(meta, dict):
+        raise _damaged(path, _("not a JSON object"))
+    return meta
+
+
+def _damaged(path: Path, what: str) -> InputError:
+    """The error for a damaged cache file: which file, what is wrong, and the fix."""
+    return InputError(_("{file}: damaged network cache ({what}); build the network again with "
+                        "`matcher network build --osm FILE --out {folder}`").format(
+        file=path, what=what, folder=path.parent))
 
 
 def _try_load(folder: Path, key: str) -> Network | None:
@@ -597,11 +669,25 @@ def _try_load(folder: Path, key: str) -> Network | None:
         return None
     try:
         meta = json.loads(meta_path.read_text())
-    except (OSError, json.JSONDecodeError):
+    except (OSError, ValueError):
         return None
-    if meta.get("info", {}).get("key") != key or meta.get("format") != FORMAT_VERSION:
+    if not isinstance(meta, dict) or not isinstance(meta.get("info"), dict) \
+            or meta["info"].get("key") != key or meta.get("format") != FORMAT_VERSION:
         return None
-    return load(folder)
+    try:
+        net = load(folder)
+        from matcher import traveltime  # the chains live there; imported late
+
+        traveltime.check_chains(net)
+    except InputError as exc:
+        # the OSM file is at hand: a damaged cache is rebuilt, never used
+        logger.warning(_("{folder}: the network cache is damaged ({error}); rebuilding it from "
+                         "the OSM file").format(folder=folder,
+                                                error=exc.summary.splitlines()[0][:300]))
+        for stale in folder.glob("chains-*.npz"):
+            stale.unlink(missing_ok=True)
+        return None
+    return net
 
 
 def load(folder: str | Path) -> Network:
@@ -614,21 +700,32 @@ def load(folder: str | Path) -> Network:
     """
     t0 = time.perf_counter()
     folder = Path(folder)
+    meta = _read_meta(folder)
+    npz = folder / "network.npz"
+    if meta.get("format") != FORMAT_VERSION:
+        raise InputError(_("{folder}: network format {found} is not {expected}; rebuild with "
+                           "`matcher network build`").format(
+            folder=folder, found=meta.get("format"), expected=FORMAT_VERSION))
     try:
-        meta = json.loads((folder / "network.json").read_text())
-        with np.load(folder / "network.npz", allow_pickle=False) as z:
+        digest = file_sha256(npz)
+        with np.load(npz, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
     except FileNotFoundError:
         raise InputError(_("{folder}: no network here; build one into this folder first "
                            "(network.build with cache_dir, or `matcher network build`)").format(
             folder=folder)) from None
-    except (OSError, ValueError, json.JSONDecodeError) as exc:
-        raise InputError(_("{folder}: damaged network files ({error}); rebuild with "
-                           "`matcher network build`").format(folder=folder, error=exc)) from None
-    if meta.get("format") != FORMAT_VERSION:
-        raise InputError(_("{folder}: network format {found} is not {expected}; rebuild with "
-                           "`matcher network build`").format(
-            folder=folder, found=meta.get("format"), expected=FORMAT_VERSION))
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise _damaged(npz, str(exc)[:200]) from None
+    meta_problems = _check_meta(meta)
+    if meta_problems:
+        raise _damaged(folder / "network.json", "; ".join(meta_problems))
+    recorded = meta.get("sha256")
+    if recorded is not None and recorded != digest:
+        raise _damaged(npz, _("its content differs from the one recorded in network.json at "
+                              "build time"))
+    problems = _check_arrays(arrays)
+    if problems:
+        raise _damaged(npz, "; ".join(problems[:5]))
     n = len(arrays["osmid"])
     graph = sparse.csr_matrix((arrays["data"], arrays["indices"], arrays["indptr"]), shape=(n, n))
     edges = pd.DataFrame({
@@ -644,6 +741,81 @@ def load(folder: str | Path) -> Network:
                   lon=arrays["lon"], lat=arrays["lat"], edges=edges, crs=meta["crs"], info=info)
     net._folder[:] = [folder]
     return net
+
+
+_ARRAY_KINDS: dict[str, str] = {
+    "indptr": "iu", "indices": "iu", "data": "f", "osmid": "iu", "x": "f", "y": "f",
+    "lon": "f", "lat": "f", "u": "iu", "v": "iu", "length_m": "f", "speed_kmh": "f",
+    "minutes": "f", "ferry": "b", "highway_code": "iu", "highway_names": "U",
+}
+"""The arrays of ``network.npz`` and their dtype kinds (numpy ``dtype.kind``)."""
+
+
+def _check_meta(meta: dict[str, Any]) -> list[str]:
+    """Problems of ``network.json`` (a valid CRS text, build info)."""
+    problems = []
+    if not isinstance(meta.get("crs"), str) or not meta["crs"]:
+        problems.append(_("no 'crs'"))
+    if meta.get("sha256") is not None and not isinstance(meta["sha256"], str):
+        problems.append(_("'sha256' is not text"))
+    try:
+        info = BuildInfo.from_dict(meta["info"])
+        if not isinstance(info.nodes, int) or not isinstance(info.key, str):
+            raise TypeError
+    except (KeyError, TypeError, ValueError, AttributeError):
+        problems.append(_("no valid 'info'"))
+    return problems
+
+
+def _check_arrays(arrays: dict[str, np.ndarray]) -> list[str]:
+    """Problems of the arrays of ``network.npz``, checked before scipy sees them.
+
+    Every array present, one-dimensional, of its dtype kind; node arrays of
+    one length ``n``; a CSR structure with ``indptr`` rising from 0 to the
+    number of entries and every index in ``[0, n)``; edge arrays of one
+    length with node positions in ``[0, n)``; minutes finite and >= 0.
+    """
+    problems = []
+    for name, kinds in _ARRAY_KINDS.items():
+        a = arrays.get(name)
+        if a is None:
+            problems.append(_("array '{name}' missing").format(name=name))
+        elif a.ndim != 1 or a.dtype.kind not in kinds:
+            problems.append(_("array '{name}' has dtype {dtype} and {ndim} dimensions").format(
+                name=name, dtype=a.dtype, ndim=a.ndim))
+    if problems:
+        return problems
+    n = len(arrays["osmid"])
+    for name in ("x", "y", "lon", "lat"):
+        if len(arrays[name]) != n:
+            problems.append(_("array '{name}' has {found} values, not {n}").format(
+                name=name, found=len(arrays[name]), n=n))
+    indptr, indices, data = arrays["indptr"], arrays["indices"], arrays["data"]
+    if (len(indptr) != n + 1 or indptr[0] != 0 or indptr[-1] != len(indices)
+            or len(data) != len(indices) or (np.diff(indptr.astype(np.int64)) < 0).any()):
+        problems.append(_("the CSR structure (indptr, indices, data) does not fit {n} nodes")
+                        .format(n=n))
+    elif len(indices) and (indices.min() < 0 or indices.max() >= n):
+        problems.append(_("a node index in 'indices' is outside 0..{last}").format(last=n - 1))
+    if not (np.isfinite(data).all() and (data >= 0).all()):
+        problems.append(_("'data' holds minutes that are negative or not finite"))
+    m = len(arrays["u"])
+    for name in ("v", "length_m", "speed_kmh", "minutes", "ferry", "highway_code"):
+        if len(arrays[name]) != m:
+            problems.append(_("array '{name}' has {found} values, not {n}").format(
+                name=name, found=len(arrays[name]), n=m))
+    if problems:
+        return problems
+    for name in ("u", "v"):
+        if m and (arrays[name].min() < 0 or arrays[name].max() >= n):
+            problems.append(_("a node index in '{name}' is outside 0..{last}").format(
+                name=name, last=n - 1))
+    codes = arrays["highway_code"]
+    if m and (codes.min() < 0 or codes.max() >= len(arrays["highway_names"])):
+        problems.append(_("a code in 'highway_code' has no name in 'highway_names'"))
+    if not (np.isfinite(arrays["minutes"]).all() and (arrays["minutes"] >= 0).all()):
+        problems.append(_("'minutes' holds values that are negative or not finite"))
+    return problems
 
 
 # --------------------------------------------------------------------------- export

@@ -231,7 +231,7 @@ def _run(config: NightlyConfig, run_id: str, started: datetime.datetime, *,
     t_start = time.perf_counter()
     store = open_store(config.store)
     as_of = config.job.as_of or datetime.date.today()  # the machine's local day
-    with store, store.lock():
+    with store, store.lock(wait_seconds=config.job.lock_wait_seconds):
         checkpoint("locked")
         store.ensure_schema()
         interrupted = store.mark_interrupted(finished_at=started)
@@ -555,7 +555,7 @@ def load_inputs(config: NightlyConfig, folder: str | Path) -> dict[str, int]:
     store = open_store(config.store)
     store.connect(create=True)
     try:
-        with store.lock():
+        with store.lock(wait_seconds=config.job.lock_wait_seconds):
             store.write_inputs(tables)
             store.ensure_schema()
     finally:

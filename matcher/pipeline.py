@@ -693,7 +693,8 @@ def write_run(run_result: RunResult, out: str | Path, *, report: bool = False,
         report_mod.check_privacy(privacy)
     out = Path(out)
     with i18n.language(settings.report.language), \
-            files.atomic_folder(out, marker=files.RUN_MARKER) as tmp:
+            files.atomic_folder(out, marker=files.RUN_MARKER,
+                                lock_wait_seconds=settings.output.lock_wait_seconds) as tmp:
         files.write_csv(run_result.assignments, tmp / "assignments.csv")
         pairs = run_result.scored.pairs.drop(columns=["feasible"], errors="ignore")
         files.write_csv(pairs, tmp / "pairs.csv")

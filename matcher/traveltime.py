@@ -12,6 +12,7 @@ import multiprocessing as mp
 import os
 import signal
 import sys
+import zipfile
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -23,8 +24,9 @@ from pyproj import Transformer
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components, dijkstra
 
+from matcher import network as network_mod
 from matcher.config import TravelSettings
-from matcher.errors import Problem, raise_if_problems
+from matcher.errors import InputError, Problem, raise_if_problems
 from matcher.i18n import format_number
 from matcher.i18n import gettext as _
 from matcher.io.files import atomic_path
@@ -37,6 +39,7 @@ __all__ = [
     "ProgressFn",
     "Snapped",
     "chains",
+    "check_chains",
     "contract",
     "matrix",
     "node_matrix",
@@ -253,14 +256,17 @@ def prepare(net: Network, *, backwards: bool = False) -> Chains:
     found = _read_chains(path, net) if path is not None else None
     if found is None:
         found = chains(graph)
-        if path is not None:
+        if path is not None and folder is not None:
             try:
                 arrays: dict[str, Any] = {k: _narrow(getattr(found, k)) for k in _CHAIN_ARRAYS}
                 arrays.update(key=np.asarray(net.info.key), nodes=np.asarray(net.n_nodes),
                               edges=np.asarray(graph.nnz), format=np.asarray(CHAINS_FORMAT))
-                with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-                    np.savez(fh, **arrays)
-            except OSError as exc:
+                with atomic_path(path) as tmp:
+                    with open(tmp, "wb") as fh:
+                        np.savez(fh, **arrays)
+                    digest = network_mod.file_sha256(tmp)
+                network_mod.record_chains(folder, name, digest)
+            except (OSError, InputError) as exc:
                 logger.debug("chains not cached in %s: %s", folder, exc)
     net._chains[name] = found
     return found
@@ -272,20 +278,86 @@ def _narrow(a: np.ndarray) -> np.ndarray:
     return a
 
 
+def check_chains(net: Network) -> None:
+    """Check the chains files of ``net``'s cache folder, if any, as :func:`prepare` reads them.
+
+    Raises
+    ------
+    InputError
+        If a chains file is damaged (naming it and the fix).
+    """
+    if net.folder is None:
+        return
+    for name in ("forward", "backward"):
+        path = net.folder / f"chains-{name}.npz"
+        if path.is_file():
+            _read_chains(path, net)
+
+
 def _read_chains(path: Path, net: Network) -> Chains | None:
+    """Read a chains file; ``None`` when it belongs to another network or format.
+
+    Raises
+    ------
+    InputError
+        If the file differs from the SHA-256 recorded in ``network.json``, or
+        its arrays do not fit the network (lengths, dtypes, node ranges): a
+        damaged file is never handed to scipy.
+    """
     if not path.is_file():
         return None
+    recorded = network_mod.recorded_chains(path.parent).get(path.stem.removeprefix("chains-"))
     try:
         with np.load(path, allow_pickle=False) as z:
             if (int(z["format"]) != CHAINS_FORMAT or str(z["key"]) != net.info.key
                     or int(z["nodes"]) != net.n_nodes or int(z["edges"]) != net.graph.nnz):
-                return None
+                return None  # of another network or an older format: computed again
             arrays = {k: z[k] for k in _CHAIN_ARRAYS}
-    except (OSError, ValueError, KeyError) as exc:
-        logger.debug("chains cache %s unreadable: %s", path, exc)
-        return None
+        digest = network_mod.file_sha256(path)
+    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as exc:
+        raise _damaged_chains(path, str(exc)[:200]) from None
+    if recorded is not None and digest != recorded:
+        raise _damaged_chains(path, _("its content differs from the one recorded in "
+                                      "network.json"))
+    problems = _chain_problems(arrays, net.n_nodes)
+    if problems:
+        raise _damaged_chains(path, "; ".join(problems[:5]))
     arrays = {k: a.astype(np.int64) if a.dtype == np.int32 else a for k, a in arrays.items()}
     return Chains(**arrays)
+
+
+def _damaged_chains(path: Path, what: str) -> InputError:
+    return InputError(_("{file}: damaged network cache ({what}); build the network again with "
+                        "`matcher network build --osm FILE --out {folder}`").format(
+        file=path, what=what, folder=path.parent))
+
+
+def _chain_problems(arrays: dict[str, np.ndarray], n: int) -> list[str]:
+    """Problems of the arrays of a chains file for a network of ``n`` nodes."""
+    kinds = {"passthrough": "b", "neighbours": "i", "chain": "i", "u": "i", "end": "i",
+             "minutes": "f", "first": "i"}
+    problems = [_("array '{name}' has dtype {dtype}").format(name=k, dtype=a.dtype)
+                for k, a in arrays.items() if a.dtype.kind not in kinds[k]]
+    if problems:
+        return problems
+    shapes = {"passthrough": (n,), "neighbours": (n, 2), "chain": (n,)}
+    problems += [_("array '{name}' has shape {shape}, not {expected}").format(
+        name=k, shape=arrays[k].shape, expected=shape) for k, shape in shapes.items()
+        if arrays[k].shape != shape]
+    k = arrays["u"].shape
+    problems += [_("array '{name}' has shape {shape}, not {expected}").format(
+        name=name, shape=arrays[name].shape, expected=k)
+        for name in ("end", "minutes", "first") if arrays[name].shape != k or len(k) != 1]
+    if problems:
+        return problems
+    for name, low in (("neighbours", -1), ("chain", -1), ("u", 0), ("end", 0), ("first", 0)):
+        a = arrays[name]
+        if a.size and (a.min() < low or a.max() >= n):
+            problems.append(_("a node index in '{name}' is outside {low}..{last}").format(
+                name=name, low=low, last=n - 1))
+    if not (np.isfinite(arrays["minutes"]).all() and (arrays["minutes"] >= 0).all()):
+        problems.append(_("'minutes' holds values that are negative or not finite"))
+    return problems
 
 
 def _undirected(graph: sparse.csr_matrix) -> sparse.csr_matrix:

@@ -261,3 +261,14 @@ def test_resource_family_plan_when_given(tmp_path: Path) -> None:
     assert rows[0] == workbook.SUPPORT_COLUMNS
     assert [r[:2] + r[4:] for r in rows[1:]] == [
         (c, "H1", "R7", 12.4) for c in home_of.index if home_of[c] == "H1"]
+
+
+@pytest.mark.parametrize("child_id", ["CON", "nul", "NUL.txt", "Com1", "lpt9.md", "aux.",
+                                      "-C8", "--x", "-"])
+def test_brief_file_names_are_safe_on_windows_and_in_shells(child_id: str) -> None:
+    # issue 24: CON.html / NUL.txt.html are reserved on Windows; '-C8.html' reads as an option
+    name = briefs.brief_file_name(child_id)
+    assert not name.startswith(("-", "."))
+    assert name.split(".")[0].upper() not in {"CON", "PRN", "AUX", "NUL", "COM1", "LPT9"}
+    assert name != briefs.brief_file_name(child_id + "x")
+    assert briefs.brief_file_name("console") == "console"  # only the exact device names

@@ -322,3 +322,74 @@ def test_match_over_the_pair_budget_exits_2_before_work(scenario: tuple[Path, Pa
     assert result.exit_code == 2, result.output
     assert "over the budget of 10 ([assignment] max_pairs)" in " ".join(result.output.split())
     assert not out.exists() and [p.name for p in tmp_path.iterdir()] == ["small.toml"]
+
+
+# --------------------------------------------------------------------------- issue 24
+
+
+@pytest.mark.parametrize("command", ["sample", "demo"])
+def test_sample_and_demo_refuse_a_folder_of_other_files(tmp_path: Path, command: str) -> None:
+    # issue 24, case 2: 'sample --out DIR' overwrote children.csv of any folder; 'demo'
+    # protected DIR/run but not DIR/sample.
+    victim = tmp_path / "victim"
+    (victim / "sample").mkdir(parents=True)
+    (victim / "children.csv").write_text("mine")
+    (victim / "sample" / "children.csv").write_text("mine too")
+    result = runner.invoke(app, ["-q", command, "--out", str(victim)])
+    assert result.exit_code == 2, result.output
+    assert "does not hold a previous run" in " ".join(result.output.split())
+    assert (victim / "children.csv").read_text() == "mine"
+    assert (victim / "sample" / "children.csv").read_text() == "mine too"
+    assert sorted(p.name for p in victim.iterdir()) == ["children.csv", "sample"]
+
+
+def test_demo_refuses_a_sample_folder_of_other_files(tmp_path: Path) -> None:
+    (tmp_path / "sample").mkdir()
+    (tmp_path / "sample" / "children.csv").write_text("mine")
+    result = runner.invoke(app, ["-q", "demo", "--region", "fjord", "--out", str(tmp_path)])
+    assert result.exit_code == 2, result.output
+    assert (tmp_path / "sample" / "children.csv").read_text() == "mine"
+
+
+def test_sample_out_dot_writes_into_the_working_folder(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    inode = tmp_path.stat().st_ino
+    for _run in range(2):  # the second run may write where the first one did
+        result = runner.invoke(app, ["-q", "sample", "--out", "."])
+        assert result.exit_code == 0, result.output
+    assert tmp_path.stat().st_ino == inode
+    assert (tmp_path / "children.csv").is_file() and (tmp_path / ".fostermatch-sample").is_file()
+
+
+def test_brackets_in_paths_and_ids_are_shown_as_given(scenario: tuple[Path, Path],
+                                                      tmp_path: Path) -> None:
+    # issue 24: '--out run[/]x' wrote the run, then exit 1 (MarkupError); 'runs-[draft]' was
+    # printed as 'runs-'; 'shortlist --child [/]' exited 1.
+    sample_dir, net = scenario
+    out = tmp_path / "runs-[draft]" / "run[/]x"  # both cases in one run
+    result = runner.invoke(app, match_args(sample_dir, net, out))
+    assert result.exit_code == 0, result.output
+    assert (out / "summary.json").is_file()
+    assert f"->{out}" in "".join(result.output.split())  # the title may wrap
+    result = runner.invoke(app, ["shortlist", "--run", str(out), "--child", "[/]"])
+    assert result.exit_code == 2, result.output
+    assert "unknown child_id '[/]'" in result.output
+
+
+def test_a_damaged_network_cache_is_exit_2_naming_the_file(scenario: tuple[Path, Path],
+                                                           tmp_path: Path) -> None:
+    import numpy as np
+
+    sample_dir, net = scenario
+    shutil.copytree(net, tmp_path / "net")
+    path = tmp_path / "net" / "network.npz"
+    with np.load(path) as z:
+        arrays = {k: z[k] for k in z.files if k != "osmid"}
+    with path.open("wb") as fh:
+        np.savez(fh, **arrays)
+    result = runner.invoke(app, match_args(sample_dir, tmp_path / "net", tmp_path / "run"))
+    assert result.exit_code == 2, result.output
+    text = " ".join(result.output.split())
+    assert "network.npz: damaged network cache" in text and "matcher network build" in text
+    assert not (tmp_path / "run").exists()

@@ -130,3 +130,20 @@ def test_traveltime_reads_geojson_and_gpkg_points_in_any_crs(osm: Path, tmp_path
         tables.append(pd.read_csv(target))
     for other in tables[1:]:
         pd.testing.assert_frame_equal(tables[0], other, atol=1e-6)
+
+
+def test_network_build_refuses_a_folder_of_other_files(osm: Path, tmp_path: Path) -> None:
+    # issue 24: 'network build --out DIR' wrote into any folder
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "notes.txt").write_text("mine")
+    result = runner.invoke(app, ["network", "build", "--osm", str(osm), "--out", str(victim)])
+    assert result.exit_code == 2, result.output
+    assert sorted(p.name for p in victim.iterdir()) == ["notes.txt"]
+    # a cache of an earlier build (network.json, no marker file) is the engine's own folder
+    out = tmp_path / "net"
+    assert runner.invoke(app, ["-q", "network", "build", "--osm", str(osm), "--out",
+                               str(out)]).exit_code == 0
+    (out / ".fostermatch-network").unlink()
+    assert runner.invoke(app, ["-q", "network", "build", "--osm", str(osm), "--out",
+                               str(out)]).exit_code == 0

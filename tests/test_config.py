@@ -169,3 +169,40 @@ def test_no_crs_code_outside_config() -> None:
              if path.name != "config.py"
              and (lines := _crs_codes_in_code(path.read_text(encoding="utf-8")))}
     assert found == {}
+
+
+@pytest.mark.parametrize(("toml", "key"), [
+    ("[assignment]\nmax_pairs = true\n", "assignment.max_pairs"),
+    ("[report]\ngrid_metres = false\n", "report.grid_metres"),
+    ("[scoring.weights]\nschool = true\n", "scoring.weights"),
+    ("[travel]\nworkers = true\n", "travel.workers"),
+])
+def test_a_boolean_is_never_a_number(tmp_path: Path, toml: str, key: str) -> None:
+    # issue 24: 'max_pairs = true' was read as 1
+    path = tmp_path / "m.toml"
+    path.write_text(toml)
+    with pytest.raises(InputError) as info:
+        config.load(path)
+    [problem] = info.value.problems
+    assert problem.column == key and "boolean" in problem.message
+
+
+def test_booleans_stay_booleans_and_numbers_numbers(tmp_path: Path) -> None:
+    path = tmp_path / "m.toml"
+    path.write_text("[assignment]\nmax_pairs = 5\n[report]\ngrid_metres = 100\n")
+    loaded = config.load(path)
+    assert loaded.assignment.max_pairs == 5 and loaded.report.grid_metres == 100.0
+
+
+def test_pool_municipalities_are_checked_against_2024(tmp_path: Path) -> None:
+    # issue 24: a pool with the unknown municipality 9999 was accepted silently
+    path = tmp_path / "m.toml"
+    path.write_text('[scoring.pools]\nvest = ["4601", "9999"]\nost = ["3004"]\n')
+    with pytest.raises(InputError, match=r"kommuner_2024_S\.geojson") as info:
+        config.load(path)
+    by_key = {p.column: p.message for p in info.value.problems}
+    assert set(by_key) == {"scoring.pools.vest", "scoring.pools.ost"}
+    assert "'9999' is not a 2024 municipality number" in by_key["scoring.pools.vest"]
+    assert "pre-2024 number; write 3107 (Fredrikstad)" in by_key["scoring.pools.ost"]
+    path.write_text('[scoring.pools]\nvest = ["4601", "4631"]\n')
+    assert config.load(path).scoring.pools == {"vest": ("4601", "4631")}

@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, Phase, example, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 from test_decisions import AS_OF, MINUTES, _homes, _inputs, _times
 from typer.testing import CliRunner
 
@@ -109,3 +112,95 @@ def test_stage_two_stays_within_the_tolerance(tolerance: float) -> None:
     best = blank.summary.objective_stage2
     assert best is not None and result.summary.objective_stage2 is not None
     assert result.summary.objective_stage2 >= best - tolerance * abs(best) - 1e-6
+
+
+# --------------------------------------------------------------------------- issue 24, case 1
+# Formula escaping changed ids ('-C8' was written as "'-C8"): decisions and continuity were
+# lost for such ids. Files read back now keep every id exactly; this is the property.
+
+_FIRST = st.sampled_from(["=", "+", "-", "@", "'", "\t", "A"])
+_BODY = st.text(st.characters(codec="utf-8", categories=("L", "N", "P", "S"),
+                              exclude_characters=":"),  # ':' is reserved for anchor ids
+                min_size=1, max_size=10)
+hostile_id = st.builds(lambda a, b: a + b, _FIRST, _BODY).filter(lambda s: len(s) <= 64)
+
+
+def _read_ids(path: Path, column: str) -> list[str]:
+    return pd.read_csv(path, dtype=str, keep_default_na=False)[column].tolist()
+
+
+def _match(folder: Path, out: str, **kwargs: object) -> pipeline.RunResult:
+    """What `matcher match --travel-times` does, without the maps and reports."""
+    from matcher.io import readers
+
+    inputs = readers.read_inputs(folder / "children.csv", folder / "homes.csv",
+                                 settings=config.ScoringSettings())
+    result = pipeline.run(inputs, config.Settings(), as_of=AS_OF,
+                          times=readers.read_times(folder / "times.csv", inputs),
+                          **kwargs)  # type: ignore[arg-type]
+    result.write(folder / out, report=False)
+    return result
+
+
+@hsettings(max_examples=3, deadline=None, derandomize=True, database=None,
+           phases=(Phase.explicit, Phase.generate),
+           suppress_health_check=[HealthCheck.function_scoped_fixture])
+@example(ids=["-C8", "@X", "=1+1", "+47", "-H1", "@SUM(A1)"])
+@given(ids=st.lists(hostile_id, min_size=6, max_size=6, unique_by=str.strip))
+def test_every_id_survives_write_read_decide_match_previous(tmp_path_factory: pytest.
+                                                            TempPathFactory,
+                                                            ids: list[str]) -> None:
+    from matcher.io import decision_log, files, runs
+
+    folder = tmp_path_factory.mktemp("ids")
+    given_child = dict(zip(("C1", "C2", "C3"), ids[:3], strict=True))
+    given_home = dict(zip(("H1", "H2", "H3"), ids[3:], strict=True))
+    # a cell is read without its surrounding blanks ('\tT' is 'T'), then never changed again
+    child = {k: v.strip() for k, v in given_child.items()}
+    home = {k: v.strip() for k, v in given_home.items()}
+    tables = stores.export_inputs(_inputs())
+    tables["children"]["child_id"] = tables["children"]["child_id"].map(given_child)
+    tables["homes"]["home_id"] = tables["homes"]["home_id"].map(given_home)
+    files.write_csv(tables["children"], folder / "children.csv")
+    files.write_csv(tables["homes"], folder / "homes.csv")
+    files.write_csv(pd.DataFrame([{"home_id": home[h], "anchor_id": f"{child[c]}:school",
+                                   "minutes": m} for c, homes in MINUTES.items()
+                                  for h, m in homes.items()]), folder / "times.csv")
+    _match(folder, "r1")
+    r1 = runs.read_run_table(folder / "r1" / "assignments.csv", "assignments")
+    # every child has one clearly best home (MINUTES): C1-H1, C2-H2, C3-H3, ids as given
+    assert dict(zip(r1["child_id"], r1["home_id"], strict=True)) == {
+        child[c]: home[h] for c, h in (("C1", "H1"), ("C2", "H2"), ("C3", "H3"))}
+    assert set(runs.read_run_table(folder / "r1" / "history.csv", "history")["child_id"]) \
+        == set(child.values())
+    for name in ("pairs.csv", "shortlist.csv"):
+        assert set(_read_ids(folder / "r1" / name, "child_id")) == set(child.values()), name
+        assert set(_read_ids(folder / "r1" / name, "home_id")) <= set(home.values()), name
+    # C1 declines its home; C2 accepts its own: decided on the ids as written in r1
+    log = folder / "decisions.csv"
+    for c, h, decision, reason in (("C1", "H1", "declined", "home_declined"),
+                                   ("C2", "H2", "accepted", "")):
+        decision_log.append_decision(log, {"child_id": child[c],
+                                           "home_id": home[h], "decision": decision,
+                                           "decided_on": "2026-10-15", "by": "kommune",
+                                           "reason": reason}, today=AS_OF)
+    assert _read_ids(log, "child_id") == [child["C1"], child["C2"]]
+    from matcher.io import readers
+
+    inputs = readers.read_inputs(folder / "children.csv", folder / "homes.csv",
+                                 settings=config.ScoringSettings())
+    result = _match(folder, "r2", previous=runs.read_previous(folder / "r1"),
+                    previous_as_of=runs.previous_as_of(folder / "r1"),
+                    decisions=decision_log.read_decisions(log, as_of=AS_OF, inputs=inputs))
+    assert result.summary.decisions is not None
+    assert result.summary.decisions.ignored_rows == 0  # was 1: '-C8' was not found
+    r2 = runs.read_run_table(folder / "r2" / "assignments.csv", "assignments").set_index(
+        "child_id")
+    assert r2.loc[child["C1"], "home_id"] != home["H1"]  # the declined home is not proposed
+    assert r2.loc[child["C2"], "home_id"] == home["H2"]
+    assert bool(r2.loc[child["C2"], "locked"])  # accepted: locked
+    full = pd.read_csv(folder / "r2" / "assignments.csv", dtype=str,
+                       keep_default_na=False).set_index("child_id")
+    assert full.loc[child["C2"], "previous_home_id"] == home["H2"]
+    assert full.loc[child["C3"], "previous_home_id"] == home["H3"]
+    assert result.summary.new == 0  # every child is known from r1 (was: counted as new)

@@ -9,11 +9,18 @@ of examples per reader.
 
 Readers: CSV bytes (children and homes tables), GeoJSON, GeoPackage layers,
 TOML configuration, the travel-time table, and the ``matcher match`` command
-on fuzzed CSV bytes (no output folder or temporary file left behind).
+on fuzzed CSV bytes (no output folder or temporary file left behind). Issue 24
+added the run folders read back by ``match --previous``, ``report`` and
+``waiting-stats`` (damaged ``assignments.csv``, ``history.csv`` and
+``summary.json``: exit 0 or 2, never a traceback) and the network cache
+(random edits of ``network.npz``, ``network.json`` and the chains files, with
+and without a matching recorded hash: loaded and routed, or an InputError
+naming the fix; a signal would end the test run).
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -36,7 +43,9 @@ from matcher.errors import InputError
 from matcher.io import readers
 
 EXAMPLES: dict[str, int] = {"csv_children": 100, "csv_homes": 100, "csv_bytes": 100,
-                            "geojson": 60, "gpkg": 30, "toml": 250, "times": 120, "cli": 10}
+                            "geojson": 60, "gpkg": 30, "toml": 250, "times": 120, "cli": 10,
+                            "run_previous": 12, "run_report": 8, "run_waiting": 12,
+                            "network_cache": 120}
 """Examples per reader (all run: the strategies filter nothing)."""
 
 # No shrinking: the failing example is reported as generated, and a run stays fast.
@@ -461,3 +470,245 @@ def test_fuzz_match_command_leaves_nothing_behind(tmp_path: Path, valid_homes: P
         import shutil
 
         shutil.rmtree(work / "run")
+
+
+# --------------------------------------------------------------------------- run folders
+# issue 24: the run folders that --previous, report and waiting-stats read back, and the
+# network cache, fuzzed: never exit 1 or a signal, never a traceback.
+
+RUN_FILES = ("assignments.csv", "history.csv", "summary.json")
+
+
+@pytest.fixture(scope="module")
+def base_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
+    """A run folder of the tiny three-child match (with its report) and the match arguments."""
+    from test_decisions import MINUTES, _inputs
+
+    from matcher.io import stores
+
+    folder = tmp_path_factory.mktemp("fuzz-run")
+    for name, frame in stores.export_inputs(_inputs()).items():
+        if name in ("children", "homes"):
+            frame.to_csv(folder / f"{name}.csv", index=False)
+    rows = [{"home_id": h, "anchor_id": f"{c}:school", "minutes": m}
+            for c, homes in MINUTES.items() for h, m in homes.items()]
+    pd.DataFrame(rows).to_csv(folder / "times.csv", index=False)
+    args = ["-q", "match", "--children", str(folder / "children.csv"), "--homes",
+            str(folder / "homes.csv"), "--travel-times", str(folder / "times.csv"),
+            "--as-of", "2026-11-01"]
+    result = runner.invoke(app, [*args, "--out", str(folder / "run")])
+    assert result.exit_code == 0, result.output
+    return folder / "run", args
+
+
+@st.composite
+def damaged_run(draw: st.DrawFn, run: Path) -> dict[str, bytes | None]:
+    """New bytes for one to three files of ``run`` (``None``: the file is removed)."""
+    out: dict[str, bytes | None] = {}
+    for name in draw(st.lists(st.sampled_from(RUN_FILES), min_size=1, max_size=3, unique=True)):
+        data = (run / name).read_bytes()
+        how = draw(st.sampled_from(["bytes", "drop column", "junk cell", "remove", "empty"]))
+        if how == "bytes":
+            out[name] = draw(mutated(data))
+        elif how == "remove":
+            out[name] = None
+        elif how == "empty":
+            out[name] = b""
+        elif name.endswith(".json"):
+            doc = json.loads(data)
+            key = draw(st.sampled_from(sorted(doc)))
+            doc[key] = draw(st.one_of(st.none(), st.just("x"), st.integers(), st.just([])))
+            out[name] = json.dumps(doc).encode()
+        else:
+            frame = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False)
+            column = draw(st.sampled_from(list(frame.columns)))
+            if how == "drop column":
+                frame = frame.drop(columns=column)
+            elif len(frame):
+                frame.loc[draw(st.integers(0, len(frame) - 1)), column] = draw(
+                    st.one_of(junk_text, number_text))
+            out[name] = frame.to_csv(index=False).encode()
+    return out
+
+
+def _damaged_copy(run: Path, target: Path, edits: dict[str, bytes | None]) -> Path:
+    import shutil
+
+    if target.exists():
+        shutil.rmtree(target)
+    shutil.copytree(run, target)
+    for name, data in edits.items():
+        if data is None:
+            (target / name).unlink()
+        else:
+            (target / name).write_bytes(data)
+    return target
+
+
+def _clean_exit(result: Any) -> None:
+    assert result.exit_code in (0, 2), (result.exit_code, result.output)
+    assert "Traceback" not in result.output and "unexpected error" not in result.output
+
+
+@_settings_for(examples=EXAMPLES["run_previous"])
+@given(data=st.data())
+def test_fuzz_run_folder_read_by_previous(tmp_path: Path, base_run: tuple[Path, list[str]],
+                                          data: st.DataObject) -> None:
+    run, args = base_run
+    edits = data.draw(damaged_run(run))
+    previous = _damaged_copy(run, tmp_path / "previous", edits)
+    out = tmp_path / "out"
+    result = runner.invoke(app, [*args, "--previous", str(previous), "--out", str(out)])
+    _clean_exit(result)
+    assert out.exists() == (result.exit_code == 0)
+    if out.exists():
+        import shutil
+
+        shutil.rmtree(out)
+
+
+@_settings_for(examples=EXAMPLES["run_report"])
+@given(data=st.data())
+def test_fuzz_run_folder_read_by_report(tmp_path: Path, base_run: tuple[Path, list[str]],
+                                        data: st.DataObject) -> None:
+    run, _args = base_run
+    folder = _damaged_copy(run, tmp_path / "run", data.draw(damaged_run(run)))
+    _clean_exit(runner.invoke(app, ["-q", "report", "--run", str(folder)]))
+
+
+@_settings_for(examples=EXAMPLES["run_waiting"])
+@given(data=st.data())
+def test_fuzz_run_folder_read_by_waiting_stats(tmp_path: Path,
+                                               base_run: tuple[Path, list[str]],
+                                               data: st.DataObject) -> None:
+    run, _args = base_run
+    folder = _damaged_copy(run, tmp_path / "run", data.draw(damaged_run(run)))
+    out = tmp_path / "stats"
+    result = runner.invoke(app, ["-q", "waiting-stats", "--runs", str(folder), "--runs",
+                                 str(run), "--min-cell", "5", "--out", str(out)])
+    _clean_exit(result)
+    if out.exists():
+        import shutil
+
+        shutil.rmtree(out)
+
+
+# --------------------------------------------------------------------------- network cache
+
+NPZ_EDITS = ("scale", "shift", "offset", "truncate", "dtype", "delete", "negate", "nan")
+
+
+@pytest.fixture(scope="module")
+def base_cache(small_sample: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The small sample's network cache with its chains files on disk."""
+    import shutil
+
+    from matcher import network, traveltime
+
+    folder = tmp_path_factory.mktemp("fuzz-net") / "net"
+    folder.mkdir()
+    for name in ("network.npz", "network.json"):
+        shutil.copy(small_sample.net_dir / name, folder / name)
+    real = traveltime.CHAINS_ON_DISK_MIN_NODES
+    traveltime.CHAINS_ON_DISK_MIN_NODES = 0  # type: ignore[misc]
+    try:
+        net = network.load(folder)
+        for backwards in (False, True):
+            traveltime.prepare(net, backwards=backwards)
+    finally:
+        traveltime.CHAINS_ON_DISK_MIN_NODES = real  # type: ignore[misc]
+    assert sorted(network.recorded_chains(folder)) == ["backward", "forward"]
+    return folder
+
+
+def _edit_array(draw: st.DrawFn, arrays: dict[str, Any]) -> None:
+    import numpy as np
+
+    key = draw(st.sampled_from(sorted(arrays)))
+    a = arrays[key]
+    how = draw(st.sampled_from(NPZ_EDITS))
+    if how == "delete":
+        del arrays[key]
+    elif how == "truncate" and a.ndim and len(a):
+        arrays[key] = a[: draw(st.integers(0, len(a) - 1))]
+    elif how == "shift" and a.ndim and len(a) > 1:
+        arrays[key] = a[1:] if draw(st.booleans()) else np.concatenate([a[:1], a])
+    elif how == "dtype":
+        kind = draw(st.sampled_from(["<U3", "float32", "int8", "bool"]))
+        with contextlib.suppress(ValueError, OverflowError), np.errstate(all="ignore"):
+            arrays[key] = a.astype(kind)
+    elif a.dtype.kind in "iuf" and a.size:
+        i = draw(st.integers(0, a.size - 1))
+        flat = a.reshape(-1).copy()
+        old = flat[i].item()
+        value = {"scale": old * 0.05, "offset": old + draw(st.sampled_from(
+            [1, -1, 10**6, -(10**6)])), "negate": -old - 1,
+            "nan": np.nan if a.dtype.kind == "f" else old + 10**7}.get(how, old + 1)
+        if a.dtype.kind in "iu":  # out-of-range indices, within what the dtype can hold
+            info = np.iinfo(a.dtype)
+            value = min(max(int(value), info.min), info.max)
+        flat[i] = value
+        arrays[key] = flat.reshape(a.shape)
+
+
+@_settings_for(examples=EXAMPLES["network_cache"])
+@given(data=st.data())
+def test_fuzz_network_cache(tmp_path: Path, base_cache: Path, data: st.DataObject) -> None:
+    import shutil
+
+    import numpy as np
+    from scipy.sparse.csgraph import dijkstra
+
+    from matcher import network, traveltime
+
+    folder = tmp_path / "net"
+    if folder.exists():
+        shutil.rmtree(folder)
+    shutil.copytree(base_cache, folder)
+    target = data.draw(st.sampled_from(["network.npz", "network.json", "chains-forward.npz",
+                                        "chains-backward.npz"]))
+    path = folder / target
+    rehash = data.draw(st.booleans())  # an edit that also fixes the recorded hash
+    if target.endswith(".npz") and data.draw(st.integers(0, 3)):
+        with np.load(path) as z:
+            arrays = {k: z[k] for k in z.files}
+        for _ in range(data.draw(st.integers(1, 3))):
+            if arrays:
+                _edit_array(data.draw, arrays)
+        with path.open("wb") as fh:
+            np.savez(fh, **arrays)
+    elif target.endswith(".json") and data.draw(st.booleans()):
+        doc = json.loads(path.read_text())
+        key = data.draw(st.sampled_from(sorted(doc)))
+        doc[key] = data.draw(st.one_of(st.none(), st.just("EPSG:4326"), st.integers(),
+                                       st.just({}), st.just("x")))
+        if data.draw(st.booleans()):
+            del doc[key]
+        path.write_text(json.dumps(doc))
+    else:
+        path.write_bytes(data.draw(mutated(path.read_bytes())))
+    if rehash and target.endswith(".npz"):
+        meta = json.loads((folder / "network.json").read_text())
+        digest = network.file_sha256(path)
+        if target == "network.npz":
+            meta["sha256"] = digest
+        else:
+            meta["chains"][target[len("chains-"):-len(".npz")]] = digest
+        (folder / "network.json").write_text(json.dumps(meta))
+    real = traveltime.CHAINS_ON_DISK_MIN_NODES
+    traveltime.CHAINS_ON_DISK_MIN_NODES = 0  # type: ignore[misc]
+    try:
+        net = network.load(folder)
+        for backwards in (False, True):
+            prepared = traveltime.prepare(net, backwards=backwards)
+            keep = np.arange(0, net.n_nodes, 97)
+            traveltime.contract(net.reverse if backwards else net.graph, keep,
+                                prepared=prepared)
+        dijkstra(net.graph, indices=np.arange(0, net.n_nodes, 401), limit=20.0)
+    except InputError as exc:
+        assert exc.exit_code == 2
+        assert "damaged network cache" in str(exc) or "network format" in str(exc) \
+            or "no network here" in str(exc), str(exc)
+        assert "matcher network build" in str(exc)
+    finally:
+        traveltime.CHAINS_ON_DISK_MIN_NODES = real  # type: ignore[misc]

@@ -229,3 +229,15 @@ def test_cli_bad_output_type_exits_2_and_writes_nothing(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert ".csv, .parquet" in " ".join(result.output.split())
     assert not out.exists()
+
+
+def test_cli_refuses_to_write_over_its_input(tmp_path: Path) -> None:
+    # issue 24: 'geocode --out' over the address table replaced the user's file
+    addresses = tmp_path / "addresses.csv"
+    text = "id,address,postnummer\nc1,Gobakkvegen 438,2410\n"
+    addresses.write_text(text, encoding="utf-8")
+    result = CliRunner().invoke(app, ["geocode", "--addresses", str(addresses),
+                                      "--register", str(REGISTER), "--out", str(addresses)])
+    assert result.exit_code == 2, result.output
+    assert "also an input file" in " ".join(result.output.split())
+    assert addresses.read_text(encoding="utf-8") == text

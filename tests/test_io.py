@@ -165,18 +165,26 @@ def test_check_run_folder_refuses_other_folders(tmp_path: Path, name: str,
     assert files.check_run_folder("empty") == work / "empty"
 
 
-def test_csv_cells_are_formula_safe_and_numbers_stay_numbers(tmp_path: Path) -> None:
+def test_csv_cells_for_people_are_formula_safe_and_numbers_stay_numbers(tmp_path: Path) -> None:
     # issue 15, case 9: a cell beginning with '=' was written to CSV as is.
     frame = pd.DataFrame({"child_id": ["=HYPERLINK(\"x\")", "+1+2", "-x", "@SUM(A1)", "ok", "-3.5"],
                           "minutes": [-1.5, 2.0, -0.0, np.inf, np.nan, 3.0],
                           "n": [-1, 2, 3, 4, 5, 6], "flag": [True, False] * 3})
-    files.write_csv(frame, tmp_path / "a.csv")
+    files.write_csv(frame, tmp_path / "a.csv", formula_safe=True)
     back = pd.read_csv(tmp_path / "a.csv", dtype={"child_id": str})
     assert back["child_id"].tolist() == ["'=HYPERLINK(\"x\")", "'+1+2", "'-x", "'@SUM(A1)", "ok",
                                          "-3.5"]
     np.testing.assert_array_equal(back["minutes"].to_numpy(), frame["minutes"].to_numpy())
     assert back["n"].tolist() == [-1, 2, 3, 4, 5, 6]
     assert frame.loc[0, "child_id"].startswith("=")  # the caller's frame is not changed
+
+
+def test_csv_files_read_back_keep_every_id_exactly(tmp_path: Path) -> None:
+    # issue 24, case 1: '-C8' was written as "'-C8" and no reader took the quote off.
+    ids = ["-C8", "@X", "=1+1", "+47", "\tT", "'q", "-3.5", "ok"]
+    files.write_csv(pd.DataFrame({"child_id": ids}), tmp_path / "a.csv")
+    back = pd.read_csv(tmp_path / "a.csv", dtype=str, keep_default_na=False)
+    assert back["child_id"].tolist() == ids
 
 
 def test_a_csv_without_header_is_reported_without_its_values(tmp_path: Path) -> None:
@@ -241,3 +249,226 @@ def test_multi_layer_geopackage_needs_a_layer_name(tmp_path: Path,
     assert read.frame is None
     assert "has 2 layers; name one as inputs.gpkg:LAYER (layers: children, homes)" in str(
         read.problems[0])
+
+
+# --------------------------------------------------------------------------- issue 24
+
+
+def test_out_dot_in_an_empty_folder_writes_into_it_in_place(tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch
+                                                            ) -> None:
+    # issue 24: '--out .' must write into the working folder, not replace it (a shell in it
+    # would see a deleted folder); twice, the second run replaces the first one's files.
+    work = tmp_path / "work"
+    work.mkdir(mode=0o755)
+    monkeypatch.chdir(work)
+    inode = work.stat().st_ino
+    for text in ("one", "two"):
+        with files.atomic_folder(".", marker=files.RUN_MARKER) as tmp:
+            files.write_text(tmp / f"{text}.txt", text)
+        assert work.stat().st_ino == inode and Path.cwd().stat().st_ino == inode
+    assert sorted(p.name for p in work.iterdir()) == [files.RUN_MARKER, "two.txt"]
+    assert mode(work) == 0o755  # the user's folder keeps its mode
+
+
+def test_a_failed_write_into_an_existing_folder_keeps_its_files(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    with files.atomic_folder(out, marker=files.RUN_MARKER) as tmp:
+        files.write_text(tmp / "a.txt", "one")
+    with pytest.raises(ValueError), files.atomic_folder(out, marker=files.RUN_MARKER) as tmp:
+        files.write_text(tmp / "b.txt", "two")
+        raise ValueError("fails half-way")
+    assert sorted(p.name for p in out.iterdir()) == [files.RUN_MARKER, "a.txt"]
+
+
+def test_out_below_a_file_or_in_a_read_only_folder_is_an_input_error(tmp_path: Path) -> None:
+    # issue 24: both gave exit 1 (NotADirectoryError, PermissionError), after the whole run
+    (tmp_path / "file.csv").write_text("x")
+    with pytest.raises(InputError, match="is a file, not a folder"):
+        files.check_run_folder(tmp_path / "file.csv" / "run")
+
+
+def test_a_read_only_folder_is_refused_before_the_work(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    # the check asks os.access (root may write anywhere: pretend the folder is read-only)
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    real = os.access
+    monkeypatch.setattr(os, "access", lambda p, m, **k: False if Path(p) == locked
+                        else real(p, m, **k))
+    with pytest.raises(InputError, match="cannot be written"):
+        files.check_run_folder(locked / "run")
+    with pytest.raises(InputError, match="cannot be written"):
+        files.claim_folder(locked / "sample", marker=files.SAMPLE_MARKER)
+
+
+@pytest.mark.parametrize("marker", [files.SAMPLE_MARKER, files.PLANNING_MARKER,
+                                    files.NETWORK_MARKER])
+def test_claim_folder_takes_only_new_empty_or_marked_folders(tmp_path: Path,
+                                                             marker: str) -> None:
+    # issue 24, case 2: 'sample --out DIR' wrote over the files of any folder
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "children.csv").write_text("mine")
+    with pytest.raises(InputError, match="does not hold a previous run"):
+        files.claim_folder(victim, marker=marker)
+    assert sorted(p.name for p in victim.iterdir()) == ["children.csv"]
+    new = files.claim_folder(tmp_path / "new", marker=marker)
+    assert (new / marker).is_file()
+    (new / "children.csv").write_text("ours")
+    assert files.claim_folder(new, marker=marker) == new  # marked: may be written again
+    other = files.RUN_MARKER
+    with pytest.raises(InputError):  # another command's mark is not this one's
+        files.claim_folder(new, marker=other)
+
+
+def test_check_output_file_refuses_an_input(tmp_path: Path) -> None:
+    given = tmp_path / "addresses.csv"
+    given.write_text("x")
+    with pytest.raises(InputError, match="also an input file"):
+        files.check_output_file(given, given)
+    assert files.check_output_file(tmp_path / "out.csv", given) == tmp_path / "out.csv"
+
+
+def test_lock_waits_at_most_the_limit_with_a_message(tmp_path: Path,
+                                                     caplog: pytest.LogCaptureFixture) -> None:
+    # issue 24: the folder lock waited forever and silently
+    import fcntl
+    import time
+
+    from matcher.errors import LockedError
+
+    holder = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(holder, fcntl.LOCK_EX)
+        t0 = time.monotonic()
+        with pytest.raises(LockedError, match="still writes here after") as info, \
+                files.folder_lock(tmp_path, wait_seconds=0.3):
+            pass
+        assert 0.3 <= time.monotonic() - t0 < 2.0
+        assert info.value.exit_code == 5
+        assert any("waiting up to" in r.getMessage() for r in caplog.records)
+        with pytest.raises(LockedError), \
+                files.atomic_folder(tmp_path / "run", marker=files.RUN_MARKER,
+                                    lock_wait_seconds=0.1):
+            pass
+    finally:
+        os.close(holder)
+    with files.folder_lock(tmp_path, wait_seconds=0.1):
+        pass  # free again: taken at once
+
+
+def _stale(parent: Path, name: str) -> Path:
+    stale = parent / name
+    stale.mkdir()
+    (stale / "children.gpkg").write_text("layer")
+    os.utime(stale, (1, 1))  # old: its writer is long gone
+    return stale
+
+
+def test_a_later_write_in_the_same_parent_removes_stale_temporary_folders(tmp_path: Path) -> None:
+    # issue 24: after SIGKILL during the final write, '.OUT.tmp-*' stayed until a later run
+    # wrote to the same --out; now any later write in the parent removes it (not a live one).
+    dead = _stale(tmp_path, ".old-run.fostermatch-tmp-abc")
+    inside = tmp_path / "kept"
+    inside.mkdir()
+    dead_inside = _stale(inside, ".fostermatch-tmp-xyz")
+    alive = _stale(tmp_path, ".other.fostermatch-tmp-live")
+    user = _stale(tmp_path, ".notes.tmp-mine")  # not ours: never touched
+    fd = os.open(alive, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        import fcntl
+
+        fcntl.flock(fd, fcntl.LOCK_EX)  # a write in progress in another process
+        with files.atomic_folder(tmp_path / "new-run", marker=files.RUN_MARKER) as tmp:
+            files.write_text(tmp / "a.txt", "x")
+        assert files.remove_stale(inside) == 1
+    finally:
+        os.close(fd)
+    assert not dead.exists() and not dead_inside.exists()
+    assert alive.exists() and user.exists()
+
+
+SIGTERM_SCRIPT = """
+import sys, time
+from pathlib import Path
+from matcher.cli.app import _terminate, _MAIN_PID
+import os, signal
+_MAIN_PID[0] = os.getpid()
+signal.signal(signal.SIGTERM, _terminate)
+from matcher.io import files
+with files.atomic_folder(sys.argv[1], marker=files.RUN_MARKER) as tmp:
+    (tmp / "children.gpkg").write_text("half")
+    print("writing", flush=True)
+    time.sleep(30)
+"""
+
+
+def test_sigterm_during_the_write_removes_the_temporary_folder(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    with subprocess.Popen([sys.executable, "-c", SIGTERM_SCRIPT, str(tmp_path / "run")],
+                          stdout=subprocess.PIPE, text=True,
+                          cwd=Path(__file__).resolve().parents[1]) as proc:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "writing"
+        assert any(".fostermatch-tmp-" in p.name for p in tmp_path.iterdir())
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 143
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_lock_wait_is_a_setting_a_run_folder_honours(tmp_path: Path) -> None:
+    import fcntl
+    import time
+
+    from tiny_run import tiny_run
+
+    from matcher import config
+    from matcher.errors import LockedError
+
+    path = tmp_path / "m.toml"
+    path.write_text("[output]\nlock_wait_seconds = 0.2\n")
+    settings = config.load(path)
+    assert settings.output.lock_wait_seconds == 0.2
+    assert config.Settings().output.lock_wait_seconds == files.DEFAULT_LOCK_WAIT_SECONDS
+    result = tiny_run()
+    holder = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(holder, fcntl.LOCK_EX)  # another `matcher match` writing beside
+        t0 = time.monotonic()
+        with pytest.raises(LockedError):
+            result.write(tmp_path / "run", report=False, settings=settings)
+        assert time.monotonic() - t0 < 5.0
+    finally:
+        os.close(holder)
+    result.write(tmp_path / "run", report=False, settings=settings)
+    assert (tmp_path / "run" / "assignments.csv").is_file()
+
+
+def test_the_nightly_store_lock_waits_as_configured(tmp_path: Path,
+                                                    caplog: pytest.LogCaptureFixture) -> None:
+    import fcntl
+    import time
+
+    from matcher import config, nightly
+    from matcher.errors import LockedError
+
+    store = nightly.open_store(config.StoreOptions(url=str(tmp_path / "store.gpkg")))
+    holder = os.open(store.lock_path, os.O_RDWR | os.O_CREAT, 0o600)  # type: ignore[attr-defined]
+    try:
+        fcntl.flock(holder, fcntl.LOCK_EX)  # another nightly run
+        t0 = time.monotonic()
+        with pytest.raises(LockedError), store.lock(wait_seconds=0.3):
+            pass
+        assert 0.3 <= time.monotonic() - t0 < 3.0
+        assert any("waiting up to" in r.getMessage() for r in caplog.records)
+    finally:
+        os.close(holder)
+    with store.lock(wait_seconds=0.3):
+        pass
+    cfg = tmp_path / "nightly.toml"
+    cfg.write_text(f'[store]\nurl = "store.gpkg"\n[network]\nosm = "{tmp_path / "x.osm"}"\n'
+                   "[job]\nlock_wait_seconds = 2.5\n")
+    assert nightly.load_config(cfg).job.lock_wait_seconds == 2.5

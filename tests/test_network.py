@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import itertools
+import json
 import math
+import subprocess
+import sys
 from pathlib import Path
 
 import geopandas as gpd
@@ -12,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from conftest import Sample
 from osm_builder import data_path, write_osm, write_pbf
 from scipy.sparse.csgraph import dijkstra
 
@@ -420,3 +424,117 @@ def test_cli_bad_clip_exit_2(tmp_path: Path, extra: list[str], match: str) -> No
                                       "--out", str(tmp_path / "net"), *args])
     assert result.exit_code == 2, result.output
     assert match in " ".join(result.output.split())
+
+
+# --------------------------------------------------------------------------- damaged caches
+# issue 24, case 3 and the cache cases of its list: a damaged cache reached scipy's native
+# code (segmentation fault, exit 139) or gave exit 1; edited minutes were used silently.
+
+
+def _copy_cache(source: Path, target: Path) -> Path:
+    target.mkdir()
+    for name in ("network.npz", "network.json"):
+        (target / name).write_bytes((source / name).read_bytes())
+    return target
+
+
+def _edit_npz(folder: Path, edit: object) -> None:
+    path = folder / "network.npz"
+    with np.load(path) as z:
+        arrays = {k: z[k] for k in z.files}
+    edit(arrays)  # type: ignore[operator]
+    with path.open("wb") as fh:
+        np.savez(fh, **arrays)
+
+
+def _forget_hash(folder: Path) -> None:
+    """Drop the recorded hash (a cache of an earlier version): the array checks must hold."""
+    meta = json.loads((folder / "network.json").read_text())
+    meta.pop("sha256", None)
+    (folder / "network.json").write_text(json.dumps(meta))
+
+
+def test_a_shifted_csr_index_is_an_error_not_a_segfault(small_sample: Sample,
+                                                        tmp_path: Path) -> None:
+    folder = _copy_cache(small_sample.net_dir, tmp_path / "net")
+    _edit_npz(folder, lambda z: z.update(indices=z["indices"] + 10**6))
+    _forget_hash(folder)
+    script = ("import sys, numpy as np\n"
+              "from matcher import network\n"
+              "from matcher.errors import InputError\n"
+              "from scipy.sparse.csgraph import dijkstra\n"
+              "try:\n"
+              "    net = network.load(sys.argv[1])\n"
+              "except InputError as exc:\n"
+              "    print(exc); sys.exit(2)\n"
+              "dijkstra(net.graph, indices=np.arange(50), limit=30.0)\n")
+    done = subprocess.run([sys.executable, "-c", script, str(folder)], capture_output=True,
+                          text=True, timeout=60, cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 2, (done.returncode, done.stderr[-500:])  # was -11 (SIGSEGV)
+    assert "network.npz" in done.stdout and "matcher network build" in done.stdout
+
+
+DAMAGES = {
+    "indices beyond the nodes": lambda z: z.update(indices=z["indices"] + 10**6),
+    "negative index": lambda z: z["indices"].__setitem__(0, -1),
+    "indptr shifted": lambda z: z.update(indptr=z["indptr"][1:]),
+    "indptr falling": lambda z: z["indptr"].__setitem__(5, 10**7),
+    "no osmid": lambda z: z.pop("osmid"),
+    "data as text": lambda z: z.update(data=z["data"].astype(str)),
+    "edge u out of range": lambda z: z["u"].__setitem__(0, 10**7),
+    "highway code without name": lambda z: z["highway_code"].__setitem__(0, 999),
+    "negative minutes": lambda z: z["data"].__setitem__(0, -1.0),
+    "nan minutes": lambda z: z["minutes"].__setitem__(0, np.nan),
+    "lon too short": lambda z: z.update(lon=z["lon"][:-1]),
+    "2-d x": lambda z: z.update(x=np.stack([z["x"], z["x"]])),
+}
+
+
+@pytest.mark.parametrize("with_hash", [True, False])
+@pytest.mark.parametrize("damage", sorted(DAMAGES))
+def test_damaged_network_npz_is_an_input_error_naming_file_and_fix(
+        small_sample: Sample, tmp_path: Path, damage: str, with_hash: bool) -> None:
+    folder = _copy_cache(small_sample.net_dir, tmp_path / "net")
+    _edit_npz(folder, DAMAGES[damage])
+    if not with_hash:
+        _forget_hash(folder)  # the array checks alone find it
+    with pytest.raises(InputError, match=r"network\.npz: damaged network cache") as info:
+        network.load(folder)
+    assert "matcher network build" in str(info.value)
+
+
+def test_scaled_minutes_are_found_by_the_hash_recorded_at_build(small_sample: Sample,
+                                                                tmp_path: Path) -> None:
+    folder = _copy_cache(small_sample.net_dir, tmp_path / "net")
+    assert network.load(folder).n_nodes == small_sample.net.n_nodes
+    _edit_npz(folder, lambda z: z.update(data=z["data"] * 0.05, minutes=z["minutes"] * 0.05))
+    with pytest.raises(InputError, match="differs from the one recorded"):
+        network.load(folder)
+
+
+@pytest.mark.parametrize("edit", ["no crs", "crs a number", "no info", "not an object",
+                                  "not json", "sha256 a number"])
+def test_damaged_network_json_is_an_input_error(small_sample: Sample, tmp_path: Path,
+                                                edit: str) -> None:
+    folder = _copy_cache(small_sample.net_dir, tmp_path / "net")
+    path = folder / "network.json"
+    meta = json.loads(path.read_text())
+    text = {"no crs": lambda: json.dumps({k: v for k, v in meta.items() if k != "crs"}),
+            "crs a number": lambda: json.dumps({**meta, "crs": 25833}),
+            "no info": lambda: json.dumps({k: v for k, v in meta.items() if k != "info"}),
+            "not an object": lambda: "[1, 2]",
+            "not json": lambda: "{crs",
+            "sha256 a number": lambda: json.dumps({**meta, "sha256": 1})}[edit]()
+    path.write_text(text)
+    with pytest.raises(InputError, match=r"network\.json: damaged network cache"):
+        network.load(folder)
+
+
+def test_build_rebuilds_a_damaged_cache(small_sample: Sample, tmp_path: Path) -> None:
+    folder = _copy_cache(small_sample.net_dir, tmp_path / "net")
+    _edit_npz(folder, lambda z: z.update(data=z["data"] * 0.05))
+    net = network.build(small_sample.manifest.roads, small_sample.settings.network,
+                        cache_dir=folder)
+    assert not net.info.from_cache  # rebuilt from the OSM file, not used
+    np.testing.assert_array_equal(net.graph.data, small_sample.net.graph.data)
+    assert network.load(folder).n_nodes == small_sample.net.n_nodes  # and the cache is whole

@@ -683,3 +683,25 @@ def test_store_types_cover_every_input_column() -> None:
     for table, columns in COLUMNS.items():
         point = {"lon", "lat"} if table in POINT_TABLES else set()
         assert set(INPUT_TYPES[table]) == set(columns) - point, table
+
+
+def test_damaged_network_cache_is_rebuilt_by_the_job(tmp_path: Path, sample_dir: Path,
+                                                     network_cache: Path) -> None:
+    # issue 24, case 3: a shifted CSR index in the cache crashed the job (SIGSEGV) and
+    # left its run row 'running'. The job has the OSM file: it rebuilds the cache.
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    for name in ("network.npz", "network.json"):
+        (cache / name).write_bytes((network_cache / name).read_bytes())
+    with np.load(cache / "network.npz") as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays["indices"] = arrays["indices"] + 10**6
+    with (cache / "network.npz").open("wb") as fh:
+        np.savez(fh, **arrays)
+    backend = Backend("geopackage", tmp_path, sample_dir, cache)
+    backend.load()
+    summary = run_ok(backend.config())
+    assert summary["status"] == "success"
+    with backend.store() as store:
+        assert store.runs()["status"].tolist() == ["success"]
+    assert network.load(cache).n_nodes > 0  # the cache is whole again

@@ -163,7 +163,7 @@ def test_report_and_map_show_cooperation_and_hearing(tmp_path: Path) -> None:
     folder = run.write(tmp_path / "run", report=True)
     text = (folder / "report.md").read_text(encoding="utf-8")
     assert "Kept within the cooperation (own municipality or another municipality of its " \
-           "pool): 4 of 4 (100.0 %). Pools: oygarden_alver (4626, 4631)." in text
+           "pool): 4 of 4 (100.0 %). Pools: oygarden\\_alver (4626, 4631)." in text
     assert "Siblings count a home in any member's municipality as their own." in text
     assert "## The child's voice" in text and "c3, c4, s1" in text
     page = (folder / "map.html").read_text(encoding="utf-8")

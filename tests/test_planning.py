@@ -865,3 +865,26 @@ def test_cli_resource_families(region: dict, tmp_path: Path) -> None:
     bad = runner.invoke(app, ["resource-families", *_common(region), "--resource-families",
                               str(tmp_path / "bad.csv"), "--out", str(out)])
     assert bad.exit_code == 2 and "missing required column 'municipality'" in bad.output
+
+
+@pytest.mark.parametrize("command", ["gaps", "coverage", "recruit", "whatif",
+                                     "resource-families"])
+def test_cli_planning_refuses_a_folder_of_other_files(region: dict, tmp_path: Path,
+                                                      command: str,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    # issue 24: the planning commands wrote into any --out folder (gaps.csv over the user's)
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "gaps.csv").write_text("mine")
+    monkeypatch.setattr("matcher.cli.planning_cmds.read_tables",
+                        lambda *a, **k: pytest.fail("read before the folder was checked"))
+    extra = {"whatif": ["--add", "0301:teen:1", "--municipalities",
+                        str(region["manifest"].municipalities)],
+             "recruit": ["--competence", "teen"],
+             "resource-families": ["--resource-families", str(region["manifest"].homes)],
+             }.get(command, [])
+    result = runner.invoke(app, [command, *_common(region), *extra, "--out", str(victim)])
+    assert result.exit_code == 2, result.output
+    assert "does not hold a previous run" in " ".join(result.output.split())
+    assert sorted(p.name for p in victim.iterdir()) == ["gaps.csv"]
+    assert (victim / "gaps.csv").read_text() == "mine"

@@ -407,3 +407,18 @@ def test_report_rerenders_in_the_language_of_the_run(run: Run, tmp_path: Path) -
     result = runner.invoke(app, ["-q", "--lang", "en", "report", "--run", str(folder)])
     assert result.exit_code == 0, result.output
     assert (folder / "report.md").read_text() == (run.exact / "report.md").read_text()
+
+
+def test_report_md_escapes_pool_names(run_summary: RunSummary) -> None:
+    # issue 24: pool names from [scoring.pools] reached report.md as raw HTML
+    from matcher.report import markdown
+
+    evil = "<img src=x onerror=alert(1)>"
+    a = pd.DataFrame({"child_id": ["c1"], "home_id": ["h1"], "urgency": ["acute"],
+                      "locked": [False], "municipality_match": [True], "kinship": [False],
+                      "school_minutes": [5.0], "training_needs": [""], "reason": [""]})
+    summary = run_summary.model_copy(update={"pools": {evil: ("0301", "<b>3201</b>")},
+                                             "children_not_heard": ()})
+    text = markdown._markdown(a, summary, {})
+    assert "<img" not in text and "<b>" not in text
+    assert "&lt;img src=x onerror=alert\\(1\\)&gt; (0301, &lt;b&gt;3201&lt;/b&gt;)" in text

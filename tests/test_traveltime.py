@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import math
 from pathlib import Path
 
@@ -425,3 +426,39 @@ def test_pool_workers_die_with_a_killed_parent(tmp_path: Path) -> None:
             proc.wait()
         if proc.stdout is not None:
             proc.stdout.close()
+
+
+# issue 24: chains files are checked before scipy sees them (hash recorded in network.json,
+# then lengths, dtypes and node ranges); a damaged one is exit 2 naming the file and the fix.
+CHAIN_DAMAGES = {
+    "shifted": lambda z: z.update(u=z["u"][1:], end=z["end"][:-1]),
+    "end beyond the nodes": lambda z: z["end"].__setitem__(0, 10**7),
+    "neighbours short": lambda z: z.update(neighbours=z["neighbours"][:-1]),
+    "minutes as text": lambda z: z.update(minutes=z["minutes"].astype(str)),
+    "minutes scaled": lambda z: z.update(minutes=z["minutes"] * 0.05),
+}
+
+
+@pytest.mark.parametrize(("damage", "with_hash"), [
+    (d, h) for d in sorted(CHAIN_DAMAGES) for h in (True, False)
+    if h or d != "minutes scaled"])  # well-formed minutes: only the recorded hash can tell
+def test_damaged_chains_are_an_input_error(town: network.Network, tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch, damage: str,
+                                           with_hash: bool) -> None:
+    monkeypatch.setattr(traveltime, "CHAINS_ON_DISK_MIN_NODES", 0)
+    network.save(town, tmp_path)
+    traveltime.prepare(network.load(tmp_path))
+    assert set(network.recorded_chains(tmp_path)) == {"forward"}
+    path = tmp_path / "chains-forward.npz"
+    with np.load(path) as z:
+        arrays = {k: z[k] for k in z.files}
+    CHAIN_DAMAGES[damage](arrays)
+    with path.open("wb") as fh:
+        np.savez(fh, **arrays)
+    if not with_hash:
+        meta = json.loads((tmp_path / "network.json").read_text())
+        del meta["chains"]
+        (tmp_path / "network.json").write_text(json.dumps(meta))
+    with pytest.raises(InputError, match=r"chains-forward\.npz: damaged network cache") as info:
+        traveltime.prepare(network.load(tmp_path))
+    assert "matcher network build" in str(info.value)

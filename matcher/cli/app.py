@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import sys
+import threading
+from types import FrameType
 from typing import Annotated
 
 import typer
@@ -80,8 +84,27 @@ def _main(
                         format="%(levelname)s %(name)s: %(message)s", force=True)
 
 
+def _terminate(signum: int, _frame: FrameType | None) -> None:
+    """Turn SIGTERM into ``SystemExit`` in the CLI's own process, so temporary folders go."""
+    if os.getpid() != _MAIN_PID[0]:  # a forked worker: die as SIGTERM asks
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+        return
+    raise SystemExit(128 + signum)
+
+
+_MAIN_PID = [os.getpid()]
+
+
 def main() -> None:
-    """Console-script entry point (also ``python cli.py``); ``--help`` speaks ``--lang``."""
+    """Console-script entry point (also ``python cli.py``); ``--help`` speaks ``--lang``.
+
+    SIGTERM ends the command like an error (exit code 143): every temporary
+    file and folder of an unfinished write is removed.
+    """
+    _MAIN_PID[0] = os.getpid()
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminate)
     try:
         localized_help.run(app)
     except SystemExit as exc:

@@ -23,6 +23,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from matcher import config as config_mod
+from matcher import escape as escape_text
 from matcher import i18n
 from matcher.errors import InputError, MatcherError
 from matcher.i18n import gettext as _
@@ -104,7 +105,7 @@ def progress(description: str) -> Iterator[Callable[[int, int], None]]:
     with Progress(TextColumn("{task.description}"), BarColumn(),
                   TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
                   console=err_console, transient=True) as bar:
-        task = bar.add_task(description, total=None)
+        task = bar.add_task(escape_text.terminal(description), total=None)
 
         def update(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
@@ -118,8 +119,9 @@ def steps(description: str) -> Iterator[Callable[[str], None]]:
     if STATE.quiet:
         yield lambda _m: None
         return
-    with err_console.status(description) as status:
-        yield lambda msg: status.update(f"{description}: {msg}")
+    shown = escape_text.terminal(description)
+    with err_console.status(shown) as status:
+        yield lambda msg: status.update(f"{shown}: {escape_text.terminal(msg)}")
 
 
 def say(message: str) -> None:

@@ -164,9 +164,9 @@ def waiting_stats(
         # a folder of other files (or a run folder) is never replaced: only an earlier
         # output of waiting-stats, which holds the marker
         with files.atomic_folder(out, marker=STATS_MARKER) as tmp:
-            files.write_csv(table, tmp / "waiting.csv")
-            files.write_csv(binding, tmp / "binding.csv")
-            files.write_csv(trend, tmp / "trend.csv")
+            files.write_csv(table, tmp / "waiting.csv", formula_safe=True)
+            files.write_csv(binding, tmp / "binding.csv", formula_safe=True)
+            files.write_csv(trend, tmp / "trend.csv", formula_safe=True)
             title = _("Waiting children (Bufdir measure 17)")
             files.write_text(tmp / "waiting.md", f"# {title}\n\n" + waiting.markdown(block, trend))
             files.write_bytes(tmp / "trend.png", _trend_png(trend))

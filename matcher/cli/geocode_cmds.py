@@ -45,6 +45,7 @@ def geocode(
 
     with errors():
         write = files.output_writer(out)
+        files.check_output_file(out, addresses, register)
         frame = readers.read_frame(addresses)
         n = i18n.format_number
         with steps(_("geocoding")) as step:

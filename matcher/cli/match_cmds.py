@@ -14,6 +14,7 @@ import typer
 from rich.table import Table
 
 from matcher import config as config_mod
+from matcher import escape as escape_text
 from matcher import i18n
 from matcher.cli.common import (
     STATE,
@@ -261,7 +262,8 @@ def _print_summary(summary: RunSummary, out: Path) -> None:
     emit({"command": "match", "out": str(out), **summary.to_dict()})
     if STATE.quiet:
         return
-    table = Table(title=_("fostermatch run -> {out}").format(out=out), show_header=True)
+    table = Table(title=escape_text.terminal(_("fostermatch run -> {out}").format(out=out)),
+                  show_header=True)
     table.add_column(_("measure"))
     table.add_column(_("value"), justify="right")
     n_a = _("n/a")
@@ -299,7 +301,7 @@ def _print_summary(summary: RunSummary, out: Path) -> None:
         (_("with training needs"), i18n.format_number(summary.children_with_training_needs)),
     ]
     for key, value in rows:
-        table.add_row(key, value)
+        table.add_row(escape_text.terminal(key), escape_text.terminal(value))
     err_console.print(table)
 
 
@@ -347,13 +349,14 @@ def shortlist(
         title = (_("shortlist for {child} (chosen: {home})").format(child=child, home=chosen)
                  if isinstance(chosen, str) else
                  _("shortlist for {child} (no home chosen)").format(child=child))
-        table = Table(title=title)
+        table = Table(title=escape_text.terminal(title))
         for col in (_("rank"), _("home"), _("score"), _("chosen"), _("explanation")):
             table.add_column(col)
         yes = _("yes")
         for r in rows:
-            table.add_row(str(r["rank"]), r["home_id"], i18n.format_number(r["score"], 3),
-                          yes if r["chosen"] else "", r["explanation"])
+            table.add_row(*(escape_text.terminal(v) for v in (
+                str(r["rank"]), r["home_id"], i18n.format_number(r["score"], 3),
+                yes if r["chosen"] else "", r["explanation"])))
         err_console.print(table)
 
 
@@ -366,11 +369,13 @@ def sample(
              "(>= 500,000 road nodes, 1,000 children, 10,000 homes).")] = "small",
 ) -> None:
     """Write a synthetic sample region (roads with a car ferry, municipalities, children, homes)."""
+    from matcher.io import files
     from matcher.scenarios import fjord as sample_mod
 
     with errors():
         if size not in ("small", "region", "national"):
             raise InputError(_("--size '{size}': use small, region or national").format(size=size))
+        files.claim_folder(out, marker=files.SAMPLE_MARKER)
         with steps(_("generating the {size} sample").format(size=size)):
             manifest = sample_mod.generate(out, seed=seed, size=size)  # type: ignore[arg-type]
         say(_("synthetic {size} sample (seed {seed}) -> {out}").format(size=size, seed=seed,
@@ -403,6 +408,11 @@ def demo(
             raise InputError(_("--region '{region}': use oslo or fjord").format(region=region))
         folder = out or Path(tempfile.mkdtemp(prefix="fostermatch-demo-"))
         files.check_run_folder(folder / "run")
+        files.check_run_folder(folder / "sample", marker=files.SAMPLE_MARKER)
+        if not (folder / "network" / "network.json").is_file():
+            files.check_run_folder(folder / "network", marker=files.NETWORK_MARKER)
+        files.claim_folder(folder, marker=files.DEMO_MARKER)
+        files.claim_folder(folder / "sample", marker=files.SAMPLE_MARKER)
         settings = apply_language(config_mod.Settings())
         if region == "fjord":
             # the fjord sample's two central municipalities cooperate (issue 13)

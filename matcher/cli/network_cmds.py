@@ -89,10 +89,12 @@ def network_build(
 ) -> None:
     """Build a routable drive network (Norwegian speeds, car ferries) from a local OSM file."""
     from matcher import network
+    from matcher.io import files
 
     with errors():
         settings = load_config(config)
         clip = _clip_area(clip_municipalities, clip_polygon, clip_buffer_km, municipality_file)
+        files.claim_folder(out, marker=files.NETWORK_MARKER, marks=("network.json",))
         with (steps(_("building network")) as step,
               _byte_bar(_("reading {file}").format(file=osm.name)) as on_bytes):
             net = network.build(osm, settings.network, cache_dir=out, progress=step,

@@ -3,8 +3,11 @@ resource-families.
 
 Each command reads the same input tables as ``matcher match`` (``--children``,
 ``--homes`` ...), a road network (``--network DIR`` or ``--osm FILE``) and
-writes its files into the ``--out`` folder (created if missing; each file is
-written atomically and owner-only).
+writes its files into the ``--out`` folder: a new or empty folder, or one an
+earlier planning command marked (``.fostermatch-planning``); any other folder is
+refused before the work. Each file is written atomically and owner-only, and
+CSV cells a spreadsheet would run as a formula are made inert (these tables are
+for people; no command reads them back).
 """
 
 from __future__ import annotations
@@ -170,10 +173,17 @@ def _check_positive(name: str, value: float) -> None:
                                                                   value=amount(value)))
 
 
+def _claim(out: Path) -> None:
+    """Make ``out`` the planning output folder (missing, empty or marked), before the work."""
+    from matcher.io import files
+
+    files.claim_folder(out, marker=files.PLANNING_MARKER)
+
+
 def _write_csv(frame: pd.DataFrame, path: Path) -> Path:
     from matcher.io import files
 
-    return files.write_table(frame, path)
+    return files.write_table(frame, path, formula_safe=True)
 
 
 # --------------------------------------------------------------------------- gaps
@@ -231,6 +241,7 @@ def gaps(
         _check_positive("--cell-metres", cell_metres)
         anchor_kind = _check_anchor(anchor)
         run_date = parse_date(as_of)
+        _claim(out)
         with steps(_("gaps")) as step:
             inputs = read_tables(children, homes, contacts, placements, vetoes, settings)
             polys = _municipalities(municipalities, settings)
@@ -248,7 +259,6 @@ def gaps(
                                 area_kind=kind, cell_metres=cell_metres,  # type: ignore[arg-type]
                                 minutes=minutes, anchor=anchor_kind, unmatched=unmatched,
                                 progress=bar)
-        out.mkdir(parents=True, exist_ok=True)
         _write_csv(res.table, out / "gaps.csv")
         _write_csv(res.by_need, out / "gaps_by_need.csv")
         files.write_bytes(out / "gaps.png", planning.gaps_map(res))
@@ -324,6 +334,7 @@ def whatif(
             raise InputError(_("--municipalities FILE is required to place the new homes"))
         additions = [parse_addition(text, settings.scoring) for text in add]
         run_date = parse_date(as_of)
+        _claim(out)
         with steps(_("what-if")) as step:
             inputs = read_tables(children, homes, contacts, placements, vetoes, settings)
             polys = _municipalities(municipalities, settings)
@@ -331,7 +342,6 @@ def whatif(
             net = _network(network_dir, osm, out, settings, step)
             res = planning.whatif(inputs, additions, settings=settings, net=net, areas=polys,
                                   population=pop, as_of=run_date, step=step)
-        out.mkdir(parents=True, exist_ok=True)
         _write_csv(res.diff, out / "whatif.csv")
         added = res.added_homes.assign(competences=[";".join(c)
                                                     for c in res.added_homes["competences"]])
@@ -418,6 +428,7 @@ def recruit(
             _check_positive("--minutes", minutes)
         _check_positive("--cell-metres", cell_metres)
         anchor_kind = _check_anchor(anchor)
+        _claim(out)
         with steps(_("recruit")) as step:
             inputs = read_tables(children, homes, contacts, placements, vetoes, settings)
             pop = _population(population, settings)
@@ -426,7 +437,6 @@ def recruit(
             res = planning.recruit(inputs, competence=competence, k=k, settings=settings,
                                    minutes=minutes, anchor=anchor_kind, net=net, population=pop,
                                    max_candidates=max_candidates, cell_metres=cell_metres)
-        out.mkdir(parents=True, exist_ok=True)
         _write_csv(res.sites, out / "recruit.csv")
         _write_csv(res.by_pool, out / "recruit_by_pool.csv")
         files.write_layers({"sites": _points(res.sites, settings.crs),
@@ -491,6 +501,7 @@ def coverage(
         anchor_kind = _check_anchor(anchor)
         if population is not None and municipalities is None:
             say(_("no --municipalities: the population is reported as one area 'all'"))
+        _claim(out)
         with steps(_("coverage")) as step:
             inputs = read_tables(children, homes, contacts, placements, vetoes, settings)
             polys = _municipalities(municipalities, settings)
@@ -500,7 +511,6 @@ def coverage(
             res = planning.emergency_coverage(inputs, settings=settings, net=net, bands=band_list,
                                               areas=polys, population=pop, anchor=anchor_kind,
                                               progress=bar)
-        out.mkdir(parents=True, exist_ok=True)
         _write_csv(res.table, out / "coverage.csv")
         _write_csv(pd.DataFrame(res.cells.drop(columns="geometry")), out / "coverage_cells.csv")
         files.write_bytes(out / "coverage.png", planning.coverage_map(res))
@@ -575,6 +585,7 @@ def resource_families(
                                                                        value=network_size))
         if max_minutes is not None:
             _check_positive("--max-minutes", max_minutes)
+        _claim(out)
         with steps(_("resource families")) as step:
             inputs = read_tables(children, homes, contacts, placements, vetoes, settings)
             fam = readers.read_frame(families)
@@ -593,7 +604,6 @@ def resource_families(
                                          same_cooperation=not any_cooperation,
                                          cooperations=mapping, max_minutes=max_minutes,
                                          network_size=network_size)
-        out.mkdir(parents=True, exist_ok=True)
         _write_csv(plan.families.assignments, out / "resource_families.csv")
         _write_csv(plan.families.load, out / "resource_family_load.csv")
         _write_csv(plan.networks, out / "local_networks.csv")

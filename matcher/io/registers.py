@@ -31,6 +31,7 @@ __all__ = [
     "MUNICIPALITIES_FILE",
     "SCHOOLS_FILE",
     "default_registers",
+    "municipality_numbers",
     "read_address_register",
     "read_mapping",
     "read_municipality_polygons",
@@ -155,6 +156,28 @@ def read_municipality_polygons(path: str | Path, *, crs: str = DEFAULT_CRS) -> g
     """
     frame = readers.read_polygons(path, what=N_("municipality polygons"))
     return registers.municipalities_from_frame(frame, source=Path(path).name, crs=crs)
+
+
+def municipality_numbers(path: str | Path = MUNICIPALITIES_FILE) -> frozenset[str]:
+    """Return the 4-digit numbers of the 2024 municipalities (``kommunenummer``), no geometry.
+
+    Raises
+    ------
+    InputError
+        If the file cannot be read or has no ``kommunenummer`` column.
+    """
+    import pyogrio
+
+    path = Path(path)
+    try:
+        frame = pyogrio.read_dataframe(path, columns=["kommunenummer"], read_geometry=False)
+    except Exception as exc:  # pyogrio's errors carry no common base
+        raise InputError(_("{path}: cannot read the municipality numbers ({error}); check the "
+                           "file").format(path=path, error=exc)) from None
+    if "kommunenummer" not in frame.columns:
+        raise InputError(_("{path}: no column 'kommunenummer'; use the 2024 municipality "
+                           "polygons").format(path=path))
+    return frozenset(registers.as_codes(frame["kommunenummer"]))
 
 
 def read_mapping(path: str | Path) -> pd.DataFrame:

@@ -216,16 +216,30 @@ def _join(items: Sequence[str]) -> str:
     return ", ".join(items)
 
 
+_WINDOWS_RESERVED = frozenset({"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$",
+                               *(f"COM{i}" for i in "0123456789¹²³"),
+                               *(f"LPT{i}" for i in "0123456789¹²³")})
+"""Names Windows reserves for devices, with any extension (``NUL.txt.html`` too)."""
+
+
+def _reserved_on_windows(name: str) -> bool:
+    return name.split(".", 1)[0].rstrip(" ").upper() in _WINDOWS_RESERVED
+
+
 def brief_file_name(child_id: str) -> str:
     """The file stem of a child's brief: the id itself when it is a safe file name.
 
-    Any other id (with ``/``, spaces, a leading dot...) gets its unsafe
-    characters replaced by ``_`` and the first 8 hex digits of its SHA-256
-    appended, so that two ids never share a file.
+    Any other id (with ``/``, spaces, a leading dot or ``-``, a name Windows
+    reserves such as ``CON`` or ``NUL.txt``...) gets its unsafe characters
+    replaced by ``_``, a leading ``.``/``-`` removed, and the first 8 hex digits
+    of its SHA-256 appended, so that two ids never share a file.
     """
-    if _SAFE_NAME.match(child_id) and not child_id.endswith("."):
+    if (_SAFE_NAME.match(child_id) and not child_id.endswith(".")
+            and not child_id.startswith("-") and not _reserved_on_windows(child_id)):
         return child_id
-    stem = re.sub(r"[^A-Za-z0-9_.-]", "_", child_id).lstrip(".")[:40] or "child"
+    stem = re.sub(r"[^A-Za-z0-9_.-]", "_", child_id).lstrip(".-")[:40] or "child"
+    if _reserved_on_windows(f"{stem}-"):
+        stem = f"_{stem}"
     return f"{stem}-{hashlib.sha256(child_id.encode('utf-8')).hexdigest()[:8]}"
 
 

@@ -4,14 +4,13 @@ training plan, solver status and fingerprints (in the language in effect)."""
 from __future__ import annotations
 
 import itertools
-import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from matcher import i18n, schema
+from matcher import escape, i18n, schema
 from matcher.i18n import N_, ngettext
 from matcher.i18n import gettext as _
 from matcher.report.common import (
@@ -112,16 +111,11 @@ class _Code(str):
     """A table cell written as inline code on purpose (a hash): not escaped."""
 
 
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#!|~])")
-
-
 def _cell(value: object) -> str:
     """One table cell as inert text: no HTML, no Markdown markup, one line."""
     if isinstance(value, _Code):
         return f"`{value}`"
-    text = "".join(c if c.isprintable() else " " for c in str(value))
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+    return escape.markdown(value)
 
 
 def _overrides(rows: Sequence[Override]) -> list[str]:
@@ -284,7 +278,8 @@ def _markdown(assignments: pd.DataFrame, summary: RunSummary,
     pools = summary.pools
     if pools:
         coop = summary.kept_within_cooperation
-        listed = "; ".join(f"{k} ({', '.join(v)})" for k, v in sorted(pools.items()))
+        listed = "; ".join(f"{escape.markdown(k)} ({', '.join(escape.markdown(m) for m in v)})"
+                           for k, v in sorted(pools.items()))
         out += [_("Kept within the cooperation (own municipality or another municipality of "
                   "its pool): {coop} of {n} ({share}). Pools: {pools}.").format(
                       coop=coop, n=n_placed, share=_pct(coop, n_placed), pools=listed), ""]

@@ -61,6 +61,7 @@ import contextlib
 import datetime
 import logging
 import re
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -70,7 +71,7 @@ import pandas as pd
 
 from matcher import schema
 from matcher.errors import Problem
-from matcher.i18n import N_
+from matcher.i18n import N_, format_number
 from matcher.i18n import gettext as _
 
 __all__ = [
@@ -91,6 +92,26 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+
+def wait_for_lock(try_lock: Callable[[], bool], *, wait_seconds: float, what: str) -> bool:
+    """Call ``try_lock`` until it returns ``True`` or ``wait_seconds`` have passed.
+
+    Says once on stderr (a warning) that it waits for ``what``; returns whether
+    the lock was taken.
+    """
+    if try_lock():
+        return True
+    if wait_seconds <= 0:
+        return False
+    logger.warning(_("{what} is held by another run; waiting up to {seconds} s").format(
+        what=what, seconds=format_number(wait_seconds)))
+    deadline = time.monotonic() + wait_seconds
+    while time.monotonic() < deadline:
+        time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
+        if try_lock():
+            return True
+    return False
 
 PG_SCHEMES: tuple[str, ...] = ("postgresql+psycopg", "postgresql", "postgres")
 """URL schemes of a PostGIS store."""
@@ -271,8 +292,12 @@ class Store(abc.ABC):
         """Close the connection (releasing any lock)."""
 
     @abc.abstractmethod
-    def lock(self) -> contextlib.AbstractContextManager[None]:
-        """Hold the store's run lock; raise :class:`LockedError` if another job has it."""
+    def lock(self, *, wait_seconds: float = 0.0) -> contextlib.AbstractContextManager[None]:
+        """Hold the store's run lock; raise :class:`LockedError` if another job has it.
+
+        When the lock is taken, say so on stderr (a warning) and wait up to
+        ``wait_seconds`` seconds for it before giving up.
+        """
 
     @abc.abstractmethod
     def _transaction(self) -> contextlib.AbstractContextManager[None]:

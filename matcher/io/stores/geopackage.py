@@ -30,6 +30,7 @@ from matcher.io.stores.base import (
     UNMATCHED_COLUMNS,
     Store,
     _missing_table,
+    wait_for_lock,
 )
 
 __all__ = ["GeoPackageStore"]
@@ -95,7 +96,7 @@ class GeoPackageStore(Store):
         return self.path.with_name(self.path.name + ".lock")
 
     @contextlib.contextmanager
-    def lock(self) -> Iterator[None]:
+    def lock(self, *, wait_seconds: float = 0.0) -> Iterator[None]:
         try:
             fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as exc:
@@ -104,11 +105,16 @@ class GeoPackageStore(Store):
                                         .format(path=self.lock_path, reason=exc.strerror)
                                         ) from None
         try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
+            def take() -> bool:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    return False
+                return True
+
+            if not wait_for_lock(take, wait_seconds=wait_seconds, what=str(self.lock_path)):
                 raise LockedError(_("another nightly run holds {path}; this run exits without "
-                                    "doing anything").format(path=self.lock_path)) from None
+                                    "doing anything").format(path=self.lock_path))
             try:
                 yield
             finally:

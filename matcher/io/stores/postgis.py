@@ -31,6 +31,7 @@ from matcher.io.stores.base import (
     _missing_table,
     _native,
     _records,
+    wait_for_lock,
 )
 
 __all__ = ["PostGISStore"]
@@ -146,9 +147,12 @@ class PostGISStore(Store):
         return int.from_bytes(digest[:8], "big", signed=True)
 
     @contextlib.contextmanager
-    def lock(self) -> Iterator[None]:
-        got = self._execute("SELECT pg_try_advisory_lock(?)", (self.lock_key,))[0][0]
-        if not got:
+    def lock(self, *, wait_seconds: float = 0.0) -> Iterator[None]:
+        def take() -> bool:
+            return bool(self._execute("SELECT pg_try_advisory_lock(?)", (self.lock_key,))[0][0])
+
+        if not wait_for_lock(take, wait_seconds=wait_seconds,
+                             what=_("the advisory lock of {store}").format(store=self.display)):
             raise LockedError(_("another nightly run holds the advisory lock of {store}; this "
                                 "run exits without doing anything").format(store=self.display))
         try:
