@@ -176,15 +176,17 @@ def test_every_id_survives_write_read_decide_match_previous(tmp_path_factory: py
     for name in ("pairs.csv", "shortlist.csv"):
         assert set(_read_ids(folder / "r1" / name, "child_id")) == set(child.values()), name
         assert set(_read_ids(folder / "r1" / name, "home_id")) <= set(home.values()), name
-    # C1 declines its home; C2 accepts its own: decided on the ids as written in r1
+    # C1's family declines; C2's family consents and barneverntjenesten approves: decided on
+    # the ids as written in r1
     log = folder / "decisions.csv"
-    for c, h, decision, reason in (("C1", "H1", "declined", "home_declined"),
-                                   ("C2", "H2", "accepted", "")):
+    for c, h, decision, by, reason in (("C1", "H1", "family_declined", "bufetat", "no_room"),
+                                       ("C2", "H2", "family_consented", "bufetat", ""),
+                                       ("C2", "H2", "approved", "kommune", "")):
         decision_log.append_decision(log, {"child_id": child[c],
                                            "home_id": home[h], "decision": decision,
-                                           "decided_on": "2026-10-15", "by": "kommune",
-                                           "reason": reason}, today=AS_OF)
-    assert _read_ids(log, "child_id") == [child["C1"], child["C2"]]
+                                           "decided_on": "2026-10-15", "by": by,
+                                           "reason": reason, "actor": "P1"}, today=AS_OF)
+    assert _read_ids(log, "child_id") == [child["C1"], child["C2"], child["C2"]]
     from matcher.io import readers
 
     inputs = readers.read_inputs(folder / "children.csv", folder / "homes.csv",
@@ -198,7 +200,7 @@ def test_every_id_survives_write_read_decide_match_previous(tmp_path_factory: py
         "child_id")
     assert r2.loc[child["C1"], "home_id"] != home["H1"]  # the declined home is not proposed
     assert r2.loc[child["C2"], "home_id"] == home["H2"]
-    assert bool(r2.loc[child["C2"], "locked"])  # accepted: locked
+    assert bool(r2.loc[child["C2"], "locked"])  # approved: locked
     full = pd.read_csv(folder / "r2" / "assignments.csv", dtype=str,
                        keep_default_na=False).set_index("child_id")
     assert full.loc[child["C2"], "previous_home_id"] == home["H2"]
