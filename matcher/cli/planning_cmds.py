@@ -377,7 +377,8 @@ def recruit(
     out: OutOpt,
     competence: Annotated[str, typer.Option(
         "--competence", help="Competence of the new homes, e.g. TBO-F.")],
-    k: Annotated[int, typer.Option("--k", help="Number of sites to choose.")] = 5,
+    k: Annotated[int, typer.Option("--k", help="Most sites to choose (fewer when fewer "
+                                               "bring a further child).")] = 5,
     contacts: ContactsOpt = None,
     placements: PlacementsOpt = None,
     vetoes: VetoesOpt = None,
@@ -393,7 +394,7 @@ def recruit(
     max_candidates: Annotated[int, typer.Option(
         "--max-candidates", help="Keep the most populous candidate sites.")] = 400,
 ) -> None:
-    """Choose the k sites for new homes that bring the most children within --minutes.
+    """Choose up to k sites for new homes that bring the most children within --minutes.
 
     A maximal covering location problem solved exactly (PuLP + HiGHS) over
     populated cells (--population) or road-node grid cells. Writes
@@ -439,11 +440,15 @@ def recruit(
                      "coverable) -> {out}",
                      "{competence}: {k} sites cover {newly} more children within {minutes} min "
                      "({before} of {suited} suited children were covered already; {coverable} "
-                     "coverable) -> {out}", k).format(
-            competence=competence, k=n(k), newly=n(res.newly_covered),
+                     "coverable) -> {out}", len(res.sites)).format(
+            competence=competence, k=n(len(res.sites)), newly=n(res.newly_covered),
             minutes=amount(res.minutes),
             before=n(res.covered_before), suited=n(res.suited), coverable=n(res.coverable),
             out=out))
+        if len(res.sites) < k:
+            say(_("{chosen} of the {k} sites asked for are chosen: another site would bring no "
+                  "further child within {minutes} min.").format(
+                chosen=n(len(res.sites)), k=n(k), minutes=amount(res.minutes)))
         emit({"command": "recruit", "out": str(out), **summary})
 
 
