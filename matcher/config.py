@@ -511,9 +511,13 @@ class ReportSettings(_Frozen):
     grid_metres
         Cell size in metres of the coarse privacy grid (SSB's 250 m grid).
     hear_from_age
-        Children of this age (years) or older must have been heard
-        (``children.heard_on``); the run lists those who were not. A flag,
-        never a block.
+        Age in years from which the report flags a child without a recent
+        conversation (``children.heard_on``). Only a flag, never a block, and
+        not a limit on who has the right to be heard: the Child Welfare Act
+        2021 § 1-4 gives every child able to form its own views that right,
+        with no age floor. Default 0: every child is flagged until a
+        conversation is recorded, so no young child who can form views is
+        left out silently (the old law's 7 years did that).
     heard_max_age_days
         A hearing older than this many days (before the run date) counts as
         not heard.
@@ -527,7 +531,7 @@ class ReportSettings(_Frozen):
 
     privacy: Literal["exact", "coarse"] = "exact"
     grid_metres: float = Field(default=250.0, gt=0.0)
-    hear_from_age: int = Field(default=7, ge=0, le=25)
+    hear_from_age: int = Field(default=0, ge=0, le=25)
     heard_max_age_days: int = Field(default=180, ge=1)
     language: Literal["nb", "nn", "en"] | None = None
 

@@ -181,6 +181,26 @@ def test_not_heard_flags_age_and_staleness() -> None:
                               hear_from_age=7, heard_max_age_days=180) == ["b", "d"]
 
 
+def test_hearing_has_no_age_floor_by_default_and_never_blocks() -> None:
+    """Issue 21 item 5: § 1-4 has no age floor, so by default a young child without a
+    conversation is flagged too; and the flag never changes a proposal."""
+    from matcher.config import ReportSettings
+
+    assert ReportSettings().hear_from_age == 0
+    children = pd.DataFrame({"child_id": ["a", "b", "c"], "age": [0, 3, 12],
+                             "heard_on": pd.to_datetime([None, None, "2026-10-01"])})
+    assert pipeline.not_heard(children, as_of=pd.Timestamp("2026-11-01").date(),
+                              hear_from_age=ReportSettings().hear_from_age,
+                              heard_max_age_days=180) == ["a", "b"]
+    inputs = _cooperation_inputs()
+    runs = {age: fm.match(inputs, settings=Settings(report={"hear_from_age": age}),
+                          times=_flat_times(inputs), as_of=pd.Timestamp("2026-11-01").date())
+            for age in (0, 25)}
+    assert len(runs[0].summary.children_not_heard) > len(runs[25].summary.children_not_heard)
+    pd.testing.assert_frame_equal(runs[0].assignments, runs[25].assignments)
+    assert runs[0].summary.placed == len(inputs.children)  # unheard children get proposals
+
+
 def test_write_replaces_only_a_previous_run(run: pipeline.RunResult, tmp_path: Path) -> None:
     # issue 15, case 1: the folder swap deleted any folder given as the run folder.
     victim = tmp_path / "victim"
