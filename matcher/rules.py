@@ -17,12 +17,16 @@ Filters, in the "funnel" order used in diagnoses (:data:`FILTERS`):
 4. ``household``: with ``min_age_gap_own_children`` = *g* > 0 years, no own
    child of the home (``own_children_ages``) is closer in age to the child
    than *g*: ``|own - age| >= g`` for every own child. Off when *g* = 0.
-5. ``competences``: every need is met by a home competence in
-   :func:`accepted_competences`. A need in ``trainable_needs`` may instead be
-   met by training (the pair stays eligible and the need is counted), and with
-   ``kinship_training`` a child's own kinship home may meet every need by
-   training. Planning passes neither: recruitment is about the competence
-   that is missing.
+5. ``competences``: every need is met by a tag of the home in
+   :func:`accepted_competences` (a target group the home is prepared for, or
+   a course it has taken), or the need is *trainable*
+   (:func:`trainable_needs`: a course meets it and it is not one of
+   ``scoring.hard_needs``) and is met by that course after move-in: the pair
+   stays eligible and the need is counted (the assignment's training
+   penalty), and the course to offer is :meth:`ScoringSettings.course_for`.
+   With ``kinship_training`` a child's own kinship home may meet every need
+   by training. Planning asks the same rule (without ``kinship_training``)
+   and counts the course places it needs.
 6. ``language``: a child with ``language_required`` shares at least one of
    its ``languages`` (ISO 639-1) with the home.
 7. ``avoid``: the home is not in one of the child's ``avoid_municipalities``.
@@ -53,8 +57,8 @@ import pandas as pd
 from matcher.config import ScoringSettings
 
 __all__ = ["FILTERS", "KEEPING_KINDS", "Eligibility", "NeedCounts", "accepted_competences",
-           "contacts_ok", "current_home_vetoes", "emergency_children", "school_ok",
-           "tag_matrix", "tags_of"]
+           "contacts_ok", "courses_for", "current_home_vetoes", "emergency_children",
+           "school_ok", "tag_matrix", "tags_of", "trainable_needs"]
 
 FILTERS: tuple[str, ...] = ("capacity", "kind", "age", "household", "competences", "language",
                             "avoid", "school", "contacts", "veto")
@@ -159,15 +163,37 @@ def contacts_ok(contact_minutes: np.ndarray, limit_minutes: np.ndarray, owner: n
 
 
 def accepted_competences(need: str, settings: ScoringSettings) -> tuple[str, ...]:
-    """Return the competence tags that meet ``need`` (any one suffices).
+    """Return the tags of a home that meet ``need`` (any one suffices).
 
-    ``need_competences[need]``, plus the need itself when it is a known
-    competence tag.
+    ``need_competences[need]``, plus the need itself when it is a known tag
+    (not the ``baseline``, which meets no need).
     """
     accepted = list(settings.need_competences.get(need, ()))
-    if need in settings.competences and need not in accepted:
+    if (need in settings.competences and need not in settings.baseline
+            and need not in accepted):
         accepted.append(need)
     return tuple(accepted)
+
+
+def trainable_needs(settings: ScoringSettings, needs: Sequence[str] | None = None
+                    ) -> tuple[str, ...]:
+    """Return the needs a course can meet after move-in: not in ``hard_needs``, and some
+    tag in :func:`accepted_competences` is one of ``courses``.
+
+    ``needs`` are the needs to classify (default: the keys of ``need_competences``).
+    """
+    names = settings.need_competences if needs is None else needs
+    return tuple(n for n in names if settings.course_for(n) is not None)
+
+
+_trainable_by_rule = trainable_needs  # for Eligibility.build, whose argument shadows the name
+
+
+def courses_for(needs: Sequence[str], settings: ScoringSettings) -> tuple[str, ...]:
+    """The courses to offer a home for needs met by training (first course of each need,
+    in ``courses`` order, without repeats). A need without a course is left out."""
+    wanted = {c for n in needs if (c := settings.course_for(n)) is not None}
+    return tuple(c for c in settings.courses if c in wanted)
 
 
 def school_ok(school_minutes: np.ndarray, limit_minutes: np.ndarray,
@@ -236,7 +262,7 @@ class Eligibility:
 
     @classmethod
     def build(cls, children: pd.DataFrame, homes: pd.DataFrame, settings: ScoringSettings, *,
-              trainable_needs: Sequence[str] = (), kinship_training: bool = False
+              trainable_needs: Sequence[str] | None = None, kinship_training: bool = False
               ) -> Eligibility:
         """Collect the rule data of validated children and homes (:mod:`matcher.schema`).
 
@@ -248,7 +274,9 @@ class Eligibility:
             ``need_competences`` and ``competences`` define which competence
             meets which need.
         trainable_needs
-            Needs that may be met by training (matching); ``()`` for planning.
+            Needs that may be met by a course after move-in; ``None``
+            (default): the rule of :func:`trainable_needs`; ``()``: none
+            (every need is an entry rule).
         kinship_training
             A child's own kinship home may meet every need by training.
         """
@@ -265,6 +293,8 @@ class Eligibility:
                                                                           len(homes))
         has_need = np.array([[n in needs for n in need_names] for needs in children["needs"]],
                             dtype=bool).reshape(n_c, len(need_names))
+        if trainable_needs is None:
+            trainable_needs = _trainable_by_rule(settings, need_names)
         trainable = np.array([n in trainable_needs for n in need_names], dtype=bool)
         own = [tuple(v) if isinstance(v, tuple | list) else ()
                for v in (homes["own_children_ages"] if "own_children_ages" in homes.columns

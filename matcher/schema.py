@@ -338,7 +338,8 @@ def check_tables(frames: Mapping[str, pd.DataFrame | None], *, settings: Scoring
     """
     completed = lookup.complete(frames, registers or Registers(), labels=labels)
     problems: list[Problem] = list(completed.problems)
-    vocabularies = {"needs": set(settings.need_competences) | set(settings.competences),
+    vocabularies = {"needs": set(settings.need_competences)
+                    | (set(settings.competences) - set(settings.baseline)),
                     "competences": set(settings.competences), "cultures": set(settings.cultures)}
     tables = {name: tables_.read(name, frame, label=labels.get(name, name),
                                  vocabularies=vocabularies)

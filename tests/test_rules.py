@@ -11,16 +11,25 @@ from hypothesis import strategies as st
 from matcher import schema, scoring
 from matcher.config import ScoringSettings
 from matcher.planning import common as planning_common
-from matcher.rules import FILTERS, Eligibility, accepted_competences, contacts_ok, school_ok
+from matcher.rules import (FILTERS, Eligibility, accepted_competences, contacts_ok, courses_for,
+                           school_ok, trainable_needs)
 from matcher.timetable import TimeTable
 
 SETTINGS = ScoringSettings(min_age_gap_own_children=2.0)
-NEEDS = ["", "trauma", "teen", "behaviour;teen", "disability", "attachment;trauma", "PRIDE",
-         "substance"]
-COMPETENCES = ["", "TBO-F", "trygg-base", "EFST;disability", "teen", "PRIDE", "TBO-F;teen"]
+# a region that lists its own course and marks behaviour hard as well
+REGION = ScoringSettings(min_age_gap_own_children=2.0, courses=("TBO-F", "trygg-base", "EFST",
+                                                                "MST"),
+                         need_competences={**SETTINGS.need_competences, "behaviour": ("MST",),
+                                           "specialized": ("specialized",)},
+                         hard_needs=("disability", "behaviour"))
+NEEDS = ["", "trauma", "teen", "behaviour;teen", "disability", "attachment;trauma",
+         "substance", "specialized;trauma"]
+COMPETENCES = ["", "TBO-F", "trygg-base", "EFST;disability", "teen", "PRIDE", "TBO-F;teen",
+               "specialized", "MST;PRIDE"]
 
 
-def random_inputs(seed: int, *, placements: bool) -> schema.Inputs:
+def random_inputs(seed: int, *, placements: bool,
+                  settings: ScoringSettings = SETTINGS) -> schema.Inputs:
     rng = np.random.default_rng(seed)
     n_c, n_h = int(rng.integers(1, 9)), int(rng.integers(1, 12))
     ids = [f"c{i}" for i in range(n_c)]
@@ -39,7 +48,9 @@ def random_inputs(seed: int, *, placements: bool) -> schema.Inputs:
     homes = pd.DataFrame({
         "home_id": [f"h{j:02d}" for j in range(n_h)], "lon": 10.0, "lat": 60.0,
         "capacity": rng.choice([0, 1, 2], n_h),
-        "competences": rng.choice(COMPETENCES, n_h),
+        "competences": rng.choice([c for c in COMPETENCES
+                                   if set(c.split(";")) - {""} <= set(settings.competences)],
+                                  n_h),
         "min_age": rng.integers(0, 9, n_h), "max_age": rng.integers(8, 19, n_h),
         "kind": kind, "kin_of": np.where(kind == "kinship", rng.choice(kin_pool, n_h), ""),
         "municipality": rng.choice(["0301", "3201", "3203"], n_h),
@@ -49,12 +60,28 @@ def random_inputs(seed: int, *, placements: bool) -> schema.Inputs:
     if placements and n_c > 1:
         c = rng.choice(n_c, size=1)[0]
         locks = pd.DataFrame({"child_id": [ids[c]], "home_id": [homes["home_id"][0]]})
-    return schema.validate(children, homes, placements=locks, settings=SETTINGS)
+    return schema.validate(children, homes, placements=locks, settings=settings)
 
 
-def brute(inputs: schema.Inputs, children: pd.DataFrame, places: np.ndarray
+def accepted_tags(need: str, settings: ScoringSettings) -> set[str]:
+    """Tags of a home that meet a need: the table, and the need itself when it is a tag
+    other than the baseline (PRIDE meets nothing)."""
+    return set(settings.need_competences.get(need, ())) | (
+        {need} & (set(settings.competences) - set(settings.baseline)))
+
+
+def by_course(need: str, settings: ScoringSettings) -> bool:
+    """The trainable rule of issue 21: a course meets the need and it is not a hard need."""
+    return need not in settings.hard_needs and bool(accepted_tags(need, settings)
+                                                    & set(settings.courses))
+
+
+def brute(inputs: schema.Inputs, children: pd.DataFrame, places: np.ndarray,
+          settings: ScoringSettings = SETTINGS, *, courses: bool = True
           ) -> dict[str, np.ndarray]:
-    """Each rule written out per pair from the raw tables (the independent expectation)."""
+    """Each rule written out per pair from the raw tables (the independent expectation).
+
+    With ``courses`` a need a course meets (not a hard one) is met after move-in."""
     out = {f: np.zeros((len(children), len(inputs.homes)), dtype=bool)
            for f in ("capacity", "kind", "age", "household", "competences", "language",
                      "avoid")}
@@ -71,17 +98,20 @@ def brute(inputs: schema.Inputs, children: pd.DataFrame, places: np.ndarray
                                      or bool(set(ch.languages) & set(ho.languages)))
             out["avoid"][i, j] = ho.municipality not in ch.avoid_municipalities
             out["competences"][i, j] = all(
-                (set(SETTINGS.need_competences.get(n, ())) | ({n} & set(SETTINGS.competences)))
-                & set(ho.competences) for n in ch.needs)
+                bool(accepted_tags(n, settings) & set(ho.competences))
+                or (courses and by_course(n, settings)) for n in ch.needs)
     return out
 
 
-def matching_feasible(inputs: schema.Inputs) -> np.ndarray:
-    """Feasible pairs of scoring (strict: no training), children x homes in table order."""
+def matching_feasible(inputs: schema.Inputs, settings: ScoringSettings = SETTINGS, *,
+                      courses: bool = True) -> np.ndarray:
+    """Feasible pairs of scoring, children x homes in table order (``courses``: the
+    default trainable rule; else strict)."""
     anchors = schema.anchors(inputs)["anchor_id"].to_numpy(dtype=object)
     times = TimeTable(inputs.homes["home_id"].to_numpy(dtype=object), anchors,
                       np.zeros((len(inputs.homes), len(anchors))))
-    scored = scoring.score_pairs(inputs, times, SETTINGS, trainable_needs=(),
+    scored = scoring.score_pairs(inputs, times, settings,
+                                 trainable_needs=None if courses else (),
                                  kinship_training=False)
     pairs = scored.pairs[scored.pairs["feasible"]]
     out = np.zeros((len(inputs.children), len(inputs.homes)), dtype=bool)
@@ -92,15 +122,46 @@ def matching_feasible(inputs: schema.Inputs) -> np.ndarray:
 
 
 @settings(max_examples=60, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1))
-def test_planning_and_matching_agree_on_every_pair(seed: int) -> None:
-    inputs = random_inputs(seed, placements=False)
-    expected = brute(inputs, inputs.children, inputs.homes["capacity"].to_numpy())
+@given(seed=st.integers(0, 2**32 - 1), region=st.booleans(), courses=st.booleans())
+def test_planning_and_matching_agree_on_every_pair(seed: int, region: bool,
+                                                   courses: bool) -> None:
+    s = REGION if region else SETTINGS
+    inputs = random_inputs(seed, placements=False, settings=s)
+    expected = brute(inputs, inputs.children, inputs.homes["capacity"].to_numpy(), s,
+                     courses=courses)
     want = np.logical_and.reduce(list(expected.values()))
     fit = planning_common._fit(inputs.children, inputs.homes,
-                               planning_common.free_places(inputs), SETTINGS)
+                               planning_common.free_places(inputs), s,
+                               trainable_needs=None if courses else ())
     np.testing.assert_array_equal(fit.suitable(), want)
-    np.testing.assert_array_equal(matching_feasible(inputs), want)
+    np.testing.assert_array_equal(matching_feasible(inputs, s, courses=courses), want)
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), region=st.booleans())
+def test_trainable_rule_counts_and_courses_match_the_brute_force(seed: int,
+                                                                 region: bool) -> None:
+    """Issue 21: per pair, the needs met by a course after move-in (those no tag of the home
+    meets, that a course meets, that are not hard) and the courses offered for them."""
+    s = REGION if region else SETTINGS
+    inputs = random_inputs(seed, placements=False, settings=s)
+    elig = Eligibility.build(inputs.children, inputs.homes, s)
+    masks, counts = elig.masks(slice(None), places=inputs.homes["capacity"].to_numpy())
+    for i, ch in enumerate(inputs.children.itertuples()):
+        for j, ho in enumerate(inputs.homes.itertuples()):
+            trained = sorted(n for n in ch.needs if by_course(n, s)
+                             and not accepted_tags(n, s) & set(ho.competences))
+            hard = [n for n in ch.needs if not by_course(n, s)
+                    and not accepted_tags(n, s) & set(ho.competences)]
+            assert counts.training[i, j] == len(trained)
+            assert masks["competences"][i, j] == (not hard)
+            got = sorted(n for k, n in enumerate(elig.need_names)
+                         if int(counts.training_code[i, j]) >> k & 1)
+            assert got == trained
+            # the course offered: the first course the need lists, in courses order
+            first = {next(t for t in (*s.need_competences.get(n, ()), n) if t in s.courses)
+                     for n in trained}
+            assert courses_for(trained, s) == tuple(c for c in s.courses if c in first)
 
 
 @settings(max_examples=40, deadline=None)
@@ -109,7 +170,7 @@ def test_each_rule_matches_the_brute_force(seed: int) -> None:
     inputs = random_inputs(seed, placements=True)
     free = planning_common.free_places(inputs)
     masks, _ = Eligibility.build(inputs.children, inputs.homes, SETTINGS).masks(
-        slice(None), places=free)
+        slice(None), places=free)  # the default trainable rule, as the oracle
     for name, expected in brute(inputs, inputs.children, free).items():
         np.testing.assert_array_equal(masks[name], expected, err_msg=name)
 
@@ -135,7 +196,12 @@ def test_training_and_kinship_training_count_needs() -> None:
 
 def test_accepted_competences_and_school_rule() -> None:
     assert accepted_competences("teen", SETTINGS) == ("teen", "TBO-F")
-    assert accepted_competences("PRIDE", SETTINGS) == ("PRIDE",)  # a competence as a need
+    assert accepted_competences("specialized", SETTINGS) == ("specialized",)  # a tag as need
+    assert accepted_competences("PRIDE", SETTINGS) == ()  # the baseline meets no need
+    # the defaults of docs/scoring.md: every course-shaped need is trainable, not disability
+    assert trainable_needs(SETTINGS) == ("trauma", "behaviour", "attachment", "teen",
+                                         "substance")
+    assert trainable_needs(REGION) == ("trauma", "attachment", "teen", "substance")
     assert accepted_competences("unknown", SETTINGS) == ()
     minutes = np.array([[10.0, np.inf], [50.0, np.nan]])
     ok = school_ok(minutes, np.array([45.0, 45.0]), np.array([True, False]))
@@ -145,9 +211,19 @@ def test_accepted_competences_and_school_rule() -> None:
 
 
 @pytest.mark.parametrize("bad", ["capacity", "kind", "age", "household", "competences",
-                                 "language", "avoid"])
+                                 "language", "avoid", "courses"])
 def test_the_brute_force_itself_can_fail(bad: str) -> None:
-    """Sanity: flipping one expected rule breaks the agreement (the test is not vacuous)."""
+    """Sanity: flipping one expected rule breaks the agreement (the test is not vacuous);
+    ``courses``: an oracle without the trainable rule disagrees with the engine."""
+    if bad == "courses":
+        for seed in range(200):
+            inputs = random_inputs(seed, placements=False)
+            strict = brute(inputs, inputs.children, inputs.homes["capacity"].to_numpy(),
+                           courses=False)
+            if (matching_feasible(inputs) != np.logical_and.reduce(
+                    list(strict.values()))).any():
+                return
+        pytest.fail("no instance distinguishes an oracle without courses")
     for seed in range(200):
         inputs = random_inputs(seed, placements=False)
         expected = brute(inputs, inputs.children, inputs.homes["capacity"].to_numpy())

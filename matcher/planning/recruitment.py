@@ -236,8 +236,11 @@ class RecruitResult:
     by_pool
         The same counts per municipality cooperation of the children
         (``scoring.pools``; a municipality in no pool is its own group):
-        ``pool, children, suited, covered_before, newly_covered``, sorted by
-        ``newly_covered`` (descending), then ``pool``.
+        ``pool, children, suited, covered_before, newly_covered``,
+        ``course_places`` and ``course:<course>`` (course places the covered
+        children need after move-in: with an existing home within ``T`` its
+        best home's, else with a new home's), sorted by ``newly_covered``
+        (descending), then ``pool``.
     """
 
     sites: pd.DataFrame
@@ -260,16 +263,24 @@ class RecruitResult:
                 "covered_after": self.covered_before + self.newly_covered,
                 "coverable": self.coverable, "candidates": len(self.candidates),
                 "chosen": len(self.sites),
+                "course_places": int(self.by_pool["course_places"].sum())
+                if "course_places" in self.by_pool.columns else 0,
                 "sites": self.sites["site_id"].tolist()}
 
 
 def _by_pool(children: pd.DataFrame, scoring: ScoringSettings, *, suits: np.ndarray,
-             covered_now: np.ndarray, newly: np.ndarray) -> pd.DataFrame:
-    """Recruitment counts per municipality cooperation of the waiting children."""
+             covered_now: np.ndarray, newly: np.ndarray,
+             courses: Sequence[tuple[str, ...]] | None = None) -> pd.DataFrame:
+    """Recruitment counts per municipality cooperation of the waiting children, with the
+    course places the covered children need (``course_places``, ``course:<course>``)."""
     pool = [scoring.pool_of(m) or m for m in children["municipality"].astype(str)]
+    courses = list(courses) if courses is not None else [()] * len(children)
     frame = pd.DataFrame({"pool": pool, "children": 1, "suited": suits.astype(np.int64),
                           "covered_before": (suits & covered_now).astype(np.int64),
-                          "newly_covered": np.asarray(newly, dtype=np.int64)})
+                          "newly_covered": np.asarray(newly, dtype=np.int64),
+                          "course_places": [len(c) for c in courses],
+                          **{f"course:{k}": [int(k in c) for c in courses]
+                             for k in scoring.courses}})
     out = frame.groupby("pool", sort=True).sum().reset_index()
     out = out.assign(_k=-out["newly_covered"]).sort_values(["_k", "pool"], kind="stable")
     return out.drop(columns="_k").reset_index(drop=True)
@@ -395,12 +406,20 @@ def recruit(inputs: Inputs, *, competence: str, k: int, settings: Settings | Non
                               "capacity": 1, "competences": (competence,), "min_age": min_age,
                               "max_age": max_age, "kind": "general", "kin_of": None,
                               "accepts_sibling_groups": False}])
-    suits = _fit(children, new_home, np.ones(1, dtype=np.int64), settings.scoring).suitable()[:, 0]
+    trainable = settings.assignment.trainable_needs
+    new_fit = _fit(children, new_home, np.ones(1, dtype=np.int64), settings.scoring,
+                   trainable_needs=trainable)
+    suits = new_fit.suitable()[:, 0]
+    courses_new = new_fit.courses(new_fit.suitable(), settings.scoring)
+    courses_now: list[tuple[str, ...]] = [()] * len(children)
     if suits.any():
         ht = _times(home_times, net, inputs.homes, points, settings.travel, origin_id="home_id",
                     destination_id="anchor_id", progress=progress)
-        fit = _fit(children, inputs.homes, free_places(inputs), settings.scoring)
-        covered_now = (fit.suitable() & (ht.minutes <= minutes).T).any(axis=1)
+        fit = _fit(children, inputs.homes, free_places(inputs), settings.scoring,
+                   trainable_needs=trainable)
+        usable = fit.suitable() & (ht.minutes <= minutes).T
+        covered_now = usable.any(axis=1)
+        courses_now = fit.courses(usable, settings.scoring)
         st = _times(site_times, net, sites, points, settings.travel, origin_id="site_id",
                     destination_id="anchor_id", progress=progress).minutes
     else:
@@ -432,7 +451,9 @@ def recruit(inputs: Inputs, *, competence: str, k: int, settings: Settings | Non
         coverable=int((demand & (st <= minutes).any(axis=0)).sum()), solution=sol,
         by_pool=_by_pool(children, settings.scoring, suits=suits,
                          covered_now=np.asarray(covered_now, dtype=bool),
-                         newly=sol.covered & demand))
+                         newly=sol.covered & demand,
+                         courses=[courses_new[c] if (sol.covered & demand)[c]
+                                  else courses_now[c] for c in range(len(children))]))
     logger.info(_("recruit {competence}: k={k}, {sites} candidate sites, {newly} children newly "
                   "covered of {coverable} coverable").format(
         competence=competence, k=k, sites=len(sites), newly=result.newly_covered,

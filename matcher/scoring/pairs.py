@@ -89,7 +89,7 @@ def score_pairs(
     times: TimeTable,
     settings: ScoringSettings,
     *,
-    trainable_needs: tuple[str, ...],
+    trainable_needs: tuple[str, ...] | None,
     kinship_training: bool = False,
     chunk_pairs: int = _CHUNK_PAIRS,
     continuity: ContinuitySettings | None = None,
@@ -107,7 +107,9 @@ def score_pairs(
     settings
         Weights, bands, decay and school limit.
     trainable_needs
-        Needs that may be met by training instead of competence.
+        Needs that may be met by a course after move-in instead of
+        competence; ``None``: the rule of :func:`matcher.rules.trainable_needs`
+        (every need a course meets, except ``hard_needs``).
     kinship_training
         When True, a child's own kinship home may meet *every* need by
         training (listed in ``training_needs``): network placements come first
