@@ -41,9 +41,17 @@ runner = CliRunner()
 
 def accepted(need: str, settings: ScoringSettings) -> set[str]:
     out = set(settings.need_competences.get(need, ()))
-    if need in settings.competences:
+    if need in settings.competences and need not in settings.baseline:
         out.add(need)
     return out
+
+
+def course_of(need: str, settings: ScoringSettings) -> str | None:
+    """Issue 21: the course that meets a trainable need after move-in (first listed)."""
+    if need in settings.hard_needs:
+        return None
+    return next((t for t in (*settings.need_competences.get(need, ()), need)
+                 if t in settings.courses), None)
 
 
 def base_ok(child: dict, home: dict, free: int, min_gap_years: float = 0.0) -> bool:
@@ -64,8 +72,26 @@ def base_ok(child: dict, home: dict, free: int, min_gap_years: float = 0.0) -> b
     return True
 
 
-def meets(need: str, home: dict, settings: ScoringSettings) -> bool:
+def has(need: str, home: dict, settings: ScoringSettings) -> bool:
     return any(c in accepted(need, settings) for c in home["competences"])
+
+
+def meets(need: str, home: dict, settings: ScoringSettings) -> bool:
+    """By a tag of the home, or by a course after move-in (the trainable rule)."""
+    return has(need, home, settings) or course_of(need, settings) is not None
+
+
+def courses_needed(child: dict, homes: list[dict], settings: ScoringSettings) -> list[str]:
+    """Courses of the usable home needing fewest (first in table order), in courses order."""
+    best: list[str] | None = None
+    for home in homes:
+        if not all(meets(n, home, settings) for n in child["needs"]):
+            continue
+        need = [n for n in child["needs"] if not has(n, home, settings)]
+        if best is None or len(need) < len(best):
+            best = need
+    wanted = {course_of(n, settings) for n in best or []}
+    return [c for c in settings.courses if c in wanted]
 
 
 def brute_gaps(inputs: schema.Inputs, times: TimeTable, minutes: float,
@@ -92,7 +118,8 @@ def brute_gaps(inputs: schema.Inputs, times: TimeTable, minutes: float,
         covered = any(all(meets(n, h, settings) for n in child["needs"]) for h in reach)
         missing = [] if covered or not reach else [
             n for n in child["needs"] if not any(meets(n, h, settings) for h in reach)]
-        out[child["child_id"]] = {"covered": covered, "no_home": not reach, "missing": missing}
+        out[child["child_id"]] = {"covered": covered, "no_home": not reach, "missing": missing,
+                                  "courses": courses_needed(child, reach, settings)}
     return out
 
 
@@ -195,6 +222,7 @@ def test_gaps_match_brute_force(seed: int) -> None:
     for cid, exp in expected.items():
         assert bool(got.loc[cid, "covered"]) == exp["covered"], cid
         assert got.loc[cid, "missing_needs"] == ";".join(exp["missing"]), cid
+        assert got.loc[cid, "courses"] == ";".join(exp["courses"]), cid
     # per area, by hand: anchor west or east of 10.76
     lon = {r["child_id"]: (r["school_lon"] if not math.isnan(r["school_lon"]) else r["lon"])
            for r in inputs.children.to_dict("records")}
@@ -208,6 +236,9 @@ def test_gaps_match_brute_force(seed: int) -> None:
                                                  for c in mine)
         for need in SETTINGS.scoring.need_competences:
             assert row[f"need:{need}"] == sum(need in expected[c]["missing"] for c in mine)
+        assert row["course_places"] == sum(len(expected[c]["courses"]) for c in mine)
+        for course in SETTINGS.scoring.courses:
+            assert row[f"course:{course}"] == sum(course in expected[c]["courses"] for c in mine)
     ranks = res.table["uncovered"].to_numpy()
     assert list(ranks) == sorted(ranks, reverse=True)
     assert list(res.table["rank"]) == list(range(1, len(res.table) + 1))
@@ -671,6 +702,7 @@ def test_oslo_gaps_match_brute_force(oslo: oslo_mod.OsloScenario) -> None:
         assert row["no_home"] == sum(e["no_home"] for e in expected.values())
         for need in SETTINGS.scoring.need_competences:
             assert row[f"need:{need}"] == sum(need in e["missing"] for e in expected.values())
+        assert row["course_places"] == sum(len(e["courses"]) for e in expected.values())
         # 2SFCA by loops: supply = free places of non-kinship homes, demand = 1 per child
         homes = inputs.homes.to_dict("records")
         ratio = []
@@ -838,8 +870,9 @@ def test_cli_whatif(region: dict, tmp_path: Path) -> None:
 
 def test_cli_recruit(region: dict, tmp_path: Path) -> None:
     out = tmp_path / "recruit"
+    # disability is a hard need (an adapted home); TBO-F is a course every home may take
     result = runner.invoke(app, ["--json", "recruit", *_common(region), "--competence",
-                                 "TBO-F", "--k", "3", "--out", str(out)])
+                                 "disability", "--k", "3", "--out", str(out)])
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     sites = pd.read_csv(out / "recruit.csv")
@@ -849,10 +882,10 @@ def test_cli_recruit(region: dict, tmp_path: Path) -> None:
     assert (sites["only_here"] >= 1).all()
     assert summary["newly_covered"] == sites["only_here"].sum()
     assert len(gpd.read_file(out / "recruit.gpkg", layer="sites")) == summary["chosen"]
-    text = runner.invoke(app, ["recruit", *_common(region), "--competence", "TBO-F", "--k",
-                               "3", "--out", str(out)]).output
+    text = runner.invoke(app, ["recruit", *_common(region), "--competence", "disability",
+                               "--k", "3", "--out", str(out)]).output
     n = summary["chosen"]
-    assert f"TBO-F: {n} site{'s' if n > 1 else ''} cover" in text
+    assert f"disability: {n} site{'s' if n > 1 else ''} cover" in text
     assert (f"{n} of the 3 sites asked for are chosen" in text) == (n < 3)
     bad = runner.invoke(app, ["recruit", *_common(region), "--competence", "tbo-f", "--out",
                               str(out)])
