@@ -11,8 +11,15 @@ from hypothesis import strategies as st
 from matcher import schema, scoring
 from matcher.config import ScoringSettings
 from matcher.planning import common as planning_common
-from matcher.rules import (FILTERS, Eligibility, accepted_competences, contacts_ok, courses_for,
-                           school_ok, trainable_needs)
+from matcher.rules import (
+    FILTERS,
+    Eligibility,
+    accepted_competences,
+    contacts_ok,
+    courses_for,
+    school_ok,
+    trainable_needs,
+)
 from matcher.timetable import TimeTable
 
 SETTINGS = ScoringSettings(min_age_gap_own_children=2.0)
