@@ -44,10 +44,16 @@ Filters, in the "funnel" order used in diagnoses (:data:`FILTERS`):
 
 Planning asks the rules that need no travel time (all but ``school`` and
 ``contacts``).
+
+After the filters, one rule looks across children (:func:`reservation_blocks`):
+a home ``reserved_for`` municipalities or a pool of ``scoring.pools`` (until
+``reserved_until``, inclusive) is feasible for a child outside that group only
+when no child of the group is feasible for it (every filter above passed).
 """
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -56,9 +62,10 @@ import pandas as pd
 
 from matcher.config import ScoringSettings
 
-__all__ = ["FILTERS", "KEEPING_KINDS", "Eligibility", "NeedCounts", "accepted_competences",
-           "contacts_ok", "courses_for", "current_home_vetoes", "emergency_children",
-           "school_ok", "tag_matrix", "tags_of", "trainable_needs"]
+__all__ = ["FILTERS", "KEEPING_KINDS", "Eligibility", "NeedCounts", "Reservations",
+           "accepted_competences", "contacts_ok", "courses_for", "current_home_vetoes",
+           "emergency_children", "recruiters", "reservation_blocks", "school_ok", "tag_matrix",
+           "tags_of", "trainable_needs"]
 
 FILTERS: tuple[str, ...] = ("capacity", "kind", "age", "household", "competences", "language",
                             "avoid", "school", "contacts", "veto")
@@ -194,6 +201,69 @@ def courses_for(needs: Sequence[str], settings: ScoringSettings) -> tuple[str, .
     in ``courses`` order, without repeats). A need without a course is left out."""
     wanted = {c for n in needs if (c := settings.course_for(n)) is not None}
     return tuple(c for c in settings.courses if c in wanted)
+
+
+def recruiters(homes: pd.DataFrame) -> np.ndarray:
+    """Per home: who recruited it, ``bufetat`` (default, and for an empty cell) or a
+    4-digit kommunenummer."""
+    if "recruited_by" not in homes.columns:
+        return np.full(len(homes), "bufetat", dtype=object)
+    by = homes["recruited_by"].fillna("").astype(str).to_numpy(dtype=object)
+    return np.where(by == "", "bufetat", by).astype(object)
+
+
+@dataclass(frozen=True)
+class Reservations:
+    """Homes reserved first for the children of some municipalities or a pool.
+
+    Attributes
+    ----------
+    active
+        ``(n_homes,)``: the home has a ``reserved_for`` and ``reserved_until``
+        is empty or not before the run date.
+    own
+        ``(n_children, n_homes)``: the child belongs to the home's group (its
+        municipality is listed, or lies in a listed pool); True for every child
+        of a home without an active reservation.
+    groups
+        Per home: the group as written (``4626, 4631`` or ``pool oygarden_alver``),
+        ``""`` without an active reservation.
+    """
+
+    active: np.ndarray
+    own: np.ndarray
+    groups: tuple[str, ...]
+
+    @classmethod
+    def build(cls, children: pd.DataFrame, homes: pd.DataFrame, settings: ScoringSettings,
+              as_of: datetime.date) -> Reservations:
+        """Read ``reserved_for``/``reserved_until`` of validated homes (children in order)."""
+        lists = tags_of(homes, "reserved_for")
+        until = (pd.to_datetime(homes["reserved_until"]) if "reserved_until" in homes.columns
+                 else pd.Series(pd.NaT, index=homes.index))
+        active = np.array([bool(v) for v in lists], dtype=bool) & (
+            until.isna() | (until >= pd.Timestamp(as_of))).to_numpy(dtype=bool)
+        munis = children["municipality"].astype(str).to_numpy(dtype=object) \
+            if "municipality" in children.columns else np.full(len(children), "", dtype=object)
+        pools = np.array([settings.pool_of(m) or "" for m in munis], dtype=object)
+        own = np.ones((len(children), len(homes)), dtype=bool)
+        for j in np.flatnonzero(active):
+            listed = set(lists[j])
+            own[:, j] = np.isin(munis, list(listed)) | np.isin(pools, list(listed))
+        groups = tuple(", ".join(v) if a else "" for v, a in zip(lists, active, strict=True))
+        return cls(active=active, own=own, groups=groups)
+
+
+def reservation_blocks(feasible: np.ndarray, reservations: Reservations) -> np.ndarray:
+    """``(n_children, n_homes)``: pairs the reservation rule removes.
+
+    A pair (child, home) is blocked when the home's reservation is active, the
+    child is outside its group, and some child of the group is feasible for the
+    home (``feasible``: every filter of :data:`FILTERS` passed).
+    """
+    r = reservations
+    own_qualifies = (feasible & r.own).any(axis=0)
+    return r.active[None, :] & ~r.own & own_qualifies[None, :]
 
 
 def school_ok(school_minutes: np.ndarray, limit_minutes: np.ndarray,

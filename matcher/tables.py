@@ -97,7 +97,8 @@ class Column:
         The column must be present (cells may still be empty where the kind
         allows it: see ``empty``).
     allowed
-        For ``choice``: the values; for ``tags`` without ``vocabulary``: the tags.
+        For ``choice``: the values; for ``tags`` without ``vocabulary``: the tags
+        (none: any tag, checked across tables in :mod:`matcher.schema`).
     range
         For ``number``/``integer``: inclusive ``(low, high)``; ``None`` for open.
     default
@@ -651,6 +652,8 @@ class Table:
         allowed = (self._vocabularies.get(c.vocabulary, set()) if c.vocabulary
                    else set(c.allowed))
         out = [split_tags(t) for t in self.text(c.name)]
+        if not c.vocabulary and not c.allowed:
+            return out  # free tags, checked across tables (matcher.schema)
         lower = {a.lower(): a for a in allowed}
         what = {"needs": "need", "competences": "competence", "cultures": "culture"}.get(
             c.vocabulary or "", "")
@@ -917,6 +920,13 @@ _SPECS: tuple[TableSpec, ...] = (
         Column("languages", "languages", doc="';'-separated ISO 639-1 codes"),
         Column("culture", "tags", vocabulary="cultures", doc="';'-separated culture tags"),
         Column("own_children_ages", "ages", doc="';'-separated ages of the home's own children"),
+        Column("recruited_by", "text", default="bufetat",
+               doc="who recruited the home: bufetat or a 4-digit kommunenummer "
+                   "(default bufetat)"),
+        Column("reserved_for", "tags",
+               doc="';'-separated kommunenummer or a pool of [scoring.pools] the home is "
+                   "reserved for first"),
+        Column("reserved_until", "date", doc="last day of the reservation (empty: no end)"),
     )),
     TableSpec("contacts", points=True, doc="The child's network: one row per person or place.",
               columns=(

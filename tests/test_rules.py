@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -35,8 +37,8 @@ COMPETENCES = ["", "TBO-F", "trygg-base", "EFST;disability", "teen", "PRIDE", "T
                "specialized", "MST;PRIDE"]
 
 
-def random_inputs(seed: int, *, placements: bool,
-                  settings: ScoringSettings = SETTINGS) -> schema.Inputs:
+def random_inputs(seed: int, *, placements: bool, settings: ScoringSettings = SETTINGS,
+                  reserve: bool = False) -> schema.Inputs:
     rng = np.random.default_rng(seed)
     n_c, n_h = int(rng.integers(1, 9)), int(rng.integers(1, 12))
     ids = [f"c{i}" for i in range(n_c)]
@@ -63,6 +65,11 @@ def random_inputs(seed: int, *, placements: bool,
         "municipality": rng.choice(["0301", "3201", "3203"], n_h),
         "languages": rng.choice(["", "nb", "nb;ar", "se;nb"], n_h),
         "own_children_ages": rng.choice(["", "", "5", "9;12", "16"], n_h)})
+    if reserve:  # issue 21: homes recruited and reserved by a municipality or a pool
+        homes["recruited_by"] = rng.choice(["", "bufetat", "0301", "3201"], n_h)
+        homes["reserved_for"] = rng.choice(["", "", "0301", "3201;3203", "east"], n_h)
+        homes["reserved_until"] = np.where(homes["reserved_for"] != "",
+                                           rng.choice(["", "2026-10-31", "2026-11-01"], n_h), "")
     locks = None
     if placements and n_c > 1:
         c = rng.choice(n_c, size=1)[0]
@@ -261,3 +268,101 @@ def test_contacts_rule_matches_the_brute_force(seed: int) -> None:
             want = min((limits[j] - (np.inf if np.isnan(minutes[j, h]) else minutes[j, h])
                         for j in mine), default=np.inf)
             assert slack[c, h] == want
+
+
+POOLED = ScoringSettings(min_age_gap_own_children=2.0, pools={"east": ("0301", "3203")})
+AS_OF = datetime.date(2026, 11, 1)
+
+
+def brute_reserved(inputs: schema.Inputs, feasible: np.ndarray, settings: ScoringSettings,
+                   as_of: datetime.date) -> np.ndarray:
+    """Issue 21, by loops: a home reserved for municipalities or a pool (until a date,
+    inclusive) goes to a child outside the group only when no child of the group is
+    feasible for it."""
+    out = feasible.copy()
+    for j, ho in enumerate(inputs.homes.itertuples()):
+        listed = set(ho.reserved_for)
+        if not listed or (not pd.isna(ho.reserved_until)
+                          and ho.reserved_until.date() < as_of):
+            continue
+        group = [ch.municipality in listed or settings.pool_of(ch.municipality) in listed
+                 for ch in inputs.children.itertuples()]
+        if any(feasible[i, j] and group[i] for i in range(len(group))):
+            for i in range(len(group)):
+                out[i, j] = feasible[i, j] and group[i]
+    return out
+
+
+def scored_feasible(inputs: schema.Inputs, settings: ScoringSettings, as_of: datetime.date
+                    ) -> tuple[np.ndarray, scoring.Scored]:
+    anchors = schema.anchors(inputs)["anchor_id"].to_numpy(dtype=object)
+    times = TimeTable(inputs.homes["home_id"].to_numpy(dtype=object), anchors,
+                      np.zeros((len(inputs.homes), len(anchors))))
+    scored = scoring.score_pairs(inputs, times, settings, trainable_needs=None, as_of=as_of)
+    pairs = scored.pairs[scored.pairs["feasible"]]
+    out = np.zeros((len(inputs.children), len(inputs.homes)), dtype=bool)
+    c = pd.Index(inputs.children["child_id"]).get_indexer(pairs["child_id"])
+    h = pd.Index(inputs.homes["home_id"]).get_indexer(pairs["home_id"])
+    out[c, h] = True
+    return out, scored
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_reserved_homes_match_the_brute_force(seed: int) -> None:
+    inputs = random_inputs(seed, placements=False, settings=POOLED, reserve=True)
+    expected = brute(inputs, inputs.children, inputs.homes["capacity"].to_numpy(), POOLED)
+    plain = np.logical_and.reduce(list(expected.values()))
+    got, scored = scored_feasible(inputs, POOLED, AS_OF)
+    np.testing.assert_array_equal(got, brute_reserved(inputs, plain, POOLED, AS_OF))
+    # the explanation says when a reserved home is open to others, and why a child lost it
+    pairs = scored.pairs[scored.pairs["feasible"]]
+    for r in pairs.itertuples():
+        home = inputs.homes.set_index("home_id").loc[r.home_id]
+        if "is open to others" in r.explanation or "the child is one of them" in r.explanation:
+            assert home["reserved_for"], r.home_id
+    lost = (plain.sum(axis=1) > 0) & (got.sum(axis=1) == 0)
+    funnel = scored.funnel.set_index("child_id")
+    for i in np.flatnonzero(lost):
+        row = funnel.loc[inputs.children["child_id"][i]]
+        assert row["binding"] == "reserved" and "reserved first" in row["reason"]
+
+
+def test_reserved_home_goes_first_to_its_own_municipality() -> None:
+    """By hand: h1 is recruited by 0301 and reserved for it; c1 (0301) qualifies, so c2
+    (3201) may not have it; once c1 no longer qualifies (too old), c2 may, and says why."""
+    children = pd.DataFrame({"child_id": ["c1", "c2"], "lon": 10.0, "lat": 60.0,
+                             "municipality": ["0301", "3201"], "age": [9, 9],
+                             "urgency": "planned"})
+    homes = pd.DataFrame({"home_id": ["h1"], "lon": 10.0, "lat": 60.0,
+                          "municipality": ["0301"], "capacity": [1], "min_age": [0],
+                          "max_age": [17], "kind": ["general"], "recruited_by": ["0301"],
+                          "reserved_for": ["0301"], "reserved_until": ["2027-06-30"]})
+    inputs = schema.validate(children, homes, settings=SETTINGS)
+    got, scored = scored_feasible(inputs, SETTINGS, AS_OF)
+    assert got.tolist() == [[True], [False]]
+    assert "reserved for 0301 first: the child is one of them" in \
+        scored.pairs.set_index("child_id").loc["c1", "explanation"]
+    assert scored.explain_infeasible("c2") == (
+        "child c2: every home that qualifies is reserved first for the children of 0301, and "
+        "a child of theirs qualifies")
+    older = schema.validate(children.assign(age=[18, 9]), homes, settings=SETTINGS)
+    got, scored = scored_feasible(older, SETTINGS, AS_OF)
+    assert got.tolist() == [[False], [True]]
+    assert ("reserved for 0301 first, but no child of 0301 qualifies, so the home is open to "
+            "others") in scored.pairs.set_index("child_id").loc["c2", "explanation"]
+    # the reservation ends with reserved_until: the day after, anyone qualifies
+    got, _s = scored_feasible(inputs, SETTINGS, datetime.date(2027, 7, 1))
+    assert got.tolist() == [[True], [True]]
+
+
+def test_the_reservation_oracle_can_fail() -> None:
+    """Sanity: some instance where the engine and an oracle without reservations disagree."""
+    for seed in range(200):
+        inputs = random_inputs(seed, placements=False, settings=POOLED, reserve=True)
+        expected = brute(inputs, inputs.children, inputs.homes["capacity"].to_numpy(), POOLED)
+        plain = np.logical_and.reduce(list(expected.values()))
+        got, _s = scored_feasible(inputs, POOLED, AS_OF)
+        if (got != plain).any():
+            return
+    pytest.fail("no instance where a reservation removes a pair")
