@@ -119,7 +119,9 @@ def brute_gaps(inputs: schema.Inputs, times: TimeTable, minutes: float,
         missing = [] if covered or not reach else [
             n for n in child["needs"] if not any(meets(n, h, settings) for h in reach)]
         out[child["child_id"]] = {"covered": covered, "no_home": not reach, "missing": missing,
-                                  "courses": courses_needed(child, reach, settings)}
+                                  "courses": courses_needed(child, reach, settings),
+                                  "usable": [h["home_id"] for h in reach if all(
+                                      meets(n, h, settings) for n in child["needs"])]}
     return out
 
 
@@ -183,6 +185,7 @@ def hand_inputs() -> schema.Inputs:
         "max_age": [17, 17, 17, 17, 12, 17],
         "kind": ["general", "kinship", "specialized", "general", "emergency", "general"],
         "kin_of": ["", "C2", "", "", "", ""],
+        "recruited_by": ["0301", "", "bufetat", "0301", "3201", ""],
     })
     placements = pd.DataFrame({"child_id": ["C6"], "home_id": ["H6"]})
     return schema.validate(children, homes, placements=placements, settings=SETTINGS.scoring)
@@ -239,6 +242,19 @@ def test_gaps_match_brute_force(seed: int) -> None:
         assert row["course_places"] == sum(len(expected[c]["courses"]) for c in mine)
         for course in SETTINGS.scoring.courses:
             assert row[f"course:{course}"] == sum(course in expected[c]["courses"] for c in mine)
+    # issue 21: per recruiter of the homes, by loops
+    recruiter = dict(zip(inputs.homes["home_id"], inputs.homes["recruited_by"].replace(
+        "", "bufetat"), strict=True))
+    free = dict(zip(inputs.homes["home_id"], planning.free_places(inputs), strict=True))
+    rows = res.by_recruiter.set_index("recruited_by")
+    assert sorted(rows.index) == sorted(set(recruiter.values()))
+    for who, row in rows.iterrows():
+        mine = {h for h, r in recruiter.items() if r == who}
+        assert row["homes"] == sum(free[h] > 0 for h in mine)
+        assert row["places"] == sum(free[h] for h in mine)
+        assert row["children"] == sum(bool(mine & set(e["usable"])) for e in expected.values())
+        assert row["children_only_here"] == sum(
+            bool(e["usable"]) and set(e["usable"]) <= mine for e in expected.values())
     ranks = res.table["uncovered"].to_numpy()
     assert list(ranks) == sorted(ranks, reverse=True)
     assert list(res.table["rank"]) == list(range(1, len(res.table) + 1))
@@ -881,6 +897,13 @@ def test_cli_recruit(region: dict, tmp_path: Path) -> None:
     assert len(summary["sites"]) == len(sites) == summary["chosen"]
     assert (sites["only_here"] >= 1).all()
     assert summary["newly_covered"] == sites["only_here"].sum()
+    by_recruiter = pd.read_csv(out / "recruit_by_recruiter.csv", dtype={"recruited_by": str})
+    assert list(by_recruiter.columns) == ["recruited_by", "homes", "places", "children",
+                                          "children_only_here"]
+    assert by_recruiter["homes"].sum() == (planning.free_places(region["inputs"]) > 0).sum()
+    by_pool = pd.read_csv(out / "recruit_by_pool.csv")
+    assert summary["course_places"] == by_pool["course_places"].sum() == sum(
+        by_pool[f"course:{c}"].sum() for c in SETTINGS.scoring.courses)
     assert len(gpd.read_file(out / "recruit.gpkg", layer="sites")) == summary["chosen"]
     text = runner.invoke(app, ["recruit", *_common(region), "--competence", "disability",
                                "--k", "3", "--out", str(out)]).output

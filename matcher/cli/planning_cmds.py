@@ -210,9 +210,10 @@ def gaps(
 ) -> None:
     """Rank areas by waiting children without a suitable home within --minutes.
 
-    Writes gaps.csv (ranked areas; counts per missing need; mean 2SFCA
-    accessibility), gaps_by_need.csv, gaps.png (choropleth) and gaps.gpkg
-    (layer 'gaps', in the working CRS network.crs).
+    Writes gaps.csv (ranked areas; counts per missing need; course places
+    needed; mean 2SFCA accessibility), gaps_by_need.csv, gaps_by_recruiter.csv
+    (homes, places and children served per recruiter of the homes), gaps.png
+    (choropleth) and gaps.gpkg (layer 'gaps', in the working CRS network.crs).
     """
     from matcher import pipeline, planning
     from matcher.io import files
@@ -251,6 +252,7 @@ def gaps(
         out.mkdir(parents=True, exist_ok=True)
         _write_csv(res.table, out / "gaps.csv")
         _write_csv(res.by_need, out / "gaps_by_need.csv")
+        _write_csv(res.by_recruiter, out / "gaps_by_recruiter.csv")
         files.write_bytes(out / "gaps.png", planning.gaps_map(res))
         files.write_layers({"gaps": res.areas}, out / "gaps.gpkg")
         summary = res.summary()
@@ -399,8 +401,10 @@ def recruit(
     A maximal covering location problem solved exactly (PuLP + HiGHS) over
     populated cells (--population) or road-node grid cells. Writes
     recruit.csv (chosen sites, ranked), recruit_by_pool.csv (children suited,
-    covered before and newly covered per [scoring.pools] cooperation) and
-    recruit.gpkg (layers 'sites' and 'candidates', in the working CRS network.crs).
+    covered before and newly covered, and course places needed, per
+    [scoring.pools] cooperation), recruit_by_recruiter.csv (existing homes per
+    recruiter) and recruit.gpkg (layers 'sites' and 'candidates', in the
+    working CRS network.crs).
     """
     from matcher import planning
     from matcher.io import files
@@ -430,6 +434,7 @@ def recruit(
         out.mkdir(parents=True, exist_ok=True)
         _write_csv(res.sites, out / "recruit.csv")
         _write_csv(res.by_pool, out / "recruit_by_pool.csv")
+        _write_csv(res.by_recruiter, out / "recruit_by_recruiter.csv")
         files.write_layers({"sites": _points(res.sites, settings.crs),
                             "candidates": _points(res.candidates, settings.crs)},
                            out / "recruit.gpkg")

@@ -23,7 +23,7 @@ from matcher.errors import InputError, Problem, raise_if_problems
 from matcher.i18n import N_
 from matcher.i18n import gettext as _
 from matcher.network import Network
-from matcher.rules import Eligibility, courses_for
+from matcher.rules import Eligibility, courses_for, recruiters
 from matcher.schema import Inputs
 from matcher.timetable import TimeTable
 
@@ -34,6 +34,7 @@ __all__ = [
     "Anchor",
     "Step",
     "anchor_points",
+    "by_recruiter",
     "free_places",
     "need_tags",
     "travel_times",
@@ -214,6 +215,40 @@ def _fit(children: pd.DataFrame, homes: pd.DataFrame, free: np.ndarray,
                 needs=[tuple(n) for n in children["needs"]], trainable=trainable,
                 training=np.asarray(counts.training_code, dtype=np.int64),
                 need_names=rules.need_names)
+
+
+def by_recruiter(homes: pd.DataFrame, free: np.ndarray, usable: np.ndarray) -> pd.DataFrame:
+    """Homes, free places and children served per recruiter of the homes.
+
+    Parameters
+    ----------
+    homes
+        Validated homes (``recruited_by``: ``bufetat`` or a kommunenummer).
+    free
+        Free places per home.
+    usable
+        ``(n_children, n_homes)``: the home is suitable for the child and
+        within the catchment.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``recruited_by, homes`` (with a free place), ``places`` (free),
+        ``children`` (children with a usable home of this recruiter),
+        ``children_only_here`` (children whose every usable home is this
+        recruiter's); sorted by ``recruited_by``.
+    """
+    who = recruiters(homes)
+    rows = []
+    for name in sorted(set(who)):
+        mine = who == name
+        served = usable[:, mine].any(axis=1)
+        only = served & ~usable[:, ~mine].any(axis=1)
+        rows.append({"recruited_by": name, "homes": int((mine & (free > 0)).sum()),
+                     "places": int(free[mine].sum()), "children": int(served.sum()),
+                     "children_only_here": int(only.sum())})
+    return pd.DataFrame(rows, columns=["recruited_by", "homes", "places", "children",
+                                       "children_only_here"])
 
 
 def _check_choice(name: str, value: object, allowed: Sequence[str]) -> None:

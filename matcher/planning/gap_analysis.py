@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import geopandas as gpd
@@ -36,6 +36,7 @@ from matcher.planning.common import (
     _times,
     _xy,
     anchor_points,
+    by_recruiter,
     free_places,
     need_tags,
     waiting,
@@ -88,6 +89,10 @@ class GapResult:
         ``municipality``, ``pool`` (municipality cooperations), ``hex`` or ``square``.
     outside
         Waiting children whose anchor lies in no area (left out of the table).
+    by_recruiter
+        Per recruiter of the homes (``bufetat`` or a kommunenummer,
+        :func:`matcher.planning.common.by_recruiter`): homes, free places and
+        the waiting children with a suitable home of theirs within ``T``.
     """
 
     table: pd.DataFrame
@@ -97,6 +102,7 @@ class GapResult:
     minutes: float
     area_kind: str
     outside: int
+    by_recruiter: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def summary(self) -> dict[str, Any]:
         """JSON-ready counts."""
@@ -292,4 +298,5 @@ def gaps(inputs: Inputs, *, settings: Settings | None = None, net: Network | Non
                                                areas=len(frame)))
     return GapResult(table=frame, areas=areas_out, by_need=by_need,
                      children=per_child.drop(columns=["no_home"]), minutes=float(minutes),
-                     area_kind=area_kind, outside=outside)
+                     area_kind=area_kind, outside=outside,
+                     by_recruiter=by_recruiter(homes, free, suitable))

@@ -30,6 +30,7 @@ from matcher.planning.common import (
     _times,
     _transformer,
     anchor_points,
+    by_recruiter,
     free_places,
     waiting,
 )
@@ -241,6 +242,10 @@ class RecruitResult:
         children need after move-in: with an existing home within ``T`` its
         best home's, else with a new home's), sorted by ``newly_covered``
         (descending), then ``pool``.
+    by_recruiter
+        The existing homes per recruiter (``bufetat`` or a kommunenummer,
+        :func:`matcher.planning.common.by_recruiter`): homes, free places and
+        the waiting children with a suitable home of theirs within ``T``.
     """
 
     sites: pd.DataFrame
@@ -254,6 +259,7 @@ class RecruitResult:
     coverable: int
     solution: MCLPSolution
     by_pool: pd.DataFrame = field(default_factory=pd.DataFrame)
+    by_recruiter: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def summary(self) -> dict[str, Any]:
         """JSON-ready counts."""
@@ -412,6 +418,7 @@ def recruit(inputs: Inputs, *, competence: str, k: int, settings: Settings | Non
     suits = new_fit.suitable()[:, 0]
     courses_new = new_fit.courses(new_fit.suitable(), settings.scoring)
     courses_now: list[tuple[str, ...]] = [()] * len(children)
+    usable = np.zeros((len(children), len(inputs.homes)), dtype=bool)
     if suits.any():
         ht = _times(home_times, net, inputs.homes, points, settings.travel, origin_id="home_id",
                     destination_id="anchor_id", progress=progress)
@@ -453,7 +460,8 @@ def recruit(inputs: Inputs, *, competence: str, k: int, settings: Settings | Non
                          covered_now=np.asarray(covered_now, dtype=bool),
                          newly=sol.covered & demand,
                          courses=[courses_new[c] if (sol.covered & demand)[c]
-                                  else courses_now[c] for c in range(len(children))]))
+                                  else courses_now[c] for c in range(len(children))]),
+        by_recruiter=by_recruiter(inputs.homes, free_places(inputs), usable))
     logger.info(_("recruit {competence}: k={k}, {sites} candidate sites, {newly} children newly "
                   "covered of {coverable} coverable").format(
         competence=competence, k=k, sites=len(sites), newly=result.newly_covered,
