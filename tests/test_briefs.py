@@ -269,3 +269,13 @@ def test_resource_family_plan_when_given(tmp_path: Path) -> None:
     assert rows[0] == workbook.SUPPORT_COLUMNS
     assert [r[:2] + r[4:] for r in rows[1:]] == [
         (c, "H1", "R7", 12.4) for c in home_of.index if home_of[c] == "H1"]
+
+
+def test_child_c0016_gets_a_proposal_with_a_course_plan(nb_run: Path) -> None:
+    """Issue 21: C0016 (trauma, behaviour) had no proposal because none of the 13 homes
+    within 45 minutes of its school held TBO-F; a course after move-in now meets behaviour."""
+    a = _csv(nb_run, "assignments.csv").set_index("child_id")
+    home = a.loc["C0016", "home_id"]
+    assert home != "" and a.loc["C0016", "training_needs"] == "behaviour"
+    text = (nb_run / "briefs" / "C0016.md").read_text(encoding="utf-8")
+    assert f"Kurs: tilby {home} EFST etter flyttingen (for behaviour)." in text

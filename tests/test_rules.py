@@ -366,3 +366,15 @@ def test_the_reservation_oracle_can_fail() -> None:
         if (got != plain).any():
             return
     pytest.fail("no instance where a reservation removes a pair")
+
+
+def test_recruiter_columns_survive_the_store_export() -> None:
+    """The nightly store keeps recruited_by, reserved_for and reserved_until: exported
+    tables validate again to the same values."""
+    from matcher.io import stores
+
+    inputs = random_inputs(3, placements=False, settings=POOLED, reserve=True)
+    tables = stores.export_inputs(inputs)
+    again = schema.validate(tables["children"], tables["homes"], settings=POOLED)
+    for column in ("recruited_by", "reserved_for", "reserved_until"):
+        pd.testing.assert_series_equal(again.homes[column], inputs.homes[column])

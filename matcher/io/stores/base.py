@@ -524,9 +524,12 @@ def export_inputs(inputs: schema.Inputs) -> dict[str, pd.DataFrame]:
     out["children"] = children
     homes = inputs.homes.copy()
     homes["competences"] = homes["competences"].map(schema.join_tags)
-    for column in ("languages", "culture"):
+    for column in ("languages", "culture", "reserved_for"):
         if column in homes.columns:
             homes[column] = homes[column].map(schema.join_tags)
+    if "reserved_until" in homes.columns:
+        homes["reserved_until"] = [None if pd.isna(d) else pd.Timestamp(d).date().isoformat()
+                                   for d in homes["reserved_until"]]
     if "own_children_ages" in homes.columns:
         homes["own_children_ages"] = homes["own_children_ages"].map(
             lambda ages: ";".join(str(a) for a in ages))
