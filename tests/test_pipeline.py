@@ -247,3 +247,27 @@ def test_scale_guard_fails_early_with_the_numbers(small_sample: Sample,
                                          f"{pairs - 1:,}") as exc:
         pipeline.run(inputs, tight, net=small_sample.net, as_of=small_sample.as_of)
     assert exc.value.exit_code == 2 and "GiB" in str(exc.value) and called == []
+
+
+@pytest.mark.parametrize("needs", ["trauma", "behaviour", "attachment;trauma", "disability"])
+def test_a_course_after_move_in_by_default_and_the_home_with_it_first(needs: str) -> None:
+    """Issue 21: a course-shaped need no longer shuts out a home without the course (it gets
+    a course plan); the home that has the course is proposed first (training penalty). A
+    hard need (disability) still needs the home to be prepared for it."""
+    children = pd.DataFrame({"child_id": ["c"], "lon": 10.0, "lat": 60.0,
+                             "municipality": ["0301"], "age": [9], "needs": [needs],
+                             "urgency": ["planned"]})
+    courses = {"trauma": "TBO-F", "behaviour": "EFST", "attachment;trauma": "trygg-base;TBO-F",
+               "disability": "disability"}[needs]
+    homes = pd.DataFrame({"home_id": ["a", "b"], "lon": 10.0, "lat": 60.0,
+                          "municipality": ["0301", "0301"], "capacity": [1, 1],
+                          "competences": ["", courses], "min_age": [0, 0], "max_age": [17, 17],
+                          "kind": ["general", "general"]})
+    inputs = schema.validate(children, homes, settings=ScoringSettings())
+    run = fm.match(inputs, times=_flat_times(inputs), as_of=pd.Timestamp("2026-11-01").date())
+    assert run.assignments.set_index("child_id").loc["c", "home_id"] == "b"
+    without = run.scored.pairs.set_index("home_id")
+    if needs == "disability":
+        assert "a" not in without.index  # an entry rule: no course makes a home adapted
+    else:
+        assert without.loc["a", "training_needs"] == needs  # feasible, with a course plan
