@@ -959,6 +959,12 @@ _SPECS: tuple[TableSpec, ...] = (
         Column("max_homes", "integer", range=(0.0, None),
                doc="most homes the family supports (default: the setting)"),
     )),
+    TableSpec("cooperations", doc="Municipality cooperations for `resource-families "
+              "--cooperations` (default: `[scoring.pools]`).", columns=(
+        Column("municipality", "municipality", required=True, unique=True,
+               doc="4-digit kommunenummer"),
+        Column("cooperation", "text", required=True, doc="name of its cooperation"),
+    )),
     TableSpec("travel_times", doc="Precomputed travel times, one row per home and anchor.",
               columns=(
         Column("home_id", "id", required=True, doc="origin home"),

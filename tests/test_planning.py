@@ -969,6 +969,11 @@ def test_cli_resource_families(region: dict, tmp_path: Path) -> None:
     # one cooperation: every family serves every home, up to 5 each
     assert assigned["file"] == assigned["pools"] == min(len(homes), 5 * len(fam))
     assert assigned["file"] > 0  # the bug gave 0
+    pd.DataFrame({"municipality": munis}).to_csv(tmp_path / "coop_bad.csv", index=False)
+    bad = runner.invoke(app, ["resource-families", *_common(region), "--resource-families",
+                              str(tmp_path / "families.csv"), "--cooperations",
+                              str(tmp_path / "coop_bad.csv"), "--out", str(tmp_path / "x")])
+    assert bad.exit_code == 2 and "missing required column 'cooperation'" in bad.output
     fam.drop(columns="municipality").to_csv(tmp_path / "bad.csv", index=False)
     bad = runner.invoke(app, ["resource-families", *_common(region), "--resource-families",
                               str(tmp_path / "bad.csv"), "--out", str(out)])

@@ -590,12 +590,15 @@ def resource_families(
             fam = readers.read_frame(families)
             mapping = None
             if cooperations is not None:
-                table = readers.read_frame(cooperations)
-                if not {"municipality", "cooperation"} <= set(table.columns):
-                    raise InputError(_("{file}: needs columns municipality, cooperation")
-                                     .format(file=cooperations.name))
-                mapping = {str(m).zfill(4): str(c) for m, c in
-                           zip(table["municipality"], table["cooperation"], strict=True)}
+                from matcher import tables
+                from matcher.errors import raise_if_problems
+
+                table = tables.read("cooperations", readers.read_frame(cooperations),
+                                    label=cooperations.name)
+                raise_if_problems(_("{source}: invalid table").format(
+                    source=cooperations.name), table.problems)
+                coop = table.frame()
+                mapping = dict(zip(coop["municipality"], coop["cooperation"], strict=True))
             net = _network(network_dir, osm, out, settings, step)
             step(_("solving"))
             plan = planning.support_plan(inputs.homes, fam, net=net, settings=settings,
