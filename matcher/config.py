@@ -286,10 +286,32 @@ class ScoringSettings(_Frozen):
     default_max_school_minutes
         Hard limit on school travel in minutes, unless a child overrides it.
     need_competences
-        For each need tag, the competence tags that meet it (any one suffices).
-        A need that is itself a known competence tag requires that tag.
+        For each need tag, the tags of a home that meet it (any one suffices):
+        target groups the home is prepared for, and courses. A need that is
+        itself a known tag is met by that tag. The defaults and the reason for
+        each are in ``docs/scoring.md`` ("Target groups and courses").
+    target_groups
+        What Bufetat has prepared a home for (*klargjort for*) and the home has
+        experience with: ``teen``, ``disability``, ``specialized``.
+    courses
+        Courses for foster parents (``trygg-base``, ``TBO-F``, ``EFST`` and
+        whatever a region lists): support that can be given after the child
+        moves in. A need that a course meets is *trainable* unless it is one
+        of ``hard_needs``: a home without the course stays eligible, is
+        offered the course, and the assignment counts
+        ``assignment.training_penalty`` for it, so a home that has taken the
+        course already scores higher.
+    hard_needs
+        Needs that are entry rules even where a course exists: the home must
+        already meet them. Default ``disability``: it needs an adapted home.
+    baseline
+        Preparation every general home has completed (PRIDE): accepted in the
+        homes table, meets no need.
     competences
-        Known competence tags; anything else in the homes table is an error.
+        Every tag a home may list: ``target_groups``, ``courses`` and
+        ``baseline`` (always included), plus any extra tag given here (an
+        extra tag meets needs like a target group); anything else in the homes
+        table is an error.
     cultures
         Known culture tags (``children.culture``, ``homes.culture``); anything
         else is an error.
@@ -329,20 +351,52 @@ class ScoringSettings(_Frozen):
     default_max_school_minutes: float = Field(default=45.0, gt=0.0)
     need_competences: dict[str, tuple[str, ...]] = Field(
         default_factory=lambda: {
-            "trauma": ("trygg-base", "TBO-F", "EFST"),
-            "behaviour": ("TBO-F",),
-            "attachment": ("trygg-base", "EFST"),
+            "trauma": ("TBO-F", "trygg-base"),
+            "behaviour": ("EFST", "TBO-F"),
+            "attachment": ("trygg-base",),
             "disability": ("disability",),
             "teen": ("teen", "TBO-F"),
-            "substance": ("TBO-F",),
+            "substance": ("TBO-F", "EFST"),
         }
     )
-    competences: tuple[str, ...] = ("TBO-F", "trygg-base", "EFST", "disability", "teen", "PRIDE")
+    target_groups: tuple[str, ...] = ("teen", "disability", "specialized")
+    courses: tuple[str, ...] = ("TBO-F", "trygg-base", "EFST")
+    hard_needs: tuple[str, ...] = ("disability",)
+    baseline: tuple[str, ...] = ("PRIDE",)
+    competences: tuple[str, ...] = ()
     cultures: tuple[str, ...] = ("christian", "muslim", "jewish", "hindu", "buddhist", "sikh",
                                  "humanist", "sami", "kven", "romani", "forest_finn")
     pools: dict[str, tuple[str, ...]] = Field(default_factory=dict)
     pool_score: float = Field(default=0.6, ge=0.0, le=1.0)
     min_age_gap_own_children: float = Field(default=0.0, ge=0.0, le=25.0)
+
+    @model_validator(mode="after")
+    def _tags(self) -> ScoringSettings:
+        known = tuple(dict.fromkeys((*self.courses, *self.target_groups, *self.baseline,
+                                     *self.competences)))
+        object.__setattr__(self, "competences", known)  # every tag a home may list
+        problems = []
+        for need, tags in self.need_competences.items():
+            bad = [t for t in tags if t in self.baseline]
+            if bad:
+                problems.append(_("need_competences.{need}: {tags} is the baseline every "
+                                  "general home has, not a competence; remove it")
+                                .format(need=need, tags=", ".join(bad)))
+        both = sorted(set(self.courses) & set(self.target_groups))
+        if both:
+            problems.append(_("{tags} is both a course and a target group; keep it in one")
+                            .format(tags=", ".join(both)))
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def course_for(self, need: str) -> str | None:
+        """Return the course offered for a trainable ``need`` (first course it lists), else
+        ``None`` (no course meets it, or it is one of ``hard_needs``)."""
+        if need in self.hard_needs:
+            return None
+        listed = (*self.need_competences.get(need, ()), need)
+        return next((t for t in listed if t in self.courses), None)
 
     @field_validator("pools")
     @classmethod
@@ -429,7 +483,10 @@ class AssignmentSettings(_Frozen):
     split_penalty
         Score penalty per additional home used by a sibling group.
     trainable_needs
-        Needs that may be met by training after placement (at ``training_penalty``).
+        Needs that may be met by a course after placement (at
+        ``training_penalty``). Unset (default): every need a course of
+        ``scoring.courses`` meets, except ``scoring.hard_needs``
+        (:func:`matcher.rules.trainable_needs`). A list replaces that rule.
     kinship_training
         A child's own kinship home may meet every need by training after
         placement (default True: network first, as Norwegian practice asks).
@@ -456,7 +513,7 @@ class AssignmentSettings(_Frozen):
     mip_gap: float = Field(default=0.0, ge=0.0, lt=1.0)
     sibling_policy: Literal["together", "prefer_together", "independent"] = "together"
     split_penalty: float = Field(default=0.25, ge=0.0)
-    trainable_needs: tuple[str, ...] = ("teen",)
+    trainable_needs: tuple[str, ...] | None = None
     kinship_training: bool = True
     training_penalty: float = Field(default=0.10, ge=0.0)
     urgency_weight: dict[Literal["acute", "planned"], float] = Field(
@@ -553,9 +610,13 @@ class ReportSettings(_Frozen):
     grid_metres
         Cell size in metres of the coarse privacy grid (SSB's 250 m grid).
     hear_from_age
-        Children of this age (years) or older must have been heard
-        (``children.heard_on``); the run lists those who were not. A flag,
-        never a block.
+        Age in years from which the report flags a child without a recent
+        conversation (``children.heard_on``). Only a flag, never a block, and
+        not a limit on who has the right to be heard: the Child Welfare Act
+        2021 § 1-4 gives every child able to form its own views that right,
+        with no age floor. Default 0: every child is flagged until a
+        conversation is recorded, so no young child who can form views is
+        left out silently (the old law's 7 years did that).
     heard_max_age_days
         A hearing older than this many days (before the run date) counts as
         not heard.
@@ -569,7 +630,7 @@ class ReportSettings(_Frozen):
 
     privacy: Literal["exact", "coarse"] = "coarse"
     grid_metres: float = Field(default=250.0, gt=0.0)
-    hear_from_age: int = Field(default=7, ge=0, le=25)
+    hear_from_age: int = Field(default=0, ge=0, le=25)
     heard_max_age_days: int = Field(default=180, ge=1)
     language: Literal["nb", "nn", "en"] | None = None
 

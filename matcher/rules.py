@@ -17,12 +17,16 @@ Filters, in the "funnel" order used in diagnoses (:data:`FILTERS`):
 4. ``household``: with ``min_age_gap_own_children`` = *g* > 0 years, no own
    child of the home (``own_children_ages``) is closer in age to the child
    than *g*: ``|own - age| >= g`` for every own child. Off when *g* = 0.
-5. ``competences``: every need is met by a home competence in
-   :func:`accepted_competences`. A need in ``trainable_needs`` may instead be
-   met by training (the pair stays eligible and the need is counted), and with
-   ``kinship_training`` a child's own kinship home may meet every need by
-   training. Planning passes neither: recruitment is about the competence
-   that is missing.
+5. ``competences``: every need is met by a tag of the home in
+   :func:`accepted_competences` (a target group the home is prepared for, or
+   a course it has taken), or the need is *trainable*
+   (:func:`trainable_needs`: a course meets it and it is not one of
+   ``scoring.hard_needs``) and is met by that course after move-in: the pair
+   stays eligible and the need is counted (the assignment's training
+   penalty), and the course to offer is :meth:`ScoringSettings.course_for`.
+   With ``kinship_training`` a child's own kinship home may meet every need
+   by training. Planning asks the same rule (without ``kinship_training``)
+   and counts the course places it needs.
 6. ``language``: a child with ``language_required`` shares at least one of
    its ``languages`` (ISO 639-1) with the home.
 7. ``avoid``: the home is not in one of the child's ``avoid_municipalities``.
@@ -40,10 +44,16 @@ Filters, in the "funnel" order used in diagnoses (:data:`FILTERS`):
 
 Planning asks the rules that need no travel time (all but ``school`` and
 ``contacts``).
+
+After the filters, one rule looks across children (:func:`reservation_blocks`):
+a home ``reserved_for`` municipalities or a pool of ``scoring.pools`` (until
+``reserved_until``, inclusive) is feasible for a child outside that group only
+when no child of the group is feasible for it (every filter above passed).
 """
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -52,9 +62,10 @@ import pandas as pd
 
 from matcher.config import ScoringSettings
 
-__all__ = ["FILTERS", "KEEPING_KINDS", "Eligibility", "NeedCounts", "accepted_competences",
-           "contacts_ok", "current_home_vetoes", "emergency_children", "school_ok",
-           "tag_matrix", "tags_of"]
+__all__ = ["FILTERS", "KEEPING_KINDS", "Eligibility", "NeedCounts", "Reservations",
+           "accepted_competences", "contacts_ok", "courses_for", "current_home_vetoes",
+           "emergency_children", "recruiters", "reservation_blocks", "school_ok", "tag_matrix",
+           "tags_of", "trainable_needs"]
 
 FILTERS: tuple[str, ...] = ("capacity", "kind", "age", "household", "competences", "language",
                             "avoid", "school", "contacts", "veto")
@@ -159,15 +170,100 @@ def contacts_ok(contact_minutes: np.ndarray, limit_minutes: np.ndarray, owner: n
 
 
 def accepted_competences(need: str, settings: ScoringSettings) -> tuple[str, ...]:
-    """Return the competence tags that meet ``need`` (any one suffices).
+    """Return the tags of a home that meet ``need`` (any one suffices).
 
-    ``need_competences[need]``, plus the need itself when it is a known
-    competence tag.
+    ``need_competences[need]``, plus the need itself when it is a known tag
+    (not the ``baseline``, which meets no need).
     """
     accepted = list(settings.need_competences.get(need, ()))
-    if need in settings.competences and need not in accepted:
+    if (need in settings.competences and need not in settings.baseline
+            and need not in accepted):
         accepted.append(need)
     return tuple(accepted)
+
+
+def trainable_needs(settings: ScoringSettings, needs: Sequence[str] | None = None
+                    ) -> tuple[str, ...]:
+    """Return the needs a course can meet after move-in: not in ``hard_needs``, and some
+    tag in :func:`accepted_competences` is one of ``courses``.
+
+    ``needs`` are the needs to classify (default: the keys of ``need_competences``).
+    """
+    names = settings.need_competences if needs is None else needs
+    return tuple(n for n in names if settings.course_for(n) is not None)
+
+
+_trainable_by_rule = trainable_needs  # for Eligibility.build, whose argument shadows the name
+
+
+def courses_for(needs: Sequence[str], settings: ScoringSettings) -> tuple[str, ...]:
+    """The courses to offer a home for needs met by training (first course of each need,
+    in ``courses`` order, without repeats). A need without a course is left out."""
+    wanted = {c for n in needs if (c := settings.course_for(n)) is not None}
+    return tuple(c for c in settings.courses if c in wanted)
+
+
+def recruiters(homes: pd.DataFrame) -> np.ndarray:
+    """Per home: who recruited it, ``bufetat`` (default, and for an empty cell) or a
+    4-digit kommunenummer."""
+    if "recruited_by" not in homes.columns:
+        return np.full(len(homes), "bufetat", dtype=object)
+    by = homes["recruited_by"].fillna("").astype(str).to_numpy(dtype=object)
+    return np.where(by == "", "bufetat", by).astype(object)
+
+
+@dataclass(frozen=True)
+class Reservations:
+    """Homes reserved first for the children of some municipalities or a pool.
+
+    Attributes
+    ----------
+    active
+        ``(n_homes,)``: the home has a ``reserved_for`` and ``reserved_until``
+        is empty or not before the run date.
+    own
+        ``(n_children, n_homes)``: the child belongs to the home's group (its
+        municipality is listed, or lies in a listed pool); True for every child
+        of a home without an active reservation.
+    groups
+        Per home: the group as written (``4626, 4631`` or ``pool oygarden_alver``),
+        ``""`` without an active reservation.
+    """
+
+    active: np.ndarray
+    own: np.ndarray
+    groups: tuple[str, ...]
+
+    @classmethod
+    def build(cls, children: pd.DataFrame, homes: pd.DataFrame, settings: ScoringSettings,
+              as_of: datetime.date) -> Reservations:
+        """Read ``reserved_for``/``reserved_until`` of validated homes (children in order)."""
+        lists = tags_of(homes, "reserved_for")
+        until = (pd.to_datetime(homes["reserved_until"]) if "reserved_until" in homes.columns
+                 else pd.Series(pd.NaT, index=homes.index))
+        active = np.array([bool(v) for v in lists], dtype=bool) & (
+            until.isna() | (until >= pd.Timestamp(as_of))).to_numpy(dtype=bool)
+        munis = children["municipality"].astype(str).to_numpy(dtype=object) \
+            if "municipality" in children.columns else np.full(len(children), "", dtype=object)
+        pools = np.array([settings.pool_of(m) or "" for m in munis], dtype=object)
+        own = np.ones((len(children), len(homes)), dtype=bool)
+        for j in np.flatnonzero(active):
+            listed = set(lists[j])
+            own[:, j] = np.isin(munis, list(listed)) | np.isin(pools, list(listed))
+        groups = tuple(", ".join(v) if a else "" for v, a in zip(lists, active, strict=True))
+        return cls(active=active, own=own, groups=groups)
+
+
+def reservation_blocks(feasible: np.ndarray, reservations: Reservations) -> np.ndarray:
+    """``(n_children, n_homes)``: pairs the reservation rule removes.
+
+    A pair (child, home) is blocked when the home's reservation is active, the
+    child is outside its group, and some child of the group is feasible for the
+    home (``feasible``: every filter of :data:`FILTERS` passed).
+    """
+    r = reservations
+    own_qualifies = (feasible & r.own).any(axis=0)
+    return r.active[None, :] & ~r.own & own_qualifies[None, :]
 
 
 def school_ok(school_minutes: np.ndarray, limit_minutes: np.ndarray,
@@ -236,7 +332,7 @@ class Eligibility:
 
     @classmethod
     def build(cls, children: pd.DataFrame, homes: pd.DataFrame, settings: ScoringSettings, *,
-              trainable_needs: Sequence[str] = (), kinship_training: bool = False
+              trainable_needs: Sequence[str] | None = None, kinship_training: bool = False
               ) -> Eligibility:
         """Collect the rule data of validated children and homes (:mod:`matcher.schema`).
 
@@ -248,7 +344,9 @@ class Eligibility:
             ``need_competences`` and ``competences`` define which competence
             meets which need.
         trainable_needs
-            Needs that may be met by training (matching); ``()`` for planning.
+            Needs that may be met by a course after move-in; ``None``
+            (default): the rule of :func:`trainable_needs`; ``()``: none
+            (every need is an entry rule).
         kinship_training
             A child's own kinship home may meet every need by training.
         """
@@ -265,6 +363,8 @@ class Eligibility:
                                                                           len(homes))
         has_need = np.array([[n in needs for n in need_names] for needs in children["needs"]],
                             dtype=bool).reshape(n_c, len(need_names))
+        if trainable_needs is None:
+            trainable_needs = _trainable_by_rule(settings, need_names)
         trainable = np.array([n in trainable_needs for n in need_names], dtype=bool)
         own = [tuple(v) if isinstance(v, tuple | list) else ()
                for v in (homes["own_children_ages"] if "own_children_ages" in homes.columns

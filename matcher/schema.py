@@ -68,7 +68,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -339,7 +339,8 @@ def check_tables(frames: Mapping[str, pd.DataFrame | None], *, settings: Scoring
     """
     completed = lookup.complete(frames, registers or Registers(), labels=labels)
     problems: list[Problem] = list(completed.problems)
-    vocabularies = {"needs": set(settings.need_competences) | set(settings.competences),
+    vocabularies = {"needs": set(settings.need_competences)
+                    | (set(settings.competences) - set(settings.baseline)),
                     "competences": set(settings.competences), "cultures": set(settings.cultures)}
     tables = {name: tables_.read(name, frame, label=labels.get(name, name),
                                  vocabularies=vocabularies)
@@ -355,6 +356,7 @@ def check_tables(frames: Mapping[str, pd.DataFrame | None], *, settings: Scoring
         _check_children(tables["children"])
     if "homes" in tables:
         _check_homes(tables["homes"], tables.get("children"), child_ids)
+        _check_recruiters(tables["homes"], settings.pools)
     if "contacts" in tables:
         _check_refs(tables["contacts"], "child_id", child_ids, "children")
     for name in ("placements", "vetoes"):
@@ -429,6 +431,31 @@ def _check_homes(t: tables_.Table, children: tables_.Table | None,
                           "in the children table; fix the id").format(id=kin_of[i]))
     if children is not None and "current_home_id" in children.values:
         _check_current_homes(children, v["home_id"], kind)
+
+
+def _check_recruiters(t: tables_.Table, pools: Mapping[str, Sequence[str]]) -> None:
+    """``recruited_by`` is bufetat or a kommunenummer; ``reserved_for`` names
+    municipalities or pools of ``scoring.pools``; ``reserved_until`` needs ``reserved_for``."""
+    if t.has("recruited_by"):
+        by = t.text("recruited_by")
+        t.add("recruited_by", (by != "") & (by != "bufetat")
+              & ~np.array([len(b) == 4 and b.isdigit() for b in by], dtype=bool),
+              lambda i: _("recruited_by '{value}' is neither bufetat nor a 4-digit "
+                          "kommunenummer; write bufetat or e.g. 4626").format(value=by[i]))
+    if t.has("reserved_for"):
+        tags = t.values["reserved_for"]
+        bad = [[x for x in v if not (len(x) == 4 and x.isdigit()) and x not in pools]
+               for v in tags]
+        t.add("reserved_for", np.array([bool(b) for b in bad], dtype=bool),
+              lambda i: _("reserved_for '{value}' is neither a 4-digit kommunenummer nor a "
+                          "pool of [scoring.pools] ({pools}); fix the name or add the pool")
+              .format(value=";".join(bad[i]), pools=", ".join(sorted(pools)) or "-"))
+    if t.has("reserved_until"):
+        until = t.text("reserved_until")
+        given = t.text("reserved_for") if t.has("reserved_for") else np.full(t.n, "")
+        t.add("reserved_until", (until != "") & (given == ""),
+              _("reserved_until without reserved_for; give the municipalities or pool the "
+                "home is reserved for, or clear the date"))
 
 
 def _check_locks(t: tables_.Table, vetoes: tables_.Table | None) -> None:

@@ -99,7 +99,8 @@ class Column:
         The column must be present (cells may still be empty where the kind
         allows it: see ``empty``).
     allowed
-        For ``choice``: the values; for ``tags`` without ``vocabulary``: the tags.
+        For ``choice``: the values; for ``tags`` without ``vocabulary``: the tags
+        (none: any tag, checked across tables in :mod:`matcher.schema`).
     range
         For ``number``/``integer``: inclusive ``(low, high)``; ``None`` for open.
     default
@@ -653,6 +654,8 @@ class Table:
         allowed = (self._vocabularies.get(c.vocabulary, set()) if c.vocabulary
                    else set(c.allowed))
         out = [split_tags(t) for t in self.text(c.name)]
+        if not c.vocabulary and not c.allowed:
+            return out  # free tags, checked across tables (matcher.schema)
         lower = {a.lower(): a for a in allowed}
         what = {"needs": "need", "competences": "competence", "cultures": "culture"}.get(
             c.vocabulary or "", "")
@@ -944,6 +947,13 @@ _SPECS: tuple[TableSpec, ...] = (
         Column("languages", "languages", doc=_LANGUAGES_DOC),
         Column("culture", "tags", vocabulary="cultures", doc="';'-separated culture tags"),
         Column("own_children_ages", "ages", doc="';'-separated ages of the home's own children"),
+        Column("recruited_by", "text", default="bufetat",
+               doc="who recruited the home: bufetat or a 4-digit kommunenummer "
+                   "(default bufetat)"),
+        Column("reserved_for", "tags",
+               doc="';'-separated kommunenummer or a pool of [scoring.pools] the home is "
+                   "reserved for first"),
+        Column("reserved_until", "date", doc="last day of the reservation (empty: no end)"),
     )),
     TableSpec("contacts", points=True, doc="The child's network: one row per person or place.",
               columns=(
@@ -982,6 +992,12 @@ _SPECS: tuple[TableSpec, ...] = (
         Column("cooperation", "text", doc="municipality cooperation (default: the municipality)"),
         Column("max_homes", "integer", range=(0.0, None),
                doc="most homes the family supports (default: the setting)"),
+    )),
+    TableSpec("cooperations", doc="Municipality cooperations for `resource-families "
+              "--cooperations` (default: `[scoring.pools]`).", columns=(
+        Column("municipality", "municipality", required=True, unique=True,
+               doc="4-digit kommunenummer"),
+        Column("cooperation", "text", required=True, doc="name of its cooperation"),
     )),
     TableSpec("travel_times", doc="Precomputed travel times, one row per home and anchor.",
               columns=(

@@ -70,6 +70,8 @@ REASONS: dict[str, str] = {
     "competition": N_("homes qualify, but their places went to other children"),
     "siblings": N_("the sibling group is placed together, and no home can take all of them"),
     "other": N_("several rules together leave no home"),
+    "reserved": N_("the homes that qualify are reserved first for the children of another "
+                   "municipality or cooperation"),
 }
 """Reason codes of unmatched children (stable, English) -> the text shown (translated
 where used). Codes: the binding filters of :data:`matcher.rules.FILTERS`, ``competition``

@@ -206,3 +206,23 @@ def test_pool_municipalities_are_checked_against_2024(tmp_path: Path) -> None:
     assert "pre-2024 number; write 3107 (Fredrikstad)" in by_key["scoring.pools.ost"]
     path.write_text('[scoring.pools]\nvest = ["4601", "4631"]\n')
     assert config.load(path).scoring.pools == {"vest": ("4601", "4631")}
+
+
+def test_target_groups_courses_and_baseline() -> None:
+    """Issue 21: every tag a home may list is a course, a target group or the baseline;
+    the baseline (PRIDE) meets no need; a tag cannot be both a course and a target group."""
+    ScoringSettings = config.ScoringSettings
+    s = ScoringSettings()
+    assert s.competences == ("TBO-F", "trygg-base", "EFST", "teen", "disability",
+                             "specialized", "PRIDE")
+    assert (s.course_for("trauma"), s.course_for("behaviour"), s.course_for("attachment"),
+            s.course_for("teen"), s.course_for("substance"), s.course_for("disability")) == (
+        "TBO-F", "EFST", "trygg-base", "TBO-F", "TBO-F", None)
+    extra = ScoringSettings(competences=("MST",), courses=("MST",),
+                            need_competences={"conduct": ("MST",)})
+    assert extra.competences == ("MST", "teen", "disability", "specialized", "PRIDE")
+    assert extra.course_for("conduct") == "MST"
+    with pytest.raises(InputError, match="PRIDE is the baseline every general home has"):
+        ScoringSettings(need_competences={"trauma": ("PRIDE",)})
+    with pytest.raises(InputError, match="teen is both a course and a target group"):
+        ScoringSettings(courses=("teen", "TBO-F"))

@@ -202,3 +202,82 @@ def test_inputs_reference_has_one_generated_block() -> None:
     block = text[text.index(begin):text.index(end)]
     for table in ("children", "homes", "contacts", "placements", "vetoes", "decisions"):
         assert f"### `{table}`" in block
+
+
+# --------------------------------------------------------------------------- municipality numbers
+
+_QUOTED = re.compile(r"""["'](\d{4})["']""")
+_LISTED = re.compile(r"--(?:clip-)?municipalities[ =](\d{4}(?:,\d{4})*)|--add[ =](\d{4}):")
+_NAMED = re.compile(r"([A-ZÆØÅ][a-zæøå]+(?:-[A-ZÆØÅ][a-zæøå]+)?) \(?(\d{4})\b(?![.,]\d)")
+_POOL = re.compile(r"""=\s*\[((?:\s*["']\d{4}["'],?)+)\s*\]\s*#\s*(.+)$""", re.MULTILINE)
+FICTIONAL = {f"{n}" for n in range(4691, 4700)}  # the synthetic fjord sample (docs/inputs.md)
+
+
+def _kommuner() -> tuple[dict[str, str], dict[str, set[str]]]:
+    """2024 number -> name (data/kommuner_2024_S.geojson); name -> its 2020 numbers."""
+    import json
+
+    import pandas as pd
+
+    features = json.loads((REPO / "data" / "kommuner_2024_S.geojson").read_text(
+        encoding="utf-8"))["features"]
+    names = {f["properties"]["kommunenummer"]: f["properties"]["kommunenavn"]
+             for f in features}
+    old = pd.read_csv(REPO / "data" / "kommunenummer_2020_2024.csv", sep=";", dtype=str)
+    before: dict[str, set[str]] = {}
+    for number, name in zip(old["old"], old["old_name"], strict=True):
+        before.setdefault(name, set()).add(number)
+    return names, before
+
+
+def municipality_number_problems(text: str, where: str) -> list[str]:
+    """Every municipality number of a page that is not in the 2024 polygons, or that the
+    page names wrongly ("Ullensvang 4621"; a pool list whose comment names its members)."""
+    names, before = _kommuner()
+    known = set(names) | FICTIONAL
+    problems = []
+    for m in _QUOTED.finditer(text):
+        if m.group(1) not in known:
+            problems.append(f"{where}: \"{m.group(1)}\" is no 2024 municipality number")
+    for m in _LISTED.finditer(text):
+        for number in (m.group(1) or m.group(2)).split(","):
+            if number not in known:
+                problems.append(f"{where}: {number} is no 2024 municipality number")
+    by_name = {v: k for k, v in names.items()}
+    for m in _NAMED.finditer(text):
+        name, number = m.groups()
+        if (name in by_name or name in before) and (
+                number != by_name.get(name) and number not in before.get(name, set())):
+                problems.append(f"{where}: {name} is {by_name.get(name)}, not {number}")
+    for m in _POOL.finditer(text):
+        numbers = _QUOTED.findall(m.group(1))
+        listed = [n.strip() for n in m.group(2).split(",")]
+        if [names.get(n, n) for n in numbers] != listed:
+            problems.append(f"{where}: {numbers} are {[names.get(n, n) for n in numbers]}, "
+                            f"not {listed}")
+    return problems
+
+
+def test_municipality_numbers_in_readme_and_docs_exist() -> None:
+    """Issue 21: every municipality number in README.md and docs/*.md is a 2024 number (or
+    a fictional one of the fjord sample), matches the name written beside it, and the
+    Hardanger and Voss pool lists the cooperation's own members."""
+    problems = [p for page in PAGES for p in municipality_number_problems(
+        page.read_text(encoding="utf-8"), page.name)]
+    assert problems == []
+    scoring = (DOCS / "scoring.md").read_text(encoding="utf-8")
+    assert 'hardanger_voss = ["4618", "4619", "4620", "4621", "4622"]' in scoring
+
+
+def test_municipality_number_check_can_fail() -> None:
+    """The errors of issue 21 are found: a pool with Samnanger and Bjørnafjorden in it named
+    as Hardanger and Voss, a number that does not exist, a name beside the wrong number."""
+    old = ('hardanger_voss = ["4621", "4622", "4623", "4624"]  '
+           '# Ullensvang, Eidfjord, Ulvik, Voss, Kvam')
+    assert len(municipality_number_problems(old, "x")) == 1
+    assert municipality_number_problems('oslo = ["0300"]', "x") == [
+        'x: "0300" is no 2024 municipality number']
+    assert municipality_number_problems("Ullensvang 4621 and Asker 3025", "x") == [
+        "x: Ullensvang is 4618, not 4621"]
+    assert municipality_number_problems("--clip-municipalities 4626,1234", "x") == [
+        "x: 1234 is no 2024 municipality number"]

@@ -181,6 +181,26 @@ def test_not_heard_flags_age_and_staleness() -> None:
                               hear_from_age=7, heard_max_age_days=180) == ["b", "d"]
 
 
+def test_hearing_has_no_age_floor_by_default_and_never_blocks() -> None:
+    """Issue 21 item 5: § 1-4 has no age floor, so by default a young child without a
+    conversation is flagged too; and the flag never changes a proposal."""
+    from matcher.config import ReportSettings
+
+    assert ReportSettings().hear_from_age == 0
+    children = pd.DataFrame({"child_id": ["a", "b", "c"], "age": [0, 3, 12],
+                             "heard_on": pd.to_datetime([None, None, "2026-10-01"])})
+    assert pipeline.not_heard(children, as_of=pd.Timestamp("2026-11-01").date(),
+                              hear_from_age=ReportSettings().hear_from_age,
+                              heard_max_age_days=180) == ["a", "b"]
+    inputs = _cooperation_inputs()
+    runs = {age: fm.match(inputs, settings=Settings(report={"hear_from_age": age}),
+                          times=_flat_times(inputs), as_of=pd.Timestamp("2026-11-01").date())
+            for age in (0, 25)}
+    assert len(runs[0].summary.children_not_heard) > len(runs[25].summary.children_not_heard)
+    pd.testing.assert_frame_equal(runs[0].assignments, runs[25].assignments)
+    assert runs[0].summary.placed == len(inputs.children)  # unheard children get proposals
+
+
 def test_write_replaces_only_a_previous_run(run: pipeline.RunResult, tmp_path: Path) -> None:
     # issue 15, case 1: the folder swap deleted any folder given as the run folder.
     victim = tmp_path / "victim"
@@ -227,3 +247,27 @@ def test_scale_guard_fails_early_with_the_numbers(small_sample: Sample,
                                          f"{pairs - 1:,}") as exc:
         pipeline.run(inputs, tight, net=small_sample.net, as_of=small_sample.as_of)
     assert exc.value.exit_code == 2 and "GiB" in str(exc.value) and called == []
+
+
+@pytest.mark.parametrize("needs", ["trauma", "behaviour", "attachment;trauma", "disability"])
+def test_a_course_after_move_in_by_default_and_the_home_with_it_first(needs: str) -> None:
+    """Issue 21: a course-shaped need no longer shuts out a home without the course (it gets
+    a course plan); the home that has the course is proposed first (training penalty). A
+    hard need (disability) still needs the home to be prepared for it."""
+    children = pd.DataFrame({"child_id": ["c"], "lon": 10.0, "lat": 60.0,
+                             "municipality": ["0301"], "age": [9], "needs": [needs],
+                             "urgency": ["planned"]})
+    courses = {"trauma": "TBO-F", "behaviour": "EFST", "attachment;trauma": "trygg-base;TBO-F",
+               "disability": "disability"}[needs]
+    homes = pd.DataFrame({"home_id": ["a", "b"], "lon": 10.0, "lat": 60.0,
+                          "municipality": ["0301", "0301"], "capacity": [1, 1],
+                          "competences": ["", courses], "min_age": [0, 0], "max_age": [17, 17],
+                          "kind": ["general", "general"]})
+    inputs = schema.validate(children, homes, settings=ScoringSettings())
+    run = fm.match(inputs, times=_flat_times(inputs), as_of=pd.Timestamp("2026-11-01").date())
+    assert run.assignments.set_index("child_id").loc["c", "home_id"] == "b"
+    without = run.scored.pairs.set_index("home_id")
+    if needs == "disability":
+        assert "a" not in without.index  # an entry rule: no course makes a home adapted
+    else:
+        assert without.loc["a", "training_needs"] == needs  # feasible, with a course plan

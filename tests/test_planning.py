@@ -41,9 +41,17 @@ runner = CliRunner()
 
 def accepted(need: str, settings: ScoringSettings) -> set[str]:
     out = set(settings.need_competences.get(need, ()))
-    if need in settings.competences:
+    if need in settings.competences and need not in settings.baseline:
         out.add(need)
     return out
+
+
+def course_of(need: str, settings: ScoringSettings) -> str | None:
+    """Issue 21: the course that meets a trainable need after move-in (first listed)."""
+    if need in settings.hard_needs:
+        return None
+    return next((t for t in (*settings.need_competences.get(need, ()), need)
+                 if t in settings.courses), None)
 
 
 def base_ok(child: dict, home: dict, free: int, min_gap_years: float = 0.0) -> bool:
@@ -64,8 +72,26 @@ def base_ok(child: dict, home: dict, free: int, min_gap_years: float = 0.0) -> b
     return True
 
 
-def meets(need: str, home: dict, settings: ScoringSettings) -> bool:
+def has(need: str, home: dict, settings: ScoringSettings) -> bool:
     return any(c in accepted(need, settings) for c in home["competences"])
+
+
+def meets(need: str, home: dict, settings: ScoringSettings) -> bool:
+    """By a tag of the home, or by a course after move-in (the trainable rule)."""
+    return has(need, home, settings) or course_of(need, settings) is not None
+
+
+def courses_needed(child: dict, homes: list[dict], settings: ScoringSettings) -> list[str]:
+    """Courses of the usable home needing fewest (first in table order), in courses order."""
+    best: list[str] | None = None
+    for home in homes:
+        if not all(meets(n, home, settings) for n in child["needs"]):
+            continue
+        need = [n for n in child["needs"] if not has(n, home, settings)]
+        if best is None or len(need) < len(best):
+            best = need
+    wanted = {course_of(n, settings) for n in best or []}
+    return [c for c in settings.courses if c in wanted]
 
 
 def brute_gaps(inputs: schema.Inputs, times: TimeTable, minutes: float,
@@ -92,7 +118,10 @@ def brute_gaps(inputs: schema.Inputs, times: TimeTable, minutes: float,
         covered = any(all(meets(n, h, settings) for n in child["needs"]) for h in reach)
         missing = [] if covered or not reach else [
             n for n in child["needs"] if not any(meets(n, h, settings) for h in reach)]
-        out[child["child_id"]] = {"covered": covered, "no_home": not reach, "missing": missing}
+        out[child["child_id"]] = {"covered": covered, "no_home": not reach, "missing": missing,
+                                  "courses": courses_needed(child, reach, settings),
+                                  "usable": [h["home_id"] for h in reach if all(
+                                      meets(n, h, settings) for n in child["needs"])]}
     return out
 
 
@@ -156,6 +185,7 @@ def hand_inputs() -> schema.Inputs:
         "max_age": [17, 17, 17, 17, 12, 17],
         "kind": ["general", "kinship", "specialized", "general", "emergency", "general"],
         "kin_of": ["", "C2", "", "", "", ""],
+        "recruited_by": ["0301", "", "bufetat", "0301", "3201", ""],
     })
     placements = pd.DataFrame({"child_id": ["C6"], "home_id": ["H6"]})
     return schema.validate(children, homes, placements=placements, settings=SETTINGS.scoring)
@@ -195,6 +225,7 @@ def test_gaps_match_brute_force(seed: int) -> None:
     for cid, exp in expected.items():
         assert bool(got.loc[cid, "covered"]) == exp["covered"], cid
         assert got.loc[cid, "missing_needs"] == ";".join(exp["missing"]), cid
+        assert got.loc[cid, "courses"] == ";".join(exp["courses"]), cid
     # per area, by hand: anchor west or east of 10.76
     lon = {r["child_id"]: (r["school_lon"] if not math.isnan(r["school_lon"]) else r["lon"])
            for r in inputs.children.to_dict("records")}
@@ -208,6 +239,22 @@ def test_gaps_match_brute_force(seed: int) -> None:
                                                  for c in mine)
         for need in SETTINGS.scoring.need_competences:
             assert row[f"need:{need}"] == sum(need in expected[c]["missing"] for c in mine)
+        assert row["course_places"] == sum(len(expected[c]["courses"]) for c in mine)
+        for course in SETTINGS.scoring.courses:
+            assert row[f"course:{course}"] == sum(course in expected[c]["courses"] for c in mine)
+    # issue 21: per recruiter of the homes, by loops
+    recruiter = dict(zip(inputs.homes["home_id"], inputs.homes["recruited_by"].replace(
+        "", "bufetat"), strict=True))
+    free = dict(zip(inputs.homes["home_id"], planning.free_places(inputs), strict=True))
+    rows = res.by_recruiter.set_index("recruited_by")
+    assert sorted(rows.index) == sorted(set(recruiter.values()))
+    for who, row in rows.iterrows():
+        mine = {h for h, r in recruiter.items() if r == who}
+        assert row["homes"] == sum(free[h] > 0 for h in mine)
+        assert row["places"] == sum(free[h] for h in mine)
+        assert row["children"] == sum(bool(mine & set(e["usable"])) for e in expected.values())
+        assert row["children_only_here"] == sum(
+            bool(e["usable"]) and set(e["usable"]) <= mine for e in expected.values())
     ranks = res.table["uncovered"].to_numpy()
     assert list(ranks) == sorted(ranks, reverse=True)
     assert list(res.table["rank"]) == list(range(1, len(res.table) + 1))
@@ -380,21 +427,23 @@ def test_grid_cells_cover_points_once(shape: str) -> None:
 # --------------------------------------------------------------------------- MCLP
 
 
-def brute_mclp(cover: np.ndarray, w: np.ndarray, q: np.ndarray, k: int) -> tuple[float, float]:
-    """Best covered weight and, among best sets, the best preference sum."""
-    best, best_q = -1.0, -1.0
-    for combo in itertools.combinations(range(cover.shape[0]), k):
-        covered = 0.0
-        for i in range(cover.shape[1]):
-            if any(cover[j, i] for j in combo):
-                covered += w[i]
-        pref = sum(q[j] for j in combo)
-        if covered > best or (covered == best and pref > best_q):
-            best, best_q = covered, pref
-    return best, best_q
+def brute_mclp(cover: np.ndarray, w: np.ndarray, q: np.ndarray, k: int
+               ) -> tuple[float, int, float]:
+    """Over every set of at most ``k`` sites: most covered weight, then fewest sites, then
+    the most preference."""
+    best: tuple[float, int, float] = (-1.0, 0, -1.0)
+    for size in range(k + 1):
+        for combo in itertools.combinations(range(cover.shape[0]), size):
+            covered = float(sum(w[i] for i in range(cover.shape[1])
+                                if any(cover[j, i] for j in combo)))
+            key = (covered, -size, float(sum(q[j] for j in combo)))
+            if key[0] > best[0] + 1e-9 or (key[0] == best[0] and (key[1], key[2])
+                                           > (best[1], best[2] + 1e-9)):
+                best = key
+    return best[0], -best[1], best[2]
 
 
-@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize("seed", range(12))
 def test_mclp_matches_exhaustive_search(seed: int) -> None:
     rng = np.random.default_rng(seed)
     n_sites, n_dem = int(rng.integers(4, 9)), int(rng.integers(5, 16))
@@ -404,13 +453,22 @@ def test_mclp_matches_exhaustive_search(seed: int) -> None:
     q = rng.uniform(0.0, 1.0, n_sites)
     k = int(rng.integers(1, min(4, n_sites) + 1))
     sol = planning.mclp(minutes, k, catchment_minutes=20.0, weights=w, preference=q)
-    best, best_q = brute_mclp(minutes <= 20.0, w, q / q.max(), k)
+    best, size, best_q = brute_mclp(minutes <= 20.0, w, q / q.max(), k)
     assert sol.status == "optimal"
-    assert len(sol.chosen) == k
     assert sol.covered_weight == pytest.approx(best)
+    assert len(sol.chosen) == size <= k
     assert sum(q[sol.chosen] / q.max()) == pytest.approx(best_q, abs=1e-6)
     covered = [any(minutes[j, i] <= 20.0 for j in sol.chosen) for i in range(n_dem)]
     assert list(sol.covered) == covered
+
+
+def test_mclp_chooses_no_site_that_covers_no_further_child() -> None:
+    """Issue 21: k=3 with one coverable child picks one site, not two empty ones besides."""
+    minutes = np.array([[5.0, 90.0], [90.0, 90.0], [90.0, 90.0], [6.0, 90.0]])
+    sol = planning.mclp(minutes, 3, catchment_minutes=10.0, weights=np.array([1.0, 1.0]),
+                        preference=np.array([0.1, 1.0, 0.9, 0.2]))
+    assert sol.chosen.tolist() == [3]  # covers the child; the more populous of the two
+    assert sol.covered.tolist() == [True, False] and sol.covered_weight == 1.0
 
 
 def test_mclp_checks_k_before_solving() -> None:
@@ -660,6 +718,7 @@ def test_oslo_gaps_match_brute_force(oslo: oslo_mod.OsloScenario) -> None:
         assert row["no_home"] == sum(e["no_home"] for e in expected.values())
         for need in SETTINGS.scoring.need_competences:
             assert row[f"need:{need}"] == sum(need in e["missing"] for e in expected.values())
+        assert row["course_places"] == sum(len(e["courses"]) for e in expected.values())
         # 2SFCA by loops: supply = free places of non-kinship homes, demand = 1 per child
         homes = inputs.homes.to_dict("records")
         ratio = []
@@ -735,7 +794,10 @@ def test_oslo_recruit_and_support(oslo: oslo_mod.OsloScenario) -> None:
     res = planning.recruit(oslo.inputs, competence="disability", k=2, settings=SETTINGS,
                            net=oslo.net, population=oslo.population, minutes=5.0,
                            max_candidates=150)
-    assert res.solution.status == "optimal" and len(res.sites) == 2
+    assert res.solution.status == "optimal" and 1 <= len(res.sites) <= 2
+    # issue 21: every chosen site brings a child no other chosen site brings
+    assert (res.sites["only_here"] >= 1).all()
+    assert res.newly_covered == res.sites["only_here"].sum()
     assert res.newly_covered <= res.coverable <= res.suited - res.covered_before
     plan = planning.support_plan(oslo.inputs.homes, oslo.resource_families, net=oslo.net)
     assert plan.families.assigned == min(len(oslo.inputs.homes),
@@ -812,19 +874,42 @@ def test_cli_whatif(region: dict, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     diff = pd.read_csv(out / "whatif.csv").set_index("measure")
     assert diff.loc["placed", "scenario"] >= diff.loc["placed", "baseline"]
-    assert len(pd.read_csv(out / "whatif_homes.csv")) == 2
+    homes = pd.read_csv(out / "whatif_homes.csv", dtype=str, keep_default_na=False)
+    assert len(homes) == 2
+    # issue 21: tag cells as the inputs write them; an empty tag list is an empty cell
+    assert "()" not in (out / "whatif_homes.csv").read_text(encoding="utf-8")
+    assert homes["competences"].tolist() == ["TBO-F", "TBO-F"]
+    assert (homes["languages"] == "").all()
     bad = runner.invoke(app, [*args[:-2], "--add", "4692:TBOF:2", "--out", str(out)])
     assert bad.exit_code == 2 and "allowed: TBO-F" in bad.output
 
 
 def test_cli_recruit(region: dict, tmp_path: Path) -> None:
     out = tmp_path / "recruit"
+    # disability is a hard need (an adapted home); TBO-F is a course every home may take
     result = runner.invoke(app, ["--json", "recruit", *_common(region), "--competence",
-                                 "TBO-F", "--k", "2", "--out", str(out)])
+                                 "disability", "--k", "3", "--out", str(out)])
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout.strip().splitlines()[-1])
-    assert summary["status"] == "optimal" and len(summary["sites"]) == 2
-    assert len(gpd.read_file(out / "recruit.gpkg", layer="sites")) == 2
+    sites = pd.read_csv(out / "recruit.csv")
+    # issue 21: at most k sites, each bringing a child no other chosen site brings
+    assert summary["status"] == "optimal" and 1 <= summary["chosen"] <= 3
+    assert len(summary["sites"]) == len(sites) == summary["chosen"]
+    assert (sites["only_here"] >= 1).all()
+    assert summary["newly_covered"] == sites["only_here"].sum()
+    by_recruiter = pd.read_csv(out / "recruit_by_recruiter.csv", dtype={"recruited_by": str})
+    assert list(by_recruiter.columns) == ["recruited_by", "homes", "places", "children",
+                                          "children_only_here"]
+    assert by_recruiter["homes"].sum() == (planning.free_places(region["inputs"]) > 0).sum()
+    by_pool = pd.read_csv(out / "recruit_by_pool.csv")
+    assert summary["course_places"] == by_pool["course_places"].sum() == sum(
+        by_pool[f"course:{c}"].sum() for c in SETTINGS.scoring.courses)
+    assert len(gpd.read_file(out / "recruit.gpkg", layer="sites")) == summary["chosen"]
+    text = runner.invoke(app, ["recruit", *_common(region), "--competence", "disability",
+                               "--k", "3", "--out", str(out)]).output
+    n = summary["chosen"]
+    assert f"disability: {n} site{'s' if n > 1 else ''} cover" in text
+    assert (f"{n} of the 3 sites asked for are chosen" in text) == (n < 3)
     bad = runner.invoke(app, ["recruit", *_common(region), "--competence", "tbo-f", "--out",
                               str(out)])
     assert bad.exit_code == 2 and "TBO-F, trygg-base" in bad.output
@@ -861,6 +946,34 @@ def test_cli_resource_families(region: dict, tmp_path: Path) -> None:
     networks = pd.read_csv(out / "local_networks.csv")
     assert networks.groupby("network_id").size().max() <= 5
     assert len(pd.read_csv(out / "cafes.csv")) == homes["municipality"].nunique()
+    # issue 21: a families file without `cooperation` takes the cooperations of
+    # --cooperations, like the homes (before: 0 homes got a family), and else [scoring.pools]
+    munis = sorted(set(homes["municipality"]))
+    pd.DataFrame({"municipality": munis, "cooperation": "fjord"}).to_csv(
+        tmp_path / "coop.csv", index=False)
+    config = tmp_path / "pools.toml"
+    config.write_text("[scoring.pools]\nfjord = [" + ", ".join(f'"{m}"' for m in munis)
+                      + "]\n", encoding="utf-8")
+    assigned = {}
+    for name, extra in (("own", []), ("file", ["--cooperations", str(tmp_path / "coop.csv")]),
+                        ("pools", ["--config", str(config)])):
+        res = runner.invoke(app, ["--json", "resource-families", *_common(region),
+                                  "--resource-families", str(tmp_path / "families.csv"),
+                                  "--out", str(tmp_path / name), *extra])
+        assert res.exit_code == 0, res.output
+        table = pd.read_csv(tmp_path / name / "resource_families.csv", dtype=str,
+                            keep_default_na=False)
+        assigned[name] = int((table["resource_id"] != "").sum())
+        if name != "own":
+            assert set(table["cooperation"]) == {"fjord"}
+    # one cooperation: every family serves every home, up to 5 each
+    assert assigned["file"] == assigned["pools"] == min(len(homes), 5 * len(fam))
+    assert assigned["file"] > 0  # the bug gave 0
+    pd.DataFrame({"municipality": munis}).to_csv(tmp_path / "coop_bad.csv", index=False)
+    bad = runner.invoke(app, ["resource-families", *_common(region), "--resource-families",
+                              str(tmp_path / "families.csv"), "--cooperations",
+                              str(tmp_path / "coop_bad.csv"), "--out", str(tmp_path / "x")])
+    assert bad.exit_code == 2 and "missing required column 'cooperation'" in bad.output
     fam.drop(columns="municipality").to_csv(tmp_path / "bad.csv", index=False)
     bad = runner.invoke(app, ["resource-families", *_common(region), "--resource-families",
                               str(tmp_path / "bad.csv"), "--out", str(out)])

@@ -260,7 +260,7 @@ SOLO_CASES = [
     ("age", {"home": {"min_age": 11}}, "its age range is 11-18"),
     ("competences", {"home": {"competences": "trygg-base"}},
      "the only home within 45 min of school lacks a needed competence ('behaviour' needs "
-     "TBO-F, found in 0 of 1)"),
+     "EFST or TBO-F, found in 0 of 1)"),
     ("school", {"school": 45.5},
      "no suitable home within 45 min of school (nearest such home: 45.5 min)"),
     ("school", {"school": INF},
@@ -318,7 +318,7 @@ def test_contact_kind_in_a_reason_is_in_the_language_of_the_run() -> None:
 def test_trainable_need_keeps_pair_feasible() -> None:
     scored = _solo(child={"needs": "teen;behaviour"}, home={"competences": "TBO-F"})
     assert _pair(scored, "d", "g")["n_training"] == 0  # TBO-F meets teen as well
-    scored = _solo(child={"needs": "teen;trauma"}, home={"competences": "EFST"})
+    scored = _solo(child={"needs": "teen;trauma"}, home={"competences": "trygg-base"})
     pair = _pair(scored, "d", "g")
     assert (pair["n_training"], pair["training_needs"]) == (1, "teen")
     scored = _solo(child={"needs": "teen"}, home={"competences": "EFST"})
@@ -348,10 +348,10 @@ def test_competence_and_school_both_binding_message() -> None:
     scored = scoring.score_pairs(schema.validate(children, homes, settings=SETTINGS), times,
                                  SETTINGS, trainable_needs=TRAIN)
     text = scored.explain_infeasible("d")
-    assert "no home with competence TBO-F within 45 min of school (nearest such home: " \
-           "62.0 min)" in text
+    assert "no home with competence EFST or TBO-F within 45 min of school (nearest such " \
+           "home: 62.0 min)" in text
     assert ("the only home within 45 min of school lacks a needed competence ('behaviour' "
-            "needs TBO-F, found in 0 of 1)") in text
+            "needs EFST or TBO-F, found in 0 of 1)") in text
     # near2 fails two filters (age and competence), so it is not counted above
     assert scored.funnel.loc[0, "binding"] == "competences;school"
 
@@ -407,7 +407,7 @@ def _random_instance(seed: int) -> tuple[schema.Inputs, TimeTable]:
         "school_lat": np.where(has_school, 60.1, np.nan),
         "municipality": muni, "age": rng.integers(0, 19, n_c),
         "needs": rng.choice(["", "trauma", "teen", "behaviour;teen", "disability",
-                             "attachment;trauma", "PRIDE"], n_c),
+                             "attachment;trauma", "specialized"], n_c),
         "sibling_group": groups, "urgency": rng.choice(["acute", "planned"], n_c),
         "max_school_minutes": np.where(rng.random(n_c) < 0.3, 25.0, np.nan),
         "avoid_municipalities": rng.choice(["", "", "", "4601", "0301;5001"], n_c),

@@ -38,7 +38,8 @@ def _example(c: Column, row: int) -> str:
     if c.kind == "integer":
         return f"{int(low if low is not None else 0) + 1}"
     if c.kind == "tags":
-        return sorted(VOCABULARIES[c.vocabulary] if c.vocabulary else c.allowed)[0]
+        allowed = VOCABULARIES[c.vocabulary] if c.vocabulary else c.allowed
+        return sorted(allowed)[0] if allowed else "any;tag"  # free tags (reserved_for)
     return {"text": "a", "date": "2024-01-02", "choice": c.allowed[0] if c.allowed else "",
             "municipality": "0301", "municipalities": "0301;4601", "lon": "10.75",
             "lat": "59.9", "boolean": "yes", "languages": "nb", "ages": "4;9"}[c.kind]

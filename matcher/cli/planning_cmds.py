@@ -220,9 +220,10 @@ def gaps(
 ) -> None:
     """Rank areas by waiting children without a suitable home within --minutes.
 
-    Writes gaps.csv (ranked areas; counts per missing need; mean 2SFCA
-    accessibility), gaps_by_need.csv, gaps.png (choropleth) and gaps.gpkg
-    (layer 'gaps', in the working CRS network.crs).
+    Writes gaps.csv (ranked areas; counts per missing need; course places
+    needed; mean 2SFCA accessibility), gaps_by_need.csv, gaps_by_recruiter.csv
+    (homes, places and children served per recruiter of the homes), gaps.png
+    (choropleth) and gaps.gpkg (layer 'gaps', in the working CRS network.crs).
     """
     from matcher import pipeline, planning
     from matcher.io import files
@@ -261,6 +262,7 @@ def gaps(
                                 progress=bar)
         _write_csv(res.table, out / "gaps.csv")
         _write_csv(res.by_need, out / "gaps_by_need.csv")
+        _write_csv(res.by_recruiter, out / "gaps_by_recruiter.csv")
         files.write_bytes(out / "gaps.png", planning.gaps_map(res))
         files.write_layers({"gaps": res.areas}, out / "gaps.gpkg")
         summary = res.summary()
@@ -387,7 +389,8 @@ def recruit(
     out: OutOpt,
     competence: Annotated[str, typer.Option(
         "--competence", help="Competence of the new homes, e.g. TBO-F.")],
-    k: Annotated[int, typer.Option("--k", help="Number of sites to choose.")] = 5,
+    k: Annotated[int, typer.Option("--k", help="Most sites to choose (fewer when fewer "
+                                               "bring a further child).")] = 5,
     contacts: ContactsOpt = None,
     placements: PlacementsOpt = None,
     vetoes: VetoesOpt = None,
@@ -403,13 +406,15 @@ def recruit(
     max_candidates: Annotated[int, typer.Option(
         "--max-candidates", help="Keep the most populous candidate sites.")] = 400,
 ) -> None:
-    """Choose the k sites for new homes that bring the most children within --minutes.
+    """Choose up to k sites for new homes that bring the most children within --minutes.
 
     A maximal covering location problem solved exactly (PuLP + HiGHS) over
     populated cells (--population) or road-node grid cells. Writes
     recruit.csv (chosen sites, ranked), recruit_by_pool.csv (children suited,
-    covered before and newly covered per [scoring.pools] cooperation) and
-    recruit.gpkg (layers 'sites' and 'candidates', in the working CRS network.crs).
+    covered before and newly covered, and course places needed, per
+    [scoring.pools] cooperation), recruit_by_recruiter.csv (existing homes per
+    recruiter) and recruit.gpkg (layers 'sites' and 'candidates', in the
+    working CRS network.crs).
     """
     from matcher import planning
     from matcher.io import files
@@ -439,6 +444,7 @@ def recruit(
                                    max_candidates=max_candidates, cell_metres=cell_metres)
         _write_csv(res.sites, out / "recruit.csv")
         _write_csv(res.by_pool, out / "recruit_by_pool.csv")
+        _write_csv(res.by_recruiter, out / "recruit_by_recruiter.csv")
         files.write_layers({"sites": _points(res.sites, settings.crs),
                             "candidates": _points(res.candidates, settings.crs)},
                            out / "recruit.gpkg")
@@ -449,11 +455,15 @@ def recruit(
                      "coverable) -> {out}",
                      "{competence}: {k} sites cover {newly} more children within {minutes} min "
                      "({before} of {suited} suited children were covered already; {coverable} "
-                     "coverable) -> {out}", k).format(
-            competence=competence, k=n(k), newly=n(res.newly_covered),
+                     "coverable) -> {out}", len(res.sites)).format(
+            competence=competence, k=n(len(res.sites)), newly=n(res.newly_covered),
             minutes=amount(res.minutes),
             before=n(res.covered_before), suited=n(res.suited), coverable=n(res.coverable),
             out=out))
+        if len(res.sites) < k:
+            say(_("{chosen} of the {k} sites asked for are chosen: another site would bring no "
+                  "further child within {minutes} min.").format(
+                chosen=n(len(res.sites)), k=n(k), minutes=amount(res.minutes)))
         emit({"command": "recruit", "out": str(out), **summary})
 
 
@@ -591,12 +601,15 @@ def resource_families(
             fam = readers.read_frame(families)
             mapping = None
             if cooperations is not None:
-                table = readers.read_frame(cooperations)
-                if not {"municipality", "cooperation"} <= set(table.columns):
-                    raise InputError(_("{file}: needs columns municipality, cooperation")
-                                     .format(file=cooperations.name))
-                mapping = {str(m).zfill(4): str(c) for m, c in
-                           zip(table["municipality"], table["cooperation"], strict=True)}
+                from matcher import tables
+                from matcher.errors import raise_if_problems
+
+                table = tables.read("cooperations", readers.read_frame(cooperations),
+                                    label=cooperations.name)
+                raise_if_problems(_("{source}: invalid table").format(
+                    source=cooperations.name), table.problems)
+                coop = table.frame()
+                mapping = dict(zip(coop["municipality"], coop["cooperation"], strict=True))
             net = _network(network_dir, osm, out, settings, step)
             step(_("solving"))
             plan = planning.support_plan(inputs.homes, fam, net=net, settings=settings,

@@ -59,6 +59,7 @@ __all__ = [
     "output_writer",
     "remove_stale",
     "safe_cells",
+    "tags_as_text",
     "write_bytes",
     "write_csv",
     "write_layers",
@@ -494,6 +495,8 @@ def write_csv(frame: pd.DataFrame, target: str | Path, *, formula_safe: bool = F
 
     UTF-8, ``,``-separated, ``\\n`` line ends, a header row, no index;
     floats at full precision (``repr``), ``inf`` as ``inf`` and NaN empty.
+    Tag cells (tuples, lists) are ``;``-separated text as the inputs write
+    them, an empty one empty.
 
     Parameters
     ----------
@@ -502,10 +505,25 @@ def write_csv(frame: pd.DataFrame, target: str | Path, *, formula_safe: bool = F
         (:func:`safe_cells`): only for tables written for people. Tables the
         engine reads back keep every cell exactly (the default).
     """
+    frame = tags_as_text(frame)
     with atomic_path(target) as tmp:
         (safe_cells(frame) if formula_safe else frame).to_csv(tmp, index=False,
                                                               lineterminator="\n")
     return Path(target)
+
+
+def tags_as_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """Return ``frame`` with tuple and list cells joined by ``;`` (``()`` becomes ``""``)."""
+    out = frame
+    for col in frame.columns:
+        values = frame[col].to_numpy(dtype=object) if frame[col].dtype == object else None
+        if values is None or not any(isinstance(v, tuple | list) for v in values):
+            continue
+        if out is frame:
+            out = frame.copy()
+        out[col] = [";".join(str(t) for t in v) if isinstance(v, tuple | list) else v
+                    for v in values]
+    return out
 
 
 def write_table(frame: pd.DataFrame, target: str | Path, *, formula_safe: bool = False) -> Path:

@@ -24,11 +24,11 @@ Terms
     group, an emergency home only for acute children) and travel time from the
     home to the child's anchor ``<= T`` minutes.
 *Suitable* home
-    A reachable home with a competence for every need of the child
-    (``ScoringSettings.need_competences``; a need that is itself a competence
-    tag requires that tag). Planning is strict: needs that the matcher may
-    meet by training (``AssignmentSettings.trainable_needs``) still count as
-    needs here, because recruitment is about the competence that is missing.
+    A reachable home that meets every need of the child: by a target group or
+    course it has (``ScoringSettings.need_competences``; a need that is itself
+    a tag requires that tag), or, for a trainable need, by a course after
+    move-in (:func:`matcher.rules.trainable_needs`, the rule of matching).
+    ``gaps`` and ``recruit`` count the course places that takes.
 *Covered* child
     A waiting child with a suitable home within ``T`` minutes.
 

@@ -1,5 +1,6 @@
 """Shared pieces of planning: waiting children, free places, anchors, travel times, the
-strict eligibility of :mod:`matcher.rules`, and option checks."""
+eligibility of :mod:`matcher.rules` (courses after move-in as in matching), and option
+checks."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from matcher.errors import InputError, Problem, raise_if_problems
 from matcher.i18n import N_
 from matcher.i18n import gettext as _
 from matcher.network import Network
-from matcher.rules import Eligibility
+from matcher.rules import Eligibility, courses_for, recruiters
 from matcher.schema import Inputs
 from matcher.timetable import TimeTable
 
@@ -33,6 +34,7 @@ __all__ = [
     "Anchor",
     "Step",
     "anchor_points",
+    "by_recruiter",
     "free_places",
     "need_tags",
     "travel_times",
@@ -151,34 +153,102 @@ def need_tags(settings: ScoringSettings, children: pd.DataFrame | None = None) -
 
 @dataclass(frozen=True)
 class _Fit:
-    """Which homes each child may use, by the rules of :mod:`matcher.rules` (strict).
+    """Which homes each child may use, by the rules of :mod:`matcher.rules`.
 
     ``base``: free place, kind, age, household, language and avoided
-    municipality (every rule but competences that needs no travel time); ``meets``: need ->
-    homes with an accepted competence; ``suitable``: ``base`` and every need met
-    (planning counts trainable needs as needs: recruitment is about the
-    competence that is missing).
+    municipality (every rule but competences that needs no travel time);
+    ``meets``: need -> homes with an accepted tag (target group or course);
+    ``trainable``: needs a course can meet after move-in (met by every home);
+    ``competent``: every need met, by a tag or by a course after move-in;
+    ``training``: per pair, the needs met by a course after move-in, as a bit
+    set over ``need_names``.
     """
 
     base: np.ndarray  # (n_children, n_homes)
     meets: dict[str, np.ndarray]  # need -> (n_homes,)
     competent: np.ndarray  # (n_children, n_homes): every need met
     needs: list[tuple[str, ...]]  # per child
+    trainable: frozenset[str] = frozenset()
+    training: np.ndarray | None = None  # (n_children, n_homes) int64 bit sets
+    need_names: tuple[str, ...] = ()
 
     def suitable(self) -> np.ndarray:
-        """``base`` and every need of the child met by the home."""
+        """``base`` and every need of the child met by the home (or by a course there)."""
         return self.base & self.competent
+
+    def courses(self, usable: np.ndarray, settings: ScoringSettings
+                ) -> list[tuple[str, ...]]:
+        """Per child: the courses its best usable home needs (none when a usable home
+        meets every need already; ``()`` also when no home is usable).
+
+        The best home is the one with the fewest needs met by a course, then
+        the first in table order.
+        """
+        out: list[tuple[str, ...]] = []
+        code = (self.training if self.training is not None
+                else np.zeros(usable.shape, dtype=np.int64))
+        bits = np.array([bin(int(v)).count("1") for v in code.ravel()],
+                        dtype=np.int64).reshape(code.shape) if code.size else code
+        for c in range(usable.shape[0]):
+            homes = np.flatnonzero(usable[c])
+            if not len(homes):
+                out.append(())
+                continue
+            best = homes[int(np.argmin(bits[c, homes]))]  # first of the fewest
+            trained = [n for j, n in enumerate(self.need_names) if int(code[c, best]) >> j & 1]
+            out.append(courses_for(trained, settings))
+        return out
 
 
 def _fit(children: pd.DataFrame, homes: pd.DataFrame, free: np.ndarray,
-         settings: ScoringSettings) -> _Fit:
-    rules = Eligibility.build(children, homes, settings)
-    masks, _unused = rules.masks(slice(None), places=free)
+         settings: ScoringSettings, *, trainable_needs: Sequence[str] | None = None) -> _Fit:
+    """The rules of :mod:`matcher.rules` for planning: ``trainable_needs`` as in matching
+    (``None``: the rule of :func:`matcher.rules.trainable_needs`), no kinship training."""
+    rules = Eligibility.build(children, homes, settings, trainable_needs=trainable_needs)
+    masks, counts = rules.masks(slice(None), places=free)
     meets = {n: rules.need_meets[j] for j, n in enumerate(rules.need_names)}
     base = np.logical_and.reduce([masks[f] for f in ("capacity", "kind", "age", "household",
                                                       "language", "avoid")])
-    return _Fit(base=base, meets=meets,
-                competent=masks["competences"], needs=[tuple(n) for n in children["needs"]])
+    trainable = frozenset(n for j, n in enumerate(rules.need_names)
+                          if rules.train_needs[:, j].any())
+    return _Fit(base=base, meets=meets, competent=masks["competences"],
+                needs=[tuple(n) for n in children["needs"]], trainable=trainable,
+                training=np.asarray(counts.training_code, dtype=np.int64),
+                need_names=rules.need_names)
+
+
+def by_recruiter(homes: pd.DataFrame, free: np.ndarray, usable: np.ndarray) -> pd.DataFrame:
+    """Homes, free places and children served per recruiter of the homes.
+
+    Parameters
+    ----------
+    homes
+        Validated homes (``recruited_by``: ``bufetat`` or a kommunenummer).
+    free
+        Free places per home.
+    usable
+        ``(n_children, n_homes)``: the home is suitable for the child and
+        within the catchment.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``recruited_by, homes`` (with a free place), ``places`` (free),
+        ``children`` (children with a usable home of this recruiter),
+        ``children_only_here`` (children whose every usable home is this
+        recruiter's); sorted by ``recruited_by``.
+    """
+    who = recruiters(homes)
+    rows = []
+    for name in sorted(set(who)):
+        mine = who == name
+        served = usable[:, mine].any(axis=1)
+        only = served & ~usable[:, ~mine].any(axis=1)
+        rows.append({"recruited_by": name, "homes": int((mine & (free > 0)).sum()),
+                     "places": int(free[mine].sum()), "children": int(served.sum()),
+                     "children_only_here": int(only.sum())})
+    return pd.DataFrame(rows, columns=["recruited_by", "homes", "places", "children",
+                                       "children_only_here"])
 
 
 def _check_choice(name: str, value: object, allowed: Sequence[str]) -> None:

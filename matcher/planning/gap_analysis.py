@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import geopandas as gpd
@@ -36,6 +36,7 @@ from matcher.planning.common import (
     _times,
     _xy,
     anchor_points,
+    by_recruiter,
     free_places,
     need_tags,
     waiting,
@@ -62,7 +63,11 @@ class GapResult:
         ``rank, area_id, name, children, uncovered, share_uncovered, no_home,
         need:<tag>...`` (uncovered children whose need ``tag`` no reachable
         home meets), ``needs_not_in_one_home`` (each need met by some reachable
-        home, never all by one), ``unmatched``, ``unmatched_uncovered`` (NA
+        home, never all by one), ``course_places`` (course places the
+        covered children need: each child whose usable homes within ``T`` all
+        lack a course it needs counts the courses of the home needing fewest)
+        and ``course:<course>`` per course of ``scoring.courses``,
+        ``unmatched``, ``unmatched_uncovered`` (NA
         without a run), ``homes``, ``places`` (free places of homes in the
         area) and ``access_2sfca`` (mean 2SFCA accessibility of its children,
         places per child). Ranked by ``uncovered``, ``unmatched_uncovered``,
@@ -76,13 +81,18 @@ class GapResult:
     children
         Per waiting child: ``child_id, anchor_id, area_id, covered, reachable``
         (reachable homes), ``suitable`` (suitable homes), ``missing_needs``
-        (``;``-joined) and ``access_2sfca``. Ids only, no positions.
+        (``;``-joined), ``courses`` (the courses its best suitable home
+        needs, ``;``-joined) and ``access_2sfca``. Ids only, no positions.
     minutes
         The catchment ``T`` in minutes.
     area_kind
         ``municipality``, ``pool`` (municipality cooperations), ``hex`` or ``square``.
     outside
         Waiting children whose anchor lies in no area (left out of the table).
+    by_recruiter
+        Per recruiter of the homes (``bufetat`` or a kommunenummer,
+        :func:`matcher.planning.common.by_recruiter`): homes, free places and
+        the waiting children with a suitable home of theirs within ``T``.
     """
 
     table: pd.DataFrame
@@ -92,6 +102,7 @@ class GapResult:
     minutes: float
     area_kind: str
     outside: int
+    by_recruiter: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def summary(self) -> dict[str, Any]:
         """JSON-ready counts."""
@@ -101,6 +112,7 @@ class GapResult:
             "minutes": self.minutes, "area_kind": self.area_kind, "areas": len(t),
             "children": int(t["children"].sum()), "uncovered": int(t["uncovered"].sum()),
             "no_home": int(t["no_home"].sum()),
+            "course_places": int(t["course_places"].sum()),
             "unmatched": int(unmatched.sum()) if len(unmatched) else None,
             "outside": self.outside,
             "top_areas": t["area_id"].head(5).tolist(),
@@ -171,17 +183,20 @@ def gaps(inputs: Inputs, *, settings: Settings | None = None, net: Network | Non
                    destination_id="anchor_id", progress=progress)
     t = table.minutes.T  # (children, homes)
 
-    fit = _fit(children, homes, free, scoring)
+    fit = _fit(children, homes, free, scoring,
+               trainable_needs=settings.assignment.trainable_needs)
     reach = fit.base & (t <= minutes)
     suitable = fit.suitable() & (t <= minutes)
     covered: np.ndarray = np.asarray(suitable.any(axis=1))
+    courses = fit.courses(suitable, scoring)
     tags = need_tags(scoring, children)
     missing: list[tuple[str, ...]] = []
     for c, needs in enumerate(fit.needs):
         if covered[c] or not reach[c].any():
             missing.append(())
             continue
-        missing.append(tuple(n for n in needs if not (reach[c] & fit.meets[n]).any()))
+        missing.append(tuple(n for n in needs if n not in fit.trainable
+                             and not (reach[c] & fit.meets[n]).any()))
 
     not_kin = (homes["kind"] != "kinship").to_numpy()
     fca = two_step_fca(table.minutes, np.where(not_kin, free, 0), np.ones(len(children)),
@@ -210,6 +225,7 @@ def gaps(inputs: Inputs, *, settings: Settings | None = None, net: Network | Non
         "suitable": suitable.sum(axis=1).astype(np.int64),
         "no_home": ~reach.any(axis=1),
         "missing_needs": [";".join(m) for m in missing],
+        "courses": [";".join(c) for c in courses],
         "access_2sfca": fca.access,
     })
     if unmatched_set is not None:
@@ -242,6 +258,10 @@ def gaps(inputs: Inputs, *, settings: Settings | None = None, net: Network | Non
                                   "uncovered": n})
         row["needs_not_in_one_home"] = int(sum(1 for c in np.flatnonzero(unc)
                                                if reach[c].any() and not missing[c]))
+        mine_courses = [courses[c] for c in np.flatnonzero(mine)]
+        row["course_places"] = sum(len(c) for c in mine_courses)
+        for course in scoring.courses:
+            row[f"course:{course}"] = sum(course in c for c in mine_courses)
         if unmatched_set is not None:
             um = per_child["unmatched"].to_numpy(dtype=bool)
             row["unmatched"] = int((mine & um).sum())
@@ -256,8 +276,9 @@ def gaps(inputs: Inputs, *, settings: Settings | None = None, net: Network | Non
         rows.append(row)
     columns = (["area_id", "name", "children", "uncovered", "share_uncovered", "no_home"]
                + [f"need:{t}" for t in tags]
-               + ["needs_not_in_one_home", "unmatched", "unmatched_uncovered", "homes", "places",
-                  "access_2sfca"])
+               + ["needs_not_in_one_home", "course_places"]
+               + [f"course:{c}" for c in scoring.courses]
+               + ["unmatched", "unmatched_uncovered", "homes", "places", "access_2sfca"])
     frame = pd.DataFrame(rows, columns=columns)
     for col in ("unmatched", "unmatched_uncovered"):
         frame[col] = frame[col].astype("Int64")
@@ -277,4 +298,5 @@ def gaps(inputs: Inputs, *, settings: Settings | None = None, net: Network | Non
                                                areas=len(frame)))
     return GapResult(table=frame, areas=areas_out, by_need=by_need,
                      children=per_child.drop(columns=["no_home"]), minutes=float(minutes),
-                     area_kind=area_kind, outside=outside)
+                     area_kind=area_kind, outside=outside,
+                     by_recruiter=by_recruiter(homes, free, suitable))

@@ -30,6 +30,7 @@ from matcher.planning.common import (
     _times,
     _transformer,
     anchor_points,
+    by_recruiter,
     free_places,
     waiting,
 )
@@ -96,8 +97,8 @@ def add_coverage_constraints(prob: pulp.LpProblem, x: Sequence[pulp.LpVariable],
 
 def add_facility_count_constraint(prob: pulp.LpProblem, x: Sequence[pulp.LpVariable],
                                   k: int) -> int:
-    r"""Add :math:`\sum_j x_j = k` (exactly ``k`` sites). Returns 1."""
-    prob.addConstraint(pulp.lpSum(x) == k, "facility_count")
+    r"""Add :math:`\sum_j x_j \le k` (at most ``k`` sites). Returns 1."""
+    prob.addConstraint(pulp.lpSum(x) <= k, "facility_count")
     return 1
 
 
@@ -111,24 +112,29 @@ def mclp(minutes: np.ndarray, k: int, *, catchment_minutes: float,
     integer weights :math:`w_i` (children: 1 each), coverage
     :math:`a_{ji} = 1` iff :math:`t_{ji} \le T` (minutes from site :math:`j`
     to demand :math:`i`), :math:`N_i = \{j : a_{ji} = 1\}`, a tie-break
-    preference :math:`q_j \in [0, 1]` (population share) and
-    :math:`\varepsilon = 1 / (2k)`.
+    preference :math:`q_j \in [0, 1]` (population share), a site cost
+    :math:`\delta = 1 / (2k)` and :math:`\varepsilon = 1 / (4k^2)`.
 
     .. math::
 
-        \max\; & \sum_{i \in I} w_i z_i + \varepsilon \sum_{j \in J} q_j x_j \\
+        \max\; & \sum_{i \in I} w_i z_i - \delta \sum_{j \in J} x_j
+            + \varepsilon \sum_{j \in J} q_j x_j \\
         \text{s.t.}\; & z_i \le \sum_{j \in N_i} x_j \quad \forall i \in I
             \qquad \text{(add\_coverage\_constraints)} \\
-        & \sum_{j \in J} x_j = k
+        & \sum_{j \in J} x_j \le k
             \qquad \text{(add\_facility\_count\_constraint)} \\
         & x_j \in \{0, 1\}, \quad 0 \le z_i \le 1.
 
     :math:`z_i` may be continuous: for binary :math:`x` the optimum has
-    :math:`z_i = \min(1, \sum_{j \in N_i} x_j) \in \{0, 1\}`. Because
-    :math:`\varepsilon \sum_j q_j x_j \le 1/2` and the weights are integers,
-    the tie-break never trades away covered demand; it only chooses among
-    equally covering site sets the more populous one. Demand points with
-    :math:`N_i = \emptyset` cannot be covered and get no variable.
+    :math:`z_i = \min(1, \sum_{j \in N_i} x_j) \in \{0, 1\}`. The order is
+    lexicographic: most covered weight, then fewest sites, then most
+    population. The weights are integers and
+    :math:`(\delta + \varepsilon) k \le 3/4 < 1`, so neither term trades away
+    covered demand; and :math:`\varepsilon q_j < \delta`, so a site that
+    covers no further child is never chosen for its population. At most
+    ``k`` sites are chosen: fewer when fewer cover every coverable child.
+    Demand points with :math:`N_i = \emptyset` cannot be covered and get no
+    variable.
 
     Parameters
     ----------
@@ -136,7 +142,8 @@ def mclp(minutes: np.ndarray, k: int, *, catchment_minutes: float,
         ``(n_sites, n_demand)`` minutes from each candidate site to each
         demand point (``inf`` = unreachable).
     k
-        Number of sites to choose, ``1 <= k <= n_sites``.
+        Most sites to choose, ``1 <= k <= n_sites`` (fewer when fewer cover
+        every coverable demand point).
     catchment_minutes
         ``T`` in minutes (inclusive).
     weights
@@ -179,14 +186,15 @@ def mclp(minutes: np.ndarray, k: int, *, catchment_minutes: float,
     _check_minutes(N_("catchment"), catchment_minutes)
     cover = t <= catchment_minutes
     q = q / q.max() if q.max() > 0 else q
-    eps = 1.0 / (2.0 * k)
+    delta = 1.0 / (2.0 * k)
+    eps = 1.0 / (4.0 * k * k)
 
     prob = pulp.LpProblem("mclp", pulp.LpMaximize)
     x = [prob.add_variable(f"x_{j}", 0, 1, pulp.LpBinary) for j in range(n_sites)]
     coverable = np.flatnonzero(cover.any(axis=0) & (w > 0))
     z = {int(i): prob.add_variable(f"z_{i}", 0, 1) for i in coverable}
     prob.setObjective(pulp.lpSum(w[i] * zi for i, zi in z.items())
-                      + pulp.lpSum(eps * q[j] * x[j] for j in range(n_sites) if q[j] > 0))
+                      + pulp.lpSum((eps * q[j] - delta) * x[j] for j in range(n_sites)))
     add_coverage_constraints(prob, x, z, cover)
     add_facility_count_constraint(prob, x, int(k))
     status = _solve(prob, solver=solver, time_limit_seconds=time_limit_seconds,
@@ -215,7 +223,7 @@ class RecruitResult:
     competence
         Competence tag of the new homes.
     k, minutes
-        Sites chosen and catchment ``T`` in minutes.
+        Most sites asked for (``len(sites)`` may be fewer) and catchment ``T`` in minutes.
     suited
         Waiting children a new home of this competence would suit.
     covered_before
@@ -229,8 +237,15 @@ class RecruitResult:
     by_pool
         The same counts per municipality cooperation of the children
         (``scoring.pools``; a municipality in no pool is its own group):
-        ``pool, children, suited, covered_before, newly_covered``, sorted by
-        ``newly_covered`` (descending), then ``pool``.
+        ``pool, children, suited, covered_before, newly_covered``,
+        ``course_places`` and ``course:<course>`` (course places the covered
+        children need after move-in: with an existing home within ``T`` its
+        best home's, else with a new home's), sorted by ``newly_covered``
+        (descending), then ``pool``.
+    by_recruiter
+        The existing homes per recruiter (``bufetat`` or a kommunenummer,
+        :func:`matcher.planning.common.by_recruiter`): homes, free places and
+        the waiting children with a suitable home of theirs within ``T``.
     """
 
     sites: pd.DataFrame
@@ -244,6 +259,7 @@ class RecruitResult:
     coverable: int
     solution: MCLPSolution
     by_pool: pd.DataFrame = field(default_factory=pd.DataFrame)
+    by_recruiter: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def summary(self) -> dict[str, Any]:
         """JSON-ready counts."""
@@ -252,16 +268,25 @@ class RecruitResult:
                 "covered_before": self.covered_before, "newly_covered": self.newly_covered,
                 "covered_after": self.covered_before + self.newly_covered,
                 "coverable": self.coverable, "candidates": len(self.candidates),
+                "chosen": len(self.sites),
+                "course_places": int(self.by_pool["course_places"].sum())
+                if "course_places" in self.by_pool.columns else 0,
                 "sites": self.sites["site_id"].tolist()}
 
 
 def _by_pool(children: pd.DataFrame, scoring: ScoringSettings, *, suits: np.ndarray,
-             covered_now: np.ndarray, newly: np.ndarray) -> pd.DataFrame:
-    """Recruitment counts per municipality cooperation of the waiting children."""
+             covered_now: np.ndarray, newly: np.ndarray,
+             courses: Sequence[tuple[str, ...]] | None = None) -> pd.DataFrame:
+    """Recruitment counts per municipality cooperation of the waiting children, with the
+    course places the covered children need (``course_places``, ``course:<course>``)."""
     pool = [scoring.pool_of(m) or m for m in children["municipality"].astype(str)]
+    courses = list(courses) if courses is not None else [()] * len(children)
     frame = pd.DataFrame({"pool": pool, "children": 1, "suited": suits.astype(np.int64),
                           "covered_before": (suits & covered_now).astype(np.int64),
-                          "newly_covered": np.asarray(newly, dtype=np.int64)})
+                          "newly_covered": np.asarray(newly, dtype=np.int64),
+                          "course_places": [len(c) for c in courses],
+                          **{f"course:{k}": [int(k in c) for c in courses]
+                             for k in scoring.courses}})
     out = frame.groupby("pool", sort=True).sum().reset_index()
     out = out.assign(_k=-out["newly_covered"]).sort_values(["_k", "pool"], kind="stable")
     return out.drop(columns="_k").reset_index(drop=True)
@@ -326,7 +351,7 @@ def recruit(inputs: Inputs, *, competence: str, k: int, settings: Settings | Non
             home_times: TimeTable | None = None, min_age: int = 0, max_age: int = 17,
             max_candidates: int = 400, cell_metres: float = 500.0,
             progress: Callable[[int, int], None] | None = None) -> RecruitResult:
-    """Choose ``k`` sites for new ``competence`` homes that cover the most children.
+    """Choose up to ``k`` sites for new ``competence`` homes that cover the most children.
 
     The demand is the waiting children a new home (kind ``general``, one
     place, ages ``min_age..max_age``, competence ``competence``) would suit
@@ -387,12 +412,21 @@ def recruit(inputs: Inputs, *, competence: str, k: int, settings: Settings | Non
                               "capacity": 1, "competences": (competence,), "min_age": min_age,
                               "max_age": max_age, "kind": "general", "kin_of": None,
                               "accepts_sibling_groups": False}])
-    suits = _fit(children, new_home, np.ones(1, dtype=np.int64), settings.scoring).suitable()[:, 0]
+    trainable = settings.assignment.trainable_needs
+    new_fit = _fit(children, new_home, np.ones(1, dtype=np.int64), settings.scoring,
+                   trainable_needs=trainable)
+    suits = new_fit.suitable()[:, 0]
+    courses_new = new_fit.courses(new_fit.suitable(), settings.scoring)
+    courses_now: list[tuple[str, ...]] = [()] * len(children)
+    usable = np.zeros((len(children), len(inputs.homes)), dtype=bool)
     if suits.any():
         ht = _times(home_times, net, inputs.homes, points, settings.travel, origin_id="home_id",
                     destination_id="anchor_id", progress=progress)
-        fit = _fit(children, inputs.homes, free_places(inputs), settings.scoring)
-        covered_now = (fit.suitable() & (ht.minutes <= minutes).T).any(axis=1)
+        fit = _fit(children, inputs.homes, free_places(inputs), settings.scoring,
+                   trainable_needs=trainable)
+        usable = fit.suitable() & (ht.minutes <= minutes).T
+        covered_now = usable.any(axis=1)
+        courses_now = fit.courses(usable, settings.scoring)
         st = _times(site_times, net, sites, points, settings.travel, origin_id="site_id",
                     destination_id="anchor_id", progress=progress).minutes
     else:
@@ -424,7 +458,10 @@ def recruit(inputs: Inputs, *, competence: str, k: int, settings: Settings | Non
         coverable=int((demand & (st <= minutes).any(axis=0)).sum()), solution=sol,
         by_pool=_by_pool(children, settings.scoring, suits=suits,
                          covered_now=np.asarray(covered_now, dtype=bool),
-                         newly=sol.covered & demand))
+                         newly=sol.covered & demand,
+                         courses=[courses_new[c] if (sol.covered & demand)[c]
+                                  else courses_now[c] for c in range(len(children))]),
+        by_recruiter=by_recruiter(inputs.homes, free_places(inputs), usable))
     logger.info(_("recruit {competence}: k={k}, {sites} candidate sites, {newly} children newly "
                   "covered of {coverable} coverable").format(
         competence=competence, k=k, sites=len(sites), newly=result.newly_covered,

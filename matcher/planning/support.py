@@ -48,13 +48,18 @@ FAMILY_COLUMNS: dict[str, bool] = {c.name: c.required for c in
 
 
 def validate_families(frame: pd.DataFrame, *, max_homes: int = MAX_HOMES_PER_FAMILY,
-                      source: str = N_("resource families")) -> pd.DataFrame:
+                      source: str = N_("resource families"),
+                      cooperations: Mapping[str, str] | None = None,
+                      pools: Mapping[str, Sequence[str]] | None = None) -> pd.DataFrame:
     """Check and normalise a resource-family table.
 
     Columns: ``resource_id`` (unique), ``lon, lat`` (EPSG:4326 degrees),
     ``municipality`` (4-digit code), optional ``cooperation`` (municipality
-    cooperation, *interkommunalt samarbeid*; default: the municipality) and
-    optional ``max_homes`` (default ``max_homes``).
+    cooperation, *interkommunalt samarbeid*) and optional ``max_homes``
+    (default ``max_homes``). A family without a ``cooperation`` gets its
+    municipality's: from ``cooperations`` (municipality -> cooperation), else
+    the pool of ``pools`` (``scoring.pools``) holding it, else the
+    municipality itself.
 
     Raises
     ------
@@ -67,15 +72,26 @@ def validate_families(frame: pd.DataFrame, *, max_homes: int = MAX_HOMES_PER_FAM
     out = t.frame()
     max_given = t.text("max_homes") != ""
     out["max_homes"] = np.where(max_given, out["max_homes"], max_homes).astype(np.int64)
-    coop = out["cooperation"].to_numpy(dtype=object)
-    out["cooperation"] = np.where(coop == "", out["municipality"].to_numpy(dtype=object), coop)
+    default = _default_cooperation(cooperations, pools)
+    out["cooperation"] = [c if c != "" else default.get(m, m) for m, c in
+                          zip(out["municipality"], out["cooperation"], strict=True)]
     return out[list(FAMILY_COLUMNS)]
 
 
-def cooperation_of(families: pd.DataFrame,
-                   mapping: Mapping[str, str] | None = None) -> dict[str, str]:
-    """Municipality -> cooperation: ``mapping`` first, then the families' own pairs."""
-    out = dict(zip(families["municipality"], families["cooperation"], strict=True))
+def _default_cooperation(mapping: Mapping[str, str] | None,
+                         pools: Mapping[str, Sequence[str]] | None) -> dict[str, str]:
+    """Municipality -> cooperation from ``mapping``, then from the pools."""
+    out = {m: name for name, codes in (pools or {}).items() for m in codes}
+    out.update(mapping or {})
+    return out
+
+
+def cooperation_of(families: pd.DataFrame, mapping: Mapping[str, str] | None = None, *,
+                   pools: Mapping[str, Sequence[str]] | None = None) -> dict[str, str]:
+    """Municipality -> cooperation: ``mapping`` first, then the families' own pairs, then
+    the pools (``scoring.pools``). A municipality in none is its own cooperation."""
+    out = {m: name for name, codes in (pools or {}).items() for m in codes}
+    out.update(zip(families["municipality"], families["cooperation"], strict=True))
     out.update(mapping or {})
     return out
 
@@ -448,8 +464,10 @@ def support_plan(homes: pd.DataFrame, families: pd.DataFrame, *, net: Network,
     same_cooperation
         Only within the home's municipality cooperation (default True).
     cooperations
-        Municipality -> cooperation (adds to the families' own pairs; a
-        municipality in neither is its own cooperation).
+        Municipality -> cooperation, for homes and for families without a
+        ``cooperation`` of their own. Municipalities it leaves out take their
+        pool of ``scoring.pools``; a municipality in neither is its own
+        cooperation.
     max_minutes
         Optional limit on home -> family minutes.
     network_size
@@ -459,8 +477,10 @@ def support_plan(homes: pd.DataFrame, families: pd.DataFrame, *, net: Network,
     travel = settings.travel
     if max_homes is None:
         max_homes = settings.planning.max_homes_per_family
-    fam = validate_families(families, max_homes=max_homes)
-    coop = cooperation_of(fam, cooperations)
+    pools = settings.scoring.pools
+    fam = validate_families(families, max_homes=max_homes, cooperations=cooperations,
+                            pools=pools)
+    coop = cooperation_of(fam, cooperations, pools=pools)
     home_coop = [coop.get(m, m) for m in homes["municipality"]]
     t = travel_times(net, homes, fam, travel, origin_id="home_id", destination_id="resource_id")
     assigned = assign_resource_families(homes["home_id"].tolist(), home_coop, fam, t.minutes,

@@ -559,7 +559,8 @@ def _needs(run: _Run, child: Mapping[str, Any], home: str, pair: _Pair | None) -
     for need in needs:
         accepted = rules.accepted_competences(need, run.settings.scoring)
         if need in training:
-            rows.append((need, _("needs training"), _join(accepted) or "-"))
+            course = run.settings.scoring.course_for(need)
+            rows.append((need, _("course after the move"), course or _join(accepted) or "-"))
         else:
             have = [c for c in accepted if c in comps]
             rows.append((need, _("met by competence"), _join(have) or "-"))
@@ -613,16 +614,15 @@ def _contact_kind(kind: object) -> str:
 def _support(run: _Run, home: str, pair: _Pair | None) -> list[_Block]:
     training = _tags(pair["training_needs"]) if pair is not None else ()
     items: list[_Text] = []
-    if training:
-        parts = []
-        for need in training:
-            accepted = rules.accepted_competences(need, run.settings.scoring)
-            parts.append(_("{need} (towards {competences})").format(
-                need=need, competences=_join(accepted)) if accepted else need)
+    courses = rules.courses_for(training, run.settings.scoring)
+    if courses:
+        items.append(_Text(_("Courses: offer {home} {courses} after the move (for {needs})."),
+                           {"home": home, "courses": _join(courses), "needs": _join(training)}))
+    elif training:  # a need without a course (an explicit assignment.trainable_needs)
         items.append(_Text(_("Training: {home} needs training in {needs}, before or soon after "
-                             "the move."), {"home": home, "needs": _join(parts)}))
+                             "the move."), {"home": home, "needs": _join(training)}))
     else:
-        items.append(_Text(_("Training: {home} needs no training for this child."),
+        items.append(_Text(_("Courses: {home} needs no course for this child."),
                            {"home": home}))
     if run.resource is None:
         items.append(_Text(_("Resource family: not part of this run; plan resource families "

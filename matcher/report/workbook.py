@@ -93,7 +93,8 @@ def workbook(assignments: pd.DataFrame, shortlist: pd.DataFrame, summary: RunSum
     synthetic
         Label the workbook SYNTHETIC on its cover sheet.
     settings
-        For the competences a training need is trained towards (defaults without it).
+        For the course offered for each need met after move-in
+        (``training_towards``; defaults without it).
     resource_families
         ``home_id, resource_id, minutes`` of a resource-family plan, or ``None``
         (a match run has none; the cover sheet says so).
@@ -200,8 +201,7 @@ def _support(proposals: pd.DataFrame, settings: Settings,
         has_family = family is not None and r.home_id in family.index
         if not needs and not has_family:
             continue
-        towards = sorted({c for n in needs for c in rules.accepted_competences(
-            n, settings.scoring)})
+        towards = rules.courses_for(needs, settings.scoring)
         out.append({"child_id": r.child_id, "home_id": r.home_id,
                     "training_needs": ";".join(needs), "training_towards": ";".join(towards),
                     "resource_id": family.at[r.home_id, "resource_id"]

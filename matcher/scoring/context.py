@@ -208,7 +208,7 @@ class _Context:
 
     @classmethod
     def build(cls, inputs: Inputs, times: TimeTable, settings: ScoringSettings,
-              trainable_needs: tuple[str, ...], kinship_training: bool = False,
+              trainable_needs: tuple[str, ...] | None, kinship_training: bool = False,
               continuity: ContinuitySettings | None = None,
               as_of: datetime.date | None = None) -> _Context:
         ch = inputs.children.sort_values("child_id", kind="stable").reset_index(drop=True)

@@ -14,7 +14,7 @@ from matcher.config import ContinuitySettings, ScoringSettings
 from matcher.errors import InputError
 from matcher.i18n import gettext as _
 from matcher.i18n import ngettext
-from matcher.rules import FILTERS, contacts_ok, school_ok
+from matcher.rules import FILTERS, Reservations, contacts_ok, reservation_blocks, school_ok
 from matcher.schema import Inputs
 from matcher.scoring.context import (
     _CHUNK_PAIRS,
@@ -89,7 +89,7 @@ def score_pairs(
     times: TimeTable,
     settings: ScoringSettings,
     *,
-    trainable_needs: tuple[str, ...],
+    trainable_needs: tuple[str, ...] | None,
     kinship_training: bool = False,
     chunk_pairs: int = _CHUNK_PAIRS,
     continuity: ContinuitySettings | None = None,
@@ -107,7 +107,9 @@ def score_pairs(
     settings
         Weights, bands, decay and school limit.
     trainable_needs
-        Needs that may be met by training instead of competence.
+        Needs that may be met by a course after move-in instead of
+        competence; ``None``: the rule of :func:`matcher.rules.trainable_needs`
+        (every need a course meets, except ``hard_needs``).
     kinship_training
         When True, a child's own kinship home may meet *every* need by
         training (listed in ``training_needs``): network placements come first
@@ -146,10 +148,54 @@ def score_pairs(
     pairs = _assemble_pairs(ctx, cols)
     funnel = pd.DataFrame({k: np.concatenate([f[k] for f in funnels]) for k in funnels[0]})
     funnel = funnel.astype({"child_id": "str", "binding": "str", "reason": "str"})
+    reservations = Reservations.build(
+        inputs.children.sort_values("child_id", kind="stable").reset_index(drop=True),
+        inputs.homes.sort_values("home_id", kind="stable").reset_index(drop=True),
+        settings, as_of or datetime.date.today())
+    if reservations.active.any():
+        pairs, funnel = _reserve(ctx, reservations, pairs, funnel)
     log.info("scored %d children x %d homes: %d feasible pairs, %d locked, %d children "
              "without a feasible home", n_c, n_h, int(pairs["feasible"].sum()),
              int(pairs["locked"].sum()), int((funnel["n_feasible"] == 0).sum()))
     return Scored(pairs=pairs, funnel=funnel[list(FUNNEL_COLUMNS)])
+
+
+def _reserve(ctx: _Context, res: Reservations, pairs: pd.DataFrame, funnel: pd.DataFrame
+             ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Apply the reservation rule (:func:`matcher.rules.reservation_blocks`) to the scored
+    pairs, and say so in the explanations and the funnel."""
+    n_c, n_h = len(ctx.child_ids), len(ctx.home_ids)
+    ci = pd.Index(ctx.child_ids).get_indexer(pairs["child_id"].to_numpy(dtype=object))
+    hi = pd.Index(ctx.home_ids).get_indexer(pairs["home_id"].to_numpy(dtype=object))
+    feasible = np.zeros((n_c, n_h), dtype=bool)
+    ok = pairs["feasible"].to_numpy(dtype=bool)
+    feasible[ci[ok], hi[ok]] = True
+    blocked = reservation_blocks(feasible, res)
+    locked = pairs["locked"].to_numpy(dtype=bool)
+    drop = blocked[ci, hi] & ~locked
+    note = np.full(len(pairs), "", dtype=object)
+    for r in np.flatnonzero(res.active[hi] & ~drop):
+        group = res.groups[hi[r]]
+        note[r] = (_("reserved for {group} first: the child is one of them")
+                   if res.own[ci[r], hi[r]] else
+                   _("reserved for {group} first, but no child of {group} qualifies, so the "
+                     "home is open to others")).format(group=group)
+    text = pairs["explanation"].astype(str).to_numpy(dtype=object)
+    pairs = pairs.assign(explanation=np.where(note != "", text + "; " + note, text))
+    pairs = pairs.loc[~drop].reset_index(drop=True)
+    lost = blocked.sum(axis=1)
+    before = funnel["n_feasible"].to_numpy()
+    after = np.maximum(before - lost, 0)
+    emptied = (before > 0) & (after == 0)
+    groups = [", ".join(sorted({res.groups[j] for j in np.flatnonzero(blocked[c])}))
+              for c in range(n_c)]
+    funnel = funnel.assign(
+        n_feasible=after,
+        binding=np.where(emptied, "reserved", funnel["binding"].to_numpy(dtype=object)),
+        reason=[_("every home that qualifies is reserved first for the children of {groups}, "
+                  "and a child of theirs qualifies").format(groups=groups[c]) if emptied[c]
+                else r for c, r in enumerate(funnel["reason"])])
+    return pairs, funnel
 
 
 def shortlist(scored: Scored, k: int) -> pd.DataFrame:

@@ -212,7 +212,8 @@ INPUT_TYPES: dict[str, dict[str, str]] = {
     "homes": {"home_id": "text", "municipality": "text", "capacity": "integer",
               "competences": "text", "min_age": "integer", "max_age": "integer",
               "kind": "text", "kin_of": "text", "accepts_sibling_groups": "boolean",
-              "languages": "text", "culture": "text", "own_children_ages": "text"},
+              "languages": "text", "culture": "text", "own_children_ages": "text",
+              "recruited_by": "text", "reserved_for": "text", "reserved_until": "date"},
     "contacts": {"child_id": "text", "kind": "text", "weight": "double precision",
                  "max_minutes": "double precision"},
     "placements": {"child_id": "text", "home_id": "text", "decided_on": "date", "by": "text"},
@@ -575,9 +576,12 @@ def export_inputs(inputs: schema.Inputs) -> dict[str, pd.DataFrame]:
     out["children"] = children
     homes = inputs.homes.copy()
     homes["competences"] = homes["competences"].map(schema.join_tags)
-    for column in ("languages", "culture"):
+    for column in ("languages", "culture", "reserved_for"):
         if column in homes.columns:
             homes[column] = homes[column].map(schema.join_tags)
+    if "reserved_until" in homes.columns:
+        homes["reserved_until"] = [None if pd.isna(d) else pd.Timestamp(d).date().isoformat()
+                                   for d in homes["reserved_until"]]
     if "own_children_ages" in homes.columns:
         homes["own_children_ages"] = homes["own_children_ages"].map(
             lambda ages: ";".join(str(a) for a in ages))
