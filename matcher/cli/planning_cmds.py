@@ -251,7 +251,7 @@ def gaps(
         out.mkdir(parents=True, exist_ok=True)
         _write_csv(res.table, out / "gaps.csv")
         _write_csv(res.by_need, out / "gaps_by_need.csv")
-        files.write_bytes(out / "gaps.png", planning.gaps_map(res))
+        files.write_bytes(out / "gaps.png", planning.gaps_map(res, net=net, municipalities=polys))
         files.write_layers({"gaps": res.areas}, out / "gaps.gpkg")
         summary = res.summary()
         say(ngettext("{n} waiting child, {uncovered} without a suitable home within {minutes} "
@@ -384,6 +384,7 @@ def recruit(
     network_dir: NetworkOpt = None,
     osm: OsmOpt = None,
     population: PopulationOpt = None,
+    municipalities: MunicipalitiesOpt = None,
     config: ConfigOpt = None,
     minutes: MinutesOpt = None,
     anchor: AnchorOpt = "school",
@@ -398,8 +399,9 @@ def recruit(
     A maximal covering location problem solved exactly (PuLP + HiGHS) over
     populated cells (--population) or road-node grid cells. Writes
     recruit.csv (chosen sites, ranked), recruit_by_pool.csv (children suited,
-    covered before and newly covered per [scoring.pools] cooperation) and
-    recruit.gpkg (layers 'sites' and 'candidates', in the working CRS network.crs).
+    covered before and newly covered per [scoring.pools] cooperation),
+    recruit.png (map; --municipalities adds named borders) and recruit.gpkg
+    (layers 'sites' and 'candidates', in the working CRS network.crs).
     """
     from matcher import planning
     from matcher.io import files
@@ -421,6 +423,7 @@ def recruit(
         with steps(_("recruit")) as step:
             inputs = read_tables(children, homes, contacts, placements, vetoes, settings)
             pop = _population(population, settings)
+            polys = _municipalities(municipalities, settings)
             net = _network(network_dir, osm, out, settings, step)
             step(_("solving the covering model"))
             res = planning.recruit(inputs, competence=competence, k=k, settings=settings,
@@ -429,6 +432,8 @@ def recruit(
         out.mkdir(parents=True, exist_ok=True)
         _write_csv(res.sites, out / "recruit.csv")
         _write_csv(res.by_pool, out / "recruit_by_pool.csv")
+        files.write_bytes(out / "recruit.png", planning.recruit_map(res, net=net,
+                                                                     municipalities=polys))
         files.write_layers({"sites": _points(res.sites, settings.crs),
                             "candidates": _points(res.candidates, settings.crs)},
                            out / "recruit.gpkg")
@@ -503,7 +508,8 @@ def coverage(
         out.mkdir(parents=True, exist_ok=True)
         _write_csv(res.table, out / "coverage.csv")
         _write_csv(pd.DataFrame(res.cells.drop(columns="geometry")), out / "coverage_cells.csv")
-        files.write_bytes(out / "coverage.png", planning.coverage_map(res))
+        files.write_bytes(out / "coverage.png", planning.coverage_map(res, net=net,
+                                                                        municipalities=polys))
         layers = {"cells": res.cells}
         if polys is not None and len(res.table):
             layer = polys.merge(res.table.drop(columns="name"), on="area_id", how="inner")

@@ -1,0 +1,248 @@
+"""Tables for people: runs and planning results as formatted, translated tables.
+
+For notebooks (``fm.tables.gaps(result)``): every figure is formatted as the
+current language writes it (``40,7 %``, one decimal for shares and minutes),
+every column title and code is in words, and every text is shown in full.
+Each function returns a :class:`pandas.io.formats.style.Styler` (HTML in a
+notebook) whose ``.data`` is the frame of formatted strings. Areas with fewer
+than :data:`matcher.waiting.MIN_CELL` waiting children show no figures, as in
+the waiting statistics and on the maps.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from matcher import i18n
+from matcher.i18n import N_
+from matcher.i18n import gettext as _
+from matcher.waiting import MIN_CELL
+
+if TYPE_CHECKING:
+    from pandas.io.formats.style import Styler
+
+    from matcher.planning import CoverageResult, GapResult, RecruitResult, WhatIfResult
+    from matcher.run import RunResult
+
+__all__ = ["changed", "coverage", "coverage_change", "gaps", "percent", "proposals",
+           "recruit", "summary", "unmatched", "whatif"]
+
+_URGENCY = {"acute": N_("acute"), "planned": N_("planned")}
+"""Urgency codes in words."""
+_MEASURES = {
+    "placed": N_("children with a proposal"),
+    "placed_acute": N_("acute children with a proposal"),
+    "unmatched": N_("children without a proposal"),
+    "kept_in_home_municipality": N_("proposals in the child's own municipality"),
+    "share_kept_in_home_municipality": N_("share in the child's own municipality"),
+    "median_school_minutes": N_("median travel time to school"),
+    "priority_placed": N_("priority placed (stage one)"),
+}
+"""The what-if measures in words."""
+
+
+def percent(share: float | None) -> str:
+    """A share in [0, 1] as a percentage with one decimal (``40,7 %``); empty when undefined."""
+    if share is None or pd.isna(share):
+        return ""
+    return i18n.format_number(float(share) * 100, 1) + "\u00a0%"
+
+
+def _minutes(value: Any) -> str:
+    if value is None or pd.isna(value) or not np.isfinite(float(value)):
+        return ""
+    return i18n.format_number(float(value), 1) + "\u00a0min"
+
+
+def _count(value: Any) -> str:
+    return "" if value is None or pd.isna(value) else i18n.format_number(int(value))
+
+
+def _signed(value: Any, digits: int = 0) -> str:
+    if value is None or pd.isna(value):
+        return ""
+    v = round(float(value), digits)
+    text = i18n.format_number(abs(v), digits)
+    return ("+" if v > 0 else "\u2212" if v < 0 else "\u00b1") + text
+
+
+def _style(frame: pd.DataFrame) -> Styler:
+    return (frame.style.hide(axis="index")
+            .set_properties(**{"text-align": "left", "white-space": "pre-wrap"})
+            .set_table_styles([{"selector": "th", "props": [("text-align", "left")]}]))
+
+
+def _yes(value: Any) -> str:
+    return _("yes") if bool(value) else _("no")
+
+
+# =========================================================================== runs
+
+
+def summary(run: RunResult) -> str:
+    """The run in one paragraph of words."""
+    s = run.summary
+    parts = [i18n.ngettext("{placed} of {children} child has a proposal",
+                           "{placed} of {children} children have a proposal",
+                           s.children).format(placed=_count(s.placed), children=_count(s.children))]
+    acute = s.by_urgency.acute
+    parts.append(_("{placed} of {children} acute").format(placed=_count(acute.placed),
+                                                           children=_count(acute.children)))
+    if s.share_kept_in_home_municipality is not None:
+        parts.append(_("{share} in the child's own municipality").format(
+            share=percent(s.share_kept_in_home_municipality)))
+    if s.median_school_minutes is not None:
+        parts.append(_("median travel time to school {minutes}").format(
+            minutes=_minutes(s.median_school_minutes)))
+    text = ", ".join(parts) + "."
+    if s.unmatched:
+        text += " " + i18n.ngettext("{n} child is left without a proposal.",
+                                    "{n} children are left without a proposal.",
+                                    s.unmatched).format(n=_count(s.unmatched))
+    return text
+
+
+def proposals(run: RunResult) -> Styler:
+    """The proposals: child, home, score, minutes to school, own municipality, kinship."""
+    a = run.assignments[run.assignments["home_id"].notna()].sort_values("child_id")
+    frame = pd.DataFrame({
+        _("child"): a["child_id"].to_numpy(),
+        _("home"): a["home_id"].to_numpy(),
+        _("score"): [i18n.format_number(v, 3) for v in a["score"]],
+        _("to school"): [_minutes(v) for v in a["school_minutes"]],
+        _("own municipality"): [_yes(v) for v in a["municipality_match"]],
+        _("kinship"): [_yes(v) for v in a["kinship"]],
+        _("training needed"): [str(v or "") for v in a["training_needs"]],
+    })
+    return _style(frame)
+
+
+def unmatched(run: RunResult) -> Styler:
+    """The children without a proposal, most urgent first, with the full reason."""
+    a = run.assignments[run.assignments["home_id"].isna()]
+    a = a.assign(_acute=(a["urgency"] != "acute")).sort_values(["_acute", "child_id"])
+    frame = pd.DataFrame({
+        _("child"): a["child_id"].to_numpy(),
+        _("urgency"): [_(_URGENCY.get(str(u), str(u))) for u in a["urgency"]],
+        _("why no proposal"): [str(r) for r in a["reason"]],
+    })
+    return _style(frame)
+
+
+def changed(before: RunResult, after: RunResult) -> Styler:
+    """The children whose proposal differs between two runs: home before, home after."""
+    b = before.assignments.set_index("child_id")["home_id"]
+    c = after.assignments.set_index("child_id")["home_id"]
+    ids = sorted(set(b.index) | set(c.index))
+    none = _("no proposal")
+    rows = [(i, b.get(i), c.get(i)) for i in ids]
+    rows = [(i, x, y) for i, x, y in rows
+            if (None if pd.isna(x) else x) != (None if pd.isna(y) else y)]
+    frame = pd.DataFrame({_("child"): [r[0] for r in rows],
+                          _("before"): [none if pd.isna(r[1]) else r[1] for r in rows],
+                          _("after"): [none if pd.isna(r[2]) else r[2] for r in rows]},
+                         dtype=object)
+    return _style(frame)
+
+
+# =========================================================================== planning
+
+
+def gaps(result: GapResult, *, top: int = 10, min_children: int = MIN_CELL) -> Styler:
+    """The ``top`` areas of a gap analysis, in words; small areas show no figures."""
+    t = result.table.head(top)
+    needs = [c for c in t.columns if c.startswith("need:")]
+    small = t["children"] < min_children
+    hidden = _("fewer than {n}").format(n=min_children)
+
+    def missing(row: pd.Series) -> str:
+        items = [f"{c.removeprefix('need:')} ({_count(row[c])})" for c in needs if row[c]]
+        return ", ".join(items)
+
+    frame = pd.DataFrame({
+        _("rank"): t["rank"].astype(str).to_numpy(),
+        _("area"): t["name"].to_numpy(),
+        _("waiting children"): np.where(small, hidden, [_count(v) for v in t["children"]]),
+        _("without a suitable home"): np.where(small, "", [_count(v) for v in t["uncovered"]]),
+        _("share"): np.where(small, "", [percent(v) for v in t["share_uncovered"]]),
+        _("need no reachable home meets"): np.where(small, "", [missing(r) for _i, r
+                                                                in t.iterrows()]),
+        _("free places"): [_count(v) for v in t["places"]],
+        _("places per child (2SFCA)"): np.where(
+            small, "", [i18n.format_number(v, 2) if pd.notna(v) else "" for v in
+                        t["access_2sfca"]]),
+    })
+    return _style(frame)
+
+
+def coverage(*results: CoverageResult) -> Styler:
+    """Emergency coverage per area and band, for one or more bases (children, population)."""
+    rows = []
+    for res in results:
+        for _idx, r in res.table.iterrows():
+            row = {_("area"): r["name"],
+                   _("counted"): _("waiting children") if r["basis"] == "children"
+                   else _("inhabitants"),
+                   _("total"): _count(r["total"])}
+            for b in res.bands:
+                row[_("within {minutes} min").format(minutes=i18n.format_number(b))] = \
+                    percent(r[f"share_{b:g}"])
+            row[_("beyond {minutes} min").format(minutes=i18n.format_number(res.bands[-1]))] = \
+                _count(r[f"beyond_{res.bands[-1]:g}"])
+            rows.append(row)
+    return _style(pd.DataFrame(rows))
+
+
+def coverage_change(before: CoverageResult, after: CoverageResult) -> Styler:
+    """Shares within each band before and after a change, and the change in points."""
+    rows = []
+    for b in before.bands:
+        x = float(before.table[f"within_{b:g}"].sum() / before.table["total"].sum())
+        y = float(after.table[f"within_{b:g}"].sum() / after.table["total"].sum())
+        rows.append({_("within"): _("{minutes} min").format(minutes=i18n.format_number(b)),
+                     _("before"): percent(x), _("after"): percent(y),
+                     _("change (percentage points)"): _signed((y - x) * 100, 1)})
+    return _style(pd.DataFrame(rows))
+
+
+def recruit(result: RecruitResult) -> Styler:
+    """The chosen sites, ranked, with the children each brings within reach."""
+    s = result.sites
+    frame = pd.DataFrame({
+        _("rank"): s["rank"].astype(str).to_numpy(),
+        _("children within {minutes} min").format(minutes=i18n.format_number(result.minutes)):
+            [_count(v) for v in s["children_within"]],
+        _("only this site reaches"): [_count(v) for v in s["only_here"]],
+        _("inhabitants in the cell"): [_count(v) for v in s["population"]],
+        _("position (lat, lon)"): [f"{la:.4f}, {lo:.4f}" for la, lo in
+                                   zip(s["lat"], s["lon"], strict=True)],
+    })
+    return _style(frame)
+
+
+def whatif(result: WhatIfResult) -> Styler:
+    """Before, after and the change of each measure of a what-if, in words."""
+    rows = []
+    for _idx, r in result.diff.iterrows():
+        m = str(r["measure"])
+        if m == "share_kept_in_home_municipality":
+            fmt = percent
+            change = _signed(None if r["change"] is None else float(r["change"]) * 100, 1)
+            change = change and change + " " + _("points")
+        elif m == "median_school_minutes":
+            fmt = _minutes
+            change = _signed(r["change"], 1)
+            change = change and change + "\u00a0min"
+        elif m == "priority_placed":
+            def fmt(v: Any) -> str:
+                return "" if v is None or pd.isna(v) else i18n.format_number(float(v), 2)
+            change = _signed(r["change"], 2)
+        else:
+            fmt = _count
+            change = _signed(r["change"])
+        rows.append({_("measure"): _(_MEASURES.get(m, m)), _("before"): fmt(r["baseline"]),
+                     _("after"): fmt(r["scenario"]), _("change"): change})
+    return _style(pd.DataFrame(rows))
