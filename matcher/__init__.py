@@ -13,7 +13,7 @@ The front door, for notebooks and scripts::
     run.write("run", report=True, privacy="coarse")      # the run folder
     gaps = fm.gaps(inputs, settings=settings, net=net, areas=areas)
     fm.gaps_map(gaps, net=net, municipalities=areas)    # PNG bytes: roads, borders, names
-    fm.tables.gaps(gaps)                                 # formatted, in words
+    fm.views.gaps(gaps)                                  # formatted, in words
     with fm.language("nn"):                              # texts in nynorsk
         print(gaps.table)
 
@@ -74,7 +74,7 @@ if TYPE_CHECKING:
         support_plan,
         whatif,
     )
-    from matcher.report import tables
+    from matcher.report import views
     from matcher.report.briefs import brief
     from matcher.scenarios.fjord import REFERENCE_DATE as SAMPLE_REFERENCE_DATE
     from matcher.scenarios.fjord import generate as generate_sample
@@ -114,7 +114,7 @@ __all__ = [
     "recruit",
     "recruit_map",
     "support_plan",
-    "tables",
+    "views",
     "whatif",
 ]
 
@@ -135,7 +135,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "gaps_map": ("matcher.planning", "gaps_map"),
     "recruit_map": ("matcher.planning", "recruit_map"),
     "brief": ("matcher.report.briefs", "brief"),
-    "tables": ("matcher.report.tables", ""),
+    "views": ("matcher.report.views", ""),
     "emergency_coverage": ("matcher.planning", "emergency_coverage"),
     "gaps": ("matcher.planning", "gaps"),
     "read_municipalities": ("matcher.planning", "read_municipalities"),

@@ -38,7 +38,7 @@ __all__ = ["coverage_map", "gaps_map", "recruit_map"]
 _MAJOR = frozenset({"motorway", "motorway_link", "trunk", "trunk_link", "primary",
                     "primary_link", "secondary", "secondary_link"})
 """Road classes drawn a little stronger beneath the map."""
-_HIDDEN: dict[str, Any] = {"facecolor": "#f2f2f2", "edgecolor": "#9a9a9a", 
+_HIDDEN: dict[str, Any] = {"facecolor": "#f2f2f2", "edgecolor": "#9a9a9a",
                            "hatch": "////", "linewidth": 0.4}
 """How an area with too few children to show is drawn."""
 

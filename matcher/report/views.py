@@ -1,6 +1,6 @@
 """Tables for people: runs and planning results as formatted, translated tables.
 
-For notebooks (``fm.tables.gaps(result)``): every figure is formatted as the
+For notebooks (``fm.views.gaps(result)``): every figure is formatted as the
 current language writes it (``40,7 %``, one decimal for shares and minutes),
 every column title and code is in words, and every text is shown in full.
 Each function returns a :class:`pandas.io.formats.style.Styler` (HTML in a
@@ -11,6 +11,7 @@ the waiting statistics and on the maps.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -73,6 +74,10 @@ def _style(frame: pd.DataFrame) -> Styler:
     return (frame.style.hide(axis="index")
             .set_properties(**{"text-align": "left", "white-space": "pre-wrap"})
             .set_table_styles([{"selector": "th", "props": [("text-align", "left")]}]))
+
+
+def _two_decimals(value: Any) -> str:
+    return "" if value is None or pd.isna(value) else i18n.format_number(float(value), 2)
 
 
 def _yes(value: Any) -> str:
@@ -228,6 +233,7 @@ def whatif(result: WhatIfResult) -> Styler:
     rows = []
     for _idx, r in result.diff.iterrows():
         m = str(r["measure"])
+        fmt: Callable[[Any], str]
         if m == "share_kept_in_home_municipality":
             fmt = percent
             change = _signed(None if r["change"] is None else float(r["change"]) * 100, 1)
@@ -237,8 +243,7 @@ def whatif(result: WhatIfResult) -> Styler:
             change = _signed(r["change"], 1)
             change = change and change + "\u00a0min"
         elif m == "priority_placed":
-            def fmt(v: Any) -> str:
-                return "" if v is None or pd.isna(v) else i18n.format_number(float(v), 2)
+            fmt = _two_decimals
             change = _signed(r["change"], 2)
         else:
             fmt = _count
