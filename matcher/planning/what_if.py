@@ -21,13 +21,14 @@ from matcher.config import Settings
 from matcher.errors import InputError, Problem, raise_if_problems
 from matcher.i18n import gettext as _
 from matcher.network import Network
-from matcher.planning.areas import _centres
+from matcher.planning.areas import _centres, locate
 from matcher.planning.common import (
     Step,
     _anchor_lonlat,
     _in_crs,
     _lonlat,
     _number,
+    _xy,
     travel_times,
 )
 from matcher.schema import Inputs
@@ -47,7 +48,8 @@ class Addition:
     Attributes
     ----------
     area
-        4-digit municipality code (``area_id`` of the municipality polygons).
+        4-digit municipality code (``area_id`` of the municipality polygons);
+        may be left out when ``at`` is given (the polygon holding ``at``).
     competences
         Competence tags of each new home (may be empty).
     count
@@ -65,7 +67,7 @@ class Addition:
         :func:`place_additions` describes.
     """
 
-    area: str
+    area: str | None = None
     competences: tuple[str, ...] = ()
     count: int = 1
     capacity: int = 1
@@ -105,19 +107,28 @@ def place_additions(additions: Sequence[Addition], areas: gpd.GeoDataFrame, *, n
     InputError
         If an area is not among the polygons or has no candidate inside it.
     """
+    areas = _in_crs(areas, net.crs)
     by_area: dict[str, list[Addition]] = {}
+    problems = []
     for add in additions:
-        by_area.setdefault(add.area, []).append(add)
+        area = add.area
+        if area is None and add.at is not None:
+            area = locate(*_xy([add.at[0]], [add.at[1]], net.crs), areas)[0]
+        if area is None:
+            problems.append(Problem("additions", _(
+                "a hypothetical home needs an area or a place inside the municipality "
+                "polygons (at=(lon, lat))")))
+            continue
+        by_area.setdefault(str(area), []).append(add)
     known = set(areas["area_id"])
-    problems = [Problem("additions", _("area '{area}' is not in the municipality polygons; "
-                                       "check the code or the polygons").format(area=a))
-                for a in by_area if a not in known]
+    problems += [Problem("additions", _("area '{area}' is not in the municipality polygons; "
+                                        "check the code or the polygons").format(area=a))
+                 for a in by_area if a not in known]
     problems += [Problem("additions", _("kind '{kind}' of hypothetical homes is unknown; use "
                                         "one of {allowed}").format(kind=a.kind,
                                                                     allowed=", ".join(_KINDS)))
                  for a in additions if a.kind not in _KINDS]
     raise_if_problems(_("cannot place hypothetical homes"), problems)
-    areas = _in_crs(areas, net.crs)
     population = None if population is None else _in_crs(population, net.crs)
     tree = cKDTree(np.column_stack([net.x, net.y]))
     rows = []

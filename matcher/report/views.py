@@ -11,7 +11,7 @@ the waiting statistics and on the maps.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -25,11 +25,13 @@ from matcher.waiting import MIN_CELL
 if TYPE_CHECKING:
     from pandas.io.formats.style import Styler
 
+    from matcher.network import Network
     from matcher.planning import CoverageResult, GapResult, RecruitResult, WhatIfResult
     from matcher.run import RunResult
+    from matcher.schema import Inputs
 
-__all__ = ["changed", "coverage", "coverage_change", "gaps", "percent", "proposals",
-           "recruit", "summary", "unmatched", "whatif"]
+__all__ = ["changed", "coverage", "coverage_change", "data", "gaps", "label", "minutes", "percent",
+           "proposals", "recruit", "summary", "unmatched", "weights", "whatif"]
 
 _URGENCY = {"acute": N_("acute"), "planned": N_("planned")}
 """Urgency codes in words."""
@@ -43,6 +45,58 @@ _MEASURES = {
     "priority_placed": N_("priority placed (stage one)"),
 }
 """The what-if measures in words."""
+_LABELS = {
+    "school": N_("school"), "network": N_("network"), "parents": N_("parents"),
+    "municipality": N_("municipality"), "kinship": N_("kinship"), "language": N_("language"),
+    "culture": N_("culture"), "competence": N_("competence"), "k": N_("new homes (k)"),
+    "minutes": N_("minutes"), "count": N_("homes to add"), "place": N_("place"),
+    "run": N_("Run"), "show": N_("Show"),
+}
+"""Words for the controls of the planner notebooks (weights, options, buttons)."""
+
+
+def label(key: str) -> str:
+    """The word for a control (a weight name or an option), in the current language."""
+    return _(_LABELS[key]) if key in _LABELS else key
+
+
+def weights(values: Mapping[str, float]) -> str:
+    """Say whether score weights are valid settings (kinship first), in words.
+
+    Parameters
+    ----------
+    values
+        Weight name -> weight, as ``[scoring] weights`` holds them.
+
+    Returns
+    -------
+    str
+        ``valid: ...`` with the kinship weight and the sum of the others, or
+        ``not valid: ...`` with the problem and its fix.
+    """
+    from matcher.config import Settings
+    from matcher.errors import InputError
+
+    try:
+        Settings(scoring={"weights": dict(values)})  # type: ignore[arg-type]
+    except InputError as err:
+        return _("not valid: {problems}").format(
+            problems="; ".join(p.message for p in err.problems) or str(err))
+    others = sum(v for k, v in values.items() if k != "kinship")
+    return _("valid: kinship ({kinship}) weighs more than all the others together ({others})"
+             ).format(kinship=i18n.format_number(values.get("kinship", 0.0), 2),
+                      others=i18n.format_number(others, 2))
+
+
+def data(inputs: Inputs, *, net: Network | None = None, synthetic: bool = False) -> str:
+    """What a notebook runs on, in one line: children, homes, road nodes (synthetic or not)."""
+    text = _("{children} waiting children and {homes} foster homes").format(
+        children=_count(len(inputs.children)), homes=_count(len(inputs.homes)))
+    if synthetic:
+        text += " " + _("(SYNTHETIC: fictional people on real geography)")
+    if net is not None:
+        text += "; " + _("road network of {nodes} nodes").format(nodes=_count(net.info.nodes))
+    return text + "."
 
 
 def percent(share: float | None) -> str:
@@ -52,7 +106,8 @@ def percent(share: float | None) -> str:
     return i18n.format_number(float(share) * 100, 1) + "\u00a0%"
 
 
-def _minutes(value: Any) -> str:
+def minutes(value: Any) -> str:
+    """Minutes with one decimal (``7,2 min``); empty when undefined or unreachable."""
     if value is None or pd.isna(value) or not np.isfinite(float(value)):
         return ""
     return i18n.format_number(float(value), 1) + "\u00a0min"
@@ -70,10 +125,14 @@ def _signed(value: Any, digits: int = 0) -> str:
     return ("+" if v > 0 else "\u2212" if v < 0 else "\u00b1") + text
 
 
-def _style(frame: pd.DataFrame) -> Styler:
-    return (frame.style.hide(axis="index")
-            .set_properties(**{"text-align": "left", "white-space": "pre-wrap"})
-            .set_table_styles([{"selector": "th", "props": [("text-align", "left")]}]))
+def _style(frame: pd.DataFrame, *, wrap: tuple[str, ...] = ()) -> Styler:
+    """Left-aligned, no index; only the ``wrap`` columns (long texts) break lines."""
+    style = (frame.style.hide(axis="index")
+             .set_properties(**{"text-align": "left", "white-space": "nowrap"})
+             .set_table_styles([{"selector": "th", "props": [("text-align", "left")]}]))
+    if wrap:
+        style = style.set_properties(subset=list(wrap), **{"white-space": "normal"})
+    return style
 
 
 def _two_decimals(value: Any) -> str:
@@ -101,7 +160,7 @@ def summary(run: RunResult) -> str:
             share=percent(s.share_kept_in_home_municipality)))
     if s.median_school_minutes is not None:
         parts.append(_("median travel time to school {minutes}").format(
-            minutes=_minutes(s.median_school_minutes)))
+            minutes=minutes(s.median_school_minutes)))
     text = ", ".join(parts) + "."
     if s.unmatched:
         text += " " + i18n.ngettext("{n} child is left without a proposal.",
@@ -117,7 +176,7 @@ def proposals(run: RunResult) -> Styler:
         _("child"): a["child_id"].to_numpy(),
         _("home"): a["home_id"].to_numpy(),
         _("score"): [i18n.format_number(v, 3) for v in a["score"]],
-        _("to school"): [_minutes(v) for v in a["school_minutes"]],
+        _("to school"): [minutes(v) for v in a["school_minutes"]],
         _("own municipality"): [_yes(v) for v in a["municipality_match"]],
         _("kinship"): [_yes(v) for v in a["kinship"]],
         _("training needed"): [str(v or "") for v in a["training_needs"]],
@@ -134,7 +193,7 @@ def unmatched(run: RunResult) -> Styler:
         _("urgency"): [_(_URGENCY.get(str(u), str(u))) for u in a["urgency"]],
         _("why no proposal"): [str(r) for r in a["reason"]],
     })
-    return _style(frame)
+    return _style(frame, wrap=(_("why no proposal"),))
 
 
 def changed(before: RunResult, after: RunResult) -> Styler:
@@ -180,25 +239,46 @@ def gaps(result: GapResult, *, top: int = 10, min_children: int = MIN_CELL) -> S
             small, "", [i18n.format_number(v, 2) if pd.notna(v) else "" for v in
                         t["access_2sfca"]]),
     })
-    return _style(frame)
+    return _style(frame, wrap=(_("need no reachable home meets"),))
 
 
 def coverage(*results: CoverageResult) -> Styler:
-    """Emergency coverage per area and band, for one or more bases (children, population)."""
+    """Emergency coverage per area and band, furthest areas first (children, population).
+
+    Areas are sorted by the share within the last band (lowest first), then
+    by the median minutes to the nearest emergency home (longest first).
+    """
     rows = []
     for res in results:
-        for _idx, r in res.table.iterrows():
+        last = res.bands[-1]
+        pts = res.points
+        median = {a: _weighted_median(g["minutes"].to_numpy(dtype=float),
+                                      g["weight"].to_numpy(dtype=float))
+                  for a, g in pts.groupby("area_id", sort=True)}
+        table = res.table.assign(_median=[median.get(a, np.nan) for a in res.table["area_id"]])
+        table = table.sort_values([f"share_{last:g}", "_median", "area_id"],
+                                  ascending=[True, False, True])
+        for _idx, r in table.iterrows():
             row = {_("area"): r["name"],
                    _("counted"): _("waiting children") if r["basis"] == "children"
                    else _("inhabitants"),
-                   _("total"): _count(r["total"])}
+                   _("total"): _count(r["total"]),
+                   _("median to the nearest"): minutes(r["_median"])}
             for b in res.bands:
                 row[_("within {minutes} min").format(minutes=i18n.format_number(b))] = \
                     percent(r[f"share_{b:g}"])
-            row[_("beyond {minutes} min").format(minutes=i18n.format_number(res.bands[-1]))] = \
-                _count(r[f"beyond_{res.bands[-1]:g}"])
+            row[_("beyond {minutes} min").format(minutes=i18n.format_number(last))] = \
+                _count(r[f"beyond_{last:g}"])
             rows.append(row)
     return _style(pd.DataFrame(rows))
+
+
+def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
+    if not len(values) or weights.sum() <= 0:
+        return float("nan")
+    order = np.argsort(values, kind="stable")
+    cum = np.cumsum(weights[order])
+    return float(values[order][np.searchsorted(cum, cum[-1] / 2.0)])
 
 
 def coverage_change(before: CoverageResult, after: CoverageResult) -> Styler:
@@ -239,7 +319,7 @@ def whatif(result: WhatIfResult) -> Styler:
             change = _signed(None if r["change"] is None else float(r["change"]) * 100, 1)
             change = change and change + " " + _("points")
         elif m == "median_school_minutes":
-            fmt = _minutes
+            fmt = minutes
             change = _signed(r["change"], 1)
             change = change and change + "\u00a0min"
         elif m == "priority_placed":
