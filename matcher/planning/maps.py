@@ -227,7 +227,8 @@ def gaps_map(result: GapResult, *, column: str = "uncovered", net: Network | Non
     municipalities
         Municipality polygons, drawn as named boundaries (optional; any CRS).
     top
-        Number of areas marked with their rank and listed by name.
+        Number of shown areas marked with their rank (as in the gap table)
+        and listed by name.
     min_children
         Areas with fewer waiting children are hatched and show no figure.
 
@@ -272,13 +273,13 @@ def gaps_map(result: GapResult, *, column: str = "uncovered", net: Network | Non
                percent=percent)
     notes = []
     ranked = shown.sort_values("rank").head(top)
-    for i, (_idx, row) in enumerate(ranked.iterrows(), start=1):
+    for _idx, row in ranked.iterrows():
         p = row.geometry.representative_point()
-        _label(ax, p.x, p.y, str(i))
+        _label(ax, p.x, p.y, str(row["rank"]))
         value = (i18n.format_number(float(row[column]) * 100, 1) + " %" if percent else
                  i18n.format_number(float(row[column]), 2 if column == "access_2sfca" else 0))
         notes.append(_("{rank}. {name}: {value} ({children} waiting)").format(
-            rank=i, name=row["name"], value=value,
+            rank=row["rank"], name=row["name"], value=value,
             children=i18n.format_number(int(row["children"]))))
     if notes:
         fig.text(0.75, 0.55, "\n".join([_("Areas marked on the map:"), *notes]), fontsize=8,
