@@ -80,14 +80,8 @@ def current() -> Language:
     return _current.get()
 
 
-class language:  # noqa: N801 (a function to callers, like torch.set_grad_enabled)
-    """Use ``lang`` for the text made from here on, or inside a ``with`` block.
-
-    ``with language("nn"): ...`` switches for the block and restores the
-    language before it; a plain call ``language("nn")`` (a notebook cell)
-    switches the current context until the next switch. ``None`` keeps the
-    current language.
-    """
+class _Switch:
+    """The language switch :func:`language` returns (a context manager)."""
 
     def __init__(self, lang: str | None) -> None:
         self._token = _current.set(check(lang) if lang is not None else _current.get())
@@ -100,6 +94,17 @@ class language:  # noqa: N801 (a function to callers, like torch.set_grad_enable
 
     def __repr__(self) -> str:
         return f"language({_current.get()!r})"
+
+
+def language(lang: str | None) -> _Switch:
+    """Use ``lang`` for the text made from here on, or inside a ``with`` block.
+
+    ``with language("nn"): ...`` switches for the block and restores the
+    language before it; a plain call ``language("nn")`` (a notebook cell)
+    switches the current context until the next switch. ``None`` keeps the
+    current language.
+    """
+    return _Switch(lang)
 
 
 def activate(lang: str) -> None:
