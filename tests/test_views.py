@@ -97,7 +97,8 @@ def test_whatif_shows_changes_with_signs() -> None:
     result = SimpleNamespace(diff=diff)
     with i18n.language("nb"):
         rows = views.whatif(result).data.to_dict("records")  # type: ignore[arg-type]
-    assert rows[0] == {"nøkkeltall": "barn med forslag", "før": "73", "etter": "78", "endring": "+5"}
+    assert rows[0] == {"nøkkeltall": "barn med forslag", "før": "73", "etter": "78",
+                       "endring": "+5"}
     assert rows[1]["endring"] == "+2,0 poeng" and rows[1]["etter"] == f"52,0{NBSP}%"
     assert rows[2]["endring"] == f"\u22120,5{NBSP}min"
     assert rows[3]["endring"] == "\u22125"
