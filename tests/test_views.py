@@ -82,7 +82,9 @@ def test_changed_lists_exactly_the_children_whose_proposal_differs() -> None:
     before = _run({"C1": "H1", "C2": None, "C3": "H3", "C4": None})
     after = _run({"C1": "H1", "C2": "H2", "C3": None, "C4": None})
     with i18n.language("nb"):
-        frame = views.changed(before, after).data  # type: ignore[arg-type]
+        styler = views.changed(before, after)  # type: ignore[arg-type]
+    frame = styler.data
+    assert styler.caption == "2 barn får et annet forslag"
     assert frame.to_dict("records") == [
         {"barn": "C2", "før": "intet forslag", "etter": "H2"},
         {"barn": "C3", "før": "H3", "etter": "intet forslag"}]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import itertools
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
@@ -227,8 +228,9 @@ def gaps_map(result: GapResult, *, column: str = "uncovered", net: Network | Non
     municipalities
         Municipality polygons, drawn as named boundaries (optional; any CRS).
     top
-        Number of shown areas marked with their rank (as in the gap table)
-        and listed by name.
+        Number of shown areas listed by name with their rank (as in the gap
+        table); grid cells carry the rank on the map, municipalities and
+        cooperations their name.
     min_children
         Areas with fewer waiting children are hatched and show no figure.
 
@@ -273,9 +275,13 @@ def gaps_map(result: GapResult, *, column: str = "uncovered", net: Network | Non
                percent=percent)
     notes = []
     ranked = shown.sort_values("rank").head(top)
+    named = result.area_kind in ("municipality", "pool")
     for _idx, row in ranked.iterrows():
         p = row.geometry.representative_point()
-        _label(ax, p.x, p.y, str(row["rank"]))
+        if not named:
+            _label(ax, p.x, p.y, str(row["rank"]))
+        elif municipalities is None:  # the basemap names municipalities; pools need a name
+            _label(ax, p.x, p.y, str(row["name"]))
         value = (i18n.format_number(float(row[column]) * 100, 1) + " %" if percent else
                  i18n.format_number(float(row[column]), 2 if column == "access_2sfca" else 0))
         notes.append(_("{rank}. {name}: {value} ({children} waiting)").format(
@@ -295,7 +301,8 @@ def gaps_map(result: GapResult, *, column: str = "uncovered", net: Network | Non
 
 def coverage_map(result: CoverageResult, *, net: Network | None = None,
                  municipalities: gpd.GeoDataFrame | None = None,
-                 min_children: int = MIN_CELL) -> bytes:
+                 min_children: int = MIN_CELL,
+                 new_homes: Sequence[tuple[float, float]] = ()) -> bytes:
     """Draw the travel band of each 250 m cell to the nearest emergency home, as a PNG map.
 
     Population cells are drawn as they are; cells of waiting children with
@@ -310,6 +317,8 @@ def coverage_map(result: CoverageResult, *, net: Network | None = None,
         Faded roads and named municipality boundaries beneath (optional).
     min_children
         Smallest number of children a cell of children needs to be drawn.
+    new_homes
+        Places ``(lon, lat)`` (degrees) of hypothetical emergency homes to mark.
 
     Returns
     -------
@@ -350,6 +359,14 @@ def coverage_map(result: CoverageResult, *, net: Network | None = None,
                    edgecolor="none", alpha=0.75, zorder=3)
     handles = [Patch(color=c, alpha=0.75, label=labels[band]) for band, c in colours.items()] \
         + handles
+    if new_homes:
+        from matplotlib.lines import Line2D
+
+        nx, ny = _xy([p[0] for p in new_homes], [p[1] for p in new_homes], crs)
+        ax.scatter(nx, ny, marker="*", s=420, color="#08519c", edgecolors="white",
+                   linewidths=1.2, zorder=10)
+        handles.append(Line2D([], [], marker="*", ls="", color="#08519c", markersize=14,
+                              label=_("new emergency home (hypothetical)")))
     notes = []
     if shown is not None:
         share = result.table.set_index("area_id")[f"share_{last:g}"]

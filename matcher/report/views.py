@@ -197,19 +197,31 @@ def unmatched(run: RunResult) -> Styler:
 
 
 def changed(before: RunResult, after: RunResult) -> Styler:
-    """The children whose proposal differs between two runs: home before, home after."""
-    b = before.assignments.set_index("child_id")["home_id"]
-    c = after.assignments.set_index("child_id")["home_id"]
+    """The children whose proposal differs between two runs: home and minutes to school.
+
+    The caption counts them; the minutes columns are there when the runs have
+    them (``school_minutes`` of the assignments).
+    """
+    b = before.assignments.set_index("child_id")
+    c = after.assignments.set_index("child_id")
     ids = sorted(set(b.index) | set(c.index))
     none = _("no proposal")
-    rows = [(i, b.get(i), c.get(i)) for i in ids]
-    rows = [(i, x, y) for i, x, y in rows
-            if (None if pd.isna(x) else x) != (None if pd.isna(y) else y)]
-    frame = pd.DataFrame({_("child"): [r[0] for r in rows],
-                          _("before"): [none if pd.isna(r[1]) else r[1] for r in rows],
-                          _("after"): [none if pd.isna(r[2]) else r[2] for r in rows]},
-                         dtype=object)
-    return _style(frame)
+
+    def home(frame: pd.DataFrame, i: str) -> Any:
+        value = frame["home_id"].get(i) if i in frame.index else None
+        return None if value is None or pd.isna(value) else value
+
+    rows = [i for i in ids if home(b, i) != home(c, i)]
+    frame = pd.DataFrame({_("child"): rows,
+                          _("before"): [home(b, i) or none for i in rows],
+                          _("after"): [home(c, i) or none for i in rows]}, dtype=object)
+    if "school_minutes" in b.columns and "school_minutes" in c.columns:
+        frame[_("to school before")] = [minutes(b["school_minutes"].get(i)) for i in rows]
+        frame[_("to school after")] = [minutes(c["school_minutes"].get(i)) for i in rows]
+    caption = i18n.ngettext("{n} child gets another proposal",
+                            "{n} children get another proposal", len(rows)).format(
+        n=_count(len(rows)))
+    return _style(frame).set_caption(caption)
 
 
 # =========================================================================== planning
