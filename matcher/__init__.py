@@ -12,6 +12,8 @@ The front door, for notebooks and scripts::
     run = fm.match(inputs, settings=settings, net=net)   # a frozen RunResult
     run.write("run", report=True, privacy="coarse")      # the run folder
     gaps = fm.gaps(inputs, settings=settings, net=net, areas=areas)
+    fm.gaps_map(gaps, net=net, municipalities=areas)    # PNG bytes: roads, borders, names
+    fm.views.gaps(gaps)                                  # formatted, in words
     with fm.language("nn"):                              # texts in nynorsk
         print(gaps.table)
 
@@ -61,13 +63,19 @@ if TYPE_CHECKING:
     from matcher.pipeline import RunResult
     from matcher.planning import (
         Addition,
+        add_homes,
+        coverage_map,
         emergency_coverage,
         gaps,
+        gaps_map,
         read_municipalities,
         recruit,
+        recruit_map,
         support_plan,
         whatif,
     )
+    from matcher.report import views
+    from matcher.report.briefs import brief
     from matcher.scenarios.fjord import REFERENCE_DATE as SAMPLE_REFERENCE_DATE
     from matcher.scenarios.fjord import generate as generate_sample
     from matcher.scenarios.oslo import oslo_scenario
@@ -86,9 +94,13 @@ __all__ = [
     "Settings",
     "TimeTable",
     "__version__",
+    "add_homes",
+    "brief",
     "build_network",
+    "coverage_map",
     "emergency_coverage",
     "gaps",
+    "gaps_map",
     "generate_sample",
     "language",
     "load_network",
@@ -100,7 +112,9 @@ __all__ = [
     "read_population",
     "read_times",
     "recruit",
+    "recruit_map",
     "support_plan",
+    "views",
     "whatif",
 ]
 
@@ -116,6 +130,12 @@ _LAZY: dict[str, tuple[str, str]] = {
     "load_network": ("matcher.network", "load"),
     "RunResult": ("matcher.pipeline", "RunResult"),
     "Addition": ("matcher.planning", "Addition"),
+    "add_homes": ("matcher.planning", "add_homes"),
+    "coverage_map": ("matcher.planning", "coverage_map"),
+    "gaps_map": ("matcher.planning", "gaps_map"),
+    "recruit_map": ("matcher.planning", "recruit_map"),
+    "brief": ("matcher.report.briefs", "brief"),
+    "views": ("matcher.report.views", ""),
     "emergency_coverage": ("matcher.planning", "emergency_coverage"),
     "gaps": ("matcher.planning", "gaps"),
     "read_municipalities": ("matcher.planning", "read_municipalities"),
@@ -133,7 +153,8 @@ _LAZY: dict[str, tuple[str, str]] = {
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
         module, attr = _LAZY[name]
-        return getattr(importlib.import_module(module), attr)
+        loaded = importlib.import_module(module)
+        return getattr(loaded, attr) if attr else loaded
     raise AttributeError(f"module 'matcher' has no attribute '{name}'")
 
 

@@ -12,7 +12,8 @@ compiles them in memory on first use, so ``python cli.py`` works too.
 
 The language in effect is a context variable, not a global: the CLI sets it
 from ``--lang`` or ``[report] language``, :func:`matcher.pipeline.run` from its
-settings, and a notebook with ``with i18n.language("nn"): ...``. Without any of
+settings, and a notebook with ``with i18n.language("nn"): ...`` (or a plain
+``i18n.language("nn")`` in a cell). Without any of
 these it is :data:`DEFAULT_LANGUAGE` (``nb``).
 
 Source strings are English and use named ``str.format`` fields::
@@ -26,12 +27,10 @@ with :func:`N_` and translated where they are used, with ``_(text)``.
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import functools
 import gettext as _gettext
 import io
-from collections.abc import Iterator
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Literal
@@ -81,14 +80,31 @@ def current() -> Language:
     return _current.get()
 
 
-@contextlib.contextmanager
-def language(lang: str | None) -> Iterator[Language]:
-    """Use ``lang`` for the text made inside the ``with`` block (``None``: keep the current)."""
-    token = _current.set(check(lang) if lang is not None else _current.get())
-    try:
-        yield _current.get()
-    finally:
-        _current.reset(token)
+class _Switch:
+    """The language switch :func:`language` returns (a context manager)."""
+
+    def __init__(self, lang: str | None) -> None:
+        self._token = _current.set(check(lang) if lang is not None else _current.get())
+
+    def __enter__(self) -> Language:
+        return _current.get()
+
+    def __exit__(self, *exc: object) -> None:
+        _current.reset(self._token)
+
+    def __repr__(self) -> str:
+        return f"language({_current.get()!r})"
+
+
+def language(lang: str | None) -> _Switch:
+    """Use ``lang`` for the text made from here on, or inside a ``with`` block.
+
+    ``with language("nn"): ...`` switches for the block and restores the
+    language before it; a plain call ``language("nn")`` (a notebook cell)
+    switches the current context until the next switch. ``None`` keeps the
+    current language.
+    """
+    return _Switch(lang)
 
 
 def activate(lang: str) -> None:

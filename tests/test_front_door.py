@@ -24,6 +24,7 @@ DATA_PARAMETERS = {
     "children", "homes", "contacts", "placements", "vetoes", "families",  # tables
     "path", "osm", "folder", "out_dir", "data_dir",  # files and folders
     "lang",  # the language a `with` block speaks
+    "result", "child_id",  # a result to draw or tell about, and the child it is about
 }
 """Names a public function may take positionally: the data it works on."""
 

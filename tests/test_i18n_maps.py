@@ -255,14 +255,19 @@ def test_planning_maps_follow_the_language(monkeypatch: pytest.MonkeyPatch) -> N
     with i18n.language("nb"):
         planning.gaps_map(gaps)
         planning.coverage_map(coverage)
-    gap_ax, cover_ax = figures[0].axes[0], figures[1].axes[0]
-    assert gap_ax.get_title() == ("Ventende barn uten egnet fosterhjem innen 22,5 min\n"
-                                  "barn uten egnet fosterhjem, per interkommunalt samarbeid")
-    assert cover_ax.get_title() == ("Beredskapshjem: barn mer enn 45 min unna (røde ruter); "
-                                    "andel innen 45 min per område")
-    legend = cover_ax.get_legend()
+    gap_fig, cover_fig = figures
+    assert gap_fig.get_suptitle() == ("Barn uten egnet fosterhjem innen 22,5 min, "
+                                      "per interkommunalt samarbeid")
+    # 4 children: fewer than 5, so the area is hatched and named in the legend only
+    assert [t.get_text() for t in gap_fig.legends[0].get_texts()] == [
+        "færre enn 5 ventende barn:\nvises ikke"]
+    assert cover_fig.get_suptitle() == ("Reisetid til nærmeste beredskapshjem: "
+                                        "ventende barn (250 m-ruter)")
+    legend = cover_fig.legends[0]
     assert legend.get_title().get_text() == "nærmeste beredskapshjem"
     assert [t.get_text() for t in legend.get_texts()] == ["inntil 30 min", "30–45 min",
                                                           "over 45 min"]
-    notes = [t.get_text() for f in figures for t in f.texts]
-    assert notes and all(n.startswith("Veidata © OpenStreetMap-bidragsytere") for n in notes)
+    notes = [t.get_text() for t in cover_fig.texts]
+    assert "3 barn i ruter med færre enn 5 barn er ikke tegnet" in "\n".join(notes)
+    assert all(any("Veidata © OpenStreetMap-bidragsytere" in t.get_text() for t in f.texts)
+               for f in figures)

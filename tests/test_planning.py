@@ -19,7 +19,7 @@ import shapely
 from conftest import Sample
 from typer.testing import CliRunner
 
-from matcher import planning, schema
+from matcher import i18n, planning, schema
 from matcher.cli import app
 from matcher.cli.planning_cmds import parse_addition
 from matcher.config import DEFAULT_CRS, ScoringSettings, Settings
@@ -910,6 +910,7 @@ def test_cli_recruit(region: dict, tmp_path: Path) -> None:
     n = summary["chosen"]
     assert f"disability: {n} site{'s' if n > 1 else ''} cover" in text
     assert (f"{n} of the 3 sites asked for are chosen" in text) == (n < 3)
+    assert (out / "recruit.png").read_bytes()[:4] == b"\x89PNG"
     bad = runner.invoke(app, ["recruit", *_common(region), "--competence", "tbo-f", "--out",
                               str(out)])
     assert bad.exit_code == 2 and "TBO-F, trygg-base" in bad.output
@@ -1001,3 +1002,112 @@ def test_cli_planning_refuses_a_folder_of_other_files(region: dict, tmp_path: Pa
     assert "does not hold a previous run" in " ".join(result.output.split())
     assert sorted(p.name for p in victim.iterdir()) == ["gaps.csv"]
     assert (victim / "gaps.csv").read_text() == "mine"
+
+
+def test_name_cells_by_municipality_from_the_north_west() -> None:
+    west = shapely.box(0.0, 0.0, 2000.0, 2000.0)
+    east = shapely.box(2000.0, 0.0, 4000.0, 2000.0)
+    munis = gpd.GeoDataFrame({"area_id": ["0001", "0002"], "name": ["Vest", "Øst"]},
+                             geometry=[west, east], crs=DEFAULT_CRS)
+    centres = [(500.0, 500.0), (1500.0, 1500.0), (500.0, 1500.0), (2500.0, 500.0),
+               (5000.0, 500.0)]
+    cells = gpd.GeoDataFrame({"area_id": [f"sq_{i}" for i in range(5)]},
+                             geometry=[shapely.box(x - 100, y - 100, x + 100, y + 100)
+                                       for x, y in centres], crs=DEFAULT_CRS)
+    with i18n.language("nb"):
+        names = planning.name_cells(cells, munis)
+        alone = planning.name_cells(cells)
+    # Vest: north row first (west to east), then the south row; Øst on its own; outside: none
+    assert list(names) == ["Vest, rute 3", "Vest, rute 2", "Vest, rute 1", "Øst, rute 1",
+                           "rute 1"]
+    assert list(alone) == ["rute 3", "rute 2", "rute 1", "rute 4", "rute 5"]
+    with i18n.language("nn"):
+        assert planning.name_cells(cells, munis)[3] == "Øst, rute 1"
+
+
+def test_gaps_on_a_grid_name_cells_by_municipality(region: dict) -> None:
+    res = planning.gaps(region["inputs"], settings=SETTINGS, net=region["net"],
+                        areas=region["areas"], area_kind="hex", cell_metres=2000)
+    names = dict(zip(region["areas"]["area_id"], region["areas"]["name"], strict=True))
+    for area_id, name in zip(res.table["area_id"], res.table["name"], strict=True):
+        assert area_id.startswith("hex_") and not name.startswith("hex_")
+        assert name.split(", ")[0] in set(names.values()) or name.startswith("rute")
+    assert res.table["name"].is_unique
+
+
+def test_additions_at_a_place_with_a_kind(region: dict) -> None:
+    areas = region["areas"]
+    inside = areas.geometry.iloc[0].representative_point()
+    lon, lat = planning_common._lonlat(np.array([inside.x]), np.array([inside.y]), DEFAULT_CRS)
+    at = (float(lon[0]), float(lat[0]))
+    homes = planning.place_additions([planning.Addition(kind="emergency", at=at, count=2)],
+                                     areas, net=region["net"])
+    assert list(homes["kind"]) == ["emergency", "emergency"]
+    assert list(homes["municipality"]) == [areas["area_id"].iloc[0]] * 2
+    assert homes[["lon", "lat"]].to_numpy().tolist() == [list(at), list(at)]
+    with pytest.raises(InputError, match="kind 'kinship'"):
+        planning.place_additions([planning.Addition("4692", kind="kinship")], areas,
+                                 net=region["net"])
+    with pytest.raises(InputError, match="needs an area or a place"):
+        planning.place_additions([planning.Addition(kind="emergency", at=(0.0, 0.0))], areas,
+                                 net=region["net"])
+    more = planning.add_homes(region["inputs"], [planning.Addition(kind="emergency", at=at)],
+                              net=region["net"], areas=areas)
+    assert len(more.homes) == len(region["inputs"].homes) + 1
+    assert more.homes["home_id"].iloc[-1].startswith("WHATIF-")
+    with pytest.raises(InputError, match="municipality polygons"):
+        planning.add_homes(region["inputs"], [planning.Addition("4692")], net=region["net"])
+
+
+def test_one_more_emergency_home_where_it_is_furthest(oslo: oslo_mod.OsloScenario) -> None:
+    bands = (3.0, 5.0)
+    before = planning.emergency_coverage(oslo.inputs, net=oslo.net, bands=bands,
+                                         areas=oslo.municipalities, population=oslo.population)
+    far = before.furthest(3)
+    # brute force: the cells sorted by minutes (longest first), ties by id
+    cells = before.cells.sort_values(["minutes", "cell_id"], ascending=[False, True])
+    assert list(far["cell_id"]) == list(cells["cell_id"].head(3))
+    assert list(far["minutes"]) == list(cells["minutes"].head(3))
+    assert set(far["name"]) == {"Oslo"}
+    at = (far["lon"].iloc[0], far["lat"].iloc[0])
+    more = planning.add_homes(oslo.inputs, [planning.Addition(kind="emergency", at=at)],
+                              net=oslo.net, areas=oslo.municipalities)
+    after = planning.emergency_coverage(more, net=oslo.net, bands=bands,
+                                        areas=oslo.municipalities, population=oslo.population)
+    assert after.emergency_homes == before.emergency_homes + 1
+    old = before.points.set_index("id")["minutes"]
+    new = after.points.set_index("id")["minutes"].reindex(old.index)
+    assert (new <= old + 1e-9).all()  # one more home never lengthens a trip
+    assert new.loc[f"cell:{far['cell_id'].iloc[0]}"] < old.loc[f"cell:{far['cell_id'].iloc[0]}"]
+    assert after.table["within_5"].sum() >= before.table["within_5"].sum()
+
+
+def test_maps_hide_small_areas_and_rank_the_shown(monkeypatch: pytest.MonkeyPatch) -> None:
+    from matplotlib.figure import Figure
+
+    saved: list[Figure] = []
+    save = Figure.savefig
+
+    def record(fig: Figure, *args: object, **kwargs: object) -> None:
+        saved.append(fig)
+        save(fig, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Figure, "savefig", record)
+    boxes = [shapely.box(i * 1000.0, 6_700_000.0, i * 1000.0 + 1000.0, 6_701_000.0)
+             for i in range(3)]
+    table = pd.DataFrame({"rank": [1, 2, 3], "area_id": ["a", "b", "c"],
+                          "name": ["Liten", "Stor", "Middels"], "children": [4, 9, 5],
+                          "uncovered": [4, 3, 1]})
+    gaps = planning.GapResult(
+        table=table, areas=gpd.GeoDataFrame(table, geometry=boxes, crs=DEFAULT_CRS),
+        by_need=pd.DataFrame(), children=pd.DataFrame(), minutes=5.0, area_kind="hex",
+        outside=0)
+    with i18n.language("nb"):
+        png = planning.gaps_map(gaps)
+    assert png[:4] == b"\x89PNG"
+    texts = "\n".join(t.get_text() for t in saved[0].texts)
+    # the area with 4 children is neither listed nor numbered; the others keep their rank
+    assert "2. Stor: 3 (9 venter)" in texts and "3. Middels: 1 (5 venter)" in texts
+    assert "Liten" not in texts
+    labels = [t.get_text() for t in saved[0].axes[0].texts]
+    assert "2" in labels and "3" in labels and "1" not in labels

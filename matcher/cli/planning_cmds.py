@@ -263,7 +263,7 @@ def gaps(
         _write_csv(res.table, out / "gaps.csv")
         _write_csv(res.by_need, out / "gaps_by_need.csv")
         _write_csv(res.by_recruiter, out / "gaps_by_recruiter.csv")
-        files.write_bytes(out / "gaps.png", planning.gaps_map(res))
+        files.write_bytes(out / "gaps.png", planning.gaps_map(res, net=net, municipalities=polys))
         files.write_layers({"gaps": res.areas}, out / "gaps.gpkg")
         summary = res.summary()
         say(ngettext("{n} waiting child, {uncovered} without a suitable home within {minutes} "
@@ -397,6 +397,7 @@ def recruit(
     network_dir: NetworkOpt = None,
     osm: OsmOpt = None,
     population: PopulationOpt = None,
+    municipalities: MunicipalitiesOpt = None,
     config: ConfigOpt = None,
     minutes: MinutesOpt = None,
     anchor: AnchorOpt = "school",
@@ -413,8 +414,9 @@ def recruit(
     recruit.csv (chosen sites, ranked), recruit_by_pool.csv (children suited,
     covered before and newly covered, and course places needed, per
     [scoring.pools] cooperation), recruit_by_recruiter.csv (existing homes per
-    recruiter) and recruit.gpkg (layers 'sites' and 'candidates', in the
-    working CRS network.crs).
+    recruiter), recruit.png (map; --municipalities adds named borders) and
+    recruit.gpkg (layers 'sites' and 'candidates', in the working CRS
+    network.crs).
     """
     from matcher import planning
     from matcher.io import files
@@ -437,6 +439,7 @@ def recruit(
         with steps(_("recruit")) as step:
             inputs = read_tables(children, homes, contacts, placements, vetoes, settings)
             pop = _population(population, settings)
+            polys = _municipalities(municipalities, settings)
             net = _network(network_dir, osm, out, settings, step)
             step(_("solving the covering model"))
             res = planning.recruit(inputs, competence=competence, k=k, settings=settings,
@@ -445,6 +448,8 @@ def recruit(
         _write_csv(res.sites, out / "recruit.csv")
         _write_csv(res.by_pool, out / "recruit_by_pool.csv")
         _write_csv(res.by_recruiter, out / "recruit_by_recruiter.csv")
+        files.write_bytes(out / "recruit.png", planning.recruit_map(res, net=net,
+                                                                     municipalities=polys))
         files.write_layers({"sites": _points(res.sites, settings.crs),
                             "candidates": _points(res.candidates, settings.crs)},
                            out / "recruit.gpkg")
@@ -523,7 +528,8 @@ def coverage(
                                               progress=bar)
         _write_csv(res.table, out / "coverage.csv")
         _write_csv(pd.DataFrame(res.cells.drop(columns="geometry")), out / "coverage_cells.csv")
-        files.write_bytes(out / "coverage.png", planning.coverage_map(res))
+        files.write_bytes(out / "coverage.png", planning.coverage_map(res, net=net,
+                                                                        municipalities=polys))
         layers = {"cells": res.cells}
         if polys is not None and len(res.table):
             layer = polys.merge(res.table.drop(columns="name"), on="area_id", how="inner")

@@ -57,7 +57,7 @@ Modules: :mod:`~matcher.planning.areas`, :mod:`~matcher.planning.access`
 :mod:`~matcher.planning.maps`; shared pieces in :mod:`~matcher.planning.common`.
 Eligibility comes from :mod:`matcher.rules`, like the matching's.
 
-Maps (:func:`gaps_map`, :func:`coverage_map`) are drawn with matplotlib's Agg
+Maps (:func:`gaps_map`, :func:`coverage_map`, :func:`recruit_map`) are drawn with matplotlib's Agg
 canvas (no pyplot, no display) and returned as PNG bytes; the CLI writes them.
 Maps only show areas and 250 m cells, never a child's position.
 """
@@ -70,6 +70,7 @@ from matcher.planning.areas import (
     grid_cells,
     locate,
     municipality_areas,
+    name_cells,
     pool_areas,
     read_municipalities,
 )
@@ -91,7 +92,7 @@ from matcher.planning.coverage import (
     within_network,
 )
 from matcher.planning.gap_analysis import GapResult, gaps
-from matcher.planning.maps import coverage_map, gaps_map
+from matcher.planning.maps import coverage_map, gaps_map, recruit_map
 from matcher.planning.recruitment import (
     MCLPSolution,
     RecruitResult,
@@ -116,7 +117,14 @@ from matcher.planning.support import (
     support_plan,
     validate_families,
 )
-from matcher.planning.what_if import DIFF_MEASURES, Addition, WhatIfResult, place_additions, whatif
+from matcher.planning.what_if import (
+    DIFF_MEASURES,
+    Addition,
+    WhatIfResult,
+    add_homes,
+    place_additions,
+    whatif,
+)
 
 __all__ = [
     "ANCHORS",
@@ -140,6 +148,7 @@ __all__ = [
     "add_coverage_constraints",
     "add_facility_count_constraint",
     "add_family_capacity_constraints",
+    "add_homes",
     "add_one_family_constraints",
     "anchor_points",
     "assign_resource_families",
@@ -159,11 +168,13 @@ __all__ = [
     "locate",
     "mclp",
     "municipality_areas",
+    "name_cells",
     "need_tags",
     "place_additions",
     "pool_areas",
     "read_municipalities",
     "recruit",
+    "recruit_map",
     "support_plan",
     "travel_times",
     "two_step_fca",

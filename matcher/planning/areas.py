@@ -26,6 +26,7 @@ __all__ = [
     "grid_cells",
     "locate",
     "municipality_areas",
+    "name_cells",
     "pool_areas",
     "read_municipalities",
 ]
@@ -258,6 +259,46 @@ def locate(x: np.ndarray, y: np.ndarray, areas: gpd.GeoDataFrame) -> np.ndarray:
     np.minimum.at(first, pts, hit)
     found = first < len(geoms)
     out[found] = ids[first[found]]
+    return out
+
+
+def name_cells(cells: gpd.GeoDataFrame,
+               municipalities: gpd.GeoDataFrame | None = None) -> np.ndarray:
+    """Name grid cells for people: ``Oslo, rute 3`` (never the internal ``hex_<c>_<r>`` id).
+
+    A cell takes the name of the municipality holding its centre and a number
+    within that municipality, counted from the north-west (north to south,
+    then west to east); a cell outside every polygon, or every cell without
+    ``municipalities``, is numbered on its own (``rute 3``).
+
+    Parameters
+    ----------
+    cells
+        Grid cells (:func:`grid_cells`), in the working CRS (metres).
+    municipalities
+        Municipality polygons (:func:`municipality_areas`, any CRS).
+
+    Returns
+    -------
+    numpy.ndarray
+        One name per cell, in the current language, in the order of ``cells``.
+    """
+    cx, cy = _centres(cells)
+    if municipalities is not None and len(cells):
+        polys = municipalities.to_crs(cells.crs) if municipalities.crs != cells.crs \
+            else municipalities
+        where = locate(cx, cy, polys)
+        label = dict(zip(polys["area_id"], polys["name"], strict=True))
+        muni = np.array([label.get(a, "") if a is not None else "" for a in where], dtype=object)
+    else:
+        muni = np.full(len(cells), "", dtype=object)
+    order = np.lexsort((cx, -np.round(cy, 3), muni.astype(str)))
+    out = np.empty(len(cells), dtype=object)
+    count: dict[str, int] = {}
+    for i in order:
+        n = count[muni[i]] = count.get(muni[i], 0) + 1
+        out[i] = (_("{municipality}, cell {n}").format(municipality=muni[i], n=n) if muni[i]
+                  else _("cell {n}").format(n=n))
     return out
 
 

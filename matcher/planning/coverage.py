@@ -84,6 +84,36 @@ class CoverageResult:
             out[f"share_{b:g}"] = round(within / total, 4) if total else None
         return out
 
+    def furthest(self, n: int = 5, *, min_children: int = 5) -> pd.DataFrame:
+        """The ``n`` cells furthest from an available emergency home.
+
+        Cells of children with fewer than ``min_children`` children are left
+        out (as on the maps). Ties are broken by ``cell_id``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``cell_id, area_id, name, total, minutes, lon, lat`` (the cell
+            centre in degrees, EPSG:4326), furthest first.
+        """
+        cells = self.cells
+        basis = self.table["basis"].iloc[0] if len(self.table) else "children"
+        if basis == "children":
+            cells = cells[cells["total"].to_numpy(dtype=float) >= min_children]
+        cells = cells.sort_values(["minutes", "cell_id"], ascending=[False, True]).head(n)
+        cx, cy = _centres(cells)
+        crs = str(cells.crs)
+        area = (locate(cx, cy, self.areas) if self.areas is not None
+                else np.full(len(cells), None, dtype=object))
+        names = (dict(zip(self.areas["area_id"], self.areas["name"], strict=True))
+                 if self.areas is not None else {})
+        lon, lat = _lonlat(cx, cy, crs)
+        return pd.DataFrame({"cell_id": cells["cell_id"].to_numpy(dtype=object),
+                             "area_id": area, "name": [names.get(a, "") for a in area],
+                             "total": cells["total"].to_numpy(dtype=float),
+                             "minutes": cells["minutes"].to_numpy(dtype=float),
+                             "lon": lon, "lat": lat})
+
 
 def emergency_homes(inputs: Inputs) -> pd.DataFrame:
     """Return the available emergency homes: kind ``emergency`` with free places > 0."""

@@ -23,6 +23,7 @@ from matcher.planning.areas import (
     AreaKind,
     grid_cells,
     locate,
+    name_cells,
     pool_areas,
 )
 from matcher.planning.common import (
@@ -143,7 +144,8 @@ def gaps(inputs: Inputs, *, settings: Settings | None = None, net: Network | Non
     areas
         Municipality polygons (:func:`municipality_areas`, any CRS: they are
         reprojected to the working CRS); required for
-        ``area_kind="municipality"`` and ``"pool"``, ignored for grids.
+        ``area_kind="municipality"`` and ``"pool"``; for grids they name the
+        cells (:func:`name_cells`).
     area_kind
         ``municipality``; ``pool``: the municipality cooperations of
         ``scoring.pools`` (:func:`pool_areas`; a municipality in no pool stays
@@ -241,6 +243,9 @@ def gaps(inputs: Inputs, *, settings: Settings | None = None, net: Network | Non
     used = sorted({a for a in child_area if a is not None} | {a for a in home_area
                                                              if a is not None})
     names = dict(zip(polys["area_id"], polys["name"], strict=True))
+    if area_kind in ("hex", "square"):
+        cells = polys[polys["area_id"].isin(used)]
+        names = dict(zip(cells["area_id"], name_cells(cells, areas), strict=True))
     long_rows = []
     for area in used:
         mine = per_child["area_id"].to_numpy(dtype=object) == area

@@ -21,19 +21,20 @@ from matcher.config import Settings
 from matcher.errors import InputError, Problem, raise_if_problems
 from matcher.i18n import gettext as _
 from matcher.network import Network
-from matcher.planning.areas import _centres
+from matcher.planning.areas import _centres, locate
 from matcher.planning.common import (
     Step,
     _anchor_lonlat,
     _in_crs,
     _lonlat,
     _number,
+    _xy,
     travel_times,
 )
 from matcher.schema import Inputs
 from matcher.timetable import TimeTable
 
-__all__ = ["DIFF_MEASURES", "Addition", "WhatIfResult", "place_additions", "whatif"]
+__all__ = ["DIFF_MEASURES", "Addition", "WhatIfResult", "add_homes", "place_additions", "whatif"]
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +48,8 @@ class Addition:
     Attributes
     ----------
     area
-        4-digit municipality code (``area_id`` of the municipality polygons).
+        4-digit municipality code (``area_id`` of the municipality polygons);
+        may be left out when ``at`` is given (the polygon holding ``at``).
     competences
         Competence tags of each new home (may be empty).
     count
@@ -56,14 +58,23 @@ class Addition:
         Places per home (>= 1, default 1).
     min_age, max_age
         Ages each home accepts (default 0-17).
+    kind
+        Kind of each home: ``general`` (default), ``specialized`` or
+        ``emergency``.
+    at
+        ``(lon, lat)`` in degrees (EPSG:4326) where every home of this
+        addition lies; ``None`` (default) places them over the area as
+        :func:`place_additions` describes.
     """
 
-    area: str
-    competences: tuple[str, ...]
-    count: int
+    area: str | None = None
+    competences: tuple[str, ...] = ()
+    count: int = 1
     capacity: int = 1
     min_age: int = 0
     max_age: int = 17
+    kind: str = "general"
+    at: tuple[float, float] | None = None
 
 
 def place_additions(additions: Sequence[Addition], areas: gpd.GeoDataFrame, *, net: Network,
@@ -82,11 +93,13 @@ def place_additions(additions: Sequence[Addition], areas: gpd.GeoDataFrame, *, n
     network's CRS (``net.crs``, metres): ``areas`` and ``population`` are
     reprojected to it when they are in another CRS.
 
+    An addition with ``at`` puts its homes at that point instead.
+
     Returns
     -------
     pandas.DataFrame
         Normalised homes (the dtypes of :attr:`matcher.schema.Inputs.homes`):
-        ``home_id`` = ``<prefix>-<area>-<k>``, kind ``general``,
+        ``home_id`` = ``<prefix>-<area>-<k>``, the addition's kind,
         ``accepts_sibling_groups`` when capacity >= 2.
 
     Raises
@@ -94,15 +107,28 @@ def place_additions(additions: Sequence[Addition], areas: gpd.GeoDataFrame, *, n
     InputError
         If an area is not among the polygons or has no candidate inside it.
     """
-    by_area: dict[str, list[Addition]] = {}
-    for add in additions:
-        by_area.setdefault(add.area, []).append(add)
-    known = set(areas["area_id"])
-    problems = [Problem("additions", _("area '{area}' is not in the municipality polygons; "
-                                       "check the code or the polygons").format(area=a))
-                for a in by_area if a not in known]
-    raise_if_problems(_("cannot place hypothetical homes"), problems)
     areas = _in_crs(areas, net.crs)
+    by_area: dict[str, list[Addition]] = {}
+    problems = []
+    for add in additions:
+        area = add.area
+        if area is None and add.at is not None:
+            area = locate(*_xy([add.at[0]], [add.at[1]], net.crs), areas)[0]
+        if area is None:
+            problems.append(Problem("additions", _(
+                "a hypothetical home needs an area or a place inside the municipality "
+                "polygons (at=(lon, lat))")))
+            continue
+        by_area.setdefault(str(area), []).append(add)
+    known = set(areas["area_id"])
+    problems += [Problem("additions", _("area '{area}' is not in the municipality polygons; "
+                                        "check the code or the polygons").format(area=a))
+                 for a in by_area if a not in known]
+    problems += [Problem("additions", _("kind '{kind}' of hypothetical homes is unknown; use "
+                                        "one of {allowed}").format(kind=a.kind,
+                                                                    allowed=", ".join(_KINDS)))
+                 for a in additions if a.kind not in _KINDS]
+    raise_if_problems(_("cannot place hypothetical homes"), problems)
     population = None if population is None else _in_crs(population, net.crs)
     tree = cKDTree(np.column_stack([net.x, net.y]))
     rows = []
@@ -133,14 +159,57 @@ def place_additions(additions: Sequence[Addition], areas: gpd.GeoDataFrame, *, n
         k = 0
         for add in adds:
             for _i in range(add.count):
-                lon, lat = _lonlat(x[picks[k]], y[picks[k]], net.crs)
+                lon, lat = (add.at if add.at is not None
+                            else _lonlat(x[picks[k]], y[picks[k]], net.crs))
                 rows.append({"home_id": f"{prefix}-{area}-{k + 1:03d}", "lon": float(lon),
                              "lat": float(lat), "municipality": area,
                              "capacity": add.capacity, "competences": add.competences,
-                             "min_age": add.min_age, "max_age": add.max_age, "kind": "general",
+                             "min_age": add.min_age, "max_age": add.max_age, "kind": add.kind,
                              "kin_of": None, "accepts_sibling_groups": add.capacity >= 2})
                 k += 1
     return _homes_frame(rows)
+
+
+_KINDS = ("general", "specialized", "emergency")
+"""Kinds a hypothetical home can have (kinship homes belong to one child)."""
+
+
+def add_homes(inputs: Inputs, additions: Sequence[Addition], *, net: Network,
+              settings: Settings | None = None, areas: gpd.GeoDataFrame | None = None,
+              population: gpd.GeoDataFrame | None = None) -> Inputs:
+    """Return the inputs with hypothetical homes added (placed by :func:`place_additions`).
+
+    Parameters
+    ----------
+    inputs
+        Validated inputs.
+    additions
+        The homes to add.
+    net
+        Road network (its CRS, metres, for the placement).
+    settings
+        All settings (default :class:`~matcher.config.Settings`):
+        ``travel.max_snap_metres``.
+    areas, population
+        Municipality polygons (required) and an optional population grid.
+
+    Raises
+    ------
+    InputError
+        On an unknown area or kind, no additions, or a home id clash.
+    """
+    settings = settings or Settings()
+    if not additions:
+        raise InputError(_("no homes to add; give at least one addition"))
+    if areas is None:
+        raise InputError(_("placing hypothetical homes needs municipality polygons (areas)"))
+    added = place_additions(additions, areas, net=net, population=population,
+                            max_snap_metres=settings.travel.max_snap_metres)
+    clash = sorted(set(added["home_id"]) & set(inputs.homes["home_id"]))
+    if clash:
+        raise InputError(_("hypothetical home ids {ids} already exist in the homes table")
+                         .format(ids=", ".join(clash[:5])))
+    return dataclasses.replace(inputs, homes=pd.concat([inputs.homes, added], ignore_index=True))
 
 
 def _homes_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:

@@ -46,7 +46,7 @@ from matcher.report.markdown import _cell, reason_codes, reason_text
 if TYPE_CHECKING:
     from matcher.run import RunResult
 
-__all__ = ["BRIEFS", "Brief", "brief_file_name", "build_briefs", "write_briefs"]
+__all__ = ["BRIEFS", "Brief", "brief", "brief_file_name", "build_briefs", "write_briefs"]
 
 BRIEFS = "briefs"
 """Folder of the briefs inside a run folder."""
@@ -62,6 +62,9 @@ class Brief:
     child_id: str
     markdown: str
     html: str
+
+    def _repr_markdown_(self) -> str:
+        return self.markdown
 
 
 # --------------------------------------------------------------------------- blocks
@@ -369,6 +372,24 @@ def build_briefs(result: RunResult, *, settings: Settings | None = None,
         out.append(Brief(child_id=child_id, markdown=_to_markdown(blocks),
                          html=_to_html(blocks, title)))
     return out
+
+
+def brief(result: RunResult, child_id: str, *, settings: Settings | None = None,
+          synthetic: bool = False) -> Brief:
+    """Render one child's brief (see :func:`build_briefs`); shown as Markdown in a notebook.
+
+    Raises
+    ------
+    InputError
+        If ``child_id`` is not a child of the run.
+    """
+    from matcher.errors import InputError
+
+    run = _Run.build(result, settings or Settings(), synthetic=synthetic, resource_families=None)
+    if child_id not in run.assignments:
+        raise InputError(_("child '{child}' is not in this run").format(child=child_id))
+    blocks, title = _brief(run, child_id)
+    return Brief(child_id=child_id, markdown=_to_markdown(blocks), html=_to_html(blocks, title))
 
 
 def write_briefs(folder: Path, briefs: Sequence[Brief]) -> Path:
