@@ -930,7 +930,8 @@ def test_cli_coverage(region: dict, tmp_path: Path) -> None:
     assert bad.exit_code == 2 and "ascending" in bad.output
 
 
-def test_cli_resource_families(region: dict, tmp_path: Path) -> None:
+def test_cli_resource_families(region: dict, tmp_path: Path,
+                               monkeypatch: pytest.MonkeyPatch) -> None:
     homes = region["inputs"].homes
     fam = homes.iloc[::25][["lon", "lat", "municipality"]].reset_index(drop=True)
     fam.insert(0, "resource_id", [f"R{i}" for i in range(len(fam))])
@@ -955,6 +956,13 @@ def test_cli_resource_families(region: dict, tmp_path: Path) -> None:
     config = tmp_path / "pools.toml"
     config.write_text("[scoring.pools]\nfjord = [" + ", ".join(f'"{m}"' for m in munis)
                       + "]\n", encoding="utf-8")
+    # the fjord's municipalities are fictional: let the 2024 register know them, so that the
+    # TOML pool check (tested in test_config) passes and this test sees the pool fallback
+    from matcher.io import registers as io_registers
+
+    known = io_registers.municipality_numbers()
+    monkeypatch.setattr(io_registers, "municipality_numbers",
+                        lambda *a, **k: frozenset(known) | set(munis))
     assigned = {}
     for name, extra in (("own", []), ("file", ["--cooperations", str(tmp_path / "coop.csv")]),
                         ("pools", ["--config", str(config)])):
