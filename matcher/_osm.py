@@ -54,6 +54,7 @@ from matcher.errors import InputError
 from matcher.i18n import gettext as _
 
 __all__ = [
+    "NODE_KINDS",
     "WAY_TAGS",
     "BytesProgress",
     "NodeFilter",
@@ -85,6 +86,10 @@ _ONEWAY_NOT_DRIVEN = frozenset({"reversible", "alternating"})
 _ONEWAY_TWO_WAY = frozenset({"no", "false", "0"})
 _ROUNDABOUT = frozenset({"roundabout", "circular"})
 _IMPLIED_ONEWAY = frozenset({"motorway", "motorway_link"})
+
+NODE_KINDS = ("", "traffic_signals", "stop", "give_way", "crossing")
+"""``highway`` values of nodes that delay a car (code = position; 0: none).
+Their delays are ``[network].node_delay_seconds``."""
 
 WAY_TAGS = ("highway", "maxspeed", "oneway", "junction", "access", "motor_vehicle", "motorcar",
             "route", "duration", "ferry", "area")
@@ -317,6 +322,9 @@ class OsmRoads:
         One :class:`WayRule` per way, as arrays; ways sorted by id.
     nodes_read
         Nodes with a location read before any clip.
+    node_kind
+        Per node, the position in :data:`NODE_KINDS` of its ``highway`` tag
+        (``int8``; 0 for none).
     """
 
     node_id: np.ndarray
@@ -333,6 +341,13 @@ class OsmRoads:
     way_ferry: np.ndarray
     way_ferry_minutes: np.ndarray
     nodes_read: int
+    node_kind: np.ndarray
+
+
+def node_kind_code(value: object) -> int:
+    """Position of a node's ``highway`` value in :data:`NODE_KINDS` (0: no delay)."""
+    text = str(value).strip().lower() if isinstance(value, str) else ""
+    return NODE_KINDS.index(text) if text in NODE_KINDS[1:] else 0
 
 
 class _WayCollector:
@@ -343,6 +358,13 @@ class _WayCollector:
         self.rules: list[WayRule] = []
         self.refs: list[int] = []
         self.lengths: list[int] = []
+        self.kind_ids: list[int] = []
+        self.kind_codes: list[int] = []
+
+    def add_node_kind(self, node_id: int, code: int) -> None:
+        if code:
+            self.kind_ids.append(node_id)
+            self.kind_codes.append(code)
 
     def add(self, way_id: int, rule: WayRule, refs: Sequence[int]) -> None:
         self.ids.append(way_id)
@@ -386,6 +408,12 @@ class _WayCollector:
         seg_order = np.argsort(rank[seg_way], kind="stable")
         u, v, seg_way = u[seg_order], v[seg_order], rank[seg_way[seg_order]]
         rules = [self.rules[i] for i in way_order]
+        kind = np.zeros(len(node_id), dtype=np.int8)
+        if self.kind_ids and len(node_id):
+            kid = np.asarray(self.kind_ids, dtype=np.int64)
+            at = np.minimum(np.searchsorted(node_id, kid), len(node_id) - 1)
+            hit = node_id[at] == kid
+            kind[at[hit]] = np.asarray(self.kind_codes, dtype=np.int8)[hit]
         return OsmRoads(
             node_id=node_id, lon=lon, lat=lat, seg_u=u, seg_v=v, seg_way=seg_way,
             way_id=way_id[way_order],
@@ -395,7 +423,7 @@ class _WayCollector:
             way_speed_kmh=np.array([r.speed_kmh for r in rules], dtype=float),
             way_ferry=np.array([r.ferry for r in rules], dtype=bool),
             way_ferry_minutes=np.array([r.ferry_minutes for r in rules], dtype=float),
-            nodes_read=nodes_read,
+            nodes_read=nodes_read, node_kind=kind,
         )
 
 
@@ -449,10 +477,21 @@ def read_osmnx(graph: Any, features: Any, settings: NetworkSettings) -> OsmRoads
     for way, (rule, pairs) in by_way.items():
         for a, b in pairs:  # one two-node entry per segment; ferry shares group by way id
             ways.add(way, rule, (a, b))
+    for node, code in _node_kinds(features):
+        ways.add_node_kind(node, code)
     needed = ways.needed_nodes()
     lon = np.array([graph.nodes[n]["x"] for n in needed], float)
     lat = np.array([graph.nodes[n]["y"] for n in needed], float)
     return ways.assemble(needed, lon, lat, None)
+
+
+def _node_kinds(features: Any) -> list[tuple[int, int]]:
+    """``(node id, kind code)`` of the delaying nodes in an osmnx features frame."""
+    if (features is None or len(features) == 0 or "node" not in features.index.unique(0)
+            or "highway" not in features.columns):
+        return []
+    nodes = features.xs("node", level=0)["highway"]
+    return [(int(i), node_kind_code(v)) for i, v in zip(nodes.index, nodes, strict=True)]
 
 
 def _way_tags(features: Any) -> dict[int, dict[str, str]]:
@@ -546,10 +585,11 @@ def read_file(path: Path, settings: NetworkSettings, *, keep: NodeFilter | None 
     libosmium stores every node location in a sparse index
     (``location_index``: ``flex_mem`` in memory, or
     ``sparse_file_array,PATH`` on disk) and passes on only ways carrying
-    ``highway`` or ``route``; their tags are interpreted here and the driven
-    ones keep their node ids and locations (decoded in batches from
-    libosmium's WKB) in flat arrays. No Python object is made per node of
-    the file.
+    ``highway`` or ``route`` and nodes whose ``highway`` is one of
+    :data:`NODE_KINDS` (signals, stop and give-way signs, crossings); way
+    tags are interpreted here and the driven ones keep their node ids and
+    locations (decoded in batches from libosmium's WKB) in flat arrays. No
+    Python object is made per untagged node of the file.
 
     Parameters
     ----------
@@ -568,16 +608,22 @@ def read_file(path: Path, settings: NetworkSettings, *, keep: NodeFilter | None 
     progress = _ByteProgress(path, on_bytes, passes=1)
     try:
         with progress.one_pass():
+            way_filter = osmium.filter.KeyFilter("highway", "route")
+            way_filter.enable_for(osmium.osm.WAY)
+            node_filter = osmium.filter.TagFilter(*[("highway", k) for k in NODE_KINDS[1:]])
+            node_filter.enable_for(osmium.osm.NODE)
             source = (osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY)
                       .with_locations(location_index)
-                      .with_filter(osmium.filter.EntityFilter(osmium.osm.WAY))
-                      .with_filter(osmium.filter.KeyFilter("highway", "route")))
-            way: Any
-            for way in source:
-                rule = rules.interpret(way.tags)
+                      .with_filter(way_filter).with_filter(node_filter))
+            obj: Any
+            for obj in source:
+                if obj.is_node():
+                    ways.add_node_kind(obj.id, node_kind_code(obj.tags.get("highway")))
+                    continue
+                rule = rules.interpret(obj.tags)
                 if rule is not None:
-                    nodes = way.nodes
-                    ways.add(way.id, rule, [n.ref for n in nodes])
+                    nodes = obj.nodes
+                    ways.add(obj.id, rule, [n.ref for n in nodes])
                     coordinates.add(nodes)
     except (RuntimeError, ValueError, OSError) as exc:
         error = f"{type(exc).__name__}: {exc}"

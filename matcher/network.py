@@ -61,16 +61,37 @@ from matcher.i18n import gettext as _
 from matcher.io.files import atomic_path
 
 __all__ = [
-    "BuildInfo", "ClipArea", "ClipReport", "Network", "StepTiming", "build", "check_problems",
-    "clip_from_municipalities", "compile_roads", "download", "file_key", "is_car_ferry", "load",
-    "parse_duration_minutes", "parse_maxspeed", "peak_memory_mb", "read", "save",
-    "to_geodataframes", "to_gpkg", "to_osmnx",
+    "ROAD_RANK",
+    "BuildInfo",
+    "ClipArea",
+    "ClipReport",
+    "Network",
+    "StepTiming",
+    "build",
+    "check_problems",
+    "clip_from_municipalities",
+    "compile_roads",
+    "delay_seconds",
+    "download",
+    "file_key",
+    "is_car_ferry",
+    "load",
+    "parse_duration_minutes",
+    "parse_maxspeed",
+    "peak_memory_mb",
+    "read",
+    "save",
+    "to_geodataframes",
+    "to_gpkg",
+    "to_osmnx",
 ]
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 """Bump when the cached file layout or the build semantics change.
+
+3: node and junction delays in the edge minutes (issue 20).
 
 2: one tag-rule function for every reader (motorway_link implied one-way,
 reversible ways dropped), pyosmium PBF reader, clip area in the key, step
@@ -312,6 +333,7 @@ def compile_roads(roads: OsmRoads, settings: NetworkSettings, *, source: str = "
     vi = np.concatenate([v0[fwd], u0[bwd]])
     length, minutes, speed = both(length0), both(minutes0), both(speed0)
     ferry, highway = both(ferry0), both(roads.way_highway[w])
+    minutes = minutes + delay_seconds(ui, vi, highway, ferry, roads.node_kind, settings) / 60.0
 
     n = len(roads.node_id)
     graph = sparse.coo_matrix((minutes, (ui, vi)), shape=(n, n))
@@ -353,6 +375,54 @@ def compile_roads(roads: OsmRoads, settings: NetworkSettings, *, source: str = "
     return Network(graph=csr, osmid=roads.node_id[keep_node], x=np.asarray(x, float),
                    y=np.asarray(y, float), lon=k_lon, lat=k_lat, edges=edges, crs=settings.crs,
                    info=info)
+
+
+ROAD_RANK: dict[str, int] = {
+    "motorway": 7, "motorway_link": 7, "trunk": 6, "trunk_link": 6, "primary": 5,
+    "primary_link": 5, "secondary": 4, "secondary_link": 4, "tertiary": 3, "tertiary_link": 3,
+    "unclassified": 2, "residential": 1,
+}
+"""Rank of a road class at junctions (``[network].junction_seconds``); others rank 0."""
+
+
+def delay_seconds(u: np.ndarray, v: np.ndarray, highway: np.ndarray, ferry: np.ndarray,
+                  node_kind: np.ndarray, settings: NetworkSettings) -> np.ndarray:
+    """Seconds lost on each directed edge ``u -> v`` where it enters node ``v``.
+
+    The node's own delay (``node_delay_seconds`` by its ``highway`` tag, see
+    :data:`matcher._osm.NODE_KINDS`) plus, when ``v`` is a junction (three
+    or more distinct road neighbours), ``junction_seconds`` by the edge's
+    class rank (:data:`ROAD_RANK`) against the ranks meeting at ``v``:
+    ``minor`` below the highest, ``equal`` when all ranks there are the same,
+    ``major`` otherwise. Ferry edges neither pay nor count. An edge's delay
+    is a property of the edge, so shortest paths (and the chain contraction)
+    stay exact on the node graph.
+    """
+    n = len(node_kind)
+    node_s = np.array([0.0] + [settings.node_delay_seconds[k] for k in _osm.NODE_KINDS[1:]])
+    delay = node_s[node_kind[v]]
+    road = ~np.asarray(ferry, dtype=bool)
+    delay[~road] = 0.0
+    codes, names = pd.factorize(pd.Series(highway, dtype=object))
+    rank = np.array([ROAD_RANK.get(str(h), 0) for h in names], dtype=np.int64)[codes]
+    ru, rv, rr = u[road], v[road], rank[road]
+    lo, hi = np.minimum(ru, rv), np.maximum(ru, rv)
+    pairs = np.unique(lo * np.int64(n) + hi)
+    degree = np.bincount(pairs // n, minlength=n) + np.bincount(pairs % n, minlength=n)
+    top = np.full(n, -1, dtype=np.int64)
+    low = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
+    for ends in (ru, rv):
+        np.maximum.at(top, ends, rr)
+        np.minimum.at(low, ends, rr)
+    into = road & (degree[v] >= 3)
+    minor = into & (rank < top[v])
+    equal = into & ~minor & (low[v] == top[v])
+    major = into & ~minor & ~equal
+    seconds = settings.junction_seconds
+    delay[minor] += seconds["minor"]
+    delay[equal] += seconds["equal"]
+    delay[major] += seconds["major"]
+    return delay
 
 
 def _ferry_minutes(way_id: np.ndarray, crossing_minutes: np.ndarray, length: np.ndarray,

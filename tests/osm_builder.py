@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
-Node = tuple[int, float, float]
+Node = tuple[int, float, float] | tuple[int, float, float, dict[str, str]]
+"""``(id, lon, lat)`` or ``(id, lon, lat, tags)``."""
 Way = tuple[int, list[int], dict[str, str]]
 
 REPO = Path(__file__).resolve().parents[1]
@@ -19,10 +20,18 @@ def data_path(name: str) -> Path:
 
 
 def write_osm(path: Path, nodes: list[Node], ways: list[Way]) -> Path:
-    """Write nodes ``(id, lon, lat)`` and ways ``(id, node ids, tags)`` as OSM XML 0.6."""
+    """Write nodes ``(id, lon, lat[, tags])`` and ways ``(id, node ids, tags)`` as OSM XML 0.6."""
     lines = ['<?xml version="1.0" encoding="UTF-8"?>', '<osm version="0.6" generator="test">']
-    for nid, lon, lat in nodes:
-        lines.append(f'  <node id="{nid}" lat="{lat:.7f}" lon="{lon:.7f}" version="1"/>')
+    for node in nodes:
+        nid, lon, lat = node[:3]
+        tags = node[3] if len(node) > 3 else {}  # type: ignore[misc]
+        head = f'  <node id="{nid}" lat="{lat:.7f}" lon="{lon:.7f}" version="1"'
+        if not tags:
+            lines.append(head + "/>")
+            continue
+        lines.append(head + ">")
+        lines.extend(f"    <tag k={quoteattr(k)} v={quoteattr(v)}/>" for k, v in tags.items())
+        lines.append("  </node>")
     for wid, refs, tags in ways:
         lines.append(f'  <way id="{wid}" version="1">')
         lines.extend(f'    <nd ref="{r}"/>' for r in refs)
@@ -39,8 +48,11 @@ def write_pbf(path: Path, nodes: list[Node], ways: list[Way]) -> Path:
 
     path.unlink(missing_ok=True)
     with osmium.SimpleWriter(str(path)) as writer:
-        for nid, lon, lat in nodes:
-            writer.add_node(osmium.osm.mutable.Node(id=nid, location=(lon, lat), version=1))
+        for node in nodes:
+            nid, lon, lat = node[:3]
+            tags = node[3] if len(node) > 3 else {}  # type: ignore[misc]
+            writer.add_node(osmium.osm.mutable.Node(id=nid, location=(lon, lat), tags=tags,
+                                                    version=1))
         for wid, refs, tags in ways:
             writer.add_way(osmium.osm.mutable.Way(id=wid, nodes=refs, tags=tags, version=1))
     return path

@@ -103,7 +103,7 @@ def test_unmatched_brief_gives_the_reason_and_near_homes(nb_run: Path) -> None:
                                flags=re.MULTILINE)
             assert len(lacks) == len(homes) and all(x.strip() for x in lacks)
             near_checked += 1
-    assert near_checked == 6
+    assert near_checked == 7  # 6 with free-flow minutes; one more since issue 20's delays
 
 
 def test_qualifying_homes_of_a_child_left_out() -> None:
