@@ -48,7 +48,7 @@ from scipy import sparse
 from scipy.sparse import csgraph
 
 from matcher import network, traveltime
-from matcher.config import NetworkSettings, Settings
+from matcher.config import NetworkSettings, Settings, TravelSettings
 from matcher.config import load as load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -178,6 +178,13 @@ def snap_inside(net: network.Network, points: pd.DataFrame, max_metres: float,
     return nodes
 
 
+def _at_nodes(nodes: np.ndarray) -> traveltime.Snapped:
+    """Points exactly on these nodes (no access leg)."""
+    return traveltime.Snapped(ids=np.array([str(n) for n in nodes], dtype=object), node=nodes,
+                              access_minutes=np.zeros(len(nodes)),
+                              distance_m=np.zeros(len(nodes)))
+
+
 # --------------------------------------------------------------------------- urban share
 
 
@@ -191,12 +198,18 @@ def urban_share(net: network.Network, settings: NetworkSettings, sources: np.nda
     urban = (edges["speed_kmh"].to_numpy() / settings.speed_factor <= URBAN_KMH + 1e-9)
     urban_m = sparse.csr_matrix((edges["length_m"].to_numpy() * urban,
                                  (edges["u"].to_numpy(), edges["v"].to_numpy())), shape=(n, n))
-    _, pred = csgraph.dijkstra(net.graph, indices=sources, return_predecessors=True)
+    dist, pred = csgraph.dijkstra(net.graph, indices=sources, return_predecessors=True)
     out = np.full((len(sources), len(targets)), np.nan)
+    m = net.n_road_nodes
     for i, p in enumerate(pred):
         total, part = _tree_sums(p, metres), _tree_sums(p, urban_m)
+        # a target is reached at itself or at a copy of it (turn restrictions): the nearer
+        best = np.arange(net.n_nodes)
+        for k, node in enumerate(net.copy_of):
+            if dist[i, m + k] < dist[i, best[node]]:
+                best[node] = m + k
         with np.errstate(invalid="ignore", divide="ignore"):
-            out[i] = part[targets] / total[targets]
+            out[i] = part[best[targets]] / total[best[targets]]
     return out
 
 
@@ -243,8 +256,8 @@ def compare(osm: Path, settings: Settings, *, python: Path, work: Path, algorith
     net = network.build(osm, settings.network)
     origins = snap_inside(net, oslo_schools(), snap_metres, max_origins)
     destinations = snap_inside(net, populated_cells(), snap_metres, max_destinations)
-    ours = traveltime.shortest_minutes(net.graph, origins, destinations,
-                                       limit_minutes=np.inf, workers=1)
+    ours = traveltime.matrix(net, _at_nodes(origins), _at_nodes(destinations),
+                             TravelSettings(limit_minutes=1e6, workers=1)).minutes
     our_seconds = time.perf_counter() - t0
     base, osrm_seconds = osrm_build(python, osm, work, algorithm)
     nodes = np.concatenate([origins, destinations])

@@ -43,7 +43,7 @@ import os
 import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -68,6 +68,7 @@ __all__ = [
     "parse_maxspeed",
     "read_file",
     "read_osmnx",
+    "restriction_of",
 ]
 
 BytesProgress = Callable[[int, int], None]
@@ -325,6 +326,11 @@ class OsmRoads:
     node_kind
         Per node, the position in :data:`NODE_KINDS` of its ``highway`` tag
         (``int8``; 0 for none).
+    restriction_from, restriction_via, restriction_to, restriction_only
+        Turn restrictions with a via node (:func:`restriction_of`): from-way
+        id, via node *position*, to-way id, and True for ``only_*`` (False
+        for ``no_*``); restrictions whose via node is not in the arrays are
+        left out.
     """
 
     node_id: np.ndarray
@@ -342,6 +348,43 @@ class OsmRoads:
     way_ferry_minutes: np.ndarray
     nodes_read: int
     node_kind: np.ndarray
+    restriction_from: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    restriction_via: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    restriction_to: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    restriction_only: np.ndarray = field(default_factory=lambda: np.empty(0, bool))
+
+
+_CAR_MODES = frozenset({"motorcar", "motor_vehicle", "vehicle"})
+
+
+def restriction_of(tags: Tags, members: Sequence[tuple[str, int, str]]
+                   ) -> tuple[int, int, int, bool] | None:
+    """``(from way, via node, to way, only)`` of a ``type=restriction`` relation for cars.
+
+    Reads ``restriction`` (or ``restriction:motorcar`` /
+    ``restriction:motor_vehicle``, which win) = ``no_*`` or ``only_*``;
+    ``members`` are ``(type, ref, role)`` with type ``n``/``w``. None when
+    cars are exempt (``except`` names them), when the via member is a way
+    (not modelled), or when a member is missing or doubled.
+    """
+    if _tag(tags, "type") != "restriction":
+        return None
+    value = (_tag(tags, "restriction:motorcar") or _tag(tags, "restriction:motor_vehicle")
+             or _tag(tags, "restriction"))
+    if not value.startswith(("no_", "only_")):
+        return None
+    if _CAR_MODES & {m.strip() for m in _tag(tags, "except").split(";")}:
+        return None
+    by_role: dict[str, list[tuple[str, int]]] = {"from": [], "via": [], "to": []}
+    for kind, ref, role in members:
+        if role in by_role:
+            by_role[role].append((kind, ref))
+    if any(len(v) != 1 for v in by_role.values()):
+        return None
+    (fk, fr), (vk, vr), (tk, tr) = by_role["from"][0], by_role["via"][0], by_role["to"][0]
+    if (fk, vk, tk) != ("w", "n", "w"):
+        return None
+    return fr, vr, tr, value.startswith("only_")
 
 
 def node_kind_code(value: object) -> int:
@@ -360,6 +403,11 @@ class _WayCollector:
         self.lengths: list[int] = []
         self.kind_ids: list[int] = []
         self.kind_codes: list[int] = []
+        self.restrictions: list[tuple[int, int, int, bool]] = []
+
+    def add_restriction(self, found: tuple[int, int, int, bool] | None) -> None:
+        if found is not None:
+            self.restrictions.append(found)
 
     def add_node_kind(self, node_id: int, code: int) -> None:
         if code:
@@ -414,6 +462,13 @@ class _WayCollector:
             at = np.minimum(np.searchsorted(node_id, kid), len(node_id) - 1)
             hit = node_id[at] == kid
             kind[at[hit]] = np.asarray(self.kind_codes, dtype=np.int8)[hit]
+        rest = sorted(set(self.restrictions))
+        r_from = np.array([r[0] for r in rest], dtype=np.int64)
+        r_via = np.array([r[1] for r in rest], dtype=np.int64)
+        r_to = np.array([r[2] for r in rest], dtype=np.int64)
+        r_only = np.array([r[3] for r in rest], dtype=bool)
+        via_pos = np.minimum(np.searchsorted(node_id, r_via), max(len(node_id) - 1, 0))
+        present = (node_id[via_pos] == r_via) if len(node_id) else np.zeros(len(rest), bool)
         return OsmRoads(
             node_id=node_id, lon=lon, lat=lat, seg_u=u, seg_v=v, seg_way=seg_way,
             way_id=way_id[way_order],
@@ -424,6 +479,8 @@ class _WayCollector:
             way_ferry=np.array([r.ferry for r in rules], dtype=bool),
             way_ferry_minutes=np.array([r.ferry_minutes for r in rules], dtype=float),
             nodes_read=nodes_read, node_kind=kind,
+            restriction_from=r_from[present], restriction_via=via_pos[present],
+            restriction_to=r_to[present], restriction_only=r_only[present],
         )
 
 
@@ -612,13 +669,21 @@ def read_file(path: Path, settings: NetworkSettings, *, keep: NodeFilter | None 
             way_filter.enable_for(osmium.osm.WAY)
             node_filter = osmium.filter.TagFilter(*[("highway", k) for k in NODE_KINDS[1:]])
             node_filter.enable_for(osmium.osm.NODE)
-            source = (osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY)
+            relation_filter = osmium.filter.TagFilter(("type", "restriction"))
+            relation_filter.enable_for(osmium.osm.RELATION)
+            source = (osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY
+                                           | osmium.osm.RELATION)
                       .with_locations(location_index)
-                      .with_filter(way_filter).with_filter(node_filter))
+                      .with_filter(way_filter).with_filter(node_filter)
+                      .with_filter(relation_filter))
             obj: Any
             for obj in source:
                 if obj.is_node():
                     ways.add_node_kind(obj.id, node_kind_code(obj.tags.get("highway")))
+                    continue
+                if obj.is_relation():
+                    ways.add_restriction(restriction_of(
+                        obj.tags, [(m.type, m.ref, m.role) for m in obj.members]))
                     continue
                 rule = rules.interpret(obj.tags)
                 if rule is not None:

@@ -107,9 +107,9 @@ DEFAULT_ZONE_KMH: dict[str, float] = {
 
 DEFAULT_SPEED_FACTOR = 0.82
 """Share of the limit driven on average (issue 20). OSRM's ``car.lua`` drives
-0.8 x a tagged ``maxspeed``; 0.82 with the delays below gives a median ratio
-OSRM / fostermatch of 1.00 (``oslo-east-filtered``) and 0.97 (``oslo-center``)
-in ``benchmarks/realism.py``."""
+0.8 x a tagged ``maxspeed``; 0.82 with the delays below (and the turn
+restrictions) gives a median ratio OSRM / fostermatch of 1.00
+(``oslo-east-filtered``) and 0.96 (``oslo-center``) in ``benchmarks/realism.py``."""
 
 DEFAULT_NODE_DELAY_SECONDS: dict[str, float] = {
     "traffic_signals": 5.0,
