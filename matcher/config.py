@@ -182,6 +182,9 @@ class NetworkSettings(_Frozen):
         the same rank (yield to the right), ``major`` along the highest class
         at a junction with lower ones. Keys must be these three. Ferries pay
         none. Defaults and their sources in :data:`DEFAULT_JUNCTION_SECONDS`.
+    turn_restrictions
+        Obey OSM turn restrictions (``type=restriction`` relations with a via
+        node: ``no_*`` and ``only_*``; see ``network.split_for_restrictions``).
     crs
         Projected CRS of node coordinates, in metres (EPSG:25833 = UTM 33N).
     """
@@ -195,14 +198,16 @@ class NetworkSettings(_Frozen):
         default_factory=lambda: dict(DEFAULT_NODE_DELAY_SECONDS))
     junction_seconds: dict[str, float] = Field(
         default_factory=lambda: dict(DEFAULT_JUNCTION_SECONDS))
+    turn_restrictions: bool = True
     crs: str = DEFAULT_CRS
 
     @classmethod
     def free_flow(cls, **changes: Any) -> NetworkSettings:
-        """Settings that drive at the limit with no node or junction delays (the
-        minutes before issue 20), with any other ``changes``."""
+        """Settings that drive at the limit with no node or junction delays and no
+        turn restrictions (the minutes before issue 20), with any other ``changes``."""
         values: dict[str, Any] = {
             "speed_factor": 1.0,
+            "turn_restrictions": False,
             "node_delay_seconds": dict.fromkeys(DEFAULT_NODE_DELAY_SECONDS, 0.0),
             "junction_seconds": dict.fromkeys(DEFAULT_JUNCTION_SECONDS, 0.0),
         }

@@ -363,7 +363,10 @@ def compile_roads(roads: OsmRoads, settings: NetworkSettings, *, source: str = "
     ferry, highway = both(ferry0), both(roads.way_highway[w])
     minutes = minutes + delay_seconds(ui, vi, highway, ferry, roads.node_kind, settings) / 60.0
     way_of = both(roads.way_id[w])
-    vi, extra, copy_of = split_for_restrictions(ui, vi, way_of, roads)
+    if settings.turn_restrictions:
+        vi, extra, copy_of = split_for_restrictions(ui, vi, way_of, roads)
+    else:
+        extra, copy_of = np.empty((0, 2), np.int64), np.empty(0, np.int64)
     if len(copy_of):
         n0 = len(roads.node_id)
         ui = np.concatenate([ui, n0 + extra[:, 0]])

@@ -28,7 +28,7 @@ from osm_builder import Node, Relation, Way, write_both
 from matcher import _osm, isochrones, network, traveltime
 from matcher.config import NetworkSettings, TravelSettings
 
-SETTINGS = NetworkSettings.free_flow()
+SETTINGS = NetworkSettings.free_flow(turn_restrictions=True)
 LAT = 60.0
 NODES: list[Node] = [
     (1, 10.0, LAT), (2, 10.0, LAT + 0.001), (3, 10.002, LAT), (4, 10.0, LAT - 0.001),
@@ -134,6 +134,15 @@ def test_the_hand_computed_detour(net: network.Network) -> None:
     assert got == pytest.approx(min(minutes(p) for p in candidates), rel=1e-12)
     assert got == pytest.approx(minutes([5, 1, 3, 1, 2]), rel=1e-12)
     assert got == pytest.approx(minutes([5, 1, 4, 1, 2]), rel=1e-9)
+
+
+def test_restrictions_can_be_turned_off(tmp_path: Path) -> None:
+    xml, _ = write_both(tmp_path, "turns", NODES, WAYS, RELATIONS)
+    net = network.build(xml, NetworkSettings.free_flow())  # free flow: no restrictions
+    assert len(net.copy_of) == 0
+    got = traveltime.matrix(net, snapped(net, [5]), snapped(net, [2]),
+                            TravelSettings(limit_minutes=60)).minutes[0, 0]
+    assert got == pytest.approx(minutes([5, 1, 2]), rel=1e-12)
 
 
 @pytest.mark.parametrize("contract", [True, False])
