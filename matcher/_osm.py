@@ -43,7 +43,7 @@ import os
 import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -54,6 +54,7 @@ from matcher.errors import InputError
 from matcher.i18n import gettext as _
 
 __all__ = [
+    "NODE_KINDS",
     "WAY_TAGS",
     "BytesProgress",
     "NodeFilter",
@@ -67,6 +68,7 @@ __all__ = [
     "parse_maxspeed",
     "read_file",
     "read_osmnx",
+    "restriction_of",
 ]
 
 BytesProgress = Callable[[int, int], None]
@@ -85,6 +87,10 @@ _ONEWAY_NOT_DRIVEN = frozenset({"reversible", "alternating"})
 _ONEWAY_TWO_WAY = frozenset({"no", "false", "0"})
 _ROUNDABOUT = frozenset({"roundabout", "circular"})
 _IMPLIED_ONEWAY = frozenset({"motorway", "motorway_link"})
+
+NODE_KINDS = ("", "traffic_signals", "stop", "give_way", "crossing")
+"""``highway`` values of nodes that delay a car (code = position; 0: none).
+Their delays are ``[network].node_delay_seconds``."""
 
 WAY_TAGS = ("highway", "maxspeed", "oneway", "junction", "access", "motor_vehicle", "motorcar",
             "route", "duration", "ferry", "area")
@@ -317,6 +323,14 @@ class OsmRoads:
         One :class:`WayRule` per way, as arrays; ways sorted by id.
     nodes_read
         Nodes with a location read before any clip.
+    node_kind
+        Per node, the position in :data:`NODE_KINDS` of its ``highway`` tag
+        (``int8``; 0 for none).
+    restriction_from, restriction_via, restriction_to, restriction_only
+        Turn restrictions with a via node (:func:`restriction_of`): from-way
+        id, via node *position*, to-way id, and True for ``only_*`` (False
+        for ``no_*``); restrictions whose via node is not in the arrays are
+        left out.
     """
 
     node_id: np.ndarray
@@ -333,6 +347,50 @@ class OsmRoads:
     way_ferry: np.ndarray
     way_ferry_minutes: np.ndarray
     nodes_read: int
+    node_kind: np.ndarray
+    restriction_from: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    restriction_via: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    restriction_to: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    restriction_only: np.ndarray = field(default_factory=lambda: np.empty(0, bool))
+
+
+_CAR_MODES = frozenset({"motorcar", "motor_vehicle", "vehicle"})
+
+
+def restriction_of(tags: Tags, members: Sequence[tuple[str, int, str]]
+                   ) -> tuple[int, int, int, bool] | None:
+    """``(from way, via node, to way, only)`` of a ``type=restriction`` relation for cars.
+
+    Reads ``restriction`` (or ``restriction:motorcar`` /
+    ``restriction:motor_vehicle``, which win) = ``no_*`` or ``only_*``;
+    ``members`` are ``(type, ref, role)`` with type ``n``/``w``. None when
+    cars are exempt (``except`` names them), when the via member is a way
+    (not modelled), or when a member is missing or doubled.
+    """
+    if _tag(tags, "type") != "restriction":
+        return None
+    value = (_tag(tags, "restriction:motorcar") or _tag(tags, "restriction:motor_vehicle")
+             or _tag(tags, "restriction"))
+    if not value.startswith(("no_", "only_")):
+        return None
+    if _CAR_MODES & {m.strip() for m in _tag(tags, "except").split(";")}:
+        return None
+    by_role: dict[str, list[tuple[str, int]]] = {"from": [], "via": [], "to": []}
+    for kind, ref, role in members:
+        if role in by_role:
+            by_role[role].append((kind, ref))
+    if any(len(v) != 1 for v in by_role.values()):
+        return None
+    (fk, fr), (vk, vr), (tk, tr) = by_role["from"][0], by_role["via"][0], by_role["to"][0]
+    if (fk, vk, tk) != ("w", "n", "w"):
+        return None
+    return fr, vr, tr, value.startswith("only_")
+
+
+def node_kind_code(value: object) -> int:
+    """Position of a node's ``highway`` value in :data:`NODE_KINDS` (0: no delay)."""
+    text = str(value).strip().lower() if isinstance(value, str) else ""
+    return NODE_KINDS.index(text) if text in NODE_KINDS[1:] else 0
 
 
 class _WayCollector:
@@ -343,6 +401,18 @@ class _WayCollector:
         self.rules: list[WayRule] = []
         self.refs: list[int] = []
         self.lengths: list[int] = []
+        self.kind_ids: list[int] = []
+        self.kind_codes: list[int] = []
+        self.restrictions: list[tuple[int, int, int, bool]] = []
+
+    def add_restriction(self, found: tuple[int, int, int, bool] | None) -> None:
+        if found is not None:
+            self.restrictions.append(found)
+
+    def add_node_kind(self, node_id: int, code: int) -> None:
+        if code:
+            self.kind_ids.append(node_id)
+            self.kind_codes.append(code)
 
     def add(self, way_id: int, rule: WayRule, refs: Sequence[int]) -> None:
         self.ids.append(way_id)
@@ -386,6 +456,19 @@ class _WayCollector:
         seg_order = np.argsort(rank[seg_way], kind="stable")
         u, v, seg_way = u[seg_order], v[seg_order], rank[seg_way[seg_order]]
         rules = [self.rules[i] for i in way_order]
+        kind = np.zeros(len(node_id), dtype=np.int8)
+        if self.kind_ids and len(node_id):
+            kid = np.asarray(self.kind_ids, dtype=np.int64)
+            at = np.minimum(np.searchsorted(node_id, kid), len(node_id) - 1)
+            hit = node_id[at] == kid
+            kind[at[hit]] = np.asarray(self.kind_codes, dtype=np.int8)[hit]
+        rest = sorted(set(self.restrictions))
+        r_from = np.array([r[0] for r in rest], dtype=np.int64)
+        r_via = np.array([r[1] for r in rest], dtype=np.int64)
+        r_to = np.array([r[2] for r in rest], dtype=np.int64)
+        r_only = np.array([r[3] for r in rest], dtype=bool)
+        via_pos = np.minimum(np.searchsorted(node_id, r_via), max(len(node_id) - 1, 0))
+        present = (node_id[via_pos] == r_via) if len(node_id) else np.zeros(len(rest), bool)
         return OsmRoads(
             node_id=node_id, lon=lon, lat=lat, seg_u=u, seg_v=v, seg_way=seg_way,
             way_id=way_id[way_order],
@@ -395,7 +478,9 @@ class _WayCollector:
             way_speed_kmh=np.array([r.speed_kmh for r in rules], dtype=float),
             way_ferry=np.array([r.ferry for r in rules], dtype=bool),
             way_ferry_minutes=np.array([r.ferry_minutes for r in rules], dtype=float),
-            nodes_read=nodes_read,
+            nodes_read=nodes_read, node_kind=kind,
+            restriction_from=r_from[present], restriction_via=via_pos[present],
+            restriction_to=r_to[present], restriction_only=r_only[present],
         )
 
 
@@ -449,10 +534,21 @@ def read_osmnx(graph: Any, features: Any, settings: NetworkSettings) -> OsmRoads
     for way, (rule, pairs) in by_way.items():
         for a, b in pairs:  # one two-node entry per segment; ferry shares group by way id
             ways.add(way, rule, (a, b))
+    for node, code in _node_kinds(features):
+        ways.add_node_kind(node, code)
     needed = ways.needed_nodes()
     lon = np.array([graph.nodes[n]["x"] for n in needed], float)
     lat = np.array([graph.nodes[n]["y"] for n in needed], float)
     return ways.assemble(needed, lon, lat, None)
+
+
+def _node_kinds(features: Any) -> list[tuple[int, int]]:
+    """``(node id, kind code)`` of the delaying nodes in an osmnx features frame."""
+    if (features is None or len(features) == 0 or "node" not in features.index.unique(0)
+            or "highway" not in features.columns):
+        return []
+    nodes = features.xs("node", level=0)["highway"]
+    return [(int(i), node_kind_code(v)) for i, v in zip(nodes.index, nodes, strict=True)]
 
 
 def _way_tags(features: Any) -> dict[int, dict[str, str]]:
@@ -546,10 +642,11 @@ def read_file(path: Path, settings: NetworkSettings, *, keep: NodeFilter | None 
     libosmium stores every node location in a sparse index
     (``location_index``: ``flex_mem`` in memory, or
     ``sparse_file_array,PATH`` on disk) and passes on only ways carrying
-    ``highway`` or ``route``; their tags are interpreted here and the driven
-    ones keep their node ids and locations (decoded in batches from
-    libosmium's WKB) in flat arrays. No Python object is made per node of
-    the file.
+    ``highway`` or ``route`` and nodes whose ``highway`` is one of
+    :data:`NODE_KINDS` (signals, stop and give-way signs, crossings); way
+    tags are interpreted here and the driven ones keep their node ids and
+    locations (decoded in batches from libosmium's WKB) in flat arrays. No
+    Python object is made per untagged node of the file.
 
     Parameters
     ----------
@@ -568,16 +665,30 @@ def read_file(path: Path, settings: NetworkSettings, *, keep: NodeFilter | None 
     progress = _ByteProgress(path, on_bytes, passes=1)
     try:
         with progress.one_pass():
-            source = (osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY)
+            way_filter = osmium.filter.KeyFilter("highway", "route")
+            way_filter.enable_for(osmium.osm.WAY)
+            node_filter = osmium.filter.TagFilter(*[("highway", k) for k in NODE_KINDS[1:]])
+            node_filter.enable_for(osmium.osm.NODE)
+            relation_filter = osmium.filter.TagFilter(("type", "restriction"))
+            relation_filter.enable_for(osmium.osm.RELATION)
+            source = (osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY
+                                           | osmium.osm.RELATION)
                       .with_locations(location_index)
-                      .with_filter(osmium.filter.EntityFilter(osmium.osm.WAY))
-                      .with_filter(osmium.filter.KeyFilter("highway", "route")))
-            way: Any
-            for way in source:
-                rule = rules.interpret(way.tags)
+                      .with_filter(way_filter).with_filter(node_filter)
+                      .with_filter(relation_filter))
+            obj: Any
+            for obj in source:
+                if obj.is_node():
+                    ways.add_node_kind(obj.id, node_kind_code(obj.tags.get("highway")))
+                    continue
+                if obj.is_relation():
+                    ways.add_restriction(restriction_of(
+                        obj.tags, [(m.type, m.ref, m.role) for m in obj.members]))
+                    continue
+                rule = rules.interpret(obj.tags)
                 if rule is not None:
-                    nodes = way.nodes
-                    ways.add(way.id, rule, [n.ref for n in nodes])
+                    nodes = obj.nodes
+                    ways.add(obj.id, rule, [n.ref for n in nodes])
                     coordinates.add(nodes)
     except (RuntimeError, ValueError, OSError) as exc:
         error = f"{type(exc).__name__}: {exc}"

@@ -53,11 +53,25 @@ def reached_minutes(net: Network, points: Snapped, *, limit_minutes: float,
 
     Includes the point's access leg. Shape ``(len(points.ids), net.n_nodes)``.
     With ``towards``, minutes from every node *to* the point (the reversed graph).
+    A node and its copies (turn restrictions, :attr:`Network.copy_of`) get the
+    best of their minutes: they are one place.
     """
-    graph = net.reverse if towards else net.graph
-    dist = dijkstra(graph, directed=True, indices=points.node, limit=limit_minutes)
+    if towards and len(net.copy_of):
+        # paths may end on a copy of the point's node (turn restrictions): start there too
+        rows = [dijkstra(net.reverse, directed=True, min_only=True, limit=limit_minutes,
+                         indices=np.concatenate([[node], net.n_road_nodes
+                                                 + np.flatnonzero(net.copy_of == node)]))
+                for node in points.node]
+        dist = np.vstack(rows) if rows else np.empty((0, net.n_nodes))
+    else:
+        graph = net.reverse if towards else net.graph
+        dist = dijkstra(graph, directed=True, indices=points.node, limit=limit_minutes)
     dist = np.atleast_2d(dist) + points.access_minutes[:, None]
     dist[~(dist <= limit_minutes)] = np.inf
+    if len(net.copy_of):  # a copy of a via node is the same place: node and copies alike
+        m = net.n_road_nodes
+        dist[:, :m] = net.fold_copies(dist)
+        dist[:, m:] = dist[:, net.copy_of]
     return dist
 
 

@@ -11,8 +11,11 @@ The build has four pure steps and one disk step:
    drivability, direction, speed and car ferries;
 2. **time** each segment with the Norwegian speed model
    (:class:`matcher.config.NetworkSettings`): a parsed ``maxspeed`` where
-   tagged, else a default by ``highway`` class; car ferries get the OSM
-   ``duration`` (or length at ``ferry_kmh``) plus the boarding wait;
+   tagged, else a default by ``highway`` class, times ``speed_factor``; car
+   ferries get the OSM ``duration`` (or length at ``ferry_kmh``) plus the
+   boarding wait; an edge entering a signal, stop, give-way or crossing node
+   or a junction pays its delay (:func:`delay_seconds`), and turn
+   restrictions split their via nodes (:func:`split_for_restrictions`);
 3. **keep** the largest strongly connected component (and report the rest);
 4. **compile** a ``scipy.sparse`` CSR matrix of minutes, keeping the *minimum*
    over parallel edges, with node coordinates in a projected CRS (metres);
@@ -62,6 +65,7 @@ from matcher.i18n import gettext as _
 from matcher.io.files import atomic_path
 
 __all__ = [
+    "ROAD_RANK",
     "BuildInfo",
     "ClipArea",
     "ClipReport",
@@ -71,6 +75,7 @@ __all__ = [
     "check_problems",
     "clip_from_municipalities",
     "compile_roads",
+    "delay_seconds",
     "download",
     "file_key",
     "file_sha256",
@@ -90,14 +95,20 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 4
 """Bump when the cached file layout or the build semantics change.
+
+4: turn restrictions by node splitting (``copy_of`` in the file).
+3: node and junction delays in the edge minutes (issue 20).
 
 2: one tag-rule function for every reader (motorway_link implied one-way,
 reversible ways dropped), pyosmium PBF reader, clip area in the key, step
 timings in the metadata.
 """
 
+
+COPY_ID_BASE = 10**15
+"""Copies of via nodes are exported with node ids ``-(COPY_ID_BASE + k)``."""
 
 CHAINS_ON_DISK_MIN_NODES = 200_000
 """From this many nodes the build also stores the contracted road chains
@@ -233,6 +244,11 @@ class Network:
         Projected CRS of ``x, y`` (default EPSG:25833).
     info
         How the network was built.
+    copy_of
+        Turn restrictions (:func:`split_for_restrictions`): the last
+        ``len(copy_of)`` nodes are copies of via nodes, ``copy_of[k]`` the
+        node that node ``n_road_nodes + k`` copies (same OSM id and place).
+        Points snap to road nodes only; a path reaching a copy reaches its node.
     """
 
     graph: sparse.csr_matrix
@@ -244,6 +260,7 @@ class Network:
     edges: pd.DataFrame
     crs: str
     info: BuildInfo
+    copy_of: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
     _reverse: list[sparse.csr_matrix] = field(default_factory=list, repr=False, compare=False)
     _kdtree: list[Any] = field(default_factory=list, repr=False, compare=False)
     _chains: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
@@ -260,13 +277,28 @@ class Network:
         return int(self.graph.shape[0])
 
     @property
+    def n_road_nodes(self) -> int:
+        """Number of nodes that are not copies (:attr:`copy_of`); they come first."""
+        return self.n_nodes - len(self.copy_of)
+
+    @property
     def kdtree(self) -> Any:
-        """A ``scipy.spatial.cKDTree`` over the node coordinates (metres), built once."""
+        """A ``scipy.spatial.cKDTree`` over the road nodes' coordinates (metres), built once."""
         if not self._kdtree:
             from scipy.spatial import cKDTree
 
-            self._kdtree.append(cKDTree(np.column_stack([self.x, self.y])))
+            m = self.n_road_nodes
+            self._kdtree.append(cKDTree(np.column_stack([self.x[:m], self.y[:m]])))
         return self._kdtree[0]
+
+    def fold_copies(self, minutes: np.ndarray) -> np.ndarray:
+        """Minutes per node (last axis) with each road node given the best of it and its copies."""
+        m = self.n_road_nodes
+        out = np.array(minutes[..., :m], dtype=float, copy=True)
+        if len(self.copy_of):
+            np.minimum.at(np.moveaxis(out, -1, 0), self.copy_of,
+                          np.moveaxis(np.asarray(minutes)[..., m:], -1, 0))
+        return out
 
     @property
     def reverse(self) -> sparse.csr_matrix:
@@ -333,8 +365,24 @@ def compile_roads(roads: OsmRoads, settings: NetworkSettings, *, source: str = "
     vi = np.concatenate([v0[fwd], u0[bwd]])
     length, minutes, speed = both(length0), both(minutes0), both(speed0)
     ferry, highway = both(ferry0), both(roads.way_highway[w])
+    minutes = minutes + delay_seconds(ui, vi, highway, ferry, roads.node_kind, settings) / 60.0
+    way_of = both(roads.way_id[w])
+    if settings.turn_restrictions:
+        vi, extra, copy_of = split_for_restrictions(ui, vi, way_of, roads)
+    else:
+        extra, copy_of = np.empty((0, 2), np.int64), np.empty(0, np.int64)
+    if len(copy_of):
+        n0 = len(roads.node_id)
+        ui = np.concatenate([ui, n0 + extra[:, 0]])
+        vi = np.concatenate([vi, vi[extra[:, 1]]])
+        length, minutes, speed = (np.concatenate([a, a[extra[:, 1]]])
+                                  for a in (length, minutes, speed))
+        ferry, highway = (np.concatenate([a, a[extra[:, 1]]]) for a in (ferry, highway))
+    lon, lat = np.concatenate([lon, lon[copy_of]]), np.concatenate([lat, lat[copy_of]])
+    node_id = np.concatenate([roads.node_id, roads.node_id[copy_of]])
 
-    n = len(roads.node_id)
+    n = len(node_id)
+    n0 = len(roads.node_id)
     graph = sparse.coo_matrix((minutes, (ui, vi)), shape=(n, n))
     labels = csgraph.connected_components(graph.tocsr(), directed=True, connection="strong")[1]
     counts = np.bincount(labels)
@@ -342,7 +390,16 @@ def compile_roads(roads: OsmRoads, settings: NetworkSettings, *, source: str = "
     used[ui] = used[vi] = True
     biggest = int(np.argmax(np.where(np.bincount(labels, weights=used) > 0, counts, 0)))
     keep_node = labels == biggest
-    dropped = int(used.sum() - keep_node.sum())
+    if len(copy_of):
+        # a via node whose arrivals all go to its copies is kept when a copy is (reaching a
+        # copy is reaching the node) and it has a way out into the component
+        copy_kept = np.zeros(n0, bool)
+        copy_kept[copy_of[keep_node[n0:]]] = True
+        way_out = np.zeros(n, bool)
+        way_out[ui[keep_node[vi]]] = True
+        keep_node[:n0] |= copy_kept & way_out[:n0]
+        keep_node[n0:] &= keep_node[copy_of]  # a copy only with its node
+    dropped = int(used[:n0].sum() - keep_node[:n0].sum())
     new_id = np.cumsum(keep_node) - 1
     keep_edge = keep_node[ui] & keep_node[vi]
     u2, v2 = new_id[ui[keep_edge]], new_id[vi[keep_edge]]
@@ -362,6 +419,8 @@ def compile_roads(roads: OsmRoads, settings: NetworkSettings, *, source: str = "
     csr.sort_indices()
     k_lon, k_lat = lon[keep_node], lat[keep_node]
     x, y = Transformer.from_crs("EPSG:4326", settings.crs, always_xy=True).transform(k_lon, k_lat)
+    kept_copies = np.flatnonzero(keep_node[n0:])
+    copy_of_kept = new_id[copy_of[kept_copies]].astype(np.int64)
     info = BuildInfo(source=source, key=key, nodes=m, edges=len(edges), dropped_nodes=dropped,
                      ferry_edges=int(edges["ferry"].sum()), seconds=time.perf_counter() - t0,
                      from_cache=False)
@@ -371,9 +430,127 @@ def compile_roads(roads: OsmRoads, settings: NetworkSettings, *, source: str = "
                                       edges=format_number(len(edges)),
                                       ferry=format_number(info.ferry_edges),
                                       dropped=format_number(dropped)))
-    return Network(graph=csr, osmid=roads.node_id[keep_node], x=np.asarray(x, float),
+    return Network(graph=csr, osmid=node_id[keep_node], x=np.asarray(x, float),
                    y=np.asarray(y, float), lon=k_lon, lat=k_lat, edges=edges, crs=settings.crs,
-                   info=info)
+                   info=info, copy_of=copy_of_kept)
+
+
+def split_for_restrictions(u: np.ndarray, v: np.ndarray, way_of: np.ndarray, roads: OsmRoads
+                           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Node splitting for turn restrictions with a via node (exact, on the node graph).
+
+    For every directed edge ``e = a -> x`` entering a via node ``x`` on a
+    restriction's from-way, the allowed next edges are ``x``'s out-edges
+    minus the to-way's (``no_*``) or only the to-way's (``only_*``); for a
+    restriction from a way onto itself only the edge back to ``a`` counts as
+    the to-way's. Where that removes something, ``e`` is turned onto a copy of
+    ``x`` (one copy per via node and allowed set) whose out-edges are copies
+    of the allowed ones, so a path entering ``x`` along ``e`` can only leave
+    as allowed; a path that starts at ``x`` uses the original node.
+
+    Returns
+    -------
+    head, extra, copy_of
+        New head of every edge (copies are numbered after the nodes, from
+        ``len(roads.node_id)``); ``extra`` ``(k, 2)``: copy number (0-based)
+        and the edge whose copy leaves it; ``copy_of``: the node each copy
+        copies.
+    """
+    head = v.copy()
+    empty = (head, np.empty((0, 2), np.int64), np.empty(0, np.int64))
+    if not len(roads.restriction_via):
+        return empty
+    vias = np.unique(roads.restriction_via)
+    into = np.flatnonzero(np.isin(v, vias))
+    out_of = np.flatnonzero(np.isin(u, vias))
+    ins: dict[int, list[int]] = {}
+    outs: dict[int, list[int]] = {}
+    for edge in into.tolist():
+        ins.setdefault(int(v[edge]), []).append(edge)
+    for edge in out_of.tolist():
+        outs.setdefault(int(u[edge]), []).append(edge)
+    allowed: dict[int, set[int]] = {}
+    for frm, via, to, only in zip(roads.restriction_from, roads.restriction_via,
+                                  roads.restriction_to, roads.restriction_only, strict=True):
+        leaving = outs.get(int(via), [])
+        onto = [f for f in leaving if way_of[f] == to]
+        for e in (e for e in ins.get(int(via), []) if way_of[e] == frm):
+            targets = ({f for f in onto if v[f] == u[e]} if frm == to else set(onto))
+            if not targets:
+                continue  # the to-way is not driven from here: nothing to restrict
+            if only and frm == to:
+                targets = {f for f in onto if v[f] != u[e]}
+            current = allowed.get(e, set(leaving))
+            allowed[e] = current & targets if only else current - targets
+    copies: dict[tuple[int, frozenset[int]], int] = {}
+    extra: list[tuple[int, int]] = []
+    n = len(roads.node_id)
+    for entering in sorted(allowed):
+        via = int(v[entering])
+        keep = frozenset(allowed[entering])
+        if keep == frozenset(outs.get(via, [])):
+            continue
+        k = copies.get((via, keep))
+        if k is None:
+            k = copies[(via, keep)] = len(copies)
+            extra.extend((k, f) for f in sorted(keep))
+        head[entering] = n + k
+    if not copies:
+        return empty
+    copy_of = np.empty(len(copies), np.int64)
+    for (via, _keep), k in copies.items():
+        copy_of[k] = via
+    # compile_roads gives a copied edge the new head of its original, so a copied
+    # edge into another restricted via node enters that node's copy too
+    return head, np.asarray(extra, dtype=np.int64).reshape(-1, 2), copy_of
+
+
+ROAD_RANK: dict[str, int] = {
+    "motorway": 7, "motorway_link": 7, "trunk": 6, "trunk_link": 6, "primary": 5,
+    "primary_link": 5, "secondary": 4, "secondary_link": 4, "tertiary": 3, "tertiary_link": 3,
+    "unclassified": 2, "residential": 1,
+}
+"""Rank of a road class at junctions (``[network].junction_seconds``); others rank 0."""
+
+
+def delay_seconds(u: np.ndarray, v: np.ndarray, highway: np.ndarray, ferry: np.ndarray,
+                  node_kind: np.ndarray, settings: NetworkSettings) -> np.ndarray:
+    """Seconds lost on each directed edge ``u -> v`` where it enters node ``v``.
+
+    The node's own delay (``node_delay_seconds`` by its ``highway`` tag, see
+    :data:`matcher._osm.NODE_KINDS`) plus, when ``v`` is a junction (three
+    or more distinct road neighbours), ``junction_seconds`` by the edge's
+    class rank (:data:`ROAD_RANK`) against the ranks meeting at ``v``:
+    ``minor`` below the highest, ``equal`` when all ranks there are the same,
+    ``major`` otherwise. Ferry edges neither pay nor count. An edge's delay
+    is a property of the edge, so shortest paths (and the chain contraction)
+    stay exact on the node graph.
+    """
+    n = len(node_kind)
+    node_s = np.array([0.0] + [settings.node_delay_seconds[k] for k in _osm.NODE_KINDS[1:]])
+    delay = node_s[node_kind[v]]
+    road = ~np.asarray(ferry, dtype=bool)
+    delay[~road] = 0.0
+    codes, names = pd.factorize(pd.Series(highway, dtype=object))
+    rank = np.array([ROAD_RANK.get(str(h), 0) for h in names], dtype=np.int64)[codes]
+    ru, rv, rr = u[road], v[road], rank[road]
+    lo, hi = np.minimum(ru, rv), np.maximum(ru, rv)
+    pairs = np.unique(lo * np.int64(n) + hi)
+    degree = np.bincount(pairs // n, minlength=n) + np.bincount(pairs % n, minlength=n)
+    top = np.full(n, -1, dtype=np.int64)
+    low = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
+    for ends in (ru, rv):
+        np.maximum.at(top, ends, rr)
+        np.minimum.at(low, ends, rr)
+    into = road & (degree[v] >= 3)
+    minor = into & (rank < top[v])
+    equal = into & ~minor & (low[v] == top[v])
+    major = into & ~minor & ~equal
+    seconds = settings.junction_seconds
+    delay[minor] += seconds["minor"]
+    delay[equal] += seconds["equal"]
+    delay[major] += seconds["major"]
+    return delay
 
 
 def _ferry_minutes(way_id: np.ndarray, crossing_minutes: np.ndarray, length: np.ndarray,
@@ -579,7 +756,7 @@ def build(osm: str | Path, settings: NetworkSettings | None = None, *,
 
 def _replace_info(net: Network, info: BuildInfo) -> Network:
     out = Network(graph=net.graph, osmid=net.osmid, x=net.x, y=net.y, lon=net.lon, lat=net.lat,
-                  edges=net.edges, crs=net.crs, info=info)
+                  edges=net.edges, crs=net.crs, info=info, copy_of=net.copy_of)
     out._folder[:] = net._folder
     out._chains.update(net._chains)
     return out
@@ -598,6 +775,7 @@ def save(net: Network, folder: Path) -> None:
         "minutes": net.edges["minutes"].to_numpy(), "ferry": net.edges["ferry"].to_numpy(),
         "highway_code": highway_codes.astype(np.int16),
         "highway_names": np.asarray(highway_names, dtype=str),
+        "copy_of": net.copy_of,
     }
     meta: dict[str, Any] = {"format": FORMAT_VERSION, "crs": net.crs,
                             "info": net.info.to_dict()}
@@ -738,7 +916,8 @@ def load(folder: str | Path) -> Network:
     info = dataclasses.replace(BuildInfo.from_dict(meta["info"]),
                                seconds=time.perf_counter() - t0, from_cache=True)
     net = Network(graph=graph, osmid=arrays["osmid"], x=arrays["x"], y=arrays["y"],
-                  lon=arrays["lon"], lat=arrays["lat"], edges=edges, crs=meta["crs"], info=info)
+                  lon=arrays["lon"], lat=arrays["lat"], edges=edges, crs=meta["crs"], info=info,
+                  copy_of=arrays["copy_of"].astype(np.int64))
     net._folder[:] = [folder]
     return net
 
@@ -746,7 +925,7 @@ def load(folder: str | Path) -> Network:
 _ARRAY_KINDS: dict[str, str] = {
     "indptr": "iu", "indices": "iu", "data": "f", "osmid": "iu", "x": "f", "y": "f",
     "lon": "f", "lat": "f", "u": "iu", "v": "iu", "length_m": "f", "speed_kmh": "f",
-    "minutes": "f", "ferry": "b", "highway_code": "iu", "highway_names": "U",
+    "minutes": "f", "ferry": "b", "highway_code": "iu", "highway_names": "U", "copy_of": "iu",
 }
 """The arrays of ``network.npz`` and their dtype kinds (numpy ``dtype.kind``)."""
 
@@ -815,6 +994,12 @@ def _check_arrays(arrays: dict[str, np.ndarray]) -> list[str]:
         problems.append(_("a code in 'highway_code' has no name in 'highway_names'"))
     if not (np.isfinite(arrays["minutes"]).all() and (arrays["minutes"] >= 0).all()):
         problems.append(_("'minutes' holds values that are negative or not finite"))
+    copy_of = arrays["copy_of"]
+    # the copies of via nodes come last; each names an original node before them
+    if len(copy_of) > n or (len(copy_of) and (copy_of.min() < 0
+                                              or copy_of.max() >= n - len(copy_of))):
+        problems.append(_("a node index in '{name}' is outside 0..{last}").format(
+            name="copy_of", last=n - len(copy_of) - 1))
     return problems
 
 
@@ -849,12 +1034,14 @@ def to_osmnx(net: Network) -> Any:
     ``lon, lat`` (degrees, EPSG:4326); each directed edge has key 0 and
     carries osmnx's ``length`` (metres), ``speed_kph`` and ``travel_time``
     (seconds) besides our ``minutes``, ``highway`` and ``ferry``, so osmnx and
-    networkx routing by ``travel_time`` give our minutes times 60.
+    networkx routing by ``travel_time`` give our minutes times 60. Copies of
+    via nodes (turn restrictions) are keyed ``-(COPY_ID_BASE + k)``.
     """
     import osmnx as ox
 
     nodes, edges = to_geodataframes(net)
-    osmid = np.asarray(net.osmid, dtype=np.int64)
+    osmid = np.asarray(net.osmid, dtype=np.int64).copy()
+    osmid[net.n_road_nodes:] = -(COPY_ID_BASE + np.arange(len(net.copy_of)))
     nodes = nodes.assign(x=net.x, y=net.y, lon=net.lon, lat=net.lat)
     nodes.index = pd.Index(osmid, name="osmid")
     nodes = nodes.drop(columns=["osmid"])

@@ -445,17 +445,40 @@ def matrix(net: Network, origins: Snapped, destinations: Snapped,
     n_dst = len(np.unique(destinations.node))
     backwards = n_dst < n_src
     graph = net.reverse if backwards else net.graph
-    sources, targets = ((destinations.node, origins.node) if backwards
-                        else (origins.node, destinations.node))
+    # a path may end on a copy of its destination (turn restrictions): search from or to
+    # the copies too, then keep the best of a destination and its copies
+    sources, targets = ((_with_copies(net, destinations.node), origins.node) if backwards
+                        else (origins.node, _with_copies(net, destinations.node)))
     prepared = prepare(net, backwards=backwards) if settings.contract_chains else None
     core = shortest_minutes(graph, sources, targets, contract_chains=settings.contract_chains,
                             prepared=prepared, limit_minutes=limit, memory_mb=settings.memory_mb,
                             workers=settings.workers, progress=progress)
-    if backwards:
-        core = core.T
+    core = _fold_copies(net, destinations.node, core.T if backwards else core)
     total = core + origins.access_minutes[:, None] + destinations.access_minutes[None, :]
     total[~(total <= limit)] = np.inf
     return TimeTable(origins.ids, destinations.ids, total)
+
+
+def _with_copies(net: Network, targets: np.ndarray) -> np.ndarray:
+    """``targets`` followed by every copy (:attr:`Network.copy_of`) of a target."""
+    if not len(net.copy_of):
+        return targets
+    copies = net.n_road_nodes + np.flatnonzero(np.isin(net.copy_of, targets))
+    return np.concatenate([np.asarray(targets, dtype=np.int64), copies])
+
+
+def _fold_copies(net: Network, targets: np.ndarray, core: np.ndarray) -> np.ndarray:
+    """Columns of :func:`_with_copies` targets back to ``targets``: the best of node and copies."""
+    k = len(targets)
+    if core.shape[1] == k:
+        return core
+    targets = np.asarray(targets)
+    out = core[:, :k].copy()
+    copies = np.flatnonzero(np.isin(net.copy_of, targets))  # the order of _with_copies
+    for column, node in zip(range(k, core.shape[1]), net.copy_of[copies], strict=True):
+        hit = targets == node
+        out[:, hit] = np.minimum(out[:, hit], core[:, [column]])
+    return out
 
 
 # --------------------------------------------------------------------------- chain contraction

@@ -5,8 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
-Node = tuple[int, float, float]
+Node = tuple[int, float, float] | tuple[int, float, float, dict[str, str]]
+"""``(id, lon, lat)`` or ``(id, lon, lat, tags)``."""
 Way = tuple[int, list[int], dict[str, str]]
+Relation = tuple[int, list[tuple[str, int, str]], dict[str, str]]
+"""``(id, members, tags)``; a member is ``(type "n"/"w", ref, role)``."""
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -18,38 +21,62 @@ def data_path(name: str) -> Path:
     return path
 
 
-def write_osm(path: Path, nodes: list[Node], ways: list[Way]) -> Path:
-    """Write nodes ``(id, lon, lat)`` and ways ``(id, node ids, tags)`` as OSM XML 0.6."""
+def write_osm(path: Path, nodes: list[Node], ways: list[Way],
+              relations: list[Relation] | None = None) -> Path:
+    """Write nodes ``(id, lon, lat[, tags])`` and ways ``(id, node ids, tags)`` as OSM XML 0.6."""
     lines = ['<?xml version="1.0" encoding="UTF-8"?>', '<osm version="0.6" generator="test">']
-    for nid, lon, lat in nodes:
-        lines.append(f'  <node id="{nid}" lat="{lat:.7f}" lon="{lon:.7f}" version="1"/>')
+    for node in nodes:
+        nid, lon, lat = node[:3]
+        tags = node[3] if len(node) > 3 else {}  # type: ignore[misc]
+        head = f'  <node id="{nid}" lat="{lat:.7f}" lon="{lon:.7f}" version="1"'
+        if not tags:
+            lines.append(head + "/>")
+            continue
+        lines.append(head + ">")
+        lines.extend(f"    <tag k={quoteattr(k)} v={quoteattr(v)}/>" for k, v in tags.items())
+        lines.append("  </node>")
     for wid, refs, tags in ways:
         lines.append(f'  <way id="{wid}" version="1">')
         lines.extend(f'    <nd ref="{r}"/>' for r in refs)
         lines.extend(f"    <tag k={quoteattr(k)} v={quoteattr(v)}/>" for k, v in tags.items())
         lines.append("  </way>")
+    kinds = {"n": "node", "w": "way", "r": "relation"}
+    for rid, members, tags in relations or []:
+        lines.append(f'  <relation id="{rid}" version="1">')
+        lines.extend(f'    <member type="{kinds[t]}" ref="{r}" role={quoteattr(role)}/>'
+                     for t, r, role in members)
+        lines.extend(f"    <tag k={quoteattr(k)} v={quoteattr(v)}/>" for k, v in tags.items())
+        lines.append("  </relation>")
     lines.append("</osm>")
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 
 
-def write_pbf(path: Path, nodes: list[Node], ways: list[Way]) -> Path:
+def write_pbf(path: Path, nodes: list[Node], ways: list[Way],
+              relations: list[Relation] | None = None) -> Path:
     """Write the same objects as :func:`write_osm` to ``.osm.pbf`` with pyosmium's writer."""
     import osmium
 
     path.unlink(missing_ok=True)
     with osmium.SimpleWriter(str(path)) as writer:
-        for nid, lon, lat in nodes:
-            writer.add_node(osmium.osm.mutable.Node(id=nid, location=(lon, lat), version=1))
+        for node in nodes:
+            nid, lon, lat = node[:3]
+            tags = node[3] if len(node) > 3 else {}  # type: ignore[misc]
+            writer.add_node(osmium.osm.mutable.Node(id=nid, location=(lon, lat), tags=tags,
+                                                    version=1))
         for wid, refs, tags in ways:
             writer.add_way(osmium.osm.mutable.Way(id=wid, nodes=refs, tags=tags, version=1))
+        for rid, members, tags in relations or []:
+            writer.add_relation(osmium.osm.mutable.Relation(id=rid, members=members, tags=tags,
+                                                            version=1))
     return path
 
 
-def write_both(folder: Path, stem: str, nodes: list[Node], ways: list[Way]) -> tuple[Path, Path]:
+def write_both(folder: Path, stem: str, nodes: list[Node], ways: list[Way],
+               relations: list[Relation] | None = None) -> tuple[Path, Path]:
     """Write one fixture as ``<stem>.osm`` and ``<stem>.osm.pbf``."""
-    return (write_osm(folder / f"{stem}.osm", nodes, ways),
-            write_pbf(folder / f"{stem}.osm.pbf", nodes, ways))
+    return (write_osm(folder / f"{stem}.osm", nodes, ways, relations),
+            write_pbf(folder / f"{stem}.osm.pbf", nodes, ways, relations))
 
 
 def convert(source: Path, target: Path) -> Path:

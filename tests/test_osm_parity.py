@@ -28,6 +28,7 @@ from osm_builder import (
     write_both,
 )
 from shapely.geometry import Polygon, box
+from test_network_delays import fixture as delay_fixture
 
 from matcher import _osm, network
 from matcher.config import NetworkSettings
@@ -36,7 +37,7 @@ from matcher.errors import InputError
 SETTINGS = NetworkSettings()
 ROAD_FIELDS = ("node_id", "lon", "lat", "seg_u", "seg_v", "seg_way", "way_id", "way_forward",
                "way_backward", "way_highway", "way_speed_kmh", "way_ferry", "way_ferry_minutes",
-               "nodes_read")
+               "nodes_read", "node_kind")
 
 
 def test_fixture_covers_every_rule() -> None:
@@ -92,7 +93,7 @@ def _offline_osmnx(monkeypatch: pytest.MonkeyPatch, xml: Path, polygon: Polygon
     return calls
 
 
-@pytest.mark.parametrize("source", ["rules", "West-Oakland.osm.bz2"])
+@pytest.mark.parametrize("source", ["rules", "delays", "West-Oakland.osm.bz2"])
 def test_download_path_gives_the_file_reader_network(source: str, tmp_path: Path,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """network.download (osmnx graph + raw features) follows the same rules as the file reader.
@@ -102,6 +103,8 @@ def test_download_path_gives_the_file_reader_network(source: str, tmp_path: Path
     """
     if source == "rules":
         xml, _ = write_both(tmp_path, "rules", *rule_fixture(dangling=False))
+    elif source == "delays":
+        xml, _ = write_both(tmp_path, "delays", *delay_fixture())
     else:
         xml = tmp_path / "west-oakland.osm"
         xml.write_bytes(bz2.decompress(data_path(source).read_bytes()))
@@ -116,7 +119,8 @@ def test_download_path_gives_the_file_reader_network(source: str, tmp_path: Path
     assert calls["graph"]["custom_filter"] == network.overpass_filters(SETTINGS)  # type: ignore[index]
     from_download = network.compile_roads(roads, SETTINGS, source=xml.name)
     from_file = network.build(xml, SETTINGS)
-    assert from_file.n_nodes > 40
+    assert from_file.n_nodes > (10 if source == "delays" else 40)
+    np.testing.assert_array_equal(roads.node_kind, network.read(xml, SETTINGS).node_kind)
     assert_networks_equal(from_download, from_file, exact=False)
 
 

@@ -326,15 +326,16 @@ def candidate_sites(net: Network, *, population: gpd.GeoDataFrame | None = None,
         if not cell_metres > 0:
             raise InputError(_("cell size {metres} m must be > 0 metres").format(
                 metres=cell_metres))
-        ci = np.floor(net.x / cell_metres).astype(np.int64)
-        ri = np.floor(net.y / cell_metres).astype(np.int64)
-        nodes = pd.DataFrame({"ci": ci, "ri": ri, "x": net.x, "y": net.y})
+        x, y = net.x[:net.n_road_nodes], net.y[:net.n_road_nodes]  # no via-node copies
+        ci = np.floor(x / cell_metres).astype(np.int64)
+        ri = np.floor(y / cell_metres).astype(np.int64)
+        nodes = pd.DataFrame({"ci": ci, "ri": ri, "x": x, "y": y})
         g = nodes.groupby(["ci", "ri"], sort=True)
         mean = g[["x", "y"]].mean()
         counts = g.size()
-        _dist, idx = cKDTree(np.column_stack([net.x, net.y])).query(mean.to_numpy())
+        _dist, idx = cKDTree(np.column_stack([x, y])).query(mean.to_numpy())
         frame = pd.DataFrame({"site_id": [f"sq_{a}_{b}" for a, b in mean.index],
-                              "x": net.x[idx], "y": net.y[idx],
+                              "x": x[idx], "y": y[idx],
                               "population": counts.to_numpy(dtype=float)})
     frame = frame.assign(_key=-frame["population"]).sort_values(["_key", "site_id"],
                                                                kind="stable")
