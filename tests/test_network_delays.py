@@ -19,6 +19,7 @@ from osm_builder import Node, Way, write_both
 
 from matcher import network, traveltime
 from matcher.config import NetworkSettings
+from matcher.errors import InputError
 
 LAT = 60.0
 NODE_S = {"traffic_signals": 5.0, "stop": 7.0, "give_way": 11.0, "crossing": 13.0}
@@ -126,8 +127,10 @@ def test_ferry_edges_pay_no_delay() -> None:
     ("junction_seconds", {"minor": -1.0}, ">= 0"),
 ])
 def test_bad_delay_settings(field: str, value: dict[str, float], match: str) -> None:
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(InputError) as info:
         NetworkSettings(**{field: value})
+    assert any(match in p.message and p.column and p.column.startswith(f"network.{field}")
+               for p in info.value.problems), info.value.problems
 
 
 def test_partial_delay_settings_keep_the_other_defaults() -> None:

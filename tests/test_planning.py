@@ -797,7 +797,8 @@ def test_oslo_recruit_and_support(oslo: oslo_mod.OsloScenario) -> None:
     assert res.solution.status == "optimal" and 1 <= len(res.sites) <= 2
     # issue 21: every chosen site brings a child no other chosen site brings
     assert (res.sites["only_here"] >= 1).all()
-    assert res.newly_covered == res.sites["only_here"].sum()
+    # children within two chosen sites count in neither's only_here: the union is larger
+    assert res.sites["only_here"].sum() <= res.newly_covered
     assert res.newly_covered <= res.coverable <= res.suited - res.covered_before
     plan = planning.support_plan(oslo.inputs.homes, oslo.resource_families, net=oslo.net)
     assert plan.families.assigned == min(len(oslo.inputs.homes),
@@ -896,7 +897,7 @@ def test_cli_recruit(region: dict, tmp_path: Path) -> None:
     assert summary["status"] == "optimal" and 1 <= summary["chosen"] <= 3
     assert len(summary["sites"]) == len(sites) == summary["chosen"]
     assert (sites["only_here"] >= 1).all()
-    assert summary["newly_covered"] == sites["only_here"].sum()
+    assert sites["only_here"].sum() <= summary["newly_covered"]
     by_recruiter = pd.read_csv(out / "recruit_by_recruiter.csv", dtype={"recruited_by": str})
     assert list(by_recruiter.columns) == ["recruited_by", "homes", "places", "children",
                                           "children_only_here"]
