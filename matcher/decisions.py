@@ -245,7 +245,6 @@ def validate(frame: pd.DataFrame, *, label: str = "decisions",
                   day=as_of.isoformat()))
     problems = t.problems
     n = t.n
-    by = v["by"]
     actor = v.get("actor", np.full(n, "", dtype=object))
     table = pd.DataFrame({"child_id": v["child_id"], "home_id": v["home_id"],
                           "decision": decision, "decided_on": day, "by": by,

@@ -284,13 +284,19 @@ def test_gaps_aggregate_by_pool(seed: int) -> None:
     assert areas[["area_id", "name"]].values.tolist() == [["0002", "E"], ["vest", "vest"]]
 
 
-def test_recruit_counts_by_pool() -> None:
-    inputs = hand_inputs()
-    times = hand_times(inputs, 1)
+def _two_sites(times: TimeTable) -> tuple[pd.DataFrame, TimeTable]:
+    """Candidate sites s1 (5 minutes from every anchor) and s2 (50 minutes)."""
     sites = pd.DataFrame({"site_id": ["s1", "s2"], "lon": [10.7, 10.8], "lat": [59.9, 59.9],
                           "population": [10.0, 5.0]})
     site_times = TimeTable(np.array(["s1", "s2"], dtype=object), times.destination_ids,
                            np.array([[5.0] * 7, [50.0] * 7]))
+    return sites, site_times
+
+
+def test_recruit_counts_by_pool() -> None:
+    inputs = hand_inputs()
+    times = hand_times(inputs, 1)
+    sites, site_times = _two_sites(times)
     for pools, label in (({}, "0301"), ({"oslo_pool": ("0301", "3201")}, "oslo_pool")):
         settings = Settings(scoring=ScoringSettings(pools=pools))
         res = planning.recruit(inputs, competence="TBO-F", k=1, settings=settings, sites=sites,
@@ -334,10 +340,7 @@ def test_gaps_read_the_catchment_from_planning_settings_and_the_argument_wins() 
 def test_recruit_reads_the_catchment_from_planning_settings() -> None:
     inputs = hand_inputs()
     times = hand_times(inputs, 1)
-    sites = pd.DataFrame({"site_id": ["s1", "s2"], "lon": [10.7, 10.8], "lat": [59.9, 59.9],
-                          "population": [10.0, 5.0]})
-    site_times = TimeTable(np.array(["s1", "s2"], dtype=object), times.destination_ids,
-                           np.array([[5.0] * 7, [50.0] * 7]))
+    sites, site_times = _two_sites(times)
     kwargs = {"competence": "TBO-F", "k": 1, "sites": sites, "site_times": site_times,
               "home_times": times}
     # T = 4: the nearest site is 5 minutes away, so it covers nobody

@@ -7,16 +7,14 @@ it when missing). No skips: without Python 3.12 the test fails and says so.
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import networkx as nx
 import numpy as np
 import osmium
 import pytest
+from loader import load_script
 from scipy import sparse
 from scipy.sparse import csgraph
 
@@ -25,16 +23,7 @@ BENCH = ROOT / "benchmarks"
 BOX = (10.755, 59.915, 10.775, 59.925)  # west, south, east, north: four schools inside
 
 
-def _load(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-realism = _load("realism")
+realism = load_script(BENCH / "realism.py")
 
 
 def cut(source: Path, target: Path, box: tuple[float, float, float, float]) -> Path:

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from loader import load_script
 
 from matcher import decisions, schema, tables
 from matcher.config import ScoringSettings
@@ -249,14 +250,8 @@ def test_resource_families_take_a_decimal_comma_like_homes_do() -> None:
 
 
 def test_the_input_reference_in_the_docs_is_current() -> None:
-    import importlib.util
-
     root = Path(__file__).resolve().parents[1]
-    script = root / "scripts" / "tables_doc.py"
-    module_spec = importlib.util.spec_from_file_location("tables_doc", script)
-    assert module_spec is not None and module_spec.loader is not None
-    module = importlib.util.module_from_spec(module_spec)
-    module_spec.loader.exec_module(module)
+    module = load_script(root / "scripts" / "tables_doc.py")
     page = (root / "docs" / "inputs.md").read_text(encoding="utf-8")
     assert module.render(page) == page, "run: python scripts/tables_doc.py"
     for name in ("children", "homes", "decisions", "resource_families"):

@@ -198,18 +198,30 @@ def add_homes(inputs: Inputs, additions: Sequence[Addition], *, net: Network,
     InputError
         On an unknown area or kind, no additions, or a home id clash.
     """
-    settings = settings or Settings()
-    if not additions:
-        raise InputError(_("no homes to add; give at least one addition"))
-    if areas is None:
-        raise InputError(_("placing hypothetical homes needs municipality polygons (areas)"))
-    added = place_additions(additions, areas, net=net, population=population,
-                            max_snap_metres=settings.travel.max_snap_metres)
+    added = _new_homes(inputs, additions, net=net, settings=settings or Settings(),
+                       areas=areas, population=population)
+    return dataclasses.replace(inputs, homes=pd.concat([inputs.homes, added], ignore_index=True))
+
+
+def _new_homes(inputs: Inputs, additions: Sequence[Addition] | pd.DataFrame, *, net: Network,
+               settings: Settings, areas: gpd.GeoDataFrame | None,
+               population: gpd.GeoDataFrame | None) -> pd.DataFrame:
+    """The hypothetical homes (placed unless given as a frame), their ids checked for clashes."""
+    if isinstance(additions, pd.DataFrame):
+        added = additions
+    else:
+        if not additions:
+            raise InputError(_("no homes to add; give at least one addition"))
+        if areas is None:
+            raise InputError(_("placing hypothetical homes needs municipality polygons "
+                               "(areas)"))
+        added = place_additions(additions, areas, net=net, population=population,
+                                max_snap_metres=settings.travel.max_snap_metres)
     clash = sorted(set(added["home_id"]) & set(inputs.homes["home_id"]))
     if clash:
         raise InputError(_("hypothetical home ids {ids} already exist in the homes table")
                          .format(ids=", ".join(clash[:5])))
-    return dataclasses.replace(inputs, homes=pd.concat([inputs.homes, added], ignore_index=True))
+    return added
 
 
 def _homes_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
@@ -307,20 +319,8 @@ def whatif(inputs: Inputs, additions: Sequence[Addition] | pd.DataFrame, *, net:
     """
     settings = settings or Settings()
     say = step or (lambda _m: None)
-    if isinstance(additions, pd.DataFrame):
-        added = additions
-    else:
-        if not additions:
-            raise InputError(_("no homes to add; give at least one addition"))
-        if areas is None:
-            raise InputError(_("placing hypothetical homes needs municipality polygons "
-                               "(areas)"))
-        added = place_additions(additions, areas, net=net, population=population,
-                                max_snap_metres=settings.travel.max_snap_metres)
-    clash = sorted(set(added["home_id"]) & set(inputs.homes["home_id"]))
-    if clash:
-        raise InputError(_("hypothetical home ids {ids} already exist in the homes table")
-                         .format(ids=", ".join(clash[:5])))
+    added = _new_homes(inputs, additions, net=net, settings=settings, areas=areas,
+                       population=population)
     as_of = as_of or datetime.date.today()
     if baseline is None:
         say(_("baseline match"))
