@@ -90,10 +90,10 @@ from matcher.tables import (
     MAX_ID_LENGTH,
     ROLES,
     URGENCIES,
-    _first_rows,
     join_tags,
     split_tags,
 )
+from matcher.tables.engine import _first_rows
 from matcher.timetable import TimeTable
 
 __all__ = [

@@ -91,7 +91,7 @@ def _table(spec: TableSpec) -> list[str]:
 
 def generated() -> str:
     """The generated reference: one section per spec, in :data:`matcher.tables.SPECS` order."""
-    lines = ["", "_Generated from `matcher/tables.py` by `python scripts/tables_doc.py`; "
+    lines = ["", "_Generated from `matcher/tables/specs.py` by `python scripts/tables_doc.py`; "
              "do not edit by hand._", ""]
     for spec in tables.SPECS.values():
         lines += _table(spec)
