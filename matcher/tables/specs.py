@@ -29,6 +29,13 @@ SERVICE_REASONS: tuple[str, ...] = ("child_declined", "not_suitable", "closer_to
 DECLINE_REASONS: tuple[str, ...] = ("home_declined", "child_declined", "municipality_declined",
                                     "not_suitable", "other")
 """Reasons of the old ``declined`` decision, read in old logs."""
+END_REASONS: tuple[str, ...] = ("planned_return_home", "planned_move", "unintended_move",
+                                 "aged_out", "other")
+"""How a placement period ended; ``unintended_move`` is a breakdown (utilsiktet flytting)."""
+ENDED_BY: tuple[str, ...] = ("kommune", "bufetat", "foster_home", "birth_parents", "child",
+                             "nemnda")
+"""Who ended a placement period: barneverntjenesten, Bufetat, the foster home, the birth
+parents, the child, or a decision of barneverns- og helsenemnda or a court."""
 _AGE = (0.0, float(MAX_CHILD_AGE))
 
 _LANGUAGES_DOC = "languages spoken, e.g. 'nb;se' or 'sma;nsl'"
@@ -116,6 +123,33 @@ _SPECS: tuple[TableSpec, ...] = (
     )),
     TableSpec("placements", doc="Locked child -> home pairs.", columns=_audit("lock")),
     TableSpec("vetoes", doc="Forbidden child -> home pairs.", columns=_audit("veto")),
+    TableSpec("placement_periods", doc=(
+        "Placements after move-in, one row per period a child lived in a home; open while "
+        "`end` is empty. The facts of the match at the start are kept with the period, as "
+        "children and homes leave the other tables."), columns=(
+        Column("child_id", "id", required=True, doc="the child"),
+        Column("home_id", "id", required=True, doc="the home"),
+        Column("start", "date", required=True, past=True, doc="move-in date (ISO date)"),
+        Column("end", "date", past=True, doc="move-out date (ISO date); empty while it lasts"),
+        Column("end_reason", "choice", allowed=END_REASONS,
+               doc="how it ended (required with `end`): " + ", ".join(END_REASONS)),
+        Column("ended_by", "choice", allowed=ENDED_BY,
+               doc="who ended it (with `end`): " + ", ".join(ENDED_BY)),
+        Column("municipality", "municipality", always=False,
+               doc="the child's home municipality at the start (4-digit kommunenummer)"),
+        Column("home_municipality", "municipality", always=False,
+               doc="the home's municipality (4-digit kommunenummer)"),
+        Column("home_kind", "choice", allowed=HOME_KINDS, always=False, doc="kind of home"),
+        Column("age_at_start", "integer", range=_AGE, always=False,
+               doc="the child's age in whole years at the start"),
+        Column("sibling_group_size", "integer", range=(1.0, None), always=False,
+               doc="children of the sibling group placed together (1: none)"),
+        *(Column(f"{what}_minutes", "number", range=(0.0, None), always=False,
+                 doc=f"minutes from the home to the child's {what} at the start")
+          for what in ("school", "network", "parent")),
+        Column("actor", "id", always=False,
+               doc="pseudonymous id of who recorded the start or the end"),
+    )),
     TableSpec("decisions", doc="What people decided on proposals; a log, rows only appended.",
               columns=(
         Column("child_id", "id", required=True, doc="the child"),
