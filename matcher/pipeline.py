@@ -37,7 +37,7 @@ from matcher import network as network_mod
 from matcher import report as report_mod
 from matcher import run as run_mod
 from matcher.config import Settings
-from matcher.errors import InputError
+from matcher.errors import FIRST_DATA_ROW, InputError, data_position
 from matcher.i18n import gettext as _
 from matcher.i18n import ngettext
 from matcher.io import files
@@ -189,14 +189,14 @@ def travel_times(inputs: Inputs, net: network_mod.Network, settings: Settings, *
     homes = inputs.homes
     children = inputs.children.reset_index(drop=True)
     anchors = schema.anchors(inputs, include_home=True)
-    child_row = pd.Series(np.arange(1, len(children) + 1), index=children["child_id"])
-    contact_row = pd.Series(np.arange(1, len(inputs.contacts) + 1),
+    child_row = pd.Series(np.arange(len(children)) + FIRST_DATA_ROW, index=children["child_id"])
+    contact_row = pd.Series(np.arange(len(inputs.contacts)) + FIRST_DATA_ROW,
                             index=inputs.contacts["anchor_id"].to_numpy())
     problems = []
     snapped: dict[str, traveltime.Snapped] = {}
     groups = {
         "homes": (homes["home_id"], homes["lon"], homes["lat"], "homes",
-                  np.arange(1, len(homes) + 1), "lon/lat"),
+                  np.arange(len(homes)) + FIRST_DATA_ROW, "lon/lat"),
     }
     for kind, source, column in (("home", "children", "lon/lat"),
                                  ("school", "children", "school_lon/school_lat"),
@@ -211,7 +211,7 @@ def travel_times(inputs: Inputs, net: network_mod.Network, settings: Settings, *
             snapped[name] = traveltime.snap(net, ids, lon, lat, settings.travel, source=source)
         except InputError as exc:
             for problem in exc.problems:
-                row = rows[problem.row - 1] if problem.row is not None else None
+                row = rows[data_position(problem.row)] if problem.row is not None else None
                 problems.append(dataclasses.replace(problem, row=int(row) if row else None,
                                                     column=column))
     if problems:
