@@ -449,6 +449,8 @@ def matrix(net: Network, origins: Snapped, destinations: Snapped,
     # the copies too, then keep the best of a destination and its copies
     sources, targets = ((_with_copies(net, destinations.node), origins.node) if backwards
                         else (origins.node, _with_copies(net, destinations.node)))
+    if progress is not None:  # the total before the (slow) preparation: one search per node
+        progress(0, len(np.unique(sources)))
     prepared = prepare(net, backwards=backwards) if settings.contract_chains else None
     core = shortest_minutes(graph, sources, targets, contract_chains=settings.contract_chains,
                             prepared=prepared, limit_minutes=limit, memory_mb=settings.memory_mb,

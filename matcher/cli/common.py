@@ -89,11 +89,12 @@ PANELS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (PANEL_MATCHING, ("match", "shortlist", "decide", "report", "demo")),
     (PANEL_PLANNING, ("gaps", "recruit", "whatif", "coverage", "resource-families",
                       "waiting-stats")),
-    (PANEL_DATA, ("validate", "geocode", "network", "traveltime", "isochrones", "sample")),
+    (PANEL_DATA, ("validate", "geocode", "traveltime", "isochrones", "sample", "network")),
     (PANEL_NIGHTLY, ("nightly-load", "nightly")),
 )
 """The help panels (English titles, translated by :mod:`matcher.cli.help`) and their
-commands, in the order ``matcher --help`` lists them: the everyday work first."""
+commands, in the order ``matcher --help`` lists them: the everyday work first. Typer
+lists a panel's command groups (``network``) after its commands."""
 
 
 @dataclass
