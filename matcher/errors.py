@@ -6,8 +6,10 @@ The CLI maps each class to an exit code (see :data:`EXIT_CODES`).
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import SupportsIndex
 
 from matcher.i18n import gettext as _
 from matcher.i18n import ngettext
@@ -29,7 +31,7 @@ FIRST_DATA_ROW = 2
 """Row number of a table's first data row, as a spreadsheet shows it: the header is row 1."""
 
 
-def sheet_row(position: int) -> int:
+def sheet_row(position: SupportsIndex) -> int:
     """Return the row number people see for the data row at 0-based ``position``.
 
     The one convention of every row number in a :class:`Problem` and in a message
@@ -48,12 +50,12 @@ def sheet_row(position: int) -> int:
     int
         ``position + 2``.
     """
-    return int(position) + FIRST_DATA_ROW
+    return operator.index(position) + FIRST_DATA_ROW
 
 
-def data_position(row: int) -> int:
+def data_position(row: SupportsIndex) -> int:
     """Return the 0-based data position of a row number from :func:`sheet_row`."""
-    return int(row) - FIRST_DATA_ROW
+    return operator.index(row) - FIRST_DATA_ROW
 
 
 @dataclass(frozen=True, slots=True)

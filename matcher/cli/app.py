@@ -55,7 +55,8 @@ def _register(target: typer.Typer) -> None:
     commands = {name: fn for module in _MODULES for name, fn in module.COMMANDS.items()}
     groups = {name: sub for module in _MODULES
               for name, sub in getattr(module, "GROUPS", {}).items()}
-    placed = [(name, panel) for panel, names in PANELS for name in names]
+    placed: list[tuple[str, str | None]] = [(name, panel) for panel, names in PANELS
+                                             for name in names]
     listed = {name for name, _panel in placed}
     placed += [(name, None) for name in [*commands, *groups] if name not in listed]
     for name, panel in placed:

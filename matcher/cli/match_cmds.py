@@ -273,7 +273,7 @@ _BINDING_RULES = {
 
 def _print_summary(summary: RunSummary, out: Path) -> None:
     emit({"command": "match", "out": str(out), **summary.to_dict()})
-    if STATE.quiet:
+    if STATE.quiet and STATE.log is None:  # nobody would read it
         return
     table = Table(title=escape_text.terminal(_("fostermatch run -> {out}").format(out=out)),
                   show_header=True)
@@ -353,7 +353,7 @@ def shortlist(
                  "explanation": r["explanation"]}
                 for i, (_i, r) in enumerate(ranked.iterrows())]
         emit({"command": "shortlist", "child_id": child, "homes": rows})
-        if STATE.quiet:
+        if STATE.quiet and STATE.log is None:
             return
         if not rows:
             reason = assigned.loc[assigned["child_id"] == child, "reason"].iloc[0]
