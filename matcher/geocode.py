@@ -351,7 +351,7 @@ class GeocodeResult:
     matched_address
         The register's address used, e.g. ``"Storgata 12B"``; ``None`` where none.
     problems
-        One :class:`~matcher.errors.Problem` per unresolved row (1-based row,
+        One :class:`~matcher.errors.Problem` per unresolved row (the row as a spreadsheet shows it,
         column and the fix; never the address itself).
     """
 

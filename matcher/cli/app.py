@@ -38,8 +38,8 @@ app = typer.Typer(
 
 # Each command module exposes COMMANDS: dict[name, function] and may expose GROUPS:
 # dict[name, typer.Typer]; one line per module here. They are registered in the order
-# of common.PANELS, each in its panel; a name in no panel comes last, in Typer's
-# "Commands" panel (tests/test_cli_help.py fails on it).
+# of common.PANELS, each in its panel; a name in no panel lands in Typer's own
+# "Commands" panel, which Typer shows first (tests/test_cli_help.py fails on it).
 _MODULES = [
     continuity_cmds,
     geocode_cmds,
