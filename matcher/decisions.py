@@ -63,7 +63,7 @@ import pandas as pd
 
 from matcher import i18n, tables
 from matcher.config import Settings
-from matcher.errors import InputError, Problem
+from matcher.errors import FIRST_DATA_ROW, InputError, Problem
 from matcher.i18n import N_, ngettext
 from matcher.i18n import gettext as _
 from matcher.rules import Eligibility, current_home_vetoes, school_ok
@@ -144,7 +144,7 @@ class Decisions:
     table
         Every row in file order: :data:`COLUMNS` (``decided_on`` as
         :class:`datetime.date`, ``reason`` ``""`` when empty) plus ``row``
-        (1-based file row).
+        (the row as a spreadsheet shows it, :func:`matcher.errors.sheet_row`).
     label
         Name of the source (file name, ``file.gpkg:layer`` or store table).
     sha256
@@ -249,7 +249,7 @@ def validate(frame: pd.DataFrame, *, label: str = "decisions",
     table = pd.DataFrame({"child_id": v["child_id"], "home_id": v["home_id"],
                           "decision": decision, "decided_on": day, "by": by,
                           "reason": np.where(needs_reason, reason, ""), "actor": actor,
-                          "row": np.arange(1, n + 1)})
+                          "row": np.arange(n) + FIRST_DATA_ROW})
     if not problems:
         problems += _cross_checks(table, label, inputs, strict_ids=strict_ids,
                                   consent=consent)

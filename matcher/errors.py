@@ -6,21 +6,56 @@ The CLI maps each class to an exit code (see :data:`EXIT_CODES`).
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import SupportsIndex
 
 from matcher.i18n import gettext as _
 from matcher.i18n import ngettext
 
 __all__ = [
+    "FIRST_DATA_ROW",
     "InfeasibleError",
     "InputError",
     "LockedError",
     "MatcherError",
     "Problem",
     "StoreUnavailableError",
+    "data_position",
     "raise_if_problems",
+    "sheet_row",
 ]
+
+FIRST_DATA_ROW = 2
+"""Row number of a table's first data row, as a spreadsheet shows it: the header is row 1."""
+
+
+def sheet_row(position: SupportsIndex) -> int:
+    """Return the row number people see for the data row at 0-based ``position``.
+
+    The one convention of every row number in a :class:`Problem` and in a message
+    about a table: rows are counted as a spreadsheet (Excel, LibreOffice) shows
+    them, the header being row 1, so the first data row is row 2. GeoPackage,
+    GeoJSON and PostGIS tables are counted the same way (the first feature is
+    row 2) so that one number means one thing in every message.
+
+    Parameters
+    ----------
+    position
+        0-based position of the row among the data rows (header excluded).
+
+    Returns
+    -------
+    int
+        ``position + 2``.
+    """
+    return operator.index(position) + FIRST_DATA_ROW
+
+
+def data_position(row: SupportsIndex) -> int:
+    """Return the 0-based data position of a row number from :func:`sheet_row`."""
+    return operator.index(row) - FIRST_DATA_ROW
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +69,8 @@ class Problem:
     message
         What is wrong, and how to fix it.
     row
-        1-based data row (header excluded), or ``None`` for table-level problems.
+        The row as a spreadsheet shows it (:func:`sheet_row`: the header is row 1,
+        the first data row is row 2), or ``None`` for table-level problems.
     column
         Column name, or ``None`` when the problem is not about one column.
     """

@@ -46,7 +46,7 @@ import pandas as pd
 from pyproj import Transformer
 
 from matcher.config import ADDRESS_REGISTER_CRS
-from matcher.errors import InputError, Problem
+from matcher.errors import FIRST_DATA_ROW, InputError, Problem, sheet_row
 from matcher.i18n import format_number, ngettext
 from matcher.i18n import gettext as _
 
@@ -351,7 +351,7 @@ class GeocodeResult:
     matched_address
         The register's address used, e.g. ``"Storgata 12B"``; ``None`` where none.
     problems
-        One :class:`~matcher.errors.Problem` per unresolved row (1-based row,
+        One :class:`~matcher.errors.Problem` per unresolved row (the row as a spreadsheet shows it,
         column and the fix; never the address itself).
     """
 
@@ -363,8 +363,8 @@ class GeocodeResult:
 
     @property
     def unresolved_rows(self) -> np.ndarray:
-        """1-based data rows whose match is ``"none"``."""
-        return np.flatnonzero(self.match == "none") + 1
+        """Rows whose match is ``"none"``, as a spreadsheet shows them (header = row 1)."""
+        return np.flatnonzero(self.match == "none") + FIRST_DATA_ROW
 
     def counts(self) -> dict[str, int]:
         """Number of rows per match kind."""
@@ -469,7 +469,7 @@ def _problems(source: str, address_column: str, postcode_column: str,
     """One problem per unmatched row, naming the fix (never the address)."""
     problems = []
     for i in np.flatnonzero(~found):
-        row = int(i) + 1
+        row = sheet_row(i)
         if key[i] == "":
             problems.append(Problem(source, _("no street name in the address; write it as "
                                               "'street number letter', e.g. 'Storgata 12B', or "

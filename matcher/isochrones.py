@@ -132,6 +132,8 @@ def isochrones(net: Network, points: Snapped,
     sample_key = _cell_key(sx, sy, cell_metres)
     rows: list[tuple[str, float, shapely.Geometry]] = []
     total = len(points.ids)
+    if progress:
+        progress(0, total)
     for k in range(total):
         one = Snapped(points.ids[k:k + 1], points.node[k:k + 1],
                       points.access_minutes[k:k + 1], points.distance_m[k:k + 1])

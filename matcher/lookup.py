@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from matcher import geocode, registers, tables
-from matcher.errors import Problem
+from matcher.errors import Problem, data_position, sheet_row
 from matcher.geocode import AddressRegister
 from matcher.i18n import gettext as _
 from matcher.registers import SchoolRegister
@@ -159,8 +159,8 @@ def _addresses(frame: pd.DataFrame, registers_: Registers, label: str,
         result = geocode.geocode(sub.astype({c: str for c in ("address", "postnummer")}),
                                  registers_.addresses(), source=label)
         rows = np.flatnonzero(todo)
-        problems.extend(Problem(p.source, p.message, int(rows[p.row - 1]) + 1, p.column)
-                        if p.row is not None else p for p in result.problems)
+        problems.extend(Problem(p.source, p.message, sheet_row(rows[data_position(p.row)]),
+                                p.column) if p.row is not None else p for p in result.problems)
         lon[rows], lat[rows] = result.lon, result.lat
     frame = frame.drop(columns=[c for c in ("address", "postnummer") if c in frame.columns])
     frame["lon"], frame["lat"] = _as_text(lon), _as_text(lat)
@@ -216,7 +216,8 @@ def _municipalities(frame: pd.DataFrame, registers_: Registers, label: str,
                                                      source=label, column="municipality")
     result = np.where(synthetic, codes, checked.codes)
     result = np.where(~synthetic & (codes != "") & (result == ""), codes, result)
-    problems.extend(p for p in checked.problems if p.row is None or not synthetic[p.row - 1])
+    problems.extend(p for p in checked.problems
+                    if p.row is None or not synthetic[data_position(p.row)])
     warnings.extend(checked.warnings)
     frame["municipality"] = result
     return frame

@@ -37,7 +37,7 @@ from matcher import network as network_mod
 from matcher import report as report_mod
 from matcher import run as run_mod
 from matcher.config import Settings
-from matcher.errors import InputError
+from matcher.errors import FIRST_DATA_ROW, InputError, data_position
 from matcher.i18n import gettext as _
 from matcher.i18n import ngettext
 from matcher.io import files
@@ -81,10 +81,12 @@ class RunResult(run_mod.RunResult):
 
     def write(self, folder: str | Path, *, report: bool = True, privacy: Privacy | None = None,
               municipalities: gpd.GeoDataFrame | None = None,
-              settings: Settings | None = None, synthetic: bool | None = None) -> Path:
+              settings: Settings | None = None, synthetic: bool | None = None,
+              step: Step | None = None) -> Path:
         """Write this run's folder; see :func:`write_run` for the parameters."""
         return write_run(self, folder, report=report, privacy=privacy,
-                         municipalities=municipalities, settings=settings, synthetic=synthetic)
+                         municipalities=municipalities, settings=settings, synthetic=synthetic,
+                         step=step)
 
 
 @dataclass(frozen=True)
@@ -189,14 +191,14 @@ def travel_times(inputs: Inputs, net: network_mod.Network, settings: Settings, *
     homes = inputs.homes
     children = inputs.children.reset_index(drop=True)
     anchors = schema.anchors(inputs, include_home=True)
-    child_row = pd.Series(np.arange(1, len(children) + 1), index=children["child_id"])
-    contact_row = pd.Series(np.arange(1, len(inputs.contacts) + 1),
+    child_row = pd.Series(np.arange(len(children)) + FIRST_DATA_ROW, index=children["child_id"])
+    contact_row = pd.Series(np.arange(len(inputs.contacts)) + FIRST_DATA_ROW,
                             index=inputs.contacts["anchor_id"].to_numpy())
     problems = []
     snapped: dict[str, traveltime.Snapped] = {}
     groups = {
         "homes": (homes["home_id"], homes["lon"], homes["lat"], "homes",
-                  np.arange(1, len(homes) + 1), "lon/lat"),
+                  np.arange(len(homes)) + FIRST_DATA_ROW, "lon/lat"),
     }
     for kind, source, column in (("home", "children", "lon/lat"),
                                  ("school", "children", "school_lon/school_lat"),
@@ -211,7 +213,7 @@ def travel_times(inputs: Inputs, net: network_mod.Network, settings: Settings, *
             snapped[name] = traveltime.snap(net, ids, lon, lat, settings.travel, source=source)
         except InputError as exc:
             for problem in exc.problems:
-                row = rows[problem.row - 1] if problem.row is not None else None
+                row = rows[data_position(problem.row)] if problem.row is not None else None
                 problems.append(dataclasses.replace(problem, row=int(row) if row else None,
                                                     column=column))
     if problems:
@@ -647,7 +649,8 @@ def school_isochrones(result: RunResult, settings: Settings) -> gpd.GeoDataFrame
 
 def write_run(run_result: RunResult, out: str | Path, *, report: bool = False,
               privacy: Privacy | None = None, municipalities: gpd.GeoDataFrame | None = None,
-              settings: Settings | None = None, synthetic: bool | None = None) -> Path:
+              settings: Settings | None = None, synthetic: bool | None = None,
+              step: Step | None = None) -> Path:
     """Write the run folder atomically (owner-only files; all or nothing).
 
     Files: ``assignments.csv``, ``pairs.csv``, ``shortlist.csv``,
@@ -676,6 +679,9 @@ def write_run(run_result: RunResult, out: str | Path, *, report: bool = False,
         All settings (default: the defaults).
     synthetic
         Mark the maps as synthetic data (``None`` detects it).
+    step
+        Called with the name of each part as it starts (the tables; the maps,
+        report, briefs and workbook), for a progress line.
 
     Returns
     -------
@@ -695,6 +701,8 @@ def write_run(run_result: RunResult, out: str | Path, *, report: bool = False,
     with i18n.language(settings.report.language), \
             files.atomic_folder(out, marker=files.RUN_MARKER,
                                 lock_wait_seconds=settings.output.lock_wait_seconds) as tmp:
+        say = step or (lambda _message: None)
+        say(_("tables"))
         files.write_csv(run_result.assignments, tmp / "assignments.csv")
         pairs = run_result.scored.pairs.drop(columns=["feasible"], errors="ignore")
         files.write_csv(pairs, tmp / "pairs.csv")
@@ -703,6 +711,7 @@ def write_run(run_result: RunResult, out: str | Path, *, report: bool = False,
             files.write_csv(run_result.history, tmp / "history.csv")
         files.write_text(tmp / "summary.json", run_result.summary.to_json())
         if report:
+            say(_("maps, report, briefs and workbook"))
             report_mod.write_outputs(run_result, tmp, privacy=privacy,
                                      municipalities=municipalities, settings=settings,
                                      isochrones=school_isochrones(run_result, settings),

@@ -38,7 +38,7 @@ from pyproj import Transformer
 
 from matcher import tables
 from matcher.config import DEFAULT_CRS
-from matcher.errors import InputError, Problem, raise_if_problems
+from matcher.errors import InputError, Problem, raise_if_problems, sheet_row
 from matcher.i18n import format_number
 from matcher.i18n import gettext as _
 
@@ -222,14 +222,14 @@ def resolve_schools(values: ArrayLike, schools: SchoolRegister, *, source: str =
             problems.append(Problem(source, _(
                 "no school named '{name}' in the school register; use the name exactly as the "
                 "register writes it, or give school_lon/school_lat").format(name=text[i]),
-                int(i) + 1, column))
+                sheet_row(i), column))
         elif len(hits) > 1:
             candidates = "; ".join(f"{schools.name[j]} ({schools.municipality[j]})"
                                    for j in hits)
             problems.append(Problem(source, _(
                 "'{name}' names {n} schools: {candidates}; give the organisation number or "
                 "school_lon/school_lat").format(name=text[i], n=len(hits),
-                                                candidates=candidates), int(i) + 1, column))
+                                                candidates=candidates), sheet_row(i), column))
         else:
             index[i] = hits[0]
 
@@ -238,7 +238,7 @@ def resolve_schools(values: ArrayLike, schools: SchoolRegister, *, source: str =
             for i in np.flatnonzero(is_org):
                 problems.append(Problem(source, _(
                     "the school register has no organisation numbers; give the school's name "
-                    "as the register writes it, or school_lon/school_lat"), int(i) + 1, column))
+                    "as the register writes it, or school_lon/school_lat"), sheet_row(i), column))
         else:
             position = pd.Series(np.arange(len(schools)), index=schools.org_number)
             position = position[~position.index.duplicated()]
@@ -247,7 +247,7 @@ def resolve_schools(values: ArrayLike, schools: SchoolRegister, *, source: str =
                 if j < 0:
                     problems.append(Problem(source, _(
                         "no school with organisation number {number} in the school register; "
-                        "check the number (9 digits)").format(number=org_text[i]), int(i) + 1,
+                        "check the number (9 digits)").format(number=org_text[i]), sheet_row(i),
                         column))
                 else:
                     index[i] = j
@@ -392,9 +392,9 @@ def municipality_of(lon: ArrayLike, lat: ArrayLike, polygons: gpd.GeoDataFrame, 
     no_point = _("no point (lon/lat); give lon/lat or the municipality number")
     outside_norway = _("the point lies in no Norwegian municipality (at sea or outside Norway); "
                        "check lon/lat (WGS84, longitude first) or give the municipality number")
-    problems = [Problem(source, no_point, int(i) + 1, column)
+    problems = [Problem(source, no_point, sheet_row(i), column)
                 for i in np.flatnonzero(~has_point)]
-    problems += [Problem(source, outside_norway, int(i) + 1, column) for i in rows[first < 0]]
+    problems += [Problem(source, outside_norway, sheet_row(i), column) for i in rows[first < 0]]
     problems.sort(key=lambda p: p.row or 0)
     return Located(codes=codes, problems=tuple(problems))
 
@@ -523,7 +523,7 @@ def translate_municipalities(codes: ArrayLike, mapping: pd.DataFrame, *,
     warnings: list[Problem] = []
     problems: list[Problem] = []
     for i in np.flatnonzero(text != ""):
-        code, row = text[i], int(i) + 1
+        code, row = text[i], sheet_row(i)
         if code in current_set:
             continue
         place = f"{hint[i]} {names.get(hint[i], '')}".rstrip() if hint[i] else ""
@@ -604,7 +604,7 @@ def resolve_municipalities(codes: ArrayLike | None, lon: ArrayLike, lat: ArrayLi
                                        column=column)
     empty = text == ""
     out = np.where(empty, located.codes, checked.codes).astype(object)
-    derive_rows = set((np.flatnonzero(empty) + 1).tolist())
+    derive_rows = {sheet_row(i) for i in np.flatnonzero(empty)}
     problems = [p for p in located.problems if p.row in derive_rows]
     problems = sorted([*problems, *checked.problems], key=lambda p: p.row or 0)
     return Translation(codes=out, warnings=checked.warnings, problems=tuple(problems))

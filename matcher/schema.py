@@ -77,7 +77,7 @@ import pandas as pd
 from matcher import lookup
 from matcher import tables as tables_
 from matcher.config import ScoringSettings
-from matcher.errors import InputError, Problem
+from matcher.errors import InputError, Problem, sheet_row
 from matcher.i18n import gettext as _
 from matcher.i18n import ngettext
 from matcher.lookup import Registers
@@ -464,7 +464,7 @@ def _check_locks(t: tables_.Table, vetoes: tables_.Table | None) -> None:
     first = _first_rows(c_ids)
     t.add("child_id", (first != np.arange(t.n)) & (c_ids != ""),
           lambda i: _("child '{id}' is already locked at row {row}; lock each child to one "
-                      "home").format(id=c_ids[i], row=first[i] + 1))
+                      "home").format(id=c_ids[i], row=sheet_row(first[i])))
     if vetoes is None:
         return
     veto_rows: dict[tuple[str, str], int] = {}
@@ -476,7 +476,7 @@ def _check_locks(t: tables_.Table, vetoes: tables_.Table | None) -> None:
     t.add(None, hit, lambda i: _(
         "locked placement {child} -> {home} is also vetoed (vetoes row {row}); remove the "
         "lock or the veto").format(child=locked[i][0], home=locked[i][1],
-                                   row=veto_rows[locked[i]] + 1))
+                                   row=sheet_row(veto_rows[locked[i]])))
 
 
 def _check_refs(t: tables_.Table, column: str, known: set[str] | None, table: str) -> None:
@@ -540,5 +540,5 @@ def _check_groups(t: tables_.Table, ids: np.ndarray, group: np.ndarray) -> None:
             t.problems.append(Problem(
                 t.label, _("sibling_group '{group}' is also the id of child at row {row}, "
                            "who is not in the group; rename the group (kin_of would be "
-                           "ambiguous)").format(group=g, row=row_of[g] + 1),
-                row=i + 1, column="sibling_group"))
+                           "ambiguous)").format(group=g, row=sheet_row(row_of[g])),
+                row=sheet_row(i), column="sibling_group"))

@@ -26,7 +26,7 @@ from scipy.sparse.csgraph import connected_components, dijkstra
 
 from matcher import network as network_mod
 from matcher.config import TravelSettings
-from matcher.errors import InputError, Problem, raise_if_problems
+from matcher.errors import InputError, Problem, raise_if_problems, sheet_row
 from matcher.i18n import format_number
 from matcher.i18n import gettext as _
 from matcher.io.files import atomic_path
@@ -106,7 +106,7 @@ def snap(net: Network, ids: np.ndarray | list[str], lon: np.ndarray, lat: np.nda
     for i in np.flatnonzero(~finite):
         problems.append(Problem(
             source, _("point '{id}' has no coordinates; fill lon/lat").format(id=ids_arr[i]),
-            row=int(i) + 1))
+            row=sheet_row(i)))
     x, y = _to_crs(lon, lat, net.crs)
     dist = np.full(len(ids_arr), np.inf)
     node = np.zeros(len(ids_arr), dtype=np.int64)
@@ -122,7 +122,7 @@ def snap(net: Network, ids: np.ndarray | list[str], lon: np.ndarray, lat: np.nda
               "(limit {limit} km); check its coordinates or use a network that covers it").format(
                 id=ids_arr[i], distance=format_number(dist[i] / 1000, 1),
                 limit=format_number(settings.max_snap_metres / 1000, 1)),
-            row=int(i) + 1,
+            row=sheet_row(i),
         ))
     raise_if_problems(_("{source}: points cannot be placed on the road network").format(
         source=source), problems)
@@ -449,6 +449,8 @@ def matrix(net: Network, origins: Snapped, destinations: Snapped,
     # the copies too, then keep the best of a destination and its copies
     sources, targets = ((_with_copies(net, destinations.node), origins.node) if backwards
                         else (origins.node, _with_copies(net, destinations.node)))
+    if progress is not None:  # the total before the (slow) preparation: one search per node
+        progress(0, len(np.unique(sources)))
     prepared = prepare(net, backwards=backwards) if settings.contract_chains else None
     core = shortest_minutes(graph, sources, targets, contract_chains=settings.contract_chains,
                             prepared=prepared, limit_minutes=limit, memory_mb=settings.memory_mb,

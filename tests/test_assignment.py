@@ -552,7 +552,7 @@ def test_priority_rejects_future_dates_and_unvalidated_children() -> None:
     )
     with pytest.raises(InputError) as info:
         assignment.priority(children, AssignmentSettings(), datetime.date(2025, 1, 1))
-    assert [(p.row, p.column) for p in info.value.problems] == [(2, "waiting_since")]
+    assert [(p.row, p.column) for p in info.value.problems] == [(3, "waiting_since")]  # 2nd child
     assert "after the run date" in str(info.value)
     # the urgency is the schema's to check; an unvalidated table is a programming error
     with pytest.raises(ValueError, match="validated"):

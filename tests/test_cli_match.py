@@ -166,7 +166,7 @@ def test_match_bad_input_exit_2_nothing_written(scenario: tuple[Path, Path], tmp
     if case == "child_off_network":
         child = pd.read_csv(sample_dir / "children.csv", dtype=str).loc[0, "child_id"]
         assert child in result.output
-        assert "children, row 1, column 'lon/lat'" in " ".join(result.output.split())
+        assert "children, row 2, column 'lon/lat'" in " ".join(result.output.split())
 
 
 def test_match_infeasible_configuration_exit_3(scenario: tuple[Path, Path],

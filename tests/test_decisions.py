@@ -145,8 +145,9 @@ def test_validation_lists_every_problem_with_row_and_column() -> None:
     with pytest.raises(InputError) as info:
         decisions.validate(frame, label="decisions.csv", as_of=AS_OF)
     where = {(p.row, p.column) for p in info.value.problems}
-    assert where == {(1, "decision"), (2, "decided_on"), (2, "reason"), (3, "child_id"),
-                     (3, "by"), (3, "reason"), (4, "decided_on"), (4, "reason")}
+    # rows as a spreadsheet shows them: the header is row 1, the first decision row 2
+    assert where == {(2, "decision"), (3, "decided_on"), (3, "reason"), (4, "child_id"),
+                     (4, "by"), (4, "reason"), (5, "decided_on"), (5, "reason")}
     assert all(p.source == "decisions.csv" for p in info.value.problems)
     with pytest.raises(InputError, match="unknown column 'note'"):
         decisions.validate(frame.assign(note="x"))
@@ -256,7 +257,7 @@ def test_cli_match_with_decisions(tmp_path: Path) -> None:
                    "C1,H2,declined,2026-10-21,kommune,\n")
     result = runner.invoke(app, [*args, "--decisions", str(bad)])
     assert result.exit_code == 2
-    assert "bad.csv, row 2, column 'reason'" in result.output
+    assert "bad.csv, row 3, column 'reason'" in result.output  # the file's 3rd line
 
 
 def test_audit_lists_decisions_since_the_previous_run(tmp_path: Path) -> None:

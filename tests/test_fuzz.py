@@ -166,7 +166,8 @@ def check_outcome(call: Callable[[], Any], *, files: dict[str, int], leaks: set[
                 problem
             if problem.row is not None:
                 rows = max(files.get(problem.source, -1), -1)
-                assert problem.row >= 1 and (rows < 0 or problem.row <= rows), problem
+                # a spreadsheet row: the header is row 1, the data rows 2..rows + 1
+                assert problem.row >= 2 and (rows < 0 or problem.row <= rows + 1), problem
                 assert problem.column, problem
         result = None
     assert {p.name for p in folder.iterdir()} == before, "a file was left behind"

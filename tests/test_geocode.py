@@ -104,10 +104,10 @@ def test_made_up_addresses_give_none_with_one_problem_each(
 
     assert list(result.match) == ["none"] * 7
     assert np.isnan(result.lon).all() and np.isnan(result.lat).all()
-    assert list(result.unresolved_rows) == [1, 2, 3, 4, 5, 6, 7]
+    assert list(result.unresolved_rows) == [2, 3, 4, 5, 6, 7, 8]  # spreadsheet rows
     assert [(p.row, p.column) for p in result.problems] == [
-        (1, "address"), (2, "address"), (3, "address"), (4, "postnummer"), (5, "address"),
-        (6, "address"), (7, "address")]
+        (2, "address"), (3, "address"), (4, "address"), (5, "postnummer"), (6, "address"),
+        (7, "address"), (8, "address")]
     for problem in result.problems:
         assert problem.source == "addresses.csv"
         assert not re.search(r"Fantasi|Gobakk|Qwerty|Lilleby|2410|2406|9999", problem.message)
@@ -209,7 +209,7 @@ def test_cli_writes_owner_only_output_and_lists_unresolved_rows(tmp_path: Path) 
     assert result.exit_code == 0, result.output
     output = " ".join(result.output.split())
     assert "1 exact, 1 approximate, 1 none" in output
-    assert "row 2" in output and "id c2" in output
+    assert "row 3" in output and "id c2" in output  # c2 is on the file's 3rd line
     assert "Nowhere" not in output
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
     table = pd.read_csv(out, dtype=str)  # the engine's one CSV format

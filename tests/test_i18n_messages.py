@@ -37,17 +37,17 @@ def _bad_inputs(tmp_path: Path) -> InputError:
 
 @pytest.mark.parametrize(("lang", "expected"), ids=["nb", "nn", "en"], argvalues=[
     ("nb", ["ugyldige inndata: 2 problemer i children.csv",
-            "children.csv, rad 2, kolonne 'urgency': 'snart' er ikke en gyldig verdi i urgency; "
+            "children.csv, rad 3, kolonne 'urgency': 'snart' er ikke en gyldig verdi i urgency; "
             "bruk en av acute, planned",
-            "children.csv, rad 3, kolonne 'age': age 'fem' er ikke et heltall 0..25"]),
+            "children.csv, rad 4, kolonne 'age': age 'fem' er ikke et heltall 0..25"]),
     ("nn", ["ugyldige inndata: 2 problem i children.csv",
-            "children.csv, rad 2, kolonne 'urgency': 'snart' er ikkje ein gyldig verdi i urgency; "
+            "children.csv, rad 3, kolonne 'urgency': 'snart' er ikkje ein gyldig verdi i urgency; "
             "bruk ein av acute, planned",
-            "children.csv, rad 3, kolonne 'age': age 'fem' er ikkje eit heiltal 0..25"]),
+            "children.csv, rad 4, kolonne 'age': age 'fem' er ikkje eit heiltal 0..25"]),
     ("en", ["invalid inputs: 2 problems in children.csv",
-            "children.csv, row 2, column 'urgency': 'snart' is not a valid urgency; use one of "
+            "children.csv, row 3, column 'urgency': 'snart' is not a valid urgency; use one of "
             "acute, planned",
-            "children.csv, row 3, column 'age': age 'fem' is not a whole number 0..25"]),
+            "children.csv, row 4, column 'age': age 'fem' is not a whole number 0..25"]),
 ])
 def test_a_bad_children_table_is_reported_in_the_language(tmp_path: Path, lang: str,
                                                           expected: list[str]) -> None:
@@ -58,14 +58,14 @@ def test_a_bad_children_table_is_reported_in_the_language(tmp_path: Path, lang: 
     assert [line.removeprefix("  - ") for line in lines[1:]] == expected[1:]
     # the structured fields stay machine-readable whatever the language
     assert [(p.source, p.row, p.column) for p in error.problems] == [
-        ("children.csv", 2, "urgency"), ("children.csv", 3, "age")]
+        ("children.csv", 3, "urgency"), ("children.csv", 4, "age")]  # the file's lines 3 and 4
 
 
 def test_the_message_keeps_the_language_it_was_made_in(tmp_path: Path) -> None:
     with i18n.language("nn"):
         error = _bad_inputs(tmp_path)
     with i18n.language("en"):
-        assert "rad 3" in str(error)  # made in nynorsk, shown later in any context
+        assert "rad 4" in str(error)  # made in nynorsk, shown later in any context
 
 
 @pytest.mark.parametrize(("lang", "located", "row_only", "column_only"), ids=["nb", "nn", "en"],

@@ -114,8 +114,8 @@ def test_read_times_checks_ids_minutes_and_duplicates(small_sample: Sample,
     with pytest.raises(InputError) as info:
         readers.read_times(tmp_path / "t.csv", inputs)
     where = {(p.row, p.column) for p in info.value.problems}
-    assert {(2, "home_id/anchor_id"), (3, "home_id"), (3, "anchor_id"), (3, "minutes"),
-            (4, "anchor_id")} == where
+    assert {(3, "home_id/anchor_id"), (4, "home_id"), (4, "anchor_id"), (4, "minutes"),
+            (5, "anchor_id")} == where  # spreadsheet rows: the header is row 1
     pd.DataFrame({"home_id": [home], "anchor_id": [f"{child}:school"],
                   "minutes": ["12.5"]}).to_csv(tmp_path / "ok.csv", index=False)
     table = readers.read_times(tmp_path / "ok.csv", inputs)
@@ -236,8 +236,9 @@ def test_geopackage_number_columns_are_read_as_stored(tmp_path: Path,
     with pytest.raises(InputError) as exc:
         readers.read_inputs(f"{path}:children", f"{path}:homes")
     where = {(p.source, p.row, p.column) for p in exc.value.problems}
-    assert where == {("inputs.gpkg:children", 2, "age"), ("inputs.gpkg:homes", 3, "capacity"),
-                     ("inputs.gpkg:homes", 1, "max_age")}, exc.value.problems
+    # features count as rows under a header row: fid n (written in order) is row n + 1
+    assert where == {("inputs.gpkg:children", 3, "age"), ("inputs.gpkg:homes", 4, "capacity"),
+                     ("inputs.gpkg:homes", 2, "max_age")}, exc.value.problems
     assert "not a whole number" in str(exc.value)
 
 

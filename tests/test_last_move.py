@@ -281,8 +281,8 @@ def test_bad_current_placement_values_name_row_and_column() -> None:
     with pytest.raises(InputError) as info:
         schema.validate(children, homes, settings=SETTINGS)
     where = {(p.row, p.column) for p in info.value.problems}
-    assert where == {(1, "current_home_id"), (1, "current_home_keeps"), (1, "placed_since"),
-                     (2, "current_home_keeps"), (2, "placed_since")}
+    assert where == {(2, "current_home_id"), (2, "current_home_keeps"), (2, "placed_since"),
+                     (3, "current_home_keeps"), (3, "placed_since")}  # header = row 1
 
 
 def test_emergency_home_may_not_keep_and_dates_may_not_lie_ahead() -> None:
@@ -292,8 +292,8 @@ def test_emergency_home_may_not_keep_and_dates_may_not_lie_ahead() -> None:
     with pytest.raises(InputError) as info:
         schema.validate(children, homes, placements=placements, settings=SETTINGS)
     found = {(p.source, p.row, p.column) for p in info.value.problems}
-    assert found == {("children", 1, "current_home_keeps"), ("children", 1, "placed_since"),
-                     ("placements", 1, "decided_on"), ("placements", 1, "by")}
+    assert found == {("children", 2, "current_home_keeps"), ("children", 2, "placed_since"),
+                     ("placements", 2, "decided_on"), ("placements", 2, "by")}
 
 
 # --------------------------------------------------------------------------- audit

@@ -87,8 +87,8 @@ def test_unresolved_rows_are_input_errors_with_row_and_column(addresses: pd.Data
     with pytest.raises(InputError) as info:
         readers.read_inputs(*paths, settings=SETTINGS, registers=registers)
     where = {(p.row, p.column) for p in info.value.problems}
-    assert (2, "address") in where and (2, "school_id") in where
-    assert (3, "municipality") in where  # 1507 Ålesund was split: no single successor
+    assert (3, "address") in where and (3, "school_id") in where  # the 2nd child: row 3
+    assert (4, "municipality") in where  # 1507 Ålesund was split: no single successor
     text = str(info.value)
     assert "1508" in text and "1580" in text
     assert "Finnesikkjevegen" not in text  # no address is echoed

@@ -102,8 +102,8 @@ def test_points_at_sea_outside_norway_or_missing_are_problems_by_row(
     located = registers.municipality_of(lon, lat, polygons, source="children.csv")
     assert list(located.codes) == ["0301", "", "", "", "0301"]
     assert [(p.source, p.row, p.column) for p in located.problems] == [
-        ("children.csv", 2, "municipality"), ("children.csv", 3, "municipality"),
-        ("children.csv", 4, "municipality")]
+        ("children.csv", 3, "municipality"), ("children.csv", 4, "municipality"),
+        ("children.csv", 5, "municipality")]  # spreadsheet rows: position p is row p + 2
     assert "at sea or outside Norway" in located.problems[0].message
     assert not any("58" in p.message or "3.0" in p.message for p in located.problems)
 
@@ -176,10 +176,10 @@ def test_translate_municipalities(polygons: gpd.GeoDataFrame, mapping: pd.DataFr
         current=set(polygons["code"]), names=names, source="homes.csv")
 
     assert list(result.codes) == ["3203", "", "", "", "0301", "0301", "3203", ""]
-    assert [(w.row, w.column) for w in result.warnings] == [(1, "municipality")]
+    assert [(w.row, w.column) for w in result.warnings] == [(2, "municipality")]
     assert "3025 (Asker)" in result.warnings[0].message and "3203 (Asker)" in \
         result.warnings[0].message
-    assert [p.row for p in result.problems] == [2, 3]
+    assert [p.row for p in result.problems] == [3, 4]
     assert "split into 1508 Ålesund" in result.problems[0].message
     assert "1580 Haram" in result.problems[0].message
     assert "not a 2024 municipality number" in result.problems[1].message
@@ -197,8 +197,8 @@ def test_resolve_municipalities_derives_translates_and_suggests(
     # a valid number is kept even when the point lies elsewhere (the responsible
     # municipality need not be where the child lives)
     assert list(result.codes) == ["0301", "3203", "", "", "", "4601"]
-    assert [w.row for w in result.warnings] == [2]
-    assert [p.row for p in result.problems] == [3, 4, 5]
+    assert [w.row for w in result.warnings] == [3]
+    assert [p.row for p in result.problems] == [4, 5, 6]
     assert "the point lies in 1580 Haram" in result.problems[0].message
     assert "use 0301 (Oslo), which holds the point" in result.problems[1].message
     assert "at sea or outside Norway" in result.problems[2].message
@@ -206,7 +206,7 @@ def test_resolve_municipalities_derives_translates_and_suggests(
     missing_column = registers.resolve_municipalities(None, lon, lat, polygons=polygons,
                                                       mapping=mapping)
     assert list(missing_column.codes) == ["0301", "0301", "1580", "0301", "", "0301"]
-    assert [p.row for p in missing_column.problems] == [5]
+    assert [p.row for p in missing_column.problems] == [6]
 
 
 def test_read_mapping_rejects_other_tables(tmp_path: Path) -> None:
@@ -232,7 +232,7 @@ def test_ambiguous_school_name_lists_candidates_with_municipality(
                                        schools, source="children.csv")
     assert list(result.register_row) == [1, -1, -1]
     assert [(p.source, p.row, p.column) for p in result.problems] == [
-        ("children.csv", 2, "school_id"), ("children.csv", 3, "school_id")]
+        ("children.csv", 3, "school_id"), ("children.csv", 4, "school_id")]
     assert "names 2 schools" in result.problems[0].message
     assert "Flå Skole (Melhus)" in result.problems[0].message
     assert "Flå Skole (Flå)" in result.problems[0].message
@@ -259,7 +259,7 @@ def test_school_by_org_number_when_the_register_has_them() -> None:
                                        schools)
     assert list(result.register_row) == [0, 2, -1, -1]
     assert result.lon[1] == pytest.approx(5.3)
-    assert [p.row for p in result.problems] == [3, 4]
+    assert [p.row for p in result.problems] == [4, 5]
     assert "B skole (Asker); B skole (Bergen)" in result.problems[1].message
 
 

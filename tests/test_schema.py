@@ -248,99 +248,100 @@ def test_validate_frames_is_pure_and_accepts_typed_and_geo(tmp_path: Path) -> No
 # --------------------------------------------------------------------------- row problems
 
 CASES: list[tuple[str, dict[tuple[int, str], str], str, int, str, str]] = [
-    # table, changes, file, row, column, message fragment
-    ("children", {(0, "lon"): "200"}, "children.csv", 1, "lon", "outside -180..180"),
-    ("children", {(1, "lat"): "abc"}, "children.csv", 2, "lat", "not a number"),
-    ("children", {(1, "lat"): ""}, "children.csv", 2, "lat", "empty lat"),
-    ("children", {(1, "lat"): "nan"}, "children.csv", 2, "lat", "not a number"),
-    ("children", {(2, "lon"): "597000"}, "children.csv", 3, "lon", "projected metres"),
-    ("children", {(0, "lat"): "95"}, "children.csv", 1, "lat", "outside -90..90"),
-    ("children", {(0, "lon"): "0", (0, "lat"): "0"}, "children.csv", 1, "lon", "0,0"),
-    ("children", {(0, "school_lat"): ""}, "children.csv", 1, "school_lat", "both or neither"),
-    ("children", {(2, "school_lon"): "181"}, "children.csv", 3, "school_lon", "outside"),
-    ("children", {(1, "child_id"): "c1"}, "children.csv", 2, "child_id",
-     "duplicate child_id 'c1' (first at row 1)"),
-    ("children", {(1, "child_id"): ""}, "children.csv", 2, "child_id", "empty child_id"),
-    ("children", {(2, "child_id"): "c:3"}, "children.csv", 3, "child_id", "contains ':'"),
-    ("children", {(2, "municipality"): "46"}, "children.csv", 3, "municipality",
+    # table, changes (at 0-based data positions), file, row as a spreadsheet shows it
+    # (header = row 1, so position p is row p + 2), column, message fragment
+    ("children", {(0, "lon"): "200"}, "children.csv", 2, "lon", "outside -180..180"),
+    ("children", {(1, "lat"): "abc"}, "children.csv", 3, "lat", "not a number"),
+    ("children", {(1, "lat"): ""}, "children.csv", 3, "lat", "empty lat"),
+    ("children", {(1, "lat"): "nan"}, "children.csv", 3, "lat", "not a number"),
+    ("children", {(2, "lon"): "597000"}, "children.csv", 4, "lon", "projected metres"),
+    ("children", {(0, "lat"): "95"}, "children.csv", 2, "lat", "outside -90..90"),
+    ("children", {(0, "lon"): "0", (0, "lat"): "0"}, "children.csv", 2, "lon", "0,0"),
+    ("children", {(0, "school_lat"): ""}, "children.csv", 2, "school_lat", "both or neither"),
+    ("children", {(2, "school_lon"): "181"}, "children.csv", 4, "school_lon", "outside"),
+    ("children", {(1, "child_id"): "c1"}, "children.csv", 3, "child_id",
+     "duplicate child_id 'c1' (first at row 2)"),
+    ("children", {(1, "child_id"): ""}, "children.csv", 3, "child_id", "empty child_id"),
+    ("children", {(2, "child_id"): "c:3"}, "children.csv", 4, "child_id", "contains ':'"),
+    ("children", {(2, "municipality"): "46"}, "children.csv", 4, "municipality",
      "4-digit kommunenummer"),
-    ("children", {(0, "age"): "26"}, "children.csv", 1, "age", "0..25"),
-    ("children", {(0, "age"): "7.5"}, "children.csv", 1, "age", "whole number"),
-    ("children", {(0, "age"): ""}, "children.csv", 1, "age", "empty age"),
-    ("children", {(0, "needs"): "trauma;flying"}, "children.csv", 1, "needs",
+    ("children", {(0, "age"): "26"}, "children.csv", 2, "age", "0..25"),
+    ("children", {(0, "age"): "7.5"}, "children.csv", 2, "age", "whole number"),
+    ("children", {(0, "age"): ""}, "children.csv", 2, "age", "empty age"),
+    ("children", {(0, "needs"): "trauma;flying"}, "children.csv", 2, "needs",
      "unknown need tag 'flying'"),
-    ("children", {(0, "needs"): "Trauma"}, "children.csv", 1, "needs",
+    ("children", {(0, "needs"): "Trauma"}, "children.csv", 2, "needs",
      "did you mean 'trauma'"),
-    ("children", {(1, "urgency"): "urgent"}, "children.csv", 2, "urgency",
+    ("children", {(1, "urgency"): "urgent"}, "children.csv", 3, "urgency",
      "use one of acute, planned"),
-    ("children", {(1, "urgency"): ""}, "children.csv", 2, "urgency", "empty urgency"),
-    ("children", {(0, "waiting_since"): "05.01.2024"}, "children.csv", 1, "waiting_since",
+    ("children", {(1, "urgency"): ""}, "children.csv", 3, "urgency", "empty urgency"),
+    ("children", {(0, "waiting_since"): "05.01.2024"}, "children.csv", 2, "waiting_since",
      "YYYY-MM-DD"),
-    ("children", {(0, "waiting_since"): "2024-02-30"}, "children.csv", 1, "waiting_since",
+    ("children", {(0, "waiting_since"): "2024-02-30"}, "children.csv", 2, "waiting_since",
      "not an ISO date"),
-    ("children", {(1, "max_school_minutes"): "0"}, "children.csv", 2, "max_school_minutes",
+    ("children", {(1, "max_school_minutes"): "0"}, "children.csv", 3, "max_school_minutes",
      "> 0"),
-    ("children", {(1, "max_school_minutes"): "inf"}, "children.csv", 2,
+    ("children", {(1, "max_school_minutes"): "inf"}, "children.csv", 3,
      "max_school_minutes", "> 0"),
-    ("children", {(0, "avoid_municipalities"): "4601;46x1"}, "children.csv", 1,
+    ("children", {(0, "avoid_municipalities"): "4601;46x1"}, "children.csv", 2,
      "avoid_municipalities", "'46x1' not a 4-digit kommunenummer"),
-    ("children", {(1, "languages"): "nb;NO"}, "children.csv", 2, "languages",
+    ("children", {(1, "languages"): "nb;NO"}, "children.csv", 3, "languages",
      "'NO' (did you mean 'no'?) is not an ISO 639-1 or ISO 639-3 language code"),
-    ("children", {(1, "languages"): "norsk"}, "children.csv", 2, "languages",
+    ("children", {(1, "languages"): "norsk"}, "children.csv", 3, "languages",
      "'norsk' is not an ISO 639-1 or ISO 639-3 language code"),
-    ("children", {(1, "languages"): "sma;qqq;xx"}, "children.csv", 2, "languages",
+    ("children", {(1, "languages"): "sma;qqq;xx"}, "children.csv", 3, "languages",
      "'qqq', 'xx' are not ISO 639-1 or ISO 639-3 language codes"),
-    ("children", {(0, "language_required"): "yes"}, "children.csv", 1, "language_required",
+    ("children", {(0, "language_required"): "yes"}, "children.csv", 2, "language_required",
      "languages is empty"),
-    ("children", {(0, "language_required"): "kanskje"}, "children.csv", 1,
+    ("children", {(0, "language_required"): "kanskje"}, "children.csv", 2,
      "language_required", "yes/no"),
-    ("children", {(2, "culture"): "viking"}, "children.csv", 3, "culture",
+    ("children", {(2, "culture"): "viking"}, "children.csv", 4, "culture",
      "unknown culture tag 'viking'"),
-    ("children", {(2, "heard_on"): "1.9.2026"}, "children.csv", 3, "heard_on",
+    ("children", {(2, "heard_on"): "1.9.2026"}, "children.csv", 4, "heard_on",
      "YYYY-MM-DD"),
-    ("homes", {(0, "own_children_ages"): "4;x"}, "homes.csv", 1, "own_children_ages",
+    ("homes", {(0, "own_children_ages"): "4;x"}, "homes.csv", 2, "own_children_ages",
      "'x' not an age 0-25"),
-    ("homes", {(0, "own_children_ages"): "30"}, "homes.csv", 1, "own_children_ages",
+    ("homes", {(0, "own_children_ages"): "30"}, "homes.csv", 2, "own_children_ages",
      "not an age 0-25"),
-    ("homes", {(0, "languages"): "english"}, "homes.csv", 1, "languages",
+    ("homes", {(0, "languages"): "english"}, "homes.csv", 2, "languages",
      "ISO 639-3"),
-    ("homes", {(0, "culture"): "Sami"}, "homes.csv", 1, "culture", "did you mean 'sami'"),
-    ("contacts", {(1, "max_minutes"): "0"}, "contacts.csv", 2, "max_minutes", "> 0"),
-    ("contacts", {(1, "max_minutes"): "soon"}, "contacts.csv", 2, "max_minutes", "> 0"),
-    ("children", {(2, "sibling_group"): "c1"}, "children.csv", 3, "sibling_group",
-     "also the id of child at row 1"),
-    ("homes", {(1, "home_id"): "h1"}, "homes.csv", 2, "home_id", "duplicate home_id 'h1'"),
-    ("homes", {(0, "lon"): "-181"}, "homes.csv", 1, "lon", "outside -180..180"),
-    ("homes", {(0, "capacity"): "-1"}, "homes.csv", 1, "capacity", ">= 0"),
-    ("homes", {(0, "capacity"): "1.5"}, "homes.csv", 1, "capacity", "whole number"),
-    ("homes", {(0, "competences"): "TBO-F;TBOF"}, "homes.csv", 1, "competences",
+    ("homes", {(0, "culture"): "Sami"}, "homes.csv", 2, "culture", "did you mean 'sami'"),
+    ("contacts", {(1, "max_minutes"): "0"}, "contacts.csv", 3, "max_minutes", "> 0"),
+    ("contacts", {(1, "max_minutes"): "soon"}, "contacts.csv", 3, "max_minutes", "> 0"),
+    ("children", {(2, "sibling_group"): "c1"}, "children.csv", 4, "sibling_group",
+     "also the id of child at row 2"),
+    ("homes", {(1, "home_id"): "h1"}, "homes.csv", 3, "home_id", "duplicate home_id 'h1'"),
+    ("homes", {(0, "lon"): "-181"}, "homes.csv", 2, "lon", "outside -180..180"),
+    ("homes", {(0, "capacity"): "-1"}, "homes.csv", 2, "capacity", ">= 0"),
+    ("homes", {(0, "capacity"): "1.5"}, "homes.csv", 2, "capacity", "whole number"),
+    ("homes", {(0, "competences"): "TBO-F;TBOF"}, "homes.csv", 2, "competences",
      "unknown competence tag 'TBOF'"),
-    ("homes", {(0, "competences"): "tbo-f"}, "homes.csv", 1, "competences",
+    ("homes", {(0, "competences"): "tbo-f"}, "homes.csv", 2, "competences",
      "did you mean 'TBO-F'"),
-    ("homes", {(2, "min_age"): "19"}, "homes.csv", 3, "min_age", "above max_age 18"),
-    ("homes", {(2, "max_age"): "-1"}, "homes.csv", 3, "max_age", ">= 0"),
-    ("homes", {(0, "kind"): "foster"}, "homes.csv", 1, "kind",
+    ("homes", {(2, "min_age"): "19"}, "homes.csv", 4, "min_age", "above max_age 18"),
+    ("homes", {(2, "max_age"): "-1"}, "homes.csv", 4, "max_age", ">= 0"),
+    ("homes", {(0, "kind"): "foster"}, "homes.csv", 2, "kind",
      "general, kinship, emergency, specialized"),
-    ("homes", {(1, "kin_of"): ""}, "homes.csv", 2, "kin_of", "kinship home without kin_of"),
-    ("homes", {(0, "kin_of"): "c1"}, "homes.csv", 1, "kin_of", "set on a general home"),
-    ("homes", {(1, "kin_of"): "zz"}, "homes.csv", 2, "kin_of",
+    ("homes", {(1, "kin_of"): ""}, "homes.csv", 3, "kin_of", "kinship home without kin_of"),
+    ("homes", {(0, "kin_of"): "c1"}, "homes.csv", 2, "kin_of", "set on a general home"),
+    ("homes", {(1, "kin_of"): "zz"}, "homes.csv", 3, "kin_of",
      "neither a child_id nor a sibling_group"),
-    ("homes", {(0, "accepts_sibling_groups"): "maybe"}, "homes.csv", 1,
+    ("homes", {(0, "accepts_sibling_groups"): "maybe"}, "homes.csv", 2,
      "accepts_sibling_groups", "yes/no"),
-    ("homes", {(2, "municipality"): ""}, "homes.csv", 3, "municipality", "kommunenummer"),
-    ("contacts", {(1, "child_id"): "zz"}, "contacts.csv", 2, "child_id",
+    ("homes", {(2, "municipality"): ""}, "homes.csv", 4, "municipality", "kommunenummer"),
+    ("contacts", {(1, "child_id"): "zz"}, "contacts.csv", 3, "child_id",
      "unknown child_id 'zz'"),
-    ("contacts", {(0, "kind"): "teacher"}, "contacts.csv", 1, "kind",
+    ("contacts", {(0, "kind"): "teacher"}, "contacts.csv", 2, "kind",
      "relative, friend, activity, parent"),
-    ("contacts", {(2, "weight"): "0"}, "contacts.csv", 3, "weight", "> 0"),
-    ("contacts", {(2, "weight"): "heavy"}, "contacts.csv", 3, "weight", "> 0"),
-    ("contacts", {(0, "lat"): "-91"}, "contacts.csv", 1, "lat", "outside -90..90"),
-    ("placements", {(0, "home_id"): "hx"}, "placements.csv", 1, "home_id",
+    ("contacts", {(2, "weight"): "0"}, "contacts.csv", 4, "weight", "> 0"),
+    ("contacts", {(2, "weight"): "heavy"}, "contacts.csv", 4, "weight", "> 0"),
+    ("contacts", {(0, "lat"): "-91"}, "contacts.csv", 2, "lat", "outside -90..90"),
+    ("placements", {(0, "home_id"): "hx"}, "placements.csv", 2, "home_id",
      "unknown home_id 'hx'"),
-    ("placements", {(0, "child_id"): "zz"}, "placements.csv", 1, "child_id",
+    ("placements", {(0, "child_id"): "zz"}, "placements.csv", 2, "child_id",
      "unknown child_id 'zz'"),
-    ("vetoes", {(0, "home_id"): "hx"}, "vetoes.csv", 1, "home_id", "unknown home_id"),
-    ("vetoes", {(0, "child_id"): ""}, "vetoes.csv", 1, "child_id", "empty child_id"),
+    ("vetoes", {(0, "home_id"): "hx"}, "vetoes.csv", 2, "home_id", "unknown home_id"),
+    ("vetoes", {(0, "child_id"): ""}, "vetoes.csv", 2, "child_id", "empty child_id"),
 ]
 
 
@@ -361,8 +362,9 @@ def test_locked_twice_and_locked_vetoed(tmp_path: Path) -> None:
     placements = pd.DataFrame({"child_id": ["c2", "c1", "c2"], "home_id": ["h2", "h1", "h1"]})
     vetoes = pd.DataFrame({"child_id": ["c3", "c1"], "home_id": ["h1", "h1"]})
     problems = _problems(tmp_path, placements=placements, vetoes=vetoes)
-    assert _has(problems, "placements.csv", 3, "child_id", "already locked at row 1")
-    assert _has(problems, "placements.csv", 2, None, "also vetoed (vetoes row 2)")
+    # spreadsheet rows: the header is row 1, the first placement row 2
+    assert _has(problems, "placements.csv", 4, "child_id", "already locked at row 2")
+    assert _has(problems, "placements.csv", 3, None, "also vetoed (vetoes row 3)")
 
 
 def test_repeated_vetoes_are_merged(tmp_path: Path) -> None:
@@ -444,7 +446,8 @@ def test_geometry_problems(tmp_path: Path) -> None:
         readers.read_inputs(poly, no_crs, settings=SETTINGS)
     problems = info.value.problems
     assert _has(problems, "homes_nocrs.gpkg", None, None, "layer has no CRS")
-    assert _has(problems, "children_poly.gpkg", 2, "geometry", "geometry is a Polygon")
+    # the 2nd feature is row 3: features count as rows under a header row
+    assert _has(problems, "children_poly.gpkg", 3, "geometry", "geometry is a Polygon")
     assert len([p for p in problems if p.source == "homes_nocrs.gpkg"]) == 1
 
 
@@ -453,7 +456,7 @@ def test_out_of_range_after_reprojection_names_the_crs() -> None:
     homes.loc[0, "geometry"] = gpd.points_from_xy([1e12], [1e12])[0]
     with pytest.raises(InputError) as info:
         schema.validate(_children(), homes, settings=SETTINGS)
-    assert any(p.row == 1 and p.column == "lon" and "EPSG:25833" in p.message
+    assert any(p.row == 2 and p.column == "lon" and "EPSG:25833" in p.message
                for p in info.value.problems), info.value
 
 
@@ -521,9 +524,9 @@ def test_read_times(tmp_path: Path) -> None:
     with pytest.raises(InputError) as info:
         readers.read_times(tmp_path / "bad_times.csv", inputs)
     problems = info.value.problems
-    assert _has(problems, "bad_times.csv", 1, "anchor_id", "unknown anchor_id 'c1:contact:9'")
-    assert _has(problems, "bad_times.csv", 2, "home_id", "unknown home_id 'hx'")
-    assert _has(problems, "bad_times.csv", 1, "minutes", ">= 0")
+    assert _has(problems, "bad_times.csv", 2, "anchor_id", "unknown anchor_id 'c1:contact:9'")
+    assert _has(problems, "bad_times.csv", 3, "home_id", "unknown home_id 'hx'")
+    assert _has(problems, "bad_times.csv", 2, "minutes", ">= 0")
     assert _has(problems, "bad_times.csv", None, "extra", "unknown column")
 
 
@@ -570,9 +573,9 @@ def test_every_new_column_problem_at_once(tmp_path: Path) -> None:
     contacts = _contacts().assign(max_minutes=["0", "", ""])
     problems = _problems(tmp_path, children=children, homes=homes, contacts=contacts)
     where = {(p.source, p.row, p.column) for p in problems}
-    assert {("children.csv", 1, "languages"), ("children.csv", 3, "language_required"),
-            ("children.csv", 2, "avoid_municipalities"), ("homes.csv", 2, "own_children_ages"),
-            ("contacts.csv", 1, "max_minutes")} <= where
+    assert {("children.csv", 2, "languages"), ("children.csv", 4, "language_required"),
+            ("children.csv", 3, "avoid_municipalities"), ("homes.csv", 3, "own_children_ages"),
+            ("contacts.csv", 2, "max_minutes")} <= where
 
 
 # --------------------------------------------------------------------------- issue 15
@@ -592,7 +595,7 @@ def test_ids_are_printable_and_short(tmp_path: Path, table: str, column: str, va
     if table == "homes":
         frames["vetoes"] = pd.DataFrame({"child_id": ["c3"], "home_id": ["h1"]})
     problems = _problems(tmp_path, **frames)
-    assert _has(problems, f"{table}.csv", 3, column, text), problems
+    assert _has(problems, f"{table}.csv", 4, column, text), problems
     assert not any(value in p.message for p in problems)  # never echoed
 
 
@@ -611,5 +614,5 @@ def test_huge_whole_numbers_are_errors_not_overflows(tmp_path: Path) -> None:
     # Found by tests/test_fuzz.py: 9.2e18 passed '>= 0' and overflowed int64 on the cast.
     problems = _problems(tmp_path, homes=_edit("homes", {(0, "capacity"): "1e19",
                                                          (1, "max_age"): "9.3e18"}))
-    assert _has(problems, "homes.csv", 1, "capacity", "not a whole number")
-    assert _has(problems, "homes.csv", 2, "max_age", "not a whole number")
+    assert _has(problems, "homes.csv", 2, "capacity", "not a whole number")
+    assert _has(problems, "homes.csv", 3, "max_age", "not a whole number")

@@ -141,7 +141,7 @@ def test_empty_cells_of_required_columns_are_reported_by_row(name: str) -> None:
     frame.loc[1, must] = ""
     t = _read(spec, frame)
     rows = {(p.row, p.column) for p in t.problems if p.row is not None}
-    assert rows == {(2, c) for c in must}
+    assert rows == {(3, c) for c in must}  # position 1 is row 3: the header is row 1
     assert t.n == 3
 
 
@@ -154,7 +154,7 @@ def test_every_problem_is_reported_at_once(name: str) -> None:
     frame.loc[0, first.name] = "a\tb" if first.kind == "id" else "x?"
     frame.loc[2, last.name] = "a\tb" if last.kind == "id" else "x?"
     t = _read(spec, frame)
-    assert {(1, first.name), (3, last.name)} <= _where(t)
+    assert {(2, first.name), (4, last.name)} <= _where(t)
 
 
 def test_the_spec_names_match_the_schema_and_the_docs_columns() -> None:
@@ -243,7 +243,7 @@ def test_resource_families_take_a_decimal_comma_like_homes_do() -> None:
     assert out.at[0, "max_homes"] > 0
     with pytest.raises(InputError) as info:
         validate_families(families.assign(lon=["10,75.1"]))
-    assert {(p.row, p.column) for p in info.value.problems} == {(1, "lon")}
+    assert {(p.row, p.column) for p in info.value.problems} == {(2, "lon")}
 
 
 # --- the reference is generated from the specs ------------------------------------------------

@@ -93,7 +93,7 @@ def test_snap_reports_every_far_or_missing_point_by_id(town: network.Network) ->
         traveltime.snap(town, ["ok", "far1", "nan", "far2"], lon, lat, source="homes.csv")
     text = str(info.value)
     assert "'far1'" in text and "'far2'" in text and "'nan'" in text and "'ok'" not in text
-    assert "row 2" in text and "limit 2.0 km" in text
+    assert "row 3" in text and "limit 2.0 km" in text  # far1, 2nd point: row 3 under a header
     assert "10.5" not in text  # never echo coordinates
     assert len(info.value.problems) == 3
 

@@ -11,7 +11,7 @@ import pandas as pd
 
 from matcher import optimize
 from matcher.config import AssignmentSettings, ContinuitySettings
-from matcher.errors import Problem, raise_if_problems
+from matcher.errors import Problem, raise_if_problems, sheet_row
 from matcher.i18n import N_
 from matcher.i18n import gettext as _
 
@@ -101,7 +101,7 @@ def priority(
                 source,
                 _("waiting_since {day} is after the run date {as_of}; fix the date").format(
                     day=since.iloc[pos].date().isoformat(), as_of=as_of.isoformat()),
-                row=int(pos) + 1,
+                row=sheet_row(pos),
                 column="waiting_since",
             )
         )
@@ -243,7 +243,7 @@ def _require(frame: pd.DataFrame, source: str, columns: tuple[str, ...]) -> list
 
 def _bad_rows(source: str, column: str, mask: np.ndarray, message: str) -> list[Problem]:
     return [
-        Problem(source, _(message), row=int(pos) + 1, column=column)
+        Problem(source, _(message), row=sheet_row(pos), column=column)
         for pos in np.flatnonzero(mask)[: _MAX_LISTED + 1]
     ]
 

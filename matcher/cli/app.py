@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 import threading
+from pathlib import Path
 from types import FrameType
 from typing import Annotated
 
@@ -23,7 +24,7 @@ from matcher.cli import (
     report_cmds,
 )
 from matcher.cli import help as localized_help
-from matcher.cli.common import STATE, protect_stdout
+from matcher.cli.common import PANELS, STATE, LogFileHandler, protect_stdout
 
 __all__ = ["app", "main"]
 
@@ -34,22 +35,38 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-app.add_typer(network_cmds.network_app, name="network")
-app.command("traveltime")(network_cmds.traveltime_cmd)
-app.command("isochrones")(network_cmds.isochrones_cmd)
 
-# Each command module exposes COMMANDS: dict[name, function]; one line per module here.
+# Each command module exposes COMMANDS: dict[name, function] and may expose GROUPS:
+# dict[name, typer.Typer]; one line per module here. They are registered in the order
+# of common.PANELS, each in its panel; a name in no panel lands in Typer's own
+# "Commands" panel, which Typer shows first (tests/test_cli_help.py fails on it).
 _MODULES = [
     continuity_cmds,
     geocode_cmds,
     match_cmds,
+    network_cmds,
     nightly_cmds,
     planning_cmds,
     report_cmds,
 ]
-for _module in _MODULES:
-    for _name, _fn in _module.COMMANDS.items():
-        app.command(_name)(_fn)
+
+
+def _register(target: typer.Typer) -> None:
+    commands = {name: fn for module in _MODULES for name, fn in module.COMMANDS.items()}
+    groups = {name: sub for module in _MODULES
+              for name, sub in getattr(module, "GROUPS", {}).items()}
+    placed: list[tuple[str, str | None]] = [(name, panel) for panel, names in PANELS
+                                             for name in names]
+    listed = {name for name, _panel in placed}
+    placed += [(name, None) for name in [*commands, *groups] if name not in listed]
+    for name, panel in placed:
+        if name in groups:
+            target.add_typer(groups[name], name=name, rich_help_panel=panel)
+        elif name in commands:
+            target.command(name, rich_help_panel=panel)(commands[name])
+
+
+_register(app)
 
 
 def _version(value: bool) -> None:
@@ -60,6 +77,7 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _main(
+    ctx: typer.Context,
     quiet: Annotated[bool, typer.Option("--quiet", "-q",
                                         help="Print nothing but errors.")] = False,
     json_out: Annotated[bool, typer.Option(
@@ -72,16 +90,28 @@ def _main(
         "--lang", help="Language of reports, explanations, tables and messages: nb (bokmål, "
                        "the default), nn (nynorsk) or en. Overrides the setting report.language.",
     )] = None,
+    log: Annotated[Path | None, typer.Option(
+        "--log", dir_okay=False, writable=True,
+        help="Also append the messages for people to this file (created owner-only; each line "
+             "with a timestamp and the command; counts and ids, never names or addresses), "
+             "with --quiet and --json too.",
+    )] = None,
 ) -> None:
     """fostermatch: geospatial foster-home matching for Norwegian child welfare."""
     STATE.quiet = quiet or json_out
     STATE.json = json_out
     STATE.debug = debug
     STATE.lang = lang
+    STATE.log = log
+    STATE.command = ctx.invoked_subcommand or ""
     if json_out:
         protect_stdout()
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s", force=True)
+    if log is not None:
+        handler = LogFileHandler(level=logging.DEBUG if debug else logging.WARNING)
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        logging.getLogger().addHandler(handler)
 
 
 def _terminate(signum: int, _frame: FrameType | None) -> None:

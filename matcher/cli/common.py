@@ -1,39 +1,68 @@
-"""Shared pieces of the CLI: global state, error handling, progress, output.
+"""Shared pieces of the CLI: global state, error handling, progress, output, panels.
 
 Exit codes: 0 success, 1 unexpected error, 2 bad input, 3 infeasible or
 unsolved, 4 store unavailable, 5 locked. Errors print one clear message;
 ``--debug`` shows the traceback.
+
+Output: lines for people (progress, summaries, warnings, errors) go to
+stderr; stdout holds only the ``--json`` summary. ``--log FILE`` appends the
+lines for people to an owner-only file as well (:func:`say`, :func:`show`,
+the error message and the ``matcher`` loggers' warnings), each line with a
+timestamp and the command; like the terminal lines, they hold counts and ids
+only.
+
+Help panels: ``matcher --help`` lists the commands in the panels of
+:data:`PANELS`, in that order. A new command is placed by adding its name
+(the name in its module's ``COMMANDS`` or ``GROUPS``) to one panel's tuple;
+:mod:`matcher.cli.app` registers the commands in this order, and a command
+listed in no panel fails ``tests/test_cli_help.py``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime
+import io
 import json
+import logging
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.text import Text
 
 from matcher import config as config_mod
 from matcher import escape as escape_text
 from matcher import i18n
 from matcher.errors import InputError, MatcherError
+from matcher.i18n import N_, ngettext
 from matcher.i18n import gettext as _
-from matcher.i18n import ngettext
 
 __all__ = [
+    "PANELS",
+    "PANEL_DATA",
+    "PANEL_MATCHING",
+    "PANEL_NIGHTLY",
+    "PANEL_PLANNING",
     "STATE",
     "ConfigOpt",
     "amount",
     "apply_language",
+    "choices",
     "counts_text",
     "emit",
     "err_console",
@@ -45,10 +74,27 @@ __all__ = [
     "progress",
     "protect_stdout",
     "say",
+    "show",
     "steps",
+    "write_log",
 ]
 
 err_console = Console(stderr=True)
+
+PANEL_MATCHING = N_("Proposals and decisions")
+PANEL_PLANNING = N_("Planning")
+PANEL_DATA = N_("Data and road network")
+PANEL_NIGHTLY = N_("Nightly run")
+PANELS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    (PANEL_MATCHING, ("match", "shortlist", "decide", "report", "demo")),
+    (PANEL_PLANNING, ("gaps", "recruit", "whatif", "coverage", "resource-families",
+                      "waiting-stats")),
+    (PANEL_DATA, ("validate", "geocode", "traveltime", "isochrones", "sample", "network")),
+    (PANEL_NIGHTLY, ("nightly-load", "nightly")),
+)
+"""The help panels (English titles, translated by :mod:`matcher.cli.help`) and their
+commands, in the order ``matcher --help`` lists them: the everyday work first. Typer
+lists a panel's command groups (``network``) after its commands."""
 
 
 @dataclass
@@ -58,9 +104,51 @@ class _State:
     json_fd: int | None = None
     debug: bool = False
     lang: i18n.Language | None = None
+    log: Path | None = None
+    command: str = ""
 
 
 STATE = _State()
+
+
+def choices(values: Iterable[str]) -> str:
+    """The metavar of an option that takes one of ``values``: ``<a|b|c>``, as Typer shows enums.
+
+    The command checks the value itself (with a translated message naming the
+    allowed values), from the same tuple of values.
+    """
+    return "<" + "|".join(values) + ">"
+
+
+def write_log(text: str) -> None:
+    """Append ``text`` to the ``--log`` file, one timestamped line per line (no-op without it).
+
+    The file is created owner-only (``0o600``) and opened in append mode for
+    every write, so that lines from several commands, or a crash, never
+    leave it half-written or readable by others.
+    """
+    if STATE.log is None:
+        return
+    stamp = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
+    where = f"matcher {STATE.command}".rstrip()
+    lines = "".join(f"{stamp} {where}: {line}\n" for line in text.splitlines() or [""])
+    fd = os.open(STATE.log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        if os.fstat(fd).st_uid == os.getuid():
+            os.fchmod(fd, 0o600)
+        os.write(fd, lines.encode("utf-8"))
+    finally:
+        os.close(fd)
+
+
+class LogFileHandler(logging.Handler):
+    """Send the ``matcher`` loggers' records to the ``--log`` file (counts and ids only)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            write_log(self.format(record))
+        except Exception:  # pragma: no cover - logging must never raise
+            self.handleError(record)
 
 
 @contextlib.contextmanager
@@ -82,9 +170,11 @@ def errors() -> Iterator[None]:
             lead = _("error:")
             err_console.print(f"[bold red]{escape(lead)}[/] {escape(str(exc))}",
                               highlight=False, markup=True, soft_wrap=True)
+            write_log(f"{lead} {exc}")
             raise typer.Exit(code=exc.exit_code) from None
         except KeyboardInterrupt:
             err_console.print(escape(_("interrupted; nothing was written")), highlight=False)
+            write_log(_("interrupted; nothing was written"))
             raise typer.Exit(code=130) from None
         except Exception as exc:
             if STATE.debug:
@@ -93,19 +183,37 @@ def errors() -> Iterator[None]:
                 kind=type(exc).__name__, message=str(exc))
             lead = _("unexpected error:")
             err_console.print(f"[bold red]{escape(lead)}[/] {escape(detail)}", highlight=False)
+            write_log(f"{lead} {detail}")
             raise typer.Exit(code=1) from None
 
 
+def progress_columns() -> tuple[ProgressColumn, ...]:
+    """The columns of every progress bar: what, bar, ``done/total`` (blank while unknown), time."""
+    return (TextColumn("{task.description}"), BarColumn(), _Counts(), TimeElapsedColumn())
+
+
+class _Counts(ProgressColumn):
+    """``done/total``, or nothing while the total is not known yet (never ``0/None``)."""
+
+    def render(self, task: Task) -> Text:
+        if task.total is None:
+            return Text("")
+        return Text(f"{task.completed:g}/{task.total:g}", style="progress.download")
+
+
 @contextlib.contextmanager
-def progress(description: str) -> Iterator[Callable[[int, int], None]]:
-    """Yield a ``(done, total)`` callback that drives a rich progress bar on stderr."""
+def progress(description: str, total: int | None = None) -> Iterator[Callable[[int, int], None]]:
+    """Yield a ``(done, total)`` callback that drives a rich progress bar on stderr.
+
+    ``total`` (when known before the work starts) is shown from the start;
+    else the bar pulses until the first call gives it. Nothing is shown with
+    ``--quiet`` or when stderr is not a terminal (the bar is transient).
+    """
     if STATE.quiet:
         yield lambda _d, _t: None
         return
-    with Progress(TextColumn("{task.description}"), BarColumn(),
-                  TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
-                  console=err_console, transient=True) as bar:
-        task = bar.add_task(escape_text.terminal(description), total=None)
+    with Progress(*progress_columns(), console=err_console, transient=True) as bar:
+        task = bar.add_task(escape_text.terminal(description), total=total)
 
         def update(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
@@ -125,9 +233,23 @@ def steps(description: str) -> Iterator[Callable[[str], None]]:
 
 
 def say(message: str) -> None:
-    """Print a line for people on stderr (plain text: brackets in ids stay as they are)."""
+    """Print a line for people on stderr (plain text: brackets in ids stay as they are).
+
+    Also appended to the ``--log`` file, with ``--quiet`` too.
+    """
     if not STATE.quiet:
         err_console.print(message, highlight=False, markup=False)
+    write_log(message)
+
+
+def show(renderable: RenderableType) -> None:
+    """Print a rich table (or other renderable) for people on stderr, and to the ``--log`` file."""
+    if not STATE.quiet:
+        err_console.print(renderable)
+    if STATE.log is not None:
+        buffer = io.StringIO()
+        Console(file=buffer, width=100, color_system=None, force_terminal=False).print(renderable)
+        write_log(buffer.getvalue().rstrip("\n"))
 
 
 def emit(summary: dict[str, Any]) -> None:

@@ -16,10 +16,11 @@ from typing import Annotated, Any
 import typer
 
 from matcher import i18n
-from matcher.cli.common import apply_language, emit, errors, parse_date, say
+from matcher.cli.common import apply_language, choices, emit, errors, parse_date, say
 from matcher.errors import InputError
 from matcher.i18n import gettext as _
 from matcher.i18n import ngettext
+from matcher.tables.specs import ROLES
 
 __all__ = ["COMMANDS", "STATS_MARKER", "decide", "waiting_stats"]
 
@@ -31,11 +32,12 @@ def decide(
     child_id: Annotated[str, typer.Option("--child", help="The child's id.")],
     home_id: Annotated[str, typer.Option("--home", help="The home's id.")],
     decision: Annotated[str, typer.Option(
-        "--decision", help="Bufetat: proposed, family_consented, family_declined; "
+        "--decision", metavar="<decision>",  # the help lists them by role
+        help="Bufetat: proposed, family_consented, family_declined; "
                            "barneverntjenesten (kommune): approved, rejected; either: "
                            "considering.")],
     by: Annotated[str, typer.Option(
-        "--by", help="The role: bufetat or kommune (barneverntjenesten).")],
+        "--by", metavar=choices(ROLES), help="The role: bufetat or kommune (barneverntjenesten).")],
     actor: Annotated[str, typer.Option(
         "--actor", help="Pseudonymous id of the person who decides (never a name).")],
     reason: Annotated[str, typer.Option(

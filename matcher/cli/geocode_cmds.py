@@ -11,6 +11,7 @@ import typer
 from matcher import i18n
 from matcher.cli.common import emit, errors, say, steps
 from matcher.config import ADDRESS_REGISTER_CRS
+from matcher.errors import data_position
 from matcher.i18n import gettext as _
 from matcher.i18n import ngettext
 from matcher.io import files, readers
@@ -70,8 +71,9 @@ def geocode(
             say(ngettext("{n} unresolved row (match 'none'):",
                          "{n} unresolved rows (match 'none'):", len(rows)).format(n=n(len(rows))))
             for problem in result.problems[:_SHOWN]:
-                line = (_("{problem} (id {id})").format(problem=problem, id=ids[problem.row - 1])
-                        if ids is not None and problem.row else str(problem))
+                line = (_("{problem} (id {id})").format(
+                    problem=problem, id=ids[data_position(problem.row)])
+                    if ids is not None and problem.row else str(problem))
                 say(f"  - {line}")
             if len(rows) > _SHOWN:
                 say("  " + _("... and {n} more (all have match 'none' in {file})").format(

@@ -1,5 +1,12 @@
 """``--help`` in the chosen language: translate the built command tree before Click runs it.
 
+Typer renders help texts as Rich markup, which would eat ``[scoring.pools]``
+or ``[report] privacy``. :func:`localize` escapes every help text once, after
+translating it (``en`` included), so that no text needs escaping by hand.
+It also translates the panel titles of :data:`matcher.cli.common.PANELS` and
+gives every command the epilog that says where the messages go (stderr,
+``--log``).
+
 Typer builds the help of the CLI at import time, from docstrings and ``help=``
 texts, in English. :func:`run` (the console script and ``python cli.py``) reads
 ``--lang`` from the command line, builds the Click command once
@@ -23,12 +30,13 @@ from collections.abc import Iterator, Sequence
 import typer
 import typer.main
 import typer.rich_utils
+from rich.markup import escape
 from typer import _click
 
 from matcher import i18n
 from matcher.i18n import N_
 
-__all__ = ["help_texts", "language_from_argv", "localize", "run"]
+__all__ = ["EPILOG", "help_texts", "language_from_argv", "localize", "run"]
 
 _CONSTANTS: dict[str, str] = {
     "ARGUMENTS_PANEL_TITLE": N_("Arguments"),
@@ -45,6 +53,11 @@ _CONSTANTS: dict[str, str] = {
 """Typer's help texts that are module constants of :mod:`typer.rich_utils`, in English."""
 _HELP_OPTION = N_("Show this message and exit.")
 """Help of the ``--help`` option Click adds to every command."""
+EPILOG = N_("Messages for people (progress, summaries, warnings, errors) go to stderr; "
+             "stdout holds only the --json summary. So `matcher demo > log.txt` leaves "
+             "log.txt empty: use `matcher --log log.txt demo` (or `2> log.txt`) to keep the "
+             "messages in a file.")
+"""The epilog of every command's help."""
 _ENGLISH = {name: getattr(typer.rich_utils, name) for name in _CONSTANTS}
 """Typer's own values, restored for ``en``."""
 
@@ -87,28 +100,37 @@ def help_texts(command: _click.Command | None = None) -> list[tuple[str, str]]:
 def localize(command: _click.Command, lang: str) -> _click.Command:
     """Translate the help of ``command`` and its sub-commands into ``lang``, in place.
 
-    Sets ``help``/``short_help`` of every command, ``help`` of every parameter
-    and of each ``--help`` option, and Typer's panel titles in
-    :mod:`typer.rich_utils` (process-wide; ``en`` restores Typer's English).
-    A text without translation stays English. Returns ``command``.
+    Sets ``help``/``short_help``, the panel title and the epilog
+    (:data:`EPILOG`) of every command, ``help`` of every parameter and of each
+    ``--help`` option, and Typer's panel titles in :mod:`typer.rich_utils`
+    (process-wide; ``en`` restores Typer's English). A text without
+    translation stays English. Every text is then escaped for Rich
+    (:func:`rich.markup.escape`), so that brackets show as written. Call it
+    once per built command (escaping twice would show the backslashes).
+    Returns ``command``.
     """
     with i18n.language(lang):
         tr = i18n.gettext
-        for name, text in _CONSTANTS.items():
-            setattr(typer.rich_utils, name, _ENGLISH[name] if lang == "en" else tr(text))
-        if lang == "en":
-            return command
+
+        def text(value: str) -> str:
+            return escape(tr(value))
+
+        for name, value in _CONSTANTS.items():
+            setattr(typer.rich_utils, name, _ENGLISH[name] if lang == "en" else tr(value))
         for _path, cmd, ctx in _walk(command, "matcher"):
             if cmd.help:
-                cmd.help = tr(cmd.help)
+                cmd.help = text(cmd.help)
             if cmd.short_help:
-                cmd.short_help = tr(cmd.short_help)
+                cmd.short_help = text(cmd.short_help)
+            if getattr(cmd, "rich_help_panel", None):
+                cmd.rich_help_panel = text(cmd.rich_help_panel)  # type: ignore[attr-defined]
+            cmd.epilog = text(EPILOG)
             for param in cmd.params:
                 if getattr(param, "help", None):
-                    param.help = tr(param.help)  # type: ignore[attr-defined]
+                    param.help = text(param.help)  # type: ignore[attr-defined]
             option = cmd.get_help_option(ctx)
             if option is not None:
-                option.help = tr(_HELP_OPTION)
+                option.help = text(_HELP_OPTION)
     return command
 
 

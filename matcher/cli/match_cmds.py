@@ -20,15 +20,16 @@ from matcher.cli.common import (
     STATE,
     ConfigOpt,
     apply_language,
+    choices,
     counts_text,
     emit,
-    err_console,
     errors,
     load_config,
     parse_date,
     percent,
     progress,
     say,
+    show,
     steps,
 )
 from matcher.errors import InputError
@@ -38,6 +39,9 @@ from matcher.run import RunSummary
 
 __all__ = [
     "COMMANDS",
+    "DEMO_REGIONS",
+    "PRIVACY_MODES",
+    "SAMPLE_SIZES",
     "AddressRegisterOpt",
     "ChildrenOpt",
     "ContactsOpt",
@@ -52,6 +56,13 @@ __all__ = [
     "shortlist",
     "validate",
 ]
+
+SAMPLE_SIZES: tuple[str, ...] = ("small", "region", "national")
+"""``sample --size``: the sizes of :mod:`matcher.scenarios` (``scenarios.tables.SIZES``)."""
+DEMO_REGIONS: tuple[str, ...] = ("oslo", "fjord")
+"""``demo --region``."""
+PRIVACY_MODES: tuple[str, ...] = ("coarse", "exact")
+"""``match --privacy`` (``report.common.PRIVACY_MODES``, not imported: it loads geopandas)."""
 
 ChildrenOpt = Annotated[Path, typer.Option(
     "--children",
@@ -139,6 +150,7 @@ def match(
     as_of: Annotated[str | None, typer.Option(
         "--as-of", help="Run date YYYY-MM-DD for waiting times (default today).")] = None,
     privacy: Annotated[str | None, typer.Option(
+        metavar=choices(PRIVACY_MODES),
         help="Child positions in matches.gpkg: 'coarse' (250 m grid) or 'exact' (for "
              "analysts; the maps, report, briefs and workbook stay coarse). Default: "
              "[report] privacy, coarse.")] = None,
@@ -174,7 +186,7 @@ def match(
             raise InputError(_("give exactly one of --network DIR, --osm FILE or "
                                "--travel-times FILE"))
         privacy = privacy or settings.report.privacy
-        if privacy not in ("exact", "coarse"):
+        if privacy not in PRIVACY_MODES:
             raise InputError(_("--privacy '{privacy}': use 'exact' or 'coarse'")
                              .format(privacy=privacy))
         run_date = parse_date(as_of)
@@ -244,9 +256,10 @@ def _municipalities(path: Path | None, settings: config_mod.Settings) -> Any:
 
 def _write(result: Any, out: Path, *, privacy: Literal["exact", "coarse"] | str,
            municipalities: Any = None, settings: config_mod.Settings | None = None) -> None:
-    """Write the run folder with its maps and report (all or nothing)."""
-    result.write(out, report=True, privacy=privacy, municipalities=municipalities,
-                 settings=settings)
+    """Write the run folder with its maps and report (all or nothing), showing each part."""
+    with steps(_("writing the run folder")) as step:
+        result.write(out, report=True, privacy=privacy, municipalities=municipalities,
+                     settings=settings, step=step)
 
 
 _BINDING_RULES = {
@@ -260,7 +273,7 @@ _BINDING_RULES = {
 
 def _print_summary(summary: RunSummary, out: Path) -> None:
     emit({"command": "match", "out": str(out), **summary.to_dict()})
-    if STATE.quiet:
+    if STATE.quiet and STATE.log is None:  # nobody would read it
         return
     table = Table(title=escape_text.terminal(_("fostermatch run -> {out}").format(out=out)),
                   show_header=True)
@@ -302,7 +315,7 @@ def _print_summary(summary: RunSummary, out: Path) -> None:
     ]
     for key, value in rows:
         table.add_row(escape_text.terminal(key), escape_text.terminal(value))
-    err_console.print(table)
+    show(table)
 
 
 def shortlist(
@@ -340,7 +353,7 @@ def shortlist(
                  "explanation": r["explanation"]}
                 for i, (_i, r) in enumerate(ranked.iterrows())]
         emit({"command": "shortlist", "child_id": child, "homes": rows})
-        if STATE.quiet:
+        if STATE.quiet and STATE.log is None:
             return
         if not rows:
             reason = assigned.loc[assigned["child_id"] == child, "reason"].iloc[0]
@@ -357,7 +370,7 @@ def shortlist(
             table.add_row(*(escape_text.terminal(v) for v in (
                 str(r["rank"]), r["home_id"], i18n.format_number(r["score"], 3),
                 yes if r["chosen"] else "", r["explanation"])))
-        err_console.print(table)
+        show(table)
 
 
 def sample(
@@ -365,6 +378,7 @@ def sample(
                                       help="Folder for the synthetic scenario.")],
     seed: Annotated[int, typer.Option(help="Random seed; same seed, same bytes.")] = 1,
     size: Annotated[str, typer.Option(
+        metavar=choices(SAMPLE_SIZES),
         help="small (~60 children), region (300 children, 2,000 homes) or national "
              "(>= 500,000 road nodes, 1,000 children, 10,000 homes).")] = "small",
 ) -> None:
@@ -373,7 +387,7 @@ def sample(
     from matcher.scenarios import fjord as sample_mod
 
     with errors():
-        if size not in ("small", "region", "national"):
+        if size not in SAMPLE_SIZES:
             raise InputError(_("--size '{size}': use small, region or national").format(size=size))
         files.claim_folder(out, marker=files.SAMPLE_MARKER)
         with steps(_("generating the {size} sample").format(size=size)):
@@ -390,7 +404,8 @@ def demo(
         help="Folder for the sample and the run (default: a new temporary folder).")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic children and homes.")] = 1,
     region: Annotated[str, typer.Option(
-        "--region", help="oslo: real Oslo roads, schools and population cells from data/, "
+        "--region", metavar=choices(DEMO_REGIONS),
+        help="oslo: real Oslo roads, schools and population cells from data/, "
                          "with synthetic children and homes (default); fjord: the fictional "
                          "fjord region with its car ferry.")] = "oslo",
 ) -> None:
@@ -404,7 +419,7 @@ def demo(
     from matcher.io import files
 
     with errors():
-        if region not in ("oslo", "fjord"):
+        if region not in DEMO_REGIONS:
             raise InputError(_("--region '{region}': use oslo or fjord").format(region=region))
         folder = out or Path(tempfile.mkdtemp(prefix="fostermatch-demo-"))
         files.check_run_folder(folder / "run")
@@ -422,8 +437,9 @@ def demo(
         else:
             result, areas, net, sample_dir = _oslo_demo(folder, seed, settings)
         run_dir = folder / "run"
-        result.write(run_dir, report=True, municipalities=areas,
-                     settings=settings, synthetic=True)
+        with steps(_("writing the run folder")) as step:
+            result.write(run_dir, report=True, municipalities=areas,
+                         settings=settings, synthetic=True, step=step)
         _print_summary(result.summary, run_dir)
         say(_("SYNTHETIC children and homes ({region}); network: {nodes} nodes, {ferries} ferry "
               "edges; tables: {tables}").format(

@@ -39,7 +39,9 @@ from matcher.i18n import N_
 from matcher.i18n import gettext as _
 
 __all__ = [
+    "COMMANDS",
     "GPKG_DEFAULT_MAX_NODES",
+    "GROUPS",
     "MUNICIPALITY_FILE",
     "isochrones_cmd",
     "network_app",
@@ -314,3 +316,10 @@ def isochrones_cmd(
         emit({"command": "isochrones", "points": len(p), "bands": band_list, "out": str(out)})
 
 
+
+
+COMMANDS: dict[str, Callable[..., None]] = {"traveltime": traveltime_cmd,
+                                            "isochrones": isochrones_cmd}
+"""Top-level commands of this module, registered by :mod:`matcher.cli.app`."""
+GROUPS: dict[str, typer.Typer] = {"network": network_app}
+"""Command groups of this module (``matcher network ...``), registered by :mod:`matcher.cli.app`."""

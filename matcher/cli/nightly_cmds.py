@@ -23,7 +23,7 @@ from typing import Annotated, Any, TextIO
 import typer
 
 from matcher import i18n
-from matcher.cli.common import STATE, apply_language, counts_text, emit, err_console, errors, say
+from matcher.cli.common import STATE, apply_language, counts_text, emit, errors, say
 from matcher.i18n import gettext as _
 
 __all__ = [
@@ -164,9 +164,7 @@ def nightly_load(
         cfg = apply_language(nightly_mod.load_config(config))
         counts = nightly_mod.load_inputs(cfg, source)
         emit({"command": "nightly-load", "counts": counts})
-        if not STATE.quiet:
-            err_console.print(_("stored {counts}").format(counts=counts_text(counts)),
-                              highlight=False)
+        say(_("stored {counts}").format(counts=counts_text(counts)))
 
 
 COMMANDS: dict[str, Callable[..., None]] = {

@@ -24,6 +24,7 @@ from matcher import i18n
 from matcher.cli.common import (
     ConfigOpt,
     amount,
+    choices,
     emit,
     errors,
     load_config,
@@ -48,6 +49,8 @@ from matcher.i18n import N_, ngettext
 from matcher.i18n import gettext as _
 
 __all__ = [
+    "ANCHORS",
+    "AREA_KINDS",
     "COMMANDS",
     "AnchorOpt",
     "MinutesOpt",
@@ -81,8 +84,13 @@ PopulationOpt = Annotated[Path | None, typer.Option(
 MinutesOpt = Annotated[float | None, typer.Option(
     "--minutes", help="Catchment T in minutes (home -> child's anchor) "
                       "[default: the setting planning.catchment_minutes, 30].")]
+ANCHORS: tuple[str, ...] = ("school", "home")
+"""``--anchor``: ``planning.ANCHORS`` (not imported here: it loads geopandas; a test compares)."""
+AREA_KINDS: tuple[str, ...] = ("municipality", "pool", "hex", "square")
+"""``gaps --areas``: ``planning.AREA_KINDS`` (a test compares)."""
 AnchorOpt = Annotated[str, typer.Option(
-    "--anchor", help="Child's point: 'school' (home if the child has none) or 'home'.")]
+    "--anchor", metavar=choices(ANCHORS),
+    help="Child's point: 'school' (home if the child has none) or 'home'.")]
 
 
 def _network(network_dir: Path | None, osm: Path | None, out: Path,
@@ -159,11 +167,9 @@ def parse_addition(text: str, settings: config_mod.ScoringSettings) -> Any:
 
 
 def _check_anchor(anchor: str) -> Any:
-    from matcher import planning
-
-    if anchor not in planning.ANCHORS:
+    if anchor not in ANCHORS:
         raise InputError(_("--anchor '{anchor}': use one of {allowed}").format(
-            anchor=anchor, allowed=", ".join(planning.ANCHORS)))
+            anchor=anchor, allowed=", ".join(ANCHORS)))
     return anchor
 
 
@@ -201,7 +207,8 @@ def gaps(
     municipalities: MunicipalitiesOpt = None,
     config: ConfigOpt = None,
     areas: Annotated[str | None, typer.Option(
-        "--areas", help="municipality or pool (the [scoring.pools] cooperations; both need "
+        "--areas", metavar=choices(AREA_KINDS),
+        help="municipality or pool (the [scoring.pools] cooperations; both need "
                         "--municipalities), hex or square "
                         "[default: municipality with --municipalities, else hex].")] = None,
     cell_metres: Annotated[float, typer.Option(
@@ -231,9 +238,9 @@ def gaps(
     with errors():
         settings = load_config(config)
         kind = areas or ("municipality" if municipalities is not None else "hex")
-        if kind not in planning.AREA_KINDS:
+        if kind not in AREA_KINDS:
             raise InputError(_("--areas '{kind}': use one of {allowed}").format(
-                kind=kind, allowed=", ".join(planning.AREA_KINDS)))
+                kind=kind, allowed=", ".join(AREA_KINDS)))
         if kind in ("municipality", "pool") and municipalities is None:
             raise InputError(_("--areas {kind} needs --municipalities FILE; or use "
                                "--areas hex or --areas square").format(kind=kind))
@@ -499,7 +506,8 @@ def coverage(
         "--bands", help="Comma-separated bands in minutes, ascending "
                         "[default: the setting planning.emergency_bands_minutes, 30,45].")] = None,
     anchor: Annotated[str, typer.Option(
-        "--anchor", help="Child's point: 'home' or 'school'.")] = "home",
+        "--anchor", metavar=choices(ANCHORS),
+        help="Child's point: 'home' or 'school'.")] = "home",
 ) -> None:
     """Share of children (or population) within each band of an available emergency home.
 

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from matcher import languages
-from matcher.errors import Problem
+from matcher.errors import Problem, sheet_row
 from matcher.i18n import gettext as _
 from matcher.i18n import ngettext
 
@@ -361,7 +361,7 @@ class Table:
         """Record a problem for every true row of ``bad`` (a message, or one per row)."""
         for i in np.flatnonzero(bad):
             text = message if isinstance(message, str) else message(int(i))
-            self.problems.append(Problem(self.label, text, row=int(i) + 1, column=column))
+            self.problems.append(Problem(self.label, text, row=sheet_row(i), column=column))
 
     def frame(self, *, keep: pd.DataFrame | None = None) -> pd.DataFrame:
         """The normalised frame: one column per value, dtypes as documented per kind.
@@ -458,7 +458,7 @@ class Table:
             dup = (first != np.arange(self.n)) & (values != "")
             self.add(c.name, dup, lambda i: _("duplicate {column} '{id}' (first at row {row}); "
                                               "ids must be unique")
-                     .format(column=c.name, id=values[i], row=first[i] + 1))
+                     .format(column=c.name, id=values[i], row=sheet_row(first[i])))
         return values
 
     def _text(self, c: Column) -> np.ndarray:
@@ -627,7 +627,7 @@ class Table:
                     self.label, _unknown_tags(what, len(unknown)).format(
                         tags=", ".join(hints),
                         allowed=", ".join(sorted(allowed, key=str.lower))),
-                    row=i + 1, column=c.name))
+                    row=sheet_row(i), column=c.name))
         return out
 
     def _municipalities(self, c: Column) -> list[tuple[str, ...]]:
@@ -640,7 +640,8 @@ class Table:
                 self.problems.append(Problem(
                     self.label, _("{values} not a 4-digit kommunenummer; separate numbers with "
                                   "';' (e.g. '4626;4631')")
-                    .format(values=", ".join(repr(b) for b in bad)), row=i + 1, column=c.name))
+                    .format(values=", ".join(repr(b) for b in bad)), row=sheet_row(i),
+                    column=c.name))
             out.append(tuple(sorted(set(codes))))
         return out
 
@@ -666,7 +667,7 @@ class Table:
                         "{values} are not ISO 639-1 or ISO 639-3 language codes; write codes "
                         "in lower case such as 'nb', 'se', 'sma', 'fkv', 'nsl', separated by "
                         "';'", len(bad)).format(values=", ".join(hints)),
-                    row=i + 1, column=c.name))
+                    row=sheet_row(i), column=c.name))
             out.append(tuple(sorted({code for code in codes if code is not None})))
         return out
 
@@ -681,7 +682,7 @@ class Table:
                     self.label, _("{values} not an age 0-{oldest}; list whole years separated "
                                   "by ';' (e.g. '4;9')")
                     .format(values=", ".join(repr(b) for b in bad), oldest=MAX_CHILD_AGE),
-                    row=i + 1, column=c.name))
+                    row=sheet_row(i), column=c.name))
             out.append(tuple(sorted(int(p) for p in parts if p not in bad)))
         return out
 
