@@ -31,9 +31,9 @@ from matcher.report.common import (
     GRID_METRES,
     LAYERS,
     REQUIRED_LAYERS,
-    SYNTHETIC_KOMMUNENUMMER,
     Privacy,
     check_privacy,
+    fictional_geography,
 )
 from matcher.rules import tags_of
 
@@ -321,11 +321,7 @@ def _municipalities(frame: gpd.GeoDataFrame, crs: str) -> gpd.GeoDataFrame:
 
 
 def _looks_synthetic(children: pd.DataFrame, municipalities: gpd.GeoDataFrame | None) -> bool:
-    if municipalities is not None and "kommunenavn" in municipalities.columns and \
-            municipalities["kommunenavn"].astype(str).str.contains("syntetisk").any():
-        return True
-    codes = pd.to_numeric(children["municipality"], errors="coerce")
-    return bool(len(codes)) and bool(codes.isin(SYNTHETIC_KOMMUNENUMMER).all())
+    return fictional_geography(children, municipalities)
 
 
 def _write_gpkg(layers: Mapping[str, gpd.GeoDataFrame], target: Path,
