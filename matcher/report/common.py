@@ -160,8 +160,8 @@ def _road_note(meta: Mapping[str, Any]) -> str:
 
 def _title(summary: RunSummary) -> str:
     """The run's title in the current language (date, children placed)."""
-    return ngettext("fostermatch run {date}: {placed} of {children} child placed",
-                    "fostermatch run {date}: {placed} of {children} children placed",
+    return ngettext("fostermatch run {date}: a proposal for {placed} of {children} child",
+                    "fostermatch run {date}: a proposal for {placed} of {children} children",
                     summary.children).format(
         date=i18n.format_date(summary.as_of), placed=i18n.format_number(summary.placed),
         children=i18n.format_number(summary.children))

@@ -15,8 +15,8 @@ import pyarrow as pa
 
 from matcher import i18n, vocabulary
 from matcher.config import ContinuitySettings, ScoringSettings
-from matcher.i18n import ngettext
 from matcher.i18n import gettext as _
+from matcher.i18n import ngettext
 from matcher.rules import (
     FILTERS,
     Eligibility,
