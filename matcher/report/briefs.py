@@ -156,7 +156,21 @@ th { background: #eee; }
 """
 
 
-def _to_html(blocks: Sequence[_Block], title: str) -> str:
+def _css_string(text: str) -> str:
+    """``text`` as a CSS string literal (quotes, backslashes and line ends escaped)."""
+    return '"' + "".join(c if c.isalnum() or c in " .,:;()-_/" else f"\\{ord(c):x} "
+                         for c in text) + '"'
+
+
+def _footer_css(footer: str, page: str, of: str) -> str:
+    """Print margin boxes: the run line bottom left, ``page N of M`` bottom right."""
+    return ("@page { @bottom-left { content: " + _css_string(footer)
+            + "; font-size: 8pt; color: #444; } @bottom-right { content: "
+            + _css_string(page + " ") + " counter(page) " + _css_string(" " + of + " ")
+            + " counter(pages); font-size: 8pt; color: #444; } }\n")
+
+
+def _to_html(blocks: Sequence[_Block], title: str, footer: str = "") -> str:
     body: list[str] = []
     for b in blocks:
         if isinstance(b, _Heading):
@@ -175,7 +189,9 @@ def _to_html(blocks: Sequence[_Block], title: str) -> str:
     return ("<!DOCTYPE html>\n"
             f"<html lang=\"{i18n.current()}\">\n<head>\n<meta charset=\"utf-8\">\n"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-            f"<title>{html.escape(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
+            f"<title>{html.escape(title)}</title>\n<style>{_CSS}"
+            + (_footer_css(footer, _("page"), _("of")) if footer else "")
+            + "</style>\n</head>\n<body>\n"
             + "\n".join(body) + "\n</body>\n</html>\n")
 
 
@@ -401,7 +417,7 @@ def build_briefs(result: RunResult, *, settings: Settings | None = None,
     for child_id in sorted(run.assignments):
         blocks, title = _brief(run, child_id)
         out.append(Brief(child_id=child_id, markdown=_to_markdown(blocks),
-                         html=_to_html(blocks, title)))
+                         html=_to_html(blocks, title, _footer(run, child_id))))
     return out
 
 
@@ -422,7 +438,15 @@ def brief(result: RunResult, child_id: str, *, settings: Settings | None = None,
     if child_id not in run.assignments:
         raise InputError(_("child '{child}' is not in this run").format(child=child_id))
     blocks, title = _brief(run, child_id)
-    return Brief(child_id=child_id, markdown=_to_markdown(blocks), html=_to_html(blocks, title))
+    return Brief(child_id=child_id, markdown=_to_markdown(blocks),
+                 html=_to_html(blocks, title, _footer(run, child_id)))
+
+
+def _footer(run: _Run, child_id: str) -> str:
+    """The line printed at the foot of every page: child, run date and configuration."""
+    summary = run.result.summary
+    return _("Child {child}; fostermatch run {date}, configuration {config}").format(
+        child=child_id, date=i18n.format_date(summary.as_of), config=summary.config_hash[:8])
 
 
 def write_briefs(folder: Path, briefs: Sequence[Brief]) -> Path:
