@@ -309,12 +309,13 @@ def _municipalities(frame: gpd.GeoDataFrame, crs: str) -> gpd.GeoDataFrame:
     if frame.crs is None:
         raise InputError(_("municipalities: the layer has no CRS; set it (e.g. with "
                            "`set_crs('EPSG:4326')`)"))
-    number = next((c for c in ("kommunenummer", "municipality") if c in frame.columns), None)
+    number = next((c for c in ("kommunenummer", "municipality", "area_id")
+                   if c in frame.columns), None)
+    name = next((c for c in ("kommunenavn", "name") if c in frame.columns), None)
     out = gpd.GeoDataFrame({
         "kommunenummer": (frame[number].astype(str).to_numpy() if number
                           else np.full(len(frame), "", dtype=object)),
-        "kommunenavn": (frame["kommunenavn"].astype(str).to_numpy()
-                        if "kommunenavn" in frame.columns
+        "kommunenavn": (frame[name].astype(str).to_numpy() if name
                         else np.full(len(frame), "", dtype=object)),
     }, geometry=isochrones_mod.as_multi(frame.geometry.to_crs(crs).to_numpy()), crs=crs)
     return out

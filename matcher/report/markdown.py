@@ -386,7 +386,7 @@ def _markdown(assignments: pd.DataFrame, summary: RunSummary,
 
     out += ["## " + _("Inputs"), ""]
     sources = summary.inputs_sha256
-    out += [*_table((_("input"), "sha256"), [(k, _Code(v)) for k, v in sources.items()]), ""]
+    out += [*_table((_("input"), "sha256"), [(_Code(k), _Code(v)) for k, v in sources.items()]), ""]
     out += [_("Configuration hash: `{hash}`; software: {software}; run date: {date}.").format(
         hash=summary.config_hash, software=summary.software,
         date=summary.as_of.isoformat()), ""]
