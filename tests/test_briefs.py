@@ -297,3 +297,42 @@ def test_child_c0016_gets_a_proposal_with_a_course_plan(nb_run: Path) -> None:
     assert home != "" and a.loc["C0016", "training_needs"] == "behaviour"
     text = (nb_run / "briefs" / "C0016.md").read_text(encoding="utf-8")
     assert f"Kurs: tilby {home} EFST etter flyttingen (for atferdsvansker)." in text
+
+
+def _text_objects(pdf: bytes) -> int:
+    """Text objects (``BT`` operators) in the compressed content streams of a PDF."""
+    import zlib
+
+    n = 0
+    for m in re.finditer(rb"stream\r?\n(.*?)\r?\nendstream", pdf, re.DOTALL):
+        try:
+            n += len(re.findall(rb"\bBT\b", zlib.decompress(m.group(1))))
+        except zlib.error:
+            continue
+    return n
+
+
+def test_every_printed_page_carries_the_run_and_the_page(nb_run: Path, tmp_path: Path) -> None:
+    """The footer (@page margin boxes: child, run, configuration; page N of M) prints: the
+    same brief without it prints with fewer text objects, two fewer per page at least."""
+    ids = list(_csv(nb_run, "assignments.csv")["child_id"])
+    page = (nb_run / "briefs" / f"{ids[0]}.html").read_text(encoding="utf-8")
+    assert "@bottom-left" in page and "counter(page)" in page and "counter(pages)" in page
+    assert f"Barn {ids[0]}; fostermatch-kjøring" in page
+    bare = re.sub(r"@page \{ @bottom-left.*?counter\(pages\);[^}]*\} \}", "", page,
+                  flags=re.DOTALL)
+    assert bare != page
+    (tmp_path / "with.html").write_text(page, encoding="utf-8")
+    (tmp_path / "without.html").write_text(bare, encoding="utf-8")
+    driver = chromium_driver("1000,1400")
+    try:
+        printed = {}
+        for name in ("with", "without"):
+            driver.get((tmp_path / f"{name}.html").as_uri())
+            printed[name] = base64.b64decode(driver.print_page())
+    finally:
+        driver.quit()
+        shutil.rmtree(driver._fm_profile, ignore_errors=True)
+    pages = _pdf_pages(printed["with"])
+    assert pages == _pdf_pages(printed["without"])
+    assert _text_objects(printed["with"]) - _text_objects(printed["without"]) >= 2 * pages

@@ -592,7 +592,8 @@ def _compared(run: _Run, child_id: str, home: str, best: str) -> str:
             vocabulary.names("competence", courses))))
     elif _tags(q["training_needs"]):
         parts.append(_("needs no course"))
-    for column, what in (("school_minutes", _("school")), ("network_minutes", _("the network")),
+    for column, what in (("school_minutes", _("the school")),
+                         ("network_minutes", _("the network")),
                          ("parent_minutes", _("the parents"))):
         a, b = float(p[column]), float(q[column])
         if np.isfinite(a) and np.isinf(b):
