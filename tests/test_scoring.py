@@ -372,8 +372,8 @@ def test_no_single_binding_filter_uses_the_funnel() -> None:
     assert scored.funnel.loc[0, "binding"] == ""
     assert text.endswith("of 3 homes: 3 with free capacity, 3 open to this child by kind, "
                          "0 approved for age 15; no home approved for age 15 (3 homes left "
-                         "after the rules on a free place, kind of home, but their age ranges are 0-12 "
-                         "(2 homes), 0-10 (1 home))")
+                         "after the rules on a free place, kind of home, but their age ranges "
+                         "are 0-12 (2 homes), 0-10 (1 home))")
 
 
 def test_all_qualifying_homes_vetoed() -> None:
