@@ -150,6 +150,8 @@ ul { margin: 1mm 0 2mm 5mm; padding-left: 4mm; }
 table { border-collapse: collapse; width: 100%; margin: 1mm 0 2mm 0; font-size: 9pt;
         break-inside: avoid; page-break-inside: avoid; }
 th, td { border: 1px solid #bbb; padding: 1mm 1.5mm; text-align: left; vertical-align: top; }
+table.wide { font-size: 7.5pt; }
+table.wide th, table.wide td { padding: 0.8mm 1mm; overflow-wrap: anywhere; }
 th { background: #eee; }
 .note { border: 2px solid #b2182b; color: #b2182b; padding: 1.5mm 3mm; font-weight: bold; }
 @media print { body { margin: 0; max-width: none; } a { color: inherit; } }
@@ -185,7 +187,9 @@ def _to_html(blocks: Sequence[_Block], title: str, footer: str = "") -> str:
             head = "".join(f"<th>{html.escape(h)}</th>" for h in b.header)
             rows = "".join("<tr>" + "".join(f"<td>{html.escape(v)}</td>" for v in row) + "</tr>"
                            for row in b.rows)
-            body.append(f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>")
+            wide = " class=\"wide\"" if len(b.header) > 6 else ""
+            body.append(f"<table{wide}><thead><tr>{head}</tr></thead><tbody>{rows}</tbody>"
+                        "</table>")
     return ("<!DOCTYPE html>\n"
             f"<html lang=\"{i18n.current()}\">\n<head>\n<meta charset=\"utf-8\">\n"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
