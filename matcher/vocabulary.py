@@ -14,7 +14,9 @@ the code in the run's language (:mod:`matcher.i18n`):
   the names a run brings (the fictional fjord's ``kommunenavn``)
   (:func:`municipality`);
 - pools of ``[scoring.pools]``: their name as written, underscores as spaces
-  (:func:`pool`).
+  (:func:`pool`);
+- a child's contacts: their label, else kind and number within the kind
+  (:func:`contacts`).
 
 A code without a name (a tag a region adds in its settings) is shown as it is
 written. :func:`code_words` lists the codes whose name differs from the code,
@@ -26,12 +28,14 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable, Mapping
 
+import pandas as pd
+
 from matcher.i18n import N_
 from matcher.i18n import gettext as _
 from matcher.io import registers
 
-__all__ = ["FIELDS", "cell", "code_words", "municipality", "municipality_names", "name",
-           "names", "pool"]
+__all__ = ["FIELDS", "cell", "code_words", "contacts", "municipality", "municipality_names",
+           "name", "names", "pool"]
 
 FIELDS: dict[str, dict[str, str]] = {
     "need": {
@@ -195,6 +199,30 @@ def municipality(code: object, known: Mapping[str, str] | None = None, *,
 def pool(value: str) -> str:
     """A pool of ``[scoring.pools]`` as people read it: underscores as spaces."""
     return value.replace("_", " ")
+
+
+def contacts(table: pd.DataFrame) -> dict[str, str]:
+    """Contact ``anchor_id`` -> how people name it: its ``label`` when the contacts table
+    has one, else the kind and a number within the child's contacts of that kind
+    (``"relative 1"``, ``"activity 2"``), never the row of the file.
+
+    Parameters
+    ----------
+    table
+        Validated contacts (:attr:`matcher.schema.Inputs.contacts`: ``anchor_id,
+        child_id, kind`` and the optional ``label``), in file order.
+    """
+    if table is None or not len(table):
+        return {}
+    number = table.groupby(["child_id", "kind"], sort=False).cumcount().to_numpy() + 1
+    labels = (table["label"] if "label" in table.columns
+              else pd.Series("", index=table.index, dtype=object))
+    out = {}
+    for anchor, kind, k, label in zip(table["anchor_id"], table["kind"], number, labels,
+                                      strict=True):
+        text = label.strip() if isinstance(label, str) else ""
+        out[str(anchor)] = text or f"{name('contact_kind', str(kind))} {k}"
+    return out
 
 
 def code_words() -> frozenset[str]:

@@ -1,4 +1,4 @@
-"""Statistics on waiting children (Bufdir measure 17): history rows, waiting times, trends.
+"""Statistics on children waiting for a foster home: history rows, waiting times, trends.
 
 Pure: frames in, frames and text out. One *history row* per child per run
 (:func:`history`) holds only categories and counts, never positions or
@@ -17,11 +17,13 @@ small group of children can be recognised.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from matcher import vocabulary
 from matcher.i18n import N_, format_number
 from matcher.i18n import gettext as _
 from matcher.run import WaitingCell, WaitingSummary
@@ -265,8 +267,14 @@ def summary_block(rows: pd.DataFrame, *, min_cell: int = MIN_CELL) -> WaitingSum
         suppressed_cells=int(table["suppressed"].sum() + binding["suppressed"].sum()))
 
 
-def markdown(block: WaitingSummary, trend_table: pd.DataFrame | None = None) -> str:
-    """Render waiting figures (:func:`summary_block`) and an optional trend as markdown."""
+def markdown(block: WaitingSummary, trend_table: pd.DataFrame | None = None, *,
+             municipalities: Mapping[str, str] | None = None) -> str:
+    """Render waiting figures (:func:`summary_block`) and an optional trend as markdown.
+
+    Municipalities are shown by name (``municipalities``: number -> name, default
+    the register, :func:`matcher.vocabulary.municipality_names`), needs and
+    urgency by their names.
+    """
     out = [_("Days waiting since `waiting_since` (children not yet placed). Cells with fewer "
              "than {min_cell} children are suppressed ({suppressed} here).").format(
                  min_cell=block.min_cell, suppressed=block.suppressed_cells), ""]
@@ -279,7 +287,8 @@ def markdown(block: WaitingSummary, trend_table: pd.DataFrame | None = None) -> 
     if rows:
         out += ["| " + " | ".join((_("breakdown"), _("value"), _("children"), _("median days"),
                                    _("90th percentile days"))) + " |", "|---|---|---|---|---|"]
-        out += [f"| {_dimension(d)} | {_value(d, v)} | {_num(n)} | {_num(m)} | {_num(p)} |"
+        out += [f"| {_dimension(d)} | {_value(d, v, municipalities)} | {_num(n)} | {_num(m)} "
+                f"| {_num(p)} |"
                 for d, v, n, m, p in rows]
         out.append("")
     binding = block.binding
@@ -303,19 +312,24 @@ _DIMENSION_TEXT: dict[str, str] = {
     "all": N_("all children"), "municipality": N_("municipality"), "age_band": N_("age band"),
     "need": N_("need"), "urgency": N_("urgency"), "sibling_group_size": N_("sibling group size"),
 }
-_VALUE_TEXT: dict[str, str] = {"all": N_("all"), "acute": N_("acute"), "planned": N_("planned"),
-                               "none": N_("no registered need")}
+_VALUE_TEXT: dict[str, str] = {"all": N_("all"), "none": N_("no registered need")}
 
 
 def _dimension(code: str) -> str:
     return _(_DIMENSION_TEXT[code]) if code in _DIMENSION_TEXT else code
 
 
-def _value(dimension: str, value: str) -> str:
-    """A cell label: codes of urgency and 'all' translated; municipality numbers, age bands and
-    need tags as they are."""
-    if dimension in ("all", "urgency") or value == "none":
-        return _(_VALUE_TEXT[value]) if value in _VALUE_TEXT else value
+def _value(dimension: str, value: str, municipalities: Mapping[str, str] | None = None) -> str:
+    """A cell label: 'all' and 'none' translated, urgency and needs by name (the
+    vocabulary), municipalities by name; age bands and group sizes as they are."""
+    if value in _VALUE_TEXT and (dimension == "all" or value == "none"):
+        return _(_VALUE_TEXT[value])
+    if dimension == "urgency":
+        return vocabulary.name("urgency", value)
+    if dimension == "need":
+        return vocabulary.name("need", value)
+    if dimension == "municipality":
+        return vocabulary.municipality(value, vocabulary.municipality_names(municipalities))
     return value
 
 

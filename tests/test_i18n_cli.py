@@ -168,9 +168,9 @@ def test_match_table_and_shortlist_in_nynorsk(small_sample: Sample, tmp_path: Pa
     assert result.exit_code == 0, result.output
     text = _flat(result.output)
     for words in (f"fostermatch-køyring -> {out}", "nøkkeltal", "verdi", "status / løysar",
-                  "optimal / highs", "fosterheimar", "plassert i heimkommunen",
+                  "optimal / highs", "fosterheimar", "forslag i heimkommunen",
                   "utan forslag (sjå reason i assignments.csv)", "median reisetid til skulen",
-                  "plasseringar i familie og nettverk", "med opplæringsbehov"):
+                  "forslag i familie og nettverk", "forslag der heimen treng kurs"):
         assert words in text, words
     for english in ("measure", "kept in home municipality", "median school travel"):
         assert english not in text

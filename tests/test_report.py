@@ -23,7 +23,7 @@ import shapely
 from conftest import chromium_driver
 from typer.testing import CliRunner
 
-from matcher import config, network, pipeline, report, schema
+from matcher import config, network, pipeline, report, schema, vocabulary
 from matcher.cli import app
 from matcher.errors import InputError
 from matcher.io import readers
@@ -227,7 +227,7 @@ def test_report_md_numbers_match_assignments(run: Run) -> None:
     a = assignments_csv(run.exact)
     placed = a["home_id"].notna()
 
-    urgency = {r[0]: [int(v) for v in r[1:]] for r in md_table(text, "Placements by urgency")}
+    urgency = {r[0]: [int(v) for v in r[1:]] for r in md_table(text, "Proposals by urgency")}
     for u in ("acute", "planned"):
         sel = a["urgency"] == u
         assert urgency[u] == [int(sel.sum()), int((sel & placed).sum()),
@@ -236,7 +236,7 @@ def test_report_md_numbers_match_assignments(run: Run) -> None:
 
     kept = int((a["municipality_match"] & placed).sum())
     share = 100 * kept / placed.sum()
-    assert f"{kept} of {int(placed.sum())} placed children ({share:.1f} %)" in text
+    assert f"{kept} of {int(placed.sum())} proposals ({share:.1f} %)" in text
 
     minutes = a.loc[placed, "school_minutes"].dropna().to_numpy()
     expected = [int((minutes <= 15).sum()),
@@ -258,8 +258,8 @@ def test_report_md_numbers_match_assignments(run: Run) -> None:
     needs = a.loc[placed & a["training_needs"].notna()]
     assert [(r[0], r[1]) for r in training] == list(zip(needs["child_id"], needs["home_id"],
                                                         strict=True))
-    assert [r[2] for r in training] == [", ".join(n.split(";")) for n in
-                                        needs["training_needs"]]
+    assert [r[2] for r in training] == [", ".join(vocabulary.names("need", n.split(";")))
+                                        for n in needs["training_needs"]]
 
     summary = json.loads((run.exact / "summary.json").read_text())
     solver = dict(md_table(text, "Solver"))
@@ -384,7 +384,7 @@ def test_report_md_escapes_html_and_markdown_from_ids(run_summary: RunSummary) -
     text = markdown._markdown(a, run_summary.model_copy(update={"children_not_heard": ()}), {})
     assert "<img" not in text and "<script" not in text and "**x**" not in text
     assert md_table(text, "Unmatched children")[0] == [evil, "acute", "<script>x</script>"]
-    assert md_table(text, "Support plan: training needs")[0] == ["c2", "h|1", "teen"]
+    assert md_table(text, "Support plan: training needs")[0] == ["c2", "h|1", "teenager"]
     # the children not heard are listed in a sentence: their ids are inert there too
     text = markdown._markdown(a, run_summary.model_copy(update={"children_not_heard": (evil,)}),
                               {})
@@ -421,4 +421,4 @@ def test_report_md_escapes_pool_names(run_summary: RunSummary) -> None:
                                              "children_not_heard": ()})
     text = markdown._markdown(a, summary, {})
     assert "<img" not in text and "<b>" not in text
-    assert "&lt;img src=x onerror=alert\\(1\\)&gt; (0301, &lt;b&gt;3201&lt;/b&gt;)" in text
+    assert "&lt;img src=x onerror=alert\\(1\\)&gt; (Oslo, &lt;b&gt;3201&lt;/b&gt;)" in text

@@ -120,10 +120,11 @@ def test_summary_at_a_glance_from_the_inputs(small_sample: Sample, tmp_path: Pat
     placed = a[a["home_id"] != ""]
     school = pd.to_numeric(placed["school_minutes"], errors="coerce").dropna()
     first_band = small_sample.settings.scoring.bands_minutes[0]
-    assert (f"Near school: {int((school <= first_band).sum())} of {len(school)} placed children "
-            f"with a school live at most {first_band:.0f} min from it" in glance), glance
+    assert (f"Near school: for {int((school <= first_band).sum())} of {len(school)} children "
+            f"with a proposal and a school, the proposed home is at most {first_band:.0f} min "
+            "from it" in glance), glance
     own = int((placed["municipality_match"] == "True").sum())
-    assert f"Own municipality: {own} of {len(placed)} placed children." in glance
+    assert f"Own municipality: {own} of {len(placed)} proposals." in glance
     # the three most common reasons: counted from the funnel of the scoring, by hand
     funnel = result.scored.funnel.set_index("child_id")
     counts: dict[str, int] = {}
@@ -142,3 +143,23 @@ def test_summary_at_a_glance_from_the_inputs(small_sample: Sample, tmp_path: Pat
     top = sorted(counts.values(), reverse=True)[:3]
     listed = [int(n) for n in re.findall(r"^\d\. .+: (\d+) child", glance, flags=re.MULTILINE)]
     assert listed == top, (listed, counts)
+
+
+def test_golden_brief_child_whose_alternatives_went_to_others(written: tuple[str, Path]) -> None:
+    """C0016's golden brief: each alternative is proposed to another child, said without
+    that child's id, and the brief says why each ranks below the proposed home."""
+    lang, out = written
+    if lang != "en":
+        pytest.skip("checked once, in English")
+    a = pd.read_csv(out / "assignments.csv", dtype=str, keep_default_na=False)
+    text = (out / BRIEFS / "C0016.md").read_text(encoding="utf-8")
+    rows = [line for line in text.splitlines() if line.startswith("| alternative ")]
+    assert len(rows) == 4
+    taken = set(a.loc[a["child_id"] != "C0016", "home_id"])
+    for row in rows:
+        home = row.split(" | ")[1]
+        assert home in taken, home
+        assert "proposed to another child" in row or "proposed to other children" in row
+        assert "needs" in row and "EFST" in row  # why it ranks below: a course
+    others = set(a["child_id"]) - {"C0016"}
+    assert not any(re.search(rf"\b{c}\b", text) for c in others)

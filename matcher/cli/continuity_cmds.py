@@ -169,7 +169,7 @@ def waiting_stats(
             files.write_csv(table, tmp / "waiting.csv", formula_safe=True)
             files.write_csv(binding, tmp / "binding.csv", formula_safe=True)
             files.write_csv(trend, tmp / "trend.csv", formula_safe=True)
-            title = _("Waiting children (Bufdir measure 17)")
+            title = _("Children waiting for a foster home")
             files.write_text(tmp / "waiting.md", f"# {title}\n\n" + waiting.markdown(block, trend))
             files.write_bytes(tmp / "trend.png", _trend_png(trend))
         say(ngettext("waiting statistics of {n} run written to {out}",

@@ -69,6 +69,7 @@ from matcher.report.common import (
     SYNTHETIC_KOMMUNENUMMER,
     Privacy,
     check_privacy,
+    run_municipality_names,
 )
 from matcher.report.layers import (
     _looks_synthetic,
@@ -142,7 +143,8 @@ def write_outputs(result: RunResult, folder: Path, *, privacy: Privacy = "coarse
     synthetic
         Mark the outputs as synthetic data. ``None`` detects it: municipality
         names containing "syntetisk", or every child in a fictional
-        :data:`SYNTHETIC_KOMMUNENUMMER` municipality.
+        :data:`SYNTHETIC_KOMMUNENUMMER` municipality. The banner says whether
+        the places are real too (:func:`~matcher.report.common.synthetic_note`).
 
     Raises
     ------
@@ -152,10 +154,11 @@ def write_outputs(result: RunResult, folder: Path, *, privacy: Privacy = "coarse
     folder = Path(folder)
     layers = build_layers(result, privacy=privacy, municipalities=municipalities,
                           isochrones=isochrones, settings=settings)
+    fictional = _looks_synthetic(result.inputs.children, municipalities)
     if synthetic is None:
-        synthetic = _looks_synthetic(result.inputs.children, municipalities)
+        synthetic = fictional
     grid = (settings or Settings()).report.grid_metres
-    meta = {"privacy": privacy, "synthetic": bool(synthetic),
+    meta = {"privacy": privacy, "synthetic": bool(synthetic), "fictional": fictional,
             "osm": result.network is not None or "network" in result.summary.inputs_sha256,
             "near_school_minutes": float((settings or Settings()).scoring.bands_minutes[0]),
             "grid_metres": grid,
@@ -163,8 +166,9 @@ def write_outputs(result: RunResult, folder: Path, *, privacy: Privacy = "coarse
     _write_gpkg(layers, folder / GPKG, meta)
     _write_rendered(folder, _render(layers, result.assignments, result.summary, meta,
                                     result.history))
-    briefs.write_briefs(folder, briefs.build_briefs(result, settings=settings,
-                                                    synthetic=bool(synthetic)))
+    briefs.write_briefs(folder, briefs.build_briefs(
+        result, settings=settings, synthetic=bool(synthetic), fictional=fictional,
+        municipality_names=run_municipality_names(municipalities)))
     workbook.write_workbook(folder, workbook.workbook(
         result.assignments, result.shortlist, result.summary, history=result.history,
         synthetic=bool(synthetic), settings=settings,
@@ -240,7 +244,9 @@ def _render(layers: Mapping[str, gpd.GeoDataFrame], assignments: pd.DataFrame,
     return _Rendered(html=_map_html(layers, summary, meta),
                      png=_map_png(layers, summary, meta),
                      markdown=_markdown(assignments, summary, meta, history,
-                                        crs=_crs_name(layers)))
+                                        crs=_crs_name(layers),
+                                        municipalities=run_municipality_names(
+                                            layers.get("municipalities"))))
 
 
 def _crs_name(layers: Mapping[str, gpd.GeoDataFrame]) -> str:

@@ -35,12 +35,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from matcher import i18n, languages, rules
+from matcher import i18n, languages, rules, vocabulary
 from matcher.config import Settings
 from matcher.i18n import gettext as _
 from matcher.i18n import ngettext
 from matcher.io import files
-from matcher.report.common import SYNTHETIC_NOTE
+from matcher.report.common import synthetic_note
 from matcher.report.markdown import _cell, reason_codes, reason_text
 
 if TYPE_CHECKING:
@@ -50,7 +50,7 @@ __all__ = ["BRIEFS", "Brief", "brief", "brief_file_name", "build_briefs", "write
 
 BRIEFS = "briefs"
 """Folder of the briefs inside a run folder."""
-_NEAR_HOMES = 3
+_NEAR_HOMES = 5
 """Homes shown as coming closest to qualifying, for a child without a proposal."""
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
 
@@ -150,13 +150,29 @@ ul { margin: 1mm 0 2mm 5mm; padding-left: 4mm; }
 table { border-collapse: collapse; width: 100%; margin: 1mm 0 2mm 0; font-size: 9pt;
         break-inside: avoid; page-break-inside: avoid; }
 th, td { border: 1px solid #bbb; padding: 1mm 1.5mm; text-align: left; vertical-align: top; }
+table.wide { font-size: 7.5pt; }
+table.wide th, table.wide td { padding: 0.8mm 1mm; overflow-wrap: anywhere; }
 th { background: #eee; }
 .note { border: 2px solid #b2182b; color: #b2182b; padding: 1.5mm 3mm; font-weight: bold; }
 @media print { body { margin: 0; max-width: none; } a { color: inherit; } }
 """
 
 
-def _to_html(blocks: Sequence[_Block], title: str) -> str:
+def _css_string(text: str) -> str:
+    """``text`` as a CSS string literal (quotes, backslashes and line ends escaped)."""
+    return '"' + "".join(c if c.isalnum() or c in " .,:;()-_/" else f"\\{ord(c):x} "
+                         for c in text) + '"'
+
+
+def _footer_css(footer: str, page: str, of: str) -> str:
+    """Print margin boxes: the run line bottom left, ``page N of M`` bottom right."""
+    return ("@page { @bottom-left { content: " + _css_string(footer)
+            + "; font-size: 8pt; color: #444; } @bottom-right { content: "
+            + _css_string(page + " ") + " counter(page) " + _css_string(" " + of + " ")
+            + " counter(pages); font-size: 8pt; color: #444; } }\n")
+
+
+def _to_html(blocks: Sequence[_Block], title: str, footer: str = "") -> str:
     body: list[str] = []
     for b in blocks:
         if isinstance(b, _Heading):
@@ -171,11 +187,15 @@ def _to_html(blocks: Sequence[_Block], title: str) -> str:
             head = "".join(f"<th>{html.escape(h)}</th>" for h in b.header)
             rows = "".join("<tr>" + "".join(f"<td>{html.escape(v)}</td>" for v in row) + "</tr>"
                            for row in b.rows)
-            body.append(f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>")
+            wide = " class=\"wide\"" if len(b.header) > 6 else ""
+            body.append(f"<table{wide}><thead><tr>{head}</tr></thead><tbody>{rows}</tbody>"
+                        "</table>")
     return ("<!DOCTYPE html>\n"
             f"<html lang=\"{i18n.current()}\">\n<head>\n<meta charset=\"utf-8\">\n"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-            f"<title>{html.escape(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
+            f"<title>{html.escape(title)}</title>\n<style>{_CSS}"
+            + (_footer_css(footer, _("page"), _("of")) if footer else "")
+            + "</style>\n</head>\n<body>\n"
             + "\n".join(body) + "\n</body>\n</html>\n")
 
 
@@ -274,10 +294,17 @@ class _Run:
     not_heard: set[str]
     resource: pd.DataFrame | None  # by home_id
     synthetic: bool
+    fictional: bool  # the places are made up too (the fjord)
+    known: dict[str, str]  # municipality number -> name
+    used: dict[str, int]  # home_id -> children proposed to it in this run (locked included)
+    proposed_to: dict[str, str]  # child_id -> home_id, children with a proposal
+    feasible: set[tuple[str, str]]  # (child, home) pairs that pass every rule
+    contact_names: dict[str, str]  # contact anchor_id -> label or "relative 1"
 
     @classmethod
     def build(cls, result: RunResult, settings: Settings, *, synthetic: bool,
-              resource_families: pd.DataFrame | None) -> _Run:
+              resource_families: pd.DataFrame | None, fictional: bool = True,
+              municipality_names: Mapping[str, str] | None = None) -> _Run:
         inputs = result.plan.inputs if result.plan is not None else result.inputs
         a = result.assignments
         placed = a.loc[a["home_id"].notna(), ["child_id", "home_id"]]
@@ -326,7 +353,22 @@ class _Run:
                 result.scored.funnel["child_id"], result.scored.funnel["n_feasible"],
                 strict=True)},
             not_heard=set(result.summary.children_not_heard),
-            resource=resource, synthetic=synthetic)
+            resource=resource, synthetic=synthetic, fictional=fictional,
+            known=vocabulary.municipality_names(municipality_names),
+            used={str(h): int(n) for h, n in placed["home_id"].value_counts().items()},
+            proposed_to={str(c): str(h) for c, h in placed.itertuples(index=False)},
+            feasible=set(zip(scored.loc[scored["feasible"], "child_id"].astype(str),
+                             scored.loc[scored["feasible"], "home_id"].astype(str),
+                             strict=True)),
+            contact_names=vocabulary.contacts(contacts))
+
+    def municipality(self, code: object) -> str:
+        """The name of a municipality number (the run's names, then the register)."""
+        return vocabulary.municipality(code, self.known)
+
+    def free_after(self, home_id: str) -> int:
+        """Free places of a home after this run's proposals."""
+        return int(self.home[home_id]["capacity"]) - self.used.get(home_id, 0)
 
     def pair(self, child_id: str, home_id: str) -> _Pair | None:
         return self.pairs.get((child_id, home_id))
@@ -340,8 +382,9 @@ class _Run:
 
 
 def build_briefs(result: RunResult, *, settings: Settings | None = None,
-                 synthetic: bool = False,
-                 resource_families: pd.DataFrame | None = None) -> list[Brief]:
+                 synthetic: bool = False, fictional: bool = True,
+                 resource_families: pd.DataFrame | None = None,
+                 municipality_names: Mapping[str, str] | None = None) -> list[Brief]:
     """Render one brief per child of a run, in ``child_id`` order.
 
     Pure: the run in, text out (the language in effect, :func:`matcher.i18n.current`).
@@ -354,10 +397,17 @@ def build_briefs(result: RunResult, *, settings: Settings | None = None,
         The settings of the run (rules, pools, limits); defaults without it.
     synthetic
         Mark every brief as synthetic data.
+    fictional
+        With ``synthetic``: the places are made up too (the fjord), not only the
+        people (the Oslo demo on real geography); the banner says which.
     resource_families
         Homes with their resource family (``home_id, resource_id, minutes``, as
         :attr:`matcher.planning.SupportAssignment.assignments`), or ``None``: a
         match run has no resource-family plan, and the brief says so.
+
+    municipality_names
+        The run's own municipality names (number -> name, such as the fjord's
+        ``kommunenavn``), over the 2024 register.
 
     Returns
     -------
@@ -365,17 +415,19 @@ def build_briefs(result: RunResult, *, settings: Settings | None = None,
         One per child of ``result.assignments``.
     """
     run = _Run.build(result, settings or Settings(), synthetic=synthetic,
-                     resource_families=resource_families)
+                     resource_families=resource_families, fictional=fictional,
+                     municipality_names=municipality_names)
     out = []
     for child_id in sorted(run.assignments):
         blocks, title = _brief(run, child_id)
         out.append(Brief(child_id=child_id, markdown=_to_markdown(blocks),
-                         html=_to_html(blocks, title)))
+                         html=_to_html(blocks, title, _footer(run, child_id))))
     return out
 
 
 def brief(result: RunResult, child_id: str, *, settings: Settings | None = None,
-          synthetic: bool = False) -> Brief:
+          synthetic: bool = False, fictional: bool = True,
+          municipality_names: Mapping[str, str] | None = None) -> Brief:
     """Render one child's brief (see :func:`build_briefs`); shown as Markdown in a notebook.
 
     Raises
@@ -385,11 +437,20 @@ def brief(result: RunResult, child_id: str, *, settings: Settings | None = None,
     """
     from matcher.errors import InputError
 
-    run = _Run.build(result, settings or Settings(), synthetic=synthetic, resource_families=None)
+    run = _Run.build(result, settings or Settings(), synthetic=synthetic, resource_families=None,
+                     fictional=fictional, municipality_names=municipality_names)
     if child_id not in run.assignments:
         raise InputError(_("child '{child}' is not in this run").format(child=child_id))
     blocks, title = _brief(run, child_id)
-    return Brief(child_id=child_id, markdown=_to_markdown(blocks), html=_to_html(blocks, title))
+    return Brief(child_id=child_id, markdown=_to_markdown(blocks),
+                 html=_to_html(blocks, title, _footer(run, child_id)))
+
+
+def _footer(run: _Run, child_id: str) -> str:
+    """The line printed at the foot of every page: child, run date and configuration."""
+    summary = run.result.summary
+    return _("Child {child}; fostermatch run {date}, configuration {config}").format(
+        child=child_id, date=i18n.format_date(summary.as_of), config=summary.config_hash[:8])
 
 
 def write_briefs(folder: Path, briefs: Sequence[Brief]) -> Path:
@@ -413,26 +474,39 @@ def _brief(run: _Run, child_id: str) -> tuple[list[_Block], str]:
     title = _("Brief for the dialogue meeting: child {child}").format(child=child_id)
     blocks: list[_Block] = [_Heading(1, title)]
     if run.synthetic:
-        blocks.append(_Note(_Text(_("{note}. Do not use for casework."),
-                                  {"note": _(SYNTHETIC_NOTE)})))
+        blocks.append(_Note(_Text(_("{note}. Do not use for casework."), {"note": synthetic_note(
+            {"synthetic": True, "fictional": run.fictional})})))
     as_of = summary.as_of
     day = i18n.format_date(as_of)
-    urgency = _("acute") if child["urgency"] == "acute" else _("planned")
     facts = [_Text(_("Run date: {date}. Urgency: {urgency}. Age: {age}. Home municipality: "
                      "{municipality}."),
-                   {"date": day, "urgency": urgency, "age": int(child["age"]),
-                    "municipality": child["municipality"]})]
+                   {"date": day, "urgency": vocabulary.name("urgency", str(child["urgency"])),
+                    "age": int(child["age"]),
+                    "municipality": run.municipality(child["municipality"])})]
     protection = child.get("address_protection")
     if isinstance(protection, str) and protection:
-        facts.append(_Text(_("Address protected ({kind} adresse): the child's points are used "
-                             "for travel times only, and are in no map, layer or file."),
-                           {"kind": protection.replace("_", " ")}))
+        facts.append(_Text(_("Address protected ({kind}): the child's points are used for "
+                             "travel times only, and are in no map, layer or file."),
+                           {"kind": vocabulary.name("address_protection", protection)}))
     group = child.get("sibling_group")
     if isinstance(group, str) and group:
         others = [m for m in run.groups.get(group, []) if m != child_id]
         facts.append(_Text(ngettext("Sibling group {group}, with {n} sibling.",
                                     "Sibling group {group}, with {n} siblings.", len(others)),
                            {"group": group, "n": len(others)}))
+        own = run.proposed_to.get(child_id)
+        for sib in others:
+            there = run.proposed_to.get(sib)
+            if there is None:
+                text = _Text(_("Sibling {sibling}: no proposal in this run."), {"sibling": sib})
+            elif there == own:
+                text = _Text(_("Sibling {sibling}: proposed to the same home, {home}."),
+                             {"sibling": sib, "home": there})
+            else:
+                text = _Text(_("Sibling {sibling}: proposed to {home} ({municipality})."),
+                             {"sibling": sib, "home": there,
+                              "municipality": run.municipality(run.home[there]["municipality"])})
+            facts.append(text)
     since = child.get("waiting_since")
     if since is not None and not pd.isna(since):
         days = (pd.Timestamp(as_of) - pd.Timestamp(since)).days
@@ -440,7 +514,8 @@ def _brief(run: _Run, child_id: str) -> tuple[list[_Block], str]:
                                     "Waiting since {date}: {n} days.", days),
                            {"date": i18n.format_date(pd.Timestamp(since).date()), "n": days}))
     needs = _tags(child.get("needs"))
-    facts.append(_Text(_("Needs: {needs}."), {"needs": _join(needs) or _("none recorded")}))
+    facts.append(_Text(_("Needs: {needs}."), {"needs": _join(vocabulary.names("need", needs))
+                                              or _("none recorded")}))
     blocks.append(_Items(tuple(facts)))
     blocks.append(_Text(_("The engine recommends; people decide. This brief holds pseudonymous "
                           "ids only: no names, addresses or coordinates.")))
@@ -450,25 +525,35 @@ def _brief(run: _Run, child_id: str) -> tuple[list[_Block], str]:
         blocks += _proposed(run, child_id, child, a, home)
     else:
         blocks += _unmatched(run, child_id, child, a)
+    blocks += _conclusion()
     return blocks, title
 
 
+def _conclusion() -> list[_Block]:
+    """The meeting's conclusion: empty lines to fill in by hand."""
+    line = "." * 70
+    return [_Heading(2, _("Conclusion of the meeting")),
+            _Items(tuple(_Text("{label}: {line}", {"label": label, "line": line}) for label in (
+                _("Decision"), _("Who does what, and by when"), _("Next meeting"),
+                _("Present")))),
+            _Text("{line}", {"line": line}), _Text("{line}", {"line": line})]
+
+
 def _relation(run: _Run, child: Mapping[str, Any], home_id: str, pair: _Pair | None) -> _Text:
-    muni = run.home[home_id]["municipality"]
-    own = child["municipality"]
+    muni = run.municipality(run.home[home_id]["municipality"])
+    own = run.municipality(child["municipality"])
     relation = pair["municipality_relation"] if pair is not None else (
-        "own" if muni == own else "other")
+        "own" if run.home[home_id]["municipality"] == child["municipality"] else "other")
     if relation == "own":
-        return _Text(_("{home} is in municipality {municipality}, the child's own."),
+        return _Text(_("{home} is in {municipality}, the child's own municipality."),
                      {"home": home_id, "municipality": muni})
     if relation == "pool":
-        return _Text(_("{home} is in municipality {municipality}, in the cooperation {pool} "
-                       "with the child's municipality {own}."),
-                     {"home": home_id, "municipality": muni, "pool": pair["pool"]
-                      if pair is not None else "", "own": own})
-    return _Text(_("{home} is in municipality {municipality}, outside the child's municipality "
-                   "{own} and its cooperation."),
-                 {"home": home_id, "municipality": muni, "own": own})
+        return _Text(_("{home} is in {municipality}, in the cooperation {pool} with the child's "
+                       "municipality {own}."),
+                     {"home": home_id, "municipality": muni, "pool": vocabulary.pool(
+                         str(pair["pool"])) if pair is not None else "", "own": own})
+    return _Text(_("{home} is in {municipality}, outside the child's municipality {own} and its "
+                   "cooperation."), {"home": home_id, "municipality": muni, "own": own})
 
 
 def _relation_short(relation: object) -> str:
@@ -476,32 +561,130 @@ def _relation_short(relation: object) -> str:
         str(relation), _("other municipality"))
 
 
-def _homes_table(run: _Run, child_id: str, rows: Sequence[tuple[str, str]]) -> _Table:
-    """``(label, home_id)`` rows: minutes to school, network, parents; municipality; wishes."""
+def _status(run: _Run, child_id: str, home: str) -> str:
+    """Whether a home another child could take is free, proposed to another child, or full."""
+    capacity = int(run.home[home]["capacity"])
+    if capacity <= 0:
+        return _("full (no free place)")
+    free = run.free_after(home)
+    others = run.used.get(home, 0) - (1 if run.proposed_to.get(child_id) == home else 0)
+    if free > 0:
+        return ngettext("free ({n} place left)", "free ({n} places left)", free).format(n=free)
+    return (ngettext("proposed to another child", "proposed to other children", others)
+            if others > 0 else _("full (no free place)"))
+
+
+def _minutes_diff(delta: float, what: str) -> str | None:
+    """``'4 min longer to school'`` or ``None`` when under a minute or unknown."""
+    if not np.isfinite(delta) or abs(delta) < 1:
+        return None
+    m = i18n.format_minutes(abs(delta))
+    return (_("{minutes} longer to {what}") if delta > 0 else _("{minutes} shorter to {what}")
+            ).format(minutes=m, what=what)
+
+
+def _compared(run: _Run, child_id: str, home: str, best: str) -> str:
+    """Why ``home`` ranks where it does next to ``best`` (the proposed or best home), in words."""
+    p, q = run.pair(child_id, home), run.pair(child_id, best)
+    if p is None or q is None:
+        return ""
+    parts: list[str] = []
+    train = _tags(p["training_needs"])
+    if train:
+        courses = rules.courses_for(train, run.settings.scoring) or list(train)
+        parts.append(_("needs {courses} after the move").format(courses=_join(
+            vocabulary.names("competence", courses))))
+    elif _tags(q["training_needs"]):
+        parts.append(_("needs no course"))
+    for column, what in (("school_minutes", _("the school")),
+                         ("network_minutes", _("the network")),
+                         ("parent_minutes", _("the parents"))):
+        a, b = float(p[column]), float(q[column])
+        if np.isfinite(a) and np.isinf(b):
+            parts.append(_("reaches {what}").format(what=what))
+        elif np.isinf(a) and np.isfinite(b):
+            parts.append(_("cannot reach {what}").format(what=what))
+        else:
+            diff = _minutes_diff(a - b, what)
+            if diff:
+                parts.append(diff)
+    if str(p["municipality_relation"]) != str(q["municipality_relation"]):
+        parts.append(_relation_short(p["municipality_relation"]))
+    wishes_p = [w for w in _wishes(run, run.child[child_id], home, p) if w[2] is not None]
+    wishes_q = [w for w in _wishes(run, run.child[child_id], best, q) if w[2] is not None]
+    met_p, met_q = sum(bool(w[2]) for w in wishes_p), sum(bool(w[2]) for w in wishes_q)
+    if met_p != met_q:
+        parts.append(_("meets more of the child's wishes") if met_p > met_q
+                     else _("meets fewer of the child's wishes"))
+    return "; ".join(parts) or _("about as good")
+
+
+def _homes_table(run: _Run, child_id: str, rows: Sequence[tuple[str, str]],
+                 best: str | None = None) -> _Table:
+    """``(label, home_id)`` rows: status, minutes to school, network and parents, municipality,
+    wishes met, score, and (with ``best``) how each compares with that home."""
     out = []
     for label, home in rows:
         pair = run.pair(child_id, home)
         wishes = _wishes(run, run.child[child_id], home, pair)
         judged = [w for w in wishes if w[2] is not None]
         met = sum(1 for w in judged if w[2])
-        muni = run.home[home]["municipality"]
+        muni = run.municipality(run.home[home]["municipality"])
+        status = "" if home == run.proposed_to.get(child_id) else _status(run, child_id, home)
+        why = _compared(run, child_id, home, best) if best is not None and home != best else ""
         if pair is None:
-            out.append((label, home, "", "", "", str(muni), "", ""))
+            out.append((label, home, status, "", "", "", muni, "", "", why))
             continue
-        out.append((label, home, _minutes(pair["school_minutes"]),
+        out.append((label, home, status, _minutes(pair["school_minutes"]),
                     _minutes(pair["network_minutes"]), _minutes(pair["parent_minutes"]),
                     f"{muni} ({_relation_short(pair['municipality_relation'])})",
                     _("{met} of {n}").format(met=met, n=len(judged)) if judged else "",
-                    _score(pair["score"])))
-    return _Table((_("home"), _("home id"), _("school"), _("network (mean)"),
-                   _("parents (mean)"), _("municipality"), _("wishes met"), _("score")),
-                  tuple(out))
+                    _score(pair["score"]), why))
+    header = (_("home"), _("home id"), _("status"), _("school"), _("network (mean)"),
+              _("parents (mean)"), _("municipality"), _("wishes met"), _("score (0-1)"))
+    if best is None:
+        return _Table(header, tuple(r[:-1] for r in out))
+    return _Table((*header, _("compared with {home}").format(home=best)), tuple(out))
+
+
+def _score_note() -> _Text:
+    return _Text(_("Minutes by car from the home: to school, and the weighted mean to the "
+                   "network (relatives, friends, activities) and to the parents (contact "
+                   "visits). The score runs from 0 to 1 (1 is best): a weighted sum of travel "
+                   "time to school, network and parents, municipality, kinship, language and "
+                   "culture; it ranks the homes for this child, and the run then gives each "
+                   "home to the child it suits best overall."))
+
+
+def _home_facts(run: _Run, home: str, pair: _Pair | None) -> _Items:
+    """The proposed home: kind, ages, free places, own children, courses held and to offer."""
+    h = run.home[home]
+    ages = tuple(int(x) for x in (h.get("own_children_ages") or ()))
+    capacity = int(h["capacity"])
+    training = _tags(pair["training_needs"]) if pair is not None else ()
+    courses = rules.courses_for(training, run.settings.scoring)
+    held = _tags(h.get("competences"))
+    items = [
+        _Text(_("Kind: {kind}; prepared for ages {low} to {high}."),
+              {"kind": vocabulary.name("home_kind", str(h["kind"])), "low": int(h["min_age"]),
+               "high": int(h["max_age"])}),
+        _Text(_("Free places: {before} before this run, {after} after its proposals."),
+              {"before": capacity, "after": run.free_after(home)}),
+        _Text(_("Own children: {ages}.") if ages else _("Own children: none recorded."),
+              {"ages": _("aged {ages}").format(ages=_join([str(x) for x in ages]))}),
+        _Text(_("Courses and competences held: {held}."),
+              {"held": _join(vocabulary.names("competence", held)) or _("none recorded")}),
+        _Text(_("Courses to offer after the move: {courses}."),
+              {"courses": _join(vocabulary.names("competence", courses))
+               or (_join(vocabulary.names("need", training)) if training else _("none"))}),
+    ]
+    return _Items(tuple(items))
 
 
 def _proposed(run: _Run, child_id: str, child: Mapping[str, Any], a: Mapping[str, Any],
               home: str) -> list[_Block]:
     pair = run.pair(child_id, home)
-    blocks: list[_Block] = [_Heading(2, _("Proposed home and the next best homes"))]
+    blocks: list[_Block] = [_Heading(2, _("Proposed home: {home}").format(home=home))]
     status = []
     if bool(a["locked"]) or (child_id, home) in run.placements:
         status.append(_Text(_("{home} is a locked placement: already decided."),
@@ -511,7 +694,7 @@ def _proposed(run: _Run, child_id: str, child: Mapping[str, Any], a: Mapping[str
                             {"home": home}))
     decision = _text(a.get("decision"))
     if decision == "approved":
-        status.append(_Text(_("The proposal {home} was approved by barneverntjenesten."),
+        status.append(_Text(_("The proposal {home} was approved by child welfare services."),
                             {"home": home}))
     elif decision == "considering":
         status.append(_Text(_("The proposal {home} is being considered (reserved)."),
@@ -520,22 +703,29 @@ def _proposed(run: _Run, child_id: str, child: Mapping[str, Any], a: Mapping[str
     if change:
         status.append(_Text(_("Changed since the previous run: {why}"), {"why": change}))
     blocks += status
+    blocks.append(_home_facts(run, home, pair))
+
+    blocks.append(_Heading(2, _("Alternatives")))
     rows = [(_("proposed"), home)]
     short = run.shortlist.get(child_id)
     if short is not None:
         others = [str(h) for h in short["home_id"] if h != home][:max(0, len(short) - 1)]
-        rows += [(_("next best {rank}").format(rank=i + 2), h) for i, h in enumerate(others)]
-    blocks.append(_homes_table(run, child_id, rows))
-    blocks.append(_Text(_("Minutes by car from the home: to school, and the weighted mean to "
-                          "the network (relatives, friends, activities) and to the parents "
-                          "(contact visits).")))
+        rows += [(_("alternative {rank}").format(rank=i + 1), h) for i, h in enumerate(others)]
+    blocks.append(_homes_table(run, child_id, rows, best=home))
+    if pair is not None and short is not None and any(
+            float(s) > float(pair["score"]) + 1e-9 for h, s in zip(
+                short["home_id"], short["score"], strict=True) if h != home):
+        blocks.append(_Text(_("A home with a higher score for this child is proposed to "
+                              "another child or was left free: the run gives each home to the "
+                              "child it suits best when all children are counted together.")))
+    blocks.append(_score_note())
 
     blocks += [_Heading(2, _("Municipality or cooperation")), _relation(run, child, home, pair)]
 
     blocks.append(_Heading(2, _("Needs")))
     blocks += _needs(run, child, home, pair)
 
-    blocks.append(_Heading(2, _("The child's wishes")))
+    blocks.append(_Heading(2, _("Language, culture and the child's wishes")))
     blocks += _heard(run, child_id, child)
     wishes = _wishes(run, child, home, pair)
     if wishes:
@@ -579,12 +769,15 @@ def _needs(run: _Run, child: Mapping[str, Any], home: str, pair: _Pair | None) -
     rows = []
     for need in needs:
         accepted = rules.accepted_competences(need, run.settings.scoring)
+        label = vocabulary.name("need", need)
         if need in training:
             course = run.settings.scoring.course_for(need)
-            rows.append((need, _("course after the move"), course or _join(accepted) or "-"))
+            rows.append((label, _("course after the move"), _join(vocabulary.names(
+                "competence", [course] if course else accepted)) or "-"))
         else:
             have = [c for c in accepted if c in comps]
-            rows.append((need, _("met by competence"), _join(have) or "-"))
+            rows.append((label, _("met by competence"),
+                         _join(vocabulary.names("competence", have)) or "-"))
     return [_Table((_("need"), _("for {home}").format(home=home), _("competence")),
                    tuple(rows))]
 
@@ -605,14 +798,17 @@ def _wishes(run: _Run, child: Mapping[str, Any], home: str,
     culture = _tags(child.get("culture"))
     if culture:
         shared = _tags(pair["shared_culture"]) if pair is not None else ()
-        out.append((_("culture {tags}").format(tags=_join(culture)),
-                    _("shares {tags}").format(tags=_join(shared)) if shared
+        out.append((_("culture {tags}").format(tags=_join(vocabulary.names("culture", culture))),
+                    _("shares {tags}").format(tags=_join(vocabulary.names("culture", shared)))
+                    if shared
                     else _("shares none of them"), bool(shared)))
     avoid = _tags(child.get("avoid_municipalities"))
     if avoid:
         muni = str(run.home[home]["municipality"])
-        out.append((_("not to live in {municipalities}").format(municipalities=_join(avoid)),
-                    _("in {municipality}").format(municipality=muni), muni not in avoid))
+        out.append((_("not to live in {municipalities}").format(
+            municipalities=_join([run.municipality(m) for m in avoid])),
+                    _("in {municipality}").format(municipality=run.municipality(muni)),
+                    muni not in avoid))
     limit = child.get("max_school_minutes")
     if limit is not None and not pd.isna(limit) and pd.notna(child.get("school_lon")):
         t = float(pair["school_minutes"]) if pair is not None else run.minutes_to(
@@ -621,15 +817,15 @@ def _wishes(run: _Run, child: Mapping[str, Any], home: str,
                     _minutes(t), bool(t <= float(limit))))
     for anchor, kind, max_minutes in run.limits.get(str(child["child_id"]), []):
         t = run.minutes_to(home, anchor)
-        out.append((_("at most {limit} to contact {number} ({kind})").format(
-            limit=_minutes(max_minutes), number=anchor.rsplit(":", 1)[-1],
-            kind=_contact_kind(kind)), _minutes(t), bool(t <= max_minutes)))
+        out.append((_("at most {limit} to {contact}").format(
+            limit=_minutes(max_minutes), contact=_contact(run, anchor, kind)), _minutes(t),
+            bool(t <= max_minutes)))
     return out
 
 
-def _contact_kind(kind: object) -> str:
-    return {"relative": _("relative"), "friend": _("friend"), "activity": _("activity"),
-            "parent": _("parent")}.get(str(kind), str(kind))
+def _contact(run: _Run, anchor: str, kind: str) -> str:
+    """A contact as people name it: its label, else kind and number within the kind."""
+    return run.contact_names.get(anchor, vocabulary.name("contact_kind", kind))
 
 
 def _support(run: _Run, home: str, pair: _Pair | None) -> list[_Block]:
@@ -638,10 +834,13 @@ def _support(run: _Run, home: str, pair: _Pair | None) -> list[_Block]:
     courses = rules.courses_for(training, run.settings.scoring)
     if courses:
         items.append(_Text(_("Courses: offer {home} {courses} after the move (for {needs})."),
-                           {"home": home, "courses": _join(courses), "needs": _join(training)}))
+                           {"home": home,
+                            "courses": _join(vocabulary.names("competence", courses)),
+                            "needs": _join(vocabulary.names("need", training))}))
     elif training:  # a need without a course (an explicit assignment.trainable_needs)
         items.append(_Text(_("Training: {home} needs training in {needs}, before or soon after "
-                             "the move."), {"home": home, "needs": _join(training)}))
+                             "the move."), {"home": home,
+                                            "needs": _join(vocabulary.names("need", training))}))
     else:
         items.append(_Text(_("Courses: {home} needs no course for this child."),
                            {"home": home}))
@@ -668,42 +867,80 @@ def _unmatched(run: _Run, child_id: str, child: Mapping[str, Any],
     blocks: list[_Block] = [_Heading(2, _("No proposal in this run"))]
     codes = run.codes.get(child_id, ())
     if codes:
-        blocks.append(_Text(_("Why, in short: {reasons}."),
+        blocks.append(_Text(_("Reason: {reasons}."),
                             {"reasons": "; ".join(reason_text(c) for c in codes)}))
-    blocks.append(_Text(_("Why, in detail: {reason}"), {"reason": _text(a["reason"])
-                                                         or _("not placed")}))
+    blocks.append(_Text(_("In detail: {reason}"), {"reason": _text(a["reason"])
+                                                    or _("no proposal")}))
     blocks.append(_Heading(2, _("What would change it")))
+    group = child.get("sibling_group")
+    members = run.groups.get(group, []) if isinstance(group, str) and group else []
+    waiting = [m for m in members if m not in run.proposed_to]
+    together = "siblings" in codes and len(waiting) > 1
     short = run.shortlist.get(child_id)
-    if short is not None and len(short):
-        n = run.n_feasible.get(child_id, len(short))
-        blocks.append(_Text(ngettext(
-            "{n} home qualifies, but it has no place for this child in this run. A free "
-            "place there, or room for the whole sibling group, would give the child a home:",
-            "{n} homes qualify, but none has a place for this child in this run. A free "
-            "place in one of them, or room for the whole sibling group, would give the child "
-            "a home. The best of them:", n), {"n": n}))
+    homes = [str(h) for h in short["home_id"]] if short is not None else []
+    if together:
+        homes = [h for h in homes if _takes_group(run, h, waiting)]
+    if homes:
+        n = run.n_feasible.get(child_id, len(homes)) if not together else len(homes)
+        if together:
+            text = ngettext(
+                "{n} home could take the whole sibling group ({size} children), but it has "
+                "no room for all of them in this run:",
+                "{n} homes could take the whole sibling group ({size} children), but none has "
+                "room for all of them in this run. The best of them:", n)
+        elif members:
+            text = ngettext(
+                "{n} home qualifies, but it has no place for this child in this run. A free "
+                "place there, or room for the whole sibling group, would give the child a home:",
+                "{n} homes qualify, but none has a place for this child in this run. A free "
+                "place in one of them, or room for the whole sibling group, would give the "
+                "child a home. The best of them:", n)
+        else:
+            text = ngettext(
+                "{n} home qualifies, but it has no place for this child in this run. A free "
+                "place there would give the child a home:",
+                "{n} homes qualify, but none has a place for this child in this run. A free "
+                "place in one of them would give the child a home. The best of them:", n)
+        blocks.append(_Text(text, {"n": n, "size": len(waiting)}))
         blocks.append(_homes_table(run, child_id, [
-            (_("qualifies {rank}").format(rank=int(r)), str(h))
-            for r, h in zip(short["rank"], short["home_id"], strict=True)]))
+            (_("qualifies {rank}").format(rank=i + 1), h) for i, h in enumerate(homes)]))
+        blocks.append(_score_note())
+    elif together:
+        blocks.append(_Text(_("No home can take the whole sibling group ({size} children) in "
+                              "this run: it needs a home that takes sibling groups, with "
+                              "{size} free places, that suits every sibling."),
+                            {"size": len(waiting)}))
     else:
         near = _near_misses(run, child_id)
         if near:
-            blocks.append(_Text(_("No home meets every rule. The homes that come closest "
-                                  "(fewest rules unmet, then the shortest way to school), and "
-                                  "what each lacks:")))
+            one = all(len(lacks) == 1 for _h, _t, lacks in near)
+            blocks.append(_Text(_("No home meets every rule. The homes that miss only one "
+                                  "thing, closest first (a full home first, then the rules in "
+                                  "order, then the shortest way to school):") if one else
+                                _("No home meets every rule, and none misses only one thing. "
+                                  "The homes that come closest (fewest rules unmet, then the "
+                                  "shortest way to school), and what each lacks:")))
             blocks.append(_Table(
                 (_("home id"), _("municipality"), _("school"), _("what it lacks")),
-                tuple((h, str(run.home[h]["municipality"]), _minutes(t), "; ".join(lacks))
-                      for h, t, lacks in near)))
+                tuple((h, run.municipality(run.home[h]["municipality"]), _minutes(t),
+                       "; ".join(lacks)) for h, t, lacks in near)))
         else:
             blocks.append(_Text(_("There are no homes in this run.")))
-    blocks.append(_Heading(2, _("The child's wishes")))
+    blocks.append(_Heading(2, _("Language, culture and the child's wishes")))
     blocks += _heard(run, child_id, child)
     wishes = _wish_list(child, run)
     blocks.append(_Items(tuple(_Text("{w}", {"w": w}) for w in wishes)) if wishes else
                   _Text(_("No wishes about language, culture, municipalities or travel limits "
                           "are recorded.")))
     return blocks
+
+
+def _takes_group(run: _Run, home: str, members: Sequence[str]) -> bool:
+    """Whether a home could take every waiting member of a sibling group: it takes sibling
+    groups, has as many places as members, and every member passes every rule there."""
+    h = run.home[home]
+    return (bool(h.get("accepts_sibling_groups")) and int(h["capacity"]) >= len(members)
+            and all((m, home) in run.feasible for m in members))
 
 
 def _wish_list(child: Mapping[str, Any], run: _Run) -> list[str]:
@@ -715,22 +952,25 @@ def _wish_list(child: Mapping[str, Any], run: _Run) -> list[str]:
             languages=_join(languages.names(langs))))
     culture = _tags(child.get("culture"))
     if culture:
-        out.append(_("culture {tags}").format(tags=_join(culture)))
+        out.append(_("culture {tags}").format(tags=_join(vocabulary.names("culture", culture))))
     avoid = _tags(child.get("avoid_municipalities"))
     if avoid:
-        out.append(_("not to live in {municipalities}").format(municipalities=_join(avoid)))
+        out.append(_("not to live in {municipalities}").format(
+            municipalities=_join([run.municipality(m) for m in avoid])))
     limit = child.get("max_school_minutes")
     if limit is not None and not pd.isna(limit):
         out.append(_("at most {limit} to school").format(limit=_minutes(limit)))
     for anchor, kind, max_minutes in run.limits.get(str(child["child_id"]), []):
-        out.append(_("at most {limit} to contact {number} ({kind})").format(
-            limit=_minutes(max_minutes), number=anchor.rsplit(":", 1)[-1],
-            kind=_contact_kind(kind)))
+        out.append(_("at most {limit} to {contact}").format(
+            limit=_minutes(max_minutes), contact=_contact(run, anchor, kind)))
     return out
 
 
 def _near_misses(run: _Run, child_id: str) -> list[tuple[str, float, list[str]]]:
-    """The homes closest to qualifying: fewest failed rules, then school minutes, then id.
+    """The homes closest to qualifying: those with the fewest failed rules (one, when any home
+    misses only one thing), ordered by the rule they miss (in :data:`matcher.rules.FILTERS`
+    order, so a full home that meets every other rule comes first), then school minutes,
+    then id.
 
     Evaluates the rules of :mod:`matcher.rules` for this one child against
     every home, with the run's own travel times (no routing).
@@ -765,9 +1005,14 @@ def _near_misses(run: _Run, child_id: str) -> list[tuple[str, float, list[str]]]
                        for j in range(len(home_ids))]).reshape(len(home_ids), len(rules.FILTERS))
     n_failed = failed.sum(axis=1)
     key = np.where(np.isnan(school), np.inf, school)
-    order = np.lexsort((home_ids.astype(str), key, n_failed))
+    first = np.argmax(failed, axis=1)  # the first rule unmet, in FILTERS order (capacity first)
+    order = np.lexsort((home_ids.astype(str), key, first, n_failed))
+    missing = [j for j in order if n_failed[j] > 0]
+    if not missing:
+        return []
+    fewest = int(n_failed[missing[0]])
     out = []
-    for j in [j for j in order if n_failed[j] > 0][:_NEAR_HOMES]:
+    for j in [j for j in missing if n_failed[j] == fewest][:_NEAR_HOMES]:
         lacks = [_lacks(run, elig, child, homes, j, f, school[j], limit, limited,
                         contact_t[:, j] if len(limited) else np.zeros(0))
                  for k, f in enumerate(rules.FILTERS) if failed[j, k]]
@@ -796,7 +1041,8 @@ def _lacks(run: _Run, elig: rules.Eligibility, child: pd.DataFrame, homes: pd.Da
                  "apart is the rule)").format(gap=i18n.format_number(gap, 0),
                                                rule=i18n.format_number(elig.min_age_gap, 0))
     if f == "competences":
-        missing = [f"{n} ({_join(elig.accepted[k]) or '-'})"
+        missing = [f"{vocabulary.name('need', n)} "
+                   f"({_join(vocabulary.names('competence', elig.accepted[k])) or '-'})"
                    for k, n in enumerate(elig.need_names)
                    if elig.hard_needs[0, k] and not elig.need_meets[k, j]]
         return _("the competence for {needs}").format(needs=_join(missing))
@@ -805,7 +1051,7 @@ def _lacks(run: _Run, elig: rules.Eligibility, child: pd.DataFrame, homes: pd.Da
             languages=_join(languages.names(_tags(child.at[0, "languages"]))))
     if f == "avoid":
         return _("in {municipality}, where the child does not want to live").format(
-            municipality=h["municipality"])
+            municipality=run.municipality(h["municipality"]))
     if f == "school":
         if not np.isfinite(school):
             return _("no road to the school within the travel-time limit")
@@ -815,11 +1061,9 @@ def _lacks(run: _Run, elig: rules.Eligibility, child: pd.DataFrame, homes: pd.Da
         parts = []
         for t, (anchor, kind, max_minutes) in zip(contact_t, limited, strict=True):
             if not t <= max_minutes:
-                parts.append(_("{minutes} to contact {number} ({kind}), over the limit of "
-                               "{limit}").format(minutes=_minutes(t),
-                                                 number=anchor.rsplit(":", 1)[-1],
-                                                 kind=_contact_kind(kind),
-                                                 limit=_minutes(max_minutes)))
+                parts.append(_("{minutes} to {contact}, over the limit of {limit}").format(
+                    minutes=_minutes(t), contact=_contact(run, anchor, kind),
+                    limit=_minutes(max_minutes)))
         return "; ".join(parts)
     if (str(child.at[0, "child_id"]), str(h["home_id"])) in run.living:
         return _("{child} lives in {home} now, and the home has not said it keeps the "

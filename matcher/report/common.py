@@ -7,6 +7,8 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
+import pandas as pd
+
 from matcher import i18n
 from matcher.config import DEFAULT_CRS
 from matcher.errors import InputError
@@ -30,8 +32,12 @@ __all__ = [
     "SCHOOL_BANDS_MINUTES",
     "SYNTHETIC_KOMMUNENUMMER",
     "SYNTHETIC_NOTE",
+    "SYNTHETIC_REAL_NOTE",
     "Privacy",
     "check_privacy",
+    "fictional_geography",
+    "run_municipality_names",
+    "synthetic_note",
 ]
 
 logger = logging.getLogger(__name__)
@@ -48,7 +54,10 @@ SCHOOL_BANDS_MINUTES: tuple[float, ...] = (15.0, 30.0, 45.0, 60.0)
 OSM_ATTRIBUTION = N_("© OpenStreetMap contributors (ODbL)")
 """Road-data attribution (English source text: show it with ``_(OSM_ATTRIBUTION)``)."""
 SYNTHETIC_NOTE = N_("SYNTHETIC data: fictional places, no real people")
-"""Label of synthetic outputs (English source text: show it with ``_(SYNTHETIC_NOTE)``)."""
+"""Label of synthetic outputs on fictional geography (the fjord); show it with
+:func:`synthetic_note`, which picks this or :data:`SYNTHETIC_REAL_NOTE`."""
+SYNTHETIC_REAL_NOTE = N_("Synthetic children and foster homes on a real map")
+"""Label of synthetic people on real geography (the Oslo demo)."""
 SYNTHETIC_KOMMUNENUMMER = range(4691, 4700)
 """Fictional municipality numbers of :mod:`matcher.scenarios.fjord` (no real kommune has them)."""
 
@@ -87,11 +96,54 @@ def check_privacy(privacy: str) -> None:
             privacy=privacy, allowed=", ".join(PRIVACY_MODES)))
 
 
+def fictional_geography(children: pd.DataFrame,
+                        municipalities: pd.DataFrame | None = None) -> bool:
+    """Whether a run's places are made up: municipality names containing "syntetisk", or
+    every child in a fictional :data:`SYNTHETIC_KOMMUNENUMMER` municipality (the fjord)."""
+    if municipalities is not None:
+        for column in ("kommunenavn", "name"):
+            if column in municipalities.columns and municipalities[column].astype(str) \
+                    .str.contains("syntetisk").any():
+                return True
+    codes = pd.to_numeric(children["municipality"], errors="coerce")
+    return bool(len(codes)) and bool(codes.isin(SYNTHETIC_KOMMUNENUMMER).all())
+
+
+def synthetic_note(meta: Mapping[str, Any]) -> str:
+    """The SYNTHETIC banner of a run's outputs in the current language, or ``""``.
+
+    ``meta["synthetic"]`` says whether the people are synthetic;
+    ``meta["fictional"]`` whether the places are too (the fjord). A run
+    written before ``fictional`` was recorded gets the fictional-places text.
+    Shared by report.md, the briefs, the maps and the workbook.
+    """
+    if not meta.get("synthetic"):
+        return ""
+    return _(SYNTHETIC_NOTE) if meta.get("fictional", True) else _(SYNTHETIC_REAL_NOTE)
+
+
+def run_municipality_names(frame: pd.DataFrame | None) -> dict[str, str]:
+    """Municipality number -> name as a run's municipality layer writes them.
+
+    Reads ``area_id``/``name`` (:func:`matcher.planning.read_municipalities`) or
+    ``kommunenummer``/``kommunenavn`` (the ``municipalities`` layer); rows
+    without a name, or whose name is the number, are left out. Combine with
+    the register in :func:`matcher.vocabulary.municipality_names`.
+    """
+    if frame is None or not len(frame):
+        return {}
+    for code, name in (("area_id", "name"), ("kommunenummer", "kommunenavn")):
+        if code in frame.columns and name in frame.columns:
+            return {str(c): str(n) for c, n in zip(frame[code], frame[name], strict=True)
+                    if isinstance(n, str) and n and n != str(c) and str(c)}
+    return {}
+
+
 def _notes(meta: Mapping[str, Any]) -> list[str]:
     """The notes under a map, in the current language (the road note last)."""
     notes = []
     if meta.get("synthetic"):
-        notes.append(_(SYNTHETIC_NOTE))
+        notes.append(synthetic_note(meta))
     notes.append(_("child positions: 250 m grid-cell centres"))  # the maps are never exact
     road = _road_note(meta)
     if road:
@@ -108,8 +160,8 @@ def _road_note(meta: Mapping[str, Any]) -> str:
 
 def _title(summary: RunSummary) -> str:
     """The run's title in the current language (date, children placed)."""
-    return ngettext("fostermatch run {date}: {placed} of {children} child placed",
-                    "fostermatch run {date}: {placed} of {children} children placed",
+    return ngettext("fostermatch run {date}: a proposal for {placed} of {children} child",
+                    "fostermatch run {date}: a proposal for {placed} of {children} children",
                     summary.children).format(
         date=i18n.format_date(summary.as_of), placed=i18n.format_number(summary.placed),
         children=i18n.format_number(summary.children))

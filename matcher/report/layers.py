@@ -31,9 +31,9 @@ from matcher.report.common import (
     GRID_METRES,
     LAYERS,
     REQUIRED_LAYERS,
-    SYNTHETIC_KOMMUNENUMMER,
     Privacy,
     check_privacy,
+    fictional_geography,
 )
 from matcher.rules import tags_of
 
@@ -309,23 +309,20 @@ def _municipalities(frame: gpd.GeoDataFrame, crs: str) -> gpd.GeoDataFrame:
     if frame.crs is None:
         raise InputError(_("municipalities: the layer has no CRS; set it (e.g. with "
                            "`set_crs('EPSG:4326')`)"))
-    number = next((c for c in ("kommunenummer", "municipality") if c in frame.columns), None)
+    number = next((c for c in ("kommunenummer", "municipality", "area_id")
+                   if c in frame.columns), None)
+    name = next((c for c in ("kommunenavn", "name") if c in frame.columns), None)
     out = gpd.GeoDataFrame({
         "kommunenummer": (frame[number].astype(str).to_numpy() if number
                           else np.full(len(frame), "", dtype=object)),
-        "kommunenavn": (frame["kommunenavn"].astype(str).to_numpy()
-                        if "kommunenavn" in frame.columns
+        "kommunenavn": (frame[name].astype(str).to_numpy() if name
                         else np.full(len(frame), "", dtype=object)),
     }, geometry=isochrones_mod.as_multi(frame.geometry.to_crs(crs).to_numpy()), crs=crs)
     return out
 
 
 def _looks_synthetic(children: pd.DataFrame, municipalities: gpd.GeoDataFrame | None) -> bool:
-    if municipalities is not None and "kommunenavn" in municipalities.columns and \
-            municipalities["kommunenavn"].astype(str).str.contains("syntetisk").any():
-        return True
-    codes = pd.to_numeric(children["municipality"], errors="coerce")
-    return bool(len(codes)) and bool(codes.isin(SYNTHETIC_KOMMUNENUMMER).all())
+    return fictional_geography(children, municipalities)
 
 
 def _write_gpkg(layers: Mapping[str, gpd.GeoDataFrame], target: Path,

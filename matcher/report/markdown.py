@@ -10,15 +10,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from matcher import escape, i18n, schema
+from matcher import escape, i18n, schema, vocabulary
 from matcher.i18n import N_, ngettext
 from matcher.i18n import gettext as _
 from matcher.report.common import (
     CRS,
     OSM_ATTRIBUTION,
     SCHOOL_BANDS_MINUTES,
-    SYNTHETIC_NOTE,
     _title,
+    synthetic_note,
 )
 from matcher.rules import FILTERS
 from matcher.waiting import REASONS, reason_text
@@ -140,8 +140,7 @@ def _pct(part: float, whole: float) -> str:
 
 
 def _urgency(code: object) -> str:
-    return {"acute": _("acute"), "planned": _("planned"), "all": _("all")}.get(
-        str(code), str(code))
+    return _("all") if str(code) == "all" else vocabulary.name("urgency", str(code))
 
 
 _WISH_RULES = {"language": N_("a required language"),
@@ -164,7 +163,7 @@ def _voice(summary: RunSummary) -> list[str]:
         out += [_("Every child aged {age} or older was heard within {days} days.").format(
             age=age, days=days), ""]
     binding = summary.unmatched_by_binding_rule
-    rows = [(_Code(k), _(text), binding[k]) for k, text in _WISH_RULES.items()
+    rows = [(vocabulary.name("rule", k), _(text), binding[k]) for k, text in _WISH_RULES.items()
             if binding.get(k)]
     if rows:
         out += [_("Wishes and household rules that alone leave unmatched children without a "
@@ -202,16 +201,16 @@ def _glance(a: pd.DataFrame, summary: RunSummary, meta: Mapping[str, Any],
     school = a.loc[placed, "school_minutes"].to_numpy(dtype=float)
     with_school = school[~np.isnan(school)]
     n_near = int((with_school <= near).sum())
-    items.append(_("Near school: {k} of {n} placed children with a school live at most {near} "
-                   "from it (the first travel-time band).").format(
+    items.append(_("Near school: for {k} of {n} children with a proposal and a school, the "
+                   "proposed home is at most {near} from it (the first travel-time band).").format(
                        k=n_near, n=len(with_school), near=i18n.format_minutes(near)))
     own = int((a["municipality_match"].to_numpy(dtype=bool) & placed).sum())
     if summary.pools:
         coop = summary.kept_within_cooperation
-        items.append(_("Own municipality: {own} of {n} placed children; own municipality or "
+        items.append(_("Own municipality: {own} of {n} proposals; own municipality or "
                        "its cooperation: {coop} of {n}.").format(own=own, coop=coop, n=n_placed))
     else:
-        items.append(_("Own municipality: {own} of {n} placed children.").format(
+        items.append(_("Own municipality: {own} of {n} proposals.").format(
             own=own, n=n_placed))
     out += [f"- {item}" for item in items] + [""]
     if history is not None:
@@ -231,13 +230,14 @@ def _glance(a: pd.DataFrame, summary: RunSummary, meta: Mapping[str, Any],
 
 def _markdown(assignments: pd.DataFrame, summary: RunSummary,
               meta: Mapping[str, Any], history: pd.DataFrame | None = None, *,
-              crs: str = CRS) -> str:
+              crs: str = CRS, municipalities: Mapping[str, str] | None = None) -> str:
     a = assignments
+    known = vocabulary.municipality_names(municipalities)
     placed = a["home_id"].notna().to_numpy()
     n_placed = int(placed.sum())
     out = [f"# {_title(summary)}", ""]
     if meta.get("synthetic"):
-        out += ["> **" + _("{note}. Do not use for casework.").format(note=_(SYNTHETIC_NOTE))
+        out += ["> **" + _("{note}. Do not use for casework.").format(note=synthetic_note(meta))
                 + "**", ""]
     out += _glance(a, summary, meta, history)
     out += [_("The engine recommends; people decide. Child and home ids are pseudonymous; "
@@ -257,14 +257,15 @@ def _markdown(assignments: pd.DataFrame, summary: RunSummary,
                          "fortrolig adresse): address protected, in no map and no layer.",
                          n_protected).format(n=n_protected), ""]
 
-    out += ["## " + _("Placements by urgency"), ""]
+    out += ["## " + _("Proposals by urgency"), ""]
     rows = []
     for urgency in (*schema.URGENCIES, *sorted(set(a["urgency"]) - set(schema.URGENCIES))):
         sel = (a["urgency"] == urgency).to_numpy()
         rows.append((_urgency(urgency), int(sel.sum()), int((sel & placed).sum()),
                      int((sel & ~placed).sum())))
     rows.append((_urgency("all"), len(a), n_placed, len(a) - n_placed))
-    out += [*_table((_("urgency"), _("children"), _("placed"), _("unmatched")), rows), ""]
+    out += [*_table((_("urgency"), _("children"), _("with a proposal"),
+                     _("without a proposal")), rows), ""]
     locked = int(a["locked"].sum())
     if locked:
         out += [_("Locked placements kept: {n}.").format(n=locked), ""]
@@ -272,16 +273,19 @@ def _markdown(assignments: pd.DataFrame, summary: RunSummary,
     kept = int((a["municipality_match"].to_numpy(dtype=bool) & placed).sum())
     kin = int((a["kinship"].to_numpy(dtype=bool) & placed).sum())
     out += ["## " + _("Home municipality"), "",
-            _("Kept in their home municipality: {kept} of {n} placed children ({share}). "
-              "Kinship placements: {kin}.").format(kept=kept, n=n_placed,
+            _("In their home municipality: {kept} of {n} proposals ({share}). "
+              "Proposals of kinship homes: {kin}.").format(kept=kept, n=n_placed,
                                                     share=_pct(kept, n_placed), kin=kin), ""]
     pools = summary.pools
     if pools:
         coop = summary.kept_within_cooperation
-        listed = "; ".join(f"{escape.markdown(k)} ({', '.join(escape.markdown(m) for m in v)})"
-                           for k, v in sorted(pools.items()))
-        out += [_("Kept within the cooperation (own municipality or another municipality of "
-                  "its pool): {coop} of {n} ({share}). Pools: {pools}.").format(
+        listed = "; ".join(
+            f"{escape.markdown(vocabulary.pool(k))} "
+            f"({', '.join(escape.markdown(vocabulary.municipality(m, known)) for m in v)})"
+            for k, v in sorted(pools.items()))
+        out += [_("Within the cooperation (own municipality or another municipality of its "
+                  "cooperation): {coop} of {n} proposals ({share}). Cooperations: {pools}.")
+                .format(
                       coop=coop, n=n_placed, share=_pct(coop, n_placed), pools=listed), ""]
     out += [_("Siblings count a home in any member's municipality as their own."), ""]
     out += _voice(summary)
@@ -289,7 +293,8 @@ def _markdown(assignments: pd.DataFrame, summary: RunSummary,
     school = a.loc[placed, "school_minutes"].to_numpy(dtype=float)
     school = school[np.isfinite(school)]
     out += ["## " + _("School travel time"), "",
-            _("Placed children with a school: {n} (car, foster home to school, minutes).")
+            _("Children with a proposal and a school: {n} (car, proposed home to school, "
+              "minutes).")
             .format(n=len(school)), ""]
     bands = school_bands(school)
     out += [*_table((_("minutes"), _("children"), _("share")),
@@ -304,7 +309,7 @@ def _markdown(assignments: pd.DataFrame, summary: RunSummary,
         out += [_("None: every child has a recommended home."), ""]
     else:
         out += [*_table(("child_id", _("urgency"), _("reason")),
-                        [(r.child_id, _urgency(r.urgency), r.reason or _("not placed"))
+                        [(r.child_id, _urgency(r.urgency), r.reason or _("no proposal"))
                          for r in unmatched.itertuples()]), ""]
 
     d = summary.decisions
@@ -321,8 +326,9 @@ def _markdown(assignments: pd.DataFrame, summary: RunSummary,
             out += [_("Decisions since the previous run:"), ""]
             out += [*_table((_("decided on"), _("by"), _("who"), "child_id", "home_id",
                              _("decision"), _("reason")),
-                            [(r.decided_on, r.by, r.actor, r.child_id, r.home_id, r.decision,
-                              r.reason) for r in since]), ""]
+                            [(r.decided_on, vocabulary.name("role", r.by), r.actor, r.child_id,
+                              r.home_id, vocabulary.name("decision", r.decision),
+                              vocabulary.cell("reason", r.reason)) for r in since]), ""]
         if d.legacy_rows:
             out += [ngettext("{n} row of an old decisions log was read as before (accepted as "
                              "approved, declined as a decline).",
@@ -350,19 +356,19 @@ def _markdown(assignments: pd.DataFrame, summary: RunSummary,
                              for r in changed.itertuples()]), ""]
     from matcher import waiting
 
-    out += ["## " + _("Waiting children (Bufdir measure 17)"), "",
-            waiting.markdown(summary.waiting)]
+    out += ["## " + _("Children waiting for a foster home"), "",
+            waiting.markdown(summary.waiting, municipalities=known)]
 
     out += ["## " + _("Support plan: training needs"), ""]
     needs = a["training_needs"].fillna("").astype(str).to_numpy()
     train = a.loc[placed & (needs != "")]
     if train.empty:
-        out += [_("No placed child needs training of the foster home."), ""]
+        out += [_("No proposed home needs training for its child."), ""]
     else:
         out += [_("These homes lack a competence the child needs; plan the training before "
                   "or soon after the move."), ""]
         out += [*_table(("child_id", "home_id", _("needs to train")),
-                        [(r.child_id, r.home_id, ", ".join(schema.split_tags(r.training_needs)))
+                        [(r.child_id, r.home_id, vocabulary.cell("need", r.training_needs))
                          for r in train.itertuples()]), ""]
 
     out += ["## " + _("Solver"), ""]
@@ -380,7 +386,7 @@ def _markdown(assignments: pd.DataFrame, summary: RunSummary,
 
     out += ["## " + _("Inputs"), ""]
     sources = summary.inputs_sha256
-    out += [*_table((_("input"), "sha256"), [(k, _Code(v)) for k, v in sources.items()]), ""]
+    out += [*_table((_("input"), "sha256"), [(_Code(k), _Code(v)) for k, v in sources.items()]), ""]
     out += [_("Configuration hash: `{hash}`; software: {software}; run date: {date}.").format(
         hash=summary.config_hash, software=summary.software,
         date=summary.as_of.isoformat()), ""]

@@ -13,10 +13,10 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from matcher import i18n
+from matcher import i18n, vocabulary
 from matcher.config import ContinuitySettings, ScoringSettings
-from matcher.i18n import N_, ngettext
 from matcher.i18n import gettext as _
+from matcher.i18n import ngettext
 from matcher.rules import (
     FILTERS,
     Eligibility,
@@ -52,9 +52,7 @@ NEUTRAL = 0.5
 """Component value when a child has no anchor of that kind."""
 
 NETWORK_KINDS: tuple[str, ...] = ("relative", "friend", "activity")
-_KIND_TEXT = {"relative": N_("relative"), "friend": N_("friend"), "activity": N_("activity"),
-              "parent": N_("parent")}
-"""Contact kinds (codes) -> their words, translated where used."""
+"""Contact kinds that make up the child's network (parents are scored apart)."""
 PAIR_COLUMNS: tuple[str, ...] = (
     "child_id", "home_id", "score", *COMPONENTS, "school_minutes", "network_minutes",
     "parent_minutes", "school_band", "network_band", "parent_band", "n_training",
@@ -175,7 +173,7 @@ class _Context:
     lim_ptr: np.ndarray
     lim_col: np.ndarray
     lim_limit: np.ndarray
-    lim_label: tuple[str, ...]  # "contact 2 (activity)"
+    lim_label: tuple[str, ...]  # "activity 2" or the contact's label
     # times
     home_rows: np.ndarray  # row in times per home, -1 when absent
     minutes: np.ndarray
@@ -258,10 +256,8 @@ class _Context:
         lim_ptr = np.searchsorted(lim_pos[lim_order], np.arange(n_c + 1), side="left")
         lim_col = dest.get_indexer(lim["anchor_id"].to_numpy(dtype=object)[lim_order])
         lim_anchor = lim["anchor_id"].to_numpy(dtype=object)[lim_order]
-        lim_kind = lim["kind"].to_numpy(dtype=object)[lim_order]
-        lim_label = tuple(_("contact {n} ({kind})").format(
-            n=a.rsplit(":", 1)[-1], kind=_(_KIND_TEXT[k]) if k in _KIND_TEXT else k)
-                          for a, k in zip(lim_anchor, lim_kind, strict=True))
+        contact_names = vocabulary.contacts(inputs.contacts)
+        lim_label = tuple(contact_names.get(str(a), str(a)) for a in lim_anchor)
 
         pool_pos = {name: i for i, name in enumerate(settings.pools)}
         muni_pool = {m: pool_pos[p] for p, codes in settings.pools.items() for m in codes}
@@ -286,7 +282,8 @@ class _Context:
             settings=settings, child_ids=child_ids, home_ids=home_ids, rules=rules,
             capacity=ho["capacity"].to_numpy(dtype=np.int64),
             child_muni=muni_codes[:n_c], school_col=school_col, school_limit=school_limit,
-            need_text=tuple(_or(acc) for acc in rules.accepted),
+            need_text=tuple(_or(vocabulary.names("competence", acc))
+                            for acc in rules.accepted),
             home_muni=muni_codes[n_c:],
             home_muni_text=ho["municipality"].to_numpy(dtype=object),
             child_pool=np.array([muni_pool.get(m, -1) for m in ch["municipality"]],

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from matcher import i18n, languages
+from matcher import i18n, languages, vocabulary
 from matcher.i18n import N_, ngettext
 from matcher.i18n import gettext as _
 from matcher.rules import FILTERS
@@ -42,8 +42,8 @@ class _Where:
         elif self.kind == "suitable":
             text = ngettext("otherwise suitable home", "otherwise suitable homes", n)
         elif self.kind == "left":
-            text = ngettext("home left after the {filters} filters",
-                            "homes left after the {filters} filters", n)
+            text = ngettext("home left after the rules on {filters}",
+                            "homes left after the rules on {filters}", n)
         else:
             text = ngettext("home in total", "homes in total", n)
         return text.format(limit=_g(self.limit), filters=self.filters)
@@ -106,7 +106,8 @@ def _diagnose(ctx: _Context, c: int, masks: dict[str, np.ndarray],
         chain=", ".join(chain))
     if before.any():
         done = FILTERS[:FILTERS.index(f)]
-        where = _Where("left", filters="/".join(done)) if done else _Where("total")
+        where = (_Where("left", filters=", ".join(vocabulary.names("rule", done))) if done
+                 else _Where("total"))
         text += "; " + _why(ctx, c, f, before, school_min, binding=[f], where=where,
                             adjective="remaining")
     return "", text
@@ -163,8 +164,8 @@ def _why(ctx: _Context, c: int, f: str, cand: np.ndarray, school_min: np.ndarray
     if f == "competences":
         needs = np.flatnonzero(ctx.hard_needs[c])
         detail = "; ".join(
-            _("'{need}' needs {competences}, found in {found} of {n}").format(
-                need=ctx.need_names[j], competences=ctx.need_text[j],
+            _("{need} needs {competences}, found in {found} of {n}").format(
+                need=vocabulary.name("need", ctx.need_names[j]), competences=ctx.need_text[j],
                 found=int((cand & ctx.need_meets[j]).sum()), n=n) for j in needs)
         if n == 1:
             return _("the only {home} lacks a needed competence ({detail})").format(
@@ -194,7 +195,7 @@ def _why(ctx: _Context, c: int, f: str, cand: np.ndarray, school_min: np.ndarray
         return text.format(adj=_(_ADJECTIVES[adjective]) if adjective else "",
                            languages=_or_list(langs), n=n, homes=where.homes(n))
     if f == "avoid":
-        munis = sorted(set(ctx.home_muni_text[cand]))
+        munis = sorted({vocabulary.municipality(m) for m in ctx.home_muni_text[cand]})
         return _all(n, adjective or "otherwise suitable",
                     _("the only {adj} home is in a municipality the child does not want to "
                       "live in ({municipalities})"),

@@ -7,7 +7,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from matcher import i18n, languages
+from matcher import i18n, languages, vocabulary
 from matcher.i18n import gettext as _
 from matcher.rules import FILTERS
 from matcher.scoring.context import (
@@ -53,12 +53,20 @@ def _assemble_pairs(ctx: _Context, cols: dict[str, np.ndarray]) -> pd.DataFrame:
     shared_cult = _labels(cols["cult_code"], ctx.cult_names)
     gap = np.where(np.isinf(cols["own_gap"]), np.nan, cols["own_gap"])
     slack = np.where(np.isposinf(cols["slack"]), np.nan, cols["slack"])
-    text = {"relation": relation, "pool": pool,
+    pool_text = pa.DictionaryArray.from_arrays(
+        pa.array((cols["pool_code"] + 1).astype(np.int32)),
+        pa.array(["", *(vocabulary.pool(p) for p in ctx.pool_names)], type=pa.string())
+    ).cast(pa.string())
+    training_text = pa.DictionaryArray.from_arrays(
+        pa.array(inverse.astype(np.int32)),
+        pa.array([vocabulary.cell("need", train_labels[int(x)]) for x in codes],
+                 type=pa.string())).cast(pa.string())
+    text = {"relation": relation, "pool": pool_text,
             "languages": _labels(cols["lang_code"], languages.names(ctx.rules.lang_names)),
-            "culture": shared_cult}
+            "culture": _labels(cols["cult_code"], vocabulary.names("culture", ctx.cult_names))}
     listed = {"language": bool(ctx.rules.child_lang.any()), "culture": bool(ctx.child_cult.any())}
-    explanation = (_explain(cols, band_cols, training, text, s.min_age_gap_own_children, listed)
-                   if n else pa.array([], pa.string()))
+    explanation = (_explain(cols, band_cols, training_text, text, s.min_age_gap_own_children,
+                            listed) if n else pa.array([], pa.string()))
     if "stability" in cols and n:
         explanation = pc.binary_join_element_wise(explanation, _last_move(ctx, cols), "")
 
@@ -213,7 +221,8 @@ def _explain(cols: dict[str, np.ndarray], bands: dict[str, pa.Array], training: 
                      pa.scalar(_("no")))
     fails_word = _("; fails: ")
     fail_labels = ["" if code == 0 else fails_word + ", ".join(
-        f for bit, f in enumerate(FILTERS) if code >> bit & 1) for code in range(1 << len(FILTERS))]
+        vocabulary.name("rule", f) for bit, f in enumerate(FILTERS) if code >> bit & 1)
+                   for code in range(1 << len(FILTERS))]
     fails = pa.DictionaryArray.from_arrays(pa.array(cols["fail_code"].astype(np.int32)),
                                            pa.array(fail_labels)).cast(pa.string())
     has_training = pa.array(cols["n_training"] > 0)

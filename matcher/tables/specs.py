@@ -120,6 +120,9 @@ _SPECS: tuple[TableSpec, ...] = (
         Column("lat", "lat", required=True, doc="WGS84 degrees (EPSG:4326)"),
         Column("weight", "number", default=1.0, doc="importance (> 0; default 1)"),
         Column("max_minutes", "number", doc="limit on minutes from the home (> 0; empty: none)"),
+        Column("label", "text", doc="a short word people know the contact by in the brief "
+                                    "(\"grandmother\", \"football\"); no names (empty: kind "
+                                    "and number)"),
     )),
     TableSpec("placements", doc="Locked child -> home pairs.", columns=_audit("lock")),
     TableSpec("vetoes", doc="Forbidden child -> home pairs.", columns=_audit("veto")),
