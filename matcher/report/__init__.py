@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING, Any
 import geopandas as gpd
 import pandas as pd
 
-from matcher import i18n
+from matcher import i18n, vocabulary
 from matcher.config import Settings
 from matcher.errors import InputError, Problem
 from matcher.i18n import gettext as _
@@ -103,6 +103,7 @@ __all__ = [
     "build_layers",
     "check_privacy",
     "coarsen",
+    "municipality_names",
     "read_assignments",
     "rerender",
     "school_bands",
@@ -163,17 +164,30 @@ def write_outputs(result: RunResult, folder: Path, *, privacy: Privacy = "coarse
     _write_gpkg(layers, folder / GPKG, meta)
     _write_rendered(folder, _render(layers, result.assignments, result.summary, meta,
                                     result.history))
-    briefs.write_briefs(folder, briefs.build_briefs(result, settings=settings,
-                                                    synthetic=bool(synthetic)))
+    written = briefs.build_briefs(result, settings=settings, synthetic=bool(synthetic))
+    briefs.write_briefs(folder, written)
     workbook.write_workbook(folder, workbook.workbook(
         result.assignments, result.shortlist, result.summary, history=result.history,
         synthetic=bool(synthetic), settings=settings,
-        protected=protected(result.inputs.children)))
+        protected=protected(result.inputs.children),
+        municipality_names=municipality_names(layers),
+        briefs=[b.child_id for b in written]))
     logger.info(_("report: {children} children, {homes} homes, {lines} match lines, layers "
                   "{layers}").format(children=len(layers["children"]),
                                      homes=len(layers["homes"]),
                                      lines=len(layers["match_lines"]),
                                      layers=", ".join(layers)))
+
+
+def municipality_names(layers: Mapping[str, gpd.GeoDataFrame]) -> dict[str, str]:
+    """Municipality number -> name: the 2024 register, with the names of the run's own
+    municipality layer (the fictional fjord's ``kommunenavn``) first."""
+    frame = layers.get("municipalities")
+    extra: dict[str, str] = {}
+    if frame is not None and len(frame):
+        extra = {str(k): str(v) for k, v in zip(frame["kommunenummer"], frame["kommunenavn"],
+                                                strict=True) if str(k) and str(v)}
+    return vocabulary.municipality_names(extra)
 
 
 def rerender(run_dir: Path, *, language: str | None = None) -> None:
