@@ -16,7 +16,7 @@ import pyogrio
 import shapely
 
 from matcher import isochrones as isochrones_mod
-from matcher import schema
+from matcher import schema, vocabulary
 from matcher.config import Settings
 from matcher.errors import InputError
 from matcher.i18n import gettext as _
@@ -154,9 +154,9 @@ def build_layers(result: RunResult, *, privacy: Privacy = "coarse",
     explanation = pairs.reindex(keys).fillna(_("locked placement (not scored)")).to_numpy()
     relation = result.scored.pairs.set_index(["child_id", "home_id"])[
         ["municipality_relation", "pool"]].reindex(keys).fillna("")
-    words = {"own": _("same municipality"), "other": _("other municipality")}
     relation_text = np.array(
-        [_("cooperation {pool}").format(pool=pool) if pool != "" else words.get(code, code)
+        [f"{vocabulary.name('relation', 'pool')} ({vocabulary.pool(pool)})" if pool != ""
+         else vocabulary.name("relation", code) if code else ""
          for code, pool in zip(relation["municipality_relation"].astype(str),
                                relation["pool"].astype(str), strict=True)], dtype=object)
     line_layer = gpd.GeoDataFrame({
