@@ -89,7 +89,7 @@ def build_layers(result: RunResult, *, privacy: Privacy = "coarse",
         Children with a protected address are left out of every layer.
     municipalities
         Municipality polygons in any CRS, with ``kommunenummer`` (or
-        ``municipality``) and optionally ``kommunenavn``.
+        ``municipality``, ``area_id``) and optionally ``kommunenavn`` (or ``name``).
     isochrones
         School isochrones of the placed children (``child_id``, ``minutes``,
         polygons), as :func:`matcher.pipeline.school_isochrones` computes them.
@@ -309,12 +309,14 @@ def _municipalities(frame: gpd.GeoDataFrame, crs: str) -> gpd.GeoDataFrame:
     if frame.crs is None:
         raise InputError(_("municipalities: the layer has no CRS; set it (e.g. with "
                            "`set_crs('EPSG:4326')`)"))
-    number = next((c for c in ("kommunenummer", "municipality") if c in frame.columns), None)
+    # the names of municipality files, or of planning.read_municipalities (area_id, name)
+    number = next((c for c in ("kommunenummer", "municipality", "area_id")
+                   if c in frame.columns), None)
+    name = next((c for c in ("kommunenavn", "name") if c in frame.columns), None)
     out = gpd.GeoDataFrame({
         "kommunenummer": (frame[number].astype(str).to_numpy() if number
                           else np.full(len(frame), "", dtype=object)),
-        "kommunenavn": (frame["kommunenavn"].astype(str).to_numpy()
-                        if "kommunenavn" in frame.columns
+        "kommunenavn": (frame[name].fillna("").astype(str).to_numpy() if name
                         else np.full(len(frame), "", dtype=object)),
     }, geometry=isochrones_mod.as_multi(frame.geometry.to_crs(crs).to_numpy()), crs=crs)
     return out

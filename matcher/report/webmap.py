@@ -532,8 +532,8 @@ _MAP_SCRIPT = Template("""{% macro script(this, kwargs) %}
         var f = e.popup._source && e.popup._source.feature;
         if (f && f.properties && f.properties.fm_line) {
             shown = L.polyline(f.properties.fm_line, {color: {{ this.line_colour | tojson }},
-                                                      weight: 4, opacity: 0.9,
-                                                      interactive: false}).addTo(map);
+                                                      weight: 4, opacity: 0.9, interactive: false,
+                                                      className: "fm-shown"}).addTo(map);
         }
     });
     map.on("popupclose", function () {
