@@ -111,13 +111,15 @@ _SOURCES = {"proposals": "assignments.csv", "unmatched": "assignments.csv",
 """The run-folder file behind each data sheet (``""``: computed in the workbook)."""
 _WIDTHS: dict[str, tuple[int, int]] = {"id": (10, 16), "text": (30, 60), "words": (10, 36),
                                        "minutes": (8, 14), "score": (8, 12),
-                                       "count": (6, 12), "years": (8, 14), "flag": (6, 14)}
+                                       "count": (6, 12), "years": (8, 14), "flag": (6, 16)}
 """Kind -> (least, most) column width in characters; longer text wraps."""
 _FORMATS = {"minutes": "0.0", "score": "0.00", "count": "0", "years": "0.0"}
 _LINE_POINTS = 15.0
 """Height of one line of 11-point text, in points (rows of wrapped text grow by it)."""
 _SHEET_NAME_BAD = re.compile(r"[\[\]:*?/\\]")
-_LINK_FONT = Font(color="0563C1", underline="single")
+_FONT = "Calibri"
+"""The body font of a new workbook (openpyxl's default); headers and links use it too."""
+_LINK_FONT = Font(name=_FONT, color="0563C1", underline="single")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -509,7 +511,7 @@ def _fill(ws: Worksheet, sheet: _Sheet) -> None:
     widths = []
     for j, kind in enumerate(kinds):
         least, most = _WIDTHS[kind]
-        longest = max([len(headers[j]) + 2, *(len(f"{v:.1f}") if isinstance(v, float)
+        longest = max([len(headers[j]) + 4, *(len(f"{v:.1f}") if isinstance(v, float)
                                               else len(str(v)) + 1 for r in rows
                                               if (v := r[j]) is not None)])
         widths.append(fixed[j] or min(most, max(least, longest)))
@@ -518,10 +520,11 @@ def _fill(ws: Worksheet, sheet: _Sheet) -> None:
     wrap = Alignment(wrap_text=True, vertical="top")
     top = Alignment(vertical="top")
     for cell in ws[1]:
-        cell.font = Font(bold=True)
+        cell.font = Font(name=_FONT, bold=True)
         cell.alignment = wrap
-    ws.row_dimensions[1].height = _LINE_POINTS * max(
-        _lines(h, w) for h, w in zip(headers, widths, strict=True)) if headers else None
+    ws.row_dimensions[1].height = _LINE_POINTS * max(  # bold letters are wider
+        _lines(h, int(w * 0.85)) for h, w in zip(headers, widths, strict=True)) \
+        if headers else None
     for i, values in enumerate(rows, start=2):
         lines = 1
         for j, cell in enumerate(ws[i]):
@@ -554,7 +557,7 @@ def _fill_pairs(ws: Worksheet, rows: Sequence[tuple[str, object]], *, title: boo
     wrap = Alignment(wrap_text=True, vertical="top")
     for i, (label, value) in enumerate(safe.itertuples(index=False), start=1):
         ws.append([_value(label), _value(value)])
-        ws.cell(row=i, column=1).font = Font(bold=True)
+        ws.cell(row=i, column=1).font = Font(name=_FONT, bold=True)
         for cell in ws[i]:
             cell.alignment = wrap
         text = max((_lines(str(v), w) for v, w in zip((label, value), widths, strict=True)
@@ -562,7 +565,7 @@ def _fill_pairs(ws: Worksheet, rows: Sequence[tuple[str, object]], *, title: boo
         if text > 1:
             ws.row_dimensions[i].height = _LINE_POINTS * text
     if title and ws.max_row:
-        ws["A1"].font = Font(bold=True, size=14)
+        ws["A1"].font = Font(name=_FONT, bold=True, size=14)
     _inert(ws)
     for j, width in enumerate(widths, start=1):
         ws.column_dimensions[get_column_letter(j)].width = width
