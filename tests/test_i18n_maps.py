@@ -228,6 +228,15 @@ def test_emergency_homes_have_their_own_symbol(written: tuple[str, Written]) -> 
     assert {"nb": "beredskapshjem", "nn": "beredskapsheim"}[lang] in _legend(page)
 
 
+def test_municipality_names_are_labels(written: tuple[str, Written]) -> None:
+    _lang, out = written
+    page = (out.folder / "map.html").read_text(encoding="utf-8")
+    labels = re.findall(r'class=\\"fm-label\\"\\u003e(.*?)\\u003c', page)
+    # the fjord sample's four municipalities, by their own (synthetic) names
+    assert sorted(labels) == ["Furuheim (syntetisk)", "Grannes (syntetisk)",
+                              "Haugnes (syntetisk)", "Strandseter (syntetisk)"]
+
+
 def test_school_zone_bands_have_colours_and_a_legend(written: tuple[str, Written]) -> None:
     lang, out = written
     page = (out.folder / "map.html").read_text(encoding="utf-8")

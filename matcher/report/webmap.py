@@ -359,11 +359,13 @@ def _labels_layer(fmap: Any, layers: Mapping[str, gpd.GeoDataFrame], ctx: _Conte
     if frame is None or not len(frame):
         return
     parts = [f.geometry for f in (layers["children"], layers["homes"]) if len(f)]
-    if parts:
-        area = shapely.box(*pd.concat(parts).total_bounds).buffer(5000.0)
+    shown = frame.geometry
+    if parts:  # the label goes where the children and homes are, in view at first
+        area = shapely.box(*pd.concat(parts).total_bounds)
         frame = frame[frame.intersects(area)]
+        shown = frame.geometry.intersection(area)
     group = folium.FeatureGroup(name=_("place names"))
-    points = frame.geometry.representative_point().to_crs("EPSG:4326")
+    points = shown.representative_point().to_crs("EPSG:4326")
     for number, name, point in zip(frame["kommunenummer"], frame["kommunenavn"], points,
                                    strict=True):
         text = _text(name) or vocabulary.municipality(number)

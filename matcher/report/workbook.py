@@ -406,7 +406,7 @@ def _cover(summary: RunSummary, data: Sequence[_Sheet], titles: Mapping[str, str
            synthetic: bool) -> list[tuple[str, object]]:
     rows: list[tuple[str, object]] = [(_("fostermatch proposals"), "")]
     if synthetic:
-        rows.append((_(SYNTHETIC_NOTE), ""))
+        rows.append((_banner(), ""))
     rows += [
         (_("what this is"), _("The foster homes the matching engine proposes for the "
                               "children waiting, for the dialogue meeting. The engine "
@@ -571,6 +571,11 @@ def _fill_pairs(ws: Worksheet, rows: Sequence[tuple[str, object]], *, title: boo
         ws.column_dimensions[get_column_letter(j)].width = width
 
 
+def _banner() -> str:
+    """The synthetic-data label of the cover sheet and the page header (one place)."""
+    return _(SYNTHETIC_NOTE)
+
+
 def _print_setup(ws: Worksheet, *, synthetic: bool) -> None:
     """A4 landscape, fit to the page width (as many pages down as needed), page numbers."""
     ws.page_setup.orientation = "landscape"
@@ -582,5 +587,5 @@ def _print_setup(ws: Worksheet, *, synthetic: bool) -> None:
     ws.page_margins.left = ws.page_margins.right = 0.5
     ws.oddHeader.left.text = ws.title
     if synthetic:
-        ws.oddHeader.right.text = _(SYNTHETIC_NOTE)
+        ws.oddHeader.right.text = _banner()
     ws.oddFooter.center.text = _("page &P of &N")
