@@ -334,6 +334,25 @@ def test_map_png_legend_shows_only_what_is_drawn() -> None:
     assert next(i for i in fjord if i.key == "home_emergency").symbol == "diamond"
 
 
+def test_map_popups_keep_hostile_ids_inert(tmp_path: Path) -> None:
+    from tiny_run import tiny_run
+
+    child, home = "<img src=x onerror=alert(1)>", '<b>"H2"</b>'
+    folder = pipeline.write_run(tiny_run(("C1", child, "C3"), ("H1", home)), tmp_path / "run",
+                                report=True)
+    page = (folder / "map.html").read_text(encoding="utf-8")
+    popups = [f["properties"]["popup"]
+              for m in re.finditer(r"geo_json_\w+_add\((\{.*\})\);[ \t]*\n", page)
+              for f in json.loads(m.group(1))["features"] if "popup" in f["properties"]]
+    assert popups
+    joined = "\n".join(popups)
+    assert "<img" not in joined and "<b>&quot;" not in joined and '<b>"H2"' not in joined
+    assert html.escape(child) in joined and html.escape(home) in joined
+    # the link to the child's brief is escaped too, and names a file that exists
+    links = [html.unescape(h) for h in re.findall(r'href="([^"]+)"', joined)]
+    assert links and all((folder / link).is_file() for link in links)
+
+
 def test_map_renders_in_headless_chromium(run: Run, tmp_path: Path) -> None:
     driver = chromium_driver("1280,900")
     try:
