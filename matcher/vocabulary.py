@@ -34,8 +34,8 @@ from matcher.i18n import N_
 from matcher.i18n import gettext as _
 from matcher.io import registers
 
-__all__ = ["FIELDS", "cell", "code_words", "contacts", "municipality", "municipality_names",
-           "name", "names", "pool"]
+__all__ = ["FIELDS", "HOMOGRAPHS", "cell", "code_words", "contacts", "municipality",
+           "municipality_names", "name", "names", "pool"]
 
 FIELDS: dict[str, dict[str, str]] = {
     "need": {
@@ -225,9 +225,14 @@ def contacts(table: pd.DataFrame) -> dict[str, str]:
     return out
 
 
+HOMOGRAPHS: frozenset[str] = frozenset({"kommune", "trauma"})
+"""Codes that are also ordinary Norwegian words (the role ``kommune``; the need ``trauma``,
+whose name is *traumer*), so text may hold them as words."""
+
+
 def code_words() -> frozenset[str]:
     """Codes whose name in the active language differs from the code, in every field: words
     that must not appear in human text. Names that are the code itself (``TBO-F``,
-    ``EFST``, ``akutt`` where a code is Norwegian) are left out."""
+    ``EFST``) and :data:`HOMOGRAPHS` are left out."""
     return frozenset(code for field, codes in FIELDS.items() for code in codes
-                     if name(field, code) != code)
+                     if name(field, code) != code and code not in HOMOGRAPHS)

@@ -7,6 +7,7 @@ session runs in English, so each test asks for its language.
 from __future__ import annotations
 
 import dataclasses
+import html
 import json
 import re
 from pathlib import Path
@@ -18,18 +19,20 @@ import pandas as pd
 import pytest
 from conftest import Sample
 
-from matcher import i18n, pipeline, planning
+from matcher import i18n, pipeline, planning, vocabulary
 from matcher.errors import InputError
 
 # Hand-written legend and layer words of each language, and English words that must not show.
 LEGEND = {
     "nb": ["barn med forslag", "barn uten forslag (klikk for å se hvorfor)",
-           "fosterhjem (fylt: barn er foreslått hit)", "forslag (klikk for begrunnelsen)",
+           "fosterhjem (fylt: barn er foreslått hit)",
+           "forslag (klikk på et barn, eller slå på laget)",
            "forslag i familie og nettverk", "Verktøyet foreslår; mennesker bestemmer.",
            "SYNTETISKE data: oppdiktede steder, ingen virkelige personer",
            "fostermatch-kjøring 1. november 2026: "],
     "nn": ["barn med forslag", "barn utan forslag (klikk for å sjå kvifor)",
-           "fosterheim (fylt: barn er føreslått hit)", "forslag (klikk for grunngivinga)",
+           "fosterheim (fylt: barn er føreslått hit)",
+           "forslag (klikk på eit barn, eller slå på laget)",
            "forslag i familie og nettverk", "Verktøyet føreslår; menneske avgjer.",
            "SYNTETISKE data: oppdikta stader, ingen verkelege personar",
            "fostermatch-køyring 1. november 2026: "],
@@ -40,8 +43,10 @@ LAYERS = {
     "nn": ["kommunar", "vegar", "reisetidssoner til skulen", "fosterheimar", "forslag", "barn",
            "barn utan forslag"],
 }
-POPUP = {"nb": ["hvorfor uten forslag", "samme kommune", "barn foreslått hit"],
-         "nn": ["kvifor utan forslag", "same kommune", "barn føreslått hit"]}
+POPUP = {"nb": ["hvorfor intet forslag: ", "samme kommune", "barn foreslått hit: ",
+                "Åpne notatet om barnet", "til skolen: "],
+         "nn": ["kvifor ikkje noko forslag: ", "same kommune", "barn føreslått hit: ",
+                "Opne notatet om barnet", "til skulen: "]}
 ENGLISH = ["child, placed", "unmatched", "foster home", "click for", "kinship match",
            "The engine recommends", "people decide", "SYNTHETIC", "children placed",
            "fostermatch run"]
@@ -131,15 +136,118 @@ def test_map_html_layers_and_popups_follow_the_language(written: tuple[str, Writ
     assert set(LAYERS[lang]) <= names, names
     assert not names & {"municipalities", "roads", "foster homes", "matches", "children",
                         "unmatched children", "school isochrones"}, names
-    for alias in POPUP[lang]:  # folium writes JSON with non-ASCII letters escaped
-        assert json.dumps(alias) in page, alias
-    assert '"why unmatched"' not in page and '"children assigned"' not in page
+    popups = "\n".join(_popups(page))
+    for fragment in POPUP[lang]:
+        assert fragment in popups, fragment
+    assert "why unmatched" not in popups and "children assigned" not in popups
     # the GeoPackage keeps codes for machine-readable columns; the pop-ups show words
     homes = gpd.read_file(out.folder / "matches.gpkg", layer="homes")
     assert set(homes["kind"]) <= {"general", "kinship", "emergency", "specialized"}
     word = {"nb": "ordinært fosterhjem", "nn": "ordinær fosterheim"}[lang]
     if (homes["kind"] == "general").any():
-        assert json.dumps(word) in page
+        assert word in popups
+
+
+def _geojson(page: str) -> list[dict[str, Any]]:
+    """The GeoJSON feature collections folium embeds in map.html."""
+    found = []
+    for match in re.finditer(r"geo_json_\w+_add\((\{.*\})\);[ \t]*\n", page):
+        found.append(json.loads(match.group(1)))
+    assert found, "no GeoJSON in map.html"
+    return found
+
+
+def _popups(page: str) -> list[str]:
+    """The text of every pop-up of map.html (HTML tags removed, entities unescaped)."""
+    out = []
+    for collection in _geojson(page):
+        for feature in collection["features"]:
+            for key in ("popup", "tooltip"):
+                if key in feature["properties"]:
+                    text = html.unescape(re.sub(r"<[^>]+>", "\n", feature["properties"][key]))
+                    out.append("\n".join(line for line in text.split("\n") if line))
+    return out
+
+
+def test_map_popups_have_words_not_codes(written: tuple[str, Written]) -> None:
+    lang, out = written
+    page = (out.folder / "map.html").read_text(encoding="utf-8")
+    popups = _popups(page)
+    assert len(popups) >= 60 + 60  # every child and every home has one
+    with i18n.language(lang):
+        codes = vocabulary.code_words()
+    found = set()
+    for text in popups:
+        for line in text.split("\n"):
+            found |= set(re.findall(r"[\w-]+", line)) & codes
+    assert found == set()
+    joined = "\n".join(popups)
+    assert "->" not in joined  # no formulas, only facts
+    assert not re.search(r"\d\.\d", joined)  # decimal commas: "0,39", not "0.39"
+    assert re.search(r"poeng: \d,\d\d\n", joined)
+    # one fact per line: the municipality is said once per proposal, in words
+    proposals = [p for p in popups if p.startswith("Forslag: barn ")]
+    assert len(proposals) == int(out.run.assignments["home_id"].notna().sum())
+    same = {"nb": "samme kommune", "nn": "same kommune"}[lang]
+    for text in proposals:
+        lines = [line for line in text.split("\n") if line]
+        assert len(lines) == len(set(lines))
+        assert sum(line.startswith("kommune: ") for line in lines) == 1, lines
+        assert f"{same}: ja" not in lines
+
+
+def test_map_popups_link_to_briefs_that_exist(written: tuple[str, Written]) -> None:
+    _lang, out = written
+    page = (out.folder / "map.html").read_text(encoding="utf-8")
+    links = []
+    for collection in _geojson(page):
+        for feature in collection["features"]:
+            links += re.findall(r'href="([^"]+)"', feature["properties"].get("popup", ""))
+    children = len(out.run.assignments)  # no child has a protected address in the sample
+    placed = int(out.run.assignments["home_id"].notna().sum())
+    assert len(links) == children + placed  # every child, every proposal line
+    for link in set(links):
+        assert link.startswith("briefs/") and (out.folder / html.unescape(link)).is_file()
+
+
+def test_emergency_homes_have_their_own_symbol(written: tuple[str, Written]) -> None:
+    lang, out = written
+    page = (out.folder / "map.html").read_text(encoding="utf-8")
+    homes = gpd.read_file(out.folder / "matches.gpkg", layer="homes")
+    emergency = int((homes["kind"] == "emergency").sum())
+    assert emergency  # the sample has emergency homes
+    word = {"nb": "Fosterhjem ", "nn": "Fosterheim "}[lang]
+    layers = _geojson(page)
+    diamonds = [c for c in layers if c["features"] and all(
+        "beredskap" in f["properties"].get("popup", "") for f in c["features"])]
+    assert len(diamonds) == 1 and len(diamonds[0]["features"]) == emergency
+    assert all(word in f["properties"]["popup"] for f in diamonds[0]["features"])
+    assert '"className": "fm-emergency-icon"' in page and ".fm-emergency{" in page
+    assert {"nb": "beredskapshjem", "nn": "beredskapsheim"}[lang] in _legend(page)
+
+
+def test_municipality_names_are_labels(written: tuple[str, Written]) -> None:
+    _lang, out = written
+    page = (out.folder / "map.html").read_text(encoding="utf-8")
+    labels = re.findall(r'class=\\"fm-label\\"\\u003e(.*?)\\u003c', page)
+    # the fjord sample's four municipalities, by their own (synthetic) names
+    assert sorted(labels) == ["Furuheim (syntetisk)", "Grannes (syntetisk)",
+                              "Haugnes (syntetisk)", "Strandseter (syntetisk)"]
+
+
+def test_school_zone_bands_have_colours_and_a_legend(written: tuple[str, Written]) -> None:
+    lang, out = written
+    page = (out.folder / "map.html").read_text(encoding="utf-8")
+    zones = [f for c in _geojson(page) for f in c["features"] if "fm_colour" in f["properties"]]
+    bands = sorted(gpd.read_file(out.folder / "matches.gpkg",
+                                 layer="school_isochrones")["minutes"].unique())
+    assert len(zones) == len(bands) and len({f["properties"]["fm_colour"] for f in zones}) \
+        == len(bands)
+    legend = _legend(page)
+    first = {"nb": "innen {m} min fra skolen til et barn med forslag",
+             "nn": "innan {m} min frå skulen til eit barn med forslag"}[lang]
+    assert first.format(m=f"{bands[0]:g}") in legend
+    assert f"{bands[0]:g}–{bands[1]:g} min" in legend
 
 
 def test_map_png_labels_follow_the_language(written: tuple[str, Written]) -> None:

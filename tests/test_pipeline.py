@@ -167,7 +167,7 @@ def test_report_and_map_show_cooperation_and_hearing(tmp_path: Path) -> None:
     assert "Siblings count a home in any member's municipality as their own." in text
     assert "## The child's voice" in text and "c3, c4, s1" in text
     page = (folder / "map.html").read_text(encoding="utf-8")
-    assert "cooperation oygarden_alver" in page and "not heard" in page
+    assert "cooperating municipality (oygarden alver)" in page and "not heard" in page
     summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
     assert summary["share_kept_within_cooperation"] == 1.0
 

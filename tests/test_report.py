@@ -297,27 +297,103 @@ def test_map_html_is_offline(run: Run) -> None:
     assert "SYNTHETIC" in page
 
 
+def _legend_layers(road_classes: dict[str, shapely.Geometry], kinds: list[str],
+                   placed: list[bool]) -> dict[str, gpd.GeoDataFrame]:
+    """Hand-made layers for the map.png legend: roads by class, homes, children."""
+    crs = "EPSG:25833"
+    roads = gpd.GeoDataFrame({"road_class": list(road_classes)},
+                             geometry=list(road_classes.values()), crs=crs)
+    homes = gpd.GeoDataFrame({"kind": kinds, "n_assigned": [1] + [0] * (len(kinds) - 1)},
+                             geometry=shapely.points(np.arange(len(kinds)), 0), crs=crs)
+    children = gpd.GeoDataFrame({"placed": placed},
+                                geometry=shapely.points(np.arange(len(placed)), 1), crs=crs)
+    lines = gpd.GeoDataFrame({"kinship": [False]},
+                             geometry=[shapely.LineString([(0, 1), (0, 0)])], crs=crs)
+    return {"children": children, "homes": homes, "match_lines": lines, "roads": roads}
+
+
+def test_map_png_legend_shows_only_what_is_drawn() -> None:
+    from matcher.report.staticmap import legend_items
+
+    road = shapely.MultiLineString([[(0, 0), (1, 1)]])
+    # Oslo: major roads only, no ferry, no emergency home, every child placed
+    oslo = legend_items(_legend_layers({"major": road}, ["general", "general"], [True]))
+    assert [i.key for i in oslo] == ["road", "match", "home_free", "home_used", "placed"]
+    assert [i.label for i in oslo] == ["road", "match (1)", "foster home, none assigned (1)",
+                                       "foster home, assigned (1)", "child, placed (1)"]
+    # an empty ferry geometry is not a ferry
+    empty = legend_items(_legend_layers({"major": road, "ferry": shapely.MultiLineString()},
+                                        ["general"], [True]))
+    assert "ferry" not in [i.key for i in empty]
+    # the fjord: a ferry, an emergency home, a child without a proposal
+    fjord = legend_items(_legend_layers({"minor": road, "ferry": road},
+                                        ["general", "emergency", "emergency"], [True, False]))
+    assert [i.key for i in fjord] == ["road", "ferry", "match", "home_used", "home_emergency",
+                                      "placed", "unmatched"]
+    assert "emergency home (2)" in [i.label for i in fjord]
+    assert next(i for i in fjord if i.key == "home_emergency").symbol == "diamond"
+
+
+def test_map_popups_keep_hostile_ids_inert(tmp_path: Path) -> None:
+    from tiny_run import tiny_run
+
+    child, home = "<img src=x onerror=alert(1)>", '<b>"H2"</b>'
+    folder = pipeline.write_run(tiny_run(("C1", child, "C3"), ("H1", home)), tmp_path / "run",
+                                report=True)
+    page = (folder / "map.html").read_text(encoding="utf-8")
+    popups = [f["properties"]["popup"]
+              for m in re.finditer(r"geo_json_\w+_add\((\{.*\})\);[ \t]*\n", page)
+              for f in json.loads(m.group(1))["features"] if "popup" in f["properties"]]
+    assert popups
+    joined = "\n".join(popups)
+    assert "<img" not in joined and "<b>&quot;" not in joined and '<b>"H2"' not in joined
+    assert html.escape(child) in joined and html.escape(home) in joined
+    # the link to the child's brief is escaped too, and names a file that exists
+    links = [html.unescape(h) for h in re.findall(r'href="([^"]+)"', joined)]
+    assert links and all((folder / link).is_file() for link in links)
+
+
 def test_map_renders_in_headless_chromium(run: Run, tmp_path: Path) -> None:
     driver = chromium_driver("1280,900")
     try:
         driver.get((run.exact / "map.html").as_uri())
         placed = int(assignments_csv(run.exact)["home_id"].notna().sum())
+        # the proposal lines start switched off (no tangle); the layer control shows them
+        assert driver.find_elements("css selector", "path.fm-match") == []
+        overlays = {e.text.strip(): e for e in driver.find_elements(
+            "css selector", ".leaflet-control-layers-overlays label")}
+        assert {"municipalities", "roads", "foster homes", "emergency homes", "place names",
+                "matches", "children", "unmatched children"} <= set(overlays), overlays
+        overlays["matches"].click()
         lines = driver.find_elements("css selector", "path.fm-match")
         assert len(lines) == placed
         unmatched = driver.find_elements("css selector", "path.fm-unmatched")
         assert len(unmatched) == 60 - placed
-        labels = [e.text.strip() for e in driver.find_elements(
-            "css selector", ".leaflet-control-layers-overlays label")]
-        assert {"municipalities", "roads", "foster homes", "matches", "children",
-                "unmatched children"} <= set(labels), labels
+        homes = gpd.read_file(run.exact / "matches.gpkg", layer="homes")
+        diamonds = driver.find_elements("css selector", "div.fm-emergency")
+        assert len(diamonds) == int((homes["kind"] == "emergency").sum()) > 0
         attribution = driver.find_element("css selector", ".leaflet-control-attribution").text
         assert "OpenStreetMap contributors" in attribution, attribution
         driver.execute_script(
             "arguments[0].dispatchEvent(new MouseEvent('click', {bubbles: true}))", lines[0])
-        popup = driver.find_element("css selector", ".leaflet-popup-content").get_attribute(
-            "textContent")
+        popup = driver.find_element("css selector", ".leaflet-popup-content")
+        text = popup.get_attribute("innerText")
         first = gpd.read_file(run.exact / "matches.gpkg", layer="match_lines").iloc[0]
-        assert first["child_id"] in popup and first["explanation"] in popup, popup
+        assert text.splitlines()[0] == (f"Proposal: child {first['child_id']}, "
+                                        f"home {first['home_id']}"), text
+        assert "->" not in text and "score: " in text, text
+        link = popup.find_element("css selector", "a").get_attribute("href")
+        assert link.endswith(f"/briefs/{first['child_id']}.html")
+        assert (run.exact / "briefs" / f"{first['child_id']}.html").is_file()
+        # a child's pop-up draws that child's proposal line
+        driver.execute_script(
+            "Object.values(window).forEach(function (map) {"
+            "  if (!(map instanceof L.Map)) return;"
+            "  var found = null; map.closePopup();"
+            "  map.eachLayer(function (l) {"
+            "    if (!found && l.feature && l.feature.properties.fm_line) found = l; });"
+            "  found.fire('click', {latlng: found.getLatLng()}, true); });")
+        assert len(driver.find_elements("css selector", "path.fm-shown")) == 1
         log = driver.get_log("browser")
         assert [e for e in log if e["level"] == "SEVERE"] == [], log
         driver.save_screenshot(str(tmp_path / "map.png"))

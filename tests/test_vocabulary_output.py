@@ -21,11 +21,9 @@ from matcher import i18n, pipeline, schema, vocabulary
 HOMOGRAPHS = frozenset({
     # language codes that are everyday Norwegian words
     "en", "se", "ti", "da", "de", "to", "om", "ha", "fi", "et", "er", "så",
-    # codes that are also Norwegian words in the run's own text
-    "kommune",  # role code and the ordinary word for municipality
-    "trauma",  # need code, and a Norwegian noun (nb name: traumer)
 })
-"""Codes that are also Norwegian words, left out of the scan."""
+"""Language codes that are also Norwegian words, left out of the scan (the vocabulary's own
+homographs are left out by :func:`matcher.vocabulary.code_words`)."""
 
 
 def _texts(folder: Path) -> dict[str, str]:

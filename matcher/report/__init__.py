@@ -42,14 +42,14 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import pandas as pd
 
-from matcher import i18n
+from matcher import i18n, vocabulary
 from matcher.config import Settings
 from matcher.errors import InputError, Problem
 from matcher.i18n import gettext as _
@@ -164,15 +164,19 @@ def write_outputs(result: RunResult, folder: Path, *, privacy: Privacy = "coarse
             "grid_metres": grid,
             "protected": len(protected(result.inputs.children))}
     _write_gpkg(layers, folder / GPKG, meta)
-    _write_rendered(folder, _render(layers, result.assignments, result.summary, meta,
-                                    result.history))
-    briefs.write_briefs(folder, briefs.build_briefs(
+    written = briefs.build_briefs(
         result, settings=settings, synthetic=bool(synthetic), fictional=fictional,
-        municipality_names=run_municipality_names(municipalities)))
+        municipality_names=run_municipality_names(municipalities))
+    _write_rendered(folder, _render(layers, result.assignments, result.summary, meta,
+                                    result.history, briefs=[b.child_id for b in written]))
+    briefs.write_briefs(folder, written)
     workbook.write_workbook(folder, workbook.workbook(
         result.assignments, result.shortlist, result.summary, history=result.history,
-        synthetic=bool(synthetic), settings=settings,
-        protected=protected(result.inputs.children)))
+        synthetic=bool(synthetic), fictional=fictional, settings=settings,
+        protected=protected(result.inputs.children),
+        municipality_names=vocabulary.municipality_names(
+            run_municipality_names(layers.get("municipalities"))),
+        briefs=[b.child_id for b in written]))
     logger.info(_("report: {children} children, {homes} homes, {lines} match lines, layers "
                   "{layers}").format(children=len(layers["children"]),
                                      homes=len(layers["homes"]),
@@ -223,8 +227,11 @@ def rerender(run_dir: Path, *, language: str | None = None) -> None:
             folder=run_dir, error=f"{type(exc).__name__}: {exc}")) from None
     history = read_run_table(run_dir / "history.csv", "history") \
         if (run_dir / "history.csv").is_file() else None
+    with_brief = [c for c in layers["children"]["child_id"].astype(str)
+                  if (run_dir / briefs.BRIEFS / f"{briefs.brief_file_name(c)}.html").is_file()]
     with i18n.language(language or summary.language):
-        _write_rendered(run_dir, _render(layers, assignments, summary, meta, history))
+        _write_rendered(run_dir, _render(layers, assignments, summary, meta, history,
+                                         briefs=with_brief))
     logger.info(_("report re-rendered: {children} children").format(children=len(assignments)))
 
 
@@ -237,11 +244,13 @@ class _Rendered:
 
 def _render(layers: Mapping[str, gpd.GeoDataFrame], assignments: pd.DataFrame,
             summary: RunSummary, meta: Mapping[str, Any],
-            history: pd.DataFrame | None = None) -> _Rendered:
-    """Render the shareable outputs: from coarse layers, whatever ``matches.gpkg`` holds."""
+            history: pd.DataFrame | None = None, *,
+            briefs: Collection[str] = ()) -> _Rendered:
+    """Render the shareable outputs: from coarse layers, whatever ``matches.gpkg`` holds
+    (``briefs``: ids of the children whose brief the map links to)."""
     layers = shareable(layers, privacy=str(meta.get("privacy", "exact")),
                        cell_metres=float(meta.get("grid_metres", GRID_METRES)))
-    return _Rendered(html=_map_html(layers, summary, meta),
+    return _Rendered(html=_map_html(layers, summary, meta, briefs=briefs),
                      png=_map_png(layers, summary, meta),
                      markdown=_markdown(assignments, summary, meta, history,
                                         crs=_crs_name(layers),

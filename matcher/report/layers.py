@@ -16,7 +16,7 @@ import pyogrio
 import shapely
 
 from matcher import isochrones as isochrones_mod
-from matcher import schema
+from matcher import schema, vocabulary
 from matcher.config import Settings
 from matcher.errors import InputError
 from matcher.i18n import gettext as _
@@ -89,7 +89,7 @@ def build_layers(result: RunResult, *, privacy: Privacy = "coarse",
         Children with a protected address are left out of every layer.
     municipalities
         Municipality polygons in any CRS, with ``kommunenummer`` (or
-        ``municipality``) and optionally ``kommunenavn``.
+        ``municipality``, ``area_id``) and optionally ``kommunenavn`` (or ``name``).
     isochrones
         School isochrones of the placed children (``child_id``, ``minutes``,
         polygons), as :func:`matcher.pipeline.school_isochrones` computes them.
@@ -154,9 +154,9 @@ def build_layers(result: RunResult, *, privacy: Privacy = "coarse",
     explanation = pairs.reindex(keys).fillna(_("locked placement (not scored)")).to_numpy()
     relation = result.scored.pairs.set_index(["child_id", "home_id"])[
         ["municipality_relation", "pool"]].reindex(keys).fillna("")
-    words = {"own": _("same municipality"), "other": _("other municipality")}
     relation_text = np.array(
-        [_("cooperation {pool}").format(pool=pool) if pool != "" else words.get(code, code)
+        [f"{vocabulary.name('relation', 'pool')} ({vocabulary.pool(pool)})" if pool != ""
+         else vocabulary.name("relation", code) if code else ""
          for code, pool in zip(relation["municipality_relation"].astype(str),
                                relation["pool"].astype(str), strict=True)], dtype=object)
     line_layer = gpd.GeoDataFrame({
@@ -315,7 +315,7 @@ def _municipalities(frame: gpd.GeoDataFrame, crs: str) -> gpd.GeoDataFrame:
     out = gpd.GeoDataFrame({
         "kommunenummer": (frame[number].astype(str).to_numpy() if number
                           else np.full(len(frame), "", dtype=object)),
-        "kommunenavn": (frame[name].astype(str).to_numpy() if name
+        "kommunenavn": (frame[name].fillna("").astype(str).to_numpy() if name
                         else np.full(len(frame), "", dtype=object)),
     }, geometry=isochrones_mod.as_multi(frame.geometry.to_crs(crs).to_numpy()), crs=crs)
     return out

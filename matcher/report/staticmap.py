@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -12,15 +13,105 @@ import pandas as pd
 import shapely
 
 from matcher import i18n
+from matcher.i18n import N_
 from matcher.i18n import gettext as _
 from matcher.report.common import _COLOURS, CRS, _notes, _title
 
 if TYPE_CHECKING:
     from matcher.run import RunSummary
 
-__all__: list[str] = []
+__all__ = ["LegendItem", "legend_items"]
 
 # ---- map.png
+
+
+@dataclasses.dataclass(frozen=True)
+class LegendItem:
+    """One entry of the ``map.png`` legend.
+
+    Attributes
+    ----------
+    key
+        What it stands for (``road``, ``ferry``, ``home_emergency``...), stable.
+    label
+        The text shown, in the language in effect, with the count where it has one.
+    colour
+        Matplotlib colour.
+    symbol
+        ``line``, ``dashed``, ``border`` (dash-dot), ``square``, ``open_square``,
+        ``dot`` or ``diamond``.
+    """
+
+    key: str
+    label: str
+    colour: str
+    symbol: str
+
+
+def legend_items(layers: Mapping[str, gpd.GeoDataFrame]) -> list[LegendItem]:
+    """The legend of ``map.png``: an entry for each thing drawn, and only for those.
+
+    A layer or class with nothing in it (no ferry in Oslo, no emergency home, no
+    unmatched child) has no entry. Counts are written as the language writes them.
+    """
+    items = []
+    munis = layers.get("municipalities")
+    if munis is not None and len(munis):
+        items.append(LegendItem("municipality", _("municipality border"),
+                                _COLOURS["municipality_edge"], "border"))
+    roads = layers.get("roads")
+    drawn = set() if roads is None else {
+        str(c) for c, g in zip(roads["road_class"], roads.geometry, strict=True)
+        if g is not None and not g.is_empty}
+    if drawn & {"major", "minor"}:
+        items.append(LegendItem("road", _("road"), _COLOURS["major"], "line"))
+    if "ferry" in drawn:
+        items.append(LegendItem("ferry", _("car ferry"), _COLOURS["ferry"], "dashed"))
+    lines = layers["match_lines"]
+    kin = lines["kinship"].astype(bool).to_numpy() if len(lines) else np.zeros(0, bool)
+    if len(lines):
+        items.append(LegendItem("match", _("match ({n})").format(n=_count(len(lines))),
+                                _COLOURS["match"], "line"))
+    if kin.any():
+        items.append(LegendItem("kinship", _("kinship match ({n})").format(
+            n=_count(kin.sum())), _COLOURS["kinship"], "line"))
+    used, emergency = _home_classes(layers["homes"])
+    for key, sel, label, symbol in (
+            ("home_free", ~used & ~emergency, N_("foster home, none assigned ({n})"),
+             "open_square"),
+            ("home_used", used & ~emergency, N_("foster home, assigned ({n})"), "square"),
+            ("home_emergency", emergency, N_("emergency home ({n})"), "diamond")):
+        if sel.any():
+            items.append(LegendItem(key, _(label).format(n=_count(sel.sum())),
+                                    _COLOURS["home"], symbol))
+    placed = layers["children"]["placed"].astype(bool).to_numpy()
+    if placed.any():
+        items.append(LegendItem("placed", _("child, placed ({n})").format(
+            n=_count(placed.sum())), _COLOURS["placed"], "dot"))
+    if (~placed).any():
+        items.append(LegendItem("unmatched", _("child, unmatched ({n})").format(
+            n=_count((~placed).sum())), _COLOURS["unmatched"], "dot"))
+    return items
+
+
+def _home_classes(homes: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Per home: children assigned to it; an emergency home."""
+    used = homes["n_assigned"].to_numpy() > 0
+    emergency = (homes["kind"].astype(str) == "emergency").to_numpy() \
+        if "kind" in homes.columns else np.zeros(len(homes), dtype=bool)
+    return used, emergency
+
+
+def _handle(item: LegendItem) -> Any:
+    from matplotlib.lines import Line2D
+
+    if item.symbol in ("line", "dashed", "border"):
+        style = {"line": "-", "dashed": "--", "border": (0, (6, 2, 1, 2))}[item.symbol]
+        return Line2D([], [], color=item.colour, lw=1.2, ls=style, label=item.label)
+    marker = {"square": "s", "open_square": "s", "dot": "o", "diamond": "D"}[item.symbol]
+    return Line2D([], [], ls="", marker=marker, markersize=6, label=item.label,
+                  markerfacecolor="none" if item.symbol == "open_square" else item.colour,
+                  markeredgecolor=item.colour if item.symbol != "dot" else "white")
 
 
 def _map_png(layers: Mapping[str, gpd.GeoDataFrame], summary: RunSummary,
@@ -28,7 +119,6 @@ def _map_png(layers: Mapping[str, gpd.GeoDataFrame], summary: RunSummary,
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.collections import LineCollection, PatchCollection
     from matplotlib.figure import Figure
-    from matplotlib.lines import Line2D
     from matplotlib.ticker import FuncFormatter
 
     fig = Figure(figsize=(12, 10), dpi=100)
@@ -37,15 +127,12 @@ def _map_png(layers: Mapping[str, gpd.GeoDataFrame], summary: RunSummary,
     children = layers["children"]
     homes = layers["homes"]
     lines = layers["match_lines"]
-    handles: list[Any] = []
 
     if "municipalities" in layers and len(layers["municipalities"]):
         ax.add_collection(PatchCollection(
             _patches(layers["municipalities"].geometry.to_numpy()),
             facecolor=_COLOURS["municipality_fill"], edgecolor=_COLOURS["municipality_edge"],
             linewidth=0.9, linestyle=(0, (6, 2, 1, 2)), zorder=1))
-        handles.append(Line2D([], [], color=_COLOURS["municipality_edge"], lw=0.9,
-                              ls=(0, (6, 2, 1, 2)), label=_("municipality border")))
     if "roads" in layers:
         for rclass, width in (("minor", 0.4), ("major", 1.0), ("ferry", 1.2)):
             geoms = layers["roads"].loc[layers["roads"]["road_class"] == rclass, "geometry"]
@@ -54,35 +141,26 @@ def _map_png(layers: Mapping[str, gpd.GeoDataFrame], summary: RunSummary,
                 ax.add_collection(LineCollection(
                     segments, colors=_COLOURS[rclass], linewidths=width, zorder=2,
                     linestyles="--" if rclass == "ferry" else "-"))
-        handles.append(Line2D([], [], color=_COLOURS["major"], lw=1, label=_("road")))
-        handles.append(Line2D([], [], color=_COLOURS["ferry"], lw=1.2, ls="--",
-                              label=_("car ferry")))
     if len(lines):
         kin = lines["kinship"].astype(bool).to_numpy()
         colours = np.where(kin, _COLOURS["kinship"], _COLOURS["match"])
         ax.add_collection(LineCollection(_segments(lines.geometry.to_numpy()),
                                          colors=list(colours), linewidths=1.4, alpha=0.85,
                                          zorder=3))
-        handles.append(Line2D([], [], color=_COLOURS["match"], lw=1.4,
-                              label=_("match ({n})").format(n=_count(len(lines)))))
-        if kin.any():
-            handles.append(Line2D([], [], color=_COLOURS["kinship"], lw=1.4,
-                                  label=_("kinship match ({n})").format(
-                                      n=_count(kin.sum()))))
-    used = homes["n_assigned"].to_numpy() > 0
-    ax.scatter(homes.geometry.x[~used], homes.geometry.y[~used], s=10, marker="s",
-               facecolors="none", edgecolors=_COLOURS["home"], linewidths=0.6, zorder=4,
-               label=_("foster home, none assigned ({n})").format(n=_count((~used).sum())))
-    ax.scatter(homes.geometry.x[used], homes.geometry.y[used], s=18, marker="s",
-               color=_COLOURS["home"], zorder=4,
-               label=_("foster home, assigned ({n})").format(n=_count(used.sum())))
+    used, emergency = _home_classes(homes)
+    x, y = homes.geometry.x.to_numpy(), homes.geometry.y.to_numpy()
+    free = ~used & ~emergency
+    ax.scatter(x[free], y[free], s=10, marker="s", facecolors="none",
+               edgecolors=_COLOURS["home"], linewidths=0.6, zorder=4)
+    ax.scatter(x[used & ~emergency], y[used & ~emergency], s=18, marker="s",
+               color=_COLOURS["home"], zorder=4)
+    ax.scatter(x[emergency], y[emergency], s=30, marker="D", color=_COLOURS["home"],
+               edgecolors="white", linewidths=0.6, zorder=4)
     placed = children["placed"].astype(bool).to_numpy()
     ax.scatter(children.geometry.x[placed], children.geometry.y[placed], s=26,
-               color=_COLOURS["placed"], edgecolors="white", linewidths=0.5, zorder=5,
-               label=_("child, placed ({n})").format(n=_count(placed.sum())))
+               color=_COLOURS["placed"], edgecolors="white", linewidths=0.5, zorder=5)
     ax.scatter(children.geometry.x[~placed], children.geometry.y[~placed], s=34,
-               color=_COLOURS["unmatched"], edgecolors="white", linewidths=0.5, zorder=6,
-               label=_("child, unmatched ({n})").format(n=_count((~placed).sum())))
+               color=_COLOURS["unmatched"], edgecolors="white", linewidths=0.5, zorder=6)
 
     parts = [f for f in (children, homes) if len(f)]
     if parts:
@@ -99,7 +177,7 @@ def _map_png(layers: Mapping[str, gpd.GeoDataFrame], summary: RunSummary,
     ax.set_ylabel(_("northing (km, {crs})").format(crs=crs))
     ax.grid(True, color="#eeeeee", linewidth=0.5, zorder=0)
     ax.set_title(_title(summary))
-    ax.legend(handles=[*ax.get_legend_handles_labels()[0], *handles], loc="upper left",
+    ax.legend(handles=[_handle(i) for i in legend_items(layers)], loc="upper left",
               bbox_to_anchor=(1.02, 1.0), fontsize=9, frameon=False)
     fig.text(0.01, 0.005, " | ".join(_notes(meta)), fontsize=8, color="#444444",
              ha="left", va="bottom")
