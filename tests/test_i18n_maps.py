@@ -124,7 +124,7 @@ def test_map_html_legend_follows_the_language(written: tuple[str, Written]) -> N
     for word in ENGLISH:
         assert word not in legend, (word, legend)
     placed = int(out.run.assignments["home_id"].notna().sum())
-    assert f": {placed} av 60 barn " in legend  # the title's counts, in words of the language
+    assert f" for {placed} av 60 " in legend  # the title's counts, in words of the language
 
 
 def test_map_html_layers_and_popups_follow_the_language(written: tuple[str, Written]) -> None:

@@ -413,7 +413,7 @@ def _map_html(layers: Mapping[str, gpd.GeoDataFrame], summary: RunSummary,
     extras._template = _MAP_SCRIPT
     extras.attribution = " | ".join(  # type: ignore[attr-defined]
         html.escape(n) for n in (_(OSM_ATTRIBUTION) if meta.get("osm", True) else "",
-                                 synthetic_note(meta) if meta.get("synthetic") else "") if n)
+                                 synthetic_note(meta)) if n)
     extras.legend = _legend_html(layers, summary, meta)  # type: ignore[attr-defined]
     extras.zoom_in = _("Zoom in")  # type: ignore[attr-defined]
     extras.zoom_out = _("Zoom out")  # type: ignore[attr-defined]

@@ -200,7 +200,7 @@ def workbook(assignments: pd.DataFrame, shortlist: pd.DataFrame, summary: RunSum
     cover = wb.active
     assert cover is not None
     cover.title = titles["cover"]
-    banner = synthetic_note({"fictional": fictional}) if synthetic else None
+    banner = synthetic_note({"synthetic": synthetic, "fictional": fictional}) or None
     _fill_pairs(cover, _cover(summary, data, titles, banner=banner), title=True)
     for sheet in data:
         ws = wb.create_sheet(titles[sheet.key])
