@@ -19,6 +19,7 @@ from matcher.cli import (
     match_cmds,
     network_cmds,
     nightly_cmds,
+    periods_cmds,
     planning_cmds,
     report_cmds,
 )
@@ -37,6 +38,7 @@ app = typer.Typer(
 app.add_typer(network_cmds.network_app, name="network")
 app.command("traveltime")(network_cmds.traveltime_cmd)
 app.command("isochrones")(network_cmds.isochrones_cmd)
+app.add_typer(periods_cmds.placement_app, name="placement")
 
 # Each command module exposes COMMANDS: dict[name, function]; one line per module here.
 _MODULES = [
@@ -44,6 +46,7 @@ _MODULES = [
     geocode_cmds,
     match_cmds,
     nightly_cmds,
+    periods_cmds,
     planning_cmds,
     report_cmds,
 ]
