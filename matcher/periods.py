@@ -140,7 +140,8 @@ def validate(frame: pd.DataFrame, *, label: str = LABEL) -> pd.DataFrame:
     pandas.DataFrame
         The typed columns (``start``/``end`` ``datetime64``, ``end`` NaT while
         open; minutes ``float64``, NaN when unknown; ``age_at_start`` and
-        ``sibling_group_size`` ``float64`` as they may be empty) plus ``row``
+        ``sibling_group_size`` ``float64``; a missing column reads as empty,
+        ``sibling_group_size`` as 1) plus ``row``
         (1-based file row).
 
     Raises
@@ -157,10 +158,10 @@ def validate(frame: pd.DataFrame, *, label: str = LABEL) -> pd.DataFrame:
                                   "{file}: {n} problems in the placement periods", n)
                          .format(file=label, n=n), t.problems)
     out = t.frame()
-    for c in COLUMNS:  # columns the file lacks read as empty
+    for c in COLUMNS:  # columns the file lacks read as empty (a sibling group: 1)
         if c not in out.columns:
-            out[c] = (np.nan if c.endswith("_minutes") or c in ("age_at_start",
-                                                                "sibling_group_size")
+            out[c] = (1.0 if c == "sibling_group_size"
+                      else np.nan if c.endswith("_minutes") or c == "age_at_start"
                       else pd.NaT if c in ("start", "end") else "")
     for c in ("age_at_start", "sibling_group_size"):
         out[c] = pd.to_numeric(out[c], errors="coerce").astype("float64")
