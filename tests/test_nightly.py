@@ -286,7 +286,7 @@ def test_nightly_writes_runs_results_and_unmatched_like_match(backend: Backend) 
                if line.get("step") in ("read", "network", "match", "write"))
     write = next(line for line in lines if line.get("step") == "write")
     assert write["counts"] == {"results": 60, "unmatched": run["n_unmatched"],
-                               "deleted_runs": 0}
+                               "deleted_runs": 0, "periods_opened": 0}
     text = backend.log_file.read_text()
     for table in ("children", "homes", "contacts"):
         frame = pd.read_csv(backend.sample_dir / f"{table}.csv", dtype=str)
