@@ -168,6 +168,10 @@ class Stability:
         """Return the overall row as a dict (``suppressed`` under ``min_cell`` placements)."""
         return self.table.iloc[0].to_dict()
 
+    def markdown(self, *, heading: str = "#") -> str:
+        """Render as Markdown in the current language (:func:`markdown`)."""
+        return markdown(self, heading=heading)
+
 
 def poisson_interval(events: int, years: float, *, alpha: float = ALPHA
                      ) -> tuple[float, float, float]:
