@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import Sample
 from typer.testing import CliRunner
 
 from matcher import i18n, periods, stability
@@ -168,3 +169,20 @@ def test_cli_refuses_bad_periods_with_exit_2(tmp_path: Path) -> None:
     low = runner.invoke(app, ["stability", "--periods", str(_write(tmp_path)), "--out",
                               str(tmp_path / "o"), "--min-cell", "3"])
     assert low.exit_code == 2
+
+
+def test_run_report_gains_a_stability_section(small_sample: Sample, tmp_path: Path) -> None:
+    from matcher import pipeline
+    from matcher.io import periods as io_periods
+
+    run = pipeline.run(small_sample.inputs, small_sample.settings, net=small_sample.net,
+                       as_of=small_sample.as_of)
+    _text, table = io_periods.read_periods(small_sample.folder / "placement_periods.csv")
+    run.write(tmp_path / "plain", report=True, settings=small_sample.settings)
+    assert "Stability of placements" not in (tmp_path / "plain" / "report.md").read_text()
+    run.write(tmp_path / "run", report=True, settings=small_sample.settings, periods=table)
+    report = (tmp_path / "run" / "report.md").read_text()
+    assert "\n## Stability of placements\n" in report
+    expected = stability.stability(table, as_of=small_sample.as_of)
+    shown = pd.read_csv(tmp_path / "run" / "stability.csv")
+    assert shown.iloc[0]["placements"] == expected.periods == len(table)
