@@ -26,8 +26,10 @@ Where periods come from
   ``decided_on`` unless a start date is given, the facts come from the run's
   assignments when the run proposed that pair. An open period of the same
   child in another home is closed on that day as a ``planned_move`` ended by
-  ``kommune`` (the move was decided). Opening is idempotent: a period of the
-  child at that home that is open, or started on that day, is not opened again.
+  ``kommune`` (the move was decided). Opening is idempotent: no period is
+  opened when the child has one at that home that is open, lasted until that
+  day or began on or after it (so an approval whose period was started with
+  another date, or has ended since, opens nothing again).
 * ``matcher placement end`` closes an open period (:func:`end_period`).
 
 Current homes
@@ -320,8 +322,9 @@ def start_period(periods: pd.DataFrame, *, child_id: str, home_id: str,
                  actor: str = "", label: str = LABEL) -> PeriodChanges:
     """Open a period (and close the child's open period in another home).
 
-    Idempotent: nothing changes when the child has an open period at
-    ``home_id`` or a period there that started on ``start``.
+    Idempotent: nothing changes when the child has a period at ``home_id``
+    that is open, lasted until ``start`` or began on or after it (the approval
+    already led to that placement, even if it has ended since).
 
     Parameters
     ----------
@@ -346,8 +349,10 @@ def start_period(periods: pd.DataFrame, *, child_id: str, home_id: str,
     """
     mine = periods[periods["child_id"] == child_id]
     day = pd.Timestamp(start)
+    # the approval already led to this placement: a period at the home that is open, or
+    # that lasted until the day or began after it (also when it has ended since)
     same = mine[(mine["home_id"] == home_id)
-                & (mine["end"].isna() | (mine["start"] == day))]
+                & (mine["end"].isna() | (mine["end"] >= day) | (mine["start"] >= day))]
     if len(same):
         return PeriodChanges()
     problems: list[Problem] = []

@@ -187,3 +187,17 @@ def test_cli_decide_approved_opens_a_period_in_the_file(tmp_path: Path) -> None:
     assert (old["end_reason"], str(old["end"].date())) == ("planned_move", "2025-02-03")
     assert (new["home_id"], str(new["start"].date()), new["actor"]) == \
         ("H5", "2025-02-03", "P1")
+
+
+def test_an_ended_placement_is_not_opened_again_by_its_approval() -> None:
+    """decide --start moved the start away from the approval day; after the period ended,
+    the approval still in force must not open a second one."""
+    frame = pd.DataFrame({"child_id": ["C1"], "home_id": ["H1"], "start": ["2025-03-05"],
+                          "end": ["2025-09-01"], "end_reason": ["unintended_move"]})
+    table = periods.validate(frame)
+    for day in (datetime.date(2025, 3, 1), datetime.date(2025, 3, 5),
+                datetime.date(2025, 3, 9)):
+        assert not periods.start_period(table, child_id="C1", home_id="H1", start=day)
+    # an earlier stay in the same home, ended before a new approval: a new period
+    assert periods.start_period(table, child_id="C1", home_id="H1",
+                                start=datetime.date(2026, 1, 1))
