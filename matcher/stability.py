@@ -326,6 +326,10 @@ def group_text(breakdown: str, group: str) -> str:
     return _(_GROUP_WORDS[group]) if group in _GROUP_WORDS else group
 
 
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 def _num(value: object, digits: int = 1) -> str:
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return "–"
@@ -379,7 +383,7 @@ def markdown(result: Stability, *, heading: str = "#") -> str:
         if breakdown == "overall":
             continue
         part = result.table[result.table["breakdown"] == breakdown]
-        lines += [f"{heading}# " + _(words), "", "| " + " | ".join(header) + " |",
+        lines += [f"{heading}# " + _capital(_(words)), "", "| " + " | ".join(header) + " |",
                   "|" + "---|" * len(header)]
         for r in part.to_dict("records"):
             name = group_text(breakdown, r["group"])
@@ -415,7 +419,7 @@ def figure(result: Stability, breakdown: str) -> bytes:
         ax.fill_between(curve.months, curve.low, curve.high, step="post", alpha=0.15,
                         color=line.get_color(), linewidth=0)
     hidden = int(result.table.loc[result.table["breakdown"] == breakdown, "suppressed"].sum())
-    title = _(BREAKDOWNS[breakdown])
+    title = _capital(_(BREAKDOWNS[breakdown]))
     if hidden:
         title += " " + _("({n} groups suppressed)").format(n=hidden)
     ax.set_title(title)
