@@ -80,6 +80,7 @@ if TYPE_CHECKING:
     from matcher.scenarios.fjord import generate as generate_sample
     from matcher.scenarios.oslo import oslo_scenario
     from matcher.schema import Inputs
+    from matcher.stability import Stability
     from matcher.timetable import TimeTable
 
 __all__ = [
@@ -92,6 +93,7 @@ __all__ = [
     "Network",
     "RunResult",
     "Settings",
+    "Stability",
     "TimeTable",
     "__version__",
     "add_homes",
@@ -107,12 +109,15 @@ __all__ = [
     "load_settings",
     "match",
     "oslo_scenario",
+    "placement_stability",
     "read_inputs",
     "read_municipalities",
+    "read_periods",
     "read_population",
     "read_times",
     "recruit",
     "recruit_map",
+    "stability_figure",
     "support_plan",
     "views",
     "whatif",
@@ -146,6 +151,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "generate_sample": ("matcher.scenarios.fjord", "generate"),
     "oslo_scenario": ("matcher.scenarios.oslo", "oslo_scenario"),
     "Inputs": ("matcher.schema", "Inputs"),
+    "Stability": ("matcher.stability", "Stability"),
     "TimeTable": ("matcher.timetable", "TimeTable"),
 }
 
@@ -237,6 +243,60 @@ def build_network(osm: str | Path, *, settings: Settings | None = None,
 
     return network.build(osm, (settings or Settings()).network, cache_dir=cache_dir,
                          progress=progress, on_bytes=on_bytes, clip=clip)
+
+
+def read_periods(path: str | Path) -> pd.DataFrame:
+    """Read and validate a placement_periods table (:mod:`matcher.periods`).
+
+    Parameters
+    ----------
+    path
+        ``.csv``, ``.geojson`` or ``.gpkg[:layer]``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The typed periods (``start``/``end`` dates, ``end`` empty while open).
+
+    Raises
+    ------
+    InputError
+        Naming the file, row and column of every problem.
+    """
+    from matcher.io import periods as io_periods
+
+    return io_periods.read_periods(path)[1]
+
+
+def placement_stability(periods: pd.DataFrame, *, as_of: datetime.date | None = None,
+              min_cell: int = 5) -> Stability:
+    """Stability of placements: unintended moves per 100 placement-years and the share
+    still standing after 6, 12 and 24 months (:func:`matcher.stability.stability`).
+
+    Parameters
+    ----------
+    periods
+        From :func:`read_periods`.
+    as_of
+        Follow the periods to this day (default today).
+    min_cell
+        Suppress groups with fewer placements.
+    """
+    from matcher import stability as stability_mod
+
+    return stability_mod.stability(periods, as_of=as_of or datetime.date.today(),
+                                   min_cell=min_cell)
+
+
+def stability_figure(result: Stability, *, breakdown: str = "overall") -> bytes:
+    """PNG of the Kaplan-Meier curves of one breakdown of :func:`placement_stability`
+    (95 % bands).
+
+    ``breakdown`` is one of :data:`matcher.stability.BREAKDOWNS`.
+    """
+    from matcher import stability as stability_mod
+
+    return stability_mod.figure(result, breakdown)
 
 
 def read_population(path: str | Path, *, settings: Settings | None = None) -> gpd.GeoDataFrame:

@@ -7,8 +7,10 @@ One run (:func:`run_nightly`):
    :class:`~matcher.errors.LockedError` exit 5);
 2. mark runs left ``running`` by a killed job as failed, then record this run
    as ``running``;
-3. read and validate the five input tables and the ``decisions`` log when the
-   store has one (:mod:`matcher.decisions`; every problem at once, exit 2);
+3. read and validate the five input tables, the ``decisions`` log and the
+   ``placement_periods`` table when the store has them (:mod:`matcher.decisions`,
+   :mod:`matcher.periods`; every problem at once, exit 2); a child without
+   ``current_home_id`` gets it (and ``placed_since``) from its open period;
 4. fingerprint the run: the tables' contents, the OSM file, the settings and
    the run date. When the latest successful run has the same fingerprint the
    run is recorded as "unchanged, skipped" (unless ``force``);
@@ -19,8 +21,9 @@ One run (:func:`run_nightly`):
    (``matcher match --previous``; :class:`~matcher.errors.InfeasibleError` exit 3);
 7. write the run row, one ``match_results`` row per child, one
    ``match_unmatched`` row per unmatched child, one ``match_history`` row per
-   waiting child (:mod:`matcher.waiting`), and delete runs beyond
-   ``retention_runs``, all in ONE transaction.
+   waiting child (:mod:`matcher.waiting`), a placement period for every
+   approval that has none (:func:`matcher.periods.from_approvals`), and delete
+   runs beyond ``retention_runs``, all in ONE transaction.
 
 Any failure after step 2 is recorded in ``match_runs`` (status ``failed``,
 ``error``, ``exit_code``) and leaves the previous results untouched. Events
@@ -60,6 +63,7 @@ from matcher import __version__, pipeline, schema
 from matcher import config as config_mod
 from matcher import decisions as decisions_mod
 from matcher import network as network_mod
+from matcher import periods as periods_mod
 from matcher.config import NightlyConfig, Settings, StoreOptions
 from matcher.errors import (
     InfeasibleError,
@@ -262,11 +266,15 @@ def _work(config: NightlyConfig, store: stores.Store, run_id: str, as_of: dateti
     with _step("read", known) as counts:
         frames, problems = store.read_tables()
         decision_frame = store.read_decisions()
+        period_frame = store.read_periods()
         counts.update({name: len(f) for name, f in frames.items() if f is not None})
         if decision_frame is not None:
             counts["decisions"] = len(decision_frame)
+        if period_frame is not None:
+            counts["placement_periods"] = len(period_frame)
     with _step("validate", known) as counts:
-        inputs, decisions = _validate_all(frames, problems, decision_frame, settings, as_of)
+        inputs, decisions, periods = _validate_all(frames, problems, decision_frame, settings,
+                                                   as_of, period_frame)
         counts.update({"children": len(inputs.children), "homes": len(inputs.homes),
                        "contacts": len(inputs.contacts),
                        "placements": len(inputs.placements), "vetoes": len(inputs.vetoes)})
@@ -282,6 +290,9 @@ def _work(config: NightlyConfig, store: stores.Store, run_id: str, as_of: dateti
     sources = dict(inputs.sources)
     if decisions is not None:
         sources["decisions"] = decisions.sha256
+    if period_frame is not None:
+        sources["placement_periods"] = hashlib.sha256(
+            period_frame.to_csv(index=False).encode()).hexdigest()
     fingerprint = input_fingerprint(sources, network_key=network_key,
                                     config_hash=config_hash, as_of=as_of)
     known.fields.update(input_fingerprint=fingerprint, network_key=network_key)
@@ -335,6 +346,12 @@ def _work(config: NightlyConfig, store: stores.Store, run_id: str, as_of: dateti
               "n_placed": summary.placed, "n_unmatched": summary.unmatched,
               "n_locked": summary.locked,
               "summary_json": json.dumps(summary.to_dict(), sort_keys=True)}
+    changes = None
+    if decisions is not None:
+        changes = periods_mod.from_approvals(
+            _approvals(decisions, inputs), periods if periods is not None
+            else periods_mod.validate(periods_mod.empty()),
+            children=inputs.children, homes=inputs.homes, assignments=table)
     with _step("write", known) as counts:
         fields["finished_at"] = stores.stamp(datetime.datetime.now(datetime.UTC))
         history = None
@@ -344,14 +361,15 @@ def _work(config: NightlyConfig, store: stores.Store, run_id: str, as_of: dateti
                                    keep_runs=config.job.retention_runs,
                                    between=lambda: checkpoint("mid-write"), history=history,
                                    history_before=as_of - datetime.timedelta(
-                                       days=config.job.history_days))
+                                       days=config.job.history_days), periods=changes)
         counts.update(results=written.results, unmatched=written.unmatched,
-                      deleted_runs=written.deleted_runs)
+                      deleted_runs=written.deleted_runs, periods_opened=written.periods_opened)
     return NightlyOutcome(
         run_id=run_id, status="success", note=note, store=store.display,
         input_fingerprint=fingerprint, config_hash=config_hash, previous_run_id=None,
         counts={**counts_out, "results_written": written.results,
-                "unmatched_written": written.unmatched},
+                "unmatched_written": written.unmatched,
+                "periods_opened": written.periods_opened},
         solver_status=summary.status, mip_gap=summary.mip_gap,
         timings={k: round(v, 3) for k, v in known.timings.items()},
         deleted_runs=written.deleted_runs, interrupted_runs=interrupted, summary=summary)
@@ -366,23 +384,40 @@ def _last_success_day(store: stores.Store) -> datetime.date | None:
     return datetime.date.fromisoformat(str(done.iloc[-1]["as_of"])[:10])
 
 
+def _approvals(decisions: decisions_mod.Decisions, inputs: schema.Inputs) -> Any:
+    """The approvals in force of known children and homes: ``child_id, home_id,
+    decided_on, actor``."""
+    last = decisions_mod.effective(decisions)
+    keep = last["decision"].isin(decisions_mod.LOCKING) \
+        & last["child_id"].isin(set(inputs.children["child_id"])) \
+        & last["home_id"].isin(set(inputs.homes["home_id"]))
+    return last.loc[keep, ["child_id", "home_id", "decided_on", "actor"]]
+
+
 def read_store(store: stores.Store, settings: Settings, as_of: datetime.date
                ) -> tuple[schema.Inputs, decisions_mod.Decisions | None]:
     """Read and validate a connected store's input tables and decisions log.
 
+    Children without ``current_home_id`` get it from their open placement
+    period (:func:`matcher.periods.current_homes`).
+
     Raises
     ------
     InputError
-        Listing every problem of the tables and the log at once.
+        Listing every problem of the tables, the log and the periods at once.
     """
     frames, problems = store.read_tables()
-    return _validate_all(frames, problems, store.read_decisions(), settings, as_of)
+    inputs, decisions, _periods = _validate_all(frames, problems, store.read_decisions(),
+                                                settings, as_of, store.read_periods())
+    return inputs, decisions
 
 
 def _validate_all(frames: dict[str, Any], problems: list[Problem], decision_frame: Any,
-                  settings: Settings, as_of: datetime.date
-                  ) -> tuple[schema.Inputs, decisions_mod.Decisions | None]:
-    """Validate the input tables and the decisions log; raise once with every problem."""
+                  settings: Settings, as_of: datetime.date, period_frame: Any = None
+                  ) -> tuple[schema.Inputs, decisions_mod.Decisions | None, Any]:
+    """Validate the input tables, the decisions log and the placement periods; raise once
+    with every problem. Returns the inputs (current homes filled from open periods), the
+    decisions and the typed periods (``None`` when the store has none)."""
     inputs = None
     found: list[Problem] = []
     try:
@@ -396,9 +431,25 @@ def _validate_all(frames: dict[str, Any], problems: list[Problem], decision_fram
                                                inputs=inputs)
         except InputError as exc:
             found += exc.problems
+    periods = None
+    if period_frame is not None:
+        try:
+            periods = periods_mod.validate(period_frame)
+        except InputError as exc:
+            found += exc.problems
+    if periods is not None and inputs is not None:
+        locked = set(zip(inputs.placements["child_id"], inputs.placements["home_id"],
+                         strict=True))
+        if decisions is not None:
+            approved = _approvals(decisions, inputs)
+            locked |= set(zip(approved["child_id"], approved["home_id"], strict=True))
+        children, more = periods_mod.current_homes(inputs.children, periods,
+                                                   homes=inputs.homes["home_id"], locked=locked)
+        found += more
+        inputs = dataclasses.replace(inputs, children=children)
     if found or inputs is None:
         raise InputError(_invalid(len(found)), found)
-    return inputs, decisions
+    return inputs, decisions, periods
 
 
 def _validate(frames: dict[str, Any], problems: list[Problem],
@@ -524,7 +575,10 @@ def load_inputs(config: NightlyConfig, folder: str | Path) -> dict[str, int]:
     ``contacts.csv``, ``placements.csv`` and ``vetoes.csv`` (the layout of
     ``matcher sample``), validates them with :func:`matcher.io.readers.read_inputs`
     and replaces the store's input tables while holding the run lock. A
-    missing GeoPackage is created.
+    missing GeoPackage is created. A ``placement_periods.csv`` in the folder
+    (:mod:`matcher.periods`) replaces the store's periods; without one the
+    store's periods are kept (they are a record, written by the job and
+    ``matcher placement end``).
 
     Returns
     -------
@@ -552,15 +606,25 @@ def load_inputs(config: NightlyConfig, folder: str | Path) -> dict[str, int]:
     tables = stores.export_inputs(inputs)
     tables = {n: t for n, t in tables.items() if n in ("children", "homes")
               or optional.get(n) is not None}
+    period_path = folder / "placement_periods.csv"
+    period_frame = None
+    if period_path.is_file():
+        from matcher.io import periods as io_periods
+
+        period_frame, _typed = io_periods.read_periods(period_path)
     store = open_store(config.store)
     store.connect(create=True)
     try:
         with store.lock(wait_seconds=config.job.lock_wait_seconds):
             store.write_inputs(tables)
             store.ensure_schema()
+            if period_frame is not None:
+                store.replace_periods(period_frame)
     finally:
         store.close()
     counts = {name: len(frame) for name, frame in tables.items()}
+    if period_frame is not None:
+        counts["placement_periods"] = len(period_frame)
     logger.info("stored input tables", extra={"fields": {"step": "load", "counts": counts,
                                                          "store": store.display}})
     return counts

@@ -82,11 +82,11 @@ class RunResult(run_mod.RunResult):
     def write(self, folder: str | Path, *, report: bool = True, privacy: Privacy | None = None,
               municipalities: gpd.GeoDataFrame | None = None,
               settings: Settings | None = None, synthetic: bool | None = None,
-              step: Step | None = None) -> Path:
+              periods: pd.DataFrame | None = None, step: Step | None = None) -> Path:
         """Write this run's folder; see :func:`write_run` for the parameters."""
         return write_run(self, folder, report=report, privacy=privacy,
                          municipalities=municipalities, settings=settings, synthetic=synthetic,
-                         step=step)
+                         periods=periods, step=step)
 
 
 @dataclass(frozen=True)
@@ -650,7 +650,7 @@ def school_isochrones(result: RunResult, settings: Settings) -> gpd.GeoDataFrame
 def write_run(run_result: RunResult, out: str | Path, *, report: bool = False,
               privacy: Privacy | None = None, municipalities: gpd.GeoDataFrame | None = None,
               settings: Settings | None = None, synthetic: bool | None = None,
-              step: Step | None = None) -> Path:
+              periods: pd.DataFrame | None = None, step: Step | None = None) -> Path:
     """Write the run folder atomically (owner-only files; all or nothing).
 
     Files: ``assignments.csv``, ``pairs.csv``, ``shortlist.csv``,
@@ -679,6 +679,10 @@ def write_run(run_result: RunResult, out: str | Path, *, report: bool = False,
         All settings (default: the defaults).
     synthetic
         Mark the maps as synthetic data (``None`` detects it).
+    periods
+        Validated placement periods (:func:`matcher.periods.validate`): the
+        folder gains ``stability.csv`` and ``report.md`` a section "Stability
+        of placements" (:mod:`matcher.stability`, followed to the run date).
     step
         Called with the name of each part as it starts (the tables; the maps,
         report, briefs and workbook), for a progress line.
@@ -716,4 +720,13 @@ def write_run(run_result: RunResult, out: str | Path, *, report: bool = False,
                                      municipalities=municipalities, settings=settings,
                                      isochrones=school_isochrones(run_result, settings),
                                      synthetic=synthetic)
+        if periods is not None:
+            from matcher import stability
+
+            result = stability.stability(periods, as_of=run_result.summary.as_of)
+            files.write_csv(result.table, tmp / "stability.csv")
+            if report and (tmp / "report.md").is_file():
+                text = (tmp / "report.md").read_text(encoding="utf-8").rstrip("\n")
+                files.write_text(tmp / "report.md", text + "\n\n"
+                                 + stability.markdown(result, heading="##"))
     return out

@@ -31,7 +31,7 @@ NOTEBOOKS = ROOT / "notebooks"
 
 
 SHOTS = {"1-dagens-forslag.ipynb": "## Kartet", "2-rekruttering.ipynb": "## Nabolag",
-         "3-beredskap.ipynb": "## Kart"}
+         "3-beredskap.ipynb": "## Kart", "4-stabilitet.ipynb": "## Kurver"}
 """The section of each notebook that holds its main figure (a markdown heading)."""
 CHROMIUM = "/usr/bin/chromium"
 

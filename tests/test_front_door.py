@@ -21,7 +21,7 @@ from matcher import i18n
 
 DATA_PARAMETERS = {
     "inputs", "additions",  # validated inputs and what to add to them
-    "children", "homes", "contacts", "placements", "vetoes", "families",  # tables
+    "children", "homes", "contacts", "placements", "vetoes", "families", "periods",  # tables
     "path", "osm", "folder", "out_dir", "data_dir",  # files and folders
     "lang",  # the language a `with` block speaks
     "result", "child_id",  # a result to draw or tell about, and the child it is about

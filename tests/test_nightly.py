@@ -286,7 +286,7 @@ def test_nightly_writes_runs_results_and_unmatched_like_match(backend: Backend) 
                if line.get("step") in ("read", "network", "match", "write"))
     write = next(line for line in lines if line.get("step") == "write")
     assert write["counts"] == {"results": 60, "unmatched": run["n_unmatched"],
-                               "deleted_runs": 0}
+                               "deleted_runs": 0, "periods_opened": 0}
     text = backend.log_file.read_text()
     for table in ("children", "homes", "contacts"):
         frame = pd.read_csv(backend.sample_dir / f"{table}.csv", dtype=str)
@@ -706,3 +706,60 @@ def test_damaged_network_cache_is_rebuilt_by_the_job(tmp_path: Path, sample_dir:
     with backend.store() as store:
         assert store.runs()["status"].tolist() == ["success"]
     assert network.load(cache).n_nodes > 0  # the cache is whole again
+
+
+def test_placement_periods_in_the_store(backend: Backend) -> None:
+    """Issue 25: nightly-load stores the sample's periods; an approval opens a period once
+    (decide, or the job when decide's write is missing); placement end closes it;
+    stability reads the store."""
+    from matcher import periods
+
+    backend.load()
+    cfg = backend.config()
+    sample = pd.read_csv(backend.sample_dir / "placement_periods.csv", dtype=str,
+                         keep_default_na=False)
+    with backend.store() as store:
+        stored = store.read_periods()
+    assert stored is not None and len(stored) == len(sample) > 0
+    assert periods.validate(stored)["child_id"].tolist() == sample["child_id"].tolist()
+    first = run_ok(cfg)
+    with backend.store() as store:
+        blank = store.results(str(first["run_id"])).set_index("child_id")
+    placed = blank[blank["home_id"].notna() & ~blank["locked"].astype(bool)]
+    child, home = next(iter(placed["home_id"].items()))
+    for decision, by in (("family_consented", "bufetat"), ("approved", "kommune")):
+        result = runner.invoke(app, ["-q", "decide", "--store", str(cfg), "--child", child,
+                                     "--home", home, "--decision", decision, "--by", by,
+                                     "--date", AS_OF, "--actor", "P1"])
+        assert result.exit_code == 0, result.output
+
+    def mine() -> pd.DataFrame:
+        with backend.store() as store:
+            table = periods.validate(store.read_periods())
+        return table[(table["child_id"] == child) & (table["home_id"] == home)]
+
+    row = mine()
+    assert len(row) == 1 and row["end"].isna().all() and row.iloc[0]["actor"] == "P1"
+    assert row.iloc[0]["school_minutes"] == pytest.approx(placed.at[child, "school_minutes"],
+                                                          abs=0.05)
+    assert run_ok(cfg)["counts"]["periods_opened"] == 0  # type: ignore[index]
+    assert run_ok(cfg, "--force")["counts"]["periods_opened"] == 0  # type: ignore[index]
+    assert len(mine()) == 1
+    backend.sql(f"DELETE FROM placement_periods WHERE child_id = '{child}' "
+                f"AND home_id = '{home}'")
+    assert run_ok(cfg, "--force")["counts"]["periods_opened"] == 1  # type: ignore[index]
+    assert run_ok(cfg, "--force")["counts"]["periods_opened"] == 0  # type: ignore[index]
+    assert len(mine()) == 1 and mine().iloc[0]["actor"] == "P1"
+    end = ["placement", "end", "--store", str(cfg), "--child", child, "--home", home,
+           "--by", "foster_home", "--actor", "P2", "--reason", "unintended_move"]
+    bad = runner.invoke(app, [*end, "--end", "2020-01-01"])
+    assert bad.exit_code == 2 and "before start" in bad.output
+    result = runner.invoke(app, [*end, "--end", AS_OF])
+    assert result.exit_code == 0, result.output
+    assert mine().iloc[0]["end_reason"] == "unintended_move"
+    out = backend.folder / "stability"
+    stats = runner.invoke(app, ["--json", "stability", "--store", str(cfg), "--out", str(out),
+                                "--as-of", AS_OF])
+    assert stats.exit_code == 0, stats.output
+    assert json.loads(stats.stdout)["periods"] == len(sample) + 1
+    assert (out / "stability.csv").is_file()

@@ -30,7 +30,8 @@ def _script() -> ModuleType:
 
 
 SCRIPT = _script()
-NAMES = ["1-dagens-forslag.ipynb", "2-rekruttering.ipynb", "3-beredskap.ipynb"]
+NAMES = ["1-dagens-forslag.ipynb", "2-rekruttering.ipynb", "3-beredskap.ipynb",
+         "4-stabilitet.ipynb"]
 
 
 def _outputs(nb: Any) -> list[Any]:

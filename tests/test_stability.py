@@ -1,105 +1,188 @@
-"""Tests of the three-stage assignment (stability against a previous run's proposals).
-
-Brute force: every rule-abiding assignment of a small instance is enumerated
-with the independent rule checker of ``test_assignment``; stage one must stay
-optimal, stage two within the tolerance of its optimum, and the number of
-kept previous proposals must be the largest possible within both.
-"""
+"""Stability statistics (issue 25): rates and Kaplan-Meier checked against hand computations."""
 
 from __future__ import annotations
 
-import itertools
-import random
+import datetime
+import json
+import math
+import stat
+from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
-from test_assignment import POLICIES, Tables, home_map, random_tables, values, violations
+from conftest import Sample
+from typer.testing import CliRunner
 
-from matcher import assignment
-from matcher.config import AssignmentSettings
+from matcher import i18n, periods, stability
+from matcher.cli import app
 
-
-def previous_of(t: Tables, seed: int) -> dict[str, str]:
-    """A random previous proposal for some children (feasible or not)."""
-    rng = random.Random(seed)
-    homes = [h for h, _, _ in t.homes]
-    return {c: rng.choice(homes) for c, _, _ in t.children if rng.random() < 0.7}
+runner = CliRunner()
+AS_OF = datetime.date(2025, 1, 1)
 
 
-def kept(t: Tables, home_of: dict[str, str | None], previous: dict[str, str]) -> int:
-    locked = dict(t.locked)
-    return sum(1 for c, h in previous.items() if c not in locked and home_of.get(c) == h)
+def _six() -> pd.DataFrame:
+    """Six periods from 2024-01-01 (2024 is a leap year): followed 91, 182, 274, 366, 366
+    and 366 days; unintended moves at 91, 274 and 366 days; a planned move at 182; two
+    still open on 2025-01-01."""
+    return pd.DataFrame({
+        "child_id": [f"C{i}" for i in range(6)], "home_id": ["H1"] * 6,
+        "start": ["2024-01-01"] * 6,
+        "end": ["2024-04-01", "2024-07-01", "2024-10-01", "2025-01-01", "", ""],
+        "end_reason": ["unintended_move", "planned_move", "unintended_move", "unintended_move",
+                       "", ""],
+        "home_kind": ["general"] * 5 + ["kinship"], "age_at_start": [3, 4, 5, 7, 8, 14]})
 
 
-def brute_force3(t: Tables, s: AssignmentSettings, previous: dict[str, str],
-                 tolerance: float) -> tuple[float, float, int]:
-    """Stage-one optimum, stage-two optimum, and the most kept proposals within the floors."""
-    locked = dict(t.locked)
-    free = [c for c, _, _ in t.children if c not in locked]
-    options = {c: [None] + [h for cc, h, _, _ in t.pairs if cc == c] for c in free}
-    rows = []
-    for combo in itertools.product(*(options[c] for c in free)):
-        home_of = {**locked, **dict(zip(free, combo, strict=True))}
-        if violations(t, home_of, s.sibling_policy):
-            continue
-        v1, v2 = values(t, home_of, s)
-        rows.append((v1, v2, kept(t, home_of, previous)))
-    z1 = max(r[0] for r in rows)
-    z2 = max(r[1] for r in rows if r[0] >= z1 - 1e-9)
-    floor = z2 - tolerance * abs(z2) - 1e-6
-    k = max(r[2] for r in rows if r[0] >= z1 - 1e-9 and r[1] >= floor)
-    return z1, z2, k
+def test_rate_and_survival_match_a_hand_computation() -> None:
+    result = stability.stability(periods.validate(_six()), as_of=AS_OF)
+    o = result.overall()
+    # placement-years: (91 + 182 + 274 + 3 * 366) / 365.25 = 1645 / 365.25
+    years = 1645 / 365.25
+    assert o["placements"] == 6 and o["unintended_moves"] == 3
+    assert o["placement_years"] == pytest.approx(years, abs=1e-3)
+    assert o["rate_per_100_years"] == pytest.approx(300 / years)  # 66.61
+    # exact Poisson 95 % limits for 3 events (Garwood tables): 0.6187 and 8.7673
+    assert o["rate_low"] == pytest.approx(100 * 0.61867 / years, rel=1e-4)
+    assert o["rate_high"] == pytest.approx(100 * 8.76727 / years, rel=1e-4)
+    # Kaplan-Meier: 6 at risk at day 91, one event -> 5/6; censored at 182; 4 at risk at 274,
+    # one event -> 5/6 * 3/4 = 0.625; 6 months = 182.6 days, 12 months = 365.25 days
+    assert o["survival_6m"] == pytest.approx(5 / 6)
+    assert o["survival_12m"] == pytest.approx(0.625)
+    # 24 months lie beyond the longest period followed (366 days): no estimate
+    assert math.isnan(o["survival_24m"])
+    # the log(-log) Greenwood interval at day 91: V = (1/30) / ln(5/6)^2,
+    # S ** exp(+-1.96 sqrt(V)) = 0.2731 and 0.9747
+    v = (1 / 30) / math.log(5 / 6) ** 2
+    z = 1.959964
+    assert o["survival_6m_low"] == pytest.approx((5 / 6) ** math.exp(z * math.sqrt(v)), rel=1e-4)
+    assert o["survival_6m_high"] == pytest.approx((5 / 6) ** math.exp(-z * math.sqrt(v)),
+                                                  rel=1e-4)
+    assert (result.periods, result.unintended_moves, result.open_periods) == (6, 3, 2)
 
 
-@pytest.mark.parametrize("seed", range(30))
-def test_three_stages_match_brute_force(seed: int) -> None:
-    t = random_tables(seed)
-    previous = previous_of(t, 500 + seed)
-    prev_frame = pd.DataFrame(sorted(previous.items()), columns=["child_id", "home_id"],
-                              dtype=object)
-    base = t.problem()
-    problem = assignment.AssignmentProblem(base.children, base.homes, base.pairs, base.locked,
-                                           previous=prev_frame)
-    rng = random.Random(900 + seed)
-    for policy in POLICIES:
-        s = AssignmentSettings(sibling_policy=policy, split_penalty=rng.choice([0.25, 0.6]))
-        tolerance = rng.choice([0.0, 0.05, 0.3])
-        result = assignment.solve(problem, s, stability_tolerance=tolerance)
-        home_of = home_map(result)
-        assert violations(t, home_of, policy) == []
-        z1, z2, k = brute_force3(t, s, previous, tolerance)
-        v1, v2 = values(t, home_of, s)
-        assert v1 == pytest.approx(z1, abs=1e-6), (policy, v1, z1)
-        assert v2 >= z2 - tolerance * abs(z2) - 1e-6, (policy, v2, z2)
-        assert kept(t, home_of, previous) == k, (policy, tolerance)
-        if previous:
-            assert result.kept_previous == k and result.stability_tolerance == tolerance
-        else:
-            assert result.kept_previous is None
-        assert result.objective_stage2 == pytest.approx(v2, abs=1e-9)
+def test_poisson_interval_without_events_starts_at_zero() -> None:
+    rate, low, high = stability.poisson_interval(0, 10.0)
+    assert (rate, low) == (0.0, 0.0)
+    assert high == pytest.approx(100 * 3.68888 / 10, rel=1e-4)  # -ln(0.025) = 3.6889
+    assert all(np.isnan(stability.poisson_interval(2, 0.0)))
 
 
-def test_without_previous_the_model_is_unchanged() -> None:
-    t = random_tables(7)
-    s = AssignmentSettings()
-    plain = assignment.solve(t.problem(), s)
-    assert plain.kept_previous is None and "stage3" not in plain.timings
-    assert plain.stability_tolerance is None
-    base = t.problem()
-    again = assignment.solve(assignment.AssignmentProblem(
-        base.children, base.homes, base.pairs, base.locked,
-        previous=pd.DataFrame({"child_id": ["nobody"], "home_id": ["H00"]}, dtype=object)), s)
-    pd.testing.assert_frame_equal(plain.assignments, again.assignments)
+def test_small_groups_are_suppressed_not_zero() -> None:
+    result = stability.stability(periods.validate(_six()), as_of=AS_OF)
+    t = result.table.set_index(["breakdown", "group"])
+    kinship = t.loc[("home_kind", "kinship")]  # one placement
+    assert bool(kinship["suppressed"])
+    assert kinship.drop(["suppressed"]).isna().all()
+    assert not bool(t.loc[("home_kind", "general"), "suppressed"])  # five
+    assert int(t.loc[("home_kind", "general"), "placements"]) == 5
+    assert {c.group for c in result.curves if c.breakdown == "home_kind"} == {"general"}
+    text = stability.markdown(result)
+    row = next(line for line in text.splitlines() if line.startswith("| kinship"))
+    assert "suppressed" in row and " 0 " not in row
 
 
-def test_tolerance_buys_stability_and_zero_tolerance_only_breaks_ties() -> None:
-    # C1 is slightly better in H2 now; the previous run proposed H1.
-    t = Tables(children=[("C1", None, 1.0)], homes=[("H1", 1, False), ("H2", 1, False)],
-               pairs=[("C1", "H1", 0.80, 0), ("C1", "H2", 0.81, 0)], locked=[])
-    base = t.problem()
-    problem = assignment.AssignmentProblem(
-        base.children, base.homes, base.pairs, base.locked,
-        previous=pd.DataFrame({"child_id": ["C1"], "home_id": ["H1"]}, dtype=object))
-    s = AssignmentSettings()
-    assert home_map(assignment.solve(problem, s, stability_tolerance=0.05)) == {"C1": "H1"}
-    assert home_map(assignment.solve(problem, s, stability_tolerance=0.0)) == {"C1": "H2"}
+def test_open_periods_and_later_ends_are_censored_at_as_of() -> None:
+    frame = pd.DataFrame({
+        "child_id": ["A", "B", "C", "D", "E", "F"], "home_id": ["H"] * 6,
+        "start": ["2024-01-01"] * 5 + ["2024-12-01"],
+        # B broke down after the as-of day: on 2024-07-02 it was still standing
+        "end": ["", "2024-12-31", "", "", "", ""],
+        "end_reason": ["", "unintended_move", "", "", "", ""]})
+    result = stability.stability(periods.validate(frame), as_of=datetime.date(2024, 7, 2))
+    o = result.overall()
+    assert result.left_out == 1  # F starts after the as-of day
+    assert o["placements"] == 5 and o["unintended_moves"] == 0
+    assert result.open_periods == 5
+    assert o["placement_years"] == pytest.approx(5 * 183 / 365.25, abs=1e-3)
+    assert o["survival_6m"] == pytest.approx(1.0) and math.isnan(o["survival_12m"])
+    later = stability.stability(periods.validate(frame), as_of=datetime.date(2025, 1, 1))
+    assert later.unintended_moves == 1 and later.periods == 6
+
+
+def test_breakdowns_use_the_bands_of_the_match() -> None:
+    frame = pd.DataFrame({
+        "child_id": [f"C{i}" for i in range(5)], "home_id": ["H"] * 5,
+        "start": ["2024-01-01"] * 5, "end": [""] * 5, "end_reason": [""] * 5,
+        "municipality": ["4601"] * 5, "home_municipality": ["4601"] * 4 + ["4602"],
+        "school_minutes": [14.9, 15, 30, 44.9, 45], "sibling_group_size": [1, 1, 2, 3, 1]})
+    spells = stability._spells(periods.validate(frame), datetime.date(2024, 6, 1))
+    assert list(spells["school_minutes"]) == ["<15", "15-30", "30-45", "30-45", ">45"]
+    assert list(spells["own_municipality"]) == ["yes"] * 4 + ["no"]
+    assert list(spells["siblings"]) == ["alone", "alone", "with_siblings", "with_siblings",
+                                        "alone"]
+    assert list(spells["age_band"]) == ["unknown"] * 5
+
+
+def _write(tmp_path: Path) -> Path:
+    path = tmp_path / "periods.csv"
+    _six().to_csv(path, index=False)
+    return path
+
+
+def test_cli_writes_table_text_and_figures(tmp_path: Path) -> None:
+    out = tmp_path / "stab"
+    result = runner.invoke(app, ["--json", "stability", "--periods", str(_write(tmp_path)),
+                                 "--out", str(out), "--as-of", "2025-01-01"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["periods"] == 6 and summary["unintended_moves"] == 3
+    table = pd.read_csv(out / "stability.csv")
+    assert tuple(table.columns) == stability.TABLE_COLUMNS
+    assert table.iloc[0]["rate_per_100_years"] == pytest.approx(300 / (1645 / 365.25))
+    names = {p.name for p in out.iterdir()}
+    assert {"stability.csv", "stability.md"} <= names
+    assert {f"stability_{b}.png" for b in stability.BREAKDOWNS} <= names
+    for p in out.iterdir():
+        assert stat.S_IMODE(p.stat().st_mode) == 0o600
+        if p.suffix == ".png":
+            assert p.read_bytes()[:4] == b"\x89PNG"
+    # a rerun replaces the folder; a foreign folder is refused
+    again = runner.invoke(app, ["-q", "stability", "--periods", str(_write(tmp_path)),
+                                "--out", str(out), "--as-of", "2025-01-01"])
+    assert again.exit_code == 0, again.output
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "keep.txt").write_text("x")
+    refused = runner.invoke(app, ["stability", "--periods", str(_write(tmp_path)),
+                                  "--out", str(foreign)])
+    assert refused.exit_code == 2
+
+
+@pytest.mark.parametrize(("language", "words"), [("nb", "Stabilitet"), ("nn", "Stabilitet")])
+def test_text_is_norwegian(language: str, words: str) -> None:
+    result = stability.stability(periods.validate(_six()), as_of=AS_OF)
+    with i18n.language(language):
+        text = stability.markdown(result)
+    assert words in text and "Stability" not in text
+
+
+def test_cli_refuses_bad_periods_with_exit_2(tmp_path: Path) -> None:
+    frame = _six()
+    frame.loc[0, "end_reason"] = ""
+    path = tmp_path / "bad.csv"
+    frame.to_csv(path, index=False)
+    result = runner.invoke(app, ["stability", "--periods", str(path), "--out",
+                                 str(tmp_path / "o")])
+    assert result.exit_code == 2
+    assert "bad.csv, row 2, column 'end_reason'" in result.output
+    low = runner.invoke(app, ["stability", "--periods", str(_write(tmp_path)), "--out",
+                              str(tmp_path / "o"), "--min-cell", "3"])
+    assert low.exit_code == 2
+
+
+def test_run_report_gains_a_stability_section(small_sample: Sample, tmp_path: Path) -> None:
+    from matcher import pipeline
+    from matcher.io import periods as io_periods
+
+    run = pipeline.run(small_sample.inputs, small_sample.settings, net=small_sample.net,
+                       as_of=small_sample.as_of)
+    _text, table = io_periods.read_periods(small_sample.folder / "placement_periods.csv")
+    run.write(tmp_path / "plain", report=True, settings=small_sample.settings)
+    assert "Stability of placements" not in (tmp_path / "plain" / "report.md").read_text()
+    run.write(tmp_path / "run", report=True, settings=small_sample.settings, periods=table)
+    report = (tmp_path / "run" / "report.md").read_text()
+    assert "\n## Stability of placements\n" in report
+    expected = stability.stability(table, as_of=small_sample.as_of)
+    shown = pd.read_csv(tmp_path / "run" / "stability.csv")
+    assert shown.iloc[0]["placements"] == expected.periods == len(table)

@@ -20,6 +20,7 @@ from matcher.cli import (
     match_cmds,
     network_cmds,
     nightly_cmds,
+    periods_cmds,
     planning_cmds,
     report_cmds,
 )
@@ -46,6 +47,7 @@ _MODULES = [
     match_cmds,
     network_cmds,
     nightly_cmds,
+    periods_cmds,
     planning_cmds,
     report_cmds,
 ]

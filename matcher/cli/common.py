@@ -86,9 +86,9 @@ PANEL_PLANNING = N_("Planning")
 PANEL_DATA = N_("Data and road network")
 PANEL_NIGHTLY = N_("Nightly run")
 PANELS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    (PANEL_MATCHING, ("match", "shortlist", "decide", "report", "demo")),
+    (PANEL_MATCHING, ("match", "shortlist", "decide", "report", "demo", "placement")),
     (PANEL_PLANNING, ("gaps", "recruit", "whatif", "coverage", "resource-families",
-                      "waiting-stats")),
+                      "waiting-stats", "stability")),
     (PANEL_DATA, ("validate", "geocode", "traveltime", "isochrones", "sample", "network")),
     (PANEL_NIGHTLY, ("nightly-load", "nightly")),
 )

@@ -61,12 +61,20 @@ def decide(
     homes: Annotated[Path | None, typer.Option(
         "--homes", exists=True, dir_okay=False, readable=True,
         help="With --file: check the ids against this homes table.")] = None,
+    start: Annotated[str | None, typer.Option(
+        "--start", help="For approved: the move-in day of the placement period YYYY-MM-DD "
+                        "(default the decision's date).")] = None,
+    periods: Annotated[Path | None, typer.Option(
+        "--periods", dir_okay=False,
+        help="With --file: CSV placement_periods file where an approval opens a period "
+             "(with --store: the store's table).")] = None,
 ) -> None:
     """Append one decision on a proposal to the decisions log, validated, atomically.
 
     Bufetat proposes and records the family's answer; barneverntjenesten approves
-    (only after the family consented) or rejects. Exit code 2 (nothing written) if
-    the decision, the role or the log is invalid.
+    (only after the family consented) or rejects. An approval opens a placement
+    period (start: --start or the decision's date) in the store, or in --periods.
+    Exit code 2 (nothing written) if the decision, the role or the log is invalid.
     """
     with errors():
         config = None
@@ -78,6 +86,12 @@ def decide(
             raise InputError(_("give exactly one of --store CONFIG or --file FILE"))
         today = datetime.date.today()
         day = parse_date(decided_on, "--date")
+        move_in = parse_date(start, "--start") if start is not None else day
+        if start is not None and decision.strip() != "approved":
+            raise InputError(_("--start is only for an approved decision; leave it out"))
+        if periods is not None and store_config is not None:
+            raise InputError(_("--periods is only for --file; with --store the period is "
+                               "written to the store"))
         row = {"child_id": child_id.strip(), "home_id": home_id.strip(),
                "decision": decision.strip(),
                "decided_on": decided_on.strip() if decided_on else day.isoformat(),
@@ -94,22 +108,39 @@ def decide(
                 inputs = readers.read_inputs(children, homes)
             log = decision_log.append_decision(file, row, inputs=inputs, today=today)
             where = str(file)
+            assignments = None
         else:
             assert config is not None
             # the store's decided_on is a DATE column: the day, in Norwegian time
-            log = _append_to_store(config, {**row, "decided_on": day.isoformat()}, today)
+            log, inputs, assignments = _append_to_store(
+                config, {**row, "decided_on": day.isoformat()}, today)
             where = "store"
+        opened = 0
+        if row["decision"] == "approved" and (config is not None or periods is not None):
+            from matcher.cli.periods_cmds import record_period
+
+            # a second transaction: if it fails, the next nightly run opens the period
+            opened = record_period(config, periods, child_id=row["child_id"],
+                                   home_id=row["home_id"], start=move_in, actor=row["actor"],
+                                   inputs=inputs, assignments=assignments)
         say(ngettext("decision recorded: {child} -> {home} {decision} ({n} decision in the log)",
                      "decision recorded: {child} -> {home} {decision} ({n} decisions in the log)",
                      len(log.table)).format(child=row["child_id"], home=row["home_id"],
                                             decision=row["decision"],
                                             n=i18n.format_number(len(log.table))))
+        if opened:
+            say(_("placement period opened: {child} in {home} from {day}").format(
+                child=row["child_id"], home=row["home_id"], day=move_in.isoformat()))
         emit({"command": "decide", "where": where, "decisions": len(log.table),
-              **{k: v for k, v in row.items()}})
+              "periods_opened": opened, **{k: v for k, v in row.items()}})
 
 
-def _append_to_store(config: Any, row: dict[str, str], today: datetime.date) -> Any:
-    """Validate against the store's tables (nightly ``config``) and append in one transaction."""
+def _append_to_store(config: Any, row: dict[str, str], today: datetime.date
+                     ) -> tuple[Any, Any, Any]:
+    """Validate against the store's tables (nightly ``config``) and append in one transaction.
+
+    Returns the log, the store's inputs and the latest run's results (for the facts of a
+    placement period)."""
     import pandas as pd
 
     from matcher import decisions as decisions_mod
@@ -125,7 +156,8 @@ def _append_to_store(config: Any, row: dict[str, str], today: datetime.date) -> 
         both = new if old is None else pd.concat([old.astype(object), new], ignore_index=True)
         log = decisions_mod.validate(both, label="decisions", as_of=today, inputs=inputs)
         store.append_decision(row)
-    return log
+        results = store.latest_results()
+    return log, inputs, results
 
 
 def waiting_stats(

@@ -437,9 +437,14 @@ def demo(
         else:
             result, areas, net, sample_dir = _oslo_demo(folder, seed, settings)
         run_dir = folder / "run"
+        periods = None
+        if (sample_dir / "placement_periods.csv").is_file():  # synthetic history (issue 25)
+            from matcher.io import periods as io_periods
+
+            _text, periods = io_periods.read_periods(sample_dir / "placement_periods.csv")
         with steps(_("writing the run folder")) as step:
             result.write(run_dir, report=True, municipalities=areas,
-                         settings=settings, synthetic=True, step=step)
+                         settings=settings, synthetic=True, periods=periods, step=step)
         _print_summary(result.summary, run_dir)
         say(_("SYNTHETIC children and homes ({region}); network: {nodes} nodes, {ferries} ferry "
               "edges; tables: {tables}").format(
@@ -476,7 +481,7 @@ def _oslo_demo(folder: Path, seed: int, settings: config_mod.Settings) -> tuple[
     """Synthetic children and homes on real Oslo roads, schools and population cells."""
     from matcher.io import files
     from matcher.io import registers as io_registers
-    from matcher.scenarios import oslo
+    from matcher.scenarios import history, oslo
 
     sample_dir = folder / "sample"
     with steps(_("demo (Oslo)")) as step:
@@ -485,6 +490,9 @@ def _oslo_demo(folder: Path, seed: int, settings: config_mod.Settings) -> tuple[
                                       cache_dir=folder / "network")
         files.write_csv(scenario.children, sample_dir / "children.csv")
         files.write_csv(scenario.homes, sample_dir / "homes.csv")
+        files.write_csv(history.placement_history(scenario.children, scenario.homes, seed=seed,
+                                                  as_of=scenario.as_of),
+                        sample_dir / "placement_periods.csv")
         files.write_text(sample_dir / "README.md", oslo.README)
     areas = scenario.municipalities.rename(columns={"area_id": "kommunenummer",
                                                     "name": "kommunenavn"})

@@ -118,6 +118,7 @@ Distributions
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from dataclasses import dataclass
@@ -134,6 +135,7 @@ from pyproj import Transformer
 from matcher.errors import InputError, Problem
 from matcher.i18n import format_number, ngettext
 from matcher.i18n import gettext as _
+from matcher.periods import empty as periods_empty
 from matcher.scenarios._people import (
     _children,
     _Contacts,
@@ -242,6 +244,8 @@ class Scenario:
     homes: pd.DataFrame
     placements: pd.DataFrame
     vetoes: pd.DataFrame
+    placement_periods: pd.DataFrame = dataclasses.field(default_factory=periods_empty)
+    """Three years of SYNTHETIC placement periods (:mod:`matcher.scenarios.history`)."""
 
 
 @dataclass(frozen=True)
@@ -272,6 +276,7 @@ class SampleManifest:
     homes: Path
     placements: Path
     vetoes: Path
+    placement_periods: Path
     readme: Path
     n_road_nodes: int
     n_road_ways: int
@@ -283,12 +288,13 @@ class SampleManifest:
     n_homes: int
     n_placements: int
     n_vetoes: int
+    n_placement_periods: int
 
     @property
     def paths(self) -> tuple[Path, ...]:
         """Return every written file, in a fixed order."""
         return (self.roads, self.municipalities, self.schools, self.children, self.contacts,
-                self.homes, self.placements, self.vetoes, self.readme)
+                self.homes, self.placements, self.vetoes, self.placement_periods, self.readme)
 
 
 # public API
@@ -381,6 +387,7 @@ def build(*, seed: int = 1, size: Size = "small") -> Scenario:
         placements=_pair_frame(placements, people, homes),
         vetoes=_pair_frame(vetoes, people, homes),
     )
+    scenario = _with_history(scenario)
     log.info(_("built sample {size} (seed {seed}): {nodes} road nodes, {ways} ways, "
                "{municipalities} municipalities, {schools} schools, {children} children, "
                "{contacts} contacts, {homes} homes").format(
@@ -419,11 +426,13 @@ def write(scenario: Scenario, out_dir: Path) -> SampleManifest:
         "homes": out_dir / "homes.csv",
         "placements": out_dir / "placements.csv",
         "vetoes": out_dir / "vetoes.csv",
+        "placement_periods": out_dir / "placement_periods.csv",
         "readme": out_dir / "README.md",
     }
     _write_osm(paths["roads"], scenario)
     _write_geojson(paths["municipalities"], scenario)
-    for name in ("schools", "children", "contacts", "homes", "placements", "vetoes"):
+    for name in ("schools", "children", "contacts", "homes", "placements", "vetoes",
+                 "placement_periods"):
         _write_csv(paths[name], getattr(scenario, name))
     manifest = SampleManifest(
         out_dir=out_dir,
@@ -440,12 +449,21 @@ def write(scenario: Scenario, out_dir: Path) -> SampleManifest:
         n_homes=len(scenario.homes),
         n_placements=len(scenario.placements),
         n_vetoes=len(scenario.vetoes),
+        n_placement_periods=len(scenario.placement_periods),
     )
     paths["readme"].write_text(_readme(scenario, manifest), encoding="utf-8", newline="\n")
     log.info(ngettext("wrote sample {size} (seed {seed}): {n} file",
                       "wrote sample {size} (seed {seed}): {n} files", len(manifest.paths))
              .format(size=scenario.size, seed=scenario.seed, n=len(manifest.paths)))
     return manifest
+
+
+def _with_history(scenario: Scenario) -> Scenario:
+    """Add three years of synthetic placement periods (issue 25)."""
+    from matcher.scenarios import history
+
+    return dataclasses.replace(scenario, placement_periods=history.placement_history(
+        scenario.children, scenario.homes, seed=scenario.seed, as_of=REFERENCE_DATE))
 
 
 def _check_options(seed: object, size: object) -> list[Problem]:
@@ -750,6 +768,8 @@ a fictional fjord landscape in western Norway, laid out in {WORK_CRS} metres.
 | homes.csv | {m.n_homes} | {", ".join(f"{k} {kinds.get(k, 0)}" for k in HOME_KINDS)} |
 | placements.csv | {m.n_placements} | locked placements (child_id,home_id) |
 | vetoes.csv | {m.n_vetoes} | forbidden pairs (child_id,home_id) |
+| placement_periods.csv | {m.n_placement_periods} | three years of SYNTHETIC placement periods \
+(assumed rates: matcher.scenarios.history) |
 
 ## Distributions
 
