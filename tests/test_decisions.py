@@ -278,6 +278,6 @@ def test_audit_lists_decisions_since_the_previous_run(tmp_path: Path) -> None:
     assert result.summary.decisions.legacy_rows == 1  # the old 'declined' row
     text = (result.write(tmp_path / "run", report=True) / "report.md").read_text()
     assert "## Decisions taken into account" in text
-    assert "| 2026-10-20 | bufetat |  | C2 | H1 | considering |" in text
+    assert "| 2026-10-20 | Bufetat |  | C2 | H1 | being considered |" in text  # in words
     assert "1 row of an old decisions log was read as before" in text
     assert "## Changes since the previous run" in text

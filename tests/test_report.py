@@ -266,7 +266,7 @@ def test_report_md_numbers_match_assignments(run: Run) -> None:
     assert solver["status"] == summary["status"]
     assert solver["solver"] == summary["solver"]
     for table, digest in summary["inputs_sha256"].items():
-        assert f"| {table} | `{digest}` |" in text
+        assert f"| `{table}` | `{digest}` |" in text  # the input named as code
     assert summary["config_hash"] in text
     assert "SYNTHETIC" in text
 
