@@ -245,7 +245,7 @@ INPUT_TYPES: dict[str, dict[str, str]] = {
               "languages": "text", "culture": "text", "own_children_ages": "text",
               "recruited_by": "text", "reserved_for": "text", "reserved_until": "date"},
     "contacts": {"child_id": "text", "kind": "text", "weight": "double precision",
-                 "max_minutes": "double precision"},
+                 "max_minutes": "double precision", "label": "text"},
     "placements": {"child_id": "text", "home_id": "text", "decided_on": "date", "by": "text"},
     "vetoes": {"child_id": "text", "home_id": "text", "decided_on": "date", "by": "text"},
 }
