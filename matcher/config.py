@@ -688,7 +688,7 @@ class PlanningSettings(_Frozen):
 
 
 class SupportSettings(_Frozen):
-    """The support network after move-in (``matcher support``, :mod:`matcher.planning.network`).
+    """The support network after move-in (``matcher support``).
 
     Attributes
     ----------

@@ -15,7 +15,7 @@ later stages keep that number (``add_floor``) and then minimise travel.
   into runs of at most :math:`K` families at venues: a capacitated facility
   location problem with integer runs.
 
-The tables, travel times and the plan per home are in :mod:`matcher.planning.network_plan`.
+The tables, travel times and the plan per home are in :mod:`matcher.planning.support_network`.
 
 Ties between optimal solutions: the models are built in id order and the
 solver is deterministic, so the same input gives the same plan; which of two
