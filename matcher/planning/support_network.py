@@ -75,11 +75,7 @@ def read_support_table(name: str, frame: pd.DataFrame, *, label: str | None = No
     label = label or name
     t = tables.read(name, frame, label=label)
     raise_if_problems(_("{source}: invalid table").format(source=label), t.problems)
-    out = t.frame()
-    for c in t.spec.columns:  # an empty integer cell is "not given" (the setting), not 0
-        if c.kind == "integer" and not c.required and c.name in out.columns:
-            out[c.name] = np.where(t.text(c.name) != "", out[c.name], np.nan)
-    return out
+    return t.frame()
 
 
 def placements_of(children: pd.DataFrame, *, periods: pd.DataFrame | None = None,
@@ -155,6 +151,25 @@ class SupportNetwork:
     families: SupportAssignment | None
     plan: pd.DataFrame
     status: dict[str, str]
+
+    def links(self) -> pd.DataFrame:
+        """Home -> supporter pairs for the map: ``home_id, role, target_id, minutes``
+        (roles ``supervisor``, ``relief``, ``course``, ``resource_family``), one per pair."""
+        p = self.placements
+        parts = [p[["home_id", "supervisor_id", "supervisor_minutes"]].set_axis(
+                     ["home_id", "target_id", "minutes"], axis=1).assign(role="supervisor"),
+                 p[["home_id", "relief_id", "relief_minutes"]].set_axis(
+                     ["home_id", "target_id", "minutes"], axis=1).assign(role="relief"),
+                 self.courses[["home_id", "venue_id", "minutes"]].set_axis(
+                     ["home_id", "target_id", "minutes"], axis=1).assign(role="course")]
+        if self.families is not None:
+            parts.append(self.families.assignments[["home_id", "resource_id", "minutes"]]
+                         .set_axis(["home_id", "target_id", "minutes"], axis=1)
+                         .assign(role="resource_family"))
+        out = pd.concat(parts, ignore_index=True).dropna(subset=["target_id"])
+        out = out.drop_duplicates(["home_id", "role", "target_id"])
+        return out[["home_id", "role", "target_id", "minutes"]].sort_values(
+            ["home_id", "role", "target_id"], kind="stable").reset_index(drop=True)
 
     def summary(self) -> dict[str, Any]:
         """JSON-ready figures."""
@@ -258,7 +273,7 @@ def support_network(placements: pd.DataFrame, homes: pd.DataFrame, children: pd.
 
     # ---- supervisors
     visits = np.full(len(p), cfg.visits_per_child, dtype=np.int64)
-    cap = np.array([int(v) if not _empty(v) else cfg.supervisor_visits
+    cap = np.array([round(float(v)) if not _empty(v) else cfg.supervisor_visits
                     for v in sup.get("visits_per_year", pd.Series([None] * len(sup)))],
                    dtype=np.int64)
     sup_pool = np.array([pool_map.get(m, m) for m in sup["municipality"]], dtype=object)
@@ -287,7 +302,7 @@ def support_network(placements: pd.DataFrame, homes: pd.DataFrame, children: pd.
     # ---- relief
     weekends = np.array([int(v) if not _empty(v) else 0 for v in col("relief_weekends", 0)],
                         dtype=np.int64)
-    rcap = np.array([int(v) if not _empty(v) else cfg.relief_weekends
+    rcap = np.array([round(float(v)) if not _empty(v) else cfg.relief_weekends
                      for v in rel.get("weekends_per_month", pd.Series([None] * len(rel)))],
                     dtype=np.int64)
     need = weekends > 0

@@ -350,3 +350,58 @@ def _stable_ids(page: str) -> str:
         return seen.setdefault(match.group(0), f"fm{len(seen) + 1}")
 
     return _FOLIUM_ID.sub(number, page)
+
+
+# ---- the support network (issue 25)
+
+_SUPPORT_COLOURS: dict[str, str] = {"supervisor": "#2166ac", "relief": "#e08214",
+                                    "course": "#762a83", "resource_family": "#1b7837",
+                                    "full": "#1b7837", "missing": "#d6604d"}
+_SUPPORT_ROLES: dict[str, str] = {"supervisor": N_("supervisor (tilsynsperson)"),
+                                  "relief": N_("relief home (besøkshjem)"),
+                                  "course": N_("course venue"),
+                                  "resource_family": N_("resource family")}
+
+
+def support_layer(fmap: Any, homes: gpd.GeoDataFrame, links: gpd.GeoDataFrame) -> None:
+    """Add the support network to a folium map: one layer per role and one of the homes.
+
+    Parameters
+    ----------
+    fmap
+        A ``folium.Map``.
+    homes
+        Points (any CRS) with ``home_id, full_network`` (bool) and ``missing`` (text).
+    links
+        Lines (any CRS) home -> supporter with ``home_id, role`` (a key of
+        :data:`_SUPPORT_ROLES`), ``target_id`` and ``minutes``.
+    """
+    import folium
+
+    for role, label in _SUPPORT_ROLES.items():
+        part = links[links["role"] == role]
+        if not len(part):
+            folium.FeatureGroup(name=_(label)).add_to(fmap)
+            continue
+        colour = _SUPPORT_COLOURS[role]
+        folium.GeoJson(
+            _features(part, ["home_id", "target_id", "minutes"]), name=_(label),
+            style_function=lambda _f, colour=colour: {"color": colour, "weight": 2,
+                                                      "opacity": 0.8},
+            tooltip=folium.GeoJsonTooltip(["home_id", "target_id", "minutes"],
+                                          aliases=[_("home"), _(label), _("minutes")]),
+        ).add_to(fmap)
+    shown = homes.assign(full_network=[_("yes") if v else _("no")
+                                       for v in homes["full_network"]])
+    yes = _("yes")
+    folium.GeoJson(
+        _features(shown, ["home_id", "full_network", "missing"]),
+        name=_("foster homes: support network"),
+        marker=folium.CircleMarker(radius=5, fill=True),
+        style_function=lambda f: {
+            "color": "#ffffff", "weight": 1, "fillOpacity": 1,
+            "fillColor": _SUPPORT_COLOURS["full" if f["properties"]["full_network"] == yes
+                                          else "missing"]},
+        popup=_popup(shown, [("home_id", N_("home")), ("full_network", N_("full network")),
+                             ("missing", N_("missing"))], max_width=420),
+    ).add_to(fmap)

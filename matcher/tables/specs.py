@@ -85,7 +85,7 @@ _SPECS: tuple[TableSpec, ...] = (
                doc="yes when the current home can keep the child (kinship or general)"),
         Column("placed_since", "date", past=True, always=False,
                doc="date the child moved into the current home"),
-        Column("relief_weekends", "integer", range=(0.0, 5.0), always=False,
+        Column("relief_weekends", "integer", range=(0.0, 5.0), default=0, always=False,
                doc="weekends a month the placement needs a relief home (besøkshjem, "
                    "avlastning); empty or 0: none (`matcher support`)"),
         Column("last_visit", "date", past=True, always=False,
@@ -277,7 +277,7 @@ _SPECS: tuple[TableSpec, ...] = (
                doc="4-digit kommunenummer of the municipality that recruited the supervisor; "
                    "it supervises children of its municipality or of its pool "
                    "(`[scoring.pools]`)"),
-        Column("visits_per_year", "integer", range=(0.0, None),
+        Column("visits_per_year", "number", range=(0.0, None),
                doc="visits a year the supervisor can make (default: the setting "
                    "support.supervisor_visits)"),
     )),
@@ -288,7 +288,7 @@ _SPECS: tuple[TableSpec, ...] = (
         Column("lon", "lon", required=True, doc="WGS84 degrees (EPSG:4326)"),
         Column("lat", "lat", required=True, doc="WGS84 degrees (EPSG:4326)"),
         Column("municipality", "municipality", required=True, doc="4-digit kommunenummer"),
-        Column("weekends_per_month", "integer", range=(0.0, 5.0),
+        Column("weekends_per_month", "number", range=(0.0, 5.0),
                doc="weekends a month the home can take (default: the setting "
                    "support.relief_weekends)"),
         Column("kin_of", "id", doc="kin or the child's network: the child_id or sibling_group "
@@ -300,7 +300,7 @@ _SPECS: tuple[TableSpec, ...] = (
         Column("lon", "lon", required=True, doc="WGS84 degrees (EPSG:4326)"),
         Column("lat", "lat", required=True, doc="WGS84 degrees (EPSG:4326)"),
         Column("municipality", "municipality", required=True, doc="4-digit kommunenummer"),
-        Column("max_runs", "integer", range=(0.0, None),
+        Column("max_runs", "number", range=(0.0, None),
                doc="most course runs the venue can hold in the period (empty: no limit)"),
     )),
 )
