@@ -131,7 +131,7 @@ def test_child_columns_match_brief() -> None:
     assert ",".join(sample.CHILD_COLUMNS) == (
         "child_id,lon,lat,school_lon,school_lat,municipality,age,needs,sibling_group,urgency,"
         "waiting_since,max_school_minutes,avoid_municipalities,languages,language_required,"
-        "culture,heard_on"
+        "culture,heard_on,relief_weekends"
     )
 
 
