@@ -756,9 +756,9 @@ def support(
             settings=settings).encode("utf-8"))
         summary = plan.summary()
         n = i18n.format_number
-        say(ngettext("{full} of {homes} home has a full support network; {flags} risk flag on "
-                     "{flagged} placements -> {out}",
-                     "{full} of {homes} homes have a full support network; {flags} risk flags "
+        say(ngettext("{full} of {homes} home has a full support network; risk flags: {flags} "
+                     "on {flagged} placements -> {out}",
+                     "{full} of {homes} homes have a full support network; risk flags: {flags} "
                      "on {flagged} placements -> {out}", summary["homes"]).format(
             full=n(summary["homes_full"]), homes=n(summary["homes"]), flags=n(len(flags)),
             flagged=n(flags["child_id"].nunique() if len(flags) else 0), out=out))

@@ -231,7 +231,8 @@ def _parent_trips(p: pd.DataFrame, contacts: pd.DataFrame | None, homes: pd.Data
 
 def risk_markdown(flags: pd.DataFrame, *, as_of: datetime.date, synthetic: bool = False) -> str:
     """The list per municipality for the follow-up meeting (Markdown, the language in effect)."""
-    lines = [f"# {_('Placements to follow up')}", ""]
+    title = _("Placements to follow up")
+    lines = ["# " + title, ""]
     if synthetic:
         lines += [_("Synthetic data. Do not use for casework."), ""]
     lines += [_("Run date: {date}. Each line is a reason, not a score; the remedy says what "
@@ -242,13 +243,15 @@ def risk_markdown(flags: pd.DataFrame, *, as_of: datetime.date, synthetic: bool 
         return "\n".join(lines) + "\n"
     for muni, g in flags.groupby("municipality", sort=True):
         n = g["child_id"].nunique()
-        lines += [f"## {_('Municipality {municipality}').format(municipality=muni)}", "",
+        heading = _("Municipality {municipality}").format(municipality=muni)
+        lines += ["## " + heading, "",
                   ngettext("{n} placement flagged.", "{n} placements flagged.", n).format(n=n),
                   ""]
+        remedy = _("Remedy")
         for (c, h), rows in g.groupby(["child_id", "home_id"], sort=False):
             lines.append("- " + _("Child {child} in home {home}:").format(child=c, home=h))
             for r in rows.itertuples(index=False):
-                lines.append(f"    - {_md(r.detail)}. {_('Remedy')}: {_md(r.remedy)}.")
+                lines.append(f"    - {_md(r.detail)}. {remedy}: {_md(r.remedy)}.")
         lines.append("")
     return "\n".join(lines)
 

@@ -466,7 +466,7 @@ def _runs(requests: Sequence[tuple[str, str]], venue: np.ndarray, t: np.ndarray,
             runs.append((run_id, course, vid, len(qs[k:k + size])))
             for q in qs[k:k + size]:
                 run_of[q] = run_id
-    rows = []
+    rows: list[tuple[Any, ...]] = []
     for q, (h, course) in enumerate(requests):
         v = int(venue[q])
         if v >= 0:
