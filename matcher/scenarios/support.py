@@ -44,7 +44,9 @@ def relief_weekends(children: pd.DataFrame, seed: int) -> pd.arrays.IntegerArray
 
 
 def support_tables(children: pd.DataFrame, homes: pd.DataFrame, seed: int, *,
-                   prefix: str = "SYN") -> dict[str, pd.DataFrame]:
+                   prefix: str = "SYN", n_supervisors: int | None = None,
+                   n_relief: int | None = None, n_venues: int | None = None
+                   ) -> dict[str, pd.DataFrame]:
     """Draw supervisors, relief homes and venues for a sample (see the module docstring).
 
     Parameters
@@ -55,6 +57,9 @@ def support_tables(children: pd.DataFrame, homes: pd.DataFrame, seed: int, *,
         The sample's seed.
     prefix
         Start of every id (``SYN-S001``, ``SYN-R001``, ``SYN-V01``).
+    n_supervisors, n_relief, n_venues
+        Counts instead of the rules above (venues: spread over the municipalities
+        in turn, for the benchmark).
 
     Returns
     -------
@@ -64,14 +69,14 @@ def support_tables(children: pd.DataFrame, homes: pd.DataFrame, seed: int, *,
     rng = np.random.default_rng([seed, 25])
     pool = homes[homes["kind"].astype(str) != "kinship"].reset_index(drop=True)
     n_c = len(children)
-    n_s = max(3, n_c // 5)
+    n_s = max(3, n_c // 5) if n_supervisors is None else n_supervisors
     pick = rng.choice(len(pool), size=min(n_s, len(pool)), replace=False)
     supervisors = pd.DataFrame({
         "supervisor_id": [f"{prefix}-S{i + 1:03d}" for i in range(len(pick))],
         "lon": pool["lon"].to_numpy()[pick], "lat": pool["lat"].to_numpy()[pick],
         "municipality": pool["municipality"].astype(str).to_numpy()[pick],
         "visits_per_year": rng.choice(_VISITS[0], size=len(pick), p=_VISITS[1])})
-    n_r = max(3, n_c // 3)
+    n_r = max(3, n_c // 3) if n_relief is None else n_relief
     pick = rng.choice(len(pool), size=min(n_r, len(pool)), replace=False)
     kin_of = np.full(len(pick), "", dtype=object)
     lon = pool["lon"].to_numpy(dtype=float)[pick].copy()
@@ -93,9 +98,12 @@ def support_tables(children: pd.DataFrame, homes: pd.DataFrame, seed: int, *,
         "weekends_per_month": rng.choice(_WEEKENDS[0], size=len(pick), p=_WEEKENDS[1]),
         "kin_of": pd.array([v or None for v in kin_of], dtype="string")})
     rows = []
-    for muni in sorted(set(pool["municipality"].astype(str))):
+    munis = sorted(set(pool["municipality"].astype(str)))
+    per = {m: 2 for m in munis} if n_venues is None else {
+        m: n_venues // len(munis) + (k < n_venues % len(munis)) for k, m in enumerate(munis)}
+    for muni in munis:
         mine = np.flatnonzero(pool["municipality"].astype(str).to_numpy() == muni)
-        for j in rng.choice(mine, size=min(2, len(mine)), replace=False):
+        for j in rng.choice(mine, size=min(per[muni], len(mine)), replace=False):
             rows.append((muni, float(hl[j]), float(ha[j])))
     venues = pd.DataFrame({"venue_id": [f"{prefix}-V{i + 1:02d}" for i in range(len(rows))],
                            "lon": [r[1] for r in rows], "lat": [r[2] for r in rows],
