@@ -124,7 +124,8 @@ def main(size: str, seed: int, cache: Path | None) -> None:
                             settings=settings)
     s = plan.summary()
     print(f"support plan: {t_plan:.1f} s with travel times, {t_solve:.1f} s models only; "
-          f"peak memory {peak_rss_mb():,.0f} MiB; status {s['status']}")
+          f"peak memory {peak_rss_mb():,.0f} MiB; status {s['status']}; seconds by part "
+          f"{plan.seconds}")
 
     # ---- the greedy alternative on the same matrices
     sup = support_network.read_support_table("supervisors", extra["supervisors"])

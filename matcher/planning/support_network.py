@@ -30,8 +30,9 @@ Travel times are one way, in minutes, on the road network.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -141,6 +142,8 @@ class SupportNetwork:
         One row per home with a placement (see :func:`support_network`).
     status
         Solver status per model.
+    seconds
+        Wall-clock seconds per part (travel times included).
     """
 
     placements: pd.DataFrame
@@ -151,6 +154,7 @@ class SupportNetwork:
     families: SupportAssignment | None
     plan: pd.DataFrame
     status: dict[str, str]
+    seconds: dict[str, float] = field(default_factory=dict)
 
     def links(self) -> pd.DataFrame:
         """Home -> supporter pairs for the map: ``home_id, role, target_id, minutes``
@@ -272,6 +276,8 @@ def support_network(placements: pd.DataFrame, homes: pd.DataFrame, children: pd.
     homes_p["id"] = [f"{c}@{h}" for c, h in zip(p["child_id"], p["home_id"], strict=True)]
 
     # ---- supervisors
+    clock = time.perf_counter()
+    seconds: dict[str, float] = {}
     visits = np.full(len(p), cfg.visits_per_child, dtype=np.int64)
     cap = np.array([round(float(v)) if not _empty(v) else cfg.supervisor_visits
                     for v in sup.get("visits_per_year", pd.Series([None] * len(sup)))],
@@ -299,7 +305,9 @@ def support_network(placements: pd.DataFrame, homes: pd.DataFrame, children: pd.
             sup_reason.append(_("the supervisors of {pool} within reach have no free visits")
                               .format(pool=pool[c]))
 
+    seconds["supervisors"] = time.perf_counter() - clock
     # ---- relief
+    clock = time.perf_counter()
     weekends = np.array([int(v) if not _empty(v) else 0 for v in col("relief_weekends", 0)],
                         dtype=np.int64)
     rcap = np.array([round(float(v)) if not _empty(v) else cfg.relief_weekends
@@ -345,7 +353,9 @@ def support_network(placements: pd.DataFrame, homes: pd.DataFrame, children: pd.
         else:
             rel_reason.append(_("the relief homes within reach have no free weekends"))
 
+    seconds["relief"] = time.perf_counter() - clock
     # ---- courses
+    clock = time.perf_counter()
     comps = home["competences"] if "competences" in home.columns else pd.Series(dtype=object)
     needs = col("needs", ())
     wanted: dict[str, list[str]] = {}
@@ -377,7 +387,9 @@ def support_network(placements: pd.DataFrame, homes: pd.DataFrame, children: pd.
     course_rows, run_rows = _runs(requests, got_c.venue, t_ven, ok_ven, ven, cfg.course_max_class,
                                   cfg.course_max_minutes)
 
+    seconds["courses"] = time.perf_counter() - clock
     # ---- resource families
+    clock = time.perf_counter()
     fam_result: SupportAssignment | None = None
     fam_of: dict[str, tuple[str, float]] = {}
     if families is not None:
@@ -395,6 +407,8 @@ def support_network(placements: pd.DataFrame, homes: pd.DataFrame, children: pd.
         for r in fam_result.assignments.to_dict("records"):
             fam_of[str(r["home_id"])] = (r["resource_id"], float(r["minutes"]))
 
+    if fam_result is not None:
+        seconds["resource_families"] = time.perf_counter() - clock
     # ---- assembly
     sup_ids = sup["supervisor_id"].to_numpy(dtype=object)
     rel_ids = rel["relief_id"].to_numpy(dtype=object)
@@ -436,7 +450,8 @@ def support_network(placements: pd.DataFrame, homes: pd.DataFrame, children: pd.
                   "support network").format(placements=len(table), homes=len(plan),
                                             full=int(plan["full_network"].sum())))
     return SupportNetwork(placements=table, supervisors=load, relief=rel_load, courses=courses,
-                          runs=runs, families=fam_result, plan=plan, status=status)
+                          runs=runs, families=fam_result, plan=plan, status=status,
+                          seconds={k: round(v, 3) for k, v in seconds.items()})
 
 
 def _empty(value: object) -> bool:
