@@ -80,14 +80,16 @@ def test_relief_matches_brute_force(seed: int) -> None:
     assert all(weekends[c] > 0 for c, s in enumerate(got.server) if s >= 0)
 
 
+@pytest.mark.parametrize("limited", [True, False])
 @pytest.mark.parametrize("seed", range(10))
-def test_courses_match_brute_force(seed: int) -> None:
+def test_courses_match_brute_force(seed: int, limited: bool) -> None:
+    """With venue limits one joint model; without, one model per course."""
     rng = np.random.default_rng(200 + seed)
     n_q, n_v, n_k, size = 6, 3, 2, 2
     minutes = rng.integers(5, 90, size=(n_q, n_v)).astype(float)
     minutes[rng.random(minutes.shape) < 0.15] = np.inf
     course_of = rng.integers(0, n_k, size=n_q)
-    max_runs = rng.integers(0, 3, size=n_v).astype(float)
+    max_runs = rng.integers(0, 3, size=n_v).astype(float) if limited else np.full(n_v, np.inf)
     best: tuple[float, float, float] | None = None
     for choice in itertools.product(range(-1, n_v), repeat=n_q):
         if any(v >= 0 and not math.isfinite(minutes[q, v]) for q, v in enumerate(choice)):
@@ -103,7 +105,8 @@ def test_courses_match_brute_force(seed: int) -> None:
         key = (-len(used), runs.sum(), sum(minutes[p] for p in used))
         best = key if best is None or key < best else best
     assert best is not None
-    got = followup.group_courses(minutes, course_of, n_k, max_class=size, max_runs=max_runs)
+    got = followup.group_courses(minutes, course_of, n_k, max_class=size,
+                                 max_runs=max_runs if limited else None)
     assert (-got.served, got.total_runs) == best[:2]
     assert got.minutes == pytest.approx(best[2])
     assert np.all(got.runs.sum(axis=0) <= max_runs)

@@ -44,6 +44,7 @@ __all__ = [
     "add_class_constraints",
     "add_floor",
     "add_one_server_constraints",
+    "add_open_constraints",
     "assign_relief",
     "assign_supervisors",
     "group_courses",
@@ -142,6 +143,18 @@ def add_floor(prob: pulp.LpProblem, expression: pulp.LpAffineExpression, floor: 
     r"""Keep an earlier stage's optimum: :math:`e \ge f^*` (or :math:`\le`)."""
     prob.addConstraint(expression >= floor if sense == "ge" else expression <= floor, name)
     return 1
+
+
+def add_open_constraints(prob: pulp.LpProblem, x: Mapping[Pair, pulp.LpVariable],
+                         runs: Mapping[tuple[int, int], pulp.LpVariable],
+                         course_of: np.ndarray) -> int:
+    r"""Add :math:`x_{qv} \le r_{k(q)v}` (a family goes only where its course runs).
+
+    Implied by the class constraints for integer :math:`r`; it tightens the LP
+    relaxation, as in the strong formulation of facility location."""
+    for (q, v), var in x.items():
+        prob.addConstraint(var <= runs[(int(course_of[q]), v)], f"open_{q}_{v}")
+    return len(x)
 
 
 def add_class_constraints(prob: pulp.LpProblem, x: Mapping[Pair, pulp.LpVariable],
@@ -354,7 +367,12 @@ def group_courses(minutes: np.ndarray, course_of: Sequence[int] | np.ndarray, n_
         \sum_v x_{qv} \le 1 \;\forall q \quad \text{(add\_one\_server\_constraints)}, \qquad
         \sum_{q : k(q) = k} x_{qv} \le K\, r_{kv} \;\forall k, v
             \quad \text{(add\_class\_constraints)}, \qquad
-        \sum_k r_{kv} \le M_v \;\forall v.
+        \sum_k r_{kv} \le M_v \;\forall v, \qquad
+        x_{qv} \le r_{k(q)v} \quad \text{(add\_open\_constraints)}.
+
+    Without a finite :math:`M_v` the courses share nothing, and each course is
+    solved on its own (the same optimum at every stage, as the three
+    objectives are sums over courses).
 
     Without stage two every family would go to its nearest venue and every
     venue would run every course; the fewest runs is what a region can staff,
@@ -377,6 +395,10 @@ def group_courses(minutes: np.ndarray, course_of: Sequence[int] | np.ndarray, n_
     kq = np.asarray(course_of, dtype=np.int64)
     t = np.asarray(minutes, dtype=float)
     n_v = t.shape[1] if t.ndim == 2 else 0
+    if (max_runs is None or np.all(np.isinf(np.asarray(max_runs, dtype=float)))) \
+            and n_courses > 1:
+        return _per_course(t, kq, n_courses, max_class=int(max_class), allowed=allowed,
+                           solver=solver, time_limit_seconds=time_limit_seconds)
     limit = (np.full(n_v, np.inf) if max_runs is None
              else np.asarray(max_runs, dtype=float))
     ok = _check(t, allowed, {"max_runs": np.nan_to_num(limit, posinf=0.0)}, len(kq), n_v)
@@ -392,6 +414,7 @@ def group_courses(minutes: np.ndarray, course_of: Sequence[int] | np.ndarray, n_
     r = {kv: prob.add_variable(f"r_{kv[0]}_{kv[1]}", 0, None, pulp.LpInteger) for kv in keys}
     add_one_server_constraints(prob, x)
     add_class_constraints(prob, x, r, kq, int(max_class))
+    add_open_constraints(prob, x, r, kq)
     for v in sorted({v for _k, v in keys}):
         if math.isfinite(limit[v]):
             prob.addConstraint(pulp.lpSum(r[kv] for kv in keys if kv[1] == v) <= int(limit[v]),
@@ -421,4 +444,30 @@ def group_courses(minutes: np.ndarray, course_of: Sequence[int] | np.ndarray, n_
     return CourseGroups(venue=venue, runs=runs_out,
                         status=status if last == "optimal" else last, served=len(chosen),
                         total_runs=int(runs_out.sum()),
+                        minutes=float(sum(t[p] for p in chosen)))
+
+
+def _per_course(t: np.ndarray, kq: np.ndarray, n_courses: int, *, max_class: int,
+                allowed: np.ndarray | None, solver: Solver,
+                time_limit_seconds: float) -> CourseGroups:
+    """:func:`group_courses` one course at a time (no venue limit couples them)."""
+    venue = np.full(len(kq), -1, dtype=np.int64)
+    runs = np.zeros((n_courses, t.shape[1]), dtype=np.int64)
+    statuses = []
+    for k in range(n_courses):
+        rows = np.flatnonzero(kq == k)
+        if not len(rows):
+            continue
+        part = group_courses(t[rows], np.zeros(len(rows), dtype=np.int64), 1,
+                             max_class=max_class,
+                             allowed=None if allowed is None
+                             else np.asarray(allowed, dtype=bool)[rows],
+                             solver=solver, time_limit_seconds=time_limit_seconds)
+        venue[rows] = part.venue
+        runs[k] = part.runs[0]
+        statuses.append(part.status)
+    chosen = [(q, int(v)) for q, v in enumerate(venue) if v >= 0]
+    return CourseGroups(venue=venue, runs=runs,
+                        status=next((st for st in statuses if st != "optimal"), "optimal"),
+                        served=len(chosen), total_runs=int(runs.sum()),
                         minutes=float(sum(t[p] for p in chosen)))

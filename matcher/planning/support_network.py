@@ -503,8 +503,10 @@ def _plan(table: pd.DataFrame, courses: pd.DataFrame,
           families: Mapping[str, tuple[str, float]] | None, home: pd.DataFrame) -> pd.DataFrame:
     """One row per home with a placement: what it has, and in words what is missing."""
     rows = []
+    empty = courses.iloc[0:0]
+    by_home = {str(h): g for h, g in courses.groupby("home_id", sort=False)}
     for h, g in table.groupby("home_id", sort=True):
-        c = courses[courses["home_id"] == h]
+        c = by_home.get(str(h), empty)
         missing = []
         no_sup = g[g["supervisor_id"].isna()]
         if len(no_sup):
