@@ -233,6 +233,22 @@ def support_run(small_sample: Sample, tmp_path_factory: pytest.TempPathFactory) 
     children = pd.read_csv(folder / "children.csv", dtype=str)
     pd.DataFrame({"child_id": children["child_id"][:20],
                   "home_id": homes["home_id"][:20]}).to_csv(tmp / "proposals.csv", index=False)
+    first, second = children["child_id"][0], children["child_id"][1]
+    pd.DataFrame({  # first: two earlier moves, now in the 30th home; 2nd home broke down
+        "child_id": [first, first, first, "X1"],
+        "home_id": [homes["home_id"][40], homes["home_id"][41], homes["home_id"][29],
+                    homes["home_id"][1]],
+        "start": ["2019-01-01", "2021-01-01", "2024-01-01", "2023-01-01"],
+        "end": ["2020-12-31", "2023-12-31", "", "2026-03-01"],
+        "end_reason": ["planned_move", "unintended_move", "", "unintended_move"],
+        "ended_by": ["kommune", "foster_home", "", "foster_home"]}).to_csv(
+        tmp / "periods.csv", index=False)
+    pd.DataFrame({"resource_id": ["F1", "F2"], "lon": homes["lon"][100:102],
+                  "lat": homes["lat"][100:102],
+                  "municipality": homes["municipality"][100:102]}).to_csv(
+        tmp / "families.csv", index=False)
+    (tmp / "ids.json").write_text(json.dumps({"first": first, "second": second,
+                                              "now": homes["home_id"][29]}), encoding="utf-8")
     from matcher.cli import app
 
     out = tmp / "out"
@@ -242,6 +258,7 @@ def support_run(small_sample: Sample, tmp_path_factory: pytest.TempPathFactory) 
         "--supervisors", str(folder / "supervisors.csv"),
         "--relief-homes", str(folder / "relief_homes.csv"),
         "--venues", str(folder / "venues.csv"), "--proposals", str(tmp / "proposals.csv"),
+        "--periods", str(tmp / "periods.csv"), "--resource-families", str(tmp / "families.csv"),
         "--network", str(small_sample.net_dir), "--as-of", "2026-11-01", "--out", str(out)])
     assert res.exit_code == 0, res.output
     (tmp / "stdout.json").write_text(res.stdout.strip().splitlines()[-1], encoding="utf-8")
@@ -261,6 +278,17 @@ def test_cli_writes_the_plan_flags_and_map(support_run: Path) -> None:
     summary = json.loads((support_run / "stdout.json").read_text(encoding="utf-8"))
     assert summary["command"] == "support" and summary["placements"] == 20
     assert summary["homes_full"] == int(plan["full_network"].sum())
+    ids = json.loads((support_run / "ids.json").read_text(encoding="utf-8"))
+    assert placed.set_index("child_id").at[ids["first"], "home_id"] == ids["now"]  # the period
+    flags = pd.read_csv(out / "risk_flags.csv")
+    got = set(zip(flags["child_id"], flags["flag"], strict=True))
+    assert {(ids["first"], "earlier_moves"), (ids["second"], "recent_breakdown")} <= got
+    assert (out / "resource_families.csv").is_file()
+    fam = pd.read_csv(support_run / "families.csv", dtype=str)["municipality"].value_counts()
+    homes_in = plan["municipality"].astype(str).str.zfill(4).value_counts()
+    # a family takes at most 5 homes of its own municipality (cooperation)
+    assert plan["resource_id"].notna().sum() == sum(min(n, 5 * fam.get(m, 0))
+                                                    for m, n in homes_in.items())
     page = (out / "support_map.html").read_text(encoding="utf-8")
     assert not re.search(r"<(?:script|link|img)[^>]+(?:src|href)\s*=", page)  # offline
     assert '<html lang="en">' in page and '"target_id": "SYN-S' in page
