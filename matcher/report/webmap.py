@@ -386,6 +386,7 @@ def support_layer(fmap: Any, homes: gpd.GeoDataFrame, links: gpd.GeoDataFrame) -
         colour = _SUPPORT_COLOURS[role]
         folium.GeoJson(
             _features(part, ["home_id", "target_id", "minutes"]), name=_(label),
+            show=role != "course",  # many long lines: off until asked for
             style_function=lambda _f, colour=colour: {"color": colour, "weight": 2,
                                                       "opacity": 0.8},
             tooltip=folium.GeoJsonTooltip(["home_id", "target_id", "minutes"],
