@@ -260,11 +260,12 @@ def support_network(placements: pd.DataFrame, homes: pd.DataFrame, children: pd.
     known = p["child_id"].isin(child.index).to_numpy()
 
     def col(name: str, default: Any) -> np.ndarray:
-        if name not in child.columns:
-            return np.full(len(p), default, dtype=object)
-        values = child[name].reindex(p["child_id"]).to_numpy(dtype=object)
-        return np.array([v if k and not _empty(v) else default
-                         for v, k in zip(values, known, strict=True)], dtype=object)
+        out = np.empty(len(p), dtype=object)  # element by element: cells may be tuples
+        values = (child[name].reindex(p["child_id"]).to_numpy(dtype=object)
+                  if name in child.columns else np.full(len(p), None, dtype=object))
+        for i, (v, k) in enumerate(zip(values, known, strict=True)):
+            out[i] = v if k and not _empty(v) else default
+        return out
 
     home_muni = home["municipality"].reindex(p["home_id"]).to_numpy(dtype=object)
     muni = np.where(known, col("municipality", ""), home_muni).astype(object)
