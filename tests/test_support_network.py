@@ -307,3 +307,12 @@ def test_cli_refuses_a_bad_table(small_sample: Sample, tmp_path: Path) -> None:
         "--network", str(small_sample.net_dir), "--out", str(tmp_path / "out")])
     assert res.exit_code == 2
     assert "municipality" in res.output
+
+
+def test_courses_when_every_child_has_exactly_one_need() -> None:
+    """Tuples of one length must not turn into a 2-D array (a bug found in review)."""
+    children, homes = _world(needs=["trauma", "attachment", "behaviour"])
+    net = _plan(children, homes)
+    # H1 (PRIDE): trauma -> TBO-F, attachment -> trygg-base; H2 has EFST for behaviour
+    assert sorted(map(tuple, net.courses[["home_id", "course"]].values.tolist())) == [
+        ("H1", "TBO-F"), ("H1", "trygg-base")]
