@@ -316,3 +316,16 @@ def test_courses_when_every_child_has_exactly_one_need() -> None:
     # H1 (PRIDE): trauma -> TBO-F, attachment -> trygg-base; H2 has EFST for behaviour
     assert sorted(map(tuple, net.courses[["home_id", "course"]].values.tolist())) == [
         ("H1", "TBO-F"), ("H1", "trygg-base")]
+
+
+def test_the_map_leaves_out_homes_of_protected_children() -> None:
+    from matcher.report.supportmap import support_map_html
+
+    children, homes = _world()
+    net = _plan(children, homes)
+    points = pd.concat([f[[k, "lon", "lat"]].rename(columns={k: "id"}) for f, k in (
+        (SUPERVISORS, "supervisor_id"), (RELIEF, "relief_id"), (VENUES, "venue_id"))])
+    shown = support_map_html(net.plan, net.links(), homes, points=points)
+    hidden = support_map_html(net.plan, net.links(), homes, points=points, hidden={"H2"})
+    assert '"home_id": "H2"' in shown and '"home_id": "H1"' in shown
+    assert '"home_id": "H2"' not in hidden and '"home_id": "H1"' in hidden

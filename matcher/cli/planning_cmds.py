@@ -703,6 +703,7 @@ def support(
     from matcher.io import files, readers
     from matcher.io.runs import read_run_table
     from matcher.planning import risk, support_network
+    from matcher.report.layers import protected
     from matcher.report.supportmap import support_map_html
 
     with errors():
@@ -751,9 +752,11 @@ def support(
                            (support_network.read_support_table("venues", ven), "venue_id"),
                            *(((fam, "resource_id"),) if fam is not None else ()))],
             ignore_index=True)
+        secret = protected(inputs.children)
+        hidden = set(plan.placements.loc[plan.placements["child_id"].isin(secret), "home_id"])
         files.write_bytes(out / "support_map.html", support_map_html(
-            plan.plan, plan.links(), inputs.homes, points=points,
-            settings=settings).encode("utf-8"))
+            plan.plan, plan.links(), inputs.homes, points=points, settings=settings,
+            hidden=hidden).encode("utf-8"))
         summary = plan.summary()
         n = i18n.format_number
         say(ngettext("{full} of {homes} home has a full support network; risk flags: {flags} "

@@ -3,12 +3,14 @@
 Every point (foster homes, supervisors, relief homes, venues, resource
 families) is moved to the centre of its 250 m grid cell (``report.grid_metres``
 in the working CRS) before it is drawn: the map shows where support is, not an
-address.
+address. A home where a child with a protected address (``address_protection``)
+lives is not drawn at all, nor are its lines.
 """
 
 from __future__ import annotations
 
 import html
+from collections.abc import Collection
 
 import geopandas as gpd
 import numpy as np
@@ -35,7 +37,7 @@ def _cells(lon: np.ndarray, lat: np.ndarray, settings: Settings) -> gpd.GeoSerie
 
 def support_map_html(plan: pd.DataFrame, links: pd.DataFrame, homes: pd.DataFrame, *,
                      points: pd.DataFrame, settings: Settings | None = None,
-                     synthetic: bool = False) -> str:
+                     synthetic: bool = False, hidden: Collection[str] = ()) -> str:
     """Render the support network as one self-contained HTML page.
 
     Parameters
@@ -48,10 +50,14 @@ def support_map_html(plan: pd.DataFrame, links: pd.DataFrame, homes: pd.DataFram
         Validated homes (``home_id, lon, lat``, EPSG:4326).
     points
         Supporters: ``id, lon, lat`` (EPSG:4326), ids as in ``links.target_id``.
+    hidden
+        Homes left out (those of children with a protected address).
     """
     import folium
 
     settings = settings or Settings()
+    plan = plan[~plan["home_id"].isin(set(hidden))].reset_index(drop=True)
+    links = links[~links["home_id"].isin(set(hidden))]
     h = homes.set_index("home_id").reindex(plan["home_id"])
     home_xy = _cells(h["lon"].to_numpy(dtype=float), h["lat"].to_numpy(dtype=float), settings)
     home_at = dict(zip(plan["home_id"], home_xy, strict=True))
