@@ -329,3 +329,19 @@ def test_the_map_leaves_out_homes_of_protected_children() -> None:
     hidden = support_map_html(net.plan, net.links(), homes, points=points, hidden={"H2"})
     assert '"home_id": "H2"' in shown and '"home_id": "H1"' in shown
     assert '"home_id": "H2"' not in hidden and '"home_id": "H1"' in hidden
+
+
+def test_support_settings_load_from_toml(tmp_path: Path) -> None:
+    from matcher import config
+
+    good = tmp_path / "good.toml"
+    good.write_text("[support]\nvisits_per_child = 6\nrelief_max_minutes = 30\n",
+                    encoding="utf-8")
+    s = config.load(good)
+    assert s.support.visits_per_child == 6 and s.support.relief_max_minutes == 30
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[support]\nvisits_per_child = 0\n", encoding="utf-8")
+    with pytest.raises(InputError) as info:
+        config.load(bad)
+    assert "visits_per_child" in str(info.value) + " ".join(
+        f"{p.column} {p.message}" for p in info.value.problems)
