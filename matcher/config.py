@@ -71,6 +71,7 @@ __all__ = [
     "ScoringSettings",
     "Settings",
     "StoreOptions",
+    "SupportSettings",
     "TravelSettings",
     "load",
     "load_nightly",
@@ -686,6 +687,48 @@ class PlanningSettings(_Frozen):
         return value
 
 
+class SupportSettings(_Frozen):
+    """The support network after move-in (``matcher support``).
+
+    Attributes
+    ----------
+    visits_per_child
+        Supervisor visits (*tilsynsbesøk*) a child in a foster home gets a year.
+    supervisor_visits
+        Visits a year a supervisor (*tilsynsperson*) can make, unless the
+        supervisors table gives ``visits_per_year``.
+    supervisor_max_minutes
+        Longest supervisor -> foster home trip, minutes (one way).
+    relief_max_minutes
+        Longest relief home -> foster home trip, and relief home -> the child's
+        school trip, minutes (one way).
+    relief_weekends
+        Weekends a month a relief home (*besøkshjem*, *avlastning*) can take,
+        unless the relief-homes table gives ``weekends_per_month``.
+    course_max_class
+        Most families in one course run.
+    course_max_minutes
+        Longest home -> venue trip to a course, minutes (one way).
+    moves_flag
+        Earlier moves (ended placement periods) from which a placement is flagged.
+    breakdown_months
+        A home with an unintended move (``unintended_move``) in this many months
+        before the run date is flagged.
+    """
+
+    toml_section: ClassVar[str] = "support"
+
+    visits_per_child: int = Field(default=4, ge=1, le=52)
+    supervisor_visits: int = Field(default=16, ge=0)
+    supervisor_max_minutes: float = Field(default=90.0, gt=0.0)
+    relief_max_minutes: float = Field(default=45.0, gt=0.0)
+    relief_weekends: int = Field(default=2, ge=0, le=5)
+    course_max_class: int = Field(default=12, ge=1)
+    course_max_minutes: float = Field(default=120.0, gt=0.0)
+    moves_flag: int = Field(default=2, ge=1)
+    breakdown_months: int = Field(default=24, ge=1)
+
+
 class ReportSettings(_Frozen):
     """Maps and reports of a run folder (:mod:`matcher.report`).
 
@@ -749,6 +792,7 @@ class Settings(_Frozen):
     assignment: AssignmentSettings = Field(default_factory=AssignmentSettings)
     continuity: ContinuitySettings = Field(default_factory=ContinuitySettings)
     planning: PlanningSettings = Field(default_factory=PlanningSettings)
+    support: SupportSettings = Field(default_factory=SupportSettings)
     report: ReportSettings = Field(default_factory=ReportSettings)
     output: OutputSettings = Field(default_factory=OutputSettings)
 

@@ -703,6 +703,31 @@ def test_oslo_scenario_tables_validate_from_csv(oslo: oslo_mod.OsloScenario,
     pd.testing.assert_frame_equal(again.children, oslo.children)
 
 
+def test_oslo_support_tables_read_by_spec_and_plan(oslo: oslo_mod.OsloScenario) -> None:
+    """Issue 25: the Oslo demonstration's synthetic supervisors, relief homes and venues."""
+    from matcher import tables
+    from matcher.planning import support_network
+
+    for name in ("supervisors", "relief_homes", "venues"):
+        frame = getattr(oslo, name)
+        assert len(frame) and not tables.read(name, frame).problems, name
+        assert frame.iloc[:, 0].str.startswith("OSL-SYN-").all()
+    assert set(oslo.supervisors["municipality"]) == {"0301"}
+    placed = support_network.placements_of(oslo.inputs.children, proposals=pd.DataFrame({
+        "child_id": oslo.inputs.children["child_id"][:30],
+        "home_id": oslo.inputs.homes["home_id"][:30]}))
+
+    def minutes(o: pd.DataFrame, oid: str, d: pd.DataFrame, did: str) -> np.ndarray:
+        return planning.travel_times(oslo.net, o, d, origin_id=oid, destination_id=did).minutes
+
+    net = support_network.support_network(
+        placed, oslo.inputs.homes, oslo.inputs.children, supervisors=oslo.supervisors,
+        relief_homes=oslo.relief_homes, venues=oslo.venues, minutes=minutes)
+    assert set(net.status.values()) == {"optimal"}
+    # 30 supervisors of 8-20 visits for 30 children of 4 visits, all within 16 min: all served
+    assert net.placements["supervisor_id"].notna().all()
+
+
 def test_oslo_gaps_match_brute_force(oslo: oslo_mod.OsloScenario) -> None:
     inputs = oslo.inputs
     points = planning.anchor_points(planning.waiting(inputs), "school")

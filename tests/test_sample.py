@@ -82,7 +82,7 @@ def _car_graph(graph: nx.MultiDiGraph) -> nx.MultiDiGraph:
 def test_same_seed_gives_identical_bytes(small: sample.SampleManifest, tmp_path: Path) -> None:
     again = sample.generate(tmp_path / "again", seed=1, size="small")
     assert _digests(again.out_dir) == _digests(small.out_dir)
-    assert len(_digests(small.out_dir)) == 10
+    assert len(_digests(small.out_dir)) == 13  # 10 + supervisors, relief_homes, venues
 
 
 def test_other_seed_gives_other_scenario(small: sample.SampleManifest, tmp_path: Path) -> None:
@@ -131,7 +131,7 @@ def test_child_columns_match_brief() -> None:
     assert ",".join(sample.CHILD_COLUMNS) == (
         "child_id,lon,lat,school_lon,school_lat,municipality,age,needs,sibling_group,urgency,"
         "waiting_since,max_school_minutes,avoid_municipalities,languages,language_required,"
-        "culture,heard_on"
+        "culture,heard_on,relief_weekends"
     )
 
 

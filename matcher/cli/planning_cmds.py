@@ -1,5 +1,5 @@
 """CLI commands for recruitment and support planning: gaps, whatif, recruit, coverage,
-resource-families.
+resource-families, support.
 
 Each command reads the same input tables as ``matcher match`` (``--children``,
 ``--homes`` ...), a road network (``--network DIR`` or ``--osm FILE``) and
@@ -64,6 +64,7 @@ __all__ = [
     "parse_addition",
     "recruit",
     "resource_families",
+    "support",
     "whatif",
 ]
 
@@ -649,11 +650,140 @@ def resource_families(
         emit({"command": "resource-families", "out": str(out), **summary})
 
 
+# --------------------------------------------------------------------------- support
+
+
+def _read_spec(path: Path, name: str) -> pd.DataFrame:
+    """Read a table file and check it by spec ``name`` (every problem at once)."""
+    from matcher import tables
+    from matcher.errors import raise_if_problems
+    from matcher.io import readers
+
+    table = tables.read(name, readers.read_frame(path), label=path.name)
+    raise_if_problems(_("{source}: invalid table").format(source=path.name), table.problems)
+    return table.frame()
+
+
+def support(
+    children: ChildrenOpt,
+    homes: HomesOpt,
+    out: OutOpt,
+    supervisors: Annotated[Path, typer.Option(
+        "--supervisors", exists=True, dir_okay=False,
+        help="Supervisors (tilsynspersoner): supervisor_id, lon, lat, municipality"
+             "[, visits_per_year].")],
+    relief_homes: Annotated[Path, typer.Option(
+        "--relief-homes", exists=True, dir_okay=False,
+        help="Relief homes (besøkshjem): relief_id, lon, lat, municipality"
+             "[, weekends_per_month, kin_of].")],
+    venues: Annotated[Path, typer.Option(
+        "--venues", "--courses", exists=True, dir_okay=False,
+        help="Course venues: venue_id, lon, lat, municipality[, max_runs].")],
+    contacts: ContactsOpt = None,
+    placements: PlacementsOpt = None,
+    vetoes: VetoesOpt = None,
+    families: Annotated[Path | None, typer.Option(
+        "--resource-families", exists=True, dir_okay=False,
+        help="Resource families: resource_id, lon, lat, municipality[, cooperation, "
+             "max_homes].")] = None,
+    periods: Annotated[Path | None, typer.Option(
+        "--periods", exists=True, dir_okay=False,
+        help="Placement periods (placement_periods): open periods are placements; ended ones "
+             "count earlier moves and unintended moves.")] = None,
+    proposals: Annotated[Path | None, typer.Option(
+        "--proposals", exists=True, dir_okay=False,
+        help="A run's assignments.csv: plan support for the proposed homes too.")] = None,
+    network_dir: NetworkOpt = None,
+    osm: OsmOpt = None,
+    config: ConfigOpt = None,
+    as_of: Annotated[str | None, typer.Option(
+        "--as-of", help="Run date (ISO date) for overdue visits and recent moves "
+                        "[default: today].")] = None,
+) -> None:
+    """Plan a support network for every foster home and list placements at risk.
+
+    Supervisors, relief homes, course runs and resource families, each an exact
+    assignment by travel time. Writes support_plan.csv (one row per home),
+    support_placements.csv, supervisor_load.csv, relief_load.csv, courses.csv,
+    course_runs.csv, risk_flags.csv, risk_flags.md and support_map.html.
+    """
+    from matcher import planning
+    from matcher.io import files, readers
+    from matcher.io.runs import read_run_table
+    from matcher.planning import risk, support_network
+    from matcher.report.layers import protected
+    from matcher.report.supportmap import support_map_html
+
+    with errors():
+        settings = load_config(config)
+        day = parse_date(as_of)
+        _claim(out)
+        with steps(_("support network")) as step:
+            inputs = read_tables(children, homes, contacts, placements, vetoes, settings)
+            sup = readers.read_frame(supervisors)
+            rel = readers.read_frame(relief_homes)
+            ven = readers.read_frame(venues)
+            fam = readers.read_frame(families) if families is not None else None
+            per = _read_spec(periods, "placement_periods") if periods is not None else None
+            prop = read_run_table(proposals, "assignments") if proposals is not None else None
+            placed = support_network.placements_of(inputs.children, periods=per,
+                                                   proposals=prop)
+            net = _network(network_dir, osm, out, settings, step)
+            step(_("solving"))
+
+            def minutes(o: pd.DataFrame, oid: str, d: pd.DataFrame, did: str) -> Any:
+                return planning.travel_times(net, o, d, settings.travel, origin_id=oid,
+                                             destination_id=did).minutes
+
+            plan = support_network.support_network(
+                placed, inputs.homes, inputs.children, supervisors=sup, relief_homes=rel,
+                venues=ven, minutes=minutes, families=fam, settings=settings)
+            flags = risk.risk_flags(plan, inputs.children, as_of=day, minutes=minutes,
+                                    contacts=inputs.contacts, periods=per, homes=inputs.homes,
+                                    settings=settings)
+        _write_csv(plan.plan, out / "support_plan.csv")
+        _write_csv(plan.placements, out / "support_placements.csv")
+        _write_csv(plan.supervisors, out / "supervisor_load.csv")
+        _write_csv(plan.relief, out / "relief_load.csv")
+        _write_csv(plan.courses, out / "courses.csv")
+        _write_csv(plan.runs, out / "course_runs.csv")
+        if plan.families is not None:
+            _write_csv(plan.families.assignments, out / "resource_families.csv")
+        _write_csv(flags, out / "risk_flags.csv")
+        files.write_text(out / "risk_flags.md", risk.risk_markdown(flags, as_of=day))
+        points = pd.concat([
+            f[[key, "lon", "lat"]].rename(columns={key: "id"}).astype({"id": str})
+            for f, key in ((support_network.read_support_table("supervisors", sup),
+                            "supervisor_id"),
+                           (support_network.read_support_table("relief_homes", rel),
+                            "relief_id"),
+                           (support_network.read_support_table("venues", ven), "venue_id"),
+                           *(((fam, "resource_id"),) if fam is not None else ()))],
+            ignore_index=True)
+        secret = protected(inputs.children)
+        hidden = set(plan.placements.loc[plan.placements["child_id"].isin(secret), "home_id"])
+        files.write_bytes(out / "support_map.html", support_map_html(
+            plan.plan, plan.links(), inputs.homes, points=points, settings=settings,
+            hidden=hidden).encode("utf-8"))
+        summary = plan.summary()
+        n = i18n.format_number
+        say(ngettext("{full} of {homes} home has a full support network; risk flags: {flags} "
+                     "on {flagged} placements -> {out}",
+                     "{full} of {homes} homes have a full support network; risk flags: {flags} "
+                     "on {flagged} placements -> {out}", summary["homes"]).format(
+            full=n(summary["homes_full"]), homes=n(summary["homes"]), flags=n(len(flags)),
+            flagged=n(flags["child_id"].nunique() if len(flags) else 0), out=out))
+        emit({"command": "support", "out": str(out), **summary, "risk_flags": len(flags),
+              "risk_flags_by_reason": {k: int(v) for k, v in
+                                       flags["flag"].value_counts().sort_index().items()}})
+
+
 COMMANDS: dict[str, Callable[..., None]] = {
     "gaps": gaps,
     "whatif": whatif,
     "recruit": recruit,
     "coverage": coverage,
     "resource-families": resource_families,
+    "support": support,
 }
 """Top-level commands of this module, registered by :mod:`matcher.cli.app`."""

@@ -47,6 +47,11 @@ Functions
   of an available emergency home, per municipality.
 * :func:`assign_resource_families`, :func:`local_networks` and
   :func:`cafes` - support structures for foster homes.
+* :func:`matcher.planning.support_network.support_network` - a supervisor, a
+  relief home, course runs and a resource family for every placement, each an
+  exact assignment (:mod:`~matcher.planning.followup`), and
+  :func:`matcher.planning.risk.risk_flags` - placements at risk, as reasons
+  with remedies (``matcher support``, ``docs/support.md``).
 
 The Oslo demonstration on real data is :func:`matcher.scenarios.oslo.oslo_scenario`.
 

@@ -10,8 +10,10 @@ and ``briefs/<child_id>.html`` (:func:`write_briefs`):
 * which needs the home meets by competence and which need training;
 * the child's wishes (issue 13: languages, culture, municipalities to avoid,
   school and contact travel limits), met or not, and whether the child was heard;
-* the support plan: training, a resource family (only when a plan is given;
-  a match run has none) and relief care (the engine holds no data on it);
+* the support plan: training, a resource family, a supervisor (*tilsynsperson*),
+  a relief home (*besøkshjem*) and the risk flags with their remedies (only when
+  a support plan is given, :func:`matcher.planning.support_network.support_network`;
+  a match run has none);
 * for a child without a proposal, the reason and what would change it: the
   homes that come closest to qualifying and what each lacks.
 
@@ -44,6 +46,7 @@ from matcher.report.common import synthetic_note
 from matcher.report.markdown import _cell, reason_codes, reason_text
 
 if TYPE_CHECKING:
+    from matcher.planning.support_network import SupportNetwork
     from matcher.run import RunResult
 
 __all__ = ["BRIEFS", "Brief", "brief", "brief_file_name", "build_briefs", "write_briefs"]
@@ -300,6 +303,8 @@ class _Run:
     proposed_to: dict[str, str]  # child_id -> home_id, children with a proposal
     feasible: set[tuple[str, str]]  # (child, home) pairs that pass every rule
     contact_names: dict[str, str]  # contact anchor_id -> label or "relative 1"
+    support: SupportNetwork | None = None
+    flags: pd.DataFrame | None = None
 
     @classmethod
     def build(cls, result: RunResult, settings: Settings, *, synthetic: bool,
@@ -384,7 +389,9 @@ class _Run:
 def build_briefs(result: RunResult, *, settings: Settings | None = None,
                  synthetic: bool = False, fictional: bool = True,
                  resource_families: pd.DataFrame | None = None,
-                 municipality_names: Mapping[str, str] | None = None) -> list[Brief]:
+                 municipality_names: Mapping[str, str] | None = None,
+                 support: SupportNetwork | None = None,
+                 risk_flags: pd.DataFrame | None = None) -> list[Brief]:
     """Render one brief per child of a run, in ``child_id`` order.
 
     Pure: the run in, text out (the language in effect, :func:`matcher.i18n.current`).
@@ -404,6 +411,12 @@ def build_briefs(result: RunResult, *, settings: Settings | None = None,
         Homes with their resource family (``home_id, resource_id, minutes``, as
         :attr:`matcher.planning.SupportAssignment.assignments`), or ``None``: a
         match run has no resource-family plan, and the brief says so.
+    support, risk_flags
+        The support network (``matcher support``,
+        :func:`matcher.planning.support_network.support_network`, planned with the
+        run's proposals) and its risk flags (:func:`matcher.planning.risk.risk_flags`);
+        the support plan section shows the child's supervisor, relief home,
+        course runs, resource family and flags.
 
     municipality_names
         The run's own municipality names (number -> name, such as the fjord's
@@ -417,6 +430,12 @@ def build_briefs(result: RunResult, *, settings: Settings | None = None,
     run = _Run.build(result, settings or Settings(), synthetic=synthetic,
                      resource_families=resource_families, fictional=fictional,
                      municipality_names=municipality_names)
+    if support is not None:
+        run = dataclasses.replace(run, support=support, flags=risk_flags)
+        if resource_families is None and support.families is not None:
+            assigned = support.families.assignments
+            run = dataclasses.replace(run, resource=assigned.dropna(subset=["resource_id"])
+                                      .set_index("home_id"))
     out = []
     for child_id in sorted(run.assignments):
         blocks, title = _brief(run, child_id)
@@ -736,7 +755,7 @@ def _proposed(run: _Run, child_id: str, child: Mapping[str, Any], a: Mapping[str
                               "limits are recorded.")))
 
     blocks.append(_Heading(2, _("Support plan")))
-    blocks += _support(run, home, pair)
+    blocks += _support(run, home, pair, child_id=child_id)
     return blocks
 
 
@@ -828,11 +847,15 @@ def _contact(run: _Run, anchor: str, kind: str) -> str:
     return run.contact_names.get(anchor, vocabulary.name("contact_kind", kind))
 
 
-def _support(run: _Run, home: str, pair: _Pair | None) -> list[_Block]:
+def _support(run: _Run, home: str, pair: _Pair | None, *,
+             child_id: str | None = None) -> list[_Block]:
     training = _tags(pair["training_needs"]) if pair is not None else ()
     items: list[_Text] = []
     courses = rules.courses_for(training, run.settings.scoring)
-    if courses:
+    runs = _course_runs(run, home)
+    if runs:
+        items += runs
+    elif courses:
         items.append(_Text(_("Courses: offer {home} {courses} after the move (for {needs})."),
                            {"home": home,
                             "courses": _join(vocabulary.names("competence", courses)),
@@ -854,9 +877,78 @@ def _support(run: _Run, home: str, pair: _Pair | None) -> list[_Block]:
                             "home": home}))
     else:
         items.append(_Text(_("Resource family: {home} has none in the plan."), {"home": home}))
-    items.append(_Text(_("Relief care (avlastning): the engine holds no data on relief care; "
-                         "agree on it in the meeting.")))
+    if run.support is None:
+        items.append(_Text(_("Relief care (avlastning): the engine holds no data on relief "
+                             "care; agree on it in the meeting.")))
+        return [_Items(tuple(items))]
+    items += _network_items(run, home, child_id)
     return [_Items(tuple(items))]
+
+
+def _placement_row(run: _Run, home: str, child_id: str | None) -> dict[str, Any] | None:
+    """The child's row of the support network, when it was planned in this home."""
+    if run.support is None or child_id is None:
+        return None
+    p = run.support.placements
+    hit = p[(p["child_id"] == child_id) & (p["home_id"] == home)]
+    return hit.iloc[0].to_dict() if len(hit) else None
+
+
+def _course_runs(run: _Run, home: str) -> list[_Text]:
+    """The home's courses with their venue and run, from the support network."""
+    if run.support is None:
+        return []
+    c = run.support.courses
+    out = []
+    for r in c[c["home_id"] == home].itertuples(index=False):
+        if isinstance(r.venue_id, str):
+            out.append(_Text(_("Course {course} (kurs): offer {home} the run {run} at "
+                               "{venue}, {minutes} away; dates are agreed later."),
+                             {"course": r.course, "home": home, "run": r.run_id,
+                              "venue": r.venue_id, "minutes": _minutes(r.minutes)}))
+        else:
+            out.append(_Text(_("Course {course} (kurs): missing, {reason}."),
+                             {"course": r.course, "reason": r.reason}))
+    return out
+
+
+def _network_items(run: _Run, home: str, child_id: str | None) -> list[_Text]:
+    """Supervisor, relief home and risk flags of the child in ``home`` (Norwegian role names)."""
+    row = _placement_row(run, home, child_id)
+    if row is None:
+        return [_Text(_("Supervisor (tilsynsperson) and relief home (besøkshjem): {home} is "
+                        "not in the support plan for this child; run `matcher support` with "
+                        "the proposals."), {"home": home})]
+    items = []
+    if isinstance(row["supervisor_id"], str):
+        items.append(_Text(_("Supervisor (tilsynsperson): {supervisor}, {minutes} from {home}; "
+                             "{visits} visits a year."),
+                           {"supervisor": row["supervisor_id"],
+                            "minutes": _minutes(row["supervisor_minutes"]), "home": home,
+                            "visits": run.settings.support.visits_per_child}))
+    else:
+        items.append(_Text(_("Supervisor (tilsynsperson): missing, {reason}."),
+                           {"reason": row["supervisor_reason"]}))
+    if int(row["relief_weekends"]) <= 0:
+        items.append(_Text(_("Relief home (besøkshjem): no need for relief is recorded.")))
+    elif isinstance(row["relief_id"], str):
+        template = (_("Relief home (besøkshjem): {relief}, kin or the child's network, "
+                      "{minutes} from {home}; {n} weekends a month.") if row["relief_kin"]
+                    else _("Relief home (besøkshjem): {relief}, {minutes} from {home}; "
+                           "{n} weekends a month."))
+        items.append(_Text(template, {"relief": row["relief_id"],
+                                      "minutes": _minutes(row["relief_minutes"]),
+                                      "home": home, "n": int(row["relief_weekends"])}))
+    else:
+        items.append(_Text(_("Relief home (besøkshjem): missing, {reason}."),
+                           {"reason": row["relief_reason"]}))
+    flags = run.flags
+    if flags is not None and child_id is not None:
+        mine = flags[(flags["child_id"] == child_id) & (flags["home_id"] == home)]
+        for f in mine.itertuples(index=False):
+            items.append(_Text(_("Risk: {detail}. Remedy: {remedy}."),
+                               {"detail": f.detail, "remedy": f.remedy}))
+    return items
 
 
 # --------------------------------------------------------------------------- no proposal

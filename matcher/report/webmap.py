@@ -563,3 +563,59 @@ def _stable_ids(page: str) -> str:
         return seen.setdefault(match.group(0), f"fm{len(seen) + 1}")
 
     return _FOLIUM_ID.sub(number, page)
+
+
+# ---- the support network (issue 25)
+
+_SUPPORT_COLOURS: dict[str, str] = {"supervisor": "#2166ac", "relief": "#e08214",
+                                    "course": "#762a83", "resource_family": "#1b7837",
+                                    "full": "#1b7837", "missing": "#d6604d"}
+_SUPPORT_ROLES: dict[str, str] = {"supervisor": N_("supervisor (tilsynsperson)"),
+                                  "relief": N_("relief home (besøkshjem)"),
+                                  "course": N_("course venue"),
+                                  "resource_family": N_("resource family")}
+
+
+def support_layer(fmap: Any, homes: gpd.GeoDataFrame, links: gpd.GeoDataFrame) -> None:
+    """Add the support network to a folium map: one layer per role and one of the homes.
+
+    Parameters
+    ----------
+    fmap
+        A ``folium.Map``.
+    homes
+        Points (any CRS) with ``home_id, full_network`` (bool) and ``missing`` (text).
+    links
+        Lines (any CRS) home -> supporter with ``home_id, role`` (a key of
+        :data:`_SUPPORT_ROLES`), ``target_id`` and ``minutes``.
+    """
+    import folium
+
+    for role, label in _SUPPORT_ROLES.items():
+        part = links[links["role"] == role]
+        if not len(part):
+            folium.FeatureGroup(name=_(label)).add_to(fmap)
+            continue
+        colour = _SUPPORT_COLOURS[role]
+        props = [{"popup": _popup_html(_(label), [
+            (_("home"), _text(r["home_id"])), (_(label), _text(r["target_id"])),
+            (_("minutes"), _minutes(r["minutes"]))])} for r in _records(part)]
+        folium.GeoJson(
+            _collection(part, props), name=_(label),
+            show=role != "course",  # many long lines: off until asked for
+            style_function=lambda _f, colour=colour: {"color": colour, "weight": 2,
+                                                      "opacity": 0.8},
+            popup=folium.GeoJsonPopup(["popup"], labels=False),
+        ).add_to(fmap)
+    home_props: list[dict[str, Any]] = [{"fm_full": bool(r["full_network"]), "popup": _popup_html(
+        _("Foster home {home}").format(home=_text(r["home_id"])), [
+            (_("full network"), _yes_no(r["full_network"])),
+            (_("missing"), _text(r["missing"]))])} for r in _records(homes)]
+    folium.GeoJson(
+        _collection(homes, home_props), name=_("foster homes: support network"),
+        marker=folium.CircleMarker(radius=5, fill=True),
+        style_function=lambda f: {
+            "color": "#ffffff", "weight": 1, "fillOpacity": 1,
+            "fillColor": _SUPPORT_COLOURS["full" if f["properties"]["fm_full"] else "missing"]},
+        popup=folium.GeoJsonPopup(["popup"], labels=False, max_width=420),
+    ).add_to(fmap)

@@ -31,7 +31,7 @@ Files
 ``children.csv``
     ``child_id,lon,lat,school_lon,school_lat,municipality,age,needs,
     sibling_group,urgency,waiting_since,max_school_minutes,avoid_municipalities,
-    languages,language_required,culture,heard_on``.
+    languages,language_required,culture,heard_on,relief_weekends``.
 ``contacts.csv``
     ``child_id,kind,lon,lat,weight,max_minutes``.
 ``homes.csv``
@@ -39,6 +39,10 @@ Files
     kin_of,accepts_sibling_groups,languages,culture,own_children_ages``.
 ``placements.csv``, ``vetoes.csv``
     ``child_id,home_id``: locked placements and forbidden pairs.
+``supervisors.csv``, ``relief_homes.csv``, ``venues.csv``
+    Synthetic support (issue 25, ``matcher support``): see
+    :mod:`matcher.scenarios.support` for their distributions and for
+    ``relief_weekends``.
 ``README.md``
     What the folder is, the seed, the size, the counts and the distributions.
 
@@ -118,10 +122,9 @@ Distributions
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
@@ -149,6 +152,7 @@ from matcher.scenarios._people import (
     _schools,
 )
 from matcher.scenarios._roads import _Geo, _layout, _Roads, _roads
+from matcher.scenarios.support import relief_weekends, support_tables
 from matcher.scenarios.tables import (
     _KOMMUNENUMMER_BASE,
     _NODE_ID_BASE,
@@ -244,8 +248,11 @@ class Scenario:
     homes: pd.DataFrame
     placements: pd.DataFrame
     vetoes: pd.DataFrame
-    placement_periods: pd.DataFrame = dataclasses.field(default_factory=periods_empty)
+    placement_periods: pd.DataFrame = field(default_factory=periods_empty)
     """Three years of SYNTHETIC placement periods (:mod:`matcher.scenarios.history`)."""
+    supervisors: pd.DataFrame = field(default_factory=pd.DataFrame)
+    relief_homes: pd.DataFrame = field(default_factory=pd.DataFrame)
+    venues: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 @dataclass(frozen=True)
@@ -263,6 +270,8 @@ class SampleManifest:
     n_road_nodes, n_road_ways, n_municipalities, n_schools, n_children,
     n_sibling_groups, n_contacts, n_homes, n_placements, n_vetoes
         Counts of what was written.
+    supervisors, relief_homes, venues
+        Paths of the synthetic support tables (issue 25).
     """
 
     out_dir: Path
@@ -289,12 +298,18 @@ class SampleManifest:
     n_placements: int
     n_vetoes: int
     n_placement_periods: int
+    supervisors: Path | None = None
+    relief_homes: Path | None = None
+    venues: Path | None = None
 
     @property
     def paths(self) -> tuple[Path, ...]:
         """Return every written file, in a fixed order."""
+        support = tuple(p for p in (self.supervisors, self.relief_homes, self.venues)
+                        if p is not None)
         return (self.roads, self.municipalities, self.schools, self.children, self.contacts,
-                self.homes, self.placements, self.vetoes, self.placement_periods, self.readme)
+                self.homes, self.placements, self.vetoes, self.placement_periods, *support,
+                self.readme)
 
 
 # public API
@@ -380,14 +395,14 @@ def build(*, seed: int = 1, size: Size = "small") -> Scenario:
         roads=_road_frame(roads, to_lonlat),
         municipalities=_municipality_frame(munis, geo, to_lonlat),
         schools=_school_frame(schools, geo, to_lonlat),
-        **_with_voice(_child_frame(people, schools, geo, to_lonlat),
+        **_with_voice(_with_relief(_child_frame(people, schools, geo, to_lonlat), seed),
                       _contact_frame(contacts, people, to_lonlat),
                       _home_frame(homes, people, to_lonlat),
                       np.random.default_rng([seed, 13])),
         placements=_pair_frame(placements, people, homes),
         vetoes=_pair_frame(vetoes, people, homes),
     )
-    scenario = _with_history(scenario)
+    scenario = _with_support(_with_history(scenario))
     log.info(_("built sample {size} (seed {seed}): {nodes} road nodes, {ways} ways, "
                "{municipalities} municipalities, {schools} schools, {children} children, "
                "{contacts} contacts, {homes} homes").format(
@@ -429,6 +444,7 @@ def write(scenario: Scenario, out_dir: Path) -> SampleManifest:
         "placement_periods": out_dir / "placement_periods.csv",
         "readme": out_dir / "README.md",
     }
+    support = _write_support(scenario, out_dir)
     _write_osm(paths["roads"], scenario)
     _write_geojson(paths["municipalities"], scenario)
     for name in ("schools", "children", "contacts", "homes", "placements", "vetoes",
@@ -450,6 +466,7 @@ def write(scenario: Scenario, out_dir: Path) -> SampleManifest:
         n_placements=len(scenario.placements),
         n_vetoes=len(scenario.vetoes),
         n_placement_periods=len(scenario.placement_periods),
+        **support,
     )
     paths["readme"].write_text(_readme(scenario, manifest), encoding="utf-8", newline="\n")
     log.info(ngettext("wrote sample {size} (seed {seed}): {n} file",
@@ -462,7 +479,7 @@ def _with_history(scenario: Scenario) -> Scenario:
     """Add three years of synthetic placement periods (issue 25)."""
     from matcher.scenarios import history
 
-    return dataclasses.replace(scenario, placement_periods=history.placement_history(
+    return replace(scenario, placement_periods=history.placement_history(
         scenario.children, scenario.homes, seed=scenario.seed, as_of=REFERENCE_DATE))
 
 
@@ -770,8 +787,32 @@ a fictional fjord landscape in western Norway, laid out in {WORK_CRS} metres.
 | vetoes.csv | {m.n_vetoes} | forbidden pairs (child_id,home_id) |
 | placement_periods.csv | {m.n_placement_periods} | three years of SYNTHETIC placement periods \
 (assumed rates: matcher.scenarios.history) |
+| supervisors.csv | {len(scenario.supervisors)} | synthetic supervisors (tilsynspersoner) |
+| relief_homes.csv | {len(scenario.relief_homes)} | synthetic relief homes (besøkshjem) |
+| venues.csv | {len(scenario.venues)} | synthetic course venues |
 
 ## Distributions
 
 {DISTRIBUTIONS.strip() or "See the docstring of matcher.sample."}
 """
+
+
+# ---- synthetic support (issue 25); the support helper's part of the sample
+
+
+def _with_relief(children: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """Add ``relief_weekends`` (:func:`matcher.scenarios.support.relief_weekends`)."""
+    return children.assign(relief_weekends=relief_weekends(children, seed))
+
+
+def _with_support(scenario: Scenario) -> Scenario:
+    """Add supervisors, relief homes and venues (:mod:`matcher.scenarios.support`)."""
+    return replace(scenario, **support_tables(scenario.children, scenario.homes, scenario.seed))
+
+
+def _write_support(scenario: Scenario, out_dir: Path) -> dict[str, Path]:
+    """Write the support tables; their paths for the manifest."""
+    paths = {name: out_dir / f"{name}.csv" for name in ("supervisors", "relief_homes", "venues")}
+    for name, path in paths.items():
+        _write_csv(path, getattr(scenario, name))
+    return paths

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import geopandas as gpd
@@ -29,6 +29,7 @@ from matcher.io import readers
 from matcher.network import Network
 from matcher.planning.areas import _centres, read_municipalities
 from matcher.planning.common import _lonlat, _xy
+from matcher.scenarios.support import support_tables
 from matcher.scenarios.tables import (
     _ACUTE_SHARE,
     _AGE_BANDS,
@@ -89,6 +90,8 @@ class OsloScenario:
         A synthetic resource-family table.
     as_of
         Reference date of ``waiting_since``.
+    supervisors, relief_homes, venues
+        Synthetic support tables (issue 25, :mod:`matcher.scenarios.support`).
     """
 
     seed: int
@@ -100,6 +103,9 @@ class OsloScenario:
     population: gpd.GeoDataFrame
     resource_families: pd.DataFrame
     as_of: datetime.date
+    supervisors: pd.DataFrame = field(default_factory=pd.DataFrame)
+    relief_homes: pd.DataFrame = field(default_factory=pd.DataFrame)
+    venues: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def oslo_scenario(data_dir: str | Path, *, seed: int = 1, n_children: int = 150,
@@ -241,4 +247,11 @@ def oslo_scenario(data_dir: str | Path, *, seed: int = 1, n_children: int = 150,
                         cells=format_number(len(cells)), schools=format_number(len(sx))))
     return OsloScenario(seed=seed, inputs=inputs, children=children, homes=homes, net=net,
                         municipalities=munis, population=cells, resource_families=families,
-                        as_of=ref)
+                        as_of=ref, **_oslo_support(children, homes, seed))
+
+
+def _oslo_support(children: pd.DataFrame, homes: pd.DataFrame, seed: int
+                  ) -> dict[str, pd.DataFrame]:
+    """Synthetic supervisors, relief homes and venues (:mod:`matcher.scenarios.support`)."""
+    return support_tables(children.assign(sibling_group=children.get("sibling_group")),
+                          homes, seed, prefix="OSL-SYN")

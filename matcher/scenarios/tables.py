@@ -49,7 +49,7 @@ CONTACT_KINDS: tuple[str, ...] = ("parent", "relative", "friend", "activity")
 CHILD_COLUMNS: tuple[str, ...] = (
     "child_id", "lon", "lat", "school_lon", "school_lat", "municipality", "age", "needs",
     "sibling_group", "urgency", "waiting_since", "max_school_minutes", "avoid_municipalities",
-    "languages", "language_required", "culture", "heard_on",
+    "languages", "language_required", "culture", "heard_on", "relief_weekends",
 )
 CONTACT_COLUMNS: tuple[str, ...] = ("child_id", "kind", "lon", "lat", "weight", "max_minutes")
 HOME_COLUMNS: tuple[str, ...] = (

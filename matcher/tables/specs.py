@@ -85,6 +85,12 @@ _SPECS: tuple[TableSpec, ...] = (
                doc="yes when the current home can keep the child (kinship or general)"),
         Column("placed_since", "date", past=True, always=False,
                doc="date the child moved into the current home"),
+        Column("relief_weekends", "integer", range=(0.0, 5.0), default=0, always=False,
+               doc="weekends a month the placement needs a relief home (besøkshjem, "
+                   "avlastning); empty or 0: none (`matcher support`)"),
+        Column("last_visit", "date", past=True, always=False,
+               doc="date of the last supervisor visit (tilsynsbesøk) in the current home "
+                   "(`matcher support`)"),
     )),
     TableSpec("homes", points=True, min_rows=1, doc="One row per foster home with its places.",
               columns=(
@@ -263,6 +269,42 @@ _SPECS: tuple[TableSpec, ...] = (
                doc=f"easting, metres ({ADDRESS_REGISTER_CRS})"),
         Column("EPSG-kode", "text",
                doc=f"CRS of Nord/Øst; only {ADDRESS_REGISTER_CRS} is supported"),
+    )),
+    TableSpec("supervisors", points=True, min_rows=1, doc=(
+        "Supervisors (tilsynspersoner) who visit children in foster homes "
+        "(`matcher support`)."), columns=(
+        Column("supervisor_id", "id", required=True, unique=True, doc="pseudonymous id"),
+        Column("lon", "lon", required=True, doc="WGS84 degrees (EPSG:4326)"),
+        Column("lat", "lat", required=True, doc="WGS84 degrees (EPSG:4326)"),
+        Column("municipality", "municipality", required=True,
+               doc="4-digit kommunenummer of the municipality that recruited the supervisor; "
+                   "it supervises children of its municipality or of its pool "
+                   "(`[scoring.pools]`)"),
+        Column("visits_per_year", "number", range=(0.0, None),
+               doc="visits a year the supervisor can make (default: the setting "
+                   "support.supervisor_visits)"),
+    )),
+    TableSpec("relief_homes", points=True, min_rows=1, doc=(
+        "Relief homes (besøkshjem, avlastning) that take a child some weekends a month "
+        "(`matcher support`)."), columns=(
+        Column("relief_id", "id", required=True, unique=True, doc="pseudonymous id"),
+        Column("lon", "lon", required=True, doc="WGS84 degrees (EPSG:4326)"),
+        Column("lat", "lat", required=True, doc="WGS84 degrees (EPSG:4326)"),
+        Column("municipality", "municipality", required=True, doc="4-digit kommunenummer"),
+        Column("weekends_per_month", "number", range=(0.0, 5.0),
+               doc="weekends a month the home can take (default: the setting "
+                   "support.relief_weekends)"),
+        Column("kin_of", "id", doc="kin or the child's network: the child_id or sibling_group "
+                                   "it is relief for, and only for them; empty: any child"),
+    )),
+    TableSpec("venues", points=True, min_rows=1, doc=(
+        "Places where courses for foster parents can be held (`matcher support`)."), columns=(
+        Column("venue_id", "id", required=True, unique=True, doc="pseudonymous id"),
+        Column("lon", "lon", required=True, doc="WGS84 degrees (EPSG:4326)"),
+        Column("lat", "lat", required=True, doc="WGS84 degrees (EPSG:4326)"),
+        Column("municipality", "municipality", required=True, doc="4-digit kommunenummer"),
+        Column("max_runs", "number", range=(0.0, None),
+               doc="most course runs the venue can hold in the period (empty: no limit)"),
     )),
 )
 
