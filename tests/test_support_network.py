@@ -155,7 +155,7 @@ def test_bad_support_tables_name_row_and_column() -> None:
     bad = SUPERVISORS.assign(municipality=["4601", "x", "4602"])
     with pytest.raises(InputError) as info:
         _plan(children, homes, supervisors=bad)
-    assert any(p.column == "municipality" and p.row == 2 for p in info.value.problems)
+    assert any(p.column == "municipality" and p.row == 3 for p in info.value.problems)
 
 
 def test_every_flag_says_why_and_what_removes_it() -> None:

@@ -88,7 +88,7 @@ PANEL_NIGHTLY = N_("Nightly run")
 PANELS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (PANEL_MATCHING, ("match", "shortlist", "decide", "report", "demo", "placement")),
     (PANEL_PLANNING, ("gaps", "recruit", "whatif", "coverage", "resource-families",
-                      "waiting-stats", "stability")),
+                      "support", "waiting-stats", "stability")),
     (PANEL_DATA, ("validate", "geocode", "traveltime", "isochrones", "sample", "network")),
     (PANEL_NIGHTLY, ("nightly-load", "nightly")),
 )

@@ -597,9 +597,11 @@ def support_layer(fmap: Any, homes: gpd.GeoDataFrame, links: gpd.GeoDataFrame) -
             folium.FeatureGroup(name=_(label)).add_to(fmap)
             continue
         colour = _SUPPORT_COLOURS[role]
-        props = [{"popup": _popup_html(_(label), [
-            (_("home"), _text(r["home_id"])), (_(label), _text(r["target_id"])),
-            (_("minutes"), _minutes(r["minutes"]))])} for r in _records(part)]
+        props = [{"home_id": _text(r["home_id"]), "target_id": _text(r["target_id"]),
+                  "popup": _popup_html(_(label), [(_("home"), _text(r["home_id"])),
+                                                  (_(label), _text(r["target_id"])),
+                                                  (_("minutes"), _minutes(r["minutes"]))])}
+                 for r in _records(part)]
         folium.GeoJson(
             _collection(part, props), name=_(label),
             show=role != "course",  # many long lines: off until asked for
@@ -607,10 +609,12 @@ def support_layer(fmap: Any, homes: gpd.GeoDataFrame, links: gpd.GeoDataFrame) -
                                                       "opacity": 0.8},
             popup=folium.GeoJsonPopup(["popup"], labels=False),
         ).add_to(fmap)
-    home_props: list[dict[str, Any]] = [{"fm_full": bool(r["full_network"]), "popup": _popup_html(
-        _("Foster home {home}").format(home=_text(r["home_id"])), [
-            (_("full network"), _yes_no(r["full_network"])),
-            (_("missing"), _text(r["missing"]))])} for r in _records(homes)]
+    home_props: list[dict[str, Any]] = [
+        {"home_id": _text(r["home_id"]), "fm_full": bool(r["full_network"]),
+         "popup": _popup_html(_("Foster home {home}").format(home=_text(r["home_id"])),
+                              [(_("full network"), _yes_no(r["full_network"])),
+                               (_("missing"), _text(r["missing"]))])}
+        for r in _records(homes)]
     folium.GeoJson(
         _collection(homes, home_props), name=_("foster homes: support network"),
         marker=folium.CircleMarker(radius=5, fill=True),
