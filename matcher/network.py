@@ -55,7 +55,7 @@ from pyproj import Transformer
 from scipy import sparse
 from scipy.sparse import csgraph
 
-from matcher import _osm
+from matcher import _osm, _turns
 from matcher._osm import OsmRoads, is_car_ferry, parse_duration_minutes, parse_maxspeed
 from matcher.clip import ClipArea, clip_from_municipalities
 from matcher.config import NetworkSettings
@@ -367,38 +367,61 @@ def compile_roads(roads: OsmRoads, settings: NetworkSettings, *, source: str = "
     ferry, highway = both(ferry0), both(roads.way_highway[w])
     minutes = minutes + delay_seconds(ui, vi, highway, ferry, roads.node_kind, settings) / 60.0
     way_of = both(roads.way_id[w])
-    if settings.turn_restrictions:
+    n0 = len(roads.node_id)
+    if settings.turn_costs:
+        # the turn-expanded graph: in-ports at junctions, one arc per allowed turn
+        x0, y0 = Transformer.from_crs("EPSG:4326", settings.crs, always_xy=True).transform(
+            lon, lat)
+        ex = _turns.expand(ui, vi, way_of, np.asarray(x0, float), np.asarray(y0, float),
+                           settings, r_from=roads.restriction_from, r_via=roads.restriction_via,
+                           r_to=roads.restriction_to, r_only=roads.restriction_only,
+                           w_from=roads.via_way_from, w_via=roads.via_way_via,
+                           w_to=roads.via_way_to, w_only=roads.via_way_only)
+        ui, vi, copy_of = ex.tail, ex.head, ex.copy_of
+        minutes = minutes[ex.edge] + ex.turn_minutes
+        length, speed, ferry, highway = (a[ex.edge] for a in (length, speed, ferry, highway))
+    elif settings.turn_restrictions:
         vi, extra, copy_of = split_for_restrictions(ui, vi, way_of, roads)
-    else:
-        extra, copy_of = np.empty((0, 2), np.int64), np.empty(0, np.int64)
-    if len(copy_of):
-        n0 = len(roads.node_id)
         ui = np.concatenate([ui, n0 + extra[:, 0]])
         vi = np.concatenate([vi, vi[extra[:, 1]]])
         length, minutes, speed = (np.concatenate([a, a[extra[:, 1]]])
                                   for a in (length, minutes, speed))
         ferry, highway = (np.concatenate([a, a[extra[:, 1]]]) for a in (ferry, highway))
+    else:
+        copy_of = np.empty(0, np.int64)
     lon, lat = np.concatenate([lon, lon[copy_of]]), np.concatenate([lat, lat[copy_of]])
     node_id = np.concatenate([roads.node_id, roads.node_id[copy_of]])
 
     n = len(node_id)
     n0 = len(roads.node_id)
-    graph = sparse.coo_matrix((minutes, (ui, vi)), shape=(n, n))
-    labels = csgraph.connected_components(graph.tocsr(), directed=True, connection="strong")[1]
-    counts = np.bincount(labels)
     used = np.zeros(n, bool)
     used[ui] = used[vi] = True
-    biggest = int(np.argmax(np.where(np.bincount(labels, weights=used) > 0, counts, 0)))
-    keep_node = labels == biggest
-    if len(copy_of):
-        # a via node whose arrivals all go to its copies is kept when a copy is (reaching a
-        # copy is reaching the node) and it has a way out into the component
+    alive = np.ones(n, bool)
+    while True:
+        live = alive[ui] & alive[vi]
+        graph = sparse.csr_matrix((np.ones(int(live.sum()), np.int8), (ui[live], vi[live])),
+                                  shape=(n, n))
+        labels = csgraph.connected_components(graph, directed=True, connection="strong")[1]
+        counts = np.bincount(labels)
+        biggest = int(np.argmax(np.where(np.bincount(labels, weights=used & alive) > 0,
+                                         counts, 0)))
+        keep_node = labels == biggest
+        if not len(copy_of):
+            break
+        # a node whose arrivals all go to its copies (a junction, a via node) is kept when
+        # a copy is (reaching a copy is reaching the node) and it has a way out into the
+        # component
         copy_kept = np.zeros(n0, bool)
         copy_kept[copy_of[keep_node[n0:]]] = True
         way_out = np.zeros(n, bool)
         way_out[ui[keep_node[vi]]] = True
         keep_node[:n0] |= copy_kept & way_out[:n0]
-        keep_node[n0:] &= keep_node[copy_of]  # a copy only with its node
+        orphans = keep_node[n0:] & ~keep_node[copy_of]
+        if not orphans.any():
+            break
+        # a copy only with its node; the component is found again without the orphans
+        keep_node[n0:] &= ~orphans
+        alive = keep_node.copy()
     dropped = int(used[:n0].sum() - keep_node[:n0].sum())
     new_id = np.cumsum(keep_node) - 1
     keep_edge = keep_node[ui] & keep_node[vi]

@@ -362,7 +362,10 @@ def _chain_problems(arrays: dict[str, np.ndarray], n: int) -> list[str]:
 
 def _undirected(graph: sparse.csr_matrix) -> sparse.csr_matrix:
     """Sparsity pattern of ``graph`` ignoring direction (values are not meaningful)."""
-    sym = (graph + graph.T).tocsr()
+    # ones, not the minutes: a sum would drop an arc of 0 minutes (e.g. a free turn)
+    ones = sparse.csr_matrix((np.ones(graph.nnz, dtype=np.int8), graph.indices, graph.indptr),
+                             shape=graph.shape)
+    sym = (ones + ones.T).tocsr()
     sym.sort_indices()
     return sym
 
