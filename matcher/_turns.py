@@ -42,7 +42,11 @@ import numpy as np
 
 from matcher.config import NetworkSettings
 
-__all__ = ["Expanded", "allowed_exits", "expand", "junctions", "turn_seconds"]
+__all__ = ["STRAIGHT_DEGREES", "Expanded", "allowed_exits", "expand", "junctions",
+           "turn_seconds"]
+
+STRAIGHT_DEGREES = 0.01
+"""Turns by less than this many degrees count as straight on (0 degrees)."""
 
 
 @dataclass(frozen=True)
@@ -136,7 +140,9 @@ def _angles(u: np.ndarray, v: np.ndarray, x: np.ndarray, y: np.ndarray, e: np.nd
     ax, ay = x[v[e]] - x[u[e]], y[v[e]] - y[u[e]]
     bx, by = x[v[f]] - x[u[f]], y[v[f]] - y[u[f]]
     left = np.degrees(np.arctan2(ax * by - ay * bx, ax * bx + ay * by))
-    return np.asarray(-left)
+    # the sigmoid has a step at 0 (a left turn pays the oncoming term): a road drawn
+    # straight on, bent by the projection or by rounding, goes straight on
+    return np.where(np.abs(left) < STRAIGHT_DEGREES, 0.0, -left)
 
 
 def expand(u: np.ndarray, v: np.ndarray, way_of: np.ndarray, x: np.ndarray, y: np.ndarray,

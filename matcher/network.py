@@ -95,9 +95,11 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
 """Bump when the cached file layout or the build semantics change.
 
+5: turn costs on the turn-expanded graph (in-ports of junctions and clones of
+via ways in ``copy_of``), via-way restrictions.
 4: turn restrictions by node splitting (``copy_of`` in the file).
 3: node and junction delays in the edge minutes (issue 20).
 
