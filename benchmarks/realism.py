@@ -55,7 +55,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import sparse
 from scipy.sparse import csgraph
 
 from matcher import network, traveltime
@@ -250,35 +249,41 @@ def _at_nodes(nodes: np.ndarray) -> traveltime.Snapped:
 
 def urban_share(net: network.Network, settings: NetworkSettings, sources: np.ndarray,
                 targets: np.ndarray) -> np.ndarray:
-    """Share of metres on urban roads along our (node-graph) shortest paths, per pair."""
+    """Share of metres on urban roads along our shortest paths, per pair."""
     edges = net.edges
     n = net.n_nodes
-    metres = sparse.csr_matrix((edges["length_m"].to_numpy(),
-                                (edges["u"].to_numpy(), edges["v"].to_numpy())), shape=(n, n))
-    urban = (edges["speed_kmh"].to_numpy() / settings.speed_factor <= URBAN_KMH + 1e-9)
-    urban_m = sparse.csr_matrix((edges["length_m"].to_numpy() * urban,
-                                 (edges["u"].to_numpy(), edges["v"].to_numpy())), shape=(n, n))
-    dist, pred = csgraph.dijkstra(net.graph, indices=sources, return_predecessors=True)
+    # the fastest of parallel arcs, as in the graph: its metres and urban metres by arc key
+    order = np.lexsort((edges["minutes"].to_numpy(), edges["v"].to_numpy(),
+                        edges["u"].to_numpy()))
+    key = edges["u"].to_numpy()[order].astype(np.int64) * n + edges["v"].to_numpy()[order]
+    first = np.concatenate([[True], key[1:] != key[:-1]])
+    key, order = key[first], order[first]
+    metres = edges["length_m"].to_numpy()[order]
+    urban = metres * (edges["speed_kmh"].to_numpy()[order] / settings.speed_factor
+                      <= URBAN_KMH + 1e-9)
     out = np.full((len(sources), len(targets)), np.nan)
     m = net.n_road_nodes
-    for i, p in enumerate(pred):
-        total, part = _tree_sums(p, metres), _tree_sums(p, urban_m)
-        # a target is reached at itself or at a copy of it (turn restrictions): the nearer
-        best = np.arange(net.n_nodes)
-        for k, node in enumerate(net.copy_of):
-            if dist[i, m + k] < dist[i, best[node]]:
-                best[node] = m + k
+    # a trip starts at its node or any copy (in-ports) and ends at the nearest of a target
+    # and its copies
+    places = [np.concatenate([[t], m + np.flatnonzero(net.copy_of == t)]) for t in targets]
+    for i, source in enumerate(sources):
+        starts = np.concatenate([[source], m + np.flatnonzero(net.copy_of == source)])
+        dist, pred, _from = csgraph.dijkstra(net.graph, indices=starts, min_only=True,
+                                             return_predecessors=True)
+        has = pred >= 0
+        at = np.searchsorted(key, pred[has].astype(np.int64) * n + np.flatnonzero(has))
+        total, part = (_tree_sums(pred, has, w[at]) for w in (metres, urban))
+        best = np.array([c[np.argmin(dist[c])] for c in places])
         with np.errstate(invalid="ignore", divide="ignore"):
-            out[i] = part[best[targets]] / total[best[targets]]
+            out[i] = part[best] / total[best]
     return out
 
 
-def _tree_sums(pred: np.ndarray, weight: sparse.csr_matrix) -> np.ndarray:
-    """Sum of ``weight`` along the tree path root -> every node (pointer doubling)."""
-    nodes = np.arange(len(pred))
-    has = pred >= 0
+def _tree_sums(pred: np.ndarray, has: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """Sum of the arc ``weight`` (one per node with a predecessor) along the tree path
+    root -> every node (pointer doubling)."""
     acc = np.zeros(len(pred))
-    acc[has] = np.asarray(weight[pred[has], nodes[has]]).ravel()
+    acc[has] = weight
     up = np.where(has, pred, -1)
     while (up >= 0).any():
         step = up >= 0

@@ -93,10 +93,14 @@ def turn_seconds(angle: np.ndarray, u_turn: np.ndarray, settings: NetworkSetting
 
 def junctions(u: np.ndarray, v: np.ndarray, n: int) -> np.ndarray:
     """Nodes with three or more distinct neighbours (either direction)."""
+    return np.asarray(_degree(u, v, n) >= 3)
+
+
+def _degree(u: np.ndarray, v: np.ndarray, n: int) -> np.ndarray:
+    """Distinct neighbours of each node (either direction)."""
     lo, hi = np.minimum(u, v).astype(np.int64), np.maximum(u, v).astype(np.int64)
     pairs = np.unique(lo * np.int64(n) + hi)
-    degree = np.bincount(pairs // n, minlength=n) + np.bincount(pairs % n, minlength=n)
-    return np.asarray(degree >= 3)
+    return np.bincount(pairs // n, minlength=n) + np.bincount(pairs % n, minlength=n)
 
 
 def allowed_exits(u: np.ndarray, v: np.ndarray, way_of: np.ndarray, r_from: np.ndarray,
@@ -173,29 +177,23 @@ def expand(u: np.ndarray, v: np.ndarray, way_of: np.ndarray, x: np.ndarray, y: n
     if not settings.turn_restrictions:
         r_via = r_via[:0]
         w_via = w_via[:0]
-    crossing = junctions(u, v, n)
+    degree = _degree(u, v, n)
+    crossing = degree >= 3
     paths = _via_way_paths(u, v, way_of, w_from, w_via, w_to, w_only)
-    expanded = crossing.copy()
-    expanded[np.asarray(r_via, dtype=np.int64)] = True
-    for first, last, *_rest in paths.values():
-        expanded[u[first[0]]] = expanded[v[last]] = True
 
-    # in-ports, numbered after the nodes in edge order
-    into = expanded[v]
-    port = np.full(n_edges, -1, dtype=np.int64)
-    port[into] = n + np.arange(int(into.sum()))
-    copy_of = [v[into]]
-    head = np.where(into, port, v)
+    # one in-port per edge, numbered after the nodes in edge order
+    port = n + np.arange(n_edges, dtype=np.int64)
+    copy_of = [v.copy()]
+    head = port
 
-    # every (in-edge, out-edge) pair at each expanded node, vectorised
+    # every (in-edge, out-edge) pair at each node, vectorised
     order_out = np.argsort(u, kind="stable")
     out_count = np.bincount(u, minlength=n)
     out_start = np.concatenate([[0], np.cumsum(out_count)[:-1]])
-    e_in = np.flatnonzero(into)
-    reps = out_count[v[e_in]]
-    pair_e = np.repeat(e_in, reps)
+    reps = out_count[v]
+    pair_e = np.repeat(np.arange(n_edges), reps)
     offset = np.arange(int(reps.sum())) - np.repeat(np.cumsum(reps) - reps, reps)
-    pair_f = order_out[np.repeat(out_start[v[e_in]], reps) + offset]
+    pair_f = order_out[np.repeat(out_start[v], reps) + offset]
 
     allowed, _outs = allowed_exits(u, v, way_of, r_from, r_via, r_to, r_only)
     keep = np.ones(len(pair_e), dtype=bool)
@@ -204,6 +202,10 @@ def expand(u: np.ndarray, v: np.ndarray, way_of: np.ndarray, x: np.ndarray, y: n
         at = np.flatnonzero(np.isin(pair_e, restricted))
         ok = {(e, f) for e, fs in allowed.items() for f in fs}
         keep[at] = [(int(a), int(b)) in ok for a, b in zip(pair_e[at], pair_f[at], strict=True)]
+    # a U-turn only where nothing else is allowed (a dead end), as in OSRM
+    u_turn = v[pair_f] == u[pair_e]
+    onward = np.bincount(pair_e[keep & ~u_turn], minlength=n_edges)
+    keep &= ~u_turn | (onward[pair_e] == 0)
     # turning onto a via way from its from-way leads into the clone instead
     cloned = {(e, found[0][0]) for found in paths.values() for e in found[2]}
     if cloned:
@@ -215,19 +217,25 @@ def expand(u: np.ndarray, v: np.ndarray, way_of: np.ndarray, x: np.ndarray, y: n
 
     def cost(e: np.ndarray, f: np.ndarray) -> np.ndarray:
         e, f = np.asarray(e, np.int64), np.asarray(f, np.int64)
-        u_turn = v[f] == u[e]
+        turned = v[f] == u[e]
         angled = crossing[v[e]]  # OSRM prices angles only where three roads or more meet
-        seconds = turn_seconds(np.where(angled, _angles(u, v, x, y, e, f), 0.0), u_turn,
+        seconds = turn_seconds(np.where(angled, _angles(u, v, x, y, e, f), 0.0), turned,
                                settings)
-        seconds = np.where(angled | u_turn, seconds, 0.0)
+        seconds = np.where(angled | turned, seconds, 0.0)
         return np.asarray(seconds / 60.0)
 
-    tails = [u, port[pair_e]]
-    heads = [head, head[pair_f]]
-    edges = [np.arange(n_edges), pair_f]
-    turns = [np.zeros(n_edges), cost(pair_e, pair_f)]
+    # trips start at a node's in-ports (the way on, either way); where that is not free
+    # (a junction, a dead end, a one-way end) the node itself leads along every edge out
+    dead = np.zeros(n, dtype=bool)
+    dead[v[onward == 0]] = True
+    start = (degree != 2) | dead
+    source = np.flatnonzero(start[u])
+    tails = [u[source], port[pair_e]]
+    heads = [head[source], head[pair_f]]
+    edges = [source, pair_f]
+    turns = [np.zeros(len(source)), cost(pair_e, pair_f)]
 
-    next_copy = n + int(into.sum())
+    next_copy = n + n_edges
     for _key, (path, last, entering, exits) in sorted(paths.items()):
         for e in entering:
             if e in allowed and path[0] not in allowed[e]:
@@ -240,18 +248,18 @@ def expand(u: np.ndarray, v: np.ndarray, way_of: np.ndarray, x: np.ndarray, y: n
                 tails.append(np.array([prev_node]))
                 heads.append(np.array([node]))
                 edges.append(np.array([g]))
-                turns.append(cost(np.array([prev_edge]), np.array([g])) if k == 0 or
-                             expanded[u[g]] else np.zeros(1))
-                if k > 0 and expanded[u[g]]:
-                    # leaving the via way at a junction on it: every other exit stays open
+                turns.append(cost(np.array([prev_edge]), np.array([g])))
+                if k > 0:
+                    # leaving the via way on its way: every other exit stays open
                     others = _exits(u, v, order_out, out_start, out_count, prev_edge, allowed)
-                    others = [f for f in others if f != g]
+                    others = [f for f in others if f != g and v[f] != u[prev_edge]]
                     _add_exits(tails, heads, edges, turns, prev_node, prev_edge, others, head,
                                cost)
                 prev_edge, prev_node = g, node
             ends = _exits(u, v, order_out, out_start, out_count, last, allowed)
             ends = [f for f in ends if (way_of[f] in exits[0]) == exits[1]]
-            _add_exits(tails, heads, edges, turns, prev_node, last, ends, head, cost)
+            onto = [f for f in ends if v[f] != u[last]]
+            _add_exits(tails, heads, edges, turns, prev_node, last, onto or ends, head, cost)
     return Expanded(tail=np.concatenate(tails), head=np.concatenate(heads),
                     edge=np.concatenate(edges).astype(np.int64),
                     turn_minutes=np.concatenate(turns),

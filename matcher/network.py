@@ -410,20 +410,18 @@ def compile_roads(roads: OsmRoads, settings: NetworkSettings, *, source: str = "
         keep_node = labels == biggest
         if not len(copy_of):
             break
-        # a node whose arrivals all go to its copies (a junction, a via node) is kept when
-        # a copy is (reaching a copy is reaching the node) and it has a way out into the
-        # component
+        # a node whose arrivals all go to its copies (in-ports, a via node) is kept when a
+        # copy is: reaching a copy is reaching the node, and trips start at its copies too
         copy_kept = np.zeros(n0, bool)
         copy_kept[copy_of[keep_node[n0:]]] = True
-        way_out = np.zeros(n, bool)
-        way_out[ui[keep_node[vi]]] = True
-        keep_node[:n0] |= copy_kept & way_out[:n0]
+        keep_node[:n0] |= copy_kept
         orphans = keep_node[n0:] & ~keep_node[copy_of]
         if not orphans.any():
             break
         # a copy only with its node; the component is found again without the orphans
         keep_node[n0:] &= ~orphans
         alive = keep_node.copy()
+    used[copy_of[used[n0:]]] = True  # a road node is used when one of its copies is
     dropped = int(used[:n0].sum() - keep_node[:n0].sum())
     new_id = np.cumsum(keep_node) - 1
     keep_edge = keep_node[ui] & keep_node[vi]

@@ -477,18 +477,29 @@ def matrix(net: Network, origins: Snapped, destinations: Snapped,
         "contract_chains": settings.contract_chains, "prepared": prepared,
         "limit_minutes": limit, "memory_mb": settings.memory_mb, "workers": settings.workers,
         "progress": progress}
-    if backwards:
-        places = _with_copies(net, destinations.node)
-        group = np.concatenate([destinations.node, net.copy_of[places[len(destinations.node):]
-                                                               - net.n_road_nodes]])
-        rows = shortest_minutes(graph, places, origins.node, groups=group, **options)
-        core = rows[np.searchsorted(np.unique(group), destinations.node)].T
+    starts, ends = (destinations.node, origins.node) if backwards else (
+        origins.node, destinations.node)
+    if len(net.copy_of):
+        # a trip starts at its node or any copy (the way on from a road node's in-ports) and
+        # ends at its node or any copy: one search from each node with all its copies
+        places, group = _places(net, starts)
+        rows = shortest_minutes(graph, places, _with_copies(net, ends), groups=group,
+                                **options)
+        core = _fold_copies(net, ends, rows[np.searchsorted(np.unique(group), starts)])
     else:
-        core = _fold_copies(net, destinations.node, shortest_minutes(
-            graph, origins.node, _with_copies(net, destinations.node), **options))
+        core = shortest_minutes(graph, starts, ends, **options)
+    core = core.T if backwards else core
     total = core + origins.access_minutes[:, None] + destinations.access_minutes[None, :]
     total[~(total <= limit)] = np.inf
     return TimeTable(origins.ids, destinations.ids, total)
+
+
+def _places(net: Network, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``nodes`` and all their copies, with the node each stands for (the group)."""
+    places = _with_copies(net, nodes)
+    group = np.concatenate([np.asarray(nodes, dtype=np.int64),
+                            net.copy_of[places[len(nodes):] - net.n_road_nodes]])
+    return places, group
 
 
 def _with_copies(net: Network, targets: np.ndarray) -> np.ndarray:

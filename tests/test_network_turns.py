@@ -9,8 +9,8 @@ The fixture: junction C (node 1) where a primary road runs north-south
 32) and a residential road runs west-east (W arm ``5-33-1``, give way at
 33; E link ``1-34-3``, pedestrian crossing at 34) to junction D (node 3),
 whose residential arms run north to 21 (111 m), south to 22 (167 m) and east
-to 23 (56 m). Every arm ends in a dead end. A car may turn round at any node
-that is not a junction, for free (as on the node graph). The restrictions:
+to 23 (56 m). Every arm ends in a dead end, the only place where a car may
+turn round (a U-turn, 27.5 s, as in OSRM). The restrictions:
 
 * ``no_left_turn`` from W (way 10) via node C onto N (way 12);
 * ``only_straight_on`` from S (way 13) via node C onto N (way 12);
@@ -102,19 +102,26 @@ def test_expand_prices_each_turn_at_a_star() -> None:
     ex = _turns.expand(u, v, u * 0 + 7, x, y, NetworkSettings(), r_from=none, r_via=none,
                        r_to=none, r_only=none.astype(bool), w_from=none, w_via=none,
                        w_to=none, w_only=none.astype(bool))
-    assert ex.copy_of.tolist() == [0] * 5  # one in-port per arm into 0
-    port = {int(u[e]): 6 + k for k, e in enumerate(range(5))}
+    assert ex.copy_of.tolist() == [0] * 5 + arms  # one in-port per edge, at its head
+    port = {(int(a), int(b)): 6 + k for k, (a, b) in enumerate(zip(u, v, strict=True))}
     turn = {(int(t), int(v[e])): float(m) * 60
             for t, e, m in zip(ex.tail, ex.edge, ex.turn_minutes, strict=True) if t >= 6}
-    # from W heading east: straight E, left N, right S, 45 degrees left NE, back W a U-turn
-    want = {2: STRAIGHT, 3: LEFT, 4: RIGHT, 5: LEFT45, 1: U_TURN}
+    # from W heading east: straight E, left N, right S, 45 degrees left NE; no U-turn back
+    # to W while there is a way on
+    want = {2: STRAIGHT, 3: LEFT, 4: RIGHT, 5: LEFT45}
     for arm, seconds in want.items():
-        assert turn[(port[1], arm)] == pytest.approx(seconds, rel=1e-9), arm
+        assert turn[(port[(1, 0)], arm)] == pytest.approx(seconds, rel=1e-9), arm
+    assert (port[(1, 0)], 1) not in turn
     # from S heading north: NE is 45 degrees right
-    assert turn[(port[4], 5)] == pytest.approx(RIGHT45, rel=1e-9)
-    # the junction itself starts trips along every arm at no turn cost
-    starts = ex.tail == 0
-    assert sorted(ex.head[starts].tolist()) == arms and (ex.turn_minutes[starts] == 0).all()
+    assert turn[(port[(4, 0)], 5)] == pytest.approx(RIGHT45, rel=1e-9)
+    # at the end of each arm the only way on is a U-turn
+    for arm in arms:
+        assert turn[(port[(0, arm)], 0)] == pytest.approx(U_TURN, rel=1e-9), arm
+    # the junction and the dead ends start trips along their edges at no turn cost
+    starts = ex.tail < 6
+    got = sorted(zip(ex.tail[starts].tolist(), ex.edge[starts].tolist(), strict=True))
+    assert got == sorted((int(a), k) for k, a in enumerate(u))
+    assert (ex.turn_minutes[starts] == 0).all()
 
 
 def metres(a: int, b: int) -> float:
@@ -139,16 +146,17 @@ def drive(path: list[int]) -> float:
 # from N/S; D: equal) and turns, written out by hand
 CASES = [
     ([5, 33, 1, 32, 4], 11 + 17 + RIGHT + 7),
-    # W -> N: the left turn is forbidden; right to S, turn round at 32 (a U-turn off a
-    # junction is free, as on the node graph), straight on to N
-    ([5, 33, 1, 32, 1, 31, 2], 11 + 17 + RIGHT + 7 + 23 + STRAIGHT + 5),
-    # S -> W: only straight on; to N, turn round at 31, back, right to W
-    ([4, 32, 1, 31, 1, 33, 5], 7 + 23 + STRAIGHT + 5 + 23 + RIGHT + 11),
+    # W -> N: the left turn is forbidden; right to S, turn round at its end, straight on
+    ([5, 33, 1, 32, 4, 32, 1, 31, 2], 11 + 17 + RIGHT + 7 + U_TURN + 7 + 23 + STRAIGHT + 5),
+    # S -> W: only straight on; to N, turn round at its end, back, right to W
+    ([4, 32, 1, 31, 2, 31, 1, 33, 5], 7 + 23 + STRAIGHT + 5 + U_TURN + 5 + 23 + RIGHT + 11),
     # W -> D's N arm: left at D is forbidden after W -> E (via way); straight on to 23,
     # turn round, right to 21
-    ([5, 33, 1, 34, 3, 23, 3, 21], 11 + 17 + STRAIGHT + 13 + 19 + STRAIGHT + 19 + RIGHT),
+    ([5, 33, 1, 34, 3, 23, 3, 21], 11 + 17 + STRAIGHT + 13 + 19 + STRAIGHT + U_TURN + 19
+     + RIGHT),
     # S -> D's N arm: via N and back, left at C onto E, left at D is allowed from 12
-    ([4, 32, 1, 31, 1, 34, 3, 21], 7 + 23 + STRAIGHT + 5 + 23 + LEFT + 13 + 19 + LEFT),
+    ([4, 32, 1, 31, 2, 31, 1, 34, 3, 21], 7 + 23 + STRAIGHT + 5 + U_TURN + 5 + 23 + LEFT + 13
+     + 19 + LEFT),
     ([3, 34, 1, 33, 5], 13 + 17 + STRAIGHT + 11),  # from a junction: no turn there
     ([5, 33, 1, 34, 3], 11 + 17 + STRAIGHT + 13 + 19),  # to a junction: ends on arrival
     ([21, 3, 23], 19 + LEFT),
@@ -222,9 +230,8 @@ def _line_graph(roads: object, plain: network.Network, settings: NetworkSettings
     Built independently of :mod:`matcher._turns`: junctions (three or more
     distinct neighbours) from the ways' segments; angles from the node
     coordinates with ``math.atan2``; the turn cost from :func:`osrm_turn`;
-    forbidden turns as OSM node-id triples. A U-turn costs only where the
-    engine expands (junctions and via nodes), as a trip may turn round at
-    any other node for free on the node graph too.
+    forbidden turns as OSM node-id triples; a U-turn only where a turn has no
+    other way on (a dead end), as in OSRM.
     """
     seg_a = roads.node_id[roads.seg_u]  # type: ignore[attr-defined]
     seg_b = roads.node_id[roads.seg_v]  # type: ignore[attr-defined]
@@ -234,7 +241,6 @@ def _line_graph(roads: object, plain: network.Network, settings: NetworkSettings
         neighbours.setdefault(a, set()).add(b)
         neighbours.setdefault(b, set()).add(a)
     junction = {k for k, n in neighbours.items() if len(n) >= 3}
-    vias = {int(roads.node_id[p]) for p in roads.restriction_via}  # type: ignore[attr-defined]
     forbidden: set[tuple[int, int, int]] = set()
     for frm, via_pos, to, only in zip(roads.restriction_from, roads.restriction_via,  # type: ignore[attr-defined]
                                       roads.restriction_to, roads.restriction_only,  # type: ignore[attr-defined]
@@ -267,10 +273,11 @@ def _line_graph(roads: object, plain: network.Network, settings: NetworkSettings
         g.add_edge(("start", a), k, weight=float(w[k]))
         g.add_edge(k, ("end", b), weight=0.0)
         ob = int(osmid[b])
-        for k2 in out.get(b, []):
+        exits = [k2 for k2 in out.get(b, [])
+                 if (int(osmid[a]), ob, int(osmid[v[k2]])) not in forbidden]
+        onward = [k2 for k2 in exits if int(v[k2]) != a]
+        for k2 in onward or exits:
             c = int(v[k2])
-            if (int(osmid[a]), ob, int(osmid[c])) in forbidden:
-                continue
             u_turn = c == a
             seconds = 0.0
             if ob in junction:
@@ -279,7 +286,7 @@ def _line_graph(roads: object, plain: network.Network, settings: NetworkSettings
                 angle = -math.degrees(math.atan2(ax * by - ay * bx, ax * bx + ay * by))
                 angle = 0.0 if abs(angle) < 0.01 else angle  # straight on
                 seconds = osrm_turn(angle, u_turn)
-            elif u_turn and ob in vias:
+            elif u_turn:
                 seconds = osrm_turn(180.0, True)
             g.add_edge(k, k2, weight=float(w[k2]) + seconds / 60.0)
     return g

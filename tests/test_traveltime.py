@@ -64,7 +64,11 @@ def brute(net: network.Network, o: Snapped, d: Snapped, limit: float) -> np.ndar
     graph = nx_graph(net)
     out = np.full((len(o.ids), len(d.ids)), np.inf)
     for i in range(len(o.ids)):
-        lengths = nx.single_source_dijkstra_path_length(graph, int(o.node[i]), weight="weight")
+        # a trip starts at its node or any copy: one search from all of them
+        node = int(o.node[i])
+        starts = {node} | {net.n_road_nodes + int(k) for k in np.flatnonzero(net.copy_of == node)}
+        lengths = nx.multi_source_dijkstra_path_length(graph, starts & set(graph.nodes),
+                                                       weight="weight")
         for j in range(len(d.ids)):
             node = int(d.node[j])
             places = [node] + [net.n_road_nodes + k for k in np.flatnonzero(net.copy_of == node)]
