@@ -219,16 +219,14 @@ def turns_table(files: list[tuple[str, Path]], repeats: int, ch: bool, ch_timeou
             lonlat = np.column_stack([z["lon"], z["lat"]])
         for algorithm in ("mld", "ch") if ch else ("mld",):
             folder = work / f"{name}-osrm-{algorithm}"
-            shutil.rmtree(folder, ignore_errors=True)
-            folder.mkdir(parents=True)
-            local = folder / "extract.osm.pbf"
-            shutil.copyfile(osm, local)
-            profile = subprocess.run([str(python), str(realism.HELPER), "profile"],
-                                     capture_output=True, text=True, check=True).stdout.strip()
-            steps = [["extract", "-p", profile, str(local)]]
             base = str(folder / "extract.osrm")
-            steps += ([["contract", base]] if algorithm == "ch"
-                      else [["partition", base], ["customize", base]])
+            if (folder / "done").is_file():
+                print(f"  OSRM {algorithm.upper()}: reusing the files in {folder}")
+                steps: list[list[str]] = []
+            else:
+                shutil.rmtree(folder, ignore_errors=True)
+                folder.mkdir(parents=True)
+                steps = _osrm_steps(python, osm, folder, algorithm)
             total, peak, ok = 0.0, 0.0, True
             for step in steps:
                 run = network_build.run_child(
@@ -244,7 +242,9 @@ def turns_table(files: list[tuple[str, Path]], repeats: int, ch: bool, ch_timeou
                     break
             if not ok:
                 continue
-            print(f"  OSRM {algorithm.upper()} build {total:.1f} s, peak {peak:,.0f} MiB")
+            if steps:
+                (folder / "done").write_text("ok\n")
+                print(f"  OSRM {algorithm.upper()} build {total:.1f} s, peak {peak:,.0f} MiB")
             request = work / f"{name}-request.json"
             request.write_text(json.dumps({
                 "osrm": base, "algorithm": algorithm.upper(), "coordinates": lonlat.tolist(),
@@ -264,6 +264,20 @@ def turns_table(files: list[tuple[str, Path]], repeats: int, ch: bool, ch_timeou
                       f"{got['table_seconds']:.2f} s (+ {got['load_seconds']:.1f} s to open "
                       f"the files), within 90 min {(minutes <= 90).mean():.1%}; "
                       f"peak {run.peak_mb:,.0f} MiB", flush=True)
+
+
+def _osrm_steps(python: Path, osm: Path, folder: Path, algorithm: str) -> list[list[str]]:
+    """The ``python -m osrm`` steps that build ``folder/extract.osrm`` from a copy of ``osm``."""
+    import realism
+
+    local = folder / "extract.osm.pbf"
+    shutil.copyfile(osm, local)
+    profile = subprocess.run([str(python), str(realism.HELPER), "profile"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    base = str(folder / "extract.osrm")
+    return [["extract", "-p", profile, str(local)]] + (
+        [["contract", base]] if algorithm == "ch"
+        else [["partition", base], ["customize", base]])
 
 
 def main() -> None:

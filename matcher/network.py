@@ -427,16 +427,20 @@ def compile_roads(roads: OsmRoads, settings: NetworkSettings, *, source: str = "
     keep_edge = keep_node[ui] & keep_node[vi]
     u2, v2 = new_id[ui[keep_edge]], new_id[vi[keep_edge]]
 
-    edges = pd.DataFrame({
-        "u": u2.astype(np.int64), "v": v2.astype(np.int64),
-        "length_m": length[keep_edge], "speed_kmh": speed[keep_edge],
-        "minutes": minutes[keep_edge], "highway": highway[keep_edge],
-        "ferry": ferry[keep_edge],
-    })
-    # keep the fastest of parallel edges (never sum them)
-    edges = (edges.sort_values(["u", "v", "minutes", "length_m"], kind="stable")
-             .drop_duplicates(["u", "v"], keep="first").reset_index(drop=True))
     m = int(keep_node.sum())
+    # keep the fastest of parallel edges (never sum them): by (u, v, minutes, length), the
+    # first of each (u, v); numpy's stable lexsort, the order pandas' sort_values gave
+    at = np.flatnonzero(keep_edge)
+    u2, v2 = u2.astype(np.int64), v2.astype(np.int64)
+    order = np.lexsort((length[at], minutes[at], v2, u2))
+    pair = u2[order] * np.int64(m) + v2[order]
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = pair[1:] != pair[:-1]
+    pick, at = order[first], at[order[first]]
+    edges = pd.DataFrame({
+        "u": u2[pick], "v": v2[pick], "length_m": length[at], "speed_kmh": speed[at],
+        "minutes": minutes[at], "highway": highway[at], "ferry": ferry[at],
+    })
     csr = sparse.csr_matrix((edges["minutes"].to_numpy(), (edges["u"].to_numpy(),
                                                            edges["v"].to_numpy())), shape=(m, m))
     csr.sort_indices()
