@@ -2,35 +2,31 @@
 
 The plain node graph cannot price a turn: the time of ``a -> x -> b``
 depends on the pair of edges, not on one of them. :func:`expand` turns the
-node graph into an equivalent graph where it can, by expanding only the
-*junctions* (nodes where three or more roads meet, and the nodes of turn
-restrictions):
+node graph into an edge-based one:
 
-* every directed edge ``e = a -> x`` into a junction ``x`` ends in its own
-  **in-port** ``I_e`` (a copy of ``x``, see ``Network.copy_of``);
-* from ``I_e`` one **turn arc** per allowed exit ``f = x -> b``, to the head
-  of ``f`` (``b``, or its in-port when ``b`` is a junction too), costing the
-  turn (:func:`turn_seconds`) plus ``f``'s own minutes;
-* the junction node ``x`` itself keeps an arc along every exit, with no turn
-  cost, and no arc into it: a trip that *starts* at ``x`` has no turn to
-  make there, and a trip that *ends* at ``x`` ends at any of its in-ports.
+* every directed edge ``e = a -> x`` ends in its own **in-port** ``I_e`` (a
+  copy of ``x``, see ``Network.copy_of``): "at ``x``, having come from ``a``";
+* from ``I_e`` one **turn arc** per allowed exit ``f = x -> b``, to ``I_f``,
+  costing the turn (:func:`turn_seconds`, 0 where fewer than three roads
+  meet) plus ``f``'s own minutes;
+* a U-turn (``b == a``) only where ``e`` has no other way on (a dead end, or
+  restrictions leave nothing else), as in OSRM;
+* a node where a trip cannot start freely from its in-ports (a junction, a
+  dead end) keeps an arc along each of its edges, with no turn cost, and no
+  arc into it. Trips start at a node and all its in-ports at once and end at
+  any of them (``traveltime.matrix`` searches from each group).
 
-A path through ``x`` enters along some ``e`` and must leave by a turn arc of
-``I_e``, so it pays exactly the turn it makes; a forbidden turn has no arc.
-Nodes where two roads meet (road chains) stay plain, so the chain
-contraction of :mod:`matcher.traveltime` stays exact and does the same work
-between junctions.
+Forbidden turns have no arc. Via-way restrictions (``from`` way ``F``,
+``via`` way ``W``, ``to`` way ``T``) clone ``W``'s path: entering from ``F``
+at ``W``'s first node ``x``, the turn onto ``W`` leads into copies of
+``W``'s nodes up to its node ``y`` on ``T``, where the forbidden exits (onto
+``T`` for ``no_*``, all but ``T`` for ``only_*``) are left out; at nodes in
+between every other exit stays open.
 
-Via-way restrictions (``from`` way ``F``, ``via`` way ``W``, ``to`` way
-``T``) clone ``W``'s path: entering from ``F`` at ``W``'s first node ``x``,
-the turn onto ``W`` leads into copies of ``W``'s nodes up to its last node
-``y``, where the forbidden exits (onto ``T`` for ``no_*``, all but ``T`` for
-``only_*``) are left out; at junctions in between, every exit but
-``W``'s is open as usual.
-
-Limits (documented in ``docs/network.md``): bearings come from the node
-next to the junction; a U-turn on a road chain (at a node that is not a
-junction) is free, as on the node graph.
+Road chains stay chains (an in-port on a chain has one way in and one way
+on), so the chain contraction of :mod:`matcher.traveltime` still removes
+them; what is left to search is about three times the junctions' size.
+Bearings come from the node next to the junction (metres, the network CRS).
 """
 
 from __future__ import annotations

@@ -14,8 +14,10 @@ The build has four pure steps and one disk step:
    tagged, else a default by ``highway`` class, times ``speed_factor``; car
    ferries get the OSM ``duration`` (or length at ``ferry_kmh``) plus the
    boarding wait; an edge entering a signal, stop, give-way or crossing node
-   or a junction pays its delay (:func:`delay_seconds`), and turn
-   restrictions split their via nodes (:func:`split_for_restrictions`);
+   or a junction pays its delay (:func:`delay_seconds`); with turn costs the
+   graph is turn-expanded (:func:`matcher._turns.expand`: turn costs by
+   angle, turn restrictions with a via node or way), else turn restrictions
+   split their via nodes (:func:`split_for_restrictions`);
 3. **keep** the largest strongly connected component (and report the rest);
 4. **compile** a ``scipy.sparse`` CSR matrix of minutes, keeping the *minimum*
    over parallel edges, with node coordinates in a projected CRS (metres);
@@ -247,10 +249,13 @@ class Network:
     info
         How the network was built.
     copy_of
-        Turn restrictions (:func:`split_for_restrictions`): the last
-        ``len(copy_of)`` nodes are copies of via nodes, ``copy_of[k]`` the
-        node that node ``n_road_nodes + k`` copies (same OSM id and place).
-        Points snap to road nodes only; a path reaching a copy reaches its node.
+        The last ``len(copy_of)`` nodes are copies, ``copy_of[k]`` the node
+        that node ``n_road_nodes + k`` copies (same OSM id and place): with
+        turn costs an in-port per edge and the clones of via ways
+        (:mod:`matcher._turns`), else the copies of via nodes of turn
+        restrictions (:func:`split_for_restrictions`). Points snap to road
+        nodes only; a trip starts at a node and all its copies, and a path
+        reaching a copy reaches its node.
     """
 
     graph: sparse.csr_matrix
