@@ -177,9 +177,12 @@ def expand(u: np.ndarray, v: np.ndarray, way_of: np.ndarray, x: np.ndarray, y: n
     crossing = degree >= 3
     paths = _via_way_paths(u, v, way_of, w_from, w_via, w_to, w_only)
 
-    # one in-port per edge, numbered after the nodes in edge order
-    port = n + np.arange(n_edges, dtype=np.int64)
-    copy_of = [v.copy()]
+    # one in-port per edge, numbered after the nodes by (head, tail, way): the same
+    # numbers whatever order a reader gave the segments in
+    rank = np.lexsort((way_of, u, v))
+    port = np.empty(n_edges, dtype=np.int64)
+    port[rank] = n + np.arange(n_edges, dtype=np.int64)
+    copy_of = [v[rank]]
     head = port
 
     # every (in-edge, out-edge) pair at each node, vectorised
