@@ -8,14 +8,17 @@ Never imported by the package (OSRM is not a dependency of fostermatch);
 ``python osrm_table.py table < request.json > durations.json``
     ``request``: ``{"osrm": base path, "algorithm": "CH"|"MLD", "coordinates":
     [[lon, lat], ...] (degrees, EPSG:4326), "sources": [...], "destinations":
-    [...]}``; prints ``{"minutes": [[...], ...]}`` (``null`` where OSRM finds no
-    route). The build commands are ``python -m osrm extract|contract|partition|customize``.
+    [...]}``; prints ``{"minutes": [[...], ...], "load_seconds": s, "table_seconds": s}``
+    (``null`` where OSRM finds no route; the seconds to open the files and to
+    answer the tables). The build commands are
+    ``python -m osrm extract|contract|partition|customize``.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 
 _BLOCK = 100  # sources per Table call
@@ -30,8 +33,10 @@ def _profile() -> str:
 def _table(request: dict) -> dict:
     import osrm
 
+    t0 = time.perf_counter()
     engine = osrm.OSRM(storage_config=request["osrm"], algorithm=request["algorithm"],
                        use_shared_memory=False, max_locations_distance_table=-1)
+    t1 = time.perf_counter()
     coords = [tuple(c) for c in request["coordinates"]]
     sources, destinations = request["sources"], request["destinations"]
     rows: list[list[float | None]] = []
@@ -48,7 +53,7 @@ def _table(request: dict) -> dict:
             raise RuntimeError(f"OSRM table: {result['code']}")
         for row in result["durations"]:
             rows.append([None if d is None else float(d) / 60.0 for d in row])
-    return {"minutes": rows}
+    return {"minutes": rows, "load_seconds": t1 - t0, "table_seconds": time.perf_counter() - t1}
 
 
 def main() -> None:

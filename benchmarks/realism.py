@@ -21,10 +21,21 @@ of the package. The venv is ``$FOSTERMATCH_OSRM_VENV`` or ``.osrm-venv`` in
 the repository, created on first use with a Python 3.12 interpreter
 (``$FOSTERMATCH_PYTHON312``, ``python3.12`` on ``PATH`` or under pyenv).
 
+With ``--national`` it compares on the road network of the synthetic national
+sample instead (``matcher sample --size national``, generated into the work
+folder on first use and written as PBF with pyosmium's writer, since the
+sample is OSM XML), from the sample's schools to its foster homes.
+
+``--preset`` picks the network settings compared: ``default`` (turn costs,
+delays, restrictions), ``no-turns`` (the node graph with the junction delays
+that stood in for turn costs before them: 3/1/0 s, signals 5 s) or
+``free-flow`` (:meth:`NetworkSettings.free_flow`, the minutes before issue 20).
+
 Usage::
 
-    python benchmarks/realism.py [--osm FILE ...] [--algorithm ch|mld]
-        [--max-origins N] [--max-destinations N] [--settings matcher.toml] [--json OUT]
+    python benchmarks/realism.py [--osm FILE ...] [--national] [--algorithm ch|mld]
+        [--max-origins N] [--max-destinations N] [--settings matcher.toml]
+        [--preset default|no-turns|free-flow] [--json OUT]
     python benchmarks/realism.py --setup    # only create the OSRM venv
 """
 
@@ -44,7 +55,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import sparse
 from scipy.sparse import csgraph
 
 from matcher import network, traveltime
@@ -133,6 +143,13 @@ def osrm_build(python: Path, osm: Path, work: Path, algorithm: str) -> tuple[Pat
 def osrm_minutes(python: Path, base: Path, algorithm: str, lonlat: np.ndarray,
                  sources: np.ndarray, destinations: np.ndarray) -> np.ndarray:
     """OSRM table minutes between points (``nan`` where OSRM finds no route)."""
+    return osrm_table(python, base, algorithm, lonlat, sources, destinations)[0]
+
+
+def osrm_table(python: Path, base: Path, algorithm: str, lonlat: np.ndarray,
+               sources: np.ndarray, destinations: np.ndarray
+               ) -> tuple[np.ndarray, dict[str, float]]:
+    """OSRM table minutes (``nan`` where no route) and its ``load_seconds``, ``table_seconds``."""
     request = {"osrm": str(base), "algorithm": algorithm.upper(),
                "coordinates": lonlat.tolist(), "sources": sources.tolist(),
                "destinations": destinations.tolist()}
@@ -140,8 +157,10 @@ def osrm_minutes(python: Path, base: Path, algorithm: str, lonlat: np.ndarray,
                          capture_output=True, text=True, check=False)
     if out.returncode != 0:
         raise RuntimeError(f"OSRM table failed:\n{out.stderr[-2000:]}")
-    rows = json.loads(out.stdout)["minutes"]
-    return np.array([[np.nan if d is None else d for d in row] for row in rows], dtype=float)
+    answer = json.loads(out.stdout)
+    minutes = np.array([[np.nan if d is None else d for d in row] for row in answer["minutes"]],
+                       dtype=float)
+    return minutes, {k: float(answer.get(k, np.nan)) for k in ("load_seconds", "table_seconds")}
 
 
 # --------------------------------------------------------------------------- points
@@ -164,6 +183,46 @@ def populated_cells() -> pd.DataFrame:
     centres = cells.geometry.centroid.to_crs("EPSG:4326")
     return pd.DataFrame({"id": cells["ru250m"].astype(str).to_numpy(),
                          "lon": centres.x.to_numpy(), "lat": centres.y.to_numpy()})
+
+
+def national_sample(work: Path) -> tuple[Path, pd.DataFrame, pd.DataFrame]:
+    """The national sample's roads as PBF, its schools and its homes (``id, lon, lat``)."""
+    import osmium
+
+    from matcher.scenarios import fjord
+
+    folder = work / "national-sample"
+    if not (folder / "homes.csv").is_file():
+        fjord.generate(folder, seed=1, size="national")
+    pbf = folder / "roads.osm.pbf"
+    if not pbf.is_file():
+        tmp = folder / "roads.tmp.osm.pbf"
+        tmp.unlink(missing_ok=True)
+        with osmium.SimpleWriter(str(tmp)) as writer:
+            for obj in osmium.FileProcessor(str(folder / "roads.osm")):
+                writer.add(obj)
+        tmp.rename(pbf)
+
+    def points(name: str, id_col: str) -> pd.DataFrame:
+        frame = pd.read_csv(folder / name)
+        return pd.DataFrame({"id": frame[id_col].astype(str), "lon": frame["lon"].astype(float),
+                             "lat": frame["lat"].astype(float)})
+
+    return pbf, points("schools.csv", "school_id"), points("homes.csv", "home_id")
+
+
+PRESETS = ("default", "no-turns", "free-flow")
+
+
+def preset(name: str, base: NetworkSettings) -> NetworkSettings:
+    """Network settings of a ``--preset`` (see the module docstring)."""
+    if name == "free-flow":
+        return NetworkSettings.free_flow(crs=base.crs)
+    if name == "no-turns":
+        return base.model_copy(update={
+            "turn_costs": False, "node_delay_seconds": {"traffic_signals": 5.0},
+            "junction_seconds": {"minor": 3.0, "equal": 1.0, "major": 0.0}})
+    return base
 
 
 def snap_inside(net: network.Network, points: pd.DataFrame, max_metres: float,
@@ -190,35 +249,41 @@ def _at_nodes(nodes: np.ndarray) -> traveltime.Snapped:
 
 def urban_share(net: network.Network, settings: NetworkSettings, sources: np.ndarray,
                 targets: np.ndarray) -> np.ndarray:
-    """Share of metres on urban roads along our (node-graph) shortest paths, per pair."""
+    """Share of metres on urban roads along our shortest paths, per pair."""
     edges = net.edges
     n = net.n_nodes
-    metres = sparse.csr_matrix((edges["length_m"].to_numpy(),
-                                (edges["u"].to_numpy(), edges["v"].to_numpy())), shape=(n, n))
-    urban = (edges["speed_kmh"].to_numpy() / settings.speed_factor <= URBAN_KMH + 1e-9)
-    urban_m = sparse.csr_matrix((edges["length_m"].to_numpy() * urban,
-                                 (edges["u"].to_numpy(), edges["v"].to_numpy())), shape=(n, n))
-    dist, pred = csgraph.dijkstra(net.graph, indices=sources, return_predecessors=True)
+    # the fastest of parallel arcs, as in the graph: its metres and urban metres by arc key
+    order = np.lexsort((edges["minutes"].to_numpy(), edges["v"].to_numpy(),
+                        edges["u"].to_numpy()))
+    key = edges["u"].to_numpy()[order].astype(np.int64) * n + edges["v"].to_numpy()[order]
+    first = np.concatenate([[True], key[1:] != key[:-1]])
+    key, order = key[first], order[first]
+    metres = edges["length_m"].to_numpy()[order]
+    urban = metres * (edges["speed_kmh"].to_numpy()[order] / settings.speed_factor
+                      <= URBAN_KMH + 1e-9)
     out = np.full((len(sources), len(targets)), np.nan)
     m = net.n_road_nodes
-    for i, p in enumerate(pred):
-        total, part = _tree_sums(p, metres), _tree_sums(p, urban_m)
-        # a target is reached at itself or at a copy of it (turn restrictions): the nearer
-        best = np.arange(net.n_nodes)
-        for k, node in enumerate(net.copy_of):
-            if dist[i, m + k] < dist[i, best[node]]:
-                best[node] = m + k
+    # a trip starts at its node or any copy (in-ports) and ends at the nearest of a target
+    # and its copies
+    places = [np.concatenate([[t], m + np.flatnonzero(net.copy_of == t)]) for t in targets]
+    for i, source in enumerate(sources):
+        starts = np.concatenate([[source], m + np.flatnonzero(net.copy_of == source)])
+        dist, pred, _from = csgraph.dijkstra(net.graph, indices=starts, min_only=True,
+                                             return_predecessors=True)
+        has = pred >= 0
+        at = np.searchsorted(key, pred[has].astype(np.int64) * n + np.flatnonzero(has))
+        total, part = (_tree_sums(pred, has, w[at]) for w in (metres, urban))
+        best = np.array([c[np.argmin(dist[c])] for c in places])
         with np.errstate(invalid="ignore", divide="ignore"):
-            out[i] = part[best[targets]] / total[best[targets]]
+            out[i] = part[best] / total[best]
     return out
 
 
-def _tree_sums(pred: np.ndarray, weight: sparse.csr_matrix) -> np.ndarray:
-    """Sum of ``weight`` along the tree path root -> every node (pointer doubling)."""
-    nodes = np.arange(len(pred))
-    has = pred >= 0
+def _tree_sums(pred: np.ndarray, has: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """Sum of the arc ``weight`` (one per node with a predecessor) along the tree path
+    root -> every node (pointer doubling)."""
     acc = np.zeros(len(pred))
-    acc[has] = np.asarray(weight[pred[has], nodes[has]]).ravel()
+    acc[has] = weight
     up = np.where(has, pred, -1)
     while (up >= 0).any():
         step = up >= 0
@@ -250,12 +315,18 @@ class Comparison:
 
 def compare(osm: Path, settings: Settings, *, python: Path, work: Path, algorithm: str,
             max_origins: int | None, max_destinations: int | None,
-            snap_metres: float = 250.0) -> Comparison:
-    """Build both engines on ``osm`` and return the pairs both can route (ours > 0)."""
+            snap_metres: float = 250.0,
+            points: tuple[pd.DataFrame, pd.DataFrame] | None = None) -> Comparison:
+    """Build both engines on ``osm`` and return the pairs both can route (ours > 0).
+
+    ``points`` are the origins and destinations (``id, lon, lat``); default the
+    Oslo schools and populated cells.
+    """
     t0 = time.perf_counter()
     net = network.build(osm, settings.network)
-    origins = snap_inside(net, oslo_schools(), snap_metres, max_origins)
-    destinations = snap_inside(net, populated_cells(), snap_metres, max_destinations)
+    starts, ends = points if points is not None else (oslo_schools(), populated_cells())
+    origins = snap_inside(net, starts, snap_metres, max_origins)
+    destinations = snap_inside(net, ends, snap_metres, max_destinations)
     ours = traveltime.matrix(net, _at_nodes(origins), _at_nodes(destinations),
                              TravelSettings(limit_minutes=1e6, workers=1)).minutes
     our_seconds = time.perf_counter() - t0
@@ -306,6 +377,9 @@ def main(argv: list[str] | None = None) -> dict[str, list[dict[str, object]]]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--osm", nargs="+", type=Path,
                         default=[DATA / name for name in DEFAULT_FILES])
+    parser.add_argument("--national", action="store_true",
+                        help="the national sample's roads (as PBF), schools to homes")
+    parser.add_argument("--preset", choices=PRESETS, default="default")
     parser.add_argument("--algorithm", choices=["ch", "mld"], default="ch")
     parser.add_argument("--max-origins", type=int, default=None)
     parser.add_argument("--max-destinations", type=int, default=None)
@@ -317,15 +391,23 @@ def main(argv: list[str] | None = None) -> dict[str, list[dict[str, object]]]:
                         help="only create the OSRM venv (for CI) and print its Python")
     args = parser.parse_args(argv)
     settings = load_settings(args.settings) if args.settings else Settings()
+    settings = settings.model_copy(update={"network": preset(args.preset, settings.network)})
     python = osrm_python(args.osrm_venv)
     if args.setup:
         print(python)
         return {}
     args.work.mkdir(parents=True, exist_ok=True)
     tables: dict[str, list[dict[str, object]]] = {}
-    for osm in args.osm:
+    runs: list[tuple[Path, tuple[pd.DataFrame, pd.DataFrame] | None]] = [
+        (osm, None) for osm in args.osm]
+    if args.national:
+        pbf, schools, homes = national_sample(args.work)
+        runs = [(pbf, (schools, homes))]
+    print(f"preset {args.preset}, OSRM {args.algorithm}")
+    for osm, points in runs:
         c = compare(osm, settings, python=python, work=args.work, algorithm=args.algorithm,
-                    max_origins=args.max_origins, max_destinations=args.max_destinations)
+                    max_origins=args.max_origins, max_destinations=args.max_destinations,
+                    points=points)
         tables[c.name] = summarise(c)
         print_table(c.name, tables[c.name])
         print(f"  ours: build + matrix {c.our_seconds:.1f} s; OSRM ({args.algorithm}): "

@@ -19,13 +19,27 @@ per-origin rate is compared with ours on that same subset and extrapolated to
 the full set; the script says which numbers are measured and which are
 extrapolated.
 
-Usage: ``python benchmarks/traveltime.py [--quick]``
+With ``--turns`` it instead prints the speed table of issue 20: the 1,000 x
+5,000 matrix (limit 90 min, 2 workers) on the Oslo east extract, the national
+sample's roads (as PBF) and, with ``--norway FILE``, the Norway-scale file of
+``benchmarks/network_build.py``, with free-flow settings and with the defaults
+(turn costs), each run ``--repeats`` times in a child process (wall time and
+peak memory of each), the build once per setting, and OSRM MLD (extract +
+partition + customize, then the same table) in the same run; CH
+(``osrm-contract``) too with ``--ch``, killed after ``--ch-timeout`` seconds.
+
+Usage: ``python benchmarks/traveltime.py [--quick] [--turns [--norway FILE] [--ch]]``
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import resource
+import shutil
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -127,13 +141,181 @@ def compare(name: str, graph: sparse.csr_matrix, n_origins: int, n_destinations:
     print(f"peak memory so far: {peak_rss_mb():,.0f} MiB")
 
 
+# --------------------------------------------------------------------------- issue 20
+
+TURN_PRESETS = ("free-flow", "default")
+
+
+def turns_child(osm: str, preset: str, cache: str, points: str, seed: int) -> dict[str, object]:
+    """Build (or load) the network with a ``realism.preset`` and time the 1,000 x 5,000 matrix.
+
+    The points (road nodes of the file, lon/lat) are drawn by the first run and
+    shared through ``points`` (``.npz``), so every setting routes between the
+    same places.
+    """
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import realism
+
+    from matcher.config import NetworkSettings, TravelSettings
+
+    settings = realism.preset(preset, NetworkSettings())
+    t0 = time.perf_counter()
+    net = network.build(Path(osm), settings, cache_dir=Path(cache))
+    build_s = time.perf_counter() - t0
+    build_peak = network.peak_memory_mb()
+    where = Path(points)
+    if not where.is_file():
+        rng = np.random.default_rng(seed)
+        at = rng.choice(net.n_road_nodes, 6000, replace=False)
+        np.savez(where, lon=net.lon[at], lat=net.lat[at])
+    with np.load(where) as z:
+        lon, lat = z["lon"], z["lat"]
+    travel = TravelSettings(limit_minutes=90.0, workers=2, max_snap_metres=5000.0)
+    so = traveltime.snap(net, [f"o{i}" for i in range(1000)], lon[:1000], lat[:1000], travel)
+    sd = traveltime.snap(net, [f"d{i}" for i in range(5000)], lon[1000:], lat[1000:], travel)
+    t0 = time.perf_counter()
+    table = traveltime.matrix(net, so, sd, travel)
+    matrix_s = time.perf_counter() - t0
+    return {"nodes": net.n_nodes, "road_nodes": net.n_road_nodes, "edges": int(net.graph.nnz),
+            "from_cache": net.info.from_cache, "build_seconds": build_s,
+            "build_peak_mb": build_peak, "matrix_seconds": matrix_s,
+            "reachable": float(np.isfinite(table.minutes).mean()),
+            "peak_mb": network.peak_memory_mb()}
+
+
+def turns_table(files: list[tuple[str, Path]], repeats: int, ch: bool, ch_timeout: float,
+                work: Path) -> None:
+    """Run :func:`turns_child` per file, setting and repeat; OSRM on the same points."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import network_build
+    import realism
+
+    python = realism.osrm_python()
+    logs = work / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    me = str(Path(__file__).resolve())
+    for name, osm in files:
+        print(f"\n== {name} ({osm.name})")
+        points = work / f"{name}-points.npz"
+        for preset in TURN_PRESETS:
+            cache = work / f"{name}-{preset}"
+            shutil.rmtree(cache, ignore_errors=True)
+            for k in range(repeats):
+                run = network_build.run_child(
+                    [sys.executable, me, "--turns-child", str(osm), preset, str(cache),
+                     str(points)], timeout_s=3600, max_memory_gb=20, log_dir=logs,
+                    name=f"{name}-{preset}-{k}")
+                got = run.json()
+                if not run.ok or not got:
+                    print(f"  {preset} run {k + 1}: {run.status} {run.stderr_tail[-400:]}")
+                    continue
+                what = "load" if got["from_cache"] else "build"
+                print(f"  {preset:<9} run {k + 1}: {got['nodes']:,} nodes "
+                      f"({got['road_nodes']:,} road), {got['edges']:,} arcs; {what} "
+                      f"{got['build_seconds']:.1f} s (peak {got['build_peak_mb']:,.0f} MiB); "
+                      f"matrix {got['matrix_seconds']:.2f} s, reachable {got['reachable']:.1%}; "
+                      f"child peak {run.peak_mb:,.0f} MiB", flush=True)
+        with np.load(points) as z:
+            lonlat = np.column_stack([z["lon"], z["lat"]])
+        for algorithm in ("mld", "ch") if ch else ("mld",):
+            folder = work / f"{name}-osrm-{algorithm}"
+            base = str(folder / "extract.osrm")
+            if (folder / "done").is_file():
+                print(f"  OSRM {algorithm.upper()}: reusing the files in {folder}")
+                steps: list[list[str]] = []
+            else:
+                shutil.rmtree(folder, ignore_errors=True)
+                folder.mkdir(parents=True)
+                steps = _osrm_steps(python, osm, folder, algorithm)
+            total, peak, ok = 0.0, 0.0, True
+            for step in steps:
+                run = network_build.run_child(
+                    [str(python), "-m", "osrm", *step], max_memory_gb=20, log_dir=logs,
+                    timeout_s=ch_timeout if algorithm == "ch" else 3600,
+                    name=f"{name}-osrm-{step[0]}")
+                total += run.seconds
+                peak = max(peak, run.peak_mb)
+                if not run.ok:
+                    print(f"  OSRM {algorithm.upper()} {step[0]}: {run.status} after "
+                          f"{run.seconds:.0f} s (timeout {ch_timeout:.0f} s for CH)")
+                    ok = False
+                    break
+            if not ok:
+                continue
+            if steps:
+                (folder / "done").write_text("ok\n")
+                print(f"  OSRM {algorithm.upper()} build {total:.1f} s, peak {peak:,.0f} MiB")
+            request = work / f"{name}-request.json"
+            request.write_text(json.dumps({
+                "osrm": base, "algorithm": algorithm.upper(), "coordinates": lonlat.tolist(),
+                "sources": list(range(1000)), "destinations": list(range(1000, 6000))}))
+            for k in range(repeats):
+                run = network_build.run_child(
+                    ["/bin/sh", "-c", f"'{python}' '{realism.HELPER}' table < '{request}'"],
+                    timeout_s=3600, max_memory_gb=20, log_dir=logs,
+                    name=f"{name}-osrm-table-{algorithm}-{k}")
+                got = run.json()
+                if not run.ok or not got:
+                    print(f"  OSRM {algorithm.upper()} table run {k + 1}: {run.status}")
+                    continue
+                minutes = np.array([[np.nan if d is None else d for d in row]
+                                    for row in got["minutes"]], dtype=float)
+                print(f"  OSRM {algorithm.upper()} table run {k + 1}: "
+                      f"{got['table_seconds']:.2f} s (+ {got['load_seconds']:.1f} s to open "
+                      f"the files), within 90 min {(minutes <= 90).mean():.1%}; "
+                      f"peak {run.peak_mb:,.0f} MiB", flush=True)
+
+
+def _osrm_steps(python: Path, osm: Path, folder: Path, algorithm: str) -> list[list[str]]:
+    """The ``python -m osrm`` steps that build ``folder/extract.osrm`` from a copy of ``osm``."""
+    import realism
+
+    local = folder / "extract.osm.pbf"
+    shutil.copyfile(osm, local)
+    profile = subprocess.run([str(python), str(realism.HELPER), "profile"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    base = str(folder / "extract.osrm")
+    return [["extract", "-p", profile, str(local)]] + (
+        [["contract", base]] if algorithm == "ch"
+        else [["partition", base], ["customize", base]])
+
+
 def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--turns-child":
+        osm, preset, cache, points = sys.argv[2:6]
+        print(json.dumps(turns_child(osm, preset, cache, points, seed=20)))
+        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller synthetic graph")
+    parser.add_argument("--turns", action="store_true",
+                        help="the speed table of issue 20 (free flow vs turn costs vs OSRM)")
+    parser.add_argument("--norway", type=Path, default=None,
+                        help="with --turns: also this Norway-scale PBF")
+    parser.add_argument("--no-oslo", action="store_true", help="with --turns: skip Oslo east")
+    parser.add_argument("--no-national", action="store_true",
+                        help="with --turns: skip the national sample")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--ch", action="store_true", help="with --turns: OSRM CH too")
+    parser.add_argument("--ch-timeout", type=float, default=600.0)
+    parser.add_argument("--work", type=Path, default=None)
     parser.add_argument("--national", action="store_true",
                         help="also the road network of the synthetic national sample "
                              "(OSM XML, >= 500k nodes; builds it first, ~2 min)")
     args = parser.parse_args()
+    if args.turns:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import realism
+
+        work = args.work or Path(tempfile.mkdtemp(prefix="fostermatch-turns-"))
+        files: list[tuple[str, Path]] = []
+        if not args.no_oslo:
+            files.append(("oslo-east", realism.DATA / "oslo-east-filtered.osm.pbf"))
+        if not args.no_national:
+            files.append(("national", realism.national_sample(work)[0]))
+        if args.norway:
+            files.append(("norway", args.norway))
+        turns_table(files, args.repeats, args.ch, args.ch_timeout, work)
+        return
 
     pbf = DATA / "oslo-east-filtered.osm.pbf"
     if pbf.is_file():

@@ -69,6 +69,7 @@ __all__ = [
     "read_file",
     "read_osmnx",
     "restriction_of",
+    "via_way_restriction_of",
 ]
 
 BytesProgress = Callable[[int, int], None]
@@ -331,6 +332,10 @@ class OsmRoads:
         id, via node *position*, to-way id, and True for ``only_*`` (False
         for ``no_*``); restrictions whose via node is not in the arrays are
         left out.
+    via_way_from, via_way_via, via_way_to, via_way_only
+        Turn restrictions with one via *way* (:func:`via_way_restriction_of`):
+        from-way, via-way and to-way ids, and True for ``only_*``; those whose
+        ways are not all driven are left out.
     """
 
     node_id: np.ndarray
@@ -352,6 +357,10 @@ class OsmRoads:
     restriction_via: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
     restriction_to: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
     restriction_only: np.ndarray = field(default_factory=lambda: np.empty(0, bool))
+    via_way_from: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    via_way_via: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    via_way_to: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    via_way_only: np.ndarray = field(default_factory=lambda: np.empty(0, bool))
 
 
 _CAR_MODES = frozenset({"motorcar", "motor_vehicle", "vehicle"})
@@ -365,8 +374,30 @@ def restriction_of(tags: Tags, members: Sequence[tuple[str, int, str]]
     ``restriction:motor_vehicle``, which win) = ``no_*`` or ``only_*``;
     ``members`` are ``(type, ref, role)`` with type ``n``/``w``. None when
     cars are exempt (``except`` names them), when the via member is a way
-    (not modelled), or when a member is missing or doubled.
+    (see :func:`via_way_restriction_of`), or when a member is missing or doubled.
     """
+    found = _restriction(tags, members)
+    if found is None or found[0] != ("w", "n", "w"):
+        return None
+    return found[1]
+
+
+def via_way_restriction_of(tags: Tags, members: Sequence[tuple[str, int, str]]
+                           ) -> tuple[int, int, int, bool] | None:
+    """``(from way, via way, to way, only)`` of a restriction whose one via member is a way.
+
+    The same rules as :func:`restriction_of`; None for a via node, several
+    via ways, or a member missing or doubled.
+    """
+    found = _restriction(tags, members)
+    if found is None or found[0] != ("w", "w", "w"):
+        return None
+    return found[1]
+
+
+def _restriction(tags: Tags, members: Sequence[tuple[str, int, str]]
+                 ) -> tuple[tuple[str, str, str], tuple[int, int, int, bool]] | None:
+    """Member kinds and ``(from, via, to, only)`` of a car restriction with one member each."""
     if _tag(tags, "type") != "restriction":
         return None
     value = (_tag(tags, "restriction:motorcar") or _tag(tags, "restriction:motor_vehicle")
@@ -382,9 +413,7 @@ def restriction_of(tags: Tags, members: Sequence[tuple[str, int, str]]
     if any(len(v) != 1 for v in by_role.values()):
         return None
     (fk, fr), (vk, vr), (tk, tr) = by_role["from"][0], by_role["via"][0], by_role["to"][0]
-    if (fk, vk, tk) != ("w", "n", "w"):
-        return None
-    return fr, vr, tr, value.startswith("only_")
+    return (fk, vk, tk), (fr, vr, tr, value.startswith("only_"))
 
 
 def node_kind_code(value: object) -> int:
@@ -404,10 +433,15 @@ class _WayCollector:
         self.kind_ids: list[int] = []
         self.kind_codes: list[int] = []
         self.restrictions: list[tuple[int, int, int, bool]] = []
+        self.via_ways: list[tuple[int, int, int, bool]] = []
 
     def add_restriction(self, found: tuple[int, int, int, bool] | None) -> None:
         if found is not None:
             self.restrictions.append(found)
+
+    def add_via_way(self, found: tuple[int, int, int, bool] | None) -> None:
+        if found is not None:
+            self.via_ways.append(found)
 
     def add_node_kind(self, node_id: int, code: int) -> None:
         if code:
@@ -469,6 +503,10 @@ class _WayCollector:
         r_only = np.array([r[3] for r in rest], dtype=bool)
         via_pos = np.minimum(np.searchsorted(node_id, r_via), max(len(node_id) - 1, 0))
         present = (node_id[via_pos] == r_via) if len(node_id) else np.zeros(len(rest), bool)
+        driven = set(way_id.tolist())
+        vw = np.array([r for r in sorted(set(self.via_ways))
+                       if r[0] in driven and r[1] in driven and r[2] in driven],
+                      dtype=np.int64).reshape(-1, 4)
         return OsmRoads(
             node_id=node_id, lon=lon, lat=lat, seg_u=u, seg_v=v, seg_way=seg_way,
             way_id=way_id[way_order],
@@ -481,6 +519,8 @@ class _WayCollector:
             nodes_read=nodes_read, node_kind=kind,
             restriction_from=r_from[present], restriction_via=via_pos[present],
             restriction_to=r_to[present], restriction_only=r_only[present],
+            via_way_from=vw[:, 0], via_way_via=vw[:, 1], via_way_to=vw[:, 2],
+            via_way_only=vw[:, 3].astype(bool),
         )
 
 
@@ -682,8 +722,9 @@ def read_file(path: Path, settings: NetworkSettings, *, keep: NodeFilter | None 
                     ways.add_node_kind(obj.id, node_kind_code(obj.tags.get("highway")))
                     continue
                 if obj.is_relation():
-                    ways.add_restriction(restriction_of(
-                        obj.tags, [(m.type, m.ref, m.role) for m in obj.members]))
+                    members = [(m.type, m.ref, m.role) for m in obj.members]
+                    ways.add_restriction(restriction_of(obj.tags, members))
+                    ways.add_via_way(via_way_restriction_of(obj.tags, members))
                     continue
                 rule = rules.interpret(obj.tags)
                 if rule is not None:

@@ -58,6 +58,7 @@ __all__ = [
     "DEFAULT_JUNCTION_SECONDS",
     "DEFAULT_NODE_DELAY_SECONDS",
     "DEFAULT_SPEED_FACTOR",
+    "DEFAULT_TURN",
     "DEFAULT_ZONE_KMH",
     "AssignmentSettings",
     "ContinuitySettings",
@@ -120,12 +121,12 @@ DEFAULT_ZONE_KMH: dict[str, float] = {
 
 DEFAULT_SPEED_FACTOR = 0.82
 """Share of the limit driven on average (issue 20). OSRM's ``car.lua`` drives
-0.8 x a tagged ``maxspeed``; 0.82 with the delays below (and the turn
-restrictions) gives a median ratio OSRM / fostermatch of 1.00
-(``oslo-east-filtered``) and 0.96 (``oslo-center``) in ``benchmarks/realism.py``."""
+0.8 x a tagged ``maxspeed``; 0.82 with the delays and turn costs below (and the
+turn restrictions) gives a median ratio OSRM / fostermatch of 1.02
+(``oslo-east-filtered``) and 0.97 (``oslo-center``) in ``benchmarks/realism.py``."""
 
 DEFAULT_NODE_DELAY_SECONDS: dict[str, float] = {
-    "traffic_signals": 5.0,
+    "traffic_signals": 4.0,
     "stop": 2.0,
     "give_way": 1.0,
     "crossing": 0.0,
@@ -133,24 +134,41 @@ DEFAULT_NODE_DELAY_SECONDS: dict[str, float] = {
 """Seconds lost passing a node tagged ``highway=<key>`` (see ``NetworkSettings``).
 
 ``stop``, ``give_way`` and ``crossing`` are OSRM ``car.lua``'s obstacle
-durations (2, 1 and 0 s). ``traffic_signals`` is 5 s, not OSRM's 2 s: calibrated
-on the Oslo extracts, where signals stand at the busy junctions whose turns the
-node graph cannot price; it stays below the average control delay of a
-signalised junction in free flow (the Highway Capacity Manual's best level of
-service, A, is up to 10 s)."""
+durations (2, 1 and 0 s). ``traffic_signals`` is 4 s, not OSRM's 2 s: calibrated
+on the Oslo extracts (with the turn costs of :data:`DEFAULT_TURN`; it was 5 s
+when the node graph could not price turns); it stays below the average control
+delay of a signalised junction in free flow (the Highway Capacity Manual's best
+level of service, A, is up to 10 s)."""
+
+DEFAULT_TURN: dict[str, float] = {
+    "turn_penalty_seconds": 7.5,
+    "turn_bias": 1.075,
+    "oncoming_turn_seconds": 2.0,
+    "u_turn_seconds": 20.0,
+}
+"""The turn cost of OSRM's ``car.lua`` (osrm-bindings 26.10, ``process_turn``;
+``turn_penalty``, ``turn_bias``, ``oncoming_turn_penalty``,
+``u_turn_penalty``). For a turn of ``a`` degrees (0 straight on, > 0 right,
+< 0 left; a U-turn is 180) with ``b = turn_bias``, ``P = turn_penalty_seconds``:
+``P / (1 + exp(-(13 / b * a / 180 - 6.5 * b)))`` for a right turn,
+``P / (1 + exp(-(13 * b * |a| / 180 - 6.5 / b)))`` for a left one, plus
+``oncoming_turn_seconds / (1 + exp(-(13 * |a| / 180 - 3.25)))`` for a left
+turn and ``u_turn_seconds`` for a U-turn. At 90 degrees: right 2.1 s, left
+5.4 + 1.9 s; straight on 0.01 s; a U-turn 27.5 s. Like OSRM, angles are priced
+only where three or more roads meet; U-turns wherever the graph is expanded."""
 
 DEFAULT_JUNCTION_SECONDS: dict[str, float] = {
-    "minor": 3.0,
-    "equal": 1.0,
+    "minor": 1.0,
+    "equal": 0.0,
     "major": 0.0,
 }
 """Seconds lost entering a junction, by how the road compares with the others there.
 
-Calibrated against OSRM ``car.lua``'s turn penalties (a sigmoid of the angle up
-to 7.5 s, 2 s more across oncoming traffic: about 2 s for a right and 7 s for a
-left turn at 90 degrees, nothing straight on): leaving a minor road at a
-junction usually means a turn (3 s), crossing equal roads is a turn now and
-then (1 s), staying on the major road is straight on (0 s)."""
+A stand-in for turn costs before the turn-expanded graph (then 3, 1 and 0 s);
+with ``turn_costs`` the turn itself is priced (:data:`DEFAULT_TURN`), and what
+is left is 1 s for giving way when a minor road meets a major one, calibrated
+against OSRM on the Oslo extracts (``benchmarks/realism.py``). With
+``turn_costs = false`` set these back to about 3, 1 and 0 s."""
 
 
 def _is_boolean_as_number(annotation: Any, value: Any) -> bool:
@@ -263,8 +281,20 @@ class NetworkSettings(_Frozen):
         at a junction with lower ones. Keys must be these three. Ferries pay
         none. Defaults and their sources in :data:`DEFAULT_JUNCTION_SECONDS`.
     turn_restrictions
-        Obey OSM turn restrictions (``type=restriction`` relations with a via
-        node: ``no_*`` and ``only_*``; see ``network.split_for_restrictions``).
+        Obey OSM turn restrictions (``type=restriction`` relations, ``no_*``
+        and ``only_*``): with a via node always; with a via way when
+        ``turn_costs`` is on (the turn-expanded graph, ``matcher._turns``).
+    turn_costs
+        Price turns by their angle at junctions (three or more roads), on a
+        turn-expanded graph: each edge into a junction ends in its own
+        in-port, and each allowed turn is an arc from that port. Off, the
+        graph is the plain node graph (turn restrictions by node splitting).
+    turn_penalty_seconds, turn_bias, oncoming_turn_seconds, u_turn_seconds
+        The turn cost (:data:`DEFAULT_TURN`, OSRM ``car.lua``): a sigmoid of
+        the angle up to ``turn_penalty_seconds``, leaning by ``turn_bias``
+        towards cheap right turns (right-hand traffic), plus up to
+        ``oncoming_turn_seconds`` for a left turn across oncoming traffic
+        and ``u_turn_seconds`` for a U-turn.
     crs
         Projected CRS of node coordinates, in metres (EPSG:25833 = UTM 33N).
     """
@@ -281,15 +311,21 @@ class NetworkSettings(_Frozen):
     junction_seconds: dict[str, float] = Field(
         default_factory=lambda: dict(DEFAULT_JUNCTION_SECONDS))
     turn_restrictions: bool = True
+    turn_costs: bool = True
+    turn_penalty_seconds: float = Field(default=DEFAULT_TURN["turn_penalty_seconds"], ge=0.0)
+    turn_bias: float = Field(default=DEFAULT_TURN["turn_bias"], ge=0.5, le=2.0)
+    oncoming_turn_seconds: float = Field(default=DEFAULT_TURN["oncoming_turn_seconds"], ge=0.0)
+    u_turn_seconds: float = Field(default=DEFAULT_TURN["u_turn_seconds"], ge=0.0)
     crs: str = DEFAULT_CRS
 
     @classmethod
     def free_flow(cls, **changes: Any) -> NetworkSettings:
-        """Settings that drive at the limit with no node or junction delays and no
+        """Settings that drive at the limit with no node, junction or turn delays and no
         turn restrictions (the minutes before issue 20), with any other ``changes``."""
         values: dict[str, Any] = {
             "speed_factor": 1.0,
             "turn_restrictions": False,
+            "turn_costs": False,
             "node_delay_seconds": dict.fromkeys(DEFAULT_NODE_DELAY_SECONDS, 0.0),
             "junction_seconds": dict.fromkeys(DEFAULT_JUNCTION_SECONDS, 0.0),
         }

@@ -56,9 +56,11 @@ def reached_minutes(net: Network, points: Snapped, *, limit_minutes: float,
     A node and its copies (turn restrictions, :attr:`Network.copy_of`) get the
     best of their minutes: they are one place.
     """
-    if towards and len(net.copy_of):
-        # paths may end on a copy of the point's node (turn restrictions): start there too
-        rows = [dijkstra(net.reverse, directed=True, min_only=True, limit=limit_minutes,
+    if len(net.copy_of):
+        # trips start and end at the point's node or any of its copies (in-ports, turn
+        # restrictions): search from all of them at once
+        graph = net.reverse if towards else net.graph
+        rows = [dijkstra(graph, directed=True, min_only=True, limit=limit_minutes,
                          indices=np.concatenate([[node], net.n_road_nodes
                                                  + np.flatnonzero(net.copy_of == node)]))
                 for node in points.node]

@@ -14,8 +14,10 @@ The build has four pure steps and one disk step:
    tagged, else a default by ``highway`` class, times ``speed_factor``; car
    ferries get the OSM ``duration`` (or length at ``ferry_kmh``) plus the
    boarding wait; an edge entering a signal, stop, give-way or crossing node
-   or a junction pays its delay (:func:`delay_seconds`), and turn
-   restrictions split their via nodes (:func:`split_for_restrictions`);
+   or a junction pays its delay (:func:`delay_seconds`); with turn costs the
+   graph is turn-expanded (:func:`matcher._turns.expand`: turn costs by
+   angle, turn restrictions with a via node or way), else turn restrictions
+   split their via nodes (:func:`split_for_restrictions`);
 3. **keep** the largest strongly connected component (and report the rest);
 4. **compile** a ``scipy.sparse`` CSR matrix of minutes, keeping the *minimum*
    over parallel edges, with node coordinates in a projected CRS (metres);
@@ -55,7 +57,7 @@ from pyproj import Transformer
 from scipy import sparse
 from scipy.sparse import csgraph
 
-from matcher import _osm
+from matcher import _osm, _turns
 from matcher._osm import OsmRoads, is_car_ferry, parse_duration_minutes, parse_maxspeed
 from matcher.clip import ClipArea, clip_from_municipalities
 from matcher.config import NetworkSettings
@@ -95,9 +97,11 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
 """Bump when the cached file layout or the build semantics change.
 
+5: turn costs on the turn-expanded graph (in-ports of junctions and clones of
+via ways in ``copy_of``), via-way restrictions.
 4: turn restrictions by node splitting (``copy_of`` in the file).
 3: node and junction delays in the edge minutes (issue 20).
 
@@ -245,10 +249,13 @@ class Network:
     info
         How the network was built.
     copy_of
-        Turn restrictions (:func:`split_for_restrictions`): the last
-        ``len(copy_of)`` nodes are copies of via nodes, ``copy_of[k]`` the
-        node that node ``n_road_nodes + k`` copies (same OSM id and place).
-        Points snap to road nodes only; a path reaching a copy reaches its node.
+        The last ``len(copy_of)`` nodes are copies, ``copy_of[k]`` the node
+        that node ``n_road_nodes + k`` copies (same OSM id and place): with
+        turn costs an in-port per edge and the clones of via ways
+        (:mod:`matcher._turns`), else the copies of via nodes of turn
+        restrictions (:func:`split_for_restrictions`). Points snap to road
+        nodes only; a trip starts at a node and all its copies, and a path
+        reaching a copy reaches its node.
     """
 
     graph: sparse.csr_matrix
@@ -367,53 +374,78 @@ def compile_roads(roads: OsmRoads, settings: NetworkSettings, *, source: str = "
     ferry, highway = both(ferry0), both(roads.way_highway[w])
     minutes = minutes + delay_seconds(ui, vi, highway, ferry, roads.node_kind, settings) / 60.0
     way_of = both(roads.way_id[w])
-    if settings.turn_restrictions:
+    n0 = len(roads.node_id)
+    if settings.turn_costs:
+        # the turn-expanded graph: in-ports at junctions, one arc per allowed turn
+        x0, y0 = Transformer.from_crs("EPSG:4326", settings.crs, always_xy=True).transform(
+            lon, lat)
+        ex = _turns.expand(ui, vi, way_of, np.asarray(x0, float), np.asarray(y0, float),
+                           settings, r_from=roads.restriction_from, r_via=roads.restriction_via,
+                           r_to=roads.restriction_to, r_only=roads.restriction_only,
+                           w_from=roads.via_way_from, w_via=roads.via_way_via,
+                           w_to=roads.via_way_to, w_only=roads.via_way_only)
+        ui, vi, copy_of = ex.tail, ex.head, ex.copy_of
+        minutes = minutes[ex.edge] + ex.turn_minutes
+        length, speed, ferry, highway = (a[ex.edge] for a in (length, speed, ferry, highway))
+    elif settings.turn_restrictions:
         vi, extra, copy_of = split_for_restrictions(ui, vi, way_of, roads)
-    else:
-        extra, copy_of = np.empty((0, 2), np.int64), np.empty(0, np.int64)
-    if len(copy_of):
-        n0 = len(roads.node_id)
         ui = np.concatenate([ui, n0 + extra[:, 0]])
         vi = np.concatenate([vi, vi[extra[:, 1]]])
         length, minutes, speed = (np.concatenate([a, a[extra[:, 1]]])
                                   for a in (length, minutes, speed))
         ferry, highway = (np.concatenate([a, a[extra[:, 1]]]) for a in (ferry, highway))
+    else:
+        copy_of = np.empty(0, np.int64)
     lon, lat = np.concatenate([lon, lon[copy_of]]), np.concatenate([lat, lat[copy_of]])
     node_id = np.concatenate([roads.node_id, roads.node_id[copy_of]])
 
     n = len(node_id)
     n0 = len(roads.node_id)
-    graph = sparse.coo_matrix((minutes, (ui, vi)), shape=(n, n))
-    labels = csgraph.connected_components(graph.tocsr(), directed=True, connection="strong")[1]
-    counts = np.bincount(labels)
     used = np.zeros(n, bool)
     used[ui] = used[vi] = True
-    biggest = int(np.argmax(np.where(np.bincount(labels, weights=used) > 0, counts, 0)))
-    keep_node = labels == biggest
-    if len(copy_of):
-        # a via node whose arrivals all go to its copies is kept when a copy is (reaching a
-        # copy is reaching the node) and it has a way out into the component
+    alive = np.ones(n, bool)
+    while True:
+        live = alive[ui] & alive[vi]
+        graph = sparse.csr_matrix((np.ones(int(live.sum()), np.int8), (ui[live], vi[live])),
+                                  shape=(n, n))
+        labels = csgraph.connected_components(graph, directed=True, connection="strong")[1]
+        counts = np.bincount(labels)
+        biggest = int(np.argmax(np.where(np.bincount(labels, weights=used & alive) > 0,
+                                         counts, 0)))
+        keep_node = labels == biggest
+        if not len(copy_of):
+            break
+        # a node whose arrivals all go to its copies (in-ports, a via node) is kept when a
+        # copy is: reaching a copy is reaching the node, and trips start at its copies too
         copy_kept = np.zeros(n0, bool)
         copy_kept[copy_of[keep_node[n0:]]] = True
-        way_out = np.zeros(n, bool)
-        way_out[ui[keep_node[vi]]] = True
-        keep_node[:n0] |= copy_kept & way_out[:n0]
-        keep_node[n0:] &= keep_node[copy_of]  # a copy only with its node
+        keep_node[:n0] |= copy_kept
+        orphans = keep_node[n0:] & ~keep_node[copy_of]
+        if not orphans.any():
+            break
+        # a copy only with its node; the component is found again without the orphans
+        keep_node[n0:] &= ~orphans
+        alive = keep_node.copy()
+    used[copy_of[used[n0:]]] = True  # a road node is used when one of its copies is
     dropped = int(used[:n0].sum() - keep_node[:n0].sum())
     new_id = np.cumsum(keep_node) - 1
     keep_edge = keep_node[ui] & keep_node[vi]
     u2, v2 = new_id[ui[keep_edge]], new_id[vi[keep_edge]]
 
-    edges = pd.DataFrame({
-        "u": u2.astype(np.int64), "v": v2.astype(np.int64),
-        "length_m": length[keep_edge], "speed_kmh": speed[keep_edge],
-        "minutes": minutes[keep_edge], "highway": highway[keep_edge],
-        "ferry": ferry[keep_edge],
-    })
-    # keep the fastest of parallel edges (never sum them)
-    edges = (edges.sort_values(["u", "v", "minutes", "length_m"], kind="stable")
-             .drop_duplicates(["u", "v"], keep="first").reset_index(drop=True))
     m = int(keep_node.sum())
+    # keep the fastest of parallel edges (never sum them): by (u, v, minutes, length), the
+    # first of each (u, v); numpy's stable lexsort, the order pandas' sort_values gave
+    at = np.flatnonzero(keep_edge)
+    u2, v2 = u2.astype(np.int64), v2.astype(np.int64)
+    order = np.lexsort((length[at], minutes[at], v2, u2))
+    pair = u2[order] * np.int64(m) + v2[order]
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = pair[1:] != pair[:-1]
+    pick, at = order[first], at[order[first]]
+    edges = pd.DataFrame({
+        "u": u2[pick], "v": v2[pick], "length_m": length[at], "speed_kmh": speed[at],
+        "minutes": minutes[at], "highway": highway[at], "ferry": ferry[at],
+    })
     csr = sparse.csr_matrix((edges["minutes"].to_numpy(), (edges["u"].to_numpy(),
                                                            edges["v"].to_numpy())), shape=(m, m))
     csr.sort_indices()

@@ -146,7 +146,8 @@ _WORKER_GRAPH: list[sparse.csr_matrix] = []
 
 def node_matrix(graph: sparse.csr_matrix, sources: np.ndarray, targets: np.ndarray, *,
                 limit_minutes: float, memory_mb: int = 512, workers: int = 1,
-                progress: ProgressFn | None = None) -> np.ndarray:
+                progress: ProgressFn | None = None,
+                groups: np.ndarray | None = None) -> np.ndarray:
     """Shortest-path minutes from every source node to every target node.
 
     Runs ``scipy.sparse.csgraph.dijkstra`` once per *unique* source node, in
@@ -161,14 +162,29 @@ def node_matrix(graph: sparse.csr_matrix, sources: np.ndarray, targets: np.ndarr
         Node positions.
     limit_minutes
         Searches stop here; farther pairs are ``inf``.
+    groups
+        Optional group id of each source: then one search per group starts
+        from all its sources at once (the best of them, e.g. a junction's
+        in-ports on the reversed graph), and there is one row per group id,
+        in ascending order.
 
     Returns
     -------
     numpy.ndarray
-        ``(len(sources), len(targets))`` minutes, ``inf`` if unreachable.
+        ``(len(sources), len(targets))`` minutes, ``inf`` if unreachable
+        (``(groups, len(targets))`` with ``groups``).
     """
     n = graph.shape[0]
-    uniq, inverse = np.unique(np.asarray(sources, dtype=np.int64), return_inverse=True)
+    sources = np.asarray(sources, dtype=np.int64)
+    uniq: Any
+    if groups is None:
+        uniq, inverse = np.unique(sources, return_inverse=True)
+    else:
+        ids, at = np.unique(np.asarray(groups), return_inverse=True)
+        order = np.argsort(at, kind="stable")
+        uniq = np.empty(len(ids), dtype=object)
+        uniq[:] = np.split(sources[order], np.cumsum(np.bincount(at))[:-1])
+        inverse = np.arange(len(ids))
     targets = np.asarray(targets, dtype=np.int64)
     chunk = max(1, min(256, (memory_mb * 2**20) // (8 * max(n, 1))))
     chunks = [uniq[i:i + chunk] for i in range(0, len(uniq), chunk)]
@@ -196,13 +212,15 @@ def node_matrix(graph: sparse.csr_matrix, sources: np.ndarray, targets: np.ndarr
 def shortest_minutes(graph: sparse.csr_matrix, sources: np.ndarray, targets: np.ndarray, *,
                      limit_minutes: float, memory_mb: int = 512, workers: int = 1,
                      contract_chains: bool = True, prepared: Chains | None = None,
-                     progress: ProgressFn | None = None) -> np.ndarray:
+                     progress: ProgressFn | None = None,
+                     groups: np.ndarray | None = None) -> np.ndarray:
     """Shortest-path minutes between nodes, on the chain-contracted graph when it pays.
 
     Same as :func:`node_matrix`, but first contracts chains of pass-through
     nodes (:func:`contract`, exact) when that removes at least
     ``1 - _CONTRACT_WORTH`` of the nodes. ``prepared`` (:func:`chains` of
     ``graph``, e.g. from :func:`prepare`) saves contracting the whole graph.
+    ``groups`` as in :func:`node_matrix`.
 
     Returns
     -------
@@ -222,7 +240,7 @@ def shortest_minutes(graph: sparse.csr_matrix, sources: np.ndarray, targets: np.
                 graph = small.graph
                 sources, targets = small.position[sources], small.position[targets]
     return node_matrix(graph, sources, targets, limit_minutes=limit_minutes,
-                       memory_mb=memory_mb, workers=workers, progress=progress)
+                       memory_mb=memory_mb, workers=workers, progress=progress, groups=groups)
 
 
 _CHAIN_ARRAYS = ("passthrough", "neighbours", "chain", "u", "end", "minutes", "first")
@@ -362,7 +380,10 @@ def _chain_problems(arrays: dict[str, np.ndarray], n: int) -> list[str]:
 
 def _undirected(graph: sparse.csr_matrix) -> sparse.csr_matrix:
     """Sparsity pattern of ``graph`` ignoring direction (values are not meaningful)."""
-    sym = (graph + graph.T).tocsr()
+    # ones, not the minutes: a sum would drop an arc of 0 minutes (e.g. a free turn)
+    ones = sparse.csr_matrix((np.ones(graph.nnz, dtype=np.int8), graph.indices, graph.indptr),
+                             shape=graph.shape)
+    sym = (ones + ones.T).tocsr()
     sym.sort_indices()
     return sym
 
@@ -373,6 +394,9 @@ def _can_fork() -> bool:
 
 def _dijkstra_block(graph: sparse.csr_matrix, part: np.ndarray, targets: np.ndarray,
                     limit: float) -> np.ndarray:
+    if part.dtype == object:  # groups of sources: one search from each whole group
+        return np.vstack([dijkstra(graph, directed=True, indices=g, limit=limit,
+                                   min_only=True)[targets] for g in part])
     dist = dijkstra(graph, directed=True, indices=part, limit=limit)
     return np.asarray(dist[:, targets], dtype=float)
 
@@ -445,20 +469,39 @@ def matrix(net: Network, origins: Snapped, destinations: Snapped,
     n_dst = len(np.unique(destinations.node))
     backwards = n_dst < n_src
     graph = net.reverse if backwards else net.graph
-    # a path may end on a copy of its destination (turn restrictions): search from or to
-    # the copies too, then keep the best of a destination and its copies
-    sources, targets = ((_with_copies(net, destinations.node), origins.node) if backwards
-                        else (origins.node, _with_copies(net, destinations.node)))
+    # a path may end on a copy of its destination (a junction's in-ports, turn restrictions):
+    # search to the copies too and keep the best, or search back from a destination and its
+    # copies at once
+    starts, ends = (destinations.node, origins.node) if backwards else (
+        origins.node, destinations.node)
     if progress is not None:  # the total before the (slow) preparation: one search per node
-        progress(0, len(np.unique(sources)))
+        progress(0, len(np.unique(starts)))
     prepared = prepare(net, backwards=backwards) if settings.contract_chains else None
-    core = shortest_minutes(graph, sources, targets, contract_chains=settings.contract_chains,
-                            prepared=prepared, limit_minutes=limit, memory_mb=settings.memory_mb,
-                            workers=settings.workers, progress=progress)
-    core = _fold_copies(net, destinations.node, core.T if backwards else core)
+    options: dict[str, Any] = {
+        "contract_chains": settings.contract_chains, "prepared": prepared,
+        "limit_minutes": limit, "memory_mb": settings.memory_mb, "workers": settings.workers,
+        "progress": progress}
+    if len(net.copy_of):
+        # a trip starts at its node or any copy (the way on from a road node's in-ports) and
+        # ends at its node or any copy: one search from each node with all its copies
+        places, group = _places(net, starts)
+        rows = shortest_minutes(graph, places, _with_copies(net, ends), groups=group,
+                                **options)
+        core = _fold_copies(net, ends, rows[np.searchsorted(np.unique(group), starts)])
+    else:
+        core = shortest_minutes(graph, starts, ends, **options)
+    core = core.T if backwards else core
     total = core + origins.access_minutes[:, None] + destinations.access_minutes[None, :]
     total[~(total <= limit)] = np.inf
     return TimeTable(origins.ids, destinations.ids, total)
+
+
+def _places(net: Network, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``nodes`` and all their copies, with the node each stands for (the group)."""
+    places = _with_copies(net, nodes)
+    group = np.concatenate([np.asarray(nodes, dtype=np.int64),
+                            net.copy_of[places[len(nodes):] - net.n_road_nodes]])
+    return places, group
 
 
 def _with_copies(net: Network, targets: np.ndarray) -> np.ndarray:

@@ -37,7 +37,8 @@ def test_network_build_then_cache(osm: Path, tmp_path: Path) -> None:
     first = runner.invoke(app, ["--json", "network", "build", "--osm", str(osm), "--out", str(out)])
     assert first.exit_code == 0, first.output
     summary = json.loads(first.stdout)
-    assert summary["nodes"] == 16 and summary["from_cache"] is False
+    # 16 road nodes and an in-port for each of the 48 directed edges (turn costs)
+    assert summary["nodes"] == 16 + 48 and summary["from_cache"] is False
     assert {"network.npz", "network.json", "network.gpkg"} <= {p.name for p in out.iterdir()}
     assert len(gpd.read_file(out / "network.gpkg", layer="edges")) == summary["edges"]
     second = runner.invoke(app, ["--json", "network", "build", "--osm", str(osm), "--out",

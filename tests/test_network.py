@@ -274,14 +274,16 @@ def test_oslo_matches_networkx_on_exported_graph(oslo: tuple[network.Network, Pa
     net, gpkg = oslo
     edges = gpd.read_file(gpkg, layer="edges", ignore_geometry=True)
     graph = nx.DiGraph()
+    graph.add_nodes_from(range(net.n_nodes))  # a road node's trips start at its in-ports
     for u, v, minutes in zip(edges["u"], edges["v"], edges["minutes"], strict=True):
         if not graph.has_edge(u, v) or graph[u][v]["weight"] > minutes:
             graph.add_edge(int(u), int(v), weight=float(minutes))
-    assert graph.number_of_nodes() == net.n_nodes
-    # strongly connected once reaching a via node's copy (turn restrictions) counts as
-    # reaching the node
+    assert graph.number_of_edges() == net.graph.nnz
+    # strongly connected once a node and its copies (in-ports, turn restrictions) are one
+    # place: trips start at any of them and reaching one is reaching the node
     linked = graph.copy()
     linked.add_edges_from((net.n_road_nodes + k, int(v)) for k, v in enumerate(net.copy_of))
+    linked.add_edges_from((int(v), net.n_road_nodes + k) for k, v in enumerate(net.copy_of))
     assert nx.is_strongly_connected(linked) and len(net.copy_of) > 0
     rng = np.random.default_rng(7)
     sources = rng.choice(net.n_nodes, 15, replace=False)
@@ -299,7 +301,9 @@ def test_oslo_no_pair_faster_than_straight_line_at_110(oslo: tuple[network.Netwo
     net, _ = oslo
     rng = np.random.default_rng(3)
     sources = rng.choice(net.n_road_nodes, 40, replace=False)
-    minutes = net.fold_copies(dijkstra(net.graph, indices=sources))
+    # trips start at a node or any of its copies (in-ports): one search from all of them
+    minutes = net.fold_copies(np.vstack([dijkstra(net.graph, min_only=True, indices=np.concatenate(
+        [[s], net.n_road_nodes + np.flatnonzero(net.copy_of == s)])) for s in sources]))
     assert np.isfinite(minutes).all()  # strongly connected, via-node copies folded in
     m = net.n_road_nodes
     for i, s in enumerate(sources):
@@ -393,7 +397,8 @@ def test_cli_clip_polygon_json_and_gpkg_threshold(tmp_path: Path,
                                       "--clip-buffer-km", "0.5"])
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
-    assert summary["nodes"] == 4 and summary["clip"]["nodes_kept"] == 4
+    # 4 road nodes and an in-port for each of the 6 directed edges (turn costs, the default)
+    assert summary["nodes"] == 4 + 6 and summary["clip"]["nodes_kept"] == 4
     assert summary["clip"]["area"] == "area.geojson"
     assert [s["step"] for s in summary["steps"]] == ["hash", "read", "compile", "cache"]
     assert summary["gpkg"] is False and "pass --gpkg" in summary["gpkg_note"]

@@ -255,7 +255,7 @@ def test_oslo_equals_networkx_on_the_turn_expanded_graph(name: str) -> None:
 
     from osm_builder import data_path
 
-    settings = NetworkSettings()
+    settings = NetworkSettings(turn_costs=False)  # node splitting; turn costs: test_network_turns
     roads = network.read(data_path(name), settings)
     net = network.compile_roads(roads, settings)
     assert len(net.copy_of) > 20

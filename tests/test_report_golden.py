@@ -148,8 +148,9 @@ def test_summary_at_a_glance_from_the_inputs(small_sample: Sample, tmp_path: Pat
 
 
 def test_golden_brief_child_whose_alternatives_went_to_others(written: tuple[str, Path]) -> None:
-    """C0016's golden brief: each alternative is proposed to another child, said without
-    that child's id, and the brief says why each ranks below the proposed home."""
+    """C0016's golden brief: most alternatives are proposed to other children, said without
+    their ids (a home shown as taken did go to another child), and the brief says why each
+    ranks below the proposed home."""
     lang, out = written
     with i18n.language(lang):
         label = _("alternative {rank}").format(rank="")
@@ -161,10 +162,13 @@ def test_golden_brief_child_whose_alternatives_went_to_others(written: tuple[str
     rows = [line for line in text.splitlines() if line.startswith(f"| {label}")]
     assert len(rows) == 4
     taken = set(a.loc[a["child_id"] != "C0016", "home_id"])
+    said_taken = 0
     for row in rows:
         home = row.split(" | ")[1]
-        assert home in taken, home
-        assert status[0] in row or status[1] in row
+        if status[0] in row or status[1] in row:  # only a home that went to another child
+            assert home in taken, home
+            said_taken += 1
         assert needs.split("EFST")[0] in row and "EFST" in row  # ranks below: a course
+    assert said_taken >= 2  # the golden case: two of its four went to other children
     others = set(a["child_id"]) - {"C0016"}
     assert not any(re.search(rf"\b{c}\b", text) for c in others)

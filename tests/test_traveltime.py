@@ -56,13 +56,24 @@ def nx_graph(net: network.Network) -> nx.DiGraph:
 
 
 def brute(net: network.Network, o: Snapped, d: Snapped, limit: float) -> np.ndarray:
-    """Independent expectation: networkx Dijkstra plus the two access legs."""
+    """Independent expectation: networkx Dijkstra plus the two access legs.
+
+    A destination is reached at its node or at any copy of it (the in-ports of a
+    junction, :attr:`Network.copy_of`): the best of them counts.
+    """
     graph = nx_graph(net)
     out = np.full((len(o.ids), len(d.ids)), np.inf)
     for i in range(len(o.ids)):
-        lengths = nx.single_source_dijkstra_path_length(graph, int(o.node[i]), weight="weight")
+        # a trip starts at its node or any copy: one search from all of them
+        node = int(o.node[i])
+        starts = {node} | {net.n_road_nodes + int(k) for k in np.flatnonzero(net.copy_of == node)}
+        lengths = nx.multi_source_dijkstra_path_length(graph, starts & set(graph.nodes),
+                                                       weight="weight")
         for j in range(len(d.ids)):
-            total = o.access_minutes[i] + lengths[int(d.node[j])] + d.access_minutes[j]
+            node = int(d.node[j])
+            places = [node] + [net.n_road_nodes + k for k in np.flatnonzero(net.copy_of == node)]
+            best = min(lengths.get(p, np.inf) for p in places)
+            total = o.access_minutes[i] + best + d.access_minutes[j]
             out[i, j] = total if total <= limit else np.inf
     return out
 
@@ -130,8 +141,9 @@ def test_chunked_and_parallel_equal_serial(town: network.Network) -> None:
     d = traveltime.snap(town, *random_points(town, 60, 5, "d"))
     serial = traveltime.matrix(town, o, d, TravelSettings(workers=1))
     graph = town.graph
-    chunked = traveltime.node_matrix(graph, o.node, d.node, limit_minutes=90, memory_mb=16,
-                                     workers=2)
+    targets = traveltime._with_copies(town, d.node)  # a junction is reached at its in-ports
+    chunked = traveltime._fold_copies(town, d.node, traveltime.node_matrix(
+        graph, o.node, targets, limit_minutes=90, memory_mb=16, workers=2))
     np.testing.assert_array_equal(
         serial.minutes, np.where(chunked + o.access_minutes[:, None]
                                  + d.access_minutes[None, :] <= 90,
@@ -342,11 +354,17 @@ def test_a_save_that_fails_half_way_leaves_no_stale_chains(
 def test_contraction_on_oslo_is_exact_and_small() -> None:
     path = DATA / "oslo-east-filtered.osm.pbf"
     assert path.is_file(), f"real data missing: {path} (see data/SOURCES.md)"
-    net = network.build(path)
+    for settings, share in ((NetworkSettings(turn_costs=False), 0.25), (NetworkSettings(), 0.6)):
+        _contraction_is_exact_and_small(network.build(path, settings), share)
+
+
+def _contraction_is_exact_and_small(net: network.Network, share: float) -> None:
     keep = np.random.default_rng(0).choice(net.n_nodes, 200, replace=False)
     for graph in (net.graph, net.reverse):
         small = traveltime.contract(graph, keep)
-        assert len(small.kept) < 0.25 * net.n_nodes  # OSM draws roads with many shape nodes
+        # OSM draws roads with many shape nodes; with turn costs the in-ports of junctions
+        # and the road nodes next to them stay
+        assert len(small.kept) < share * net.n_nodes
         full = dijkstra(graph, indices=keep[:40])[:, keep]
         got = dijkstra(small.graph, indices=small.position[keep[:40]])[:, small.position[keep]]
         np.testing.assert_allclose(got, full, atol=1e-9)
