@@ -145,7 +145,7 @@ def test_golden_pools_and_siblings_across_municipalities(pooled: bool) -> None:
         # each sibling's component uses its own municipality: s1 is in the pool, not at home
         assert (s1["municipality"], s1["municipality_relation"], s1["pool"]) == (
             0.6, "pool", "oygarden_alver")
-        assert "municipality cooperation oygarden_alver -> 0.60" in c3["explanation"]
+        assert "municipality cooperation oygarden alver -> 0.60" in c3["explanation"]
         assert s.kept_within_cooperation == 4 and s.share_kept_within_cooperation == 1.0
         assert s.pools == {"oygarden_alver": ("4626", "4631")}
     else:
@@ -162,8 +162,9 @@ def test_report_and_map_show_cooperation_and_hearing(tmp_path: Path) -> None:
                    as_of=pd.Timestamp("2026-11-01").date())
     folder = run.write(tmp_path / "run", report=True)
     text = (folder / "report.md").read_text(encoding="utf-8")
-    assert "Kept within the cooperation (own municipality or another municipality of its " \
-           "pool): 4 of 4 (100.0 %). Pools: oygarden\\_alver (4626, 4631)." in text
+    assert "Within the cooperation (own municipality or another municipality of its " \
+           "cooperation): 4 of 4 proposals (100.0 %). Cooperations: oygarden alver " \
+           "(Øygarden, Alver)." in text
     assert "Siblings count a home in any member's municipality as their own." in text
     assert "## The child's voice" in text and "c3, c4, s1" in text
     page = (folder / "map.html").read_text(encoding="utf-8")

@@ -152,17 +152,24 @@ def test_the_check_finds_an_exact_position(folder: tuple[Path, Path]) -> None:
 
 def test_no_brief_names_another_child(folder: tuple[Path, Path]) -> None:
     sample_dir, run_dir = folder
-    ids = pd.read_csv(sample_dir / "children.csv", dtype={"child_id": str})["child_id"].tolist()
+    """A brief names its own child and, to say where each is proposed, its siblings (the same
+    case, issue 22); no other child."""
+    kids = pd.read_csv(sample_dir / "children.csv", dtype=str, keep_default_na=False)
+    ids = kids["child_id"].tolist()
+    group = dict(zip(kids["child_id"], kids["sibling_group"], strict=True))
     pattern = re.compile("|".join(rf"(?<![\w-]){re.escape(i)}(?![\w-])" for i in ids))
-    named = {}
+    named, siblings_named = {}, 0
     for child in ids:
+        siblings = {c for c in ids if group[child] and group[c] == group[child]}
         for suffix in (".md", ".html"):
             text = (run_dir / "briefs" / f"{brief_file_name(child)}{suffix}").read_text()
-            others = set(pattern.findall(text)) - {child}
-            if others:
-                named[child + suffix] = sorted(others)
+            found = set(pattern.findall(text)) - {child}
+            siblings_named += len(found & siblings)
+            if found - siblings:
+                named[child + suffix] = sorted(found - siblings)
             assert child in text
     assert named == {}
+    assert siblings_named  # the sample has sibling groups, and their briefs say where
 
 
 def test_protected_addresses_are_in_no_layer_and_their_briefs_say_so(
@@ -178,7 +185,7 @@ def test_protected_addresses_are_in_no_layer_and_their_briefs_say_so(
     for child in hidden:
         assert child not in html
         brief = (run_dir / "briefs" / f"{child}.md").read_text()
-        assert "Adresse skjermet" in brief
+        assert "Adressen er skjermet" in brief
     others = sorted(set(kids["child_id"]) - hidden)[:3]
     for child in others:
         assert "skjermet" not in (run_dir / "briefs" / f"{child}.md").read_text()

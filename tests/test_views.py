@@ -86,8 +86,8 @@ def test_changed_lists_exactly_the_children_whose_proposal_differs() -> None:
     frame = styler.data
     assert styler.caption == "2 barn får et annet forslag"
     assert frame.to_dict("records") == [
-        {"barn": "C2", "før": "intet forslag", "etter": "H2"},
-        {"barn": "C3", "før": "H3", "etter": "intet forslag"}]
+        {"barn": "C2", "før": "ikke noe forslag", "etter": "H2"},
+        {"barn": "C3", "før": "H3", "etter": "ikke noe forslag"}]
 
 
 def test_whatif_shows_changes_with_signs() -> None:

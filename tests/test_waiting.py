@@ -51,7 +51,8 @@ def test_trend_and_markdown() -> None:
     trend = waiting.trend(rows)
     assert list(trend["run_id"]) == ["r1", "r2"] and np.isnan(trend.iloc[1]["children"])
     text = waiting.markdown(waiting.summary_block(_rows()), trend)
-    assert "| municipality | 0301 | 9 |" in text and "4601" not in text
+    assert "| municipality | Oslo | 9 |" in text  # named (0301), suppressed 4601 left out
+    assert "4601" not in text and "Bergen" not in text
     assert "suppressed" in text
 
 
@@ -62,7 +63,7 @@ def test_run_has_history_summary_and_report_section(tmp_path: Path) -> None:
     assert tuple(stores.HISTORY_COLUMNS)[1:] == waiting.HISTORY_COLUMNS
     assert result.summary.waiting.by == {}  # 3 children: every cell suppressed
     folder = result.write(tmp_path / "run", report=True)
-    assert "## Waiting children" in (folder / "report.md").read_text()
+    assert "## Children waiting for a foster home" in (folder / "report.md").read_text()
     assert (folder / "history.csv").is_file()
 
 
