@@ -492,28 +492,9 @@ def split_for_restrictions(u: np.ndarray, v: np.ndarray, way_of: np.ndarray, roa
     empty = (head, np.empty((0, 2), np.int64), np.empty(0, np.int64))
     if not len(roads.restriction_via):
         return empty
-    vias = np.unique(roads.restriction_via)
-    into = np.flatnonzero(np.isin(v, vias))
-    out_of = np.flatnonzero(np.isin(u, vias))
-    ins: dict[int, list[int]] = {}
-    outs: dict[int, list[int]] = {}
-    for edge in into.tolist():
-        ins.setdefault(int(v[edge]), []).append(edge)
-    for edge in out_of.tolist():
-        outs.setdefault(int(u[edge]), []).append(edge)
-    allowed: dict[int, set[int]] = {}
-    for frm, via, to, only in zip(roads.restriction_from, roads.restriction_via,
-                                  roads.restriction_to, roads.restriction_only, strict=True):
-        leaving = outs.get(int(via), [])
-        onto = [f for f in leaving if way_of[f] == to]
-        for e in (e for e in ins.get(int(via), []) if way_of[e] == frm):
-            targets = ({f for f in onto if v[f] == u[e]} if frm == to else set(onto))
-            if not targets:
-                continue  # the to-way is not driven from here: nothing to restrict
-            if only and frm == to:
-                targets = {f for f in onto if v[f] != u[e]}
-            current = allowed.get(e, set(leaving))
-            allowed[e] = current & targets if only else current - targets
+    allowed, outs = _turns.allowed_exits(
+        u, v, way_of, roads.restriction_from, roads.restriction_via, roads.restriction_to,
+        roads.restriction_only)
     copies: dict[tuple[int, frozenset[int]], int] = {}
     extra: list[tuple[int, int]] = []
     n = len(roads.node_id)
