@@ -5,6 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
+import numpy as np
+
+from matcher import network, traveltime
+
 Node = tuple[int, float, float] | tuple[int, float, float, dict[str, str]]
 """``(id, lon, lat)`` or ``(id, lon, lat, tags)``."""
 Way = tuple[int, list[int], dict[str, str]]
@@ -271,3 +275,11 @@ def assert_networks_equal(a: object, b: object, *, exact: bool = True) -> None:
     else:
         np.testing.assert_allclose(ga.data, gb.data, rtol=1e-12, atol=0)
         pd.testing.assert_frame_equal(a.edges, b.edges, rtol=1e-12)  # type: ignore[attr-defined]
+
+
+def snapped(net: network.Network, ids: list[int]) -> traveltime.Snapped:
+    """Points exactly on the road nodes with OSM ids ``ids`` (no access leg)."""
+    pos = {int(o): k for k, o in enumerate(net.osmid[:net.n_road_nodes])}
+    nodes = np.array([pos[i] for i in ids])
+    return traveltime.Snapped(ids=np.array([str(i) for i in ids], dtype=object), node=nodes,
+                              access_minutes=np.zeros(len(ids)), distance_m=np.zeros(len(ids)))

@@ -23,7 +23,7 @@ from pathlib import Path
 import networkx as nx
 import numpy as np
 import pytest
-from osm_builder import Node, Relation, Way, write_both
+from osm_builder import Node, Relation, Way, snapped, write_both
 
 from matcher import _osm, isochrones, network, traveltime
 from matcher.config import NetworkSettings, TravelSettings
@@ -101,13 +101,6 @@ def net(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         ) -> network.Network:
     xml, pbf = write_both(tmp_path_factory.mktemp("turns"), "turns", NODES, WAYS, RELATIONS)
     return network.build(xml if request.param == "osm" else pbf, SETTINGS)
-
-
-def snapped(net: network.Network, ids: list[int]) -> traveltime.Snapped:
-    pos = {int(o): k for k, o in enumerate(net.osmid[:net.n_road_nodes])}
-    nodes = np.array([pos[i] for i in ids])
-    return traveltime.Snapped(ids=np.array([str(i) for i in ids], dtype=object), node=nodes,
-                              access_minutes=np.zeros(len(ids)), distance_m=np.zeros(len(ids)))
 
 
 def test_restrictions_read_from_xml_and_pbf(tmp_path: Path) -> None:

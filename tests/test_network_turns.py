@@ -26,7 +26,7 @@ from pathlib import Path
 import networkx as nx
 import numpy as np
 import pytest
-from osm_builder import Node, Relation, Way, data_path, write_both
+from osm_builder import Node, Relation, Way, data_path, snapped, write_both
 
 from matcher import _turns, network, traveltime
 from matcher.config import NetworkSettings, TravelSettings
@@ -171,13 +171,6 @@ def net(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         ) -> network.Network:
     xml, pbf = write_both(tmp_path_factory.mktemp("turns"), "turns", NODES, WAYS, RELATIONS)
     return network.build(xml if request.param == "osm" else pbf, SETTINGS)
-
-
-def snapped(net: network.Network, ids: list[int]) -> traveltime.Snapped:
-    pos = {int(o): k for k, o in enumerate(net.osmid[:net.n_road_nodes])}
-    nodes = np.array([pos[i] for i in ids])
-    return traveltime.Snapped(ids=np.array([str(i) for i in ids], dtype=object), node=nodes,
-                              access_minutes=np.zeros(len(ids)), distance_m=np.zeros(len(ids)))
 
 
 @pytest.mark.parametrize("contract", [True, False])
