@@ -20,18 +20,18 @@ import shapely
 from matcher import i18n
 from matcher.config import Settings
 from matcher.i18n import gettext as _
-from matcher.report.common import SYNTHETIC_NOTE
-from matcher.report.webmap import _leaflet_assets, _raw, _stable_ids, support_layer
+from matcher.report.common import synthetic_note
+from matcher.report.layers import coarsen
+from matcher.report.webmap import _raw, _stable_ids, offline_map, support_layer
 
 __all__ = ["support_map_html"]
 
 
 def _cells(lon: np.ndarray, lat: np.ndarray, settings: Settings) -> gpd.GeoSeries:
-    """EPSG:4326 points moved to their grid-cell centres, in the working CRS."""
+    """EPSG:4326 points moved to their grid-cell centres (:func:`coarsen`), in the working
+    CRS."""
     pts = gpd.GeoSeries(gpd.points_from_xy(lon, lat), crs="EPSG:4326").to_crs(settings.crs)
-    size = settings.report.grid_metres
-    x = (np.floor(pts.x.to_numpy() / size) + 0.5) * size
-    y = (np.floor(pts.y.to_numpy() / size) + 0.5) * size
+    x, y = coarsen(pts.x.to_numpy(), pts.y.to_numpy(), cell_metres=settings.report.grid_metres)
     return gpd.GeoSeries(gpd.points_from_xy(x, y), crs=settings.crs)
 
 
@@ -75,13 +75,7 @@ def support_map_html(plan: pd.DataFrame, links: pd.DataFrame, homes: pd.DataFram
         crs=settings.crs)
     home_layer = gpd.GeoDataFrame(plan[["home_id", "full_network", "missing"]],
                                   geometry=list(home_xy), crs=settings.crs)
-    fmap = folium.Map(location=None, tiles=None, control_scale=False, zoom_start=9)
-    fmap.default_js = []
-    fmap.default_css = []
-    js, css = _leaflet_assets()
-    header = fmap.get_root().header  # type: ignore[attr-defined]
-    header.add_child(_raw(f"<style>{css}</style>"), name="leaflet_css")
-    header.add_child(_raw(f"<script>{js}</script>"), name="leaflet_js")
+    fmap = offline_map()
     frames = [g.geometry for g in (home_layer, lines) if len(g)]
     if frames:
         b = gpd.GeoSeries(pd.concat(frames), crs=settings.crs).to_crs("EPSG:4326").total_bounds
@@ -89,8 +83,8 @@ def support_map_html(plan: pd.DataFrame, links: pd.DataFrame, homes: pd.DataFram
     support_layer(fmap, home_layer, lines)
     folium.LayerControl(collapsed=False).add_to(fmap)
     title = _("Support network of the foster homes")
-    note = f"{html.escape(title)}" + (f" — {html.escape(_(SYNTHETIC_NOTE))}" if synthetic
-                                      else "")
+    banner = synthetic_note({"synthetic": synthetic})
+    note = html.escape(title) + (f" — {html.escape(banner)}" if banner else "")
     fmap.get_root().html.add_child(_raw(  # type: ignore[attr-defined]
         f'<div style="position:fixed;bottom:8px;left:8px;z-index:1000;background:#fff;'
         f'padding:4px 8px;font:12px sans-serif">{note}</div>'))

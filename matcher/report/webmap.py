@@ -43,6 +43,8 @@ from matcher.report.common import (
 )
 
 if TYPE_CHECKING:
+    import folium
+
     from matcher.run import RunSummary
 
 __all__: list[str] = []
@@ -384,6 +386,21 @@ _LAYERS: tuple[Callable[[Any, Mapping[str, gpd.GeoDataFrame], _Context], None], 
 """The layer functions of ``map.html``, in drawing order (a new layer: a function here)."""
 
 
+def offline_map(css: str = "") -> folium.Map:
+    """A ``folium.Map`` with no tiles and Leaflet inlined (no network needed to open it),
+    plus the page's own ``css``."""
+    import folium
+
+    fmap = folium.Map(location=None, tiles=None, control_scale=False, zoom_start=9)
+    fmap.default_js = []
+    fmap.default_css = []
+    js, leaflet_css = _leaflet_assets()
+    header = fmap.get_root().header  # type: ignore[attr-defined]
+    header.add_child(_raw(f"<style>{leaflet_css}{css}</style>"), name="leaflet_css")
+    header.add_child(_raw(f"<script>{js}</script>"), name="leaflet_js")
+    return fmap
+
+
 def _map_html(layers: Mapping[str, gpd.GeoDataFrame], summary: RunSummary,
               meta: Mapping[str, Any], *, briefs: Collection[str] = ()) -> str:
     import folium
@@ -395,13 +412,7 @@ def _map_html(layers: Mapping[str, gpd.GeoDataFrame], summary: RunSummary,
     bounds = gpd.GeoSeries(pd.concat([f.geometry for f in parts]), crs=children.crs).to_crs(
         "EPSG:4326").total_bounds if parts else np.array([4.5, 57.9, 31.2, 71.2])
 
-    fmap = folium.Map(location=None, tiles=None, control_scale=False, zoom_start=9)
-    fmap.default_js = []
-    fmap.default_css = []
-    js, css = _leaflet_assets()
-    header = fmap.get_root().header  # type: ignore[attr-defined]
-    header.add_child(_raw(f"<style>{css}{_CSS}</style>"), name="leaflet_css")
-    header.add_child(_raw(f"<script>{js}</script>"), name="leaflet_js")
+    fmap = offline_map(_CSS)
     fmap.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
 
     ctx = _Context(summary=summary, meta=meta, briefs=frozenset(str(b) for b in briefs))
