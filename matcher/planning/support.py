@@ -19,6 +19,7 @@ from matcher.errors import InputError, raise_if_problems
 from matcher.i18n import N_, ngettext
 from matcher.i18n import gettext as _
 from matcher.network import Network
+from matcher.planning import followup
 from matcher.planning.common import MAX_HOMES_PER_FAMILY, _solve, travel_times
 
 __all__ = [
@@ -129,37 +130,25 @@ class SupportAssignment:
 
 def add_one_family_constraints(prob: pulp.LpProblem, x: Mapping[tuple[int, int], pulp.LpVariable],
                                n_homes: int) -> int:
-    r"""Add :math:`\sum_f x_{hf} \le 1` for every home with a variable."""
-    rows = 0
-    by_home: dict[int, list[pulp.LpVariable]] = {}
-    for (h, _f), var in x.items():
-        by_home.setdefault(h, []).append(var)
-    for h in range(n_homes):
-        if h in by_home:
-            prob.addConstraint(pulp.lpSum(by_home[h]) <= 1, f"one_family_{h}")
-            rows += 1
-    return rows
+    r"""Add :math:`\sum_f x_{hf} \le 1` for every home with a variable (the homes are the
+    clients of :func:`~matcher.planning.followup.add_one_server_constraints`; ``n_homes`` is
+    kept for callers)."""
+    return followup.add_one_server_constraints(prob, x, name="one_family")
 
 
 def add_family_capacity_constraints(prob: pulp.LpProblem,
                                     x: Mapping[tuple[int, int], pulp.LpVariable],
                                     capacity: np.ndarray) -> int:
-    r"""Add :math:`\sum_h x_{hf} \le m_f` for every family with a variable."""
-    rows = 0
-    by_family: dict[int, list[pulp.LpVariable]] = {}
-    for (_h, f), var in x.items():
-        by_family.setdefault(f, []).append(var)
-    for f, vars_ in sorted(by_family.items()):
-        prob.addConstraint(pulp.lpSum(vars_) <= int(capacity[f]), f"capacity_{f}")
-        rows += 1
-    return rows
+    r"""Add :math:`\sum_h x_{hf} \le m_f` for every family with a variable (each home
+    counts 1, :func:`~matcher.planning.followup.add_capacity_constraints`)."""
+    homes = 1 + max((h for h, _f in x), default=-1)
+    return followup.add_capacity_constraints(prob, x, np.ones(homes), capacity)
 
 
 def add_cardinality_floor(prob: pulp.LpProblem, x: Mapping[tuple[int, int], pulp.LpVariable],
                           floor: int) -> int:
     r"""Add :math:`\sum_{h,f} x_{hf} \ge n^*` (keep the stage-one number assigned)."""
-    prob.addConstraint(pulp.lpSum(x.values()) >= floor, "assigned_floor")
-    return 1
+    return followup.add_floor(prob, pulp.lpSum(x.values()), floor, "assigned_floor")
 
 
 def assign_resource_families(home_ids: Sequence[str], home_cooperation: Sequence[str],
