@@ -164,9 +164,10 @@ def write_outputs(result: RunResult, folder: Path, *, privacy: Privacy = "coarse
             "grid_metres": grid,
             "protected": len(protected(result.inputs.children))}
     _write_gpkg(layers, folder / GPKG, meta)
+    own_names = run_municipality_names(layers.get("municipalities"))
     written = briefs.build_briefs(
         result, settings=settings, synthetic=bool(synthetic), fictional=fictional,
-        municipality_names=run_municipality_names(municipalities))
+        municipality_names=own_names)
     _write_rendered(folder, _render(layers, result.assignments, result.summary, meta,
                                     result.history, briefs=[b.child_id for b in written]))
     briefs.write_briefs(folder, written)
@@ -174,8 +175,7 @@ def write_outputs(result: RunResult, folder: Path, *, privacy: Privacy = "coarse
         result.assignments, result.shortlist, result.summary, history=result.history,
         synthetic=bool(synthetic), fictional=fictional, settings=settings,
         protected=protected(result.inputs.children),
-        municipality_names=vocabulary.municipality_names(
-            run_municipality_names(layers.get("municipalities"))),
+        municipality_names=vocabulary.municipality_names(own_names),
         briefs=[b.child_id for b in written]))
     logger.info(_("report: {children} children, {homes} homes, {lines} match lines, layers "
                   "{layers}").format(children=len(layers["children"]),
