@@ -158,6 +158,7 @@ def test_cli_placement_end_writes_atomically_and_refuses_with_exit_2(tmp_path: P
                           "no open placement period")):
         result = runner.invoke(app, [*base, *extra])
         assert result.exit_code == 2 and words in result.output, result.output
+        assert path.name in result.output  # the problems name the file
         assert path.read_bytes() == before
     result = runner.invoke(app, ["--json", *base, "--end", "2025-01-01", "--reason",
                                  "planned_return_home"])

@@ -69,7 +69,8 @@ def end_cmd(
         def change(periods: Any) -> periods_mod.PeriodChanges:
             return periods_mod.end_period(periods, child_id=child_id.strip(),
                                           home_id=home_id.strip(), end=day,
-                                          reason=reason.strip(), by=by.strip(), actor=actor)
+                                          reason=reason.strip(), by=by.strip(), actor=actor,
+                                          label=str(file) if file else periods_mod.LABEL)
 
         where = _change(config, file, change)
         say(_("placement period ended: {child} in {home} on {day} ({reason})").format(
