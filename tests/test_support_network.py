@@ -307,6 +307,7 @@ def test_cli_refuses_a_bad_table(small_sample: Sample, tmp_path: Path) -> None:
         "--network", str(small_sample.net_dir), "--out", str(tmp_path / "out")])
     assert res.exit_code == 2
     assert "municipality" in res.output
+    assert str(bad) in res.output.replace("\n", "")  # the problem names the file
 
 
 def test_courses_when_every_child_has_exactly_one_need() -> None:

@@ -720,9 +720,11 @@ def support(
         _claim(out)
         with steps(_("support network")) as step:
             inputs = read_tables(children, homes, contacts, placements, vetoes, settings)
-            sup = readers.read_frame(supervisors)
-            rel = readers.read_frame(relief_homes)
-            ven = readers.read_frame(venues)
+            # the support tables are checked before the (slow) network, naming their files
+            sup, rel, ven = (support_network.read_support_table(
+                name, readers.read_frame(path), label=str(path)) for name, path in (
+                ("supervisors", supervisors), ("relief_homes", relief_homes),
+                ("venues", venues)))
             fam = readers.read_frame(families) if families is not None else None
             per = _read_spec(periods, "placement_periods") if periods is not None else None
             prop = read_run_table(proposals, "assignments") if proposals is not None else None
@@ -753,11 +755,7 @@ def support(
         files.write_text(out / "risk_flags.md", risk.risk_markdown(flags, as_of=day))
         points = pd.concat([
             f[[key, "lon", "lat"]].rename(columns={key: "id"}).astype({"id": str})
-            for f, key in ((support_network.read_support_table("supervisors", sup),
-                            "supervisor_id"),
-                           (support_network.read_support_table("relief_homes", rel),
-                            "relief_id"),
-                           (support_network.read_support_table("venues", ven), "venue_id"),
+            for f, key in ((sup, "supervisor_id"), (rel, "relief_id"), (ven, "venue_id"),
                            *(((fam, "resource_id"),) if fam is not None else ()))],
             ignore_index=True)
         secret = protected(inputs.children)
