@@ -26,16 +26,17 @@ sample instead (``matcher sample --size national``, generated into the work
 folder on first use and written as PBF with pyosmium's writer, since the
 sample is OSM XML), from the sample's schools to its foster homes.
 
-``--preset`` picks the network settings compared: ``default`` (turn costs,
-delays, restrictions), ``no-turns`` (the node graph with the junction delays
-that stood in for turn costs before them: 3/1/0 s, signals 5 s) or
-``free-flow`` (:meth:`NetworkSettings.free_flow`, the minutes before issue 20).
+``--preset`` picks the network settings compared: ``default`` (the node
+graph with node and junction delays and turn restrictions), ``turns`` (the
+same with ``turn_costs`` on: the turn-expanded graph, with the delays of its
+own calibration) or ``free-flow`` (:meth:`NetworkSettings.free_flow`, the
+minutes before issue 20).
 
 Usage::
 
     python benchmarks/realism.py [--osm FILE ...] [--national] [--algorithm ch|mld]
         [--max-origins N] [--max-destinations N] [--settings matcher.toml]
-        [--preset default|no-turns|free-flow] [--json OUT]
+        [--preset default|turns|free-flow] [--json OUT]
     python benchmarks/realism.py --setup    # only create the OSRM venv
 """
 
@@ -211,17 +212,16 @@ def national_sample(work: Path) -> tuple[Path, pd.DataFrame, pd.DataFrame]:
     return pbf, points("schools.csv", "school_id"), points("homes.csv", "home_id")
 
 
-PRESETS = ("default", "no-turns", "free-flow")
+PRESETS = ("default", "turns", "free-flow")
 
 
 def preset(name: str, base: NetworkSettings) -> NetworkSettings:
     """Network settings of a ``--preset`` (see the module docstring)."""
     if name == "free-flow":
         return NetworkSettings.free_flow(crs=base.crs)
-    if name == "no-turns":
-        return base.model_copy(update={
-            "turn_costs": False, "node_delay_seconds": {"traffic_signals": 5.0},
-            "junction_seconds": {"minor": 3.0, "equal": 1.0, "major": 0.0}})
+    if name == "turns":  # validated again, so that the delays take the turn calibration
+        kept = base.model_dump(exclude={"turn_costs", "node_delay_seconds", "junction_seconds"})
+        return NetworkSettings(**kept, turn_costs=True)
     return base
 
 

@@ -22,8 +22,9 @@ extrapolated.
 With ``--turns`` it instead prints the speed table of issue 20: the 1,000 x
 5,000 matrix (limit 90 min, 2 workers) on the Oslo east extract, the national
 sample's roads (as PBF) and, with ``--norway FILE``, the Norway-scale file of
-``benchmarks/network_build.py``, with free-flow settings and with the defaults
-(turn costs), each run ``--repeats`` times in a child process (wall time and
+``benchmarks/network_build.py``, with free-flow settings (the minutes before
+issue 20), the defaults (delays and restrictions on the node graph) and
+``turns`` (turn costs on), each run ``--repeats`` times in a child process (wall time and
 peak memory of each), the build once per setting, and OSRM MLD (extract +
 partition + customize, then the same table) in the same run; CH
 (``osrm-contract``) too with ``--ch``, killed after ``--ch-timeout`` seconds.
@@ -143,7 +144,7 @@ def compare(name: str, graph: sparse.csr_matrix, n_origins: int, n_destinations:
 
 # --------------------------------------------------------------------------- issue 20
 
-TURN_PRESETS = ("free-flow", "default")
+TURN_PRESETS = ("free-flow", "default", "turns")
 
 
 def turns_child(osm: str, preset: str, cache: str, points: str, seed: int) -> dict[str, object]:

@@ -60,6 +60,8 @@ __all__ = [
     "DEFAULT_SPEED_FACTOR",
     "DEFAULT_TURN",
     "DEFAULT_ZONE_KMH",
+    "TURN_JUNCTION_SECONDS",
+    "TURN_NODE_DELAY_SECONDS",
     "AssignmentSettings",
     "ContinuitySettings",
     "JobOptions",
@@ -121,12 +123,13 @@ DEFAULT_ZONE_KMH: dict[str, float] = {
 
 DEFAULT_SPEED_FACTOR = 0.82
 """Share of the limit driven on average (issue 20). OSRM's ``car.lua`` drives
-0.8 x a tagged ``maxspeed``; 0.82 with the delays and turn costs below (and the
-turn restrictions) gives a median ratio OSRM / fostermatch of 1.02
-(``oslo-east-filtered``) and 0.97 (``oslo-center``) in ``benchmarks/realism.py``."""
+0.8 x a tagged ``maxspeed``; 0.82 with the delays below (and the turn
+restrictions) gives a median ratio OSRM / fostermatch within 0.95-1.05 on
+``oslo-east-filtered``, ``oslo-center`` and the national sample in
+``benchmarks/realism.py``, with or without ``turn_costs``."""
 
 DEFAULT_NODE_DELAY_SECONDS: dict[str, float] = {
-    "traffic_signals": 4.0,
+    "traffic_signals": 5.0,
     "stop": 2.0,
     "give_way": 1.0,
     "crossing": 0.0,
@@ -134,11 +137,17 @@ DEFAULT_NODE_DELAY_SECONDS: dict[str, float] = {
 """Seconds lost passing a node tagged ``highway=<key>`` (see ``NetworkSettings``).
 
 ``stop``, ``give_way`` and ``crossing`` are OSRM ``car.lua``'s obstacle
-durations (2, 1 and 0 s). ``traffic_signals`` is 4 s, not OSRM's 2 s: calibrated
-on the Oslo extracts (with the turn costs of :data:`DEFAULT_TURN`; it was 5 s
-when the node graph could not price turns); it stays below the average control
-delay of a signalised junction in free flow (the Highway Capacity Manual's best
-level of service, A, is up to 10 s)."""
+durations (2, 1 and 0 s). ``traffic_signals`` is 5 s, not OSRM's 2 s: OSRM
+also prices the turn made there, which the node graph cannot, and 5 s is what
+matches OSRM on the Oslo extracts (``benchmarks/realism.py``); it stays below
+the average control delay of a signalised junction in free flow (the Highway
+Capacity Manual's best level of service, A, is up to 10 s). With
+``turn_costs`` the defaults are :data:`TURN_NODE_DELAY_SECONDS`."""
+
+TURN_NODE_DELAY_SECONDS: dict[str, float] = {**DEFAULT_NODE_DELAY_SECONDS,
+                                             "traffic_signals": 4.0}
+"""The defaults of ``node_delay_seconds`` with ``turn_costs`` on: signals 4 s,
+since the turn is priced on its own (calibrated as above)."""
 
 DEFAULT_TURN: dict[str, float] = {
     "turn_penalty_seconds": 7.5,
@@ -158,17 +167,22 @@ turn and ``u_turn_seconds`` for a U-turn. At 90 degrees: right 2.1 s, left
 only where three or more roads meet; U-turns wherever the graph is expanded."""
 
 DEFAULT_JUNCTION_SECONDS: dict[str, float] = {
-    "minor": 1.0,
-    "equal": 0.0,
+    "minor": 3.0,
+    "equal": 1.0,
     "major": 0.0,
 }
 """Seconds lost entering a junction, by how the road compares with the others there.
 
-A stand-in for turn costs before the turn-expanded graph (then 3, 1 and 0 s);
-with ``turn_costs`` the turn itself is priced (:data:`DEFAULT_TURN`), and what
-is left is 1 s for giving way when a minor road meets a major one, calibrated
+On the node graph they stand in for the turn, which it cannot price: 3 s
+where a minor road meets a major one (give way, and usually turn), 1 s where
+equal roads meet (yield to the right), 0 s along the major road; calibrated
 against OSRM on the Oslo extracts (``benchmarks/realism.py``). With
-``turn_costs = false`` set these back to about 3, 1 and 0 s."""
+``turn_costs`` the defaults are :data:`TURN_JUNCTION_SECONDS`."""
+
+TURN_JUNCTION_SECONDS: dict[str, float] = {"minor": 1.0, "equal": 0.0, "major": 0.0}
+"""The defaults of ``junction_seconds`` with ``turn_costs`` on: the turn itself
+is priced (:data:`DEFAULT_TURN`), and what is left is 1 s for giving way
+where a minor road meets a major one (calibrated as above)."""
 
 
 def _is_boolean_as_number(annotation: Any, value: Any) -> bool:
@@ -287,8 +301,13 @@ class NetworkSettings(_Frozen):
     turn_costs
         Price turns by their angle at junctions (three or more roads), on a
         turn-expanded graph: each edge into a junction ends in its own
-        in-port, and each allowed turn is an arc from that port. Off, the
-        graph is the plain node graph (turn restrictions by node splitting).
+        in-port, and each allowed turn is an arc from that port. Off (the
+        default), the graph is the plain node graph, with turn restrictions
+        by node splitting and the junction delays standing in for turns. On,
+        the travel-time matrix takes about three times as long (see
+        ``benchmarks/README.md``), and ``node_delay_seconds`` and
+        ``junction_seconds`` default to :data:`TURN_NODE_DELAY_SECONDS` and
+        :data:`TURN_JUNCTION_SECONDS` (keys given in the file still win).
     turn_penalty_seconds, turn_bias, oncoming_turn_seconds, u_turn_seconds
         The turn cost (:data:`DEFAULT_TURN`, OSRM ``car.lua``): a sigmoid of
         the angle up to ``turn_penalty_seconds``, leaning by ``turn_bias``
@@ -311,7 +330,7 @@ class NetworkSettings(_Frozen):
     junction_seconds: dict[str, float] = Field(
         default_factory=lambda: dict(DEFAULT_JUNCTION_SECONDS))
     turn_restrictions: bool = True
-    turn_costs: bool = True
+    turn_costs: bool = False
     turn_penalty_seconds: float = Field(default=DEFAULT_TURN["turn_penalty_seconds"], ge=0.0)
     turn_bias: float = Field(default=DEFAULT_TURN["turn_bias"], ge=0.5, le=2.0)
     oncoming_turn_seconds: float = Field(default=DEFAULT_TURN["oncoming_turn_seconds"], ge=0.0)
@@ -330,6 +349,20 @@ class NetworkSettings(_Frozen):
             "junction_seconds": dict.fromkeys(DEFAULT_JUNCTION_SECONDS, 0.0),
         }
         return cls(**{**values, **changes})
+
+    @model_validator(mode="before")
+    @classmethod
+    def _turn_delays(cls, data: Any) -> Any:
+        """With ``turn_costs``, the delays not given default to their turn calibration."""
+        if not isinstance(data, dict) or data.get("turn_costs") is not True:
+            return data
+        out = dict(data)
+        for name, base in (("node_delay_seconds", TURN_NODE_DELAY_SECONDS),
+                           ("junction_seconds", TURN_JUNCTION_SECONDS)):
+            given = out.get(name, {})
+            if isinstance(given, dict):
+                out[name] = {**base, **given}
+        return out
 
     @field_validator("node_delay_seconds", "junction_seconds")
     @classmethod

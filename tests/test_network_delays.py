@@ -138,3 +138,27 @@ def test_partial_delay_settings_keep_the_other_defaults() -> None:
     assert s.node_delay_seconds["stop"] == 9.0
     assert s.node_delay_seconds["traffic_signals"] == NetworkSettings().node_delay_seconds[
         "traffic_signals"]
+
+
+def test_the_delays_follow_turn_costs_unless_given(tmp_path: Path) -> None:
+    from matcher import config
+
+    plain = NetworkSettings()
+    assert not plain.turn_costs  # the node graph by default (issue 20: speed)
+    assert plain.node_delay_seconds["traffic_signals"] == 5.0
+    assert plain.junction_seconds == {"minor": 3.0, "equal": 1.0, "major": 0.0}
+    # turn costs price the turn, so the delays that stood in for it shrink
+    turns = NetworkSettings(turn_costs=True)
+    assert turns.node_delay_seconds == {"traffic_signals": 4.0, "stop": 2.0,
+                                        "give_way": 1.0, "crossing": 0.0}
+    assert turns.junction_seconds == {"minor": 1.0, "equal": 0.0, "major": 0.0}
+    # what the file says wins, key by key, and a TOML file behaves the same
+    path = tmp_path / "matcher.toml"
+    path.write_text("[network]\nturn_costs = true\njunction_seconds = { equal = 2.5 }\n",
+                    encoding="utf-8")
+    loaded = config.load(path).network
+    assert loaded.turn_costs
+    assert loaded.junction_seconds == {"minor": 1.0, "equal": 2.5, "major": 0.0}
+    assert loaded.node_delay_seconds["traffic_signals"] == 4.0
+    assert NetworkSettings(turn_costs=False, junction_seconds={"equal": 2.5}).junction_seconds \
+        == {"minor": 3.0, "equal": 2.5, "major": 0.0}

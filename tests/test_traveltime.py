@@ -354,7 +354,7 @@ def test_a_save_that_fails_half_way_leaves_no_stale_chains(
 def test_contraction_on_oslo_is_exact_and_small() -> None:
     path = DATA / "oslo-east-filtered.osm.pbf"
     assert path.is_file(), f"real data missing: {path} (see data/SOURCES.md)"
-    for settings, share in ((NetworkSettings(turn_costs=False), 0.25), (NetworkSettings(), 0.6)):
+    for settings, share in ((NetworkSettings(), 0.25), (NetworkSettings(turn_costs=True), 0.6)):
         _contraction_is_exact_and_small(network.build(path, settings), share)
 
 
