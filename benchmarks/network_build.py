@@ -246,7 +246,8 @@ def matrix_run(network_dir: str, origins: int, destinations: int, limit: float,
     rng = np.random.default_rng(seed)
 
     def points(n: int) -> tuple[np.ndarray, np.ndarray]:
-        at = rng.choice(net.n_nodes, n, replace=False)
+        # road nodes only, so that every setting (turn costs add copies) gets the same points
+        at = rng.choice(net.n_road_nodes, n, replace=False)
         return (net.lon[at] + rng.uniform(-0.003, 0.003, n),
                 net.lat[at] + rng.uniform(-0.0015, 0.0015, n))
 

@@ -37,13 +37,19 @@ def test_network_build_then_cache(osm: Path, tmp_path: Path) -> None:
     first = runner.invoke(app, ["--json", "network", "build", "--osm", str(osm), "--out", str(out)])
     assert first.exit_code == 0, first.output
     summary = json.loads(first.stdout)
-    # 16 road nodes and an in-port for each of the 48 directed edges (turn costs)
-    assert summary["nodes"] == 16 + 48 and summary["from_cache"] is False
+    assert summary["nodes"] == 16 and summary["from_cache"] is False  # the node graph
     assert {"network.npz", "network.json", "network.gpkg"} <= {p.name for p in out.iterdir()}
     assert len(gpd.read_file(out / "network.gpkg", layer="edges")) == summary["edges"]
     second = runner.invoke(app, ["--json", "network", "build", "--osm", str(osm), "--out",
                                  str(out)])
     assert json.loads(second.stdout)["from_cache"] is True
+    # with turn costs: 16 road nodes and an in-port for each of the 48 directed edges
+    config = tmp_path / "turns.toml"
+    config.write_text("[network]\nturn_costs = true\n", encoding="utf-8")
+    turns = runner.invoke(app, ["--json", "network", "build", "--config", str(config), "--osm",
+                                str(osm), "--out", str(tmp_path / "turns")])
+    assert turns.exit_code == 0, turns.output
+    assert json.loads(turns.stdout)["nodes"] == 16 + 48
 
 
 def test_traveltime_and_isochrones(osm: Path, tmp_path: Path) -> None:

@@ -397,8 +397,7 @@ def test_cli_clip_polygon_json_and_gpkg_threshold(tmp_path: Path,
                                       "--clip-buffer-km", "0.5"])
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
-    # 4 road nodes and an in-port for each of the 6 directed edges (turn costs, the default)
-    assert summary["nodes"] == 4 + 6 and summary["clip"]["nodes_kept"] == 4
+    assert summary["nodes"] == 4 and summary["clip"]["nodes_kept"] == 4
     assert summary["clip"]["area"] == "area.geojson"
     assert [s["step"] for s in summary["steps"]] == ["hash", "read", "compile", "cache"]
     assert summary["gpkg"] is False and "pass --gpkg" in summary["gpkg_note"]
