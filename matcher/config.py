@@ -164,7 +164,8 @@ DEFAULT_TURN: dict[str, float] = {
 ``oncoming_turn_seconds / (1 + exp(-(13 * |a| / 180 - 3.25)))`` for a left
 turn and ``u_turn_seconds`` for a U-turn. At 90 degrees: right 2.1 s, left
 5.4 + 1.9 s; straight on 0.01 s; a U-turn 27.5 s. Like OSRM, angles are priced
-only where three or more roads meet; U-turns wherever the graph is expanded."""
+only where three or more roads meet; a U-turn only where nothing else is
+allowed (a dead end, or where restrictions leave nothing else)."""
 
 DEFAULT_JUNCTION_SECONDS: dict[str, float] = {
     "minor": 3.0,
