@@ -29,7 +29,7 @@ peak memory of each), the build once per setting, and OSRM MLD (extract +
 partition + customize, then the same table) in the same run; CH
 (``osrm-contract``) too with ``--ch``, killed after ``--ch-timeout`` seconds.
 
-Usage: ``python benchmarks/traveltime.py [--quick] [--turns [--norway FILE] [--ch]]``
+Usage: ``python benchmarks/traveltime.py [--quick] [--turns [--norway FILE] [--ch] [--no-osrm]]``
 """
 
 from __future__ import annotations
@@ -185,7 +185,7 @@ def turns_child(osm: str, preset: str, cache: str, points: str, seed: int) -> di
 
 
 def turns_table(files: list[tuple[str, Path]], repeats: int, ch: bool, ch_timeout: float,
-                work: Path) -> None:
+                work: Path, osrm: bool = True) -> None:
     """Run :func:`turns_child` per file, setting and repeat; OSRM on the same points."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import network_build
@@ -218,7 +218,7 @@ def turns_table(files: list[tuple[str, Path]], repeats: int, ch: bool, ch_timeou
                       f"child peak {run.peak_mb:,.0f} MiB", flush=True)
         with np.load(points) as z:
             lonlat = np.column_stack([z["lon"], z["lat"]])
-        for algorithm in ("mld", "ch") if ch else ("mld",):
+        for algorithm in (("mld", "ch") if ch else ("mld",)) if osrm else ():
             folder = work / f"{name}-osrm-{algorithm}"
             base = str(folder / "extract.osrm")
             if (folder / "done").is_file():
@@ -297,6 +297,8 @@ def main() -> None:
                         help="with --turns: skip the national sample")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--ch", action="store_true", help="with --turns: OSRM CH too")
+    parser.add_argument("--no-osrm", action="store_true",
+                        help="with --turns: our settings only (OSRM's table is slow)")
     parser.add_argument("--ch-timeout", type=float, default=600.0)
     parser.add_argument("--work", type=Path, default=None)
     parser.add_argument("--national", action="store_true",
@@ -315,7 +317,7 @@ def main() -> None:
             files.append(("national", realism.national_sample(work)[0]))
         if args.norway:
             files.append(("norway", args.norway))
-        turns_table(files, args.repeats, args.ch, args.ch_timeout, work)
+        turns_table(files, args.repeats, args.ch, args.ch_timeout, work, osrm=not args.no_osrm)
         return
 
     pbf = DATA / "oslo-east-filtered.osm.pbf"
