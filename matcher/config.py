@@ -353,13 +353,16 @@ class NetworkSettings(_Frozen):
 
     @model_validator(mode="before")
     @classmethod
-    def _turn_delays(cls, data: Any) -> Any:
-        """With ``turn_costs``, the delays not given default to their turn calibration."""
-        if not isinstance(data, dict) or data.get("turn_costs") is not True:
+    def _delay_defaults(cls, data: Any) -> Any:
+        """Delays not given keep their defaults: the turn calibration with ``turn_costs``."""
+        if not isinstance(data, dict):
             return data
+        turns = data.get("turn_costs") is True
         out = dict(data)
-        for name, base in (("node_delay_seconds", TURN_NODE_DELAY_SECONDS),
-                           ("junction_seconds", TURN_JUNCTION_SECONDS)):
+        for name, base in (
+                ("node_delay_seconds",
+                 TURN_NODE_DELAY_SECONDS if turns else DEFAULT_NODE_DELAY_SECONDS),
+                ("junction_seconds", TURN_JUNCTION_SECONDS if turns else DEFAULT_JUNCTION_SECONDS)):
             given = out.get(name, {})
             if isinstance(given, dict):
                 out[name] = {**base, **given}
@@ -378,7 +381,7 @@ class NetworkSettings(_Frozen):
         if bad:
             raise ValueError(_("delays must be >= 0 seconds; fix {keys}")
                              .format(keys=", ".join(bad)))
-        return {**allowed, **value}  # keys not given keep their defaults
+        return value  # complete: _delay_defaults filled in the keys not given
 
     @field_validator("highway_kmh", "zone_kmh")
     @classmethod
