@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
@@ -16,6 +17,14 @@ Relation = tuple[int, list[tuple[str, int, str]], dict[str, str]]
 """``(id, members, tags)``; a member is ``(type "n"/"w", ref, role)``."""
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def haversine(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
+    """Great-circle metres (mean Earth radius), written independently of the code under test."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    a = (math.sin((p2 - p1) / 2) ** 2
+         + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2)
+    return 2 * 6_371_009.0 * math.asin(math.sqrt(a))
 
 
 def data_path(name: str) -> Path:

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 import shapely
 from conftest import Sample
-from osm_builder import data_path, write_osm, write_pbf
+from osm_builder import data_path, haversine, write_osm, write_pbf
 from scipy.sparse.csgraph import dijkstra
 
 from matcher import network
@@ -24,17 +24,6 @@ from matcher.config import NetworkSettings
 from matcher.errors import InputError
 
 DATA = Path(__file__).resolve().parents[1] / "data"
-R = 6_371_009.0
-
-
-def haversine(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
-    """Great-circle metres, written independently of the code under test."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    a = (math.sin((p2 - p1) / 2) ** 2
-         + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2)
-    return 2 * R * math.asin(math.sqrt(a))
-
-
 def node_of(net: network.Network, osmid: int) -> int:
     return int(np.flatnonzero(net.osmid == osmid)[0])
 

@@ -10,12 +10,11 @@ Distinct delays (prime seconds) make every sum identify its parts.
 from __future__ import annotations
 
 import itertools
-import math
 from pathlib import Path
 
 import numpy as np
 import pytest
-from osm_builder import Node, Way, write_both
+from osm_builder import Node, Way, haversine, write_both
 
 from matcher import network, traveltime
 from matcher.config import NetworkSettings
@@ -42,13 +41,6 @@ def fixture() -> tuple[list[Node], list[Way]]:
     return nodes, ways
 
 
-def haversine(a: Node, b: Node) -> float:
-    p1, p2 = math.radians(a[2]), math.radians(b[2])
-    h = (math.sin((p2 - p1) / 2) ** 2
-         + math.cos(p1) * math.cos(p2) * math.sin(math.radians(b[1] - a[1]) / 2) ** 2)
-    return 2 * 6_371_009.0 * math.asin(math.sqrt(h))
-
-
 def road_minutes(path: list[int], factor: float) -> float:
     """Minutes at the class default (primary 80, residential 30 km/h) times ``factor``."""
     by_id = {n[0]: n for n in fixture()[0]}
@@ -56,7 +48,7 @@ def road_minutes(path: list[int], factor: float) -> float:
     total = 0.0
     for a, b in itertools.pairwise(path):
         kmh = 80.0 if a in primary and b in primary else 30.0
-        total += haversine(by_id[a], by_id[b]) / (kmh * factor * 1000 / 60)
+        total += haversine(*by_id[a][1:3], *by_id[b][1:3]) / (kmh * factor * 1000 / 60)
     return total
 
 

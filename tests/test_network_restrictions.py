@@ -17,13 +17,12 @@ by kind, and the turns (from, via, to node) they forbid, written out by hand:
 from __future__ import annotations
 
 import itertools
-import math
 from pathlib import Path
 
 import networkx as nx
 import numpy as np
 import pytest
-from osm_builder import Node, Relation, Way, snapped, write_both
+from osm_builder import Node, Relation, Way, haversine, snapped, write_both
 
 from matcher import _osm, isochrones, network, traveltime
 from matcher.config import NetworkSettings, TravelSettings
@@ -65,11 +64,7 @@ FORBIDDEN = {(5, 1, 2), (4, 1, 3), (4, 1, 5), (4, 1, 4), (2, 1, 5), (3, 1, 3), (
 
 def metres(a: int, b: int) -> float:
     by_id = {n[0]: n for n in NODES}
-    (_, lon1, lat1), (_, lon2, lat2) = by_id[a][:3], by_id[b][:3]
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    h = (math.sin((p2 - p1) / 2) ** 2
-         + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2)
-    return 2 * 6_371_009.0 * math.asin(math.sqrt(h))
+    return haversine(*by_id[a][1:3], *by_id[b][1:3])
 
 
 def minutes(path: list[int]) -> float:

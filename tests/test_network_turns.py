@@ -26,7 +26,7 @@ from pathlib import Path
 import networkx as nx
 import numpy as np
 import pytest
-from osm_builder import Node, Relation, Way, data_path, snapped, write_both
+from osm_builder import Node, Relation, Way, data_path, haversine, snapped, write_both
 
 from matcher import _turns, network, traveltime
 from matcher.config import NetworkSettings, TravelSettings
@@ -126,11 +126,7 @@ def test_expand_prices_each_turn_at_a_star() -> None:
 
 def metres(a: int, b: int) -> float:
     by_id = {n[0]: n for n in NODES}
-    (_, lon1, lat1), (_, lon2, lat2) = by_id[a][:3], by_id[b][:3]
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    h = (math.sin((p2 - p1) / 2) ** 2
-         + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2)
-    return 2 * 6_371_009.0 * math.asin(math.sqrt(h))
+    return haversine(*by_id[a][1:3], *by_id[b][1:3])
 
 
 def drive(path: list[int]) -> float:

@@ -17,6 +17,7 @@ from osm_builder import (
     LAT0,
     Case,
     backbone_node,
+    haversine,
     mid_node,
     rule_fixture,
     write_both,
@@ -30,14 +31,6 @@ from matcher.config import NetworkSettings
 
 SETTINGS = NetworkSettings.free_flow()  # hand-computed minutes at the limit
 FORMATS = ["osm", "osm.pbf"]
-
-
-def haversine(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
-    """Great-circle metres, written independently of the code under test."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    a = (math.sin((p2 - p1) / 2) ** 2
-         + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2)
-    return 2 * 6_371_009.0 * math.asin(math.sqrt(a))
 
 
 @pytest.mark.parametrize("case", CASES, ids=repr)
