@@ -24,7 +24,7 @@ at ``W``'s first node ``x``, the turn onto ``W`` leads into copies of
 between every other exit stays open.
 
 Road chains stay chains (an in-port on a chain has one way in and one way
-on), so the chain contraction of :mod:`matcher.traveltime` still removes
+on), so the chain contraction of :mod:`matcher.contraction` still removes
 them; what is left to search is about three times the junctions' size.
 Bearings come from the node next to the junction (metres, the network CRS).
 """

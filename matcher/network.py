@@ -756,7 +756,7 @@ def build(osm: str | Path, settings: NetworkSettings | None = None, *,
         net = _replace_info(net, dataclasses.replace(net.info, clip=clip_report))
         save(net, Path(cache_dir))
         if net.n_nodes >= CHAINS_ON_DISK_MIN_NODES:
-            from matcher import traveltime  # the contraction lives there; imported late
+            from matcher import traveltime  # the chains cache lives there; imported late
 
             steps.start("chains", _("contracting road chains for travel times"))
             for backwards in (False, True):
