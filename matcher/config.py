@@ -40,6 +40,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    TypeAdapter,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -184,6 +185,9 @@ TURN_JUNCTION_SECONDS: dict[str, float] = {"minor": 1.0, "equal": 0.0, "major": 
 """The defaults of ``junction_seconds`` with ``turn_costs`` on: the turn itself
 is priced (:data:`DEFAULT_TURN`), and what is left is 1 s for giving way
 where a minor road meets a major one (calibrated as above)."""
+
+
+_BOOL: TypeAdapter[bool] = TypeAdapter(bool)
 
 
 def _is_boolean_as_number(annotation: Any, value: Any) -> bool:
@@ -357,7 +361,10 @@ class NetworkSettings(_Frozen):
         """Delays not given keep their defaults: the turn calibration with ``turn_costs``."""
         if not isinstance(data, dict):
             return data
-        turns = data.get("turn_costs") is True
+        try:  # as the field will read it ("yes", 1...); a bad value is reported there
+            turns = _BOOL.validate_python(data.get("turn_costs", False))
+        except ValidationError:
+            turns = False
         out = dict(data)
         for name, base in (
                 ("node_delay_seconds",

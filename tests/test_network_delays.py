@@ -144,6 +144,10 @@ def test_the_delays_follow_turn_costs_unless_given(tmp_path: Path) -> None:
     assert turns.node_delay_seconds == {"traffic_signals": 4.0, "stop": 2.0,
                                         "give_way": 1.0, "crossing": 0.0}
     assert turns.junction_seconds == {"minor": 1.0, "equal": 0.0, "major": 0.0}
+    # a value the field reads as true ("yes", 1) picks the turn calibration too
+    for lax in ("yes", 1):
+        assert NetworkSettings(turn_costs=lax).junction_seconds == turns.junction_seconds
+    assert NetworkSettings(turn_costs="no").junction_seconds == plain.junction_seconds
     # what the file says wins, key by key, and a TOML file behaves the same
     path = tmp_path / "matcher.toml"
     path.write_text("[network]\nturn_costs = true\njunction_seconds = { equal = 2.5 }\n",
